@@ -1,0 +1,367 @@
+"""The `crisis-console` command line.
+
+Every command takes `--db PATH` (default: console.db in the user data folder,
+or $CRISIS_CONSOLE_DB). An error is one line on stderr and a non-zero exit:
+2 for a command line that does not parse, 1 for a refused or failed command,
+which then has changed nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from console import __version__, clock, model, seed, transfer
+from console.store import Store, StoreError, default_db_path
+
+PROG = "crisis-console"
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line, not a usage dump."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _db_option(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # SUPPRESS on the subcommands keeps `--db` before the command from being
+    # overwritten by the subcommand's default.
+    p.add_argument(
+        "--db", metavar="PATH", type=Path, default=None if top else argparse.SUPPRESS,
+        help="the console's database (default: console.db in the user data folder, or $CRISIS_CONSOLE_DB)",
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog=PROG,
+        description="Joint emergency operations console: units, tasks, resources and the "
+        "activity journal, kept in a local SQLite file that merges with other consoles.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _db_option(parser, top=True)
+    parser.add_argument("--demo", action="store_true", help="open on the demo scenario (seeded if the database is new)")
+    parser.add_argument("--operator", help="who is at this console (default: $CRISIS_OPERATOR or the login name)")
+    parser.add_argument("--agency", help="this console's agency (remembered in the database)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def cmd(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _db_option(p)
+        return p
+
+    p = cmd("seed", "fill a database with the demo scenario or synthetic rows")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--demo", action="store_true", dest="seed_demo", help="the river-flood demo scenario")
+    g.add_argument("--synthetic", type=int, metavar="N", help="N synthetic rows per table, for benchmarks")
+
+    tables = sorted(model.TABLES)
+    p = cmd("add", "add a row; prints its id")
+    p.add_argument("table", choices=tables, metavar="TABLE", help=f"one of {', '.join(tables)}")
+    p.add_argument("values", nargs="+", metavar="FIELD=VALUE")
+
+    p = cmd("set", "change fields of a row (deleted=false restores a deleted row)")
+    p.add_argument("table", choices=tables, metavar="TABLE")
+    p.add_argument("id", metavar="ID", help="row id, a unique prefix of it, or a unit's callsign")
+    p.add_argument("values", nargs="+", metavar="FIELD=VALUE")
+
+    p = cmd("delete", "delete a row (a tombstone that syncs)")
+    p.add_argument("table", choices=tables, metavar="TABLE")
+    p.add_argument("id", metavar="ID")
+
+    p = cmd("stock", "add stock to (+N) or draw stock from (-N) a resource")
+    p.add_argument("id", metavar="RESOURCE_ID")
+    p.add_argument("delta", metavar="+N|-N")
+
+    p = cmd("note", "add a free note to the journal")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("--about", nargs=2, metavar=("TABLE", "ID"), help="the row the note is about")
+
+    p = cmd("list", "list the live rows of a table")
+    p.add_argument("table", choices=tables, metavar="TABLE")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.add_argument("--deleted", action="store_true", help="include deleted rows")
+
+    p = cmd("conflicts", "list open conflicts")
+    p.add_argument("--json", action="store_true")
+
+    p = cmd("resolve", "reconcile a conflict: keep one candidate or enter a new value")
+    p.add_argument("conflict", metavar="CONFLICT_ID")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--keep", type=int, metavar="N", help="keep candidate N (as numbered by conflicts)")
+    g.add_argument("--value", metavar="VALUE", help="a new value for the field")
+
+    p = cmd("info", "replica id, version vector, row counts, open conflicts")
+    p.add_argument("--json", action="store_true")
+
+    p = cmd("export", "export a table's live rows")
+    p.add_argument("table", choices=tables, metavar="TABLE")
+    p.add_argument("--format", choices=("csv", "json"), required=True)
+    p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
+
+    p = cmd("changes", "move changes on a file, for sites with no network")
+    csub = p.add_subparsers(dest="changes_command", metavar="ACTION", required=True, parser_class=Parser)
+    e = csub.add_parser("export", help="write changes to a transfer file")
+    _db_option(e)
+    e.add_argument("file", type=Path, metavar="FILE")
+    e.add_argument("--for", dest="for_info", type=Path, metavar="OTHER_INFO_JSON",
+                   help="only what the console whose `info --json` is in this file lacks")
+    i = csub.add_parser("import", help="merge a transfer file")
+    _db_option(i)
+    i.add_argument("file", type=Path, metavar="FILE")
+    return parser
+
+
+def command_names(parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """Every command and sub-command, e.g. ["add", ..., "changes export"]."""
+    parser = parser or build_parser()
+    names = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sp in action.choices.items():
+                subs = command_names(sp)
+                names.extend([f"{name} {s}" for s in subs] or [name])
+    return names
+
+
+def _pairs(t: model.Table, items: Sequence[str]) -> dict:
+    out = {}
+    for item in items:
+        name, eq, raw = item.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise model.ValidationError(f"{item!r} is not FIELD=VALUE")
+        if name in out:
+            raise model.ValidationError(f"{name} is given twice")
+        out[name] = model.parse(t, t.field(name), raw)
+    return out
+
+
+def _open(args) -> Store:
+    path = args.db or default_db_path()
+    if args.command not in (None, "seed", "add", "note") and not path.exists():
+        raise StoreError(f"{path}: no such database (create one with `{PROG} seed` or `{PROG} add`)")
+    if args.db is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return Store(path, operator=args.operator, agency=args.agency)
+
+
+def _table_text(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [min(max([len(h)] + [len(r[i]) for r in rows]), 40) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v == int(v):
+        return str(int(v))
+    if isinstance(v, tuple):
+        return ", ".join(v)
+    return str(v)
+
+
+COLUMNS = {
+    "units": ["id", "callsign", "agency", "kind", "status", "task", "location", "personnel", "status_since"],
+    "tasks": ["id", "priority", "status", "title", "location", "lead_agency", "assigned_units", "due"],
+    "resources": ["id", "name", "kind", "agency", "location", "quantity", "unit"],
+    "journal": ["at", "agency", "operator", "action", "text"],
+}
+
+
+def _listing(store: Store, table: str, deleted: bool = False) -> tuple[list[str], list[dict]]:
+    import dataclasses
+
+    records = store.list(table, deleted=deleted)
+    rows = [dataclasses.asdict(r) for r in records]
+    if table == "units":
+        titles = {t.id: t.title for t in store.list("tasks", deleted=True)}
+        for r in rows:
+            r["task"] = titles.get(r["task_id"], "")
+    return COLUMNS[table], rows
+
+
+def run(args) -> int:
+    out = sys.stdout
+    if args.command is None:
+        return _open_window(args)
+    with _open(args) as store:
+        c = args.command
+        if c == "seed":
+            if args.seed_demo:
+                counts = seed.seed_demo(store)
+            else:
+                counts = seed.seed_synthetic(store, args.synthetic)
+            print("seeded " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {store.path}", file=out)
+        elif c == "add":
+            t = model.table(args.table)
+            values = _pairs(t, args.values)
+            if t.append_only:
+                print(store.add_many(t.name, [values])[0], file=out)
+            else:
+                print(store.add(t.name, values), file=out)
+        elif c == "set":
+            t = model.table(args.table)
+            made = store.update(t.name, args.id, _pairs(t, args.values))
+            if not made:
+                print("nothing changed: the values were already current", file=out)
+        elif c == "delete":
+            store.delete(args.table, args.id)
+        elif c == "stock":
+            raw = args.delta.strip()
+            if not raw or raw[0] not in "+-":
+                raise model.ValidationError(f"{raw!r}: give +N to add stock or -N to draw it")
+            delta = model.parse(model.RESOURCES, model.Field("quantity", "real"), raw)
+            now = store.adjust(args.id, delta)
+            print(_cell(now), file=out)
+        elif c == "note":
+            table, ref = args.about or (None, None)
+            print(store.note(args.text, table, ref), file=out)
+        elif c == "list":
+            headers, rows = _listing(store, args.table, args.deleted)
+            if args.json:
+                json.dump(rows, out, indent=1, ensure_ascii=False)
+                out.write("\n")
+            else:
+                cells = [[_cell(r.get(h)) for h in headers] for r in rows]
+                if args.table != "journal":
+                    cells = [[r[0][:8], *r[1:]] for r in cells]
+                print(_table_text(headers, cells), file=out)
+        elif c == "conflicts":
+            _conflicts(store, args.json, out)
+        elif c == "resolve":
+            ch = store.resolve(args.conflict, keep=args.keep, raw=args.value)
+            print(f"resolved: {ch.table} {ch.row[:8]} {ch.field} (change {ch.seq})", file=out)
+        elif c == "info":
+            info = store.info()
+            if args.json:
+                json.dump(info.as_dict(), out, indent=1)
+                out.write("\n")
+            else:
+                print(f"database      {info.path}", file=out)
+                print(f"replica id    {info.replica_id}", file=out)
+                print(f"agency        {info.agency}   operator {info.operator}", file=out)
+                print("rows          " + ", ".join(f"{n} {k}" for k, n in info.counts.items()), file=out)
+                print(f"changes held  {info.changes}", file=out)
+                print(f"conflicts     {info.open_conflicts} open", file=out)
+                print("version vector", file=out)
+                for origin, seq in sorted(info.version_vector.items()):
+                    mine = "  (this console)" if origin == info.replica_id else ""
+                    print(f"  {origin}  {seq}{mine}", file=out)
+        elif c == "export":
+            text = _export(store, args.table, args.format)
+            if args.output:
+                args.output.write_text(text, encoding="utf-8")
+            else:
+                out.write(text)
+        elif c == "changes":
+            if args.changes_command == "export":
+                lacking = None
+                if args.for_info:
+                    try:
+                        lacking = json.loads(args.for_info.read_text(encoding="utf-8"))
+                    except (OSError, ValueError) as exc:
+                        raise transfer.TransferError(f"{args.for_info}: not readable info JSON ({exc})") from None
+                    if not isinstance(lacking, dict):
+                        raise transfer.TransferError(f"{args.for_info}: not the output of `{PROG} info --json`")
+                s = transfer.export_changes(store, args.file, lacking=lacking)
+                print(f"wrote {s.changes} changes to {s.path}", file=out)
+            else:
+                s = transfer.import_changes(store, args.file)
+                r = s.result
+                print(f"imported {r.applied} new changes from {s.from_agency} console {s.from_replica[:8]} "
+                      f"({r.duplicates} already held)", file=out)
+                for origin, seq, reason in r.refused:
+                    print(f"{PROG}: refused changes from {origin[:8]} from #{seq}: {reason}", file=sys.stderr)
+                if r.refused:
+                    return 1
+    return 0
+
+
+def _conflicts(store: Store, as_json: bool, out) -> None:
+    found = store.conflicts()
+    if as_json:
+        json.dump([
+            {"id": c.id, "table": c.table, "row": c.row, "label": c.row_label, "field": c.field, "kind": c.kind,
+             "detected_at": c.detected_at,
+             "candidates": [{"n": i, "field": x.field, "value": x.value, "origin": x.origin, "at": x.at,
+                             "operator": x.operator, "agency": x.agency, "kind": x.kind}
+                            for i, x in enumerate(c.candidates, 1)]}
+            for c in found
+        ], out, indent=1, ensure_ascii=False)
+        out.write("\n")
+        return
+    if not found:
+        print("no open conflicts", file=out)
+    for c in found:
+        what = "edited while deleted" if c.kind == "delete" else f"{c.field} written concurrently"
+        print(f"{c.id}  {c.table[:-1]} {c.row_label}: {what}", file=out)
+        for i, x in enumerate(c.candidates, 1):
+            shown = "delete" if c.kind == "delete" and x.field == "deleted" else \
+                f"{x.field} = {model.label(x.value) if isinstance(x.value, str) else _cell(x.value)}"
+            print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at})", file=out)
+
+
+def _export(store: Store, table: str, fmt: str) -> str:
+    headers, rows = _listing(store, table)
+    if fmt == "json":
+        return json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
+    fields = list(rows[0]) if rows else list(headers)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(fields)
+    for r in rows:
+        w.writerow([_cell(r.get(f)) for f in fields])
+    return buf.getvalue()
+
+
+def _open_window(args) -> int:
+    try:
+        from console.ui import app  # the window comes with its own issue
+    except ImportError:
+        raise StoreError(
+            "the desktop window is not part of this build yet; the commands work "
+            f"(see `{PROG} --help`)"
+        ) from None
+    return app.main(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        return run(args)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (StoreError, model.ValidationError, transfer.TransferError, clock.ClockSkewError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:
+        print(f"{PROG}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,106 @@
+"""Changes as they travel: to and from plain JSON values, with validation.
+
+The transfer file and the sync protocol carry a change as an 11-element list
+`[origin, seq, hlc, table, row, field, kind, value, prev, operator, agency]`.
+`decode` accepts only a well-formed change for a known table and field with a
+value of the right type; anything else is a ValidationError that names what is
+wrong, so nothing from outside reaches the store unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from console import model
+from console.merge import KINDS, ROW_FIELD, Change
+
+ID_RE = re.compile(r"[0-9a-f]{32}")
+MAX_SEQ = (1 << 62)
+MAX_HLC = (1 << 63) - 1
+MAX_PREV = 256
+MAX_NAME = 200
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON: the same value always gives the same text."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def encode(c: Change) -> list:
+    return [
+        c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, c.value,
+        [list(p) for p in c.prev], c.operator, c.agency,
+    ]  # fmt: skip
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _id(v: Any, what: str) -> str:
+    if not isinstance(v, str) or not ID_RE.fullmatch(v):
+        raise model.ValidationError(f"{what} must be a 32-digit hex id, not {v!r:.60}")
+    return v
+
+
+def decode(obj: Any) -> Change:
+    """A validated Change from its wire form, or a ValidationError."""
+    if not isinstance(obj, list) or len(obj) != 11:
+        raise model.ValidationError("a change must be a list of 11 values")
+    origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = obj
+    _id(origin, "origin")
+    _id(row, "row id")
+    if not _is_int(seq) or not 0 < seq < MAX_SEQ:
+        raise model.ValidationError(f"seq must be a positive whole number, not {seq!r:.40}")
+    if not _is_int(hlc) or not 0 <= hlc <= MAX_HLC:
+        raise model.ValidationError(f"hlc must be a 63-bit whole number, not {hlc!r:.40}")
+    if kind not in KINDS:
+        raise model.ValidationError(f"unknown change kind {kind!r:.40}")
+    for name, text in (("operator", operator), ("agency", agency)):
+        if not isinstance(text, str) or len(text) > MAX_NAME:
+            raise model.ValidationError(f"{name} must be text of at most {MAX_NAME} characters")
+    if not isinstance(prev, list) or len(prev) > MAX_PREV:
+        raise model.ValidationError(f"prev must be a list of at most {MAX_PREV} versions")
+    prevs = []
+    for p in prev:
+        if not (isinstance(p, list) and len(p) == 2 and _is_int(p[1]) and 0 < p[1] < MAX_SEQ):
+            raise model.ValidationError("each prev entry must be [origin, seq]")
+        prevs.append((_id(p[0], "prev origin"), p[1]))
+    t = model.table(table)
+    value = check_value(t, field, kind, value)
+    return Change(origin, seq, hlc, table, row, field, kind, value, tuple(prevs), operator, agency)
+
+
+def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:
+    """Validate the (field, kind, value) of a change to table `t`."""
+    if kind == "insert":
+        if field != ROW_FIELD:
+            raise model.ValidationError(f"an insert is filed under field {ROW_FIELD!r}")
+        if not isinstance(value, dict):
+            raise model.ValidationError("an insert's value must be an object of fields")
+        unknown = set(value) - set(t.names)
+        if unknown:
+            raise model.ValidationError(
+                f"{t.name} has no field {sorted(unknown)[0]!r} (fields: {', '.join(t.names)})"
+            )
+        return {f.name: model.check(t, f, value.get(f.name)) for f in t.fields}
+    if t.append_only:
+        raise model.ValidationError(f"{t.name} is append-only: rows are never changed")
+    if not isinstance(field, str):
+        raise model.ValidationError("field must be text")
+    fld = t.field(field)
+    if kind == "add":
+        if not fld.counter:
+            raise model.ValidationError(f"{t.name}.{field} is not a counter")
+        if _is_int(value) or isinstance(value, float):
+            return model.check(t, model.Field(field, "real"), value)
+        raise model.ValidationError(f"{t.name}.{field}: a counter change must be a number")
+    if fld.counter:
+        raise model.ValidationError(f"{t.name}.{field} is a counter: change it by adding")
+    if kind == "delete" and (field != "deleted" or value is not True):
+        raise model.ValidationError("a delete sets field 'deleted' to true")
+    if fld.required and value is None:
+        raise model.ValidationError(f"{t.name}.{field} is required")
+    return model.check(t, fld, value)

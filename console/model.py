@@ -1,0 +1,323 @@
+"""Entities, vocabularies and validation of the operation's data.
+
+Every table is described by a `Table` of `Field`s. The store, the merge rules,
+the command line and (later) the sync protocol all read these descriptions, so
+a field is declared once and validated the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+class ValidationError(ValueError):
+    """A value a person or a peer supplied is not acceptable. The message is
+    written to be shown as is."""
+
+
+# Unit dispatch states, each mapped onto its ICS resource-status category.
+UNIT_STATUSES: dict[str, str] = {
+    "available": "Available",
+    "dispatched": "Assigned",
+    "en_route": "Assigned",
+    "on_scene": "Assigned",
+    "returning": "Assigned",
+    "out_of_service": "Out of service",
+}
+TASK_STATUSES = ("open", "assigned", "in_progress", "completed", "cancelled")
+PRIORITIES = ("urgent", "high", "normal", "low")
+
+TEXT_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of an entity table and the rule its values obey."""
+
+    name: str
+    type: str  # text | int | real | time | enum | ref | counter | bool
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    ref: str | None = None
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def counter(self) -> bool:
+        return self.type == "counter"
+
+    @property
+    def sql_type(self) -> str:
+        return {"int": "INTEGER", "bool": "INTEGER", "real": "REAL", "counter": "REAL"}.get(
+            self.type, "TEXT"
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    """An entity table: its fields, the field people recognise a row by, and
+    whether rows may change after they are written."""
+
+    name: str
+    fields: tuple[Field, ...]
+    label: str
+    append_only: bool = False
+    # Columns computed from the merged state, never written by a change:
+    # units.status_since is the time of the winning status version.
+    derived: tuple[str, ...] = ()
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        if name == "deleted" and not self.append_only:
+            return DELETED
+        known = ", ".join(f.name for f in self.fields)
+        raise ValidationError(f"{self.name} has no field {name!r} (fields: {known})")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+DELETED = Field("deleted", "bool", default=False)
+
+UNITS = Table(
+    "units",
+    (
+        Field("callsign", "text", required=True),
+        Field("agency", "text", required=True),
+        Field("kind", "text", required=True),
+        Field("status", "enum", choices=tuple(UNIT_STATUSES), default="available"),
+        Field("task_id", "ref", ref="tasks"),
+        Field("location", "text"),
+        Field("lat", "real", minimum=-90, maximum=90),
+        Field("lon", "real", minimum=-180, maximum=180),
+        Field("personnel", "int", minimum=0, maximum=10000),
+        Field("notes", "text"),
+    ),
+    label="callsign",
+    derived=("status_since",),
+)
+TASKS = Table(
+    "tasks",
+    (
+        Field("title", "text", required=True),
+        Field("description", "text"),
+        Field("priority", "enum", choices=PRIORITIES, default="normal"),
+        Field("status", "enum", choices=TASK_STATUSES, default="open"),
+        Field("location", "text"),
+        Field("lead_agency", "text"),
+        Field("due", "time"),
+    ),
+    label="title",
+)
+RESOURCES = Table(
+    "resources",
+    (
+        Field("name", "text", required=True),
+        Field("kind", "text", required=True),
+        Field("agency", "text", required=True),
+        Field("location", "text"),
+        Field("quantity", "counter", default=0, minimum=0),
+        Field("unit", "text", default="each"),
+    ),
+    label="name",
+)
+JOURNAL = Table(
+    "journal",
+    (
+        Field("at", "time", required=True),
+        Field("console", "text"),
+        Field("agency", "text"),
+        Field("operator", "text"),
+        Field("action", "text", required=True),
+        Field("tbl", "text"),
+        Field("row_id", "text"),
+        Field("text", "text", required=True),
+    ),
+    label="text",
+    append_only=True,
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (UNITS, TASKS, RESOURCES, JOURNAL)}
+
+
+def table(name: str) -> Table:
+    """The table called `name`, or a ValidationError naming the known ones."""
+    try:
+        return TABLES[name]
+    except (KeyError, TypeError):
+        raise ValidationError(
+            f"unknown table {name!r} (tables: {', '.join(TABLES)})"
+        ) from None
+
+
+def normalize_choice(raw: str) -> str:
+    return re.sub(r"[\s\-]+", "_", raw.strip().lower())
+
+
+def format_time(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(raw: str) -> str:
+    try:
+        dt = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationError(
+            f"{raw!r} is not a time (use ISO 8601, e.g. 2026-11-25T18:30:00Z)"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()  # a bare time is the operator's local time
+    return format_time(dt)
+
+
+def check(tbl: Table, fld: Field, value: Any) -> Any:
+    """Return `value` in its stored form, or raise ValidationError.
+
+    Accepts only the JSON-level types a field can hold, so it serves for values
+    typed by a person (after `parse`) and for values arriving from peers.
+    """
+    where = f"{tbl.name}.{fld.name}"
+    if value is None:
+        if fld.required:
+            raise ValidationError(f"{where} is required")
+        return None
+    if fld.type in ("text", "ref", "time", "enum"):
+        if not isinstance(value, str):
+            raise ValidationError(f"{where} must be text, not {type(value).__name__}")
+        if fld.type == "text":
+            value = value.strip()
+            if fld.required and not value:
+                raise ValidationError(f"{where} must not be empty")
+            if len(value) > TEXT_LIMIT:
+                raise ValidationError(f"{where} is longer than {TEXT_LIMIT} characters")
+        elif fld.type == "enum":
+            value = normalize_choice(value)
+            if value not in fld.choices:
+                shown = ", ".join(c.replace("_", " ") for c in fld.choices)
+                raise ValidationError(f"{where}: {value!r} is not one of {shown}")
+        elif fld.type == "time":
+            value = parse_time(value)
+        elif fld.type == "ref" and not re.fullmatch(r"[0-9a-f]{32}", value):
+            raise ValidationError(f"{where}: {value!r} is not a row id")
+        return value
+    if fld.type == "bool":
+        if not isinstance(value, bool):
+            raise ValidationError(f"{where} must be true or false")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{where} must be a number, not {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValidationError(f"{where} must be a finite number")
+    if fld.type == "int":
+        if value != int(value):
+            raise ValidationError(f"{where} must be a whole number")
+        value = int(value)
+    if fld.minimum is not None and value < fld.minimum:
+        raise ValidationError(f"{where} must be at least {fld.minimum:g}, not {value:g}")
+    if fld.maximum is not None and value > fld.maximum:
+        raise ValidationError(f"{where} must be at most {fld.maximum:g}, not {value:g}")
+    return value
+
+
+def parse(tbl: Table, fld: Field, raw: str) -> Any:
+    """Turn text typed by a person (command line, dialog) into a value for `check`."""
+    raw = raw.strip()
+    if raw == "" and not fld.required and fld.type not in ("text",):
+        return None
+    if fld.type in ("int", "real", "counter"):
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValidationError(f"{tbl.name}.{fld.name}: {raw!r} is not a number") from None
+        return int(number) if fld.type == "int" and number == int(number) else number
+    if fld.type == "bool":
+        low = raw.lower()
+        if low in ("1", "true", "yes"):
+            return True
+        if low in ("0", "false", "no"):
+            return False
+        raise ValidationError(f"{tbl.name}.{fld.name}: {raw!r} is not true or false")
+    return raw
+
+
+def category(status: str) -> str:
+    """The ICS resource-status category of a unit status."""
+    return UNIT_STATUSES.get(status, "Unknown")
+
+
+def label(value: str | None) -> str:
+    """A vocabulary key as people read it ("en_route" -> "en route")."""
+    return "" if value is None else str(value).replace("_", " ")
+
+
+# Plain records the store hands out. Their fields follow the table
+# descriptions above; `id` and `deleted` come first.
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    callsign: str | None
+    agency: str | None
+    kind: str | None
+    status: str | None
+    task_id: str | None
+    location: str | None
+    lat: float | None
+    lon: float | None
+    personnel: int | None
+    notes: str | None
+    status_since: str | None
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    title: str | None
+    description: str | None
+    priority: str | None
+    status: str | None
+    location: str | None
+    lead_agency: str | None
+    due: str | None
+    assigned_units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resource:
+    id: str
+    name: str | None
+    kind: str | None
+    agency: str | None
+    location: str | None
+    quantity: float
+    unit: str | None
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    id: str
+    at: str
+    console: str | None
+    agency: str | None
+    operator: str | None
+    action: str
+    tbl: str | None
+    row_id: str | None
+    text: str
+
+
+RECORDS = {"units": Unit, "tasks": Task, "resources": Resource, "journal": JournalEntry}
+
+
+def record_fields(name: str) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(RECORDS[name]))

@@ -1,0 +1,1312 @@
+"""The local operation store: SQLite through sqlite-utils.
+
+Entity tables (units, tasks, resources, journal) hold the current values, so
+`sqlite-utils` and Datasette read the database as it is. Beside them:
+
+  changes     the change log: every change ever made here or received, never
+              rewritten; the audit trail and what sync sends
+  replicas    the version vector: per origin, the highest sequence held with
+              no gaps below it, and the highest held at all
+  heads       per field, the versions nothing has replaced (see merge.py)
+  superseded  versions named as replaced before they arrived here
+  conflicts   open conflicts, recomputed whenever a row's heads change
+  meta        replica id, clock, agency, schema facts
+
+Every write, local or remote, is one transaction through `_merge`, so a local
+edit and the same edit arriving from a peer update the tables identically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import logging
+import os
+import sqlite3
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from console import clock, codec, merge, model
+from console.merge import ROW_FIELD, Change, Head
+from console.model import ValidationError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x43524953  # "CRIS": marks the file as ours
+CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
+DEFAULT_BATCH = 1000
+
+
+class StoreError(Exception):
+    """Something a person must be told about; the message says what and why."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class StoreBusy(StoreError):
+    pass
+
+
+class StoreIOError(StoreError):
+    pass
+
+
+class CorruptDatabase(StoreError):
+    pass
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("CRISIS_CONSOLE_DB")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("crisis-console", appauthor=False)) / "console.db"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One side of a conflict, as a person needs to see it."""
+
+    field: str
+    value: Any
+    origin: str
+    seq: int
+    hlc: int
+    kind: str
+    operator: str
+    agency: str
+
+    @property
+    def at(self) -> str:
+        return clock.to_iso(self.hlc)
+
+
+@dataclass(frozen=True)
+class ConflictView:
+    id: str
+    table: str
+    row: str
+    row_label: str
+    field: str
+    kind: str  # "field" | "delete"
+    candidates: tuple[Candidate, ...]
+    detected_at: str
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """What one committed transaction touched: listeners redraw from this."""
+
+    tables: frozenset[str]
+    rows: frozenset[tuple[str, str]]
+    local: bool
+    conflicts: bool
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0
+    duplicates: int = 0
+    refused: list[tuple[str, int, str]] = field(default_factory=list)  # origin, from seq, reason
+
+
+@dataclass(frozen=True)
+class Info:
+    path: str
+    replica_id: str
+    agency: str
+    operator: str
+    schema_version: int
+    version_vector: dict[str, int]
+    counts: dict[str, int]
+    open_conflicts: int
+    changes: int
+    previous_replica_ids: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "replica_id": self.replica_id,
+            "agency": self.agency,
+            "operator": self.operator,
+            "schema_version": self.schema_version,
+            "version_vector": self.version_vector,
+            "counts": self.counts,
+            "open_conflicts": self.open_conflicts,
+            "changes": self.changes,
+            "previous_replica_ids": list(self.previous_replica_ids),
+        }
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return StoreBusy(f"{path}: the database is busy (another program holds it); try again")
+    if "full" in low:
+        return StoreIOError(f"{path}: the disk is full; nothing was written")
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return CorruptDatabase(f"{path}: the file is damaged or not a database ({text})")
+    if "readonly" in low or "read-only" in low:
+        return StoreIOError(f"{path}: the database is read-only; nothing was written")
+    if "disk i/o" in low or "unable to open" in low:
+        return StoreIOError(f"{path}: cannot read or write the database ({text})")
+    raise exc  # anything else is a bug, not something to tell a user
+
+
+def _guard(method):
+    """Turn sqlite3 errors a user must hear about into StoreErrors."""
+
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    wrapper.__wrapped__ = method
+    return wrapper
+
+
+def _chunks(seq: list, n: int = CHUNK) -> Iterator[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _sql_value(fld: model.Field, value: Any) -> Any:
+    if fld.type == "bool":
+        return None if value is None else int(bool(value))
+    return value
+
+
+class Store:
+    """One console's database. Use from one thread; close when done."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        operator: str | None = None,
+        agency: str | None = None,
+        max_skew_ms: int = clock.DEFAULT_MAX_SKEW_MS,
+        wall: Callable[[], int] = clock.wall_ms,
+        create: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self._listeners: list[Callable[[ChangeSet], None]] = []
+        if not self.path.exists():
+            if not create:
+                raise NotFound(f"{self.path}: no such database")
+            if not self.path.parent.is_dir():
+                raise StoreIOError(f"{self.path}: the folder {self.path.parent} does not exist")
+        elif self.path.is_dir():
+            raise StoreIOError(f"{self.path} is a folder, not a database file")
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        try:
+            self._open(operator, agency, max_skew_ms, wall)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @_guard
+    def _open(self, operator, agency, max_skew_ms, wall) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout = 10000")
+        existing = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if existing and app_id != APPLICATION_ID:
+            raise CorruptDatabase(f"{self.path} is an SQLite database, but not a crisis-console one")
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            raise StoreIOError(f"{self.path}: cannot switch the database to WAL mode")
+        # FULL: a transaction reported committed survives a power cut, not only a crash.
+        conn.execute("PRAGMA synchronous = FULL")
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+        self.clock = clock.HybridClock(int(self._meta("hlc") or 0), wall=wall, max_skew_ms=max_skew_ms)
+        self._check_replica_marker()
+        if agency:
+            with self._tx():
+                self._set_meta("agency", agency)
+        self.agency = agency or self._meta("agency") or "EOC"
+        self.operator = operator or os.environ.get("CRISIS_OPERATOR") or _login()
+
+    # ----------------------------------------------------------------- schema
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer crisis-console (schema {version}); "
+                f"this one understands up to {SCHEMA_VERSION}"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._tx():
+                MIGRATIONS[target](self)
+                self._conn.execute(f"PRAGMA user_version = {target}")
+
+    # ---------------------------------------------------------------- helpers
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One write transaction, taken with the write lock up front so two
+        processes never deadlock upgrading read locks."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _check_replica_marker(self) -> None:
+        """Give this database a new replica id if it is not the file it was
+        last time: a copy, or a restore from backup. Peers' watermarks for
+        the old id would otherwise hide or clash with the changes made here."""
+        marker = Path(str(self.path) + ".replica")
+        with self._tx():
+            rid, nonce = self._meta("replica_id"), self._meta("nonce")
+            try:
+                seen = json.loads(marker.read_text())
+            except (OSError, ValueError):
+                seen = None
+            if rid is None:
+                rid = new_id()
+                self._set_meta("replica_id", rid)
+            elif not isinstance(seen, dict) or seen.get("replica_id") != rid or seen.get("nonce") != nonce:
+                old = rid
+                rid = new_id()
+                previous = [*json.loads(self._meta("previous_replica_ids") or "[]"), old]
+                self._set_meta("previous_replica_ids", json.dumps(previous))
+                self._set_meta("replica_id", rid)
+                log.warning(
+                    "%s was copied or restored from a backup; it continues as replica %s (was %s)",
+                    self.path, rid, old,
+                )
+            nonce = new_id()
+            self._set_meta("nonce", nonce)
+            tmp = marker.with_name(marker.name + ".tmp")
+            with open(tmp, "w") as fh:
+                fh.write(json.dumps({"replica_id": rid, "nonce": nonce}))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, marker)
+        self.replica_id = rid
+
+    def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:
+        """Call `listener` after every committed write; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _notify(self, cs: ChangeSet) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(cs)
+            except Exception:
+                log.exception("change listener failed")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reads
+
+    @_guard
+    def version_vector(self) -> dict[str, int]:
+        """{origin: highest sequence held with nothing missing below it}."""
+        return dict(self._conn.execute("SELECT origin, contiguous FROM replicas WHERE contiguous > 0"))
+
+    @_guard
+    def resolve_id(self, table: str, ref: str, *, live: bool = True) -> str:
+        """The full id of a row from its id, a unique id prefix of at least
+        4 characters, or (units) a callsign. `live` leaves out deleted rows."""
+        t = model.table(table)
+        ref = (ref or "").strip()
+        cond = "created_hlc IS NOT NULL" + (" AND deleted = 0" if live and not t.append_only else "")
+        if len(ref) >= 4 and all(ch in "0123456789abcdefABCDEF" for ch in ref):
+            op = "=" if len(ref) == 32 else "LIKE"
+            arg = ref.lower() if len(ref) == 32 else ref.lower() + "%"
+            found = self._conn.execute(f"SELECT id FROM {t.name} WHERE id {op} ? AND {cond}", (arg,)).fetchall()
+        else:
+            found = []
+        if not found and t.name == "units":
+            found = self._conn.execute(
+                "SELECT id FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0", (ref,)
+            ).fetchall()
+        if len(found) == 1:
+            return found[0][0]
+        if not found:
+            raise NotFound(f"no {t.name} row {ref!r}")
+        raise ValidationError(f"{ref!r} matches {len(found)} {t.name} rows; give more of the id")
+
+    @_guard
+    def get(self, table: str, row_id: str, *, deleted: bool = False):
+        """One live row as a record (Unit, Task, Resource, JournalEntry)."""
+        rows = self._records(table, "id = ?", (row_id,), deleted=deleted)
+        if not rows:
+            raise NotFound(f"no {table} row {row_id}")
+        return rows[0]
+
+    @_guard
+    def list(self, table: str, *, deleted: bool = False) -> list:
+        """Every live row of `table` as records, in a stable order."""
+        return self._records(table, None, (), deleted=deleted)
+
+    def _records(self, table: str, where: str | None, params: tuple, *, deleted: bool) -> list:
+        t = model.table(table)
+        cols = [c for c in model.record_fields(t.name) if c != "assigned_units"]
+        conds = ["created_hlc IS NOT NULL"]
+        if not t.append_only and not deleted:
+            conds.append("deleted = 0")
+        if where:
+            conds.append(where)
+        order = "created_hlc DESC, id" if t.append_only else f"{t.label} COLLATE NOCASE, id"
+        sql = f"SELECT {', '.join(cols)} FROM {t.name} WHERE {' AND '.join(conds)} ORDER BY {order}"
+        rows = self._conn.execute(sql, params).fetchall()
+        rec = model.RECORDS[t.name]
+        if t.name != "tasks":
+            return [rec(*r) for r in rows]
+        assigned: dict[str, list[str]] = defaultdict(list)
+        for task_id, callsign in self._conn.execute(
+            "SELECT task_id, callsign FROM units WHERE task_id IS NOT NULL AND deleted = 0 "
+            "AND created_hlc IS NOT NULL ORDER BY callsign COLLATE NOCASE"
+        ):
+            assigned[task_id].append(callsign)
+        return [rec(*r, assigned_units=tuple(assigned.get(r[0], ()))) for r in rows]
+
+    @_guard
+    def rows(self, table: str) -> list[dict]:
+        """Live rows as plain dicts of their stored fields (for export)."""
+        return [
+            {k: v for k, v in vars_of(r).items()}
+            for r in self.list(table)
+        ]
+
+    @_guard
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for t in model.TABLES.values():
+            live = "" if t.append_only else " AND deleted = 0"
+            out[t.name] = self._conn.execute(
+                f"SELECT count(*) FROM {t.name} WHERE created_hlc IS NOT NULL{live}"
+            ).fetchone()[0]
+        return out
+
+    @_guard
+    def info(self) -> Info:
+        return Info(
+            path=str(self.path),
+            replica_id=self.replica_id,
+            agency=self.agency,
+            operator=self.operator,
+            schema_version=SCHEMA_VERSION,
+            version_vector=self.version_vector(),
+            counts=self.counts(),
+            open_conflicts=self._conn.execute("SELECT count(*) FROM conflicts").fetchone()[0],
+            changes=self._conn.execute("SELECT count(*) FROM changes").fetchone()[0],
+            previous_replica_ids=tuple(json.loads(self._meta("previous_replica_ids") or "[]")),
+        )
+
+    @_guard
+    def conflicts(self) -> list[ConflictView]:
+        """Every open conflict, oldest first."""
+        out = []
+        for cid, tbl, row, fld, kind, cands, detected in self._conn.execute(
+            "SELECT id, tbl, row_id, field, kind, candidates, detected_hlc FROM conflicts "
+            "ORDER BY detected_hlc, id"
+        ):
+            t = model.table(tbl)
+            lab = self._conn.execute(f"SELECT {t.label} FROM {tbl} WHERE id = ?", (row,)).fetchone()
+            out.append(
+                ConflictView(
+                    cid, tbl, row, (lab[0] if lab and lab[0] else row[:8]), fld, kind,
+                    tuple(Candidate(**c) for c in json.loads(cands)), clock.to_iso(detected),
+                )
+            )
+        return out
+
+    def conflict(self, ref: str) -> ConflictView:
+        ref = ref.strip().lower()
+        found = [c for c in self.conflicts() if c.id.startswith(ref)] if len(ref) >= 4 else []
+        if len(found) != 1:
+            if found:
+                raise ValidationError(f"{ref!r} matches {len(found)} conflicts; give more of the id")
+            raise NotFound(f"no open conflict {ref!r} (resolved already, or never seen here)")
+        return found[0]
+
+    @_guard
+    def journal(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
+                agency: str | None = None) -> list[model.JournalEntry]:
+        """The activity log, newest first, optionally for one row or agency."""
+        where, params = [], []
+        if table:
+            where.append("tbl = ?")
+            params.append(table)
+        if row:
+            where.append("row_id = ?")
+            params.append(row)
+        if agency:
+            where.append("agency = ?")
+            params.append(agency)
+        rows = self._records("journal", " AND ".join(where) or None, tuple(params), deleted=False)
+        return rows[:limit] if limit else rows
+
+    # --------------------------------------------------------- sync interface
+
+    @_guard
+    def count_missing(self, vv: Mapping[str, int]) -> int:
+        """How many changes held here a replica with version vector `vv` lacks."""
+        total = 0
+        for origin, max_seq in self._conn.execute("SELECT origin, max_seq FROM replicas"):
+            have = int(vv.get(origin, 0))
+            if max_seq > have:
+                total += self._conn.execute(
+                    "SELECT count(*) FROM changes WHERE origin = ? AND seq > ?", (origin, have)
+                ).fetchone()[0]
+        return total
+
+    def changes_since(self, vv: Mapping[str, int], batch: int = DEFAULT_BATCH) -> Iterator[list[Change]]:
+        """The changes a replica with version vector `vv` lacks, in batches of
+        at most `batch`, each origin's in sequence order."""
+        origins = [o for o, m in self._conn.execute("SELECT origin, max_seq FROM replicas ORDER BY origin")
+                   if m > int(vv.get(o, 0))]
+        pending: list[Change] = []
+        for origin in origins:
+            after = int(vv.get(origin, 0))
+            while True:
+                rows = self._conn.execute(
+                    "SELECT origin, seq, hlc, tbl, row_id, field, kind, value, prev, operator, agency "
+                    "FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (origin, after, batch),
+                ).fetchall()
+                if not rows:
+                    break
+                after = rows[-1][1]
+                for r in rows:
+                    pending.append(_change_from_row(r))
+                    if len(pending) == batch:
+                        yield pending
+                        pending = []
+        if pending:
+            yield pending
+
+    def all_changes(self, batch: int = DEFAULT_BATCH) -> Iterator[list[Change]]:
+        return self.changes_since({}, batch)
+
+    @_guard
+    def apply(self, changes: Iterable[Change]) -> ApplyResult:
+        """Merge changes received from elsewhere, in one transaction.
+
+        Changes already held are skipped, so delivering twice or in any order
+        gives the same state. A change stamped too far in the future is refused
+        with its reason, together with the later changes of the same origin
+        (the log per origin stays gap-free below what is held).
+        """
+        changes = list(changes)
+        result = ApplyResult()
+        if not changes:
+            return result
+        with self._tx():
+            self._sync_clock()
+            fresh = self._fresh(changes, result)
+            outcome = self._merge(fresh, local=False) if fresh else None
+            self._save_clock()
+        result.applied = len(fresh)
+        result.duplicates = len(changes) - len(fresh) - sum(
+            1 for c in changes for o, s, _ in result.refused if c.origin == o and c.seq >= s
+        )
+        for origin, seq, reason in result.refused:
+            log.warning("refused changes from %s from #%d: %s", origin, seq, reason)
+        if outcome:
+            self._notify(outcome)
+        return result
+
+    def _fresh(self, changes: list[Change], result: ApplyResult) -> list[Change]:
+        """The changes not yet held and acceptable, each once."""
+        origins = sorted({c.origin for c in changes})
+        state: dict[str, tuple[int, int]] = {}
+        for part in _chunks(origins):
+            q = ",".join("?" * len(part))
+            for o, cont, mx in self._conn.execute(
+                f"SELECT origin, contiguous, max_seq FROM replicas WHERE origin IN ({q})", part
+            ):
+                state[o] = (cont, mx)
+        refused_from: dict[str, tuple[int, str]] = {}
+        own_max = state.get(self.replica_id, (0, 0))[1]
+        for c in changes:
+            reason = None
+            if c.origin == self.replica_id and c.seq > own_max:
+                reason = "claims to come from this console, which never made it"
+            else:
+                try:
+                    self.clock.check(c.hlc)
+                except clock.ClockSkewError as exc:
+                    reason = str(exc)
+            if reason and (c.origin not in refused_from or c.seq < refused_from[c.origin][0]):
+                refused_from[c.origin] = (c.seq, reason)
+        result.refused = [(o, s, r) for o, (s, r) in sorted(refused_from.items())]
+        seen: set[tuple[str, int]] = set()
+        fresh: list[Change] = []
+        maybe: dict[str, list[Change]] = defaultdict(list)
+        for c in changes:
+            if c.origin in refused_from and c.seq >= refused_from[c.origin][0]:
+                continue
+            cont, mx = state.get(c.origin, (0, 0))
+            if c.seq <= cont or c.id in seen:
+                continue
+            seen.add(c.id)
+            (maybe[c.origin] if c.seq <= mx else fresh).append(c)
+        for origin, cs in maybe.items():
+            held = set()
+            seqs = sorted(c.seq for c in cs)
+            for part in _chunks(seqs):
+                q = ",".join("?" * len(part))
+                held.update(s for (s,) in self._conn.execute(
+                    f"SELECT seq FROM changes WHERE origin = ? AND seq IN ({q})", [origin, *part]
+                ))
+            fresh.extend(c for c in cs if c.seq not in held)
+        for c in fresh:
+            self.clock.observe(c.hlc)
+        return fresh
+
+    def _sync_clock(self) -> None:
+        # Another process may have written to this file since we last looked.
+        self.clock.observe(int(self._meta("hlc") or 0))
+
+    def _save_clock(self) -> None:
+        self._set_meta("hlc", str(self.clock.last))
+
+    # ----------------------------------------------------------- local writes
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[_Writer]:
+        """A local write: one transaction in which the operation's changes get
+        this replica's next sequence numbers and fresh clock times, then go
+        through the same merge as changes from peers."""
+        with self._tx():
+            self._sync_clock()
+            r = self._conn.execute(
+                "SELECT max_seq FROM replicas WHERE origin = ?", (self.replica_id,)
+            ).fetchone()
+            w = _Writer(self, r[0] if r else 0)
+            yield w
+            cs = self._merge(w.changes, local=True) if w.changes else None
+            self._save_clock()
+        if cs:
+            self._notify(cs)
+
+    def _live_row(self, t: model.Table, ref: str, *, deleted: bool = False) -> dict:
+        row_id = self.resolve_id(t.name, ref, live=not deleted)
+        cols = ["id", *t.names] + ([] if t.append_only else ["deleted"]) + ["created_by", "created_seq"]
+        r = self._conn.execute(f"SELECT {', '.join(cols)} FROM {t.name} WHERE id = ?", (row_id,)).fetchone()
+        return dict(zip(cols, r, strict=True))
+
+    def _prepare(self, t: model.Table, name: str, value: Any, *, row_id: str | None = None) -> Any:
+        """A value typed or picked by a person, checked and with references
+        resolved; raises ValidationError with a message for that person."""
+        f = t.field(name)
+        if f.type == "ref" and isinstance(value, str) and value.strip():
+            try:
+                value = self.resolve_id(f.ref, value, live=True)
+            except NotFound:
+                raise ValidationError(f"{t.name}.{name}: there is no {f.ref[:-1]} {value!r}") from None
+        value = model.check(t, f, value)
+        if t.name == "units" and name == "callsign" and value:
+            clash = self._conn.execute(
+                "SELECT agency FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0 "
+                "AND created_hlc IS NOT NULL AND id IS NOT ?",
+                (value, row_id),
+            ).fetchone()
+            if clash:
+                raise ValidationError(f"callsign {value!r} is already in use ({clash[0]})")
+        return value
+
+    def _new_values(self, t: model.Table, values: Mapping[str, Any]) -> dict[str, Any]:
+        if t.append_only:
+            raise ValidationError(f"{t.name} entries are added as notes")
+        for name in values:
+            if t.field(name) is model.DELETED:
+                raise ValidationError("a new row cannot start deleted")
+        return {f.name: self._prepare(t, f.name, values.get(f.name, f.default)) for f in t.fields}
+
+    def _describe(self, t: model.Table, name: str, value: Any) -> str:
+        f = t.field(name)
+        if value is None or value == "":
+            return "—"
+        if f.type == "ref":
+            ref_t = model.TABLES[f.ref]
+            r = self._conn.execute(f"SELECT {ref_t.label} FROM {ref_t.name} WHERE id = ?", (value,)).fetchone()
+            return str(r[0]) if r and r[0] else value[:8]
+        if f.type == "enum":
+            return model.label(value)
+        if isinstance(value, float) and value == int(value):
+            return str(int(value))
+        return str(value)
+
+    @_guard
+    def add(self, table: str, values: Mapping[str, Any]) -> str:
+        """Create a row; returns its new id."""
+        return self.add_many(table, [values])[0]
+
+    @_guard
+    def add_many(self, table: str, rows: Iterable[Mapping[str, Any]], *, summary: str | None = None) -> list[str]:
+        """Create many rows in one transaction, with one journal entry."""
+        t = model.table(table)
+        if t.append_only:
+            return self._notes(rows)
+        with self._writing() as w:
+            prepared = []
+            seen_callsigns: set[str] = set()
+            for values in rows:
+                vals = self._new_values(t, values)
+                if t.name == "units":
+                    key = vals["callsign"].lower()
+                    if key in seen_callsigns:
+                        raise ValidationError(f"callsign {vals['callsign']!r} appears twice")
+                    seen_callsigns.add(key)
+                prepared.append(vals)
+            ids = []
+            for vals in prepared:
+                c = w.change(t.name, new_id(), ROW_FIELD, "insert", vals)
+                ids.append(c.row)
+            singular = t.name[:-1]
+            if len(prepared) == 1:
+                vals = prepared[0]
+                extra = {"units": ("agency", "kind"), "tasks": ("priority",), "resources": ("agency", "quantity")}
+                bits = ", ".join(self._describe(t, k, vals[k]) for k in extra[t.name] if vals.get(k) is not None)
+                text = f"Added {singular} {vals[t.label]}" + (f" ({bits})" if bits else "")
+                w.journal("add", text, t.name, ids[0])
+            elif prepared:
+                w.journal("add", summary or f"Added {len(prepared)} {t.name}", t.name, None)
+        return ids
+
+    @_guard
+    def update(self, table: str, ref: str, values: Mapping[str, Any]) -> list[Change]:
+        """Change fields of a row. Setting a counter records the difference;
+        `deleted=False` restores a deleted row. Returns the changes made
+        (none if every value was already current)."""
+        t = model.table(table)
+        if t.append_only:
+            raise ValidationError(f"{t.name} is append-only: entries are never changed")
+        if not values:
+            raise ValidationError("nothing to change: give FIELD=VALUE")
+        restoring = dict(values) == {"deleted": False}
+        with self._writing() as w:
+            row = self._live_row(t, ref, deleted=restoring)
+            if restoring and not row["deleted"]:
+                return []
+            if "deleted" in values and not restoring:
+                raise ValidationError("use delete to delete a row; deleted=false restores one")
+            heads = self._row_heads(t.name, row["id"])
+            said = []
+            for name, raw in values.items():
+                f = t.field(name)
+                value = self._prepare(t, name, raw, row_id=row["id"])
+                old = row.get(name)
+                if f.counter:
+                    delta = (value or 0) - (old or 0)
+                    if delta:
+                        w.change(t.name, row["id"], name, "add", delta)
+                        said.append(f"{name} {self._describe(t, name, old)} → {self._describe(t, name, value)}")
+                    continue
+                if f.type == "bool":
+                    old = None if old is None else bool(old)
+                if old == value and len(heads.get(name, ())) <= 1:
+                    continue
+                w.change(t.name, row["id"], name, "set", value, self._prev(row, heads, name))
+                said.append(f"{name} {self._describe(t, name, old)} → {self._describe(t, name, value)}")
+            if not said:
+                return []
+            name = row[t.label] or row["id"][:8]
+            if restoring:
+                w.journal("restore", f"Restored {t.name[:-1]} {name}", t.name, row["id"])
+            else:
+                w.journal("set", f"{name}: " + "; ".join(said), t.name, row["id"])
+            return [c for c in w.changes if c.table == t.name]
+
+    @_guard
+    def delete(self, table: str, ref: str) -> None:
+        """Delete a row: a tombstone that syncs, never a physical delete."""
+        t = model.table(table)
+        if t.append_only:
+            raise ValidationError(f"{t.name} is append-only: entries are never deleted")
+        with self._writing() as w:
+            row = self._live_row(t, ref)
+            heads = self._row_heads(t.name, row["id"])
+            seen = sorted({hid for hs in heads.values() for hid in hs})
+            w.change(t.name, row["id"], "deleted", "delete", True, seen or [(row["created_by"], row["created_seq"])])
+            w.journal("delete", f"Deleted {t.name[:-1]} {row[t.label]}", t.name, row["id"])
+            if t.name == "tasks":
+                # Units on a deleted task are not on it any more.
+                for (uid,) in self._conn.execute(
+                    "SELECT id FROM units WHERE task_id = ? AND deleted = 0", (row["id"],)
+                ).fetchall():
+                    unit = self._live_row(model.UNITS, uid)
+                    uh = self._row_heads("units", uid)
+                    w.change("units", uid, "task_id", "set", None, self._prev(unit, uh, "task_id"))
+
+    @_guard
+    def adjust(self, ref: str, delta: float) -> float:
+        """Add stock to (delta > 0) or draw stock from (delta < 0) a resource;
+        returns the new quantity. Drawing more than is on hand is refused."""
+        t = model.RESOURCES
+        delta = model.check(t, model.Field("quantity", "real"), delta)
+        if delta == 0:
+            raise ValidationError("the change in quantity must not be zero")
+        with self._writing() as w:
+            row = self._live_row(t, ref)
+            have = row["quantity"] or 0
+            unit = row["unit"] or ""
+            if have + delta < 0:
+                raise ValidationError(
+                    f"only {self._describe(t, 'quantity', have)} {unit} of {row['name']} on hand; "
+                    f"cannot draw {self._describe(t, 'quantity', -delta)}"
+                )
+            w.change(t.name, row["id"], "quantity", "add", delta)
+            verb = "Added" if delta > 0 else "Drew"
+            w.journal(
+                "stock",
+                f"{verb} {self._describe(t, 'quantity', abs(delta))} {unit} {'to' if delta > 0 else 'from'} "
+                f"{row['name']} (now {self._describe(t, 'quantity', have + delta)})",
+                t.name, row["id"],
+            )
+        return have + delta
+
+    @_guard
+    def note(self, text: str, table: str | None = None, ref: str | None = None) -> str:
+        """Add a free note to the journal, optionally about one row."""
+        return self._notes([{"text": text, "tbl": table, "row_id": ref}])[0]
+
+    def _notes(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        prepared = []
+        for values in rows:
+            unknown = set(values) - {"text", "tbl", "row_id"}
+            if unknown:
+                raise ValidationError(f"a note has only text, tbl and row_id, not {sorted(unknown)[0]!r}")
+            text = values.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise ValidationError("a note needs some text")
+            table, row_id = values.get("tbl"), None
+            if table:
+                table = model.table(table).name
+                row_id = self.resolve_id(table, values.get("row_id") or "", live=False)
+            prepared.append((text, table, row_id))
+        with self._writing() as w:
+            return [w.journal("note", text, table, row_id).row for text, table, row_id in prepared]
+
+    @_guard
+    def resolve(self, ref: str, *, keep: int | None = None, value: Any = None, raw: str | None = None) -> Change:
+        """Reconcile an open conflict: keep candidate `keep` (1-based), or
+        write a new `value` (or `raw`, text to parse as the field's type).
+        The resolution is a change: it syncs and clears the conflict on every
+        console."""
+        if (keep is None) == (value is None and raw is None):
+            raise ValidationError("give either a candidate to keep or a new value")
+        with self._writing() as w:
+            cv = self.conflict(ref)
+            t = model.table(cv.table)
+            heads = self._row_heads(cv.table, cv.row)
+            current = merge.row_conflicts(
+                cv.table, cv.row, {f: list(hs.values()) for f, hs in heads.items()}
+            )
+            if cv.id not in {c.id for c in current}:
+                raise NotFound(f"conflict {cv.id} is no longer open")
+            if keep is not None and not 1 <= keep <= len(cv.candidates):
+                raise ValidationError(f"keep must be between 1 and {len(cv.candidates)}")
+            row = self._live_row(t, cv.row, deleted=True)
+            name = row[t.label] or cv.row[:8]
+            if cv.kind == "delete":
+                if keep is None:
+                    raise ValidationError("an edit against a delete is resolved by keeping one side (--keep)")
+                chosen = cv.candidates[keep - 1]
+                gone = chosen.field == "deleted"
+                seen = sorted({hid for hs in heads.values() for hid in hs})
+                c = w.change(cv.table, cv.row, "deleted", "resolve", gone, seen)
+                what = "kept the delete" if gone else f"kept the edit of {chosen.field} and restored the row"
+            else:
+                if keep is not None:
+                    new = cv.candidates[keep - 1].value
+                else:
+                    f = t.field(cv.field)
+                    new = model.parse(t, f, raw) if raw is not None else value
+                if row.get("deleted") and cv.field != "deleted":
+                    raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
+                new = self._prepare(t, cv.field, new, row_id=cv.row)
+                c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
+                what = f"{cv.field} = {self._describe(t, cv.field, new)}"
+            w.journal("resolve", f"Reconciled {name}: {what}", cv.table, cv.row)
+        return c
+
+    def _row_heads(self, tname: str, row: str) -> dict[str, dict[tuple[str, int], Head]]:
+        out: dict[str, dict[tuple[str, int], Head]] = defaultdict(dict)
+        for _, _, fname, h in self._load_heads([(tname, row)]):
+            out[fname][h.id] = h
+        return out
+
+    @staticmethod
+    def _prev(row: dict, heads: Mapping[str, Mapping], name: str) -> list[tuple[str, int]]:
+        ids = sorted(heads.get(name, ()))
+        return ids or [(row["created_by"], row["created_seq"])]
+
+    # ------------------------------------------------------------ the merge
+
+    def _merge(self, new: list[Change], *, local: bool) -> ChangeSet:
+        """Fold changes not held before into the tables. Runs inside a write
+        transaction; every change in `new` is new and valid."""
+        conn = self._conn
+        dumps = codec.dumps
+        conn.executemany(
+            "INSERT INTO changes(origin, seq, hlc, tbl, row_id, field, kind, value, prev, operator, agency) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, dumps(c.value),
+                 dumps(c.prev) if c.prev else "[]", c.operator, c.agency)
+                for c in new
+            ],
+        )
+        before = self._advance(new)
+
+        inserts: dict[str, list[Change]] = defaultdict(list)
+        counters: dict[tuple[str, str, str], float] = defaultdict(float)
+        edits: list[Change] = []
+        for c in new:
+            if c.kind == "insert":
+                inserts[c.table].append(c)
+            elif c.kind == "add":
+                counters[(c.table, c.row, c.field)] += c.value
+            else:
+                edits.append(c)
+
+        # 1. New rows. A row that exists already was made as a stub by an
+        # edit or counter change that arrived before the row's insert.
+        fresh_rows: set[tuple[str, str]] = set()
+        late_inserts: list[Change] = []
+        for tname, cs in inserts.items():
+            t = model.TABLES[tname]
+            tail_cols = [*t.derived] + ([] if t.append_only else ["deleted"])
+            cols = ["id", *t.names, *tail_cols, "created_hlc", "created_by", "created_seq"]
+            sql = (f"INSERT INTO {tname} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                   "ON CONFLICT(id) DO NOTHING")
+            fields = t.fields
+            since = bool(t.derived)
+            deleted = () if t.append_only else (0,)
+            args = [
+                (c.row, *[_sql_value(f, c.value.get(f.name)) for f in fields],
+                 *((clock.to_iso(c.hlc),) if since else ()), *deleted, c.hlc, c.origin, c.seq)
+                for c in cs
+            ]
+            cur = conn.executemany(sql, args)
+            if cur.rowcount == len(cs):
+                fresh_rows.update((tname, c.row) for c in cs)
+            else:
+                # Rows whose created_* name these very changes were made just now.
+                mine = {(c.row, c.origin, c.seq) for c in cs}
+                for r_id, by, seq in self._created(tname, [c.row for c in cs]):
+                    if (r_id, by, seq) in mine:
+                        fresh_rows.add((tname, r_id))
+                late_inserts.extend(c for c in cs if (tname, c.row) not in fresh_rows)
+
+        # 2. Field edits: maintain each touched field's heads.
+        heads: dict[tuple[str, str], dict[str, dict[tuple[str, int], Head]]] = defaultdict(lambda: defaultdict(dict))
+        touched_rows = {(c.table, c.row) for c in edits} | {(c.table, c.row) for c in late_inserts}
+        old_heads: dict[tuple[tuple[str, str], str], set[tuple[str, int]]] = defaultdict(set)
+        to_load = [tr for tr in touched_rows if tr not in fresh_rows]
+        for tname, row, fname, h in self._load_heads(to_load):
+            heads[(tname, row)][fname][h.id] = h
+            old_heads[((tname, row), fname)].add(h.id)
+        old_winner = {
+            (tr, f): merge.winner(hs.values()).id for tr, fs in heads.items() for f, hs in fs.items() if hs
+        }
+        had_conflict = {tr for tr, fs in heads.items()
+                        if any(len(hs) > 1 for hs in fs.values()) or fs.get("deleted")}
+
+        superseded = self._load_superseded(touched_rows) if edits else set()
+        consumed: list[tuple[str, str, str, str, int]] = []
+        pending_edges: set[tuple[str, str, str, tuple[str, int]]] = set()
+        batch_ids = {c.id for c in new}
+        touched_fields: set[tuple[tuple[str, str], str]] = set()
+        for c in edits:
+            tr = (c.table, c.row)
+            fh = heads[tr][c.field]
+            touched_fields.add((tr, c.field))
+            for p in c.prev:
+                if p in fh:
+                    del fh[p]
+                else:
+                    pending_edges.add((c.table, c.row, c.field, p))
+            key = (c.table, c.row, c.field, c.id)
+            if key in superseded:
+                consumed.append((c.table, c.row, c.field, c.origin, c.seq))
+                continue
+            if key in pending_edges:
+                continue
+            fh[c.id] = Head(c.origin, c.seq, c.hlc, c.kind, dumps(c.value), c.prev)
+
+        # Edges to versions that have not arrived yet must be remembered, so
+        # that when they do arrive they are not taken for heads.
+        absent = self._absent({p for *_, p in pending_edges} - batch_ids, before)
+        if absent:
+            conn.executemany(
+                "INSERT OR IGNORE INTO superseded(tbl, row_id, field, origin, seq) VALUES (?,?,?,?,?)",
+                [(t, r, f, p[0], p[1]) for t, r, f, p in pending_edges if p in absent],
+            )
+        if consumed:
+            conn.executemany(
+                "DELETE FROM superseded WHERE tbl = ? AND row_id = ? AND field = ? AND origin = ? AND seq = ?",
+                consumed,
+            )
+
+        removed, added, updates, status_since = [], [], defaultdict(list), []
+        for tr, fname in touched_fields:
+            fh = heads[tr][fname]
+            was = old_heads.get((tr, fname), ())
+            for hid in was:
+                if hid not in fh:
+                    removed.append((tr[0], tr[1], fname, hid[0], hid[1]))
+            for hid, h in fh.items():
+                if hid not in was:
+                    added.append((tr[0], tr[1], fname, h.origin, h.seq, h.hlc, h.kind, h.value,
+                                  dumps(h.prev) if h.prev else "[]"))
+            if fh:
+                w = merge.winner(fh.values())
+                if old_winner.get((tr, fname)) != w.id:
+                    updates[(tr[0], fname)].append((tr[1], w.value))
+                    if fname == "status" and tr[0] == "units":
+                        status_since.append((clock.to_iso(w.hlc), tr[1]))
+        if removed:
+            conn.executemany(
+                "DELETE FROM heads WHERE tbl = ? AND row_id = ? AND field = ? AND origin = ? AND seq = ?",
+                removed,
+            )
+        if added:
+            conn.executemany(
+                "INSERT OR REPLACE INTO heads(tbl, row_id, field, origin, seq, hlc, kind, value, prev) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                added,
+            )
+        loads = json.loads
+        for (tname, fname), vals in updates.items():
+            fld = model.TABLES[tname].field(fname)
+            conn.executemany(
+                f"INSERT INTO {tname}(id, {fname}) VALUES (?, ?) "
+                f"ON CONFLICT(id) DO UPDATE SET {fname} = excluded.{fname}",
+                [(row, _sql_value(fld, loads(v))) for row, v in vals],
+            )
+
+        if status_since:
+            conn.executemany("UPDATE units SET status_since = ? WHERE id = ?", status_since)
+
+        # 3. Counters: every delta counts once (the log's primary key saw to once).
+        if counters:
+            by_field: dict[tuple[str, str], list] = defaultdict(list)
+            for (tname, row, fname), delta in counters.items():
+                by_field[(tname, fname)].append((row, delta))
+            for (tname, fname), vals in by_field.items():
+                conn.executemany(
+                    f"INSERT INTO {tname}(id, {fname}) VALUES (?, ?) "
+                    f"ON CONFLICT(id) DO UPDATE SET {fname} = coalesce({fname}, 0) + excluded.{fname}",
+                    vals,
+                )
+
+        # 4. Inserts that found their row already made by earlier edits.
+        for c in late_inserts:
+            self._late_insert(c, heads.get((c.table, c.row), {}))
+
+        # 5. Conflicts of every row whose heads could have changed.
+        if edits or late_inserts:
+            open_rows = set(conn.execute("SELECT DISTINCT tbl, row_id FROM conflicts"))
+            check_rows = {
+                tr for tr in touched_rows
+                if tr in open_rows or tr in had_conflict
+                or any(len(hs) > 1 for hs in heads[tr].values()) or heads[tr].get("deleted")
+            }
+            conflicts_changed = self._refresh_conflicts(check_rows, heads)
+        else:
+            conflicts_changed = False
+
+        rows = frozenset((c.table, c.row) for c in new)
+        return ChangeSet(
+            tables=frozenset(t for t, _ in rows), rows=rows, local=local,
+            conflicts=conflicts_changed, changes=tuple(new),
+        )
+
+    def _created(self, tname: str, ids: list[str]) -> Iterator[tuple[str, str, int]]:
+        for part in _chunks(ids):
+            q = ",".join("?" * len(part))
+            yield from self._conn.execute(
+                f"SELECT id, created_by, created_seq FROM {tname} WHERE id IN ({q})", part
+            )
+
+    def _advance(self, new: list[Change]) -> dict[str, tuple[int, int]]:
+        """Move the version vector past `new`; returns the state before."""
+        by_origin: dict[str, set[int]] = defaultdict(set)
+        for c in new:
+            by_origin[c.origin].add(c.seq)
+        before: dict[str, tuple[int, int]] = {}
+        rows = []
+        for origin, seqs in by_origin.items():
+            r = self._conn.execute(
+                "SELECT contiguous, max_seq FROM replicas WHERE origin = ?", (origin,)
+            ).fetchone()
+            cont, mx = r if r else (0, 0)
+            before[origin] = (cont, mx)
+            new_max = max(mx, max(seqs))
+            c = cont
+            while c + 1 in seqs:
+                c += 1
+            if c < new_max and c < mx:
+                # Earlier out-of-order arrivals may now join up.
+                for (s,) in self._conn.execute(
+                    "SELECT seq FROM changes WHERE origin = ? AND seq > ? ORDER BY seq", (origin, c)
+                ):
+                    if s != c + 1:
+                        break
+                    c = s
+            rows.append((origin, c, new_max))
+        self._conn.executemany(
+            "INSERT INTO replicas(origin, contiguous, max_seq) VALUES (?,?,?) "
+            "ON CONFLICT(origin) DO UPDATE SET contiguous = excluded.contiguous, max_seq = excluded.max_seq",
+            rows,
+        )
+        return before
+
+    def _absent(self, ids: set[tuple[str, int]], before: dict[str, tuple[int, int]]) -> set[tuple[str, int]]:
+        """Which of `ids` were not held before this batch."""
+        out = set()
+        maybe: dict[str, list[int]] = defaultdict(list)
+        for origin, seq in ids:
+            if origin in before:
+                cont, mx = before[origin]
+            else:
+                r = self._conn.execute(
+                    "SELECT contiguous, max_seq FROM replicas WHERE origin = ?", (origin,)
+                ).fetchone()
+                cont, mx = before[origin] = r if r else (0, 0)
+            if seq <= cont:
+                continue
+            if seq > mx:
+                out.add((origin, seq))
+            else:
+                maybe[origin].append(seq)
+        for origin, seqs in maybe.items():
+            held = set()
+            for part in _chunks(sorted(seqs)):
+                q = ",".join("?" * len(part))
+                held.update(s for (s,) in self._conn.execute(
+                    f"SELECT seq FROM changes WHERE origin = ? AND seq IN ({q})", [origin, *part]))
+            out.update((origin, s) for s in seqs if s not in held)
+        return out
+
+    def _load_heads(self, rows: list[tuple[str, str]]) -> Iterator[tuple[str, str, str, Head]]:
+        by_table: dict[str, list[str]] = defaultdict(list)
+        for tname, row in rows:
+            by_table[tname].append(row)
+        for tname, ids in by_table.items():
+            for part in _chunks(ids):
+                q = ",".join("?" * len(part))
+                for row, fname, o, s, h, kind, value, prev in self._conn.execute(
+                    "SELECT row_id, field, origin, seq, hlc, kind, value, prev FROM heads "
+                    f"WHERE tbl = ? AND row_id IN ({q})",
+                    [tname, *part],
+                ):
+                    yield tname, row, fname, Head(o, s, h, kind, value, tuple(tuple(p) for p in json.loads(prev)))
+
+    def _load_superseded(self, rows: set[tuple[str, str]]) -> set[tuple[str, str, str, tuple[str, int]]]:
+        if self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM superseded)").fetchone()[0]:
+            return set()
+        out = set()
+        for tname, row in rows:
+            for fname, o, s in self._conn.execute(
+                "SELECT field, origin, seq FROM superseded WHERE tbl = ? AND row_id = ?", (tname, row)
+            ):
+                out.add((tname, row, fname, (o, s)))
+        return out
+
+    def _late_insert(self, c: Change, row_heads: Mapping[str, Mapping]) -> None:
+        t = model.TABLES[c.table]
+        created = self._conn.execute(
+            f"SELECT created_by, created_seq FROM {c.table} WHERE id = ?", (c.row,)
+        ).fetchone()
+        if created and created[0] is not None and (created[0], created[1]) != c.id:
+            log.warning("ignored a second insert of %s %s from %s#%d", c.table, c.row, c.origin, c.seq)
+            return
+        sets, args = ["created_hlc = ?", "created_by = ?", "created_seq = ?"], [c.hlc, c.origin, c.seq]
+        for f in t.fields:
+            if f.counter:
+                sets.append(f"{f.name} = coalesce({f.name}, 0) + ?")
+                args.append(c.value.get(f.name) or 0)
+            elif not row_heads.get(f.name):
+                sets.append(f"{f.name} = ?")
+                args.append(_sql_value(f, c.value.get(f.name)))
+        if "status_since" in t.derived and not row_heads.get("status"):
+            sets.append("status_since = ?")
+            args.append(clock.to_iso(c.hlc))
+        self._conn.execute(f"UPDATE {c.table} SET {', '.join(sets)} WHERE id = ?", (*args, c.row))
+        self._conn.execute(
+            "DELETE FROM superseded WHERE tbl = ? AND row_id = ? AND origin = ? AND seq = ?",
+            (c.table, c.row, c.origin, c.seq),
+        )
+
+    def _refresh_conflicts(self, rows: set[tuple[str, str]], heads) -> bool:
+        conn = self._conn
+        changed = False
+        for tname, row in rows:
+            found = merge.row_conflicts(tname, row, {f: list(hs.values()) for f, hs in heads[(tname, row)].items()})
+            stored = {cid for (cid,) in conn.execute(
+                "SELECT id FROM conflicts WHERE tbl = ? AND row_id = ?", (tname, row))}
+            wanted = {c.id for c in found}
+            if stored == wanted:
+                continue
+            changed = True
+            for cid in stored - wanted:
+                conn.execute("DELETE FROM conflicts WHERE id = ?", (cid,))
+            for c in found:
+                if c.id in stored:
+                    continue
+                cands = []
+                for fname, h in c.candidates:
+                    op, ag = conn.execute(
+                        "SELECT operator, agency FROM changes WHERE origin = ? AND seq = ?", (h.origin, h.seq)
+                    ).fetchone()
+                    cands.append({
+                        "field": fname, "value": json.loads(h.value), "origin": h.origin, "seq": h.seq,
+                        "hlc": h.hlc, "kind": h.kind, "operator": op, "agency": ag,
+                    })
+                # Detected "at" the newest candidate: the same on every console.
+                detected = max(h.hlc for _, h in c.candidates)
+                conn.execute(
+                    "INSERT INTO conflicts(id, tbl, row_id, field, kind, candidates, detected_hlc) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    (c.id, tname, row, c.field, c.kind, json.dumps(cands), detected),
+                )
+        return changed
+
+
+class _Writer:
+    """Hands out this replica's next changes within one local write."""
+
+    def __init__(self, store: Store, seq: int) -> None:
+        self.store = store
+        self.seq = seq
+        self.changes: list[Change] = []
+
+    def change(self, table: str, row: str, field: str, kind: str, value: Any, prev=()) -> Change:
+        self.seq += 1
+        s = self.store
+        c = Change(s.replica_id, self.seq, s.clock.now(), table, row, field, kind, value,
+                   tuple(tuple(p) for p in prev), s.operator, s.agency)
+        self.changes.append(c)
+        return c
+
+    def journal(self, action: str, text: str, table: str | None, row: str | None) -> Change:
+        s = self.store
+        text = model.check(model.JOURNAL, model.JOURNAL.field("text"), text)
+        value = {
+            "at": clock.to_iso(s.clock.now()), "console": s.replica_id, "agency": s.agency,
+            "operator": s.operator, "action": action, "tbl": table, "row_id": row, "text": text,
+        }
+        return self.change("journal", new_id(), ROW_FIELD, "insert", value)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "operator"
+
+
+def vars_of(rec) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(rec)
+
+
+def _change_from_row(r) -> Change:
+    o, s, h, t, row, f, kind, value, prev, op, ag = r
+    return Change(o, s, h, t, row, f, kind, json.loads(value), tuple(tuple(p) for p in json.loads(prev)), op, ag)
+
+
+def _migrate_1(store: Store) -> None:
+    conn, db = store._conn, store.db
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute(
+        "CREATE TABLE replicas (origin TEXT PRIMARY KEY, contiguous INTEGER NOT NULL, "
+        "max_seq INTEGER NOT NULL) WITHOUT ROWID"
+    )
+    conn.execute(
+        "CREATE TABLE changes (origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL, "
+        "tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL, kind TEXT NOT NULL, "
+        "value TEXT, prev TEXT NOT NULL, operator TEXT NOT NULL, agency TEXT NOT NULL, "
+        "PRIMARY KEY (origin, seq)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "CREATE TABLE heads (tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL, "
+        "origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL, kind TEXT NOT NULL, "
+        "value TEXT, prev TEXT NOT NULL, PRIMARY KEY (tbl, row_id, field, origin, seq)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "CREATE TABLE superseded (tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL, "
+        "origin TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "PRIMARY KEY (tbl, row_id, field, origin, seq)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "CREATE TABLE conflicts (id TEXT PRIMARY KEY, tbl TEXT NOT NULL, row_id TEXT NOT NULL, "
+        "field TEXT NOT NULL, kind TEXT NOT NULL, candidates TEXT NOT NULL, detected_hlc INTEGER NOT NULL)"
+    )
+    conn.execute("CREATE INDEX conflicts_row ON conflicts (tbl, row_id)")
+    for t in model.TABLES.values():
+        cols: dict[str, Any] = {"id": str}
+        types = {"TEXT": str, "INTEGER": int, "REAL": float}
+        for f in t.fields:
+            cols[f.name] = types[f.sql_type]
+        for name in t.derived:
+            cols[name] = str
+        if not t.append_only:
+            cols["deleted"] = int
+        cols.update(created_hlc=int, created_by=str, created_seq=int)
+        db.table(t.name).create(cols, pk="id", defaults={"deleted": 0} if not t.append_only else None,
+                                not_null={"deleted"} if not t.append_only else None)
+    conn.execute("CREATE INDEX units_task ON units (task_id)")
+    conn.execute("CREATE INDEX units_callsign ON units (callsign COLLATE NOCASE)")
+    conn.execute("CREATE INDEX journal_time ON journal (created_hlc)")
+    conn.execute("CREATE INDEX journal_row ON journal (tbl, row_id)")
+
+
+MIGRATIONS: dict[int, Callable[[Store], None]] = {1: _migrate_1}
