@@ -151,7 +151,8 @@ def _pairs(t: model.Table, items: Sequence[str]) -> dict:
 
 def _open(args) -> Store:
     path = args.db or default_db_path()
-    if args.command not in (None, "seed", "add", "note") and not path.exists():
+    creates = args.command in ("seed", "add", "note") or getattr(args, "changes_command", None) == "import"
+    if not creates and not path.exists():
         raise StoreError(f"{path}: no such database (create one with `{PROG} seed` or `{PROG} add`)")
     if args.db is None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -740,7 +740,7 @@ class Store:
                 value = self._prepare(t, name, raw, row_id=row["id"])
                 old = row.get(name)
                 if f.counter:
-                    delta = (value or 0) - (old or 0)
+                    delta = _number((value or 0) - (old or 0))
                     if delta:
                         w.change(t.name, row["id"], name, "add", delta)
                         said.append(f"{name} {self._describe(t, name, old)} → {self._describe(t, name, value)}")
@@ -786,7 +786,7 @@ class Store:
         """Add stock to (delta > 0) or draw stock from (delta < 0) a resource;
         returns the new quantity. Drawing more than is on hand is refused."""
         t = model.RESOURCES
-        delta = model.check(t, model.Field("quantity", "real"), delta)
+        delta = _number(model.check(t, model.Field("quantity", "real"), delta))
         if delta == 0:
             raise ValidationError("the change in quantity must not be zero")
         with self._writing() as w:
@@ -956,8 +956,8 @@ class Store:
         had_conflict = {tr for tr, fs in heads.items()
                         if any(len(hs) > 1 for hs in fs.values()) or fs.get("deleted")}
 
-        superseded = self._load_superseded(touched_rows) if edits else set()
-        consumed: list[tuple[str, str, str, str, int]] = []
+        superseded = self._load_superseded(touched_rows) if edits else {}
+        consumed: list[tuple[str, str, str, int]] = []
         pending_edges: set[tuple[str, str, str, tuple[str, int]]] = set()
         batch_ids = {c.id for c in new}
         touched_fields: set[tuple[tuple[str, str], str]] = set()
@@ -970,11 +970,14 @@ class Store:
                     del fh[p]
                 else:
                     pending_edges.add((c.table, c.row, c.field, p))
-            key = (c.table, c.row, c.field, c.id)
-            if key in superseded:
-                consumed.append((c.table, c.row, c.field, c.origin, c.seq))
-                continue
-            if key in pending_edges:
+            named_by = superseded.get((c.table, c.row, c.id))
+            if named_by:
+                # Later changes named this one before it arrived; only one on
+                # the same field replaced it (a delete names every field).
+                consumed.append((c.table, c.row, c.origin, c.seq))
+                if c.field in named_by:
+                    continue
+            if (c.table, c.row, c.field, c.id) in pending_edges:
                 continue
             fh[c.id] = Head(c.origin, c.seq, c.hlc, c.kind, dumps(c.value), c.prev)
 
@@ -988,8 +991,7 @@ class Store:
             )
         if consumed:
             conn.executemany(
-                "DELETE FROM superseded WHERE tbl = ? AND row_id = ? AND field = ? AND origin = ? AND seq = ?",
-                consumed,
+                "DELETE FROM superseded WHERE tbl = ? AND row_id = ? AND origin = ? AND seq = ?", consumed
             )
 
         removed, added, updates, status_since = [], [], defaultdict(list), []
@@ -1147,15 +1149,17 @@ class Store:
                 ):
                     yield tname, row, fname, Head(o, s, h, kind, value, tuple(tuple(p) for p in json.loads(prev)))
 
-    def _load_superseded(self, rows: set[tuple[str, str]]) -> set[tuple[str, str, str, tuple[str, int]]]:
+    def _load_superseded(self, rows: set[tuple[str, str]]) -> dict[tuple[str, str, tuple[str, int]], set[str]]:
+        """{(table, row, version): fields whose changes named it} for versions
+        named as replaced before they arrived."""
+        out: dict[tuple[str, str, tuple[str, int]], set[str]] = defaultdict(set)
         if self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM superseded)").fetchone()[0]:
-            return set()
-        out = set()
+            return out
         for tname, row in rows:
             for fname, o, s in self._conn.execute(
                 "SELECT field, origin, seq FROM superseded WHERE tbl = ? AND row_id = ?", (tname, row)
             ):
-                out.add((tname, row, fname, (o, s)))
+                out[(tname, row, (o, s))].add(fname)
         return out
 
     def _late_insert(self, c: Change, row_heads: Mapping[str, Mapping]) -> None:
@@ -1242,6 +1246,11 @@ class _Writer:
             "operator": s.operator, "action": action, "tbl": table, "row_id": row, "text": text,
         }
         return self.change("journal", new_id(), ROW_FIELD, "insert", value)
+
+
+def _number(x: float) -> float | int:
+    """Whole numbers as ints, so the log reads 65 and not 65.0."""
+    return int(x) if isinstance(x, float) and x.is_integer() else x
 
 
 def _login() -> str:

@@ -1,0 +1,215 @@
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console import cli
+from console.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def demo(tmp_path, capsys):
+    db = tmp_path / "demo.db"
+    code, out, err = run(capsys, "seed", "--db", db, "--demo")
+    assert code == 0 and "40 units" in out and err == ""
+    return db
+
+
+def state(db):
+    with Store(db) as s:
+        conn = s._conn
+        return (conn.execute("SELECT count(*) FROM changes").fetchone()[0],
+                conn.execute("SELECT * FROM units ORDER BY id").fetchall())
+
+
+def test_seed_demo_loads_the_flood_scenario(demo, capsys):
+    code, out, _ = run(capsys, "info", "--db", demo, "--json")
+    info = json.loads(out)
+    assert info["counts"]["units"] == 40 and info["counts"]["tasks"] == 20 and info["counts"]["resources"] == 15
+    code, out, _ = run(capsys, "list", "--db", demo, "units", "--json")
+    units = json.loads(out)
+    agencies = {u["agency"] for u in units}
+    assert agencies == {"County Fire", "City Police", "County EMS", "Public Works", "State DOT"}
+    assert any(u["task"] == "Swift-water rescue, 400 block River Road" for u in units)
+    code, out, err = run(capsys, "seed", "--db", demo, "--demo")
+    assert code == 1 and "already holds units" in err
+
+
+def test_seed_synthetic(tmp_path, capsys):
+    db = tmp_path / "syn.db"
+    code, _out, _ = run(capsys, "seed", "--db", db, "--synthetic", "30")
+    assert code == 0
+    with Store(db) as s:
+        assert s.counts() == {"units": 30, "tasks": 30, "resources": 30, "journal": 30 + 3}
+        assert sum(1 for u in s.list("units") if u.task_id) == 10
+    assert run(capsys, "seed", "--db", db, "--synthetic", "0")[0] == 1
+    assert run(capsys, "seed", "--db", db, "--synthetic", "many")[0] == 2
+
+
+def test_add_set_delete_list_round_trip(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    code, out, _ = run(capsys, "add", "--db", db, "tasks", "title=Pump out school", "priority=high")
+    assert code == 0
+    task_id = out.strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", task_id)
+    code, out, _ = run(capsys, "add", "--db", db, "units", "callsign=Medic 7", "agency=County EMS",
+                       "kind=Ambulance", "personnel=2", f"task_id={task_id[:8]}")
+    unit_id = out.strip()
+    assert run(capsys, "set", "--db", db, "units", "Medic 7", "status=en route", "location=Oak St")[0] == 0
+    code, out, _ = run(capsys, "list", "--db", db, "units")
+    assert "Medic 7" in out and "en_route" in out and "Pump out school" in out
+    code, out, _ = run(capsys, "set", "--db", db, "units", unit_id, "status=en route")
+    assert "nothing changed" in out
+    assert run(capsys, "delete", "--db", db, "units", unit_id[:6])[0] == 0
+    code, out, _ = run(capsys, "list", "--db", db, "units", "--json")
+    assert json.loads(out) == []
+    code, out, _ = run(capsys, "list", "--db", db, "units", "--json", "--deleted")
+    assert [u["callsign"] for u in json.loads(out)] == ["Medic 7"]
+    code, out, _ = run(capsys, "list", "--db", db, "journal")
+    assert "Deleted unit Medic 7" in out
+
+
+def test_db_option_works_before_the_command_too(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    assert run(capsys, "--db", db, "add", "tasks", "title=T")[0] == 0
+    _code, out, _ = run(capsys, "--db", db, "list", "tasks", "--json")
+    assert [t["title"] for t in json.loads(out)] == ["T"]
+
+
+def test_stock_and_note(demo, capsys):
+    with Store(demo) as s:
+        bags = next(r for r in s.list("resources") if r.name == "Sandbags (filled)")
+    code, out, _ = run(capsys, "stock", "--db", demo, bags.id[:8], "-350")
+    assert code == 0 and out.strip() == "1500"
+    code, out, err = run(capsys, "stock", "--db", demo, bags.id[:8], "-5000")
+    assert code == 1 and "only 1500 bags" in err
+    assert run(capsys, "stock", "--db", demo, bags.id[:8], "350")[0] == 1  # sign required
+    assert run(capsys, "note", "--db", demo, "Levee holding at 1400", "--about", "units", "E-11")[0] == 0
+    with Store(demo) as s:
+        entry = s.journal(limit=1)[0]
+        assert entry.text == "Levee holding at 1400" and entry.tbl == "units" and entry.action == "note"
+
+
+def test_conflicts_and_resolve(tmp_path, capsys):
+    a_db, b_db, f = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "x.changes"
+    run(capsys, "--agency", "County Fire", "add", "--db", a_db, "units", "callsign=E-12", "agency=F", "kind=E")
+    run(capsys, "changes", "export", "--db", a_db, f)
+    run(capsys, "--agency", "City Police", "changes", "import", "--db", b_db, f)
+    run(capsys, "set", "--db", a_db, "units", "E-12", "status=on scene")
+    run(capsys, "set", "--db", b_db, "units", "E-12", "status=returning")
+    run(capsys, "changes", "export", "--db", b_db, f)
+    run(capsys, "changes", "import", "--db", a_db, f)
+    code, out, _ = run(capsys, "conflicts", "--db", a_db)
+    assert "unit E-12: status written concurrently" in out
+    assert "on scene" in out and "returning" in out and "City Police" in out
+    code, out, _ = run(capsys, "conflicts", "--db", a_db, "--json")
+    [c] = json.loads(out)
+    assert [x["n"] for x in c["candidates"]] == [1, 2]
+    code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--keep", "3")
+    assert code == 1 and "between 1 and 2" in err
+    code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--value", "sleeping")
+    assert code == 1 and "not one of" in err
+    assert run(capsys, "resolve", "--db", a_db, c["id"])[0] == 2
+    assert run(capsys, "resolve", "--db", a_db, c["id"][:6], "--value", "available")[0] == 0
+    code, out, _ = run(capsys, "conflicts", "--db", a_db)
+    assert out.strip() == "no open conflicts"
+    code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--keep", "1")
+    assert code == 1 and "no open conflict" in err
+
+
+def test_export_csv_and_json(demo, capsys, tmp_path):
+    _code, out, _ = run(capsys, "export", "--db", demo, "resources", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 15
+    sand = next(r for r in rows if r["name"] == "Sand")
+    assert (sand["quantity"], sand["unit"], sand["agency"]) == ("240", "cu yd", "Public Works")
+    target = tmp_path / "tasks.json"
+    assert run(capsys, "export", "--db", demo, "tasks", "--format", "json", "-o", target)[0] == 0
+    tasks = json.loads(target.read_text())
+    levee = next(t for t in tasks if t["title"].startswith("Sandbag levee"))
+    assert set(levee["assigned_units"]) == {"E-11", "PW Crew 3", "PW Crew 5", "Dump 12"}
+    assert run(capsys, "export", "--db", demo, "tasks", "--format", "xml")[0] == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["add", "units", "callsign"], "is not FIELD=VALUE"),
+        (["add", "units", "callsign=X", "agency=Y", "kind=Z", "personnel=lots"], "'lots' is not a number"),
+        (["add", "units", "callsign=X", "agency=Y", "kind=Z", "colour=red"], "units has no field 'colour'"),
+        (["add", "units", "callsign=X", "callsign=Y"], "callsign is given twice"),
+        (["set", "units", "E-11", "status=asleep"], "is not one of"),
+        (["set", "units", "NOPE-1", "status=available"], "no units row 'NOPE-1'"),
+        (["delete", "tasks", "0000"], "no tasks row"),
+        (["set", "journal", "abcd", "text=x"], "append-only"),
+    ],
+)
+def test_refused_commands_say_why_in_one_line_and_change_nothing(demo, capsys, argv, message):
+    before = state(demo)
+    code, _out, err = run(capsys, *argv[:1], "--db", demo, *argv[1:])
+    assert code == 1, err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert state(demo) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["frobnicate"], ["list", "widgets"], ["list"], ["resolve", "abc", "--keep", "x"], ["seed"],
+     ["export", "units"], ["changes"], ["stock"]],
+)
+def test_bad_command_lines_exit_2_with_one_line(tmp_path, capsys, argv):
+    code, _out, err = run(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1 and "see crisis-console" in err
+
+
+def test_missing_or_corrupt_database(tmp_path, capsys):
+    code, _, err = run(capsys, "list", "--db", tmp_path / "nothing.db", "units")
+    assert code == 1 and "no such database" in err
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"\x00garbage" * 500)
+    code, _, err = run(capsys, "info", "--db", bad)
+    assert code == 1 and "damaged or not a database" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "info", "--db", tmp_path)
+    assert code == 1 and "is a folder" in err
+
+
+def test_default_database_location_comes_from_the_environment(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CRISIS_CONSOLE_DB", str(tmp_path / "env.db"))
+    assert run(capsys, "add", "tasks", "title=From env")[0] == 0
+    assert (tmp_path / "env.db").exists()
+
+
+def test_every_command_has_help_and_is_in_the_readme(capsys):
+    readme = (ROOT / "README.md").read_text()
+    names = cli.command_names()
+    assert {"seed", "add", "set", "delete", "list", "conflicts", "resolve", "info", "export",
+            "changes export", "changes import"} <= set(names)
+    for name in names:
+        assert f"crisis-console {name}" in readme, f"README does not document `crisis-console {name}`"
+        with pytest.raises(SystemExit) as exc:
+            cli.main([*name.split(), "--help"])
+        assert exc.value.code == 0
+        assert "usage:" in capsys.readouterr().out
+
+
+def test_runs_as_a_module_and_as_the_installed_script(tmp_path):
+    db = tmp_path / "m.db"
+    r = subprocess.run([sys.executable, "-m", "console", "add", "--db", str(db), "tasks", "title=T"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and re.fullmatch(r"[0-9a-f]{32}\n", r.stdout)
+    r = subprocess.run([sys.executable, "-m", "console", "list", "--db", str(db), "nope"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1

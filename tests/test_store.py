@@ -1,0 +1,477 @@
+import json
+import shutil
+import sqlite3
+
+import pytest
+from conftest import FakeWall, converge, snapshot, sync
+
+from console import clock, model
+from console.merge import Change
+from console.store import CorruptDatabase, NotFound, Store, StoreError
+
+HOUR = 3600 * 1000
+
+
+def unit(store, callsign="E-12", **kw):
+    values = {"callsign": callsign, "agency": "County Fire", "kind": "Engine, Type 1", **kw}
+    return store.add("units", values)
+
+
+def task(store, title="Sandbag Main St", **kw):
+    return store.add("tasks", {"title": title, **kw})
+
+
+# ----------------------------------------------------------------- local writes
+
+
+def test_add_and_read_back_every_table(make_store):
+    s = make_store()
+    t = task(s, priority="urgent", due="2026-11-25T18:00:00Z")
+    u = unit(s, status="en route", task_id=t, lat=41.5, lon=-90.5, personnel=4)
+    r = s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "Public Works", "quantity": 500,
+                            "unit": "bags"})
+    got = s.get("units", u)
+    assert (got.callsign, got.status, got.task_id, got.personnel) == ("E-12", "en_route", t, 4)
+    assert got.status_since is not None
+    assert s.get("tasks", t).assigned_units == ("E-12",)
+    assert s.get("tasks", t).due == "2026-11-25T18:00:00Z"
+    assert s.get("resources", r).quantity == 500
+    assert s.counts() == {"units": 1, "tasks": 1, "resources": 1, "journal": 3}
+
+
+def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
+    s = make_store(operator="Dana", agency="County Fire")
+    u = unit(s)
+    s.update("units", u, {"status": "on scene"})
+    log = s._conn.execute("SELECT origin, seq, tbl, field, kind, value, operator, agency FROM changes "
+                          "WHERE tbl = 'units' ORDER BY seq").fetchall()
+    assert [(r[3], r[4]) for r in log] == [("*", "insert"), ("status", "set")]
+    assert all(r[0] == s.replica_id and r[6] == "Dana" and r[7] == "County Fire" for r in log)
+    entries = s.journal()
+    assert [e.text for e in entries] == ["E-12: status available → on scene",
+                                         "Added unit E-12 (County Fire, Engine, Type 1)"]
+    assert entries[0].operator == "Dana" and entries[0].row_id == u
+
+
+@pytest.mark.parametrize(
+    "table, values, message",
+    [
+        ("units", {"callsign": "", "agency": "F", "kind": "E"}, "units.callsign must not be empty"),
+        ("units", {"agency": "F", "kind": "E"}, "units.callsign is required"),
+        ("units", {"callsign": "X", "agency": "F", "kind": "E", "status": "flying"}, "'flying' is not one of"),
+        ("units", {"callsign": "X", "agency": "F", "kind": "E", "personnel": -1}, "at least 0"),
+        ("units", {"callsign": "X", "agency": "F", "kind": "E", "lat": 91}, "at most 90"),
+        ("units", {"callsign": "X", "agency": "F", "kind": "E", "task_id": "0" * 32}, "there is no task"),
+        ("units", {"callsign": "X", "agency": "F", "kind": "E", "colour": "red"}, "units has no field 'colour'"),
+        ("tasks", {"title": "T", "priority": "whenever"}, "'whenever' is not one of"),
+        ("tasks", {"title": "T", "due": "tomorrow"}, "is not a time"),
+        ("resources", {"name": "N", "kind": "K", "agency": "A", "quantity": -5}, "at least 0"),
+        ("resources", {"name": "N", "kind": "K", "agency": "A", "quantity": float("nan")}, "finite"),
+        ("widgets", {"name": "N"}, "unknown table 'widgets'"),
+    ],
+)
+def test_bad_values_are_refused_with_a_clear_message_and_change_nothing(make_store, table, values, message):
+    s = make_store()
+    before = snapshot(s)
+    with pytest.raises(model.ValidationError, match=message):
+        s.add(table, values)
+    assert snapshot(s) == before
+
+
+def test_duplicate_callsign_is_refused(make_store):
+    s = make_store()
+    unit(s, "E-12")
+    with pytest.raises(model.ValidationError, match="already in use"):
+        unit(s, "e-12")
+
+
+def test_update_validation_and_missing_rows(make_store):
+    s = make_store()
+    u = unit(s)
+    with pytest.raises(NotFound):
+        s.update("units", "ffffffff", {"status": "available"})
+    with pytest.raises(model.ValidationError, match="not one of"):
+        s.update("units", u, {"status": "asleep"})
+    with pytest.raises(model.ValidationError, match="append-only"):
+        s.update("journal", s.journal()[0].id, {"text": "rewritten"})
+    with pytest.raises(model.ValidationError, match="append-only"):
+        s.delete("journal", s.journal()[0].id)
+    assert s.update("units", u, {"status": "available"}) == []  # already so: no change made
+
+
+def test_rows_are_found_by_prefix_and_callsign(make_store):
+    s = make_store()
+    u = unit(s, "Medic 7")
+    assert s.resolve_id("units", u[:6]) == u
+    assert s.resolve_id("units", "medic 7") == u
+    with pytest.raises(NotFound):
+        s.resolve_id("units", "Medic 9")
+
+
+def test_delete_is_a_tombstone_and_restore_brings_the_row_back(make_store):
+    s = make_store()
+    u = unit(s)
+    s.delete("units", u)
+    assert s.list("units") == []
+    assert [x.id for x in s.list("units", deleted=True)] == [u]
+    with pytest.raises(NotFound):
+        s.update("units", u, {"status": "on scene"})
+    s.update("units", u, {"deleted": False})
+    assert [x.id for x in s.list("units")] == [u]
+
+
+def test_deleting_a_task_takes_its_units_off_it(make_store):
+    s = make_store()
+    t = task(s)
+    u = unit(s, task_id=t)
+    s.delete("tasks", t)
+    assert s.get("units", u).task_id is None
+
+
+def test_stock_draws_and_additions(make_store):
+    s = make_store()
+    r = s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 100, "unit": "bags"})
+    assert s.adjust(r, -40) == 60
+    assert s.adjust(r, 15) == 75
+    with pytest.raises(model.ValidationError, match="only 75 bags of Sandbags on hand"):
+        s.adjust(r, -80)
+    s.update("resources", r, {"quantity": 10})  # setting a counter records the difference
+    assert s.get("resources", r).quantity == 10
+    kinds = s._conn.execute("SELECT kind, value FROM changes WHERE field = 'quantity' ORDER BY seq").fetchall()
+    assert kinds == [("add", "-40"), ("add", "15"), ("add", "-65")]
+
+
+def test_listeners_hear_each_commit(make_store):
+    s = make_store()
+    heard = []
+    s.subscribe(heard.append)
+    u = unit(s)
+    assert heard[-1].local and ("units", u) in heard[-1].rows and "journal" in heard[-1].tables
+
+
+# --------------------------------------------------------------------- merging
+
+
+def test_replicas_converge_and_redelivery_changes_nothing(make_store):
+    a, b = make_store("a"), make_store("b")
+    u = unit(a)
+    a.update("units", u, {"status": "en route", "location": "Main St"})
+    sync(a, b)
+    assert snapshot(a) == snapshot(b)
+    again = [c for batch in a.all_changes() for c in batch]
+    before = snapshot(b)
+    result = b.apply(again + list(reversed(again)))
+    assert result.applied == 0 and result.duplicates == 2 * len(again)
+    assert snapshot(b) == before
+
+
+def test_any_delivery_order_gives_the_same_state(make_store):
+    a, b, c = make_store("a"), make_store("b"), make_store("c")
+    u = unit(a)
+    t = task(a)
+    for status in ("dispatched", "en route", "on scene"):
+        a.update("units", u, {"status": status})
+    a.update("units", u, {"task_id": t, "location": "Levee"})
+    a.delete("tasks", t)
+    changes = [ch for batch in a.all_changes() for ch in batch]
+    b.apply(changes)
+    for ch in reversed(changes):  # one at a time, newest first: children before parents
+        c.apply([ch])
+    assert snapshot(a) == snapshot(b) == snapshot(c)
+    assert c._conn.execute("SELECT count(*) FROM superseded").fetchone()[0] == 0
+    assert c.version_vector() == a.version_vector()
+
+
+def test_counters_count_every_draw_once(make_store):
+    a, b = make_store("a"), make_store("b")
+    r = a.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 1000})
+    sync(a, b)
+    a.adjust(r, -300)  # partitioned: both agencies draw
+    b.adjust(r, -450)
+    b.adjust(r, 20)
+    sync(a, b)
+    sync(b, a)
+    sync(b, a)
+    assert a.get("resources", r).quantity == b.get("resources", r).quantity == 270
+    assert a.conflicts() == []
+
+
+def test_unit_assigned_to_two_tasks_while_partitioned_is_one_conflict_everywhere(make_store):
+    fire, police = make_store("fire", agency="County Fire"), make_store("police", agency="City Police")
+    levee, elm = task(fire, "Sandbag levee"), task(fire, "Evacuate Elm St")
+    u = unit(fire)
+    sync(fire, police)
+    fire.update("units", u, {"task_id": levee})
+    police.update("units", u, {"task_id": elm})
+    converge([fire, police])
+    assert snapshot(fire) == snapshot(police)
+    [cf] = fire.conflicts()
+    assert (cf.table, cf.row_label, cf.field, cf.kind) == ("units", "E-12", "task_id", "field")
+    assert {c.value for c in cf.candidates} == {levee, elm}
+    assert {c.agency for c in cf.candidates} == {"County Fire", "City Police"}
+    assert police.conflicts() == [cf]
+    # The last writer shows meanwhile, the same on both.
+    assert fire.get("units", u).task_id == police.get("units", u).task_id
+
+
+def test_same_value_written_concurrently_is_not_a_conflict(make_store):
+    a, b = make_store("a"), make_store("b")
+    u = unit(a)
+    sync(a, b)
+    a.update("units", u, {"status": "on scene"})
+    b.update("units", u, {"status": "on scene"})
+    converge([a, b])
+    assert a.conflicts() == b.conflicts() == []
+
+
+def test_sequential_edits_do_not_conflict(make_store):
+    a, b = make_store("a"), make_store("b")
+    u = unit(a)
+    sync(a, b)
+    b.update("units", u, {"status": "en route"})
+    sync(b, a)
+    a.update("units", u, {"status": "on scene"})
+    converge([a, b])
+    assert a.conflicts() == []
+    assert b.get("units", u).status == "on_scene"
+
+
+def test_resolution_on_one_replica_clears_the_conflict_on_all(make_store):
+    a, b, c = make_store("a"), make_store("b"), make_store("c")
+    u = unit(a)
+    converge([a, b, c])
+    a.update("units", u, {"status": "on scene"})
+    b.update("units", u, {"status": "returning"})
+    converge([a, b, c])
+    [conflict] = c.conflicts()
+    keep = next(i for i, x in enumerate(conflict.candidates, 1) if x.value == "returning")
+    c.resolve(conflict.id, keep=keep)
+    assert c.conflicts() == []
+    converge([a, b, c])
+    assert a.conflicts() == b.conflicts() == []
+    assert {s.get("units", u).status for s in (a, b, c)} == {"returning"}
+    assert snapshot(a) == snapshot(b) == snapshot(c)
+    assert "Reconciled E-12: status = returning" in [e.text for e in a.journal()]
+
+
+def test_resolution_with_a_new_value(make_store):
+    a, b = make_store("a"), make_store("b")
+    u = unit(a)
+    sync(a, b)
+    a.update("units", u, {"location": "North levee"})
+    b.update("units", u, {"location": "Levee stn 14"})
+    converge([a, b])
+    a.resolve(a.conflicts()[0].id, raw="Levee station 14, north side")
+    converge([a, b])
+    assert b.get("units", u).location == "Levee station 14, north side"
+    assert b.conflicts() == []
+    with pytest.raises(NotFound):
+        a.resolve("abcdef", keep=1)
+
+
+def test_two_concurrent_resolutions_converge(make_store):
+    a, b = make_store("a"), make_store("b")
+    u = unit(a)
+    sync(a, b)
+    a.update("units", u, {"status": "on scene"})
+    b.update("units", u, {"status": "returning"})
+    converge([a, b])
+    cid = a.conflicts()[0].id
+    a.resolve(cid, keep=1)
+    b.resolve(cid, keep=2)
+    converge([a, b])
+    assert a.conflicts() == b.conflicts() == []
+    assert a.get("units", u).status == b.get("units", u).status
+    assert snapshot(a) == snapshot(b)
+
+
+def test_edit_against_concurrent_delete_is_a_conflict_resolvable_both_ways(make_store):
+    a, b = make_store("a"), make_store("b")
+    u1, u2 = unit(a, "E-1"), unit(a, "E-2")
+    sync(a, b)
+    a.delete("units", u1)
+    a.delete("units", u2)
+    b.update("units", u1, {"status": "on scene"})
+    b.update("units", u2, {"notes": "still at the levee"})
+    converge([a, b])
+    assert snapshot(a) == snapshot(b)
+    conflicts = {c.row: c for c in a.conflicts()}
+    assert set(conflicts) == {u1, u2} and all(c.kind == "delete" for c in conflicts.values())
+    assert [x.field for x in conflicts[u1].candidates] == ["deleted", "status"]
+    assert a.list("units") == []  # the delete shows until someone decides
+    a.resolve(conflicts[u1].id, keep=1)  # the delete stands
+    b.resolve(conflicts[u2].id, keep=2)  # the edit stands: the row comes back
+    with pytest.raises(model.ValidationError, match="keeping one side"):
+        a.resolve(conflicts[u2].id, value="x")
+    converge([a, b])
+    assert a.conflicts() == b.conflicts() == []
+    assert [x.callsign for x in a.list("units")] == [x.callsign for x in b.list("units")] == ["E-2"]
+    assert a.get("units", u2).notes == "still at the levee"
+
+
+def test_concurrent_delete_and_restore_is_a_field_conflict(make_store):
+    a, b = make_store("a"), make_store("b")
+    u = unit(a)
+    a.delete("units", u)
+    sync(a, b)
+    a.update("units", u, {"deleted": False})
+    b.update("units", u, {"deleted": False})
+    a.delete("units", u)
+    converge([a, b])
+    assert snapshot(a) == snapshot(b)
+    assert [c.field for c in a.conflicts()] == ["deleted"]
+
+
+# ---------------------------------------------------------------------- clocks
+
+
+def test_clock_stays_monotonic_when_the_wall_clock_jumps_back(make_store):
+    wall = FakeWall()
+    s = make_store(wall=wall)
+    u = unit(s)
+    first = s.clock.last
+    wall.ms -= 2 * HOUR
+    s.update("units", u, {"status": "en route"})
+    s.update("units", u, {"status": "on scene"})
+    hlcs = [h for (h,) in s._conn.execute("SELECT hlc FROM changes ORDER BY seq")]
+    assert hlcs == sorted(hlcs) and len(set(hlcs)) == len(hlcs) and hlcs[-1] > first
+    assert s.get("units", u).status == "on_scene"
+
+
+def test_clock_survives_reopening(tmp_path):
+    wall = FakeWall()
+    s = Store(tmp_path / "a.db", wall=wall)
+    unit(s)
+    last = s.clock.last
+    s.close()
+    wall.ms -= HOUR
+    s = Store(tmp_path / "a.db", wall=wall)
+    assert s.clock.now() > last
+    s.close()
+
+
+def test_a_console_a_day_ahead_is_refused_with_a_reason(make_store):
+    now = FakeWall()
+    ahead = FakeWall(now.ms + 24 * HOUR)
+    a, b = make_store("a", wall=ahead), make_store("b", wall=now)
+    good = make_store("c", wall=now)
+    u = unit(good)
+    unit(a, "E-99")
+    before = snapshot(b)
+    result = b.apply([c for batch in a.all_changes() for c in batch])
+    assert result.applied == 0
+    [(origin, seq, reason)] = result.refused
+    assert origin == a.replica_id and seq == 1 and "24h ahead" in reason
+    assert snapshot(b) == before
+    assert clock.physical_ms(b.clock.last) < now.ms + 1000  # the clock was not dragged forward
+    sync(good, b)  # others still merge
+    assert b.get("units", u).callsign == "E-12"
+
+
+def test_a_forged_change_from_this_console_is_refused(make_store):
+    a, b = make_store("a"), make_store("b")
+    forged = Change(b.replica_id, 1, a.clock.now(), "units", "1" * 32, "*", "insert",
+                    {f.name: None for f in model.UNITS.fields} | {"callsign": "X", "agency": "Y", "kind": "Z"},
+                    (), "mallory", "Nobody")
+    r = b.apply([forged])
+    assert r.applied == 0 and "claims to come from this console" in r.refused[0][2]
+    assert b.list("units") == []
+
+
+# ------------------------------------------------------------ sync interface
+
+
+def test_changes_since_gives_what_is_lacking_in_bounded_batches(make_store):
+    a, b = make_store("a"), make_store("b")
+    a.add_many("units", [{"callsign": f"U-{i}", "agency": "F", "kind": "E"} for i in range(250)])
+    batches = list(a.changes_since(b.version_vector(), batch=100))
+    assert [len(x) for x in batches] == [100, 100, 51]
+    assert a.count_missing(b.version_vector()) == 251
+    for x in batches[:2]:
+        b.apply(x)
+    assert a.count_missing(b.version_vector()) == 51
+    assert sum(len(x) for x in a.changes_since(b.version_vector())) == 51
+    sync(a, b)
+    assert a.count_missing(b.version_vector()) == 0
+    assert b.version_vector() == a.version_vector() == {a.replica_id: 251}
+
+
+def test_a_relay_forwards_other_consoles_changes(make_store):
+    a, relay, c = make_store("a"), make_store("relay"), make_store("c")
+    unit(a, "E-1")
+    unit(c, "M-7")
+    sync(a, relay)
+    sync(c, relay)
+    sync(relay, a)
+    sync(relay, c)
+    assert snapshot(a) == snapshot(c) == snapshot(relay)
+
+
+# --------------------------------------------------------- files and replicas
+
+
+def test_copied_or_restored_database_gets_a_new_replica_id(tmp_path):
+    s = Store(tmp_path / "a.db")
+    unit(s)
+    first = s.replica_id
+    s.close()
+    shutil.copy(tmp_path / "a.db", tmp_path / "backup.db")  # a backup of the file alone
+    s = Store(tmp_path / "a.db")
+    assert s.replica_id == first  # the same file reopened keeps its id
+    unit(s, "E-13")
+    s.close()
+    shutil.copy(tmp_path / "backup.db", tmp_path / "a.db")  # restored over the original
+    s = Store(tmp_path / "a.db")
+    assert s.replica_id != first
+    assert s.info().previous_replica_ids == (first,)
+    unit(s, "E-14")  # its new changes start a fresh sequence under the new id
+    assert s.version_vector()[s.replica_id] == 2
+    s.close()
+    copy = Store(tmp_path / "backup.db")
+    assert copy.replica_id not in (first, s.replica_id)
+    copy.close()
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(CorruptDatabase, match="damaged or not a database"):
+        Store(bad)
+    assert bad.read_bytes() == b"this is not sqlite at all" * 100
+
+
+def test_someone_elses_sqlite_file_is_refused(tmp_path):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE birds (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptDatabase, match="not a crisis-console one"):
+        Store(other)
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    s = Store(tmp_path / "a.db")
+    s._conn.execute("PRAGMA user_version = 99")
+    s.close()
+    with pytest.raises(StoreError, match="newer crisis-console"):
+        Store(tmp_path / "a.db")
+
+
+def test_database_is_plain_sqlite_in_wal_mode(make_store):
+    s = make_store()
+    unit(s)
+    conn = sqlite3.connect(s.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT callsign, status FROM units").fetchall() == [("E-12", "available")]
+    conn.close()
+
+
+def test_info(make_store):
+    s = make_store(agency="County EMS")
+    unit(s)
+    info = s.info().as_dict()
+    assert info["agency"] == "County EMS"
+    assert info["version_vector"] == {s.replica_id: 2}
+    assert info["counts"]["units"] == 1 and info["open_conflicts"] == 0
+    json.dumps(info)

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+from conftest import snapshot
+
+from console import transfer
+
+
+def edit(lines, old, new):
+    """Replace `old` in the first change line holding it (the header is line 0)."""
+    i = next(i for i, line in enumerate(lines) if i and old in line)
+    return [*lines[:i], lines[i].replace(old, new), *lines[i + 1 :]]
+
+
+def fill(store):
+    t = store.add("tasks", {"title": "Levee"})
+    u = store.add("units", {"callsign": "E-12", "agency": "F", "kind": "Engine", "task_id": t})
+    store.update("units", u, {"status": "on scene"})
+    return u
+
+
+def test_round_trip_and_reimport_is_idempotent(make_store, tmp_path):
+    a, b = make_store("a"), make_store("b")
+    fill(a)
+    f = tmp_path / "stick.changes"
+    s = transfer.export_changes(a, f)
+    assert s.changes == 6 and not (tmp_path / "stick.changes.part").exists()
+    r = transfer.import_changes(b, f).result
+    assert r.applied == 6
+    assert snapshot(a) == snapshot(b)
+    again = transfer.import_changes(b, f).result
+    assert again.applied == 0 and again.duplicates == 6
+    assert snapshot(a) == snapshot(b)
+
+
+def test_export_for_another_console_holds_only_what_it_lacks(make_store, tmp_path):
+    a, b = make_store("a"), make_store("b")
+    u = fill(a)
+    transfer.export_changes(a, tmp_path / "first", lacking=None)
+    transfer.import_changes(b, tmp_path / "first")
+    a.update("units", u, {"location": "North levee"})
+    s = transfer.export_changes(a, tmp_path / "second", lacking=b.info().as_dict())
+    assert s.changes == 2 and s.for_replica == b.replica_id  # the edit and its journal entry
+    transfer.import_changes(b, tmp_path / "second")
+    assert b.get("units", u).location == "North levee"
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda lines: lines[:-1], "cut short"),
+        (lambda lines: lines[:-3] + lines[-1:], "damaged"),
+        (lambda lines: edit(lines, "E-12", "E-13"), "damaged"),
+        (lambda lines: [lines[0], "{not json", *lines[1:]], "not valid JSON"),
+        (lambda lines: ['{"format": "something else"}', *lines[1:]], "not a crisis-console transfer file"),
+        (lambda lines: [lines[0].replace('"version": 1', '"version": 9'), *lines[1:]], "version 9"),
+        (lambda lines: edit(lines, '"units"', '"weapons"'), "unknown table"),
+        (lambda lines: [*lines, lines[1]], "after the end marker"),
+        (lambda lines: [], "not a crisis-console transfer file"),
+    ],
+)
+def test_damaged_files_are_refused_and_change_nothing(make_store, tmp_path, damage, message):
+    a, b = make_store("a"), make_store("b")
+    fill(a)
+    f = tmp_path / "stick.changes"
+    transfer.export_changes(a, f)
+    lines = f.read_text().splitlines()
+    f.write_text("\n".join(damage(lines)) + "\n")
+    before = snapshot(b)
+    with pytest.raises(transfer.TransferError, match=message):
+        transfer.import_changes(b, f)
+    assert snapshot(b) == before
+
+
+def test_missing_file_and_bad_info(make_store, tmp_path):
+    a = make_store("a")
+    with pytest.raises(transfer.TransferError, match="No such file"):
+        transfer.import_changes(a, tmp_path / "nothing")
+    with pytest.raises(transfer.TransferError, match="version_vector"):
+        transfer.export_changes(a, tmp_path / "x", lacking={"version_vector": {"a": "lots"}})
+    json.dumps(a.info().as_dict())
