@@ -23,9 +23,12 @@ MAX_PREV = 256
 MAX_NAME = 200
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON: the same value always gives the same text."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def encode(c: Change) -> list:

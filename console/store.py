@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import heapq
 import json
 import logging
 import os
@@ -240,6 +241,10 @@ class Store:
             raise StoreIOError(f"{self.path}: cannot switch the database to WAL mode")
         # FULL: a transaction reported committed survives a power cut, not only a crash.
         conn.execute("PRAGMA synchronous = FULL")
+        # Heads and rows are keyed by random ids, so a catch-up touches pages
+        # all over the file: a 64 MiB page cache (the default is 2 MiB) keeps
+        # them in memory. It is an upper bound, taken only as pages are read.
+        conn.execute("PRAGMA cache_size = -65536")
         self.db = sqlite_utils.Database(conn)
         self._migrate()
         self.clock = clock.HybridClock(int(self._meta("hlc") or 0), wall=wall, max_skew_ms=max_skew_ms)
@@ -503,26 +508,36 @@ class Store:
 
     def changes_since(self, vv: Mapping[str, int], batch: int = DEFAULT_BATCH) -> Iterator[list[Change]]:
         """The changes a replica with version vector `vv` lacks, in batches of
-        at most `batch`, each origin's in sequence order."""
-        origins = [o for o, m in self._conn.execute("SELECT origin, max_seq FROM replicas ORDER BY origin")
-                   if m > int(vv.get(o, 0))]
-        pending: list[Change] = []
-        for origin in origins:
-            after = int(vv.get(origin, 0))
+        at most `batch`, in clock order across origins.
+
+        A change's clock time is above that of every version it replaced, so in
+        clock order a version always arrives before the changes that replaced
+        it, and the receiver applies each batch on its fast path."""
+        origins = [
+            (o, int(vv.get(o, 0)))
+            for o, m in self._conn.execute("SELECT origin, max_seq FROM replicas ORDER BY origin")
+            if m > int(vv.get(o, 0))
+        ]
+
+        def stream(origin: str, after: int) -> Iterator[tuple]:
             while True:
+                # Whole pages are fetched so no cursor stays open between batches.
                 rows = self._conn.execute(
                     "SELECT origin, seq, hlc, tbl, row_id, field, kind, value, prev, operator, agency "
                     "FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
                     (origin, after, batch),
                 ).fetchall()
                 if not rows:
-                    break
+                    return
+                yield from rows
                 after = rows[-1][1]
-                for r in rows:
-                    pending.append(_change_from_row(r))
-                    if len(pending) == batch:
-                        yield pending
-                        pending = []
+
+        pending: list[Change] = []
+        for r in heapq.merge(*(stream(o, after) for o, after in origins), key=lambda r: (r[2], r[0])):
+            pending.append(_change_from_row(r))
+            if len(pending) == batch:
+                yield pending
+                pending = []
         if pending:
             yield pending
 
@@ -891,15 +906,18 @@ class Store:
         transaction; every change in `new` is new and valid."""
         conn = self._conn
         dumps = codec.dumps
+        value_json = [dumps(c.value) for c in new]
+        prev_json = [dumps(c.prev) if c.prev else "[]" for c in new]
         conn.executemany(
             "INSERT INTO changes(origin, seq, hlc, tbl, row_id, field, kind, value, prev, operator, agency) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
-                (c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, dumps(c.value),
-                 dumps(c.prev) if c.prev else "[]", c.operator, c.agency)
-                for c in new
+                (c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, vj, pj, c.operator, c.agency)
+                for c, vj, pj in zip(new, value_json, prev_json, strict=True)
             ],
         )
+        encoded = {c.id: (vj, pj) for c, vj, pj in zip(new, value_json, prev_json, strict=True)
+                   if c.kind in ("set", "delete", "resolve")}
         before = self._advance(new)
 
         inserts: dict[str, list[Change]] = defaultdict(list)
@@ -950,9 +968,12 @@ class Store:
         for tname, row, fname, h in self._load_heads(to_load):
             heads[(tname, row)][fname][h.id] = h
             old_heads[((tname, row), fname)].add(h.id)
-        old_winner = {
-            (tr, f): merge.winner(hs.values()).id for tr, fs in heads.items() for f, hs in fs.items() if hs
-        }
+        touched_fields = {((c.table, c.row), c.field) for c in edits}
+        old_winner = {}
+        for tr, f in touched_fields:
+            hs = heads[tr][f]
+            if hs:
+                old_winner[(tr, f)] = merge.winner(hs.values()).id
         had_conflict = {tr for tr, fs in heads.items()
                         if any(len(hs) > 1 for hs in fs.values()) or fs.get("deleted")}
 
@@ -960,11 +981,9 @@ class Store:
         consumed: list[tuple[str, str, str, int]] = []
         pending_edges: set[tuple[str, str, str, tuple[str, int]]] = set()
         batch_ids = {c.id for c in new}
-        touched_fields: set[tuple[tuple[str, str], str]] = set()
         for c in edits:
             tr = (c.table, c.row)
             fh = heads[tr][c.field]
-            touched_fields.add((tr, c.field))
             for p in c.prev:
                 if p in fh:
                     del fh[p]
@@ -979,7 +998,7 @@ class Store:
                     continue
             if (c.table, c.row, c.field, c.id) in pending_edges:
                 continue
-            fh[c.id] = Head(c.origin, c.seq, c.hlc, c.kind, dumps(c.value), c.prev)
+            fh[c.id] = Head(c.origin, c.seq, c.hlc, c.kind, encoded[c.id][0], c.prev)
 
         # Edges to versions that have not arrived yet must be remembered, so
         # that when they do arrive they are not taken for heads.
@@ -1003,8 +1022,7 @@ class Store:
                     removed.append((tr[0], tr[1], fname, hid[0], hid[1]))
             for hid, h in fh.items():
                 if hid not in was:
-                    added.append((tr[0], tr[1], fname, h.origin, h.seq, h.hlc, h.kind, h.value,
-                                  dumps(h.prev) if h.prev else "[]"))
+                    added.append((tr[0], tr[1], fname, h.origin, h.seq, h.hlc, h.kind, h.value, encoded[hid][1]))
             if fh:
                 w = merge.winner(fh.values())
                 if old_winner.get((tr, fname)) != w.id:
@@ -1052,13 +1070,15 @@ class Store:
 
         # 5. Conflicts of every row whose heads could have changed.
         if edits or late_inserts:
-            open_rows = set(conn.execute("SELECT DISTINCT tbl, row_id FROM conflicts"))
+            open_ids: dict[tuple[str, str], set[str]] = defaultdict(set)
+            for cid, tname, row in conn.execute("SELECT id, tbl, row_id FROM conflicts"):
+                open_ids[(tname, row)].add(cid)
             check_rows = {
                 tr for tr in touched_rows
-                if tr in open_rows or tr in had_conflict
+                if tr in open_ids or tr in had_conflict
                 or any(len(hs) > 1 for hs in heads[tr].values()) or heads[tr].get("deleted")
             }
-            conflicts_changed = self._refresh_conflicts(check_rows, heads)
+            conflicts_changed = self._refresh_conflicts(check_rows, heads, open_ids)
         else:
             conflicts_changed = False
 
@@ -1147,7 +1167,9 @@ class Store:
                     f"WHERE tbl = ? AND row_id IN ({q})",
                     [tname, *part],
                 ):
-                    yield tname, row, fname, Head(o, s, h, kind, value, tuple(tuple(p) for p in json.loads(prev)))
+                    # Only a delete's prev is ever read (merge.delete_conflict).
+                    seen = tuple(tuple(p) for p in json.loads(prev)) if fname == "deleted" else ()
+                    yield tname, row, fname, Head(o, s, h, kind, value, seen)
 
     def _load_superseded(self, rows: set[tuple[str, str]]) -> dict[tuple[str, str, tuple[str, int]], set[str]]:
         """{(table, row, version): fields whose changes named it} for versions
@@ -1187,13 +1209,12 @@ class Store:
             (c.table, c.row, c.origin, c.seq),
         )
 
-    def _refresh_conflicts(self, rows: set[tuple[str, str]], heads) -> bool:
+    def _refresh_conflicts(self, rows: set[tuple[str, str]], heads, open_ids) -> bool:
         conn = self._conn
         changed = False
         for tname, row in rows:
             found = merge.row_conflicts(tname, row, {f: list(hs.values()) for f, hs in heads[(tname, row)].items()})
-            stored = {cid for (cid,) in conn.execute(
-                "SELECT id FROM conflicts WHERE tbl = ? AND row_id = ?", (tname, row))}
+            stored = open_ids.get((tname, row), set())
             wanted = {c.id for c in found}
             if stored == wanted:
                 continue

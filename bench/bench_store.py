@@ -1,0 +1,255 @@
+"""Store benchmarks: each figure is compared with raw SQLite doing the same
+rows in the same run, with the same durability settings (WAL, synchronous=FULL).
+
+    python bench/bench_store.py            # full sizes (about a minute)
+    python bench/bench_store.py --quick    # small sizes, for a smoke run
+
+Prints a table of figures and ratios; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from console import clock, codec, model, seed
+from console.merge import ROW_FIELD, Change
+from console.store import Store
+
+
+def raw_db(path: Path, table_sql: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(table_sql)
+    return conn
+
+
+UNIT_COLS = ["id", *model.UNITS.names]
+UNITS_SQL = f"CREATE TABLE units ({', '.join(c + ' TEXT' if c == 'id' else c for c in UNIT_COLS)}, PRIMARY KEY (id))"
+
+
+def bench_local_writes(tmp: Path, n: int, batch: int) -> list[tuple]:
+    rows = seed.synthetic_rows(n)["units"]
+    # Raw: the same unit rows, executemany in transactions of `batch`.
+    conn = raw_db(tmp / "raw_local.db", UNITS_SQL)
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        part = rows[i : i + batch]
+        conn.execute("BEGIN")
+        conn.executemany(
+            f"INSERT INTO units VALUES ({', '.join('?' * len(UNIT_COLS))})",
+            [(uuid.uuid4().hex, *[r.get(c) for c in UNIT_COLS[1:]]) for r in part],
+        )
+        conn.execute("COMMIT")
+    raw = time.perf_counter() - start
+    conn.close()
+    # Ours: add_many validates every value, logs each row's insert change and
+    # writes a journal entry per batch.
+    s = Store(tmp / "local.db", operator="bench", agency="Bench")
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        s.add_many("units", rows[i : i + batch])
+    ours = time.perf_counter() - start
+
+    # Single edits, one transaction each (what a person at the console does).
+    ids = [u.id for u in s.list("units")][:500]
+    statuses = list(model.UNIT_STATUSES)
+    start = time.perf_counter()
+    for k, uid in enumerate(ids):
+        s.update("units", uid, {"status": statuses[(k + 1) % len(statuses)], "location": f"Post {k}"})
+    ours_edit = time.perf_counter() - start
+    s.close()
+    conn = sqlite3.connect(tmp / "raw_local.db", isolation_level=None)
+    conn.execute("PRAGMA synchronous = FULL")
+    raw_ids = [r for (r,) in conn.execute("SELECT id FROM units LIMIT 500")]
+    start = time.perf_counter()
+    for k, uid in enumerate(raw_ids):
+        conn.execute("BEGIN")
+        conn.execute("UPDATE units SET status = ?, location = ? WHERE id = ?",
+                     (statuses[(k + 1) % len(statuses)], f"Post {k}", uid))
+        conn.execute("COMMIT")
+    raw_edit = time.perf_counter() - start
+    conn.close()
+    return [
+        ("local inserts", f"{n} units, batches of {batch}", n / ours, n / raw, ours / raw),
+        ("local edits", f"{len(ids)} edits of 2 fields, 1 tx each", len(ids) / ours_edit, len(raw_ids) / raw_edit,
+         ours_edit / raw_edit),
+    ]
+
+
+def remote_changes(n: int, seed_: int = 11) -> list[Change]:
+    """A realistic catch-up: rows created by one console, then edits from
+    three consoles (status, location, assignments, stock draws, deletes),
+    about 1% of them concurrent."""
+    rng = random.Random(seed_)
+    origins = [uuid.uuid4().hex for _ in range(3)]
+    seqs = dict.fromkeys(origins, 0)
+    hlc = clock.pack(clock.wall_ms() - 3_600_000)
+    out: list[Change] = []
+
+    def emit(origin, table, row, field, kind, value, prev):
+        nonlocal hlc
+        hlc += rng.randint(1, 50)
+        seqs[origin] += 1
+        c = Change(origin, seqs[origin], hlc, table, row, field, kind, value, tuple(prev), "bench", "Bench")
+        out.append(c)
+        return c
+
+    n_rows = n // 5
+    units, tasks, resources = [], [], []
+    heads: dict[tuple[str, str], tuple[str, int]] = {}
+    creator = origins[0]
+    synth = seed.synthetic_rows(n_rows // 3 + 1)
+    for kind, store_list, table in (("tasks", tasks, "tasks"), ("units", units, "units"),
+                                    ("resources", resources, "resources")):
+        t = model.TABLES[table]
+        for values in synth[kind][: n_rows // 3]:
+            full = {f.name: values.get(f.name, f.default) for f in t.fields}
+            c = emit(creator, table, uuid.uuid4().hex, ROW_FIELD, "insert", full, ())
+            store_list.append(c)
+    statuses = list(model.UNIT_STATUSES)
+    deleted = set()
+    while len(out) < n:
+        origin = rng.choice(origins)
+        r = rng.random()
+        if r < 0.15 and resources:
+            res = rng.choice(resources)
+            emit(origin, "resources", res.row, "quantity", "add", rng.randint(-20, 50), ())
+            continue
+        u = rng.choice(units)
+        if u.row in deleted:
+            continue
+        if r < 0.16:
+            prev = [heads.get((u.row, f), u.id) for f in ("status", "location", "task_id")]
+            emit(origin, "units", u.row, "deleted", "delete", True, sorted(set(prev)))
+            deleted.add(u.row)
+            continue
+        field, value = (("status", rng.choice(statuses)) if r < 0.6 else
+                        ("location", f"{rng.randint(1, 999)} Main St") if r < 0.8 else
+                        ("task_id", rng.choice(tasks).row))
+        prev = heads.get((u.row, field), u.id)
+        if rng.random() < 0.01:
+            prev = u.id  # concurrent: this writer had not seen the latest version
+        c = emit(origin, "units", u.row, field, "set", value, [prev])
+        heads[(u.row, field)] = c.id
+    # Delivered in clock order, as Store.changes_since sends them.
+    return out[:n]
+
+
+def bench_remote_apply(tmp: Path, n: int, batch: int) -> list[tuple]:
+    changes = remote_changes(n)
+    wire = [codec.encode(c) for c in changes]
+    conn = raw_db(tmp / "raw_apply.db",
+                  "CREATE TABLE changes (origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL, "
+                  "tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL, kind TEXT NOT NULL, value TEXT, "
+                  "prev TEXT NOT NULL, operator TEXT NOT NULL, agency TEXT NOT NULL, "
+                  "PRIMARY KEY (origin, seq)) WITHOUT ROWID")
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO changes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                         [(c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, json.dumps(c.value),
+                           json.dumps(c.prev), c.operator, c.agency) for c in changes[i : i + batch]])
+        conn.execute("COMMIT")
+    raw = time.perf_counter() - start
+    conn.close()
+
+    s = Store(tmp / "apply.db")
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        s.apply(changes[i : i + batch])
+    ours = time.perf_counter() - start
+    conflicts = len(s.conflicts())
+    s.close()
+
+    s = Store(tmp / "apply_wire.db")
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        s.apply([codec.decode(w) for w in wire[i : i + batch]])
+    ours_wire = time.perf_counter() - start
+    s.close()
+    return [
+        ("remote apply", f"{n} changes, batches of {batch} ({conflicts} conflicts)", n / ours, n / raw, ours / raw),
+        ("remote apply + decode", "the same, validated from wire form", n / ours_wire, n / raw, ours_wire / raw),
+    ]
+
+
+OPEN_OURS = """
+import resource, sys, time
+t0 = time.perf_counter()
+from console.store import Store
+s = Store(sys.argv[1])
+rows = s.list("units")
+t1 = time.perf_counter()
+print(t1 - t0, len(rows), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+OPEN_RAW = """
+import resource, sqlite3, sys, time
+t0 = time.perf_counter()
+conn = sqlite3.connect(sys.argv[1])
+rows = conn.execute("SELECT * FROM units WHERE deleted = 0 ORDER BY callsign COLLATE NOCASE, id").fetchall()
+t1 = time.perf_counter()
+print(t1 - t0, len(rows), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+BASE = """
+import resource, sys
+print(0, 0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_open(tmp: Path, per_table: int) -> list[tuple]:
+    path = tmp / "big.db"
+    s = Store(path)
+    seed.seed_synthetic(s, per_table)
+    s.close()
+
+    def run(code):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parent.parent).stdout.split()
+        return float(out[0]), int(out[1]), int(out[2]) / 1024
+
+    base_rss = min(run(BASE)[2] for _ in range(3))
+    ours = min((run(OPEN_OURS) for _ in range(3)), key=lambda r: r[0])
+    raw = min((run(OPEN_RAW) for _ in range(3)), key=lambda r: r[0])
+    return [
+        ("open + list units", f"{4 * per_table} rows in the database, {ours[1]} units listed as records",
+         1 / ours[0], 1 / raw[0], ours[0] / raw[0]),
+        ("  time, peak RSS", f"ours {ours[0] * 1000:.0f} ms, {ours[2]:.0f} MiB; raw sqlite3 {raw[0] * 1000:.0f} ms, "
+         f"{raw[2]:.0f} MiB; bare python {base_rss:.0f} MiB", None, None, None),
+    ]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    args = p.parse_args()
+    n_local, n_apply, per_table = (2000, 10_000, 2500) if args.quick else (20_000, 100_000, 25_000)
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        results = []
+        results += bench_local_writes(tmp, n_local, 5000)
+        results += bench_remote_apply(tmp, n_apply, 1000)
+        results += bench_open(tmp, per_table)
+    print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus")
+    print(f"{'benchmark':24} {'ours/s':>10} {'raw/s':>10} {'time ratio':>10}  what")
+    for name, what, ours, raw, ratio in results:
+        if ours is None:
+            print(f"{name:24} {'':>10} {'':>10} {'':>10}  {what}")
+        else:
+            print(f"{name:24} {ours:>10,.0f} {raw:>10,.0f} {ratio:>9.2f}x  {what}")
+
+
+if __name__ == "__main__":
+    main()
