@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console import clock, codec, model, seed
 from console.merge import ROW_FIELD, Change
-from console.store import Store
+from console.store import Store, new_id
 
 
 def raw_db(path: Path, table_sql: str) -> sqlite3.Connection:
@@ -90,21 +90,27 @@ def bench_local_writes(tmp: Path, n: int, batch: int) -> list[tuple]:
 
 
 def remote_changes(n: int, seed_: int = 11) -> list[Change]:
-    """A realistic catch-up: rows created by one console, then edits from
-    three consoles (status, location, assignments, stock draws, deletes),
-    about 1% of them concurrent."""
+    """A realistic catch-up, shaped like the log the store writes: rows
+    created by one console, then operations from three consoles (status,
+    location, assignment, stock draws, deletes; about 1% concurrent), each
+    followed by its journal entry, as every local operation is."""
     rng = random.Random(seed_)
     origins = [uuid.uuid4().hex for _ in range(3)]
     seqs = dict.fromkeys(origins, 0)
     hlc = clock.pack(clock.wall_ms() - 3_600_000)
     out: list[Change] = []
 
-    def emit(origin, table, row, field, kind, value, prev):
+    def emit(origin, table, row, field, kind, value, prev, journal=True):
         nonlocal hlc
         hlc += rng.randint(1, 50)
         seqs[origin] += 1
         c = Change(origin, seqs[origin], hlc, table, row, field, kind, value, tuple(prev), "bench", "Bench")
         out.append(c)
+        if journal:
+            text = f"{row[:8]}: {field} = {value}"
+            entry = {"at": clock.to_iso(hlc), "console": origin, "agency": "Bench", "operator": "bench",
+                     "action": kind, "tbl": table, "row_id": row, "text": text}
+            emit(origin, "journal", new_id(), ROW_FIELD, "insert", entry, (), journal=False)
         return c
 
     n_rows = n // 5
@@ -117,7 +123,7 @@ def remote_changes(n: int, seed_: int = 11) -> list[Change]:
         t = model.TABLES[table]
         for values in synth[kind][: n_rows // 3]:
             full = {f.name: values.get(f.name, f.default) for f in t.fields}
-            c = emit(creator, table, uuid.uuid4().hex, ROW_FIELD, "insert", full, ())
+            c = emit(creator, table, new_id(), ROW_FIELD, "insert", full, (), journal=False)
             store_list.append(c)
     statuses = list(model.UNIT_STATUSES)
     deleted = set()
@@ -189,7 +195,7 @@ def bench_remote_apply(tmp: Path, n: int, batch: int) -> list[tuple]:
 OPEN_OURS = """
 import resource, sys, time
 t0 = time.perf_counter()
-from console.store import Store
+from console.store import Store, new_id
 s = Store(sys.argv[1])
 rows = s.list("units")
 t1 = time.perf_counter()

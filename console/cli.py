@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from console import __version__, clock, model, seed, transfer
-from console.store import Store, StoreError, default_db_path
+from console.store import Store, StoreError, default_db_path, short_id
 
 PROG = "crisis-console"
 
@@ -242,13 +242,13 @@ def run(args) -> int:
             else:
                 cells = [[_cell(r.get(h)) for h in headers] for r in rows]
                 if args.table != "journal":
-                    cells = [[r[0][:8], *r[1:]] for r in cells]
+                    cells = [[short_id(r[0]), *r[1:]] for r in cells]
                 print(_table_text(headers, cells), file=out)
         elif c == "conflicts":
             _conflicts(store, args.json, out)
         elif c == "resolve":
             ch = store.resolve(args.conflict, keep=args.keep, raw=args.value)
-            print(f"resolved: {ch.table} {ch.row[:8]} {ch.field} (change {ch.seq})", file=out)
+            print(f"resolved: {ch.table} {short_id(ch.row)} {ch.field} (change {ch.seq})", file=out)
         elif c == "info":
             info = store.info()
             if args.json:

@@ -72,12 +72,16 @@ class Table:
     # units.status_since is the time of the winning status version.
     derived: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        by_name = {f.name: f for f in self.fields}
+        if not self.append_only:
+            by_name["deleted"] = DELETED
+        object.__setattr__(self, "_by_name", by_name)
+
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        if name == "deleted" and not self.append_only:
-            return DELETED
+        f = self._by_name.get(name) if isinstance(name, str) else None
+        if f is not None:
+            return f
         known = ", ".join(f.name for f in self.fields)
         raise ValidationError(f"{self.name} has no field {name!r} (fields: {known})")
 

@@ -67,7 +67,17 @@ class CorruptDatabase(StoreError):
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A new row id: 32 hex digits, the first 12 the creation time in
+    milliseconds (as in UUIDv7), the rest random. Time-ordered ids put new
+    rows at the end of each index, so bulk inserts and catch-ups write far
+    fewer pages than random ids would."""
+    return f"{clock.wall_ms() & 0xFFFFFFFFFFFF:012x}{uuid.uuid4().hex[:20]}"
+
+
+def short_id(row_id: str) -> str:
+    """The part of a row id people read and type: its random tail (the head
+    is a timestamp shared by rows made in the same millisecond)."""
+    return row_id[-8:]
 
 
 def default_db_path() -> Path:
@@ -247,6 +257,12 @@ class Store:
         conn.execute("PRAGMA cache_size = -65536")
         self.db = sqlite_utils.Database(conn)
         self._migrate()
+        # Scratch tables for merging a batch (see _merge): in memory, private
+        # to this connection, emptied after every batch.
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("CREATE TEMP TABLE b_edits (tbl, row_id, field, origin, seq, hlc, kind, value, prev)")
+        conn.execute("CREATE TEMP TABLE b_edges (tbl, row_id, field, origin, seq)")
+        conn.execute("CREATE INDEX temp.b_edges_key ON b_edges (tbl, row_id, field, origin, seq)")
         self.clock = clock.HybridClock(int(self._meta("hlc") or 0), wall=wall, max_skew_ms=max_skew_ms)
         self._check_replica_marker()
         if agency:
@@ -359,17 +375,22 @@ class Store:
 
     @_guard
     def resolve_id(self, table: str, ref: str, *, live: bool = True) -> str:
-        """The full id of a row from its id, a unique id prefix of at least
-        4 characters, or (units) a callsign. `live` leaves out deleted rows."""
+        """The full id of a row from its id, a unique start or end of it of at
+        least 4 hex digits (lists show the last 8), or (units) a callsign.
+        `live` leaves out deleted rows."""
         t = model.table(table)
         ref = (ref or "").strip()
         cond = "created_hlc IS NOT NULL" + (" AND deleted = 0" if live and not t.append_only else "")
+        found: list = []
         if len(ref) >= 4 and all(ch in "0123456789abcdefABCDEF" for ch in ref):
-            op = "=" if len(ref) == 32 else "LIKE"
-            arg = ref.lower() if len(ref) == 32 else ref.lower() + "%"
-            found = self._conn.execute(f"SELECT id FROM {t.name} WHERE id {op} ? AND {cond}", (arg,)).fetchall()
-        else:
-            found = []
+            ref_l = ref.lower()
+            if len(ref) == 32:
+                found = self._conn.execute(f"SELECT id FROM {t.name} WHERE id = ? AND {cond}", (ref_l,)).fetchall()
+            else:
+                found = self._conn.execute(
+                    f"SELECT id FROM {t.name} WHERE (id LIKE ? OR id LIKE ?) AND {cond}",
+                    (ref_l + "%", "%" + ref_l),
+                ).fetchall()
         if not found and t.name == "units":
             found = self._conn.execute(
                 "SELECT id FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0", (ref,)
@@ -460,7 +481,7 @@ class Store:
             lab = self._conn.execute(f"SELECT {t.label} FROM {tbl} WHERE id = ?", (row,)).fetchone()
             out.append(
                 ConflictView(
-                    cid, tbl, row, (lab[0] if lab and lab[0] else row[:8]), fld, kind,
+                    cid, tbl, row, (lab[0] if lab and lab[0] else short_id(row)), fld, kind,
                     tuple(Candidate(**c) for c in json.loads(cands)), clock.to_iso(detected),
                 )
             )
@@ -652,9 +673,12 @@ class Store:
         r = self._conn.execute(f"SELECT {', '.join(cols)} FROM {t.name} WHERE id = ?", (row_id,)).fetchone()
         return dict(zip(cols, r, strict=True))
 
-    def _prepare(self, t: model.Table, name: str, value: Any, *, row_id: str | None = None) -> Any:
+    def _prepare(self, t: model.Table, name: str, value: Any, *, row_id: str | None = None,
+                 unique: bool = True) -> Any:
         """A value typed or picked by a person, checked and with references
-        resolved; raises ValidationError with a message for that person."""
+        resolved; raises ValidationError with a message for that person.
+        `unique=False` leaves the callsign check to the caller (add_many
+        checks a whole batch in one query)."""
         f = t.field(name)
         if f.type == "ref" and isinstance(value, str) and value.strip():
             try:
@@ -662,7 +686,7 @@ class Store:
             except NotFound:
                 raise ValidationError(f"{t.name}.{name}: there is no {f.ref[:-1]} {value!r}") from None
         value = model.check(t, f, value)
-        if t.name == "units" and name == "callsign" and value:
+        if unique and t.name == "units" and name == "callsign" and value:
             clash = self._conn.execute(
                 "SELECT agency FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0 "
                 "AND created_hlc IS NOT NULL AND id IS NOT ?",
@@ -678,7 +702,23 @@ class Store:
         for name in values:
             if t.field(name) is model.DELETED:
                 raise ValidationError("a new row cannot start deleted")
-        return {f.name: self._prepare(t, f.name, values.get(f.name, f.default)) for f in t.fields}
+        out = {}
+        for f in t.fields:
+            value = values.get(f.name, f.default)
+            out[f.name] = (self._prepare(t, f.name, value, unique=False) if f.type == "ref"
+                           else model.check(t, f, value))
+        return out
+
+    def _check_callsigns_free(self, callsigns: list[str]) -> None:
+        for part in _chunks(callsigns):
+            q = ",".join("?" * len(part))
+            clash = self._conn.execute(
+                f"SELECT callsign, agency FROM units WHERE callsign COLLATE NOCASE IN ({q}) "
+                "AND deleted = 0 AND created_hlc IS NOT NULL LIMIT 1",
+                part,
+            ).fetchone()
+            if clash:
+                raise ValidationError(f"callsign {clash[0]!r} is already in use ({clash[1]})")
 
     def _describe(self, t: model.Table, name: str, value: Any) -> str:
         f = t.field(name)
@@ -687,7 +727,7 @@ class Store:
         if f.type == "ref":
             ref_t = model.TABLES[f.ref]
             r = self._conn.execute(f"SELECT {ref_t.label} FROM {ref_t.name} WHERE id = ?", (value,)).fetchone()
-            return str(r[0]) if r and r[0] else value[:8]
+            return str(r[0]) if r and r[0] else short_id(value)
         if f.type == "enum":
             return model.label(value)
         if isinstance(value, float) and value == int(value):
@@ -716,6 +756,8 @@ class Store:
                         raise ValidationError(f"callsign {vals['callsign']!r} appears twice")
                     seen_callsigns.add(key)
                 prepared.append(vals)
+            if t.name == "units":
+                self._check_callsigns_free([v["callsign"] for v in prepared])
             ids = []
             for vals in prepared:
                 c = w.change(t.name, new_id(), ROW_FIELD, "insert", vals)
@@ -768,7 +810,7 @@ class Store:
                 said.append(f"{name} {self._describe(t, name, old)} → {self._describe(t, name, value)}")
             if not said:
                 return []
-            name = row[t.label] or row["id"][:8]
+            name = row[t.label] or short_id(row["id"])
             if restoring:
                 w.journal("restore", f"Restored {t.name[:-1]} {name}", t.name, row["id"])
             else:
@@ -865,7 +907,7 @@ class Store:
             if keep is not None and not 1 <= keep <= len(cv.candidates):
                 raise ValidationError(f"keep must be between 1 and {len(cv.candidates)}")
             row = self._live_row(t, cv.row, deleted=True)
-            name = row[t.label] or cv.row[:8]
+            name = row[t.label] or short_id(cv.row)
             if cv.kind == "delete":
                 if keep is None:
                     raise ValidationError("an edit against a delete is resolved by keeping one side (--keep)")
@@ -903,37 +945,42 @@ class Store:
 
     def _merge(self, new: list[Change], *, local: bool) -> ChangeSet:
         """Fold changes not held before into the tables. Runs inside a write
-        transaction; every change in `new` is new and valid."""
+        transaction; every change in `new` is new and valid.
+
+        The batch goes into in-memory temporary tables once; heads, winners
+        and the bookkeeping of versions named before they arrived are then a
+        few set-based statements that SQLite runs in C. Python handles only
+        the rare cases: inserts whose row an earlier edit made, and rows that
+        may hold a conflict."""
         conn = self._conn
         dumps = codec.dumps
-        value_json = [dumps(c.value) for c in new]
-        prev_json = [dumps(c.prev) if c.prev else "[]" for c in new]
+        log_rows, edit_rows, edges = [], [], []
+        inserts: dict[str, list[Change]] = defaultdict(list)
+        counters: dict[tuple[str, str, str], float] = defaultdict(float)
+        edited: set[tuple[str, str]] = set()  # (table, field) pairs edited
+        for c in new:
+            vj = dumps(c.value)
+            pj = dumps(c.prev) if c.prev else "[]"
+            log_rows.append((c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, vj, pj, c.operator, c.agency))
+            kind = c.kind
+            if kind == "insert":
+                inserts[c.table].append(c)
+            elif kind == "add":
+                counters[(c.table, c.row, c.field)] += c.value
+            else:
+                edit_rows.append((c.table, c.row, c.field, c.origin, c.seq, c.hlc, kind, vj, pj))
+                edited.add((c.table, c.field))
+                for p in c.prev:
+                    edges.append((c.table, c.row, c.field, p[0], p[1]))
         conn.executemany(
             "INSERT INTO changes(origin, seq, hlc, tbl, row_id, field, kind, value, prev, operator, agency) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, vj, pj, c.operator, c.agency)
-                for c, vj, pj in zip(new, value_json, prev_json, strict=True)
-            ],
+            log_rows,
         )
-        encoded = {c.id: (vj, pj) for c, vj, pj in zip(new, value_json, prev_json, strict=True)
-                   if c.kind in ("set", "delete", "resolve")}
-        before = self._advance(new)
-
-        inserts: dict[str, list[Change]] = defaultdict(list)
-        counters: dict[tuple[str, str, str], float] = defaultdict(float)
-        edits: list[Change] = []
-        for c in new:
-            if c.kind == "insert":
-                inserts[c.table].append(c)
-            elif c.kind == "add":
-                counters[(c.table, c.row, c.field)] += c.value
-            else:
-                edits.append(c)
+        self._advance(new)
 
         # 1. New rows. A row that exists already was made as a stub by an
         # edit or counter change that arrived before the row's insert.
-        fresh_rows: set[tuple[str, str]] = set()
         late_inserts: list[Change] = []
         for tname, cs in inserts.items():
             t = model.TABLES[tname]
@@ -950,107 +997,81 @@ class Store:
                 for c in cs
             ]
             cur = conn.executemany(sql, args)
-            if cur.rowcount == len(cs):
-                fresh_rows.update((tname, c.row) for c in cs)
-            else:
+            if cur.rowcount != len(cs):
                 # Rows whose created_* name these very changes were made just now.
                 mine = {(c.row, c.origin, c.seq) for c in cs}
-                for r_id, by, seq in self._created(tname, [c.row for c in cs]):
-                    if (r_id, by, seq) in mine:
-                        fresh_rows.add((tname, r_id))
-                late_inserts.extend(c for c in cs if (tname, c.row) not in fresh_rows)
+                fresh = {r_id for r_id, by, seq in self._created(tname, [c.row for c in cs]) if (r_id, by, seq) in mine}
+                late_inserts.extend(c for c in cs if c.row not in fresh)
 
-        # 2. Field edits: maintain each touched field's heads.
-        heads: dict[tuple[str, str], dict[str, dict[tuple[str, int], Head]]] = defaultdict(lambda: defaultdict(dict))
-        touched_rows = {(c.table, c.row) for c in edits} | {(c.table, c.row) for c in late_inserts}
-        old_heads: dict[tuple[tuple[str, str], str], set[tuple[str, int]]] = defaultdict(set)
-        to_load = [tr for tr in touched_rows if tr not in fresh_rows]
-        for tname, row, fname, h in self._load_heads(to_load):
-            heads[(tname, row)][fname][h.id] = h
-            old_heads[((tname, row), fname)].add(h.id)
-        touched_fields = {((c.table, c.row), c.field) for c in edits}
-        old_winner = {}
-        for tr, f in touched_fields:
-            hs = heads[tr][f]
-            if hs:
-                old_winner[(tr, f)] = merge.winner(hs.values()).id
-        had_conflict = {tr for tr, fs in heads.items()
-                        if any(len(hs) > 1 for hs in fs.values()) or fs.get("deleted")}
-
-        superseded = self._load_superseded(touched_rows) if edits else {}
-        consumed: list[tuple[str, str, str, int]] = []
-        pending_edges: set[tuple[str, str, str, tuple[str, int]]] = set()
-        batch_ids = {c.id for c in new}
-        for c in edits:
-            tr = (c.table, c.row)
-            fh = heads[tr][c.field]
-            for p in c.prev:
-                if p in fh:
-                    del fh[p]
+        # 2. Edits: keep each field's heads, then show each field's winner.
+        conflicts_changed = False
+        if edit_rows:
+            conn.executemany("INSERT INTO temp.b_edits VALUES (?,?,?,?,?,?,?,?,?)", edit_rows)
+            conn.executemany("INSERT INTO temp.b_edges VALUES (?,?,?,?,?)", edges)
+            for tname in {t for t, _ in edited}:
+                conn.execute(
+                    f"INSERT INTO {tname}(id) SELECT DISTINCT row_id FROM temp.b_edits WHERE tbl = ? "
+                    "ON CONFLICT(id) DO NOTHING",
+                    (tname,),
+                )
+            # Versions named as replaced stop being heads.
+            conn.execute(
+                "DELETE FROM heads WHERE (tbl, row_id, field, origin, seq) IN "
+                "(SELECT tbl, row_id, field, origin, seq FROM temp.b_edges)"
+            )
+            # A new change is a head unless a change on the same field named
+            # it: in this batch, or earlier, before it arrived.
+            conn.execute(
+                "INSERT INTO heads(tbl, row_id, field, origin, seq, hlc, kind, value, prev) "
+                "SELECT e.tbl, e.row_id, e.field, e.origin, e.seq, e.hlc, e.kind, e.value, e.prev "
+                "FROM temp.b_edits e WHERE NOT EXISTS (SELECT 1 FROM temp.b_edges x WHERE x.tbl = e.tbl "
+                "AND x.row_id = e.row_id AND x.field = e.field AND x.origin = e.origin AND x.seq = e.seq) "
+                "AND NOT EXISTS (SELECT 1 FROM superseded s WHERE s.tbl = e.tbl AND s.row_id = e.row_id "
+                "AND s.field = e.field AND s.origin = e.origin AND s.seq = e.seq)"
+            )
+            if conn.execute("SELECT EXISTS (SELECT 1 FROM superseded)").fetchone()[0]:
+                # Names now answered by their version's arrival (a delete
+                # names versions of every field, so any field counts here).
+                conn.execute(
+                    "DELETE FROM superseded WHERE (tbl, row_id, origin, seq) IN "
+                    "(SELECT tbl, row_id, origin, seq FROM temp.b_edits)"
+                )
+            # Names of versions that have not arrived are remembered, so
+            # that they are not taken for heads when they do.
+            conn.execute(
+                "INSERT OR IGNORE INTO superseded(tbl, row_id, field, origin, seq) "
+                "SELECT x.tbl, x.row_id, x.field, x.origin, x.seq FROM temp.b_edges x "
+                "WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.origin = x.origin AND c.seq = x.seq)"
+            )
+            for tname, fname in sorted(edited):
+                winner = (f"FROM heads h WHERE h.tbl = ? AND h.row_id = {tname}.id AND h.field = ? "
+                          "ORDER BY h.hlc DESC, h.origin DESC LIMIT 1")
+                if (tname, fname) == ("units", "status"):
+                    target, pick = "(status, status_since)", \
+                        "json_extract(h.value, '$'), strftime('%Y-%m-%dT%H:%M:%SZ', (h.hlc >> 16) / 1000, 'unixepoch')"
                 else:
-                    pending_edges.add((c.table, c.row, c.field, p))
-            named_by = superseded.get((c.table, c.row, c.id))
-            if named_by:
-                # Later changes named this one before it arrived; only one on
-                # the same field replaced it (a delete names every field).
-                consumed.append((c.table, c.row, c.origin, c.seq))
-                if c.field in named_by:
-                    continue
-            if (c.table, c.row, c.field, c.id) in pending_edges:
-                continue
-            fh[c.id] = Head(c.origin, c.seq, c.hlc, c.kind, encoded[c.id][0], c.prev)
-
-        # Edges to versions that have not arrived yet must be remembered, so
-        # that when they do arrive they are not taken for heads.
-        absent = self._absent({p for *_, p in pending_edges} - batch_ids, before)
-        if absent:
-            conn.executemany(
-                "INSERT OR IGNORE INTO superseded(tbl, row_id, field, origin, seq) VALUES (?,?,?,?,?)",
-                [(t, r, f, p[0], p[1]) for t, r, f, p in pending_edges if p in absent],
-            )
-        if consumed:
-            conn.executemany(
-                "DELETE FROM superseded WHERE tbl = ? AND row_id = ? AND origin = ? AND seq = ?", consumed
-            )
-
-        removed, added, updates, status_since = [], [], defaultdict(list), []
-        for tr, fname in touched_fields:
-            fh = heads[tr][fname]
-            was = old_heads.get((tr, fname), ())
-            for hid in was:
-                if hid not in fh:
-                    removed.append((tr[0], tr[1], fname, hid[0], hid[1]))
-            for hid, h in fh.items():
-                if hid not in was:
-                    added.append((tr[0], tr[1], fname, h.origin, h.seq, h.hlc, h.kind, h.value, encoded[hid][1]))
-            if fh:
-                w = merge.winner(fh.values())
-                if old_winner.get((tr, fname)) != w.id:
-                    updates[(tr[0], fname)].append((tr[1], w.value))
-                    if fname == "status" and tr[0] == "units":
-                        status_since.append((clock.to_iso(w.hlc), tr[1]))
-        if removed:
-            conn.executemany(
-                "DELETE FROM heads WHERE tbl = ? AND row_id = ? AND field = ? AND origin = ? AND seq = ?",
-                removed,
-            )
-        if added:
-            conn.executemany(
-                "INSERT OR REPLACE INTO heads(tbl, row_id, field, origin, seq, hlc, kind, value, prev) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
-                added,
-            )
-        loads = json.loads
-        for (tname, fname), vals in updates.items():
-            fld = model.TABLES[tname].field(fname)
-            conn.executemany(
-                f"INSERT INTO {tname}(id, {fname}) VALUES (?, ?) "
-                f"ON CONFLICT(id) DO UPDATE SET {fname} = excluded.{fname}",
-                [(row, _sql_value(fld, loads(v))) for row, v in vals],
-            )
-
-        if status_since:
-            conn.executemany("UPDATE units SET status_since = ? WHERE id = ?", status_since)
+                    target, pick = fname, "json_extract(h.value, '$')"
+                conn.execute(
+                    f"UPDATE {tname} SET {target} = (SELECT {pick} {winner}) WHERE id IN "
+                    "(SELECT e.row_id FROM temp.b_edits e WHERE e.tbl = ? AND e.field = ? AND EXISTS "
+                    "(SELECT 1 FROM heads h WHERE h.tbl = e.tbl AND h.row_id = e.row_id AND h.field = e.field))",
+                    (tname, fname, tname, fname),
+                )
+            # Rows that may now hold (or no longer hold) a conflict: several
+            # heads on a field, a delete, or a conflict open before.
+            check = set(conn.execute(
+                "SELECT DISTINCT tbl, row_id FROM heads WHERE (tbl, row_id) IN "
+                "(SELECT tbl, row_id FROM temp.b_edits) GROUP BY tbl, row_id, field "
+                "HAVING count(*) > 1 OR field = 'deleted'"
+            ))
+            check.update(conn.execute(
+                "SELECT DISTINCT tbl, row_id FROM conflicts WHERE (tbl, row_id) IN "
+                "(SELECT tbl, row_id FROM temp.b_edits)"
+            ))
+            conn.execute("DELETE FROM temp.b_edits")
+            conn.execute("DELETE FROM temp.b_edges")
+            if check:
+                conflicts_changed = self._refresh_conflicts(check)
 
         # 3. Counters: every delta counts once (the log's primary key saw to once).
         if counters:
@@ -1066,21 +1087,7 @@ class Store:
 
         # 4. Inserts that found their row already made by earlier edits.
         for c in late_inserts:
-            self._late_insert(c, heads.get((c.table, c.row), {}))
-
-        # 5. Conflicts of every row whose heads could have changed.
-        if edits or late_inserts:
-            open_ids: dict[tuple[str, str], set[str]] = defaultdict(set)
-            for cid, tname, row in conn.execute("SELECT id, tbl, row_id FROM conflicts"):
-                open_ids[(tname, row)].add(cid)
-            check_rows = {
-                tr for tr in touched_rows
-                if tr in open_ids or tr in had_conflict
-                or any(len(hs) > 1 for hs in heads[tr].values()) or heads[tr].get("deleted")
-            }
-            conflicts_changed = self._refresh_conflicts(check_rows, heads, open_ids)
-        else:
-            conflicts_changed = False
+            self._late_insert(c, self._row_heads(c.table, c.row))
 
         rows = frozenset((c.table, c.row) for c in new)
         return ChangeSet(
@@ -1128,33 +1135,6 @@ class Store:
         )
         return before
 
-    def _absent(self, ids: set[tuple[str, int]], before: dict[str, tuple[int, int]]) -> set[tuple[str, int]]:
-        """Which of `ids` were not held before this batch."""
-        out = set()
-        maybe: dict[str, list[int]] = defaultdict(list)
-        for origin, seq in ids:
-            if origin in before:
-                cont, mx = before[origin]
-            else:
-                r = self._conn.execute(
-                    "SELECT contiguous, max_seq FROM replicas WHERE origin = ?", (origin,)
-                ).fetchone()
-                cont, mx = before[origin] = r if r else (0, 0)
-            if seq <= cont:
-                continue
-            if seq > mx:
-                out.add((origin, seq))
-            else:
-                maybe[origin].append(seq)
-        for origin, seqs in maybe.items():
-            held = set()
-            for part in _chunks(sorted(seqs)):
-                q = ",".join("?" * len(part))
-                held.update(s for (s,) in self._conn.execute(
-                    f"SELECT seq FROM changes WHERE origin = ? AND seq IN ({q})", [origin, *part]))
-            out.update((origin, s) for s in seqs if s not in held)
-        return out
-
     def _load_heads(self, rows: list[tuple[str, str]]) -> Iterator[tuple[str, str, str, Head]]:
         by_table: dict[str, list[str]] = defaultdict(list)
         for tname, row in rows:
@@ -1170,19 +1150,6 @@ class Store:
                     # Only a delete's prev is ever read (merge.delete_conflict).
                     seen = tuple(tuple(p) for p in json.loads(prev)) if fname == "deleted" else ()
                     yield tname, row, fname, Head(o, s, h, kind, value, seen)
-
-    def _load_superseded(self, rows: set[tuple[str, str]]) -> dict[tuple[str, str, tuple[str, int]], set[str]]:
-        """{(table, row, version): fields whose changes named it} for versions
-        named as replaced before they arrived."""
-        out: dict[tuple[str, str, tuple[str, int]], set[str]] = defaultdict(set)
-        if self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM superseded)").fetchone()[0]:
-            return out
-        for tname, row in rows:
-            for fname, o, s in self._conn.execute(
-                "SELECT field, origin, seq FROM superseded WHERE tbl = ? AND row_id = ?", (tname, row)
-            ):
-                out[(tname, row, (o, s))].add(fname)
-        return out
 
     def _late_insert(self, c: Change, row_heads: Mapping[str, Mapping]) -> None:
         t = model.TABLES[c.table]
@@ -1209,20 +1176,32 @@ class Store:
             (c.table, c.row, c.origin, c.seq),
         )
 
-    def _refresh_conflicts(self, rows: set[tuple[str, str]], heads, open_ids) -> bool:
+    def _refresh_conflicts(self, rows: set[tuple[str, str]]) -> bool:
+        """Recompute the open conflicts of `rows` from their heads."""
         conn = self._conn
+        heads: dict[tuple[str, str], dict[str, list[Head]]] = defaultdict(lambda: defaultdict(list))
+        for tname, row, fname, h in self._load_heads(sorted(rows)):
+            heads[(tname, row)][fname].append(h)
+        stored: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for part in _chunks(sorted(rows)):
+            q = ",".join("(?,?)" for _ in part)
+            for cid, tname, row in conn.execute(
+                f"SELECT id, tbl, row_id FROM conflicts WHERE (tbl, row_id) IN (VALUES {q})",
+                [x for tr in part for x in tr],
+            ):
+                stored[(tname, row)].add(cid)
         changed = False
         for tname, row in rows:
-            found = merge.row_conflicts(tname, row, {f: list(hs.values()) for f, hs in heads[(tname, row)].items()})
-            stored = open_ids.get((tname, row), set())
+            found = merge.row_conflicts(tname, row, heads[(tname, row)])
+            have = stored[(tname, row)]
             wanted = {c.id for c in found}
-            if stored == wanted:
+            if have == wanted:
                 continue
             changed = True
-            for cid in stored - wanted:
+            for cid in have - wanted:
                 conn.execute("DELETE FROM conflicts WHERE id = ?", (cid,))
             for c in found:
-                if c.id in stored:
+                if c.id in have:
                     continue
                 cands = []
                 for fname, h in c.candidates:

@@ -66,14 +66,14 @@ def test_add_set_delete_list_round_trip(tmp_path, capsys):
     task_id = out.strip()
     assert re.fullmatch(r"[0-9a-f]{32}", task_id)
     code, out, _ = run(capsys, "add", "--db", db, "units", "callsign=Medic 7", "agency=County EMS",
-                       "kind=Ambulance", "personnel=2", f"task_id={task_id[:8]}")
+                       "kind=Ambulance", "personnel=2", f"task_id={task_id[-8:]}")
     unit_id = out.strip()
     assert run(capsys, "set", "--db", db, "units", "Medic 7", "status=en route", "location=Oak St")[0] == 0
     code, out, _ = run(capsys, "list", "--db", db, "units")
     assert "Medic 7" in out and "en_route" in out and "Pump out school" in out
     code, out, _ = run(capsys, "set", "--db", db, "units", unit_id, "status=en route")
     assert "nothing changed" in out
-    assert run(capsys, "delete", "--db", db, "units", unit_id[:6])[0] == 0
+    assert run(capsys, "delete", "--db", db, "units", unit_id[-6:])[0] == 0
     code, out, _ = run(capsys, "list", "--db", db, "units", "--json")
     assert json.loads(out) == []
     code, out, _ = run(capsys, "list", "--db", db, "units", "--json", "--deleted")
@@ -92,11 +92,11 @@ def test_db_option_works_before_the_command_too(tmp_path, capsys):
 def test_stock_and_note(demo, capsys):
     with Store(demo) as s:
         bags = next(r for r in s.list("resources") if r.name == "Sandbags (filled)")
-    code, out, _ = run(capsys, "stock", "--db", demo, bags.id[:8], "-350")
+    code, out, _ = run(capsys, "stock", "--db", demo, bags.id[-8:], "-350")
     assert code == 0 and out.strip() == "1500"
-    code, out, err = run(capsys, "stock", "--db", demo, bags.id[:8], "-5000")
+    code, out, err = run(capsys, "stock", "--db", demo, bags.id[-8:], "-5000")
     assert code == 1 and "only 1500 bags" in err
-    assert run(capsys, "stock", "--db", demo, bags.id[:8], "350")[0] == 1  # sign required
+    assert run(capsys, "stock", "--db", demo, bags.id[-8:], "350")[0] == 1  # sign required
     assert run(capsys, "note", "--db", demo, "Levee holding at 1400", "--about", "units", "E-11")[0] == 0
     with Store(demo) as s:
         entry = s.journal(limit=1)[0]

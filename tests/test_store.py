@@ -102,10 +102,12 @@ def test_update_validation_and_missing_rows(make_store):
 def test_rows_are_found_by_prefix_and_callsign(make_store):
     s = make_store()
     u = unit(s, "Medic 7")
-    assert s.resolve_id("units", u[:6]) == u
+    other = unit(s, "Medic 9")
+    assert s.resolve_id("units", u[-6:]) == u  # lists show the end of an id
+    assert s.resolve_id("units", other[:28]) == other
     assert s.resolve_id("units", "medic 7") == u
     with pytest.raises(NotFound):
-        s.resolve_id("units", "Medic 9")
+        s.resolve_id("units", "Medic 11")
 
 
 def test_delete_is_a_tombstone_and_restore_brings_the_row_back(make_store):
