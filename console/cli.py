@@ -333,12 +333,21 @@ def _export(store: Store, table: str, fmt: str) -> str:
 
 
 def _open_window(args) -> int:
+    """Open the desktop console; with --demo, on its own demo database
+    (seeded on first use) so demo data never mixes with a real operation."""
+    if args.demo and args.db is None:
+        args.db = default_db_path().with_name("demo.db")
+    if args.demo:
+        args.db.parent.mkdir(parents=True, exist_ok=True)
+        with Store(args.db, operator=args.operator, agency=args.agency) as store:
+            if not store.counts()["units"]:
+                seed.seed_demo(store)
     try:
         from console.ui import app  # the window comes with its own issue
     except ImportError:
+        where = f" ({args.db} is ready for the commands)" if args.demo else ""
         raise StoreError(
-            "the desktop window is not part of this build yet; the commands work "
-            f"(see `{PROG} --help`)"
+            f"the desktop window is not part of this build yet{where}; see `{PROG} --help` for the commands"
         ) from None
     return app.main(args)
 

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from console import clock, codec, merge, model
 from console.merge import ROW_FIELD, Change, Head
 from console.model import ValidationError
@@ -255,7 +253,6 @@ class Store:
         # all over the file: a 64 MiB page cache (the default is 2 MiB) keeps
         # them in memory. It is an upper bound, taken only as pages are read.
         conn.execute("PRAGMA cache_size = -65536")
-        self.db = sqlite_utils.Database(conn)
         self._migrate()
         # Scratch tables for merging a batch (see _merge): in memory, private
         # to this connection, emptied after every batch.
@@ -1272,7 +1269,10 @@ def _change_from_row(r) -> Change:
 
 
 def _migrate_1(store: Store) -> None:
-    conn, db = store._conn, store.db
+    import sqlite_utils  # only needed to create the schema; slow to import
+
+    conn = store._conn
+    db = sqlite_utils.Database(conn)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
     conn.execute(
