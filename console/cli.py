@@ -19,6 +19,7 @@ from pathlib import Path
 
 from console import __version__, clock, model, seed, transfer
 from console.store import Store, StoreError, default_db_path, short_id
+from console.sync import identity
 
 PROG = "crisis-console"
 
@@ -111,6 +112,28 @@ def build_parser() -> Parser:
     p.add_argument("--format", choices=("csv", "json"), required=True)
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
 
+    p = cmd("id", "this console's ID (made with its key on first use)")
+
+    p = cmd("trust", "let a console sync with this one")
+    p.add_argument("console_id", metavar="CONSOLE_ID", help="as printed by `crisis-console id` on that console")
+    p.add_argument("--agency", required=True, help="the agency that runs that console")
+    p.add_argument("--role", choices=("editor", "observer"), default="editor",
+                   help="editor (default), or observer: may read, its changes are refused")
+
+    p = cmd("untrust", "take a console off the trust list")
+    p.add_argument("console_id", metavar="CONSOLE_ID")
+
+    p = cmd("peers", "the trust list and what was last seen of each console")
+    p.add_argument("--json", action="store_true")
+
+    p = cmd("relay", "a headless hub: accept trusted consoles and relay their changes (stop with Ctrl-C)")
+    p.add_argument("--listen", required=True, metavar="HOST:PORT", type=host_port)
+
+    p = cmd("sync", "sync with peers: stay live and reconnect, or --once and exit")
+    p.add_argument("--peer", required=True, action="append", metavar="wss://HOST:PORT", help="repeatable")
+    p.add_argument("--once", action="store_true", help="exchange everything both ways, then exit")
+    p.add_argument("--listen", metavar="HOST:PORT", type=host_port, help="also accept connections")
+
     p = cmd("changes", "move changes on a file, for sites with no network")
     csub = p.add_subparsers(dest="changes_command", metavar="ACTION", required=True, parser_class=Parser)
     e = csub.add_parser("export", help="write changes to a transfer file")
@@ -122,6 +145,13 @@ def build_parser() -> Parser:
     _db_option(i)
     i.add_argument("file", type=Path, metavar="FILE")
     return parser
+
+
+def host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 0.0.0.0:8765)")
+    return host.strip("[]"), int(port)
 
 
 def command_names(parser: argparse.ArgumentParser | None = None) -> list[str]:
@@ -151,7 +181,8 @@ def _pairs(t: model.Table, items: Sequence[str]) -> dict:
 
 def _open(args) -> Store:
     path = args.db or default_db_path()
-    creates = args.command in ("seed", "add", "note") or getattr(args, "changes_command", None) == "import"
+    creates = (args.command in ("seed", "add", "note", "id", "trust")
+               or getattr(args, "changes_command", None) == "import")
     if not creates and not path.exists():
         raise StoreError(f"{path}: no such database (create one with `{PROG} seed` or `{PROG} add`)")
     if args.db is None:
@@ -202,9 +233,34 @@ def run(args) -> int:
     out = sys.stdout
     if args.command is None:
         return _open_window(args)
+    if args.command in ("relay", "sync"):
+        return _run_sync(args)
     with _open(args) as store:
         c = args.command
-        if c == "seed":
+        if c == "id":
+            print(identity.load_or_create(store.path).console_id, file=out)
+        elif c == "trust":
+            cid = identity.normalize_id(args.console_id)
+            if cid == identity.load_or_create(store.path).console_id:
+                raise model.ValidationError("that is this console's own ID")
+            store.trust(cid, args.agency, args.role)
+            print(f"trusted {cid} ({args.agency}, {args.role})", file=out)
+        elif c == "untrust":
+            store.untrust(identity.normalize_id(args.console_id))
+        elif c == "peers":
+            peers = store.peers()
+            if args.json:
+                json.dump(peers, out, indent=1)
+                out.write("\n")
+            elif not peers:
+                print(f"no trusted consoles yet (add one with `{PROG} trust CONSOLE_ID --agency NAME`)", file=out)
+            else:
+                rows = [[identity.short_id(x["console_id"]), x["agency"], x["role"], x["last_seen"] or "never",
+                         x["address"] or "", str(x["sent"]), str(x["received"]),
+                         "" if x["owed"] is None else str(x["owed"])] for x in peers]
+                print(_table_text(["console", "agency", "role", "last seen", "address", "sent", "received",
+                                   "owed"], rows), file=out)
+        elif c == "seed":
             if args.seed_demo:
                 counts = seed.seed_demo(store)
             else:
@@ -295,6 +351,56 @@ def run(args) -> int:
     return 0
 
 
+def _run_sync(args) -> int:
+    """relay and sync: run the engine until stopped (or, with --once, done)."""
+    import asyncio
+    import signal
+
+    from console.sync.transport import Engine, SyncError, check_url
+
+    path = args.db or default_db_path()
+    if not path.exists():
+        raise StoreError(f"{path}: no such database")
+    if args.command == "sync":
+        for url in args.peer:
+            try:
+                check_url(url)
+            except SyncError as exc:
+                raise UsageError(f"{PROG} sync: {exc}") from None
+    listen = args.listen
+    if not getattr(args, "once", False):
+        logging.getLogger().setLevel(logging.INFO)  # a relay or live sync logs its connections
+
+    async def main() -> int:
+        if args.command == "sync" and args.once:
+            async with Engine(path, operator=args.operator, agency=args.agency) as engine:
+                for url in args.peer:
+                    session = await engine.sync_once(url)
+                    print(f"synced with {url} ({session.peer_agency}): sent {session.stats.sent}, "
+                          f"received {session.stats.received}", file=sys.stdout)
+            return 0
+        engine = Engine(path, operator=args.operator, agency=args.agency, listen=listen,
+                        peers=args.peer if args.command == "sync" else ())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await engine.start()
+        if engine.port is not None:
+            print(f"listening on wss://{listen[0]}:{engine.port} as console {engine.console_id}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await engine.stop()
+            print("stopped", flush=True)
+        return 0
+
+    try:
+        return asyncio.run(main())
+    except SyncError as exc:
+        raise StoreError(str(exc)) from None
+
+
 def _conflicts(store: Store, as_json: bool, out) -> None:
     found = store.conflicts()
     if as_json:
@@ -364,7 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except (StoreError, model.ValidationError, transfer.TransferError, clock.ClockSkewError) as exc:
+    except (StoreError, model.ValidationError, transfer.TransferError, clock.ClockSkewError,
+            identity.IdentityError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -38,7 +38,7 @@ from console.model import ValidationError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x43524953  # "CRIS": marks the file as ours
 CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
 DEFAULT_BATCH = 1000
@@ -312,35 +312,50 @@ class Store:
         """Give this database a new replica id if it is not the file it was
         last time: a copy, or a restore from backup. Peers' watermarks for
         the old id would otherwise hide or clash with the changes made here."""
-        marker = Path(str(self.path) + ".replica")
         with self._tx():
             rid, nonce = self._meta("replica_id"), self._meta("nonce")
             try:
-                seen = json.loads(marker.read_text())
+                seen = json.loads(self._marker.read_text())
             except (OSError, ValueError):
                 seen = None
             if rid is None:
                 rid = new_id()
                 self._set_meta("replica_id", rid)
             elif not isinstance(seen, dict) or seen.get("replica_id") != rid or seen.get("nonce") != nonce:
-                old = rid
-                rid = new_id()
-                previous = [*json.loads(self._meta("previous_replica_ids") or "[]"), old]
-                self._set_meta("previous_replica_ids", json.dumps(previous))
-                self._set_meta("replica_id", rid)
-                log.warning(
-                    "%s was copied or restored from a backup; it continues as replica %s (was %s)",
-                    self.path, rid, old,
-                )
-            nonce = new_id()
-            self._set_meta("nonce", nonce)
-            tmp = marker.with_name(marker.name + ".tmp")
-            with open(tmp, "w") as fh:
-                fh.write(json.dumps({"replica_id": rid, "nonce": nonce}))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, marker)
+                rid = self._new_replica_id(rid, "the database was copied or restored from a backup")
+            self._write_marker(rid)
         self.replica_id = rid
+
+    @property
+    def _marker(self) -> Path:
+        return Path(str(self.path) + ".replica")
+
+    def _new_replica_id(self, old: str, reason: str) -> str:
+        rid = new_id()
+        previous = [*json.loads(self._meta("previous_replica_ids") or "[]"), old]
+        self._set_meta("previous_replica_ids", json.dumps(previous))
+        self._set_meta("replica_id", rid)
+        log.warning("%s: %s; it continues as replica %s (was %s)", self.path, reason, rid, old)
+        return rid
+
+    def _write_marker(self, rid: str) -> None:
+        nonce = new_id()
+        self._set_meta("nonce", nonce)
+        tmp = self._marker.with_name(self._marker.name + ".tmp")
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps({"replica_id": rid, "nonce": nonce}))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self._marker)
+
+    @_guard
+    def rotate_replica(self, reason: str) -> str:
+        """Continue under a new replica id (peers hold more of this replica's
+        changes than this file does: it was restored from a backup)."""
+        with self._tx():
+            self.replica_id = self._new_replica_id(self.replica_id, reason)
+            self._write_marker(self.replica_id)
+        return self.replica_id
 
     def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:
         """Call `listener` after every committed write; returns an unsubscribe."""
@@ -644,6 +659,94 @@ class Store:
 
     def _save_clock(self) -> None:
         self._set_meta("hlc", str(self.clock.last))
+
+    # ------------------------------------------------- trust and peer state
+
+    ROLES = ("editor", "observer")
+
+    @_guard
+    def trust(self, console_id: str, agency: str, role: str = "editor") -> None:
+        """Put a console on the trust list (or change its agency or role)."""
+        if role not in self.ROLES:
+            raise ValidationError(f"role must be editor or observer, not {role!r}")
+        agency = (agency or "").strip()
+        if not agency:
+            raise ValidationError("give the console's agency")
+        with self._tx():
+            self._conn.execute(
+                "INSERT INTO trust(console_id, agency, role, added_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(console_id) DO UPDATE SET agency = excluded.agency, role = excluded.role",
+                (console_id, agency, role, clock.to_iso(self.clock.now())),
+            )
+
+    @_guard
+    def untrust(self, console_id: str) -> None:
+        with self._tx():
+            if not self._conn.execute("DELETE FROM trust WHERE console_id = ?", (console_id,)).rowcount:
+                raise NotFound(f"console {console_id} is not on the trust list")
+
+    @_guard
+    def trusted(self, console_id: str) -> tuple[str, str] | None:
+        """(agency, role) of a trusted console, or None."""
+        r = self._conn.execute("SELECT agency, role FROM trust WHERE console_id = ?", (console_id,)).fetchone()
+        return (r[0], r[1]) if r else None
+
+    @_guard
+    def peers(self) -> list[dict]:
+        """The trust list with what was last known of each console."""
+        out = []
+        for cid, agency, role, added, address, replica, seen, acked, sent, received in self._conn.execute(
+            "SELECT t.console_id, t.agency, t.role, t.added_at, p.address, p.replica_id, p.last_seen, "
+            "coalesce(p.acked_vv, '{}'), coalesce(p.sent, 0), coalesce(p.received, 0) "
+            "FROM trust t LEFT JOIN peer_state p USING (console_id) ORDER BY t.agency, t.console_id"
+        ):
+            vv = json.loads(acked)
+            out.append({
+                "console_id": cid, "agency": agency, "role": role, "added_at": added, "address": address,
+                "replica_id": replica, "last_seen": seen, "sent": sent, "received": received,
+                "owed": self.count_missing(vv) if seen else None,
+            })
+        return out
+
+    @_guard
+    def record_peer(self, console_id: str, *, address: str | None = None, agency: str | None = None,
+                    replica_id: str | None = None, acked_vv: Mapping[str, int] | None = None,
+                    sent: int = 0, received: int = 0) -> None:
+        """Remember what was seen of a peer (last contact, what it has acknowledged)."""
+        with self._tx():
+            self._conn.execute(
+                "INSERT INTO peer_state(console_id, address, agency, replica_id, last_seen, acked_vv, sent, received) "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(console_id) DO UPDATE SET "
+                "address = coalesce(excluded.address, address), agency = coalesce(excluded.agency, agency), "
+                "replica_id = coalesce(excluded.replica_id, replica_id), last_seen = excluded.last_seen, "
+                "acked_vv = CASE WHEN excluded.acked_vv = '{}' THEN acked_vv ELSE excluded.acked_vv END, "
+                "sent = sent + excluded.sent, received = received + excluded.received",
+                (console_id, address, agency, replica_id, clock.to_iso(self.clock.now()),
+                 json.dumps(dict(acked_vv or {})), sent, received),
+            )
+
+    @_guard
+    def outbox(self) -> int:
+        """Changes made here that no peer has acknowledged yet."""
+        mine = self._conn.execute(
+            "SELECT max_seq FROM replicas WHERE origin = ?", (self.replica_id,)
+        ).fetchone()
+        if not mine:
+            return 0
+        best = 0
+        for (acked,) in self._conn.execute("SELECT acked_vv FROM peer_state"):
+            best = max(best, int(json.loads(acked).get(self.replica_id, 0)))
+        return max(0, mine[0] - best)
+
+    @_guard
+    def own_max_seq(self) -> int:
+        r = self._conn.execute("SELECT max_seq FROM replicas WHERE origin = ?", (self.replica_id,)).fetchone()
+        return r[0] if r else 0
+
+    @_guard
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (PRAGMA data_version)."""
+        return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     # ----------------------------------------------------------- local writes
 
@@ -1318,4 +1421,19 @@ def _migrate_1(store: Store) -> None:
     conn.execute("CREATE INDEX journal_row ON journal (tbl, row_id)")
 
 
-MIGRATIONS: dict[int, Callable[[Store], None]] = {1: _migrate_1}
+def _migrate_2(store: Store) -> None:
+    """The trust list and what was last known of each peer: local to this
+    console, never synced."""
+    conn = store._conn
+    conn.execute(
+        "CREATE TABLE trust (console_id TEXT PRIMARY KEY, agency TEXT NOT NULL, role TEXT NOT NULL, "
+        "added_at TEXT NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE peer_state (console_id TEXT PRIMARY KEY, address TEXT, agency TEXT, replica_id TEXT, "
+        "last_seen TEXT, acked_vv TEXT NOT NULL DEFAULT '{}', sent INTEGER NOT NULL DEFAULT 0, "
+        "received INTEGER NOT NULL DEFAULT 0)"
+    )
+
+
+MIGRATIONS: dict[int, Callable[[Store], None]] = {1: _migrate_1, 2: _migrate_2}

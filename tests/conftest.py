@@ -64,3 +64,38 @@ def snapshot(store: Store) -> dict:
     out["heads"] = conn.execute("SELECT * FROM heads ORDER BY tbl, row_id, field, origin, seq").fetchall()
     out["changes"] = conn.execute("SELECT count(*) FROM changes").fetchone()[0]
     return out
+
+
+class Console:
+    """A console for sync tests: its database file and identity."""
+
+    def __init__(self, path, name):
+        from console.sync import identity
+
+        self.path = path
+        self.name = name
+        self.agency = f"Agency {name.upper()}"
+        Store(path, agency=self.agency, operator=f"op-{name}").close()
+        self.identity = identity.load_or_create(path)
+        self.console_id = self.identity.console_id
+
+    def open(self) -> Store:
+        return Store(self.path, operator=f"op-{self.name}")
+
+
+def make_consoles(folder, *names, observers=()):
+    """Consoles in `folder`; every one trusts every other, as an editor
+    unless named in observers."""
+    made = [Console(folder / f"{n}.db", n) for n in names]
+    for c in made:
+        with c.open() as s:
+            for other in made:
+                if other is not c:
+                    s.trust(other.console_id, other.agency, "observer" if other.name in observers else "editor")
+    return made
+
+
+@pytest.fixture
+def consoles(tmp_path):
+    """make(*names, observers=()) -> [Console] (see make_consoles)."""
+    return lambda *names, observers=(): make_consoles(tmp_path, *names, observers=observers)

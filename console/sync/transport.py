@@ -1,0 +1,409 @@
+"""The sync engine: websockets server and client around Sessions.
+
+One Engine serves one database. It can listen and dial at the same time; a
+headless relay is an Engine that only listens. The event loop only moves
+frames: every store call (reading what a peer lacks, validating and applying
+a batch) runs on the one thread that owns the store, so a 100k-change
+catch-up never blocks the loop long enough to stall a window or miss a
+websocket keepalive.
+
+Backpressure: a session has at most `window` batches awaiting acknowledgement,
+`ws.send` waits while the socket's write buffer is full, and websockets keeps
+at most `max_queue` incoming frames. So a slow peer slows its own session
+down and memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from console import clock
+from console.store import Store, StoreError
+from console.sync import identity as ident
+from console.sync import protocol as p
+from console.sync.session import PeerRefused, Session
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
+
+
+class SyncError(Exception):
+    """A peer could not be reached, or refused this console."""
+
+
+class StoreThread:
+    """The one thread that owns the Store; every store call goes through run()."""
+
+    def __init__(self, path: Path, **store_kwargs: Any) -> None:
+        self.path = path
+        self.store_kwargs = store_kwargs
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.store: Store | None = None
+
+    async def start(self) -> Store:
+        self.store = await self.run(Store, self.path, **self.store_kwargs)
+        return self.store
+
+    async def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    async def close(self) -> None:
+        if self.store is not None:
+            await self.run(self.store.close)
+            self.store = None
+        self.executor.shutdown(wait=True)
+
+
+@dataclass
+class Link:
+    """What a person needs to know about one peer connection."""
+
+    address: str
+    direction: str  # "dial" or "accept"
+    state: str = "connecting"  # connecting, connected, offline, refused
+    console_id: str | None = None
+    agency: str | None = None
+    role: str | None = None
+    last_seen: float | None = None
+    last_error: str | None = None
+    sent: int = 0
+    received: int = 0
+    session: Session | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict:
+        return {
+            "address": self.address, "direction": self.direction, "state": self.state,
+            "console_id": self.console_id, "agency": self.agency, "role": self.role,
+            "last_seen": None if self.last_seen is None else clock.to_iso(clock.pack(int(self.last_seen * 1000))),
+            "last_error": self.last_error, "sent": self.sent, "received": self.received,
+        }
+
+
+class Engine:
+    """Sync one database with its peers: listen, dial, or both."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        operator: str | None = None,
+        agency: str | None = None,
+        listen: tuple[str, int] | None = None,
+        peers: list[str] | tuple[str, ...] = (),
+        window: int = 4,
+        poll_interval: float = 0.25,
+        on_event: Callable[[str, Any], None] | None = None,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.identity = ident.load_or_create(self.db_path)
+        self.worker = StoreThread(self.db_path, operator=operator, agency=agency)
+        self.listen_on = listen
+        self.peer_urls = list(peers)
+        self.window = window
+        self.poll_interval = poll_interval
+        self.on_event = on_event
+        self.links: list[Link] = []
+        self._wakes: set[asyncio.Event] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._server = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.last_exchange: float | None = None
+
+    @property
+    def store(self) -> Store:
+        assert self.worker.store is not None
+        return self.worker.store
+
+    @property
+    def console_id(self) -> str:
+        return self.identity.console_id
+
+    @property
+    def port(self) -> int | None:
+        if self._server is None:
+            return None
+        return self._server.sockets[0].getsockname()[1]
+
+    # --------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        store = await self.worker.start()
+        await self.worker.run(store.subscribe, self._store_changed)
+        if self.listen_on is not None:
+            host, port = self.listen_on
+            self._server = await serve(
+                self._accept, host, port, ssl=self.identity.server_context(), max_size=p.MAX_MESSAGE,
+                ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, server_header=None,
+            )
+            log.info("listening on wss://%s:%d as console %s", host, self.port, self.console_id)
+        for url in self.peer_urls:
+            self._spawn(self._dial_forever(url))
+        self._spawn(self._poll_other_writers())
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.worker.close()
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)  # a strong reference until it ends
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _emit(self, name: str, payload: Any = None) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(name, payload)
+            except Exception:
+                log.exception("sync event listener failed")
+
+    # ----------------------------------------------------------- change waking
+
+    def _store_changed(self, changeset) -> None:
+        # Runs on the store thread after a commit made through this engine.
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake_all, changeset)
+
+    def _wake_all(self, changeset=None) -> None:
+        for wake in self._wakes:
+            wake.set()
+        if changeset is not None and not changeset.local:
+            self._emit("changes", changeset)
+
+    def notify(self) -> None:
+        """Something was written to the database elsewhere: push it now."""
+        self._wake_all()
+
+    async def _poll_other_writers(self) -> None:
+        """Notice commits made by other connections (the window, the command
+        line) and push them to peers."""
+        seen = await self.worker.run(self.store.data_version)
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            version = await self.worker.run(self.store.data_version)
+            if version != seen:
+                seen = version
+                self._wake_all()
+                self._emit("local_changes")
+
+    # ------------------------------------------------------------- connections
+
+    async def _accept(self, ws) -> None:
+        host, port = ws.remote_address[:2]
+        link = Link(f"{host}:{port}", "accept")
+        self.links.append(link)
+        try:
+            await self._drive(ws, Session(self.store, "server", self.identity, address=link.address,
+                                          window=self.window), link)
+        except PeerRefused as exc:
+            log.warning("peer at %s refused: %s", link.address, exc)
+        except Exception:
+            log.exception("connection from %s failed", link.address)
+        finally:
+            self.links.remove(link)
+            self._emit("peers")
+
+    async def _pin(self, ws, link: Link) -> str:
+        """The console ID of the server's certificate, which must be trusted."""
+        ssl_object = ws.transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        if not der:
+            raise SyncError(f"{link.address} presented no certificate")
+        server_id = ident.fingerprint(der)
+        if await self.worker.run(self.store.trusted, server_id) is None:
+            await ws.close(1008, "untrusted")
+            raise SyncError(
+                f"{link.address} is console {server_id}, which is not on this console's trust list "
+                f"(compare the ID with its operator, then: crisis-console trust {server_id} --agency NAME)"
+            )
+        return server_id
+
+    async def _drive(self, ws, session: Session, link: Link, *, once: bool = False) -> Session:
+        """Run one session over one open connection until it closes (or, with
+        `once`, until both sides have exchanged everything)."""
+        lock = asyncio.Lock()
+        wake = asyncio.Event()
+        link.session = session
+        link.state = "connected"
+        link.last_seen = time.time()
+        self._emit("peers")
+
+        async def send(frames: list[str]) -> None:
+            if frames:
+                async with lock:
+                    for frame in frames:
+                        await ws.send(frame)
+                self._exchanged(link, session)
+
+        async def pumper() -> None:
+            while True:
+                await wake.wait()
+                wake.clear()
+                await send(await self.worker.run(session.pump))
+
+        self._wakes.add(wake)
+        pump_task = self._spawn(pumper())
+        finished = False
+        try:
+            await send(await self.worker.run(session.start))
+            async for frame in ws:
+                link.last_seen = time.time()
+                await send(await self.worker.run(session.receive, frame))
+                self._exchanged(link, session)
+                if once and session.done:
+                    finished = True
+                    break
+        except p.ProtocolError as exc:
+            log.warning("closing %s: %s (%s)", link.address, exc.message, exc.code)
+            link.last_error = f"{exc.message} ({exc.code})"
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(p.encode("error", code=exc.code, message=exc.message[:2000]))
+            await ws.close(1008, exc.code)
+        except StoreError as exc:
+            log.error("closing %s: the store failed: %s", link.address, exc)
+            link.last_error = str(exc)
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(p.encode("error", code="internal", message=str(exc)[:2000]))
+            await ws.close(1011, "internal")
+        except ConnectionClosed:
+            pass
+        finally:
+            self._wakes.discard(wake)
+            pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump_task
+            link.state = "offline"
+            link.session = None
+            await self.worker.run(session.close)
+            self._emit("peers")
+        if once and not finished:
+            raise SyncError(f"{link.address} closed the connection before the exchange finished")
+        return session
+
+    def _exchanged(self, link: Link, session: Session) -> None:
+        link.console_id, link.agency, link.role = session.peer_id, session.peer_agency, session.peer_role
+        if (link.sent, link.received) != (session.stats.sent, session.stats.received):
+            link.sent, link.received = session.stats.sent, session.stats.received
+            self.last_exchange = time.time()
+            self._emit("progress", link)
+
+    def _connect(self, url: str):
+        return connect(
+            url, ssl=self.identity.client_context(), max_size=p.MAX_MESSAGE, open_timeout=10,
+            ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, user_agent_header=None,
+        )
+
+    async def _dial_forever(self, url: str) -> None:
+        """Keep a connection to `url`, reconnecting with backoff (the
+        websockets reconnect loop) and resuming from the peer's watermark."""
+        check_url(url)
+        link = Link(url, "dial")
+        self.links.append(link)
+        pause = 1.0
+        async for ws in self._connect(url):
+            started = time.monotonic()
+            try:
+                server_id = await self._pin(ws, link)
+                await self._drive(ws, Session(self.store, "client", self.identity, server_id=server_id,
+                                              address=url, window=self.window), link)
+                link.last_error = None
+            except (SyncError, PeerRefused) as exc:
+                link.state = "refused"
+                link.last_error = str(exc)
+                log.error("%s: %s", url, exc)
+                self._emit("peers")
+            # A connection that ends at once (refused, or dropped straight
+            # away) is retried after a growing pause, not in a tight loop.
+            if time.monotonic() - started < 10:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+            else:
+                pause = 1.0
+            if link.state != "refused":
+                link.state = "connecting"
+            self._emit("peers")
+
+    async def sync_once(self, url: str, timeout: float = 120.0) -> Session:
+        """Connect once, exchange everything both ways, and disconnect."""
+        check_url(url)
+        link = Link(url, "dial")
+        self.links.append(link)
+        try:
+            async with asyncio.timeout(timeout):
+                try:
+                    ws = await self._connect(url)
+                except (TimeoutError, OSError, InvalidHandshake) as exc:
+                    raise SyncError(f"cannot reach {url}: {exc}") from None
+                async with ws:
+                    server_id = await self._pin(ws, link)
+                    session = Session(self.store, "client", self.identity, server_id=server_id,
+                                      address=url, window=self.window)
+                    try:
+                        return await self._drive(ws, session, link, once=True)
+                    except PeerRefused as exc:
+                        raise SyncError(f"{url} refused this console: {exc}") from None
+        except TimeoutError:
+            raise SyncError(f"{url}: no complete exchange within {timeout:.0f} s") from None
+        finally:
+            self.links.remove(link)
+
+    # ------------------------------------------------------------------ status
+
+    async def status(self) -> dict:
+        """Peers, outbox and progress, for a person to read at a glance."""
+        def read() -> dict:
+            links = []
+            for link in self.links:
+                d = link.as_dict()
+                s = link.session
+                d["owed"] = s.store.count_missing(s.peer_acked) if s is not None and s.state == "syncing" else None
+                links.append(d)
+            return {"console_id": self.console_id, "replica_id": self.store.replica_id,
+                    "listening": self.port, "peers": links, "outbox": self.store.outbox(),
+                    "conflicts": self.store.info().open_conflicts}
+        out = await self.worker.run(read)
+        out["last_exchange"] = (None if self.last_exchange is None
+                                else clock.to_iso(clock.pack(int(self.last_exchange * 1000))))
+        out["online"] = any(link.state == "connected" for link in self.links)
+        return out
+
+
+def check_url(url: str) -> None:
+    """Refuse anything but wss://HOST:PORT, with a clear message."""
+    try:
+        parsed = urlparse(url)
+        ok = parsed.scheme == "wss" and bool(parsed.hostname) and parsed.port is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SyncError(f"{url!r} is not a peer address (use wss://HOST:PORT)")

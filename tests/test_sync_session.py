@@ -1,0 +1,236 @@
+"""The sync state machine, driven without sockets: two Sessions wired together."""
+
+import json
+import random
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import make_consoles, snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from console.sync import protocol as p
+from console.sync.session import PeerRefused, Session
+
+
+def pair(server_console, client_console, server_store, client_store, **kw):
+    srv = Session(server_store, "server", server_console.identity, address="client", **kw)
+    cli = Session(client_store, "client", client_console.identity, server_id=server_console.console_id,
+                  address="server", **kw)
+    return srv, cli
+
+
+def run(srv, cli, *, drop_after=None, rng=None, max_rounds=10_000):
+    """Deliver frames both ways until quiet (or until `drop_after` frames,
+    simulating a connection cut). Returns the number of frames delivered."""
+    to_cli, to_srv = srv.start(), cli.start()
+    delivered = 0
+    for _ in range(max_rounds):
+        if not to_cli and not to_srv:
+            return delivered
+        nxt_cli, nxt_srv = [], []
+        for frame in to_cli:
+            if drop_after is not None and delivered >= drop_after:
+                return delivered
+            nxt_srv += cli.receive(frame)
+            delivered += 1
+        for frame in to_srv:
+            if drop_after is not None and delivered >= drop_after:
+                return delivered
+            nxt_cli += srv.receive(frame)
+            delivered += 1
+        to_cli, to_srv = nxt_cli, nxt_srv
+    raise AssertionError("sessions never went quiet")
+
+
+def test_two_consoles_converge_and_finish(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        sa.add_many("units", [{"callsign": f"U{i}", "agency": "F", "kind": "E"} for i in range(2500)])
+        sb.add("tasks", {"title": "Levee"})
+        srv, cli = pair(a, b, sa, sb, batch_changes=300)
+        run(srv, cli)
+        assert srv.done and cli.done
+        assert snapshot(sa)["units"] == snapshot(sb)["units"]
+        assert snapshot(sa)["tasks"] == snapshot(sb)["tasks"]
+        assert (cli.stats.received, srv.stats.received) == (2501, 2)
+        assert sa.count_missing(sb.version_vector()) == sb.count_missing(sa.version_vector()) == 0
+        # Live: a new change is pushed, and the trust list remembers the peer.
+        sb.update("units", "U7", {"status": "on scene"})
+        for frame in cli.pump():
+            for back in srv.receive(frame):
+                cli.receive(back)
+        assert sa.get("units", sa.resolve_id("units", "U7")).status == "on_scene"
+        srv.close()
+        [peer] = sa.peers()
+        assert peer["console_id"] == b.console_id
+        assert (peer["sent"], peer["received"], peer["owed"]) == (2501, 4, 0)
+
+
+def test_window_bounds_unacknowledged_batches(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        sa.add_many("units", [{"callsign": f"U{i}", "agency": "F", "kind": "E"} for i in range(1000)])
+        srv, cli = pair(a, b, sa, sb, batch_changes=50, window=3)
+        cli.start()
+        [hello] = cli.receive(srv.start()[0])
+        frames = srv.receive(hello)
+        assert [p.decode(f).type for f in frames] == ["hello", "changes", "changes", "changes"]
+        assert srv.pump() == []  # nothing more until an ack comes back
+
+
+def test_batches_respect_the_byte_budget(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        sa.add_many("units", [{"callsign": f"U{i}", "agency": "F", "kind": "E", "notes": "x" * 3000}
+                              for i in range(200)])
+        srv, cli = pair(a, b, sa, sb, batch_bytes=64 * 1024)
+        cli.start()
+        [hello] = cli.receive(srv.start()[0])
+        frames = srv.receive(hello)[1:]
+        assert len(frames) == 4 and all(len(f) < 64 * 1024 + 4000 for f in frames)
+        run(*pair(a, b, sa, sb, batch_bytes=64 * 1024))
+        assert sb.counts()["units"] == 200
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cuts=st.lists(st.integers(1, 40), min_size=1, max_size=8), seed=st.integers(0, 2**32))
+def test_drops_at_any_point_lose_nothing_and_apply_nothing_twice(cuts, seed):
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        check_drops(Path(tmp), rng, cuts)
+
+
+def check_drops(folder, rng, cuts):
+    a, b, c = make_consoles(folder, "a", "b", "c")
+    with a.open() as sa, b.open() as sb, c.open() as sc:
+        r = sa.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 1000})
+        sa.add_many("units", [{"callsign": f"U{i}", "agency": "F", "kind": "E"} for i in range(120)])
+        total = 1000
+        for store in (sb, sc):  # both get the resource before drawing on it
+            srv, cli = pair(a, b if store is sb else c, sa, store, batch_changes=25)
+            run(srv, cli)
+        for store in (sa, sb, sc):
+            for _ in range(rng.randint(1, 6)):
+                delta = rng.randint(-20, 30) or 1
+                store.adjust(r, delta)
+                total += delta
+        # Sync b<->a and c<->a over connections cut after a few frames each,
+        # then a last uncut round.
+        for cut in [*cuts, None]:
+            for other, store in ((b, sb), (c, sc)):
+                srv, cli = pair(a, other, sa, store, batch_changes=25, window=2)
+                run(srv, cli, drop_after=cut)
+                srv.close()
+                cli.close()
+        for other, store in ((b, sb), (c, sc)):  # and once more for what b and c learned via a
+            run(*pair(a, other, sa, store))
+        snaps = [snapshot(s) for s in (sa, sb, sc)]
+        assert snaps[0] == snaps[1] == snaps[2]
+        assert sa.get("resources", r).quantity == total
+        counts = [s._conn.execute("SELECT count(*) FROM changes").fetchone()[0] for s in (sa, sb, sc)]
+        assert counts[0] == counts[1] == counts[2]
+
+
+def test_untrusted_client_is_refused(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        sa.untrust(b.console_id)
+        srv, cli = pair(a, b, sa, sb)
+        cli.start()
+        [hello] = cli.receive(srv.start()[0])
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(hello)
+        assert exc.value.code == "untrusted"
+
+
+def test_client_without_certificate_or_with_a_bad_signature_is_refused(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        srv, cli = pair(a, b, sa, sb)
+        cli.start()
+        [hello] = cli.receive(srv.start()[0])
+        msg = p.decode(hello).body
+        bare = {k: v for k, v in msg.items() if k not in ("cert", "signature")}
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(json.dumps(bare))
+        assert exc.value.code == "bad_signature"
+        srv, _ = pair(a, b, sa, sb)
+        srv.start()  # a fresh nonce: the old signature does not fit it
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(hello)
+        assert exc.value.code == "bad_signature"
+
+
+def test_observer_changes_are_refused_and_nothing_changes(consoles):
+    a, b = consoles("a", "b", observers=("b",))
+    with a.open() as sa, b.open() as sb:
+        sb.add("units", {"callsign": "X-1", "agency": "F", "kind": "E"})
+        before = snapshot(sa)
+        srv, cli = pair(a, b, sa, sb)
+        with pytest.raises(p.ProtocolError) as exc:
+            run(srv, cli)
+        assert exc.value.code == "forbidden"
+        assert snapshot(sa)["units"] == before["units"]
+
+
+def test_forged_origin_and_out_of_order_batches(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        srv, cli = pair(a, b, sa, sb)
+        cli.start()
+        [hello] = cli.receive(srv.start()[0])
+        srv.receive(hello)
+        forged = [sa.replica_id, 99, 1, "tasks", "1" * 32, "*", "insert", {"title": "Fake"}, [], "x", "y"]
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(p.encode("changes", batch=1, changes=[forged]))
+        assert exc.value.code == "forged_origin"
+        assert sa.counts()["tasks"] == 0
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(p.encode("changes", batch=7, changes=[forged]))
+        assert exc.value.code == "out_of_order"
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(p.encode("ack", batch=42, vv={}))
+        assert exc.value.code == "out_of_order"
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(hello)
+        assert exc.value.code == "out_of_order"
+
+
+def test_changes_before_hello_and_peer_errors(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        srv, cli = pair(a, b, sa, sb)
+        srv.start()
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(p.encode("synced"))
+        assert exc.value.code == "out_of_order"
+        cli.start()
+        with pytest.raises(PeerRefused, match="not on this console's trust list"):
+            cli.receive(p.encode("error", code="untrusted", message="not on this console's trust list"))
+
+
+def test_a_replica_restored_from_an_old_backup_takes_a_new_id(consoles, tmp_path):
+    import shutil
+
+    a, b = consoles("a", "b")
+    with a.open() as sa:
+        sa.add("units", {"callsign": "E-1", "agency": "F", "kind": "E"})
+    # A backup of a's database together with its replica marker.
+    for suffix in ("", ".replica"):
+        shutil.copy(f"{a.path}{suffix}", tmp_path / f"backup{suffix}")
+    with a.open() as sa, b.open() as sb:
+        sa.add("units", {"callsign": "E-2", "agency": "F", "kind": "E"})
+        run(*pair(a, b, sa, sb))
+        old_id = sa.replica_id
+    for suffix in ("", ".replica"):
+        shutil.copy(tmp_path / f"backup{suffix}", f"{a.path}{suffix}")
+    with a.open() as sa, b.open() as sb:
+        assert sa.replica_id == old_id  # the marker came back with the file, so only a peer can tell
+        run(*pair(a, b, sa, sb))
+        assert sa.replica_id != old_id
+        assert {u.callsign for u in sa.list("units")} == {"E-1", "E-2"}  # what it lost came back
+        sa.add("units", {"callsign": "E-3", "agency": "F", "kind": "E"})
+        run(*pair(a, b, sa, sb))
+        assert {u.callsign for u in sb.list("units")} == {"E-1", "E-2", "E-3"}
