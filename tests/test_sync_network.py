@@ -1,0 +1,367 @@
+"""Sync over real websockets on TLS, on 127.0.0.1 with port 0."""
+
+import asyncio
+import json
+import os
+import ssl
+
+import pytest
+from conftest import snapshot
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from console.sync import protocol as p
+from console.sync.transport import Engine, SyncError
+
+LOCAL = ("127.0.0.1", 0)
+
+
+def arun(coro, timeout=90):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def until(predicate, timeout=30.0, what="condition"):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def snaps(*consoles):
+    out = []
+    for c in consoles:
+        with c.open() as s:
+            out.append(snapshot(s))
+    return out
+
+
+def converged(*consoles):
+    s = snaps(*consoles)
+    return all(x == s[0] for x in s[1:])
+
+
+def url(engine):
+    return f"wss://127.0.0.1:{engine.port}"
+
+
+def test_relay_carries_live_edits_between_two_consoles(consoles):
+    r, a, b = consoles("relay", "a", "b")
+    with a.open() as sa:
+        unit = sa.add("units", {"callsign": "E-12", "agency": "F", "kind": "Engine"})
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            async with Engine(a.path, peers=[url(relay)]) as ea, Engine(b.path, peers=[url(relay)]) as eb:
+                await until(lambda: converged(r, a, b), what="first catch-up")
+                with a.open() as sa:  # as the window or the command line would
+                    sa.update("units", unit, {"status": "on scene"})
+                await until(lambda: b.open().get("units", unit).status == "on_scene", what="live edit")
+                status = await eb.status()
+                assert status["online"] and status["peers"][0]["state"] == "connected"
+                assert status["peers"][0]["console_id"] == r.console_id
+                assert (await ea.status())["outbox"] == 0
+                await until(lambda: converged(r, a, b))
+
+    arun(main())
+
+
+def test_chain_and_triangle_converge_without_double_apply(consoles):
+    a, b, c = consoles("a", "b", "c")
+    for x in (a, b, c):
+        with x.open() as s:
+            s.add_many("units", [{"callsign": f"{x.name}-{i}", "agency": "F", "kind": "E"} for i in range(50)])
+
+    async def chain():
+        async with Engine(c.path, listen=LOCAL) as ec, Engine(b.path, listen=LOCAL, peers=[url(ec)]) as eb:
+            async with Engine(a.path, peers=[url(eb)]):
+                await until(lambda: converged(a, b, c), what="chain a-b-c")
+
+    async def triangle():
+        async with Engine(a.path, listen=LOCAL) as ea, Engine(b.path, listen=LOCAL, peers=[url(ea)]) as eb:
+            async with Engine(c.path, peers=[url(ea), url(eb)]):
+                for x in (a, b, c):
+                    with x.open() as s:
+                        s.add("tasks", {"title": f"from {x.name}"})
+                await until(lambda: converged(a, b, c), what="triangle")
+
+    arun(chain())
+    arun(triangle())
+    counts = [s["changes"] for s in snaps(a, b, c)]
+    assert counts[0] == counts[1] == counts[2] == 3 * 51 + 3 * 2
+
+
+def test_partition_and_heal(consoles):
+    r, fire, police = consoles("relay", "fire", "police")
+    with fire.open() as s:
+        levee, elm = s.add("tasks", {"title": "Levee"}), s.add("tasks", {"title": "Elm St"})
+        unit = s.add("units", {"callsign": "E-12", "agency": "F", "kind": "Engine"})
+        bags = s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 1000})
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            async with Engine(fire.path, peers=[url(relay)]), Engine(police.path, peers=[url(relay)]):
+                await until(lambda: converged(r, fire, police))
+            # Partitioned: both sides edit.
+            with fire.open() as s:
+                s.update("units", unit, {"task_id": levee, "status": "en route"})
+                s.adjust(bags, -300)
+            with police.open() as s:
+                s.update("units", unit, {"task_id": elm})
+                s.adjust(bags, -450)
+                s.add("units", {"callsign": "2A12", "agency": "Police", "kind": "Patrol"})
+            async with Engine(fire.path, peers=[url(relay)]), Engine(police.path, peers=[url(relay)]):
+                await until(lambda: converged(r, fire, police), what="heal")
+
+    arun(main())
+    with fire.open() as s, police.open() as t:
+        assert s.get("resources", bags).quantity == t.get("resources", bags).quantity == 250
+        assert [c.field for c in s.conflicts()] == ["task_id"] and s.conflicts() == t.conflicts()
+        assert {u.callsign for u in t.list("units")} == {"E-12", "2A12"}
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 that cuts each connection after a number of
+    bytes (the next one from `cuts`; None lets a connection through whole)."""
+
+    def __init__(self, target_port, cuts):
+        self.target_port = target_port
+        self.cuts = list(cuts)
+        self.server = None
+
+    async def start(self):
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def handle(self, reader, writer):
+        limit = self.cuts.pop(0) if self.cuts else None
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        moved = [0]
+        done = asyncio.Event()
+
+        async def pipe(src, dst):
+            try:
+                while not done.is_set():
+                    data = await src.read(4096)
+                    if not data:
+                        break
+                    if limit is not None and moved[0] + len(data) > limit:
+                        dst.write(data[: max(0, limit - moved[0])])
+                        break
+                    moved[0] += len(data)
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                done.set()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        for w in (writer, up_writer):
+            w.close()
+
+    async def close(self):
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def test_connections_cut_after_n_bytes_lose_nothing_and_apply_nothing_twice(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as s:
+        bags = s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 5000})
+        s.add_many("units", [{"callsign": f"U{i}", "agency": "F", "kind": "E", "notes": "n" * 40}
+                             for i in range(3000)])
+    with b.open() as s:
+        s.add_many("tasks", [{"title": f"T{i}"} for i in range(300)])
+    cuts = [300, 1200, 2500, 5000, 9000, 20_000, 45_000, 90_000, 150_000, 260_000, 400_000, 620_000]
+
+    async def main():
+        async with Engine(a.path, listen=LOCAL) as ea, Engine(b.path) as eb:
+            with b.open() as s:
+                s.apply([c for batch in s.changes_since({}) for c in batch])  # nothing new: a no-op
+            proxy = CuttingProxy(ea.port, cuts)
+            port = await proxy.start()
+            failures = 0
+            for _ in cuts:
+                try:
+                    await eb.sync_once(f"wss://127.0.0.1:{port}", timeout=30)
+                except SyncError:
+                    failures += 1
+                # Draws on both sides between the cut connections.
+                with a.open() as s:
+                    s.adjust(bags, -1)
+                with b.open() as s:
+                    if s.counts()["resources"]:
+                        s.adjust(s.list("resources")[0].id, -2)
+            await eb.sync_once(f"wss://127.0.0.1:{port}", timeout=60)  # the proxy lets this one through
+            await proxy.close()
+            return failures
+
+    failures = arun(main(), timeout=240)
+    assert failures >= len(cuts) - 2  # (the smallest cuts fail in the TLS handshake, the rest mid-sync)
+    sa, sb = snaps(a, b)
+    assert sa == sb
+    with a.open() as s:
+        adds = s._conn.execute("SELECT sum(value) FROM changes WHERE kind = 'add'").fetchone()[0]
+        assert s.get("resources", bags).quantity == 5000 + adds
+        assert s._conn.execute("SELECT count(*) FROM changes WHERE kind = 'add'").fetchone()[0] > len(cuts)
+
+
+async def raw_client(port, identity=None):
+    """A websocket on TLS to the relay that does not pin anything."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ws = await connect(f"wss://127.0.0.1:{port}", ssl=ctx, max_size=None, open_timeout=10)
+    challenge = json.loads(await ws.recv())
+    assert challenge["type"] == "challenge"
+    return ws, challenge
+
+
+async def expect_refusal(ws):
+    """The error the relay answers with, or the close code if it just closes."""
+    try:
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert reply["type"] == "error"
+        code = reply["code"]
+    except ConnectionClosed as exc:
+        code = exc.rcvd.code if exc.rcvd else None
+    await ws.wait_closed()
+    return code
+
+
+def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
+    from console.sync import identity
+
+    r, good, stranger, observer = consoles("relay", "good", "stranger", "observer", observers=("observer",))
+    with r.open() as s:
+        s.untrust(stranger.console_id)
+    with good.open() as s:
+        s.add("units", {"callsign": "G-1", "agency": "Good", "kind": "Engine"})
+    with observer.open() as s:
+        s.add("units", {"callsign": "O-1", "agency": "Obs", "kind": "Engine"})
+    with stranger.open() as s:
+        s.add("units", {"callsign": "S-1", "agency": "Stranger", "kind": "Engine"})
+    me_good = good.identity
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            port = relay.port
+            before = snaps(r)[0]
+            codes = {}
+            # Not TLS at all: random bytes.
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(os.urandom(4096))
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), 10) is not None
+            writer.close()
+            # TLS and websockets, then bad messages.
+            bad = {
+                "not_json": "{{{",
+                "unknown_type": json.dumps({"type": "launch"}),
+                "wrong_types": json.dumps({"type": "ack", "batch": "one", "vv": {}}),
+                "binary": b"\x00\x01",
+                "version": p.encode("hello", protocol=9, replica="a" * 32, agency="x", vv={}),
+                "early_changes": p.encode("changes", batch=1, changes=[[1] * 11]),
+                "no_certificate": p.encode("hello", protocol=1, replica="a" * 32, agency="x", vv={}),
+                "oversized": "x" * (p.MAX_MESSAGE + 10),
+            }
+            for name, frame in bad.items():
+                ws, _ = await raw_client(port)
+                await ws.send(frame)
+                codes[name] = await expect_refusal(ws)
+            # A valid hello signed for another nonce (replayed).
+            ws, _challenge = await raw_client(port)
+            import base64
+            old_nonce = os.urandom(32)
+            sig = me_good.sign(old_nonce, r.console_id, me_good.console_id)
+            await ws.send(p.encode("hello", protocol=1, replica="a" * 32, agency="x", vv={},
+                                   cert=p.b64(me_good.cert_der), signature=base64.b64encode(sig).decode()))
+            codes["replayed_signature"] = await expect_refusal(ws)
+            assert identity.fingerprint(me_good.cert_der) == good.console_id
+            # An untrusted console and an observer, through the real client.
+            async with Engine(stranger.path) as es:
+                with pytest.raises(SyncError, match="not on this console's trust list"):
+                    await es.sync_once(f"wss://127.0.0.1:{port}")
+            async with Engine(observer.path) as eo:
+                with pytest.raises(SyncError, match="observer"):
+                    await eo.sync_once(f"wss://127.0.0.1:{port}")
+            assert snaps(r)[0]["units"] == before["units"]
+            # ...and a good console syncs through the same relay right after.
+            async with Engine(good.path) as eg:
+                session = await eg.sync_once(f"wss://127.0.0.1:{port}")
+                assert session.stats.sent == 2
+            return codes
+
+    codes = arun(main(), timeout=120)
+    assert codes == {
+        "not_json": "bad_message", "unknown_type": "bad_message", "wrong_types": "bad_message",
+        "binary": "bad_message", "version": "bad_version", "early_changes": "out_of_order",
+        "no_certificate": "bad_signature", "oversized": 1009, "replayed_signature": "bad_signature",
+    }
+    with r.open() as s:
+        assert {u.callsign for u in s.list("units")} == {"G-1"}
+
+
+def test_client_refuses_a_server_it_does_not_trust(consoles):
+    a, b = consoles("a", "b")
+    with b.open() as s:
+        s.untrust(a.console_id)
+
+    async def main():
+        async with Engine(a.path, listen=LOCAL) as ea, Engine(b.path) as eb:
+            with pytest.raises(SyncError, match="not on this console's trust list"):
+                await eb.sync_once(url(ea))
+            with pytest.raises(SyncError, match="cannot reach"):
+                await eb.sync_once("wss://127.0.0.1:1")
+            with pytest.raises(SyncError, match="not a peer address"):
+                await eb.sync_once("https://example.invalid")
+
+    arun(main())
+
+
+def test_status_follows_a_peer_going_away_and_coming_back(consoles):
+    r, a = consoles("relay", "a")
+    with a.open() as s:
+        for i in range(3):
+            s.add("tasks", {"title": f"T{i}"})
+
+    async def main():
+        relay = Engine(r.path, listen=LOCAL)
+        await relay.start()
+        port = relay.port
+        async with Engine(a.path, peers=[f"wss://127.0.0.1:{port}"]) as ea:
+            assert (await ea.status())["outbox"] == 6
+            await until(lambda: ea.status(), what="status")
+            await until(lambda: _state(ea, "connected"), what="connected")
+            await until(lambda: _outbox(ea, 0), what="outbox drained")
+            await relay.stop()
+            await until(lambda: _offline(ea), what="offline")
+            with a.open() as s:
+                s.add("tasks", {"title": "while offline"})
+            await until(lambda: _outbox(ea, 2), what="outbox grows")
+            relay = Engine(r.path, listen=("127.0.0.1", port))
+            await relay.start()
+            await until(lambda: _outbox(ea, 0), timeout=60, what="outbox drained after reconnect")
+            await relay.stop()
+
+    arun(main(), timeout=150)
+
+
+async def _state(engine, state):
+    return (await engine.status())["peers"][0]["state"] == state
+
+
+async def _outbox(engine, n):
+    return (await engine.status())["outbox"] == n
+
+
+async def _offline(engine):
+    status = await engine.status()
+    return not status["online"] and status["peers"][0]["state"] in ("connecting", "offline")
