@@ -84,6 +84,8 @@ class Link:
     last_error: str | None = None
     sent: int = 0
     received: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
     session: Session | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
@@ -92,6 +94,7 @@ class Link:
             "console_id": self.console_id, "agency": self.agency, "role": self.role,
             "last_seen": None if self.last_seen is None else clock.to_iso(clock.pack(int(self.last_seen * 1000))),
             "last_error": self.last_error, "sent": self.sent, "received": self.received,
+            "bytes_out": self.bytes_out, "bytes_in": self.bytes_in,
         }
 
 
@@ -124,6 +127,7 @@ class Engine:
         self._server = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_exchange: float | None = None
+        self.last_link: Link | None = None  # of the last sync_once, for its figures
 
     @property
     def store(self) -> Store:
@@ -263,6 +267,7 @@ class Engine:
                 async with lock:
                     for frame in frames:
                         await ws.send(frame)
+                        link.bytes_out += len(frame)
                 self._exchanged(link, session)
 
         async def pumper() -> None:
@@ -278,6 +283,7 @@ class Engine:
             await send(await self.worker.run(session.start))
             async for frame in ws:
                 link.last_seen = time.time()
+                link.bytes_in += len(frame)
                 await send(await self.worker.run(session.receive, frame))
                 self._exchanged(link, session)
                 if once and session.done:
@@ -376,6 +382,7 @@ class Engine:
             raise SyncError(f"{url}: no complete exchange within {timeout:.0f} s") from None
         finally:
             self.links.remove(link)
+            self.last_link = link
 
     # ------------------------------------------------------------------ status
 
