@@ -1,6 +1,7 @@
 """Sync over real websockets on TLS, on 127.0.0.1 with port 0."""
 
 import asyncio
+import base64
 import json
 import os
 import ssl
@@ -182,9 +183,8 @@ def test_connections_cut_after_n_bytes_lose_nothing_and_apply_nothing_twice(cons
     cuts = [300, 1200, 2500, 5000, 9000, 20_000, 45_000, 90_000, 150_000, 260_000, 400_000, 620_000]
 
     async def main():
-        async with Engine(a.path, listen=LOCAL) as ea, Engine(b.path) as eb:
-            with b.open() as s:
-                s.apply([c for batch in s.changes_since({}) for c in batch])  # nothing new: a no-op
+        # Small batches, so that cuts land between committed batches too.
+        async with Engine(a.path, listen=LOCAL, batch_changes=200) as ea, Engine(b.path, batch_changes=200) as eb:
             proxy = CuttingProxy(ea.port, cuts)
             port = await proxy.start()
             failures = 0
@@ -193,6 +193,8 @@ def test_connections_cut_after_n_bytes_lose_nothing_and_apply_nothing_twice(cons
                     await eb.sync_once(f"wss://127.0.0.1:{port}", timeout=30)
                 except SyncError:
                     failures += 1
+                with b.open() as s:
+                    progress.append(s.counts()["units"])
                 # Draws on both sides between the cut connections.
                 with a.open() as s:
                     s.adjust(bags, -1)
@@ -203,7 +205,10 @@ def test_connections_cut_after_n_bytes_lose_nothing_and_apply_nothing_twice(cons
             await proxy.close()
             return failures
 
+    progress = []
     failures = arun(main(), timeout=240)
+    assert any(0 < n < 3000 for n in progress)  # some cut connections had made progress
+    assert progress == sorted(progress)  # and what was committed stayed
     assert failures >= len(cuts) - 2  # (the smallest cuts fail in the TLS handshake, the rest mid-sync)
     sa, sb = snaps(a, b)
     assert sa == sb
@@ -249,6 +254,10 @@ def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
     with stranger.open() as s:
         s.add("units", {"callsign": "S-1", "agency": "Stranger", "kind": "Engine"})
     me_good = good.identity
+    with good.open() as s:
+        good_replica = s.replica_id
+    with r.open() as s:
+        relay_replica = s.replica_id
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay:
@@ -278,13 +287,35 @@ def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
                 codes[name] = await expect_refusal(ws)
             # A valid hello signed for another nonce (replayed).
             ws, _challenge = await raw_client(port)
-            import base64
             old_nonce = os.urandom(32)
             sig = me_good.sign(old_nonce, r.console_id, me_good.console_id)
             await ws.send(p.encode("hello", protocol=1, replica="a" * 32, agency="x", vv={},
                                    cert=p.b64(me_good.cert_der), signature=base64.b64encode(sig).decode()))
             codes["replayed_signature"] = await expect_refusal(ws)
             assert identity.fingerprint(me_good.cert_der) == good.console_id
+            # A trusted, authenticated console sending bad changes.
+            base = [good_replica, 1, 1, "units", "1" * 32, "*", "insert",
+                    {"callsign": "X", "agency": "F", "kind": "E"}, [], "op", "Good"]
+            batches = {
+                "unknown_table": [[*base[:3], "weapons", *base[4:]]],
+                "unknown_field": [[*base[:7], {"callsign": "X", "agency": "F", "kind": "E", "gun": 1}, *base[8:]]],
+                "forged_origin": [[relay_replica, 99, *base[2:]]],
+            }
+            for name, changes in batches.items():
+                ws, challenge = await raw_client(port)
+                nonce = base64.b64decode(challenge["nonce"])
+                sig = me_good.sign(nonce, r.console_id, me_good.console_id)
+                await ws.send(p.encode("hello", protocol=1, replica=good_replica, agency="Good", vv={},
+                                       cert=p.b64(me_good.cert_der), signature=p.b64(sig)))
+                reply = json.loads(await ws.recv())
+                assert reply["type"] == "hello"
+                await ws.send(p.encode("changes", batch=1, changes=changes))
+                while True:  # skip the relay's own batches; wait for its verdict
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if msg["type"] == "error":
+                        codes[name] = msg["code"]
+                        break
+                await ws.wait_closed()
             # An untrusted console and an observer, through the real client.
             async with Engine(stranger.path) as es:
                 with pytest.raises(SyncError, match="not on this console's trust list"):
@@ -304,6 +335,7 @@ def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
         "not_json": "bad_message", "unknown_type": "bad_message", "wrong_types": "bad_message",
         "binary": "bad_message", "version": "bad_version", "early_changes": "out_of_order",
         "no_certificate": "bad_signature", "oversized": 1009, "replayed_signature": "bad_signature",
+        "unknown_table": "bad_change", "unknown_field": "bad_change", "forged_origin": "forged_origin",
     }
     with r.open() as s:
         assert {u.callsign for u in s.list("units")} == {"G-1"}

@@ -234,3 +234,21 @@ def test_a_replica_restored_from_an_old_backup_takes_a_new_id(consoles, tmp_path
         sa.add("units", {"callsign": "E-3", "agency": "F", "kind": "E"})
         run(*pair(a, b, sa, sb))
         assert {u.callsign for u in sb.list("units")} == {"E-1", "E-2", "E-3"}
+
+
+def test_a_console_a_day_ahead_has_its_changes_refused_but_the_session_goes_on(tmp_path):
+    from conftest import FakeWall
+
+    from console.store import Store
+
+    a, b = make_consoles(tmp_path, "a", "b")
+    now = FakeWall()
+    with Store(a.path, wall=now) as sa, Store(b.path, wall=FakeWall(now.ms + 24 * 3600 * 1000)) as sb:
+        sb.add("units", {"callsign": "FAST-1", "agency": "F", "kind": "E"})
+        sa.add("units", {"callsign": "E-1", "agency": "F", "kind": "E"})
+        srv, cli = pair(a, b, sa, sb)
+        run(srv, cli)
+        assert [u.callsign for u in sa.list("units")] == ["E-1"]  # refused, with its reason logged
+        assert srv.stats.refused == 1
+        assert {u.callsign for u in sb.list("units")} == {"E-1", "FAST-1"}  # the other way still flows
+        assert srv.state == cli.state == "syncing"

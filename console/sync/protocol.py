@@ -22,8 +22,8 @@ from console.model import ValidationError
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE = 4 * 1024 * 1024  # websockets max_size: larger frames close the connection (1009)
-BATCH_CHANGES = 1000  # at most this many changes in one `changes` message
-BATCH_BYTES = 1024 * 1024  # and at most about this many bytes of them, well under MAX_MESSAGE
+BATCH_CHANGES = 5000  # at most this many changes in one `changes` message
+BATCH_BYTES = 2 * 1024 * 1024  # and at most about this many bytes of them, well under MAX_MESSAGE
 MAX_VV = 100_000  # entries in a version vector
 NONCE_BYTES = 32
 

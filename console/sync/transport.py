@@ -110,6 +110,7 @@ class Engine:
         listen: tuple[str, int] | None = None,
         peers: list[str] | tuple[str, ...] = (),
         window: int = 4,
+        batch_changes: int = p.BATCH_CHANGES,
         poll_interval: float = 0.25,
         on_event: Callable[[str, Any], None] | None = None,
     ) -> None:
@@ -119,6 +120,7 @@ class Engine:
         self.listen_on = listen
         self.peer_urls = list(peers)
         self.window = window
+        self.batch_changes = batch_changes
         self.poll_interval = poll_interval
         self.on_event = on_event
         self.links: list[Link] = []
@@ -228,7 +230,7 @@ class Engine:
         self.links.append(link)
         try:
             await self._drive(ws, Session(self.store, "server", self.identity, address=link.address,
-                                          window=self.window), link)
+                                          window=self.window, batch_changes=self.batch_changes), link)
         except PeerRefused as exc:
             log.warning("peer at %s refused: %s", link.address, exc)
         except Exception:
@@ -341,13 +343,16 @@ class Engine:
             try:
                 server_id = await self._pin(ws, link)
                 await self._drive(ws, Session(self.store, "client", self.identity, server_id=server_id,
-                                              address=url, window=self.window), link)
+                                              address=url, window=self.window, batch_changes=self.batch_changes), link)
                 link.last_error = None
             except (SyncError, PeerRefused) as exc:
                 link.state = "refused"
                 link.last_error = str(exc)
                 log.error("%s: %s", url, exc)
                 self._emit("peers")
+            except Exception as exc:  # a bug must not end the reconnect loop
+                link.last_error = f"internal error: {exc}"
+                log.exception("sync with %s failed", url)
             # A connection that ends at once (refused, or dropped straight
             # away) is retried after a growing pause, not in a tight loop.
             if time.monotonic() - started < 10:
@@ -373,7 +378,7 @@ class Engine:
                 async with ws:
                     server_id = await self._pin(ws, link)
                     session = Session(self.store, "client", self.identity, server_id=server_id,
-                                      address=url, window=self.window)
+                                      address=url, window=self.window, batch_changes=self.batch_changes)
                     try:
                         return await self._drive(ws, session, link, once=True)
                     except PeerRefused as exc:
