@@ -273,10 +273,16 @@ class Engine:
                 self._exchanged(link, session)
 
         async def pumper() -> None:
-            while True:
-                await wake.wait()
-                wake.clear()
-                await send(await self.worker.run(session.pump))
+            try:
+                while True:
+                    await wake.wait()
+                    wake.clear()
+                    await send(await self.worker.run(session.pump))
+            except ConnectionClosed:
+                pass  # the receive loop sees the close too and ends the session
+            except StoreError as exc:
+                log.error("cannot read changes for %s: %s", link.address, exc)
+                await ws.close(1011, "internal")
 
         self._wakes.add(wake)
         pump_task = self._spawn(pumper())
@@ -308,8 +314,9 @@ class Engine:
         finally:
             self._wakes.discard(wake)
             pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump_task
+            # gather, not a bare await: a cancellation of this task itself
+            # still propagates, and the pump's own end is never re-raised.
+            await asyncio.gather(pump_task, return_exceptions=True)
             link.state = "offline"
             link.session = None
             await self.worker.run(session.close)
