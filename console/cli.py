@@ -53,6 +53,9 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _db_option(parser, top=True)
     parser.add_argument("--demo", action="store_true", help="open on the demo scenario (seeded if the database is new)")
+    parser.add_argument("--listen", metavar="HOST:PORT", type=host_port, help="with the window: accept consoles")
+    parser.add_argument("--peer", action="append", metavar="wss://HOST:PORT",
+                        help="with the window: sync with this console (repeatable)")
     parser.add_argument("--operator", help="who is at this console (default: $CRISIS_OPERATOR or the login name)")
     parser.add_argument("--agency", help="this console's agency (remembered in the database)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -448,13 +451,17 @@ def _open_window(args) -> int:
         with Store(args.db, operator=args.operator, agency=args.agency) as store:
             if not store.counts()["units"]:
                 seed.seed_demo(store)
+    from console.sync.transport import SyncError, check_url
+
+    for url in args.peer or ():
+        try:
+            check_url(url)
+        except SyncError as exc:
+            raise UsageError(f"{PROG}: {exc}") from None
     try:
-        from console.ui import app  # the window comes with its own issue
-    except ImportError:
-        where = f" ({args.db} is ready for the commands)" if args.demo else ""
-        raise StoreError(
-            f"the desktop window is not part of this build yet{where}; see `{PROG} --help` for the commands"
-        ) from None
+        from console.ui import app
+    except ImportError as exc:
+        raise StoreError(f"the desktop window cannot start: {exc}") from None
     return app.main(args)
 
 

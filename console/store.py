@@ -426,7 +426,40 @@ class Store:
         """Every live row of `table` as records, in a stable order."""
         return self._records(table, None, (), deleted=deleted)
 
-    def _records(self, table: str, where: str | None, params: tuple, *, deleted: bool) -> list:
+    @_guard
+    def get_many(self, table: str, ids: Iterable[str]) -> list:
+        """The live rows among `ids` (deleted or unknown ids are left out)."""
+        ids = list(ids)
+        out = []
+        for part in _chunks(ids):
+            q = ",".join("?" * len(part))
+            out.extend(self._records(table, f"id IN ({q})", tuple(part), deleted=False, ids=part))
+        return out
+
+    @_guard
+    def agencies(self, table: str) -> list[str]:
+        """The agencies named on a table's live rows (a task's lead agency)."""
+        t = model.table(table)
+        field = "lead_agency" if t.name == "tasks" else "agency"
+        if field not in t.names:
+            return []
+        return [r for (r,) in self._conn.execute(
+            f"SELECT DISTINCT {field} FROM {t.name} WHERE deleted = 0 AND created_hlc IS NOT NULL "
+            f"AND {field} IS NOT NULL ORDER BY 1")]
+
+    @_guard
+    def assignments(self) -> dict[str, tuple[str, ...]]:
+        """{task id: callsigns of the live units on it}."""
+        assigned: dict[str, list[str]] = defaultdict(list)
+        for task_id, callsign in self._conn.execute(
+            "SELECT task_id, callsign FROM units WHERE task_id IS NOT NULL AND deleted = 0 "
+            "AND created_hlc IS NOT NULL ORDER BY callsign COLLATE NOCASE"
+        ):
+            assigned[task_id].append(callsign)
+        return {k: tuple(v) for k, v in assigned.items()}
+
+    def _records(self, table: str, where: str | None, params: tuple, *, deleted: bool,
+                 ids: list[str] | None = None) -> list:
         t = model.table(table)
         cols = [c for c in model.record_fields(t.name) if c != "assigned_units"]
         conds = ["created_hlc IS NOT NULL"]
@@ -440,13 +473,15 @@ class Store:
         rec = model.RECORDS[t.name]
         if t.name != "tasks":
             return [rec(*r) for r in rows]
-        assigned: dict[str, list[str]] = defaultdict(list)
-        for task_id, callsign in self._conn.execute(
-            "SELECT task_id, callsign FROM units WHERE task_id IS NOT NULL AND deleted = 0 "
-            "AND created_hlc IS NOT NULL ORDER BY callsign COLLATE NOCASE"
-        ):
-            assigned[task_id].append(callsign)
-        return [rec(*r, assigned_units=tuple(assigned.get(r[0], ()))) for r in rows]
+        if ids is not None and len(ids) < 50:
+            assigned: dict[str, tuple[str, ...]] = {}
+            for task_id in ids:
+                assigned[task_id] = tuple(c for (c,) in self._conn.execute(
+                    "SELECT callsign FROM units WHERE task_id = ? AND deleted = 0 AND created_hlc IS NOT NULL "
+                    "ORDER BY callsign COLLATE NOCASE", (task_id,)))
+        else:
+            assigned = self.assignments()
+        return [rec(*r, assigned_units=assigned.get(r[0], ())) for r in rows]
 
     @_guard
     def rows(self, table: str) -> list[dict]:

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from console import clock
@@ -40,6 +41,9 @@ from console.sync.session import PeerRefused, Session
 log = logging.getLogger(__name__)
 
 KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
+# Reconnect within at most 10 s of a peer coming back (the library's default
+# grows to 90 s, long for a console that should be back on the board).
+RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=10.0, factor=1.6)
 
 
 class SyncError(Exception):
@@ -86,6 +90,7 @@ class Link:
     received: int = 0
     bytes_out: int = 0
     bytes_in: int = 0
+    pause: float = 1.0  # before the next reconnection
     session: Session | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
@@ -336,6 +341,7 @@ class Engine:
         return connect(
             url, ssl=self.identity.client_context(), max_size=p.MAX_MESSAGE, open_timeout=10,
             ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, user_agent_header=None,
+            reconnect_delays=RECONNECT_DELAYS,
         )
 
     async def _dial_forever(self, url: str) -> None:
@@ -344,32 +350,38 @@ class Engine:
         check_url(url)
         link = Link(url, "dial")
         self.links.append(link)
-        pause = 1.0
-        async for ws in self._connect(url):
-            started = time.monotonic()
-            try:
-                server_id = await self._pin(ws, link)
-                await self._drive(ws, Session(self.store, "client", self.identity, server_id=server_id,
-                                              address=url, window=self.window, batch_changes=self.batch_changes), link)
-                link.last_error = None
-            except (SyncError, PeerRefused) as exc:
-                link.state = "refused"
-                link.last_error = str(exc)
-                log.error("%s: %s", url, exc)
-                self._emit("peers")
-            except Exception as exc:  # a bug must not end the reconnect loop
-                link.last_error = f"internal error: {exc}"
-                log.exception("sync with %s failed", url)
-            # A connection that ends at once (refused, or dropped straight
-            # away) is retried after a growing pause, not in a tight loop.
-            if time.monotonic() - started < 10:
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 30.0)
-            else:
-                pause = 1.0
-            if link.state != "refused":
-                link.state = "connecting"
+        # aclosing: on stop, the reconnect generator is closed here, not left
+        # to the garbage collector (qasync's loop has no async-generator hooks).
+        async with contextlib.aclosing(self._connect(url).__aiter__()) as connections:
+            async for ws in connections:
+                await self._dial_session(url, link, ws)
+
+    async def _dial_session(self, url: str, link: Link, ws) -> None:
+        """One connection of _dial_forever, then the pause before the next."""
+        started = time.monotonic()
+        try:
+            server_id = await self._pin(ws, link)
+            await self._drive(ws, Session(self.store, "client", self.identity, server_id=server_id, address=url,
+                                          window=self.window, batch_changes=self.batch_changes), link)
+            link.last_error = None
+        except (SyncError, PeerRefused) as exc:
+            link.state = "refused"
+            link.last_error = str(exc)
+            log.error("%s: %s", url, exc)
             self._emit("peers")
+        except Exception as exc:  # a bug must not end the reconnect loop
+            link.last_error = f"internal error: {exc}"
+            log.exception("sync with %s failed", url)
+        # A connection that ends at once (refused, or dropped straight away)
+        # is retried after a growing pause, not in a tight loop.
+        if time.monotonic() - started < 10:
+            await asyncio.sleep(link.pause)
+            link.pause = min(link.pause * 2, 30.0)
+        else:
+            link.pause = 1.0
+        if link.state != "refused":
+            link.state = "connecting"
+        self._emit("peers")
 
     async def sync_once(self, url: str, timeout: float = 120.0) -> Session:
         """Connect once, exchange everything both ways, and disconnect."""

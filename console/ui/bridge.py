@@ -1,0 +1,109 @@
+"""The window's one way to the operation: local operations on the store and
+one `changed` signal, whether a change was made here or arrived by sync.
+
+The bridge owns the window's own store connection (on the GUI thread; a
+local operation is one short transaction). The sync engine, if any, runs on
+the same asyncio loop (qasync) with its own connection on its own thread;
+its events come back here and are re-emitted as Qt signals, in the manner of
+Electrum's QtEventListener.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from console.store import ChangeSet, Store
+
+log = logging.getLogger(__name__)
+
+
+class Bridge(QObject):
+    """Operations for the window, and what changed."""
+
+    changed = Signal(object)  # a ChangeSet: tables, rows, whether conflicts changed
+    sync_status = Signal(object)  # Engine.status() as a dict, about once a second
+    progress = Signal(int, int)  # changes received so far, and still owed, during a catch-up
+
+    def __init__(self, store: Store, engine=None, parent=None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.engine = engine
+        self._unsubscribe = store.subscribe(self._on_commit)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(1000)
+        self._status_timer.timeout.connect(self._poll_status)
+        if engine is not None:
+            engine.on_event = self._on_engine_event
+            self._status_timer.start()
+        self._status_task = None
+
+    # ------------------------------------------------------------ operations
+
+    def add(self, table: str, values: dict[str, Any]) -> str:
+        return self.store.add(table, values)
+
+    def update(self, table: str, row_id: str, values: dict[str, Any]) -> None:
+        self.store.update(table, row_id, values)
+
+    def delete(self, table: str, row_id: str) -> None:
+        self.store.delete(table, row_id)
+
+    def set_status(self, row_ids: list[str], status: str) -> None:
+        for row_id in row_ids:
+            self.store.update("units", row_id, {"status": status})
+
+    def assign(self, row_ids: list[str], task_id: str | None) -> None:
+        for row_id in row_ids:
+            self.store.update("units", row_id, {"task_id": task_id})
+
+    def adjust(self, resource_id: str, delta: float) -> float:
+        return self.store.adjust(resource_id, delta)
+
+    def note(self, text: str, table: str | None = None, row_id: str | None = None) -> None:
+        self.store.note(text, table, row_id)
+
+    def resolve(self, conflict_id: str, *, keep: int | None = None, raw: str | None = None) -> None:
+        self.store.resolve(conflict_id, keep=keep, raw=raw)
+
+    # ---------------------------------------------------------------- events
+
+    def _on_commit(self, cs: ChangeSet) -> None:
+        # A local operation committed: show it, and push it to peers now.
+        self.changed.emit(cs)
+        if self.engine is not None:
+            self.engine.notify()
+
+    def _on_engine_event(self, name: str, payload: Any) -> None:
+        if name == "changes":  # remote changes committed by the engine
+            self.changed.emit(payload)
+        elif name in ("peers", "progress"):
+            self._poll_status()
+
+    def _poll_status(self) -> None:
+        import asyncio
+
+        if self.engine is None or (self._status_task is not None and not self._status_task.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._status_task = loop.create_task(self._read_status())
+
+    async def _read_status(self) -> None:
+        try:
+            status = await self.engine.status()
+        except Exception:
+            log.exception("could not read the sync status")
+            return
+        self.sync_status.emit(status)
+        owed = sum(p.get("owed") or 0 for p in status["peers"])
+        received = sum(p.get("received") or 0 for p in status["peers"])
+        self.progress.emit(received, owed)
+
+    def close(self) -> None:
+        self._status_timer.stop()
+        self._unsubscribe()

@@ -1,0 +1,261 @@
+"""Dialogs: create and edit rows, draw or add stock, reconcile conflicts."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console import model
+from console.model import ValidationError
+from console.store import StoreError
+
+
+class RecordDialog(QDialog):
+    """Create or edit a unit, task or resource. Values are checked by the
+    store; what is wrong is said in the dialog, which stays open."""
+
+    def __init__(self, bridge, table: str, record=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.table = model.table(table)
+        self.record = record
+        noun = table[:-1]
+        self.setWindowTitle(f"Edit {noun}" if record else f"New {noun}")
+        self.fields: dict[str, QWidget] = {}
+        form = QFormLayout()
+        for f in self.table.fields:
+            if record is not None and f.counter:
+                continue  # stock changes by drawing or adding, not by overwriting
+            widget = self._widget(f)
+            self.fields[f.name] = widget
+            label = f.name.replace("_id", "").replace("_", " ").capitalize() + (" *" if f.required else "")
+            form.addRow(label, widget)
+        self.error = QLabel()
+        self.error.setObjectName("dialogError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b71c1c; font-weight: bold")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.saved_id: str | None = None
+
+    def _widget(self, f: model.Field) -> QWidget:
+        current = getattr(self.record, f.name, None) if self.record is not None else f.default
+        if f.type == "enum":
+            w = QComboBox()
+            for choice in f.choices:
+                w.addItem(model.label(choice), choice)
+            if current:
+                w.setCurrentIndex(max(0, w.findData(current)))
+            return w
+        if f.type == "ref":
+            w = QComboBox()
+            w.addItem("—", None)
+            for rec in self.bridge.store.list(f.ref):
+                w.addItem(getattr(rec, model.TABLES[f.ref].label), rec.id)
+            if current:
+                w.setCurrentIndex(max(0, w.findData(current)))
+            return w
+        w = QLineEdit("" if current is None else (str(int(current)) if isinstance(current, float)
+                                                   and current.is_integer() else str(current)))
+        if f.type == "time":
+            w.setPlaceholderText("2026-11-25T18:30:00Z")
+        return w
+
+    def values(self) -> dict:
+        out = {}
+        for name, w in self.fields.items():
+            f = self.table.field(name)
+            if isinstance(w, QComboBox):
+                out[name] = w.currentData()
+            else:
+                out[name] = model.parse(self.table, f, w.text()) if w.text().strip() or f.required else None
+        return out
+
+    def save(self) -> None:
+        try:
+            values = self.values()
+            if self.record is None:
+                self.saved_id = self.bridge.add(self.table.name, values)
+            else:
+                changed = {k: v for k, v in values.items() if getattr(self.record, k, None) != v}
+                if changed:
+                    self.bridge.update(self.table.name, self.record.id, changed)
+                self.saved_id = self.record.id
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
+class StockDialog(QDialog):
+    """Draw stock from, or add stock to, a resource."""
+
+    def __init__(self, bridge, resource, *, draw: bool = True, parent=None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.resource = resource
+        self.draw = draw
+        unit = resource.unit or ""
+        self.setWindowTitle(f"{'Draw from' if draw else 'Add to'} {resource.name}")
+        self.amount = QDoubleSpinBox()
+        self.amount.setDecimals(0 if float(resource.quantity).is_integer() else 2)
+        self.amount.setRange(0, 1e9)
+        self.amount.setSuffix(f" {unit}")
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b71c1c; font-weight: bold")
+        on_hand = QLabel(f"On hand: {resource.quantity:g} {unit}")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(on_hand)
+        layout.addWidget(self.amount)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def save(self) -> None:
+        amount = self.amount.value()
+        if amount <= 0:
+            self.error.setText("Enter how much.")
+            return
+        try:
+            self.bridge.adjust(self.resource.id, -amount if self.draw else amount)
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
+def describe(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return model.label(value) if isinstance(value, str) else ("—" if value is None else str(value))
+
+
+class ReconcileDialog(QDialog):
+    """Every open conflict: what, both values, who and when; keep one, or
+    enter a new value. Resolutions sync to every console."""
+
+    def __init__(self, bridge, parent=None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.setWindowTitle("Reconcile conflicting edits")
+        self.resize(760, 420)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["What", "Value", "Who", "When"])
+        self.tree.setAlternatingRowColors(True)
+        self.keep_button = QPushButton("Keep this value")
+        self.keep_button.setObjectName("keep")
+        self.new_button = QPushButton("Enter a new value…")
+        self.new_button.setObjectName("newValue")
+        self.keep_button.clicked.connect(self.keep_selected)
+        self.new_button.clicked.connect(self.enter_value)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b71c1c; font-weight: bold")
+        intro = QLabel("These edits were made at the same time on different consoles, without seeing each other. "
+                       "The value shown on the boards is the later one until you decide.")
+        intro.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.keep_button)
+        row.addWidget(self.new_button)
+        row.addStretch(1)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        row.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.tree)
+        layout.addWidget(self.error)
+        layout.addLayout(row)
+        bridge.changed.connect(self._changed)
+        self.reload()
+
+    def _changed(self, cs) -> None:
+        if getattr(cs, "conflicts", True):
+            self.reload()
+
+    def reload(self) -> None:
+        self.tree.clear()
+        for c in self.bridge.store.conflicts():
+            what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
+                    else f"{c.table[:-1]} {c.row_label}: {c.field.replace('_', ' ')}")
+            top = QTreeWidgetItem([what, "", "", c.detected_at.replace("T", " ").rstrip("Z")])
+            top.setData(0, Qt.ItemDataRole.UserRole, (c.id, None))
+            for i, cand in enumerate(c.candidates, 1):
+                if c.kind == "delete" and cand.field == "deleted":
+                    value = "delete it"
+                elif c.kind == "delete":
+                    value = f"keep it: {cand.field} = {describe(cand.value)}"
+                else:
+                    value = describe(self._label(c.table, c.field, cand.value))
+                child = QTreeWidgetItem([f"  option {i}", value, f"{cand.agency} ({cand.operator})",
+                                         cand.at.replace("T", " ").rstrip("Z")])
+                child.setData(0, Qt.ItemDataRole.UserRole, (c.id, i))
+                top.addChild(child)
+            self.tree.addTopLevelItem(top)
+            top.setExpanded(True)
+        for col in range(4):
+            self.tree.resizeColumnToContents(col)
+
+    def _label(self, table: str, field: str, value):
+        f = model.table(table).field(field)
+        if f.type == "ref" and value:
+            try:
+                rec = self.bridge.store.get(f.ref, value)
+                return getattr(rec, model.TABLES[f.ref].label)
+            except StoreError:
+                return value
+        return value
+
+    def _selected(self) -> tuple[str, int | None] | None:
+        item = self.tree.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def keep_selected(self) -> None:
+        sel = self._selected()
+        if not sel or sel[1] is None:
+            self.error.setText("Select the option to keep.")
+            return
+        self._resolve(sel[0], keep=sel[1])
+
+    def enter_value(self, text: str | None = None) -> None:
+        sel = self._selected()
+        if not sel:
+            self.error.setText("Select a conflict.")
+            return
+        if not isinstance(text, str):
+            text, ok = QInputDialog.getText(self, "New value", "Value:")
+            if not ok:
+                return
+        self._resolve(sel[0], raw=text)
+
+    def _resolve(self, conflict_id: str, **how) -> None:
+        try:
+            self.bridge.resolve(conflict_id, **how)
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+        self.reload()

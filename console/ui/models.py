@@ -1,0 +1,282 @@
+"""Table models of the boards, and the filter that narrows them.
+
+A model holds plain records from the store. Changes arrive as row ids
+(`refresh`); they are queued and folded in a few hundred at a time on a
+timer, each row updated in place (dataChanged), inserted or removed. So a
+large catch-up never stalls the window, and the user's selection and scroll
+position survive remote edits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor
+
+from console import model
+from console.store import Store, short_id
+
+# Status colours: the same everywhere, and distinguishable by their labels too.
+STATUS_COLOURS = {
+    "available": "#2e7d32", "dispatched": "#1565c0", "en_route": "#6a1b9a", "on_scene": "#c62828",
+    "returning": "#00838f", "out_of_service": "#616161",
+    "open": "#1565c0", "assigned": "#6a1b9a", "in_progress": "#ef6c00", "completed": "#2e7d32",
+    "cancelled": "#616161",
+    "urgent": "#c62828", "high": "#ef6c00", "normal": "#455a64", "low": "#78909c",
+}
+
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "units": [("callsign", "Callsign"), ("agency", "Agency"), ("kind", "Kind"), ("status", "Status"),
+              ("task", "Task"), ("location", "Location"), ("since", "In status"), ("personnel", "Crew")],
+    "tasks": [("priority", "Priority"), ("status", "Status"), ("title", "Title"), ("location", "Location"),
+              ("lead_agency", "Lead agency"), ("assigned_units", "Units"), ("due", "Due")],
+    "resources": [("name", "Name"), ("kind", "Kind"), ("agency", "Agency"), ("location", "Location"),
+                  ("quantity", "Quantity"), ("unit", "Unit")],
+}
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
+REFRESH_SLICE = 400  # rows folded in per timer tick
+
+
+def since_text(iso: str | None, now: float | None = None) -> str:
+    """How long ago, as people read a board: 45s, 12m, 3h05m."""
+    if not iso:
+        return ""
+    then = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    s = max(0, int((now or time.time()) - then))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def number_text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return f"{int(v):,}"
+    return f"{v:,}" if isinstance(v, (int, float)) else str(v)
+
+
+class RecordsModel(QAbstractTableModel):
+    """The live rows of one table, as records."""
+
+    def __init__(self, table: str, store: Store, parent=None) -> None:
+        super().__init__(parent)
+        self.table = table
+        self.store = store
+        self.columns = COLUMNS[table]
+        self.records: list = []
+        self.index_of: dict[str, int] = {}
+        self.task_titles: dict[str, str] = {}
+        self._pending: set[str] = set()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._fold_in)
+        if table == "units":
+            # "In status" ticks.
+            self._tick = QTimer(self)
+            self._tick.setInterval(1000)
+            self._tick.timeout.connect(self._tick_since)
+            self._tick.start()
+        self.reload()
+
+    # ---------------------------------------------------------------- loading
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        try:
+            self.records = self.store.list(self.table)
+            self.index_of = {r.id: i for i, r in enumerate(self.records)}
+            self._load_titles()
+        finally:
+            self.endResetModel()
+
+    def _load_titles(self) -> None:
+        if self.table == "units":
+            self.task_titles = {t.id: t.title for t in self.store.list("tasks", deleted=True)}
+
+    def refresh(self, ids: Iterable[str]) -> None:
+        """Queue rows that changed; they are folded in shortly, in slices."""
+        self._pending.update(ids)
+        if self._pending and not self._timer.isActive():
+            self._timer.start()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def _fold_in(self) -> None:
+        batch = [self._pending.pop() for _ in range(min(REFRESH_SLICE, len(self._pending)))]
+        fresh = {r.id: r for r in self.store.get_many(self.table, batch)}
+        for row_id in batch:
+            rec = fresh.get(row_id)
+            at = self.index_of.get(row_id)
+            if rec is not None and at is not None:
+                self.records[at] = rec
+                self.dataChanged.emit(self.index(at, 0), self.index(at, len(self.columns) - 1))
+            elif rec is not None:
+                n = len(self.records)
+                self.beginInsertRows(QModelIndex(), n, n)
+                self.records.append(rec)
+                self.index_of[rec.id] = n
+                self.endInsertRows()
+            elif at is not None:
+                self.beginRemoveRows(QModelIndex(), at, at)
+                del self.records[at]
+                self.endRemoveRows()
+                self.index_of = {r.id: i for i, r in enumerate(self.records)}
+        if self._pending:
+            self._timer.start()
+
+    def refresh_assignments(self) -> None:
+        """A unit moved between tasks: redraw the tasks' unit lists."""
+        if self.table != "tasks" or not self.records:
+            return
+        assigned = self.store.assignments()
+        col = [k for k, _ in self.columns].index("assigned_units")
+        for i, rec in enumerate(self.records):
+            units = assigned.get(rec.id, ())
+            if units != rec.assigned_units:
+                self.records[i] = type(rec)(**{**rec.__dict__, "assigned_units": units})
+                self.dataChanged.emit(self.index(i, col), self.index(i, col))
+
+    def refresh_titles(self) -> None:
+        if self.table == "units":
+            self._load_titles()
+            col = [k for k, _ in self.columns].index("task")
+            if self.records:
+                self.dataChanged.emit(self.index(0, col), self.index(len(self.records) - 1, col))
+
+    def _tick_since(self) -> None:
+        if self.records:
+            col = [k for k, _ in self.columns].index("since")
+            self.dataChanged.emit(self.index(0, col), self.index(len(self.records) - 1, col),
+                                  [Qt.ItemDataRole.DisplayRole])
+
+    # ------------------------------------------------------------ Qt overrides
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self.records)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        horizontal = orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+        if horizontal and 0 <= section < len(self.columns):
+            return self.columns[section][1]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self.records):
+            return None
+        rec = self.records[index.row()]
+        key = self.columns[index.column()][0]
+        if role == RECORD_ROLE:
+            return rec
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(rec, key)
+        if role == SORT_ROLE:
+            return self._sort_value(rec, key)
+        if role == Qt.ItemDataRole.ForegroundRole and key in ("status", "priority"):
+            colour = STATUS_COLOURS.get(getattr(rec, key) or "")
+            return QBrush(QColor(colour)) if colour else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if key == "status" and self.table == "units":
+                return f"{model.label(rec.status)} ({model.category(rec.status)}) since {rec.status_since}"
+            return f"id …{short_id(rec.id)}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in ("quantity", "personnel"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, rec, key: str) -> str:
+        if key == "task":
+            return self.task_titles.get(rec.task_id, "") if rec.task_id else ""
+        if key == "since":
+            return since_text(rec.status_since)
+        value = getattr(rec, key)
+        if key in ("status", "priority"):
+            return model.label(value)
+        if key == "assigned_units":
+            return ", ".join(value)
+        if key in ("quantity", "personnel"):
+            return number_text(value)
+        if key == "due" and value:
+            return value.replace("T", " ").rstrip("Z")[:16]
+        return "" if value is None else str(value)
+
+    def _sort_value(self, rec, key: str):
+        if key == "since":
+            return rec.status_since or ""
+        if key == "priority":
+            return model.PRIORITIES.index(rec.priority) if rec.priority in model.PRIORITIES else 99
+        value = getattr(rec, key, None) if key != "task" else self._display(rec, key)
+        if isinstance(value, (int, float)):
+            return value
+        return "" if value is None else str(value).lower()
+
+    def record(self, row: int):
+        return self.records[row]
+
+
+class BoardFilter(QSortFilterProxyModel):
+    """Filter a board by agency, by status and by free text over its columns."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.agency = ""
+        self.status = ""
+        self.text = ""
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def set_filter(self, *, agency: str | None = None, status: str | None = None, text: str | None = None) -> None:
+        # Qt 6.10 replaced invalidateFilter() with begin/endFilterChange().
+        modern = hasattr(self, "beginFilterChange")
+        if modern:
+            self.beginFilterChange()
+        if agency is not None:
+            self.agency = agency
+        if status is not None:
+            self.status = status
+        if text is not None:
+            self.text = text.strip().lower()
+        if modern:
+            self.endFilterChange()
+        else:
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
+        src: RecordsModel = self.sourceModel()
+        rec = src.records[source_row]
+        if self.agency:
+            agency = getattr(rec, "agency", None) or getattr(rec, "lead_agency", None)
+            if agency != self.agency:
+                return False
+        if self.status and getattr(rec, "status", None) != self.status:
+            return False
+        if self.text:
+            hay = " ".join(src._display(rec, key) for key, _ in src.columns).lower()
+            if self.text not in hay:
+                return False
+        return True
+
+
+def export_csv(proxy: QSortFilterProxyModel, path: str, write: Callable | None = None) -> int:
+    """Write the rows a board shows (filtered and sorted as on screen) to CSV."""
+    import csv
+
+    src: RecordsModel = proxy.sourceModel()
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", *[h for _, h in src.columns]])
+        for r in range(proxy.rowCount()):
+            rec = proxy.data(proxy.index(r, 0), RECORD_ROLE)
+            w.writerow([rec.id, *[src._display(rec, key) for key, _ in src.columns]])
+    return proxy.rowCount()

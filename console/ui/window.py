@@ -1,0 +1,434 @@
+"""The main window: the boards, the journal, sync status and reconciliation."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console import model
+from console.model import ValidationError
+from console.store import StoreError
+from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog
+from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel, export_csv
+
+BOARDS = ("units", "tasks", "resources")
+STATUS_KEYS = list(model.UNIT_STATUSES)
+
+
+class MainWindow(QMainWindow):
+    """Boards for units, tasks and resources; the journal; sync status."""
+
+    def __init__(self, bridge, *, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.store = bridge.store
+        self.settings = settings or QSettings("crisis-console", "console")
+        self.setWindowTitle(f"Crisis console — {self.store.agency} — {self.store.path.name}")
+        self.resize(1280, 800)
+        self.reconcile_dialog: ReconcileDialog | None = None
+        self._received_seen = 0
+        self._last_receive = 0.0
+
+        # Banners: offline (red) and conflicts to reconcile (amber).
+        self.banner = QLabel()
+        self.banner.setObjectName("offlineBanner")
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.setStyleSheet("background: #b71c1c; color: white; font-weight: bold; padding: 6px")
+        self.banner.hide()
+        self.conflicts_button = QPushButton()
+        self.conflicts_button.setObjectName("conflictsButton")
+        self.conflicts_button.setStyleSheet("background: #ffb300; font-weight: bold; padding: 4px 10px")
+        self.conflicts_button.clicked.connect(self.open_reconcile)
+
+        # Filters.
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search this board…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.agency_filter = QComboBox()
+        self.status_filter = QComboBox()
+        self.search.textChanged.connect(lambda t: self.current_filter().set_filter(text=t))
+        self.agency_filter.currentIndexChanged.connect(self._apply_combo_filters)
+        self.status_filter.currentIndexChanged.connect(self._apply_combo_filters)
+
+        # Boards.
+        self.models: dict[str, RecordsModel] = {}
+        self.filters: dict[str, BoardFilter] = {}
+        self.views: dict[str, QTableView] = {}
+        self.tabs = QTabWidget()
+        for table in BOARDS:
+            m = RecordsModel(table, self.store, self)
+            f = BoardFilter(self)
+            f.setSourceModel(m)
+            v = QTableView()
+            v.setObjectName(f"{table}Board")
+            v.setModel(f)
+            v.setSortingEnabled(True)
+            v.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+            v.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            v.setAlternatingRowColors(True)
+            v.verticalHeader().hide()
+            v.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+            v.horizontalHeader().setStretchLastSection(True)
+            v.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            v.customContextMenuRequested.connect(lambda pos, t=table: self._context_menu(t, pos))
+            v.doubleClicked.connect(lambda _i, t=table: self.edit_selected(t))
+            v.selectionModel().selectionChanged.connect(lambda *_: self._journal_refresh())
+            self.models[table], self.filters[table], self.views[table] = m, f, v
+            self.tabs.addTab(v, table.capitalize())
+        self.tabs.currentChanged.connect(self._board_switched)
+
+        top = QHBoxLayout()
+        top.addWidget(self.search, 3)
+        top.addWidget(QLabel("Agency"))
+        top.addWidget(self.agency_filter, 1)
+        top.addWidget(QLabel("Status"))
+        top.addWidget(self.status_filter, 1)
+        top.addWidget(self.conflicts_button)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.banner)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs)
+        self.setCentralWidget(central)
+
+        self._build_journal()
+        self._build_status_bar()
+        self._build_actions()
+        self._board_switched()
+        self._refresh_conflicts()
+
+        self._journal_timer = QTimer(self)
+        self._journal_timer.setSingleShot(True)
+        self._journal_timer.setInterval(200)
+        self._journal_timer.timeout.connect(self._journal_refresh)
+        self._journal_refresh()
+
+        bridge.changed.connect(self.on_changed)
+        bridge.sync_status.connect(self.on_sync_status)
+        self.on_sync_status(None)
+        self._restore_layout()
+
+    # ----------------------------------------------------------------- layout
+
+    def _build_journal(self) -> None:
+        dock = QDockWidget("Journal", self)
+        dock.setObjectName("journalDock")
+        body = QWidget()
+        self.journal_list = QListWidget()
+        self.journal_list.setObjectName("journal")
+        self.journal_list.setWordWrap(True)
+        self.journal_agency = QComboBox()
+        self.journal_agency.addItem("All agencies", "")
+        self.journal_agency.currentIndexChanged.connect(lambda _: self._journal_refresh())
+        self.journal_selected = QCheckBox("Selected row only")
+        self.journal_selected.toggled.connect(lambda _: self._journal_refresh())
+        self.note_edit = QLineEdit()
+        self.note_edit.setPlaceholderText("Add a note to the journal…  (Enter)")
+        self.note_edit.returnPressed.connect(self.add_note)
+        filters = QHBoxLayout()
+        filters.addWidget(self.journal_agency)
+        filters.addWidget(self.journal_selected)
+        layout = QVBoxLayout(body)
+        layout.addLayout(filters)
+        layout.addWidget(self.journal_list)
+        layout.addWidget(self.note_edit)
+        dock.setWidget(body)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.journal_dock = dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.peers_label = QLabel()
+        self.peers_label.setObjectName("peersLabel")
+        self.outbox_label = QLabel()
+        self.outbox_label.setObjectName("outboxLabel")
+        self.exchange_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy: the sender alone knows how much is left
+        self.progress.setMaximumWidth(160)
+        self.progress.setFormat("receiving")
+        self.progress.hide()
+        bar.addWidget(self.peers_label, 2)
+        bar.addWidget(self.outbox_label, 1)
+        bar.addWidget(self.exchange_label, 1)
+        bar.addPermanentWidget(self.progress)
+
+    def _build_actions(self) -> None:
+        def action(text, shortcut, slot, menu):
+            a = QAction(text, self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            self.addAction(a)
+            return a
+
+        board = self.menuBar().addMenu("&Board")
+        action("&New…", "Ctrl+N", lambda: self.new_record(self.current_table()), board)
+        action("&Edit…", "F2", lambda: self.edit_selected(self.current_table()), board)
+        action("&Delete", "Delete", lambda: self.delete_selected(self.current_table()), board)
+        board.addSeparator()
+        action("E&xport to CSV…", "Ctrl+E", self.export_current, board)
+        action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
+        board.addSeparator()
+        action("&Quit", "Ctrl+Q", self.close, board)
+        units = self.menuBar().addMenu("&Units")
+        self.status_actions = {}
+        for i, status in enumerate(STATUS_KEYS, 1):
+            self.status_actions[status] = action(
+                f"Set status: {model.label(status)}", f"Ctrl+{i}", lambda _=False, s=status: self.set_status(s), units)
+        units.addSeparator()
+        action("&Assign to task…", "Ctrl+T", self.assign_selected, units)
+        stock = self.menuBar().addMenu("&Stock")
+        action("&Draw stock…", "Ctrl+D", lambda: self.stock_selected(draw=True), stock)
+        action("&Add stock…", "Ctrl+Shift+D", lambda: self.stock_selected(draw=False), stock)
+        sync = self.menuBar().addMenu("&Sync")
+        action("&Reconcile conflicts…", "Ctrl+R", self.open_reconcile, sync)
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        super().closeEvent(event)
+
+    # --------------------------------------------------------------- boards
+
+    def current_table(self) -> str:
+        return BOARDS[self.tabs.currentIndex()]
+
+    def current_filter(self) -> BoardFilter:
+        return self.filters[self.current_table()]
+
+    def _board_switched(self, *_) -> None:
+        table = self.current_table()
+        f = self.filters[table]
+        for combo, items, current in (
+            (self.agency_filter, [(a, a) for a in self.store.agencies(table)], f.agency),
+            (self.status_filter, self._statuses(table), f.status),
+        ):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem("All", "")
+            for label, data in items:
+                combo.addItem(label, data)
+            combo.setCurrentIndex(max(0, combo.findData(current)))
+            combo.setEnabled(bool(items))
+            combo.blockSignals(False)
+        self.search.setText(f.text)
+
+    @staticmethod
+    def _statuses(table: str) -> list[tuple[str, str]]:
+        vocab = {"units": model.UNIT_STATUSES, "tasks": model.TASK_STATUSES}.get(table, ())
+        return [(model.label(s), s) for s in vocab]
+
+    def _apply_combo_filters(self, *_) -> None:
+        self.current_filter().set_filter(agency=self.agency_filter.currentData() or "",
+                                         status=self.status_filter.currentData() or "")
+
+    def selected(self, table: str) -> list:
+        view = self.views[table]
+        rows = sorted({i.row() for i in view.selectionModel().selectedRows()})
+        return [self.filters[table].data(self.filters[table].index(r, 0), RECORD_ROLE) for r in rows]
+
+    def _context_menu(self, table: str, pos) -> None:
+        menu = QMenu(self)
+        if table == "units" and self.selected("units"):
+            status_menu = menu.addMenu("Set status")
+            for status in STATUS_KEYS:
+                status_menu.addAction(self.status_actions[status])
+            menu.addAction("Assign to task…", self.assign_selected)
+        if table == "resources" and self.selected("resources"):
+            menu.addAction("Draw stock…", lambda: self.stock_selected(draw=True))
+            menu.addAction("Add stock…", lambda: self.stock_selected(draw=False))
+        menu.addAction("Edit…", lambda: self.edit_selected(table))
+        menu.addAction("New…", lambda: self.new_record(table))
+        menu.addAction("Delete", lambda: self.delete_selected(table))
+        menu.exec(self.views[table].viewport().mapToGlobal(pos))
+
+    # ------------------------------------------------------------ operations
+
+    def _try(self, fn, *args, **kwargs) -> bool:
+        try:
+            fn(*args, **kwargs)
+        except (ValidationError, StoreError) as exc:
+            QMessageBox.warning(self, "Not done", str(exc))
+            return False
+        return True
+
+    def new_record(self, table: str) -> RecordDialog:
+        dialog = RecordDialog(self.bridge, table, parent=self)
+        dialog.open()
+        return dialog
+
+    def edit_selected(self, table: str) -> RecordDialog | None:
+        recs = self.selected(table)
+        if not recs:
+            return None
+        dialog = RecordDialog(self.bridge, table, recs[0], parent=self)
+        dialog.open()
+        return dialog
+
+    def delete_selected(self, table: str) -> None:
+        recs = self.selected(table)
+        if not recs:
+            return
+        label = model.TABLES[table].label
+        names = ", ".join(str(getattr(r, label)) for r in recs[:5])
+        answer = QMessageBox.question(self, "Delete", f"Delete {names}?")
+        if answer == QMessageBox.StandardButton.Yes:
+            for rec in recs:
+                if not self._try(self.bridge.delete, table, rec.id):
+                    break
+
+    def set_status(self, status: str) -> None:
+        recs = self.selected("units")
+        if recs:
+            self._try(self.bridge.set_status, [r.id for r in recs], status)
+
+    def assign_selected(self) -> None:
+        recs = self.selected("units")
+        if not recs:
+            return
+        tasks = self.store.list("tasks")
+        names = ["— none —", *[t.title for t in tasks]]
+        choice, ok = QInputDialog.getItem(self, "Assign to task", "Task:", names, 0, False)
+        if ok:
+            task_id = None if choice == names[0] else tasks[names.index(choice) - 1].id
+            self._try(self.bridge.assign, [r.id for r in recs], task_id)
+
+    def stock_selected(self, *, draw: bool) -> StockDialog | None:
+        recs = self.selected("resources")
+        if not recs:
+            return None
+        dialog = StockDialog(self.bridge, recs[0], draw=draw, parent=self)
+        dialog.open()
+        return dialog
+
+    def add_note(self) -> None:
+        text = self.note_edit.text().strip()
+        if not text:
+            return
+        table, row = None, None
+        if self.journal_selected.isChecked() and self.current_table() in BOARDS:
+            recs = self.selected(self.current_table())
+            if recs:
+                table, row = self.current_table(), recs[0].id
+        if self._try(self.bridge.note, text, table, row):
+            self.note_edit.clear()
+
+    def export_current(self, path: str | None = None) -> int | None:
+        table = self.current_table()
+        if not isinstance(path, str):
+            path, _ = QFileDialog.getSaveFileName(self, "Export board", f"{table}.csv", "CSV (*.csv)")
+            if not path:
+                return None
+        return export_csv(self.filters[table], path)
+
+    def open_reconcile(self) -> ReconcileDialog:
+        if self.reconcile_dialog is None:
+            self.reconcile_dialog = ReconcileDialog(self.bridge, self)
+        self.reconcile_dialog.reload()
+        self.reconcile_dialog.show()
+        self.reconcile_dialog.raise_()
+        return self.reconcile_dialog
+
+    # -------------------------------------------------------------- updates
+
+    def on_changed(self, cs) -> None:
+        by_table: dict[str, set[str]] = {}
+        for table, row in cs.rows:
+            by_table.setdefault(table, set()).add(row)
+        for table, ids in by_table.items():
+            if table in self.models:
+                self.models[table].refresh(ids)
+        if "units" in by_table:
+            self.models["tasks"].refresh_assignments()
+        if "tasks" in by_table:
+            self.models["units"].refresh_titles()
+        if "journal" in by_table:
+            self._journal_timer.start()
+        if cs.conflicts:
+            self._refresh_conflicts()
+        if not cs.local:
+            self._last_receive = time.monotonic()
+
+    def _refresh_conflicts(self) -> None:
+        n = self.store.info().open_conflicts
+        self.conflicts_button.setText(f"{n} conflict{'s' if n != 1 else ''} to reconcile")
+        self.conflicts_button.setVisible(n > 0)
+
+    def _journal_refresh(self) -> None:
+        agency = self.journal_agency.currentData() or None
+        table = row = None
+        if self.journal_selected.isChecked():
+            recs = self.selected(self.current_table())
+            if recs:
+                table, row = self.current_table(), recs[0].id
+        entries = self.store.journal(limit=500, table=table, row=row, agency=agency)
+        self.journal_list.clear()
+        for e in entries:
+            self.journal_list.addItem(f"{e.at.replace('T', ' ').rstrip('Z')}  {e.agency} ({e.operator})\n{e.text}")
+        known = {self.journal_agency.itemData(i) for i in range(self.journal_agency.count())}
+        for a in sorted({e.agency for e in entries if e.agency} - known):
+            self.journal_agency.addItem(a, a)
+
+    def on_sync_status(self, status) -> None:
+        if status is None:
+            self.peers_label.setText("Not syncing: no peers set up (crisis-console --peer / --listen)")
+            self.outbox_label.setText(f"{self.store.outbox()} changes not yet sent")
+            self.exchange_label.setText("")
+            self.banner.hide()
+            return
+        peers = status["peers"]
+        connected = [p for p in peers if p["state"] == "connected"]
+        names = ", ".join(p["agency"] or p["address"] for p in connected)
+        if connected:
+            self.peers_label.setText(f"{len(connected)} connected: {names}")
+        elif status.get("listening"):
+            self.peers_label.setText(f"Listening on port {status['listening']}; no console connected")
+        else:
+            self.peers_label.setText("No peer connected")
+        offline = not connected and any(p["direction"] == "dial" for p in peers)
+        self.banner.setText("OFFLINE — no other console is reachable. Work goes on here and will sync on "
+                            "reconnection." if offline else "")
+        self.banner.setVisible(offline)
+        n = status["outbox"]
+        self.outbox_label.setText(f"{n} change{'s' if n != 1 else ''} waiting to sync" if n else "All changes sent")
+        self.exchange_label.setText(f"Last exchange {status['last_exchange'][11:19]} UTC"
+                                    if status.get("last_exchange") else "")
+        received = sum(p["received"] for p in peers)
+        receiving = received > self._received_seen or any(m.busy for m in self.models.values())
+        self._received_seen = received
+        self.progress.setVisible(receiving)

@@ -1,0 +1,271 @@
+"""The desktop console under QT_QPA_PLATFORM=offscreen, with pytest-qt."""
+
+import asyncio
+import csv
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from console import seed
+from console.store import Store
+from console.ui.bridge import Bridge
+from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog
+from console.ui.models import BoardFilter, RecordsModel
+from console.ui.window import MainWindow
+
+
+@pytest.fixture
+def demo_store(tmp_path):
+    s = Store(tmp_path / "demo.db", agency="County Fire", operator="Dana")
+    seed.seed_demo(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def window(qtbot, demo_store, tmp_path):
+    bridge = Bridge(demo_store)
+    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    bridge.close()
+
+
+def board_values(w, table, column):
+    f = w.filters[table]
+    col = [k for k, _ in f.sourceModel().columns].index(column)
+    return [f.index(r, col).data() for r in range(f.rowCount())]
+
+
+def select(w, table, label_value):
+    from PySide6.QtCore import QItemSelectionModel
+
+    view, f = w.views[table], w.filters[table]
+    w.tabs.setCurrentIndex(["units", "tasks", "resources"].index(table))
+    for r in range(f.rowCount()):
+        if f.index(r, 0).data() == label_value:
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            view.selectionModel().select(f.index(r, 0), flags)
+            view.setCurrentIndex(f.index(r, 0))
+            return
+    raise AssertionError(f"{label_value} is not on the {table} board")
+
+
+@pytest.mark.parametrize("table", ["units", "tasks", "resources"])
+def test_models_pass_the_model_tester(qtmodeltester, demo_store, table):
+    m = RecordsModel(table, demo_store)
+    qtmodeltester.check(m)
+    f = BoardFilter()
+    f.setSourceModel(m)
+    f.set_filter(text="e")
+    qtmodeltester.check(f)
+
+
+def test_boards_show_the_operation_and_filter(window):
+    assert len(board_values(window, "units", "callsign")) == 40
+    assert board_values(window, "units", "callsign")[:3] == ["2A12", "2A14", "2A31"]  # sorted by callsign
+    window.filters["units"].set_filter(agency="County EMS")
+    assert set(board_values(window, "units", "agency")) == {"County EMS"}
+    window.filters["units"].set_filter(agency="", status="out_of_service")
+    assert sorted(board_values(window, "units", "callsign")) == ["Air 1", "Plow 7", "WT-2"]
+    window.filters["units"].set_filter(status="", text="swift")
+    assert sorted(board_values(window, "units", "callsign")) == ["Boat 4", "R-7", "SWR-1", "SWR-2"]
+    tasks = dict(zip(board_values(window, "tasks", "title"), board_values(window, "tasks", "assigned_units"),
+                     strict=True))
+    assert tasks["Sandbag levee breach at Riverside Park"] == "Dump 12, E-11, PW Crew 3, PW Crew 5"
+
+
+def test_creating_a_unit_through_the_dialog_lands_in_the_store(window, qtbot, demo_store):
+    dialog = RecordDialog(window.bridge, "units", parent=window)
+    dialog.fields["callsign"].setText("E-99")
+    dialog.fields["agency"].setText("County Fire")
+    dialog.fields["kind"].setText("Engine, Type 1")
+    dialog.fields["personnel"].setText("lots")
+    dialog.save()
+    assert "not a number" in dialog.error.text() and demo_store.counts()["units"] == 40
+    dialog.fields["personnel"].setText("4")
+    dialog.fields["callsign"].setText("E-11")  # taken
+    dialog.save()
+    assert "already in use" in dialog.error.text()
+    dialog.fields["callsign"].setText("E-99")
+    dialog.save()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    unit = demo_store.get("units", demo_store.resolve_id("units", "E-99"))
+    assert (unit.agency, unit.personnel, unit.status) == ("County Fire", 4, "available")
+    qtbot.waitUntil(lambda: "E-99" in board_values(window, "units", "callsign"))
+
+
+def test_status_shortcut_and_assignment_from_the_board(window, qtbot, demo_store):
+    select(window, "units", "E-12")
+    window.status_actions["en_route"].trigger()
+    unit_id = demo_store.resolve_id("units", "E-12")
+    assert demo_store.get("units", unit_id).status == "en_route"
+    qtbot.waitUntil(lambda: "en route" in [
+        s for c, s in zip(board_values(window, "units", "callsign"), board_values(window, "units", "status"),
+                          strict=True) if c == "E-12"])
+    task = demo_store.list("tasks")[0]
+    window.bridge.assign([unit_id], task.id)
+    qtbot.waitUntil(lambda: "E-12" in dict(zip(board_values(window, "tasks", "title"),
+                                               board_values(window, "tasks", "assigned_units"),
+                                               strict=True))[task.title])
+
+
+def test_drawing_stock_through_the_dialog(window, demo_store):
+    select(window, "resources", "Sand")
+    dialog = window.stock_selected(draw=True)
+    assert isinstance(dialog, StockDialog)
+    dialog.amount.setValue(1000)
+    dialog.save()
+    assert "only 240 cu yd of Sand on hand" in dialog.error.text()
+    dialog.amount.setValue(40)
+    dialog.save()
+    sand = next(r for r in demo_store.list("resources") if r.name == "Sand")
+    assert sand.quantity == 200
+    assert "Drew 40 cu yd from Sand (now 200)" in [e.text for e in demo_store.journal(limit=3)]
+
+
+def test_journal_shows_notes_newest_first(window, qtbot):
+    window.note_edit.setText("Levee holding at 1400")
+    window.add_note()
+    qtbot.waitUntil(lambda: "Levee holding at 1400" in window.journal_list.item(0).text())
+
+
+def test_csv_export_holds_what_the_board_shows(window, tmp_path):
+    window.tabs.setCurrentIndex(2)
+    window.filters["resources"].set_filter(agency="State DOT")
+    path = tmp_path / "resources.csv"
+    assert window.export_current(str(path)) == 3
+    rows = list(csv.DictReader(path.read_text().splitlines()))
+    assert {r["Name"] for r in rows} == {"Light towers", "Type III barricades", "Traffic cones, 28-inch"}
+    assert next(r for r in rows if r["Name"] == "Traffic cones, 28-inch")["Quantity"] == "220"
+
+
+# ------------------------------------------------------------- with real sync
+
+
+@pytest.fixture
+def loop(qapp):
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+async def until(predicate, timeout=30, what="condition"):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop, consoles, tmp_path):
+    """One coroutine runs the whole scenario, so the loop runs throughout, as
+    under qasync.run in the application."""
+    from console.sync.transport import Engine
+
+    relay_c, mine, theirs = consoles("relay", "mine", "theirs")
+    with theirs.open() as s:
+        unit = s.add("units", {"callsign": "E-12", "agency": "County Fire", "kind": "Engine"})
+    store = mine.open()
+
+    async def scenario():
+        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
+        await relay.start()
+        url = f"wss://127.0.0.1:{relay.port}"
+        engine = Engine(mine.path, peers=[url])
+        bridge = Bridge(store, engine)
+        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        w.show()
+        other = Engine(theirs.path, peers=[url])
+        try:
+            await engine.start()
+            await other.start()
+            # A change made on another console arrives and shows on the board.
+            await until(lambda: "E-12" in board_values(w, "units", "callsign"), what="the unit to arrive")
+            with theirs.open() as s:
+                s.update("units", unit, {"status": "on scene"})
+            await until(lambda: board_values(w, "units", "status") == ["on scene"], what="the remote edit")
+            await until(lambda: w.peers_label.text().startswith("1 connected"), what="the status bar")
+            assert not w.banner.isVisible()
+            # Partitioned edits of the same field make a conflict, shown for reconciling.
+            await other.stop()
+            with theirs.open() as s:
+                s.update("units", unit, {"status": "returning"})
+            bridge.set_status([unit], "out_of_service")
+            other = Engine(theirs.path, peers=[url])
+            await other.start()
+            await until(lambda: w.conflicts_button.isVisible(), what="the conflict badge")
+            assert w.conflicts_button.text() == "1 conflict to reconcile"
+            dialog = w.open_reconcile()
+            assert isinstance(dialog, ReconcileDialog)
+            top = dialog.tree.topLevelItem(0)
+            assert "E-12: status" in top.text(0)
+            values = {top.child(i).text(1) for i in range(top.childCount())}
+            assert values == {"returning", "out of service"}
+            choice = next(top.child(i) for i in range(top.childCount()) if top.child(i).text(1) == "returning")
+            dialog.tree.setCurrentItem(choice)
+            dialog.keep_selected()
+            assert dialog.tree.topLevelItemCount() == 0
+
+            # The resolution reaches the other console.
+            def resolved_there():
+                with theirs.open() as s:
+                    return s.conflicts() == [] and s.get("units", unit).status == "returning"
+
+            await until(resolved_there, what="the resolution to reach the other console")
+            assert not w.conflicts_button.isVisible()
+        finally:
+            for e in (other, engine, relay):
+                await e.stop()
+            bridge.close()
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        store.close()
+
+
+def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, consoles, tmp_path):
+    from console.sync.transport import Engine
+
+    relay_c, mine = consoles("relay", "mine")
+    store = mine.open()
+
+    async def scenario():
+        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
+        await relay.start()
+        port = relay.port
+        engine = Engine(mine.path, peers=[f"wss://127.0.0.1:{port}"])
+        bridge = Bridge(store, engine)
+        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        w.show()
+        try:
+            await engine.start()
+            await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained")
+            assert not w.banner.isVisible()
+            await relay.stop()
+            await until(lambda: w.banner.isVisible(), what="the offline banner")
+            assert "OFFLINE" in w.banner.text()
+            bridge.add("tasks", {"title": "Written while offline"})
+            await until(lambda: w.outbox_label.text() == "2 changes waiting to sync", what="the outbox count")
+            relay = Engine(relay_c.path, listen=("127.0.0.1", port))
+            await relay.start()
+            await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
+            await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
+        finally:
+            await engine.stop()
+            await relay.stop()
+            bridge.close()
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        store.close()
