@@ -66,6 +66,13 @@ def build_parser() -> Parser:
         _db_option(p)
         return p
 
+    p = sub.add_parser("demo", help="two agencies' consoles in one window each, syncing through a local relay",
+                       description="Two consoles of two agencies in one process, syncing through a local relay, "
+                       "each with an Offline switch: see a partition, edits on both sides, reconnection and "
+                       "reconciliation.")
+    p.add_argument("--dir", dest="demo_dir", type=Path, metavar="FOLDER",
+                   help="keep the demo's databases here (default: a new temporary folder)")
+
     p = cmd("seed", "fill a database with the demo scenario or synthetic rows")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--demo", action="store_true", dest="seed_demo", help="the river-flood demo scenario")
@@ -238,6 +245,10 @@ def run(args) -> int:
         return _open_window(args)
     if args.command in ("relay", "sync"):
         return _run_sync(args)
+    if args.command == "demo":
+        from console.ui import app
+
+        return app.demo_main(args)
     with _open(args) as store:
         c = args.command
         if c == "id":

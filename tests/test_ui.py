@@ -269,3 +269,76 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
         loop.run_until_complete(scenario())
     finally:
         store.close()
+
+
+def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window):
+    from console.sync import identity
+    from console.ui.dialogs import PeersDialog
+
+    dialog = PeersDialog(window.bridge, window)
+    assert dialog.own_id == identity.load_or_create(window.store.path).console_id
+    dialog.new_id.setText("not an id")
+    dialog.trust()
+    assert "is not a console ID" in dialog.error.text()
+    dialog.new_id.setText(dialog.own_id)
+    dialog.trust()
+    assert "own ID" in dialog.error.text()
+    other = "ABCD" * 13
+    dialog.new_id.setText(other.lower())
+    dialog.new_agency.setText("City Police")
+    dialog.new_role.setCurrentText("observer")
+    dialog.trust()
+    assert window.store.trusted(identity.normalize_id(other)) == ("City Police", "observer")
+    assert dialog.table.rowCount() == 1 and dialog.table.item(0, 1).text() == "City Police"
+    dialog.table.setCurrentCell(0, 0)
+    dialog.untrust()
+    assert window.store.peers() == [] and dialog.table.rowCount() == 0
+    dialog.url.setText("wss://127.0.0.1:9")
+    dialog.connect_peer()
+    assert "not running" in dialog.error.text()
+
+
+DEMO_DRIVER = """
+import json, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from console.ui import app as console_app
+from console.ui.window import MainWindow
+seen = {}
+def check():
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+    counts = [w.filters["units"].rowCount() for w in windows]
+    seen["titles"] = sorted(w.windowTitle() for w in windows)
+    seen["switches"] = [w.findChild(object, "offlineSwitch") is not None for w in windows]
+    seen["counts"] = counts
+    if len(windows) == 2 and counts == [40, 40]:
+        for w in windows:
+            w.close()
+    else:
+        timer.start()
+timer = QTimer(); timer.setInterval(200); timer.setSingleShot(True); timer.timeout.connect(check); timer.start()
+class Args:
+    demo_dir = sys.argv[1]
+code = console_app.demo_main(Args())
+print(json.dumps({"code": code, **seen}))
+"""
+
+
+def test_demo_opens_two_agencies_consoles_that_sync(tmp_path):
+    """The demo is a whole application: it runs in its own process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", DEMO_DRIVER, str(tmp_path / "demo")], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("{")))
+    assert seen["code"] == 0 and seen["counts"] == [40, 40]
+    assert seen["titles"] == ["City Police console (demo)", "County Fire console (demo)"]
+    assert seen["switches"] == [True, True]
+    for name in ("fire", "police"):
+        with Store(tmp_path / "demo" / f"{name}.db") as s:
+            assert s.counts()["units"] == 40

@@ -131,6 +131,7 @@ class Engine:
         self.links: list[Link] = []
         self._wakes: set[asyncio.Event] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._dials: dict[str, asyncio.Task] = {}
         self._server = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_exchange: float | None = None
@@ -164,9 +165,25 @@ class Engine:
                 ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, server_header=None,
             )
             log.info("listening on wss://%s:%d as console %s", host, self.port, self.console_id)
-        for url in self.peer_urls:
-            self._spawn(self._dial_forever(url))
+        for url in list(self.peer_urls):
+            self._dials[url] = self._spawn(self._dial_forever(url))
         self._spawn(self._poll_other_writers())
+
+    def add_peer(self, url: str) -> None:
+        """Start dialling `url` (and keep reconnecting to it)."""
+        check_url(url)
+        if url in self._dials:
+            return
+        self.peer_urls.append(url)
+        self._dials[url] = self._spawn(self._dial_forever(url))
+
+    def remove_peer(self, url: str) -> None:
+        """Stop dialling `url` and close its connection."""
+        task = self._dials.pop(url, None)
+        if url in self.peer_urls:
+            self.peer_urls.remove(url)
+        if task is not None:
+            task.cancel()
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -350,11 +367,15 @@ class Engine:
         check_url(url)
         link = Link(url, "dial")
         self.links.append(link)
-        # aclosing: on stop, the reconnect generator is closed here, not left
-        # to the garbage collector (qasync's loop has no async-generator hooks).
-        async with contextlib.aclosing(self._connect(url).__aiter__()) as connections:
-            async for ws in connections:
-                await self._dial_session(url, link, ws)
+        try:
+            # aclosing: on stop, the reconnect generator is closed here, not left
+            # to the garbage collector (qasync's loop has no async-generator hooks).
+            async with contextlib.aclosing(self._connect(url).__aiter__()) as connections:
+                async for ws in connections:
+                    await self._dial_session(url, link, ws)
+        finally:
+            self.links.remove(link)
+            self._emit("peers")
 
     async def _dial_session(self, url: str, link: Link, ws) -> None:
         """One connection of _dial_forever, then the pause before the next."""

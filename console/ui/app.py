@@ -32,6 +32,9 @@ def main(args) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Crisis console")
+    # We stop sync cleanly ourselves when the last window closes; Qt's own
+    # quit would stop the loop first and cut that short.
+    app.setQuitOnLastWindowClosed(False)
     sys.excepthook = _excepthook
     store = Store(args.db or _default(), operator=args.operator, agency=args.agency)
     engine = None
@@ -56,6 +59,77 @@ def main(args) -> int:
     finally:
         bridge.close()
         store.close()
+    return 0
+
+
+def demo_main(args) -> int:
+    """Two consoles of two agencies in one process, each in its own window,
+    syncing through a local relay that holds the demo scenario; each window
+    has an Offline switch. A newcomer sees a partition, edits on both sides,
+    reconnection and reconciliation within a minute."""
+    import tempfile
+    from pathlib import Path
+
+    import qasync
+
+    from console import seed
+    from console.store import Store
+    from console.sync import identity
+    from console.sync.transport import Engine
+    from console.ui.bridge import Bridge
+    from console.ui.window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Crisis console demo")
+    app.setQuitOnLastWindowClosed(False)
+    sys.excepthook = _excepthook
+    folder = Path(args.demo_dir) if getattr(args, "demo_dir", None) else Path(tempfile.mkdtemp(prefix="crisis-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {"relay": "EOC", "fire": "County Fire", "police": "City Police"}
+    ids = {}
+    for name, agency in names.items():
+        with Store(folder / f"{name}.db", agency=agency, operator=f"{name} operator") as s:
+            if name == "relay" and not s.counts()["units"]:
+                seed.seed_demo(s)
+        ids[name] = identity.load_or_create(folder / f"{name}.db").console_id
+    for name in names:
+        with Store(folder / f"{name}.db") as s:
+            for other, agency in names.items():
+                if other != name:
+                    s.trust(ids[other], agency)
+    relay = Engine(folder / "relay.db", listen=("127.0.0.1", 0))
+    stores, windows, engines = [], [], []
+
+    async def run() -> None:
+        await relay.start()
+        url = f"wss://127.0.0.1:{relay.port}"
+        for i, name in enumerate(("fire", "police")):
+            store = Store(folder / f"{name}.db", operator=f"{names[name]} desk")
+            engine = Engine(store.path, operator=f"{names[name]} desk", peers=[url])
+            await engine.start()
+            window = MainWindow(Bridge(store, engine))
+            window.setWindowTitle(f"{names[name]} console (demo)")
+            window.add_offline_switch(url)
+            window.resize(1100, 760)
+            window.move(40 + i * 560, 40 + i * 40)
+            window.show()
+            stores.append(store)
+            engines.append(engine)
+            windows.append(window)
+        closed = asyncio.Event()
+        app.lastWindowClosed.connect(closed.set)
+        await closed.wait()
+        for engine in [*engines, relay]:
+            await engine.stop()
+
+    try:
+        qasync.run(run())
+    finally:
+        for w in windows:
+            w.bridge.close()
+        for s in stores:
+            s.close()
+    print(f"the demo's databases are in {folder}")
     return 0
 
 

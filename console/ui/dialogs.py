@@ -259,3 +259,130 @@ class ReconcileDialog(QDialog):
             return
         self.error.clear()
         self.reload()
+
+
+class PeersDialog(QDialog):
+    """This console's ID, the trust list with each console's last known
+    state, and the consoles to connect to."""
+
+    def __init__(self, bridge, parent=None) -> None:
+        from PySide6.QtWidgets import QApplication, QTableWidget
+
+        from console.sync import identity
+
+        super().__init__(parent)
+        self.bridge = bridge
+        self.setWindowTitle("Peers")
+        self.resize(820, 440)
+        self.own_id = identity.load_or_create(bridge.store.path).console_id
+        own = QLineEdit(self.own_id)
+        own.setReadOnly(True)
+        own.setObjectName("ownId")
+        copy = QPushButton("Copy")
+        copy.clicked.connect(lambda: QApplication.clipboard().setText(self.own_id))
+        id_row = QHBoxLayout()
+        id_row.addWidget(QLabel("This console's ID (read it to the other operator):"))
+        id_row.addWidget(own, 1)
+        id_row.addWidget(copy)
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["Console", "Agency", "Role", "State", "Last seen", "Owed"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.new_id = QLineEdit()
+        self.new_id.setPlaceholderText("Console ID to trust")
+        self.new_agency = QLineEdit()
+        self.new_agency.setPlaceholderText("Agency")
+        self.new_role = QComboBox()
+        self.new_role.addItems(["editor", "observer"])
+        trust = QPushButton("Trust")
+        trust.setObjectName("trust")
+        trust.clicked.connect(self.trust)
+        remove = QPushButton("Remove selected")
+        remove.clicked.connect(self.untrust)
+        add_row = QHBoxLayout()
+        for w in (self.new_id, self.new_agency, self.new_role, trust, remove):
+            add_row.addWidget(w)
+        self.url = QLineEdit()
+        self.url.setPlaceholderText("wss://HOST:PORT to connect to")
+        connect = QPushButton("Connect")
+        connect.clicked.connect(self.connect_peer)
+        disconnect = QPushButton("Disconnect")
+        disconnect.clicked.connect(self.disconnect_peer)
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.url, 1)
+        url_row.addWidget(connect)
+        url_row.addWidget(disconnect)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b71c1c; font-weight: bold")
+        layout = QVBoxLayout(self)
+        layout.addLayout(id_row)
+        layout.addWidget(self.table)
+        layout.addLayout(add_row)
+        layout.addLayout(url_row)
+        layout.addWidget(self.error)
+        self._status: dict = {}
+        bridge.sync_status.connect(self._on_status)
+        self.reload()
+
+    def _on_status(self, status) -> None:
+        self._status = {p["console_id"]: p["state"] for p in (status or {}).get("peers", []) if p["console_id"]}
+        self.reload()
+
+    def reload(self) -> None:
+        from PySide6.QtWidgets import QTableWidgetItem
+
+        peers = self.bridge.store.peers()
+        self.table.setRowCount(len(peers))
+        for r, peer in enumerate(peers):
+            cells = [peer["console_id"], peer["agency"], peer["role"], self._status.get(peer["console_id"], "—"),
+                     (peer["last_seen"] or "never").replace("T", " ").rstrip("Z"),
+                     "" if peer["owed"] is None else str(peer["owed"])]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, peer["console_id"])
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+
+    def trust(self) -> None:
+        from console.sync import identity
+
+        try:
+            cid = identity.normalize_id(self.new_id.text())
+            if cid == self.own_id:
+                raise ValidationError("that is this console's own ID")
+            self.bridge.store.trust(cid, self.new_agency.text(), self.new_role.currentText())
+        except (ValidationError, StoreError, identity.IdentityError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+        self.new_id.clear()
+        self.new_agency.clear()
+        self.reload()
+
+    def untrust(self) -> None:
+        item = self.table.currentItem()
+        if item is None:
+            self.error.setText("Select a console to remove.")
+            return
+        try:
+            self.bridge.store.untrust(item.data(Qt.ItemDataRole.UserRole))
+        except StoreError as exc:
+            self.error.setText(str(exc))
+            return
+        self.reload()
+
+    def connect_peer(self) -> None:
+        from console.sync.transport import SyncError
+
+        if self.bridge.engine is None:
+            self.error.setText("Sync is not running in this window (start it with --peer or --listen).")
+            return
+        try:
+            self.bridge.engine.add_peer(self.url.text().strip())
+        except SyncError as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+
+    def disconnect_peer(self) -> None:
+        if self.bridge.engine is not None:
+            self.bridge.engine.remove_peer(self.url.text().strip())

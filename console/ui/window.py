@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from console import model
 from console.model import ValidationError
 from console.store import StoreError
-from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog
+from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
 from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel, export_csv
 
 BOARDS = ("units", "tasks", "resources")
@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
         action("&Add stock…", "Ctrl+Shift+D", lambda: self.stock_selected(draw=False), stock)
         sync = self.menuBar().addMenu("&Sync")
         action("&Reconcile conflicts…", "Ctrl+R", self.open_reconcile, sync)
+        action("&Peers…", "Ctrl+P", self.open_peers, sync)
 
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")
@@ -355,6 +356,29 @@ class MainWindow(QMainWindow):
             if not path:
                 return None
         return export_csv(self.filters[table], path)
+
+    def add_offline_switch(self, url: str) -> QCheckBox:
+        """A switch that cuts this console off its peer and reconnects it
+        (for the demo: partitions, edits on both sides, reconciliation)."""
+        switch = QCheckBox("Offline")
+        switch.setObjectName("offlineSwitch")
+        switch.setToolTip("Cut this console off the network, and reconnect it")
+        engine = self.bridge.engine
+
+        def toggled(offline: bool) -> None:
+            if offline:
+                engine.remove_peer(url)
+            else:
+                engine.add_peer(url)
+
+        switch.toggled.connect(toggled)
+        self.statusBar().addPermanentWidget(switch)
+        return switch
+
+    def open_peers(self) -> PeersDialog:
+        dialog = PeersDialog(self.bridge, self)
+        dialog.show()
+        return dialog
 
     def open_reconcile(self) -> ReconcileDialog:
         if self.reconcile_dialog is None:
