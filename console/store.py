@@ -557,8 +557,16 @@ class Store:
         if agency:
             where.append("agency = ?")
             params.append(agency)
-        rows = self._records("journal", " AND ".join(where) or None, tuple(params), deleted=False)
-        return rows[:limit] if limit else rows
+        cols = ", ".join(model.record_fields("journal"))
+        sql = (f"SELECT {cols} FROM journal WHERE created_hlc IS NOT NULL"
+               + "".join(f" AND {w}" for w in where) + " ORDER BY created_hlc DESC, id")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [model.JournalEntry(*r) for r in self._conn.execute(sql, params)]
+
+    @_guard
+    def open_conflict_count(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM conflicts").fetchone()[0]
 
     # --------------------------------------------------------- sync interface
 

@@ -342,3 +342,18 @@ def test_demo_opens_two_agencies_consoles_that_sync(tmp_path):
     for name in ("fire", "police"):
         with Store(tmp_path / "demo" / f"{name}.db") as s:
             assert s.counts()["units"] == 40
+
+
+def test_the_screenshot_script_renders_the_window_and_the_reconciliation_view(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "screenshots.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr
+    for name in ("main.png", "reconcile.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

@@ -138,6 +138,10 @@ class Engine:
         self.last_link: Link | None = None  # of the last sync_once, for its figures
 
     @property
+    def running(self) -> bool:
+        return self.worker.store is not None
+
+    @property
     def store(self) -> Store:
         assert self.worker.store is not None
         return self.worker.store

@@ -85,7 +85,9 @@ class Bridge(QObject):
     def _poll_status(self) -> None:
         import asyncio
 
-        if self.engine is None or (self._status_task is not None and not self._status_task.done()):
+        if self.engine is None or not self.engine.running:
+            return
+        if self._status_task is not None and not self._status_task.done():
             return
         try:
             loop = asyncio.get_running_loop()

@@ -200,7 +200,7 @@ class ReconcileDialog(QDialog):
         self.tree.clear()
         for c in self.bridge.store.conflicts():
             what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
-                    else f"{c.table[:-1]} {c.row_label}: {c.field.replace('_', ' ')}")
+                    else f"{c.table[:-1]} {c.row_label}: {c.field.removesuffix('_id').replace('_', ' ')}")
             top = QTreeWidgetItem([what, "", "", c.detected_at.replace("T", " ").rstrip("Z")])
             top.setData(0, Qt.ItemDataRole.UserRole, (c.id, None))
             for i, cand in enumerate(c.candidates, 1):

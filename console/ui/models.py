@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from console import model
 from console.store import Store, short_id
@@ -146,12 +147,15 @@ class RecordsModel(QAbstractTableModel):
                 self.records[i] = type(rec)(**{**rec.__dict__, "assigned_units": units})
                 self.dataChanged.emit(self.index(i, col), self.index(i, col))
 
-    def refresh_titles(self) -> None:
-        if self.table == "units":
-            self._load_titles()
-            col = [k for k, _ in self.columns].index("task")
-            if self.records:
-                self.dataChanged.emit(self.index(0, col), self.index(len(self.records) - 1, col))
+    def refresh_titles(self, task_ids: Iterable[str]) -> None:
+        """Tasks changed: update the task titles this board shows."""
+        if self.table != "units":
+            return
+        for task in self.store.get_many("tasks", list(task_ids)):
+            self.task_titles[task.id] = task.title
+        col = [k for k, _ in self.columns].index("task")
+        if self.records:
+            self.dataChanged.emit(self.index(0, col), self.index(len(self.records) - 1, col))
 
     def _tick_since(self) -> None:
         if self.records:
@@ -223,6 +227,33 @@ class RecordsModel(QAbstractTableModel):
 
     def record(self, row: int):
         return self.records[row]
+
+
+class BadgeDelegate(QStyledItemDelegate):
+    """Paint a status or priority as a coloured badge with its label, the
+    same colours on every board and console."""
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        rec = index.data(RECORD_ROLE)
+        key = index.model().headerData(index.column(), Qt.Orientation.Horizontal)
+        value = getattr(rec, "status" if key == "Status" else "priority", None) if rec is not None else None
+        colour = STATUS_COLOURS.get(value or "")
+        if colour is None:
+            return super().paint(painter, option, index)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        metrics = option.fontMetrics
+        width = min(option.rect.width() - 8, metrics.horizontalAdvance(text) + 16)
+        badge = QRectF(option.rect.x() + 4, option.rect.y() + 3, width, option.rect.height() - 6)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(colour))
+        painter.drawRoundedRect(badge, 8, 8)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
 
 class BoardFilter(QSortFilterProxyModel):

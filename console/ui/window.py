@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import model
+from console import model, seed
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
-from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel, export_csv
+from console.ui.models import RECORD_ROLE, BadgeDelegate, BoardFilter, RecordsModel, export_csv
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
@@ -48,6 +48,9 @@ class MainWindow(QMainWindow):
         self.store = bridge.store
         self.settings = settings or QSettings("crisis-console", "console")
         self.setWindowTitle(f"Crisis console — {self.store.agency} — {self.store.path.name}")
+        icon = seed.resources_dir() / "icons" / "console.svg"
+        if icon.exists():
+            self.setWindowIcon(QIcon(str(icon)))
         self.resize(1280, 800)
         self.reconcile_dialog: ReconcileDialog | None = None
         self._received_seen = 0
@@ -75,6 +78,7 @@ class MainWindow(QMainWindow):
         self.status_filter.currentIndexChanged.connect(self._apply_combo_filters)
 
         # Boards.
+        self.badges = BadgeDelegate(self)
         self.models: dict[str, RecordsModel] = {}
         self.filters: dict[str, BoardFilter] = {}
         self.views: dict[str, QTableView] = {}
@@ -96,6 +100,9 @@ class MainWindow(QMainWindow):
             v.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             v.customContextMenuRequested.connect(lambda pos, t=table: self._context_menu(t, pos))
             v.doubleClicked.connect(lambda _i, t=table: self.edit_selected(t))
+            for col, (key, _) in enumerate(m.columns):
+                if key in ("status", "priority"):
+                    v.setItemDelegateForColumn(col, self.badges)
             v.selectionModel().selectionChanged.connect(lambda *_: self._journal_refresh())
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.tabs.addTab(v, table.capitalize())
@@ -124,8 +131,12 @@ class MainWindow(QMainWindow):
 
         self._journal_timer = QTimer(self)
         self._journal_timer.setSingleShot(True)
-        self._journal_timer.setInterval(200)
+        self._journal_timer.setInterval(300)
         self._journal_timer.timeout.connect(self._journal_refresh)
+        self._assign_timer = QTimer(self)
+        self._assign_timer.setSingleShot(True)
+        self._assign_timer.setInterval(300)
+        self._assign_timer.timeout.connect(self.models["tasks"].refresh_assignments)
         self._journal_refresh()
 
         bridge.changed.connect(self.on_changed)
@@ -397,11 +408,12 @@ class MainWindow(QMainWindow):
         for table, ids in by_table.items():
             if table in self.models:
                 self.models[table].refresh(ids)
-        if "units" in by_table:
-            self.models["tasks"].refresh_assignments()
+        moved = any(c.table == "units" and c.field in ("task_id", "*", "deleted") for c in cs.changes)
+        if moved and not self._assign_timer.isActive():
+            self._assign_timer.start()  # coalesced: at most every 300 ms
         if "tasks" in by_table:
-            self.models["units"].refresh_titles()
-        if "journal" in by_table:
+            self.models["units"].refresh_titles(by_table["tasks"])
+        if "journal" in by_table and not self._journal_timer.isActive():
             self._journal_timer.start()
         if cs.conflicts:
             self._refresh_conflicts()
@@ -409,7 +421,7 @@ class MainWindow(QMainWindow):
             self._last_receive = time.monotonic()
 
     def _refresh_conflicts(self) -> None:
-        n = self.store.info().open_conflicts
+        n = self.store.open_conflict_count()
         self.conflicts_button.setText(f"{n} conflict{'s' if n != 1 else ''} to reconcile")
         self.conflicts_button.setVisible(n > 0)
 

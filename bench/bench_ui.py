@@ -1,0 +1,163 @@
+"""Window benchmarks (offscreen):
+
+    python bench/bench_ui.py [--quick]
+
+- launch: a fresh process opens the main window on a database of 20,000
+  units and 20,000 tasks; time from process start to the first painted
+  window, and peak memory (VmHWM)
+- catch-up with the window open: 100,000 changes arrive through a real sync
+  session while a 5 ms timer in the window's event loop measures the largest
+  stall
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+LAUNCH = """
+import sys, time
+t0 = float(sys.argv[2])
+from PySide6.QtCore import QObject, QEvent, QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from console.store import Store
+from console.ui.bridge import Bridge
+from console.ui.window import MainWindow
+from PySide6.QtCore import QSettings
+store = Store(sys.argv[1])
+window = MainWindow(Bridge(store), settings=QSettings(sys.argv[3], QSettings.Format.IniFormat))
+class Painted(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint and "t" not in result:
+            result["t"] = time.time() - t0
+            QTimer.singleShot(0, app.quit)
+        return False
+result = {}
+board = window.views["units"].viewport()
+f = Painted(); board.installEventFilter(f)
+window.show()
+app.exec()
+peak = int(next(x for x in open('/proc/self/status') if x.startswith('VmHWM')).split()[1])
+print(result["t"], peak, window.filters["units"].rowCount(), window.filters["tasks"].rowCount())
+"""
+
+
+def bench_launch(tmp: Path, n: int) -> dict:
+    from console import seed
+    from console.store import Store
+
+    db = tmp / "big.db"
+    with Store(db) as s:
+        rows = seed.synthetic_rows(n)
+        for table in ("tasks", "units"):
+            for i in range(0, n, 5000):
+                s.add_many(table, rows[table][i : i + 5000])
+    best = None
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", LAUNCH, str(db), repr(time.time()), str(tmp / "ui.ini")],
+                             capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
+        t, peak, units, tasks = float(out[0]), int(out[1]), int(out[2]), int(out[3])
+        if best is None or t < best["seconds"]:
+            best = {"seconds": t, "peak_mib": peak / 1024, "units": units, "tasks": tasks}
+    return best
+
+
+def bench_catch_up_stall(tmp: Path, n: int) -> dict:
+    import asyncio
+
+    import qasync
+    from bench_store import remote_changes
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from console.store import Store
+    from console.sync import identity
+    from console.sync.transport import Engine
+    from console.ui.bridge import Bridge
+    from console.ui.window import MainWindow
+
+    src, dst = tmp / "src.db", tmp / "dst.db"
+    for db in (src, dst):
+        Store(db).close()
+    ids = {db: identity.load_or_create(db).console_id for db in (src, dst)}
+    with Store(src) as s:
+        s.trust(ids[dst], "Window")
+        changes = remote_changes(n)
+        for i in range(0, n, 5000):
+            s.apply(changes[i : i + 5000])
+    with Store(dst) as s:
+        s.trust(ids[src], "Relay")
+    relay = subprocess.Popen([sys.executable, "-m", "console", "relay", "--db", str(src), "--listen",
+                              "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    port = int(relay.stdout.readline().rsplit(":", 1)[1].split()[0])
+    app = QApplication.instance() or QApplication([])
+    app.setQuitOnLastWindowClosed(False)
+    result = {}
+
+    async def run():
+        store = Store(dst)
+        engine = Engine(dst, peers=[f"wss://127.0.0.1:{port}"])
+        window = MainWindow(Bridge(store, engine), settings=QSettings(str(tmp / "ui.ini"),
+                                                                       QSettings.Format.IniFormat))
+        window.show()
+        await asyncio.sleep(1.0)  # the first layout and paint are launch, not catch-up
+        loop = asyncio.get_running_loop()
+        stall = 0.0
+        await engine.start()
+        start = time.perf_counter()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.005)
+            stall = max(stall, loop.time() - t - 0.005)
+            if store.version_vector() == {} or time.perf_counter() - start > 300:
+                continue
+            if sum(store.version_vector().values()) >= n and not any(m.busy for m in window.models.values()):
+                break
+        result.update(seconds=time.perf_counter() - start, stall_ms=stall * 1000,
+                      units=window.filters["units"].rowCount())
+        await engine.stop()
+        window.close()
+        store.close()
+
+    try:
+        qasync.run(run())
+    finally:
+        relay.terminate()
+        relay.communicate(timeout=60)
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    n_rows, n_changes = (2000, 10_000) if args.quick else (20_000, 100_000)
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        launch = bench_launch(tmp, n_rows)
+        catch = bench_catch_up_stall(tmp, n_changes)
+    print(f"launch     {launch['units']} units + {launch['tasks']} tasks: first painted window in "
+          f"{launch['seconds']:.2f} s (best of 3, from process start); peak RSS {launch['peak_mib']:.0f} MiB")
+    print(f"catch-up   {n_changes} changes with the window open: {catch['seconds']:.1f} s; largest UI stall "
+          f"{catch['stall_ms']:.1f} ms; {catch['units']} units on the board")
+    print(json.dumps({"launch": launch, "catch_up": catch}), flush=True)
+    # Skip interpreter finalization: PySide6 objects this harness leaves to the
+    # garbage collector after the QApplication can crash it (the console
+    # itself closes its windows first and exits cleanly).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
