@@ -357,3 +357,44 @@ def test_the_screenshot_script_renders_the_window_and_the_reconciliation_view(tm
     for name in ("main.png", "reconcile.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_model_signals_do_not_leak_references_to_bools(demo_store):
+    """PySide6 6.12.0 dropped a reference to True on every dataChanged emit,
+    crashing a busy console after about 1,700 row updates; pyproject.toml
+    keeps PySide6 below it. Few enough emits here to fail, not crash."""
+    import sys
+
+    m = RecordsModel("units", demo_store)
+    top, bottom = m.index(0, 0), m.index(0, len(m.columns) - 1)
+    before = sys.getrefcount(True), sys.getrefcount(False)
+    for _ in range(200):
+        m.dataChanged.emit(top, bottom)
+    assert (sys.getrefcount(True), sys.getrefcount(False)) == before
+
+
+def test_rows_arriving_or_changing_land_in_sort_order(qtmodeltester, qtbot, demo_store):
+    from PySide6.QtCore import Qt
+
+    m = RecordsModel("units", demo_store)
+    qtmodeltester.check(m)
+    status_col = [k for k, _ in m.columns].index("status")
+    m.sort(status_col, Qt.SortOrder.DescendingOrder)
+
+    def in_order():
+        keys = [(u.status, u.id) for u in m.records]
+        return keys == sorted(keys, reverse=True)
+
+    assert in_order()
+    e11 = demo_store.resolve_id("units", "E-11")
+    demo_store.update("units", e11, {"status": "available"})  # moves it
+    new = demo_store.add("units", {"callsign": "ZZ-1", "agency": "F", "kind": "E", "status": "returning"})
+    m.refresh([e11, new])
+    qtbot.waitUntil(lambda: not m.busy)
+    assert in_order() and len(m.records) == 41
+    assert m.records[m._row_of(e11)].status == "available"
+    demo_store.delete("units", new)
+    m.refresh([new])
+    qtbot.waitUntil(lambda: not m.busy)
+    assert len(m.records) == 40 and m._row_of(new) is None and in_order()
+    qtmodeltester.check(m)

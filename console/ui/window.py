@@ -135,10 +135,16 @@ class MainWindow(QMainWindow):
         self._journal_timer.timeout.connect(self._journal_refresh)
         self._assign_timer = QTimer(self)
         self._assign_timer.setSingleShot(True)
-        self._assign_timer.setInterval(300)
+        self._assign_timer.setInterval(1000)
         self._assign_timer.timeout.connect(self.models["tasks"].refresh_assignments)
         self._journal_refresh()
 
+        # "In status" ticks: a repaint of what is visible, not a model change
+        # (a model change would make the filter look at every row).
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self.views["units"].viewport().update)
+        self._tick.start()
         bridge.changed.connect(self.on_changed)
         bridge.sync_status.connect(self.on_sync_status)
         self.on_sync_status(None)
@@ -410,7 +416,7 @@ class MainWindow(QMainWindow):
                 self.models[table].refresh(ids)
         moved = any(c.table == "units" and c.field in ("task_id", "*", "deleted") for c in cs.changes)
         if moved and not self._assign_timer.isActive():
-            self._assign_timer.start()  # coalesced: at most every 300 ms
+            self._assign_timer.start()  # coalesced: at most once a second
         if "tasks" in by_table:
             self.models["units"].refresh_titles(by_table["tasks"])
         if "journal" in by_table and not self._journal_timer.isActive():
