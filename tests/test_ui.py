@@ -398,3 +398,32 @@ def test_rows_arriving_or_changing_land_in_sort_order(qtmodeltester, qtbot, demo
     qtbot.waitUntil(lambda: not m.busy)
     assert len(m.records) == 40 and m._row_of(new) is None and in_order()
     qtmodeltester.check(m)
+
+
+def test_editing_through_the_dialog_lands_in_the_store(window, qtbot, demo_store):
+    select(window, "units", "Medic 7")
+    dialog = window.edit_selected("units")
+    assert dialog.fields["callsign"].text() == "Medic 7"
+    dialog.fields["location"].setText("Riverside Park staging")
+    status = dialog.fields["status"]
+    status.setCurrentIndex(status.findData("en_route"))
+    dialog.save()
+    unit = demo_store.get("units", demo_store.resolve_id("units", "Medic 7"))
+    assert (unit.location, unit.status) == ("Riverside Park staging", "en_route")
+    assert unit.personnel == 2  # untouched fields stay as they were
+    assert "Medic 7: " in demo_store.journal(limit=1)[0].text
+
+
+def test_assigning_through_the_task_picker(window, qtbot, demo_store, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    select(window, "units", "K9-4")
+    monkeypatch.setattr(QInputDialog, "getItem",
+                        lambda *a, **k: ("Welfare checks, Lower Mill district", True))
+    window.assign_selected()
+    unit = demo_store.get("units", demo_store.resolve_id("units", "K9-4"))
+    task = demo_store.get("tasks", unit.task_id)
+    assert task.title == "Welfare checks, Lower Mill district" and "K9-4" in task.assigned_units
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("— none —", True))
+    window.assign_selected()
+    assert demo_store.get("units", unit.id).task_id is None
