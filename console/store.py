@@ -484,14 +484,6 @@ class Store:
         return [rec(*r, assigned_units=assigned.get(r[0], ())) for r in rows]
 
     @_guard
-    def rows(self, table: str) -> list[dict]:
-        """Live rows as plain dicts of their stored fields (for export)."""
-        return [
-            {k: v for k, v in vars_of(r).items()}
-            for r in self.list(table)
-        ]
-
-    @_guard
     def counts(self) -> dict[str, int]:
         out = {}
         for t in model.TABLES.values():
@@ -1401,12 +1393,6 @@ def _login() -> str:
         return getpass.getuser()
     except Exception:
         return "operator"
-
-
-def vars_of(rec) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(rec)
 
 
 def _change_from_row(r) -> Change:

@@ -138,14 +138,6 @@ class Session:
             self._record()
         self.state = "closed"
 
-    def status(self) -> dict:
-        return {
-            "console_id": self.peer_id, "agency": self.peer_agency, "role": self.peer_role,
-            "address": self.address, "state": self.state, "sent": self.stats.sent,
-            "received": self.stats.received, "synced": self.peer_synced,
-            "owed": self.store.count_missing(self.peer_acked) if self.state == "syncing" else None,
-        }
-
     # --------------------------------------------------------------- handshake
 
     def _on_challenge(self, msg: p.Message) -> list[str]:

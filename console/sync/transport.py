@@ -446,7 +446,7 @@ class Engine:
                 links.append(d)
             return {"console_id": self.console_id, "replica_id": self.store.replica_id,
                     "listening": self.port, "peers": links, "outbox": self.store.outbox(),
-                    "conflicts": self.store.info().open_conflicts}
+                    "conflicts": self.store.open_conflict_count()}
         out = await self.worker.run(read)
         out["last_exchange"] = (None if self.last_exchange is None
                                 else clock.to_iso(clock.pack(int(self.last_exchange * 1000))))

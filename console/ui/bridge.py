@@ -25,7 +25,6 @@ class Bridge(QObject):
 
     changed = Signal(object)  # a ChangeSet: tables, rows, whether conflicts changed
     sync_status = Signal(object)  # Engine.status() as a dict, about once a second
-    progress = Signal(int, int)  # changes received so far, and still owed, during a catch-up
 
     def __init__(self, store: Store, engine=None, parent=None) -> None:
         super().__init__(parent)
@@ -102,9 +101,6 @@ class Bridge(QObject):
             log.exception("could not read the sync status")
             return
         self.sync_status.emit(status)
-        owed = sum(p.get("owed") or 0 for p in status["peers"])
-        received = sum(p.get("received") or 0 for p in status["peers"])
-        self.progress.emit(received, owed)
 
     def close(self) -> None:
         self._status_timer.stop()

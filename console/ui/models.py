@@ -38,7 +38,6 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "resources": [("name", "Name"), ("kind", "Kind"), ("agency", "Agency"), ("location", "Location"),
                   ("quantity", "Quantity"), ("unit", "Unit")],
 }
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 REFRESH_SLICE = 100  # rows folded in per timer tick (each tick stays short)
 
@@ -237,8 +236,6 @@ class RecordsModel(QAbstractTableModel):
             return rec
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(rec, key)
-        if role == SORT_ROLE:
-            return self._sort_value(rec, key)
         if role == Qt.ItemDataRole.ForegroundRole and key in ("status", "priority"):
             colour = STATUS_COLOURS.get(getattr(rec, key) or "")
             return QBrush(QColor(colour)) if colour else None
@@ -277,9 +274,6 @@ class RecordsModel(QAbstractTableModel):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
         return "" if value is None else str(value).lower()
-
-    def record(self, row: int):
-        return self.records[row]
 
 
 class _Desc:
