@@ -574,6 +574,13 @@ class Store:
                 ).fetchone()[0]
         return total
 
+    @_guard
+    def remaining_for(self, vv: Mapping[str, int]) -> int:
+        """About how many changes held here a replica with `vv` lacks: exact
+        unless this replica's log has gaps, and cheap (one row per origin)."""
+        rows = self._conn.execute("SELECT origin, max_seq FROM replicas")
+        return sum(max(0, m - int(vv.get(o, 0))) for o, m in rows)
+
     def changes_since(self, vv: Mapping[str, int], batch: int = DEFAULT_BATCH) -> Iterator[list[Change]]:
         """The changes a replica with version vector `vv` lacks, in batches of
         at most `batch`, in clock order across origins.

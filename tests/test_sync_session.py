@@ -50,8 +50,22 @@ def test_two_consoles_converge_and_finish(consoles):
         sa.add_many("units", [{"callsign": f"U{i}", "agency": "F", "kind": "E"} for i in range(2500)])
         sb.add("tasks", {"title": "Levee"})
         srv, cli = pair(a, b, sa, sb, batch_changes=300)
+        told = []
+        original = cli.receive
+
+        def receive(frame):
+            msg = p.decode(frame)
+            if msg.type == "changes":
+                told.append((len(msg["changes"]), msg["remaining"]))
+            return original(frame)
+
+        cli.receive = receive
         run(srv, cli)
         assert srv.done and cli.done
+        # Each batch says how many are still to come, down to none.
+        assert told[0] == (300, 2501 - 300) and told[-1][1] == 0
+        assert [r for _, r in told] == sorted((r for _, r in told), reverse=True)
+        assert cli.incoming_remaining == 0
         assert snapshot(sa)["units"] == snapshot(sb)["units"]
         assert snapshot(sa)["tasks"] == snapshot(sb)["tasks"]
         assert (cli.stats.received, srv.stats.received) == (2501, 2)

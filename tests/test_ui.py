@@ -29,6 +29,7 @@ def window(qtbot, demo_store, tmp_path):
     qtbot.addWidget(w)
     w.show()
     yield w
+    w.close()
     bridge.close()
 
 
@@ -427,3 +428,19 @@ def test_assigning_through_the_task_picker(window, qtbot, demo_store, monkeypatc
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("— none —", True))
     window.assign_selected()
     assert demo_store.get("units", unit.id).task_id is None
+
+
+def test_catch_up_progress_bar_counts_down(window):
+    def status(remaining, received):
+        return {"peers": [{"state": "connected", "agency": "EOC", "address": "x", "direction": "dial",
+                           "received": received, "remaining": remaining}],
+                "outbox": 0, "last_exchange": None, "listening": None}
+
+    window.on_sync_status(status(8000, 2000))
+    assert window.progress.isVisible() and (window.progress.maximum(), window.progress.value()) == (8000, 0)
+    window.on_sync_status(status(3000, 7000))
+    assert (window.progress.maximum(), window.progress.value()) == (8000, 5000)
+    assert "3,000 to go" in window.progress.format()
+    window.on_sync_status(status(0, 10000))
+    window.on_sync_status(status(0, 10000))
+    assert not window.progress.isVisible()

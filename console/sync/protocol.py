@@ -36,7 +36,7 @@ MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "synced": {},
     "error": {"code": str, "message": str},
 }
-OPTIONAL: dict[str, dict[str, type]] = {"hello": {"cert": str, "signature": str}}
+OPTIONAL: dict[str, dict[str, type]] = {"hello": {"cert": str, "signature": str}, "changes": {"remaining": int}}
 
 # Error codes: each is documented in docs/PROTOCOL.md.
 ERROR_CODES = {
@@ -128,6 +128,8 @@ def decode(text: str | bytes) -> Message:
         raise ProtocolError("bad_message", "hello: agency is too long")
     if kind in ("changes", "ack") and obj["batch"] < 1:
         raise ProtocolError("bad_message", f"{kind}: batch numbers start at 1")
+    if kind == "changes" and obj.get("remaining", 0) < 0:
+        raise ProtocolError("bad_message", "changes: remaining cannot be negative")
     if kind == "changes" and not 0 < len(obj["changes"]) <= BATCH_CHANGES:
         raise ProtocolError("bad_message", f"changes: a batch holds 1 to {BATCH_CHANGES} changes")
     if kind == "error" and (len(obj["code"]) > 40 or len(obj["message"]) > 2000):

@@ -79,6 +79,7 @@ class Session:
     peer_has: dict[str, int] = field(default_factory=dict)
     peer_acked: dict[str, int] = field(default_factory=dict)
     peer_synced: bool = False
+    incoming_remaining: int = 0  # what the peer said it still has to send us
     synced_sent: bool = False
     idle: bool = False
     stats: SessionStats = field(default_factory=SessionStats)
@@ -219,6 +220,7 @@ class Session:
                 raise p.ProtocolError("forged_origin", f"change {c.seq} claims to come from this console")
         result = self.store.apply(changes)
         self._last_in = msg["batch"]
+        self.incoming_remaining = msg.get("remaining", 0)
         self.stats.received += result.applied
         self.stats.unrecorded_received += result.applied
         self.stats.duplicates += result.duplicates
@@ -246,6 +248,7 @@ class Session:
         if self.state != "syncing":
             raise p.ProtocolError("out_of_order", "synced before the hello")
         self.peer_synced = True
+        self.incoming_remaining = 0
         return self.pump()
 
     def _next_batch(self) -> tuple[str | None, int]:
@@ -262,7 +265,9 @@ class Session:
             size += len(part) + 1
             if c.seq > self.peer_has.get(c.origin, 0):
                 self.peer_has[c.origin] = c.seq
-        frame = f'{{"type":"changes","batch":{self._next_out},"changes":[{",".join(parts)}]}}'
+        remaining = self.store.remaining_for(self.peer_has)
+        frame = (f'{{"type":"changes","batch":{self._next_out},"remaining":{remaining},'
+                 f'"changes":[{",".join(parts)}]}}')
         return frame, len(parts)
 
     def _record(self) -> None:

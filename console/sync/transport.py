@@ -90,6 +90,7 @@ class Link:
     received: int = 0
     bytes_out: int = 0
     bytes_in: int = 0
+    remaining: int = 0  # changes the peer says it still has to send
     pause: float = 1.0  # before the next reconnection
     session: Session | None = field(default=None, repr=False)
 
@@ -99,7 +100,7 @@ class Link:
             "console_id": self.console_id, "agency": self.agency, "role": self.role,
             "last_seen": None if self.last_seen is None else clock.to_iso(clock.pack(int(self.last_seen * 1000))),
             "last_error": self.last_error, "sent": self.sent, "received": self.received,
-            "bytes_out": self.bytes_out, "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out, "bytes_in": self.bytes_in, "remaining": self.remaining,
         }
 
 
@@ -345,6 +346,7 @@ class Engine:
             await asyncio.gather(pump_task, return_exceptions=True)
             link.state = "offline"
             link.session = None
+            link.remaining = 0
             await self.worker.run(session.close)
             self._emit("peers")
         if once and not finished:
@@ -353,6 +355,7 @@ class Engine:
 
     def _exchanged(self, link: Link, session: Session) -> None:
         link.console_id, link.agency, link.role = session.peer_id, session.peer_agency, session.peer_role
+        link.remaining = session.incoming_remaining
         if (link.sent, link.received) != (session.stats.sent, session.stats.received):
             link.sent, link.received = session.stats.sent, session.stats.received
             self.last_exchange = time.time()

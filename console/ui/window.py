@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.reconcile_dialog: ReconcileDialog | None = None
         self._received_seen = 0
+        self._catch_up_total = 0  # changes to come when the current catch-up began
         self._last_receive = 0.0
 
         # Banners: offline (red) and conflicts to reconcile (amber).
@@ -186,8 +187,8 @@ class MainWindow(QMainWindow):
         self.outbox_label.setObjectName("outboxLabel")
         self.exchange_label = QLabel()
         self.progress = QProgressBar()
-        self.progress.setRange(0, 0)  # busy: the sender alone knows how much is left
-        self.progress.setMaximumWidth(160)
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(220)
         self.progress.setFormat("receiving")
         self.progress.hide()
         bar.addWidget(self.peers_label, 2)
@@ -239,6 +240,16 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        # A closed window no longer refreshes: its timers and the bridge's
+        # signals would otherwise reach a store that may be closed next.
+        for timer in (self._journal_timer, self._assign_timer, self._tick,
+                      *(m._timer for m in self.models.values())):
+            timer.stop()
+        for signal, slot in ((self.bridge.changed, self.on_changed), (self.bridge.sync_status, self.on_sync_status)):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass  # already disconnected
         super().closeEvent(event)
 
     # --------------------------------------------------------------- boards
@@ -471,6 +482,19 @@ class MainWindow(QMainWindow):
         self.exchange_label.setText(f"Last exchange {status['last_exchange'][11:19]} UTC"
                                     if status.get("last_exchange") else "")
         received = sum(p["received"] for p in peers)
+        remaining = sum(p.get("remaining") or 0 for p in peers)
+        if remaining > 0:
+            # A catch-up: a real bar, from where it stood when it started.
+            self._catch_up_total = max(self._catch_up_total, remaining)
+            self.progress.setRange(0, self._catch_up_total)
+            self.progress.setValue(self._catch_up_total - remaining)
+            self.progress.setFormat(f"receiving: {remaining:,} to go")
+            self.progress.show()
+            self._received_seen = received
+            return
+        self._catch_up_total = 0
         receiving = received > self._received_seen or any(m.busy for m in self.models.values())
         self._received_seen = received
+        self.progress.setRange(0, 0)  # busy: changes arriving, nothing known to be left
+        self.progress.setFormat("receiving")
         self.progress.setVisible(receiving)
