@@ -356,10 +356,11 @@ def run(args) -> int:
             else:
                 s = transfer.import_changes(store, args.file)
                 r = s.result
-                print(f"imported {r.applied} new changes from {s.from_agency} console {s.from_replica[:8]} "
+                print(f"imported {r.applied} new changes from {s.from_agency} replica …{short_id(s.from_replica)} "
                       f"({r.duplicates} already held)", file=out)
                 for origin, seq, reason in r.refused:
-                    print(f"{PROG}: refused changes from {origin[:8]} from #{seq}: {reason}", file=sys.stderr)
+                    print(f"{PROG}: refused changes from replica …{short_id(origin)} from #{seq}: {reason}",
+                          file=sys.stderr)
                 if r.refused:
                     return 1
     return 0

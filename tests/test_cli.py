@@ -213,3 +213,19 @@ def test_runs_as_a_module_and_as_the_installed_script(tmp_path):
     r = subprocess.run([sys.executable, "-m", "console", "list", "--db", str(db), "nope"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_import_from_a_console_a_day_ahead_is_refused_with_the_reason(tmp_path, capsys):
+    from conftest import FakeWall
+
+    from console import clock, transfer
+
+    wall = FakeWall(clock.wall_ms() + 24 * 3600 * 1000)
+    with Store(tmp_path / "fast.db", wall=wall) as fast:
+        fast.add("tasks", {"title": "From the future"})
+        transfer.export_changes(fast, tmp_path / "fast.changes")
+    code, _out, err = run(capsys, "changes", "import", "--db", tmp_path / "here.db", tmp_path / "fast.changes")
+    assert code == 1
+    assert "refused changes from replica …" in err and "ahead of this console's clock" in err
+    with Store(tmp_path / "here.db") as here:
+        assert here.counts()["tasks"] == 0
