@@ -85,7 +85,7 @@ def main(out: Path) -> list[Path]:
         saved.append(out / "main.png")
         window.grab().save(str(saved[-1]))
         dialog = window.open_reconcile()
-        dialog.resize(900, 380)
+        dialog.resize(1040, 380)
         await asyncio.sleep(0.3)
         saved.append(out / "reconcile.png")
         dialog.grab().save(str(saved[-1]))
