@@ -381,6 +381,11 @@ class Store:
     # ------------------------------------------------------------------ reads
 
     @_guard
+    def replica_marks(self) -> dict[str, tuple[int, int]]:
+        """{origin: (highest sequence with no gap below, highest held)}."""
+        return {o: (c, m) for o, c, m in self._conn.execute("SELECT origin, contiguous, max_seq FROM replicas")}
+
+    @_guard
     def version_vector(self) -> dict[str, int]:
         """{origin: highest sequence held with nothing missing below it}."""
         return dict(self._conn.execute("SELECT origin, contiguous FROM replicas WHERE contiguous > 0"))
@@ -573,6 +578,20 @@ class Store:
                     "SELECT count(*) FROM changes WHERE origin = ? AND seq > ?", (origin, have)
                 ).fetchone()[0]
         return total
+
+    @_guard
+    def changed_since(self, seen: Mapping[str, int]) -> tuple[dict[str, int], set[tuple[str, str, str]]]:
+        """What changed beyond `seen` ({origin: highest sequence already
+        shown}): the new high-water marks, and (table, row, field) of each
+        change. Reads no values, so it stays cheap."""
+        marks, touched = {}, set()
+        for origin, max_seq in self._conn.execute("SELECT origin, max_seq FROM replicas"):
+            after = int(seen.get(origin, 0))
+            if max_seq > after:
+                marks[origin] = max_seq
+                touched.update(self._conn.execute(
+                    "SELECT tbl, row_id, field FROM changes WHERE origin = ? AND seq > ?", (origin, after)))
+        return marks, touched
 
     @_guard
     def remaining_for(self, vv: Mapping[str, int]) -> int:
@@ -1244,19 +1263,17 @@ class Store:
                 f"SELECT id, created_by, created_seq FROM {tname} WHERE id IN ({q})", part
             )
 
-    def _advance(self, new: list[Change]) -> dict[str, tuple[int, int]]:
-        """Move the version vector past `new`; returns the state before."""
+    def _advance(self, new: list[Change]) -> None:
+        """Move the version vector past `new`."""
         by_origin: dict[str, set[int]] = defaultdict(set)
         for c in new:
             by_origin[c.origin].add(c.seq)
-        before: dict[str, tuple[int, int]] = {}
         rows = []
         for origin, seqs in by_origin.items():
             r = self._conn.execute(
                 "SELECT contiguous, max_seq FROM replicas WHERE origin = ?", (origin,)
             ).fetchone()
             cont, mx = r if r else (0, 0)
-            before[origin] = (cont, mx)
             new_max = max(mx, max(seqs))
             c = cont
             while c + 1 in seqs:
@@ -1275,7 +1292,6 @@ class Store:
             "ON CONFLICT(origin) DO UPDATE SET contiguous = excluded.contiguous, max_seq = excluded.max_seq",
             rows,
         )
-        return before
 
     def _load_heads(self, rows: list[tuple[str, str]]) -> Iterator[tuple[str, str, str, Head]]:
         by_table: dict[str, list[str]] = defaultdict(list)

@@ -261,6 +261,11 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
             await relay.start()
             await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
             await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
+            # Written by another connection to this database (the command
+            # line, say): the engine notices, and the board shows it.
+            with mine.open() as other:
+                other.add("units", {"callsign": "CLI-1", "agency": "F", "kind": "Engine"})
+            await until(lambda: "CLI-1" in board_values(w, "units", "callsign"), what="the other writer's unit")
         finally:
             await engine.stop()
             await relay.stop()
@@ -444,3 +449,21 @@ def test_catch_up_progress_bar_counts_down(window):
     window.on_sync_status(status(0, 10000))
     window.on_sync_status(status(0, 10000))
     assert not window.progress.isVisible()
+
+
+def test_changes_written_by_another_program_show_without_sync(window, qtbot, demo_store, tmp_path):
+    """A field liaison imports a USB stick with the command line while the
+    window is open: the boards show what it brought."""
+    from console import transfer
+
+    with Store(tmp_path / "field.db", agency="County EMS") as field:
+        field.add("units", {"callsign": "Medic 99", "agency": "County EMS", "kind": "Ambulance"})
+        transfer.export_changes(field, tmp_path / "stick.changes")
+    with Store(demo_store.path) as other_connection:
+        transfer.import_changes(other_connection, tmp_path / "stick.changes")
+    qtbot.waitUntil(lambda: "Medic 99" in board_values(window, "units", "callsign"), timeout=5000)
+    qtbot.waitUntil(lambda: "Added unit Medic 99" in window.journal_list.item(0).text(), timeout=5000)
+    # Without sync, the unsent count follows this window's own edits too.
+    before = window.outbox_label.text()
+    window.bridge.add("tasks", {"title": "Counted"})
+    assert window.outbox_label.text() != before and window.outbox_label.text().endswith("changes not yet sent")

@@ -11,7 +11,7 @@ Electrum's QtEventListener.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -31,12 +31,24 @@ class Bridge(QObject):
         self.store = store
         self.engine = engine
         self._unsubscribe = store.subscribe(self._on_commit)
+        # What this window has shown, per origin: commits by other
+        # connections (the command line, an import from a USB stick) are
+        # found as what lies beyond it.
+        self._shown: dict[str, int] = {o: m for o, (_, m) in store.replica_marks().items()}
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(1000)
         self._status_timer.timeout.connect(self._poll_status)
+        self._watch_timer = QTimer(self)
+        self._watch_timer.setInterval(500)
+        self._watch_timer.timeout.connect(self._watch_other_writers)
+        self._data_version = store.data_version()
         if engine is not None:
+            # The engine notices other connections' commits (its own do not
+            # count, so a catch-up is not read twice) and says "local_changes".
             engine.on_event = self._on_engine_event
             self._status_timer.start()
+        else:
+            self._watch_timer.start()
         self._status_task = None
 
     # ------------------------------------------------------------ operations
@@ -69,17 +81,41 @@ class Bridge(QObject):
 
     # ---------------------------------------------------------------- events
 
+    def _announce(self, cs: ChangeSet) -> None:
+        for c in cs.changes:
+            if c.seq > self._shown.get(c.origin, 0):
+                self._shown[c.origin] = c.seq
+        self.changed.emit(cs)
+
     def _on_commit(self, cs: ChangeSet) -> None:
         # A local operation committed: show it, and push it to peers now.
-        self.changed.emit(cs)
+        self._announce(cs)
         if self.engine is not None:
             self.engine.notify()
 
     def _on_engine_event(self, name: str, payload: Any) -> None:
         if name == "changes":  # remote changes committed by the engine
-            self.changed.emit(payload)
+            self._announce(payload)
+        elif name == "local_changes":  # another connection committed
+            self._show_other_writers()
         elif name in ("peers", "progress"):
             self._poll_status()
+
+    def _watch_other_writers(self) -> None:
+        version = self.store.data_version()  # changes only for other connections' commits
+        if version != self._data_version:
+            self._data_version = version
+            self._show_other_writers()
+
+    def _show_other_writers(self) -> None:
+        marks, touched = self.store.changed_since(self._shown)
+        if not marks:
+            return
+        self._shown.update(marks)
+        rows = frozenset((t, r) for t, r, _ in touched)
+        changes = tuple(_Touched(t, f) for t, _, f in touched)
+        self.changed.emit(ChangeSet(tables=frozenset(t for t, _ in rows), rows=rows, local=False,
+                                    conflicts=True, changes=changes))
 
     def _poll_status(self) -> None:
         import asyncio
@@ -104,4 +140,12 @@ class Bridge(QObject):
 
     def close(self) -> None:
         self._status_timer.stop()
+        self._watch_timer.stop()
         self._unsubscribe()
+
+
+class _Touched(NamedTuple):
+    """What the window needs of a change made elsewhere: where it landed."""
+
+    table: str
+    field: str

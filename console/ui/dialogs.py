@@ -25,6 +25,15 @@ from console.model import ValidationError
 from console.store import StoreError
 
 
+def error_label() -> QLabel:
+    """Where a dialog says what is wrong: the same look in every dialog."""
+    label = QLabel()
+    label.setObjectName("dialogError")
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #b71c1c; font-weight: bold")
+    return label
+
+
 class RecordDialog(QDialog):
     """Create or edit a unit, task or resource. Values are checked by the
     store; what is wrong is said in the dialog, which stays open."""
@@ -45,10 +54,7 @@ class RecordDialog(QDialog):
             self.fields[f.name] = widget
             label = f.name.replace("_id", "").replace("_", " ").capitalize() + (" *" if f.required else "")
             form.addRow(label, widget)
-        self.error = QLabel()
-        self.error.setObjectName("dialogError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b71c1c; font-weight: bold")
+        self.error = error_label()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
@@ -121,8 +127,7 @@ class StockDialog(QDialog):
         self.amount.setDecimals(0 if float(resource.quantity).is_integer() else 2)
         self.amount.setRange(0, 1e9)
         self.amount.setSuffix(f" {unit}")
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #b71c1c; font-weight: bold")
+        self.error = error_label()
         on_hand = QLabel(f"On hand: {resource.quantity:g} {unit}")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
@@ -172,8 +177,7 @@ class ReconcileDialog(QDialog):
         self.new_button.setObjectName("newValue")
         self.keep_button.clicked.connect(self.keep_selected)
         self.new_button.clicked.connect(self.enter_value)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #b71c1c; font-weight: bold")
+        self.error = error_label()
         intro = QLabel("These edits were made at the same time on different consoles, without seeing each other. "
                        "The value shown on the boards is the later one until you decide.")
         intro.setWordWrap(True)
@@ -311,8 +315,7 @@ class PeersDialog(QDialog):
         url_row.addWidget(self.url, 1)
         url_row.addWidget(connect)
         url_row.addWidget(disconnect)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #b71c1c; font-weight: bold")
+        self.error = error_label()
         layout = QVBoxLayout(self)
         layout.addLayout(id_row)
         layout.addWidget(self.table)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
@@ -55,7 +53,6 @@ class MainWindow(QMainWindow):
         self.reconcile_dialog: ReconcileDialog | None = None
         self._received_seen = 0
         self._catch_up_total = 0  # changes to come when the current catch-up began
-        self._last_receive = 0.0
 
         # Banners: offline (red) and conflicts to reconcile (amber).
         self.banner = QLabel()
@@ -434,8 +431,8 @@ class MainWindow(QMainWindow):
             self._journal_timer.start()
         if cs.conflicts:
             self._refresh_conflicts()
-        if not cs.local:
-            self._last_receive = time.monotonic()
+        if self.bridge.engine is None:
+            self.on_sync_status(None)  # the unsent count changes with every edit
 
     def _refresh_conflicts(self) -> None:
         n = self.store.open_conflict_count()
