@@ -12,6 +12,7 @@ one console with a clock a day fast would otherwise drag every console's clock
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -38,7 +39,15 @@ def to_datetime(hlc: int) -> datetime:
 
 
 def to_iso(hlc: int) -> str:
-    return to_datetime(hlc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The time of `hlc` to the second, as ISO 8601 text in UTC."""
+    return _iso_second(physical_ms(hlc) // 1000)
+
+
+@functools.lru_cache(maxsize=256)
+def _iso_second(second: int) -> str:
+    # A burst of changes falls within a few seconds: formatting once per
+    # second keeps strftime off the bulk write path.
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def wall_ms() -> int:

@@ -189,46 +189,47 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
     Accepts only the JSON-level types a field can hold, so it serves for values
     typed by a person (after `parse`) and for values arriving from peers.
     """
-    where = f"{tbl.name}.{fld.name}"
     if value is None:
         if fld.required:
-            raise ValidationError(f"{where} is required")
+            raise ValidationError(f"{tbl.name}.{fld.name} is required")
         return None
     if fld.type in ("text", "ref", "time", "enum"):
         if not isinstance(value, str):
-            raise ValidationError(f"{where} must be text, not {type(value).__name__}")
+            raise ValidationError(f"{tbl.name}.{fld.name} must be text, not {type(value).__name__}")
         if fld.type == "text":
             value = value.strip()
             if fld.required and not value:
-                raise ValidationError(f"{where} must not be empty")
+                raise ValidationError(f"{tbl.name}.{fld.name} must not be empty")
             if len(value) > TEXT_LIMIT:
-                raise ValidationError(f"{where} is longer than {TEXT_LIMIT} characters")
+                raise ValidationError(f"{tbl.name}.{fld.name} is longer than {TEXT_LIMIT} characters")
         elif fld.type == "enum":
+            if value in fld.choices:
+                return value
             value = normalize_choice(value)
             if value not in fld.choices:
                 shown = ", ".join(c.replace("_", " ") for c in fld.choices)
-                raise ValidationError(f"{where}: {value!r} is not one of {shown}")
+                raise ValidationError(f"{tbl.name}.{fld.name}: {value!r} is not one of {shown}")
         elif fld.type == "time":
             value = parse_time(value)
         elif fld.type == "ref" and not re.fullmatch(r"[0-9a-f]{32}", value):
-            raise ValidationError(f"{where}: {value!r} is not a row id")
+            raise ValidationError(f"{tbl.name}.{fld.name}: {value!r} is not a row id")
         return value
     if fld.type == "bool":
         if not isinstance(value, bool):
-            raise ValidationError(f"{where} must be true or false")
+            raise ValidationError(f"{tbl.name}.{fld.name} must be true or false")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(f"{where} must be a number, not {type(value).__name__}")
+        raise ValidationError(f"{tbl.name}.{fld.name} must be a number, not {type(value).__name__}")
     if not math.isfinite(value):
-        raise ValidationError(f"{where} must be a finite number")
+        raise ValidationError(f"{tbl.name}.{fld.name} must be a finite number")
     if fld.type == "int":
         if value != int(value):
-            raise ValidationError(f"{where} must be a whole number")
+            raise ValidationError(f"{tbl.name}.{fld.name} must be a whole number")
         value = int(value)
     if fld.minimum is not None and value < fld.minimum:
-        raise ValidationError(f"{where} must be at least {fld.minimum:g}, not {value:g}")
+        raise ValidationError(f"{tbl.name}.{fld.name} must be at least {fld.minimum:g}, not {value:g}")
     if fld.maximum is not None and value > fld.maximum:
-        raise ValidationError(f"{where} must be at most {fld.maximum:g}, not {value:g}")
+        raise ValidationError(f"{tbl.name}.{fld.name} must be at most {fld.maximum:g}, not {value:g}")
     return value
 
 

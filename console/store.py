@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import sqlite3
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -69,7 +68,7 @@ def new_id() -> str:
     milliseconds (as in UUIDv7), the rest random. Time-ordered ids put new
     rows at the end of each index, so bulk inserts and catch-ups write far
     fewer pages than random ids would."""
-    return f"{clock.wall_ms() & 0xFFFFFFFFFFFF:012x}{uuid.uuid4().hex[:20]}"
+    return f"{clock.wall_ms() & 0xFFFFFFFFFFFF:012x}{os.urandom(10).hex()}"
 
 
 def short_id(row_id: str) -> str:
@@ -678,7 +677,23 @@ class Store:
                 state[o] = (cont, mx)
         refused_from: dict[str, tuple[int, str]] = {}
         own_max = state.get(self.replica_id, (0, 0))[1]
+        # Time and origin are checked per origin first: a clock check passes
+        # for every change of an origin when it passes for the latest one.
+        latest: dict[str, int] = {}
         for c in changes:
+            if c.hlc > latest.get(c.origin, -1):
+                latest[c.origin] = c.hlc
+        suspect = set()
+        for origin, hlc in latest.items():
+            try:
+                self.clock.check(hlc)
+            except clock.ClockSkewError:
+                suspect.add(origin)
+        if self.replica_id in latest:
+            suspect.add(self.replica_id)
+        for c in changes:
+            if c.origin not in suspect:
+                continue
             reason = None
             if c.origin == self.replica_id and c.seq > own_max:
                 reason = "claims to come from this console, which never made it"
@@ -693,14 +708,17 @@ class Store:
         seen: set[tuple[str, int]] = set()
         fresh: list[Change] = []
         maybe: dict[str, list[Change]] = defaultdict(list)
+        limit = {o: s for o, (s, _) in refused_from.items()}
         for c in changes:
-            if c.origin in refused_from and c.seq >= refused_from[c.origin][0]:
+            origin, seq = c.origin, c.seq
+            if origin in limit and seq >= limit[origin]:
                 continue
-            cont, mx = state.get(c.origin, (0, 0))
-            if c.seq <= cont or c.id in seen:
+            cont, mx = state.get(origin, (0, 0))
+            key = (origin, seq)
+            if seq <= cont or key in seen:
                 continue
-            seen.add(c.id)
-            (maybe[c.origin] if c.seq <= mx else fresh).append(c)
+            seen.add(key)
+            (maybe[origin] if seq <= mx else fresh).append(c)
         for origin, cs in maybe.items():
             held = set()
             seqs = sorted(c.seq for c in cs)
@@ -710,8 +728,8 @@ class Store:
                     f"SELECT seq FROM changes WHERE origin = ? AND seq IN ({q})", [origin, *part]
                 ))
             fresh.extend(c for c in cs if c.seq not in held)
-        for c in fresh:
-            self.clock.observe(c.hlc)
+        if fresh:
+            self.clock.observe(max(c.hlc for c in fresh))
         return fresh
 
     def _sync_clock(self) -> None:
@@ -1114,14 +1132,14 @@ class Store:
         the rare cases: inserts whose row an earlier edit made, and rows that
         may hold a conflict."""
         conn = self._conn
-        dumps = codec.dumps
+        dumps, dumps_versions = codec.dumps, codec.dumps_versions
         log_rows, edit_rows, edges = [], [], []
         inserts: dict[str, list[Change]] = defaultdict(list)
         counters: dict[tuple[str, str, str], float] = defaultdict(float)
         edited: set[tuple[str, str]] = set()  # (table, field) pairs edited
         for c in new:
             vj = dumps(c.value)
-            pj = dumps(c.prev) if c.prev else "[]"
+            pj = dumps_versions(c.prev) if c.prev else "[]"
             log_rows.append((c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, vj, pj, c.operator, c.agency))
             kind = c.kind
             if kind == "insert":
@@ -1149,14 +1167,18 @@ class Store:
             cols = ["id", *t.names, *tail_cols, "created_hlc", "created_by", "created_seq"]
             sql = (f"INSERT INTO {tname} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                    "ON CONFLICT(id) DO NOTHING")
-            fields = t.fields
+            names = t.names
+            bools = [i for i, f in enumerate(t.fields) if f.type == "bool"]
             since = bool(t.derived)
             deleted = () if t.append_only else (0,)
-            args = [
-                (c.row, *[_sql_value(f, c.value.get(f.name)) for f in fields],
-                 *((clock.to_iso(c.hlc),) if since else ()), *deleted, c.hlc, c.origin, c.seq)
-                for c in cs
-            ]
+            args = []
+            for c in cs:
+                vals = list(map(c.value.get, names))
+                for i in bools:
+                    if vals[i] is not None:
+                        vals[i] = int(bool(vals[i]))
+                args.append((c.row, *vals, *((clock.to_iso(c.hlc),) if since else ()), *deleted,
+                             c.hlc, c.origin, c.seq))
             cur = conn.executemany(sql, args)
             if cur.rowcount != len(cs):
                 # Rows whose created_* name these very changes were made just now.

@@ -1,4 +1,8 @@
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from console import codec, model
 from console.merge import Change
@@ -68,3 +72,42 @@ def test_insert_fills_defaults_and_normalises():
     c = codec.decode(wire(field="*", kind="insert", value={"callsign": " E-1 ", "agency": "F", "kind": "E",
                                                              "status": "On Scene"}))
     assert c.value["callsign"] == "E-1" and c.value["status"] == "on_scene" and c.value["lat"] is None
+
+
+# The canonical text decides whether two versions hold the same value, so
+# dumps must give the standard library's bytes whichever encoder it uses.
+STDLIB = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def test_dumps_matches_the_standard_library_on_every_code_point():
+    for start in range(0, 0x110000, 4096):
+        text = "".join(chr(cp) for cp in range(start, start + 4096) if not 0xD800 <= cp <= 0xDFFF)
+        assert codec.dumps(text) == STDLIB.encode(text)
+        assert codec.dumps({"k": text, "n": 1}) == STDLIB.encode({"k": text, "n": 1})
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False,
+                    allow_infinity=False), st.text())
+values = st.one_of(scalars, st.dictionaries(st.text(max_size=8), scalars, max_size=8),
+                   st.lists(st.tuples(st.text(max_size=4), st.integers(0, 2**62)), max_size=4),
+                   st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                                | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=10))
+
+
+@given(values)
+@settings(max_examples=500)
+def test_dumps_matches_the_standard_library(value):
+    assert codec.dumps(value) == STDLIB.encode(value)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@settings(max_examples=2000)
+def test_dumps_matches_the_standard_library_on_floats(x):
+    assert codec.dumps(x) == STDLIB.encode(x)
+    assert codec.dumps({"lat": x, "name": "E-1"}) == STDLIB.encode({"lat": x, "name": "E-1"})
+
+
+def test_dumps_spells_floats_like_the_standard_library():
+    for x in (1e-05, -4.0015552639689235e-07, 5.875806061435594e17, 1e16, 9999999999999998.0, 1e-4, 0.0, -0.0,
+              0.1, 12.5, 46.87812, {"lat": 1e-05, "lon": 0.5}, {"lat": 46.8}, [[1e-7]], [0.25]):
+        assert codec.dumps(x) == STDLIB.encode(x)
