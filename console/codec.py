@@ -48,6 +48,11 @@ def dumps(value: Any) -> str:
         return _ENCODER.encode(value)
 
 
+def dumps_plain(value: dict[str, Any]) -> str:
+    """Canonical JSON of a validated row holding no float (see dumps)."""
+    return orjson.dumps(value, option=_SORTED).decode()
+
+
 def dumps_versions(prev: tuple[tuple[str, int], ...]) -> str:
     """Canonical JSON of a change's `prev`: (origin, seq) pairs, which hold
     no float, so orjson's bytes are the standard library's."""

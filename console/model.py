@@ -86,6 +86,11 @@ class Table:
         raise ValidationError(f"{self.name} has no field {name!r} (fields: {known})")
 
     @property
+    def has_reals(self) -> bool:
+        """Whether a row can hold a float (see codec.dumps)."""
+        return any(f.type in ("real", "counter") for f in self.fields)
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 

@@ -256,9 +256,7 @@ class Store:
         # Scratch tables for merging a batch (see _merge): in memory, private
         # to this connection, emptied after every batch.
         conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("CREATE TEMP TABLE b_edits (tbl, row_id, field, origin, seq, hlc, kind, value, prev)")
-        conn.execute("CREATE TEMP TABLE b_edges (tbl, row_id, field, origin, seq)")
-        conn.execute("CREATE INDEX temp.b_edges_key ON b_edges (tbl, row_id, field, origin, seq)")
+        conn.execute("CREATE TEMP TABLE b_edits (tbl, row_id, field, origin, seq, hlc, kind, value, prev, live)")
         self.clock = clock.HybridClock(int(self._meta("hlc") or 0), wall=wall, max_skew_ms=max_skew_ms)
         self._check_replica_marker()
         if agency:
@@ -656,8 +654,9 @@ class Store:
             outcome = self._merge(fresh, local=False) if fresh else None
             self._save_clock()
         result.applied = len(fresh)
-        result.duplicates = len(changes) - len(fresh) - sum(
-            1 for c in changes for o, s, _ in result.refused if c.origin == o and c.seq >= s
+        refused = {o: s for o, s, _ in result.refused}
+        result.duplicates = len(changes) - len(fresh) - (
+            sum(1 for c in changes if c.origin in refused and c.seq >= refused[c.origin]) if refused else 0
         )
         for origin, seq, reason in result.refused:
             log.warning("refused changes from %s from #%d: %s", origin, seq, reason)
@@ -1132,25 +1131,31 @@ class Store:
         the rare cases: inserts whose row an earlier edit made, and rows that
         may hold a conflict."""
         conn = self._conn
-        dumps, dumps_versions = codec.dumps, codec.dumps_versions
+        dumps, dumps_versions, dumps_plain = codec.dumps, codec.dumps_versions, codec.dumps_plain
+        # Inserts into tables without real-valued fields hold text, whole
+        # numbers and booleans only (they were validated): orjson's bytes.
+        plain_rows = {t.name for t in model.TABLES.values() if not t.has_reals}
         log_rows, edit_rows, edges = [], [], []
+        log, edit, edge = log_rows.append, edit_rows.append, edges.append
         inserts: dict[str, list[Change]] = defaultdict(list)
         counters: dict[tuple[str, str, str], float] = defaultdict(float)
         edited: set[tuple[str, str]] = set()  # (table, field) pairs edited
         for c in new:
-            vj = dumps(c.value)
-            pj = dumps_versions(c.prev) if c.prev else "[]"
-            log_rows.append((c.origin, c.seq, c.hlc, c.table, c.row, c.field, c.kind, vj, pj, c.operator, c.agency))
-            kind = c.kind
+            origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = c
             if kind == "insert":
-                inserts[c.table].append(c)
-            elif kind == "add":
-                counters[(c.table, c.row, c.field)] += c.value
+                vj = dumps_plain(value) if table in plain_rows else dumps(value)
+                inserts[table].append(c)
             else:
-                edit_rows.append((c.table, c.row, c.field, c.origin, c.seq, c.hlc, kind, vj, pj))
-                edited.add((c.table, c.field))
-                for p in c.prev:
-                    edges.append((c.table, c.row, c.field, p[0], p[1]))
+                vj = dumps(value)
+            pj = dumps_versions(prev) if prev else "[]"
+            log((origin, seq, hlc, table, row, field, kind, vj, pj, operator, agency))
+            if kind == "add":
+                counters[(table, row, field)] += value
+            elif kind != "insert":
+                edit([table, row, field, origin, seq, hlc, kind, vj, pj, 1])
+                edited.add((table, field))
+                for p in prev:
+                    edge((table, row, field, p[0], p[1]))
         conn.executemany(
             "INSERT INTO changes(origin, seq, hlc, tbl, row_id, field, kind, value, prev, operator, agency) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -1189,30 +1194,37 @@ class Store:
         # 2. Edits: keep each field's heads, then show each field's winner.
         conflicts_changed = False
         if edit_rows:
-            conn.executemany("INSERT INTO temp.b_edits VALUES (?,?,?,?,?,?,?,?,?)", edit_rows)
-            conn.executemany("INSERT INTO temp.b_edges VALUES (?,?,?,?,?)", edges)
+            # A change named by another change of this batch is no head
+            # (`live` 0); a version named from outside the batch stops being
+            # one; a named version not held yet is remembered as superseded.
+            named = set(edges)
+            in_batch = set()
+            for e in edit_rows:
+                if (e[0], e[1], e[2], e[3], e[4]) in named:
+                    e[9] = 0
+                in_batch.add((e[3], e[4]))
+            outside = [x for x in named if (x[3], x[4]) not in in_batch]
+            conn.executemany("INSERT INTO temp.b_edits VALUES (?,?,?,?,?,?,?,?,?,?)", edit_rows)
             for tname in {t for t, _ in edited}:
                 conn.execute(
                     f"INSERT INTO {tname}(id) SELECT DISTINCT row_id FROM temp.b_edits WHERE tbl = ? "
                     "ON CONFLICT(id) DO NOTHING",
                     (tname,),
                 )
-            # Versions named as replaced stop being heads.
-            conn.execute(
-                "DELETE FROM heads WHERE (tbl, row_id, field, origin, seq) IN "
-                "(SELECT tbl, row_id, field, origin, seq FROM temp.b_edges)"
+            conn.executemany(
+                "DELETE FROM heads WHERE tbl = ? AND row_id = ? AND field = ? AND origin = ? AND seq = ?", outside
             )
+            any_superseded = conn.execute("SELECT EXISTS (SELECT 1 FROM superseded)").fetchone()[0]
             # A new change is a head unless a change on the same field named
             # it: in this batch, or earlier, before it arrived.
             conn.execute(
                 "INSERT INTO heads(tbl, row_id, field, origin, seq, hlc, kind, value, prev) "
                 "SELECT e.tbl, e.row_id, e.field, e.origin, e.seq, e.hlc, e.kind, e.value, e.prev "
-                "FROM temp.b_edits e WHERE NOT EXISTS (SELECT 1 FROM temp.b_edges x WHERE x.tbl = e.tbl "
-                "AND x.row_id = e.row_id AND x.field = e.field AND x.origin = e.origin AND x.seq = e.seq) "
-                "AND NOT EXISTS (SELECT 1 FROM superseded s WHERE s.tbl = e.tbl AND s.row_id = e.row_id "
-                "AND s.field = e.field AND s.origin = e.origin AND s.seq = e.seq)"
+                "FROM temp.b_edits e WHERE e.live"
+                + (" AND NOT EXISTS (SELECT 1 FROM superseded s WHERE s.tbl = e.tbl AND s.row_id = e.row_id "
+                   "AND s.field = e.field AND s.origin = e.origin AND s.seq = e.seq)" if any_superseded else "")
             )
-            if conn.execute("SELECT EXISTS (SELECT 1 FROM superseded)").fetchone()[0]:
+            if any_superseded:
                 # Names now answered by their version's arrival (a delete
                 # names versions of every field, so any field counts here).
                 conn.execute(
@@ -1220,12 +1232,16 @@ class Store:
                     "(SELECT tbl, row_id, origin, seq FROM temp.b_edits)"
                 )
             # Names of versions that have not arrived are remembered, so
-            # that they are not taken for heads when they do.
-            conn.execute(
-                "INSERT OR IGNORE INTO superseded(tbl, row_id, field, origin, seq) "
-                "SELECT x.tbl, x.row_id, x.field, x.origin, x.seq FROM temp.b_edges x "
-                "WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.origin = x.origin AND c.seq = x.seq)"
-            )
+            # that they are not taken for heads when they do. Everything up
+            # to an origin's contiguous mark has arrived.
+            marks = {o: self._contiguous(o) for o in {x[3] for x in outside}}
+            unsure = [x for x in outside if x[4] > marks[x[3]]]
+            if unsure:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO superseded(tbl, row_id, field, origin, seq) SELECT ?1, ?2, ?3, ?4, ?5 "
+                    "WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.origin = ?4 AND c.seq = ?5)",
+                    unsure,
+                )
             for tname, fname in sorted(edited):
                 winner = (f"FROM heads h WHERE h.tbl = ? AND h.row_id = {tname}.id AND h.field = ? "
                           "ORDER BY h.hlc DESC, h.origin DESC LIMIT 1")
@@ -1236,7 +1252,7 @@ class Store:
                     target, pick = fname, "json_extract(h.value, '$')"
                 conn.execute(
                     f"UPDATE {tname} SET {target} = (SELECT {pick} {winner}) WHERE id IN "
-                    "(SELECT e.row_id FROM temp.b_edits e WHERE e.tbl = ? AND e.field = ? AND EXISTS "
+                    "(SELECT e.row_id FROM temp.b_edits e WHERE e.tbl = ? AND e.field = ? AND e.live AND EXISTS "
                     "(SELECT 1 FROM heads h WHERE h.tbl = e.tbl AND h.row_id = e.row_id AND h.field = e.field))",
                     (tname, fname, tname, fname),
                 )
@@ -1244,7 +1260,7 @@ class Store:
             # heads on a field, a delete, or a conflict open before.
             check = set(conn.execute(
                 "SELECT DISTINCT tbl, row_id FROM heads WHERE (tbl, row_id) IN "
-                "(SELECT tbl, row_id FROM temp.b_edits) GROUP BY tbl, row_id, field "
+                "(SELECT tbl, row_id FROM temp.b_edits WHERE live) GROUP BY tbl, row_id, field "
                 "HAVING count(*) > 1 OR field = 'deleted'"
             ))
             check.update(conn.execute(
@@ -1252,7 +1268,6 @@ class Store:
                 "(SELECT tbl, row_id FROM temp.b_edits)"
             ))
             conn.execute("DELETE FROM temp.b_edits")
-            conn.execute("DELETE FROM temp.b_edges")
             if check:
                 conflicts_changed = self._refresh_conflicts(check)
 
@@ -1284,6 +1299,10 @@ class Store:
             yield from self._conn.execute(
                 f"SELECT id, created_by, created_seq FROM {tname} WHERE id IN ({q})", part
             )
+
+    def _contiguous(self, origin: str) -> int:
+        r = self._conn.execute("SELECT contiguous FROM replicas WHERE origin = ?", (origin,)).fetchone()
+        return r[0] if r else 0
 
     def _advance(self, new: list[Change]) -> None:
         """Move the version vector past `new`."""
