@@ -84,7 +84,7 @@ def bench_catch_up_stall(tmp: Path, n: int) -> dict:
 
     from console.store import Store
     from console.sync import identity
-    from console.sync.transport import Engine
+    from console.sync.child import EngineProcess
     from console.ui.bridge import Bridge
     from console.ui.window import MainWindow
 
@@ -108,7 +108,7 @@ def bench_catch_up_stall(tmp: Path, n: int) -> dict:
 
     async def run():
         store = Store(dst)
-        engine = Engine(dst, peers=[f"wss://127.0.0.1:{port}"])
+        engine = EngineProcess(dst, peers=[f"wss://127.0.0.1:{port}"])
         window = MainWindow(Bridge(store, engine), settings=QSettings(str(tmp / "ui.ini"),
                                                                        QSettings.Format.IniFormat))
         window.show()

@@ -8,6 +8,7 @@ a field is declared once and validated the same way everywhere.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -71,8 +72,10 @@ class Table:
     # Columns computed from the merged state, never written by a change:
     # units.status_since is the time of the winning status version.
     derived: tuple[str, ...] = ()
+    names: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # of the fields, in order
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(f.name for f in self.fields))
         by_name = {f.name: f for f in self.fields}
         if not self.append_only:
             by_name["deleted"] = DELETED
@@ -90,9 +93,6 @@ class Table:
         """Whether a row can hold a float (see codec.dumps)."""
         return any(f.type in ("real", "counter") for f in self.fields)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
 
 
 DELETED = Field("deleted", "bool", default=False)
@@ -177,6 +177,20 @@ def format_time(dt: datetime) -> str:
 
 
 def parse_time(raw: str) -> str:
+    if raw.endswith("Z"):
+        # Times in UTC (as every stored and synced time is) do not depend
+        # on the local zone, so their check is remembered: a catch-up
+        # carries thousands of journal times from the same few minutes.
+        return _parse_utc(raw)
+    return _parse_time(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_utc(raw: str) -> str:
+    return _parse_time(raw)
+
+
+def _parse_time(raw: str) -> str:
     try:
         dt = datetime.fromisoformat(raw.strip())
     except ValueError:

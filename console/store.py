@@ -577,18 +577,28 @@ class Store:
         return total
 
     @_guard
-    def changed_since(self, seen: Mapping[str, int]) -> tuple[dict[str, int], set[tuple[str, str, str]]]:
+    def changed_since(self, seen: Mapping[str, int], limit: int | None = None
+                      ) -> tuple[dict[str, int], set[tuple[str, str, str]], bool]:
         """What changed beyond `seen` ({origin: highest sequence already
-        shown}): the new high-water marks, and (table, row, field) of each
-        change. Reads no values, so it stays cheap."""
-        marks, touched = {}, set()
-        for origin, max_seq in self._conn.execute("SELECT origin, max_seq FROM replicas"):
+        shown}): the new high-water marks, (table, row, field) of each change,
+        and whether more remain (at most `limit` changes per origin are read:
+        a caller on a GUI thread reads a large catch-up in slices). Reads no
+        values, so it stays cheap."""
+        marks, touched, more = {}, set(), False
+        for origin, max_seq in self._conn.execute("SELECT origin, max_seq FROM replicas").fetchall():
             after = int(seen.get(origin, 0))
-            if max_seq > after:
+            if max_seq <= after:
+                continue
+            rows = self._conn.execute(
+                "SELECT seq, tbl, row_id, field FROM changes WHERE origin = ? AND seq > ? ORDER BY seq"
+                + (" LIMIT ?" if limit else ""), (origin, after, limit) if limit else (origin, after)
+            ).fetchall()
+            if limit and len(rows) == limit and rows[-1][0] < max_seq:
+                marks[origin], more = rows[-1][0], True
+            else:
                 marks[origin] = max_seq
-                touched.update(self._conn.execute(
-                    "SELECT tbl, row_id, field FROM changes WHERE origin = ? AND seq > ?", (origin, after)))
-        return marks, touched
+            touched.update((t, r, f) for _, t, r, f in rows)
+        return marks, touched, more
 
     @_guard
     def remaining_for(self, vv: Mapping[str, int]) -> int:

@@ -167,7 +167,9 @@ async def until(predicate, timeout=30, what="condition"):
 
 def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop, consoles, tmp_path):
     """One coroutine runs the whole scenario, so the loop runs throughout, as
-    under qasync.run in the application."""
+    under qasync.run in the application. The window's engine runs in a child
+    process, as in the application."""
+    from console.sync.child import EngineProcess
     from console.sync.transport import Engine
 
     relay_c, mine, theirs = consoles("relay", "mine", "theirs")
@@ -179,7 +181,7 @@ def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop
         relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
         await relay.start()
         url = f"wss://127.0.0.1:{relay.port}"
-        engine = Engine(mine.path, peers=[url])
+        engine = EngineProcess(mine.path, peers=[url])
         bridge = Bridge(store, engine)
         w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
         qtbot.addWidget(w)

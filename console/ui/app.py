@@ -1,5 +1,7 @@
 """Start the desktop console: QApplication, the qasync loop, the window and,
-when asked, the sync engine on the same loop."""
+when asked, the sync engine, in a child process of its own
+(console/sync/child.py) so that merging a large catch-up never holds up the
+window."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def main(args) -> int:
     import qasync
 
     from console.store import Store
-    from console.sync.transport import Engine
+    from console.sync.child import EngineProcess
     from console.ui.bridge import Bridge
     from console.ui.window import MainWindow
 
@@ -39,8 +41,8 @@ def main(args) -> int:
     store = Store(args.db or _default(), operator=args.operator, agency=args.agency)
     engine = None
     if getattr(args, "listen", None) or getattr(args, "peer", None):
-        engine = Engine(store.path, operator=args.operator, agency=args.agency,
-                        listen=args.listen, peers=args.peer or ())
+        engine = EngineProcess(store.path, operator=args.operator, agency=args.agency,
+                               listen=args.listen, peers=args.peer or ())
     bridge = Bridge(store, engine)
     window = MainWindow(bridge)
 
@@ -75,6 +77,7 @@ def demo_main(args) -> int:
     from console import seed
     from console.store import Store
     from console.sync import identity
+    from console.sync.child import EngineProcess
     from console.sync.transport import Engine
     from console.ui.bridge import Bridge
     from console.ui.window import MainWindow
@@ -105,9 +108,9 @@ def demo_main(args) -> int:
         url = f"wss://127.0.0.1:{relay.port}"
         for i, name in enumerate(("fire", "police")):
             store = Store(folder / f"{name}.db", operator=f"{names[name]} desk")
-            engine = Engine(store.path, operator=f"{names[name]} desk", peers=[url])
-            await engine.start()
+            engine = EngineProcess(store.path, operator=f"{names[name]} desk", peers=[url])
             window = MainWindow(Bridge(store, engine))
+            await engine.start()
             window.setWindowTitle(f"{names[name]} console (demo)")
             window.add_offline_switch(url)
             window.resize(1100, 760)

@@ -2,9 +2,10 @@
 one `changed` signal, whether a change was made here or arrived by sync.
 
 The bridge owns the window's own store connection (on the GUI thread; a
-local operation is one short transaction). The sync engine, if any, runs on
-the same asyncio loop (qasync) with its own connection on its own thread;
-its events come back here and are re-emitted as Qt signals, in the manner of
+local operation is one short transaction). The sync engine, if any, runs in
+a child process (console/sync/child.py: EngineProcess) or, in tests, on the
+same asyncio loop (Engine) with its own connection on its own thread; its
+events come back here and are re-emitted as Qt signals, in the manner of
 Electrum's QtEventListener.
 """
 
@@ -16,8 +17,11 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from console.store import ChangeSet, Store
+from console.sync.transport import SyncError
 
 log = logging.getLogger(__name__)
+
+SHOW_SLICE = 1000  # changes read per origin per turn of the event loop
 
 
 class Bridge(QObject):
@@ -95,7 +99,10 @@ class Bridge(QObject):
 
     def _on_engine_event(self, name: str, payload: Any) -> None:
         if name == "changes":  # remote changes committed by the engine
-            self._announce(payload)
+            if payload is None:  # from another process: read what they were
+                self._show_other_writers()
+            else:
+                self._announce(payload)
         elif name == "local_changes":  # another connection committed
             self._show_other_writers()
         elif name in ("peers", "progress"):
@@ -108,7 +115,11 @@ class Bridge(QObject):
             self._show_other_writers()
 
     def _show_other_writers(self) -> None:
-        marks, touched = self.store.changed_since(self._shown)
+        # A catch-up of 100k changes is read a slice at a time, each in its
+        # own turn of the event loop, so the window keeps painting.
+        marks, touched, more = self.store.changed_since(self._shown, limit=SHOW_SLICE)
+        if more:
+            QTimer.singleShot(0, self._show_other_writers)
         if not marks:
             return
         self._shown.update(marks)
@@ -133,6 +144,9 @@ class Bridge(QObject):
     async def _read_status(self) -> None:
         try:
             status = await self.engine.status()
+        except SyncError as exc:  # the engine stopped meanwhile (closing, or it failed: it logged why)
+            log.debug("no sync status: %s", exc)
+            return
         except Exception:
             log.exception("could not read the sync status")
             return

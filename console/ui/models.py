@@ -9,6 +9,8 @@ position survive remote edits.
 
 from __future__ import annotations
 
+import gc
+
 import bisect
 import time
 from collections.abc import Callable, Iterable
@@ -40,6 +42,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
 }
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 REFRESH_SLICE = 100  # rows folded in per timer tick (each tick stays short)
+ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 
 
 def since_text(iso: str | None, now: float | None = None) -> str:
@@ -82,6 +85,12 @@ class RecordsModel(QAbstractTableModel):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._fold_in)
+        self._assigned: dict[str, tuple[str, ...]] = {}
+        self._assign_queue: list[str] = []
+        self._assign_timer = QTimer(self)
+        self._assign_timer.setSingleShot(True)
+        self._assign_timer.setInterval(0)
+        self._assign_timer.timeout.connect(self._assign_slice)
         self.reload()
 
     # ---------------------------------------------------------------- loading
@@ -139,7 +148,7 @@ class RecordsModel(QAbstractTableModel):
 
     @property
     def busy(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending or self._assign_queue)
 
     def _fold_in(self) -> None:
         batch = [self._pending.pop() for _ in range(min(REFRESH_SLICE, len(self._pending)))]
@@ -163,6 +172,10 @@ class RecordsModel(QAbstractTableModel):
             self._place(rec)
         if self._pending:
             self._timer.start()
+        else:
+            # Caught up: the rows just read stay, like those loaded at the
+            # start, out of the collector's full passes (see MainWindow).
+            gc.freeze()
 
     def _place(self, rec) -> None:
         """Put one new or changed row where its sort key says."""
@@ -190,28 +203,49 @@ class RecordsModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(at, 0), self.index(at, last))
 
     def refresh_assignments(self) -> None:
-        """A unit moved between tasks: redraw the tasks' unit lists."""
+        """A unit moved between tasks: redraw the tasks' unit lists (in
+        slices, like arriving rows)."""
         if self.table != "tasks" or not self.records:
             return
-        assigned = self.store.assignments()
+        self._assigned = self.store.assignments()
+        self._assign_queue = [r.id for r in self.records]
+        if not self._assign_timer.isActive():
+            self._assign_timer.start()
+
+    def _assign_slice(self) -> None:
         col = [k for k, _ in self.columns].index("assigned_units")
-        for i, rec in enumerate(self.records):
-            units = assigned.get(rec.id, ())
+        part, self._assign_queue = self._assign_queue[:ASSIGN_SLICE], self._assign_queue[ASSIGN_SLICE:]
+        for row_id in part:
+            at = self._row_of(row_id)
+            if at is None:
+                continue
+            rec = self.records[at]
+            units = self._assigned.get(row_id, ())
             if units != rec.assigned_units:
-                self.records[i] = type(rec)(**{**rec.__dict__, "assigned_units": units})
-                self.dataChanged.emit(self.index(i, col), self.index(i, col))
-        if self.sort_column == col:
+                self.records[at] = type(rec)(**{**rec.__dict__, "assigned_units": units})
+                self.dataChanged.emit(self.index(at, col), self.index(at, col))
+        if self._assign_queue:
+            self._assign_timer.start()
+        elif self.sort_column == col:
             self.sort(self.sort_column, self.sort_order)
 
     def refresh_titles(self, task_ids: Iterable[str]) -> None:
         """Tasks changed: update the task titles this board shows."""
         if self.table != "units":
             return
+        retitled = set()
         for task in self.store.get_many("tasks", list(task_ids)):
-            self.task_titles[task.id] = task.title
+            if self.task_titles.get(task.id) != task.title:
+                self.task_titles[task.id] = task.title
+                retitled.add(task.id)
+        if not retitled:
+            return
+        # Only the rows showing a retitled task: a signal over the whole
+        # column would make the filter proxy re-check every row.
         col = [k for k, _ in self.columns].index("task")
-        if self.records:
-            self.dataChanged.emit(self.index(0, col), self.index(len(self.records) - 1, col))
+        for at, rec in enumerate(self.records):
+            if rec.task_id in retitled:
+                self.dataChanged.emit(self.index(at, col), self.index(at, col))
 
     # ------------------------------------------------------------ Qt overrides
 

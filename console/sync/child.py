@@ -1,0 +1,299 @@
+"""The sync engine in a process of its own, for the window.
+
+Decoding and merging a catch-up is Python work. In the window's process it
+would share the interpreter lock with the GUI thread, and a 100k-change
+catch-up would freeze the window for a sixth of a second at a time. So the
+window starts this module as a child process (`EngineProcess`), which runs
+the same `Engine` as `crisis-console sync` on its own database connection,
+and talks to it over the child's standard input and output, one JSON object
+per line:
+
+    window -> engine   {"cmd": "notify"}                  a local commit: push it now
+                       {"cmd": "add_peer", "url": URL}    start dialling URL
+                       {"cmd": "remove_peer", "url": URL} stop dialling URL, close its link
+                       {"cmd": "status", "id": N}         ask for Engine.status()
+                       {"cmd": "stop"}                    stop cleanly and exit
+    engine -> window   {"event": "ready", "port": P, "console_id": ID}
+                       {"event": "changes"}               remote changes committed
+                       {"event": "local_changes"}         another program (the command line) committed
+                       {"event": "peers"} / {"event": "progress"}
+                       {"event": "error", "message": TEXT}
+                       {"reply": N, "status": {...}}
+
+The window reads what changed from its own connection to the database. The
+child exits when its input closes, so it never outlives the window; its log
+goes to the window's standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from console.store import StoreError
+from console.sync import identity as ident
+from console.sync.transport import SyncError, check_url
+
+log = logging.getLogger(__name__)
+
+# What the engine tells the window: the same names as Engine.on_event's.
+EVENTS = ("changes", "local_changes", "peers", "progress")
+START_TIMEOUT = 30.0
+NICENESS = 10
+STOP_TIMEOUT = 15.0
+
+
+class EngineProcess:
+    """Drives an Engine in a child process; the parts of Engine's interface
+    the window uses (start, stop, add_peer, remove_peer, notify, status,
+    on_event, running, port, console_id)."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        operator: str | None = None,
+        agency: str | None = None,
+        listen: tuple[str, int] | None = None,
+        peers: list[str] | tuple[str, ...] = (),
+        on_event: Callable[[str, Any], None] | None = None,
+    ) -> None:
+        for url in peers:
+            check_url(url)
+        self.db_path = Path(db_path)
+        self.identity = ident.load_or_create(self.db_path)
+        self.operator, self.agency, self.listen_on = operator, agency, listen
+        self.peer_urls = list(peers)
+        self.on_event = on_event
+        self.port: int | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task | None = None
+        self._replies: dict[int, asyncio.Future] = {}
+        self._next_id = 0
+        self._stopping = False
+
+    @property
+    def console_id(self) -> str:
+        return self.identity.console_id
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    def _argv(self) -> list[str]:
+        argv = [sys.executable, "-m", "console.sync.child", "--db", str(self.db_path)]
+        if self.operator:
+            argv += ["--operator", self.operator]
+        if self.agency:
+            argv += ["--agency", self.agency]
+        if self.listen_on is not None:
+            argv += ["--listen", f"{self.listen_on[0]}:{self.listen_on[1]}"]
+        for url in self.peer_urls:
+            argv += ["--peer", url]
+        if log.getEffectiveLevel() <= logging.DEBUG:
+            argv.append("-v")
+        return argv
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._proc = await asyncio.create_subprocess_exec(
+            *self._argv(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=1 << 22,
+        )
+        try:
+            line = await asyncio.wait_for(self._proc.stdout.readline(), START_TIMEOUT)
+        except TimeoutError:
+            self._proc.kill()
+            await self._proc.wait()
+            raise SyncError("the sync engine did not start within 30 s") from None
+        msg = _parse(line)
+        if msg is None or msg.get("event") != "ready":
+            await self._proc.wait()
+            raise SyncError(f"the sync engine could not start (exit status {self._proc.returncode}); "
+                            "see its message above")
+        self.port = msg.get("port")
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._proc is not None
+        while True:
+            line = await self._proc.stdout.readline()
+            if not line:
+                break
+            msg = _parse(line)
+            if msg is None:
+                log.warning("the sync engine said something unreadable: %.200r", line)
+                continue
+            if "reply" in msg:
+                fut = self._replies.pop(msg["reply"], None)
+                if fut is not None and not fut.done():
+                    fut.set_result(msg.get("status"))
+            elif msg.get("event") == "error":
+                log.error("sync: %s", msg.get("message"))
+            elif self.on_event is not None and msg.get("event") in EVENTS:
+                try:
+                    self.on_event(msg["event"], None)
+                except Exception:
+                    log.exception("handling the sync engine's %s event failed", msg["event"])
+        await self._proc.wait()
+        for fut in self._replies.values():
+            if not fut.done():
+                fut.set_exception(SyncError("the sync engine has stopped"))
+        self._replies.clear()
+        if not self._stopping:
+            log.error("the sync engine stopped unexpectedly (exit status %s)", self._proc.returncode)
+            if self.on_event is not None:
+                self.on_event("peers", None)
+
+    def _send(self, msg: dict) -> None:
+        if not self.running:
+            return
+        assert self._proc is not None and self._proc.stdin is not None
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._proc.stdin.write(json.dumps(msg).encode() + b"\n")
+
+    def notify(self) -> None:
+        self._send({"cmd": "notify"})
+
+    def add_peer(self, url: str) -> None:
+        check_url(url)
+        if url not in self.peer_urls:
+            self.peer_urls.append(url)
+        self._send({"cmd": "add_peer", "url": url})
+
+    def remove_peer(self, url: str) -> None:
+        if url in self.peer_urls:
+            self.peer_urls.remove(url)
+        self._send({"cmd": "remove_peer", "url": url})
+
+    async def status(self) -> dict:
+        if not self.running:
+            raise SyncError("the sync engine is not running")
+        self._next_id += 1
+        fut = asyncio.get_running_loop().create_future()
+        self._replies[self._next_id] = fut
+        self._send({"cmd": "status", "id": self._next_id})
+        return await asyncio.wait_for(fut, 30)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.returncode is None:
+            self._send({"cmd": "stop"})
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                proc.stdin.close()
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("the sync engine did not stop within %.0f s; killing it", STOP_TIMEOUT)
+                proc.kill()
+                await proc.wait()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+
+def _parse(line: bytes) -> dict | None:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return None
+    return msg if isinstance(msg, dict) else None
+
+
+# ------------------------------------------------------------------ the child
+
+
+def _write(msg: dict) -> None:
+    sys.stdout.write(json.dumps(msg, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from console.sync.transport import Engine
+
+    def on_event(name: str, payload: Any) -> None:
+        if name in EVENTS:
+            _write({"event": name})
+
+    engine = Engine(args.db, operator=args.operator, agency=args.agency, listen=args.listen,
+                    peers=args.peer, on_event=on_event)
+    await engine.start()
+    _write({"event": "ready", "port": engine.port, "console_id": engine.console_id})
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    tasks: set[asyncio.Task] = set()
+
+    async def reply(n: Any) -> None:
+        try:
+            status = await engine.status()
+        except Exception as exc:  # the store failed: say so, keep serving
+            _write({"event": "error", "message": f"cannot read the sync status: {exc}"})
+            status = None
+        _write({"reply": n, "status": status})
+
+    try:
+        while line := await reader.readline():
+            msg = _parse(line)
+            cmd = msg.get("cmd") if msg else None
+            try:
+                if cmd == "notify":
+                    engine.notify()
+                elif cmd == "add_peer":
+                    engine.add_peer(str(msg.get("url")))
+                elif cmd == "remove_peer":
+                    engine.remove_peer(str(msg.get("url")))
+                elif cmd == "status":
+                    task = loop.create_task(reply(msg.get("id")))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                elif cmd == "stop":
+                    break
+                else:
+                    _write({"event": "error", "message": f"unknown command {line[:100]!r}"})
+            except SyncError as exc:
+                _write({"event": "error", "message": str(exc)})
+    finally:
+        await engine.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from console.cli import host_port
+
+    ap = argparse.ArgumentParser(prog="python -m console.sync.child",
+                                 description="The window's sync engine (started by the window, not by hand).")
+    ap.add_argument("--db", type=Path, required=True)
+    ap.add_argument("--operator")
+    ap.add_argument("--agency")
+    ap.add_argument("--listen", type=host_port)
+    ap.add_argument("--peer", action="append", default=[])
+    ap.add_argument("-v", action="store_true")
+    args = ap.parse_args(argv)
+    # Sync is background work: at a lower priority, a busy catch-up leaves
+    # the processor to the window whenever the window has something to do.
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(NICENESS)
+    logging.basicConfig(level=logging.DEBUG if args.v else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s sync %(levelname)s %(message)s")
+    try:
+        return asyncio.run(_serve(args))
+    except (SyncError, StoreError, OSError) as exc:
+        print(f"crisis-console: sync: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

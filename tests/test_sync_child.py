@@ -1,0 +1,137 @@
+"""The window's sync engine in a child process (console/sync/child.py): a real
+child process, a real relay on 127.0.0.1, real pipes."""
+
+import asyncio
+import json
+import sys
+
+import pytest
+
+from console.sync.child import EngineProcess
+from console.sync.transport import Engine, SyncError
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def until(predicate, timeout=30, what="condition"):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def test_child_engine_syncs_reports_and_stops(consoles):
+    relay_c, mine = consoles("relay", "mine")
+    with relay_c.open() as s:
+        s.add("units", {"callsign": "E-1", "agency": "Fire", "kind": "Engine"})
+
+    async def scenario():
+        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
+        await relay.start()
+        url = f"wss://127.0.0.1:{relay.port}"
+        events = []
+        child = EngineProcess(mine.path, peers=[url], on_event=lambda name, payload: events.append(name))
+        try:
+            await child.start()
+            assert child.running
+            # What the relay held arrives, and the window hears of it.
+            await until(lambda: "changes" in events, what="a changes event")
+            with mine.open() as s:
+                assert [u.callsign for u in s.list("units")] == ["E-1"]
+            status = await child.status()
+            assert status["console_id"] == mine.console_id
+            assert [p["state"] for p in status["peers"]] == ["connected"]
+            # A commit by the window (another connection) goes out on notify.
+            with mine.open() as s:
+                s.add("units", {"callsign": "M-7", "agency": "EMS", "kind": "Medic"})
+            child.notify()
+
+            def relay_has_it():
+                with relay_c.open() as s:
+                    return "M-7" in {u.callsign for u in s.list("units")}
+
+            await until(relay_has_it, what="the window's edit to reach the relay")
+            # Taking the peer away closes its link; giving it back reconnects.
+            child.remove_peer(url)
+            for _ in range(100):
+                if not (await child.status())["peers"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await child.status())["peers"] == []
+            child.add_peer(url)
+            for _ in range(200):
+                if [p["state"] for p in (await child.status())["peers"]] == ["connected"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert [p["state"] for p in (await child.status())["peers"]] == ["connected"]
+        finally:
+            await child.stop()
+            await relay.stop()
+        assert child._proc.returncode == 0
+        assert not child.running
+        with pytest.raises(SyncError, match="not running"):
+            await child.status()
+
+    asyncio.run(scenario())
+
+
+def test_child_refuses_bad_commands_and_keeps_serving(consoles):
+    (mine,) = consoles("mine")
+
+    async def scenario():
+        child = EngineProcess(mine.path)
+        await child.start()
+        try:
+            with pytest.raises(SyncError, match="not a peer address"):
+                child.add_peer("http://example.org")
+            # Straight onto the pipe: garbage, an unknown command, a bad URL.
+            for line in (b"\x00\xffnot json\n", b'{"cmd": "format_disk"}\n', b"[1, 2]\n",
+                         json.dumps({"cmd": "add_peer", "url": "ftp://x"}).encode() + b"\n"):
+                child._proc.stdin.write(line)
+            status = await child.status()
+            assert status["peers"] == [] and status["console_id"] == mine.console_id
+        finally:
+            await child.stop()
+        assert child._proc.returncode == 0
+
+    asyncio.run(scenario())
+
+
+def test_child_exits_when_the_window_goes_away(consoles):
+    """Its input closing (the window's process died) stops it cleanly."""
+    (mine,) = consoles("mine")
+
+    async def scenario():
+        child = EngineProcess(mine.path, listen=("127.0.0.1", 0))
+        await child.start()
+        assert child.port
+        child._proc.stdin.close()
+        await asyncio.wait_for(child._proc.wait(), 20)
+        assert child._proc.returncode == 0
+
+    asyncio.run(scenario())
+
+
+def test_child_that_cannot_start_says_so(tmp_path, capfd):
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+
+    async def scenario():
+        child = EngineProcess(tmp_path / "fresh.db")
+        child.db_path = folder  # a database path that is a folder
+        with pytest.raises(SyncError, match="could not start"):
+            await child.start()
+        assert not child.running
+
+    asyncio.run(scenario())
+    assert "is a folder" in capfd.readouterr().err
+
+
+def test_child_module_refuses_bad_arguments(tmp_path):
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "console.sync.child", "--db", str(tmp_path / "x.db"),
+                           "--listen", "nonsense"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "HOST:PORT" in done.stderr
