@@ -9,9 +9,8 @@ position survive remote edits.
 
 from __future__ import annotations
 
-import gc
-
 import bisect
+import gc
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
