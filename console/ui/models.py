@@ -42,6 +42,9 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 REFRESH_SLICE = 100  # rows folded in per timer tick (each tick stays short)
 ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
+# A pause between slices (not 0): other timers, the sync status and input
+# come in between, instead of after a run of back-to-back slices.
+FOLD_INTERVAL_MS = 2
 
 
 def since_text(iso: str | None, now: float | None = None) -> str:
@@ -82,13 +85,13 @@ class RecordsModel(QAbstractTableModel):
         self._pending: set[str] = set()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(0)
+        self._timer.setInterval(FOLD_INTERVAL_MS)
         self._timer.timeout.connect(self._fold_in)
         self._assigned: dict[str, tuple[str, ...]] = {}
         self._assign_queue: list[str] = []
         self._assign_timer = QTimer(self)
         self._assign_timer.setSingleShot(True)
-        self._assign_timer.setInterval(0)
+        self._assign_timer.setInterval(FOLD_INTERVAL_MS)
         self._assign_timer.timeout.connect(self._assign_slice)
         self.reload()
 
