@@ -202,6 +202,9 @@ def _parse_time(raw: str) -> str:
     return format_time(dt)
 
 
+HEX_DIGITS = "0123456789abcdef"
+
+
 def check(tbl: Table, fld: Field, value: Any) -> Any:
     """Return `value` in its stored form, or raise ValidationError.
 
@@ -212,7 +215,20 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
         if fld.required:
             raise ValidationError(f"{tbl.name}.{fld.name} is required")
         return None
-    if fld.type in ("text", "ref", "time", "enum"):
+    kind = fld.type
+    # Fast paths for values already in stored form (everything arriving from
+    # peers, which checked them before sending); the rest is checked below.
+    if type(value) is str and value:
+        if kind == "text":
+            if len(value) <= TEXT_LIMIT and not value[0].isspace() and not value[-1].isspace():
+                return value
+        elif kind == "enum":
+            if value in fld.choices:
+                return value
+        elif kind == "ref":
+            if len(value) == 32 and not value.strip(HEX_DIGITS):
+                return value
+    if kind in ("text", "ref", "time", "enum"):
         if not isinstance(value, str):
             raise ValidationError(f"{tbl.name}.{fld.name} must be text, not {type(value).__name__}")
         if fld.type == "text":
