@@ -48,9 +48,17 @@ def dumps(value: Any) -> str:
         return _ENCODER.encode(value)
 
 
-def dumps_plain(value: dict[str, Any]) -> str:
-    """Canonical JSON of a validated row holding no float (see dumps)."""
-    return orjson.dumps(value, option=_SORTED).decode()
+def dumps_row(t: model.Table, value: dict[str, Any]) -> str:
+    """Canonical JSON of a validated row of table `t` (see dumps): its
+    values are scalars, and only its real-valued fields can hold a float."""
+    for name in t.reals:
+        v = value.get(name)
+        if type(v) is float and not (v == 0 or 1e-4 <= abs(v) < 1e16):
+            return _ENCODER.encode(value)
+    try:
+        return orjson.dumps(value, option=_SORTED).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return _ENCODER.encode(value)
 
 
 def dumps_versions(prev: tuple[tuple[str, int], ...]) -> str:

@@ -73,9 +73,11 @@ class Table:
     # units.status_since is the time of the winning status version.
     derived: tuple[str, ...] = ()
     names: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # of the fields, in order
+    reals: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # fields that hold floats
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(f.name for f in self.fields))
+        object.__setattr__(self, "reals", tuple(f.name for f in self.fields if f.type in ("real", "counter")))
         by_name = {f.name: f for f in self.fields}
         if not self.append_only:
             by_name["deleted"] = DELETED
@@ -87,11 +89,6 @@ class Table:
             return f
         known = ", ".join(f.name for f in self.fields)
         raise ValidationError(f"{self.name} has no field {name!r} (fields: {known})")
-
-    @property
-    def has_reals(self) -> bool:
-        """Whether a row can hold a float (see codec.dumps)."""
-        return any(f.type in ("real", "counter") for f in self.fields)
 
 
 
@@ -225,9 +222,8 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
         elif kind == "enum":
             if value in fld.choices:
                 return value
-        elif kind == "ref":
-            if len(value) == 32 and not value.strip(HEX_DIGITS):
-                return value
+        elif kind == "ref" and len(value) == 32 and not value.strip(HEX_DIGITS):
+            return value
     if kind in ("text", "ref", "time", "enum"):
         if not isinstance(value, str):
             raise ValidationError(f"{tbl.name}.{fld.name} must be text, not {type(value).__name__}")

@@ -689,9 +689,9 @@ class Store:
         # Time and origin are checked per origin first: a clock check passes
         # for every change of an origin when it passes for the latest one.
         latest: dict[str, int] = {}
-        for c in changes:
-            if c.hlc > latest.get(c.origin, -1):
-                latest[c.origin] = c.hlc
+        for c in changes:  # (origin, seq, hlc, ...): indexing is faster than the names
+            if c[2] > latest.get(c[0], -1):
+                latest[c[0]] = c[2]
         suspect = set()
         for origin, hlc in latest.items():
             try:
@@ -718,16 +718,20 @@ class Store:
         fresh: list[Change] = []
         maybe: dict[str, list[Change]] = defaultdict(list)
         limit = {o: s for o, (s, _) in refused_from.items()}
+        add_seen, add_fresh = seen.add, fresh.append
         for c in changes:
-            origin, seq = c.origin, c.seq
-            if origin in limit and seq >= limit[origin]:
+            origin, seq = c[0], c[1]
+            if limit and origin in limit and seq >= limit[origin]:
                 continue
             cont, mx = state.get(origin, (0, 0))
             key = (origin, seq)
             if seq <= cont or key in seen:
                 continue
-            seen.add(key)
-            (maybe[origin] if seq <= mx else fresh).append(c)
+            add_seen(key)
+            if seq <= mx:
+                maybe[origin].append(c)
+            else:
+                add_fresh(c)
         for origin, cs in maybe.items():
             held = set()
             seqs = sorted(c.seq for c in cs)
@@ -1141,10 +1145,8 @@ class Store:
         the rare cases: inserts whose row an earlier edit made, and rows that
         may hold a conflict."""
         conn = self._conn
-        dumps, dumps_versions, dumps_plain = codec.dumps, codec.dumps_versions, codec.dumps_plain
-        # Inserts into tables without real-valued fields hold text, whole
-        # numbers and booleans only (they were validated): orjson's bytes.
-        plain_rows = {t.name for t in model.TABLES.values() if not t.has_reals}
+        dumps, dumps_versions, dumps_row = codec.dumps, codec.dumps_versions, codec.dumps_row
+        tables = model.TABLES
         log_rows, edit_rows, edges = [], [], []
         log, edit, edge = log_rows.append, edit_rows.append, edges.append
         inserts: dict[str, list[Change]] = defaultdict(list)
@@ -1153,7 +1155,7 @@ class Store:
         for c in new:
             origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = c
             if kind == "insert":
-                vj = dumps_plain(value) if table in plain_rows else dumps(value)
+                vj = dumps_row(tables[table], value)
                 inserts[table].append(c)
             else:
                 vj = dumps(value)
@@ -1443,7 +1445,7 @@ class _Writer:
         self.seq += 1
         s = self.store
         c = Change(s.replica_id, self.seq, s.clock.now(), table, row, field, kind, value,
-                   tuple(tuple(p) for p in prev), s.operator, s.agency)
+                   tuple(tuple(p) for p in prev) if prev else (), s.operator, s.agency)
         self.changes.append(c)
         return c
 
