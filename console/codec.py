@@ -94,6 +94,16 @@ def encode(c: Change) -> list:
     ]  # fmt: skip
 
 
+def wire_text(c: Change) -> str:
+    """A change as one JSON text for the wire or a transfer file. Any valid
+    JSON will do there (the receiver decodes and re-encodes canonically), so
+    orjson writes it directly."""
+    try:
+        return orjson.dumps(encode(c)).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return dumps(encode(c))
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from console import clock, codec, merge, model
 from console.merge import ROW_FIELD, Change, Head
 from console.model import ValidationError
@@ -1471,9 +1473,17 @@ def _login() -> str:
         return "operator"
 
 
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # a whole number beyond 64 bits
+        return json.loads(text)
+
+
 def _change_from_row(r) -> Change:
     o, s, h, t, row, f, kind, value, prev, op, ag = r
-    return Change(o, s, h, t, row, f, kind, json.loads(value), tuple(tuple(p) for p in json.loads(prev)), op, ag)
+    return Change(o, s, h, t, row, f, kind, _loads(value),
+                  tuple(tuple(p) for p in _loads(prev)) if prev != "[]" else (), op, ag)
 
 
 def _migrate_1(store: Store) -> None:

@@ -61,7 +61,7 @@ def export_changes(store: Store, path: str | os.PathLike, *, lacking: Mapping | 
             fh.write(json.dumps(header) + "\n")
             for batch in store.changes_since(vv, batch=5000):
                 for c in batch:
-                    line = codec.dumps(codec.encode(c)) + "\n"
+                    line = codec.wire_text(c) + "\n"
                     digest.update(line.encode())
                     fh.write(line)
                     count += 1

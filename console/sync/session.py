@@ -258,7 +258,7 @@ class Session:
             return None, 0
         parts, size = [], 0
         for c in batch:
-            part = codec.dumps(codec.encode(c))
+            part = codec.wire_text(c)
             if parts and size + len(part) > self.batch_bytes:
                 break
             parts.append(part)
