@@ -7,7 +7,8 @@ Entity tables (units, tasks, resources, journal) hold the current values, so
               rewritten; the audit trail and what sync sends
   replicas    the version vector: per origin, the highest sequence held with
               no gaps below it, and the highest held at all
-  heads       per field, the versions nothing has replaced (see merge.py)
+  heads       per field, the versions nothing has replaced (see merge.py); their
+              values are read from the change log
   superseded  versions named as replaced before they arrived here
   conflicts   open conflicts, recomputed whenever a row's heads change
   meta        replica id, clock, agency, schema facts
@@ -39,7 +40,7 @@ from console.model import ValidationError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x43524953  # "CRIS": marks the file as ours
 CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
 DEFAULT_BATCH = 1000
@@ -258,7 +259,7 @@ class Store:
         # Scratch tables for merging a batch (see _merge): in memory, private
         # to this connection, emptied after every batch.
         conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("CREATE TEMP TABLE b_edits (tbl, row_id, field, origin, seq, hlc, kind, value, prev, live)")
+        conn.execute("CREATE TEMP TABLE b_edits (tbl, row_id, field, origin, seq, hlc, kind, live)")
         self.clock = clock.HybridClock(int(self._meta("hlc") or 0), wall=wall, max_skew_ms=max_skew_ms)
         self._check_replica_marker()
         if agency:
@@ -1166,7 +1167,7 @@ class Store:
             if kind == "add":
                 counters[(table, row, field)] += value
             elif kind != "insert":
-                edit([table, row, field, origin, seq, hlc, kind, vj, pj, 1])
+                edit([table, row, field, origin, seq, hlc, kind, 1])
                 edited.add((table, field))
                 for p in prev:
                     edge((table, row, field, p[0], p[1]))
@@ -1215,10 +1216,10 @@ class Store:
             in_batch = set()
             for e in edit_rows:
                 if (e[0], e[1], e[2], e[3], e[4]) in named:
-                    e[9] = 0
+                    e[7] = 0
                 in_batch.add((e[3], e[4]))
             outside = [x for x in named if (x[3], x[4]) not in in_batch]
-            conn.executemany("INSERT INTO temp.b_edits VALUES (?,?,?,?,?,?,?,?,?,?)", edit_rows)
+            conn.executemany("INSERT INTO temp.b_edits VALUES (?,?,?,?,?,?,?,?)", edit_rows)
             for tname in {t for t, _ in edited}:
                 conn.execute(
                     f"INSERT INTO {tname}(id) SELECT DISTINCT row_id FROM temp.b_edits WHERE tbl = ? "
@@ -1232,8 +1233,8 @@ class Store:
             # A new change is a head unless a change on the same field named
             # it: in this batch, or earlier, before it arrived.
             conn.execute(
-                "INSERT INTO heads(tbl, row_id, field, origin, seq, hlc, kind, value, prev) "
-                "SELECT e.tbl, e.row_id, e.field, e.origin, e.seq, e.hlc, e.kind, e.value, e.prev "
+                "INSERT INTO heads(tbl, row_id, field, origin, seq, hlc, kind) "
+                "SELECT e.tbl, e.row_id, e.field, e.origin, e.seq, e.hlc, e.kind "
                 "FROM temp.b_edits e WHERE e.live"
                 + (" AND NOT EXISTS (SELECT 1 FROM superseded s WHERE s.tbl = e.tbl AND s.row_id = e.row_id "
                    "AND s.field = e.field AND s.origin = e.origin AND s.seq = e.seq)" if any_superseded else "")
@@ -1257,13 +1258,14 @@ class Store:
                     unsure,
                 )
             for tname, fname in sorted(edited):
-                winner = (f"FROM heads h WHERE h.tbl = ? AND h.row_id = {tname}.id AND h.field = ? "
+                winner = (f"FROM heads h JOIN changes c ON c.origin = h.origin AND c.seq = h.seq "
+                          f"WHERE h.tbl = ? AND h.row_id = {tname}.id AND h.field = ? "
                           "ORDER BY h.hlc DESC, h.origin DESC LIMIT 1")
                 if (tname, fname) == ("units", "status"):
                     target, pick = "(status, status_since)", \
-                        "json_extract(h.value, '$'), strftime('%Y-%m-%dT%H:%M:%SZ', (h.hlc >> 16) / 1000, 'unixepoch')"
+                        "json_extract(c.value, '$'), strftime('%Y-%m-%dT%H:%M:%SZ', (h.hlc >> 16) / 1000, 'unixepoch')"
                 else:
-                    target, pick = fname, "json_extract(h.value, '$')"
+                    target, pick = fname, "json_extract(c.value, '$')"
                 conn.execute(
                     f"UPDATE {tname} SET {target} = (SELECT {pick} {winner}) WHERE id IN "
                     "(SELECT e.row_id FROM temp.b_edits e WHERE e.tbl = ? AND e.field = ? AND e.live AND EXISTS "
@@ -1356,8 +1358,9 @@ class Store:
             for part in _chunks(ids):
                 q = ",".join("?" * len(part))
                 for row, fname, o, s, h, kind, value, prev in self._conn.execute(
-                    "SELECT row_id, field, origin, seq, hlc, kind, value, prev FROM heads "
-                    f"WHERE tbl = ? AND row_id IN ({q})",
+                    "SELECT h.row_id, h.field, h.origin, h.seq, h.hlc, h.kind, c.value, c.prev FROM heads h "
+                    "JOIN changes c ON c.origin = h.origin AND c.seq = h.seq "
+                    f"WHERE h.tbl = ? AND h.row_id IN ({q})",
                     [tname, *part],
                 ):
                     # Only a delete's prev is ever read (merge.delete_conflict).
@@ -1551,4 +1554,18 @@ def _migrate_2(store: Store) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[Store], None]] = {1: _migrate_1, 2: _migrate_2}
+def _migrate_3(store: Store) -> None:
+    """Heads without copies of their versions' values: the change log holds
+    them. Smaller heads rows mean fewer pages written per merged batch."""
+    conn = store._conn
+    conn.execute(
+        "CREATE TABLE heads_v3 (tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL, "
+        "origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL, kind TEXT NOT NULL, "
+        "PRIMARY KEY (tbl, row_id, field, origin, seq)) WITHOUT ROWID"
+    )
+    conn.execute("INSERT INTO heads_v3 SELECT tbl, row_id, field, origin, seq, hlc, kind FROM heads")
+    conn.execute("DROP TABLE heads")
+    conn.execute("ALTER TABLE heads_v3 RENAME TO heads")
+
+
+MIGRATIONS: dict[int, Callable[[Store], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}

@@ -477,3 +477,54 @@ def test_info(make_store):
     assert info["version_vector"] == {s.replica_id: 2}
     assert info["counts"]["units"] == 1 and info["open_conflicts"] == 0
     json.dumps(info)
+
+
+def test_a_version_2_database_is_migrated_keeping_heads_and_conflicts(tmp_path):
+    """Schema 3 stops copying values into heads; a database made by schema 2
+    keeps its open conflicts and goes on merging after the upgrade."""
+    a = Store(tmp_path / "a.db", operator="a", agency="A")
+    b = Store(tmp_path / "b.db", operator="b", agency="B")
+    uid = a.add("units", {"callsign": "E-1", "agency": "Fire", "kind": "Engine"})
+    sync(a, b)
+    a.update("units", uid, {"status": "on scene", "location": "Main St"})
+    b.update("units", uid, {"status": "returning"})
+    sync(a, b)
+    sync(b, a)
+    before = [(c.id, c.field, sorted(x.value for x in c.candidates)) for c in a.conflicts()]
+    assert before and before[0][1] == "status"
+    heads = a._conn.execute("SELECT * FROM heads ORDER BY 1, 2, 3, 4, 5").fetchall()
+    for s in (a, b):  # back to the schema 2 layout: heads with copies of values
+        conn = s._conn
+        conn.execute("BEGIN")
+        conn.execute(
+            "CREATE TABLE heads_v2 (tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL, "
+            "origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL, kind TEXT NOT NULL, "
+            "value TEXT, prev TEXT NOT NULL, PRIMARY KEY (tbl, row_id, field, origin, seq)) WITHOUT ROWID")
+        conn.execute("INSERT INTO heads_v2 SELECT h.tbl, h.row_id, h.field, h.origin, h.seq, h.hlc, h.kind, "
+                     "c.value, c.prev FROM heads h JOIN changes c ON c.origin = h.origin AND c.seq = h.seq")
+        conn.execute("DROP TABLE heads")
+        conn.execute("ALTER TABLE heads_v2 RENAME TO heads")
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("COMMIT")
+        s.close()
+
+    a = Store(tmp_path / "a.db")
+    b = Store(tmp_path / "b.db")
+    try:
+        assert a.info().schema_version == 3
+        assert "value" not in {r[1] for r in a._conn.execute("PRAGMA table_info(heads)")}
+        assert a._conn.execute("SELECT * FROM heads ORDER BY 1, 2, 3, 4, 5").fetchall() == heads
+        assert [(c.id, c.field, sorted(x.value for x in c.candidates)) for c in a.conflicts()] == before
+        assert a._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # The heads still drive merging: a resolution clears the conflict on both.
+        a.resolve(before[0][0], value="on scene")
+        sync(a, b)
+        assert a.conflicts() == [] and b.conflicts() == []
+        assert a.get("units", uid).status == b.get("units", uid).status == "on_scene"
+        b.update("units", uid, {"location": "Depot"})
+        sync(b, a)
+        assert a.get("units", uid).location == "Depot"
+        assert snapshot(a) == snapshot(b)
+    finally:
+        a.close()
+        b.close()
