@@ -1303,9 +1303,9 @@ class Store:
         for c in late_inserts:
             self._late_insert(c, self._row_heads(c.table, c.row))
 
-        rows = frozenset((c.table, c.row) for c in new)
+        rows = frozenset({(c[3], c[4]) for c in new})  # (table, row)
         return ChangeSet(
-            tables=frozenset(t for t, _ in rows), rows=rows, local=local,
+            tables=frozenset({t for t, _ in rows}), rows=rows, local=local,
             conflicts=conflicts_changed, changes=tuple(new),
         )
 

@@ -77,7 +77,6 @@ def demo_main(args) -> int:
     from console import seed
     from console.store import Store
     from console.sync import identity
-    from console.sync.child import EngineProcess
     from console.sync.transport import Engine
     from console.ui.bridge import Bridge
     from console.ui.window import MainWindow
@@ -108,7 +107,9 @@ def demo_main(args) -> int:
         url = f"wss://127.0.0.1:{relay.port}"
         for i, name in enumerate(("fire", "police")):
             store = Store(folder / f"{name}.db", operator=f"{names[name]} desk")
-            engine = EngineProcess(store.path, operator=f"{names[name]} desk", peers=[url])
+            # The demo's data is small: its engines run in this process, on
+            # this loop, so the whole demo is one process.
+            engine = Engine(store.path, operator=f"{names[name]} desk", peers=[url])
             window = MainWindow(Bridge(store, engine))
             await engine.start()
             window.setWindowTitle(f"{names[name]} console (demo)")
