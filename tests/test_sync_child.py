@@ -135,3 +135,22 @@ def test_child_module_refuses_bad_arguments(tmp_path):
     done = subprocess.run([sys.executable, "-m", "console.sync.child", "--db", str(tmp_path / "x.db"),
                            "--listen", "nonsense"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "HOST:PORT" in done.stderr
+
+
+def test_the_pipe_protocol_is_documented():
+    """docs/PROTOCOL.md names every command the child obeys and every event
+    it sends, and child.py handles every command the doc names."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    from console.sync import child
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text()
+    section = doc.split("## The window and its engine process")[1]
+    source = inspect.getsource(child._serve)
+    commands = set(re.findall(r'cmd == "([a-z_]+)"', source))
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", section.split("Engine to window")[0], re.M))
+    assert commands == documented == {"notify", "add_peer", "remove_peer", "status", "stop"}
+    events = set(re.findall(r"^\| `([a-z_]+)` \|", section.split("Engine to window")[1], re.M))
+    assert events == {*child.EVENTS, "ready", "error", "reply"}

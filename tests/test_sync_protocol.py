@@ -16,7 +16,7 @@ def test_every_message_type_and_error_code_is_documented():
         section = DOC.split(f"### `{kind}`")[1].split("\n### ")[0].split("\n## ")[0]
         for name in [*fields, *p.OPTIONAL.get(kind, {})]:
             assert f"| `{name}` |" in section, f"docs/PROTOCOL.md does not document {kind}.{name}"
-    documented_codes = set(re.findall(r"^\| `([a-z_]+)` \| ", DOC.split("## Error codes")[1], re.M))
+    documented_codes = set(re.findall(r"^\| `([a-z_]+)` \| ", DOC.split("## Error codes")[1].split("\n## ")[0], re.M))
     assert documented_codes == set(p.ERROR_CODES)
 
 
