@@ -154,3 +154,43 @@ def test_the_pipe_protocol_is_documented():
     assert commands == documented == {"notify", "add_peer", "remove_peer", "status", "stop"}
     events = set(re.findall(r"^\| `([a-z_]+)` \|", section.split("Engine to window")[1], re.M))
     assert events == {*child.EVENTS, "ready", "error", "reply"}
+
+
+def test_a_child_engine_that_dies_is_restarted_and_says_so_meanwhile(consoles):
+    import os
+    import signal
+
+    relay_c, mine = consoles("relay", "mine")
+
+    async def scenario():
+        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
+        await relay.start()
+        url = f"wss://127.0.0.1:{relay.port}"
+        child = EngineProcess(mine.path, peers=[url])
+        await child.start()
+        try:
+            first = child._proc.pid
+            os.kill(first, signal.SIGKILL)
+            await until(lambda: child.failure is not None, what="the failure to be noticed")
+            assert "stopped" in child.failure and "restarting" in child.failure
+            assert not child.running
+            with pytest.raises(SyncError):
+                await child.status()
+            await until(lambda: child.failure is None and child.running, what="the restart")
+            assert child._proc.pid != first
+            assert child.failure is None and child.restarts == 1
+            # The restarted engine syncs: a change made on the relay arrives.
+            with relay_c.open() as s:
+                s.add("units", {"callsign": "R-1", "agency": "Fire", "kind": "Rescue"})
+            relay.notify()
+
+            def arrived():
+                with mine.open() as s:
+                    return [u.callsign for u in s.list("units")] == ["R-1"]
+
+            await until(arrived, what="the change through the restarted engine")
+        finally:
+            await child.stop()
+            await relay.stop()
+
+    asyncio.run(scenario())

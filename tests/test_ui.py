@@ -279,6 +279,47 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
         store.close()
 
 
+def test_window_says_when_its_sync_engine_died_and_recovers(qtbot, loop, consoles, tmp_path):
+    """The engine process killed: the window shows it at once, the engine is
+    started again, and the window goes back to showing its peers."""
+    import os
+    import signal
+
+    from console.sync.child import EngineProcess
+    from console.sync.transport import Engine
+
+    relay_c, mine = consoles("relay", "mine")
+    store = mine.open()
+
+    async def scenario():
+        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
+        await relay.start()
+        engine = EngineProcess(mine.path, peers=[f"wss://127.0.0.1:{relay.port}"])
+        bridge = Bridge(store, engine)
+        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        w.show()
+        try:
+            await engine.start()
+            await until(lambda: w.peers_label.text().startswith("1 connected"), what="connected")
+            os.kill(engine._proc.pid, signal.SIGKILL)
+            await until(lambda: w.banner.isVisible() and "SYNC STOPPED" in w.banner.text(), what="the banner")
+            assert w.peers_label.text() == "Sync engine not running"
+            bridge.add("tasks", {"title": "Written while sync was down"})
+            await until(lambda: w.peers_label.text().startswith("1 connected"), what="the engine back")
+            assert not w.banner.isVisible()
+            await until(lambda: w.outbox_label.text() == "All changes sent", what="the outbox drained")
+        finally:
+            await engine.stop()
+            await relay.stop()
+            bridge.close()
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        store.close()
+
+
 def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window):
     from console.sync import identity
     from console.ui.dialogs import PeersDialog

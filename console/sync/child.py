@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 # What the engine tells the window: the same names as Engine.on_event's.
 EVENTS = ("changes", "local_changes", "peers", "progress")
 START_TIMEOUT = 30.0
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before each restart of a dead engine
 NICENESS = 10
 STOP_TIMEOUT = 15.0
 
@@ -54,7 +55,8 @@ STOP_TIMEOUT = 15.0
 class EngineProcess:
     """Drives an Engine in a child process; the parts of Engine's interface
     the window uses (start, stop, add_peer, remove_peer, notify, status,
-    on_event, running, port, console_id)."""
+    on_event, running, port, console_id). An engine that dies is started
+    again, after 1 s, then 2, 5, 10 and 30 s; `failure` says why meanwhile."""
 
     def __init__(
         self,
@@ -79,6 +81,11 @@ class EngineProcess:
         self._replies: dict[int, asyncio.Future] = {}
         self._next_id = 0
         self._stopping = False
+        self._restart: asyncio.Task | None = None
+        # Why the engine is not running, while it is being restarted (for
+        # the window to show); None when it runs or was stopped on purpose.
+        self.failure: str | None = None
+        self.restarts = 0
 
     @property
     def console_id(self) -> str:
@@ -114,12 +121,16 @@ class EngineProcess:
             self._proc.kill()
             await self._proc.wait()
             raise SyncError("the sync engine did not start within 30 s") from None
+        except BaseException:  # cancelled while starting: leave no engine behind
+            self._proc.kill()
+            raise
         msg = _parse(line)
         if msg is None or msg.get("event") != "ready":
             await self._proc.wait()
             raise SyncError(f"the sync engine could not start (exit status {self._proc.returncode}); "
                             "see its message above")
         self.port = msg.get("port")
+        self.failure = None
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -149,9 +160,32 @@ class EngineProcess:
                 fut.set_exception(SyncError("the sync engine has stopped"))
         self._replies.clear()
         if not self._stopping:
-            log.error("the sync engine stopped unexpectedly (exit status %s)", self._proc.returncode)
+            delay = RESTART_DELAYS[min(self.restarts, len(RESTART_DELAYS) - 1)]
+            self.failure = (f"the sync engine stopped (exit status {self._proc.returncode}); "
+                            f"restarting it in {delay:g} s")
+            log.error("%s", self.failure)
+            self._restart = asyncio.get_running_loop().create_task(self._restart_after(delay))
             if self.on_event is not None:
                 self.on_event("peers", None)
+
+    async def _restart_after(self, delay: float) -> None:
+        """Start the engine again after it died: the window goes on syncing
+        without anyone having to notice, and says so while it is down."""
+        await asyncio.sleep(delay)
+        if self._stopping:
+            return
+        self.restarts += 1
+        try:
+            await self.start()
+        except (SyncError, OSError) as exc:
+            delay = RESTART_DELAYS[min(self.restarts, len(RESTART_DELAYS) - 1)]
+            self.failure = f"the sync engine cannot start ({exc}); trying again in {delay:g} s"
+            log.error("%s", self.failure)
+            self._restart = asyncio.get_running_loop().create_task(self._restart_after(delay))
+            return
+        log.info("the sync engine is running again")
+        if self.on_event is not None:
+            self.on_event("peers", None)
 
     def _send(self, msg: dict) -> None:
         if not self.running:
@@ -185,6 +219,10 @@ class EngineProcess:
 
     async def stop(self) -> None:
         self._stopping = True
+        self.failure = None
+        if self._restart is not None:
+            self._restart.cancel()
+            await asyncio.gather(self._restart, return_exceptions=True)
         proc = self._proc
         if proc is None:
             return

@@ -131,7 +131,13 @@ class Bridge(QObject):
     def _poll_status(self) -> None:
         import asyncio
 
-        if self.engine is None or not self.engine.running:
+        if self.engine is None:
+            return
+        if not self.engine.running:
+            failure = getattr(self.engine, "failure", None)
+            if failure:  # the engine died and is being restarted: say so
+                self.sync_status.emit({"peers": [], "outbox": self.store.outbox(), "listening": None,
+                                       "last_exchange": None, "engine_error": failure})
             return
         if self._status_task is not None and not self._status_task.done():
             return

@@ -469,6 +469,16 @@ class MainWindow(QMainWindow):
             self.exchange_label.setText("")
             self.banner.hide()
             return
+        if status.get("engine_error"):
+            self.peers_label.setText("Sync engine not running")
+            self.banner.setText(f"SYNC STOPPED — {status['engine_error']}. Work goes on here and will sync "
+                                "when it is back.")
+            self.banner.show()
+            n = status["outbox"]
+            self.outbox_label.setText(f"{n} change{'s' if n != 1 else ''} waiting to sync" if n
+                                      else "All changes sent")
+            self.progress.hide()
+            return
         peers = status["peers"]
         connected = [p for p in peers if p["state"] == "connected"]
         names = ", ".join(p["agency"] or p["address"] for p in connected)
