@@ -114,19 +114,33 @@ def test_child_exits_when_the_window_goes_away(consoles):
     asyncio.run(scenario())
 
 
-def test_child_that_cannot_start_says_so(tmp_path, capfd):
+def test_child_that_cannot_start_says_why(tmp_path):
     folder = tmp_path / "a-folder.db"
     folder.mkdir()
 
     async def scenario():
         child = EngineProcess(tmp_path / "fresh.db")
         child.db_path = folder  # a database path that is a folder
-        with pytest.raises(SyncError, match="could not start"):
+        with pytest.raises(SyncError, match=r"could not start: .*is a folder, not a database file"):
             await child.start()
         assert not child.running
 
     asyncio.run(scenario())
-    assert "is a folder" in capfd.readouterr().err
+
+
+def test_child_log_lines_reach_the_window_log(consoles, caplog):
+    import logging
+
+    (mine,) = consoles("mine")
+
+    async def scenario():
+        child = EngineProcess(mine.path, listen=("127.0.0.1", 0))
+        await child.start()
+        await child.stop()
+
+    with caplog.at_level(logging.INFO, logger="console.sync.child"):
+        asyncio.run(scenario())
+    assert any("listening on wss://127.0.0.1:" in r.getMessage() for r in caplog.records)
 
 
 def test_child_module_refuses_bad_arguments(tmp_path):

@@ -22,13 +22,14 @@ per line:
 
 The window reads what changed from its own connection to the database. The
 child exits when its input closes, so it never outlives the window; its log
-goes to the window's standard error.
+lines go into the window's log.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -86,6 +87,8 @@ class EngineProcess:
         # the window to show); None when it runs or was stopped on purpose.
         self.failure: str | None = None
         self.restarts = 0
+        self._said: collections.deque[str] = collections.deque(maxlen=20)
+        self._log_task: asyncio.Task | None = None
 
     @property
     def console_id(self) -> str:
@@ -113,8 +116,10 @@ class EngineProcess:
         self._stopping = False
         self._proc = await asyncio.create_subprocess_exec(
             *self._argv(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=1 << 22,
+            stderr=asyncio.subprocess.PIPE, limit=1 << 22,
         )
+        self._said.clear()
+        self._log_task = asyncio.get_running_loop().create_task(self._relay_log(self._proc))
         try:
             line = await asyncio.wait_for(self._proc.stdout.readline(), START_TIMEOUT)
         except TimeoutError:
@@ -127,11 +132,20 @@ class EngineProcess:
         msg = _parse(line)
         if msg is None or msg.get("event") != "ready":
             await self._proc.wait()
-            raise SyncError(f"the sync engine could not start (exit status {self._proc.returncode}); "
-                            "see its message above")
+            await asyncio.gather(self._log_task, return_exceptions=True)
+            last = self._said[-1] if self._said else f"exit status {self._proc.returncode}"
+            raise SyncError(f"the sync engine could not start: {last}")
         self.port = msg.get("port")
         self.failure = None
         self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _relay_log(self, proc: asyncio.subprocess.Process) -> None:
+        """The child's log lines, into this process's log (so they reach the
+        same place as the window's own), the last few kept for messages."""
+        while line := await proc.stderr.readline():
+            text = line.decode(errors="replace").rstrip()
+            self._said.append(text.removeprefix("crisis-console: sync: "))
+            log.info("%s", text)
 
     async def _read(self) -> None:
         assert self._proc is not None
@@ -236,8 +250,7 @@ class EngineProcess:
                 log.error("the sync engine did not stop within %.0f s; killing it", STOP_TIMEOUT)
                 proc.kill()
                 await proc.wait()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+        await asyncio.gather(*(t for t in (self._reader, self._log_task) if t is not None), return_exceptions=True)
 
 
 def _parse(line: bytes) -> dict | None:
