@@ -17,11 +17,10 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from console.store import ChangeSet, Store
-from console.sync.transport import SyncError
 
 log = logging.getLogger(__name__)
 
-SHOW_SLICE = 1000  # changes read per origin per turn of the event loop
+SHOW_SLICE = 500  # changes read per origin per turn of the event loop
 
 
 class Bridge(QObject):
@@ -148,6 +147,8 @@ class Bridge(QObject):
         self._status_task = loop.create_task(self._read_status())
 
     async def _read_status(self) -> None:
+        from console.sync.transport import SyncError  # only with an engine: keeps a plain launch light
+
         try:
             status = await self.engine.status()
         except SyncError as exc:  # the engine stopped meanwhile (closing, or it failed: it logged why)

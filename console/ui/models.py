@@ -40,7 +40,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                   ("quantity", "Quantity"), ("unit", "Unit")],
 }
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
-REFRESH_SLICE = 100  # rows folded in per timer tick (each tick stays short)
+REFRESH_SLICE = 50  # rows folded in per timer tick (each tick stays short)
 ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 # A pause between slices (not 0): other timers, the sync status and input
 # come in between, instead of after a run of back-to-back slices.
