@@ -478,6 +478,57 @@ def test_assigning_through_the_task_picker(window, qtbot, demo_store, monkeypatc
     assert demo_store.get("units", unit.id).task_id is None
 
 
+def test_dragging_units_onto_a_task_assigns_them(window, qtbot, demo_store, monkeypatch):
+    """The drag carries the units' ids; the drop on a task's row (through the
+    board's filter proxy, as the view does it) assigns them."""
+    from PySide6.QtCore import QMimeData, Qt
+
+    from console.ui.models import UNITS_MIME
+
+    units, tasks = window.filters["units"], window.filters["tasks"]
+    callsign = [k for k, _ in units.sourceModel().columns].index("callsign")
+    rows = [r for r in range(units.rowCount()) if units.index(r, callsign).data() in ("K9-4", "E-12")]
+    assert len(rows) == 2
+    assert units.flags(units.index(rows[0], 0)) & Qt.ItemFlag.ItemIsDragEnabled
+    mime = units.mimeData([units.index(r, c) for r in rows for c in (0, 1)])  # whole rows, ids once
+    assert mime.hasFormat(UNITS_MIME)
+    title = [k for k, _ in tasks.sourceModel().columns].index("title")
+    target = next(r for r in range(tasks.rowCount())
+                  if tasks.index(r, title).data() == "Sandbag levee breach at Riverside Park")
+    assert tasks.flags(tasks.index(target, 0)) & Qt.ItemFlag.ItemIsDropEnabled
+    # Not onto the empty space below the rows, nor anything but units.
+    assert not tasks.dropMimeData(mime, Qt.DropAction.CopyAction, -1, -1, tasks.index(-1, -1))
+    other = QMimeData()
+    other.setText("E-12")
+    assert not tasks.dropMimeData(other, Qt.DropAction.CopyAction, -1, -1, tasks.index(target, 0))
+    target_id = tasks.sourceModel().records[tasks.mapToSource(tasks.index(target, 0)).row()].id
+    assert target_id not in {demo_store.get("units", demo_store.resolve_id("units", c)).task_id
+                             for c in ("K9-4", "E-12")}
+
+    assert tasks.dropMimeData(mime, Qt.DropAction.CopyAction, -1, -1, tasks.index(target, title))
+    task_id = tasks.sourceModel().records[tasks.mapToSource(tasks.index(target, 0)).row()].id
+    for c in ("K9-4", "E-12"):
+        assert demo_store.get("units", demo_store.resolve_id("units", c)).task_id == task_id
+    assigned = [k for k, _ in tasks.sourceModel().columns].index("assigned_units")
+    qtbot.waitUntil(lambda: {"K9-4", "E-12"} <= set(tasks.index(target, assigned).data().split(", ")),
+                    timeout=5000)
+    assert "Assigned 2 units to Sandbag levee breach at Riverside Park" in window.statusBar().currentMessage()
+    # A drag whose unit was deleted meanwhile: a clear message, no assignment.
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    gone = demo_store.resolve_id("units", "K9-4")
+    stale = units.mimeData([units.index(rows[0], 0)] if units.sourceModel().records[
+        units.mapToSource(units.index(rows[0], 0)).row()].id == gone else [units.index(rows[1], 0)])
+    demo_store.delete("units", gone)
+    other_task = next(r for r in range(tasks.rowCount()) if r != target)
+    assert not tasks.dropMimeData(stale, Qt.DropAction.CopyAction, -1, -1, tasks.index(other_task, 0))
+    assert warned == ["A unit you dragged no longer exists (deleted here or on another console meanwhile); "
+                      "nothing was assigned."]
+    assert demo_store.get("units", demo_store.resolve_id("units", "E-12")).task_id == task_id
+
+
 def test_catch_up_progress_bar_counts_down(window):
     def status(remaining, received):
         return {"peers": [{"state": "connected", "agency": "EOC", "address": "x", "direction": "dial",

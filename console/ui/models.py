@@ -15,7 +15,16 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QRectF,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
@@ -40,6 +49,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                   ("quantity", "Quantity"), ("unit", "Unit")],
 }
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
+UNITS_MIME = "application/x-crisis-console-units"  # unit ids, one per line
 REFRESH_SLICE = 50  # rows folded in per timer tick (each tick stays short)
 ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 # A pause between slices (not 0): other timers, the sync status and input
@@ -83,6 +93,9 @@ class RecordsModel(QAbstractTableModel):
         self.sort_order = Qt.SortOrder.AscendingOrder
         self.task_titles: dict[str, str] = {}
         self._pending: set[str] = set()
+        # For a tasks board: called with (unit ids, task id) when units are
+        # dropped on a task; returns whether the assignment was made.
+        self.on_drop_units: Callable[[list[str], str], bool] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FOLD_INTERVAL_MS)
@@ -262,6 +275,48 @@ class RecordsModel(QAbstractTableModel):
         if horizontal and 0 <= section < len(self.columns):
             return self.columns[section][1]
         return None
+
+    # Drag and drop: units are dragged (their ids travel as UNITS_MIME) and
+    # dropped on a task, which assigns them to it through `on_drop_units`.
+
+    def flags(self, index):
+        base = super().flags(index)
+        if not index.isValid():
+            return base
+        if self.table == "units":
+            return base | Qt.ItemFlag.ItemIsDragEnabled
+        if self.table == "tasks":
+            return base | Qt.ItemFlag.ItemIsDropEnabled
+        return base
+
+    def mimeTypes(self) -> list[str]:
+        return [UNITS_MIME]
+
+    def mimeData(self, indexes):
+        ids = list(dict.fromkeys(self.records[i.row()].id for i in indexes if i.isValid()))
+        data = QMimeData()
+        if self.table == "units" and ids:
+            data.setData(UNITS_MIME, QByteArray("\n".join(ids).encode()))
+            label = model.TABLES["units"].label
+            data.setText(", ".join(str(getattr(self.records[i.row()], label)) for i in indexes[:1]))
+        return data
+
+    def supportedDragActions(self):
+        return Qt.DropAction.CopyAction
+
+    def supportedDropActions(self):
+        return Qt.DropAction.CopyAction
+
+    def canDropMimeData(self, data, action, row, column, parent) -> bool:
+        return (self.table == "tasks" and data.hasFormat(UNITS_MIME) and parent.isValid()
+                and self.on_drop_units is not None)
+
+    def dropMimeData(self, data, action, row, column, parent) -> bool:
+        if not self.canDropMimeData(data, action, row, column, parent):
+            return False
+        unit_ids = [x for x in bytes(data.data(UNITS_MIME)).decode(errors="replace").split("\n") if x]
+        task_id = self.records[parent.row()].id
+        return bool(unit_ids) and self.on_drop_units(unit_ids, task_id)
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self.records):

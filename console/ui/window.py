@@ -107,6 +107,16 @@ class MainWindow(QMainWindow):
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.tabs.addTab(v, table.capitalize())
         self.tabs.currentChanged.connect(self._board_switched)
+        # Assigning by drag and drop: units dragged over the Tasks tab switch
+        # to it, and dropping them on a task assigns them.
+        self.views["units"].setDragEnabled(True)
+        self.views["units"].setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.views["tasks"].setAcceptDrops(True)
+        self.views["tasks"].setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.views["tasks"].setDropIndicatorShown(True)
+        self.tabs.tabBar().setAcceptDrops(True)
+        self.tabs.tabBar().setChangeCurrentOnDrag(True)
+        self.models["tasks"].on_drop_units = self._drop_units
 
         top = QHBoxLayout()
         top.addWidget(self.search, 3)
@@ -361,6 +371,19 @@ class MainWindow(QMainWindow):
         if ok:
             task_id = None if choice == names[0] else tasks[names.index(choice) - 1].id
             self._try(self.bridge.assign, [r.id for r in recs], task_id)
+
+    def _drop_units(self, unit_ids: list[str], task_id: str) -> bool:
+        live = {u.id for u in self.store.get_many("units", unit_ids)}
+        if len(live) < len(unit_ids):
+            QMessageBox.warning(self, "Not done", "A unit you dragged no longer exists (deleted here or on "
+                                "another console meanwhile); nothing was assigned.")
+            return False
+        done = self._try(self.bridge.assign, unit_ids, task_id)
+        if done:
+            title = self.store.get("tasks", task_id).title
+            n = len(unit_ids)
+            self.statusBar().showMessage(f"Assigned {n} unit{'s' if n != 1 else ''} to {title}", 5000)
+        return bool(done)
 
     def stock_selected(self, *, draw: bool) -> StockDialog | None:
         recs = self.selected("resources")
