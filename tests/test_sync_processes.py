@@ -104,3 +104,67 @@ def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def _children(pid):
+    """(pid, command line) of the live processes whose parent is `pid`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    out.append((int(entry), fh.read().replace(b"\0", b" ").decode()))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"  # exited, not yet reaped
+    except OSError:
+        return True
+
+
+def test_the_window_syncs_through_its_engine_process_and_leaves_none_behind(consoles, tmp_path):
+    """The application as people start it: `crisis-console --db ... --peer ...`
+    (offscreen). Its engine process syncs; killed without any chance to clean
+    up, the window leaves no engine process behind."""
+    from console.store import Store
+
+    r, a = consoles("relay", "a")
+    with r.open() as s:
+        s.add("units", {"callsign": "E-5", "agency": "Fire", "kind": "Engine"})
+    proc, port = relay(r.path)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    log = open(tmp_path / "window.log", "w")  # noqa: SIM115 (closed below; a pipe could fill and block it)
+    window = subprocess.Popen([sys.executable, "-m", "console", "--db", str(a.path), "--peer",
+                               f"wss://127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with Store(a.path) as s:
+                if [u.callsign for u in s.list("units")] == ["E-5"]:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the window's engine did not sync: " + (tmp_path / "window.log").read_text())
+        engines = [pid for pid, cmd in _children(window.pid) if "console.sync.child" in cmd]
+        assert len(engines) == 1
+        window.kill()
+        window.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while not _gone(engines[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(engines[0]), "the engine process outlived its window"
+    finally:
+        window.kill()
+        window.wait(timeout=30)
+        log.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
