@@ -53,6 +53,8 @@ class Bridge(QObject):
         else:
             self._watch_timer.start()
         self._status_task = None
+        # Where to queue slices of work (set by the window: its Scheduler).
+        self.scheduler = None
 
     # ------------------------------------------------------------ operations
 
@@ -118,7 +120,10 @@ class Bridge(QObject):
         # own turn of the event loop, so the window keeps painting.
         marks, touched, more = self.store.changed_since(self._shown, limit=SHOW_SLICE)
         if more:
-            QTimer.singleShot(0, self._show_other_writers)
+            if self.scheduler is not None:  # the window's: one slice per turn, in turn with the boards
+                self.scheduler.want(self._show_slice)
+            else:
+                QTimer.singleShot(0, self._show_other_writers)
         if not marks:
             return
         self._shown.update(marks)
@@ -126,6 +131,10 @@ class Bridge(QObject):
         changes = tuple(_Touched(t, f) for t, _, f in touched)
         self.changed.emit(ChangeSet(tables=frozenset(t for t, _ in rows), rows=rows, local=False,
                                     conflicts=True, changes=changes))
+
+    def _show_slice(self) -> bool:
+        self._show_other_writers()  # queues itself again while more remain
+        return False
 
     def _poll_status(self) -> None:
         import asyncio

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import gc
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from PySide6.QtCore import (
     QByteArray,
     QMimeData,
     QModelIndex,
+    QObject,
     QRectF,
     QSortFilterProxyModel,
     Qt,
@@ -50,6 +52,10 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
 }
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 UNITS_MIME = "application/x-crisis-console-units"  # unit ids, one per line
+DATA_ROLES = frozenset({  # the roles data() answers (Qt passes them as ints, which hash alike)
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.TextAlignmentRole, RECORD_ROLE,
+})
 REFRESH_SLICE = 50  # rows folded in per timer tick (each tick stays short)
 ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 # A pause between slices (not 0): other timers, the sync status and input
@@ -78,11 +84,51 @@ def number_text(v) -> str:
     return f"{v:,}" if isinstance(v, (int, float)) else str(v)
 
 
+class Scheduler(QObject):
+    """Refresh work, one slice per turn of the event loop.
+
+    Boards queue their slices here (folding arriving rows in, redrawing task
+    unit lists), and so does the bridge (reading a catch-up). One slice runs
+    per timer tick, in turn, with a short pause between ticks: however much
+    arrives, no turn of the event loop does more than one slice, and painting,
+    input and other timers come in between."""
+
+    def __init__(self, parent=None, interval_ms: int = FOLD_INTERVAL_MS) -> None:
+        super().__init__(parent)
+        self._jobs: deque[Callable[[], bool]] = deque()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._run)
+
+    def want(self, job: Callable[[], bool]) -> None:
+        """Run `job` soon (once, however often it is wanted before it runs);
+        it returns whether it has more to do, and then runs again later."""
+        if job not in self._jobs:
+            self._jobs.append(job)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _run(self) -> None:
+        if not self._jobs:
+            return
+        job = self._jobs.popleft()
+        if job():
+            self._jobs.append(job)
+        if self._jobs:
+            self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._jobs.clear()
+
+
 class RecordsModel(QAbstractTableModel):
     """The live rows of one table, as records."""
 
-    def __init__(self, table: str, store: Store, parent=None) -> None:
+    def __init__(self, table: str, store: Store, parent=None, *, scheduler: Scheduler | None = None) -> None:
         super().__init__(parent)
+        self.scheduler = scheduler or Scheduler(self)
         self.table = table
         self.store = store
         self.columns = COLUMNS[table]
@@ -96,16 +142,8 @@ class RecordsModel(QAbstractTableModel):
         # For a tasks board: called with (unit ids, task id) when units are
         # dropped on a task; returns whether the assignment was made.
         self.on_drop_units: Callable[[list[str], str], bool] | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(FOLD_INTERVAL_MS)
-        self._timer.timeout.connect(self._fold_in)
         self._assigned: dict[str, tuple[str, ...]] = {}
         self._assign_queue: list[str] = []
-        self._assign_timer = QTimer(self)
-        self._assign_timer.setSingleShot(True)
-        self._assign_timer.setInterval(FOLD_INTERVAL_MS)
-        self._assign_timer.timeout.connect(self._assign_slice)
         self.reload()
 
     # ---------------------------------------------------------------- loading
@@ -158,14 +196,15 @@ class RecordsModel(QAbstractTableModel):
     def refresh(self, ids: Iterable[str]) -> None:
         """Queue rows that changed; they are folded in shortly, in slices."""
         self._pending.update(ids)
-        if self._pending and not self._timer.isActive():
-            self._timer.start()
+        if self._pending:
+            self.scheduler.want(self._fold_in)
 
     @property
     def busy(self) -> bool:
         return bool(self._pending or self._assign_queue)
 
-    def _fold_in(self) -> None:
+    def _fold_in(self) -> bool:
+        """Fold in one slice of the queued rows; whether more are queued."""
         batch = [self._pending.pop() for _ in range(min(REFRESH_SLICE, len(self._pending)))]
         fresh = {r.id: r for r in self.store.get_many(self.table, batch)}
         last = len(self.columns) - 1
@@ -186,11 +225,12 @@ class RecordsModel(QAbstractTableModel):
         for rec in moving + placed:
             self._place(rec)
         if self._pending:
-            self._timer.start()
-        else:
-            # Caught up: the rows just read stay, like those loaded at the
-            # start, out of the collector's full passes (see MainWindow).
-            gc.freeze()
+            return True
+        # Caught up: the rows just read stay, like those loaded at the
+        # start, out of the collector's full passes (see MainWindow, which
+        # thaws and collects everything now and then when idle).
+        gc.freeze()
+        return False
 
     def _place(self, rec) -> None:
         """Put one new or changed row where its sort key says."""
@@ -224,10 +264,9 @@ class RecordsModel(QAbstractTableModel):
             return
         self._assigned = self.store.assignments()
         self._assign_queue = [r.id for r in self.records]
-        if not self._assign_timer.isActive():
-            self._assign_timer.start()
+        self.scheduler.want(self._assign_slice)
 
-    def _assign_slice(self) -> None:
+    def _assign_slice(self) -> bool:
         col = [k for k, _ in self.columns].index("assigned_units")
         part, self._assign_queue = self._assign_queue[:ASSIGN_SLICE], self._assign_queue[ASSIGN_SLICE:]
         for row_id in part:
@@ -240,9 +279,10 @@ class RecordsModel(QAbstractTableModel):
                 self.records[at] = type(rec)(**{**rec.__dict__, "assigned_units": units})
                 self.dataChanged.emit(self.index(at, col), self.index(at, col))
         if self._assign_queue:
-            self._assign_timer.start()
-        elif self.sort_column == col:
+            return True
+        if self.sort_column == col:
             self.sort(self.sort_column, self.sort_order)
+        return False
 
     def refresh_titles(self, task_ids: Iterable[str]) -> None:
         """Tasks changed: update the task titles this board shows."""
@@ -319,7 +359,9 @@ class RecordsModel(QAbstractTableModel):
         return bool(unit_ids) and self.on_drop_units(unit_ids, task_id)
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self.records):
+        # A view asks for a dozen roles per cell on every repaint; those the
+        # boards do not use are turned away before any other work.
+        if role not in DATA_ROLES or not index.isValid() or not 0 <= index.row() < len(self.records):
             return None
         rec = self.records[index.row()]
         key = self.columns[index.column()][0]

@@ -33,10 +33,11 @@ from console import model, seed
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
-from console.ui.models import RECORD_ROLE, BadgeDelegate, BoardFilter, RecordsModel, export_csv
+from console.ui.models import RECORD_ROLE, BadgeDelegate, BoardFilter, RecordsModel, Scheduler, export_csv
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
+GC_IDLE_INTERVAL_MS = 10 * 60 * 1000  # a full garbage collection, when the boards are idle
 
 
 class MainWindow(QMainWindow):
@@ -83,8 +84,11 @@ class MainWindow(QMainWindow):
         self.filters: dict[str, BoardFilter] = {}
         self.views: dict[str, QTableView] = {}
         self.tabs = QTabWidget()
+        # All refresh work, the boards' and the bridge's, takes turns here.
+        self.scheduler = Scheduler(self)
+        bridge.scheduler = self.scheduler
         for table in BOARDS:
-            m = RecordsModel(table, self.store, self)
+            m = RecordsModel(table, self.store, self, scheduler=self.scheduler)
             f = BoardFilter(self)
             f.setSourceModel(m)
             v = QTableView()
@@ -95,6 +99,9 @@ class MainWindow(QMainWindow):
             v.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
             v.setAlternatingRowColors(True)
             v.verticalHeader().hide()
+            # Rows of one fixed height: the header then keeps no per-row
+            # sizes, so rows arriving in thousands cost no header work.
+            v.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             v.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
             v.horizontalHeader().setStretchLastSection(True)
             v.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -165,6 +172,13 @@ class MainWindow(QMainWindow):
         # Rows folded in later are frozen as each board catches up.
         gc.collect()
         gc.freeze()
+        # Frozen objects are never collected, so once in a while, when the
+        # boards are idle, everything is thawed and collected in one full
+        # pass (tens of milliseconds), and frozen again.
+        self._gc_timer = QTimer(self)
+        self._gc_timer.setInterval(GC_IDLE_INTERVAL_MS)
+        self._gc_timer.timeout.connect(self._collect_when_idle)
+        self._gc_timer.start()
 
     # ----------------------------------------------------------------- layout
 
@@ -252,14 +266,23 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+    def _collect_when_idle(self) -> bool:
+        if any(m.busy for m in self.models.values()):
+            return False  # busy: next time
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        return True
+
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
-        for timer in (self._journal_timer, self._assign_timer, self._tick,
-                      *(m._timer for m in self.models.values()), *(m._assign_timer for m in self.models.values())):
+        for timer in (self._journal_timer, self._assign_timer, self._tick, self._gc_timer):
             timer.stop()
+        self.scheduler.stop()
+        self.bridge.scheduler = None
         for signal, slot in ((self.bridge.changed, self.on_changed), (self.bridge.sync_status, self.on_sync_status)):
             try:
                 signal.disconnect(slot)
