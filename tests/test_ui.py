@@ -585,3 +585,35 @@ def test_idle_window_collects_frozen_garbage(window):
     assert gc.get_freeze_count() > 0  # the boards' rows are frozen again
     window.models["units"].refresh(["x"])  # something to fold in: busy, so not now
     assert not window._collect_when_idle()
+
+
+def test_scheduler_runs_one_slice_per_turn_in_turn(qtbot):
+    """Two boards' worth of slices interleave, one per tick; a job wanted
+    again before it ran runs once; stop() drops what is queued."""
+    from console.ui.models import Scheduler
+
+    s = Scheduler()
+    ran = []
+
+    def job(name, slices):
+        left = [slices]
+
+        def run():
+            ran.append(name)
+            left[0] -= 1
+            return left[0] > 0
+        return run
+
+    a, b = job("a", 3), job("b", 2)
+    s.want(a)
+    s.want(b)
+    s.want(a)
+    qtbot.waitUntil(lambda: len(ran) == 5, timeout=2000)
+    assert ran == ["a", "b", "a", "b", "a"]
+    c = job("c", 100)
+    s.want(c)
+    qtbot.waitUntil(lambda: len(ran) >= 6, timeout=2000)
+    s.stop()
+    n = len(ran)
+    qtbot.wait(50)
+    assert len(ran) == n
