@@ -115,6 +115,10 @@ class Scheduler(QObject):
         job = self._jobs.popleft()
         if job():
             self._jobs.append(job)
+        # The rows a slice read stay, like those loaded at the start, out of
+        # the collector's full passes, so those stay short during a large
+        # catch-up (MainWindow thaws and collects everything when idle).
+        gc.freeze()
         if self._jobs:
             self._timer.start()
 
@@ -224,13 +228,7 @@ class RecordsModel(QAbstractTableModel):
                 (placed if at is None else moving).append(rec)
         for rec in moving + placed:
             self._place(rec)
-        if self._pending:
-            return True
-        # Caught up: the rows just read stay, like those loaded at the
-        # start, out of the collector's full passes (see MainWindow, which
-        # thaws and collects everything now and then when idle).
-        gc.freeze()
-        return False
+        return bool(self._pending)
 
     def _place(self, rec) -> None:
         """Put one new or changed row where its sort key says."""
