@@ -91,7 +91,6 @@ class Table:
         raise ValidationError(f"{self.name} has no field {name!r} (fields: {known})")
 
 
-
 DELETED = Field("deleted", "bool", default=False)
 
 UNITS = Table(

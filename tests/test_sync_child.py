@@ -186,7 +186,7 @@ def test_a_child_engine_that_dies_is_restarted_and_says_so_meanwhile(consoles):
             first = child._proc.pid
             os.kill(first, signal.SIGKILL)
             await until(lambda: child.failure is not None, what="the failure to be noticed")
-            assert "stopped" in child.failure and "restarting" in child.failure
+            assert "stopped" in child.failure and "trying again in 1 s" in child.failure
             assert not child.running
             with pytest.raises(SyncError):
                 await child.status()
@@ -208,3 +208,35 @@ def test_a_child_engine_that_dies_is_restarted_and_says_so_meanwhile(consoles):
             await relay.stop()
 
     asyncio.run(scenario())
+
+
+def test_an_engine_that_cannot_start_is_tried_again_and_says_why(consoles):
+    """Its port taken: the window is not kept shut; the reason is there to
+    show, and the engine starts once the port is free."""
+    import socket
+
+    (mine,) = consoles("mine")
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    port = squatter.getsockname()[1]
+
+    async def scenario():
+        events = []
+        child = EngineProcess(mine.path, listen=("127.0.0.1", port), on_event=lambda n, p: events.append(n))
+        try:
+            await child.start_or_retry()  # does not raise
+            assert not child.running
+            assert "address already in use" in child.failure and "trying again in 1 s" in child.failure
+            assert "peers" in events
+            squatter.close()
+            await until(lambda: child.failure is None and child.running, timeout=30, what="the engine to start")
+            assert child.port == port
+            assert (await child.status())["listening"] == port
+        finally:
+            await child.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        squatter.close()

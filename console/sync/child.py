@@ -174,17 +174,29 @@ class EngineProcess:
                 fut.set_exception(SyncError("the sync engine has stopped"))
         self._replies.clear()
         if not self._stopping:
-            delay = RESTART_DELAYS[min(self.restarts, len(RESTART_DELAYS) - 1)]
-            self.failure = (f"the sync engine stopped (exit status {self._proc.returncode}); "
-                            f"restarting it in {delay:g} s")
-            log.error("%s", self.failure)
-            self._restart = asyncio.get_running_loop().create_task(self._restart_after(delay))
-            if self.on_event is not None:
-                self.on_event("peers", None)
+            self._retry(f"the sync engine stopped (exit status {self._proc.returncode})")
+
+    async def start_or_retry(self) -> None:
+        """Start, or, if the engine cannot start (its port taken, say), say
+        why in `failure` and keep trying in the background: the window works
+        meanwhile, and syncs as soon as the engine can run."""
+        try:
+            await self.start()
+        except (SyncError, OSError) as exc:
+            self._retry(str(exc).removeprefix("the sync engine could not start: "))
+
+    def _retry(self, why: str) -> None:
+        delay = RESTART_DELAYS[min(self.restarts, len(RESTART_DELAYS) - 1)]
+        self.failure = f"{why}; trying again in {delay:g} s"
+        log.error("sync: %s", self.failure)
+        self._restart = asyncio.get_running_loop().create_task(self._restart_after(delay))
+        if self.on_event is not None:
+            self.on_event("peers", None)
 
     async def _restart_after(self, delay: float) -> None:
-        """Start the engine again after it died: the window goes on syncing
-        without anyone having to notice, and says so while it is down."""
+        """Start the engine again after it died or could not start: the
+        window goes on syncing without anyone having to act, and says so
+        while it is down."""
         await asyncio.sleep(delay)
         if self._stopping:
             return
@@ -192,10 +204,7 @@ class EngineProcess:
         try:
             await self.start()
         except (SyncError, OSError) as exc:
-            delay = RESTART_DELAYS[min(self.restarts, len(RESTART_DELAYS) - 1)]
-            self.failure = f"the sync engine cannot start ({exc}); trying again in {delay:g} s"
-            log.error("%s", self.failure)
-            self._restart = asyncio.get_running_loop().create_task(self._restart_after(delay))
+            self._retry(str(exc).removeprefix("the sync engine could not start: "))
             return
         log.info("the sync engine is running again")
         if self.on_event is not None:

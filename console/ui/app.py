@@ -48,7 +48,10 @@ def main(args) -> int:
 
     async def run() -> None:
         if engine is not None:
-            await engine.start()
+            # A sync engine that cannot start (its port taken, say) does not
+            # keep the console shut: the window opens, says why sync is
+            # stopped, and the engine is tried again in the background.
+            await engine.start_or_retry()
         window.show()
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
