@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
         # The boards' rows live as long as the window: keep them out of the
         # collector's full passes, which would otherwise scan every one (a
         # 70 ms freeze with 20k rows, several times during a catch-up).
-        # Rows folded in later are frozen as each board catches up.
+        # Rows read later are frozen after each refresh slice (Scheduler).
         gc.collect()
         gc.freeze()
         # Frozen objects are never collected, so once in a while, when the
