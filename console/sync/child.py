@@ -160,7 +160,10 @@ class EngineProcess:
             if "reply" in msg:
                 fut = self._replies.pop(msg["reply"], None)
                 if fut is not None and not fut.done():
-                    fut.set_result(msg.get("status"))
+                    if isinstance(msg.get("status"), dict):
+                        fut.set_result(msg["status"])
+                    else:  # it said why in an error event just before
+                        fut.set_exception(SyncError("the sync engine could not read its status"))
             elif msg.get("event") == "error":
                 log.error("sync: %s", msg.get("message"))
             elif self.on_event is not None and msg.get("event") in EVENTS:
@@ -274,8 +277,11 @@ def _parse(line: bytes) -> dict | None:
 
 
 def _write(msg: dict) -> None:
-    sys.stdout.write(json.dumps(msg, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(msg, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # the window is gone: its closed pipe ends this process next
 
 
 async def _serve(args: argparse.Namespace) -> int:
