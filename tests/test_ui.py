@@ -617,3 +617,31 @@ def test_scheduler_runs_one_slice_per_turn_in_turn(qtbot):
     n = len(ran)
     qtbot.wait(50)
     assert len(ran) == n
+
+
+def test_badges_fit_their_column_and_column_widths_are_remembered(qtbot, demo_store, tmp_path):
+    from console.ui.models import BadgeDelegate  # noqa: F401 (the delegate draws what is measured here)
+
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(Bridge(demo_store), settings=settings)
+    qtbot.addWidget(w)
+    v = w.views["units"]
+    col = [k for k, _ in w.models["units"].columns].index("status")
+    assert v.columnWidth(col) >= v.fontMetrics().horizontalAdvance("out of service") + 16 + 8
+    location = [k for k, _ in w.models["units"].columns].index("location")
+    v.setColumnWidth(location, 333)
+    w.close()
+    w.bridge.close()
+
+    w2 = MainWindow(Bridge(demo_store), settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    assert w2.views["units"].columnWidth(location) == 333
+    w2.close()
+    w2.bridge.close()
+
+
+def test_fitting_a_badge_column_to_its_contents_keeps_badges_whole(window):
+    v = window.views["units"]
+    col = [k for k, _ in window.models["units"].columns].index("status")
+    v.resizeColumnsToContents()
+    assert v.columnWidth(col) >= v.fontMetrics().horizontalAdvance("out of service") + 16 + 8

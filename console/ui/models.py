@@ -426,6 +426,14 @@ class BadgeDelegate(QStyledItemDelegate):
     """Paint a status or priority as a coloured badge with its label, the
     same colours on every board and console."""
 
+    def sizeHint(self, option, index):
+        # Room for the whole badge: fitting a column to its contents (a
+        # double click on the header's edge) never cuts a status short.
+        hint = super().sizeHint(option, index)
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        hint.setWidth(max(hint.width(), option.fontMetrics.horizontalAdvance(text) + 16 + 8 + 6))
+        return hint
+
     def paint(self, painter: QPainter, option, index) -> None:
         rec = index.data(RECORD_ROLE)
         key = index.model().headerData(index.column(), Qt.Orientation.Horizontal)

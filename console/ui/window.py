@@ -37,6 +37,7 @@ from console.ui.models import RECORD_ROLE, BadgeDelegate, BoardFilter, RecordsMo
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
+BADGE_PADDING = 16 + 8 + 6  # pixels around a badge's text: its own padding, the cell's margin, a little air
 GC_IDLE_INTERVAL_MS = 10 * 60 * 1000  # a full garbage collection, when the boards are idle
 
 
@@ -110,6 +111,11 @@ class MainWindow(QMainWindow):
             for col, (key, _) in enumerate(m.columns):
                 if key in ("status", "priority"):
                     v.setItemDelegateForColumn(col, self.badges)
+                    # Wide enough for the longest badge ("out of service")
+                    # whole: the text, the badge's padding, the cell's margin.
+                    choices = model.TABLES[table].field(key).choices
+                    longest = max(v.fontMetrics().horizontalAdvance(model.label(c)) for c in choices)
+                    v.setColumnWidth(col, max(v.columnWidth(col), longest + BADGE_PADDING))
             v.selectionModel().selectionChanged.connect(lambda *_: self._journal_refresh())
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.tabs.addTab(v, table.capitalize())
@@ -164,6 +170,7 @@ class MainWindow(QMainWindow):
         self._tick.start()
         bridge.changed.connect(self.on_changed)
         bridge.sync_status.connect(self.on_sync_status)
+        self._listening = True
         self.on_sync_status(None)
         self._restore_layout()
         # The boards' rows live as long as the window: keep them out of the
@@ -265,6 +272,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        for table, view in self.views.items():  # column widths and order, per board
+            columns = self.settings.value(f"boards/{table}/columns")
+            if columns is not None:
+                view.horizontalHeader().restoreState(columns)
 
     def _collect_when_idle(self) -> bool:
         if any(m.busy for m in self.models.values()):
@@ -277,17 +288,18 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        for table, view in self.views.items():
+            self.settings.setValue(f"boards/{table}/columns", view.horizontalHeader().saveState())
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
         for timer in (self._journal_timer, self._assign_timer, self._tick, self._gc_timer):
             timer.stop()
         self.scheduler.stop()
         self.bridge.scheduler = None
-        for signal, slot in ((self.bridge.changed, self.on_changed), (self.bridge.sync_status, self.on_sync_status)):
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass  # already disconnected
+        if self._listening:  # once: a second close finds nothing to disconnect
+            self._listening = False
+            self.bridge.changed.disconnect(self.on_changed)
+            self.bridge.sync_status.disconnect(self.on_sync_status)
         super().closeEvent(event)
 
     # --------------------------------------------------------------- boards
