@@ -1,3 +1,4 @@
+import asyncio
 import os
 
 import pytest
@@ -6,6 +7,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from console import model
 from console.store import Store
+
+
+async def until(predicate, timeout=30.0, what="condition"):
+    """Wait, letting the event loop run, until predicate() (a function or a
+    coroutine function) gives something true; returns it."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 class FakeWall:

@@ -6,20 +6,12 @@ import json
 import sys
 
 import pytest
+from conftest import until
 
 from console.sync.child import EngineProcess
 from console.sync.transport import Engine, SyncError
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def until(predicate, timeout=30, what="condition"):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_child_engine_syncs_reports_and_stops(consoles):

@@ -7,7 +7,7 @@ import os
 import ssl
 
 import pytest
-from conftest import snapshot
+from conftest import snapshot, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -19,20 +19,6 @@ LOCAL = ("127.0.0.1", 0)
 
 def arun(coro, timeout=90):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def until(predicate, timeout=30.0, what="condition"):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def snaps(*consoles):

@@ -4,6 +4,7 @@ import asyncio
 import csv
 
 import pytest
+from conftest import until
 from PySide6.QtCore import QSettings
 
 from console import seed
@@ -154,15 +155,6 @@ def loop(qapp):
     yield loop
     loop.close()
     asyncio.set_event_loop(None)
-
-
-async def until(predicate, timeout=30, what="condition"):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop, consoles, tmp_path):
