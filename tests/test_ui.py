@@ -157,6 +157,15 @@ def loop(qapp):
     asyncio.set_event_loop(None)
 
 
+def open_window(qtbot, store, engine, tmp_path):
+    """A shown window on `store`, with `engine` for sync: (bridge, window)."""
+    bridge = Bridge(store, engine)
+    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    return bridge, w
+
+
 def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop, consoles, tmp_path):
     """One coroutine runs the whole scenario, so the loop runs throughout, as
     under qasync.run in the application. The window's engine runs in a child
@@ -174,10 +183,7 @@ def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop
         await relay.start()
         url = f"wss://127.0.0.1:{relay.port}"
         engine = EngineProcess(mine.path, peers=[url])
-        bridge = Bridge(store, engine)
-        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-        qtbot.addWidget(w)
-        w.show()
+        bridge, w = open_window(qtbot, store, engine, tmp_path)
         other = Engine(theirs.path, peers=[url])
         try:
             await engine.start()
@@ -238,10 +244,7 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
         await relay.start()
         port = relay.port
         engine = Engine(mine.path, peers=[f"wss://127.0.0.1:{port}"])
-        bridge = Bridge(store, engine)
-        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-        qtbot.addWidget(w)
-        w.show()
+        bridge, w = open_window(qtbot, store, engine, tmp_path)
         try:
             await engine.start()
             await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained")
@@ -287,10 +290,7 @@ def test_window_says_when_its_sync_engine_died_and_recovers(qtbot, loop, console
         relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
         await relay.start()
         engine = EngineProcess(mine.path, peers=[f"wss://127.0.0.1:{relay.port}"])
-        bridge = Bridge(store, engine)
-        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-        qtbot.addWidget(w)
-        w.show()
+        bridge, w = open_window(qtbot, store, engine, tmp_path)
         try:
             await engine.start()
             await until(lambda: w.peers_label.text().startswith("1 connected"), what="connected")
