@@ -86,15 +86,16 @@ class HybridClock:
     def now(self) -> int:
         """A timestamp greater than every one issued or observed before."""
         ms = self.wall()
-        last_ms, last_counter = physical_ms(self.last), self.last & COUNTER_MAX
-        if ms > last_ms:
-            self.last = pack(ms)
-        elif last_counter < COUNTER_MAX:
-            self.last = pack(last_ms, last_counter + 1)
+        last = self.last
+        if ms > last >> COUNTER_BITS:
+            last = ms << COUNTER_BITS
+        elif last & COUNTER_MAX < COUNTER_MAX:
+            last += 1  # the same millisecond: the next count
         else:
             # 65536 events in one millisecond: borrow the next millisecond.
-            self.last = pack(last_ms + 1)
-        return self.last
+            last = ((last >> COUNTER_BITS) + 1) << COUNTER_BITS
+        self.last = last
+        return last
 
     def check(self, remote: int) -> None:
         """Raise ClockSkewError if `remote` is too far in the future to adopt."""

@@ -25,6 +25,7 @@ import heapq
 import json
 import logging
 import os
+import random
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -66,12 +67,19 @@ class CorruptDatabase(StoreError):
     pass
 
 
+# Row ids need to be unique, not secret: a generator seeded from the system's
+# randomness (again in a forked child) is quicker than a system call per id.
+_RANDOM = random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_RANDOM.seed)
+
+
 def new_id() -> str:
     """A new row id: 32 hex digits, the first 12 the creation time in
     milliseconds (as in UUIDv7), the rest random. Time-ordered ids put new
     rows at the end of each index, so bulk inserts and catch-ups write far
     fewer pages than random ids would."""
-    return f"{clock.wall_ms() & 0xFFFFFFFFFFFF:012x}{os.urandom(10).hex()}"
+    return f"{clock.wall_ms() & 0xFFFFFFFFFFFF:012x}{_RANDOM.getrandbits(80):020x}"
 
 
 def short_id(row_id: str) -> str:
@@ -1324,17 +1332,21 @@ class Store:
         """Move the version vector past `new`."""
         by_origin: dict[str, set[int]] = defaultdict(set)
         for c in new:
-            by_origin[c.origin].add(c.seq)
+            by_origin[c[0]].add(c[1])  # (origin, seq)
         rows = []
         for origin, seqs in by_origin.items():
             r = self._conn.execute(
                 "SELECT contiguous, max_seq FROM replicas WHERE origin = ?", (origin,)
             ).fetchone()
             cont, mx = r if r else (0, 0)
-            new_max = max(mx, max(seqs))
-            c = cont
-            while c + 1 in seqs:
-                c += 1
+            top = max(seqs)
+            new_max = max(mx, top)
+            if min(seqs) == cont + 1 and top - cont == len(seqs):
+                c = top  # the usual case: the next run of sequence numbers, whole
+            else:
+                c = cont
+                while c + 1 in seqs:
+                    c += 1
             if c < new_max and c < mx:
                 # Earlier out-of-order arrivals may now join up.
                 for (s,) in self._conn.execute(
