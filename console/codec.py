@@ -108,12 +108,9 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-HEX = "0123456789abcdef"
-
-
 def _id(v: Any, what: str) -> str:
     # strip() leaves nothing of a string made only of hex digits (C speed).
-    if type(v) is not str or len(v) != 32 or v.strip(HEX):
+    if type(v) is not str or len(v) != 32 or v.strip(model.HEX_DIGITS):
         raise model.ValidationError(f"{what} must be a 32-digit hex id, not {v!r:.60}")
     return v
 

@@ -232,3 +232,37 @@ def test_an_engine_that_cannot_start_is_tried_again_and_says_why(consoles):
         asyncio.run(scenario())
     finally:
         squatter.close()
+
+
+def test_a_status_the_engine_cannot_read_is_an_error_not_an_empty_status(consoles, caplog):
+    """The child's store fails reading its status: the window is told so
+    (SyncError), is not handed an empty status, and the child keeps serving."""
+    import logging
+    import sqlite3
+
+    (mine,) = consoles("mine")
+    with mine.open() as s:
+        s.add("units", {"callsign": "E-1", "agency": "Fire", "kind": "Engine"})  # something in the outbox
+
+    async def scenario():
+        child = EngineProcess(mine.path)
+        await child.start()
+        try:
+            outbox = (await child.status())["outbox"]
+            assert outbox > 0
+            conn = sqlite3.connect(mine.path)
+            conn.execute("ALTER TABLE peer_state RENAME TO peer_state_gone")
+            conn.commit()
+            with pytest.raises(SyncError, match="could not read its status"):
+                await child.status()
+            assert child.running
+            conn.execute("ALTER TABLE peer_state_gone RENAME TO peer_state")
+            conn.commit()
+            conn.close()
+            assert (await child.status())["outbox"] == outbox
+        finally:
+            await child.stop()
+
+    with caplog.at_level(logging.ERROR, logger="console.sync.child"):
+        asyncio.run(scenario())
+    assert any("cannot read the sync status" in r.getMessage() for r in caplog.records)

@@ -498,27 +498,24 @@ def test_dragging_units_onto_a_task_assigns_them(window, qtbot, demo_store, monk
                              for c in ("K9-4", "E-12")}
 
     assert tasks.dropMimeData(mime, Qt.DropAction.CopyAction, -1, -1, tasks.index(target, title))
-    task_id = tasks.sourceModel().records[tasks.mapToSource(tasks.index(target, 0)).row()].id
     for c in ("K9-4", "E-12"):
-        assert demo_store.get("units", demo_store.resolve_id("units", c)).task_id == task_id
+        assert demo_store.get("units", demo_store.resolve_id("units", c)).task_id == target_id
     assigned = [k for k, _ in tasks.sourceModel().columns].index("assigned_units")
     qtbot.waitUntil(lambda: {"K9-4", "E-12"} <= set(tasks.index(target, assigned).data().split(", ")),
                     timeout=5000)
     assert "Assigned 2 units to Sandbag levee breach at Riverside Park" in window.statusBar().currentMessage()
-    # A drag whose unit was deleted meanwhile: a clear message, no assignment.
+    # The same drag again, one of its units deleted meanwhile: a clear
+    # message, and the other unit is not assigned either.
     from PySide6.QtWidgets import QMessageBox
 
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
-    gone = demo_store.resolve_id("units", "K9-4")
-    stale = units.mimeData([units.index(rows[0], 0)] if units.sourceModel().records[
-        units.mapToSource(units.index(rows[0], 0)).row()].id == gone else [units.index(rows[1], 0)])
-    demo_store.delete("units", gone)
+    demo_store.delete("units", demo_store.resolve_id("units", "K9-4"))
     other_task = next(r for r in range(tasks.rowCount()) if r != target)
-    assert not tasks.dropMimeData(stale, Qt.DropAction.CopyAction, -1, -1, tasks.index(other_task, 0))
+    assert not tasks.dropMimeData(mime, Qt.DropAction.CopyAction, -1, -1, tasks.index(other_task, 0))
     assert warned == ["A unit you dragged no longer exists (deleted here or on another console meanwhile); "
                       "nothing was assigned."]
-    assert demo_store.get("units", demo_store.resolve_id("units", "E-12")).task_id == task_id
+    assert demo_store.get("units", demo_store.resolve_id("units", "E-12")).task_id == target_id
 
 
 def test_catch_up_progress_bar_counts_down(window):
