@@ -13,7 +13,7 @@ from conftest import converge, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console import model
+from console import clock, model
 from console.store import Store, StoreError
 
 OPS = ["add_unit", "add_resource", "set_status", "set_location", "assign", "delete", "restore", "stock", "resolve"]
@@ -41,12 +41,20 @@ class Oracle:
             elif c.kind == "add":
                 self.deltas[c.row] += c.value
             else:
-                self.writes[(c.table, c.row, c.field)].append((c.id, c.value, c.kind, before_ids))
+                self.writes[(c.table, c.row, c.field)].append((c.id, c.value, c.kind, before_ids, c.hlc))
+
+    def heads(self, key):
+        ws = self.writes[key]
+        return [w for w in ws if not any(w[0] in other[3] for other in ws if other is not w)]
+
+    def expected_winners(self):
+        """Each written field's shown value: its latest head by (time, origin)."""
+        return {key: max(self.heads(key), key=lambda w: (w[4], w[0][0])) for key in self.writes}
 
     def expected_field_conflicts(self):
         out = set()
-        for key, ws in self.writes.items():
-            heads = [w for w in ws if not any(w[0] in other[3] for other in ws if other is not w)]
+        for key in self.writes:
+            heads = self.heads(key)
             values = {model_json(w[1]) for w in heads}
             if len(heads) > 1 and len(values) > 1 and not all(w[2] == "resolve" for w in heads):
                 out.add(key)
@@ -161,6 +169,13 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
             # Counters: every delta counted exactly once.
             for r in stores[0].list("resources", deleted=True):
                 assert r.quantity == oracle.deltas[r.id]
+            # Every written field shows its winner (units' status with its time).
+            for (tname, row, fname), w in oracle.expected_winners().items():
+                cols = "status, status_since" if (tname, fname) == ("units", "status") else fname
+                shown = stores[0]._conn.execute(f"SELECT {cols} FROM {tname} WHERE id = ?", (row,)).fetchone()
+                assert shown[0] == (int(w[1]) if isinstance(w[1], bool) else w[1]), (tname, fname)
+                if (tname, fname) == ("units", "status"):
+                    assert shown[1] == clock.to_iso(w[4])
             # Conflicts: exactly the fields written concurrently.
             found = {(c.table, c.row, c.field) for c in stores[0].conflicts() if c.kind == "field"}
             assert found == oracle.expected_field_conflicts()

@@ -7,7 +7,7 @@ from conftest import FakeWall, converge, snapshot, sync
 
 from console import clock, model
 from console.merge import Change
-from console.store import CorruptDatabase, NotFound, Store, StoreError
+from console.store import PAGE_SIZE, CorruptDatabase, NotFound, Store, StoreError
 
 HOUR = 3600 * 1000
 
@@ -467,6 +467,58 @@ def test_database_is_plain_sqlite_in_wal_mode(make_store):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("SELECT callsign, status FROM units").fetchall() == [("E-12", "available")]
     conn.close()
+
+
+def test_new_databases_use_big_pages_and_old_ones_keep_theirs(tmp_path):
+    s = Store(tmp_path / "new.db")
+    assert s._conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 16384
+    s.close()
+    # A database made before (4 KiB pages, SQLite's default) opens, merges
+    # and stays as it is: in WAL mode the page size cannot change in place.
+    old = Store(tmp_path / "old.db")
+    old.close()
+    conn = sqlite3.connect(tmp_path / "small.db")
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("VACUUM")
+    conn.close()
+    small = Store(tmp_path / "small.db")
+    a = Store(tmp_path / "a.db")
+    try:
+        assert small._conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        unit(a)
+        sync(a, small)
+        assert snapshot(small) == snapshot(a)
+    finally:
+        small.close()
+        a.close()
+
+
+def test_a_merge_leaves_the_garbage_collector_as_it_found_it(make_store, monkeypatch):
+    import gc
+
+    a, b = make_store("a"), make_store("b")
+    uid = unit(a)
+    assert gc.isenabled()
+    sync(a, b)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        a.update("units", uid, {"status": "on scene"})
+        sync(a, b)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    # A merge that fails part-way: nothing is applied, collection is back on.
+    a.update("units", uid, {"status": "returning"})
+
+    def boom(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(b, "_merge", boom)
+    with pytest.raises(StoreError):
+        sync(a, b)
+    assert gc.isenabled()
+    assert b.get("units", uid).status == "on_scene"
 
 
 def test_info(make_store):
