@@ -25,11 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console import clock, codec, model, seed
 from console.merge import ROW_FIELD, Change
-from console.store import Store, new_id
+from console.store import PAGE_SIZE, Store, new_id
 
 
 def raw_db(path: Path, *schema: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # the store's, for new databases
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     for sql in schema:
