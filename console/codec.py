@@ -104,6 +104,17 @@ def wire_text(c: Change) -> str:
         return dumps(encode(c))
 
 
+def wire_row(r: tuple) -> str:
+    """`wire_text` of a change as the log stores it (origin, seq, hlc, table,
+    row, field, kind, value JSON, prev JSON, operator, agency): its value
+    and versions go out as the log's own text, without decoding them."""
+    o, s, h, t, row, f, kind, value, prev, op, ag = r
+    return orjson.dumps(
+        [o, s, h, t, row, f, kind, orjson.Fragment(value) if value is not None else None,
+         orjson.Fragment(prev), op, ag]
+    ).decode()
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -156,7 +167,7 @@ def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:
             raise model.ValidationError(
                 f"{t.name} has no field {sorted(unknown)[0]!r} (fields: {', '.join(t.names)})"
             )
-        return {f.name: model.check(t, f, value.get(f.name)) for f in t.fields}
+        return model.check_row(t, value)
     if t.append_only:
         raise model.ValidationError(f"{t.name} is append-only: rows are never changed")
     if not isinstance(field, str):

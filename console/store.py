@@ -20,6 +20,7 @@ edit and the same edit arriving from a peer update the tables identically.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import getpass
 import heapq
@@ -129,15 +130,32 @@ class ConflictView:
     detected_at: str
 
 
-@dataclass(frozen=True)
 class ChangeSet:
-    """What one committed transaction touched: listeners redraw from this."""
+    """What one committed transaction touched: listeners redraw from this.
 
-    tables: frozenset[str]
-    rows: frozenset[tuple[str, str]]
-    local: bool
-    conflicts: bool
-    changes: tuple[Change, ...] = ()
+    `rows` and `tables` are worked out from `changes` when first asked for
+    (a listener in a sync engine never asks), unless given."""
+
+    def __init__(self, *, local: bool, conflicts: bool, changes: tuple[Change, ...] = (),
+                 rows: frozenset[tuple[str, str]] | None = None, tables: frozenset[str] | None = None) -> None:
+        self.local = local
+        self.conflicts = conflicts
+        self.changes = changes
+        if rows is not None:
+            self.__dict__["rows"] = rows
+        if tables is not None:
+            self.__dict__["tables"] = tables
+
+    @functools.cached_property
+    def rows(self) -> frozenset[tuple[str, str]]:
+        return frozenset({(c[3], c[4]) for c in self.changes})  # (table, row)
+
+    @functools.cached_property
+    def tables(self) -> frozenset[str]:
+        return frozenset({t for t, _ in self.rows})
+
+    def __repr__(self) -> str:
+        return f"ChangeSet(local={self.local}, conflicts={self.conflicts}, {len(self.changes)} changes)"
 
 
 @dataclass
@@ -643,13 +661,15 @@ class Store:
         rows = self._conn.execute("SELECT origin, max_seq FROM replicas")
         return sum(max(0, m - int(vv.get(o, 0))) for o, m in rows)
 
-    def changes_since(self, vv: Mapping[str, int], batch: int = DEFAULT_BATCH) -> Iterator[list[Change]]:
+    def changes_since(self, vv: Mapping[str, int], batch: int = DEFAULT_BATCH, *,
+                      convert: Callable[[tuple], Any] | None = None) -> Iterator[list]:
         """The changes a replica with version vector `vv` lacks, in batches of
         at most `batch`, in clock order across origins.
 
         A change's clock time is above that of every version it replaced, so in
         clock order a version always arrives before the changes that replaced
         it, and the receiver applies each batch on its fast path."""
+        convert = convert or _change_from_row
         origins = [
             (o, int(vv.get(o, 0)))
             for o, m in self._conn.execute("SELECT origin, max_seq FROM replicas ORDER BY origin")
@@ -669,14 +689,19 @@ class Store:
                 yield from rows
                 after = rows[-1][1]
 
-        pending: list[Change] = []
+        pending: list = []
         for r in heapq.merge(*(stream(o, after) for o, after in origins), key=lambda r: (r[2], r[0])):
-            pending.append(_change_from_row(r))
+            pending.append(convert(r))
             if len(pending) == batch:
                 yield pending
                 pending = []
         if pending:
             yield pending
+
+    def wire_since(self, vv: Mapping[str, int], batch: int = DEFAULT_BATCH) -> Iterator[list[tuple[str, int, str]]]:
+        """`changes_since` as (origin, seq, wire text) of each change: the
+        text is made from the log's own JSON, never decoded on the way."""
+        return self.changes_since(vv, batch, convert=_wire_from_row)
 
     def all_changes(self, batch: int = DEFAULT_BATCH) -> Iterator[list[Change]]:
         return self.changes_since({}, batch)
@@ -1349,11 +1374,7 @@ class Store:
         for c in late_inserts:
             self._late_insert(c, self._row_heads(c.table, c.row))
 
-        rows = frozenset({(c[3], c[4]) for c in new})  # (table, row)
-        return ChangeSet(
-            tables=frozenset({t for t, _ in rows}), rows=rows, local=local,
-            conflicts=conflicts_changed, changes=tuple(new),
-        )
+        return ChangeSet(local=local, conflicts=conflicts_changed, changes=tuple(new))
 
     def _show_winners(self, edits: list[tuple], values: list[Any], blocked: set[tuple[str, int]],
                       several: set[tuple[str, str, str]]) -> None:
@@ -1587,6 +1608,10 @@ def _loads(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # a whole number beyond 64 bits
         return json.loads(text)
+
+
+def _wire_from_row(r) -> tuple[str, int, str]:
+    return r[0], r[1], codec.wire_row(r)
 
 
 def _change_from_row(r) -> Change:

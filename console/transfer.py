@@ -59,9 +59,9 @@ def export_changes(store: Store, path: str | os.PathLike, *, lacking: Mapping | 
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(header) + "\n")
-            for batch in store.changes_since(vv, batch=5000):
-                for c in batch:
-                    line = codec.wire_text(c) + "\n"
+            for batch in store.wire_since(vv, batch=5000):
+                for _, _, text in batch:
+                    line = text + "\n"
                     digest.update(line.encode())
                     fh.write(line)
                     count += 1

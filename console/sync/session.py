@@ -25,7 +25,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from console import codec
 from console.store import Store
 from console.sync import identity as ident
 from console.sync import protocol as p
@@ -253,18 +252,18 @@ class Session:
 
     def _next_batch(self) -> tuple[str | None, int]:
         """The next `changes` frame and how many changes it holds."""
-        batch = next(self.store.changes_since(self.peer_has, batch=self.batch_changes), [])
+        batch = next(self.store.wire_since(self.peer_has, batch=self.batch_changes), [])
         if not batch:
             return None, 0
         parts, size = [], 0
-        for c in batch:
-            part = codec.wire_text(c)
+        has = self.peer_has
+        for origin, seq, part in batch:
             if parts and size + len(part) > self.batch_bytes:
                 break
             parts.append(part)
             size += len(part) + 1
-            if c.seq > self.peer_has.get(c.origin, 0):
-                self.peer_has[c.origin] = c.seq
+            if seq > has.get(origin, 0):
+                has[origin] = seq
         remaining = self.store.remaining_for(self.peer_has)
         frame = (f'{{"type":"changes","batch":{self._next_out},"remaining":{remaining},'
                  f'"changes":[{",".join(parts)}]}}')
