@@ -471,7 +471,7 @@ def test_database_is_plain_sqlite_in_wal_mode(make_store):
 
 def test_new_databases_use_big_pages_and_old_ones_keep_theirs(tmp_path):
     s = Store(tmp_path / "new.db")
-    assert s._conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 16384
+    assert s._conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 8192
     s.close()
     # A database made before (4 KiB pages, SQLite's default) opens, merges
     # and stays as it is: in WAL mode the page size cannot change in place.
