@@ -9,6 +9,7 @@ wrong, so nothing from outside reaches the store unchecked.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -131,8 +132,11 @@ def decode(obj: Any) -> Change:
     if type(obj) is not list or len(obj) != 11:
         raise model.ValidationError("a change must be a list of 11 values")
     origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = obj
-    _id(origin, "origin")
-    _id(row, "row id")
+    hex_digits = model.HEX_DIGITS
+    if type(origin) is not str or len(origin) != 32 or origin.strip(hex_digits):
+        _id(origin, "origin")  # raises, naming it
+    if type(row) is not str or len(row) != 32 or row.strip(hex_digits):
+        _id(row, "row id")
     if type(seq) is not int or not 0 < seq < MAX_SEQ:
         raise model.ValidationError(f"seq must be a positive whole number, not {seq!r:.40}")
     if type(hlc) is not int or not 0 <= hlc <= MAX_HLC:
@@ -150,9 +154,17 @@ def decode(obj: Any) -> Change:
         if not (type(p) is list and len(p) == 2 and type(p[1]) is int and 0 < p[1] < MAX_SEQ):
             raise model.ValidationError("each prev entry must be [origin, seq]")
         prevs.append((_id(p[0], "prev origin"), p[1]))
-    t = model.table(table)
+    t = model.TABLES.get(table) if type(table) is str else None
+    if t is None:
+        t = model.table(table)  # raises, naming the known tables
     value = check_value(t, field, kind, value)
     return Change(origin, seq, hlc, table, row, field, kind, value, tuple(prevs), operator, agency)
+
+
+@functools.lru_cache(maxsize=64)
+def _delta(field: str) -> model.Field:
+    """What a change to counter `field` must be: any finite number."""
+    return model.Field(field, "real")
 
 
 def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:
@@ -177,7 +189,7 @@ def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:
         if not fld.counter:
             raise model.ValidationError(f"{t.name}.{field} is not a counter")
         if _is_int(value) or isinstance(value, float):
-            return model.check(t, model.Field(field, "real"), value)
+            return model.check(t, _delta(field), value)
         raise model.ValidationError(f"{t.name}.{field}: a counter change must be a number")
     if fld.counter:
         raise model.ValidationError(f"{t.name}.{field} is a counter: change it by adding")

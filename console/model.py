@@ -289,6 +289,9 @@ def check_row(tbl: Table, values: dict) -> dict:
             elif kind == "ref" and len(value) == 32 and not value.strip(hex_digits):
                 out[name] = value
                 continue
+            elif kind == "time" and value[-1] == "Z":
+                out[name] = _parse_utc(value)
+                continue
         out[name] = check(tbl, fld, value)
     return out
 
