@@ -251,7 +251,6 @@ def _sql_value(fld: model.Field, value: Any) -> Any:
     return value
 
 
-
 class Store:
     """One console's database. Use from one thread; close when done."""
 

@@ -147,3 +147,29 @@ def test_wire_row_says_what_wire_text_says(items):
         stored = (ORIGIN, seq, 7 + seq, "units", R, "*", kind, value, codec.dumps(prev), "op\u00e9\"", "Fire\n")
         change = Change(*stored[:7], json.loads(value), tuple(tuple(p) for p in prev), *stored[9:])
         assert json.loads(codec.wire_row(stored)) == json.loads(codec.wire_text(change))
+
+
+def _any_value():
+    return (st.none() | st.text(max_size=40) | st.sampled_from(["", " x", "x ", "on scene", "available", "a" * 32,
+                                                                 "2026-11-25T18:30:00Z", "2026-11-25 18:30"])
+            | st.integers(-5, 20000) | st.floats(allow_nan=True) | st.booleans())
+
+
+@given(st.sampled_from(list(model.TABLES.values())).flatmap(
+    lambda t: st.tuples(st.just(t), st.fixed_dictionaries({}, optional={f.name: _any_value() for f in t.fields}))))
+@settings(max_examples=1000)
+def test_check_row_is_check_on_every_field(case):
+    """check_row inlines check's fast paths: same values, same refusals."""
+    t, values = case
+
+    def slow():
+        return {f.name: model.check(t, f, values.get(f.name)) for f in t.fields}
+
+    try:
+        want = slow()
+    except model.ValidationError as exc:
+        with pytest.raises(model.ValidationError) as got:
+            model.check_row(t, values)
+        assert str(got.value) == str(exc)
+    else:
+        assert model.check_row(t, values) == want
