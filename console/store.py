@@ -231,10 +231,10 @@ def _chunks(seq: list, n: int = CHUNK) -> Iterator[list]:
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch merges: its rows are
-    hundreds of thousands of short-lived tuples, none of them in a cycle,
-    and collections triggered by their allocation cost 5% of the merge.
-    (Reference counting frees them as usual.)"""
+    """No cyclic garbage collection while a batch merges (remote or local):
+    its rows are hundreds of thousands of short-lived tuples, none of them
+    in a cycle, and collections triggered by their allocation cost 5% of
+    the merge. (Reference counting frees them as usual.)"""
     if not gc.isenabled():
         yield
         return
@@ -913,7 +913,7 @@ class Store:
         """A local write: one transaction in which the operation's changes get
         this replica's next sequence numbers and fresh clock times, then go
         through the same merge as changes from peers."""
-        with self._tx():
+        with _gc_paused(), self._tx():
             self._sync_clock()
             r = self._conn.execute(
                 "SELECT max_seq FROM replicas WHERE origin = ?", (self.replica_id,)
