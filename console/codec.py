@@ -95,20 +95,12 @@ def encode(c: Change) -> list:
     ]  # fmt: skip
 
 
-def wire_text(c: Change) -> str:
-    """A change as one JSON text for the wire or a transfer file. Any valid
-    JSON will do there (the receiver decodes and re-encodes canonically), so
-    orjson writes it directly."""
-    try:
-        return orjson.dumps(encode(c)).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return dumps(encode(c))
-
-
 def wire_row(r: tuple) -> str:
-    """`wire_text` of a change as the log stores it (origin, seq, hlc, table,
-    row, field, kind, value JSON, prev JSON, operator, agency): its value
-    and versions go out as the log's own text, without decoding them."""
+    """A change as one JSON text for the wire or a transfer file, from the
+    log's row (origin, seq, hlc, table, row, field, kind, value JSON, prev
+    JSON, operator, agency): its value and versions go out as the log's own
+    text, never decoded. Any valid JSON will do there: the receiver decodes
+    it and re-encodes values canonically."""
     o, s, h, t, row, f, kind, value, prev, op, ag = r
     return orjson.dumps(
         [o, s, h, t, row, f, kind, orjson.Fragment(value) if value is not None else None,
@@ -132,11 +124,8 @@ def decode(obj: Any) -> Change:
     if type(obj) is not list or len(obj) != 11:
         raise model.ValidationError("a change must be a list of 11 values")
     origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = obj
-    hex_digits = model.HEX_DIGITS
-    if type(origin) is not str or len(origin) != 32 or origin.strip(hex_digits):
-        _id(origin, "origin")  # raises, naming it
-    if type(row) is not str or len(row) != 32 or row.strip(hex_digits):
-        _id(row, "row id")
+    _id(origin, "origin")
+    _id(row, "row id")
     if type(seq) is not int or not 0 < seq < MAX_SEQ:
         raise model.ValidationError(f"seq must be a positive whole number, not {seq!r:.40}")
     if type(hlc) is not int or not 0 <= hlc <= MAX_HLC:
@@ -154,9 +143,7 @@ def decode(obj: Any) -> Change:
         if not (type(p) is list and len(p) == 2 and type(p[1]) is int and 0 < p[1] < MAX_SEQ):
             raise model.ValidationError("each prev entry must be [origin, seq]")
         prevs.append((_id(p[0], "prev origin"), p[1]))
-    t = model.TABLES.get(table) if type(table) is str else None
-    if t is None:
-        t = model.table(table)  # raises, naming the known tables
+    t = model.table(table)
     value = check_value(t, field, kind, value)
     return Change(origin, seq, hlc, table, row, field, kind, value, tuple(prevs), operator, agency)
 
@@ -179,7 +166,7 @@ def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:
             raise model.ValidationError(
                 f"{t.name} has no field {sorted(unknown)[0]!r} (fields: {', '.join(t.names)})"
             )
-        return model.check_row(t, value)
+        return {f.name: model.check(t, f, value.get(f.name)) for f in t.fields}
     if t.append_only:
         raise model.ValidationError(f"{t.name} is append-only: rows are never changed")
     if not isinstance(field, str):

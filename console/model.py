@@ -263,39 +263,6 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
     return value
 
 
-def check_row(tbl: Table, values: dict) -> dict:
-    """Every field of `tbl` from `values` in its stored form (None where
-    missing), or a ValidationError: `check` on each field, with its fast
-    paths inline. An insert arriving from a peer checks ten fields, and a
-    catch-up tens of thousands of inserts."""
-    out = {}
-    hex_digits = HEX_DIGITS
-    for fld in tbl.fields:
-        name = fld.name
-        value = values.get(name)
-        if value is None and not fld.required:
-            out[name] = None
-            continue
-        if type(value) is str and value:
-            kind = fld.type
-            if kind == "text":
-                if len(value) <= TEXT_LIMIT and not value[0].isspace() and not value[-1].isspace():
-                    out[name] = value
-                    continue
-            elif kind == "enum":
-                if value in fld.choices:
-                    out[name] = value
-                    continue
-            elif kind == "ref" and len(value) == 32 and not value.strip(hex_digits):
-                out[name] = value
-                continue
-            elif kind == "time" and value[-1] == "Z":
-                out[name] = _parse_utc(value)
-                continue
-        out[name] = check(tbl, fld, value)
-    return out
-
-
 def parse(tbl: Table, fld: Field, raw: str) -> Any:
     """Turn text typed by a person (command line, dialog) into a value for `check`."""
     raw = raw.strip()
