@@ -159,6 +159,10 @@ def build_parser() -> Parser:
 
 def host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
+    try:
+        host.strip("[]").encode("idna")  # a name DNS can carry: no empty or over-long label
+    except UnicodeError:
+        host = ""
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 0.0.0.0:8765)")
     return host.strip("[]"), int(port)
@@ -477,10 +481,25 @@ def _open_window(args) -> int:
     return app.main(args)
 
 
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse, as a usage error, any argument that is not valid text: bytes
+    that are not UTF-8 reach Python as lone surrogates, which SQLite cannot
+    store. Paths are exempt: the file system takes any bytes."""
+    for value in vars(args).values():
+        for v in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(v, str) and not model.is_text(v):
+                try:
+                    shown = v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                except UnicodeEncodeError:
+                    shown = v.encode("utf-8", "backslashreplace").decode()
+                raise UsageError(f"{PROG}: the argument '{shown}' is not valid text: its bytes are not UTF-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        _check_text_arguments(args)
         logging.basicConfig(
             level=logging.INFO if args.verbose else logging.WARNING,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",

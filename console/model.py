@@ -201,6 +201,27 @@ def _parse_time(raw: str) -> str:
 HEX_DIGITS = "0123456789abcdef"
 
 
+def is_text(value: str) -> bool:
+    """Whether `value` is text that UTF-8 (and so SQLite) can hold: no lone
+    surrogates, which is what Python makes of bytes that are not UTF-8 in a
+    command-line argument, or of a stray "\\ud800" escape in JSON."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def not_text(what: str, value: str) -> ValidationError:
+    """The error for a `value` that is not is_text."""
+    bad = next((ch for ch in value if "\ud800" <= ch <= "\udfff"), "\ufffd")
+    return ValidationError(
+        f"{what} is not valid text: it holds U+{ord(bad):04X}, which is not a character (bytes that are not UTF-8?)"
+    )
+
+
 def check(tbl: Table, fld: Field, value: Any) -> Any:
     """Return `value` in its stored form, or raise ValidationError.
 
@@ -216,7 +237,8 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
     # peers, which checked them before sending); the rest is checked below.
     if type(value) is str and value:
         if kind == "text":
-            if len(value) <= TEXT_LIMIT and not value[0].isspace() and not value[-1].isspace():
+            if (len(value) <= TEXT_LIMIT and not value[0].isspace() and not value[-1].isspace()
+                    and (value.isascii() or is_text(value))):
                 return value
         elif kind == "enum":
             if value in fld.choices:
@@ -227,6 +249,8 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
         if not isinstance(value, str):
             raise ValidationError(f"{tbl.name}.{fld.name} must be text, not {type(value).__name__}")
         if fld.type == "text":
+            if not is_text(value):
+                raise not_text(f"{tbl.name}.{fld.name}", value)
             value = value.strip()
             if fld.required and not value:
                 raise ValidationError(f"{tbl.name}.{fld.name} must not be empty")

@@ -332,6 +332,9 @@ class Store:
         create: bool = True,
     ) -> None:
         self.path = Path(path)
+        for what, name in (("operator", operator), ("agency", agency)):
+            if name is not None and not model.is_text(name):
+                raise model.not_text(f"the {what} name", name)
         self._listeners: list[Callable[[ChangeSet], None]] = []
         self._checkpointer = _Checkpointer(self.path)
         if not self.path.exists():
@@ -521,6 +524,8 @@ class Store:
         `live` leaves out deleted rows."""
         t = model.table(table)
         ref = (ref or "").strip()
+        if not model.is_text(ref):
+            raise NotFound(f"no {t.name} row {ref!r}")
         cond = "created_hlc IS NOT NULL" + (" AND deleted = 0" if live and not t.append_only else "")
         found: list = []
         if len(ref) >= 4 and all(ch in "0123456789abcdefABCDEF" for ch in ref):
@@ -901,6 +906,8 @@ class Store:
         agency = (agency or "").strip()
         if not agency:
             raise ValidationError("give the console's agency")
+        if not model.is_text(agency):
+            raise model.not_text("the agency", agency)
         with self._tx():
             self._conn.execute(
                 "INSERT INTO trust(console_id, agency, role, added_at) VALUES (?,?,?,?) "

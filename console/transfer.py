@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from console import clock, codec
 from console.model import ValidationError
 from console.store import ApplyResult, Store
@@ -95,7 +97,7 @@ def read_changes(path: str | os.PathLike) -> tuple[dict, list]:
     with fh:
         first = fh.readline(MAX_LINE)
         try:
-            header = json.loads(first)
+            header = orjson.loads(first)
         except ValueError:
             header = None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -108,7 +110,7 @@ def read_changes(path: str | os.PathLike) -> tuple[dict, list]:
             if len(raw) > MAX_LINE:
                 raise TransferError(f"{path}: line {lineno} is too long")
             try:
-                obj = json.loads(raw)
+                obj = orjson.loads(raw)
             except ValueError:
                 raise TransferError(f"{path}: line {lineno} is not valid JSON (damaged file?)") from None
             if isinstance(obj, dict):

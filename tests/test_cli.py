@@ -175,6 +175,76 @@ def test_bad_command_lines_exit_2_with_one_line(tmp_path, capsys, argv):
     assert code == 2 and err.count("\n") == 1 and "see crisis-console" in err
 
 
+# Bytes that are not UTF-8 reach Python's argv as lone surrogates ("\udcff"),
+# which SQLite cannot store: every text argument is checked before use.
+NOT_UTF8 = "E\udcff"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["add", "units", f"callsign={NOT_UTF8}", "agency=Fire", "kind=Engine"],
+        ["set", "units", NOT_UTF8, "status=available"],
+        ["delete", "units", NOT_UTF8],
+        ["note", f"radio {NOT_UTF8}"],
+        ["note", "--about", "units", NOT_UTF8, "radio check"],
+        ["trust", "A" * 52, "--agency", NOT_UTF8],
+        ["--operator", NOT_UTF8, "note", "radio check"],
+        ["--agency", NOT_UTF8, "info"],
+        ["sync", "--peer", f"wss://{NOT_UTF8}:8765", "--once"],
+    ],
+)
+def test_arguments_that_are_not_utf8_are_refused_in_one_line(demo, capsys, argv):
+    before = state(demo)
+    if argv[0].startswith("--"):
+        argv = [*argv[:2], argv[2], "--db", demo, *argv[3:]]
+    else:
+        argv = [argv[0], "--db", demo, *argv[1:]]
+    code, _out, err = run(capsys, *argv)
+    assert code == 2, err
+    assert "is not valid text: its bytes are not UTF-8" in err and "\\xff" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert state(demo) == before
+
+
+def test_a_database_path_that_is_not_utf8_still_works(tmp_path, capsys):
+    # File names are bytes: any of them is a valid path.
+    db = tmp_path / "ops\udcff.db"
+    assert run(capsys, "add", "--db", db, "tasks", "title=Sandbag Main St")[0] == 0
+    code, out, _ = run(capsys, "list", "--db", db, "tasks", "--json")
+    assert code == 0 and json.loads(out)[0]["title"] == "Sandbag Main St"
+
+
+def test_a_real_process_given_bytes_that_are_not_utf8(tmp_path):
+    db = tmp_path / "b.db"
+    r = subprocess.run([sys.executable, "-m", "console", "add", "--db", str(db), "tasks", b"title=Levee \xff"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 2 and b"Traceback" not in r.stderr
+    assert r.stderr.decode() == ("crisis-console: the argument 'title=Levee \\xff' is not valid text: "
+                                 "its bytes are not UTF-8\n")
+    assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["relay", "--listen", "a..b:8765"], "is not HOST:PORT"),
+        (["relay", "--listen", f"{NOT_UTF8}:8765"], "is not HOST:PORT"),
+        (["sync", "--peer", "wss://a..b:8765", "--once"], "is not a peer address"),
+    ],
+)
+def test_host_names_dns_cannot_carry_are_usage_errors(demo, capsys, argv, message):
+    code, _out, err = run(capsys, argv[0], "--db", demo, *argv[1:])
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_a_relay_that_cannot_listen_says_where_and_why(demo, capsys):
+    # 192.0.2.1 (TEST-NET-1, RFC 5737) is never an address of this machine.
+    code, _out, err = run(capsys, "relay", "--db", demo, "--listen", "192.0.2.1:8765")
+    assert code == 1
+    assert err.startswith("crisis-console: cannot listen on 192.0.2.1:8765: ") and err.count("\n") == 1
+
+
 def test_missing_or_corrupt_database(tmp_path, capsys):
     code, _, err = run(capsys, "list", "--db", tmp_path / "nothing.db", "units")
     assert code == 1 and "no such database" in err

@@ -70,6 +70,10 @@ def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
         ("resources", {"name": "N", "kind": "K", "agency": "A", "quantity": -5}, "at least 0"),
         ("resources", {"name": "N", "kind": "K", "agency": "A", "quantity": float("nan")}, "finite"),
         ("widgets", {"name": "N"}, "unknown table 'widgets'"),
+        # A lone surrogate: what Python makes of bytes that are not UTF-8.
+        ("units", {"callsign": "E-\udcff", "agency": "F", "kind": "E"},
+         "units.callsign is not valid text: it holds U\\+DCFF"),
+        ("tasks", {"title": "Levee \ud800 north"}, "tasks.title is not valid text"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message_and_change_nothing(make_store, table, values, message):
@@ -78,6 +82,23 @@ def test_bad_values_are_refused_with_a_clear_message_and_change_nothing(make_sto
     with pytest.raises(model.ValidationError, match=message):
         s.add(table, values)
     assert snapshot(s) == before
+
+
+def test_names_that_are_not_valid_text_are_refused_before_anything_is_written(tmp_path, make_store):
+    with pytest.raises(model.ValidationError, match="the operator name is not valid text"):
+        Store(tmp_path / "new.db", operator="Dana \udcff")
+    with pytest.raises(model.ValidationError, match="the agency name is not valid text"):
+        Store(tmp_path / "new.db", agency="\ud800")
+    assert not (tmp_path / "new.db").exists()
+    s = make_store()
+    with pytest.raises(model.ValidationError, match="the agency is not valid text"):
+        s.trust("A" * 52, "Fire \udcff")
+    assert s.peers() == []
+    with pytest.raises(NotFound):
+        s.update("units", "E-\udcff", {"status": "available"})
+    # Text beyond ASCII is of course fine.
+    uid = unit(s, "Löschzug 3", notes="Straße gesperrt — 🚒")
+    assert s.get("units", uid).notes == "Straße gesperrt — 🚒"
 
 
 def test_duplicate_callsign_is_refused(make_store):

@@ -53,6 +53,11 @@ def test_round_trip_of_each_type():
          "bad_message"),
         ('{"type": "changes", "batch": 1, "changes": []}', "bad_message"),
         ("[" * 100000 + "]" * 100000, "bad_message"),
+        # Not JSON a console writes: a lone surrogate, NaN, an integer past 64 bits.
+        ('{"type": "hello", "protocol": 1, "replica": "' + "b" * 32 + '", "agency": "\\ud800", "vv": {}}',
+         "bad_message"),
+        ('{"type": "ack", "batch": NaN, "vv": {}}', "bad_message"),
+        ('{"type": "ack", "batch": 123456789012345678901234567890, "vv": {}}', "bad_message"),
     ],
 )
 def test_malformed_frames_are_refused_with_a_code(frame, code):

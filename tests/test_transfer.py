@@ -55,6 +55,7 @@ def test_export_for_another_console_holds_only_what_it_lacks(make_store, tmp_pat
         (lambda lines: ['{"format": "something else"}', *lines[1:]], "not a crisis-console transfer file"),
         (lambda lines: [lines[0].replace('"version": 1', '"version": 9'), *lines[1:]], "version 9"),
         (lambda lines: edit(lines, '"units"', '"weapons"'), "unknown table"),
+        (lambda lines: edit(lines, '"E-12"', '"E-\\udcff"'), "is not valid JSON"),
         (lambda lines: [*lines, lines[1]], "after the end marker"),
         (lambda lines: [], "not a crisis-console transfer file"),
     ],

@@ -165,10 +165,14 @@ class Engine:
         await self.worker.run(store.subscribe, self._store_changed)
         if self.listen_on is not None:
             host, port = self.listen_on
-            self._server = await serve(
-                self._accept, host, port, ssl=self.identity.server_context(), max_size=p.MAX_MESSAGE,
-                ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, server_header=None,
-            )
+            try:
+                self._server = await serve(
+                    self._accept, host, port, ssl=self.identity.server_context(), max_size=p.MAX_MESSAGE,
+                    ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, server_header=None,
+                )
+            except OSError as exc:  # address in use or not ours, unknown host name
+                await self.worker.close()
+                raise SyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
             log.info("listening on wss://%s:%d as console %s", host, self.port, self.console_id)
         for url in list(self.peer_urls):
             self._dials[url] = self._spawn(self._dial_forever(url))
@@ -462,7 +466,9 @@ def check_url(url: str) -> None:
     try:
         parsed = urlparse(url)
         ok = parsed.scheme == "wss" and bool(parsed.hostname) and parsed.port is not None
-    except ValueError:
+        if ok:
+            parsed.hostname.encode("idna")  # a name DNS can carry: no empty or over-long label
+    except ValueError:  # UnicodeError included
         ok = False
     if not ok:
         raise SyncError(f"{url!r} is not a peer address (use wss://HOST:PORT)")
