@@ -42,6 +42,10 @@ def export_changes(store: Store, path: str | os.PathLike, *, lacking: Mapping | 
     """Write the changes a console with `lacking` (its `info --json`) does
     not have, or every change when `lacking` is None."""
     path = Path(path)
+    if path.is_dir() or not path.name:
+        raise TransferError(f"{path} is a folder: give the transfer file's name, e.g. {path / 'for-eoc.changes'}")
+    if not path.parent.is_dir():
+        raise TransferError(f"{path}: the folder {path.parent} does not exist")
     vv: dict[str, int] = {}
     for_replica = None
     if lacking is not None:

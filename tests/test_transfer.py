@@ -80,3 +80,18 @@ def test_missing_file_and_bad_info(make_store, tmp_path):
     with pytest.raises(transfer.TransferError, match="version_vector"):
         transfer.export_changes(a, tmp_path / "x", lacking={"version_vector": {"a": "lots"}})
     json.dumps(a.info().as_dict())
+
+
+def test_export_to_a_folder_or_nowhere_says_so_and_writes_nothing(make_store, tmp_path, monkeypatch):
+    a = make_store("a")
+    fill(a)
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(transfer.TransferError, match="is a folder: give the transfer file's name"):
+        transfer.export_changes(a, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(transfer.TransferError, match="is a folder"):
+        transfer.export_changes(a, "")  # an empty argument is the current folder
+    with pytest.raises(transfer.TransferError, match=r"the folder .* does not exist"):
+        transfer.export_changes(a, tmp_path / "no" / "such" / "stick.changes")
+    assert sorted(tmp_path.rglob("*")) == before
+    assert not (tmp_path.parent / (tmp_path.name + ".part")).exists()
