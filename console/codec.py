@@ -132,9 +132,10 @@ def decode(obj: Any) -> Change:
         raise model.ValidationError(f"hlc must be a 63-bit whole number, not {hlc!r:.40}")
     if kind not in KINDS:
         raise model.ValidationError(f"unknown change kind {kind!r:.40}")
-    if type(operator) is not str or len(operator) > MAX_NAME or not model.is_text(operator):
+    # (isascii first: a C call, where is_text is a Python one)
+    if type(operator) is not str or len(operator) > MAX_NAME or not (operator.isascii() or model.is_text(operator)):
         raise model.ValidationError(f"operator must be text of at most {MAX_NAME} characters")
-    if type(agency) is not str or len(agency) > MAX_NAME or not model.is_text(agency):
+    if type(agency) is not str or len(agency) > MAX_NAME or not (agency.isascii() or model.is_text(agency)):
         raise model.ValidationError(f"agency must be text of at most {MAX_NAME} characters")
     if type(prev) is not list or len(prev) > MAX_PREV:
         raise model.ValidationError(f"prev must be a list of at most {MAX_PREV} versions")
