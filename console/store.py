@@ -29,7 +29,6 @@ import logging
 import os
 import random
 import sqlite3
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -49,10 +48,6 @@ APPLICATION_ID = 0x43524953  # "CRIS": marks the file as ours
 CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
 DEFAULT_BATCH = 1000
 PAGE_SIZE = 8192  # for new databases; see Store._open
-# The writer checkpoints the WAL itself only past this many pages: normally
-# the background checkpointer (see _Checkpointer) has long done it.
-WAL_FALLBACK_PAGES = 4096
-CHECKPOINT_INTERVAL = 0.2  # seconds between background checkpoints, at most
 
 
 class StoreError(Exception):
@@ -256,68 +251,6 @@ def _sql_value(fld: model.Field, value: Any) -> Any:
     return value
 
 
-class _Checkpointer:
-    """Copies committed pages from the write-ahead log into the database
-    file on a thread of its own, with its own connection.
-
-    Left to SQLite, the commit that takes the log past 1000 pages does
-    this copying and its fsync itself: a catch-up pays for it in every
-    batch, and a person's edit now and then waits for it. Here the writer
-    only wakes this thread after a commit; it checkpoints at most every
-    CHECKPOINT_INTERVAL seconds, never waiting for readers or writers
-    (PASSIVE), while sqlite3 lets other threads run. Should it fall behind
-    or fail, the writer's own automatic checkpoint (at WAL_FALLBACK_PAGES)
-    still bounds the log. A checkpoint is crash-safe at any point: the
-    log keeps every committed page until the file holds it."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def poke(self) -> None:
-        """A write transaction has committed."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"checkpoint {self._path.name}", daemon=True)
-            self._thread.start()
-        self._wake.set()
-
-    def _run(self) -> None:
-        try:
-            conn = sqlite3.connect(self._path, isolation_level=None, timeout=0)
-        except sqlite3.Error as exc:
-            log.warning("%s: no background checkpoints (%s); the writer does them", self._path, exc)
-            return
-        warned = False
-        try:
-            while True:
-                self._wake.wait()
-                if self._stop.is_set():
-                    return
-                self._wake.clear()
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as exc:
-                    # Busy (another checkpoint runs) or an I/O error: the
-                    # next commit wakes us again, and the writer's own
-                    # checkpoints stand behind this one.
-                    if not warned and "locked" not in str(exc) and "busy" not in str(exc):
-                        log.warning("%s: background checkpoint failed: %s", self._path, exc)
-                        warned = True
-                if self._stop.wait(CHECKPOINT_INTERVAL):
-                    return
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._wake.set()
-            self._thread.join()
-            self._thread = None
-
-
 class Store:
     """One console's database. Use from one thread; close when done."""
 
@@ -336,7 +269,6 @@ class Store:
             if name is not None and not model.is_text(name):
                 raise model.not_text(f"the {what} name", name)
         self._listeners: list[Callable[[ChangeSet], None]] = []
-        self._checkpointer = _Checkpointer(self.path)
         if not self.path.exists():
             if not create:
                 raise NotFound(f"{self.path}: no such database")
@@ -379,7 +311,6 @@ class Store:
         # all over the file: a 64 MiB page cache (the default is 2 MiB) keeps
         # them in memory. It is an upper bound, taken only as pages are read.
         conn.execute("PRAGMA cache_size = -65536")
-        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_FALLBACK_PAGES}")
         self._migrate()
         # Scratch tables for merging a batch (see _merge): in memory, private
         # to this connection, emptied after every batch.
@@ -421,7 +352,6 @@ class Store:
                 self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
-        self._checkpointer.poke()
 
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -496,7 +426,6 @@ class Store:
                 log.exception("change listener failed")
 
     def close(self) -> None:
-        self._checkpointer.close()
         self._conn.close()
 
     def __enter__(self) -> Store:

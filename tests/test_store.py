@@ -1,15 +1,13 @@
 import json
 import shutil
 import sqlite3
-import threading
-import time
 
 import pytest
 from conftest import FakeWall, converge, snapshot, sync
 
 from console import clock, model
 from console.merge import Change
-from console.store import PAGE_SIZE, WAL_FALLBACK_PAGES, CorruptDatabase, NotFound, Store, StoreError
+from console.store import PAGE_SIZE, CorruptDatabase, NotFound, Store, StoreError
 
 HOUR = 3600 * 1000
 
@@ -514,70 +512,6 @@ def test_new_databases_use_big_pages_and_old_ones_keep_theirs(tmp_path):
     finally:
         small.close()
         a.close()
-
-
-def _in_file(path, sql):
-    """What `sql` finds in the database file alone, without its WAL (an
-    immutable open reads neither the WAL nor its index, and copies nothing)."""
-    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return None  # the schema itself is still only in the WAL
-    finally:
-        conn.close()
-
-
-def _checkpoint_threads(path) -> list:
-    return [t for t in threading.enumerate() if t.name == f"checkpoint {path.name}"]
-
-
-def _eventually(predicate, timeout=10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
-def test_committed_pages_reach_the_database_file_off_the_writers_thread(tmp_path):
-    s = Store(tmp_path / "a.db")
-    try:
-        # Far below the writer's own checkpoint threshold: rows that reach
-        # the file were copied there by the background thread.
-        assert s._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_FALLBACK_PAGES
-        s.add_many("units", [{"callsign": f"E-{i}", "agency": "County Fire", "kind": "Engine"} for i in range(300)])
-        assert len(_checkpoint_threads(s.path)) == 1  # one per open store
-        assert _eventually(lambda: _in_file(s.path, "SELECT count(*) FROM units") == [(300,)])
-    finally:
-        s.close()
-    assert _checkpoint_threads(s.path) == []
-
-
-def test_a_reader_holding_a_snapshot_delays_checkpoints_but_never_writes(tmp_path):
-    s = Store(tmp_path / "a.db")
-    uid = unit(s)
-    assert _eventually(lambda: _in_file(s.path, "SELECT status FROM units") == [("available",)])
-    reader = sqlite3.connect(s.path, isolation_level=None)
-    try:
-        reader.execute("BEGIN")
-        assert reader.execute("SELECT status FROM units").fetchall() == [("available",)]
-        for status in ("dispatched", "en route", "on scene", "returning"):
-            s.update("units", uid, {"status": status})  # never waits for the reader
-        assert s.get("units", uid).status == "returning"
-        # The checkpoints after those commits could not copy past the
-        # reader's snapshot, which it still sees whole.
-        time.sleep(0.5)
-        assert _in_file(s.path, "SELECT status FROM units") == [("available",)]
-        assert reader.execute("SELECT status FROM units").fetchall() == [("available",)]
-        reader.execute("COMMIT")
-        # With the reader gone, the next commit's checkpoint copies it all.
-        s.note("radio check")
-        assert _eventually(lambda: _in_file(s.path, "SELECT status FROM units") == [("returning",)])
-    finally:
-        reader.close()
-        s.close()
 
 
 def test_a_merge_leaves_the_garbage_collector_as_it_found_it(make_store, monkeypatch):
