@@ -151,8 +151,9 @@ def decode(obj: Any) -> Change:
 
 @functools.lru_cache(maxsize=64)
 def _delta(field: str) -> model.Field:
-    """What a change to counter `field` must be: any finite number."""
-    return model.Field(field, "real")
+    """What a change to counter `field` must be: a finite number no larger
+    than a counter may hold, either way."""
+    return model.Field(field, "real", minimum=-model.MAX_COUNTER, maximum=model.MAX_COUNTER)
 
 
 def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:

@@ -34,6 +34,9 @@ TASK_STATUSES = ("open", "assigned", "in_progress", "completed", "cancelled")
 PRIORITIES = ("urgent", "high", "normal", "low")
 
 TEXT_LIMIT = 4000
+# Stock is counted in units people handle: a trillion of anything is a typo,
+# and bounded counters and deltas can never add up past a float's range.
+MAX_COUNTER = 1e12
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ RESOURCES = Table(
         Field("kind", "text", required=True),
         Field("agency", "text", required=True),
         Field("location", "text"),
-        Field("quantity", "counter", default=0, minimum=0),
+        Field("quantity", "counter", default=0, minimum=0, maximum=MAX_COUNTER),
         Field("unit", "text", default="each"),
     ),
     label="name",

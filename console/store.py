@@ -1108,7 +1108,7 @@ class Store:
         """Add stock to (delta > 0) or draw stock from (delta < 0) a resource;
         returns the new quantity. Drawing more than is on hand is refused."""
         t = model.RESOURCES
-        delta = _number(model.check(t, model.Field("quantity", "real"), delta))
+        delta = _number(model.check(t, codec._delta("quantity"), delta))
         if delta == 0:
             raise ValidationError("the change in quantity must not be zero")
         with self._writing() as w:
@@ -1119,6 +1119,11 @@ class Store:
                 raise ValidationError(
                     f"only {self._describe(t, 'quantity', have)} {unit} of {row['name']} on hand; "
                     f"cannot draw {self._describe(t, 'quantity', -delta)}"
+                )
+            if have + delta > model.MAX_COUNTER:
+                raise ValidationError(
+                    f"{row['name']}: {self._describe(t, 'quantity', have + delta)} {unit} is more than a stock "
+                    f"count may hold ({model.MAX_COUNTER:,.0f}); is {self._describe(t, 'quantity', delta)} a typo?"
                 )
             w.change(t.name, row["id"], "quantity", "add", delta)
             verb = "Added" if delta > 0 else "Drew"

@@ -51,6 +51,8 @@ def test_round_trip():
         (wire(operator=None), "operator must be"),
         (wire(agency="x" * 500), "agency must be"),
         (wire(operator="Dana \udcff"), "operator must be"),
+        (wire(table="resources", field="quantity", kind="add", value=1e300), "at most 1e\\+12"),
+        (wire(table="resources", field="quantity", kind="add", value=-1e13), "at least -1e\\+12"),
         (wire(agency="\ud800"), "agency must be"),
         (wire(field="location", value="Main \udcff St"), "units.location is not valid text"),
         (wire(field="*", kind="insert", value="row"), "must be an object"),

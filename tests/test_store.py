@@ -164,6 +164,22 @@ def test_stock_draws_and_additions(make_store):
     assert kinds == [("add", "-40"), ("add", "15"), ("add", "-65")]
 
 
+def test_stock_counts_stay_within_what_a_float_adds_exactly(make_store):
+    s = make_store()
+    r = s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 100, "unit": "bags"})
+    before = snapshot(s)
+    with pytest.raises(model.ValidationError, match="must be at most 1e\\+12, not 1e\\+308"):
+        s.adjust(r, 1e308)  # twice would be infinity
+    with pytest.raises(model.ValidationError, match="more than a stock count may hold"):
+        s.adjust(r, 999_999_999_950)
+    with pytest.raises(model.ValidationError, match="must be at most 1e\\+12"):
+        s.update("resources", r, {"quantity": 2e12})
+    with pytest.raises(model.ValidationError, match="must be at most 1e\\+12"):
+        s.add("resources", {"name": "Cots", "kind": "Shelter", "agency": "PW", "quantity": 1e13})
+    assert snapshot(s) == before
+    assert s.adjust(r, 999_999_999_900) == model.MAX_COUNTER
+
+
 def test_listeners_hear_each_commit(make_store):
     s = make_store()
     heard = []
