@@ -358,7 +358,7 @@ def run(args) -> int:
                 s = transfer.export_changes(store, args.file, lacking=lacking)
                 print(f"wrote {s.changes} changes to {s.path}", file=out)
             else:
-                s = transfer.import_changes(store, args.file)
+                s = transfer.import_changes(store, args.file, progress=_progress_line("merged"))
                 r = s.result
                 print(f"imported {r.applied} new changes from {s.from_agency} replica …{short_id(s.from_replica)} "
                       f"({r.duplicates} already held)", file=out)
@@ -418,6 +418,20 @@ def _run_sync(args) -> int:
         return asyncio.run(main())
     except SyncError as exc:
         raise StoreError(str(exc)) from None
+
+
+def _progress_line(verb: str):
+    """A progress callback for long work that rewrites one line on a
+    terminal's stderr (and says nothing when stderr is a file or pipe)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r{verb} {done:,} of {total:,} changes ({100 * done // max(total, 1)}%)", end=end,
+              file=sys.stderr, flush=True)
+
+    return show
 
 
 def _conflicts(store: Store, as_json: bool, out) -> None:

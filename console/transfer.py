@@ -3,8 +3,10 @@
 A transfer file is JSON lines: a header, one change per line (the wire form
 of codec.py), and a trailer with the count and a SHA-256 of the change lines.
 The trailer makes a file cut short on a pulled USB stick fail loudly instead
-of importing half. Import checks the whole file before applying anything, and
-applying is idempotent, so importing the same file twice changes nothing.
+of importing half. Import checks the whole file before applying anything,
+then applies it a batch at a time (memory holds one batch, whatever the
+file's size), and applying is idempotent, so importing the same file twice
+changes nothing.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from console import clock, codec
+from console.merge import Change
 from console.model import ValidationError
 from console.store import ApplyResult, Store
 
@@ -88,16 +91,19 @@ class ImportSummary:
     result: ApplyResult
 
 
-def read_changes(path: str | os.PathLike) -> tuple[dict, list]:
-    """Parse and check a whole transfer file; raise TransferError on damage."""
-    path = Path(path)
+def _read(path: Path, batch: int) -> Iterator[tuple[dict, list[Change]]]:
+    """Read a transfer file from start to end, checking every line, and
+    yield (header, up to `batch` decoded changes) as it goes, so that memory
+    holds one batch whatever the file's size. Raises TransferError where the
+    file is damaged, at the latest at its end (count and checksum)."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 (closed by the with below)
     except OSError as exc:
         raise TransferError(f"{path}: {exc.strerror}") from None
-    changes = []
     digest = hashlib.sha256()
     trailer = None
+    count = 0
+    part: list[Change] = []
     with fh:
         first = fh.readline(MAX_LINE)
         try:
@@ -122,29 +128,62 @@ def read_changes(path: str | os.PathLike) -> tuple[dict, list]:
                 continue
             digest.update(raw)
             try:
-                changes.append(codec.decode(obj))
+                part.append(codec.decode(obj))
             except ValidationError as exc:
                 raise TransferError(f"{path}: line {lineno}: {exc}") from None
+            count += 1
+            if len(part) == batch:
+                yield header, part
+                part = []
     if trailer is None or trailer.get("end") is not True:
         raise TransferError(f"{path} is cut short (no end marker): copy it again")
-    if trailer.get("count") != len(changes) or trailer.get("sha256") != digest.hexdigest():
+    if trailer.get("count") != count or trailer.get("sha256") != digest.hexdigest():
         raise TransferError(f"{path} is damaged (count or checksum does not match): copy it again")
-    return header, changes
+    if part or not count:
+        yield header, part  # (a file with no changes still gives its header)
 
 
-def import_changes(store: Store, path: str | os.PathLike, *, batch: int = 5000) -> ImportSummary:
-    """Merge a transfer file into `store`, as sync would."""
-    header, changes = read_changes(path)
+def check_file(path: str | os.PathLike) -> tuple[dict, int]:
+    """The header and change count of a transfer file, every line of which
+    has been read and checked; TransferError if it is damaged."""
+    header, count = {}, 0
+    for got in _read(Path(path), 5000):
+        header, count = got[0], count + len(got[1])
+    return header, count
+
+
+def import_changes(store: Store, path: str | os.PathLike, *, batch: int = 5000,
+                   progress: Callable[[int, int], None] | None = None) -> ImportSummary:
+    """Merge a transfer file into `store`, as sync would.
+
+    The whole file is read and checked first, and nothing is applied from a
+    damaged one. Then it is read again and merged a batch at a time, so
+    memory holds one batch whatever the file's size. `progress(done,
+    total)` hears after each batch."""
+    path = Path(path)
+    header, total_count = check_file(path)
     total = ApplyResult()
     stop: dict[str, int] = {}
-    for i in range(0, len(changes), batch):
-        # An origin refused in one batch stays refused from there on, so its
-        # log here keeps no gap.
-        part = [c for c in changes[i : i + batch] if c.seq < stop.get(c.origin, c.seq + 1)]
-        r = store.apply(part)
-        total.applied += r.applied
-        total.duplicates += r.duplicates
-        total.refused.extend(r.refused)
-        for origin, seq, _ in r.refused:
-            stop[origin] = min(seq, stop.get(origin, seq))
+    done = 0
+    try:
+        for _, changes in _read(path, batch):
+            # An origin refused in one batch stays refused from there on, so
+            # its log here keeps no gap.
+            part = [c for c in changes if c.seq < stop.get(c.origin, c.seq + 1)]
+            r = store.apply(part)
+            total.applied += r.applied
+            total.duplicates += r.duplicates
+            total.refused.extend(r.refused)
+            for origin, seq, _ in r.refused:
+                stop[origin] = min(seq, stop.get(origin, seq))
+            done += len(changes)
+            if progress is not None:
+                progress(done, total_count)
+    except TransferError as exc:
+        # Checked whole a moment ago: the file changed under us (a stick
+        # pulled, a copy still being written). What was merged is valid.
+        raise TransferError(
+            f"{path} changed while it was being imported ({total.applied} changes merged, each of them whole): "
+            f"{exc}"
+        ) from None
     return ImportSummary(str(header.get("replica_id")), str(header.get("agency")), total)

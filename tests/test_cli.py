@@ -299,3 +299,14 @@ def test_import_from_a_console_a_day_ahead_is_refused_with_the_reason(tmp_path, 
     assert "refused changes from replica …" in err and "ahead of this console's clock" in err
     with Store(tmp_path / "here.db") as here:
         assert here.counts()["tasks"] == 0
+
+
+def test_changes_import_shows_progress_on_a_terminal_only(demo, tmp_path, capsys, monkeypatch):
+    f = tmp_path / "stick.changes"
+    assert run(capsys, "changes", "export", "--db", demo, f)[0] == 0
+    code, out, err = run(capsys, "changes", "import", "--db", tmp_path / "b.db", f)
+    assert code == 0 and out.startswith("imported ") and err == ""  # a pipe or file: no progress
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "changes", "import", "--db", tmp_path / "c.db", f)
+    n = int(out.split()[1])
+    assert code == 0 and err == f"\rmerged {n:,} of {n:,} changes (100%)\n"

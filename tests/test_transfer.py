@@ -95,3 +95,41 @@ def test_export_to_a_folder_or_nowhere_says_so_and_writes_nothing(make_store, tm
         transfer.export_changes(a, tmp_path / "no" / "such" / "stick.changes")
     assert sorted(tmp_path.rglob("*")) == before
     assert not (tmp_path.parent / (tmp_path.name + ".part")).exists()
+
+
+def test_a_big_file_is_merged_a_batch_at_a_time_with_progress(make_store, tmp_path, monkeypatch):
+    a, b = make_store("a"), make_store("b")
+    a.add_many("units", [{"callsign": f"M-{i}", "agency": "F", "kind": "Engine"} for i in range(1200)])
+    fill(a)
+    f = tmp_path / "stick.changes"
+    total = transfer.export_changes(a, f).changes
+    assert total == 1200 + 1 + 6  # the rows, add_many's journal entry, fill's changes
+    sizes, heard = [], []
+    real_apply = b.apply
+    monkeypatch.setattr(b, "apply", lambda changes: sizes.append(len(changes)) or real_apply(changes))
+    r = transfer.import_changes(b, f, batch=500, progress=lambda done, of: heard.append((done, of))).result
+    assert sizes == [500, 500, 207]  # never more than a batch decoded at once
+    assert heard == [(500, total), (1000, total), (total, total)]
+    assert r.applied == total and snapshot(a) == snapshot(b)
+
+
+def test_a_file_that_changes_while_it_is_imported_stops_with_what_was_merged(make_store, tmp_path):
+    a, b = make_store("a"), make_store("b")
+    a.add_many("units", [{"callsign": f"E-{i}", "agency": "F", "kind": "Engine"} for i in range(700)])
+    f = tmp_path / "stick.changes"
+    transfer.export_changes(a, f)
+    lines = f.read_text().splitlines()
+
+    def damage_after_the_first_batch(done, total):
+        if done == 500:  # checked whole before; now cut short, as a pulled stick would
+            f.write_text("\n".join(lines[:-50]) + "\n")
+
+    with pytest.raises(transfer.TransferError, match=r"changed while it was being imported \(500 changes merged"):
+        transfer.import_changes(b, f, batch=500, progress=damage_after_the_first_batch)
+    # What was merged is whole: the first 500 changes, in one committed batch.
+    assert b.version_vector() == {a.replica_id: 500}
+    assert b.counts()["units"] == 500
+    # Copied again, it merges the rest.
+    f.write_text("\n".join(lines) + "\n")
+    assert transfer.import_changes(b, f).result.applied == 701 - 500
+    assert snapshot(a) == snapshot(b)
