@@ -344,6 +344,36 @@ def test_client_refuses_a_server_it_does_not_trust(consoles):
     arun(main())
 
 
+def test_edits_during_a_catch_up_go_out_in_order_from_the_store_thread(consoles):
+    # Frames are made on the store thread (a commit pumps every session
+    # there) and sent in that order: edits committed through the engines
+    # while thousands of changes are still in flight both ways must reach
+    # every peer with batch numbers in order (a peer refuses any other
+    # order with out_of_order and closes).
+    r, a, b = consoles("relay", "a", "b")
+    with r.open() as s:
+        s.add_many("units", [{"callsign": f"R-{i}", "agency": "F", "kind": "E"} for i in range(3000)])
+    with b.open() as s:
+        s.add_many("tasks", [{"title": f"B-{i}"} for i in range(1500)])
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL, batch_changes=200, window=2) as relay:
+            async with Engine(a.path, peers=[url(relay)], batch_changes=200, window=2) as ea, \
+                    Engine(b.path, peers=[url(relay)], batch_changes=200, window=2) as eb:
+                await until(lambda: _state(ea, "connected"), what="a connected")
+                ids = await ea.worker.run(ea.store.add_many, "tasks", [{"title": f"A-{i}"} for i in range(20)])
+                for i in range(200):  # one commit, and one pump of every session, each
+                    await ea.worker.run(ea.store.update, "tasks", ids[i % 20], {"description": f"note {i}"})
+                    await eb.worker.run(eb.store.note, f"radio check {i}")
+                await until(lambda: converged(r, a, b), timeout=60, what="all three converge")
+                for engine in (relay, ea, eb):
+                    assert [link.last_error for link in engine.links] == [None] * len(engine.links)
+                with a.open() as s:
+                    assert s.counts()["tasks"] == 1500 + 20 and s.counts()["units"] == 3000
+
+    arun(main(), timeout=120)
+
+
 def test_status_follows_a_peer_going_away_and_coming_back(consoles):
     r, a = consoles("relay", "a")
     with a.open() as s:

@@ -7,6 +7,11 @@ a batch) runs on the one thread that owns the store, so a 100k-change
 catch-up never blocks the loop long enough to stall a window or miss a
 websocket keepalive.
 
+A commit made through the engine (a peer's batch, a local edit) lets every
+session read what its peer now lacks right there on the store thread, and
+each connection sends its frames in the order they were made, through one
+outbox and one sender task.
+
 Backpressure: a session has at most `window` batches awaiting acknowledgement,
 `ws.send` waits while the socket's write buffer is full, and websockets keeps
 at most `max_queue` incoming frames. So a slow peer slows its own session
@@ -130,7 +135,10 @@ class Engine:
         self.poll_interval = poll_interval
         self.on_event = on_event
         self.links: list[Link] = []
-        self._wakes: set[asyncio.Event] = set()
+        # Each open session's pump, called on the store thread (a tuple,
+        # replaced whole, so that thread always reads a consistent one).
+        self._pumps: tuple[Callable[[], None], ...] = ()
+        self._receiving: Session | None = None  # the session in receive(), on the store thread
         self._tasks: set[asyncio.Task] = set()
         self._dials: dict[str, asyncio.Task] = {}
         self._server = None
@@ -227,19 +235,26 @@ class Engine:
     # ----------------------------------------------------------- change waking
 
     def _store_changed(self, changeset) -> None:
-        # Runs on the store thread after a commit made through this engine.
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake_all, changeset)
+        # Runs on the store thread right after a commit made through this
+        # engine: every session reads what its peer now lacks there and
+        # then, without a round trip through the event loop.
+        self._pump_all()
+        if self._loop is not None and not changeset.local:
+            self._loop.call_soon_threadsafe(self._emit, "changes", changeset)
 
-    def _wake_all(self, changeset=None) -> None:
-        for wake in self._wakes:
-            wake.set()
-        if changeset is not None and not changeset.local:
-            self._emit("changes", changeset)
+    def _pump_all(self) -> None:
+        """On the store thread: let every open session send what it can."""
+        for pump in self._pumps:
+            pump()
 
     def notify(self) -> None:
         """Something was written to the database elsewhere: push it now."""
-        self._wake_all()
+        if self.running:
+            self._spawn(self._pump_soon())
+
+    async def _pump_soon(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the store thread has just shut down
+            await self.worker.run(self._pump_all)
 
     async def _poll_other_writers(self) -> None:
         """Notice commits made by other connections (the window, the command
@@ -250,7 +265,7 @@ class Engine:
             version = await self.worker.run(self.store.data_version)
             if version != seen:
                 seen = version
-                self._wake_all()
+                await self.worker.run(self._pump_all)
                 self._emit("local_changes")
 
     # ------------------------------------------------------------- connections
@@ -287,67 +302,106 @@ class Engine:
 
     async def _drive(self, ws, session: Session, link: Link, *, once: bool = False) -> Session:
         """Run one session over one open connection until it closes (or, with
-        `once`, until both sides have exchanged everything)."""
-        lock = asyncio.Lock()
-        wake = asyncio.Event()
+        `once`, until both sides have exchanged everything).
+
+        Frames are made on the store thread (by the session's start, receive
+        and pump) and go out in the order they were made: each list of them
+        is posted to this connection's outbox from that thread as it is
+        made, and one sender task writes the outbox to the socket. So a
+        commit's changes leave for every peer straight from the store
+        thread, and batch numbers reach the peer in order."""
+        loop = asyncio.get_running_loop()
+        outbox: asyncio.Queue[list[str] | tuple] = asyncio.Queue()
         link.session = session
         link.state = "connected"
         link.last_seen = time.time()
         self._emit("peers")
 
-        async def send(frames: list[str]) -> None:
+        def post(frames: list[str]) -> None:  # on the store thread
             if frames:
-                async with lock:
-                    for frame in frames:
-                        await ws.send(frame)
-                        link.bytes_out += len(frame)
-                self._exchanged(link, session)
+                loop.call_soon_threadsafe(outbox.put_nowait, frames)
 
-        async def pumper() -> None:
+        def start() -> None:  # on the store thread
+            post(session.start())
+
+        def receive(frame: str) -> None:  # on the store thread
+            self._receiving = session
             try:
-                while True:
-                    await wake.wait()
-                    wake.clear()
-                    await send(await self.worker.run(session.pump))
-            except ConnectionClosed:
-                pass  # the receive loop sees the close too and ends the session
+                post(session.receive(frame))
+            finally:
+                self._receiving = None
+
+        def pump() -> None:  # on the store thread, after any commit
+            if self._receiving is session:
+                return  # its receive() pumps it once the batch is taken in
+            try:
+                post(session.pump())
             except StoreError as exc:
                 log.error("cannot read changes for %s: %s", link.address, exc)
-                await ws.close(1011, "internal")
+                loop.call_soon_threadsafe(outbox.put_nowait, ("close", 1011, "internal"))
 
-        self._wakes.add(wake)
-        pump_task = self._spawn(pumper())
+        async def sender() -> None:
+            try:
+                while True:
+                    item = await outbox.get()
+                    try:
+                        if isinstance(item, tuple):  # ("close", code, reason), after what came before
+                            await ws.close(item[1], item[2])
+                            return
+                        for frame in item:
+                            await ws.send(frame)
+                            link.bytes_out += len(frame)
+                        self._exchanged(link, session)
+                    finally:
+                        outbox.task_done()
+            except ConnectionClosed:
+                pass  # the receive loop sees the close too and ends the session
+
+        async def sent_all() -> None:
+            """Until the outbox is written (or the sender has ended)."""
+            written = asyncio.ensure_future(outbox.join())
+            await asyncio.wait([written, sender_task], return_when=asyncio.FIRST_COMPLETED)
+            written.cancel()
+
+        async def refuse(code: str, message: str, close_code: int) -> None:
+            # The error goes out after the frames made before it, then the close.
+            outbox.put_nowait([p.encode("error", code=code, message=message[:2000])])
+            outbox.put_nowait(("close", close_code, code))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await sent_all()
+            await ws.close(close_code, code)
+
+        sender_task = self._spawn(sender())
+        self._pumps = (*self._pumps, pump)
         finished = False
         try:
-            await send(await self.worker.run(session.start))
+            await self.worker.run(start)
             async for frame in ws:
                 link.last_seen = time.time()
                 link.bytes_in += len(frame)
-                await send(await self.worker.run(session.receive, frame))
+                await self.worker.run(receive, frame)
                 self._exchanged(link, session)
                 if once and session.done:
+                    await sent_all()  # the last acknowledgements too
                     finished = True
                     break
         except p.ProtocolError as exc:
             log.warning("closing %s: %s (%s)", link.address, exc.message, exc.code)
             link.last_error = f"{exc.message} ({exc.code})"
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(p.encode("error", code=exc.code, message=exc.message[:2000]))
-            await ws.close(1008, exc.code)
+            await refuse(exc.code, exc.message, 1008)
         except StoreError as exc:
             log.error("closing %s: the store failed: %s", link.address, exc)
             link.last_error = str(exc)
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(p.encode("error", code="internal", message=str(exc)[:2000]))
-            await ws.close(1011, "internal")
+            await refuse("internal", str(exc), 1011)
         except ConnectionClosed:
             pass
         finally:
-            self._wakes.discard(wake)
-            pump_task.cancel()
+            self._pumps = tuple(x for x in self._pumps if x is not pump)
+            sender_task.cancel()
             # gather, not a bare await: a cancellation of this task itself
-            # still propagates, and the pump's own end is never re-raised.
-            await asyncio.gather(pump_task, return_exceptions=True)
+            # still propagates, and the sender's own end is never re-raised.
+            await asyncio.gather(sender_task, return_exceptions=True)
             link.state = "offline"
             link.session = None
             link.remaining = 0
