@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -392,9 +393,15 @@ def _run_sync(args) -> int:
 
     async def main() -> int:
         if args.command == "sync" and args.once:
-            async with Engine(path, operator=args.operator, agency=args.agency) as engine:
+            shown = _sync_progress()
+            async with Engine(path, operator=args.operator, agency=args.agency,
+                              on_event=shown.event if shown else None) as engine:
                 for url in args.peer:
-                    session = await engine.sync_once(url)
+                    try:
+                        session = await engine.sync_once(url)
+                    finally:
+                        if shown:
+                            shown.end()
                     print(f"synced with {url} ({session.peer_agency}): sent {session.stats.sent}, "
                           f"received {session.stats.received}", file=sys.stdout)
             return 0
@@ -432,6 +439,32 @@ def _progress_line(verb: str):
               file=sys.stderr, flush=True)
 
     return show
+
+
+class _SyncProgress:
+    """`sync --once` on a terminal: one line on stderr, rewritten as
+    batches come and go, at most ten times a second."""
+
+    def __init__(self) -> None:
+        self.shown = False
+        self.last = 0.0
+
+    def event(self, name: str, link) -> None:
+        if name != "progress" or time.monotonic() - self.last < 0.1:
+            return
+        self.last = time.monotonic()
+        self.shown = True
+        print(f"\r{link.address}: received {link.received:,}, sent {link.sent:,}; "
+              f"{link.remaining:,} still to come   ", end="", file=sys.stderr, flush=True)
+
+    def end(self) -> None:
+        if self.shown:
+            print(file=sys.stderr, flush=True)
+            self.shown = False
+
+
+def _sync_progress() -> _SyncProgress | None:
+    return _SyncProgress() if sys.stderr.isatty() else None
 
 
 def _conflicts(store: Store, as_json: bool, out) -> None:

@@ -310,3 +310,19 @@ def test_changes_import_shows_progress_on_a_terminal_only(demo, tmp_path, capsys
     code, out, err = run(capsys, "changes", "import", "--db", tmp_path / "c.db", f)
     n = int(out.split()[1])
     assert code == 0 and err == f"\rmerged {n:,} of {n:,} changes (100%)\n"
+
+
+def test_sync_once_shows_progress_on_a_terminal_only(capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert cli._sync_progress() is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    shown = cli._sync_progress()
+    link = SimpleNamespace(address="wss://eoc:8765", received=5000, sent=12, remaining=95000)
+    shown.event("peers", link)  # only progress events show
+    shown.event("progress", link)
+    link.received = 10000
+    shown.event("progress", link)  # within a tenth of a second of the last: skipped
+    shown.end()
+    assert capsys.readouterr().err == "\rwss://eoc:8765: received 5,000, sent 12; 95,000 still to come   \n"
