@@ -356,7 +356,7 @@ def run(args) -> int:
                         raise transfer.TransferError(f"{args.for_info}: not readable info JSON ({exc})") from None
                     if not isinstance(lacking, dict):
                         raise transfer.TransferError(f"{args.for_info}: not the output of `{PROG} info --json`")
-                s = transfer.export_changes(store, args.file, lacking=lacking)
+                s = transfer.export_changes(store, args.file, lacking=lacking, progress=_progress_line("wrote"))
                 print(f"wrote {s.changes} changes to {s.path}", file=out)
             else:
                 s = transfer.import_changes(store, args.file, progress=_progress_line("merged"))

@@ -41,9 +41,11 @@ class ExportSummary:
     for_replica: str | None
 
 
-def export_changes(store: Store, path: str | os.PathLike, *, lacking: Mapping | None = None) -> ExportSummary:
+def export_changes(store: Store, path: str | os.PathLike, *, lacking: Mapping | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> ExportSummary:
     """Write the changes a console with `lacking` (its `info --json`) does
-    not have, or every change when `lacking` is None."""
+    not have, or every change when `lacking` is None. `progress(done,
+    total)` hears after each batch of 5000 written."""
     path = Path(path)
     if path.is_dir() or not path.name:
         raise TransferError(f"{path} is a folder: give the transfer file's name, e.g. {path / 'for-eoc.changes'}")
@@ -64,6 +66,7 @@ def export_changes(store: Store, path: str | os.PathLike, *, lacking: Mapping | 
     }
     digest = hashlib.sha256()
     count = 0
+    total = store.count_missing(vv) if progress is not None else 0
     tmp = path.with_name(path.name + ".part")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -74,6 +77,8 @@ def export_changes(store: Store, path: str | os.PathLike, *, lacking: Mapping | 
                     digest.update(line.encode())
                     fh.write(line)
                     count += 1
+                if progress is not None:
+                    progress(count, max(total, count))
             fh.write(json.dumps({"end": True, "count": count, "sha256": digest.hexdigest()}) + "\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -102,8 +102,10 @@ def test_a_big_file_is_merged_a_batch_at_a_time_with_progress(make_store, tmp_pa
     a.add_many("units", [{"callsign": f"M-{i}", "agency": "F", "kind": "Engine"} for i in range(1200)])
     fill(a)
     f = tmp_path / "stick.changes"
-    total = transfer.export_changes(a, f).changes
+    wrote = []
+    total = transfer.export_changes(a, f, progress=lambda done, of: wrote.append((done, of))).changes
     assert total == 1200 + 1 + 6  # the rows, add_many's journal entry, fill's changes
+    assert wrote == [(total, total)]  # one batch of up to 5000
     sizes, heard = [], []
     real_apply = b.apply
     monkeypatch.setattr(b, "apply", lambda changes: sizes.append(len(changes)) or real_apply(changes))
