@@ -41,12 +41,7 @@ def dumps(value: Any) -> str:
     standard library.
     tests/test_codec.py compares the two on every code point and on
     random values."""
-    if _may_differ(value):
-        return _ENCODER.encode(value)
-    try:
-        return orjson.dumps(value, option=_SORTED).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return _ENCODER.encode(value)
+    return _ENCODER.encode(value) if _may_differ(value) else _sorted(value)
 
 
 def dumps_row(t: model.Table, value: dict[str, Any]) -> str:
@@ -54,12 +49,24 @@ def dumps_row(t: model.Table, value: dict[str, Any]) -> str:
     values are scalars, and only its real-valued fields can hold a float."""
     for name in t.reals:
         v = value.get(name)
-        if type(v) is float and not (v == 0 or 1e-4 <= abs(v) < 1e16):
+        if type(v) is float and _spelled_with_exponent(v):
             return _ENCODER.encode(value)
+    return _sorted(value)
+
+
+def _sorted(value: Any) -> str:
+    """orjson's key-sorted text of `value`, or the standard library's for
+    what orjson refuses (integers past 64 bits, say)."""
     try:
         return orjson.dumps(value, option=_SORTED).decode()
     except (TypeError, orjson.JSONEncodeError):
         return _ENCODER.encode(value)
+
+
+def _spelled_with_exponent(v: float) -> bool:
+    """Whether Python writes float `v` with an exponent, where orjson's
+    spelling differs (1e-05 against 1e-5)."""
+    return not (v == 0 or 1e-4 <= abs(v) < 1e16)
 
 
 def dumps_versions(prev: tuple[tuple[str, int], ...]) -> str:
@@ -73,16 +80,12 @@ def _may_differ(value: Any) -> bool:
     `value`: a float Python spells with an exponent, or an unusual shape."""
     t = type(value)
     if t is float:
-        return not (value == 0 or 1e-4 <= abs(value) < 1e16)
+        return _spelled_with_exponent(value)
     if t is dict:
         types = {type(v) for v in value.values()}
         if dict in types or list in types or tuple in types:
             return True
-        if float in types:
-            for v in value.values():
-                if type(v) is float and not (v == 0 or 1e-4 <= abs(v) < 1e16):
-                    return True
-        return False
+        return float in types and any(type(v) is float and _spelled_with_exponent(v) for v in value.values())
     if t is list or t is tuple:
         return any(_may_differ(v) for v in value)
     return False
