@@ -79,6 +79,7 @@ def snapshot(store: Store) -> dict:
         "SELECT id, tbl, row_id, field, kind, candidates FROM conflicts ORDER BY id"
     ).fetchall()
     out["heads"] = conn.execute("SELECT * FROM heads ORDER BY tbl, row_id, field, origin, seq").fetchall()
+    out["journal_about"] = conn.execute("SELECT * FROM journal_about ORDER BY 1, 2").fetchall()
     out["changes"] = conn.execute("SELECT count(*) FROM changes").fetchone()[0]
     return out
 

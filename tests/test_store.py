@@ -39,6 +39,25 @@ def test_add_and_read_back_every_table(make_store):
     assert s.counts() == {"units": 1, "tasks": 1, "resources": 1, "journal": 3}
 
 
+def test_a_rows_journal_is_its_own_even_when_row_ids_share_an_index_key(make_store, monkeypatch):
+    """journal_about holds a hash of the row id; rows whose hashes collide
+    (here: all of them) still see only their own entries."""
+    from console import store as store_module
+
+    monkeypatch.setattr(store_module, "_about_key", lambda row_id: 7)
+    s = make_store()
+    a, b = unit(s, "E-1"), unit(s, "E-2")
+    s.note("a first", "units", a)
+    s.note("b first", "units", b)
+    s.update("units", a, {"status": "en route"})
+    assert [e.text for e in s.journal(table="units", row=a)] == [
+        "E-1: status available → en route", "a first", "Added unit E-1 (County Fire, Engine, Type 1)"]
+    assert [e.text for e in s.journal(table="units", row=b)] == [
+        "b first", "Added unit E-2 (County Fire, Engine, Type 1)"]
+    assert s.journal(table="tasks", row=a) == []
+    assert s._conn.execute("SELECT DISTINCT row_key FROM journal_about").fetchall() == [(7,)]
+
+
 def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
     s = make_store(operator="Dana", agency="County Fire")
     u = unit(s)
@@ -568,6 +587,55 @@ def test_info(make_store):
     json.dumps(info)
 
 
+def journal_as_a_table(conn) -> None:
+    """Back to schema 3's journal: a table of its own, filled from the log."""
+    conn.execute("CREATE TABLE journal_v3 AS SELECT * FROM journal")
+    conn.execute("DROP VIEW journal")
+    conn.execute("DROP INDEX journal_time")
+    conn.execute("DROP TABLE journal_about")
+    conn.execute(
+        'CREATE TABLE "journal" ("id" TEXT PRIMARY KEY, "at" TEXT, "console" TEXT, "agency" TEXT, '
+        '"operator" TEXT, "action" TEXT, "tbl" TEXT, "row_id" TEXT, "text" TEXT, "created_hlc" INTEGER, '
+        '"created_by" TEXT, "created_seq" INTEGER)')
+    conn.execute("INSERT INTO journal SELECT * FROM journal_v3")
+    conn.execute("DROP TABLE journal_v3")
+    conn.execute("CREATE INDEX journal_time ON journal (created_hlc)")
+    conn.execute("CREATE INDEX journal_row ON journal (tbl, row_id)")
+
+
+def test_a_version_3_database_gets_its_journal_from_the_log(tmp_path):
+    """Schema 4 reads the journal from the change log: a database made by
+    schema 3, with the journal in a table of its own, shows the same entries
+    afterwards, for a row too, and goes on writing them."""
+    s = Store(tmp_path / "a.db", operator="a", agency="A")
+    uid = unit(s)
+    tid = task(s)
+    s.update("units", uid, {"status": "en route", "task_id": tid})
+    s.note("Levee holding", "units", uid)
+    entries, about = s.journal(), s.journal(table="units", row=uid)
+    assert len(about) == 3
+    conn = s._conn
+    conn.execute("BEGIN")
+    journal_as_a_table(conn)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("COMMIT")
+    s.close()
+
+    s = Store(tmp_path / "a.db")
+    try:
+        assert s.info().schema_version == 4
+        assert s._conn.execute("SELECT type FROM sqlite_master WHERE name = 'journal'").fetchone() == ("view",)
+        assert s.journal() == entries
+        assert s.journal(table="units", row=uid) == about
+        assert s.journal(table="tasks", row=tid)[0].text.startswith("Added task")
+        assert s._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        s.update("units", uid, {"location": "Levee"})
+        assert s.journal(table="units", row=uid)[0].text == "E-12: location — → Levee"
+        assert len(s.journal()) == len(entries) + 1
+    finally:
+        s.close()
+
+
 def test_a_version_2_database_is_migrated_keeping_heads_and_conflicts(tmp_path):
     """Schema 3 stops copying values into heads; a database made by schema 2
     keeps its open conflicts and goes on merging after the upgrade."""
@@ -585,6 +653,7 @@ def test_a_version_2_database_is_migrated_keeping_heads_and_conflicts(tmp_path):
     for s in (a, b):  # back to the schema 2 layout: heads with copies of values
         conn = s._conn
         conn.execute("BEGIN")
+        journal_as_a_table(conn)
         conn.execute(
             "CREATE TABLE heads_v2 (tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL, "
             "origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL, kind TEXT NOT NULL, "
@@ -600,7 +669,7 @@ def test_a_version_2_database_is_migrated_keeping_heads_and_conflicts(tmp_path):
     a = Store(tmp_path / "a.db")
     b = Store(tmp_path / "b.db")
     try:
-        assert a.info().schema_version == 3
+        assert a.info().schema_version == 4
         assert "value" not in {r[1] for r in a._conn.execute("PRAGMA table_info(heads)")}
         assert a._conn.execute("SELECT * FROM heads ORDER BY 1, 2, 3, 4, 5").fetchall() == heads
         assert [(c.id, c.field, sorted(x.value for x in c.candidates)) for c in a.conflicts()] == before
