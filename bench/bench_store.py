@@ -271,6 +271,56 @@ def raw_rows(path: Path, items: list, batch: int, encode) -> float:
     return seconds
 
 
+JOURNAL_V3 = [  # schema 3's journal: a table of its own, with its indexes
+    'CREATE TABLE journal (id TEXT PRIMARY KEY, at TEXT, console TEXT, agency TEXT, operator TEXT, action TEXT, '
+    'tbl TEXT, row_id TEXT, text TEXT, created_hlc INTEGER, created_by TEXT, created_seq INTEGER)',
+    "CREATE INDEX journal_time ON journal (created_hlc)",
+    "CREATE INDEX journal_row ON journal (tbl, row_id)",
+]
+
+
+def bench_journal(tmp: Path) -> list[tuple]:
+    """Reading the journal, a view over the change log, against the same
+    entries in a table of their own with indexes by time and by row (what
+    the journal was before schema 4), in the database remote apply made."""
+    s = Store(tmp / "apply.db")
+    entries = s.journal()
+    cols = ", ".join(model.record_fields("journal"))
+    conn = raw_db(tmp / "raw_journal.db", *JOURNAL_V3)
+    conn.execute("BEGIN")
+    conn.executemany(f"INSERT INTO journal VALUES ({', '.join('?' * 12)})",
+                     s._conn.execute("SELECT * FROM journal").fetchall())
+    conn.execute("COMMIT")
+    rows = [(e.tbl, e.row_id) for e in entries[:: max(1, len(entries) // 200)] if e.row_id][:200]
+
+    def best(fn, reps=5):
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    order = " ORDER BY created_hlc DESC, id"
+    newest = (best(lambda: s.journal(limit=500)),
+              best(lambda: conn.execute(f"SELECT {cols} FROM journal{order} LIMIT 500").fetchall()))
+    by_row = (best(lambda: [s.journal(table=t, row=r) for t, r in rows]),
+              best(lambda: [conn.execute(f"SELECT {cols} FROM journal WHERE tbl = ? AND row_id = ?{order}",
+                                         (t, r)).fetchall() for t, r in rows]))
+    whole = (best(lambda: s.journal(), 3),
+             best(lambda: conn.execute(f"SELECT {cols} FROM journal{order}").fetchall(), 3))
+    s.close()
+    conn.close()
+    n = len(entries)
+    return [
+        ("journal: newest 500", f"{n} entries: reads per second, against a journal table", 1 / newest[0],
+         1 / newest[1], newest[0] / newest[1]),
+        ("journal: a row's", f"the entries about one row, for {len(rows)} rows: rows per second",
+         len(rows) / by_row[0], len(rows) / by_row[1], by_row[0] / by_row[1]),
+        ("journal: whole", f"all {n} entries: entries per second", n / whole[0], n / whole[1], whole[0] / whole[1]),
+    ]
+
+
 # Peak memory is VmHWM: on Linux, ru_maxrss of a child started from a big
 # parent reports the parent's high-water mark.
 PEAK = "int(next(x for x in open('/proc/self/status') if x.startswith('VmHWM')).split()[1])"
@@ -331,6 +381,7 @@ def main() -> None:
         results += bench_local_writes(tmp, n_local, 5000)
         results += bench_remote_apply(tmp, n_apply, 1000)
         results += bench_remote_apply(tmp / "b5000", n_apply, 5000)[:3]
+        results += bench_journal(tmp / "b5000")
         results += bench_open(tmp, per_table)
     print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus")
     print(f"{'benchmark':24} {'ours/s':>10} {'raw/s':>10} {'time ratio':>10}  what")
