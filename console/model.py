@@ -37,6 +37,26 @@ TEXT_LIMIT = 4000
 # Stock is counted in units people handle: a trillion of anything is a typo,
 # and bounded counters and deltas can never add up past a float's range.
 MAX_COUNTER = 1e12
+# Counters are summed in whole thousandths, so that every console reaches the
+# same total to the bit whatever order and grouping its deltas arrived in
+# (float addition is not associative: (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3)).
+# A trillion in thousandths is 1e15, below 2**53: every sum is exact.
+COUNTER_SCALE = 1000
+
+
+def counter_units(value: float) -> int:
+    """A counter value or delta in whole thousandths (rounded half to even)."""
+    return round(value * COUNTER_SCALE)
+
+
+def check_counter_places(tbl: Table, fld: Field, value: Any) -> Any:
+    """Refuse a counter value typed with more than three decimal places
+    (values from peers are rounded to the thousandth when merged instead)."""
+    if value is not None and counter_units(value) / COUNTER_SCALE != value:
+        raise ValidationError(
+            f"{tbl.name}.{fld.name}: {value!r} has more than three decimal places (stock counts to the thousandth)"
+        )
+    return value
 
 
 @dataclass(frozen=True)

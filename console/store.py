@@ -960,6 +960,8 @@ class Store:
             except NotFound:
                 raise ValidationError(f"{t.name}.{name}: there is no {f.ref[:-1]} {value!r}") from None
         value = model.check(t, f, value)
+        if f.counter:
+            model.check_counter_places(t, f, value)
         if unique and t.name == "units" and name == "callsign" and value:
             clash = self._conn.execute(
                 "SELECT agency FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0 "
@@ -979,7 +981,7 @@ class Store:
         out = {}
         for f in t.fields:
             value = values.get(f.name, f.default)
-            out[f.name] = (self._prepare(t, f.name, value, unique=False) if f.type == "ref"
+            out[f.name] = (self._prepare(t, f.name, value, unique=False) if f.type in ("ref", "counter")
                            else model.check(t, f, value))
         return out
 
@@ -1071,7 +1073,7 @@ class Store:
                 value = self._prepare(t, name, raw, row_id=row["id"])
                 old = row.get(name)
                 if f.counter:
-                    delta = _number((value or 0) - (old or 0))
+                    delta = _number(_counter_sum(value, -(old or 0)))
                     if delta:
                         w.change(t.name, row["id"], name, "add", delta)
                         said.append(f"{name} {self._describe(t, name, old)} → {self._describe(t, name, value)}")
@@ -1118,20 +1120,22 @@ class Store:
         returns the new quantity. Drawing more than is on hand is refused."""
         t = model.RESOURCES
         delta = _number(model.check(t, codec._delta("quantity"), delta))
+        model.check_counter_places(t, t.field("quantity"), delta)
         if delta == 0:
             raise ValidationError("the change in quantity must not be zero")
         with self._writing() as w:
             row = self._live_row(t, ref)
             have = row["quantity"] or 0
             unit = row["unit"] or ""
-            if have + delta < 0:
+            now = _counter_sum(have, delta)
+            if now < 0:
                 raise ValidationError(
                     f"only {self._describe(t, 'quantity', have)} {unit} of {row['name']} on hand; "
                     f"cannot draw {self._describe(t, 'quantity', -delta)}"
                 )
-            if have + delta > model.MAX_COUNTER:
+            if now > model.MAX_COUNTER:
                 raise ValidationError(
-                    f"{row['name']}: {self._describe(t, 'quantity', have + delta)} {unit} is more than a stock "
+                    f"{row['name']}: {self._describe(t, 'quantity', now)} {unit} is more than a stock "
                     f"count may hold ({model.MAX_COUNTER:,.0f}); is {self._describe(t, 'quantity', delta)} a typo?"
                 )
             w.change(t.name, row["id"], "quantity", "add", delta)
@@ -1139,10 +1143,10 @@ class Store:
             w.journal(
                 "stock",
                 f"{verb} {self._describe(t, 'quantity', abs(delta))} {unit} {'to' if delta > 0 else 'from'} "
-                f"{row['name']} (now {self._describe(t, 'quantity', have + delta)})",
+                f"{row['name']} (now {self._describe(t, 'quantity', now)})",
                 t.name, row["id"],
             )
-        return have + delta
+        return now
 
     @_guard
     def note(self, text: str, table: str | None = None, ref: str | None = None) -> str:
@@ -1237,7 +1241,7 @@ class Store:
         log_rows, edit_rows, edit_values, edges, more_named = [], [], [], [], []
         log, edit, edit_value, edge = log_rows.append, edit_rows.append, edit_values.append, edges.append
         inserts: dict[str, list[Change]] = defaultdict(list)
-        counters: dict[tuple[str, str, str], float] = defaultdict(float)
+        counters: dict[tuple[str, str, str], int] = defaultdict(int)  # in thousandths
         for c in new:
             origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = c
             if kind == "insert":
@@ -1248,7 +1252,7 @@ class Store:
             pj = dumps_versions(prev) if prev else "[]"
             log((origin, seq, hlc, table, row, field, kind, vj, pj, operator, agency))
             if kind == "add":
-                counters[(table, row, field)] += value
+                counters[(table, row, field)] += counter_units(value)
             elif kind != "insert":
                 # With the first version it names, so that SQL can retire
                 # that head; the others (a resolve or delete names several)
@@ -1288,6 +1292,7 @@ class Store:
                    "ON CONFLICT(id) DO NOTHING")
             names = t.names
             bools = [i for i, f in enumerate(t.fields) if f.type == "bool"]
+            counts = [i for i, f in enumerate(t.fields) if f.counter]
             since = bool(t.derived)
             deleted = () if t.append_only else (0,)
             args = []
@@ -1296,14 +1301,17 @@ class Store:
                 for i in bools:
                     if vals[i] is not None:
                         vals[i] = int(bool(vals[i]))
+                for i in counts:
+                    if vals[i] is not None:
+                        vals[i] = counter_units(vals[i]) / model.COUNTER_SCALE
                 args.append((c.row, *vals, *((clock.to_iso(c.hlc),) if since else ()), *deleted,
                              c.hlc, c.origin, c.seq))
             cur = conn.executemany(sql, args)
             if cur.rowcount != len(cs):
-                # Rows whose created_* name these very changes were made just now.
-                mine = {(c.row, c.origin, c.seq) for c in cs}
-                fresh = {r_id for r_id, by, seq in self._created(tname, [c.row for c in cs]) if (r_id, by, seq) in mine}
-                late_inserts.extend(c for c in cs if c.row not in fresh)
+                # Rows whose created_* name these very changes were made
+                # just now; the other inserts found their row there already.
+                made = set(self._created(tname, [c.row for c in cs]))
+                late_inserts.extend(c for c in cs if (c.row, c.origin, c.seq) not in made)
 
         # 2. Edits: keep each field's heads, then show each field's winner.
         conflicts_changed = False
@@ -1389,15 +1397,16 @@ class Store:
             if check:
                 conflicts_changed = self._refresh_conflicts(check)
 
-        # 3. Counters: every delta counts once (the log's primary key saw to once).
+        # 3. Counters: every delta counts once (the log's primary key saw to
+        # once), summed in whole thousandths (see model.COUNTER_SCALE).
         if counters:
             by_field: dict[tuple[str, str], list] = defaultdict(list)
-            for (tname, row, fname), delta in counters.items():
-                by_field[(tname, fname)].append((row, delta))
+            for (tname, row, fname), units in counters.items():
+                by_field[(tname, fname)].append((row, units))
             for (tname, fname), vals in by_field.items():
                 conn.executemany(
-                    f"INSERT INTO {tname}(id, {fname}) VALUES (?, ?) "
-                    f"ON CONFLICT(id) DO UPDATE SET {fname} = coalesce({fname}, 0) + excluded.{fname}",
+                    f"INSERT INTO {tname}(id, {fname}) VALUES (?1, ?2 / {_SQL_SCALE}) "
+                    f"ON CONFLICT(id) DO UPDATE SET {fname} = ({_UNITS.format(fname)} + ?2) / {_SQL_SCALE}",
                     vals,
                 )
 
@@ -1526,18 +1535,34 @@ class Store:
                     yield tname, row, fname, Head(o, s, h, kind, value, seen)
 
     def _late_insert(self, c: Change, row_heads: Mapping[str, Mapping]) -> None:
+        """Fold in an insert whose row exists already: a stub made by edits
+        that arrived first, or a row another insert of the same id made
+        (only a faulty or forged console reuses an id). Of two inserts of
+        one row the earlier, by (time, origin), makes it on every console,
+        whichever arrived first; the other stays in the log."""
         t = model.TABLES[c.table]
-        created = self._conn.execute(
-            f"SELECT created_by, created_seq FROM {c.table} WHERE id = ?", (c.row,)
+        hlc, by, seq = self._conn.execute(
+            f"SELECT created_hlc, created_by, created_seq FROM {c.table} WHERE id = ?", (c.row,)
         ).fetchone()
-        if created and created[0] is not None and (created[0], created[1]) != c.id:
-            log.warning("ignored a second insert of %s %s from %s#%d", c.table, c.row, c.origin, c.seq)
-            return
+        replaced: dict[str, Any] = {}
+        if by is not None:
+            if (hlc, by) < (c.hlc, c.origin):
+                log.warning("ignored a second insert of %s %s from %s#%d (an earlier one made the row)",
+                            c.table, c.row, c.origin, c.seq)
+                return
+            log.warning("a second insert of %s %s from %s#%d is earlier than the one that made the row: "
+                        "it makes the row instead", c.table, c.row, c.origin, c.seq)
+            (old,) = self._conn.execute(
+                "SELECT value FROM changes WHERE origin = ? AND seq = ?", (by, seq)
+            ).fetchone()
+            replaced = _loads(old)
         sets, args = ["created_hlc = ?", "created_by = ?", "created_seq = ?"], [c.hlc, c.origin, c.seq]
         for f in t.fields:
             if f.counter:
-                sets.append(f"{f.name} = coalesce({f.name}, 0) + ?")
-                args.append(c.value.get(f.name) or 0)
+                # A counter starts from its row's insert: the replaced
+                # insert's start stops counting.
+                sets.append(f"{f.name} = ({_UNITS.format(f.name)} + ?) / {_SQL_SCALE}")
+                args.append(counter_units(c.value.get(f.name) or 0) - counter_units(replaced.get(f.name) or 0))
             elif not row_heads.get(f.name):
                 sets.append(f"{f.name} = ?")
                 args.append(_sql_value(f, c.value.get(f.name)))
@@ -1620,6 +1645,18 @@ class _Writer:
             "operator": s.operator, "action": action, "tbl": table, "row_id": row, "text": text,
         }
         return self.change("journal", new_id(), ROW_FIELD, "insert", value)
+
+
+counter_units = model.counter_units
+_SQL_SCALE = f"{model.COUNTER_SCALE:.1f}"  # in SQL: a real, so that division is not whole-number division
+# A counter column's value in whole thousandths, in SQL. Its value is always
+# a sum of thousandths divided by 1000, so this is exact below 2**53.
+_UNITS = "round(coalesce({0}, 0) * " + _SQL_SCALE + ")"
+
+
+def _counter_sum(a: float | None, b: float | None) -> float:
+    """a + b as the merge adds counters: in whole thousandths."""
+    return (counter_units(a or 0) + counter_units(b or 0)) / model.COUNTER_SCALE
 
 
 def _about_key(row_id: str) -> int:

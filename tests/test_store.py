@@ -199,6 +199,83 @@ def test_stock_counts_stay_within_what_a_float_adds_exactly(make_store):
     assert s.adjust(r, 999_999_999_900) == model.MAX_COUNTER
 
 
+def test_stock_counts_to_the_thousandth(make_store):
+    """Fractional stock (fuel, say) is counted in whole thousandths: a value
+    typed with more is refused, and setting a count records an exact
+    difference that peers accept."""
+    a, b = make_store("a"), make_store("b")
+    r = a.add("resources", {"name": "Diesel", "kind": "Fuel", "agency": "PW", "quantity": 0.1, "unit": "gal"})
+    before = snapshot(a)
+    for bad in (lambda: a.adjust(r, 0.0005), lambda: a.update("resources", r, {"quantity": 2.0001}),
+                lambda: a.add("resources", {"name": "N", "kind": "K", "agency": "A", "quantity": 1.2345})):
+        with pytest.raises(model.ValidationError, match="more than three decimal places"):
+            bad()
+    assert snapshot(a) == before
+    assert a.adjust(r, 0.2) == 0.3  # not 0.30000000000000004
+    a.update("resources", r, {"quantity": 0.6})
+    deltas = [v for (v,) in a._conn.execute("SELECT value FROM changes WHERE kind = 'add' ORDER BY seq")]
+    assert deltas == ["0.2", "0.3"]  # 0.6 - 0.3 is 0.29999999999999993 in floats
+    sync(a, b)
+    assert a.get("resources", r).quantity == b.get("resources", r).quantity == 0.6
+
+
+def test_fractional_stock_adds_up_the_same_in_any_grouping(make_store):
+    """Float addition is not associative, so summing deltas as they arrive
+    would leave consoles a last bit apart. Counters are summed in whole
+    thousandths: every grouping and order gives the same total."""
+    src = make_store("src")
+    r = src.add("resources", {"name": "Diesel", "kind": "Fuel", "agency": "PW", "quantity": 0, "unit": "gal"})
+    for v in (0.1, 0.2, 0.3, 1.7, -0.4, 2.05):
+        src.adjust(r, v)
+    changes = [c for batch in src.all_changes() for c in batch]
+    adds = [c for c in changes if c.kind == "add"]
+    rest = [c for c in changes if c.kind != "add"]
+    whole, ones, halves = make_store("whole"), make_store("ones"), make_store("halves")
+    whole.apply(changes)
+    ones.apply(rest)
+    for c in reversed(adds):
+        ones.apply([c])
+    halves.apply(adds[3:])
+    halves.apply(rest + adds[:3])
+    totals = {s.get("resources", r).quantity for s in (src, whole, ones, halves)}
+    assert totals == {3.95}
+    assert snapshot(whole) == snapshot(ones) == snapshot(halves)
+
+
+def test_two_inserts_of_one_row_id_make_the_same_row_everywhere():
+    """Only a faulty or forged console reuses a row id, but the consoles must
+    still agree: the earlier insert, by (time, origin), makes the row
+    whichever arrived first, counters included; edits show on top."""
+    import itertools
+    import tempfile
+    from pathlib import Path
+
+    from console.merge import ROW_FIELD, Change
+
+    row, o1, o2, o3 = "a" * 32, "1" * 32, "2" * 32, "3" * 32
+    t0 = clock.pack(clock.wall_ms() - 60_000)
+
+    def insert(origin, hlc, name, quantity):
+        value = {f.name: f.default for f in model.RESOURCES.fields}
+        value.update(name=name, kind="Fuel", agency="PW", quantity=quantity, location="Yard")
+        return Change(origin, 1, hlc, "resources", row, ROW_FIELD, "insert", value, (), "op", "PW")
+
+    early, late = insert(o2, t0 + 10, "Diesel", 100.5), insert(o1, t0 + 20, "Petrol", 40)
+    edit = Change(o3, 1, t0 + 30, "resources", row, "location", "set", "Depot", ((o2, 1),), "op", "PW")
+    draw = Change(o3, 2, t0 + 40, "resources", row, "quantity", "add", -0.3, (), "op", "PW")
+    seen = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, order in enumerate(itertools.permutations([early, late, edit, draw])):
+            for together in (False, True):
+                s = Store(Path(tmp) / f"{k}-{together}.db")
+                for part in ([list(order)] if together else [[c] for c in order]):
+                    s.apply(part)
+                got = s.get("resources", row)
+                seen.add((got.name, got.quantity, got.location))
+                s.close()
+    assert seen == {("Diesel", 100.2, "Depot")}
+
+
 def test_listeners_hear_each_commit(make_store):
     s = make_store()
     heard = []
