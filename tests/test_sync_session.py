@@ -94,6 +94,29 @@ def test_window_bounds_unacknowledged_batches(consoles):
         assert srv.pump() == []  # nothing more until an ack comes back
 
 
+def test_one_frame_per_pump_when_asked_and_the_same_frames_in_all(consoles):
+    """The transport pumps one frame at a time so a catch-up's first batch
+    leaves while the next is read; the frames and the window are the same."""
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        sa.add_many("units", [{"callsign": f"U{i}", "agency": "F", "kind": "E"} for i in range(1000)])
+        whole, stepped = [], []
+        for step, out in ((None, whole), (1, stepped)):
+            srv, cli = pair(a, b, sa, sb, batch_changes=50, window=3)
+            srv.pump_step = step
+            cli.start()
+            [hello] = cli.receive(srv.start()[0])
+            frames = srv.receive(hello)
+            if step == 1:
+                assert [p.decode(f).type for f in frames] == ["hello", "changes"]
+                frames += srv.pump()
+                assert len(frames) == 3
+                frames += srv.pump()
+            out.extend(frames)
+            assert srv.pump() == []  # the window is full until an ack comes back
+        assert stepped == whole
+
+
 def test_batches_respect_the_byte_budget(consoles):
     a, b = consoles("a", "b")
     with a.open() as sa, b.open() as sb:

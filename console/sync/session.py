@@ -66,6 +66,10 @@ class Session:
     server_id: str | None = None
     address: str | None = None
     window: int = 4
+    # Frames of changes one pump() makes at most (None: as many as the
+    # window allows). A transport that sends each frame as it is made pumps
+    # one at a time, so that the first leaves before the next is read.
+    pump_step: int | None = None
     batch_changes: int = p.BATCH_CHANGES
     batch_bytes: int = p.BATCH_BYTES
     verify: Callable[[bytes, bytes, bytes, str], str] = ident.verify_client
@@ -112,7 +116,7 @@ class Session:
         if self.state != "syncing":
             return []
         out = []
-        while len(self._inflight) < self.window:
+        while len(self._inflight) < self.window and (self.pump_step is None or len(out) < self.pump_step):
             frame, count = self._next_batch()
             if frame is None:
                 break

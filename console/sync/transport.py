@@ -312,14 +312,19 @@ class Engine:
         thread, and batch numbers reach the peer in order."""
         loop = asyncio.get_running_loop()
         outbox: asyncio.Queue[list[str] | tuple] = asyncio.Queue()
+        session.pump_step = 1  # see post()
         link.session = session
         link.state = "connected"
         link.last_seen = time.time()
         self._emit("peers")
 
         def post(frames: list[str]) -> None:  # on the store thread
-            if frames:
+            """Post `frames`, then each further frame of changes as soon as
+            it is made (the session pumps one at a time here): a catch-up's
+            first batch leaves while the next ones are read."""
+            while frames:
                 loop.call_soon_threadsafe(outbox.put_nowait, frames)
+                frames = session.pump()
 
         def start() -> None:  # on the store thread
             post(session.start())
