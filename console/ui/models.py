@@ -51,6 +51,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                   ("quantity", "Quantity"), ("unit", "Unit")],
 }
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
+BADGE_PADDING = 16 + 8 + 6  # pixels around a badge's text: its own padding, the cell's margin, a little air
 UNITS_MIME = "application/x-crisis-console-units"  # unit ids, one per line
 DATA_ROLES = frozenset({  # the roles data() answers (Qt passes them as ints, which hash alike)
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
@@ -431,7 +432,7 @@ class BadgeDelegate(QStyledItemDelegate):
         # double click on the header's edge) never cuts a status short.
         hint = super().sizeHint(option, index)
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        hint.setWidth(max(hint.width(), option.fontMetrics.horizontalAdvance(text) + 16 + 8 + 6))
+        hint.setWidth(max(hint.width(), option.fontMetrics.horizontalAdvance(text) + BADGE_PADDING))
         return hint
 
     def paint(self, painter: QPainter, option, index) -> None:

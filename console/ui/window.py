@@ -33,11 +33,18 @@ from console import model, seed
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
-from console.ui.models import RECORD_ROLE, BadgeDelegate, BoardFilter, RecordsModel, Scheduler, export_csv
+from console.ui.models import (
+    BADGE_PADDING,
+    RECORD_ROLE,
+    BadgeDelegate,
+    BoardFilter,
+    RecordsModel,
+    Scheduler,
+    export_csv,
+)
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
-BADGE_PADDING = 16 + 8 + 6  # pixels around a badge's text: its own padding, the cell's margin, a little air
 GC_IDLE_INTERVAL_MS = 10 * 60 * 1000  # a full garbage collection, when the boards are idle
 
 
