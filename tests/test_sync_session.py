@@ -109,12 +109,22 @@ def test_one_frame_per_pump_when_asked_and_the_same_frames_in_all(consoles):
             frames = srv.receive(hello)
             if step == 1:
                 assert [p.decode(f).type for f in frames] == ["hello", "changes"]
+                assert not srv.drained  # a full frame: more to read
                 frames += srv.pump()
                 assert len(frames) == 3
                 frames += srv.pump()
             out.extend(frames)
             assert srv.pump() == []  # the window is full until an ack comes back
         assert stepped == whole
+        # A read that finds all the peer lacks says so, so that the
+        # transport stops pumping until the next commit.
+        sb.add("tasks", {"title": "Levee"})
+        srv, cli = pair(b, a, sb, sa, batch_changes=50, window=3)
+        srv.pump_step = 1
+        cli.start()
+        [hello] = cli.receive(srv.start()[0])
+        assert [p.decode(f).type for f in srv.receive(hello)] == ["hello", "changes"]
+        assert srv.drained
 
 
 def test_batches_respect_the_byte_budget(consoles):

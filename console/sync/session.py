@@ -85,6 +85,9 @@ class Session:
     incoming_remaining: int = 0  # what the peer said it still has to send us
     synced_sent: bool = False
     idle: bool = False
+    # Whether the last read of what the peer lacks found all of it (its
+    # frame was not full): pumping again before the next commit finds nothing.
+    drained: bool = False
     stats: SessionStats = field(default_factory=SessionStats)
     _nonce: bytes = b""
     _next_out: int = 1
@@ -257,12 +260,14 @@ class Session:
     def _next_batch(self) -> tuple[str | None, int]:
         """The next `changes` frame and how many changes it holds."""
         batch = next(self.store.wire_since(self.peer_has, batch=self.batch_changes), [])
+        self.drained = len(batch) < self.batch_changes
         if not batch:
             return None, 0
         parts, size = [], 0
         has = self.peer_has
         for origin, seq, part in batch:
             if parts and size + len(part) > self.batch_bytes:
+                self.drained = False  # the rest did not fit
                 break
             parts.append(part)
             size += len(part) + 1

@@ -321,9 +321,12 @@ class Engine:
         def post(frames: list[str]) -> None:  # on the store thread
             """Post `frames`, then each further frame of changes as soon as
             it is made (the session pumps one at a time here): a catch-up's
-            first batch leaves while the next ones are read."""
+            first batch leaves while the next ones are read. Once a read has
+            found all the peer lacks, the next commit pumps again."""
             while frames:
                 loop.call_soon_threadsafe(outbox.put_nowait, frames)
+                if session.drained:
+                    break
                 frames = session.pump()
 
         def start() -> None:  # on the store thread
