@@ -44,7 +44,7 @@ import orjson
 
 from console import clock, codec, merge, model
 from console.merge import ROW_FIELD, Change, Head
-from console.model import ValidationError
+from console.model import ValidationError, counter_units
 
 log = logging.getLogger(__name__)
 
@@ -1653,7 +1653,6 @@ class _Writer:
         return self.change("journal", new_id(), ROW_FIELD, "insert", value)
 
 
-counter_units = model.counter_units
 _SQL_SCALE = f"{model.COUNTER_SCALE:.1f}"  # in SQL: a real, so that division is not whole-number division
 # A counter column's value in whole thousandths, in SQL. Its value is always
 # a sum of thousandths divided by 1000, so this is exact below 2**53.
