@@ -123,7 +123,37 @@ def _id(v: Any, what: str) -> str:
 
 
 def decode(obj: Any) -> Change:
-    """A validated Change from its wire form, or a ValidationError."""
+    """A validated Change from its wire form, or a ValidationError.
+
+    Nearly every change arrives already in stored form (its sender checked
+    it), and a catch-up decodes a hundred thousand: those pass a fast path
+    (`_quick`) that only accepts what the full checks (`_decode`) would
+    return unchanged. Anything else, including everything wrong, goes
+    through the full checks, which normalise or name the fault."""
+    if type(obj) is list and len(obj) == 11:
+        origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = obj
+        # (a str key hashes; anything else at these places takes the full checks)
+        if type(table) is str and type(kind) is str and type(field) is str:
+            quick = _QUICK.get((table, kind, field))
+            if (quick is not None
+                    and type(origin) is str and len(origin) == 32 and not origin.strip(_HEX)
+                    and type(row) is str and len(row) == 32 and not row.strip(_HEX)
+                    and type(seq) is int and 0 < seq < MAX_SEQ and type(hlc) is int and 0 <= hlc <= MAX_HLC
+                    and type(operator) is str and len(operator) <= MAX_NAME and operator.isascii()
+                    and type(agency) is str and len(agency) <= MAX_NAME and agency.isascii()
+                    and type(prev) is list and len(prev) <= MAX_PREV):
+                value = quick(value)
+                if value is not _FULL:
+                    if not prev:
+                        return Change(origin, seq, hlc, table, row, field, kind, value, (), operator, agency)
+                    if all(map(_quick_version, prev)):
+                        return Change(origin, seq, hlc, table, row, field, kind, value, tuple(map(tuple, prev)),
+                                      operator, agency)
+    return _decode(obj)
+
+
+def _decode(obj: Any) -> Change:
+    """decode's full checks."""
     if type(obj) is not list or len(obj) != 11:
         raise model.ValidationError("a change must be a list of 11 values")
     origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = obj
@@ -190,3 +220,94 @@ def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:
     if fld.required and value is None:
         raise model.ValidationError(f"{t.name}.{field} is required")
     return model.check(t, fld, value)
+
+
+# ----------------------------------------------------------------- fast path
+
+_FULL = object()  # a quick check's answer: take the full checks
+_HEX = model.HEX_DIGITS
+
+
+def _quick_version(p: Any) -> bool:
+    """Whether `p` is a well-formed entry of a change's `prev`."""
+    return (type(p) is list and len(p) == 2 and type(p[0]) is str and len(p[0]) == 32 and not p[0].strip(_HEX)
+            and type(p[1]) is int and 0 < p[1] < MAX_SEQ)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_time(v: str) -> bool:
+    """Whether `v` is a time as stored (UTC, as model.format_time writes it)."""
+    try:
+        return v.endswith("Z") and model.parse_time(v) == v
+    except model.ValidationError:
+        return False
+
+
+def _accepts(t: model.Table, f: model.Field, v: str, *, none: bool = True) -> str | None:
+    """A Python expression over variable `v`, true only when model.check
+    would return the value of `v` itself (or None when no quick test is
+    worth having: numbers without bounds). With `none` False, None fails
+    it even for a field that may be empty (a counter change's delta)."""
+    if f.type == "text":
+        test = (f"type({v}) is str and {v} != '' and len({v}) <= {model.TEXT_LIMIT} and {v}.strip() == {v} "
+                f"and ({v}.isascii() or _is_text({v}))")
+    elif f.type == "enum":
+        test = f"type({v}) is str and {v} in _choices_{t.name}_{f.name}"
+    elif f.type == "ref":
+        test = f"type({v}) is str and len({v}) == 32 and not {v}.strip(_HEX)"
+    elif f.type == "time":
+        test = f"type({v}) is str and _stored_time({v})"
+    elif f.type == "bool":
+        test = f"type({v}) is bool"
+    elif f.minimum is None or f.maximum is None:
+        return None
+    elif f.type == "int":
+        test = f"type({v}) is int and {f.minimum!r} <= {v} <= {f.maximum!r}"
+    else:  # real, counter: NaN and the infinities fail the bounds
+        test = f"(type({v}) is float or type({v}) is int) and {f.minimum!r} <= {v} <= {f.maximum!r}"
+    return test if f.required or not none else f"{v} is None or ({test})"
+
+
+def _quick_checks() -> dict[tuple[str, str, str], Any]:
+    """For each (table, kind, field) a change may name, a function that
+    returns the change's value when it is in stored form, else _FULL.
+    They are written out as code: a catch-up runs them for every change."""
+    ns: dict[str, Any] = {"_FULL": _FULL, "_HEX": _HEX, "_is_text": model.is_text, "_stored_time": _stored_time}
+    src: list[str] = []
+    keys: dict[tuple[str, str, str], str] = {}
+
+    def define(key: tuple[str, str, str], lines: list[str]) -> None:
+        name = f"_q{len(keys)}"
+        keys[key] = name
+        src.extend([f"def {name}(v):", *(f"    {line}" for line in lines), ""])
+
+    for t in model.TABLES.values():
+        for f in t.fields:
+            if f.type == "enum":
+                ns[f"_choices_{t.name}_{f.name}"] = frozenset(f.choices)
+        ns[f"_names_{t.name}"] = frozenset(t.names)
+        tests = [_accepts(t, f, f"v{i}") for i, f in enumerate(t.fields)]
+        if None not in tests:
+            lines = [f"if type(v) is not dict or not v.keys() <= _names_{t.name}: return _FULL", "get = v.get"]
+            for i, (f, test) in enumerate(zip(t.fields, tests, strict=True)):
+                lines += [f"v{i} = get({f.name!r})", f"if not ({test}): return _FULL"]
+            lines.append("return {" + ", ".join(f"{f.name!r}: v{i}" for i, f in enumerate(t.fields)) + "}")
+            define((t.name, "insert", ROW_FIELD), lines)
+        if t.append_only:
+            continue
+        for f in (*t.fields, model.DELETED):
+            if f.counter:
+                delta = _accepts(t, _delta(f.name), "v", none=False)
+                define((t.name, "add", f.name), [f"return v if {delta} else _FULL"])
+                continue
+            test = _accepts(t, f, "v")
+            if test is None:
+                continue
+            for kind in ("set", "resolve"):
+                define((t.name, kind, f.name), [f"return v if {test} else _FULL"])
+        define((t.name, "delete", model.DELETED.name), ["return v if v is True else _FULL"])
+    exec("\n".join(src), ns)  # our own code, made from the model's fields
+    return {key: ns[name] for key, name in keys.items()}
+
+
+_QUICK = _quick_checks()

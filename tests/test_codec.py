@@ -152,3 +152,87 @@ def test_wire_row_is_the_change_in_wire_form(items):
         change = Change(*stored[:7], json.loads(value), tuple(tuple(p) for p in prev), *stored[9:])
         assert json.loads(codec.wire_row(stored)) == json.loads(json.dumps(codec.encode(change)))
 
+
+
+def _field_values(f):
+    """Values in stored form for field `f`, and values that are not."""
+    good = {
+        "text": st.text(min_size=1).map(str.strip).filter(bool),
+        "enum": st.sampled_from(f.choices or ("x",)),
+        "ref": st.text("0123456789abcdef", min_size=32, max_size=32),
+        "time": st.datetimes(timezones=st.just(model.UTC)).map(model.format_time),
+        "bool": st.booleans(),
+        "int": st.integers(-(2**70), 2**70),
+        "real": st.floats() | st.integers(-(2**70), 2**70),
+        "counter": st.floats() | st.integers(-(2**70), 2**70),
+    }[f.type]
+    odd = (st.none() | st.text() | st.booleans() | st.integers() | st.floats() | st.lists(st.integers(), max_size=2)
+           | st.sampled_from([" on_scene", "On Scene", "Main \udcff St", "2026-11-25T18:30:00+00:00",
+                              "2026-11-25 18:30Z", "x" * 4001, "1" * 32 + " ", 10**30, -0.0]))
+    return good | odd
+
+
+@st.composite
+def wire_changes(draw):
+    """Changes in wire form, mostly well formed, some not in many ways."""
+    t = draw(st.sampled_from(list(model.TABLES.values())))
+    kind = draw(st.sampled_from(["insert"] * 3 + ["set", "add", "delete", "resolve"]))
+    fields = list(t.fields) + ([] if t.append_only else [model.DELETED])
+    if kind == "insert":
+        field = codec.ROW_FIELD
+        names = draw(st.lists(st.sampled_from(fields), unique=True))
+        value = {f.name: draw(_field_values(f)) for f in names}
+        if draw(st.integers(0, 9)) == 0:
+            value[draw(st.text(max_size=5))] = 1
+    else:
+        f = draw(st.sampled_from(fields))
+        field, value = f.name, draw(_field_values(f) | st.just(True))
+    ids = st.text("0123456789abcdef", min_size=32, max_size=32)
+    change = [draw(ids), draw(st.integers(1, 2**40)), draw(st.integers(0, 2**62)), t.name, draw(ids), field, kind,
+              value, draw(st.lists(st.lists(ids, min_size=1, max_size=1).map(lambda x: [x[0], 7]), max_size=2)),
+              draw(st.sampled_from(["dana", "Dana Ölund", "x" * 201])), "Fire"]
+    if draw(st.integers(0, 9)) == 0:
+        change[draw(st.integers(0, 10))] = draw(st.none() | st.integers() | st.text(max_size=3) | st.booleans())
+    return change
+
+
+@given(wire_changes())
+@settings(max_examples=2000)
+def test_the_fast_path_decodes_exactly_as_the_full_checks(obj):
+    """decode's fast path accepts only what the full checks return
+    unchanged: the same change, value types included, or the same error."""
+    try:
+        full = repr(codec._decode(obj))
+    except model.ValidationError as exc:
+        full = f"refused: {exc}"
+    try:
+        fast = repr(codec.decode(obj))
+    except model.ValidationError as exc:
+        fast = f"refused: {exc}"
+    assert fast == full
+
+
+def test_every_well_formed_change_of_a_real_log_takes_the_fast_path(tmp_path):
+    """The quick checks cover every kind of change the store writes (a miss
+    would only cost speed, so it is checked here)."""
+    from console.store import Store
+
+    s = Store(tmp_path / "a.db")
+    u = s.add("units", {"callsign": "E-1", "agency": "Fire", "kind": "Engine", "lat": 45.5, "personnel": 4})
+    t = s.add("tasks", {"title": "Sandbag", "due": "2026-11-25T18:30:00Z"})
+    r = s.add("resources", {"name": "Sandbags", "kind": "bags", "agency": "PW", "quantity": 10})
+    s.update("units", u, {"status": "on_scene", "task_id": t, "location": "Main St", "lon": -122.5})
+    s.adjust(r, -2.5)
+    s.note("checked", "units", u)
+    s.delete("tasks", t)
+    other = Store(tmp_path / "b.db")
+    other.apply(c for batch in s.all_changes() for c in batch)
+    s.update("units", u, {"personnel": 5})
+    other.update("units", u, {"personnel": 6})
+    s.apply(c for batch in other.all_changes() for c in batch)
+    s.resolve(s.conflicts()[0].id, keep=1)
+    wire_form = [json.loads(json.dumps(codec.encode(c))) for batch in s.all_changes() for c in batch]
+    for obj in wire_form:
+        assert codec._QUICK[(obj[3], obj[6], obj[5])](obj[7]) is not codec._FULL, obj
+    assert {(o[6], o[5]) for o in wire_form if o[3] == "units"} >= {
+        ("insert", "*"), ("set", "status"), ("set", "task_id"), ("set", "personnel"), ("resolve", "personnel")}
