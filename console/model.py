@@ -297,17 +297,24 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(f"{tbl.name}.{fld.name} must be a number, not {type(value).__name__}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # (ints are finite, and may be past a float's range)
         raise ValidationError(f"{tbl.name}.{fld.name} must be a finite number")
     if fld.type == "int":
         if value != int(value):
             raise ValidationError(f"{tbl.name}.{fld.name} must be a whole number")
         value = int(value)
     if fld.minimum is not None and value < fld.minimum:
-        raise ValidationError(f"{tbl.name}.{fld.name} must be at least {fld.minimum:g}, not {value:g}")
+        raise ValidationError(f"{tbl.name}.{fld.name} must be at least {fld.minimum:g}, not {_shown(value)}")
     if fld.maximum is not None and value > fld.maximum:
-        raise ValidationError(f"{tbl.name}.{fld.name} must be at most {fld.maximum:g}, not {value:g}")
+        raise ValidationError(f"{tbl.name}.{fld.name} must be at most {fld.maximum:g}, not {_shown(value)}")
     return value
+
+
+def _shown(number: float) -> str:
+    """A number for an error message (an int past a float's range too)."""
+    if isinstance(number, float) or abs(number) < 10**300:
+        return f"{number:g}"
+    return f"{'-' if number < 0 else ''}a number of more than 300 digits"
 
 
 def parse(tbl: Table, fld: Field, raw: str) -> Any:

@@ -44,6 +44,8 @@ def test_round_trip():
         (wire(value=7), "must be text"),
         (wire(field="personnel", value="4"), "must be a number"),
         (wire(field="personnel", value=2.5), "whole number"),
+        (wire(field="lat", value=10**400), "at most 90"),
+        (wire(field="personnel", value=-(10**400)), "at least 0"),
         (wire(field="callsign", value=None), "required"),
         (wire(prev="x"), "prev must be"),
         (wire(prev=[[ORIGIN]]), "prev entry"),
@@ -168,7 +170,7 @@ def _field_values(f):
     }[f.type]
     odd = (st.none() | st.text() | st.booleans() | st.integers() | st.floats() | st.lists(st.integers(), max_size=2)
            | st.sampled_from([" on_scene", "On Scene", "Main \udcff St", "2026-11-25T18:30:00+00:00",
-                              "2026-11-25 18:30Z", "x" * 4001, "1" * 32 + " ", 10**30, -0.0]))
+                              "2026-11-25 18:30Z", "x" * 4001, "1" * 32 + " ", 10**30, 10**400, -0.0]))
     return good | odd
 
 
