@@ -127,9 +127,10 @@ def decode(obj: Any) -> Change:
 
     Nearly every change arrives already in stored form (its sender checked
     it), and a catch-up decodes a hundred thousand: those pass a fast path
-    (`_quick`) that only accepts what the full checks (`_decode`) would
-    return unchanged. Anything else, including everything wrong, goes
-    through the full checks, which normalise or name the fault."""
+    (the quick checks, `_QUICK`) that only accepts what the full checks
+    (`_decode`) would return unchanged. Anything else, including everything
+    wrong, goes through the full checks, which normalise or name the fault.
+    tests/test_codec.py holds the two to the same answer."""
     if type(obj) is list and len(obj) == 11:
         origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = obj
         # (a str key hashes; anything else at these places takes the full checks)
