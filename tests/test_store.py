@@ -608,8 +608,6 @@ def test_new_databases_use_big_pages_and_old_ones_keep_theirs(tmp_path):
     s.close()
     # A database made before (4 KiB pages, SQLite's default) opens, merges
     # and stays as it is: in WAL mode the page size cannot change in place.
-    old = Store(tmp_path / "old.db")
-    old.close()
     conn = sqlite3.connect(tmp_path / "small.db")
     conn.execute("PRAGMA page_size = 4096")
     conn.execute("VACUUM")
