@@ -127,7 +127,10 @@ def build_parser() -> Parser:
 
     p = cmd("trust", "let a console sync with this one")
     p.add_argument("console_id", metavar="CONSOLE_ID", help="as printed by `crisis-console id` on that console")
-    p.add_argument("--agency", required=True, help="the agency that runs that console")
+    # Its own name: `args.agency` is this console's agency (the option
+    # before the command), which opening the store would remember.
+    p.add_argument("--agency", dest="peer_agency", metavar="NAME", required=True,
+                   help="the agency that runs that console")
     p.add_argument("--role", choices=("editor", "observer"), default="editor",
                    help="editor (default), or observer: may read, its changes are refused")
 
@@ -262,10 +265,12 @@ def run(args) -> int:
             cid = identity.normalize_id(args.console_id)
             if cid == identity.load_or_create(store.path).console_id:
                 raise model.ValidationError("that is this console's own ID")
-            store.trust(cid, args.agency, args.role)
-            print(f"trusted {cid} ({args.agency}, {args.role})", file=out)
+            store.trust(cid, args.peer_agency, args.role)
+            print(f"trusted {cid} ({args.peer_agency.strip()}, {args.role})", file=out)
         elif c == "untrust":
-            store.untrust(identity.normalize_id(args.console_id))
+            cid = identity.normalize_id(args.console_id)
+            store.untrust(cid)
+            print(f"untrusted {cid}", file=out)
         elif c == "peers":
             peers = store.peers()
             if args.json:

@@ -326,3 +326,47 @@ def test_sync_once_shows_progress_on_a_terminal_only(capsys, monkeypatch):
     shown.event("progress", link)  # within a tenth of a second of the last: skipped
     shown.end()
     assert capsys.readouterr().err == "\rwss://eoc:8765: received 5,000, sent 12; 95,000 still to come   \n"
+
+
+def test_trust_untrust_and_peers(demo, capsys):
+    other = demo.parent / "other.db"
+    code, other_id, _ = run(capsys, "id", "--db", other)
+    other_id = other_id.strip()
+    code, own_id, _ = run(capsys, "id", "--db", demo)
+    assert code == 0 and run(capsys, "id", "--db", demo)[1].strip() == own_id.strip()
+    # `--agency` after `trust` is the other console's; this console's own
+    # agency (the option before the command) stays as it was.
+    code, _, _ = run(capsys, "--agency", "County EMS", "info", "--db", demo)
+    code, out, err = run(capsys, "trust", "--db", demo, other_id.lower().replace("-", ""), "--agency", "Public Works")
+    assert code == 0 and out == f"trusted {other_id} (Public Works, editor)\n", err
+    code, out, _ = run(capsys, "--agency", "County EMS", "trust", "--db", demo, other_id, "--agency", " State DOT ",
+                       "--role", "observer")
+    assert code == 0 and out == f"trusted {other_id} (State DOT, observer)\n"
+    with Store(demo) as s:
+        assert s.agency == "County EMS"
+        assert s.trusted(other_id) == ("State DOT", "observer")
+    code, out, _ = run(capsys, "peers", "--db", demo, "--json")
+    [peer] = json.loads(out)
+    assert (peer["console_id"], peer["agency"], peer["role"], peer["last_seen"]) == \
+        (other_id, "State DOT", "observer", None)
+    code, out, _ = run(capsys, "peers", "--db", demo)
+    assert other_id[:14] in out and "observer" in out and "never" in out
+
+    before = state(demo)
+    for argv, message in [
+        (["trust", "--db", demo, own_id.strip(), "--agency", "Fire"], "this console's own ID"),
+        (["trust", "--db", demo, "not-an-id", "--agency", "Fire"], "is not a console ID"),
+        (["trust", "--db", demo, other_id, "--agency", "  "], "give the console's agency"),
+    ]:
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and message in err and err.count("\n") == 1, err
+    assert run(capsys, "trust", "--db", demo, other_id, "--agency", "Fire", "--role", "owner")[0] == 2
+    assert state(demo) == before
+    assert json.loads(run(capsys, "peers", "--db", demo, "--json")[1])[0]["agency"] == "State DOT"
+
+    code, out, _ = run(capsys, "untrust", "--db", demo, other_id)
+    assert code == 0 and out == f"untrusted {other_id}\n"
+    code, _, err = run(capsys, "untrust", "--db", demo, other_id)
+    assert code == 1 and "is not on the trust list" in err
+    code, out, _ = run(capsys, "peers", "--db", demo)
+    assert code == 0 and "no trusted consoles yet" in out
