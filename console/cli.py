@@ -492,7 +492,7 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
         print(f"{c.id}  {c.table[:-1]} {c.row_label}: {what}", file=out)
         for i, x in enumerate(c.candidates, 1):
             shown = "delete" if c.kind == "delete" and x.field == "deleted" else \
-                f"{x.field} = {model.label(x.value) if isinstance(x.value, str) else _cell(x.value)}"
+                f"{x.field.removesuffix('_id').replace('_', ' ')} = {store.describe(c.table, x.field, x.value)}"
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at})", file=out)
 
 

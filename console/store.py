@@ -1002,10 +1002,18 @@ class Store:
             if clash:
                 raise ValidationError(f"callsign {clash[0]!r} is already in use ({clash[1]})")
 
+    @_guard
+    def describe(self, table: str, field: str, value: Any) -> str:
+        """A field's value as a person reads it: a task by its title (a unit
+        by its callsign), a status as words, "—" for none."""
+        return self._describe(model.table(table), field, value)
+
     def _describe(self, t: model.Table, name: str, value: Any) -> str:
         f = t.field(name)
         if value is None or value == "":
             return "—"
+        if f.type == "bool":
+            return "yes" if value else "no"
         if f.type == "ref":
             ref_t = model.TABLES[f.ref]
             r = self._conn.execute(f"SELECT {ref_t.label} FROM {ref_t.name} WHERE id = ?", (value,)).fetchone()

@@ -130,6 +130,23 @@ def test_conflicts_and_resolve(tmp_path, capsys):
     assert code == 1 and "no open conflict" in err
 
 
+def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
+    """A unit assigned on one console and deleted on another: the person
+    reconciling reads the task's title, not its id."""
+    a_db, b_db, f = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "x.changes"
+    run(capsys, "add", "--db", a_db, "units", "callsign=E-12", "agency=F", "kind=E")
+    task = run(capsys, "add", "--db", a_db, "tasks", "title=Sandbag Main St")[1].strip()
+    run(capsys, "changes", "export", "--db", a_db, f)
+    run(capsys, "changes", "import", "--db", b_db, f)
+    run(capsys, "set", "--db", a_db, "units", "E-12", f"task_id={task[-6:]}")
+    run(capsys, "delete", "--db", b_db, "units", "E-12")
+    run(capsys, "changes", "export", "--db", b_db, f)
+    run(capsys, "changes", "import", "--db", a_db, f)
+    code, out, _ = run(capsys, "conflicts", "--db", a_db)
+    assert code == 0 and "unit E-12: edited while deleted" in out
+    assert "1. delete" in out and "2. task = Sandbag Main St" in out and task not in out
+
+
 def test_export_csv_and_json(demo, capsys, tmp_path):
     _code, out, _ = run(capsys, "export", "--db", demo, "resources", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))

@@ -634,3 +634,30 @@ def test_fitting_a_badge_column_to_its_contents_keeps_badges_whole(window):
     col = [k for k, _ in window.models["units"].columns].index("status")
     v.resizeColumnsToContents()
     assert v.columnWidth(col) >= v.fontMetrics().horizontalAdvance("out of service") + 16 + 8
+
+
+def test_reconciling_an_assignment_against_a_delete(window, demo_store, tmp_path):
+    """The dialog names the task by its title, and keeping the edit
+    restores the unit on its task."""
+    from console import transfer
+
+    unit = demo_store.resolve_id("units", "E-11")
+    task = demo_store.add("tasks", {"title": "Pump out Elm St underpass"})
+    transfer.export_changes(demo_store, tmp_path / "out.changes")
+    with Store(tmp_path / "field.db", agency="City Police") as field:
+        transfer.import_changes(field, tmp_path / "out.changes")
+        field.delete("units", unit)
+        transfer.export_changes(field, tmp_path / "back.changes")
+    window.bridge.assign([unit], task)
+    with Store(demo_store.path) as other_connection:
+        transfer.import_changes(other_connection, tmp_path / "back.changes")
+    dialog = window.open_reconcile()
+    top = dialog.tree.topLevelItem(0)
+    assert top.text(0) == "unit E-11: edited while being deleted"
+    options = [top.child(i).text(1) for i in range(top.childCount())]
+    assert sorted(options) == ["delete it", "keep it: task = Pump out Elm St underpass"]
+    dialog.tree.setCurrentItem(top.child(options.index("keep it: task = Pump out Elm St underpass")))
+    dialog.keep_selected()
+    assert dialog.tree.topLevelItemCount() == 0 and dialog.error.text() == ""
+    kept = demo_store.get("units", unit)
+    assert kept.task_id == task  # (get finds live rows only)

@@ -151,14 +151,6 @@ class StockDialog(QDialog):
         self.accept()
 
 
-def describe(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return model.label(value) if isinstance(value, str) else ("—" if value is None else str(value))
-
-
 class ReconcileDialog(QDialog):
     """Every open conflict: what, both values, who and when; keep one, or
     enter a new value. Resolutions sync to every console."""
@@ -202,7 +194,8 @@ class ReconcileDialog(QDialog):
 
     def reload(self) -> None:
         self.tree.clear()
-        for c in self.bridge.store.conflicts():
+        store = self.bridge.store
+        for c in store.conflicts():
             what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
                     else f"{c.table[:-1]} {c.row_label}: {c.field.removesuffix('_id').replace('_', ' ')}")
             top = QTreeWidgetItem([what, "", "", c.detected_at.replace("T", " ").rstrip("Z")])
@@ -211,9 +204,10 @@ class ReconcileDialog(QDialog):
                 if c.kind == "delete" and cand.field == "deleted":
                     value = "delete it"
                 elif c.kind == "delete":
-                    value = f"keep it: {cand.field} = {describe(cand.value)}"
+                    name = cand.field.removesuffix("_id").replace("_", " ")
+                    value = f"keep it: {name} = {store.describe(c.table, cand.field, cand.value)}"
                 else:
-                    value = describe(self._label(c.table, c.field, cand.value))
+                    value = store.describe(c.table, c.field, cand.value)
                 child = QTreeWidgetItem([f"  option {i}", value, f"{cand.agency} ({cand.operator})",
                                          cand.at.replace("T", " ").rstrip("Z")])
                 child.setData(0, Qt.ItemDataRole.UserRole, (c.id, i))
@@ -222,16 +216,6 @@ class ReconcileDialog(QDialog):
             top.setExpanded(True)
         for col in range(4):
             self.tree.resizeColumnToContents(col)
-
-    def _label(self, table: str, field: str, value):
-        f = model.table(table).field(field)
-        if f.type == "ref" and value:
-            try:
-                rec = self.bridge.store.get(f.ref, value)
-                return getattr(rec, model.TABLES[f.ref].label)
-            except StoreError:
-                return value
-        return value
 
     def _selected(self) -> tuple[str, int | None] | None:
         item = self.tree.currentItem()
