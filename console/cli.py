@@ -328,7 +328,9 @@ def run(args) -> int:
             _conflicts(store, args.json, out)
         elif c == "resolve":
             ch = store.resolve(args.conflict, keep=args.keep, raw=args.value)
-            print(f"resolved: {ch.table} {short_id(ch.row)} {ch.field} (change {ch.seq})", file=out)
+            # What the journal now says of it, in words.
+            said = store.journal(limit=1, table=ch.table, row=ch.row)[0].text
+            print(f"{said} (change {ch.seq})", file=out)
         elif c == "info":
             info = store.info()
             if args.json:
@@ -488,11 +490,11 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
     if not found:
         print("no open conflicts", file=out)
     for c in found:
-        what = "edited while deleted" if c.kind == "delete" else f"{c.field} written concurrently"
+        what = "edited while deleted" if c.kind == "delete" else f"{model.field_label(c.field)} written concurrently"
         print(f"{c.id}  {c.table[:-1]} {c.row_label}: {what}", file=out)
         for i, x in enumerate(c.candidates, 1):
             shown = "delete" if c.kind == "delete" and x.field == "deleted" else \
-                f"{x.field.removesuffix('_id').replace('_', ' ')} = {store.describe(c.table, x.field, x.value)}"
+                f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at})", file=out)
 
 

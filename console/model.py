@@ -348,6 +348,12 @@ def label(value: str | None) -> str:
     return "" if value is None else str(value).replace("_", " ")
 
 
+def field_label(name: str) -> str:
+    """A field's name as people say it: task_id is the task, lead_agency
+    the lead agency."""
+    return label(name.removesuffix("_id"))
+
+
 # Plain records the store hands out. Their fields follow the table
 # descriptions above; `id` and `deleted` come first.
 

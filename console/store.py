@@ -1212,7 +1212,8 @@ class Store:
                 gone = chosen.field == "deleted"
                 seen = sorted({hid for hs in heads.values() for hid in hs})
                 c = w.change(cv.table, cv.row, "deleted", "resolve", gone, seen)
-                what = "kept the delete" if gone else f"kept the edit of {chosen.field} and restored the row"
+                what = ("kept the delete" if gone
+                        else f"kept the edit of {model.field_label(chosen.field)} and restored the row")
             else:
                 if keep is not None:
                     new = cv.candidates[keep - 1].value
@@ -1223,7 +1224,7 @@ class Store:
                     raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
                 new = self._prepare(t, cv.field, new, row_id=cv.row)
                 c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
-                what = f"{cv.field} = {self._describe(t, cv.field, new)}"
+                what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"
             w.journal("resolve", f"Reconciled {name}: {what}", cv.table, cv.row)
         return c
 

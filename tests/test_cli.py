@@ -123,7 +123,8 @@ def test_conflicts_and_resolve(tmp_path, capsys):
     code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--value", "sleeping")
     assert code == 1 and "not one of" in err
     assert run(capsys, "resolve", "--db", a_db, c["id"])[0] == 2
-    assert run(capsys, "resolve", "--db", a_db, c["id"][:6], "--value", "available")[0] == 0
+    code, out, _ = run(capsys, "resolve", "--db", a_db, c["id"][:6], "--value", "available")
+    assert code == 0 and re.fullmatch(r"Reconciled E-12: status = available \(change \d+\)\n", out), out
     code, out, _ = run(capsys, "conflicts", "--db", a_db)
     assert out.strip() == "no open conflicts"
     code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--keep", "1")
@@ -145,6 +146,8 @@ def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
     code, out, _ = run(capsys, "conflicts", "--db", a_db)
     assert code == 0 and "unit E-12: edited while deleted" in out
     assert "1. delete" in out and "2. task = Sandbag Main St" in out and task not in out
+    code, out, _ = run(capsys, "resolve", "--db", a_db, out[:12], "--keep", "2")
+    assert code == 0 and out.startswith("Reconciled E-12: kept the edit of task and restored the row")
 
 
 def test_export_csv_and_json(demo, capsys, tmp_path):

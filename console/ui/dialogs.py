@@ -197,15 +197,15 @@ class ReconcileDialog(QDialog):
         store = self.bridge.store
         for c in store.conflicts():
             what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
-                    else f"{c.table[:-1]} {c.row_label}: {c.field.removesuffix('_id').replace('_', ' ')}")
+                    else f"{c.table[:-1]} {c.row_label}: {model.field_label(c.field)}")
             top = QTreeWidgetItem([what, "", "", c.detected_at.replace("T", " ").rstrip("Z")])
             top.setData(0, Qt.ItemDataRole.UserRole, (c.id, None))
             for i, cand in enumerate(c.candidates, 1):
                 if c.kind == "delete" and cand.field == "deleted":
                     value = "delete it"
                 elif c.kind == "delete":
-                    name = cand.field.removesuffix("_id").replace("_", " ")
-                    value = f"keep it: {name} = {store.describe(c.table, cand.field, cand.value)}"
+                    shown = store.describe(c.table, cand.field, cand.value)
+                    value = f"keep it: {model.field_label(cand.field)} = {shown}"
                 else:
                     value = store.describe(c.table, c.field, cand.value)
                 child = QTreeWidgetItem([f"  option {i}", value, f"{cand.agency} ({cand.operator})",
