@@ -661,3 +661,88 @@ def test_reconciling_an_assignment_against_a_delete(window, demo_store, tmp_path
     assert dialog.tree.topLevelItemCount() == 0 and dialog.error.text() == ""
     kept = demo_store.get("units", unit)
     assert kept.task_id == task  # (get finds live rows only)
+
+
+def collide(store, tmp_path, table, ref, mine, theirs):
+    """Edit a row here and, concurrently, on a field console whose changes
+    then arrive by transfer file: an open conflict on each field edited."""
+    from console import transfer
+
+    row = store.resolve_id(table, ref)
+    transfer.export_changes(store, tmp_path / "out.changes")
+    with Store(tmp_path / "field.db", agency="City Police", operator="Sgt. Lee") as field:
+        transfer.import_changes(field, tmp_path / "out.changes")
+        field.update(table, row, theirs)
+        transfer.export_changes(field, tmp_path / "back.changes")
+    store.update(table, row, mine)
+    with Store(store.path) as other_connection:
+        transfer.import_changes(other_connection, tmp_path / "back.changes")
+    return row
+
+
+def test_entering_a_new_value_picks_tasks_and_statuses_and_edits_text(window, demo_store, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    tasks = {t.title: t.id for t in demo_store.list("tasks")}
+    first, second, third = sorted(tasks)[:3]
+    unit = collide(demo_store, tmp_path, "units", "E-11",
+                   {"task_id": tasks[first], "status": "en_route", "notes": "pump 1 down"},
+                   {"task_id": tasks[second], "status": "returning", "notes": "pump 2 down"})
+    dialog = window.open_reconcile()
+    assert dialog.tree.topLevelItemCount() == 3
+    asked = []
+
+    def conflict_on(field):
+        for i in range(dialog.tree.topLevelItemCount()):
+            if dialog.tree.topLevelItem(i).text(0) == f"unit E-11: {field}":
+                return dialog.tree.topLevelItem(i)
+        raise AssertionError(field)
+
+    def pick(answer):
+        def get_item(parent, title, label, items, current, editable):
+            asked.append((title, label, list(items)))
+            return answer, True
+        return get_item
+
+    dialog.tree.setCurrentItem(conflict_on("task"))
+    monkeypatch.setattr(QInputDialog, "getItem", pick(third))
+    dialog.enter_value()
+    title, label, items = asked.pop()
+    assert title == "New task for unit E-11" and label == "Task:"
+    assert items[0] == "— none —" and set(items[1:]) == set(tasks)
+    assert demo_store.get("units", unit).task_id == tasks[third]
+
+    dialog.tree.setCurrentItem(conflict_on("status"))
+    monkeypatch.setattr(QInputDialog, "getItem", pick("on scene"))
+    dialog.enter_value()
+    assert "out of service" in asked.pop()[2]
+    assert demo_store.get("units", unit).status == "on_scene"
+
+    dialog.tree.setCurrentItem(conflict_on("notes").child(0))
+    shown = demo_store.get("units", unit).notes
+    monkeypatch.setattr(QInputDialog, "getText",
+                        lambda parent, title, label, text="": (asked.append(text) or "pumps 1 and 2 down", True))
+    dialog.enter_value()
+    assert asked.pop() == shown and demo_store.get("units", unit).notes == "pumps 1 and 2 down"
+    assert dialog.tree.topLevelItemCount() == 0 and dialog.error.text() == ""
+    assert demo_store.conflicts() == []
+
+
+def test_a_delete_conflict_asks_to_keep_a_side(window, demo_store, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from console import transfer
+
+    unit = demo_store.resolve_id("units", "E-11")
+    transfer.export_changes(demo_store, tmp_path / "out.changes")
+    with Store(tmp_path / "field.db") as field:
+        transfer.import_changes(field, tmp_path / "out.changes")
+        field.delete("units", unit)
+        transfer.export_changes(field, tmp_path / "back.changes")
+    demo_store.update("units", unit, {"status": "returning"})
+    transfer.import_changes(demo_store, tmp_path / "back.changes")
+    dialog = window.open_reconcile()
+    dialog.tree.setCurrentItem(dialog.tree.topLevelItem(0))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: pytest.fail("asked for a value"))
+    dialog.enter_value()
+    assert "keeping one side" in dialog.error.text() and len(demo_store.conflicts()) == 1

@@ -229,15 +229,48 @@ class ReconcileDialog(QDialog):
         self._resolve(sel[0], keep=sel[1])
 
     def enter_value(self, text: str | None = None) -> None:
+        """Resolve the selected conflict with a value of one's own: `text` as
+        typed, or asked for: a task picked by its title, a status picked from
+        its words, anything else typed (starting from the value shown)."""
         sel = self._selected()
         if not sel:
             self.error.setText("Select a conflict.")
             return
         if not isinstance(text, str):
-            text, ok = QInputDialog.getText(self, "New value", "Value:")
-            if not ok:
+            text = self._ask_value(sel[0])
+            if text is None:
                 return
         self._resolve(sel[0], raw=text)
+
+    def _ask_value(self, conflict_id: str) -> str | None:
+        store = self.bridge.store
+        try:
+            c = store.conflict(conflict_id)
+        except StoreError as exc:
+            self.error.setText(str(exc))
+            return None
+        if c.kind == "delete":
+            self.error.setText("An edit against a delete is settled by keeping one side: select it and keep it.")
+            return None
+        f = model.table(c.table).field(c.field)
+        title = f"New {model.field_label(c.field)} for {c.table[:-1]} {c.row_label}"
+        if f.type in ("ref", "enum"):
+            if f.type == "ref":
+                recs = store.list(f.ref)
+                keys = ["", *[r.id for r in recs]]
+                names = ["— none —", *[str(getattr(r, model.TABLES[f.ref].label)) for r in recs]]
+            else:
+                keys = list(f.choices)
+                names = [model.label(k) for k in keys]
+            choice, ok = QInputDialog.getItem(self, title, f"{model.field_label(c.field).capitalize()}:",
+                                              names, 0, False)
+            return keys[names.index(choice)] if ok and choice in names else None
+        try:
+            shown = getattr(store.get(c.table, c.row), c.field)
+        except StoreError:
+            shown = None
+        text, ok = QInputDialog.getText(self, title, "Value:", text="" if shown is None else str(shown))
+        return text if ok else None
 
     def _resolve(self, conflict_id: str, **how) -> None:
         try:
