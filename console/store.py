@@ -1008,6 +1008,10 @@ class Store:
         by its callsign), a status as words, "—" for none."""
         return self._describe(model.table(table), field, value)
 
+    def _said(self, t: model.Table, name: str, old: Any, new: Any) -> str:
+        """A field's change as the journal says it: "task — → Sandbag Main St"."""
+        return f"{model.field_label(name)} {self._describe(t, name, old)} → {self._describe(t, name, new)}"
+
     def _describe(self, t: model.Table, name: str, value: Any) -> str:
         f = t.field(name)
         if value is None or value == "":
@@ -1090,14 +1094,14 @@ class Store:
                     delta = _number(_counter_sum(value, -(old or 0)))
                     if delta:
                         w.change(t.name, row["id"], name, "add", delta)
-                        said.append(f"{name} {self._describe(t, name, old)} → {self._describe(t, name, value)}")
+                        said.append(self._said(t, name, old, value))
                     continue
                 if f.type == "bool":
                     old = None if old is None else bool(old)
                 if old == value and len(heads.get(name, ())) <= 1:
                     continue
                 w.change(t.name, row["id"], name, "set", value, self._prev(row, heads, name))
-                said.append(f"{name} {self._describe(t, name, old)} → {self._describe(t, name, value)}")
+                said.append(self._said(t, name, old, value))
             if not said:
                 return []
             name = row[t.label] or short_id(row["id"])

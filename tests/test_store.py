@@ -70,6 +70,12 @@ def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
     assert [e.text for e in entries] == ["E-12: status available → on scene",
                                          "Added unit E-12 (County Fire, Engine, Type 1)"]
     assert entries[0].operator == "Dana" and entries[0].row_id == u
+    # Fields as people say them, a task by its title.
+    t = s.add("tasks", {"title": "Sandbag Main St", "lead_agency": "Public Works"})
+    s.update("units", u, {"task_id": t})
+    s.update("tasks", t, {"lead_agency": "County Fire"})
+    assert [e.text for e in s.journal(limit=2)] == ["Sandbag Main St: lead agency Public Works → County Fire",
+                                                   "E-12: task — → Sandbag Main St"]
 
 
 @pytest.mark.parametrize(
