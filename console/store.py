@@ -594,6 +594,15 @@ class Store:
             )
         return out
 
+    @_guard
+    def conflicted(self) -> dict[str, dict[str, frozenset[str]]]:
+        """Table -> row -> the fields with an open conflict, for marking
+        them on the boards."""
+        out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for tbl, row, fld in self._conn.execute("SELECT tbl, row_id, field FROM conflicts"):
+            out[tbl][row].add(fld)
+        return {tbl: {row: frozenset(f) for row, f in rows.items()} for tbl, rows in out.items()}
+
     def conflict(self, ref: str) -> ConflictView:
         ref = ref.strip().lower()
         found = [c for c in self.conflicts() if c.id.startswith(ref)] if len(ref) >= 4 else []

@@ -11,7 +11,7 @@ from console import seed
 from console.store import Store
 from console.ui.bridge import Bridge
 from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog
-from console.ui.models import BoardFilter, RecordsModel
+from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel
 from console.ui.window import MainWindow
 
 
@@ -746,3 +746,46 @@ def test_a_delete_conflict_asks_to_keep_a_side(window, demo_store, tmp_path, mon
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: pytest.fail("asked for a value"))
     dialog.enter_value()
     assert "keeping one side" in dialog.error.text() and len(demo_store.conflicts()) == 1
+
+
+def test_the_boards_mark_what_is_in_conflict_until_it_is_reconciled(window, demo_store, tmp_path, qtbot):
+    from PySide6.QtCore import Qt
+
+    background, tip = Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole
+
+    def marked(table, label_value):
+        """The columns of the row whose name is `label_value` that are marked, as the view sees them."""
+        view = window.views[table]
+        proxy = view.model()
+        for r in range(proxy.rowCount()):
+            rec = proxy.index(r, 0).data(RECORD_ROLE)
+            if getattr(rec, window.models[table]._label_key) == label_value:
+                cols = [proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(proxy.columnCount())]
+                return {cols[c] for c in range(len(cols)) if proxy.index(r, c).data(background) is not None}
+        raise AssertionError(label_value)
+
+    assert marked("units", "E-11") == set()
+    tasks = [t.id for t in demo_store.list("tasks")]
+    unit = collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[0], "notes": "pump 1 down"},
+                   {"task_id": tasks[1], "notes": "pump 2 down"})
+    qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
+    # The task's cell, and the callsign (notes have no column of their own).
+    assert marked("units", "E-11") == {"Callsign", "Task"}
+    assert marked("units", "E-12") == set()
+    m = window.models["units"]
+    row = m._row_of(unit)
+    assert m.index(row, 0).data(tip).startswith("In conflict") and m.index(row, 5).data(tip).startswith("id")
+    # The status board of tasks is marked too, on the task's title.
+    task = next(t for t in demo_store.list("tasks") if t.priority == "normal")
+    collide(demo_store, tmp_path, "tasks", task.id, {"priority": "low"}, {"priority": "urgent"})
+    title = task.title
+    qtbot.waitUntil(lambda: window.conflicts_button.text() == "3 conflicts to reconcile", timeout=5000)
+    assert marked("tasks", title) == {"Title", "Priority"}
+    # Reconciled: the marks go.
+    dialog = window.open_reconcile()
+    while dialog.tree.topLevelItemCount():
+        dialog.tree.setCurrentItem(dialog.tree.topLevelItem(0).child(1))
+        dialog.keep_selected()
+        assert dialog.error.text() == ""
+    assert not window.conflicts_button.isVisible()
+    assert marked("units", "E-11") == set()

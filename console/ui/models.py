@@ -55,8 +55,12 @@ BADGE_PADDING = 16 + 8 + 6  # pixels around a badge's text: its own padding, the
 UNITS_MIME = "application/x-crisis-console-units"  # unit ids, one per line
 DATA_ROLES = frozenset({  # the roles data() answers (Qt passes them as ints, which hash alike)
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
-    Qt.ItemDataRole.TextAlignmentRole, RECORD_ROLE,
+    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole, RECORD_ROLE,
 })
+# Cells with an open conflict: the amber of the "conflicts to reconcile" button, lighter.
+CONFLICT_COLOUR = "#ffe082"
+CONFLICT_TIP = "In conflict: written on two consoles at once. Reconcile it (Sync ▸ Reconcile conflicts, Ctrl+R)."
+COLUMN_FIELDS = {"task": "task_id", "since": "status"}  # columns that show another field
 REFRESH_SLICE = 50  # rows folded in per timer tick (each tick stays short)
 ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 # A pause between slices (not 0): other timers, the sync status and input
@@ -149,6 +153,9 @@ class RecordsModel(QAbstractTableModel):
         self.on_drop_units: Callable[[list[str], str], bool] | None = None
         self._assigned: dict[str, tuple[str, ...]] = {}
         self._assign_queue: list[str] = []
+        # Rows with an open conflict -> its fields (see set_conflicts).
+        self.conflicts: dict[str, frozenset[str]] = {}
+        self._label_key = model.TABLES[table].label
         self.reload()
 
     # ---------------------------------------------------------------- loading
@@ -301,6 +308,22 @@ class RecordsModel(QAbstractTableModel):
             if rec.task_id in retitled:
                 self.dataChanged.emit(self.index(at, col), self.index(at, col))
 
+    def set_conflicts(self, conflicts: dict[str, frozenset[str]]) -> None:
+        """Mark the rows with an open conflict: the cells of the fields in
+        conflict, and the row's name (its conflict may be on a field the
+        board has no column for). (A row deleted on one console and edited
+        on another is off the boards until reconciled: deleted shows.)"""
+        old, self.conflicts = self.conflicts, conflicts
+        last = len(self.columns) - 1
+        roles = [Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole]
+        for row_id in old.keys() | conflicts.keys():
+            if old.get(row_id) != conflicts.get(row_id) and (at := self._row_of(row_id)) is not None:
+                self.dataChanged.emit(self.index(at, 0), self.index(at, last), roles)
+
+    def in_conflict(self, rec, key: str) -> bool:
+        fields = self.conflicts.get(rec.id)
+        return bool(fields) and (key == self._label_key or COLUMN_FIELDS.get(key, key) in fields)
+
     # ------------------------------------------------------------ Qt overrides
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
@@ -371,7 +394,11 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and key in ("status", "priority"):
             colour = STATUS_COLOURS.get(getattr(rec, key) or "")
             return QBrush(QColor(colour)) if colour else None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor(CONFLICT_COLOUR)) if self.conflicts and self.in_conflict(rec, key) else None
         if role == Qt.ItemDataRole.ToolTipRole:
+            if self.conflicts and self.in_conflict(rec, key):
+                return CONFLICT_TIP
             if key == "status" and self.table == "units":
                 return f"{model.label(rec.status)} ({model.category(rec.status)}) since {rec.status_since}"
             return f"id …{short_id(rec.id)}"
@@ -444,6 +471,8 @@ class BadgeDelegate(QStyledItemDelegate):
             return super().paint(painter, option, index)
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
+        elif (marked := index.data(Qt.ItemDataRole.BackgroundRole)) is not None:
+            painter.fillRect(option.rect, marked)  # in conflict
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""

@@ -508,6 +508,9 @@ class MainWindow(QMainWindow):
             self.on_sync_status(None)  # the unsent count changes with every edit
 
     def _refresh_conflicts(self) -> None:
+        conflicted = self.store.conflicted()
+        for table, m in self.models.items():
+            m.set_conflicts(conflicted.get(table, {}))
         n = self.store.open_conflict_count()
         self.conflicts_button.setText(f"{n} conflict{'s' if n != 1 else ''} to reconcile")
         self.conflicts_button.setVisible(n > 0)
