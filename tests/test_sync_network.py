@@ -344,6 +344,31 @@ def test_client_refuses_a_server_it_does_not_trust(consoles):
     arun(main())
 
 
+def test_a_console_taken_off_the_trust_list_is_cut_off_at_once(consoles):
+    """`crisis-console untrust` (another process, another connection) while a
+    console is connected and idle: its live session is closed within a
+    second, and it is refused on reconnecting."""
+    r, a = consoles("relay", "a")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]) as ea:
+            await until(lambda: _state(ea, "connected"), what="a connected")
+            with r.open() as s:
+                s.untrust(a.console_id)
+            await until(lambda: _state(ea, "refused"), timeout=10, what="a refused")
+            status = await ea.status()
+            assert "no longer on this console's trust list" in status["peers"][0]["last_error"] \
+                or "not on this console's trust list" in status["peers"][0]["last_error"]
+            assert [link.state for link in relay.links if link.state == "connected"] == []
+            with a.open() as s:
+                s.add("tasks", {"title": "after the cut"})
+            await asyncio.sleep(1.5)
+            with r.open() as s:
+                assert s.counts()["tasks"] == 0
+
+    arun(main())
+
+
 def test_edits_during_a_catch_up_go_out_in_order_from_the_store_thread(consoles):
     # Frames are made on the store thread (a commit pumps every session
     # there) and sent in that order: edits committed through the engines
@@ -403,7 +428,8 @@ def test_status_follows_a_peer_going_away_and_coming_back(consoles):
 
 
 async def _state(engine, state):
-    return (await engine.status())["peers"][0]["state"] == state
+    peers = (await engine.status())["peers"]
+    return bool(peers) and peers[0]["state"] == state
 
 
 async def _outbox(engine, n):

@@ -192,6 +192,42 @@ def test_untrusted_client_is_refused(consoles):
         assert exc.value.code == "untrusted"
 
 
+def test_trust_taken_away_or_lowered_mid_session_applies_to_the_next_batch(consoles):
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        srv, cli = pair(a, b, sa, sb)
+        run(srv, cli)
+        assert srv.peer_role == "editor"
+        # Made an observer (by the window or the command line, on another connection).
+        with a.open() as other:
+            other.trust(b.console_id, "County EMS", "observer")
+        sb.add("tasks", {"title": "Sandbag Main St"})
+        [frame] = cli.pump()
+        before = snapshot(sa)
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(frame)
+        assert exc.value.code == "forbidden" and (srv.peer_agency, srv.peer_role) == ("County EMS", "observer")
+        assert snapshot(sa) == before
+        # Taken off the list: refused, and sent nothing more.
+        srv, cli = pair(a, b, sa, sb)
+        with a.open() as other:
+            other.trust(b.console_id, "County EMS", "editor")
+        run(srv, cli)
+        assert sa.counts()["tasks"] == 1
+        with a.open() as other:
+            other.untrust(b.console_id)
+        sb.add("tasks", {"title": "Pump out the underpass"})
+        sa.add("tasks", {"title": "Not for b"})
+        [frame] = cli.pump()
+        with pytest.raises(p.ProtocolError, match="no longer on this console's trust list") as exc:
+            srv.receive(frame)
+        assert exc.value.code == "untrusted"
+        assert srv.pump() == [] and sa.counts()["tasks"] == 2
+        with pytest.raises(p.ProtocolError) as exc:  # whatever was still on its way
+            srv.receive(p.encode("synced"))
+        assert exc.value.code == "untrusted"
+
+
 def test_client_without_certificate_or_with_a_bad_signature_is_refused(consoles):
     a, b = consoles("a", "b")
     with a.open() as sa, b.open() as sb:

@@ -93,6 +93,7 @@ class Session:
     _next_out: int = 1
     _inflight: set[int] = field(default_factory=set)
     _last_in: int = 0
+    _revoked: p.ProtocolError | None = None
 
     # ---------------------------------------------------------------- driving
 
@@ -108,6 +109,8 @@ class Session:
     def receive(self, text: str | bytes) -> list[str]:
         """Handle one frame; returns the frames to send. Raises ProtocolError
         (answer with `error` and close) or PeerRefused."""
+        if self._revoked is not None:  # whatever was on its way before the close
+            raise self._revoked
         msg = p.decode(text)
         if msg.type == "error":
             raise PeerRefused(msg["code"], msg["message"])
@@ -138,6 +141,24 @@ class Session:
     def done(self) -> bool:
         """Both sides have sent all they held and everything was acknowledged."""
         return self.state == "syncing" and self.peer_synced and self.synced_sent and self.idle
+
+    def check_trust(self) -> None:
+        """Read the peer's place on the trust list again: it may have been
+        changed since the hello (by the window or the command line, on
+        another connection). A new role or agency applies from the next
+        batch on; a console taken off the list is refused (ProtocolError)
+        and this session sends it nothing more."""
+        if self.peer_id is None or self.state != "syncing":
+            return
+        trusted = self.store.trusted(self.peer_id)
+        if trusted is None:
+            self.state = "closed"
+            self._revoked = p.ProtocolError(
+                "untrusted", f"console {self.peer_id} is no longer on this console's trust list")
+            raise self._revoked
+        if trusted != (self.peer_agency, self.peer_role):
+            log.info("%s is now %s, %s here", ident.short_id(self.peer_id), *trusted)
+            self.peer_agency, self.peer_role = trusted
 
     def close(self) -> None:
         """Remember what was seen of the peer; call once the connection is gone."""
@@ -217,6 +238,7 @@ class Session:
             raise p.ProtocolError("out_of_order", "changes before the hello")
         if msg["batch"] != self._last_in + 1:
             raise p.ProtocolError("out_of_order", f"batch {msg['batch']} after batch {self._last_in}")
+        self.check_trust()
         if self.peer_role != "editor":
             raise p.ProtocolError("forbidden", "this console is an observer here: its changes are refused")
         changes = p.decode_changes(msg)

@@ -138,6 +138,8 @@ class Engine:
         # Each open session's pump, called on the store thread (a tuple,
         # replaced whole, so that thread always reads a consistent one).
         self._pumps: tuple[Callable[[], None], ...] = ()
+        # And each one's check of its peer's trust (the same way).
+        self._rechecks: tuple[Callable[[], None], ...] = ()
         self._receiving: Session | None = None  # the session in receive(), on the store thread
         self._tasks: set[asyncio.Task] = set()
         self._dials: dict[str, asyncio.Task] = {}
@@ -265,8 +267,14 @@ class Engine:
             version = await self.worker.run(self.store.data_version)
             if version != seen:
                 seen = version
+                await self.worker.run(self._recheck_all)  # the trust list may be what changed
                 await self.worker.run(self._pump_all)
                 self._emit("local_changes")
+
+    def _recheck_all(self) -> None:
+        """On the store thread: every open session reads its peer's trust again."""
+        for recheck in self._rechecks:
+            recheck()
 
     # ------------------------------------------------------------- connections
 
@@ -348,6 +356,20 @@ class Engine:
                 log.error("cannot read changes for %s: %s", link.address, exc)
                 loop.call_soon_threadsafe(outbox.put_nowait, ("close", 1011, "internal"))
 
+        def recheck() -> None:  # on the store thread, when another connection wrote
+            try:
+                session.check_trust()
+            except p.ProtocolError as exc:
+                loop.call_soon_threadsafe(revoke, exc)
+
+        def revoke(exc: p.ProtocolError) -> None:
+            # Taken off the trust list: refused like a hello would be, after
+            # the frames already made, and the connection closed.
+            log.warning("closing %s: %s (%s)", link.address, exc.message, exc.code)
+            link.last_error = f"{exc.message} ({exc.code})"
+            outbox.put_nowait([p.encode("error", code=exc.code, message=exc.message)])
+            outbox.put_nowait(("close", 1008, exc.code))
+
         async def sender() -> None:
             try:
                 while True:
@@ -382,6 +404,7 @@ class Engine:
 
         sender_task = self._spawn(sender())
         self._pumps = (*self._pumps, pump)
+        self._rechecks = (*self._rechecks, recheck)
         finished = False
         try:
             await self.worker.run(start)
@@ -406,6 +429,7 @@ class Engine:
             pass
         finally:
             self._pumps = tuple(x for x in self._pumps if x is not pump)
+            self._rechecks = tuple(x for x in self._rechecks if x is not recheck)
             sender_task.cancel()
             # gather, not a bare await: a cancellation of this task itself
             # still propagates, and the sender's own end is never re-raised.
