@@ -312,7 +312,9 @@ def test_window_says_when_its_sync_engine_died_and_recovers(qtbot, loop, console
         store.close()
 
 
-def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window):
+def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
     from console.sync import identity
     from console.ui.dialogs import PeersDialog
 
@@ -332,6 +334,12 @@ def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window):
     assert window.store.trusted(identity.normalize_id(other)) == ("City Police", "observer")
     assert dialog.table.rowCount() == 1 and dialog.table.item(0, 1).text() == "City Police"
     dialog.table.setCurrentCell(0, 0)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text: asked.append(text) or QMessageBox.StandardButton.No)
+    dialog.untrust()
+    assert "ABCD-ABCD-ABCD (City Police)" in asked.pop() and len(window.store.peers()) == 1
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     dialog.untrust()
     assert window.store.peers() == [] and dialog.table.rowCount() == 0
     dialog.url.setText("wss://127.0.0.1:9")

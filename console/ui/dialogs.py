@@ -379,12 +379,22 @@ class PeersDialog(QDialog):
         self.reload()
 
     def untrust(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         item = self.table.currentItem()
         if item is None:
             self.error.setText("Select a console to remove.")
             return
+        cid = item.data(Qt.ItemDataRole.UserRole)
+        agency = self.table.item(item.row(), 1).text()
+        answer = QMessageBox.question(
+            self, "Remove from the trust list",
+            f"Stop syncing with console {cid[:14]} ({agency})? If it is connected it is cut off now, "
+            "and it is refused until it is trusted again.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
         try:
-            self.bridge.store.untrust(item.data(Qt.ItemDataRole.UserRole))
+            self.bridge.store.untrust(cid)
         except StoreError as exc:
             self.error.setText(str(exc))
             return
