@@ -79,7 +79,6 @@ def main(out: Path) -> list[Path]:
             await asyncio.sleep(0.1)
             if window.peers_label.text().startswith("1 connected") and "waiting" not in window.outbox_label.text():
                 break
-        window.views["units"].resizeColumnsToContents()
         window.journal_dock.setMinimumWidth(330)
         await asyncio.sleep(0.3)
         saved.append(out / "main.png")

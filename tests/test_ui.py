@@ -797,3 +797,34 @@ def test_the_boards_mark_what_is_in_conflict_until_it_is_reconciled(window, demo
         assert dialog.error.text() == ""
     assert not window.conflicts_button.isVisible()
     assert marked("units", "E-11") == set()
+
+
+def test_a_board_fits_its_columns_on_first_use(qtbot, demo_store, tmp_path):
+    from console.ui.window import MAX_FITTED_COLUMN
+
+    def title_width(w):
+        v = w.views["tasks"]
+        return v.columnWidth([k for k, _ in w.models["tasks"].columns].index("title"))
+
+    w = MainWindow(Bridge(demo_store), settings=QSettings(str(tmp_path / "a.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    longest = max(w.views["tasks"].fontMetrics().horizontalAdvance(t.title) for t in demo_store.list("tasks"))
+    assert title_width(w) < longest  # fitted when first shown
+    w.tabs.setCurrentIndex(1)
+    assert longest <= title_width(w) <= MAX_FITTED_COLUMN
+    v = w.views["units"]
+    kind = [k for k, _ in w.models["units"].columns].index("kind")
+    assert v.columnWidth(kind) >= max(v.fontMetrics().horizontalAdvance(u.kind) for u in demo_store.list("units"))
+    w.close()
+    w.bridge.close()
+    # A new database: fitted when its first rows arrive.
+    with Store(tmp_path / "new.db") as empty:
+        w = MainWindow(Bridge(empty), settings=QSettings(str(tmp_path / "b.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        narrow = title_width(w)
+        w.tabs.setCurrentIndex(1)
+        w.bridge.add("tasks", {"title": "Sandbag the north levee from Riverside Park to the rail bridge"})
+        qtbot.waitUntil(lambda: title_width(w) > narrow, timeout=5000)
+        assert title_width(w) == MAX_FITTED_COLUMN
+        w.close()
+        w.bridge.close()

@@ -46,6 +46,10 @@ from console.ui.models import (
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
 GC_IDLE_INTERVAL_MS = 10 * 60 * 1000  # a full garbage collection, when the boards are idle
+# A board's columns, fitted to what they show on first use: at most this
+# wide each, so one long title or note does not push the rest out of view.
+MAX_FITTED_COLUMN = 340
+FIT_SAMPLE_ROWS = 200
 
 
 class MainWindow(QMainWindow):
@@ -89,6 +93,8 @@ class MainWindow(QMainWindow):
         # Boards.
         self.badges = BadgeDelegate(self)
         self.models: dict[str, RecordsModel] = {}
+        self._unfitted: set[str] = set()  # boards whose columns are still to fit (see _fit_shown_board)
+        self._awaiting_rows: set[str] = set()
         self.filters: dict[str, BoardFilter] = {}
         self.views: dict[str, QTableView] = {}
         self.tabs = QTabWidget()
@@ -283,6 +289,36 @@ class MainWindow(QMainWindow):
             columns = self.settings.value(f"boards/{table}/columns")
             if columns is not None:
                 view.horizontalHeader().restoreState(columns)
+            else:
+                self._unfitted.add(table)
+        self._fit_shown_board()
+
+    def _fit_shown_board(self) -> None:
+        """Size the shown board's columns to what they show, each at most
+        MAX_FITTED_COLUMN wide, once: on first use, before the person has
+        set any width (theirs is remembered instead). A board is fitted
+        when first shown, and an empty one once its first rows arrive."""
+        table = self.current_table()
+        if table not in self._unfitted:
+            return
+        m, view = self.models[table], self.views[table]
+        if not m.rowCount():
+            if table not in self._awaiting_rows:
+                self._awaiting_rows.add(table)
+                m.rowsInserted.connect(self._fit_when_rows_arrive)
+            return
+        self._unfitted.discard(table)
+        # Measured on the first rows only (Qt's default is a thousand).
+        view.horizontalHeader().setResizeContentsPrecision(FIT_SAMPLE_ROWS)
+        view.resizeColumnsToContents()
+        for col in range(view.model().columnCount()):
+            view.setColumnWidth(col, min(view.columnWidth(col), MAX_FITTED_COLUMN))
+
+    def _fit_when_rows_arrive(self) -> None:
+        m = self.sender()
+        m.rowsInserted.disconnect(self._fit_when_rows_arrive)
+        self._awaiting_rows.discard(m.table)
+        QTimer.singleShot(0, self._fit_shown_board)
 
     def _collect_when_idle(self) -> bool:
         if any(m.busy for m in self.models.values()):
@@ -318,6 +354,7 @@ class MainWindow(QMainWindow):
         return self.filters[self.current_table()]
 
     def _board_switched(self, *_) -> None:
+        self._fit_shown_board()
         table = self.current_table()
         f = self.filters[table]
         for combo, items, current in (
