@@ -313,13 +313,16 @@ def test_window_says_when_its_sync_engine_died_and_recovers(qtbot, loop, console
 
 
 def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
+    from PySide6.QtWidgets import QLineEdit, QMessageBox
 
     from console.sync import identity
     from console.ui.dialogs import PeersDialog
 
     dialog = PeersDialog(window.bridge, window)
     assert dialog.own_id == identity.load_or_create(window.store.path).console_id
+    dialog.show()
+    own = dialog.findChild(QLineEdit, "ownId")
+    assert own.text() == dialog.own_id and own.width() > own.fontMetrics().horizontalAdvance(dialog.own_id)
     dialog.new_id.setText("not an id")
     dialog.trust()
     assert "is not a console ID" in dialog.error.text()

@@ -287,6 +287,7 @@ class PeersDialog(QDialog):
     state, and the consoles to connect to."""
 
     def __init__(self, bridge, parent=None) -> None:
+        from PySide6.QtGui import QFontDatabase
         from PySide6.QtWidgets import QApplication, QTableWidget
 
         from console.sync import identity
@@ -299,10 +300,12 @@ class PeersDialog(QDialog):
         own = QLineEdit(self.own_id)
         own.setReadOnly(True)
         own.setObjectName("ownId")
+        # Whole, in a fixed-width font: it is read aloud group by group.
+        own.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        own.setMinimumWidth(own.fontMetrics().horizontalAdvance(self.own_id) + 16)
         copy = QPushButton("Copy")
         copy.clicked.connect(lambda: QApplication.clipboard().setText(self.own_id))
         id_row = QHBoxLayout()
-        id_row.addWidget(QLabel("This console's ID (read it to the other operator):"))
         id_row.addWidget(own, 1)
         id_row.addWidget(copy)
         self.table = QTableWidget(0, 6)
@@ -334,6 +337,7 @@ class PeersDialog(QDialog):
         url_row.addWidget(disconnect)
         self.error = error_label()
         layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("This console's ID (read it to the other operator, who trusts it on theirs):"))
         layout.addLayout(id_row)
         layout.addWidget(self.table)
         layout.addLayout(add_row)
