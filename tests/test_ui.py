@@ -818,6 +818,12 @@ def test_a_board_fits_its_columns_on_first_use(qtbot, demo_store, tmp_path):
     v = w.views["units"]
     kind = [k for k, _ in w.models["units"].columns].index("kind")
     assert v.columnWidth(kind) >= max(v.fontMetrics().horizontalAdvance(u.kind) for u in demo_store.list("units"))
+    # Narrow columns leave the last one to fill the board.
+    w.resize(1500, 800)
+    w.show()
+    w.tabs.setCurrentIndex(2)
+    qtbot.waitUntil(lambda: w.views["resources"].horizontalHeader().length()
+                    >= w.views["resources"].viewport().width(), timeout=2000)
     w.close()
     w.bridge.close()
     # A new database: fitted when its first rows arrive.

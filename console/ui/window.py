@@ -313,6 +313,10 @@ class MainWindow(QMainWindow):
         view.resizeColumnsToContents()
         for col in range(view.model().columnCount()):
             view.setColumnWidth(col, min(view.columnWidth(col), MAX_FITTED_COLUMN))
+        # The last column fills what is left again (sizing it undid that).
+        header = view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setStretchLastSection(True)
 
     def _fit_when_rows_arrive(self) -> None:
         m = self.sender()
