@@ -394,6 +394,8 @@ def test_demo_opens_two_agencies_consoles_that_sync(tmp_path):
     for name in ("fire", "police"):
         with Store(tmp_path / "demo" / f"{name}.db") as s:
             assert s.counts()["units"] == 40
+        # Each window's layout is kept with the demo, not in the console's own settings.
+        assert "geometry" in (tmp_path / "demo" / f"{name}.ini").read_text()
 
 
 def test_the_screenshot_script_renders_the_window_and_the_reconciliation_view(tmp_path):

@@ -10,6 +10,7 @@ import logging
 import sys
 import traceback
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,10 @@ def demo_main(args) -> int:
             # The demo's data is small: its engines run in this process, on
             # this loop, so the whole demo is one process.
             engine = Engine(store.path, operator=f"{names[name]} desk", peers=[url])
-            window = MainWindow(Bridge(store, engine))
+            # Its own window settings, in the demo's folder: the demo's
+            # layout is not the one the real console opens with next time.
+            settings = QSettings(str(folder / f"{name}.ini"), QSettings.Format.IniFormat)
+            window = MainWindow(Bridge(store, engine), settings=settings)
             await engine.start()
             window.setWindowTitle(f"{names[name]} console (demo)")
             window.add_offline_switch(url)
