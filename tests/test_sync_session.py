@@ -219,7 +219,7 @@ def test_trust_taken_away_or_lowered_mid_session_applies_to_the_next_batch(conso
         sb.add("tasks", {"title": "Pump out the underpass"})
         sa.add("tasks", {"title": "Not for b"})
         [frame] = cli.pump()
-        with pytest.raises(p.ProtocolError, match="no longer on this console's trust list") as exc:
+        with pytest.raises(p.ProtocolError, match=f"{b.console_id} was taken off the trust list of console") as exc:
             srv.receive(frame)
         assert exc.value.code == "untrusted"
         assert srv.pump() == [] and sa.counts()["tasks"] == 2

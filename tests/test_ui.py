@@ -274,6 +274,36 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
         store.close()
 
 
+def test_window_says_when_a_peer_refuses_it_and_why(qtbot, loop, consoles, tmp_path):
+    from console.sync.transport import Engine
+
+    relay_c, mine = consoles("relay", "mine")
+    with relay_c.open() as s:
+        s.untrust(mine.console_id)
+    store = mine.open()
+
+    async def scenario():
+        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
+        await relay.start()
+        engine = Engine(mine.path, peers=[f"wss://127.0.0.1:{relay.port}"])
+        bridge, w = open_window(qtbot, store, engine, tmp_path)
+        try:
+            await engine.start()
+            await until(lambda: w.banner.isVisible() and "NOT SYNCING" in w.banner.text(), what="the banner")
+            assert f"{mine.console_id} is not on the trust list of console {relay_c.console_id}" in w.banner.text()
+            assert "OFFLINE" not in w.banner.text()
+            assert w.minimumSizeHint().width() < 1000  # the long reason wraps
+        finally:
+            await engine.stop()
+            await relay.stop()
+            bridge.close()
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        store.close()
+
+
 def test_window_says_when_its_sync_engine_died_and_recovers(qtbot, loop, consoles, tmp_path):
     """The engine process killed: the window shows it at once, the engine is
     started again, and the window goes back to showing its peers."""

@@ -154,7 +154,7 @@ class Session:
         if trusted is None:
             self.state = "closed"
             self._revoked = p.ProtocolError(
-                "untrusted", f"console {self.peer_id} is no longer on this console's trust list")
+                "untrusted", f"console {self.peer_id} was taken off the trust list of console {self.me.console_id}")
             raise self._revoked
         if trusted != (self.peer_agency, self.peer_role):
             log.info("%s is now %s, %s here", ident.short_id(self.peer_id), *trusted)
@@ -206,7 +206,9 @@ class Session:
             raise p.ProtocolError("untrusted", "a console cannot sync with itself")
         trusted = self.store.trusted(self.peer_id)
         if trusted is None:
-            raise p.ProtocolError("untrusted", f"console {self.peer_id} is not on this console's trust list")
+            # Said for the refused console's operator, who reads it at the other end.
+            raise p.ProtocolError(
+                "untrusted", f"console {self.peer_id} is not on the trust list of console {self.me.console_id}")
         self.peer_agency, self.peer_role = trusted
         self.peer_replica = msg["replica"]
         if self.peer_replica == self.store.replica_id:

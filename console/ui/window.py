@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.banner = QLabel()
         self.banner.setObjectName("offlineBanner")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.setWordWrap(True)  # a long reason wraps, never widens the window
         self.banner.setStyleSheet("background: #b71c1c; color: white; font-weight: bold; padding: 6px")
         self.banner.hide()
         self.conflicts_button = QPushButton()
@@ -590,16 +591,24 @@ class MainWindow(QMainWindow):
             return
         peers = status["peers"]
         connected = [p for p in peers if p["state"] == "connected"]
+        # Reached, but refused: by the peer, or by this console's own trust list.
+        refused = [p for p in peers if p["state"] == "refused"]
         names = ", ".join(p["agency"] or p["address"] for p in connected)
         if connected:
-            self.peers_label.setText(f"{len(connected)} connected: {names}")
+            self.peers_label.setText(f"{len(connected)} connected: {names}"
+                                     + (f"; {len(refused)} refusing" if refused else ""))
         elif status.get("listening"):
             self.peers_label.setText(f"Listening on port {status['listening']}; no console connected")
         else:
             self.peers_label.setText("No peer connected")
         offline = not connected and any(p["direction"] == "dial" for p in peers)
-        self.banner.setText("OFFLINE — no other console is reachable. Work goes on here and will sync on "
-                            "reconnection." if offline else "")
+        if offline and refused:
+            why = refused[0]
+            self.banner.setText(f"NOT SYNCING — {why['address']}: {why['last_error'] or 'refused'}. Work goes on "
+                                "here; compare console IDs with its operator (Sync ▸ Peers).")
+        else:
+            self.banner.setText("OFFLINE — no other console is reachable. Work goes on here and will sync on "
+                                "reconnection." if offline else "")
         self.banner.setVisible(offline)
         n = status["outbox"]
         self.outbox_label.setText(f"{n} change{'s' if n != 1 else ''} waiting to sync" if n else "All changes sent")
