@@ -411,6 +411,9 @@ def _run_sync(args) -> int:
                             shown.end()
                     print(f"synced with {url} ({session.peer_agency}): sent {session.stats.sent}, "
                           f"received {session.stats.received}", file=sys.stdout)
+                    if not session.sends_changes:
+                        print(f"{PROG}: {url} holds this console as an observer: it reads, and its own changes "
+                              "stay here (they are not sent there)", file=sys.stderr)
             return 0
         engine = Engine(path, operator=args.operator, agency=args.agency, listen=listen,
                         peers=args.peer if args.command == "sync" else ())

@@ -307,9 +307,10 @@ def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
                 refusal = f"{stranger.console_id} is not on the trust list of console {r.console_id}"
                 with pytest.raises(SyncError, match=refusal):
                     await es.sync_once(f"wss://127.0.0.1:{port}")
+            # The observer's changes are refused; it then reads, sending nothing.
             async with Engine(observer.path) as eo:
-                with pytest.raises(SyncError, match="observer"):
-                    await eo.sync_once(f"wss://127.0.0.1:{port}")
+                session = await eo.sync_once(f"wss://127.0.0.1:{port}")
+                assert not session.sends_changes and session.stats.sent == 0
             assert snaps(r)[0]["units"] == before["units"]
             # ...and a good console syncs through the same relay right after.
             async with Engine(good.path) as eg:
@@ -367,6 +368,56 @@ def test_a_console_taken_off_the_trust_list_is_cut_off_at_once(consoles):
                 assert s.counts()["tasks"] == 0
 
     arun(main())
+
+
+def test_an_observer_console_stays_connected_and_reads(consoles):
+    """A console held as an observer, with changes of its own: refused once,
+    it reconnects reading only, and gets the relay's live edits; its own
+    changes never reach the relay, and wait in its outbox."""
+    r, a = consoles("relay", "a", observers=("a",))
+    with a.open() as s:
+        s.note("written at the observer")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]) as ea:
+            await until(lambda: _observing(ea), timeout=20, what="a reading only")
+            with r.open() as s:
+                task = s.add("tasks", {"title": "Sandbag Main St"})
+            await until(lambda: a.open().counts()["tasks"] == 1, what="the relay's edit at the observer")
+            status = await ea.status()
+            [peer] = status["peers"]
+            assert peer["state"] == "connected" and peer["observer"] and peer["last_error"] is None
+            assert status["outbox"] == 1
+            await asyncio.sleep(1)
+            assert (await ea.status())["peers"][0]["state"] == "connected"
+            with r.open() as s:
+                assert s.counts()["journal"] == 1  # the relay's own "added" entry, not the observer's note
+                assert s.get("tasks", task).title == "Sandbag Main St"
+
+    arun(main())
+
+
+def test_a_relay_held_as_observer_by_its_client_stops_sending_and_still_receives(consoles):
+    r, a = consoles("relay", "a", observers=("relay",))  # a trusts the relay as an observer only
+    with r.open() as s:
+        s.note("written at the relay")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]) as ea:
+            await until(lambda: _observing(relay), timeout=20, what="the relay sending nothing")
+            with a.open() as s:
+                s.add("tasks", {"title": "From the field"})
+            await until(lambda: r.open().counts()["tasks"] == 1, what="a's task at the relay")
+            assert (await ea.status())["peers"][0]["state"] == "connected"
+            with a.open() as s:
+                assert [e.text for e in s.journal()] == ["Added task From the field (normal)"]
+
+    arun(main())
+
+
+async def _observing(engine):
+    peers = (await engine.status())["peers"]
+    return bool(peers) and peers[0]["state"] == "connected" and peers[0]["observer"]
 
 
 def test_edits_during_a_catch_up_go_out_in_order_from_the_store_thread(consoles):

@@ -89,9 +89,12 @@ def test_relay_killed_mid_sync_and_restarted_everyone_converges(consoles):
 
 
 def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
-    r, a, stranger = consoles("relay", "a", "stranger")
+    r, a, stranger, watcher = consoles("relay", "a", "stranger", "watcher", observers=("watcher",))
     with r.open() as s:
         s.untrust(stranger.console_id)
+        s.add("tasks", {"title": "Sandbag Main St"})
+    with watcher.open() as s:
+        s.note("written at an observer")
     done = sync_once(a.path, 1, timeout=60)
     assert done.returncode == 1 and "cannot reach" in done.stderr and done.stderr.count("\n") == 1
     proc, port = relay(r.path)
@@ -100,6 +103,12 @@ def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
         assert done.returncode == 1 and f"{stranger.console_id} is not on the trust list of console" in done.stderr
         assert "Traceback" not in done.stderr
         assert sync_once(a.path, port).returncode == 0
+        # An observer there: it reads, says that its own changes stay, and exits 0.
+        done = sync_once(watcher.path, port)
+        assert done.returncode == 0, done.stderr
+        assert "received 2" in done.stdout and "holds this console as an observer" in done.stderr
+        with watcher.open() as s:
+            assert s.counts()["tasks"] == 1 and s.outbox() == 1
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)

@@ -869,3 +869,15 @@ def test_a_board_fits_its_columns_on_first_use(qtbot, demo_store, tmp_path):
         assert title_width(w) == MAX_FITTED_COLUMN
         w.close()
         w.bridge.close()
+
+
+def test_status_bar_says_where_this_console_only_reads(window):
+    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
+            "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 5, "bytes_out": 0,
+            "bytes_in": 0, "remaining": 0, "observer": True}
+    status = {"peers": [peer], "outbox": 1, "listening": None, "last_exchange": None, "online": True}
+    window.on_sync_status(status)
+    assert window.peers_label.text() == "1 connected: EOC (reading only: an observer there)"
+    assert window.outbox_label.text() == "1 change waiting to sync" and not window.banner.isVisible()
+    window.on_sync_status({**status, "peers": [{**peer, "observer": False}]})
+    assert window.peers_label.text() == "1 connected: EOC"

@@ -73,6 +73,10 @@ class Session:
     batch_changes: int = p.BATCH_CHANGES
     batch_bytes: int = p.BATCH_BYTES
     verify: Callable[[bytes, bytes, bytes, str], str] = ident.verify_client
+    # Consoles that refused this one's changes (it is an observer there):
+    # told nothing but `synced`, so that the session goes on and this
+    # console keeps reading. Consulted once the peer is known (at hello).
+    read_only_at: Callable[[str], bool] = lambda _console_id: False
 
     state: str = "new"  # new, await_challenge, await_hello, syncing, closed
     peer_id: str | None = None
@@ -88,6 +92,7 @@ class Session:
     # Whether the last read of what the peer lacks found all of it (its
     # frame was not full): pumping again before the next commit finds nothing.
     drained: bool = False
+    sends_changes: bool = True
     stats: SessionStats = field(default_factory=SessionStats)
     _nonce: bytes = b""
     _next_out: int = 1
@@ -224,6 +229,9 @@ class Session:
             log.warning("replica %s was behind its peers; continuing as %s", old, self.store.replica_id)
         self.peer_has = dict(vv)
         self.peer_acked = dict(vv)
+        self.sends_changes = not self.read_only_at(self.peer_id)
+        if not self.sends_changes:
+            log.info("not sending changes to %s: this console is an observer there", ident.short_id(self.peer_id))
         self.state = "syncing"
         self.store.record_peer(self.peer_id, address=self.address, agency=self.peer_agency,
                                replica_id=self.peer_replica, acked_vv=vv)
@@ -283,6 +291,9 @@ class Session:
 
     def _next_batch(self) -> tuple[str | None, int]:
         """The next `changes` frame and how many changes it holds."""
+        if not self.sends_changes:
+            self.drained = True
+            return None, 0
         batch = next(self.store.wire_since(self.peer_has, batch=self.batch_changes), [])
         self.drained = len(batch) < self.batch_changes
         if not batch:

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
 # Reconnect within at most 10 s of a peer coming back (the library's default
 # grows to 90 s, long for a console that should be back on the board).
+# A console that refused this one's changes (it holds this one as an
+# observer) is sent none for this long, then tried again, so that being
+# made an editor there is noticed.
+OBSERVER_RECHECK = 300.0
 RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=10.0, factor=1.6)
 
 
@@ -96,6 +100,7 @@ class Link:
     bytes_out: int = 0
     bytes_in: int = 0
     remaining: int = 0  # changes the peer says it still has to send
+    observer: bool = False  # the peer holds this console as an observer: it reads, sends nothing
     pause: float = 1.0  # before the next reconnection
     session: Session | None = field(default=None, repr=False)
 
@@ -106,6 +111,7 @@ class Link:
             "last_seen": None if self.last_seen is None else clock.to_iso(clock.pack(int(self.last_seen * 1000))),
             "last_error": self.last_error, "sent": self.sent, "received": self.received,
             "bytes_out": self.bytes_out, "bytes_in": self.bytes_in, "remaining": self.remaining,
+            "observer": self.observer,
         }
 
 
@@ -147,6 +153,8 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_exchange: float | None = None
         self.last_link: Link | None = None  # of the last sync_once, for its figures
+        # Console ID -> when it refused this console's changes (see OBSERVER_RECHECK).
+        self._observer_at: dict[str, float] = {}
 
     @property
     def running(self) -> bool:
@@ -283,10 +291,10 @@ class Engine:
         link = Link(f"{host}:{port}", "accept")
         self.links.append(link)
         try:
-            await self._drive(ws, Session(self.store, "server", self.identity, address=link.address,
-                                          window=self.window, batch_changes=self.batch_changes), link)
+            await self._drive(ws, self._session("server", link.address), link)
         except PeerRefused as exc:
-            log.warning("peer at %s refused: %s", link.address, exc)
+            if not self._refused_as_observer(exc, link):
+                log.warning("peer at %s refused: %s", link.address, exc)
         except Exception:
             log.exception("connection from %s failed", link.address)
         finally:
@@ -443,8 +451,27 @@ class Engine:
             raise SyncError(f"{link.address} closed the connection before the exchange finished")
         return session
 
+    def _session(self, role: str, address: str, server_id: str | None = None) -> Session:
+        return Session(self.store, role, self.identity, server_id=server_id, address=address, window=self.window,
+                       batch_changes=self.batch_changes, read_only_at=self._read_only_at)
+
+    def _read_only_at(self, console_id: str) -> bool:
+        """Whether `console_id` refused this console's changes lately."""
+        at = self._observer_at.get(console_id)
+        return at is not None and time.monotonic() - at < OBSERVER_RECHECK
+
+    def _refused_as_observer(self, exc: PeerRefused, link: Link) -> bool:
+        """A peer refused this console's changes: it holds it as an observer.
+        Remember it, so that the next session with it only reads."""
+        if exc.code != "forbidden" or not link.console_id:
+            return False
+        log.warning("%s holds this console as an observer: reading from it, sending it nothing", link.address)
+        self._observer_at[link.console_id] = time.monotonic()
+        return True
+
     def _exchanged(self, link: Link, session: Session) -> None:
         link.console_id, link.agency, link.role = session.peer_id, session.peer_agency, session.peer_role
+        link.observer = not session.sends_changes
         link.remaining = session.incoming_remaining
         if (link.sent, link.received) != (session.stats.sent, session.stats.received):
             link.sent, link.received = session.stats.sent, session.stats.received
@@ -479,10 +506,18 @@ class Engine:
         started = time.monotonic()
         try:
             server_id = await self._pin(ws, link)
-            await self._drive(ws, Session(self.store, "client", self.identity, server_id=server_id, address=url,
-                                          window=self.window, batch_changes=self.batch_changes), link)
+            await self._drive(ws, self._session("client", url, server_id), link)
             link.last_error = None
-        except (SyncError, PeerRefused) as exc:
+        except PeerRefused as exc:
+            if self._refused_as_observer(exc, link):
+                link.last_error = None
+                link.pause = 0.0  # back at once, to read
+            else:
+                link.state = "refused"
+                link.last_error = str(exc)
+                log.error("%s: %s", url, exc)
+                self._emit("peers")
+        except SyncError as exc:
             link.state = "refused"
             link.last_error = str(exc)
             log.error("%s: %s", url, exc)
@@ -494,7 +529,7 @@ class Engine:
         # is retried after a growing pause, not in a tight loop.
         if time.monotonic() - started < 10:
             await asyncio.sleep(link.pause)
-            link.pause = min(link.pause * 2, 30.0)
+            link.pause = min(max(link.pause * 2, 1.0), 30.0)
         else:
             link.pause = 1.0
         if link.state != "refused":
@@ -508,18 +543,24 @@ class Engine:
         self.links.append(link)
         try:
             async with asyncio.timeout(timeout):
-                try:
-                    ws = await self._connect(url)
-                except (TimeoutError, OSError, InvalidHandshake) as exc:
-                    raise SyncError(f"cannot reach {url}: {exc}") from None
-                async with ws:
-                    server_id = await self._pin(ws, link)
-                    session = Session(self.store, "client", self.identity, server_id=server_id,
-                                      address=url, window=self.window, batch_changes=self.batch_changes)
+                received = 0  # by a first session refused as an observer's
+                while True:
                     try:
-                        return await self._drive(ws, session, link, once=True)
-                    except PeerRefused as exc:
-                        raise SyncError(f"{url} refused this console: {exc}") from None
+                        ws = await self._connect(url)
+                    except (TimeoutError, OSError, InvalidHandshake) as exc:
+                        raise SyncError(f"cannot reach {url}: {exc}") from None
+                    async with ws:
+                        server_id = await self._pin(ws, link)
+                        session = self._session("client", url, server_id)
+                        try:
+                            await self._drive(ws, session, link, once=True)
+                            session.stats.received += received
+                            return session
+                        except PeerRefused as exc:
+                            # An observer there: once more, reading only.
+                            if not session.sends_changes or not self._refused_as_observer(exc, link):
+                                raise SyncError(f"{url} refused this console: {exc}") from None
+                            received += session.stats.received
         except TimeoutError:
             raise SyncError(f"{url}: no complete exchange within {timeout:.0f} s") from None
         finally:

@@ -593,7 +593,8 @@ class MainWindow(QMainWindow):
         connected = [p for p in peers if p["state"] == "connected"]
         # Reached, but refused: by the peer, or by this console's own trust list.
         refused = [p for p in peers if p["state"] == "refused"]
-        names = ", ".join(p["agency"] or p["address"] for p in connected)
+        names = ", ".join((p["agency"] or p["address"]) + (" (reading only: an observer there)"
+                                                         if p.get("observer") else "") for p in connected)
         if connected:
             self.peers_label.setText(f"{len(connected)} connected: {names}"
                                      + (f"; {len(refused)} refusing" if refused else ""))
