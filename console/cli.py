@@ -411,6 +411,10 @@ def _run_sync(args) -> int:
                             shown.end()
                     print(f"synced with {url} ({session.peer_agency}): sent {session.stats.sent}, "
                           f"received {session.stats.received}", file=sys.stdout)
+                    own = engine.store.replica_id
+                    for origin, (seq, why) in sorted(session.refusals.items()):
+                        whose = "this console's" if origin == own else f"replica {origin}'s"
+                        print(f"{PROG}: {url} refuses {whose} changes from #{seq}: {why}", file=sys.stderr)
                     if not session.sends_changes:
                         print(f"{PROG}: {url} holds this console as an observer: it reads, and its own changes "
                               "stay here (they are not sent there)", file=sys.stderr)

@@ -102,8 +102,8 @@ class HybridClock:
         ahead = physical_ms(remote) - self.wall()
         if ahead > self.max_skew_ms:
             raise ClockSkewError(
-                f"timestamp {to_iso(remote)} is {describe_ms(ahead)} ahead of this "
-                f"console's clock (limit {describe_ms(self.max_skew_ms)})"
+                f"timestamp {to_iso(remote)} is {describe_ms(ahead)} ahead of the receiving "
+                f"console's clock (limit {describe_ms(self.max_skew_ms)}): one of the two clocks is wrong"
             )
 
     def observe(self, remote: int) -> None:

@@ -316,7 +316,7 @@ def test_import_from_a_console_a_day_ahead_is_refused_with_the_reason(tmp_path, 
         transfer.export_changes(fast, tmp_path / "fast.changes")
     code, _out, err = run(capsys, "changes", "import", "--db", tmp_path / "here.db", tmp_path / "fast.changes")
     assert code == 1
-    assert "refused changes from replica …" in err and "ahead of this console's clock" in err
+    assert "refused changes from replica …" in err and "ahead of the receiving console's clock" in err
     with Store(tmp_path / "here.db") as here:
         assert here.counts()["tasks"] == 0
 

@@ -415,6 +415,40 @@ def test_a_relay_held_as_observer_by_its_client_stops_sending_and_still_receives
     arun(main())
 
 
+def test_a_console_whose_clock_is_a_day_ahead_is_told_why_its_changes_are_refused(consoles):
+    import time
+
+    from conftest import FakeWall
+
+    from console.store import Store
+
+    r, a = consoles("relay", "a")
+    with Store(a.path, wall=FakeWall(int(time.time() * 1000) + 24 * 3600 * 1000)) as s:
+        s.add("units", {"callsign": "FAST-1", "agency": "F", "kind": "E"})
+        fast = s.replica_id
+    with r.open() as s:
+        s.add("tasks", {"title": "Sandbag Main St"})
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]) as ea:
+            await until(lambda: _refused(ea), what="a told of the refusal")
+            status = await ea.status()
+            [peer] = status["peers"]
+            assert status["replica_id"] == fast and peer["state"] == "connected"
+            [refusal] = peer["refused"]
+            assert refusal["origin"] == fast and refusal["seq"] == 1
+            assert "ahead of the receiving console's clock" in refusal["reason"]
+            await until(lambda: a.open().counts()["tasks"] == 1, what="the relay's task at a")
+            assert r.open().counts()["units"] == 0
+
+    arun(main())
+
+
+async def _refused(engine):
+    peers = (await engine.status())["peers"]
+    return bool(peers) and bool(peers[0]["refused"])
+
+
 async def _observing(engine):
     peers = (await engine.status())["peers"]
     return bool(peers) and peers[0]["state"] == "connected" and peers[0]["observer"]

@@ -109,6 +109,18 @@ def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
         assert "received 2" in done.stdout and "holds this console as an observer" in done.stderr
         with watcher.open() as s:
             assert s.counts()["tasks"] == 1 and s.outbox() == 1
+        # A console whose clock ran a day ahead: told why its changes do not go through.
+        from conftest import FakeWall
+
+        from console.store import Store
+
+        with Store(a.path, wall=FakeWall(int(time.time() * 1000) + 24 * 3600 * 1000)) as s:
+            s.add("units", {"callsign": "FAST-1", "agency": "F", "kind": "E"})
+        done = sync_once(a.path, port)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith("crisis-console: wss://127.0.0.1:") and done.stderr.count("\n") == 1
+        assert "refuses this console's changes from #1: console " in done.stderr
+        assert "ahead of the receiving console's clock" in done.stderr
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)

@@ -27,6 +27,7 @@ def test_round_trip_of_each_type():
         p.encode("ack", batch=1, vv=VV),
         p.encode("synced"),
         p.encode("error", code="untrusted", message="no"),
+        p.encode("refused", origin="c" * 32, seq=4, reason="clock 1d ahead"),
     ]
     for f in frames:
         assert p.decode(f).type == json.loads(f)["type"]
@@ -58,6 +59,11 @@ def test_round_trip_of_each_type():
          "bad_message"),
         ('{"type": "ack", "batch": NaN, "vv": {}}', "bad_message"),
         ('{"type": "ack", "batch": 123456789012345678901234567890, "vv": {}}', "bad_message"),
+        ('{"type": "refused", "origin": "nope", "seq": 1, "reason": "x"}', "bad_message"),
+        ('{"type": "refused", "origin": "' + "c" * 32 + '", "seq": 0, "reason": "x"}', "bad_message"),
+        ('{"type": "refused", "origin": "' + "c" * 32 + '", "seq": 1, "reason": "' + "x" * 2001 + '"}',
+         "bad_message"),
+        ('{"type": "refused", "origin": "' + "c" * 32 + '", "seq": 1}', "bad_message"),
     ],
 )
 def test_malformed_frames_are_refused_with_a_code(frame, code):

@@ -335,3 +335,12 @@ def test_a_console_a_day_ahead_has_its_changes_refused_but_the_session_goes_on(t
         assert srv.stats.refused == 1
         assert {u.callsign for u in sb.list("units")} == {"E-1", "FAST-1"}  # the other way still flows
         assert srv.state == cli.state == "syncing"
+        # The fast console is told which of its changes were refused, and why.
+        [(origin, (seq, why))] = cli.refusals.items()
+        assert origin == sb.replica_id and seq == 1
+        assert why.startswith(f"console {a.console_id} refused them: timestamp ")
+        assert "24h ahead of the receiving console's clock" in why
+        # Told once: a later batch of the same origin brings no second notice.
+        sb.add("units", {"callsign": "FAST-2", "agency": "F", "kind": "E"})
+        [frame] = cli.pump()
+        assert [p.decode(f).type for f in srv.receive(frame)] == ["ack"]

@@ -881,3 +881,13 @@ def test_status_bar_says_where_this_console_only_reads(window):
     assert window.outbox_label.text() == "1 change waiting to sync" and not window.banner.isVisible()
     window.on_sync_status({**status, "peers": [{**peer, "observer": False}]})
     assert window.peers_label.text() == "1 connected: EOC"
+    # This console's changes refused there (its clock a day ahead, say): the banner says why.
+    mine = window.store.replica_id
+    refusal = {"origin": mine, "seq": 7, "reason": "timestamp … is 24h ahead of the receiving console's clock"}
+    other = {"origin": "f" * 32, "seq": 2, "reason": "not ours"}
+    window.on_sync_status({**status, "replica_id": mine, "peers": [{**peer, "refused": [other, refusal]}]})
+    assert window.banner.isVisible()
+    assert window.banner.text() == ("CHANGES REFUSED — EOC refuses this console's changes from #7: timestamp … is "
+                                    "24h ahead of the receiving console's clock. They stay here, waiting to sync.")
+    window.on_sync_status({**status, "replica_id": mine, "peers": [{**peer, "refused": [other]}]})
+    assert not window.banner.isVisible()

@@ -36,6 +36,7 @@ MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "changes": {"batch": int, "changes": list},
     "ack": {"batch": int, "vv": dict},
     "synced": {},
+    "refused": {"origin": str, "seq": int, "reason": str},
     "error": {"code": str, "message": str},
 }
 OPTIONAL: dict[str, dict[str, type]] = {"hello": {"cert": str, "signature": str}, "changes": {"remaining": int}}
@@ -139,6 +140,10 @@ def decode(text: str | bytes) -> Message:
         raise ProtocolError("bad_message", f"changes: a batch holds 1 to {BATCH_CHANGES} changes")
     if kind == "error" and (len(obj["code"]) > 40 or len(obj["message"]) > 2000):
         raise ProtocolError("bad_message", "error: code or message too long")
+    if kind == "refused" and (not codec.ID_RE.fullmatch(obj["origin"]) or not 0 < obj["seq"] < codec.MAX_SEQ
+                              or len(obj["reason"]) > 2000):
+        raise ProtocolError("bad_message", "refused: a 32-digit origin, a positive seq and a reason of at most "
+                            "2000 characters")
     return Message(kind, obj)
 
 

@@ -94,6 +94,9 @@ class Session:
     drained: bool = False
     sends_changes: bool = True
     stats: SessionStats = field(default_factory=SessionStats)
+    # Origin -> (first seq refused, why): what the peer said it refuses.
+    refusals: dict[str, tuple[int, str]] = field(default_factory=dict)
+    _told: dict[str, int] = field(default_factory=dict)  # origin -> first seq whose refusal the peer was told
     _nonce: bytes = b""
     _next_out: int = 1
     _inflight: set[int] = field(default_factory=set)
@@ -268,7 +271,28 @@ class Session:
                 self.peer_has[c.origin] = c.seq
             if c.seq == self.peer_acked.get(c.origin, 0) + 1:
                 self.peer_acked[c.origin] = c.seq
-        return [p.encode("ack", batch=msg["batch"], vv=self.store.version_vector()), *self.pump()]
+        # The sender is told what was refused and why (a clock far ahead,
+        # say), once per origin on this connection: the origin's later
+        # changes are refused with the first.
+        told = []
+        for o, s, r in result.refused:
+            if s < self._told.get(o, 1 << 62):
+                self._told[o] = s
+                told.append(p.encode("refused", origin=o, seq=s,
+                                     reason=f"console {self.me.console_id} refused them: {r}"[:2000]))
+        # Before the ack: a sender that stops once all is acknowledged
+        # (sync --once) has heard it by then.
+        return [*told, p.encode("ack", batch=msg["batch"], vv=self.store.version_vector()), *self.pump()]
+
+    def _on_refused(self, msg: p.Message) -> list[str]:
+        if self.state != "syncing":
+            raise p.ProtocolError("out_of_order", "refused before the hello")
+        origin, seq = msg["origin"], msg["seq"]
+        if origin not in self.refusals or seq < self.refusals[origin][0]:
+            self.refusals[origin] = (seq, msg["reason"])
+        whose = "this console's" if origin == self.store.replica_id else f"replica {origin}'s"
+        log.info("%s refuses %s changes from #%d: %s", ident.short_id(self.peer_id), whose, seq, msg["reason"])
+        return []
 
     def _on_ack(self, msg: p.Message) -> list[str]:
         if self.state != "syncing" or msg["batch"] not in self._inflight:

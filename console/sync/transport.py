@@ -101,6 +101,7 @@ class Link:
     bytes_in: int = 0
     remaining: int = 0  # changes the peer says it still has to send
     observer: bool = False  # the peer holds this console as an observer: it reads, sends nothing
+    refusals: dict[str, tuple[int, str]] = field(default_factory=dict)  # origin -> (from seq, why), as the peer said
     pause: float = 1.0  # before the next reconnection
     session: Session | None = field(default=None, repr=False)
 
@@ -112,6 +113,7 @@ class Link:
             "last_error": self.last_error, "sent": self.sent, "received": self.received,
             "bytes_out": self.bytes_out, "bytes_in": self.bytes_in, "remaining": self.remaining,
             "observer": self.observer,
+            "refused": [{"origin": o, "seq": seq, "reason": why} for o, (seq, why) in sorted(self.refusals.items())],
         }
 
 
@@ -472,6 +474,9 @@ class Engine:
     def _exchanged(self, link: Link, session: Session) -> None:
         link.console_id, link.agency, link.role = session.peer_id, session.peer_agency, session.peer_role
         link.observer = not session.sends_changes
+        if session.refusals != link.refusals:
+            link.refusals = dict(session.refusals)
+            self._emit("peers")
         link.remaining = session.incoming_remaining
         if (link.sent, link.received) != (session.stats.sent, session.stats.received):
             link.sent, link.received = session.stats.sent, session.stats.received
