@@ -411,7 +411,7 @@ def _run_sync(args) -> int:
                             shown.end()
                     print(f"synced with {url} ({session.peer_agency}): sent {session.stats.sent}, "
                           f"received {session.stats.received}", file=sys.stdout)
-                    own = engine.store.replica_id
+                    own = await engine.worker.run(lambda: engine.store.replica_id)  # the store's thread
                     for origin, (seq, why) in sorted(session.refusals.items()):
                         whose = "this console's" if origin == own else f"replica {origin}'s"
                         print(f"{PROG}: {url} refuses {whose} changes from #{seq}: {why}", file=sys.stderr)

@@ -228,6 +228,22 @@ def test_trust_taken_away_or_lowered_mid_session_applies_to_the_next_batch(conso
         assert exc.value.code == "untrusted"
 
 
+def test_refusal_notices_are_kept_per_origin_and_bounded(consoles):
+    from console.sync.session import MAX_REFUSALS
+
+    a, b = consoles("a", "b")
+    with a.open() as sa, b.open() as sb:
+        srv, cli = pair(a, b, sa, sb)
+        run(srv, cli)
+        origin = "c" * 32
+        for seq, why in ((5, "first"), (9, "later, ignored"), (3, "earlier, kept")):
+            assert cli.receive(p.encode("refused", origin=origin, seq=seq, reason=why)) == []
+        assert cli.refusals == {origin: (3, "earlier, kept")}
+        for i in range(2 * MAX_REFUSALS):
+            cli.receive(p.encode("refused", origin=f"{i:032x}", seq=1, reason="flood"))
+        assert len(cli.refusals) == MAX_REFUSALS and cli.refusals[origin] == (3, "earlier, kept")
+
+
 def test_client_without_certificate_or_with_a_bad_signature_is_refused(consoles):
     a, b = consoles("a", "b")
     with a.open() as sa, b.open() as sb:
@@ -288,6 +304,9 @@ def test_changes_before_hello_and_peer_errors(consoles):
         srv.start()
         with pytest.raises(p.ProtocolError) as exc:
             srv.receive(p.encode("synced"))
+        assert exc.value.code == "out_of_order"
+        with pytest.raises(p.ProtocolError) as exc:
+            srv.receive(p.encode("refused", origin="c" * 32, seq=1, reason="too early"))
         assert exc.value.code == "out_of_order"
         cli.start()
         with pytest.raises(PeerRefused, match="not on this console's trust list"):

@@ -31,6 +31,8 @@ from console.sync import protocol as p
 
 log = logging.getLogger(__name__)
 
+MAX_REFUSALS = 100  # origins whose refusal a session remembers (see _on_refused)
+
 
 class PeerRefused(Exception):
     """The peer sent an `error` message: it refused this console or a message."""
@@ -288,8 +290,11 @@ class Session:
         if self.state != "syncing":
             raise p.ProtocolError("out_of_order", "refused before the hello")
         origin, seq = msg["origin"], msg["seq"]
-        if origin not in self.refusals or seq < self.refusals[origin][0]:
-            self.refusals[origin] = (seq, msg["reason"])
+        if origin in self.refusals and seq >= self.refusals[origin][0]:
+            return []
+        if origin not in self.refusals and len(self.refusals) >= MAX_REFUSALS:
+            return []  # a peer cannot grow this without bound
+        self.refusals[origin] = (seq, msg["reason"])
         whose = "this console's" if origin == self.store.replica_id else f"replica {origin}'s"
         log.info("%s refuses %s changes from #%d: %s", ident.short_id(self.peer_id), whose, seq, msg["reason"])
         return []

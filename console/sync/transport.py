@@ -46,12 +46,12 @@ from console.sync.session import PeerRefused, Session
 log = logging.getLogger(__name__)
 
 KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
-# Reconnect within at most 10 s of a peer coming back (the library's default
-# grows to 90 s, long for a console that should be back on the board).
 # A console that refused this one's changes (it holds this one as an
 # observer) is sent none for this long, then tried again, so that being
 # made an editor there is noticed.
 OBSERVER_RECHECK = 300.0
+# Reconnect within at most 10 s of a peer coming back (the library's default
+# grows to 90 s, long for a console that should be back on the board).
 RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=10.0, factor=1.6)
 
 
