@@ -170,6 +170,10 @@ class MainWindow(QMainWindow):
         self._journal_timer.setSingleShot(True)
         self._journal_timer.setInterval(300)
         self._journal_timer.timeout.connect(self._journal_refresh)
+        self._conflicts_timer = QTimer(self)
+        self._conflicts_timer.setSingleShot(True)
+        self._conflicts_timer.setInterval(250)
+        self._conflicts_timer.timeout.connect(self._refresh_conflicts)
         self._assign_timer = QTimer(self)
         self._assign_timer.setSingleShot(True)
         self._assign_timer.setInterval(1000)
@@ -340,7 +344,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"boards/{table}/columns", view.horizontalHeader().saveState())
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
-        for timer in (self._journal_timer, self._assign_timer, self._tick, self._gc_timer):
+        for timer in (self._journal_timer, self._conflicts_timer, self._assign_timer, self._tick, self._gc_timer):
             timer.stop()
         self.scheduler.stop()
         self.bridge.scheduler = None
@@ -545,7 +549,12 @@ class MainWindow(QMainWindow):
         if "journal" in by_table and not self._journal_timer.isActive():
             self._journal_timer.start()
         if cs.conflicts:
-            self._refresh_conflicts()
+            if cs.local:
+                self._refresh_conflicts()  # this person's own resolution: at once
+            elif not self._conflicts_timer.isActive():
+                # Coalesced: a catch-up read in slices asks after every one,
+                # and the boards' marks read every open conflict.
+                self._conflicts_timer.start()
         if self.bridge.engine is None:
             self.on_sync_status(None)  # the unsent count changes with every edit
 
