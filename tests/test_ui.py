@@ -871,6 +871,31 @@ def test_a_board_fits_its_columns_on_first_use(qtbot, demo_store, tmp_path):
         w.bridge.close()
 
 
+def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(window):
+    from console.ui.dialogs import PeersDialog
+
+    ids = ["ABCD" * 13, "EFGH" * 13, "JKLM" * 13]
+    for cid, agency in zip(ids, ("EOC", "Public Works", "State DOT"), strict=True):
+        window.store.trust("-".join(cid[i:i + 4] for i in range(0, 52, 4)), agency)
+    ids = [x["console_id"] for x in window.store.peers()]
+    dialog = PeersDialog(window.bridge, window)
+    mine = window.store.replica_id
+    base = {"address": "wss://x:1", "direction": "dial", "agency": "x", "role": "editor", "last_seen": None,
+            "last_error": None, "sent": 0, "received": 0, "bytes_out": 0, "bytes_in": 0, "remaining": 0,
+            "observer": False, "refused": []}
+    window.bridge.sync_status.emit({"replica_id": mine, "outbox": 0, "listening": None, "last_exchange": None,
+                                    "peers": [
+        {**base, "console_id": ids[0], "state": "connected", "observer": True},
+        {**base, "console_id": ids[1], "state": "connected",
+         "refused": [{"origin": mine, "seq": 3, "reason": "clock"}]},
+        {**base, "console_id": ids[2], "state": "refused", "last_error": "not on the trust list (untrusted)"},
+    ]})
+    states = {dialog.table.item(r, 0).text(): dialog.table.item(r, 3).text() for r in range(3)}
+    assert states == {ids[0]: "connected, reading only (an observer there)",
+                      ids[1]: "connected, refuses this console's changes",
+                      ids[2]: "refused: not on the trust list (untrusted)"}
+
+
 def test_status_bar_says_where_this_console_only_reads(window):
     peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
             "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 5, "bytes_out": 0,

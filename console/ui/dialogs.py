@@ -348,7 +348,19 @@ class PeersDialog(QDialog):
         self.reload()
 
     def _on_status(self, status) -> None:
-        self._status = {p["console_id"]: p["state"] for p in (status or {}).get("peers", []) if p["console_id"]}
+        own = (status or {}).get("replica_id")
+        self._status = {}
+        for p in (status or {}).get("peers", []):
+            if not p["console_id"]:
+                continue
+            state = p["state"]
+            if p.get("observer"):
+                state += ", reading only (an observer there)"
+            if any(r["origin"] == own for r in p.get("refused", ())):
+                state += ", refuses this console's changes"
+            if p["state"] == "refused" and p.get("last_error"):
+                state += f": {p['last_error']}"
+            self._status[p["console_id"]] = state
         self.reload()
 
     def reload(self) -> None:
