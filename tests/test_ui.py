@@ -916,3 +916,27 @@ def test_status_bar_says_where_this_console_only_reads(window):
                                     "24h ahead of the receiving console's clock. They stay here, waiting to sync.")
     window.on_sync_status({**status, "replica_id": mine, "peers": [{**peer, "refused": [other]}]})
     assert not window.banner.isVisible()
+
+
+def test_a_damaged_database_is_reported_in_a_window_too(qapp, tmp_path, monkeypatch):
+    """Opened from a menu, there is no terminal: the refusal shows in a
+    message box as well as on standard error, and nothing is written."""
+    import argparse
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from console.store import StoreError
+    from console.ui import app
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"\x00garbage" * 500)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
+    args = argparse.Namespace(db=bad, operator=None, agency=None, listen=None, peer=None)
+    with pytest.raises(StoreError, match="damaged or not a database"):
+        app.main(args)
+    [(title, text)] = shown
+    assert "cannot open the database" in title and "damaged or not a database" in text
+    assert bad.read_bytes() == b"\x00garbage" * 500

@@ -28,7 +28,7 @@ def _excepthook(kind, value, tb) -> None:
 def main(args) -> int:
     import qasync
 
-    from console.store import Store
+    from console.store import Store, StoreError
     from console.sync.child import EngineProcess
     from console.ui.bridge import Bridge
     from console.ui.window import MainWindow
@@ -39,7 +39,14 @@ def main(args) -> int:
     # quit would stop the loop first and cut that short.
     app.setQuitOnLastWindowClosed(False)
     sys.excepthook = _excepthook
-    store = Store(args.db or _default(), operator=args.operator, agency=args.agency)
+    try:
+        store = Store(args.db or _default(), operator=args.operator, agency=args.agency)
+    except StoreError as exc:
+        # Opened from a menu there is no terminal to read the error in: say it in a window too.
+        QMessageBox.critical(None, "Crisis console: cannot open the database",
+                             f"{exc}\n\nNothing was changed. Open another database with --db PATH, or restore "
+                             "this one from a backup (with its .replica file left behind).")
+        raise
     engine = None
     if getattr(args, "listen", None) or getattr(args, "peer", None):
         engine = EngineProcess(store.path, operator=args.operator, agency=args.agency,
