@@ -134,6 +134,15 @@ class ConflictView:
     candidates: tuple[Candidate, ...]
     detected_at: str
 
+    @property
+    def shown(self) -> int:
+        """The candidate (1-based) the boards show until someone decides: the
+        delete, for an edit against a delete; else the latest (time, origin),
+        as the merge picks it."""
+        if self.kind == "delete":
+            return next(i for i, c in enumerate(self.candidates, 1) if c.field == "deleted")
+        return 1 + max(range(len(self.candidates)), key=lambda i: (self.candidates[i].hlc, self.candidates[i].origin))
+
 
 class ChangeSet:
     """What one committed transaction touched: listeners redraw from this.

@@ -181,6 +181,16 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
             # Conflicts: exactly the fields written concurrently.
             found = {(c.table, c.row, c.field) for c in stores[0].conflicts() if c.kind == "field"}
             assert found == oracle.expected_field_conflicts()
+            # The option a conflict marks as shown is what the row shows.
+            for c in stores[0].conflicts():
+                row = stores[0]._conn.execute(f"SELECT * FROM {c.table} WHERE id = ?", (c.row,)).fetchone()
+                cols = [d[0] for d in stores[0]._conn.execute(f"SELECT * FROM {c.table} LIMIT 0").description]
+                values = dict(zip(cols, row, strict=True))
+                picked = c.candidates[c.shown - 1]
+                if c.kind == "delete":
+                    assert picked.field == "deleted" and values["deleted"] == 1
+                else:
+                    assert values[c.field] == (int(picked.value) if isinstance(picked.value, bool) else picked.value)
             for s in stores[1:]:
                 assert s.conflicts() == stores[0].conflicts()
         finally:

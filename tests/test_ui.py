@@ -209,7 +209,7 @@ def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop
             top = dialog.tree.topLevelItem(0)
             assert "E-12: status" in top.text(0)
             values = {top.child(i).text(1) for i in range(top.childCount())}
-            assert values == {"returning", "out of service"}
+            assert values == {"returning", "out of service   (shown now)"}  # the later edit shows meanwhile
             choice = next(top.child(i) for i in range(top.childCount()) if top.child(i).text(1) == "returning")
             dialog.tree.setCurrentItem(choice)
             dialog.keep_selected()
@@ -698,7 +698,7 @@ def test_reconciling_an_assignment_against_a_delete(window, demo_store, tmp_path
     top = dialog.tree.topLevelItem(0)
     assert top.text(0) == "unit E-11: edited while being deleted"
     options = [top.child(i).text(1) for i in range(top.childCount())]
-    assert sorted(options) == ["delete it", "keep it: task = Pump out Elm St underpass"]
+    assert sorted(options) == ["delete it   (shown now)", "keep it: task = Pump out Elm St underpass"]
     dialog.tree.setCurrentItem(top.child(options.index("keep it: task = Pump out Elm St underpass")))
     dialog.keep_selected()
     assert dialog.tree.topLevelItemCount() == 0 and dialog.error.text() == ""
@@ -940,3 +940,22 @@ def test_a_damaged_database_is_reported_in_a_window_too(qapp, tmp_path, monkeypa
     [(title, text)] = shown
     assert "cannot open the database" in title and "damaged or not a database" in text
     assert bad.read_bytes() == b"\x00garbage" * 500
+
+
+def test_keeping_what_the_boards_show_for_several_conflicts_at_once(window, demo_store, tmp_path):
+    tasks = {t.title: t.id for t in demo_store.list("tasks")}
+    first, second = sorted(tasks)[:2]
+    unit = collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[first], "notes": "pump 1 down"},
+                   {"task_id": tasks[second], "notes": "pump 2 down"})
+    shown = demo_store.get("units", unit)
+    dialog = window.open_reconcile()
+    dialog.keep_shown()
+    assert "Select the conflicts" in dialog.error.text() and len(demo_store.conflicts()) == 2
+    # One conflict selected by itself, the other by one of its options.
+    dialog.tree.topLevelItem(0).setSelected(True)
+    dialog.tree.topLevelItem(1).child(0).setSelected(True)
+    dialog.keep_shown()
+    assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 0
+    assert demo_store.conflicts() == []
+    kept = demo_store.get("units", unit)
+    assert (kept.task_id, kept.notes) == (shown.task_id, shown.notes) == (tasks[first], "pump 1 down")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -167,15 +168,23 @@ class ReconcileDialog(QDialog):
         self.keep_button.setObjectName("keep")
         self.new_button = QPushButton("Enter a new value…")
         self.new_button.setObjectName("newValue")
+        self.keep_shown_button = QPushButton("Keep what the boards show")
+        self.keep_shown_button.setObjectName("keepShown")
+        self.keep_shown_button.setToolTip("For every selected conflict: keep the option marked 'shown now'")
         self.keep_button.clicked.connect(self.keep_selected)
         self.new_button.clicked.connect(self.enter_value)
+        self.keep_shown_button.clicked.connect(self.keep_shown)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.error = error_label()
         intro = QLabel("These edits were made at the same time on different consoles, without seeing each other. "
-                       "The value shown on the boards is the later one until you decide.")
+                       "Until you decide, the boards show the option marked 'shown now' (the later edit; for a "
+                       "row deleted on one console and edited on another, the delete). Select several "
+                       "conflicts to settle them together.")
         intro.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
         row.addWidget(self.new_button)
+        row.addWidget(self.keep_shown_button)
         row.addStretch(1)
         close = QPushButton("Close")
         close.clicked.connect(self.accept)
@@ -208,6 +217,8 @@ class ReconcileDialog(QDialog):
                     value = f"keep it: {model.field_label(cand.field)} = {shown}"
                 else:
                     value = store.describe(c.table, c.field, cand.value)
+                if i == c.shown:
+                    value += "   (shown now)"
                 child = QTreeWidgetItem([f"  option {i}", value, f"{cand.agency} ({cand.operator})",
                                          cand.at.replace("T", " ").rstrip("Z")])
                 child.setData(0, Qt.ItemDataRole.UserRole, (c.id, i))
@@ -271,6 +282,22 @@ class ReconcileDialog(QDialog):
             shown = None
         text, ok = QInputDialog.getText(self, title, "Value:", text="" if shown is None else str(shown))
         return text if ok else None
+
+    def keep_shown(self) -> None:
+        """Settle every selected conflict (a conflict, or any of its options,
+        selected) by keeping what the boards show now."""
+        chosen = list(dict.fromkeys(item.data(0, Qt.ItemDataRole.UserRole)[0] for item in self.tree.selectedItems()))
+        if not chosen:
+            self.error.setText("Select the conflicts to settle (Ctrl+A selects them all).")
+            return
+        failed = []
+        for cid in chosen:
+            try:
+                self.bridge.resolve(cid, keep=self.bridge.store.conflict(cid).shown)
+            except (ValidationError, StoreError) as exc:
+                failed.append(str(exc))
+        self.reload()
+        self.error.setText(f"{len(failed)} not settled: {failed[0]}" if failed else "")
 
     def _resolve(self, conflict_id: str, **how) -> None:
         try:
