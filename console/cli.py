@@ -486,7 +486,7 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
     if as_json:
         json.dump([
             {"id": c.id, "table": c.table, "row": c.row, "label": c.row_label, "field": c.field, "kind": c.kind,
-             "detected_at": c.detected_at,
+             "detected_at": c.detected_at, "shown": c.shown,
              "candidates": [{"n": i, "field": x.field, "value": x.value, "origin": x.origin, "at": x.at,
                              "operator": x.operator, "agency": x.agency, "kind": x.kind}
                             for i, x in enumerate(c.candidates, 1)]}
@@ -502,7 +502,8 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
         for i, x in enumerate(c.candidates, 1):
             shown = "delete" if c.kind == "delete" and x.field == "deleted" else \
                 f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
-            print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at})", file=out)
+            now = "   [shown now]" if i == c.shown else ""
+            print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
 
 
 def _export(store: Store, table: str, fmt: str) -> str:

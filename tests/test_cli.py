@@ -115,9 +115,11 @@ def test_conflicts_and_resolve(tmp_path, capsys):
     code, out, _ = run(capsys, "conflicts", "--db", a_db)
     assert "unit E-12: status written concurrently" in out
     assert "on scene" in out and "returning" in out and "City Police" in out
+    assert re.search(r"returning   \(City Police, \S+, \S+\)   \[shown now\]", out), out  # the later edit
     code, out, _ = run(capsys, "conflicts", "--db", a_db, "--json")
     [c] = json.loads(out)
     assert [x["n"] for x in c["candidates"]] == [1, 2]
+    assert c["candidates"][c["shown"] - 1]["value"] == "returning"
     code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--keep", "3")
     assert code == 1 and "between 1 and 2" in err
     code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--value", "sleeping")
