@@ -444,6 +444,45 @@ def test_a_console_whose_clock_is_a_day_ahead_is_told_why_its_changes_are_refuse
     arun(main())
 
 
+def test_a_database_that_fails_to_store_is_reported_until_it_works_again(consoles, monkeypatch):
+    """The receiving console's disk full, say: the batch is refused as
+    'internal', the engine's status says why, and once the database works
+    again the changes arrive and the failure clears."""
+    from console.store import Store, StoreIOError
+
+    r, a = consoles("relay", "a")
+    with r.open() as s:
+        s.add_many("tasks", [{"title": f"T{i}"} for i in range(50)])
+    full = [True]
+    real_apply = Store.apply
+
+    def apply(store, changes):
+        if full[0] and store.path == a.path:
+            raise StoreIOError(f"{a.path}: the disk is full; nothing was written")
+        return real_apply(store, changes)
+
+    monkeypatch.setattr(Store, "apply", apply)
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]) as ea:
+            await until(lambda: _failure(ea), what="the failure in the status")
+            assert "the disk is full" in (await ea.status())["store_failure"]
+            assert a.open().counts()["tasks"] == 0
+            full[0] = False
+            await until(lambda: a.open().counts()["tasks"] == 50, timeout=30, what="the tasks once it works")
+            await until(lambda: _no_failure(ea), what="the failure cleared")
+
+    arun(main())
+
+
+async def _failure(engine):
+    return bool((await engine.status())["store_failure"])
+
+
+async def _no_failure(engine):
+    return (await engine.status())["store_failure"] is None
+
+
 async def _refused(engine):
     peers = (await engine.status())["peers"]
     return bool(peers) and bool(peers[0]["refused"])

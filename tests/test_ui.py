@@ -916,6 +916,13 @@ def test_status_bar_says_where_this_console_only_reads(window):
                                     "24h ahead of the receiving console's clock. They stay here, waiting to sync.")
     window.on_sync_status({**status, "replica_id": mine, "peers": [{**peer, "refused": [other]}]})
     assert not window.banner.isVisible()
+    # This console's own database failing on what arrives (its disk full, say).
+    window.on_sync_status({**status, "store_failure": "/data/ops.db: the disk is full; nothing was written"})
+    assert window.banner.isVisible() and window.banner.text() == (
+        "SYNC FAILING — this console cannot store what its peers send: /data/ops.db: the disk is full; nothing "
+        "was written. It is tried again; nothing received is lost.")
+    window.on_sync_status({**status, "store_failure": None})
+    assert not window.banner.isVisible()
 
 
 def test_a_damaged_database_is_reported_in_a_window_too(qapp, tmp_path, monkeypatch):

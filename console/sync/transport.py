@@ -157,6 +157,9 @@ class Engine:
         self.last_link: Link | None = None  # of the last sync_once, for its figures
         # Console ID -> when it refused this console's changes (see OBSERVER_RECHECK).
         self._observer_at: dict[str, float] = {}
+        # Why this console's own database last failed on sync work (the disk
+        # full, say), until a batch is stored again: for the window to say.
+        self.store_failure: str | None = None
 
     @property
     def running(self) -> bool:
@@ -364,6 +367,7 @@ class Engine:
                 post(session.pump())
             except StoreError as exc:
                 log.error("cannot read changes for %s: %s", link.address, exc)
+                self.store_failure = str(exc)
                 loop.call_soon_threadsafe(outbox.put_nowait, ("close", 1011, "internal"))
 
         def recheck() -> None:  # on the store thread, when another connection wrote
@@ -433,7 +437,8 @@ class Engine:
             await refuse(exc.code, exc.message, 1008)
         except StoreError as exc:
             log.error("closing %s: the store failed: %s", link.address, exc)
-            link.last_error = str(exc)
+            link.last_error = self.store_failure = str(exc)
+            self._emit("peers")
             await refuse("internal", str(exc), 1011)
         except ConnectionClosed:
             pass
@@ -479,6 +484,8 @@ class Engine:
             self._emit("peers")
         link.remaining = session.incoming_remaining
         if (link.sent, link.received) != (session.stats.sent, session.stats.received):
+            if session.stats.received > link.received:
+                self.store_failure = None  # a batch was stored: the database works again
             link.sent, link.received = session.stats.sent, session.stats.received
             self.last_exchange = time.time()
             self._emit("progress", link)
@@ -590,6 +597,7 @@ class Engine:
         out["last_exchange"] = (None if self.last_exchange is None
                                 else clock.to_iso(clock.pack(int(self.last_exchange * 1000))))
         out["online"] = any(link.state == "connected" for link in self.links)
+        out["store_failure"] = self.store_failure
         return out
 
 

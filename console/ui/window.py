@@ -614,7 +614,10 @@ class MainWindow(QMainWindow):
         offline = not connected and any(p["direction"] == "dial" for p in peers)
         # This console's own changes refused by a peer (its clock far ahead, say).
         mine = [(p, r) for p in connected for r in p.get("refused", ()) if r["origin"] == status.get("replica_id")]
-        if offline and refused:
+        if status.get("store_failure"):
+            self.banner.setText(f"SYNC FAILING — this console cannot store what its peers send: "
+                                f"{status['store_failure']}. It is tried again; nothing received is lost.")
+        elif offline and refused:
             why = refused[0]
             self.banner.setText(f"NOT SYNCING — {why['address']}: {why['last_error'] or 'refused'}. Work goes on "
                                 "here; compare console IDs with its operator (Sync ▸ Peers).")
@@ -625,7 +628,7 @@ class MainWindow(QMainWindow):
             peer, r = mine[0]
             self.banner.setText(f"CHANGES REFUSED — {peer['agency'] or peer['address']} refuses this console's "
                                 f"changes from #{r['seq']}: {r['reason']}. They stay here, waiting to sync.")
-        self.banner.setVisible(offline or bool(mine))
+        self.banner.setVisible(offline or bool(mine) or bool(status.get("store_failure")))
         n = status["outbox"]
         self.outbox_label.setText(f"{n} change{'s' if n != 1 else ''} waiting to sync" if n else "All changes sent")
         self.exchange_label.setText(f"Last exchange {status['last_exchange'][11:19]} UTC"
