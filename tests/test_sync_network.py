@@ -444,6 +444,32 @@ def test_a_console_whose_clock_is_a_day_ahead_is_told_why_its_changes_are_refuse
     arun(main())
 
 
+def test_a_console_refused_as_unknown_is_listed_for_trusting_until_trusted(consoles):
+    r, stranger = consoles("relay", "stranger")
+    with r.open() as s:
+        s.untrust(stranger.console_id)
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(stranger.path) as es:
+            assert (await relay.status())["unknown_consoles"] == []
+            with pytest.raises(SyncError, match="is not on the trust list"):
+                await es.sync_once(url(relay))
+            await until(lambda: _unknown(relay), what="the stranger listed")
+            [u] = (await relay.status())["unknown_consoles"]
+            assert (u["console_id"], u["agency"]) == (stranger.console_id, stranger.agency)
+            assert u["address"].startswith("127.0.0.1:")
+            with r.open() as s:  # the operator compares the ID and trusts it
+                s.trust(u["console_id"], u["agency"])
+            assert (await relay.status())["unknown_consoles"] == []
+            await es.sync_once(url(relay))
+
+    arun(main())
+
+
+async def _unknown(engine):
+    return bool((await engine.status())["unknown_consoles"])
+
+
 def test_a_database_that_fails_to_store_is_reported_until_it_works_again(consoles, monkeypatch):
     """The receiving console's disk full, say: the batch is refused as
     'internal', the engine's status says why, and once the database works

@@ -896,6 +896,31 @@ def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(wi
                       ids[2]: "refused: not on the trust list (untrusted)"}
 
 
+def test_peers_dialog_lists_consoles_refused_as_unknown_and_fills_one_in(window):
+    from console.sync import identity
+    from console.ui.dialogs import PeersDialog
+
+    dialog = PeersDialog(window.bridge, window)
+    assert not dialog.unknown_box.isVisibleTo(dialog)
+    stranger = identity.normalize_id("QRST" * 13)
+    status = {"replica_id": window.store.replica_id, "outbox": 0, "listening": 8765, "last_exchange": None,
+              "peers": [], "unknown_consoles": [{"console_id": stranger, "agency": "County EMS",
+                                                 "address": "10.0.0.7:50412", "at": "2026-11-26T04:10:00Z"}]}
+    window.bridge.sync_status.emit(status)
+    assert dialog.unknown_box.isVisibleTo(dialog) and dialog.unknown.count() == 1
+    assert dialog.unknown.item(0).text().startswith(f"{stranger}   says it is 'County EMS', from 10.0.0.7:50412")
+    dialog.fill_in_unknown()
+    assert "Select a refused console" in dialog.error.text()
+    dialog.unknown.setCurrentRow(0)
+    dialog.fill_in_unknown()
+    assert (dialog.new_id.text(), dialog.new_agency.text()) == (stranger, "County EMS")
+    assert window.store.trusted(stranger) is None  # filled in only: the operator compares, then trusts
+    dialog.trust()
+    assert window.store.trusted(stranger) == ("County EMS", "editor")
+    window.bridge.sync_status.emit({**status, "unknown_consoles": []})
+    assert not dialog.unknown_box.isVisibleTo(dialog)
+
+
 def test_status_bar_says_where_this_console_only_reads(window):
     peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
             "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 5, "bytes_out": 0,

@@ -95,6 +95,7 @@ class Session:
     # frame was not full): pumping again before the next commit finds nothing.
     drained: bool = False
     sends_changes: bool = True
+    unknown_peer: tuple[str, str] | None = None  # (console ID, agency it gives) of a peer refused as untrusted
     stats: SessionStats = field(default_factory=SessionStats)
     # Origin -> (first seq refused, why): what the peer said it refuses.
     refusals: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -216,6 +217,9 @@ class Session:
             raise p.ProtocolError("untrusted", "a console cannot sync with itself")
         trusted = self.store.trusted(self.peer_id)
         if trusted is None:
+            # Kept for this console's operator, who may be about to trust it
+            # (its ID was read aloud to them): who it is and says it is.
+            self.unknown_peer = (self.peer_id, msg["agency"])
             # Said for the refused console's operator, who reads it at the other end.
             raise p.ProtocolError(
                 "untrusted", f"console {self.peer_id} is not on the trust list of console {self.me.console_id}")

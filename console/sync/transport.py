@@ -50,6 +50,7 @@ KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
 # observer) is sent none for this long, then tried again, so that being
 # made an editor there is noticed.
 OBSERVER_RECHECK = 300.0
+MAX_UNKNOWN_CONSOLES = 20  # refused consoles remembered for the Peers dialog
 # Reconnect within at most 10 s of a peer coming back (the library's default
 # grows to 90 s, long for a console that should be back on the board).
 RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=10.0, factor=1.6)
@@ -160,6 +161,9 @@ class Engine:
         # Why this console's own database last failed on sync work (the disk
         # full, say), until a batch is stored again: for the window to say.
         self.store_failure: str | None = None
+        # Consoles refused lately for not being on the trust list, newest
+        # last: console ID -> what the Peers dialog shows to trust one.
+        self.unknown_consoles: dict[str, dict] = {}
 
     @property
     def running(self) -> bool:
@@ -434,6 +438,8 @@ class Engine:
         except p.ProtocolError as exc:
             log.warning("closing %s: %s (%s)", link.address, exc.message, exc.code)
             link.last_error = f"{exc.message} ({exc.code})"
+            if session.unknown_peer is not None:
+                self._remember_unknown(*session.unknown_peer, link.address)
             await refuse(exc.code, exc.message, 1008)
         except StoreError as exc:
             log.error("closing %s: the store failed: %s", link.address, exc)
@@ -457,6 +463,14 @@ class Engine:
         if once and not finished:
             raise SyncError(f"{link.address} closed the connection before the exchange finished")
         return session
+
+    def _remember_unknown(self, console_id: str, agency: str, address: str) -> None:
+        self.unknown_consoles.pop(console_id, None)
+        self.unknown_consoles[console_id] = {"console_id": console_id, "agency": agency, "address": address,
+                                             "at": clock.to_iso(clock.pack(int(time.time() * 1000)))}
+        while len(self.unknown_consoles) > MAX_UNKNOWN_CONSOLES:
+            del self.unknown_consoles[next(iter(self.unknown_consoles))]
+        self._emit("peers")
 
     def _session(self, role: str, address: str, server_id: str | None = None) -> Session:
         return Session(self.store, role, self.identity, server_id=server_id, address=address, window=self.window,
@@ -590,9 +604,12 @@ class Engine:
                 s = link.session
                 d["owed"] = s.store.count_missing(s.peer_acked) if s is not None and s.state == "syncing" else None
                 links.append(d)
+            # Newest first, and only those still not trusted.
+            unknown = [u for u in reversed(seen) if self.store.trusted(u["console_id"]) is None]
             return {"console_id": self.console_id, "replica_id": self.store.replica_id,
                     "listening": self.port, "peers": links, "outbox": self.store.outbox(),
-                    "conflicts": self.store.open_conflict_count()}
+                    "conflicts": self.store.open_conflict_count(), "unknown_consoles": unknown}
+        seen = list(self.unknown_consoles.values())  # a copy: the dict changes on this thread
         out = await self.worker.run(read)
         out["last_exchange"] = (None if self.last_exchange is None
                                 else clock.to_iso(clock.pack(int(self.last_exchange * 1000))))

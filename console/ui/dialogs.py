@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -322,7 +324,7 @@ class PeersDialog(QDialog):
         super().__init__(parent)
         self.bridge = bridge
         self.setWindowTitle("Peers")
-        self.resize(820, 440)
+        self.resize(1000, 520)  # wide enough for a whole console ID in the table
         self.own_id = identity.load_or_create(bridge.store.path).console_id
         own = QLineEdit(self.own_id)
         own.setReadOnly(True)
@@ -338,7 +340,9 @@ class PeersDialog(QDialog):
         self.table = QTableWidget(0, 6)
         self.table.setHorizontalHeaderLabels(["Console", "Agency", "Role", "State", "Last seen", "Owed"])
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().hide()
         self.new_id = QLineEdit()
+        self.new_id.setMinimumWidth(own.minimumWidth() // 2)
         self.new_id.setPlaceholderText("Console ID to trust")
         self.new_agency = QLineEdit()
         self.new_agency.setPlaceholderText("Agency")
@@ -362,11 +366,31 @@ class PeersDialog(QDialog):
         url_row.addWidget(self.url, 1)
         url_row.addWidget(connect)
         url_row.addWidget(disconnect)
+        # Consoles that tried to connect and were refused, not being on the
+        # trust list: the one whose ID its operator reads aloud is picked
+        # here and filled in, instead of typed.
+        self.unknown = QListWidget()
+        self.unknown.setObjectName("unknownConsoles")
+        self.unknown.setMaximumHeight(90)
+        self.unknown.itemDoubleClicked.connect(lambda _item: self.fill_in_unknown())
+        fill = QPushButton("Fill in to trust")
+        fill.clicked.connect(self.fill_in_unknown)
+        self.unknown_box = QWidget()
+        box = QVBoxLayout(self.unknown_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(QLabel("Refused lately, not on the trust list (compare the ID with the one its operator "
+                             "reads to you before trusting it):"))
+        unknown_row = QHBoxLayout()
+        unknown_row.addWidget(self.unknown, 1)
+        unknown_row.addWidget(fill)
+        box.addLayout(unknown_row)
+        self.unknown_box.hide()
         self.error = error_label()
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("This console's ID (read it to the other operator, who trusts it on theirs):"))
         layout.addLayout(id_row)
-        layout.addWidget(self.table)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.unknown_box)
         layout.addLayout(add_row)
         layout.addLayout(url_row)
         layout.addWidget(self.error)
@@ -388,7 +412,24 @@ class PeersDialog(QDialog):
             if p["state"] == "refused" and p.get("last_error"):
                 state += f": {p['last_error']}"
             self._status[p["console_id"]] = state
+        self.unknown.clear()
+        for u in (status or {}).get("unknown_consoles", []):
+            item = QListWidgetItem(f"{u['console_id']}   says it is {u['agency']!r}, from {u['address']}, "
+                                   f"{u['at'].replace('T', ' ').rstrip('Z')}")
+            item.setData(Qt.ItemDataRole.UserRole, (u["console_id"], u["agency"]))
+            self.unknown.addItem(item)
+        self.unknown_box.setVisible(self.unknown.count() > 0)
         self.reload()
+
+    def fill_in_unknown(self) -> None:
+        item = self.unknown.currentItem()
+        if item is None:
+            self.error.setText("Select a refused console first.")
+            return
+        console_id, agency = item.data(Qt.ItemDataRole.UserRole)
+        self.new_id.setText(console_id)
+        self.new_agency.setText(agency)
+        self.error.setText("Compare the ID with the one its operator reads to you, then press Trust.")
 
     def reload(self) -> None:
         from PySide6.QtWidgets import QTableWidgetItem
