@@ -123,8 +123,10 @@ def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
         assert "ahead of the receiving console's clock" in done.stderr
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0
+    # The relay's log says how to let the refused console in, once its ID is confirmed.
+    assert f"let it in with: crisis-console trust --db {r.path} {stranger.console_id} --agency" in err
 
 
 def _children(pid):

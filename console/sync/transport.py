@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -439,7 +440,11 @@ class Engine:
             log.warning("closing %s: %s (%s)", link.address, exc.message, exc.code)
             link.last_error = f"{exc.message} ({exc.code})"
             if session.unknown_peer is not None:
-                self._remember_unknown(*session.unknown_peer, link.address)
+                cid, agency = session.unknown_peer
+                self._remember_unknown(cid, agency, link.address)
+                log.warning("%s says it is %r; if its operator reads you this ID, let it in with: "
+                            "crisis-console trust --db %s %s --agency %s", cid, agency, shlex.quote(str(self.db_path)),
+                            cid, shlex.quote(agency))
             await refuse(exc.code, exc.message, 1008)
         except StoreError as exc:
             log.error("closing %s: the store failed: %s", link.address, exc)
