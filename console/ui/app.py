@@ -44,8 +44,8 @@ def main(args) -> int:
     except StoreError as exc:
         # Opened from a menu there is no terminal to read the error in: say it in a window too.
         QMessageBox.critical(None, "Crisis console: cannot open the database",
-                             f"{exc}\n\nNothing was changed. Open another database with --db PATH, or restore "
-                             "this one from a backup (with its .replica file left behind).")
+                             f"{exc}\n\nNothing was changed. Open another database with --db PATH, or "
+                             "restore this one from a backup.")
         raise
     engine = None
     if getattr(args, "listen", None) or getattr(args, "peer", None):
