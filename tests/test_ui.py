@@ -498,6 +498,28 @@ def test_editing_through_the_dialog_lands_in_the_store(window, qtbot, demo_store
     assert "Medic 7: " in demo_store.journal(limit=1)[0].text
 
 
+def test_the_edit_dialog_never_writes_over_a_change_it_did_not_show(window, demo_store):
+    """A peer changes a unit while its edit dialog is open: fields left alone
+    keep the peer's value; a field changed in both is written over only on a
+    second Save, after the dialog has said what it is now."""
+    select(window, "units", "Medic 7")
+    dialog = window.edit_selected("units")
+    uid = demo_store.resolve_id("units", "Medic 7")
+    with Store(demo_store.path, agency="County EMS") as peer:  # as a sync engine would, on its own connection
+        peer.update("units", uid, {"status": "on scene", "location": "St. Mary's Hospital", "personnel": 3})
+    dialog.fields["notes"].setText("Crew swap at 1800")
+    dialog.fields["location"].setText("Riverside Park staging")
+    dialog.save()
+    assert dialog.error.text() == ("Changed elsewhere while this was open: location is now St. Mary's Hospital. "
+                                   "Save again to write yours over it, or Cancel.")
+    unit = demo_store.get("units", uid)
+    assert (unit.location, unit.notes) == ("St. Mary's Hospital", None)  # nothing written yet
+    dialog.save()
+    unit = demo_store.get("units", uid)
+    assert (unit.location, unit.notes) == ("Riverside Park staging", "Crew swap at 1800")
+    assert (unit.status, unit.personnel) == ("on_scene", 3)  # left alone in the dialog: the peer's values stay
+
+
 def test_assigning_through_the_task_picker(window, qtbot, demo_store, monkeypatch):
     from PySide6.QtWidgets import QInputDialog
 

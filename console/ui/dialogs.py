@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -107,6 +109,8 @@ class RecordDialog(QDialog):
                 self.saved_id = self.bridge.add(self.table.name, values)
             else:
                 changed = {k: v for k, v in values.items() if getattr(self.record, k, None) != v}
+                if changed and self._changed_meanwhile(changed):
+                    return
                 if changed:
                     self.bridge.update(self.table.name, self.record.id, changed)
                 self.saved_id = self.record.id
@@ -114,6 +118,26 @@ class RecordDialog(QDialog):
             self.error.setText(str(exc))
             return
         self.accept()
+
+
+    def _changed_meanwhile(self, changed: dict) -> bool:
+        """Whether a field this person changed was changed elsewhere while
+        the dialog was open (a peer's edit, another window): then say so,
+        and write over it only on a second Save, so that nobody overwrites
+        a value they never saw. Fields left alone are not written at all."""
+        store = self.bridge.store
+        now = store.get(self.table.name, self.record.id, deleted=True)
+        moved = [k for k, v in changed.items()
+                 if getattr(now, k, None) != getattr(self.record, k, None) and getattr(now, k, None) != v]
+        if not moved:
+            return False
+        said = "; ".join(f"{model.field_label(k)} is now {store.describe(self.table.name, k, getattr(now, k))}"
+                         for k in moved)
+        self.error.setText(f"Changed elsewhere while this was open: {said}. Save again to write yours over "
+                           "it, or Cancel.")
+        # Seen now: a second Save writes over it.
+        self.record = dataclasses.replace(self.record, **{k: getattr(now, k) for k in moved})
+        return True
 
 
 class StockDialog(QDialog):
