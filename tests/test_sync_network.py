@@ -589,3 +589,20 @@ async def _outbox(engine, n):
 async def _offline(engine):
     status = await engine.status()
     return not status["online"] and status["peers"][0]["state"] in ("connecting", "offline")
+
+
+def test_every_status_field_is_documented(consoles):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text()
+    section = doc.split("The status (`Engine.status()`")[1]
+    r, a = consoles("relay", "a")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]) as ea:
+            await until(lambda: _state(ea, "connected"), what="a connected")
+            return await ea.status()
+
+    status = arun(main())
+    for key in [*status, *status["peers"][0]]:
+        assert f"`{key}`" in section, f"docs/PROTOCOL.md does not document status field {key}"
