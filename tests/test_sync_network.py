@@ -462,6 +462,13 @@ def test_a_console_refused_as_unknown_is_listed_for_trusting_until_trusted(conso
                 s.trust(u["console_id"], u["agency"])
             assert (await relay.status())["unknown_consoles"] == []
             await es.sync_once(url(relay))
+            # The other way: a server this console dialled, not on its own list.
+            with stranger.open() as s:
+                s.untrust(r.console_id)
+            with pytest.raises(SyncError, match="which is not on this console's trust list"):
+                await es.sync_once(url(relay))
+            [u] = (await es.status())["unknown_consoles"]
+            assert (u["console_id"], u["agency"], u["address"]) == (r.console_id, "", url(relay))
 
     arun(main())
 

@@ -939,6 +939,10 @@ def test_peers_dialog_lists_consoles_refused_as_unknown_and_fills_one_in(window)
     assert window.store.trusted(stranger) is None  # filled in only: the operator compares, then trusts
     dialog.trust()
     assert window.store.trusted(stranger) == ("County EMS", "editor")
+    server = identity.normalize_id("WXYZ" * 13)  # a server dialled: it gives no agency
+    window.bridge.sync_status.emit({**status, "unknown_consoles": [
+        {"console_id": server, "agency": "", "address": "wss://eoc:8765", "at": "2026-11-26T04:12:00Z"}]})
+    assert dialog.unknown.item(0).text() == f"{server}   at wss://eoc:8765, 2026-11-26 04:12:00"
     window.bridge.sync_status.emit({**status, "unknown_consoles": []})
     assert not dialog.unknown_box.isVisibleTo(dialog)
 

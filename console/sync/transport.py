@@ -319,6 +319,7 @@ class Engine:
             raise SyncError(f"{link.address} presented no certificate")
         server_id = ident.fingerprint(der)
         if await self.worker.run(self.store.trusted, server_id) is None:
+            self._remember_unknown(server_id, "", link.address)  # it gives no agency before a hello
             await ws.close(1008, "untrusted")
             raise SyncError(
                 f"{link.address} is console {server_id}, which is not on this console's trust list "

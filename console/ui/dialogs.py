@@ -438,7 +438,8 @@ class PeersDialog(QDialog):
             self._status[p["console_id"]] = state
         self.unknown.clear()
         for u in (status or {}).get("unknown_consoles", []):
-            item = QListWidgetItem(f"{u['console_id']}   says it is {u['agency']!r}, from {u['address']}, "
+            says = f"says it is {u['agency']!r}, from" if u["agency"] else "at"
+            item = QListWidgetItem(f"{u['console_id']}   {says} {u['address']}, "
                                    f"{u['at'].replace('T', ' ').rstrip('Z')}")
             item.setData(Qt.ItemDataRole.UserRole, (u["console_id"], u["agency"]))
             self.unknown.addItem(item)
