@@ -884,6 +884,11 @@ class Store:
                 raise NotFound(f"console {console_id} is not on the trust list")
 
     @_guard
+    def trust_list(self) -> tuple[tuple[str, str, str], ...]:
+        """(console ID, agency, role) of every trusted console, in ID order."""
+        return tuple(self._conn.execute("SELECT console_id, agency, role FROM trust ORDER BY console_id"))
+
+    @_guard
     def trusted(self, console_id: str) -> tuple[str, str] | None:
         """(agency, role) of a trusted console, or None."""
         r = self._conn.execute("SELECT agency, role FROM trust WHERE console_id = ?", (console_id,)).fetchone()

@@ -473,6 +473,25 @@ def test_a_console_refused_as_unknown_is_listed_for_trusting_until_trusted(conso
     arun(main())
 
 
+def test_trusting_a_refused_server_connects_at_once(consoles):
+    """The field operator trusts the EOC relay only after dialling it (the
+    Peers dialog lists it): the link tries again then, not after its pause."""
+    r, a = consoles("relay", "a")
+    with a.open() as s:
+        s.untrust(r.console_id)
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]) as ea:
+            await until(lambda: _state(ea, "refused"), what="a refusing the relay")
+            ea.links[0].pause = 600.0  # the wait after the next refusal would be long
+            await asyncio.sleep(1.6)  # the next attempt (after the first 1 s pause), refused: now waiting
+            with a.open() as s:
+                s.trust(r.console_id, r.agency)
+            await until(lambda: _state(ea, "connected"), timeout=5, what="a connected at once")
+
+    arun(main())
+
+
 async def _unknown(engine):
     return bool((await engine.status())["unknown_consoles"])
 

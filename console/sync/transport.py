@@ -52,6 +52,10 @@ KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
 # made an editor there is noticed.
 OBSERVER_RECHECK = 300.0
 MAX_UNKNOWN_CONSOLES = 20  # refused consoles remembered for the Peers dialog
+# At most this long between attempts on a peer that refused this console or
+# dropped it at once: once its operator trusts this console, it connects
+# within this, without anyone touching this end.
+MAX_PAUSE = 10.0
 # Reconnect within at most 10 s of a peer coming back (the library's default
 # grows to 90 s, long for a console that should be back on the board).
 RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=10.0, factor=1.6)
@@ -105,6 +109,9 @@ class Link:
     observer: bool = False  # the peer holds this console as an observer: it reads, sends nothing
     refusals: dict[str, tuple[int, str]] = field(default_factory=dict)  # origin -> (from seq, why), as the peer said
     pause: float = 1.0  # before the next reconnection
+    # Set to cut that pause short: the trust list changed, and a refused
+    # link may now get through.
+    retry_now: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     session: Session | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
@@ -157,6 +164,7 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_exchange: float | None = None
         self.last_link: Link | None = None  # of the last sync_once, for its figures
+        self._trust_seen: tuple = ()  # the trust list as last read (see _recheck_all)
         # Console ID -> when it refused this console's changes (see OBSERVER_RECHECK).
         self._observer_at: dict[str, float] = {}
         # Why this console's own database last failed on sync work (the disk
@@ -280,19 +288,29 @@ class Engine:
         """Notice commits made by other connections (the window, the command
         line) and push them to peers."""
         seen = await self.worker.run(self.store.data_version)
+        self._trust_seen = await self.worker.run(self.store.trust_list)
         while True:
             await asyncio.sleep(self.poll_interval)
             version = await self.worker.run(self.store.data_version)
             if version != seen:
                 seen = version
-                await self.worker.run(self._recheck_all)  # the trust list may be what changed
+                if await self.worker.run(self._recheck_all):  # the trust list changed
+                    for link in self.links:  # a refused peer may be trusted now: try it at once
+                        if link.state == "refused":
+                            link.retry_now.set()
                 await self.worker.run(self._pump_all)
                 self._emit("local_changes")
 
-    def _recheck_all(self) -> None:
-        """On the store thread: every open session reads its peer's trust again."""
+    def _recheck_all(self) -> bool:
+        """On the store thread: if the trust list changed, every open session
+        reads its peer's trust again. Returns whether it changed."""
+        trust = self.store.trust_list()
+        if trust == self._trust_seen:
+            return False
+        self._trust_seen = trust
         for recheck in self._rechecks:
             recheck()
+        return True
 
     # ------------------------------------------------------------- connections
 
@@ -560,8 +578,10 @@ class Engine:
         # A connection that ends at once (refused, or dropped straight away)
         # is retried after a growing pause, not in a tight loop.
         if time.monotonic() - started < 10:
-            await asyncio.sleep(link.pause)
-            link.pause = min(max(link.pause * 2, 1.0), 30.0)
+            link.retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.retry_now.wait(), link.pause)
+            link.pause = min(max(link.pause * 2, 1.0), MAX_PAUSE)
         else:
             link.pause = 1.0
         if link.state != "refused":
