@@ -158,7 +158,8 @@ def test_the_pipe_protocol_is_documented():
     commands = set(re.findall(r'cmd == "([a-z_]+)"', source))
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", section.split("Engine to window")[0], re.M))
     assert commands == documented == {"notify", "add_peer", "remove_peer", "status", "stop"}
-    events = set(re.findall(r"^\| `([a-z_]+)` \|", section.split("Engine to window")[1], re.M))
+    events_table = section.split("Engine to window")[1].split("The status (")[0]
+    events = set(re.findall(r"^\| `([a-z_]+)` \|", events_table, re.M))
     assert events == {*child.EVENTS, "ready", "error", "reply"}
 
 
