@@ -1017,3 +1017,14 @@ def test_keeping_what_the_boards_show_for_several_conflicts_at_once(window, demo
     assert demo_store.conflicts() == []
     kept = demo_store.get("units", unit)
     assert (kept.task_id, kept.notes) == (shown.task_id, shown.notes) == (tasks[first], "pump 1 down")
+
+
+def test_the_reconcile_dialog_follows_resolutions_made_elsewhere(window, demo_store, tmp_path, qtbot):
+    tasks = [t.id for t in demo_store.list("tasks")]
+    collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[0]}, {"task_id": tasks[1]})
+    dialog = window.open_reconcile()
+    assert dialog.tree.topLevelItemCount() == 1
+    with Store(demo_store.path) as other:  # a resolution arriving from a peer, through the engine's connection
+        other.resolve(other.conflicts()[0].id, keep=1)
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 0, timeout=5000)
+    qtbot.waitUntil(lambda: not window.conflicts_button.isVisible(), timeout=5000)

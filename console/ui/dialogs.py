@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -220,12 +220,22 @@ class ReconcileDialog(QDialog):
         layout.addWidget(self.tree)
         layout.addWidget(self.error)
         layout.addLayout(row)
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(500)
+        self._reload_timer.timeout.connect(self.reload)
         bridge.changed.connect(self._changed)
         self.reload()
 
     def _changed(self, cs) -> None:
-        if getattr(cs, "conflicts", True):
-            self.reload()
+        if not getattr(cs, "conflicts", True) or not self.isVisible():
+            return  # (the window reloads it when it opens it)
+        if getattr(cs, "local", False):
+            self.reload()  # this person's own resolution: at once
+        elif not self._reload_timer.isActive():
+            # Coalesced: a catch-up arrives in many slices, and with
+            # thousands of conflicts a reload takes tens of milliseconds.
+            self._reload_timer.start()
 
     def reload(self) -> None:
         self.tree.clear()
