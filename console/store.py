@@ -588,10 +588,13 @@ class Store:
     @_guard
     def conflicts(self) -> list[ConflictView]:
         """Every open conflict, oldest first."""
+        return self._conflict_views("", ())
+
+    def _conflict_views(self, where: str, params: tuple) -> list[ConflictView]:
         out = []
         for cid, tbl, row, fld, kind, cands, detected in self._conn.execute(
             "SELECT id, tbl, row_id, field, kind, candidates, detected_hlc FROM conflicts "
-            "ORDER BY detected_hlc, id"
+            f"{where} ORDER BY detected_hlc, id", params
         ):
             t = model.table(tbl)
             lab = self._conn.execute(f"SELECT {t.label} FROM {tbl} WHERE id = ?", (row,)).fetchone()
@@ -613,8 +616,11 @@ class Store:
         return {tbl: {row: frozenset(f) for row, f in rows.items()} for tbl, rows in out.items()}
 
     def conflict(self, ref: str) -> ConflictView:
+        """The open conflict whose id starts with `ref` (at least 4 hex digits)."""
         ref = ref.strip().lower()
-        found = [c for c in self.conflicts() if c.id.startswith(ref)] if len(ref) >= 4 else []
+        hex_ok = len(ref) >= 4 and not ref.strip(model.HEX_DIGITS)
+        # (Only hex digits reach LIKE: no wildcard can.)
+        found = self._conflict_views("WHERE id LIKE ?", (ref + "%",)) if hex_ok else []
         if len(found) != 1:
             if found:
                 raise ValidationError(f"{ref!r} matches {len(found)} conflicts; give more of the id")
@@ -1220,39 +1226,65 @@ class Store:
         if (keep is None) == (value is None and raw is None):
             raise ValidationError("give either a candidate to keep or a new value")
         with self._writing() as w:
-            cv = self.conflict(ref)
-            t = model.table(cv.table)
-            heads = self._row_heads(cv.table, cv.row)
-            current = merge.row_conflicts(
-                cv.table, cv.row, {f: list(hs.values()) for f, hs in heads.items()}
-            )
-            if cv.id not in {c.id for c in current}:
-                raise NotFound(f"conflict {cv.id} is no longer open")
-            if keep is not None and not 1 <= keep <= len(cv.candidates):
-                raise ValidationError(f"keep must be between 1 and {len(cv.candidates)}")
-            row = self._live_row(t, cv.row, deleted=True)
-            name = row[t.label] or short_id(cv.row)
-            if cv.kind == "delete":
-                if keep is None:
-                    raise ValidationError("an edit against a delete is resolved by keeping one side (--keep)")
-                chosen = cv.candidates[keep - 1]
-                gone = chosen.field == "deleted"
-                seen = sorted({hid for hs in heads.values() for hid in hs})
-                c = w.change(cv.table, cv.row, "deleted", "resolve", gone, seen)
-                what = ("kept the delete" if gone
-                        else f"kept the edit of {model.field_label(chosen.field)} and restored the row")
+            return self._resolve(w, ref, keep, value, raw)
+
+    @_guard
+    def resolve_many(self, keep: Mapping[str, int]) -> list[Change]:
+        """Reconcile several open conflicts, conflict id -> candidate to keep,
+        each as `resolve` would. Conflicts on different rows share one
+        transaction (thousands, after a long partition, settle in about a
+        second, where one transaction each took minutes); a row's second
+        conflict goes in the next one, after the first is merged. A conflict
+        no longer open fails its transaction, which then changes nothing."""
+        rounds: list[dict[str, tuple[str, int]]] = []  # row -> (conflict id, keep), per transaction
+        for cid, n in keep.items():
+            row = self.conflict(cid).row
+            free = next((r for r in rounds if row not in r), None)
+            if free is None:
+                free = {}
+                rounds.append(free)
+            free[row] = (cid, n)
+        made = []
+        for r in rounds:
+            with self._writing() as w:
+                made += [self._resolve(w, cid, n, None, None) for cid, n in r.values()]
+        return made
+
+    def _resolve(self, w: _Writer, ref: str, keep: int | None, value: Any, raw: str | None) -> Change:
+        """One resolution inside the write `w` (see resolve)."""
+        cv = self.conflict(ref)
+        t = model.table(cv.table)
+        heads = self._row_heads(cv.table, cv.row)
+        current = merge.row_conflicts(
+            cv.table, cv.row, {f: list(hs.values()) for f, hs in heads.items()}
+        )
+        if cv.id not in {c.id for c in current}:
+            raise NotFound(f"conflict {cv.id} is no longer open")
+        if keep is not None and not 1 <= keep <= len(cv.candidates):
+            raise ValidationError(f"keep must be between 1 and {len(cv.candidates)}")
+        row = self._live_row(t, cv.row, deleted=True)
+        name = row[t.label] or short_id(cv.row)
+        if cv.kind == "delete":
+            if keep is None:
+                raise ValidationError("an edit against a delete is resolved by keeping one side (--keep)")
+            chosen = cv.candidates[keep - 1]
+            gone = chosen.field == "deleted"
+            seen = sorted({hid for hs in heads.values() for hid in hs})
+            c = w.change(cv.table, cv.row, "deleted", "resolve", gone, seen)
+            what = ("kept the delete" if gone
+                    else f"kept the edit of {model.field_label(chosen.field)} and restored the row")
+        else:
+            if keep is not None:
+                new = cv.candidates[keep - 1].value
             else:
-                if keep is not None:
-                    new = cv.candidates[keep - 1].value
-                else:
-                    f = t.field(cv.field)
-                    new = model.parse(t, f, raw) if raw is not None else value
-                if row.get("deleted") and cv.field != "deleted":
-                    raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
-                new = self._prepare(t, cv.field, new, row_id=cv.row)
-                c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
-                what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"
-            w.journal("resolve", f"Reconciled {name}: {what}", cv.table, cv.row)
+                f = t.field(cv.field)
+                new = model.parse(t, f, raw) if raw is not None else value
+            if row.get("deleted") and cv.field != "deleted":
+                raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
+            new = self._prepare(t, cv.field, new, row_id=cv.row)
+            c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
+            what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"
+        w.journal("resolve", f"Reconciled {name}: {what}", cv.table, cv.row)
         return c
 
     def _row_heads(self, tname: str, row: str) -> dict[str, dict[tuple[str, int], Head]]:

@@ -450,6 +450,49 @@ def test_edit_against_concurrent_delete_is_a_conflict_resolvable_both_ways(make_
     assert a.get("units", u2).notes == "still at the levee"
 
 
+def test_several_conflicts_resolved_at_once_match_one_at_a_time(make_store):
+    """resolve_many gives what resolve one by one gives, with two conflicts on
+    one row (they go in separate transactions) and an edit against a delete."""
+
+    def partitioned(suffix):
+        a, b = make_store(f"a{suffix}"), make_store(f"b{suffix}")
+        u1, u2, u3 = unit(a, "E-1"), unit(a, "E-2"), unit(a, "E-3")
+        t1, t2 = task(a, "Levee"), task(a, "Shelter")
+        sync(a, b)
+        a.update("units", u1, {"status": "on scene", "task_id": t1})
+        b.update("units", u1, {"status": "returning", "task_id": t2})
+        a.update("units", u2, {"notes": "pump down"})
+        b.update("units", u2, {"notes": "pump up"})
+        a.delete("units", u3)
+        b.update("units", u3, {"location": "Levee"})
+        converge([a, b])
+        return a, b
+
+    one, _ = partitioned("1")
+    many, _ = partitioned("2")
+
+    def keep(c):  # the second option of a field conflict; the delete of the edit-against-delete
+        return 2 if c.kind == "field" else 1
+
+    for c in one.conflicts():
+        one.resolve(c.id, keep=keep(c))
+    with pytest.raises(StoreError, match="no open conflict"):
+        many.resolve_many({"ffff": 1})
+    made = many.resolve_many({c.id: keep(c) for c in many.conflicts()})
+    assert len(made) == 4 and many.conflicts() == one.conflicts() == []
+
+    def state(s):
+        titles = {t.id: t.title for t in s.list("tasks")}
+        live = {u.id for u in s.list("units")}
+        return sorted((u.callsign, u.id in live, u.status, titles.get(u.task_id), u.notes, u.location)
+                      for u in s.list("units", deleted=True))
+
+    assert state(many) == state(one)
+    assert [u.callsign for u in many.list("units")] == ["E-1", "E-2"]
+    assert sorted(e.text for e in one.journal() if e.action == "resolve") == \
+        sorted(e.text for e in many.journal() if e.action == "resolve")
+
+
 def test_concurrent_delete_and_restore_is_a_field_conflict(make_store):
     a, b = make_store("a"), make_store("b")
     u = unit(a)

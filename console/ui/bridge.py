@@ -84,6 +84,9 @@ class Bridge(QObject):
     def resolve(self, conflict_id: str, *, keep: int | None = None, raw: str | None = None) -> None:
         self.store.resolve(conflict_id, keep=keep, raw=raw)
 
+    def resolve_many(self, keep: dict[str, int]) -> None:
+        self.store.resolve_many(keep)
+
     # ---------------------------------------------------------------- events
 
     def _announce(self, cs: ChangeSet) -> None:

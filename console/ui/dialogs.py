@@ -7,6 +7,7 @@ import dataclasses
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -326,14 +327,17 @@ class ReconcileDialog(QDialog):
         if not chosen:
             self.error.setText("Select the conflicts to settle (Ctrl+A selects them all).")
             return
-        failed = []
-        for cid in chosen:
-            try:
-                self.bridge.resolve(cid, keep=self.bridge.store.conflict(cid).shown)
-            except (ValidationError, StoreError) as exc:
-                failed.append(str(exc))
+        store = self.bridge.store
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # thousands take a second
+        try:
+            self.bridge.resolve_many({cid: store.conflict(cid).shown for cid in chosen})
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(f"Not all settled: {exc}. What is left is listed; try again.")
+        else:
+            self.error.clear()
+        finally:
+            QApplication.restoreOverrideCursor()
         self.reload()
-        self.error.setText(f"{len(failed)} not settled: {failed[0]}" if failed else "")
 
     def _resolve(self, conflict_id: str, **how) -> None:
         try:
@@ -351,7 +355,7 @@ class PeersDialog(QDialog):
 
     def __init__(self, bridge, parent=None) -> None:
         from PySide6.QtGui import QFontDatabase
-        from PySide6.QtWidgets import QApplication, QTableWidget
+        from PySide6.QtWidgets import QTableWidget
 
         from console.sync import identity
 
