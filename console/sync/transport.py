@@ -394,7 +394,7 @@ class Engine:
                 self.store_failure = str(exc)
                 loop.call_soon_threadsafe(outbox.put_nowait, ("close", 1011, "internal"))
 
-        def recheck() -> None:  # on the store thread, when another connection wrote
+        def recheck() -> None:  # on the store thread, when the trust list changed
             try:
                 session.check_trust()
             except p.ProtocolError as exc:
