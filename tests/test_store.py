@@ -810,3 +810,16 @@ def test_a_version_2_database_is_migrated_keeping_heads_and_conflicts(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_describe_says_a_value_as_people_read_it(make_store):
+    s = make_store()
+    t = task(s, "Sandbag Main St")
+    assert s.describe("units", "task_id", t) == "Sandbag Main St"
+    assert s.describe("units", "task_id", "f" * 32) == "f" * 8  # not held (yet): its short id
+    assert s.describe("units", "status", "out_of_service") == "out of service"
+    assert [s.describe("units", "deleted", v) for v in (True, False)] == ["yes", "no"]
+    assert s.describe("units", "notes", None) == s.describe("units", "notes", "") == "—"
+    assert s.describe("resources", "quantity", 12.0) == "12"
+    with pytest.raises(model.ValidationError):
+        s.describe("units", "colour", "red")

@@ -397,16 +397,18 @@ class Engine:
         def recheck() -> None:  # on the store thread, when the trust list changed
             try:
                 session.check_trust()
-            except p.ProtocolError as exc:
-                loop.call_soon_threadsafe(revoke, exc)
+            except p.ProtocolError as exc:  # taken off the list: refused as a hello would be
+                loop.call_soon_threadsafe(refused, exc)
 
-        def revoke(exc: p.ProtocolError) -> None:
-            # Taken off the trust list: refused like a hello would be, after
-            # the frames already made, and the connection closed.
+        def refused(exc: p.ProtocolError) -> None:
             log.warning("closing %s: %s (%s)", link.address, exc.message, exc.code)
             link.last_error = f"{exc.message} ({exc.code})"
-            outbox.put_nowait([p.encode("error", code=exc.code, message=exc.message)])
-            outbox.put_nowait(("close", 1008, exc.code))
+            say_error(exc.code, exc.message, 1008)
+
+        def say_error(code: str, message: str, close_code: int) -> None:
+            # The error goes out after the frames made before it, then the close.
+            outbox.put_nowait([p.encode("error", code=code, message=message[:2000])])
+            outbox.put_nowait(("close", close_code, code))
 
         async def sender() -> None:
             try:
@@ -431,10 +433,7 @@ class Engine:
             await asyncio.wait([written, sender_task], return_when=asyncio.FIRST_COMPLETED)
             written.cancel()
 
-        async def refuse(code: str, message: str, close_code: int) -> None:
-            # The error goes out after the frames made before it, then the close.
-            outbox.put_nowait([p.encode("error", code=code, message=message[:2000])])
-            outbox.put_nowait(("close", close_code, code))
+        async def close_when_sent(code: str, close_code: int) -> None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10):
                     await sent_all()
@@ -456,20 +455,20 @@ class Engine:
                     finished = True
                     break
         except p.ProtocolError as exc:
-            log.warning("closing %s: %s (%s)", link.address, exc.message, exc.code)
-            link.last_error = f"{exc.message} ({exc.code})"
+            refused(exc)
             if session.unknown_peer is not None:
                 cid, agency = session.unknown_peer
                 self._remember_unknown(cid, agency, link.address)
                 log.warning("%s says it is %r; if its operator reads you this ID, let it in with: "
                             "crisis-console trust --db %s %s --agency %s", cid, agency, shlex.quote(str(self.db_path)),
                             cid, shlex.quote(agency))
-            await refuse(exc.code, exc.message, 1008)
+            await close_when_sent(exc.code, 1008)
         except StoreError as exc:
             log.error("closing %s: the store failed: %s", link.address, exc)
             link.last_error = self.store_failure = str(exc)
             self._emit("peers")
-            await refuse("internal", str(exc), 1011)
+            say_error("internal", str(exc), 1011)
+            await close_when_sent("internal", 1011)
         except ConnectionClosed:
             pass
         finally:

@@ -40,6 +40,15 @@ def error_label() -> QLabel:
     return label
 
 
+def choices(store, f: model.Field) -> list[tuple[str, str]]:
+    """(stored value, what a person reads) for each value an enum or
+    reference field can take: a status in words, a task by its title."""
+    if f.type == "enum":
+        return [(c, model.label(c)) for c in f.choices]
+    label = model.TABLES[f.ref].label
+    return [(r.id, str(getattr(r, label))) for r in store.list(f.ref)]
+
+
 class RecordDialog(QDialog):
     """Create or edit a unit, task or resource. Values are checked by the
     store; what is wrong is said in the dialog, which stays open."""
@@ -72,18 +81,12 @@ class RecordDialog(QDialog):
 
     def _widget(self, f: model.Field) -> QWidget:
         current = getattr(self.record, f.name, None) if self.record is not None else f.default
-        if f.type == "enum":
+        if f.type in ("enum", "ref"):
             w = QComboBox()
-            for choice in f.choices:
-                w.addItem(model.label(choice), choice)
-            if current:
-                w.setCurrentIndex(max(0, w.findData(current)))
-            return w
-        if f.type == "ref":
-            w = QComboBox()
-            w.addItem("—", None)
-            for rec in self.bridge.store.list(f.ref):
-                w.addItem(getattr(rec, model.TABLES[f.ref].label), rec.id)
+            if f.type == "ref":
+                w.addItem("—", None)
+            for key, name in choices(self.bridge.store, f):
+                w.addItem(name, key)
             if current:
                 w.setCurrentIndex(max(0, w.findData(current)))
             return w
@@ -303,13 +306,9 @@ class ReconcileDialog(QDialog):
         f = model.table(c.table).field(c.field)
         title = f"New {model.field_label(c.field)} for {c.table[:-1]} {c.row_label}"
         if f.type in ("ref", "enum"):
-            if f.type == "ref":
-                recs = store.list(f.ref)
-                keys = ["", *[r.id for r in recs]]
-                names = ["— none —", *[str(getattr(r, model.TABLES[f.ref].label)) for r in recs]]
-            else:
-                keys = list(f.choices)
-                names = [model.label(k) for k in keys]
+            options = [("", "— none —")] if f.type == "ref" else []  # ("" parses as no task)
+            options += choices(store, f)
+            keys, names = [k for k, _ in options], [n for _, n in options]
             choice, ok = QInputDialog.getItem(self, title, f"{model.field_label(c.field).capitalize()}:",
                                               names, 0, False)
             return keys[names.index(choice)] if ok and choice in names else None
