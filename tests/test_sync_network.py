@@ -4,6 +4,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import ssl
 
 import pytest
@@ -11,6 +12,7 @@ from conftest import snapshot, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from console.sync import identity
 from console.sync import protocol as p
 from console.sync.transport import Engine, SyncError
 
@@ -202,6 +204,45 @@ def test_connections_cut_after_n_bytes_lose_nothing_and_apply_nothing_twice(cons
         adds = s._conn.execute("SELECT sum(value) FROM changes WHERE kind = 'add'").fetchone()[0]
         assert s.get("resources", bags).quantity == 5000 + adds
         assert s._conn.execute("SELECT count(*) FROM changes WHERE kind = 'add'").fetchone()[0] > len(cuts)
+
+
+def test_the_log_says_who_disconnected_after_how_long_and_why(consoles, caplog):
+    a, b = consoles("a", "b")
+    with a.open() as s:
+        s.add_many("units", [{"callsign": f"U{i}", "agency": "F", "kind": "E"} for i in range(500)])
+
+    def ends():
+        return [r.getMessage() for r in caplog.records if " ended after " in r.getMessage()]
+
+    async def main():
+        async with Engine(a.path, listen=LOCAL, batch_changes=100) as ea, Engine(b.path, batch_changes=100) as eb:
+            proxy = CuttingProxy(ea.port, [60_000])
+            port = await proxy.start()
+            with pytest.raises(SyncError):
+                await eb.sync_once(f"wss://127.0.0.1:{port}", timeout=30)
+            await until(lambda: len(ends()) == 2, what="both ends logged")
+            cut = ends()
+            caplog.clear()
+            await eb.sync_once(f"wss://127.0.0.1:{port}", timeout=30)
+            await until(lambda: len(ends()) == 2, what="both ends logged")
+            await proxy.close()
+            return cut, ends()
+
+    caplog.set_level("INFO", logger="console.sync.transport")
+    cut, whole = arun(main())
+    a_short, b_short = (identity.short_id(c.console_id) for c in (a, b))
+    # Each side names the other, how long it lasted, why it ended, and what moved.
+    server_side = next(m for m in cut if b_short in m)
+    client_side = next(m for m in cut if a_short in m)
+    assert "(Agency B)" in server_side and "(Agency A)" in client_side
+    for m in cut:
+        assert "the connection was lost" in m and " s: " in m
+    received = int(re.search(r"(\d+) changes received", client_side).group(1))
+    assert 0 < received < 501
+    client_side = next(m for m in whole if a_short in m)
+    assert "everything exchanged" in client_side
+    assert f"{501 - received} changes received" in client_side  # the rest, once
+    assert "closed normally" in next(m for m in whole if b_short in m)
 
 
 async def raw_client(port, identity=None):

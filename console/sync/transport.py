@@ -443,6 +443,8 @@ class Engine:
         self._pumps = (*self._pumps, pump)
         self._rechecks = (*self._rechecks, recheck)
         finished = False
+        opened = time.monotonic()
+        ended = ""
         try:
             await self.worker.run(start)
             async for frame in ws:
@@ -454,7 +456,9 @@ class Engine:
                     await sent_all()  # the last acknowledgements too
                     finished = True
                     break
+            ended = "everything exchanged" if finished else _closed(ws)
         except p.ProtocolError as exc:
+            ended = f"this console refused it: {exc.message} ({exc.code})"
             refused(exc)
             if session.unknown_peer is not None:
                 cid, agency = session.unknown_peer
@@ -464,14 +468,28 @@ class Engine:
                             cid, shlex.quote(agency))
             await close_when_sent(exc.code, 1008)
         except StoreError as exc:
+            ended = "this console's database failed"
             log.error("closing %s: the store failed: %s", link.address, exc)
             link.last_error = self.store_failure = str(exc)
             self._emit("peers")
             say_error("internal", str(exc), 1011)
             await close_when_sent("internal", 1011)
         except ConnectionClosed:
-            pass
+            ended = _closed(ws)
+        except PeerRefused as exc:
+            ended = f"it refused this console: {exc}"
+            raise
+        except BaseException as exc:
+            ended = "stopped" if isinstance(exc, asyncio.CancelledError) else f"internal error: {exc!r}"
+            raise
         finally:
+            # Who, for how long, what moved, and why it ended: for the
+            # relay's log and a person watching `sync`.
+            who = ident.short_id(session.peer_id) if session.peer_id else "a console not yet identified"
+            if session.peer_agency:
+                who += f" ({session.peer_agency})"
+            log.info("sync with %s at %s ended after %s: %s; %d changes received, %d sent", who, link.address,
+                     _duration(time.monotonic() - opened), ended, session.stats.received, session.stats.sent)
             self._pumps = tuple(x for x in self._pumps if x is not pump)
             self._rechecks = tuple(x for x in self._rechecks if x is not recheck)
             sender_task.cancel()
@@ -641,6 +659,24 @@ class Engine:
         out["online"] = any(link.state == "connected" for link in self.links)
         out["store_failure"] = self.store_failure
         return out
+
+
+def _closed(ws) -> str:
+    """How a connection closed, in words."""
+    code = ws.close_code
+    if code is None or code == 1006:
+        return "the connection was lost"
+    if code in (1000, 1001):
+        return "closed normally" if code == 1000 else "the peer is going away"
+    reason = f": {ws.close_reason}" if ws.close_reason else ""
+    return f"closed with code {code}{reason}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def check_url(url: str) -> None:
