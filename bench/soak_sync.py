@@ -1,0 +1,255 @@
+"""Sync soak: consoles editing for minutes through connections that keep dropping.
+
+    python bench/soak_sync.py                 # 5 minutes, 3 consoles
+    python bench/soak_sync.py --minutes 1     # a short run
+    python bench/soak_sync.py --kills         # and sync processes killed now and then
+
+A relay process; one `crisis-console sync` process per console, dialling the
+relay through a proxy on 127.0.0.1 that cuts each connection after a random
+time (0.2 s to a minute) and turns one in ten away at once; and one writer
+process per database (the consoles' and the relay's), editing as a window
+would: statuses, assignments, stock drawn and added, notes, new, deleted and
+restored units, retitled tasks, with 10 to 80 ms between operations.
+
+With `--kills`, every 10 to 30 s one `sync` process is killed (SIGKILL, as a
+laptop losing power would), at a random point of its work, and started again
+(its memory figures then start again too; the relay's do not).
+
+Every 10 s it prints each process's resident memory and open file
+descriptors, which must stay flat. When the writers stop, the consoles
+reconnect without the proxy, and every database must end with the same rows,
+heads, conflicts and log. Prints figures; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_sync import make_console, start_relay, stop, trust_all  # noqa: E402
+
+from console.model import ValidationError  # noqa: E402
+from console.store import NotFound, Store  # noqa: E402
+
+SAMPLE = 10.0  # seconds between samples
+
+
+def rss_mib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(next(x for x in fh if x.startswith("VmRSS")).split()[1]) // 1024
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def state(db: Path) -> dict:
+    """What must be the same on every console once they have converged."""
+    with Store(db) as s:
+        conn = s._conn
+        out = {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in ("units", "tasks", "resources")}
+        for t, order in (("heads", "tbl, row_id, field, origin, seq"), ("conflicts", "id"),
+                         ("replicas", "origin")):
+            out[t] = conn.execute(f"SELECT * FROM {t} ORDER BY {order}").fetchall()
+        out["changes"] = conn.execute("SELECT count(*) FROM changes").fetchone()[0]
+        return out
+
+
+# ------------------------------------------------------------------ writer
+
+
+def write(db: str, name: str, seconds: float, seed: int) -> None:
+    """Edit `db` as a person at a window would, until `seconds` have passed."""
+    rng = random.Random(seed)
+    done = gone = 0
+    with Store(db, operator=f"soak-{name}") as s:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            units = [u.id for u in s.list("units")]
+            tasks = [t.id for t in s.list("tasks")]
+            stock = [r.id for r in s.list("resources")]
+            r = rng.random()
+            try:
+                if r < 0.35:
+                    s.update("units", rng.choice(units), {"status": rng.choice(["available", "dispatched",
+                                                                                 "en_route", "on_scene"])})
+                elif r < 0.5:
+                    s.update("units", rng.choice(units), {"task_id": rng.choice(tasks)})
+                elif r < 0.6:
+                    try:
+                        s.adjust(rng.choice(stock), rng.choice([-3, -1, 2, 5]))
+                    except ValidationError:  # more drawn than is on hand
+                        pass
+                elif r < 0.7:
+                    s.note(f"soak note {name} {done}")
+                elif r < 0.75:
+                    s.add("units", {"callsign": f"{name}-{done}", "agency": name, "kind": "Engine"})
+                elif r < 0.77:
+                    s.delete("units", rng.choice(units))
+                elif r < 0.8:
+                    deleted = [u.id for u in s.list("units", deleted=True) if u.id not in set(units)]
+                    if deleted:
+                        s.update("units", rng.choice(deleted), {"deleted": False})
+                else:
+                    s.update("tasks", rng.choice(tasks), {"title": f"Task {name} {done}"})
+                done += 1
+            except NotFound:  # deleted by a peer since it was listed
+                gone += 1
+            time.sleep(rng.uniform(0.01, 0.08))
+        mine = {"replica": s.replica_id, "last_seq": s.own_max_seq()}
+    print(json.dumps({"operations": done, "rows_gone": gone, **mine}), flush=True)
+
+
+# ------------------------------------------------------------------- proxy
+
+
+async def chaos_proxy(target: int, counts: dict[str, int], rng: random.Random) -> asyncio.Server:
+    """Forward to 127.0.0.1:target, cutting each connection after a random time."""
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except (ConnectionError, OSError):
+            pass
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        counts["connections"] += 1
+        if rng.random() < 0.1:
+            counts["turned away"] += 1
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
+        except OSError:
+            writer.close()
+            return
+        pipes = [asyncio.create_task(pipe(reader, up_writer)), asyncio.create_task(pipe(up_reader, writer))]
+        _, pending = await asyncio.wait(pipes, timeout=rng.choice([0.2, 1, 3, 10, 30, 60]),
+                                        return_when=asyncio.FIRST_COMPLETED)
+        if pending:
+            counts["cut"] += 1
+        for p in pipes:
+            p.cancel()
+        for w in (writer, up_writer):
+            w.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+# -------------------------------------------------------------------- soak
+
+
+def start_sync(db: Path, port: int, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "console", "sync", "--db", str(db), "--peer",
+                             f"wss://127.0.0.1:{port}"], stdout=log.open("a"), stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+async def soak(tmp: Path, minutes: float, n: int, kill: bool) -> None:
+    relay_c = make_console(tmp, "relay")
+    consoles = [make_console(tmp, f"c{i}") for i in range(n)]
+    trust_all([relay_c, *consoles])
+    with Store(relay_c[0]) as s:
+        s.add_many("units", [{"callsign": f"E-{i}", "agency": "Fire", "kind": "Engine"} for i in range(200)])
+        s.add_many("tasks", [{"title": f"Task {i}"} for i in range(50)])
+        s.add_many("resources", [{"name": f"Sandbags {i}", "kind": "Supply", "agency": "PW", "quantity": 1000}
+                                 for i in range(10)])
+    relay, port = start_relay(relay_c[0])
+    rng = random.Random(7)
+    counts = {"connections": 0, "turned away": 0, "cut": 0}
+    proxy = await chaos_proxy(port, counts, rng)
+    proxy_port = proxy.sockets[0].getsockname()[1]
+    syncs = [start_sync(db, proxy_port, tmp / f"{db.stem}.log") for db, _ in consoles]
+    await asyncio.sleep(3)  # the first catch-up
+    seconds = minutes * 60
+    writers = [subprocess.Popen([sys.executable, __file__, "_write", str(db), db.stem, str(seconds), str(i)],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+               for i, (db, _) in enumerate([*consoles, relay_c])]
+    print(f"{'t (s)':>6} {'relay MiB':>9} {'fds':>4}  {'sync processes MiB':>20} {'fds':>12}  "
+          "connections (turned away, cut)")
+    first = last = None
+    start = time.monotonic()
+    kills = 0
+    next_kill = start + rng.uniform(10, 30)
+    while any(w.poll() is None for w in writers):
+        await asyncio.sleep(SAMPLE)
+        if kill and time.monotonic() >= next_kill:
+            i = rng.randrange(n)
+            syncs[i].kill()
+            syncs[i].wait()
+            syncs[i] = start_sync(consoles[i][0], proxy_port, tmp / f"{consoles[i][0].stem}.log")
+            kills += 1
+            next_kill = time.monotonic() + rng.uniform(10, 30)
+            await asyncio.sleep(0.5)  # let it start before it is sampled
+        sample = (rss_mib(relay.pid), fd_count(relay.pid), [rss_mib(p.pid) for p in syncs],
+                  [fd_count(p.pid) for p in syncs])
+        first = first or sample
+        last = sample
+        print(f"{time.monotonic() - start:6.0f} {sample[0]:9} {sample[1]:4}  {sample[2]!s:>20} "
+              f"{sample[3]!s:>12}  {counts['connections']} ({counts['turned away']}, {counts['cut']})",
+              flush=True)
+    ops = [json.loads(w.stdout.read().strip().splitlines()[-1]) for w in writers]
+    # Heal: the consoles reconnect straight to the relay.
+    proxy.close()
+    for p in syncs:
+        p.terminate()
+    for p in syncs:
+        p.wait(30)
+    healed = time.monotonic()
+    syncs = [start_sync(db, port, tmp / f"{db.stem}.log") for db, _ in consoles]
+    states: list[dict] = []
+    converged = False
+    while time.monotonic() - healed < 300 and not converged:
+        await asyncio.sleep(1)
+        states = [state(db) for db, _ in [relay_c, *consoles]]
+        converged = all(s == states[0] for s in states[1:])
+    took = time.monotonic() - healed
+    # Nothing a writer committed is missing: every console holds each
+    # writer's changes up to its last, with no gap.
+    held = {origin: (contiguous, top) for origin, contiguous, top in states[0]["replicas"]} if states else {}
+    whole = all(held.get(o["replica"]) == (o["last_seq"], o["last_seq"]) for o in ops)
+    for p in syncs:
+        p.terminate()
+    for p in syncs:
+        p.wait(30)
+    stop(relay)
+    print(f"soak       {minutes:g} min, {n} consoles and a relay, {sum(o['operations'] for o in ops)} operations "
+          f"by {len(ops)} writers, {counts['connections']} connections ({counts['turned away']} turned away, "
+          f"{counts['cut']} cut), {kills} sync processes killed")
+    print(f"memory     relay {first[0]} -> {last[0]} MiB, {first[1]} -> {last[1]} fds; sync processes "
+          f"{first[2]} -> {last[2]} MiB, {first[3]} -> {last[3]} fds")
+    print(f"converged  {'yes' if converged else 'NO'} within {took:.0f} s of healing (checked every second): "
+          f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflicts on every console; "
+          f"every writer's changes held up to its last with no gap: {'yes' if whole else 'NO'}"
+          if converged else f"converged  NO after {took:.0f} s: logs in {tmp}")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_write":
+        db, name, seconds, seed = sys.argv[2:]
+        write(db, name, float(seconds), int(seed))
+        return
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=5.0)
+    p.add_argument("--consoles", type=int, default=3)
+    p.add_argument("--kills", action="store_true", help="kill a sync process (SIGKILL) every 10 to 30 s")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills))
+
+
+if __name__ == "__main__":
+    main()
