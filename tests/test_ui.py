@@ -78,6 +78,21 @@ def test_boards_show_the_operation_and_filter(window):
     assert tasks["Sandbag levee breach at Riverside Park"] == "Dump 12, E-11, PW Crew 3, PW Crew 5"
 
 
+def test_the_agency_filter_offers_agencies_as_rows_bring_them(window, qtbot, demo_store):
+    """A console that joined with an empty database gets its rows from peers:
+    the filter offers their agencies without switching boards, and keeps
+    what was chosen."""
+    combo = window.agency_filter
+    choices = lambda: [combo.itemText(i) for i in range(combo.count())]  # noqa: E731
+    assert "State Guard" not in choices()
+    combo.setCurrentIndex(combo.findData("County EMS"))
+    assert window.filters["units"].agency == "County EMS"
+    window.bridge.add("units", {"callsign": "SG-1", "agency": "State Guard", "kind": "Engine"})
+    qtbot.waitUntil(lambda: "State Guard" in choices())
+    assert choices() == ["All", *demo_store.agencies("units")] and combo.isEnabled()
+    assert combo.currentData() == "County EMS" and window.filters["units"].agency == "County EMS"
+
+
 def test_creating_a_unit_through_the_dialog_lands_in_the_store(window, qtbot, demo_store):
     dialog = RecordDialog(window.bridge, "units", parent=window)
     dialog.fields["callsign"].setText("E-99")
@@ -235,6 +250,7 @@ def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop
 
 def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, consoles, tmp_path):
     from console.sync.transport import Engine
+    from console.ui import window as window_module
 
     relay_c, mine = consoles("relay", "mine")
     store = mine.open()
@@ -263,6 +279,18 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
             with mine.open() as other:
                 other.add("units", {"callsign": "CLI-1", "agency": "F", "kind": "Engine"})
             await until(lambda: "CLI-1" in board_values(w, "units", "callsign"), what="the other writer's unit")
+            # The demo's Offline switch cuts this console off, and the
+            # banner says so at once (no grace: a person did it).
+            switch = w.add_offline_switch(f"wss://127.0.0.1:{port}")
+            switch.setChecked(True)
+            await until(lambda: w.banner.isVisible(), timeout=window_module.OFFLINE_GRACE, what="the banner")
+            assert "switched off the network here" in w.banner.text()
+            assert w.peers_label.text() == "No peer connected"
+            bridge.add("tasks", {"title": "Written while switched off"})
+            await until(lambda: w.outbox_label.text() == "2 changes waiting to sync", what="the outbox count")
+            switch.setChecked(False)
+            await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
+            await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
         finally:
             await engine.stop()
             await relay.stop()
@@ -973,6 +1001,42 @@ def test_status_bar_says_where_this_console_only_reads(window):
         "SYNC FAILING — this console cannot store what its peers send: /data/ops.db: the disk is full; nothing "
         "was written. It is tried again; nothing received is lost.")
     window.on_sync_status({**status, "store_failure": None})
+    assert not window.banner.isVisible()
+
+
+def test_offline_shows_after_a_grace_and_at_once_when_switched_off(window, monkeypatch):
+    """A dropped connection comes back within about a second: the red
+    banner waits OFFLINE_GRACE before it says OFFLINE, so it does not flash
+    at every drop. The demo's Offline switch, a person's own doing, shows
+    at once."""
+    from console.ui import window as window_module
+
+    now = [1000.0]
+    monkeypatch.setattr(window_module.time, "monotonic", lambda: now[0])
+    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
+            "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 0, "bytes_out": 0,
+            "bytes_in": 0, "remaining": 0, "observer": False}
+    status = {"peers": [peer], "outbox": 0, "listening": None, "last_exchange": None, "online": True}
+    window.on_sync_status(status)
+    dropped = {**status, "online": False, "peers": [{**peer, "state": "connecting"}]}
+    window.on_sync_status(dropped)
+    assert not window.banner.isVisible() and window.peers_label.text() == "No peer connected"
+    now[0] += 1.0
+    window.on_sync_status(status)  # back within a second: no banner at all
+    now[0] += 1.0
+    window.on_sync_status(dropped)
+    now[0] += window_module.OFFLINE_GRACE - 0.1
+    window.on_sync_status(dropped)
+    assert not window.banner.isVisible()
+    now[0] += 0.2
+    window.on_sync_status(dropped)
+    assert window.banner.isVisible() and window.banner.text().startswith("OFFLINE — no other console is reachable")
+    window.on_sync_status(status)
+    assert not window.banner.isVisible()
+    # Refused: at once.
+    window.on_sync_status({**dropped, "peers": [{**peer, "state": "refused", "last_error": "not trusted"}]})
+    assert window.banner.isVisible() and window.banner.text().startswith("NOT SYNCING — wss://eoc:8765: not trusted")
+    window.on_sync_status(status)
     assert not window.banner.isVisible()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence
@@ -50,6 +51,11 @@ GC_IDLE_INTERVAL_MS = 10 * 60 * 1000  # a full garbage collection, when the boar
 # wide each, so one long title or note does not push the rest out of view.
 MAX_FITTED_COLUMN = 340
 FIT_SAMPLE_ROWS = 200
+# How long no peer may be connected before the OFFLINE banner says so: a
+# console reconnects within about a second of a dropped connection, and a
+# red banner flashing at every such drop would teach people to ignore it.
+# (The status bar says "No peer connected" at once.)
+OFFLINE_GRACE = 3.0
 
 
 class MainWindow(QMainWindow):
@@ -68,6 +74,8 @@ class MainWindow(QMainWindow):
         self.reconcile_dialog: ReconcileDialog | None = None
         self._received_seen = 0
         self._catch_up_total = 0  # changes to come when the current catch-up began
+        self._offline_since: float | None = None  # time.monotonic() when no peer was connected
+        self._switched_off = False  # by the demo's Offline switch
 
         # Banners: offline (red) and conflicts to reconcile (amber).
         self.banner = QLabel()
@@ -174,6 +182,10 @@ class MainWindow(QMainWindow):
         self._conflicts_timer.setSingleShot(True)
         self._conflicts_timer.setInterval(250)
         self._conflicts_timer.timeout.connect(self._refresh_conflicts)
+        self._agencies_timer = QTimer(self)
+        self._agencies_timer.setSingleShot(True)
+        self._agencies_timer.setInterval(1000)
+        self._agencies_timer.timeout.connect(self._refresh_agency_choices)
         self._assign_timer = QTimer(self)
         self._assign_timer.setSingleShot(True)
         self._assign_timer.setInterval(1000)
@@ -364,21 +376,34 @@ class MainWindow(QMainWindow):
 
     def _board_switched(self, *_) -> None:
         self._fit_shown_board()
-        table = self.current_table()
-        f = self.filters[table]
-        for combo, items, current in (
-            (self.agency_filter, [(a, a) for a in self.store.agencies(table)], f.agency),
-            (self.status_filter, self._statuses(table), f.status),
-        ):
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItem("All", "")
-            for label, data in items:
-                combo.addItem(label, data)
-            combo.setCurrentIndex(max(0, combo.findData(current)))
-            combo.setEnabled(bool(items))
-            combo.blockSignals(False)
+        f = self.current_filter()
+        self._fill_choices(self.agency_filter, self._agencies(self.current_table()), f.agency)
+        self._fill_choices(self.status_filter, self._statuses(self.current_table()), f.status)
         self.search.setText(f.text)
+
+    def _refresh_agency_choices(self) -> None:
+        """Offer the agencies the shown board names now: rows arriving from
+        peers (a console that joined with an empty database, say) bring
+        agencies the filter did not list. (A few milliseconds with 20,000
+        rows, at most once a second.)"""
+        items = self._agencies(self.current_table())
+        combo = self.agency_filter
+        if items != [(combo.itemText(i), combo.itemData(i)) for i in range(1, combo.count())]:
+            self._fill_choices(combo, items, self.current_filter().agency)
+
+    def _agencies(self, table: str) -> list[tuple[str, str]]:
+        return [(a, a) for a in self.store.agencies(table)]
+
+    @staticmethod
+    def _fill_choices(combo: QComboBox, items: list[tuple[str, str]], current: str) -> None:
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("All", "")
+        for label, data in items:
+            combo.addItem(label, data)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+        combo.setEnabled(bool(items))
+        combo.blockSignals(False)
 
     @staticmethod
     def _statuses(table: str) -> list[tuple[str, str]]:
@@ -510,6 +535,7 @@ class MainWindow(QMainWindow):
         engine = self.bridge.engine
 
         def toggled(offline: bool) -> None:
+            self._switched_off = offline
             if offline:
                 engine.remove_peer(url)
             else:
@@ -546,6 +572,8 @@ class MainWindow(QMainWindow):
             self._assign_timer.start()  # coalesced: at most once a second
         if "tasks" in by_table:
             self.models["units"].refresh_titles(by_table["tasks"])
+        if self.current_table() in by_table and not self._agencies_timer.isActive():
+            self._agencies_timer.start()  # coalesced: at most once a second
         if "journal" in by_table and not self._journal_timer.isActive():
             self._journal_timer.start()
         if cs.conflicts:
@@ -611,24 +639,35 @@ class MainWindow(QMainWindow):
             self.peers_label.setText(f"Listening on port {status['listening']}; no console connected")
         else:
             self.peers_label.setText("No peer connected")
-        offline = not connected and any(p["direction"] == "dial" for p in peers)
+        offline = not connected and (self._switched_off or any(p["direction"] == "dial" for p in peers))
+        if not offline:
+            self._offline_since = None
+        elif self._offline_since is None:
+            self._offline_since = time.monotonic()
+        # A refusal or the Offline switch shows at once; no connection
+        # only after the grace.
+        alarm = offline and (bool(refused) or self._switched_off
+                             or time.monotonic() - self._offline_since >= OFFLINE_GRACE)
         # This console's own changes refused by a peer (its clock far ahead, say).
         mine = [(p, r) for p in connected for r in p.get("refused", ()) if r["origin"] == status.get("replica_id")]
         if status.get("store_failure"):
             self.banner.setText(f"SYNC FAILING — this console cannot store what its peers send: "
                                 f"{status['store_failure']}. It is tried again; nothing received is lost.")
-        elif offline and refused:
+        elif alarm and refused:
             why = refused[0]
             self.banner.setText(f"NOT SYNCING — {why['address']}: {why['last_error'] or 'refused'}. Work goes on "
                                 "here; compare console IDs with its operator (Sync ▸ Peers).")
-        elif offline:
+        elif alarm and self._switched_off:
+            self.banner.setText("OFFLINE — switched off the network here (demo). Work goes on here and will sync "
+                                "when the Offline switch is turned off.")
+        elif alarm:
             self.banner.setText("OFFLINE — no other console is reachable. Work goes on here and will sync on "
                                 "reconnection.")
         elif mine:
             peer, r = mine[0]
             self.banner.setText(f"CHANGES REFUSED — {peer['agency'] or peer['address']} refuses this console's "
                                 f"changes from #{r['seq']}: {r['reason']}. They stay here, waiting to sync.")
-        self.banner.setVisible(offline or bool(mine) or bool(status.get("store_failure")))
+        self.banner.setVisible(alarm or bool(mine) or bool(status.get("store_failure")))
         n = status["outbox"]
         self.outbox_label.setText(f"{n} change{'s' if n != 1 else ''} waiting to sync" if n else "All changes sent")
         self.exchange_label.setText(f"Last exchange {status['last_exchange'][11:19]} UTC"
