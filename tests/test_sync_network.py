@@ -490,12 +490,24 @@ def test_a_console_refused_as_unknown_is_listed_for_trusting_until_trusted(conso
     with r.open() as s:
         s.untrust(stranger.console_id)
 
+    seen = {"relay": set(), "stranger": set()}  # the states each end's connections went through
+
+    def recorder(name):
+        def on_event(_event, _payload):
+            seen[name].update(link.state for link in engines[name].links)
+        return on_event
+
+    engines = {"relay": Engine(r.path, listen=LOCAL, on_event=recorder("relay")),
+               "stranger": Engine(stranger.path, on_event=recorder("stranger"))}
+
     async def main():
-        async with Engine(r.path, listen=LOCAL) as relay, Engine(stranger.path) as es:
+        async with engines["relay"] as relay, engines["stranger"] as es:
             assert (await relay.status())["unknown_consoles"] == []
             with pytest.raises(SyncError, match="is not on the trust list"):
                 await es.sync_once(url(relay))
             await until(lambda: _unknown(relay), what="the stranger listed")
+            # Refused at the hello: never shown as connected, at either end.
+            assert "connected" not in seen["relay"] | seen["stranger"] and "connecting" in seen["relay"]
             [u] = (await relay.status())["unknown_consoles"]
             assert (u["console_id"], u["agency"]) == (stranger.console_id, stranger.agency)
             assert u["address"].startswith("127.0.0.1:")
@@ -503,6 +515,7 @@ def test_a_console_refused_as_unknown_is_listed_for_trusting_until_trusted(conso
                 s.trust(u["console_id"], u["agency"])
             assert (await relay.status())["unknown_consoles"] == []
             await es.sync_once(url(relay))
+            assert "connected" in seen["relay"] and "connected" in seen["stranger"]
             # The other way: a server this console dialled, not on its own list.
             with stranger.open() as s:
                 s.untrust(r.console_id)

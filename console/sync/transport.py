@@ -359,7 +359,7 @@ class Engine:
         outbox: asyncio.Queue[list[str] | tuple] = asyncio.Queue()
         session.pump_step = 1  # see post()
         link.session = session
-        link.state = "connected"
+        link.state = "connecting"  # "connected" once the hello has shown who it is (see _exchanged)
         link.last_seen = time.time()
         self._emit("peers")
 
@@ -533,6 +533,9 @@ class Engine:
 
     def _exchanged(self, link: Link, session: Session) -> None:
         link.console_id, link.agency, link.role = session.peer_id, session.peer_agency, session.peer_role
+        if session.state == "syncing" and link.state != "connected":
+            link.state = "connected"  # a trusted console, identified: not before
+            self._emit("peers")
         link.observer = not session.sends_changes
         if session.refusals != link.refusals:
             link.refusals = dict(session.refusals)
