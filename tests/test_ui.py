@@ -93,6 +93,17 @@ def test_the_agency_filter_offers_agencies_as_rows_bring_them(window, qtbot, dem
     assert combo.currentData() == "County EMS" and window.filters["units"].agency == "County EMS"
 
 
+def test_a_closed_window_leaves_no_timer_running(window, qtbot):
+    """Every refresh the window coalesces behind a timer stops with it: a
+    timer firing later would read a store that may be closed by then."""
+    from PySide6.QtCore import QTimer
+
+    window.bridge.add("units", {"callsign": "Q-1", "agency": "State Guard", "kind": "Engine"})
+    qtbot.waitUntil(lambda: sum(t.isActive() for t in window.findChildren(QTimer)) >= 4)  # refreshes pending
+    window.close()
+    assert [t.interval() for t in window.findChildren(QTimer) if t.isActive()] == []
+
+
 def test_creating_a_unit_through_the_dialog_lands_in_the_store(window, qtbot, demo_store):
     dialog = RecordDialog(window.bridge, "units", parent=window)
     dialog.fields["callsign"].setText("E-99")

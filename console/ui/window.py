@@ -356,7 +356,8 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"boards/{table}/columns", view.horizontalHeader().saveState())
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
-        for timer in (self._journal_timer, self._conflicts_timer, self._assign_timer, self._tick, self._gc_timer):
+        for timer in (self._journal_timer, self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick,
+                      self._gc_timer):
             timer.stop()
         self.scheduler.stop()
         self.bridge.scheduler = None
