@@ -3,6 +3,7 @@
     python bench/soak_sync.py                 # 5 minutes, 3 consoles
     python bench/soak_sync.py --minutes 1     # a short run
     python bench/soak_sync.py --kills         # and sync processes killed now and then
+    python bench/soak_sync.py --window        # the first console a window (offscreen)
 
 A relay process; one `crisis-console sync` process per console, dialling the
 relay through a proxy on 127.0.0.1 that cuts each connection after a random
@@ -10,6 +11,11 @@ time (0.2 s to a minute) and turns one in ten away at once; and one writer
 process per database (the consoles' and the relay's), editing as a window
 would: statuses, assignments, stock drawn and added, notes, new, deleted and
 restored units, retitled tasks, with 10 to 80 ms between operations.
+
+With `--window`, the first console is the desktop window instead (offscreen,
+its engine in its child process as always), and the figures add the
+window's memory and its event loop's largest stall over each 10 s (from 3 s
+after it starts, once it has loaded and painted).
 
 With `--kills`, every 10 to 30 s one `sync` process is killed (SIGKILL, as a
 laptop losing power would), at a random point of its work, and started again
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -112,6 +119,52 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
     print(json.dumps({"operations": done, "rows_gone": gone, **mine}), flush=True)
 
 
+# ------------------------------------------------------------------ window
+
+WINDOW = """
+import json, os, sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from console.ui import app as console_app
+stall = [0.0, time.monotonic()]
+def tick():
+    now = time.monotonic()
+    stall[0] = max(stall[0], now - stall[1] - 0.005)
+    stall[1] = now
+meter = QTimer(); meter.setInterval(5); meter.timeout.connect(tick)
+def begin():  # after start-up (the first load and paint), as the soak's clock starts
+    stall[1] = time.monotonic()
+    meter.start()
+QTimer.singleShot(3000, begin)
+def report():
+    with open("/proc/self/status") as fh:
+        rss = int(next(x for x in fh if x.startswith("VmRSS")).split()[1]) // 1024
+    print(json.dumps({"rss": rss, "stall_ms": round(stall[0] * 1000, 1)}), flush=True)
+    stall[0] = 0.0
+reporter = QTimer(); reporter.setInterval(%d); reporter.timeout.connect(report); reporter.start()
+class Args:
+    db = sys.argv[1]; peer = [sys.argv[2]]; listen = None; operator = "soak window"; agency = None
+console_app.main(Args())
+"""
+
+
+def start_window(db: Path, port: int) -> subprocess.Popen:
+    """The desktop console on `db`, offscreen, dialling 127.0.0.1:`port`;
+    it prints its memory and largest stall every SAMPLE seconds."""
+    return subprocess.Popen([sys.executable, "-c", WINDOW % (SAMPLE * 1000), str(db), f"wss://127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+
+
+async def window_figures(proc: subprocess.Popen, latest: dict) -> None:
+    """Keep `latest` up to date with what the window prints."""
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, proc.stdout.readline):
+        with contextlib.suppress(ValueError):
+            latest.update(json.loads(line))
+
+
 # ------------------------------------------------------------------- proxy
 
 
@@ -158,7 +211,7 @@ def start_sync(db: Path, port: int, log: Path) -> subprocess.Popen:
                              f"wss://127.0.0.1:{port}"], stdout=log.open("a"), stderr=subprocess.STDOUT, cwd=ROOT)
 
 
-async def soak(tmp: Path, minutes: float, n: int, kill: bool) -> None:
+async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool) -> None:
     relay_c = make_console(tmp, "relay")
     consoles = [make_console(tmp, f"c{i}") for i in range(n)]
     trust_all([relay_c, *consoles])
@@ -172,7 +225,13 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool) -> None:
     counts = {"connections": 0, "turned away": 0, "cut": 0}
     proxy = await chaos_proxy(port, counts, rng)
     proxy_port = proxy.sockets[0].getsockname()[1]
-    syncs = [start_sync(db, proxy_port, tmp / f"{db.stem}.log") for db, _ in consoles]
+    # With a window, it is the first console: syncs[0] is None meanwhile.
+    syncs = [None if window and i == 0 else start_sync(db, proxy_port, tmp / f"{db.stem}.log")
+             for i, (db, _) in enumerate(consoles)]
+    shown: dict = {}
+    if window:
+        win = start_window(consoles[0][0], proxy_port)
+        watcher = asyncio.create_task(window_figures(win, shown))
     await asyncio.sleep(3)  # the first catch-up
     seconds = minutes * 60
     writers = [subprocess.Popen([sys.executable, __file__, "_write", str(db), db.stem, str(seconds), str(i)],
@@ -183,27 +242,35 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool) -> None:
     first = last = None
     start = time.monotonic()
     kills = 0
+    stalls: list[float] = []
     next_kill = start + rng.uniform(10, 30)
     while any(w.poll() is None for w in writers):
         await asyncio.sleep(SAMPLE)
         if kill and time.monotonic() >= next_kill:
-            i = rng.randrange(n)
+            i = rng.randrange(1 if window else 0, n)
             syncs[i].kill()
             syncs[i].wait()
             syncs[i] = start_sync(consoles[i][0], proxy_port, tmp / f"{consoles[i][0].stem}.log")
             kills += 1
             next_kill = time.monotonic() + rng.uniform(10, 30)
             await asyncio.sleep(0.5)  # let it start before it is sampled
-        sample = (rss_mib(relay.pid), fd_count(relay.pid), [rss_mib(p.pid) for p in syncs],
-                  [fd_count(p.pid) for p in syncs])
+        running = [p for p in syncs if p is not None]
+        sample = (rss_mib(relay.pid), fd_count(relay.pid), [rss_mib(p.pid) for p in running],
+                  [fd_count(p.pid) for p in running], shown.get("rss"), shown.get("stall_ms"))
         first = first or sample
         last = sample
+        stalls.append(sample[5] or 0.0)
         print(f"{time.monotonic() - start:6.0f} {sample[0]:9} {sample[1]:4}  {sample[2]!s:>20} "
-              f"{sample[3]!s:>12}  {counts['connections']} ({counts['turned away']}, {counts['cut']})",
-              flush=True)
+              f"{sample[3]!s:>12}  {counts['connections']} ({counts['turned away']}, {counts['cut']})"
+              + (f"  window {sample[4]} MiB, stall {sample[5]} ms" if window else ""), flush=True)
     ops = [json.loads(w.stdout.read().strip().splitlines()[-1]) for w in writers]
     # Heal: the consoles reconnect straight to the relay.
     proxy.close()
+    if window:
+        win.terminate()  # its engine process ends with it
+        win.wait(30)
+        watcher.cancel()
+        syncs[0] = start_sync(consoles[0][0], proxy_port, tmp / f"{consoles[0][0].stem}.log")
     for p in syncs:
         p.terminate()
     for p in syncs:
@@ -230,7 +297,8 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool) -> None:
           f"by {len(ops)} writers, {counts['connections']} connections ({counts['turned away']} turned away, "
           f"{counts['cut']} cut), {kills} sync processes killed")
     print(f"memory     relay {first[0]} -> {last[0]} MiB, {first[1]} -> {last[1]} fds; sync processes "
-          f"{first[2]} -> {last[2]} MiB, {first[3]} -> {last[3]} fds")
+          f"{first[2]} -> {last[2]} MiB, {first[3]} -> {last[3]} fds"
+          + (f"; window {first[4]} -> {last[4]} MiB, largest stall {max(stalls)} ms" if window else ""))
     print(f"converged  {'yes' if converged else 'NO'} within {took:.0f} s of healing (checked every second): "
           f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflicts on every console; "
           f"every writer's changes held up to its last with no gap: {'yes' if whole else 'NO'}"
@@ -246,9 +314,10 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=5.0)
     p.add_argument("--consoles", type=int, default=3)
     p.add_argument("--kills", action="store_true", help="kill a sync process (SIGKILL) every 10 to 30 s")
+    p.add_argument("--window", action="store_true", help="the first console is the desktop window (offscreen)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills))
+        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills, args.window))
 
 
 if __name__ == "__main__":
