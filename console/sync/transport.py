@@ -39,7 +39,7 @@ from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from console import clock
-from console.store import Store, StoreError
+from console.store import Store, StoreError, gc_paused
 from console.sync import identity as ident
 from console.sync import protocol as p
 from console.sync.session import PeerRefused, Session
@@ -380,7 +380,8 @@ class Engine:
         def receive(frame: str) -> None:  # on the store thread
             self._receiving = session
             try:
-                post(session.receive(frame))
+                with gc_paused():  # parsing, validating and merging a frame: see gc_paused
+                    post(session.receive(frame))
             finally:
                 self._receiving = None
 
