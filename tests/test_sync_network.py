@@ -227,10 +227,17 @@ def test_the_log_says_who_disconnected_after_how_long_and_why(consoles, caplog):
             await eb.sync_once(f"wss://127.0.0.1:{port}", timeout=30)
             await until(lambda: len(ends()) == 2, what="both ends logged")
             await proxy.close()
-            return cut, ends()
+            whole = ends()
+            caplog.clear()
+            # A live connection, then the end that listens stops.
+            async with Engine(b.path, peers=[url(ea)]) as live:
+                await until(lambda: _state(live, "connected"), what="connected")
+                await ea.stop()
+                await until(lambda: len(ends()) == 2, what="both ends logged")
+            return cut, whole, ends()
 
     caplog.set_level("INFO", logger="console.sync.transport")
-    cut, whole = arun(main())
+    cut, whole, stopped = arun(main())
     a_short, b_short = (identity.short_id(c.console_id) for c in (a, b))
     # Each side names the other, how long it lasted, why it ended, and what moved.
     server_side = next(m for m in cut if b_short in m)
@@ -243,7 +250,9 @@ def test_the_log_says_who_disconnected_after_how_long_and_why(consoles, caplog):
     client_side = next(m for m in whole if a_short in m)
     assert "everything exchanged" in client_side
     assert f"{501 - received} changes received" in client_side  # the rest, once
-    assert "closed normally" in next(m for m in whole if b_short in m)
+    assert "closed normally by the peer" in next(m for m in whole if b_short in m)
+    assert "this console stopped; 0 changes received, 0 sent" in next(m for m in stopped if b_short in m)
+    assert "the peer stopped" in next(m for m in stopped if a_short in m)
 
 
 async def raw_client(port, identity=None):

@@ -489,8 +489,9 @@ class Engine:
             who = ident.short_id(session.peer_id) if session.peer_id else "a console not yet identified"
             if session.peer_agency:
                 who += f" ({session.peer_agency})"
-            log.info("sync with %s at %s ended after %s: %s; %d changes received, %d sent", who, link.address,
-                     _duration(time.monotonic() - opened), ended, session.stats.received, session.stats.sent)
+            log.info("sync with %s at %s ended after %s: %s; %s received, %d sent", who, link.address,
+                     _duration(time.monotonic() - opened), ended, _changes(session.stats.received),
+                     session.stats.sent)
             self._pumps = tuple(x for x in self._pumps if x is not pump)
             self._rechecks = tuple(x for x in self._rechecks if x is not recheck)
             sender_task.cancel()
@@ -666,14 +667,22 @@ class Engine:
 
 
 def _closed(ws) -> str:
-    """How a connection closed, in words."""
+    """How a connection closed, and by which end, in words."""
+    proto = ws.protocol
     code = ws.close_code
-    if code is None or code == 1006:
+    if code is None or code == 1006 or (proto.close_rcvd is None and proto.close_sent is None):
         return "the connection was lost"
-    if code in (1000, 1001):
-        return "closed normally" if code == 1000 else "the peer is going away"
+    by = "the peer" if proto.close_rcvd_then_sent or proto.close_sent is None else "this console"
+    if code == 1000:
+        return f"closed normally by {by}"
+    if code == 1001:
+        return f"{by} stopped"
     reason = f": {ws.close_reason}" if ws.close_reason else ""
-    return f"closed with code {code}{reason}"
+    return f"closed by {by} with code {code}{reason}"
+
+
+def _changes(n: int) -> str:
+    return f"{n} change{'' if n == 1 else 's'}"
 
 
 def _duration(seconds: float) -> str:
