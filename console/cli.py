@@ -397,6 +397,9 @@ def _run_sync(args) -> int:
     listen = args.listen
     if not getattr(args, "once", False):
         logging.getLogger().setLevel(logging.INFO)  # a relay or live sync logs its connections
+        # ...in its own words, naming the console at the other end, when it
+        # opens and ends: the server library's lines say the same of no one.
+        logging.getLogger("websockets.server").setLevel(logging.WARNING)
 
     async def main() -> int:
         if args.command == "sync" and args.once:

@@ -127,6 +127,16 @@ def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
     assert proc.returncode == 0
     # The relay's log says how to let the refused console in, once its ID is confirmed.
     assert f"let it in with: crisis-console trust --db {r.path} {stranger.console_id} --agency" in err
+    # It logs each connection in its own words, when it opens and when it
+    # ends, naming the console (the server library's lines are left out).
+    from console.sync import identity
+
+    a_short = identity.short_id(a.console_id)
+    assert f"sync with {a_short} (Agency A, editor) at 127.0.0.1:" in err
+    assert re.search(rf"sync with {a_short} \(Agency A\) at 127\.0\.0\.1:\d+ ended after \d+\.\d s: "
+                     r"closed normally by the peer; \d+ changes? received, \d+ sent", err)
+    assert "this console refused it: console" in err  # the stranger, at its hello
+    assert "websockets.server" not in err
 
 
 def _children(pid):
