@@ -4,6 +4,7 @@
     python bench/soak_sync.py --minutes 1     # a short run
     python bench/soak_sync.py --kills         # and sync processes killed now and then
     python bench/soak_sync.py --window        # the first console a window (offscreen)
+    python bench/soak_sync.py --ring          # the consoles also in a ring, each change by two ways
 
 A relay process; one `crisis-console sync` process per console, dialling the
 relay through a proxy on 127.0.0.1 that cuts each connection after a random
@@ -16,6 +17,10 @@ With `--window`, the first console is the desktop window instead (offscreen,
 its engine in its child process as always), and the figures add the
 window's memory and its event loop's largest stall over each 10 s (from 3 s
 after it starts, once it has loaded and painted).
+
+With `--ring`, the consoles also sync directly in a ring (each listens, and
+dials the next), so that every change reaches each console by two ways,
+through the relay and around the ring.
 
 With `--kills`, every 10 to 30 s one `sync` process is killed (SIGKILL, as a
 laptop losing power would), at a random point of its work, and started again
@@ -35,6 +40,7 @@ import contextlib
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -206,12 +212,26 @@ async def chaos_proxy(target: int, counts: dict[str, int], rng: random.Random) -
 # -------------------------------------------------------------------- soak
 
 
-def start_sync(db: Path, port: int, log: Path) -> subprocess.Popen:
+def start_sync(db: Path, port: int, log: Path, ring: tuple[int, int] | None = None) -> subprocess.Popen:
+    """`sync` dialling 127.0.0.1:`port`; with `ring` (listen, next), also
+    listening on one port and dialling the next console's."""
+    extra = ["--listen", f"127.0.0.1:{ring[0]}", "--peer", f"wss://127.0.0.1:{ring[1]}"] if ring else []
     return subprocess.Popen([sys.executable, "-m", "console", "sync", "--db", str(db), "--peer",
-                             f"wss://127.0.0.1:{port}"], stdout=log.open("a"), stderr=subprocess.STDOUT, cwd=ROOT)
+                             f"wss://127.0.0.1:{port}", *extra], stdout=log.open("a"), stderr=subprocess.STDOUT,
+                            cwd=ROOT)
 
 
-async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool) -> None:
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring: bool) -> None:
     relay_c = make_console(tmp, "relay")
     consoles = [make_console(tmp, f"c{i}") for i in range(n)]
     trust_all([relay_c, *consoles])
@@ -225,8 +245,15 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool) -> N
     counts = {"connections": 0, "turned away": 0, "cut": 0}
     proxy = await chaos_proxy(port, counts, rng)
     proxy_port = proxy.sockets[0].getsockname()[1]
+    # With a ring, console i also listens on ports[i] and dials console
+    # i + 1 directly, so that every change reaches it by two ways.
+    ports = free_ports(n) if ring else []
+
+    def ring_of(i: int) -> tuple[int, int] | None:
+        return (ports[i], ports[(i + 1) % n]) if ring else None
+
     # With a window, it is the first console: syncs[0] is None meanwhile.
-    syncs = [None if window and i == 0 else start_sync(db, proxy_port, tmp / f"{db.stem}.log")
+    syncs = [None if window and i == 0 else start_sync(db, proxy_port, tmp / f"{db.stem}.log", ring_of(i))
              for i, (db, _) in enumerate(consoles)]
     shown: dict = {}
     if window:
@@ -250,7 +277,7 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool) -> N
             i = rng.randrange(1 if window else 0, n)
             syncs[i].kill()
             syncs[i].wait()
-            syncs[i] = start_sync(consoles[i][0], proxy_port, tmp / f"{consoles[i][0].stem}.log")
+            syncs[i] = start_sync(consoles[i][0], proxy_port, tmp / f"{consoles[i][0].stem}.log", ring_of(i))
             kills += 1
             next_kill = time.monotonic() + rng.uniform(10, 30)
             await asyncio.sleep(0.5)  # let it start before it is sampled
@@ -276,7 +303,7 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool) -> N
     for p in syncs:
         p.wait(30)
     healed = time.monotonic()
-    syncs = [start_sync(db, port, tmp / f"{db.stem}.log") for db, _ in consoles]
+    syncs = [start_sync(db, port, tmp / f"{db.stem}.log", ring_of(i)) for i, (db, _) in enumerate(consoles)]
     states: list[dict] = []
     converged = False
     while time.monotonic() - healed < 300 and not converged:
@@ -293,14 +320,15 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool) -> N
     for p in syncs:
         p.wait(30)
     stop(relay)
-    print(f"soak       {minutes:g} min, {n} consoles and a relay, {sum(o['operations'] for o in ops)} operations "
+    shape = f"{n} consoles and a relay" + (" (and in a ring)" if ring else "")
+    print(f"soak       {minutes:g} min, {shape}, {sum(o['operations'] for o in ops)} operations "
           f"by {len(ops)} writers, {counts['connections']} connections ({counts['turned away']} turned away, "
           f"{counts['cut']} cut), {kills} sync processes killed")
     print(f"memory     relay {first[0]} -> {last[0]} MiB, {first[1]} -> {last[1]} fds; sync processes "
           f"{first[2]} -> {last[2]} MiB, {first[3]} -> {last[3]} fds"
           + (f"; window {first[4]} -> {last[4]} MiB, largest stall {max(stalls)} ms" if window else ""))
     print(f"converged  {'yes' if converged else 'NO'} within {took:.0f} s of healing (checked every second): "
-          f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflicts on every console; "
+          f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflict(s) on every console; "
           f"every writer's changes held up to its last with no gap: {'yes' if whole else 'NO'}"
           if converged else f"converged  NO after {took:.0f} s: logs in {tmp}")
 
@@ -315,9 +343,13 @@ def main() -> None:
     p.add_argument("--consoles", type=int, default=3)
     p.add_argument("--kills", action="store_true", help="kill a sync process (SIGKILL) every 10 to 30 s")
     p.add_argument("--window", action="store_true", help="the first console is the desktop window (offscreen)")
+    p.add_argument("--ring", action="store_true",
+                   help="the consoles also sync in a ring, directly: every change reaches each by two ways")
     args = p.parse_args()
+    if args.ring and args.window:
+        p.error("--ring and --window do not go together (the window's console is not in the ring)")
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills, args.window))
+        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills, args.window, args.ring))
 
 
 if __name__ == "__main__":
