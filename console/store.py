@@ -947,14 +947,16 @@ class Store:
             )
 
     @_guard
-    def outbox(self) -> int:
-        """Changes made here that no peer has acknowledged yet."""
+    def outbox(self, acked: int = 0) -> int:
+        """Changes made here that no peer has acknowledged yet: as written
+        down, or up to `acked` (what a connected peer has acknowledged
+        since; sync writes that down about once a second)."""
         mine = self._conn.execute(
             "SELECT max_seq FROM replicas WHERE origin = ?", (self.replica_id,)
         ).fetchone()
         if not mine:
             return 0
-        best = 0
+        best = acked
         for (acked,) in self._conn.execute("SELECT acked_vv FROM peer_state"):
             best = max(best, int(json.loads(acked).get(self.replica_id, 0)))
         return max(0, mine[0] - best)

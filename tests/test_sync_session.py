@@ -82,6 +82,52 @@ def test_two_consoles_converge_and_finish(consoles):
         assert (peer["sent"], peer["received"], peer["owed"]) == (2501, 4, 0)
 
 
+def test_what_the_peer_acknowledged_is_written_down_about_once_a_second(consoles):
+    """Every acknowledgement used to be a transaction of its own (a relay's
+    20 peers at 100 live frames a second: 2,000 a second). Now what a peer
+    acknowledged is written at most once a second while acknowledgements
+    come, the last of a burst once nothing was written for two, and all of
+    it when the session ends."""
+    a, b = consoles("a", "b")
+    now = [100.0]
+    with a.open() as sa, b.open() as sb:
+        sa.note("before")
+        srv, cli = pair(a, b, sa, sb, monotonic=lambda: now[0])
+        run(srv, cli)  # the catch-up, acknowledged and written at 100.0
+        written = []  # what b has acknowledged of a's changes, at each write of a's
+        record_peer = sa.record_peer
+        sa.record_peer = lambda *args, **kw: (written.append(kw["acked_vv"].get(sa.replica_id)),
+                                              record_peer(*args, **kw))
+
+        def a_edits(i):  # a live edit at a, sent to b and acknowledged
+            sa.note(f"live {i}")
+            for frame in srv.pump():
+                for back in cli.receive(frame):
+                    srv.receive(back)
+
+        for i in range(10):  # ten acknowledgements within the second
+            a_edits(i)
+            now[0] += 0.05
+        assert written == []
+        now[0] += 1.0
+        for i in range(10, 20):  # the first a second after the last write is written; the rest wait
+            a_edits(i)
+            now[0] += 0.05
+        assert len(written) == 1 and written[0] < sa.own_max_seq()
+        assert not srv.quiet_unrecorded
+        now[0] += 2.0
+        assert srv.quiet_unrecorded  # the transport writes it now
+        srv.flush_record()
+        assert written[-1] == sa.own_max_seq() and len(written) == 2
+        assert sa.outbox() == 0 and {x["console_id"]: x for x in sa.peers()}[b.console_id]["owed"] == 0
+        srv.flush_record()  # nothing left to write
+        assert len(written) == 2
+        a_edits(99)
+        assert sa.outbox() == 1 and sa.outbox(acked=srv.peer_acked[sa.replica_id]) == 0  # as Engine.status counts
+        srv.close()  # the session's end writes what is left
+        assert written[-1] == sa.own_max_seq() and len(written) == 3 and sa.outbox() == 0
+
+
 def test_window_bounds_unacknowledged_batches(consoles):
     a, b = consoles("a", "b")
     with a.open() as sa, b.open() as sb:

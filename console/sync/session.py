@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,6 +33,14 @@ from console.sync import protocol as p
 log = logging.getLogger(__name__)
 
 MAX_REFUSALS = 100  # origins whose refusal a session remembers (see _on_refused)
+# What was last seen of the peer (what it has acknowledged, changes sent and
+# received) is written to the database at most this often while a session
+# lasts (the last of a burst within twice this), and when it ends: each
+# write is a transaction of its own, and a relay whose 20 peers each
+# acknowledge 100 live frames a second would otherwise commit 2,000 of them
+# a second for it. (Engine.status counts the outbox from what the sessions
+# hold, so the window's count is never behind.)
+RECORD_EVERY = 1.0
 
 
 class PeerRefused(Exception):
@@ -79,6 +88,8 @@ class Session:
     # told nothing but `synced`, so that the session goes on and this
     # console keeps reading. Consulted once the peer is known (at hello).
     read_only_at: Callable[[str], bool] = lambda _console_id: False
+    record_every: float = RECORD_EVERY
+    monotonic: Callable[[], float] = time.monotonic
 
     state: str = "new"  # new, await_challenge, await_hello, syncing, closed
     peer_id: str | None = None
@@ -105,6 +116,8 @@ class Session:
     _inflight: set[int] = field(default_factory=set)
     _last_in: int = 0
     _revoked: p.ProtocolError | None = None
+    _recorded_at: float = float("-inf")  # monotonic() of the last _record()
+    _unrecorded: bool = False  # acknowledgements not written yet (see flush_record)
 
     # ---------------------------------------------------------------- driving
 
@@ -176,6 +189,21 @@ class Session:
         if self.peer_id and self.state in ("syncing", "closed"):
             self._record()
         self.state = "closed"
+
+    def flush_record(self) -> None:
+        """Write what was seen of the peer if some of it is unwritten and the
+        last write is RECORD_EVERY old. An acknowledgement calls it, in the
+        pause after the batch it answers; the transport too, for a session
+        gone quiet (see quiet_unrecorded)."""
+        if self._unrecorded and self.monotonic() - self._recorded_at >= self.record_every:
+            self._record()
+
+    @property
+    def quiet_unrecorded(self) -> bool:
+        """Acknowledgements unwritten, and nothing written for twice
+        RECORD_EVERY: the last of a burst, which no further acknowledgement
+        will write."""
+        return self._unrecorded and self.monotonic() - self._recorded_at >= 2 * self.record_every
 
     # --------------------------------------------------------------- handshake
 
@@ -312,7 +340,8 @@ class Session:
                 self.peer_acked[origin] = seq
             if seq > self.peer_has.get(origin, 0):
                 self.peer_has[origin] = seq
-        self._record()
+        self._unrecorded = True
+        self.flush_record()
         return self.pump()
 
     def _on_synced(self, msg: p.Message) -> list[str]:
@@ -350,3 +379,4 @@ class Session:
         self.store.record_peer(self.peer_id, acked_vv=self.peer_acked, sent=self.stats.unrecorded_sent,
                                received=self.stats.unrecorded_received)
         self.stats.unrecorded_sent = self.stats.unrecorded_received = 0
+        self._recorded_at, self._unrecorded = self.monotonic(), False

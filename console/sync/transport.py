@@ -291,6 +291,12 @@ class Engine:
         self._trust_seen = await self.worker.run(self.store.trust_list)
         while True:
             await asyncio.sleep(self.poll_interval)
+            # What a peer acknowledged last, before going quiet, written
+            # down (see Session.flush_record). Read here, on the loop, so
+            # that busy sessions, which write as they go, cost no hop.
+            quiet = [link.session for link in self.links if link.session is not None and link.session.quiet_unrecorded]
+            if quiet:
+                await self.worker.run(_flush_records, quiet)
             version = await self.worker.run(self.store.data_version)
             if version != seen:
                 seen = version
@@ -654,16 +660,25 @@ class Engine:
                 links.append(d)
             # Newest first, and only those still not trusted.
             unknown = [u for u in reversed(seen) if self.store.trusted(u["console_id"]) is None]
-            return {"console_id": self.console_id, "replica_id": self.store.replica_id,
-                    "listening": self.port, "peers": links, "outbox": self.store.outbox(),
+            own = self.store.replica_id
+            acked = max((s.peer_acked.get(own, 0) for s in sessions), default=0)  # not all written down yet
+            return {"console_id": self.console_id, "replica_id": own,
+                    "listening": self.port, "peers": links, "outbox": self.store.outbox(acked),
                     "conflicts": self.store.open_conflict_count(), "unknown_consoles": unknown}
         seen = list(self.unknown_consoles.values())  # a copy: the dict changes on this thread
+        sessions = [link.session for link in self.links if link.session is not None]
         out = await self.worker.run(read)
         out["last_exchange"] = (None if self.last_exchange is None
                                 else clock.to_iso(clock.pack(int(self.last_exchange * 1000))))
         out["online"] = any(link.state == "connected" for link in self.links)
         out["store_failure"] = self.store_failure
         return out
+
+
+def _flush_records(sessions: list[Session]) -> None:
+    for session in sessions:
+        if session.state == "syncing":
+            session.flush_record()
 
 
 def _closed(ws) -> str:
