@@ -957,8 +957,8 @@ class Store:
         if not mine:
             return 0
         best = acked
-        for (acked,) in self._conn.execute("SELECT acked_vv FROM peer_state"):
-            best = max(best, int(json.loads(acked).get(self.replica_id, 0)))
+        for (vv,) in self._conn.execute("SELECT acked_vv FROM peer_state"):
+            best = max(best, int(json.loads(vv).get(self.replica_id, 0)))
         return max(0, mine[0] - best)
 
     @_guard

@@ -594,6 +594,40 @@ def test_a_database_that_fails_to_store_is_reported_until_it_works_again(console
     arun(main())
 
 
+def test_edits_by_other_programs_still_go_out_after_the_database_failed_a_read(consoles, monkeypatch, caplog):
+    """The engine looks for commits made by other programs (the command
+    line) a few times a second. A read that fails there (an I/O error, say)
+    is logged once and tried again; it used to end that loop for good, and
+    with it the pushing of every later edit made outside the engine."""
+    from console.store import Store, StoreIOError
+
+    r, a = consoles("relay", "a")
+    failing = [0]
+    real = Store.data_version
+
+    def data_version(store):
+        if failing[0] and store.path == a.path:
+            failing[0] -= 1
+            raise StoreIOError(f"{a.path}: disk I/O error")
+        return real(store)
+
+    monkeypatch.setattr(Store, "data_version", data_version)
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]) as ea:
+            await until(lambda: _state(ea, "connected"), what="connected")
+            failing[0] = 6  # a second and a half of failed looks
+            await until(lambda: failing[0] == 0, what="the failures")
+            with a.open() as s:  # the command line, say
+                s.add("tasks", {"title": "Written after the failure"})
+            await until(lambda: r.open().counts()["tasks"] == 1, timeout=30, what="the edit at the relay")
+
+    caplog.set_level("ERROR", logger="console.sync.transport")
+    arun(main())
+    failures = [m for m in caplog.messages if "cannot look for changes made by other programs" in m]
+    assert len(failures) == 1 and "disk I/O error" in failures[0]
+
+
 async def _failure(engine):
     return bool((await engine.status())["store_failure"])
 

@@ -287,25 +287,39 @@ class Engine:
     async def _poll_other_writers(self) -> None:
         """Notice commits made by other connections (the window, the command
         line) and push them to peers."""
-        seen = await self.worker.run(self.store.data_version)
-        self._trust_seen = await self.worker.run(self.store.trust_list)
+        seen = failed = None
         while True:
-            await asyncio.sleep(self.poll_interval)
-            # What a peer acknowledged last, before going quiet, written
-            # down (see Session.flush_record). Read here, on the loop, so
-            # that busy sessions, which write as they go, cost no hop.
-            quiet = [link.session for link in self.links if link.session is not None and link.session.quiet_unrecorded]
-            if quiet:
-                await self.worker.run(_flush_records, quiet)
-            version = await self.worker.run(self.store.data_version)
-            if version != seen:
-                seen = version
-                if await self.worker.run(self._recheck_all):  # the trust list changed
-                    for link in self.links:  # a refused peer may be trusted now: try it at once
-                        if link.state == "refused":
-                            link.retry_now.set()
-                await self.worker.run(self._pump_all)
-                self._emit("local_changes")
+            try:
+                if seen is None:
+                    seen = await self.worker.run(self.store.data_version)
+                    self._trust_seen = await self.worker.run(self.store.trust_list)
+                await asyncio.sleep(self.poll_interval)
+                seen = await self._poll_once(seen)
+            except StoreError as exc:  # the disk, say: logged once, and tried again at the next poll
+                if str(exc) != failed:
+                    log.error("cannot look for changes made by other programs: %s", exc)
+                    failed = str(exc)
+                await asyncio.sleep(self.poll_interval)
+            else:
+                failed = None
+
+    async def _poll_once(self, seen: int) -> int:
+        """One look at the database: returns its data version."""
+        # What a peer acknowledged last, before going quiet, written down
+        # (see Session.flush_record). Read here, on the loop, so that busy
+        # sessions, which write as they go, cost no hop.
+        quiet = [link.session for link in self.links if link.session is not None and link.session.quiet_unrecorded]
+        if quiet:
+            await self.worker.run(_flush_records, quiet)
+        version = await self.worker.run(self.store.data_version)
+        if version != seen:
+            if await self.worker.run(self._recheck_all):  # the trust list changed
+                for link in self.links:  # a refused peer may be trusted now: try it at once
+                    if link.state == "refused":
+                        link.retry_now.set()
+            await self.worker.run(self._pump_all)
+            self._emit("local_changes")
+        return version
 
     def _recheck_all(self) -> bool:
         """On the store thread: if the trust list changed, every open session
@@ -678,7 +692,10 @@ class Engine:
 def _flush_records(sessions: list[Session]) -> None:
     for session in sessions:
         if session.state == "syncing":
-            session.flush_record()
+            try:
+                session.flush_record()
+            except StoreError as exc:  # the disk full, say: tried again at the next poll
+                log.debug("cannot write what %s acknowledged: %s", session.address, exc)
 
 
 def _closed(ws) -> str:
