@@ -628,6 +628,38 @@ def test_edits_by_other_programs_still_go_out_after_the_database_failed_a_read(c
     assert len(failures) == 1 and "disk I/O error" in failures[0]
 
 
+def test_a_connection_whose_sending_fails_is_closed_and_dialled_again(consoles, monkeypatch, caplog):
+    """A bug in sending (here, one send raising) closes the connection, which
+    is then dialled again and finishes, rather than leaving it open and mute
+    (the peer waiting for batches that never come)."""
+    from websockets.asyncio.connection import Connection
+
+    r, a = consoles("relay", "a")
+    with r.open() as s:
+        s.add_many("tasks", [{"title": f"T{i}"} for i in range(20)])
+    broken = [1]
+    real_send = Connection.send
+
+    async def send(self, message, *args, **kwargs):
+        if broken[0] and isinstance(message, str) and '"type":"changes"' in message:
+            broken[0] -= 1
+            raise RuntimeError("a bug in sending")
+        return await real_send(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send", send)
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path, peers=[url(relay)]):
+            await until(lambda: a.open().counts()["tasks"] == 20, timeout=30, what="the tasks, after a new connection")
+
+    caplog.set_level("INFO", logger="console.sync.transport")
+    arun(main())
+    assert broken == [0]
+    assert any("sending to" in m and "failed" in m for m in caplog.messages)
+    assert any("closed by this console with code 1011" in m or "closed by the peer with code 1011" in m
+               for m in caplog.messages)
+
+
 async def _failure(engine):
     return bool((await engine.status())["store_failure"])
 

@@ -447,6 +447,9 @@ class Engine:
                         outbox.task_done()
             except ConnectionClosed:
                 pass  # the receive loop sees the close too and ends the session
+            except Exception:  # a bug: the connection is closed (and dialled again), never left mute
+                log.exception("sending to %s failed", link.address)
+                await ws.close(1011, "internal")
 
         async def sent_all() -> None:
             """Until the outbox is written (or the sender has ended)."""
