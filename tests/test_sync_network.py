@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import contextlib
 import gc
 import json
 import os
@@ -658,6 +659,44 @@ def test_a_connection_whose_sending_fails_is_closed_and_dialled_again(consoles, 
     assert any("sending to" in m and "failed" in m for m in caplog.messages)
     assert any("closed by this console with code 1011" in m or "closed by the peer with code 1011" in m
                for m in caplog.messages)
+
+
+def test_an_address_that_answers_as_a_web_server_is_said_and_tried_again(consoles):
+    """A network that wants a log-in first (a hotel's Wi-Fi) answers every
+    address with its own web page or a redirect. The console used to give
+    up on that peer for good after one such answer; it now says what it got
+    and keeps trying, and syncs once the address answers as a console."""
+    r, a = consoles("relay", "a")
+    with r.open() as s:
+        s.add("tasks", {"title": "Sandbag Main St"})
+    answers = [b"HTTP/1.1 302 Found\r\nLocation: http://portal.example/login\r\nContent-Length: 0\r\n\r\n",
+               b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nLogin"]
+    hits = []
+
+    async def portal(reader, writer):
+        hits.append(1)
+        with contextlib.suppress(Exception):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answers[min(len(hits), 2) - 1])
+            await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(portal, "127.0.0.1", 0, ssl=r.identity.server_context())
+        port = server.sockets[0].getsockname()[1]
+        async with Engine(a.path, peers=[f"wss://127.0.0.1:{port}"]) as ea:
+            await until(lambda: len(hits) >= 3, timeout=30, what="tried again after each answer")
+            [peer] = (await ea.status())["peers"]
+            assert peer["state"] == "refused" and "answered HTTP 200, not as a console" in peer["last_error"]
+            assert "log in" in peer["last_error"]
+            # Logged in: the address now reaches the console.
+            server.close()
+            await server.wait_closed()
+            async with Engine(r.path, listen=("127.0.0.1", port)):
+                await until(lambda: a.open().counts()["tasks"] == 1, timeout=30, what="synced")
+                await until(lambda: _state(ea, "connected"), what="connected")
+
+    arun(main())
 
 
 async def _failure(engine):

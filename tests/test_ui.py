@@ -1047,6 +1047,13 @@ def test_offline_shows_after_a_grace_and_at_once_when_switched_off(window, monke
     # Refused: at once.
     window.on_sync_status({**dropped, "peers": [{**peer, "state": "refused", "last_error": "not trusted"}]})
     assert window.banner.isVisible() and window.banner.text().startswith("NOT SYNCING — wss://eoc:8765: not trusted")
+    # The hint to compare IDs only where trust is the trouble.
+    untrusted = "console X is not on the trust list of console Y (untrusted)"
+    window.on_sync_status({**dropped, "peers": [{**peer, "state": "refused", "last_error": untrusted}]})
+    assert window.banner.text().endswith("Work goes on here; compare console IDs with its operator (Sync ▸ Peers).")
+    portal = "wss://eoc:8765 answered HTTP 200, not as a console: is that the right address and port?"
+    window.on_sync_status({**dropped, "peers": [{**peer, "state": "refused", "last_error": portal}]})
+    assert window.banner.text() == f"NOT SYNCING — wss://eoc:8765: {portal}. Work goes on here."
     window.on_sync_status(status)
     assert not window.banner.isVisible()
 

@@ -36,7 +36,7 @@ from urllib.parse import urlparse
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.client import backoff
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from console import clock
 from console.store import Store, StoreError, gc_paused
@@ -587,11 +587,25 @@ class Engine:
         link = Link(url, "dial")
         self.links.append(link)
         try:
-            # aclosing: on stop, the reconnect generator is closed here, not left
-            # to the garbage collector (qasync's loop has no async-generator hooks).
-            async with contextlib.aclosing(self._connect(url).__aiter__()) as connections:
-                async for ws in connections:
-                    await self._dial_session(url, link, ws)
+            while True:
+                try:
+                    # aclosing: on stop, the reconnect generator is closed here, not left
+                    # to the garbage collector (qasync's loop has no async-generator hooks).
+                    async with contextlib.aclosing(self._connect(url).__aiter__()) as connections:
+                        async for ws in connections:
+                            await self._dial_session(url, link, ws)
+                except (InvalidHandshake, InvalidURI) as exc:
+                    # What the library gives up on: the address answered, but
+                    # not as a console (a web server, or a network that wants
+                    # a log-in first). That can change: said, and tried again.
+                    link.state = "refused"
+                    link.last_error = _not_a_console(url, exc)
+                    log.error("%s", link.last_error)
+                    self._emit("peers")
+                    link.retry_now.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(link.retry_now.wait(), link.pause)
+                    link.pause = min(max(link.pause * 2, 1.0), MAX_PAUSE)
         finally:
             self.links.remove(link)
             self._emit("peers")
@@ -690,6 +704,17 @@ class Engine:
         out["online"] = any(link.state == "connected" for link in self.links)
         out["store_failure"] = self.store_failure
         return out
+
+
+def _not_a_console(url: str, exc: Exception) -> str:
+    """Why `url` is not syncing when it answered, but not as a console."""
+    hint = ("is that the right address and port? A network that asks you to log in first (a hotel's or an "
+            "airport's Wi-Fi) answers like this until you log in")
+    if isinstance(exc, InvalidStatus):
+        return f"{url} answered HTTP {exc.response.status_code}, not as a console: {hint}"
+    if isinstance(exc, InvalidURI):
+        return f"{url} sent this console on to {exc.uri}, not answering as a console: {hint}"
+    return f"{url} did not answer as a console ({exc}): {hint}"
 
 
 def _flush_records(sessions: list[Session]) -> None:

@@ -656,8 +656,9 @@ class MainWindow(QMainWindow):
                                 f"{status['store_failure']}. It is tried again; nothing received is lost.")
         elif alarm and refused:
             why = refused[0]
-            self.banner.setText(f"NOT SYNCING — {why['address']}: {why['last_error'] or 'refused'}. Work goes on "
-                                "here; compare console IDs with its operator (Sync ▸ Peers).")
+            error = why["last_error"] or "refused"
+            hint = "; compare console IDs with its operator (Sync ▸ Peers)" if "trust list" in error else ""
+            self.banner.setText(f"NOT SYNCING — {why['address']}: {error}. Work goes on here{hint}.")
         elif alarm and self._switched_off:
             self.banner.setText("OFFLINE — switched off the network here (demo). Work goes on here and will sync "
                                 "when the Offline switch is turned off.")
