@@ -666,7 +666,7 @@ def test_an_address_that_answers_as_a_web_server_is_said_and_tried_again(console
     address with its own web page or a redirect. The console used to give
     up on that peer for good after one such answer; it now says what it got
     and keeps trying, and syncs once the address answers as a console."""
-    r, a = consoles("relay", "a")
+    r, a, b = consoles("relay", "a", "b")
     with r.open() as s:
         s.add("tasks", {"title": "Sandbag Main St"})
     answers = [b"HTTP/1.1 302 Found\r\nLocation: http://portal.example/login\r\nContent-Length: 0\r\n\r\n",
@@ -684,6 +684,10 @@ def test_an_address_that_answers_as_a_web_server_is_said_and_tried_again(console
     async def main():
         server = await asyncio.start_server(portal, "127.0.0.1", 0, ssl=r.identity.server_context())
         port = server.sockets[0].getsockname()[1]
+        async with Engine(b.path) as eb:  # sync --once: a clear error, not a traceback
+            with pytest.raises(SyncError, match=re.escape("sent this console on to http://portal.example/login, not")):
+                await eb.sync_once(f"wss://127.0.0.1:{port}")
+        hits.clear()
         async with Engine(a.path, peers=[f"wss://127.0.0.1:{port}"]) as ea:
             await until(lambda: len(hits) >= 3, timeout=30, what="tried again after each answer")
             [peer] = (await ea.status())["peers"]

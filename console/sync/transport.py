@@ -658,6 +658,8 @@ class Engine:
                 while True:
                     try:
                         ws = await self._connect(url)
+                    except (InvalidStatus, InvalidURI) as exc:
+                        raise SyncError(_not_a_console(url, exc)) from None
                     except (TimeoutError, OSError, InvalidHandshake) as exc:
                         raise SyncError(f"cannot reach {url}: {exc}") from None
                     async with ws:
