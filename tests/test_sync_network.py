@@ -279,6 +279,40 @@ async def expect_refusal(ws):
     return code
 
 
+def test_a_connection_that_never_says_hello_is_closed(consoles, monkeypatch):
+    """A connection that never identifies itself (it answers pings, and
+    that is all) is closed after HELLO_TIMEOUT, so such connections cannot
+    pile up; the relay keeps serving real consoles. The same holds for a
+    server that never speaks."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "HELLO_TIMEOUT", 0.5)
+    r, a = consoles("relay", "a")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            ws, _ = await raw_client(relay.port)
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert (reply["type"], reply["code"]) == ("error", "timeout")
+            await ws.wait_closed()
+            assert ws.close_code == 1008
+            async with Engine(a.path) as ea:
+                await ea.sync_once(url(relay))  # still serving
+        # A dialled server that accepts the websocket and then never speaks.
+        from websockets.asyncio.server import serve
+
+        async def quiet(ws):  # no challenge ever comes
+            await ws.wait_closed()
+
+        async with serve(quiet, "127.0.0.1", 0, ssl=r.identity.server_context()) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with Engine(a.path) as ea:
+                with pytest.raises(SyncError, match=re.escape("no hello within 0.5 s of connecting (timeout)")):
+                    await ea.sync_once(f"wss://127.0.0.1:{port}", timeout=30)
+
+    arun(main())
+
+
 def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
     from console.sync import identity
 

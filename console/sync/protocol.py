@@ -52,6 +52,7 @@ ERROR_CODES = {
     "forbidden": "an observer sent changes",
     "forged_origin": "changes that claim to come from the receiving console",
     "internal": "the receiving console failed; nothing from the batch was kept",
+    "timeout": "the peer did not finish the handshake in time",
 }
 
 

@@ -47,6 +47,10 @@ from console.sync.session import PeerRefused, Session
 log = logging.getLogger(__name__)
 
 KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
+# A connection whose peer has not finished the handshake (challenge, hello)
+# this long after it opened is closed (`timeout`): one that never says who
+# it is would otherwise hold its socket for as long as it answers pings.
+HELLO_TIMEOUT = 20.0
 # A console that refused this one's changes (it holds this one as an
 # observer) is sent none for this long, then tried again, so that being
 # made an editor there is noticed.
@@ -463,7 +467,12 @@ class Engine:
                     await sent_all()
             await ws.close(close_code, code)
 
+        def overdue() -> None:
+            if session.state not in ("syncing", "closed"):
+                refused(p.ProtocolError("timeout", f"no hello within {HELLO_TIMEOUT:g} s of connecting"))
+
         sender_task = self._spawn(sender())
+        handshake = loop.call_later(HELLO_TIMEOUT, overdue)
         self._pumps = (*self._pumps, pump)
         self._rechecks = (*self._rechecks, recheck)
         finished = False
@@ -515,6 +524,7 @@ class Engine:
             log.info("sync with %s at %s ended after %s: %s; %s received, %d sent", who, link.address,
                      _duration(time.monotonic() - opened), ended, _changes(session.stats.received),
                      session.stats.sent)
+            handshake.cancel()
             self._pumps = tuple(x for x in self._pumps if x is not pump)
             self._rechecks = tuple(x for x in self._rechecks if x is not recheck)
             sender_task.cancel()
@@ -527,6 +537,8 @@ class Engine:
             await self.worker.run(session.close)
             self._emit("peers")
         if once and not finished:
+            if link.last_error:  # this console closed it, and said why
+                raise SyncError(f"{link.address}: {link.last_error}")
             raise SyncError(f"{link.address} closed the connection before the exchange finished")
         return session
 
