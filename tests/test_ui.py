@@ -1,6 +1,7 @@
 """The desktop console under QT_QPA_PLATFORM=offscreen, with pytest-qt."""
 
 import asyncio
+import contextlib
 import csv
 
 import pytest
@@ -192,6 +193,34 @@ def open_window(qtbot, store, engine, tmp_path):
     return bridge, w
 
 
+def run_then_close(loop, coro, store):
+    """Run `coro` on the test's qasync loop, then close `store` whatever happened."""
+    try:
+        loop.run_until_complete(coro)
+    finally:
+        store.close()
+
+
+@contextlib.asynccontextmanager
+async def window_on_relay(qtbot, tmp_path, relay_console, store, engine_type=None):
+    """A relay listening on 127.0.0.1, and a shown window on `store` whose
+    engine (an Engine, or `engine_type`, say EngineProcess) dials it and is
+    started: (relay, engine, bridge, window). All of it is stopped after."""
+    from console.sync.transport import Engine
+
+    relay = Engine(relay_console.path, listen=("127.0.0.1", 0))
+    await relay.start()
+    engine = (engine_type or Engine)(store.path, peers=[f"wss://127.0.0.1:{relay.port}"])
+    bridge, w = open_window(qtbot, store, engine, tmp_path)
+    try:
+        await engine.start()
+        yield relay, engine, bridge, w
+    finally:
+        await engine.stop()
+        await relay.stop()
+        bridge.close()
+
+
 def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop, consoles, tmp_path):
     """One coroutine runs the whole scenario, so the loop runs throughout, as
     under qasync.run in the application. The window's engine runs in a child
@@ -205,58 +234,49 @@ def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop
     store = mine.open()
 
     async def scenario():
-        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
-        await relay.start()
-        url = f"wss://127.0.0.1:{relay.port}"
-        engine = EngineProcess(mine.path, peers=[url])
-        bridge, w = open_window(qtbot, store, engine, tmp_path)
-        other = Engine(theirs.path, peers=[url])
-        try:
-            await engine.start()
-            await other.start()
-            # A change made on another console arrives and shows on the board.
-            await until(lambda: "E-12" in board_values(w, "units", "callsign"), what="the unit to arrive")
-            with theirs.open() as s:
-                s.update("units", unit, {"status": "on scene"})
-            await until(lambda: board_values(w, "units", "status") == ["on scene"], what="the remote edit")
-            await until(lambda: w.peers_label.text().startswith("1 connected"), what="the status bar")
-            assert not w.banner.isVisible()
-            # Partitioned edits of the same field make a conflict, shown for reconciling.
-            await other.stop()
-            with theirs.open() as s:
-                s.update("units", unit, {"status": "returning"})
-            bridge.set_status([unit], "out_of_service")
+        async with window_on_relay(qtbot, tmp_path, relay_c, store, EngineProcess) as (relay, _engine, bridge, w):
+            url = f"wss://127.0.0.1:{relay.port}"
             other = Engine(theirs.path, peers=[url])
-            await other.start()
-            await until(lambda: w.conflicts_button.isVisible(), what="the conflict badge")
-            assert w.conflicts_button.text() == "1 conflict to reconcile"
-            dialog = w.open_reconcile()
-            assert isinstance(dialog, ReconcileDialog)
-            top = dialog.tree.topLevelItem(0)
-            assert "E-12: status" in top.text(0)
-            values = {top.child(i).text(1) for i in range(top.childCount())}
-            assert values == {"returning", "out of service   (shown now)"}  # the later edit shows meanwhile
-            choice = next(top.child(i) for i in range(top.childCount()) if top.child(i).text(1) == "returning")
-            dialog.tree.setCurrentItem(choice)
-            dialog.keep_selected()
-            assert dialog.tree.topLevelItemCount() == 0
-
-            # The resolution reaches the other console.
-            def resolved_there():
+            try:
+                await other.start()
+                # A change made on another console arrives and shows on the board.
+                await until(lambda: "E-12" in board_values(w, "units", "callsign"), what="the unit to arrive")
                 with theirs.open() as s:
-                    return s.conflicts() == [] and s.get("units", unit).status == "returning"
+                    s.update("units", unit, {"status": "on scene"})
+                await until(lambda: board_values(w, "units", "status") == ["on scene"], what="the remote edit")
+                await until(lambda: w.peers_label.text().startswith("1 connected"), what="the status bar")
+                assert not w.banner.isVisible()
+                # Partitioned edits of the same field make a conflict, shown for reconciling.
+                await other.stop()
+                with theirs.open() as s:
+                    s.update("units", unit, {"status": "returning"})
+                bridge.set_status([unit], "out_of_service")
+                other = Engine(theirs.path, peers=[url])
+                await other.start()
+                await until(lambda: w.conflicts_button.isVisible(), what="the conflict badge")
+                assert w.conflicts_button.text() == "1 conflict to reconcile"
+                dialog = w.open_reconcile()
+                assert isinstance(dialog, ReconcileDialog)
+                top = dialog.tree.topLevelItem(0)
+                assert "E-12: status" in top.text(0)
+                values = {top.child(i).text(1) for i in range(top.childCount())}
+                assert values == {"returning", "out of service   (shown now)"}  # the later edit shows meanwhile
+                choice = next(top.child(i) for i in range(top.childCount()) if top.child(i).text(1) == "returning")
+                dialog.tree.setCurrentItem(choice)
+                dialog.keep_selected()
+                assert dialog.tree.topLevelItemCount() == 0
 
-            await until(resolved_there, what="the resolution to reach the other console")
-            assert not w.conflicts_button.isVisible()
-        finally:
-            for e in (other, engine, relay):
-                await e.stop()
-            bridge.close()
+                # The resolution reaches the other console.
+                def resolved_there():
+                    with theirs.open() as s:
+                        return s.conflicts() == [] and s.get("units", unit).status == "returning"
 
-    try:
-        loop.run_until_complete(scenario())
-    finally:
-        store.close()
+                await until(resolved_there, what="the resolution to reach the other console")
+                assert not w.conflicts_button.isVisible()
+            finally:
+                await other.stop()
+
+    run_then_close(loop, scenario(), store)
 
 
 def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, consoles, tmp_path):
@@ -267,13 +287,8 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
     store = mine.open()
 
     async def scenario():
-        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
-        await relay.start()
-        port = relay.port
-        engine = Engine(mine.path, peers=[f"wss://127.0.0.1:{port}"])
-        bridge, w = open_window(qtbot, store, engine, tmp_path)
-        try:
-            await engine.start()
+        async with window_on_relay(qtbot, tmp_path, relay_c, store) as (relay, _engine, bridge, w):
+            port = relay.port
             await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained")
             assert not w.banner.isVisible()
             await relay.stop()
@@ -281,40 +296,35 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
             assert "OFFLINE" in w.banner.text()
             bridge.add("tasks", {"title": "Written while offline"})
             await until(lambda: w.outbox_label.text() == "2 changes waiting to sync", what="the outbox count")
-            relay = Engine(relay_c.path, listen=("127.0.0.1", port))
+            relay = Engine(relay_c.path, listen=("127.0.0.1", port))  # started again, stopped below
             await relay.start()
-            await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
-            await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
-            # Written by another connection to this database (the command
-            # line, say): the engine notices, and the board shows it.
-            with mine.open() as other:
-                other.add("units", {"callsign": "CLI-1", "agency": "F", "kind": "Engine"})
-            await until(lambda: "CLI-1" in board_values(w, "units", "callsign"), what="the other writer's unit")
-            # The demo's Offline switch cuts this console off, and the
-            # banner says so at once (no grace: a person did it).
-            switch = w.add_offline_switch(f"wss://127.0.0.1:{port}")
-            switch.setChecked(True)
-            await until(lambda: w.banner.isVisible(), timeout=window_module.OFFLINE_GRACE, what="the banner")
-            assert "switched off the network here" in w.banner.text()
-            assert w.peers_label.text() == "No peer connected"
-            bridge.add("tasks", {"title": "Written while switched off"})
-            await until(lambda: w.outbox_label.text() == "2 changes waiting to sync", what="the outbox count")
-            switch.setChecked(False)
-            await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
-            await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
-        finally:
-            await engine.stop()
-            await relay.stop()
-            bridge.close()
+            try:
+                await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
+                await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
+                # Written by another connection to this database (the command
+                # line, say): the engine notices, and the board shows it.
+                with mine.open() as other:
+                    other.add("units", {"callsign": "CLI-1", "agency": "F", "kind": "Engine"})
+                await until(lambda: "CLI-1" in board_values(w, "units", "callsign"), what="the other writer's unit")
+                # The demo's Offline switch cuts this console off, and the
+                # banner says so at once (no grace: a person did it).
+                switch = w.add_offline_switch(f"wss://127.0.0.1:{port}")
+                switch.setChecked(True)
+                await until(lambda: w.banner.isVisible(), timeout=window_module.OFFLINE_GRACE, what="the banner")
+                assert "switched off the network here" in w.banner.text()
+                assert w.peers_label.text() == "No peer connected"
+                bridge.add("tasks", {"title": "Written while switched off"})
+                await until(lambda: w.outbox_label.text() == "2 changes waiting to sync", what="the outbox count")
+                switch.setChecked(False)
+                await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
+                await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
+            finally:
+                await relay.stop()
 
-    try:
-        loop.run_until_complete(scenario())
-    finally:
-        store.close()
+    run_then_close(loop, scenario(), store)
 
 
 def test_window_says_when_a_peer_refuses_it_and_why(qtbot, loop, consoles, tmp_path):
-    from console.sync.transport import Engine
 
     relay_c, mine = consoles("relay", "mine")
     with relay_c.open() as s:
@@ -322,25 +332,13 @@ def test_window_says_when_a_peer_refuses_it_and_why(qtbot, loop, consoles, tmp_p
     store = mine.open()
 
     async def scenario():
-        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
-        await relay.start()
-        engine = Engine(mine.path, peers=[f"wss://127.0.0.1:{relay.port}"])
-        bridge, w = open_window(qtbot, store, engine, tmp_path)
-        try:
-            await engine.start()
+        async with window_on_relay(qtbot, tmp_path, relay_c, store) as (_relay, _engine, _bridge, w):
             await until(lambda: w.banner.isVisible() and "NOT SYNCING" in w.banner.text(), what="the banner")
             assert f"{mine.console_id} is not on the trust list of console {relay_c.console_id}" in w.banner.text()
             assert "OFFLINE" not in w.banner.text()
             assert w.minimumSizeHint().width() < 1000  # the long reason wraps
-        finally:
-            await engine.stop()
-            await relay.stop()
-            bridge.close()
 
-    try:
-        loop.run_until_complete(scenario())
-    finally:
-        store.close()
+    run_then_close(loop, scenario(), store)
 
 
 def test_window_says_when_its_sync_engine_died_and_recovers(qtbot, loop, consoles, tmp_path):
@@ -350,18 +348,12 @@ def test_window_says_when_its_sync_engine_died_and_recovers(qtbot, loop, console
     import signal
 
     from console.sync.child import EngineProcess
-    from console.sync.transport import Engine
 
     relay_c, mine = consoles("relay", "mine")
     store = mine.open()
 
     async def scenario():
-        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
-        await relay.start()
-        engine = EngineProcess(mine.path, peers=[f"wss://127.0.0.1:{relay.port}"])
-        bridge, w = open_window(qtbot, store, engine, tmp_path)
-        try:
-            await engine.start()
+        async with window_on_relay(qtbot, tmp_path, relay_c, store, EngineProcess) as (_relay, engine, bridge, w):
             await until(lambda: w.peers_label.text().startswith("1 connected"), what="connected")
             os.kill(engine._proc.pid, signal.SIGKILL)
             await until(lambda: w.banner.isVisible() and "SYNC STOPPED" in w.banner.text(), what="the banner")
@@ -370,15 +362,8 @@ def test_window_says_when_its_sync_engine_died_and_recovers(qtbot, loop, console
             await until(lambda: w.peers_label.text().startswith("1 connected"), what="the engine back")
             assert not w.banner.isVisible()
             await until(lambda: w.outbox_label.text() == "All changes sent", what="the outbox drained")
-        finally:
-            await engine.stop()
-            await relay.stop()
-            bridge.close()
 
-    try:
-        loop.run_until_complete(scenario())
-    finally:
-        store.close()
+    run_then_close(loop, scenario(), store)
 
 
 def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch):
