@@ -1036,7 +1036,7 @@ def test_offline_shows_after_a_grace_and_at_once_when_switched_off(window, monke
     untrusted = "console X is not on the trust list of console Y (untrusted)"
     window.on_sync_status({**dropped, "peers": [{**peer, "state": "refused", "last_error": untrusted}]})
     assert window.banner.text().endswith("Work goes on here; compare console IDs with its operator (Sync ▸ Peers).")
-    portal = "wss://eoc:8765 answered HTTP 200, not as a console: is that the right address and port?"
+    portal = "answered HTTP 200, not as a console: is that the right address and port?"
     window.on_sync_status({**dropped, "peers": [{**peer, "state": "refused", "last_error": portal}]})
     assert window.banner.text() == f"NOT SYNCING — wss://eoc:8765: {portal}. Work goes on here."
     window.on_sync_status(status)

@@ -559,6 +559,14 @@ class Engine:
         at = self._observer_at.get(console_id)
         return at is not None and time.monotonic() - at < OBSERVER_RECHECK
 
+    def _refused_link(self, link: Link, why: str) -> None:
+        """A dialled peer that refused this console, or this console it, or
+        did not answer as a console: said, until a session gets through."""
+        link.state = "refused"
+        link.last_error = why
+        log.error("%s: %s", link.address, why)
+        self._emit("peers")
+
     def _refused_as_observer(self, exc: PeerRefused, link: Link) -> bool:
         """A peer refused this console's changes: it holds it as an observer.
         Remember it, so that the next session with it only reads."""
@@ -610,14 +618,8 @@ class Engine:
                     # What the library gives up on: the address answered, but
                     # not as a console (a web server, or a network that wants
                     # a log-in first). That can change: said, and tried again.
-                    link.state = "refused"
-                    link.last_error = _not_a_console(url, exc)
-                    log.error("%s", link.last_error)
-                    self._emit("peers")
-                    link.retry_now.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(link.retry_now.wait(), link.pause)
-                    link.pause = min(max(link.pause * 2, 1.0), MAX_PAUSE)
+                    self._refused_link(link, _not_a_console(exc))
+                    await _pause(link)
         finally:
             self.links.remove(link)
             self._emit("peers")
@@ -634,25 +636,16 @@ class Engine:
                 link.last_error = None
                 link.pause = 0.0  # back at once, to read
             else:
-                link.state = "refused"
-                link.last_error = str(exc)
-                log.error("%s: %s", url, exc)
-                self._emit("peers")
+                self._refused_link(link, str(exc))
         except SyncError as exc:
-            link.state = "refused"
-            link.last_error = str(exc)
-            log.error("%s: %s", url, exc)
-            self._emit("peers")
+            self._refused_link(link, str(exc))
         except Exception as exc:  # a bug must not end the reconnect loop
             link.last_error = f"internal error: {exc}"
             log.exception("sync with %s failed", url)
         # A connection that ends at once (refused, or dropped straight away)
         # is retried after a growing pause, not in a tight loop.
         if time.monotonic() - started < 10:
-            link.retry_now.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(link.retry_now.wait(), link.pause)
-            link.pause = min(max(link.pause * 2, 1.0), MAX_PAUSE)
+            await _pause(link)
         else:
             link.pause = 1.0
         if link.state != "refused":
@@ -671,7 +664,7 @@ class Engine:
                     try:
                         ws = await self._connect(url)
                     except (InvalidStatus, InvalidURI) as exc:
-                        raise SyncError(_not_a_console(url, exc)) from None
+                        raise SyncError(f"{url}: {_not_a_console(exc)}") from None
                     except (TimeoutError, OSError, InvalidHandshake) as exc:
                         raise SyncError(f"cannot reach {url}: {exc}") from None
                     async with ws:
@@ -720,15 +713,24 @@ class Engine:
         return out
 
 
-def _not_a_console(url: str, exc: Exception) -> str:
-    """Why `url` is not syncing when it answered, but not as a console."""
+async def _pause(link: Link) -> None:
+    """Wait before dialling `link` again, a little longer each time (up to
+    MAX_PAUSE), or until its retry_now is set."""
+    link.retry_now.clear()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(link.retry_now.wait(), link.pause)
+    link.pause = min(max(link.pause * 2, 1.0), MAX_PAUSE)
+
+
+def _not_a_console(exc: Exception) -> str:
+    """What an address did that answered, but not as a console."""
     hint = ("is that the right address and port? A network that asks you to log in first (a hotel's or an "
             "airport's Wi-Fi) answers like this until you log in")
     if isinstance(exc, InvalidStatus):
-        return f"{url} answered HTTP {exc.response.status_code}, not as a console: {hint}"
+        return f"answered HTTP {exc.response.status_code}, not as a console: {hint}"
     if isinstance(exc, InvalidURI):
-        return f"{url} sent this console on to {exc.uri}, not answering as a console: {hint}"
-    return f"{url} did not answer as a console ({exc}): {hint}"
+        return f"sent this console on to {exc.uri}, not answering as a console: {hint}"
+    return f"did not answer as a console ({exc}): {hint}"
 
 
 def _flush_records(sessions: list[Session]) -> None:
