@@ -942,7 +942,20 @@ def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(wi
                       ids[2]: "refused: not on the trust list (untrusted)"}
 
 
-def test_peers_dialog_lists_consoles_refused_as_unknown_and_fills_one_in(window):
+@pytest.fixture
+def six_hours_west(monkeypatch):
+    """This computer's time zone: six hours behind UTC all year, named CST
+    (a POSIX rule, so no time zone database is needed)."""
+    import time
+
+    monkeypatch.setenv("TZ", "CST+6")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_peers_dialog_lists_consoles_refused_as_unknown_and_fills_one_in(six_hours_west, window):
     from console.sync import identity
     from console.ui.dialogs import PeersDialog
 
@@ -966,7 +979,7 @@ def test_peers_dialog_lists_consoles_refused_as_unknown_and_fills_one_in(window)
     server = identity.normalize_id("WXYZ" * 13)  # a server dialled: it gives no agency
     window.bridge.sync_status.emit({**status, "unknown_consoles": [
         {"console_id": server, "agency": "", "address": "wss://eoc:8765", "at": "2026-11-26T04:12:00Z"}]})
-    assert dialog.unknown.item(0).text() == f"{server}   at wss://eoc:8765, 2026-11-26 04:12:00"
+    assert dialog.unknown.item(0).text() == f"{server}   at wss://eoc:8765, 2026-11-25 22:12:00 CST"
     window.bridge.sync_status.emit({**status, "unknown_consoles": []})
     assert not dialog.unknown_box.isVisibleTo(dialog)
 
@@ -1095,3 +1108,67 @@ def test_the_reconcile_dialog_follows_resolutions_made_elsewhere(window, demo_st
         other.resolve(other.conflicts()[0].id, keep=1)
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 0, timeout=5000)
     qtbot.waitUntil(lambda: not window.conflicts_button.isVisible(), timeout=5000)
+
+
+def test_times_show_in_this_computers_zone_and_are_typed_in_it(six_hours_west, window, demo_store, qtbot,
+                                                               tmp_path, monkeypatch):
+    """Times are kept in UTC; the people at a console read and type them in
+    their own zone, named wherever times show."""
+    from datetime import datetime, timedelta
+
+    from PySide6.QtWidgets import QDockWidget
+
+    from console import model
+
+    def cst(iso: str) -> str:
+        return (datetime.fromisoformat(iso.replace("Z", "+00:00")) - timedelta(hours=6)).strftime("%Y-%m-%d %H:%M:%S")
+
+    entry = demo_store.journal(limit=1)[0]
+    assert window.journal_list.item(0).text().startswith(f"{cst(entry.at)}  {entry.agency}")
+    assert window.findChild(QDockWidget, "journalDock").windowTitle() == "Journal (times in CST)"
+
+    # A due time typed without a zone is this computer's time, and shows as typed.
+    title = "Close Route 9 bridge to traffic"
+    task = next(t for t in demo_store.list("tasks") if t.title == title)
+    dialog = RecordDialog(window.bridge, "tasks", task, window)
+    dialog.fields["due"].setText("2026-11-26 18:30")
+    dialog.save()
+    assert demo_store.get("tasks", task.id).due == "2026-11-27T00:30:00Z"
+    assert dict(window.filters["tasks"].sourceModel().columns)["due"] == "Due (CST)"
+    window.filters["tasks"].set_filter(text=title)
+    qtbot.waitUntil(lambda: board_values(window, "tasks", "due") == ["2026-11-26 18:30"])
+    # Opened again, it reads the same; saved untouched, nothing is written.
+    dialog = RecordDialog(window.bridge, "tasks", demo_store.get("tasks", task.id), window)
+    assert dialog.fields["due"].text() == "2026-11-26 18:30"
+    made = demo_store.own_max_seq()
+    dialog.save()
+    assert demo_store.own_max_seq() == made
+
+    # The last exchange: the time alone today, the date too on another day; the zone named.
+    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
+            "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 0, "bytes_out": 0,
+            "bytes_in": 0, "remaining": 0}
+    status = {"peers": [peer], "outbox": 0, "listening": None, "online": True}
+    for then, shown in ((datetime.now().astimezone(), "%H:%M:%S"),
+                        (datetime.now().astimezone() - timedelta(days=1), "%Y-%m-%d %H:%M:%S")):
+        window.on_sync_status({**status, "last_exchange": model.format_time(then)})
+        assert window.exchange_label.text() == f"Last exchange {then.strftime(shown)} CST"
+
+    # Two due times in conflict: read, and a third typed, in this zone too.
+    from PySide6.QtWidgets import QInputDialog
+
+    collide(demo_store, tmp_path, "tasks", task.id, {"due": "2026-11-26T23:00:00Z"}, {"due": "2026-11-27T01:00:00Z"})
+    dialog = window.open_reconcile()
+    assert dialog.tree.headerItem().text(3) == "When (CST)"
+    top = dialog.tree.topLevelItem(0)
+    assert top.text(0) == "task Close Route 9 bridge to traffic: due"
+    assert top.text(3) == cst(demo_store.conflicts()[0].detected_at)
+    assert sorted(top.child(i).text(1).removesuffix("   (shown now)") for i in range(2)) == [
+        "2026-11-26 17:00 CST", "2026-11-26 19:00 CST"]
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getText",
+                        lambda parent, title, label, text="": (asked.append((label, text)) or "2026-11-26 18:00", True))
+    dialog.tree.setCurrentItem(top)
+    dialog.enter_value()
+    assert asked == [("Time (CST):", "2026-11-26 17:00")]  # starting from what the boards show: the later edit
+    assert demo_store.get("tasks", task.id).due == "2026-11-27T00:00:00Z"

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from console import model
 from console.model import ValidationError
 from console.store import StoreError
+from console.ui.models import local_time, zone_name
 
 
 def error_label() -> QLabel:
@@ -61,6 +62,8 @@ class RecordDialog(QDialog):
         noun = table[:-1]
         self.setWindowTitle(f"Edit {noun}" if record else f"New {noun}")
         self.fields: dict[str, QWidget] = {}
+        # Times as shown (in this computer's zone), to tell them untouched.
+        self._shown_times: dict[str, str] = {}
         form = QFormLayout()
         for f in self.table.fields:
             if record is not None and f.counter:
@@ -68,6 +71,8 @@ class RecordDialog(QDialog):
             widget = self._widget(f)
             self.fields[f.name] = widget
             label = f.name.replace("_id", "").replace("_", " ").capitalize() + (" *" if f.required else "")
+            if f.type == "time":
+                label += f" ({zone_name()})"
             form.addRow(label, widget)
         self.error = error_label()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -90,11 +95,16 @@ class RecordDialog(QDialog):
             if current:
                 w.setCurrentIndex(max(0, w.findData(current)))
             return w
-        w = QLineEdit("" if current is None else (str(int(current)) if isinstance(current, float)
-                                                   and current.is_integer() else str(current)))
         if f.type == "time":
-            w.setPlaceholderText("2026-11-25T18:30:00Z")
-        return w
+            # In the zone of the people at this console, as the boards show
+            # times; what they type without a zone is read in it too.
+            shown = local_time(current, seconds=bool(current) and not current.endswith(":00Z"))
+            self._shown_times[f.name] = shown
+            w = QLineEdit(shown)
+            w.setPlaceholderText("2026-11-25 18:30")
+            return w
+        return QLineEdit("" if current is None else (str(int(current)) if isinstance(current, float)
+                                                     and current.is_integer() else str(current)))
 
     def values(self) -> dict:
         out = {}
@@ -102,6 +112,8 @@ class RecordDialog(QDialog):
             f = self.table.field(name)
             if isinstance(w, QComboBox):
                 out[name] = w.currentData()
+            elif self.record is not None and w.text() == self._shown_times.get(name):
+                out[name] = getattr(self.record, name)  # untouched: exactly as stored
             else:
                 out[name] = model.parse(self.table, f, w.text()) if w.text().strip() or f.required else None
         return out
@@ -192,7 +204,7 @@ class ReconcileDialog(QDialog):
         self.setWindowTitle("Reconcile conflicting edits")
         self.resize(760, 420)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["What", "Value", "Who", "When"])
+        self.tree.setHeaderLabels(["What", "Value", "Who", f"When ({zone_name()})"])
         self.tree.setAlternatingRowColors(True)
         self.keep_button = QPushButton("Keep this value")
         self.keep_button.setObjectName("keep")
@@ -247,7 +259,8 @@ class ReconcileDialog(QDialog):
         for c in store.conflicts():
             what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
                     else f"{c.table[:-1]} {c.row_label}: {model.field_label(c.field)}")
-            top = QTreeWidgetItem([what, "", "", c.detected_at.replace("T", " ").rstrip("Z")])
+            is_time = c.kind != "delete" and model.table(c.table).field(c.field).type == "time"
+            top = QTreeWidgetItem([what, "", "", local_time(c.detected_at)])
             top.setData(0, Qt.ItemDataRole.UserRole, (c.id, None))
             for i, cand in enumerate(c.candidates, 1):
                 if c.kind == "delete" and cand.field == "deleted":
@@ -255,12 +268,14 @@ class ReconcileDialog(QDialog):
                 elif c.kind == "delete":
                     shown = store.describe(c.table, cand.field, cand.value)
                     value = f"keep it: {model.field_label(cand.field)} = {shown}"
+                elif is_time:
+                    value = f"{local_time(cand.value, seconds=False)} {zone_name()}" if cand.value else "—"
                 else:
                     value = store.describe(c.table, c.field, cand.value)
                 if i == c.shown:
                     value += "   (shown now)"
                 child = QTreeWidgetItem([f"  option {i}", value, f"{cand.agency} ({cand.operator})",
-                                         cand.at.replace("T", " ").rstrip("Z")])
+                                         local_time(cand.at)])
                 child.setData(0, Qt.ItemDataRole.UserRole, (c.id, i))
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
@@ -316,7 +331,10 @@ class ReconcileDialog(QDialog):
             shown = getattr(store.get(c.table, c.row), c.field)
         except StoreError:
             shown = None
-        text, ok = QInputDialog.getText(self, title, "Value:", text="" if shown is None else str(shown))
+        label, start = "Value:", "" if shown is None else str(shown)
+        if f.type == "time":  # typed and read in this computer's zone, as the boards show it
+            label, start = f"Time ({zone_name()}):", local_time(shown, seconds=False)
+        text, ok = QInputDialog.getText(self, title, label, text=start)
         return text if ok else None
 
     def keep_shown(self) -> None:
@@ -375,7 +393,8 @@ class PeersDialog(QDialog):
         id_row.addWidget(own, 1)
         id_row.addWidget(copy)
         self.table = QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels(["Console", "Agency", "Role", "State", "Last seen", "Owed"])
+        self.table.setHorizontalHeaderLabels(["Console", "Agency", "Role", "State", f"Last seen ({zone_name()})",
+                                              "Owed"])
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()
         self.new_id = QLineEdit()
@@ -453,7 +472,7 @@ class PeersDialog(QDialog):
         for u in (status or {}).get("unknown_consoles", []):
             says = f"says it is {u['agency']!r}, from" if u["agency"] else "at"
             item = QListWidgetItem(f"{u['console_id']}   {says} {u['address']}, "
-                                   f"{u['at'].replace('T', ' ').rstrip('Z')}")
+                                   f"{local_time(u['at'])} {zone_name()}")
             item.setData(Qt.ItemDataRole.UserRole, (u["console_id"], u["agency"]))
             self.unknown.addItem(item)
         self.unknown_box.setVisible(self.unknown.count() > 0)
@@ -476,7 +495,7 @@ class PeersDialog(QDialog):
         self.table.setRowCount(len(peers))
         for r, peer in enumerate(peers):
             cells = [peer["console_id"], peer["agency"], peer["role"], self._status.get(peer["console_id"], "—"),
-                     (peer["last_seen"] or "never").replace("T", " ").rstrip("Z"),
+                     local_time(peer["last_seen"]) or "never",
                      "" if peer["owed"] is None else str(peer["owed"])]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -68,6 +68,32 @@ ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 FOLD_INTERVAL_MS = 2
 
 
+def local_time(iso: str | None, *, seconds: bool = True) -> str:
+    """A stored time (UTC, as every console keeps them) in this computer's
+    own time zone, as the people at it read a clock: 2026-11-26 14:05:09.
+    Whatever shows such times names the zone once (`zone_name`)."""
+    if not iso:
+        return ""
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+    except ValueError:
+        return iso
+    return dt.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def clock_text(iso: str) -> str:
+    """A recent moment, in this computer's zone and named: "14:05:09 CET"
+    today, with the date before it on any other day."""
+    shown = local_time(iso)
+    today = datetime.now().astimezone().strftime("%Y-%m-%d")
+    return f"{shown[11:] if shown.startswith(today) else shown} {zone_name()}"
+
+
+def zone_name() -> str:
+    """This computer's time zone as its clock names it now (CET, EST, UTC)."""
+    return datetime.now().astimezone().strftime("%Z") or "local time"
+
+
 def since_text(iso: str | None, now: float | None = None) -> str:
     """How long ago, as people read a board: 45s, 12m, 3h05m."""
     if not iso:
@@ -140,7 +166,8 @@ class RecordsModel(QAbstractTableModel):
         self.scheduler = scheduler or Scheduler(self)
         self.table = table
         self.store = store
-        self.columns = COLUMNS[table]
+        # A time column names the zone its times are shown in.
+        self.columns = [(k, f"{h} ({zone_name()})" if k == "due" else h) for k, h in COLUMNS[table]]
         self.records: list = []  # kept in sort order
         self.keys: list = []  # the records' sort keys, parallel to records
         self.key_of: dict[str, tuple] = {}  # row id -> its current sort key
@@ -400,7 +427,8 @@ class RecordsModel(QAbstractTableModel):
             if self.conflicts and self.in_conflict(rec, key):
                 return CONFLICT_TIP
             if key == "status" and self.table == "units":
-                return f"{model.label(rec.status)} ({model.category(rec.status)}) since {rec.status_since}"
+                return (f"{model.label(rec.status)} ({model.category(rec.status)}) since "
+                        f"{local_time(rec.status_since)} {zone_name()}")
             return f"id …{short_id(rec.id)}"
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("quantity", "personnel"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -419,7 +447,7 @@ class RecordsModel(QAbstractTableModel):
         if key in ("quantity", "personnel"):
             return number_text(value)
         if key == "due" and value:
-            return value.replace("T", " ").rstrip("Z")[:16]
+            return local_time(value, seconds=False)
         return "" if value is None else str(value)
 
     def _sort_value(self, rec, key: str):

@@ -41,7 +41,10 @@ from console.ui.models import (
     BoardFilter,
     RecordsModel,
     Scheduler,
+    clock_text,
     export_csv,
+    local_time,
+    zone_name,
 )
 
 BOARDS = ("units", "tasks", "resources")
@@ -220,7 +223,7 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- layout
 
     def _build_journal(self) -> None:
-        dock = QDockWidget("Journal", self)
+        dock = QDockWidget(f"Journal (times in {zone_name()})", self)
         dock.setObjectName("journalDock")
         body = QWidget()
         self.journal_list = QListWidget()
@@ -605,7 +608,7 @@ class MainWindow(QMainWindow):
         entries = self.store.journal(limit=500, table=table, row=row, agency=agency)
         self.journal_list.clear()
         for e in entries:
-            self.journal_list.addItem(f"{e.at.replace('T', ' ').rstrip('Z')}  {e.agency} ({e.operator})\n{e.text}")
+            self.journal_list.addItem(f"{local_time(e.at)}  {e.agency} ({e.operator})\n{e.text}")
         known = {self.journal_agency.itemData(i) for i in range(self.journal_agency.count())}
         for a in sorted({e.agency for e in entries if e.agency} - known):
             self.journal_agency.addItem(a, a)
@@ -672,7 +675,7 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(alarm or bool(mine) or bool(status.get("store_failure")))
         n = status["outbox"]
         self.outbox_label.setText(f"{n} change{'s' if n != 1 else ''} waiting to sync" if n else "All changes sent")
-        self.exchange_label.setText(f"Last exchange {status['last_exchange'][11:19]} UTC"
+        self.exchange_label.setText(f"Last exchange {clock_text(status['last_exchange'])}"
                                     if status.get("last_exchange") else "")
         received = sum(p["received"] for p in peers)
         remaining = sum(p.get("remaining") or 0 for p in peers)
