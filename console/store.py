@@ -947,6 +947,15 @@ class Store:
             )
 
     @_guard
+    def last_contact(self) -> str | None:
+        """When a console on the trust list was last connected here, as far
+        as written down (sync writes it at each hello, at most once a second
+        while changes are acknowledged, and when a connection ends)."""
+        return self._conn.execute(
+            "SELECT max(p.last_seen) FROM peer_state p JOIN trust t USING (console_id)"
+        ).fetchone()[0]
+
+    @_guard
     def outbox(self, acked: int = 0) -> int:
         """Changes made here that no peer has acknowledged yet: as written
         down, or up to `acked` (what a connected peer has acknowledged

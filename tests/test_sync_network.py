@@ -796,12 +796,19 @@ def test_status_follows_a_peer_going_away_and_coming_back(consoles):
         await relay.start()
         port = relay.port
         async with Engine(a.path, peers=[f"wss://127.0.0.1:{port}"]) as ea:
-            assert (await ea.status())["outbox"] == 6
+            first = await ea.status()
+            assert first["outbox"] == 6 and first["last_contact"] is None  # never in touch with anyone yet
             await until(lambda: ea.status(), what="status")
             await until(lambda: _state(ea, "connected"), what="connected")
             await until(lambda: _outbox(ea, 0), what="outbox drained")
+            during = (await ea.status())["last_contact"]  # now, while connected
             await relay.stop()
             await until(lambda: _offline(ea), what="offline")
+            gone = (await ea.status())["last_contact"]  # when the connection ended
+            assert during <= gone <= (await ea.status())["last_contact"] == gone
+        # A restart, still offline: the time is read from the database.
+        async with Engine(a.path, peers=[f"wss://127.0.0.1:{port}"]) as ea:
+            assert (await ea.status())["last_contact"] == gone
             with a.open() as s:
                 s.add("tasks", {"title": "while offline"})
             await until(lambda: _outbox(ea, 2), what="outbox grows")

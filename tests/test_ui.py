@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import csv
+import re
 
 import pytest
 from conftest import until
@@ -293,7 +294,10 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
             assert not w.banner.isVisible()
             await relay.stop()
             await until(lambda: w.banner.isVisible(), what="the offline banner")
-            assert "OFFLINE" in w.banner.text()
+            # Since when, as this console's database last saw the relay: how
+            # far behind the others its boards may be.
+            since = r"OFFLINE since (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d \S+ \(\d+s ago\) — no other console is reachable"
+            assert re.match(since, w.banner.text()), w.banner.text()
             bridge.add("tasks", {"title": "Written while offline"})
             await until(lambda: w.outbox_label.text() == "2 changes waiting to sync", what="the outbox count")
             relay = Engine(relay_c.path, listen=("127.0.0.1", port))  # started again, stopped below
@@ -1040,6 +1044,15 @@ def test_offline_shows_after_a_grace_and_at_once_when_switched_off(window, monke
     now[0] += 0.2
     window.on_sync_status(dropped)
     assert window.banner.isVisible() and window.banner.text().startswith("OFFLINE — no other console is reachable")
+    # Since when, once a console has been in touch (the time in this computer's zone).
+    from datetime import datetime, timedelta
+
+    from console import model
+
+    then = datetime.now().astimezone() - timedelta(hours=3, minutes=5)
+    window.on_sync_status({**dropped, "last_contact": model.format_time(then)})
+    assert window.banner.text().startswith(f"OFFLINE since {window_module.clock_text(model.format_time(then))} "
+                                           "(3h05m ago) — no other console is reachable")
     window.on_sync_status(status)
     assert not window.banner.isVisible()
     # Refused: at once.

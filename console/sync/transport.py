@@ -531,11 +531,16 @@ class Engine:
             # gather, not a bare await: a cancellation of this task itself
             # still propagates, and the sender's own end is never re-raised.
             await asyncio.gather(sender_task, return_exceptions=True)
-            link.state = "offline"
             link.session = None
             link.remaining = 0
-            await self.worker.run(session.close)
-            self._emit("peers")
+            try:
+                # Written down first (what the peer acknowledged, and this
+                # moment as its last contact): a status that says offline
+                # says since when.
+                await self.worker.run(session.close)
+            finally:
+                link.state = "offline"
+                self._emit("peers")
         if once and not finished:
             if link.last_error:  # this console closed it, and said why
                 raise SyncError(f"{link.address}: {link.last_error}")
@@ -702,13 +707,16 @@ class Engine:
             acked = max((s.peer_acked.get(own, 0) for s in sessions), default=0)  # not all written down yet
             return {"console_id": self.console_id, "replica_id": own,
                     "listening": self.port, "peers": links, "outbox": self.store.outbox(acked),
-                    "conflicts": self.store.open_conflict_count(), "unknown_consoles": unknown}
+                    "conflicts": self.store.open_conflict_count(), "unknown_consoles": unknown,
+                    "last_contact": self.store.last_contact()}
         seen = list(self.unknown_consoles.values())  # a copy: the dict changes on this thread
         sessions = [link.session for link in self.links if link.session is not None]
         out = await self.worker.run(read)
         out["last_exchange"] = (None if self.last_exchange is None
                                 else clock.to_iso(clock.pack(int(self.last_exchange * 1000))))
         out["online"] = any(link.state == "connected" for link in self.links)
+        if out["online"]:
+            out["last_contact"] = clock.to_iso(clock.pack(int(time.time() * 1000)))
         out["store_failure"] = self.store_failure
         return out
 

@@ -44,6 +44,7 @@ from console.ui.models import (
     clock_text,
     export_csv,
     local_time,
+    since_text,
     zone_name,
 )
 
@@ -666,8 +667,11 @@ class MainWindow(QMainWindow):
             self.banner.setText("OFFLINE — switched off the network here (demo). Work goes on here and will sync "
                                 "when the Offline switch is turned off.")
         elif alarm:
-            self.banner.setText("OFFLINE — no other console is reachable. Work goes on here and will sync on "
-                                "reconnection.")
+            # Since when: how far behind the others these boards may be.
+            since = status.get("last_contact")
+            since = f" since {clock_text(since)} ({since_text(since)} ago)" if since else ""
+            self.banner.setText(f"OFFLINE{since} — no other console is reachable. Work goes on here and will sync "
+                                "on reconnection.")
         elif mine:
             peer, r = mine[0]
             self.banner.setText(f"CHANGES REFUSED — {peer['agency'] or peer['address']} refuses this console's "
