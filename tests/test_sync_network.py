@@ -737,6 +737,62 @@ def test_an_address_that_answers_as_a_web_server_is_said_and_tried_again(console
     arun(main())
 
 
+def test_an_unreachable_peer_is_said_once_then_now_and_then_and_when_it_is_back(consoles, monkeypatch, caplog):
+    """A laptop offline all night: its log said "connect failed" every 10 s,
+    naming no address, and its status gave no reason. Now the reason is in
+    the status and said once in the log, with the address, then again every
+    SAY_AGAIN_EVERY while it lasts, and when the peer syncs again."""
+    import functools
+    import logging
+    import socket
+
+    from websockets.asyncio.client import backoff
+
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "SAY_AGAIN_EVERY", 1.0)
+    monkeypatch.setattr(transport, "RECONNECT_DELAYS",
+                        functools.partial(backoff, initial_delay=0.05, min_delay=0.05, max_delay=0.1, factor=1.6))
+    caplog.set_level(logging.INFO)
+    r, a = consoles("relay", "a")
+    with r.open() as s:
+        s.add("tasks", {"title": "Sandbag Main St"})
+    closed = socket.socket()  # bound, never listening: connections to it are refused
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    address = f"wss://127.0.0.1:{port}"
+
+    def said():
+        return [r.getMessage() for r in caplog.records if address in r.getMessage()]
+
+    async def main():
+        async with Engine(a.path, peers=[address]) as ea:
+            await until(lambda: len(said()) >= 3, timeout=30, what="said again while it lasts")
+            [peer] = (await ea.status())["peers"]
+            assert peer["state"] == "connecting"
+            assert peer["last_error"] == ("unreachable: connection refused (nothing listens on that port there, "
+                                          "or a firewall refuses)")
+            first, *again = said()
+            assert first == f"{address}: {peer['last_error']}"
+            assert all(re.fullmatch(rf"{re.escape(address)}: still, for \d+\.\d s \(\d+ tries\): unreachable: "
+                                    r"connection refused .*", x) for x in again), again
+            tries = int(re.search(r"\((\d+) tries\)", again[-1]).group(1))
+            assert tries > 2 * len(said())  # far fewer lines than tries
+            assert not [r for r in caplog.records if r.name == "websockets.client"]
+            closed.close()
+            async with Engine(r.path, listen=("127.0.0.1", port)):
+                await until(lambda: _state(ea, "connected"), timeout=30, what="connected")
+                [peer] = (await ea.status())["peers"]
+                assert peer["last_error"] is None
+                assert re.fullmatch(rf"{re.escape(address)}: syncing again, after \d+\.\d s \(\d+ tries\)",
+                                    said()[-1])
+
+    try:
+        arun(main())
+    finally:
+        closed.close()
+
+
 async def _failure(engine):
     return bool((await engine.status())["store_failure"])
 

@@ -924,8 +924,8 @@ def test_a_board_fits_its_columns_on_first_use(qtbot, demo_store, tmp_path):
 def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(window):
     from console.ui.dialogs import PeersDialog
 
-    ids = ["ABCD" * 13, "EFGH" * 13, "JKLM" * 13]
-    for cid, agency in zip(ids, ("EOC", "Public Works", "State DOT"), strict=True):
+    ids = ["ABCD" * 13, "EFGH" * 13, "JKLM" * 13, "NPQR" * 13]
+    for cid, agency in zip(ids, ("EOC", "Public Works", "State DOT", "County EMS"), strict=True):
         window.store.trust("-".join(cid[i:i + 4] for i in range(0, 52, 4)), agency)
     ids = [x["console_id"] for x in window.store.peers()]
     dialog = PeersDialog(window.bridge, window)
@@ -939,11 +939,13 @@ def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(wi
         {**base, "console_id": ids[1], "state": "connected",
          "refused": [{"origin": mine, "seq": 3, "reason": "clock"}]},
         {**base, "console_id": ids[2], "state": "refused", "last_error": "not on the trust list (untrusted)"},
+        {**base, "console_id": ids[3], "state": "connecting", "last_error": "unreachable: no route to that host"},
     ]})
-    states = {dialog.table.item(r, 0).text(): dialog.table.item(r, 3).text() for r in range(3)}
+    states = {dialog.table.item(r, 0).text(): dialog.table.item(r, 3).text() for r in range(4)}
     assert states == {ids[0]: "connected, reading only (an observer there)",
                       ids[1]: "connected, refuses this console's changes",
-                      ids[2]: "refused: not on the trust list (untrusted)"}
+                      ids[2]: "refused: not on the trust list (untrusted)",
+                      ids[3]: "connecting: unreachable: no route to that host"}
 
 
 @pytest.fixture
@@ -1053,6 +1055,12 @@ def test_offline_shows_after_a_grace_and_at_once_when_switched_off(window, monke
     window.on_sync_status({**dropped, "last_contact": model.format_time(then)})
     assert window.banner.text().startswith(f"OFFLINE since {window_module.clock_text(model.format_time(then))} "
                                            "(3h05m ago) — no other console is reachable")
+    # And why, as the address dialled says.
+    unresolved = "unreachable: its name does not resolve (no network here, or a wrong name)"
+    window.on_sync_status({**dropped, "peers": [{**peer, "state": "connecting", "last_error": unresolved}]})
+    assert window.banner.text() == ("OFFLINE — no other console is reachable: wss://eoc:8765 its name does not "
+                                    "resolve (no network here, or a wrong name). Work goes on here and will sync on "
+                                    "reconnection.")
     window.on_sync_status(status)
     assert not window.banner.isVisible()
     # Refused: at once.

@@ -63,6 +63,10 @@ MAX_PAUSE = 10.0
 # Reconnect within at most 10 s of a peer coming back (the library's default
 # grows to 90 s, long for a console that should be back on the board).
 RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=10.0, factor=1.6)
+# A dialled peer's trouble (unreachable, refused) is logged when it starts
+# or changes, then again this often while it lasts, not at every try: a
+# laptop offline all night would otherwise write a line every 10 s.
+SAY_AGAIN_EVERY = 600.0
 
 
 class SyncError(Exception):
@@ -117,6 +121,35 @@ class Link:
     # link may now get through.
     retry_now: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     session: Session | None = field(default=None, repr=False)
+    # Why this dialled peer does not sync, as last logged, since when
+    # (monotonic), when it was last logged, and the tries since it began.
+    trouble: str | None = field(default=None, repr=False)
+    trouble_since: float = field(default=0.0, repr=False)
+    trouble_said: float = field(default=0.0, repr=False)
+    tries: int = field(default=0, repr=False)
+
+    def say_trouble(self, why: str, level: int) -> None:
+        """Log why this peer does not sync: when that starts or changes, and
+        every SAY_AGAIN_EVERY while it lasts (see SAY_AGAIN_EVERY)."""
+        now = time.monotonic()
+        self.tries += 1
+        if self.trouble is None:
+            self.trouble_since = now
+        if why != self.trouble:
+            log.log(level, "%s: %s", self.address, why)
+        elif now - self.trouble_said >= SAY_AGAIN_EVERY:
+            log.log(level, "%s: still, for %s (%d tries): %s", self.address, _duration(now - self.trouble_since),
+                    self.tries, why)
+        else:
+            return
+        self.trouble, self.trouble_said = why, now
+
+    def trouble_over(self) -> None:
+        """A session got through: say so if trouble was said."""
+        if self.trouble is not None:
+            log.info("%s: syncing again, after %s (%d tries)", self.address,
+                     _duration(time.monotonic() - self.trouble_since), self.tries)
+        self.trouble, self.tries = None, 0
 
     def as_dict(self) -> dict:
         return {
@@ -569,8 +602,17 @@ class Engine:
         did not answer as a console: said, until a session gets through."""
         link.state = "refused"
         link.last_error = why
-        log.error("%s: %s", link.address, why)
+        link.say_trouble(why, logging.ERROR)
         self._emit("peers")
+
+    def _unreachable(self, link: Link, failure: str) -> None:
+        """A try to dial `link` failed before any answer (the websockets
+        reconnect loop's failure, as the library describes the exception)."""
+        why = f"unreachable: {_why_unreachable(failure)}"
+        if (link.state, link.last_error) != ("connecting", why):
+            link.state, link.last_error = "connecting", why
+            self._emit("peers")
+        link.say_trouble(why, logging.WARNING)
 
     def _refused_as_observer(self, exc: PeerRefused, link: Link) -> bool:
         """A peer refused this console's changes: it holds it as an observer.
@@ -585,6 +627,8 @@ class Engine:
         link.console_id, link.agency, link.role = session.peer_id, session.peer_agency, session.peer_role
         if session.state == "syncing" and link.state != "connected":
             link.state = "connected"  # a trusted console, identified: not before
+            link.last_error = None
+            link.trouble_over()
             self._emit("peers")
         link.observer = not session.sends_changes
         if session.refusals != link.refusals:
@@ -598,11 +642,11 @@ class Engine:
             self.last_exchange = time.time()
             self._emit("progress", link)
 
-    def _connect(self, url: str):
+    def _connect(self, url: str, link: Link | None = None):
         return connect(
             url, ssl=self.identity.client_context(), max_size=p.MAX_MESSAGE, open_timeout=10,
             ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, user_agent_header=None,
-            reconnect_delays=RECONNECT_DELAYS,
+            reconnect_delays=RECONNECT_DELAYS, logger=None if link is None else _DialLog(self, link),
         )
 
     async def _dial_forever(self, url: str) -> None:
@@ -616,7 +660,7 @@ class Engine:
                 try:
                     # aclosing: on stop, the reconnect generator is closed here, not left
                     # to the garbage collector (qasync's loop has no async-generator hooks).
-                    async with contextlib.aclosing(self._connect(url).__aiter__()) as connections:
+                    async with contextlib.aclosing(self._connect(url, link).__aiter__()) as connections:
                         async for ws in connections:
                             await self._dial_session(url, link, ws)
                 except (InvalidHandshake, InvalidURI) as exc:
@@ -767,6 +811,42 @@ def _closed(ws) -> str:
 
 def _changes(n: int) -> str:
     return f"{n} change{'' if n == 1 else 's'}"
+
+
+class _DialLog(logging.LoggerAdapter):
+    """The websockets client's logger, for one dialled peer. Its reconnect
+    loop says "connect failed; reconnecting in N seconds: ERROR" at every
+    try, naming no address; that goes to the link instead (its state and
+    last error, for the window, and its log, said once, see
+    SAY_AGAIN_EVERY). Everything else passes through unchanged."""
+
+    def __init__(self, engine: Engine, link: Link) -> None:
+        super().__init__(logging.getLogger("websockets.client"), {})
+        self.engine, self.link = engine, link
+
+    def log(self, level, msg, *args, **kwargs) -> None:
+        if isinstance(msg, str) and msg.startswith("connect failed; reconnecting") and args:
+            self.engine._unreachable(self.link, str(args[-1]))
+        else:
+            super().log(level, msg, *args, **kwargs)
+
+
+def _why_unreachable(failure: str) -> str:
+    """A failed connection attempt, as the library describes its exception
+    ("ConnectionRefusedError: [Errno 111] ..."), in words a person at the
+    console can act on; anything unusual as it is."""
+    low = failure.lower()
+    if "connectionrefusederror" in low:
+        return "connection refused (nothing listens on that port there, or a firewall refuses)"
+    if "gaierror" in low:
+        return "its name does not resolve (no network here, or a wrong name)"
+    if "network is unreachable" in low:
+        return "no network here (network unreachable)"
+    if "no route to host" in low or "host is unreachable" in low:
+        return "no route to that host"
+    if low.startswith("timeouterror"):
+        return "no answer within 10 s"
+    return failure
 
 
 def _duration(seconds: float) -> str:

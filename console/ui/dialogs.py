@@ -465,7 +465,7 @@ class PeersDialog(QDialog):
                 state += ", reading only (an observer there)"
             if any(r["origin"] == own for r in p.get("refused", ())):
                 state += ", refuses this console's changes"
-            if p["state"] == "refused" and p.get("last_error"):
+            if p["state"] in ("refused", "connecting") and p.get("last_error"):  # why it is not connected
                 state += f": {p['last_error']}"
             self._status[p["console_id"]] = state
         self.unknown.clear()

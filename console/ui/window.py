@@ -670,8 +670,11 @@ class MainWindow(QMainWindow):
             # Since when: how far behind the others these boards may be.
             since = status.get("last_contact")
             since = f" since {clock_text(since)} ({since_text(since)} ago)" if since else ""
-            self.banner.setText(f"OFFLINE{since} — no other console is reachable. Work goes on here and will sync "
-                                "on reconnection.")
+            # Why, as the first address dialled says: no network here, a wrong name, nothing listening.
+            why = next((f": {p['address']} {p['last_error'].removeprefix('unreachable: ')}" for p in peers
+                        if p["direction"] == "dial" and p.get("last_error")), "")
+            self.banner.setText(f"OFFLINE{since} — no other console is reachable{why}. Work goes on here and will "
+                                "sync on reconnection.")
         elif mine:
             peer, r = mine[0]
             self.banner.setText(f"CHANGES REFUSED — {peer['agency'] or peer['address']} refuses this console's "
