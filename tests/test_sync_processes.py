@@ -201,3 +201,65 @@ def test_the_window_syncs_through_its_engine_process_and_leaves_none_behind(cons
         log.close()
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+def test_a_flood_of_connections_is_said_in_one_line_and_the_relay_keeps_serving(consoles):
+    """Connections that never finish a TLS handshake (a port scanner, a
+    broken client in a loop) until the relay has used every file it may
+    open: asyncio logged a traceback per failed accept, hundreds a second.
+    Now one line says it; each such connection is dropped after
+    TLS_HANDSHAKE_TIMEOUT, and a console gets through while the flood goes
+    on. And a relay raises its soft limit of open files to the hard one."""
+    import resource
+    import socket
+
+    r, a = consoles("relay", "a")
+
+    def limited(soft, hard):
+        def preexec():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "console", "relay", "--db", str(r.path), "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
+        )
+        m = re.search(r"listening on wss://127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m, proc.stderr.read()
+        return proc, int(m.group(1))
+
+    def soft_limit(pid):
+        with open(f"/proc/{pid}/limits") as fh:
+            return int(next(x for x in fh if x.startswith("Max open files")).split()[3])
+
+    proc, _ = limited(200, 4096)
+    try:
+        assert soft_limit(proc.pid) == 4096
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+    proc, port = limited(160, 160)
+    flood = []
+    flooded = time.monotonic()
+    try:
+        for _ in range(300):
+            flood.append(socket.create_connection(("127.0.0.1", port)))
+        deadline = time.monotonic() + 20
+        while len(os.listdir(f"/proc/{proc.pid}/fd")) < 160 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # out of files for a while: asyncio retries accepting every second
+        started = time.monotonic()
+        done = sync_once(a.path, port)  # the flood still open
+        assert done.returncode == 0, done.stderr
+        took = time.monotonic() - started
+        assert took < 45  # behind two rounds of the flood at most, each dropped after 10 s
+    finally:
+        for s in flood:
+            s.close()
+        lasted = time.monotonic() - flooded
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err
+    said = [x for x in err.splitlines() if "too many connections at once" in x]
+    # Once, then at most once per ACCEPT_FAILURES_SAID_EVERY (10 s) while it lasts.
+    assert 1 <= len(said) <= 1 + lasted // 10 and all("all 160 files this process may open are in use" in x
+                                                    for x in said), err

@@ -67,6 +67,15 @@ RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, 
 # or changes, then again this often while it lasts, not at every try: a
 # laptop offline all night would otherwise write a line every 10 s.
 SAY_AGAIN_EVERY = 600.0
+# A listening console out of open files (a flood of connections) says so
+# at most this often: asyncio's own report is a traceback per failed accept,
+# hundreds a second.
+ACCEPT_FAILURES_SAID_EVERY = 10.0
+# A TLS handshake not finished this long after the connection opened is
+# dropped (asyncio's default is 60 s): on a network a console uses, one
+# takes milliseconds, and each one waiting holds an open file.
+TLS_HANDSHAKE_TIMEOUT = 10.0
+MAX_OPEN_FILES = 65536
 
 
 class SyncError(Exception):
@@ -238,10 +247,13 @@ class Engine:
         await self.worker.run(store.subscribe, self._store_changed)
         if self.listen_on is not None:
             host, port = self.listen_on
+            files = _more_open_files()
+            _say_accept_failures_briefly(self._loop, files)
             try:
                 self._server = await serve(
                     self._accept, host, port, ssl=self.identity.server_context(), max_size=p.MAX_MESSAGE,
                     ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, server_header=None,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
                 )
             except OSError as exc:  # address in use or not ours, unknown host name
                 await self.worker.close()
@@ -811,6 +823,53 @@ def _closed(ws) -> str:
 
 def _changes(n: int) -> str:
     return f"{n} change{'' if n == 1 else 's'}"
+
+
+def _more_open_files() -> int | None:
+    """Raise this process's limit of open files (each connection is one) to
+    what the system allows, up to MAX_OPEN_FILES: Linux starts processes at
+    1,024, which a busy relay, or a flood of connections, can reach. The
+    limit now, or None where there is none to read."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _say_accept_failures_briefly(loop: asyncio.AbstractEventLoop, files: int | None) -> None:
+    """Out of open files, asyncio reports every failed accept to the loop's
+    exception handler, which logs a traceback each time: hundreds of lines a
+    second while a flood of connections lasts. Here that becomes one line
+    in words every ACCEPT_FAILURES_SAID_EVERY; anything else goes on to the
+    handler there was. Once per loop (a process may run several engines)."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "says_accept_failures", False):
+        return
+    said, waiting = [float("-inf"), 0]
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        nonlocal said, waiting
+        if context.get("message") != "socket.accept() out of system resource":
+            if previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        waiting += 1
+        if time.monotonic() - said >= ACCEPT_FAILURES_SAID_EVERY:
+            since = f" ({waiting} failed accepts since the last such line)" if said > float("-inf") else ""
+            log.error("too many connections at once: all %s files this process may open are in use; new "
+                      "connections wait until some close or time out%s", files or "the", since)
+            said, waiting = time.monotonic(), 0
+
+    handler.says_accept_failures = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
 
 
 class _DialLog(logging.LoggerAdapter):
