@@ -793,6 +793,26 @@ def test_an_unreachable_peer_is_said_once_then_now_and_then_and_when_it_is_back(
         closed.close()
 
 
+@pytest.mark.parametrize("exc, said", [
+    (ConnectionRefusedError(111, "Connect call failed ('10.0.4.7', 8765)"), "connection refused (nothing listens"),
+    (__import__("socket").gaierror(-2, "Name or service not known"), "its name does not resolve"),
+    (__import__("socket").gaierror(-3, "Temporary failure in name resolution"), "its name does not resolve"),
+    (OSError(101, "Network is unreachable"), "no network here (network unreachable)"),
+    (OSError(113, "No route to host"), "no route to that host"),
+    (TimeoutError("timed out during opening handshake"), "no answer within 10 s"),
+    (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+     "no TLS there: is that a console's port? (ssl.SSLError: [SSL: WRONG_VERSION"),
+])
+def test_why_a_peer_is_unreachable_is_said_in_words(exc, said):
+    """As the websockets reconnect loop describes a failed try (the
+    exception's one-line form), in words a person can act on."""
+    import traceback
+
+    from console.sync.transport import _why_unreachable
+
+    assert _why_unreachable(traceback.format_exception_only(exc)[0].strip()).startswith(said)
+
+
 async def _failure(engine):
     return bool((await engine.status())["store_failure"])
 

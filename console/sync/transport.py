@@ -75,6 +75,7 @@ ACCEPT_FAILURES_SAID_EVERY = 10.0
 # dropped (asyncio's default is 60 s): on a network a console uses, one
 # takes milliseconds, and each one waiting holds an open file.
 TLS_HANDSHAKE_TIMEOUT = 10.0
+OPEN_TIMEOUT = 10.0  # for a dialled connection to open: TCP, TLS and the websocket handshake
 MAX_OPEN_FILES = 65536
 
 
@@ -139,7 +140,7 @@ class Link:
 
     def say_trouble(self, why: str, level: int) -> None:
         """Log why this peer does not sync: when that starts or changes, and
-        every SAY_AGAIN_EVERY while it lasts (see SAY_AGAIN_EVERY)."""
+        every SAY_AGAIN_EVERY while it lasts."""
         now = time.monotonic()
         self.tries += 1
         if self.trouble is None:
@@ -656,7 +657,7 @@ class Engine:
 
     def _connect(self, url: str, link: Link | None = None):
         return connect(
-            url, ssl=self.identity.client_context(), max_size=p.MAX_MESSAGE, open_timeout=10,
+            url, ssl=self.identity.client_context(), max_size=p.MAX_MESSAGE, open_timeout=OPEN_TIMEOUT,
             ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, user_agent_header=None,
             reconnect_delays=RECONNECT_DELAYS, logger=None if link is None else _DialLog(self, link),
         )
@@ -851,7 +852,7 @@ def _say_accept_failures_briefly(loop: asyncio.AbstractEventLoop, files: int | N
     previous = loop.get_exception_handler()
     if getattr(previous, "says_accept_failures", False):
         return
-    said, waiting = [float("-inf"), 0]
+    said, waiting = float("-inf"), 0
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
         nonlocal said, waiting
@@ -903,8 +904,10 @@ def _why_unreachable(failure: str) -> str:
         return "no network here (network unreachable)"
     if "no route to host" in low or "host is unreachable" in low:
         return "no route to that host"
+    if low.startswith(("ssl.", "sslerror")):  # it answered, but not with TLS: a web server's port, say
+        return f"no TLS there: is that a console's port? ({failure})"
     if low.startswith("timeouterror"):
-        return "no answer within 10 s"
+        return f"no answer within {OPEN_TIMEOUT:g} s"
     return failure
 
 
