@@ -171,7 +171,10 @@ def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:
             raise model.ValidationError(
                 f"{t.name} has no field {sorted(unknown)[0]!r} (fields: {', '.join(t.names)})"
             )
-        return {f.name: model.check(t, f, value.get(f.name)) for f in t.fields}
+        row = {f.name: model.check(t, f, value.get(f.name)) for f in t.fields}
+        for name in t.times:
+            _stored_time(t, name, value.get(name), row[name])
+        return row
     if t.append_only:
         raise model.ValidationError(f"{t.name} is append-only: rows are never changed")
     if not isinstance(field, str):
@@ -189,4 +192,20 @@ def check_value(t: model.Table, field: str, kind: str, value: Any) -> Any:
         raise model.ValidationError("a delete sets field 'deleted' to true")
     if fld.required and value is None:
         raise model.ValidationError(f"{t.name}.{field} is required")
-    return model.check(t, fld, value)
+    checked = model.check(t, fld, value)
+    if fld.type == "time":
+        _stored_time(t, field, value, checked)
+    return checked
+
+
+def _stored_time(t: model.Table, field: str, value: Any, checked: Any) -> None:
+    """A time from another console must be in stored form (UTC, to the
+    second), as every console writes them. A time without a zone is read in
+    the local zone where a person types it, so each receiving console would
+    store its own reading of it, and consoles in different zones would
+    hold different values for the same change."""
+    if value != checked:
+        raise model.ValidationError(
+            f"{t.name}.{field}: {value!r:.40} is not a time as consoles exchange them (UTC to the second, "
+            "e.g. 2026-11-25T18:30:00Z)"
+        )

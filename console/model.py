@@ -97,10 +97,12 @@ class Table:
     derived: tuple[str, ...] = ()
     names: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # of the fields, in order
     reals: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # fields that hold floats
+    times: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # fields that hold times
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(f.name for f in self.fields))
         object.__setattr__(self, "reals", tuple(f.name for f in self.fields if f.type in ("real", "counter")))
+        object.__setattr__(self, "times", tuple(f.name for f in self.fields if f.type == "time"))
         by_name = {f.name: f for f in self.fields}
         if not self.append_only:
             by_name["deleted"] = DELETED

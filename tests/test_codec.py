@@ -75,6 +75,24 @@ def test_malformed_changes_are_refused_with_a_reason(obj, message):
         codec.decode(obj)
 
 
+def test_times_from_other_consoles_must_be_in_stored_form():
+    """A time without a zone would be read in each receiving console's own
+    zone, and consoles in different zones would then hold different values
+    for the same change: refused, as is any other spelling of a time."""
+    task = dict(table="tasks", field="due", kind="set", prev=[])
+    assert codec.decode(wire(**task, value="2026-11-25T18:30:00Z")).value == "2026-11-25T18:30:00Z"
+    assert codec.decode(wire(**task, value=None)).value is None
+    for spelled in ("2026-11-25 18:30", "2026-11-25T18:30:00", "2026-11-25T20:30:00+02:00", "2026-11-25T18:30Z",
+                    "2026-11-25T18:30:00.000Z"):
+        with pytest.raises(model.ValidationError, match="not a time as consoles exchange them"):
+            codec.decode(wire(**task, value=spelled))
+        with pytest.raises(model.ValidationError, match=r"tasks\.due: .* not a time as consoles exchange them"):
+            codec.decode(wire(**{**task, "field": "*", "kind": "insert"}, value={"title": "Pump", "due": spelled}))
+    # What a person types at a console is still read in its zone, and stored in UTC.
+    t = model.table("tasks")
+    assert model.check(t, t.field("due"), "2026-11-25 18:30").endswith(":30:00Z")
+
+
 def test_insert_fills_defaults_and_normalises():
     c = codec.decode(wire(field="*", kind="insert", value={"callsign": " E-1 ", "agency": "F", "kind": "E",
                                                              "status": "On Scene"}))
