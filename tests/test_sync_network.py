@@ -575,6 +575,44 @@ def test_a_console_refused_as_unknown_is_listed_for_trusting_until_trusted(conso
     arun(main())
 
 
+def test_a_console_refused_again_and_again_is_said_once_and_when_it_gets_through(consoles, monkeypatch, caplog):
+    """A console not yet trusted retries every 10 s: the relay logged three
+    lines at each try, and the console one or two, for as long as it
+    lasted. Now each end says it once (then every SAY_AGAIN_EVERY), and
+    says when the console gets through, after how many tries."""
+    import logging
+
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "MAX_PAUSE", 0.05)
+    caplog.set_level(logging.INFO, logger="console.sync.transport")
+    r, stranger = consoles("relay", "stranger")
+    with r.open() as s:
+        s.untrust(stranger.console_id)
+
+    def lines(*words):
+        return [m for m in (x.getMessage() for x in caplog.records) if all(w in m for w in words)]
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            tries = []
+            relay.on_event = lambda event, _: tries.append(1) if event == "peers" else None
+            async with Engine(stranger.path, peers=[url(relay)]):
+                await until(lambda: _unknown(relay), what="the stranger listed")
+                await until(lambda: len(tries) > 40, timeout=30, what="many tries")  # each try: 2 or more events
+                assert len(lines("closing", "is not on the trust list")) == 1
+                assert len(lines("if its operator reads you this ID, let it in with")) == 1
+                assert len(lines("ended after", "refused")) == 2  # one at each end
+                assert len(lines(f"{url(relay)}: ", "is not on the trust list")) == 1  # the stranger's own
+                with r.open() as s:
+                    s.trust(stranger.console_id, stranger.agency)
+                await until(lambda: len(lines("syncing again, after")) == 2, timeout=30, what="through")
+                for said in lines("syncing again, after"):
+                    assert int(re.search(r"\((\d+) tries\)", said).group(1)) > 5, said
+
+    arun(main())
+
+
 def test_trusting_a_refused_server_connects_at_once(consoles):
     """The field operator trusts the EOC relay only after dialling it (the
     Peers dialog lists it): the link tries again then, not after its pause."""

@@ -63,10 +63,13 @@ MAX_PAUSE = 10.0
 # Reconnect within at most 10 s of a peer coming back (the library's default
 # grows to 90 s, long for a console that should be back on the board).
 RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=10.0, factor=1.6)
-# A dialled peer's trouble (unreachable, refused) is logged when it starts
-# or changes, then again this often while it lasts, not at every try: a
-# laptop offline all night would otherwise write a line every 10 s.
+# The same trouble again and again (a peer dialled but unreachable or
+# refusing, a console refused at every try) is logged when it starts or
+# changes, then this often while it lasts, not at every try: a laptop
+# offline all night, or a console not yet trusted, would otherwise write
+# lines every 10 s.
 SAY_AGAIN_EVERY = 600.0
+MAX_TROUBLES = 256  # troubles remembered (see _Repeats); the oldest go first
 # A listening console out of open files (a flood of connections) says so
 # at most this often: asyncio's own report is a traceback per failed accept,
 # hundreds a second.
@@ -131,35 +134,6 @@ class Link:
     # link may now get through.
     retry_now: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     session: Session | None = field(default=None, repr=False)
-    # Why this dialled peer does not sync, as last logged, since when
-    # (monotonic), when it was last logged, and the tries since it began.
-    trouble: str | None = field(default=None, repr=False)
-    trouble_since: float = field(default=0.0, repr=False)
-    trouble_said: float = field(default=0.0, repr=False)
-    tries: int = field(default=0, repr=False)
-
-    def say_trouble(self, why: str, level: int) -> None:
-        """Log why this peer does not sync: when that starts or changes, and
-        every SAY_AGAIN_EVERY while it lasts."""
-        now = time.monotonic()
-        self.tries += 1
-        if self.trouble is None:
-            self.trouble_since = now
-        if why != self.trouble:
-            log.log(level, "%s: %s", self.address, why)
-        elif now - self.trouble_said >= SAY_AGAIN_EVERY:
-            log.log(level, "%s: still, for %s (%d tries): %s", self.address, _duration(now - self.trouble_since),
-                    self.tries, why)
-        else:
-            return
-        self.trouble, self.trouble_said = why, now
-
-    def trouble_over(self) -> None:
-        """A session got through: say so if trouble was said."""
-        if self.trouble is not None:
-            log.info("%s: syncing again, after %s (%d tries)", self.address,
-                     _duration(time.monotonic() - self.trouble_since), self.tries)
-        self.trouble, self.tries = None, 0
 
     def as_dict(self) -> dict:
         return {
@@ -220,6 +194,8 @@ class Engine:
         # Consoles refused lately for not being on the trust list, newest
         # last: console ID -> what the Peers dialog shows to trust one.
         self.unknown_consoles: dict[str, dict] = {}
+        # What went wrong with whom, again and again: said now and then (see SAY_AGAIN_EVERY).
+        self._troubles = _Repeats()
 
     @property
     def running(self) -> bool:
@@ -471,9 +447,11 @@ class Engine:
             except p.ProtocolError as exc:  # taken off the list: refused as a hello would be
                 loop.call_soon_threadsafe(refused, exc)
 
-        def refused(exc: p.ProtocolError) -> None:
-            log.warning("closing %s: %s (%s)", link.address, exc.message, exc.code)
+        def refused(exc: p.ProtocolError, said: str | None = "") -> None:
+            # `said`: what to log of it (None: nothing, said lately; "": the reason).
             link.last_error = f"{exc.message} ({exc.code})"
+            if said is not None:
+                log.warning("closing %s: %s", link.address, said or link.last_error)
             say_error(exc.code, exc.message, 1008)
 
         def say_error(code: str, message: str, close_code: int) -> None:
@@ -524,6 +502,7 @@ class Engine:
         finished = False
         opened = time.monotonic()
         ended = ""
+        quiet = False  # a refusal said lately: no line for its end either
         try:
             await self.worker.run(start)
             async for frame in ws:
@@ -538,13 +517,17 @@ class Engine:
             ended = "everything exchanged" if finished else _closed(ws)
         except p.ProtocolError as exc:
             ended = f"this console refused it: {exc.message} ({exc.code})"
-            refused(exc)
+            # The same console refused again (it retries every 10 s): said now and then.
+            said = self._troubles.say(_whom(session, link), f"{exc.message} ({exc.code})")
+            quiet = said is None
+            refused(exc, said)
             if session.unknown_peer is not None:
                 cid, agency = session.unknown_peer
                 self._remember_unknown(cid, agency, link.address)
-                log.warning("%s says it is %r; if its operator reads you this ID, let it in with: "
-                            "crisis-console trust --db %s %s --agency %s", cid, agency, shlex.quote(str(self.db_path)),
-                            cid, shlex.quote(agency))
+                if not quiet:
+                    log.warning("%s says it is %r; if its operator reads you this ID, let it in with: "
+                                "crisis-console trust --db %s %s --agency %s", cid, agency,
+                                shlex.quote(str(self.db_path)), cid, shlex.quote(agency))
             await close_when_sent(exc.code, 1008)
         except StoreError as exc:
             ended = "this console's database failed"
@@ -557,6 +540,7 @@ class Engine:
             ended = _closed(ws)
         except PeerRefused as exc:
             ended = f"it refused this console: {exc}"
+            quiet = self._troubles.repeating(link.address, str(exc))  # see _refused_link
             raise
         except BaseException as exc:
             ended = "stopped" if isinstance(exc, asyncio.CancelledError) else f"internal error: {exc!r}"
@@ -567,9 +551,10 @@ class Engine:
             who = ident.short_id(session.peer_id) if session.peer_id else "a console not yet identified"
             if session.peer_agency:
                 who += f" ({session.peer_agency})"
-            log.info("sync with %s at %s ended after %s: %s; %s received, %d sent", who, link.address,
-                     _duration(time.monotonic() - opened), ended, _changes(session.stats.received),
-                     session.stats.sent)
+            if not quiet:
+                log.info("sync with %s at %s ended after %s: %s; %s received, %d sent", who, link.address,
+                         _duration(time.monotonic() - opened), ended, _changes(session.stats.received),
+                         session.stats.sent)
             handshake.cancel()
             self._pumps = tuple(x for x in self._pumps if x is not pump)
             self._rechecks = tuple(x for x in self._rechecks if x is not recheck)
@@ -615,7 +600,9 @@ class Engine:
         did not answer as a console: said, until a session gets through."""
         link.state = "refused"
         link.last_error = why
-        link.say_trouble(why, logging.ERROR)
+        said = self._troubles.say(link.address, why)
+        if said is not None:
+            log.error("%s: %s", link.address, said)
         self._emit("peers")
 
     def _unreachable(self, link: Link, failure: str) -> None:
@@ -625,7 +612,9 @@ class Engine:
         if (link.state, link.last_error) != ("connecting", why):
             link.state, link.last_error = "connecting", why
             self._emit("peers")
-        link.say_trouble(why, logging.WARNING)
+        said = self._troubles.say(link.address, why)
+        if said is not None:
+            log.warning("%s: %s", link.address, said)
 
     def _refused_as_observer(self, exc: PeerRefused, link: Link) -> bool:
         """A peer refused this console's changes: it holds it as an observer.
@@ -641,7 +630,10 @@ class Engine:
         if session.state == "syncing" and link.state != "connected":
             link.state = "connected"  # a trusted console, identified: not before
             link.last_error = None
-            link.trouble_over()
+            for whom in (link.address, _whom(session, link)):
+                over = self._troubles.over(whom)
+                if over:
+                    log.info("%s: syncing again, after %s (%d tries)", whom, _duration(over[0]), over[1])
             self._emit("peers")
         link.observer = not session.sends_changes
         if session.refusals != link.refusals:
@@ -824,6 +816,51 @@ def _closed(ws) -> str:
 
 def _changes(n: int) -> str:
     return f"{n} change{'' if n == 1 else 's'}"
+
+
+class _Repeats:
+    """The same trouble with the same peer, again and again: said when it
+    starts or changes, then every SAY_AGAIN_EVERY while it lasts, saying
+    for how long and how many tries; and when it is over. At most
+    MAX_TROUBLES peers are remembered."""
+
+    def __init__(self) -> None:
+        self._by: dict[str, list] = {}  # whom -> [why, since, last said, tries] (times monotonic)
+
+    def say(self, whom: str, why: str) -> str | None:
+        """One more try failed for `why`: what to log now, or None (said lately)."""
+        now = time.monotonic()
+        seen = self._by.get(whom)
+        if seen is None:
+            self._by[whom] = [why, now, now, 1]
+            while len(self._by) > MAX_TROUBLES:
+                del self._by[next(iter(self._by))]
+            return why
+        seen[3] += 1
+        if seen[0] != why:
+            seen[0], seen[2] = why, now
+            return why
+        if now - seen[2] < SAY_AGAIN_EVERY:
+            return None
+        seen[2] = now
+        return f"still, for {_duration(now - seen[1])} ({seen[3]} tries): {why}"
+
+    def repeating(self, whom: str, why: str) -> bool:
+        """Whether `why` is what was last said of `whom`."""
+        seen = self._by.get(whom)
+        return seen is not None and seen[0] == why
+
+    def over(self, whom: str) -> tuple[float, int] | None:
+        """`whom` got through: (for how long it did not, tries), if trouble was said."""
+        seen = self._by.pop(whom, None)
+        return None if seen is None else (time.monotonic() - seen[1], seen[3])
+
+
+def _whom(session: Session, link: Link) -> str:
+    """Who a connection is from, for saying its trouble: its console, once
+    known, else its host (its port changes at every try)."""
+    cid = session.peer_id or (session.unknown_peer[0] if session.unknown_peer else None)
+    return f"console {cid}" if cid else link.address.rsplit(":", 1)[0]
 
 
 def _more_open_files() -> int | None:
