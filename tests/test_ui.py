@@ -1000,6 +1000,14 @@ def test_status_bar_says_where_this_console_only_reads(window):
     assert window.outbox_label.text() == "1 change waiting to sync" and not window.banner.isVisible()
     window.on_sync_status({**status, "peers": [{**peer, "observer": False}]})
     assert window.peers_label.text() == "1 connected: EOC"
+    # Many: each agency once, with how many of it, and the first few only; all of them in the tooltip.
+    many = [{**peer, "observer": False, "agency": a, "address": f"10.0.4.{i}:5000"}
+            for i, a in enumerate(["Fire", "EMS", "Fire", "EOC", "State DOT", "Public Works", "City Police"])]
+    window.on_sync_status({**status, "peers": many})
+    assert window.peers_label.text() == "7 connected: Fire (2), EMS, EOC, State DOT and 2 more"
+    assert window.peers_label.toolTip().splitlines()[2] == "Fire: connected, 10.0.4.2:5000"
+    window.on_sync_status({**status, "peers": many[:6]})
+    assert window.peers_label.text() == "6 connected: Fire (2), EMS, EOC, State DOT, Public Works"
     # This console's changes refused there (its clock a day ahead, say): the banner says why.
     mine = window.store.replica_id
     refusal = {"origin": mine, "seq": 7, "reason": "timestamp … is 24h ahead of the receiving console's clock"}

@@ -635,15 +635,16 @@ class MainWindow(QMainWindow):
         connected = [p for p in peers if p["state"] == "connected"]
         # Reached, but refused: by the peer, or by this console's own trust list.
         refused = [p for p in peers if p["state"] == "refused"]
-        names = ", ".join((p["agency"] or p["address"]) + (" (reading only: an observer there)"
-                                                         if p.get("observer") else "") for p in connected)
+        names = [(p["agency"] or p["address"]) + (" (reading only: an observer there)" if p.get("observer") else "")
+                 for p in connected]
         if connected:
-            self.peers_label.setText(f"{len(connected)} connected: {names}"
+            self.peers_label.setText(f"{len(connected)} connected: {_few(names)}"
                                      + (f"; {len(refused)} refusing" if refused else ""))
         elif status.get("listening"):
             self.peers_label.setText(f"Listening on port {status['listening']}; no console connected")
         else:
             self.peers_label.setText("No peer connected")
+        self.peers_label.setToolTip("\n".join(f"{p['agency'] or '?'}: {p['state']}, {p['address']}" for p in peers))
         offline = not connected and (self._switched_off or any(p["direction"] == "dial" for p in peers))
         if not offline:
             self._offline_since = None
@@ -701,3 +702,15 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 0)  # busy: changes arriving, nothing known to be left
         self.progress.setFormat("receiving")
         self.progress.setVisible(receiving)
+
+
+def _few(names: list[str], shown: int = 4) -> str:
+    """Names as a status bar has room for: each once, with how many there
+    are of it, and the first few only ("Fire (2), EMS, EOC, DOT and 3 more")."""
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    said = [f"{n} ({k})" if k > 1 else n for n, k in counts.items()]
+    if len(said) <= shown + 1:  # ("and 1 more" takes the room of the one)
+        return ", ".join(said)
+    return ", ".join(said[:shown]) + f" and {len(said) - shown} more"
