@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import re
+import socket
 import ssl
 
 import pytest
@@ -782,7 +783,6 @@ def test_an_unreachable_peer_is_said_once_then_now_and_then_and_when_it_is_back(
     SAY_AGAIN_EVERY while it lasts, and when the peer syncs again."""
     import functools
     import logging
-    import socket
 
     from websockets.asyncio.client import backoff
 
@@ -833,8 +833,8 @@ def test_an_unreachable_peer_is_said_once_then_now_and_then_and_when_it_is_back(
 
 @pytest.mark.parametrize("exc, said", [
     (ConnectionRefusedError(111, "Connect call failed ('10.0.4.7', 8765)"), "connection refused (nothing listens"),
-    (__import__("socket").gaierror(-2, "Name or service not known"), "its name does not resolve"),
-    (__import__("socket").gaierror(-3, "Temporary failure in name resolution"), "its name does not resolve"),
+    (socket.gaierror(-2, "Name or service not known"), "its name does not resolve"),
+    (socket.gaierror(-3, "Temporary failure in name resolution"), "its name does not resolve"),
     (OSError(101, "Network is unreachable"), "no network here (network unreachable)"),
     (OSError(113, "No route to host"), "no route to that host"),
     (TimeoutError("timed out during opening handshake"), "no answer within 10 s"),
