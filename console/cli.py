@@ -430,7 +430,8 @@ def _run_sync(args) -> int:
             loop.add_signal_handler(sig, stop.set)
         await engine.start()
         if engine.port is not None:
-            print(f"listening on wss://{listen[0]}:{engine.port} as console {engine.console_id}", flush=True)
+            print(f"listening on wss://{listen[0]}:{engine.port} as console {engine.console_id}; other consoles "
+                  f"dial {' or '.join(engine.dial_addresses())}", flush=True)
         try:
             await stop.wait()
         finally:

@@ -851,6 +851,32 @@ def test_why_a_peer_is_unreachable_is_said_in_words(exc, said):
     assert _why_unreachable(traceback.format_exception_only(exc)[0].strip()).startswith(said)
 
 
+def test_a_listening_console_says_what_others_dial(consoles):
+    """The EOC operator reads the other operator the address to dial with
+    the console ID: the host it listens on, or, on every interface, each of
+    this machine's addresses (each one really this machine's)."""
+    from console.sync.transport import dial_addresses
+
+    addresses = dial_addresses("0.0.0.0", 8765)
+    assert addresses[-1] == "wss://127.0.0.1:8765"  # this machine only: last
+    for address in addresses:
+        host = re.fullmatch(r"wss://([\d.]+):8765", address).group(1)
+        with socket.socket() as s:
+            s.bind((host, 0))  # an address of this machine
+    assert dial_addresses("eoc.example", 8765) == ["wss://eoc.example:8765"]
+    assert dial_addresses("::1", 8765) == ["wss://[::1]:8765"]
+    r, a = consoles("relay", "a")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path) as ea:
+            [address] = (await relay.status())["dial_addresses"]
+            assert address == url(relay)
+            assert (await ea.status())["dial_addresses"] == []  # it does not listen
+            await ea.sync_once(address)
+
+    arun(main())
+
+
 async def _failure(engine):
     return bool((await engine.status())["store_failure"])
 

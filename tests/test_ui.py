@@ -946,6 +946,12 @@ def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(wi
                       ids[1]: "connected, refuses this console's changes",
                       ids[2]: "refused: not on the trust list (untrusted)",
                       ids[3]: "connecting: unreachable: no route to that host"}
+    # Listening: where other consoles dial this one, next to its ID.
+    assert not dialog.reach.isVisibleTo(dialog)
+    window.bridge.sync_status.emit({"replica_id": mine, "outbox": 0, "listening": 8765, "last_exchange": None,
+                                    "dial_addresses": ["wss://10.0.4.2:8765", "wss://127.0.0.1:8765"], "peers": []})
+    assert dialog.reach.isVisibleTo(dialog) and dialog.reach.text() == (
+        "Other consoles connect to this one at wss://10.0.4.2:8765 or wss://127.0.0.1:8765")
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import contextlib
 import functools
 import logging
 import shlex
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -216,6 +217,13 @@ class Engine:
             return None
         return self._server.sockets[0].getsockname()[1]
 
+    def dial_addresses(self) -> list[str]:
+        """What other consoles dial to reach this one (see dial_addresses);
+        empty when it does not listen."""
+        if self.port is None or self.listen_on is None:
+            return []
+        return dial_addresses(self.listen_on[0], self.port)
+
     # --------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
@@ -235,7 +243,8 @@ class Engine:
             except OSError as exc:  # address in use or not ours, unknown host name
                 await self.worker.close()
                 raise SyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-            log.info("listening on wss://%s:%d as console %s", host, self.port, self.console_id)
+            log.info("listening on wss://%s:%d as console %s; other consoles dial %s", host, self.port,
+                     self.console_id, " or ".join(self.dial_addresses()))
         for url in list(self.peer_urls):
             self._dials[url] = self._spawn(self._dial_forever(url))
         self._spawn(self._poll_other_writers())
@@ -767,6 +776,7 @@ class Engine:
         if out["online"]:
             out["last_contact"] = clock.to_iso(clock.pack(int(time.time() * 1000)))
         out["store_failure"] = self.store_failure
+        out["dial_addresses"] = self.dial_addresses()
         return out
 
 
@@ -861,6 +871,36 @@ def _whom(session: Session, link: Link) -> str:
     known, else its host (its port changes at every try)."""
     cid = session.peer_id or (session.unknown_peer[0] if session.unknown_peer else None)
     return f"console {cid}" if cid else link.address.rsplit(":", 1)[0]
+
+
+def dial_addresses(host: str, port: int) -> list[str]:
+    """What other consoles dial to reach a console listening on host:port:
+    that host, or, listening on every interface (0.0.0.0, ::), this
+    machine's IPv4 addresses, the loopback last (it serves this machine
+    only)."""
+    hosts = _local_ipv4() if host in ("", "0.0.0.0", "::") else [host]
+    return [f"wss://[{h}]:{port}" if ":" in h else f"wss://{h}:{port}" for h in hosts]
+
+
+def _local_ipv4() -> list[str]:
+    """This machine's IPv4 addresses, one per network interface that has
+    one, the loopback last; where interfaces cannot be asked (not Linux),
+    what its host name resolves to, and the loopback."""
+    found: list[str] = []
+    try:
+        import fcntl
+        import struct
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _index, name in socket.if_nameindex():
+                with contextlib.suppress(OSError):  # an interface without an IPv4 address
+                    packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))  # SIOCGIFADDR
+                    found.append(socket.inet_ntoa(packed[20:24]))
+    except (ImportError, OSError, AttributeError):
+        with contextlib.suppress(OSError):
+            found = socket.gethostbyname_ex(socket.gethostname())[2]
+    found = list(dict.fromkeys([*found, "127.0.0.1"]))
+    return sorted(found, key=lambda ip: ip.startswith("127."))
 
 
 def _more_open_files() -> int | None:

@@ -392,6 +392,12 @@ class PeersDialog(QDialog):
         id_row = QHBoxLayout()
         id_row.addWidget(own, 1)
         id_row.addWidget(copy)
+        # Where other consoles dial this one, when it listens: what the
+        # other operator types, with the ID above to compare.
+        self.reach = QLabel()
+        self.reach.setObjectName("dialAddresses")
+        self.reach.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reach.hide()
         self.table = QTableWidget(0, 6)
         self.table.setHorizontalHeaderLabels(["Console", "Agency", "Role", "State", f"Last seen ({zone_name()})",
                                               "Owed"])
@@ -445,6 +451,7 @@ class PeersDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("This console's ID (read it to the other operator, who trusts it on theirs):"))
         layout.addLayout(id_row)
+        layout.addWidget(self.reach)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.unknown_box)
         layout.addLayout(add_row)
@@ -456,6 +463,9 @@ class PeersDialog(QDialog):
 
     def _on_status(self, status) -> None:
         own = (status or {}).get("replica_id")
+        addresses = (status or {}).get("dial_addresses") or []
+        self.reach.setText("Other consoles connect to this one at " + " or ".join(addresses))
+        self.reach.setVisible(bool(addresses))
         self._status = {}
         for p in (status or {}).get("peers", []):
             if not p["console_id"]:
