@@ -884,8 +884,8 @@ def dial_addresses(host: str, port: int) -> list[str]:
 
 def _local_ipv4() -> list[str]:
     """This machine's IPv4 addresses, one per network interface that has
-    one, the loopback last; where interfaces cannot be asked (not Linux),
-    what its host name resolves to, and the loopback."""
+    one, the loopback last; where interfaces cannot be asked that way (not
+    Linux), what its host name resolves to, and the loopback."""
     found: list[str] = []
     try:
         import fcntl
@@ -897,8 +897,10 @@ def _local_ipv4() -> list[str]:
                     packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))  # SIOCGIFADDR
                     found.append(socket.inet_ntoa(packed[20:24]))
     except (ImportError, OSError, AttributeError):
+        pass
+    if all(ip.startswith("127.") for ip in found):
         with contextlib.suppress(OSError):
-            found = socket.gethostbyname_ex(socket.gethostname())[2]
+            found += socket.gethostbyname_ex(socket.gethostname())[2]
     found = list(dict.fromkeys([*found, "127.0.0.1"]))
     return sorted(found, key=lambda ip: ip.startswith("127."))
 
