@@ -80,6 +80,10 @@ ACCEPT_FAILURES_SAID_EVERY = 10.0
 # takes milliseconds, and each one waiting holds an open file.
 TLS_HANDSHAKE_TIMEOUT = 10.0
 OPEN_TIMEOUT = 10.0  # for a dialled connection to open: TCP, TLS and the websocket handshake
+# What other consoles dial to reach a listening one is read again this
+# often (a laptop joins a network), off the event loop: it may ask a name
+# resolver.
+DIAL_ADDRESSES_EVERY = 30.0
 MAX_OPEN_FILES = 65536
 
 
@@ -197,6 +201,8 @@ class Engine:
         self.unknown_consoles: dict[str, dict] = {}
         # What went wrong with whom, again and again: said now and then (see SAY_AGAIN_EVERY).
         self._troubles = _Repeats()
+        self._dial_addresses: list[str] = []  # see dial_addresses, and when they were read (monotonic)
+        self._dial_addresses_read = float("-inf")
 
     @property
     def running(self) -> bool:
@@ -218,11 +224,17 @@ class Engine:
         return self._server.sockets[0].getsockname()[1]
 
     def dial_addresses(self) -> list[str]:
-        """What other consoles dial to reach this one (see dial_addresses);
-        empty when it does not listen."""
+        """What other consoles dial to reach this one (see dial_addresses),
+        as last read; empty when it does not listen."""
+        return list(self._dial_addresses) if self.port is not None else []
+
+    async def _read_dial_addresses(self) -> None:
+        """Read them again if DIAL_ADDRESSES_EVERY old, on a thread of their own."""
         if self.port is None or self.listen_on is None:
-            return []
-        return dial_addresses(self.listen_on[0], self.port)
+            return
+        if time.monotonic() - self._dial_addresses_read >= DIAL_ADDRESSES_EVERY:
+            self._dial_addresses_read = time.monotonic()
+            self._dial_addresses = await asyncio.to_thread(dial_addresses, self.listen_on[0], self.port)
 
     # --------------------------------------------------------------- lifecycle
 
@@ -243,6 +255,7 @@ class Engine:
             except OSError as exc:  # address in use or not ours, unknown host name
                 await self.worker.close()
                 raise SyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            await self._read_dial_addresses()
             log.info("listening on wss://%s:%d as console %s; other consoles dial %s", host, self.port,
                      self.console_id, " or ".join(self.dial_addresses()))
         for url in list(self.peer_urls):
@@ -776,6 +789,7 @@ class Engine:
         if out["online"]:
             out["last_contact"] = clock.to_iso(clock.pack(int(time.time() * 1000)))
         out["store_failure"] = self.store_failure
+        await self._read_dial_addresses()
         out["dial_addresses"] = self.dial_addresses()
         return out
 
