@@ -35,7 +35,7 @@ import random
 import sqlite3
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ APPLICATION_ID = 0x43524953  # "CRIS": marks the file as ours
 CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
 DEFAULT_BATCH = 1000
 PAGE_SIZE = 8192  # for new databases; see Store._open
+# A journal entry's place in the journal: (clock time, id). The journal is
+# kept newest first: by clock time, latest first, then by id.
+JournalKey = tuple[int, str]
 
 
 class StoreError(Exception):
@@ -630,10 +633,22 @@ class Store:
             raise NotFound(f"no open conflict {ref!r} (resolved already, or never seen here)")
         return found[0]
 
-    @_guard
     def journal(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
                 agency: str | None = None) -> list[model.JournalEntry]:
         """The activity log, newest first, optionally for one row or agency."""
+        return [e for _, e in self.journal_page(limit=limit, table=table, row=row, agency=agency)]
+
+    @_guard
+    def journal_page(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
+                     agency: str | None = None, before: JournalKey | None = None,
+                     down_to: JournalKey | None = None, at: Collection[int] | None = None
+                     ) -> list[tuple[JournalKey, model.JournalEntry]]:
+        """Journal entries with their place in it, newest first: the
+        entries after `before` (older), down to `down_to` (inclusive), and
+        of those only the ones written at the clock times `at`, if given
+        (none, if it is empty). Each comes with its key, (clock time, id),
+        the order the journal is kept in. A window reads the journal a page
+        at a time with these."""
         where, params = [], []
         if table:
             where.append("tbl = ?")
@@ -648,12 +663,38 @@ class Store:
             # Only the entries about the row, found by the hash of its id.
             where.append("created_hlc IN (SELECT hlc FROM journal_about WHERE row_key = ?)")
             params.append(_about_key(row))
+        if before is not None:
+            where.append("created_hlc <= ? AND (created_hlc < ? OR id > ?)")
+            params += [before[0], before[0], before[1]]
+        if down_to is not None:
+            where.append("created_hlc >= ? AND (created_hlc > ? OR id <= ?)")
+            params += [down_to[0], down_to[0], down_to[1]]
+        if at is not None:
+            if not at:
+                return []
+            where.append(f"created_hlc IN ({', '.join('?' * len(at))})")
+            params += list(at)
         cols = ", ".join(model.record_fields("journal"))
-        sql = (f"SELECT {cols} FROM journal WHERE created_hlc IS NOT NULL"
+        sql = (f"SELECT created_hlc, {cols} FROM journal WHERE created_hlc IS NOT NULL"
                + "".join(f" AND {w}" for w in where) + " ORDER BY created_hlc DESC, id")
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [model.JournalEntry(*r) for r in self._conn.execute(sql, params)]
+        return [((r[0], r[1]), model.JournalEntry(*r[1:])) for r in self._conn.execute(sql, params)]
+
+    @_guard
+    def journal_mark(self, n: int, before: JournalKey | None = None) -> JournalKey | None:
+        """The key of the `n`th entry after `before` (from the newest if
+        None), or None if fewer remain: where a read of the next `n`
+        entries ends. Reads the journal's index only."""
+        where, params = "", []
+        if before is not None:
+            where = " AND created_hlc <= ? AND (created_hlc < ? OR id > ?)"
+            params = [before[0], before[0], before[1]]
+        found = self._conn.execute(
+            f"SELECT created_hlc, id FROM journal WHERE created_hlc IS NOT NULL{where} "
+            f"ORDER BY created_hlc DESC, id LIMIT 1 OFFSET {max(0, int(n) - 1)}", params
+        ).fetchone()
+        return (found[0], found[1]) if found else None
 
     @_guard
     def open_conflict_count(self) -> int:
@@ -684,26 +725,29 @@ class Store:
 
     @_guard
     def changed_since(self, seen: Mapping[str, int], limit: int | None = None
-                      ) -> tuple[dict[str, int], set[tuple[str, str, str]], bool]:
+                      ) -> tuple[dict[str, int], set[tuple[str, str, str, int]], bool]:
         """What changed beyond `seen` ({origin: highest sequence already
-        shown}): the new high-water marks, (table, row, field) of each change,
-        and whether more remain (at most `limit` changes per origin are read:
-        a caller on a GUI thread reads a large catch-up in slices). Reads no
-        values, so it stays cheap."""
+        shown}): the new high-water marks, (table, row, field, clock time)
+        of each change, and whether more remain (at most `limit` changes per
+        origin are read: a caller on a GUI thread reads a large catch-up in
+        slices). The clock time is given for journal entries only (it is
+        their place in the journal), 0 for the rest, so that many changes
+        to one field make one item. Reads no values, so it stays cheap."""
         marks, touched, more = {}, set(), False
         for origin, max_seq in self._conn.execute("SELECT origin, max_seq FROM replicas").fetchall():
             after = int(seen.get(origin, 0))
             if max_seq <= after:
                 continue
             rows = self._conn.execute(
-                "SELECT seq, tbl, row_id, field FROM changes WHERE origin = ? AND seq > ? ORDER BY seq"
+                "SELECT seq, tbl, row_id, field, CASE tbl WHEN 'journal' THEN hlc ELSE 0 END FROM changes "
+                "WHERE origin = ? AND seq > ? ORDER BY seq"
                 + (" LIMIT ?" if limit else ""), (origin, after, limit) if limit else (origin, after)
             ).fetchall()
             if limit and len(rows) == limit and rows[-1][0] < max_seq:
                 marks[origin], more = rows[-1][0], True
             else:
                 marks[origin] = max_seq
-            touched.update((t, r, f) for _, t, r, f in rows)
+            touched.update(row[1:] for row in rows)
         return marks, touched, more
 
     @_guard

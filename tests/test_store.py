@@ -58,6 +58,39 @@ def test_a_rows_journal_is_its_own_even_when_row_ids_share_an_index_key(make_sto
     assert s._conn.execute("SELECT DISTINCT row_key FROM journal_about").fetchall() == [(7,)]
 
 
+def test_journal_pages_walk_the_journal_in_its_order(make_store):
+    """A window reads the journal a page at a time: the pages, chained by
+    their keys, are the whole journal in order, entries written at the same
+    clock time on two consoles included; `at` finds entries by clock time."""
+    wall = FakeWall()
+    a, b = make_store("a", wall=wall), make_store("b", wall=wall)
+    for i in range(30):
+        a.note(f"a {i}")
+        b.note(f"b {i}")  # the same clock times as a's: the id decides
+        wall.ms += 1 if i % 3 else 0
+    sync(b, a)
+    whole = a.journal_page()
+    assert [e for _, e in whole] == a.journal() and len(whole) == 60
+    keys = [k for k, _ in whole]
+    assert keys == sorted(keys, key=lambda k: (-k[0], k[1])) and len({k[0] for k in keys}) < 60
+    walked, before = [], None
+    while True:
+        mark = a.journal_mark(7, before)
+        page = a.journal_page(before=before, down_to=mark)
+        walked += page
+        if mark is None:
+            break
+        assert page[-1][0] == mark and len(page) == 7
+        before = mark
+    assert walked == whole
+    assert a.journal_page(limit=5, before=keys[9]) == whole[10:15]
+    assert a.journal_page(at=[keys[20][0]]) == [p for p in whole if p[0][0] == keys[20][0]]
+    assert a.journal_page(at=[keys[20][0]], agency="Agency B") == [
+        p for p in whole if p[0][0] == keys[20][0] and p[1].agency == "Agency B"]
+    assert a.journal_mark(61) is None and a.journal_mark(60) == keys[-1]
+    assert a.journal_page(at=[]) == [] and a.journal_page(at=[1]) == []
+
+
 def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
     s = make_store(operator="Dana", agency="County Fire")
     u = unit(s)

@@ -13,7 +13,7 @@ from console import seed
 from console.store import Store
 from console.ui.bridge import Bridge
 from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog
-from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel
+from console.ui.models import JOURNAL_PAGE, RECORD_ROLE, BoardFilter, JournalModel, RecordsModel
 from console.ui.window import MainWindow
 
 
@@ -40,6 +40,11 @@ def board_values(w, table, column):
     f = w.filters[table]
     col = [k for k, _ in f.sourceModel().columns].index(column)
     return [f.index(r, col).data() for r in range(f.rowCount())]
+
+
+def journal_text(w, row):
+    """What the journal shows in its `row`th entry ('' if there is none)."""
+    return w.journal.index(row).data() or ""
 
 
 def select(w, table, label_value):
@@ -155,10 +160,151 @@ def test_drawing_stock_through_the_dialog(window, demo_store):
     assert "Drew 40 cu yd from Sand (now 200)" in [e.text for e in demo_store.journal(limit=3)]
 
 
-def test_journal_shows_notes_newest_first(window, qtbot):
+def test_journal_shows_notes_newest_first(window, qtbot, demo_store):
+    assert window.journal_state.text() == f"All {len(demo_store.journal())} entries"
     window.note_edit.setText("Levee holding at 1400")
     window.add_note()
-    qtbot.waitUntil(lambda: "Levee holding at 1400" in window.journal_list.item(0).text())
+    qtbot.waitUntil(lambda: "Levee holding at 1400" in journal_text(window, 0))
+
+
+def many_notes(store, n, text=lambda i: f"Pump check {i:05d}"):
+    """n journal entries, written in one transaction."""
+    store.add_many("journal", [{"text": text(i)} for i in range(n)])
+
+
+def test_journal_model_passes_the_model_tester(qtmodeltester, qtbot, demo_store):
+    many_notes(demo_store, 1200)
+    m = JournalModel(demo_store)
+    assert len(m.entries) == JOURNAL_PAGE and m.canFetchMore()
+    qtmodeltester.check(m)
+    m.set_filter(text="CHECK 0011")
+    qtbot.waitUntil(lambda: not m.searching)
+    assert [e.text for e in m.entries] == [f"Pump check {i:05d}" for i in range(119, 109, -1)]
+    qtmodeltester.check(m)
+
+
+def test_journal_reads_back_through_the_whole_operation(window, qtbot, demo_store):
+    many_notes(demo_store, 1200)
+    total = len(demo_store.journal())
+    qtbot.waitUntil(lambda: "Pump check 01199" in journal_text(window, 0))
+    view, m = window.journal_list, window.journal
+    # What arrived beyond a page (and the page the window had) was let go:
+    # it is read again on demand.
+    qtbot.waitUntil(lambda: len(m.entries) == JOURNAL_PAGE)
+    assert window.journal_state.text() == "The newest 500 entries; scroll down for older ones"
+    # Scrolling to the end reads the next page, as often as there is more.
+    bar = view.verticalScrollBar()
+    while not m.exhausted:
+        held = len(m.entries)
+        qtbot.waitUntil(lambda: bar.maximum() > bar.value())  # the rows read last are laid out
+        bar.setValue(bar.maximum())
+        qtbot.waitUntil(lambda held=held: len(m.entries) > held)
+    assert [e.id for e in m.entries] == [e.id for e in demo_store.journal()]
+    assert window.journal_state.text() == f"All {total:,} entries"
+
+
+def test_journal_keeps_the_readers_place_as_entries_arrive(window, qtbot, demo_store):
+    from PySide6.QtCore import QItemSelectionModel, QPoint
+
+    many_notes(demo_store, 300)
+    qtbot.waitUntil(lambda: "Pump check 00299" in journal_text(window, 0))
+    view, m = window.journal_list, window.journal
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    bar.setValue(bar.maximum() // 2)
+    top = view.indexAt(QPoint(2, 2))
+    reading, y = top.data(), view.visualRect(top).top()
+    chosen = m.index(top.row() + 1)
+    view.selectionModel().select(chosen, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    chosen_text = chosen.data()
+    for i in range(3):
+        window.bridge.note(f"Levee report {i}")
+    qtbot.waitUntil(lambda: "Levee report 2" in journal_text(window, 0))
+    top = view.indexAt(QPoint(2, 2))
+    assert (top.data(), view.visualRect(top).top()) == (reading, y)  # not pushed down by the new entries
+    assert [i.data() for i in view.selectionModel().selectedIndexes()] == [chosen_text]
+    # At the top, the view stays at the top and shows what arrives.
+    bar.setValue(0)
+    window.bridge.note("Levee report 3")
+    qtbot.waitUntil(lambda: "Levee report 3" in journal_text(window, 0))
+    assert bar.value() == 0 and "Levee report 3" in view.indexAt(QPoint(2, 2)).data()
+
+
+def test_an_entry_written_offline_lands_at_its_time(window, qtbot, demo_store, tmp_path):
+    import time
+
+    field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead")
+    try:
+        field.note("Triage area set up at Elm St")  # written on a laptop with no network
+        time.sleep(0.01)
+        for i in range(3):
+            window.bridge.note(f"EOC note {i}")
+        qtbot.waitUntil(lambda: "EOC note 2" in journal_text(window, 0))
+        for batch in field.changes_since(demo_store.version_vector()):  # it reconnects
+            demo_store.apply(batch)
+        qtbot.waitUntil(lambda: "Triage area" in journal_text(window, 3))
+        assert [journal_text(window, i).split("\n")[1] for i in range(4)] == [
+            "EOC note 2", "EOC note 1", "EOC note 0", "Triage area set up at Elm St"]
+    finally:
+        field.close()
+
+
+def test_journal_by_agency_and_by_the_selected_row(window, qtbot, demo_store, tmp_path):
+    m = window.journal
+    field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead")
+    try:
+        field.note("Medic 12 at St. Mary's, turning around")
+        for batch in field.changes_since(demo_store.version_vector()):
+            demo_store.apply(batch)
+        combo = window.journal_agency
+        qtbot.waitUntil(lambda: combo.findData("County EMS") >= 0)  # offered as its entries arrive
+        combo.setCurrentIndex(combo.findData("County EMS"))
+        qtbot.waitUntil(lambda: m.agency == "County EMS" and not m.searching)
+        assert [e.text for e in m.entries] == ["Medic 12 at St. Mary's, turning around"]
+        assert window.journal_state.text() == "1 entry found"
+        combo.setCurrentIndex(0)
+        window.bridge.set_status([demo_store.resolve_id("units", "E-12")], "en_route")
+        select(window, "units", "E-12")
+        window.journal_selected.setChecked(True)
+        qtbot.waitUntil(lambda: m.row is not None and not m.searching)
+        about = [e.id for e in demo_store.journal(table="units", row=m.row)]
+        assert about and [e.id for e in m.entries] == about
+        window.note_edit.setText("E-12 refuelled")  # with the filter on, a note is about the row
+        window.add_note()
+        qtbot.waitUntil(lambda: "E-12 refuelled" in journal_text(window, 0))
+        window.bridge.note("A note about nothing in particular")
+        qtbot.wait(400)  # the journal looks at what arrived after 300 ms
+        assert "nothing in particular" not in journal_text(window, 0) and len(m.entries) == len(about) + 1
+    finally:
+        field.close()
+
+
+def test_journal_search_reads_in_slices_and_follows_what_arrives(window, qtbot, demo_store):
+    many_notes(demo_store, 5000, lambda i: f"Pump check {i:05d}" + (" ROUTE 9 closed" if i % 1000 == 7 else ""))
+    qtbot.waitUntil(lambda: "Pump check 04999" in journal_text(window, 0))
+    states = []
+    window.journal.state_changed.connect(lambda: states.append(window.journal_state.text()))
+    window.journal_dock.close()
+    next(a for a in window.actions() if a.shortcut().toString() == "Ctrl+J").trigger()
+    assert window.journal_dock.isVisible()  # Ctrl+J brings a closed journal back, to search it
+    window.journal_search.setText("  route   9 ")
+    m = window.journal
+    qtbot.waitUntil(lambda: m.text == "route 9" and not m.searching)
+    expected = [e.id for e in demo_store.journal() if "route 9" in f"{e.text} {e.agency} {e.operator}".lower()]
+    assert len(expected) >= 5 and [e.id for e in m.entries] == expected
+    assert any(s.startswith("Searching…") for s in states)  # it read a slice per turn, and said so
+    assert window.journal_state.text() == f"{len(expected)} entries found"
+    window.bridge.note("Route 9 reopened to one lane")
+    window.bridge.note("Sandbags delivered")
+    qtbot.waitUntil(lambda: "Route 9 reopened" in journal_text(window, 0))
+    assert len(m.entries) == len(expected) + 1
+    # An agency with the search: the operator's name is searched too.
+    window.journal_search.setText("dana")
+    qtbot.waitUntil(lambda: m.text == "dana" and not m.searching)
+    assert m.entries and all(e.operator == "Dana" for e in m.entries)
+    window.journal_search.setText("no such words anywhere")
+    qtbot.waitUntil(lambda: not m.searching and m.text.startswith("no such"))
+    assert window.journal_state.text() == "No entry matches" and m.rowCount() == 0
 
 
 def test_csv_export_holds_what_the_board_shows(window, tmp_path):
@@ -638,7 +784,7 @@ def test_changes_written_by_another_program_show_without_sync(window, qtbot, dem
     with Store(demo_store.path) as other_connection:
         transfer.import_changes(other_connection, tmp_path / "stick.changes")
     qtbot.waitUntil(lambda: "Medic 99" in board_values(window, "units", "callsign"), timeout=5000)
-    qtbot.waitUntil(lambda: "Added unit Medic 99" in window.journal_list.item(0).text(), timeout=5000)
+    qtbot.waitUntil(lambda: "Added unit Medic 99" in journal_text(window, 0), timeout=5000)
     # Without sync, the unsent count follows this window's own edits too.
     before = window.outbox_label.text()
     window.bridge.add("tasks", {"title": "Counted"})
@@ -1159,7 +1305,7 @@ def test_times_show_in_this_computers_zone_and_are_typed_in_it(six_hours_west, w
         return (datetime.fromisoformat(iso.replace("Z", "+00:00")) - timedelta(hours=6)).strftime("%Y-%m-%d %H:%M:%S")
 
     entry = demo_store.journal(limit=1)[0]
-    assert window.journal_list.item(0).text().startswith(f"{cst(entry.at)}  {entry.agency}")
+    assert journal_text(window, 0).startswith(f"{cst(entry.at)}  {entry.agency}")
     assert window.findChild(QDockWidget, "journalDock").windowTitle() == "Journal (times in CST)"
 
     # A due time typed without a zone is this computer's time, and shows as typed.

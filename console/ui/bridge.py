@@ -130,8 +130,8 @@ class Bridge(QObject):
         if not marks:
             return
         self._shown.update(marks)
-        rows = frozenset((t, r) for t, r, _ in touched)
-        changes = tuple(_Touched(t, f) for t, _, f in touched)
+        rows = frozenset((t, r) for t, r, _, _ in touched)
+        changes = tuple(_Touched(t, f, hlc) for t, _, f, hlc in touched)
         self.changed.emit(ChangeSet(tables=frozenset(t for t, _ in rows), rows=rows, local=False,
                                     conflicts=True, changes=changes))
 
@@ -178,7 +178,9 @@ class Bridge(QObject):
 
 
 class _Touched(NamedTuple):
-    """What the window needs of a change made elsewhere: where it landed."""
+    """What the window needs of a change made elsewhere: where it landed
+    (and, for a journal entry, its clock time: its place in the journal)."""
 
     table: str
     field: str
+    hlc: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import time
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QListWidget,
+    QListView,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -39,6 +39,8 @@ from console.ui.models import (
     RECORD_ROLE,
     BadgeDelegate,
     BoardFilter,
+    JournalDelegate,
+    JournalModel,
     RecordsModel,
     Scheduler,
     clock_text,
@@ -181,7 +183,7 @@ class MainWindow(QMainWindow):
         self._journal_timer = QTimer(self)
         self._journal_timer.setSingleShot(True)
         self._journal_timer.setInterval(300)
-        self._journal_timer.timeout.connect(self._journal_refresh)
+        self._journal_timer.timeout.connect(self._journal_add_new)
         self._conflicts_timer = QTimer(self)
         self._conflicts_timer.setSingleShot(True)
         self._conflicts_timer.setInterval(250)
@@ -227,9 +229,32 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(f"Journal (times in {zone_name()})", self)
         dock.setObjectName("journalDock")
         body = QWidget()
-        self.journal_list = QListWidget()
+        self.journal = JournalModel(self.store, self, scheduler=self.scheduler)
+        self.journal_list = QListView()
         self.journal_list.setObjectName("journal")
+        self.journal_list.setModel(self.journal)
         self.journal_list.setWordWrap(True)
+        self.journal_list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.journal_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.journal_list.setAlternatingRowColors(True)
+        self.journal_list.setItemDelegate(JournalDelegate(self.journal_list))
+        self.journal.rowsAboutToBeInserted.connect(self._journal_note_place)
+        self.journal.rowsInserted.connect(self._journal_keep_place)
+        self.journal.state_changed.connect(self._journal_state)
+        self._journal_place: tuple[str, int] | None = None
+        self._journal_new: set[int] = set()  # clock times of entries committed since the last look
+        self.journal_search = QLineEdit()
+        self.journal_search.setObjectName("journalSearch")
+        self.journal_search.setPlaceholderText("Search the journal…  (Ctrl+J)")
+        self.journal_search.setClearButtonEnabled(True)
+        self._journal_search_timer = QTimer(self)
+        self._journal_search_timer.setSingleShot(True)
+        self._journal_search_timer.setInterval(250)  # typing settles first
+        self._journal_search_timer.timeout.connect(self._journal_refresh)
+        self.journal_search.textChanged.connect(lambda _: self._journal_search_timer.start())
+        self.journal_state = QLabel()
+        self.journal_state.setObjectName("journalState")
+        self.journal_state.setEnabled(False)  # greyed: it tells, it is not an alert
         self.journal_agency = QComboBox()
         self.journal_agency.addItem("All agencies", "")
         self.journal_agency.currentIndexChanged.connect(lambda _: self._journal_refresh())
@@ -243,8 +268,12 @@ class MainWindow(QMainWindow):
         filters.addWidget(self.journal_selected)
         layout = QVBoxLayout(body)
         layout.addLayout(filters)
+        layout.addWidget(self.journal_search)
         layout.addWidget(self.journal_list)
+        layout.addWidget(self.journal_state)
         layout.addWidget(self.note_edit)
+        self._journal_state()  # the first page was read before these were connected
+        self._journal_agencies(self.journal.entries)
         dock.setWidget(body)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.journal_dock = dock
@@ -283,6 +312,7 @@ class MainWindow(QMainWindow):
         board.addSeparator()
         action("E&xport to CSV…", "Ctrl+E", self.export_current, board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
+        action("Search the &journal", "Ctrl+J", self._search_journal, board)
         board.addSeparator()
         action("&Quit", "Ctrl+Q", self.close, board)
         units = self.menuBar().addMenu("&Units")
@@ -360,8 +390,8 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"boards/{table}/columns", view.horizontalHeader().saveState())
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
-        for timer in (self._journal_timer, self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick,
-                      self._gc_timer):
+        for timer in (self._journal_timer, self._journal_search_timer, self._conflicts_timer, self._agencies_timer,
+                      self._assign_timer, self._tick, self._gc_timer):
             timer.stop()
         self.scheduler.stop()
         self.bridge.scheduler = None
@@ -579,8 +609,10 @@ class MainWindow(QMainWindow):
             self.models["units"].refresh_titles(by_table["tasks"])
         if self.current_table() in by_table and not self._agencies_timer.isActive():
             self._agencies_timer.start()  # coalesced: at most once a second
-        if "journal" in by_table and not self._journal_timer.isActive():
-            self._journal_timer.start()
+        if "journal" in by_table:
+            self._journal_new.update(c.hlc for c in cs.changes if c.table == "journal")
+            if not self._journal_timer.isActive():
+                self._journal_timer.start()
         if cs.conflicts:
             if cs.local:
                 self._refresh_conflicts()  # this person's own resolution: at once
@@ -606,10 +638,58 @@ class MainWindow(QMainWindow):
             recs = self.selected(self.current_table())
             if recs:
                 table, row = self.current_table(), recs[0].id
-        entries = self.store.journal(limit=500, table=table, row=row, agency=agency)
-        self.journal_list.clear()
-        for e in entries:
-            self.journal_list.addItem(f"{local_time(e.at)}  {e.agency} ({e.operator})\n{e.text}")
+        self.journal.set_filter(agency=agency, table=table, row=row, text=self.journal_search.text())
+
+    def _search_journal(self) -> None:
+        self.journal_dock.show()
+        self.journal_dock.raise_()
+        self.journal_search.setFocus()
+        self.journal_search.selectAll()
+
+    def _journal_add_new(self) -> None:
+        new, self._journal_new = self._journal_new, set()
+        self.journal.add_entries(new)
+
+    def _journal_note_place(self, _parent, first: int, _last: int) -> None:
+        # Entries arriving above the one at the top of the view would push
+        # what the person is reading down: remember it, to put it back.
+        # At the very top, the view stays there and shows the new entries.
+        view = self.journal_list
+        self._journal_place = None
+        if view.verticalScrollBar().value() > 0:
+            top = view.indexAt(QPoint(2, 2))
+            if top.isValid() and top.row() >= first:
+                self._journal_place = (self.journal.entries[top.row()].id, view.visualRect(top).top())
+
+    def _journal_keep_place(self, _parent, first: int, last: int) -> None:
+        self._journal_agencies(self.journal.entries[first:last + 1])
+        place, self._journal_place = self._journal_place, None
+        if place is None:
+            return
+        row = self.journal.row_of(place[0])
+        if row is not None:
+            view = self.journal_list
+            view.scrollTo(self.journal.index(row), QAbstractItemView.ScrollHint.PositionAtTop)
+            bar = view.verticalScrollBar()
+            bar.setValue(bar.value() - place[1])
+
+    def _journal_state(self) -> None:
+        j = self.journal
+        n = len(j.entries)
+        if j.searching:
+            back = f" back to {local_time(j.entries[-1].at)}" if j.entries else ""
+            text = f"Searching… {n:,} found so far{back}"
+        elif not n:
+            text = "No entry matches" if (j.text or j.agency or j.row) else "The journal is empty"
+        elif j.exhausted:
+            entries = f"{n:,} entr{'y' if n == 1 else 'ies'}"
+            text = f"{entries} found" if (j.text or j.agency or j.row) else f"All {entries}"
+        else:
+            text = f"The newest {n:,} entries; scroll down for older ones"
+        self.journal_state.setText(text)
+
+    def _journal_agencies(self, entries) -> None:
+        # The agency filter offers every agency the journal has shown.
         known = {self.journal_agency.itemData(i) for i in range(self.journal_agency.count())}
         for a in sorted({e.agency for e in entries if e.agency} - known):
             self.journal_agency.addItem(a, a)
