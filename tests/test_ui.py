@@ -307,6 +307,50 @@ def test_journal_search_reads_in_slices_and_follows_what_arrives(window, qtbot, 
     assert window.journal_state.text() == "No entry matches" and m.rowCount() == 0
 
 
+def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbot, demo_store, tmp_path,
+                                                                    monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from console.ui import models
+    from console.ui.models import local_time, zone_name
+
+    monkeypatch.setattr(models, "JOURNAL_SCAN", 50)  # read in several slices
+    many_notes(demo_store, 120)
+    field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead")
+    try:
+        field.note("Pump check at the shelter, EMS side")
+        for batch in field.changes_since(demo_store.version_vector()):
+            demo_store.apply(batch)
+    finally:
+        field.close()
+    path = tmp_path / "journal.csv"
+    window.export_journal(str(path))
+    qtbot.waitUntil(path.exists)
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    entries = demo_store.journal()[::-1]  # oldest first
+    assert rows[0] == [f"Time ({zone_name()})", "Time (UTC)", "Agency", "Operator", "Action", "Entry"]
+    assert [r[5] for r in rows[1:]] == [e.text for e in entries] and len(entries) > 120
+    assert rows[-1][:2] == [local_time(entries[-1].at), entries[-1].at]
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Wrote {len(entries)} journal entries to {path}")
+    # As the journal is filtered: one agency's activity log, or what holds some words.
+    window.journal_search.setText("pump check")
+    qtbot.waitUntil(lambda: window.journal_agency.findData("County EMS") >= 0)
+    window.journal_agency.setCurrentIndex(window.journal_agency.findData("County EMS"))
+    qtbot.waitUntil(lambda: window.journal.text == "pump check" and window.journal.agency == "County EMS")
+    window.export_journal(str(path))
+    qtbot.waitUntil(lambda: len(path.read_text(encoding="utf-8").splitlines()) == 2)
+    assert "Pump check at the shelter, EMS side" in path.read_text(encoding="utf-8")
+    # A file it cannot write: it says so, and leaves nothing behind.
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    window.export_journal(str(tmp_path / "no such folder" / "journal.csv"))
+    qtbot.waitUntil(lambda: bool(warned))
+    assert "Could not write" in warned[0] and "No such file or directory" in warned[0]
+    assert not (tmp_path / "no such folder").exists()
+    window.export_current(str(tmp_path / "no such folder" / "units.csv"))
+    assert len(warned) == 2 and "Could not write" in warned[1]
+
+
 def test_csv_export_holds_what_the_board_shows(window, tmp_path):
     window.tabs.setCurrentIndex(2)
     window.filters["resources"].set_filter(agency="State DOT")

@@ -13,7 +13,7 @@ import bisect
 import gc
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from datetime import datetime
 
 from PySide6.QtCore import (
@@ -680,9 +680,7 @@ class JournalModel(QAbstractListModel):
         return self.searching
 
     def _matches(self, e: model.JournalEntry) -> bool:
-        if not self.text:
-            return True
-        return self.text in f"{e.text} {e.agency or ''} {e.operator or ''}".casefold()
+        return _holds(self.text, e)
 
     def add_entries(self, clock_times: Iterable[int]) -> None:
         """Entries committed since (their clock times): each that passes the
@@ -753,6 +751,46 @@ class JournalModel(QAbstractListModel):
         self.read_to, self.exhausted = (-neg, eid), False
         self.state_changed.emit()
 
+    def export(self, path: str) -> Generator[int, None, int]:
+        """Write every entry that passes the filters to `path` as CSV,
+        oldest first, the order of an ICS 214 activity log, however much of
+        it has been read here. A generator: each step reads JOURNAL_SCAN
+        entries and yields how many it has found; the file is written at the
+        end, through a temporary file, so a failed export leaves whatever
+        was there; it returns how many entries it wrote."""
+        import csv
+        import io
+        import os
+
+        # The filters of now, even if they change meanwhile.
+        filters = {"table": self.table, "row": self.row, "agency": self.agency}
+        text = self.text
+        chunks, found, before = [], 0, None
+        while True:
+            mark = self.store.journal_mark(JOURNAL_SCAN, before)
+            page = [e for _, e in self.store.journal_page(before=before, down_to=mark, **filters) if _holds(text, e)]
+            buf = io.StringIO()
+            w = csv.writer(buf)
+            for e in reversed(page):
+                w.writerow([local_time(e.at), e.at, e.agency, e.operator, e.action, e.text])
+            chunks.append(buf.getvalue())
+            found += len(page)
+            if mark is None:
+                break
+            before = mark
+            yield found
+        tmp = f"{path}.part"
+        try:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                csv.writer(fh).writerow([f"Time ({zone_name()})", "Time (UTC)", "Agency", "Operator", "Action",
+                                         "Entry"])
+                fh.writelines(reversed(chunks))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return found
+
     def row_of(self, entry_id: str) -> int | None:
         for i, e in enumerate(self.entries):
             if e.id == entry_id:
@@ -783,6 +821,12 @@ class JournalModel(QAbstractListModel):
         about = f"\nAbout: {e.tbl} {short_id(e.row_id)}" if e.tbl and e.row_id else ""
         return (f"{local_time(e.at)} {zone_name()} ({e.at})\n{e.agency}, {e.operator}, "
                 f"console {short_id(e.console or '')}\nAction: {e.action}{about}")
+
+
+def _holds(text: str, e: model.JournalEntry) -> bool:
+    """Whether a journal entry holds `text` (casefolded), in itself, its
+    agency or its operator."""
+    return not text or text in f"{e.text} {e.agency or ''} {e.operator or ''}".casefold()
 
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)

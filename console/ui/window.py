@@ -311,6 +311,7 @@ class MainWindow(QMainWindow):
         action("&Delete", "Delete", lambda: self.delete_selected(self.current_table()), board)
         board.addSeparator()
         action("E&xport to CSV…", "Ctrl+E", self.export_current, board)
+        action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", self.export_journal, board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
         action("Search the &journal", "Ctrl+J", self._search_journal, board)
         board.addSeparator()
@@ -559,7 +560,41 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getSaveFileName(self, "Export board", f"{table}.csv", "CSV (*.csv)")
             if not path:
                 return None
-        return export_csv(self.filters[table], path)
+        try:
+            return export_csv(self.filters[table], path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Not exported", f"Could not write {path}: {exc.strerror or exc}")
+            return None
+
+    def export_journal(self, path: str | None = None) -> None:
+        """Write the journal, as filtered (an agency, the selected row,
+        words), to CSV, oldest first: the activity log of ICS 214. It is
+        read a slice per turn, so a long operation's journal never freezes
+        the window; the status bar says when it is written."""
+        if not isinstance(path, str):
+            name = f"journal-{(self.journal.agency or 'all').replace(' ', '-')}-{time.strftime('%Y-%m-%d')}.csv"
+            path, _ = QFileDialog.getSaveFileName(self, "Export the journal", name, "CSV (*.csv)")
+            if not path:
+                return
+        steps = self.journal.export(path)
+
+        def step() -> bool:
+            try:
+                found = next(steps)
+            except StopIteration as done:
+                self.statusBar().showMessage(f"Wrote {done.value:,} journal entries to {path}", 15000)
+                self._journal_state()
+                return False
+            except (OSError, StoreError) as exc:
+                self._journal_state()
+                QMessageBox.warning(self, "Journal not exported",
+                                    f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}")
+                return False
+            self.journal_state.setText(f"Exporting… {found:,} entries so far")
+            return True
+
+        if step():
+            self.scheduler.want(step)
 
     def add_offline_switch(self, url: str) -> QCheckBox:
         """A switch that cuts this console off its peer and reconnects it
