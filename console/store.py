@@ -1015,6 +1015,19 @@ class Store:
         return max(0, mine[0] - best)
 
     @_guard
+    def waiting(self, n: int, limit: int = 10) -> list[model.JournalEntry]:
+        """What this console's last `n` changes did, as their journal
+        entries say, newest first (at most `limit`): the operations among
+        the changes waiting to sync."""
+        mine = self.own_max_seq()
+        if n <= 0 or not mine:
+            return []
+        cols = ", ".join(model.record_fields("journal"))
+        return [model.JournalEntry(*r) for r in self._conn.execute(
+            f"SELECT {cols} FROM journal WHERE created_by = ? AND created_seq > ? ORDER BY created_seq DESC LIMIT ?",
+            (self.replica_id, mine - n, int(limit)))]
+
+    @_guard
     def own_max_seq(self) -> int:
         r = self._conn.execute("SELECT max_seq FROM replicas WHERE origin = ?", (self.replica_id,)).fetchone()
         return r[0] if r else 0

@@ -91,6 +91,22 @@ def test_journal_pages_walk_the_journal_in_its_order(make_store):
     assert a.journal_page(at=[]) == [] and a.journal_page(at=[1]) == []
 
 
+def test_what_is_waiting_to_sync_in_words(make_store):
+    """The operations among this console's last n changes, newest first,
+    as their journal entries say; another console's entries never."""
+    a, b = make_store("a"), make_store("b")
+    b.note("from b")
+    sync(b, a)
+    u = unit(a, "E-1")
+    a.update("units", u, {"status": "en route"})
+    a.note("levee holding")
+    assert [e.text for e in a.waiting(a.own_max_seq())] == [
+        "levee holding", "E-1: status available → en route", "Added unit E-1 (County Fire, Engine, Type 1)"]
+    assert [e.text for e in a.waiting(1)] == ["levee holding"]
+    assert [e.text for e in a.waiting(100, limit=2)] == ["levee holding", "E-1: status available → en route"]
+    assert a.waiting(0) == [] and make_store("c").waiting(5) == []
+
+
 def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
     s = make_store(operator="Dana", agency="County Fire")
     u = unit(s)

@@ -473,6 +473,7 @@ def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop
 def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, consoles, tmp_path):
     from console.sync.transport import Engine
     from console.ui import window as window_module
+    from console.ui.models import zone_name
 
     relay_c, mine = consoles("relay", "mine")
     store = mine.open()
@@ -490,11 +491,16 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
             assert re.match(since, w.banner.text()), w.banner.text()
             bridge.add("tasks", {"title": "Written while offline"})
             await until(lambda: w.outbox_label.text() == "2 changes waiting to sync", what="the outbox count")
+            # What is waiting, in words, on hovering over the count.
+            tip = w.outbox_label.toolTip().splitlines()
+            assert tip[0] == f"Waiting to sync, times in {zone_name()}:" and len(tip) == 2
+            assert tip[1].endswith("  Added task Written while offline (normal)"), tip
             relay = Engine(relay_c.path, listen=("127.0.0.1", port))  # started again, stopped below
             await relay.start()
             try:
                 await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
                 await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
+                assert w.outbox_label.toolTip() == "Every change made here has reached another console"
                 # Written by another connection to this database (the command
                 # line, say): the engine notices, and the board shows it.
                 with mine.open() as other:

@@ -62,6 +62,7 @@ FIT_SAMPLE_ROWS = 200
 # red banner flashing at every such drop would teach people to ignore it.
 # (The status bar says "No peer connected" at once.)
 OFFLINE_GRACE = 3.0
+OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
 
 
 class MainWindow(QMainWindow):
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self._catch_up_total = 0  # changes to come when the current catch-up began
         self._offline_since: float | None = None  # time.monotonic() when no peer was connected
         self._switched_off = False  # by the demo's Offline switch
+        self._outbox_shown = -1  # the count the outbox tooltip was made for
 
         # Banners: offline (red) and conflicts to reconcile (amber).
         self.banner = QLabel()
@@ -729,10 +731,25 @@ class MainWindow(QMainWindow):
         for a in sorted({e.agency for e in entries if e.agency} - known):
             self.journal_agency.addItem(a, a)
 
+    def _show_outbox(self, n: int, text: str | None = None) -> None:
+        self.outbox_label.setText(text or (f"{n} change{'s' if n != 1 else ''} waiting to sync" if n
+                                           else "All changes sent"))
+        if n == self._outbox_shown:
+            return
+        # What is waiting, in words, on hovering: what a field liaison
+        # about to lose the network wants to know has gone out, or not.
+        self._outbox_shown = n
+        waiting = self.store.waiting(n, limit=OUTBOX_TIP) if n else []
+        tip = "\n".join(f"{local_time(e.at)}  {e.text}" for e in waiting)
+        more = " (the newest)" if len(waiting) == OUTBOX_TIP else ""
+        self.outbox_label.setToolTip(f"Waiting to sync{more}, times in {zone_name()}:\n{tip}" if waiting else
+                                     "Every change made here has reached another console" if not n else "")
+
     def on_sync_status(self, status) -> None:
         if status is None:
             self.peers_label.setText("Not syncing: no peers set up (crisis-console --peer / --listen)")
-            self.outbox_label.setText(f"{self.store.outbox()} changes not yet sent")
+            n = self.store.outbox()
+            self._show_outbox(n, f"{n} change{'s' if n != 1 else ''} not yet sent")
             self.exchange_label.setText("")
             self.banner.hide()
             return
@@ -741,9 +758,7 @@ class MainWindow(QMainWindow):
             self.banner.setText(f"SYNC STOPPED — {status['engine_error']}. Work goes on here and will sync "
                                 "when it is back.")
             self.banner.show()
-            n = status["outbox"]
-            self.outbox_label.setText(f"{n} change{'s' if n != 1 else ''} waiting to sync" if n
-                                      else "All changes sent")
+            self._show_outbox(status["outbox"])
             self.progress.hide()
             return
         peers = status["peers"]
@@ -796,8 +811,7 @@ class MainWindow(QMainWindow):
             self.banner.setText(f"CHANGES REFUSED — {peer['agency'] or peer['address']} refuses this console's "
                                 f"changes from #{r['seq']}: {r['reason']}. They stay here, waiting to sync.")
         self.banner.setVisible(alarm or bool(mine) or bool(status.get("store_failure")))
-        n = status["outbox"]
-        self.outbox_label.setText(f"{n} change{'s' if n != 1 else ''} waiting to sync" if n else "All changes sent")
+        self._show_outbox(status["outbox"])
         self.exchange_label.setText(f"Last exchange {clock_text(status['last_exchange'])}"
                                     if status.get("last_exchange") else "")
         received = sum(p["received"] for p in peers)
