@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from console import model
+from console import clock, model
 from console.store import Store
 
 
@@ -25,8 +26,19 @@ def load_demo() -> dict:
     return json.loads((resources_dir() / "demo" / "flood.json").read_text(encoding="utf-8"))
 
 
+# The demo plays out over the last hours of the operational period, as the
+# journal and the units' time in status then tell: not all in one second.
+DEMO_HOURS = 3
+
+
 def seed_demo(store: Store) -> dict[str, int]:
-    """Load the river-flood scenario; returns how many rows of each kind."""
+    """Load the river-flood scenario; returns how many rows of each kind.
+
+    It is written as it would have happened over the last DEMO_HOURS hours:
+    the tasks opened, the units checked in available, then sent out one by
+    one, the resources counted, the notes written in between. Every one
+    of these is a change of this console at its own (past) time, so the
+    board's time in status and the journal read like a real shift."""
     data = load_demo()
     if store.counts()["units"]:
         raise model.ValidationError(f"{store.path} already holds units; seed the demo into a new database")
@@ -37,19 +49,51 @@ def seed_demo(store: Store) -> dict[str, int]:
         if "due_in_hours" in t:
             values["due"] = model.format_time(now + timedelta(hours=t["due_in_hours"]))
         tasks.append(values)
-    ids = store.add_many("tasks", tasks, summary=f"Opened {data['name']}: {len(tasks)} tasks")
-    task_ids = dict(zip((t["title"] for t in tasks), ids, strict=True))
-    units = []
-    for u in data["units"]:
-        values = {k: v for k, v in u.items() if k != "task"}
-        if "task" in u:
-            values["task_id"] = task_ids[u["task"]]
-        units.append(values)
-    store.add_many("units", units, summary=f"Checked in {len(units)} units")
-    store.add_many("resources", data["resources"], summary=f"Inventoried {len(data['resources'])} resources")
-    for text in data["notes"]:
-        store.note(text)
-    return {"tasks": len(tasks), "units": len(units), "resources": len(data["resources"]), "notes": len(data["notes"])}
+    units = [{**{k: v for k, v in u.items() if k not in ("task", "status")}, "status": "available"}
+             for u in data["units"]]
+    sent_out = [(i, u) for i, u in enumerate(data["units"]) if u.get("status", "available") != "available"
+                or "task" in u]
+    rng = random.Random(214)  # the same shift every time
+    end_ms = int(now.timestamp() * 1000) - 60_000
+    # Never before what this database's clock has issued already.
+    start_ms = max(end_ms - DEMO_HOURS * 3_600_000, (store.clock.last >> clock.COUNTER_BITS) + 1)
+    span = max(1, end_ms - start_ms)
+    at = lambda share: start_ms + int(span * share)  # noqa: E731
+    events: list[tuple[int, int, Callable[[], None]]] = []
+    ids: dict[str, list[str]] = {}
+
+    def open_tasks() -> None:
+        ids["tasks"] = store.add_many("tasks", tasks, summary=f"Opened {data['name']}: {len(tasks)} tasks")
+
+    def check_in() -> None:
+        ids["units"] = store.add_many("units", units, summary=f"Checked in {len(units)} units")
+
+    def send(i: int, u: dict) -> Callable[[], None]:
+        def go() -> None:
+            values = {"status": u.get("status", "available")}
+            if "task" in u:
+                values["task_id"] = ids["tasks"][[t["title"] for t in tasks].index(u["task"])]
+            store.update("units", ids["units"][i], values)
+        return go
+
+    events.append((at(0), 0, open_tasks))
+    events.append((at(0.02), 1, check_in))
+    events.append((at(0.04), 2, lambda: store.add_many(
+        "resources", data["resources"], summary=f"Inventoried {len(data['resources'])} resources")))
+    for n, (i, u) in enumerate(sent_out):
+        events.append((at(rng.uniform(0.06, 1.0)), 10 + n, send(i, u)))
+    notes = data["notes"]
+    for n, text in enumerate(notes):
+        events.append((at(0.05 + 0.95 * (n + rng.uniform(0.1, 0.9)) / len(notes)), 1000 + n,
+                       lambda text=text: store.note(text)))
+    wall = store.clock.wall
+    try:
+        for when, _, do in sorted(events, key=lambda e: e[:2]):
+            store.clock.wall = lambda when=when: when
+            do()
+    finally:
+        store.clock.wall = wall
+    return {"tasks": len(tasks), "units": len(units), "resources": len(data["resources"]), "notes": len(notes)}
 
 
 def synthetic_rows(n: int, seed: int = 7) -> dict[str, list[dict]]:

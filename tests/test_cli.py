@@ -4,11 +4,12 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from console import cli
+from console import cli, model
 from console.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,17 @@ def test_seed_demo_loads_the_flood_scenario(demo, capsys):
     agencies = {u["agency"] for u in units}
     assert agencies == {"County Fire", "City Police", "County EMS", "Public Works", "State DOT"}
     assert any(u["task"] == "Swift-water rescue, 400 block River Road" for u in units)
+    # Played out over the last hours of the shift, as the board and the
+    # journal then show: not all in one second.
+    now = datetime.now(UTC)
+    since = sorted(datetime.fromisoformat(u["status_since"].replace("Z", "+00:00")) for u in units)
+    assert timedelta(hours=2) < now - since[0] < timedelta(hours=3, minutes=1)
+    assert timedelta(0) < now - since[-1] < timedelta(hours=1) and len(set(since)) > 20
+    with Store(demo) as s:
+        times = [e.at for e in s.journal()]
+        assert times == sorted(times, reverse=True) and len(set(times)) > 20
+        s.note("after the seed")  # the clock goes on from now, not from the shift's start
+        assert s.journal(limit=1)[0].text == "after the seed" and s.journal(limit=1)[0].at >= model.format_time(now)
     code, out, err = run(capsys, "seed", "--db", demo, "--demo")
     assert code == 1 and "already holds units" in err
 
