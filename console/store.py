@@ -1022,10 +1022,17 @@ class Store:
         mine = self.own_max_seq()
         if n <= 0 or not mine:
             return []
+        # From the journal's index, from the first of those changes on: not
+        # through every change waiting, which after a bulk add can be tens of
+        # thousands with one entry among them.
+        first = self._conn.execute("SELECT hlc FROM changes WHERE origin = ? AND seq > ? ORDER BY seq LIMIT 1",
+                                   (self.replica_id, mine - n)).fetchone()
+        if first is None:
+            return []
         cols = ", ".join(model.record_fields("journal"))
         return [model.JournalEntry(*r) for r in self._conn.execute(
-            f"SELECT {cols} FROM journal WHERE created_by = ? AND created_seq > ? ORDER BY created_seq DESC LIMIT ?",
-            (self.replica_id, mine - n, int(limit)))]
+            f"SELECT {cols} FROM journal WHERE created_hlc >= ? AND created_by = ? AND created_seq > ? "
+            "ORDER BY created_hlc DESC, id LIMIT ?", (first[0], self.replica_id, mine - n, int(limit)))]
 
     @_guard
     def own_max_seq(self) -> int:
