@@ -351,6 +351,43 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     assert len(warned) == 2 and "Could not write" in warned[1]
 
 
+def test_tasks_past_their_due_time_stand_out(window, demo_store):
+    from datetime import UTC, datetime, timedelta
+
+    from PySide6.QtCore import Qt
+
+    from console import model
+    from console.ui.models import DUE_SOON_COLOUR, OVERDUE_COLOUR
+
+    now = datetime.now(UTC)
+    due = {"Fuel resupply for pumps and generators": (now - timedelta(minutes=65), "open"),
+           "Clear debris at Culvert 7": (now + timedelta(minutes=10), "assigned"),
+           "Pump out Lincoln Elementary basement": (now + timedelta(hours=2), "open"),
+           "Road closure, Mill Creek Road": (now - timedelta(hours=3), "completed")}
+    for title, (when, status) in due.items():
+        task = next(t for t in demo_store.list("tasks") if t.title == title)
+        window.bridge.update("tasks", task.id, {"due": model.format_time(when), "status": status})
+    m = window.models["tasks"]
+    col = [k for k, _ in m.columns].index("due")
+
+    def cell(title, role):
+        row = next(i for i, r in enumerate(m.records) if r.title == title)
+        return m.index(row, col).data(role)
+
+    window.models["tasks"].reload()
+    fg, font, tip = Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole
+    late = "Fuel resupply for pumps and generators"
+    assert cell(late, fg).color().name() == OVERDUE_COLOUR and cell(late, font).bold()
+    assert re.fullmatch(r"Due .* \S+: overdue by 1h0[45]m", cell(late, tip)), cell(late, tip)
+    soon = "Clear debris at Culvert 7"
+    assert cell(soon, fg).color().name() == DUE_SOON_COLOUR and cell(soon, font) is None
+    assert re.fullmatch(r"Due .*: in (9|10)m", cell(soon, tip)), cell(soon, tip)
+    later = "Pump out Lincoln Elementary basement"
+    assert cell(later, fg) is None and cell(later, font) is None
+    done = "Road closure, Mill Creek Road"  # done with: its due time no longer matters
+    assert cell(done, fg) is None and cell(done, tip).endswith("(completed)")
+
+
 def test_csv_export_holds_what_the_board_shows(window, tmp_path):
     window.tabs.setCurrentIndex(2)
     window.filters["resources"].set_filter(agency="State DOT")

@@ -10,6 +10,7 @@ position survive remote edits.
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import time
 from collections import deque
@@ -29,7 +30,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from console import model
@@ -57,8 +58,13 @@ BADGE_PADDING = 16 + 8 + 6  # pixels around a badge's text: its own padding, the
 UNITS_MIME = "application/x-crisis-console-units"  # unit ids, one per line
 DATA_ROLES = frozenset({  # the roles data() answers (Qt passes them as ints, which hash alike)
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
-    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole, RECORD_ROLE,
+    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole, RECORD_ROLE, Qt.ItemDataRole.FontRole,
 })
+# A task still to be done whose due time has passed shows it in red and
+# bold; one due within this many seconds, in orange.
+DUE_SOON = 30 * 60
+OVERDUE_COLOUR, DUE_SOON_COLOUR = "#c62828", "#e65100"
+OPEN_TASK = frozenset({"open", "assigned", "in_progress"})
 # Cells with an open conflict: the amber of the "conflicts to reconcile" button, lighter.
 CONFLICT_COLOUR = "#ffe082"
 CONFLICT_TIP = "In conflict: written on two consoles at once. Reconcile it (Sync ▸ Reconcile conflicts, Ctrl+R)."
@@ -109,12 +115,29 @@ def since_text(iso: str | None, now: float | None = None) -> str:
     if not iso:
         return ""
     then = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    s = max(0, int((now or time.time()) - then))
+    return span_text((now or time.time()) - then)
+
+
+def span_text(seconds: float) -> str:
+    """A length of time as people read a board: 45s, 12m, 3h05m."""
+    s = max(0, int(seconds))
     if s < 60:
         return f"{s}s"
     if s < 3600:
         return f"{s // 60}m"
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def due_in(task, now: float | None = None) -> float | None:
+    """Seconds until a task still to be done is due (negative: overdue), or
+    None for a task with no due time, or done with, or cancelled."""
+    if not getattr(task, "due", None) or task.status not in OPEN_TASK:
+        return None
+    try:
+        due = datetime.fromisoformat(task.due.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return due - (now if now is not None else time.time())
 
 
 def number_text(v) -> str:
@@ -428,6 +451,15 @@ class RecordsModel(QAbstractTableModel):
             return rec
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(rec, key)
+        if key == "due" and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
+            left = due_in(rec)
+            if left is None or left > DUE_SOON:
+                return None
+            if role == Qt.ItemDataRole.FontRole:
+                return _bold() if left < 0 else None
+            return QBrush(QColor(OVERDUE_COLOUR if left < 0 else DUE_SOON_COLOUR))
+        if role == Qt.ItemDataRole.FontRole:
+            return None
         if role == Qt.ItemDataRole.ForegroundRole and key in ("status", "priority"):
             colour = STATUS_COLOURS.get(getattr(rec, key) or "")
             return QBrush(QColor(colour)) if colour else None
@@ -439,6 +471,12 @@ class RecordsModel(QAbstractTableModel):
             if key == "status" and self.table == "units":
                 return (f"{model.label(rec.status)} ({model.category(rec.status)}) since "
                         f"{local_time(rec.status_since)} {zone_name()}")
+            if key == "due" and rec.due:
+                left = due_in(rec)
+                when = f"Due {local_time(rec.due, seconds=False)} {zone_name()}"
+                if left is None:
+                    return f"{when} ({model.label(rec.status)})"
+                return f"{when}: overdue by {span_text(-left)}" if left < 0 else f"{when}: in {span_text(left)}"
             return f"id …{short_id(rec.id)}"
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("quantity", "personnel"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -471,6 +509,13 @@ class RecordsModel(QAbstractTableModel):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
         return "" if value is None else str(value).lower()
+
+
+@functools.cache
+def _bold() -> QFont:
+    font = QFont()  # made on first use: a font needs the application made first
+    font.setBold(True)
+    return font
 
 
 class _Desc:

@@ -205,6 +205,8 @@ class MainWindow(QMainWindow):
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self.views["units"].viewport().update)
+        # ... and so does whether a task is overdue.
+        self._tick.timeout.connect(self.views["tasks"].viewport().update)
         self._tick.start()
         bridge.changed.connect(self.on_changed)
         bridge.sync_status.connect(self.on_sync_status)
