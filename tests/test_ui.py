@@ -614,6 +614,7 @@ def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch)
     dialog.show()
     own = dialog.findChild(QLineEdit, "ownId")
     assert own.text() == dialog.own_id and own.width() > own.fontMetrics().horizontalAdvance(dialog.own_id)
+    assert dialog.first_steps.isVisible()  # nobody trusted yet: how to begin
     dialog.new_id.setText("not an id")
     dialog.trust()
     assert "is not a console ID" in dialog.error.text()
@@ -627,6 +628,7 @@ def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch)
     dialog.trust()
     assert window.store.trusted(identity.normalize_id(other)) == ("City Police", "observer")
     assert dialog.table.rowCount() == 1 and dialog.table.item(0, 1).text() == "City Police"
+    assert not dialog.first_steps.isVisible()
     dialog.table.setCurrentCell(0, 0)
     asked = []
     monkeypatch.setattr(QMessageBox, "question",
@@ -635,7 +637,7 @@ def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch)
     assert "ABCD-ABCD-ABCD (City Police)" in asked.pop() and len(window.store.peers()) == 1
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     dialog.untrust()
-    assert window.store.peers() == [] and dialog.table.rowCount() == 0
+    assert window.store.peers() == [] and dialog.table.rowCount() == 0 and dialog.first_steps.isVisible()
     dialog.url.setText("wss://127.0.0.1:9")
     dialog.connect_peer()
     assert "not running" in dialog.error.text()

@@ -448,10 +448,22 @@ class PeersDialog(QDialog):
         box.addLayout(unknown_row)
         self.unknown_box.hide()
         self.error = error_label()
+        # With nobody trusted yet, how to begin, where the list will be.
+        self.first_steps = QLabel(
+            "No console is trusted yet, so none can sync with this one. To sync with another console:\n"
+            "1. Read this console's ID, above, to its operator (by phone or radio); they trust it on theirs.\n"
+            "2. They read theirs to you: type it below with their agency, compare it group by group, and press "
+            "Trust.\n"
+            "3. Connect to it (wss://HOST:PORT, the address their console shows under its ID), or let it connect "
+            "here.")
+        self.first_steps.setObjectName("firstSteps")
+        self.first_steps.setWordWrap(True)
+        self.first_steps.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("This console's ID (read it to the other operator, who trusts it on theirs):"))
         layout.addLayout(id_row)
         layout.addWidget(self.reach)
+        layout.addWidget(self.first_steps)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.unknown_box)
         layout.addLayout(add_row)
@@ -502,6 +514,7 @@ class PeersDialog(QDialog):
         from PySide6.QtWidgets import QTableWidgetItem
 
         peers = self.bridge.store.peers()
+        self.first_steps.setVisible(not peers)
         self.table.setRowCount(len(peers))
         for r, peer in enumerate(peers):
             cells = [peer["console_id"], peer["agency"], peer["role"], self._status.get(peer["console_id"], "—"),
