@@ -388,6 +388,29 @@ def test_tasks_past_their_due_time_stand_out(window, demo_store):
     assert cell(done, fg) is None and cell(done, tip).endswith("(completed)")
 
 
+def test_copying_rows_and_journal_entries_for_a_report(window, qtbot, demo_store):
+    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtWidgets import QApplication
+
+    select(window, "units", "E-12")
+    window.views["units"].setFocus()
+    copy = next(a for a in window.views["units"].actions() if a.text() == "Copy")
+    copy.trigger()  # Ctrl+C on the board
+    lines = QApplication.clipboard().text().splitlines()
+    assert lines[0].split("\t")[:4] == ["Callsign", "Agency", "Kind", "Status"]
+    assert lines[1].split("\t")[:3] == ["E-12", "County Fire", "Engine, Type 1"] and len(lines) == 2
+    window.bridge.note("Levee holding at 1400;\tcrew rotating")
+    qtbot.waitUntil(lambda: "Levee holding" in journal_text(window, 0))
+    flags = QItemSelectionModel.SelectionFlag.Select
+    for row in (0, 1):
+        window.journal_list.selectionModel().select(window.journal.index(row), flags)
+    next(a for a in window.journal_list.actions() if a.text() == "Copy").trigger()
+    got = QApplication.clipboard().text().splitlines()
+    first, second = window.journal.entries[0], window.journal.entries[1]
+    assert got[0].endswith("County Fire (Dana): Levee holding at 1400;\tcrew rotating") and len(got) == 2
+    assert got[1].endswith(f"{second.agency} ({second.operator}): {second.text}") and first.text in got[0]
+
+
 def test_csv_export_holds_what_the_board_shows(window, tmp_path):
     window.tabs.setCurrentIndex(2)
     window.filters["resources"].set_filter(agency="State DOT")

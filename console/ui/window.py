@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
                     longest = max(v.fontMetrics().horizontalAdvance(model.label(c)) for c in choices)
                     v.setColumnWidth(col, max(v.columnWidth(col), longest + BADGE_PADDING))
             v.selectionModel().selectionChanged.connect(lambda *_: self._journal_refresh())
+            self._copy_action(v, lambda t=table: self.copy_rows(t))
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.tabs.addTab(v, table.capitalize())
         self.tabs.currentChanged.connect(self._board_switched)
@@ -242,6 +243,7 @@ class MainWindow(QMainWindow):
         self.journal_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.journal_list.setAlternatingRowColors(True)
         self.journal_list.setItemDelegate(JournalDelegate(self.journal_list))
+        self._copy_action(self.journal_list, self.copy_journal)
         self.journal.rowsAboutToBeInserted.connect(self._journal_note_place)
         self.journal.rowsInserted.connect(self._journal_keep_place)
         self.journal.state_changed.connect(self._journal_state)
@@ -459,6 +461,40 @@ class MainWindow(QMainWindow):
         rows = sorted({i.row() for i in view.selectionModel().selectedRows()})
         return [self.filters[table].data(self.filters[table].index(r, 0), RECORD_ROLE) for r in rows]
 
+    def _copy_action(self, view, slot) -> None:
+        # Ctrl+C where the focus is: a board's rows, or journal entries.
+        a = QAction("Copy", view)
+        a.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
+        a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        a.triggered.connect(lambda *_: slot())  # not with `checked`
+        view.addAction(a)
+
+    def copy_rows(self, table: str) -> str:
+        """The selected rows of a board, as shown, tab-separated under the
+        column names, onto the clipboard: for a spreadsheet or a report."""
+        from PySide6.QtWidgets import QApplication
+
+        src = self.models[table]
+        clean = lambda v: " ".join(str(v).split())  # noqa: E731 (a tab or line break would split the cell)
+        lines = ["\t".join(h for _, h in src.columns)]
+        lines += ["\t".join(clean(src._display(rec, key)) for key, _ in src.columns) for rec in self.selected(table)]
+        text = "\n".join(lines) + "\n" if len(lines) > 1 else ""
+        if text:
+            QApplication.clipboard().setText(text)
+        return text
+
+    def copy_journal(self) -> str:
+        """The selected journal entries, one a line as shown, onto the
+        clipboard: for a situation report."""
+        from PySide6.QtWidgets import QApplication
+
+        rows = sorted(i.row() for i in self.journal_list.selectionModel().selectedIndexes())
+        text = "".join(f"{local_time(e.at)} {zone_name()}  {e.agency} ({e.operator}): {e.text}\n"
+                       for e in (self.journal.entries[r] for r in rows))
+        if text:
+            QApplication.clipboard().setText(text)
+        return text
+
     def _context_menu(self, table: str, pos) -> None:
         menu = QMenu(self)
         if table == "units" and self.selected("units"):
@@ -469,6 +505,7 @@ class MainWindow(QMainWindow):
         if table == "resources" and self.selected("resources"):
             menu.addAction("Draw stock…", lambda: self.stock_selected(draw=True))
             menu.addAction("Add stock…", lambda: self.stock_selected(draw=False))
+        menu.addAction("Copy", lambda: self.copy_rows(table))
         menu.addAction("Edit…", lambda: self.edit_selected(table))
         menu.addAction("New…", lambda: self.new_record(table))
         menu.addAction("Delete", lambda: self.delete_selected(table))
