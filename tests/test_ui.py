@@ -411,6 +411,21 @@ def test_copying_rows_and_journal_entries_for_a_report(window, qtbot, demo_store
     assert got[1].endswith(f"{second.agency} ({second.operator}): {second.text}") and first.text in got[0]
 
 
+def test_a_journal_entry_shows_its_row_on_the_board(window, qtbot, demo_store):
+    e12 = demo_store.resolve_id("units", "E-12")
+    window.bridge.set_status([e12], "on_scene")
+    qtbot.waitUntil(lambda: "E-12: status" in journal_text(window, 0))
+    window.filters["units"].set_filter(agency="City Police")  # which hides E-12
+    window.tabs.setCurrentIndex(1)  # and the person is on the tasks board
+    window.journal_list.activated.emit(window.journal.index(0))  # double-click, or Enter
+    assert window.current_table() == "units"
+    assert [r.callsign for r in window.selected("units")] == ["E-12"]  # the filter that hid it is cleared
+    window.bridge.delete("units", e12)
+    qtbot.waitUntil(lambda: "Deleted unit E-12" in journal_text(window, 0))
+    window.journal_list.activated.emit(window.journal.index(1))
+    assert "no longer on the board" in window.statusBar().currentMessage()
+
+
 def test_csv_export_holds_what_the_board_shows(window, tmp_path):
     window.tabs.setCurrentIndex(2)
     window.filters["resources"].set_filter(agency="State DOT")

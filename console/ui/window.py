@@ -244,6 +244,8 @@ class MainWindow(QMainWindow):
         self.journal_list.setAlternatingRowColors(True)
         self.journal_list.setItemDelegate(JournalDelegate(self.journal_list))
         self._copy_action(self.journal_list, self.copy_journal)
+        # An entry about a unit, task or resource: double-click (or Enter) shows it on its board.
+        self.journal_list.activated.connect(self._show_entry_row)
         self.journal.rowsAboutToBeInserted.connect(self._journal_note_place)
         self.journal.rowsInserted.connect(self._journal_keep_place)
         self.journal.state_changed.connect(self._journal_state)
@@ -715,6 +717,30 @@ class MainWindow(QMainWindow):
             if recs:
                 table, row = self.current_table(), recs[0].id
         self.journal.set_filter(agency=agency, table=table, row=row, text=self.journal_search.text())
+
+    def _show_entry_row(self, index) -> None:
+        e = self.journal.entries[index.row()] if 0 <= index.row() < len(self.journal.entries) else None
+        if e is not None and e.tbl in BOARDS and e.row_id:
+            self.show_row(e.tbl, e.row_id)
+
+    def show_row(self, table: str, row_id: str) -> bool:
+        """Bring a row into view on its board and select it, clearing the
+        board's filters if they hide it; says so if it is no longer there."""
+        m, f, view = self.models[table], self.filters[table], self.views[table]
+        self.tabs.setCurrentIndex(BOARDS.index(table))
+        row = m._row_of(row_id)
+        if row is None:
+            self.statusBar().showMessage(f"That {table[:-1]} is no longer on the board (deleted)", 10000)
+            return False
+        if not f.mapFromSource(m.index(row, 0)).isValid():  # hidden by a filter
+            self.search.clear()
+            self.agency_filter.setCurrentIndex(0)
+            self.status_filter.setCurrentIndex(0)
+        index = f.mapFromSource(m.index(row, 0))
+        view.selectRow(index.row())
+        view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        view.setFocus()
+        return True
 
     def _search_journal(self) -> None:
         self.journal_dock.show()
