@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import model, seed
+from console import clock, model, seed
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
@@ -779,7 +779,8 @@ class MainWindow(QMainWindow):
         j = self.journal
         n = len(j.entries)
         if j.searching:
-            back = f" back to {local_time(j.entries[-1].at)}" if j.entries else ""
+            # How far back it has looked, which is further than what it found.
+            back = f", read back to {local_time(clock.to_iso(j.read_to[0]))}" if j.read_to else ""
             text = f"Searching… {n:,} found so far{back}"
         elif not n:
             text = "No entry matches" if (j.text or j.agency or j.row) else "The journal is empty"
