@@ -105,6 +105,8 @@ def build_parser() -> Parser:
     p.add_argument("table", choices=tables, metavar="TABLE")
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     p.add_argument("--deleted", action="store_true", help="include deleted rows")
+    p.add_argument("--search", metavar="WORDS",
+                   help="only rows holding these words, in any field (case does not matter)")
 
     p = cmd("conflicts", "list open conflicts")
     p.add_argument("--json", action="store_true")
@@ -316,6 +318,11 @@ def run(args) -> int:
             print(store.note(args.text, table, ref), file=out)
         elif c == "list":
             headers, rows = _listing(store, args.table, args.deleted)
+            if args.search:
+                # Case and underscores aside: "on scene" finds on_scene.
+                words = " ".join(args.search.replace("_", " ").split()).casefold()
+                rows = [r for r in rows
+                        if words in " ".join(_cell(v) for v in r.values()).replace("_", " ").casefold()]
             if args.json:
                 json.dump(rows, out, indent=1, ensure_ascii=False)
                 out.write("\n")

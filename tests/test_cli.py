@@ -60,6 +60,19 @@ def test_seed_demo_loads_the_flood_scenario(demo, capsys):
     assert code == 1 and "already holds units" in err
 
 
+def test_list_search_finds_rows_holding_the_words(demo, capsys):
+    code, out, _ = run(capsys, "list", "--db", demo, "units", "--json", "--search", "  county   EMS ")
+    units = json.loads(out)
+    assert code == 0 and units and {u["agency"] for u in units} == {"County EMS"}
+    code, out, _ = run(capsys, "list", "--db", demo, "units", "--json", "--search", "on scene")
+    assert {u["status"] for u in json.loads(out)} == {"on_scene"}
+    code, out, _ = run(capsys, "list", "--db", demo, "journal", "--json", "--search", "LEVEE")
+    entries = json.loads(out)
+    assert entries and all("levee" in e["text"].lower() for e in entries)
+    code, out, _ = run(capsys, "list", "--db", demo, "tasks", "--json", "--search", "no such words")
+    assert code == 0 and json.loads(out) == []
+
+
 def test_seed_synthetic(tmp_path, capsys):
     db = tmp_path / "syn.db"
     code, _out, _ = run(capsys, "seed", "--db", db, "--synthetic", "30")
