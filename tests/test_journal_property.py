@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.store import Store
-from console.ui import models
+from console.ui import journal
 
 WORDS = ["levee", "route 9", "Levee", "pump", "shelter"]
 
@@ -44,9 +44,9 @@ def drain(sched, most=10**6):
 
 @pytest.fixture
 def small_pages(monkeypatch):
-    monkeypatch.setattr(models, "JOURNAL_PAGE", 6)
-    monkeypatch.setattr(models, "JOURNAL_ADD_SLICE", 3)
-    monkeypatch.setattr(models, "JOURNAL_SCAN", 4)
+    monkeypatch.setattr(journal, "JOURNAL_PAGE", 6)
+    monkeypatch.setattr(journal, "JOURNAL_ADD_SLICE", 3)
+    monkeypatch.setattr(journal, "JOURNAL_SCAN", 4)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -63,7 +63,7 @@ def test_the_journal_model_is_always_the_journal_in_order(qapp, small_pages, ste
             units = [field.add("units", {"callsign": f"E-{i}", "agency": "EMS", "kind": "Medic"}) for i in (1, 2)]
             for batch in field.changes_since(eoc.version_vector()):
                 eoc.apply(batch)
-            m = models.JournalModel(eoc)
+            m = journal.JournalModel(eoc)
             sched = m.scheduler
             for s in steps:
                 kind = s[0]

@@ -13,7 +13,8 @@ from console import seed
 from console.store import Store
 from console.ui.bridge import Bridge
 from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog
-from console.ui.models import JOURNAL_PAGE, RECORD_ROLE, BoardFilter, JournalModel, RecordsModel
+from console.ui.journal import JOURNAL_PAGE, JournalModel
+from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel
 from console.ui.window import MainWindow
 
 
@@ -312,10 +313,10 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
                                                                     monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from console.ui import models
+    from console.ui import journal
     from console.ui.models import local_time, zone_name
 
-    monkeypatch.setattr(models, "JOURNAL_SCAN", 50)  # read in several slices
+    monkeypatch.setattr(journal, "JOURNAL_SCAN", 50)  # read in several slices
     many_notes(demo_store, 120)
     field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead")
     try:

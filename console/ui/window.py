@@ -34,13 +34,12 @@ from console import clock, model, seed
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
+from console.ui.journal import JournalDelegate, JournalModel
 from console.ui.models import (
     BADGE_PADDING,
     RECORD_ROLE,
     BadgeDelegate,
     BoardFilter,
-    JournalDelegate,
-    JournalModel,
     RecordsModel,
     Scheduler,
     clock_text,
