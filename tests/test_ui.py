@@ -428,6 +428,42 @@ def test_a_journal_entry_shows_its_row_on_the_board(window, qtbot, demo_store):
     assert "no longer on the board" in window.statusBar().currentMessage()
 
 
+def test_text_grows_for_a_wall_display_and_is_remembered(qtbot, demo_store, tmp_path):
+    ini = str(tmp_path / "wall.ini")
+    bridge = Bridge(demo_store)
+    w = MainWindow(bridge, settings=QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: len(w.journal.entries) > 0)
+    units = w.views["units"]
+    base = (w.font().pointSizeF(), units.verticalHeader().defaultSectionSize(), units.columnWidth(0),
+            w.journal_list.visualRect(w.journal.index(0)).height())
+    larger = next(a for a in w.actions() if a.text() == "&Larger text")
+    assert {k.toString() for k in larger.shortcuts()} == {"Ctrl++", "Ctrl+="}
+    larger.trigger()
+    larger.trigger()
+    assert w.text_scale == 1.3
+    qtbot.waitUntil(lambda: w.font().pointSizeF() == pytest.approx(base[0] * 1.3))  # reaches every widget
+    assert units.verticalHeader().defaultSectionSize() > base[1] and units.columnWidth(0) > base[2]
+    qtbot.waitUntil(lambda: w.journal_list.visualRect(w.journal.index(0)).height() > base[3])  # measured again
+    dialog = w.new_record("units")
+    assert dialog.font().pointSizeF() == pytest.approx(base[0] * 1.3)  # dialogs follow the window
+    dialog.close()
+    w.close()
+    w2 = MainWindow(bridge, settings=QSettings(ini, QSettings.Format.IniFormat))  # remembered
+    qtbot.addWidget(w2)
+    assert w2.text_scale == 1.3 and w2.font().pointSizeF() == pytest.approx(base[0] * 1.3)
+    next(a for a in w2.actions() if a.text() == "&Normal text size").trigger()
+    qtbot.waitUntil(lambda: w2.font().pointSizeF() == pytest.approx(base[0]))
+    assert w2.views["units"].verticalHeader().defaultSectionSize() == base[1]
+    for _ in range(20):  # no smaller than the smallest step
+        next(a for a in w2.actions() if a.text() == "&Smaller text").trigger()
+    assert w2.text_scale == 0.8
+    w2.set_text_scale(1.0)  # the application's font, for the tests after this one
+    w2.close()
+    bridge.close()
+
+
 def test_csv_export_holds_what_the_board_shows(window, tmp_path):
     window.tabs.setCurrentIndex(2)
     window.filters["resources"].set_filter(agency="State DOT")

@@ -286,14 +286,14 @@ _JOURNAL_ROLES = frozenset({_DISPLAY, int(Qt.ItemDataRole.ToolTipRole), int(RECO
 
 
 class JournalDelegate(QStyledItemDelegate):
-    """Journal entries, wrapped, each measured once for each width it is
-    shown at: the view lays every entry out again whenever one arrives, and
-    measuring wrapped text (the delegate asking the model for each of its
-    roles) is what takes the time: about 15 ms for 500."""
+    """Journal entries, wrapped, each measured once for each width (and text
+    size) it is shown at: the view lays every entry out again whenever one
+    arrives, and measuring wrapped text (the delegate asking the model for
+    each of its roles) is what takes the time: about 15 ms for 500."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._sizes: dict[tuple[str, int], object] = {}
+        self._sizes: dict[tuple[str, int, float], object] = {}
 
     def sizeHint(self, option, index):
         # The entry straight from the model: asking through data() costs a
@@ -301,7 +301,7 @@ class JournalDelegate(QStyledItemDelegate):
         entries = getattr(index.model(), "entries", None)
         if entries is None or not 0 <= index.row() < len(entries):
             return super().sizeHint(option, index)
-        key = (entries[index.row()].id, option.rect.width())
+        key = (entries[index.row()].id, option.rect.width(), option.font.pointSizeF())
         size = self._sizes.get(key)
         if size is None:
             if len(self._sizes) > 20 * JOURNAL_PAGE:  # widths and entries long gone

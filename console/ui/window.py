@@ -6,9 +6,10 @@ import gc
 import time
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QFont, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDockWidget,
@@ -62,10 +63,15 @@ FIT_SAMPLE_ROWS = 200
 # (The status bar says "No peer connected" at once.)
 OFFLINE_GRACE = 3.0
 OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
+# Text sizes (View menu), as a share of the system's: larger for a board on
+# a wall display across the room, smaller to fit more rows on a laptop.
+TEXT_SCALES = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
 
 
 class MainWindow(QMainWindow):
     """Boards for units, tasks and resources; the journal; sync status."""
+
+    _system_font: QFont | None = None  # the application's font before any text size was set
 
     def __init__(self, bridge, *, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -83,6 +89,11 @@ class MainWindow(QMainWindow):
         self._offline_since: float | None = None  # time.monotonic() when no peer was connected
         self._switched_off = False  # by the demo's Offline switch
         self._outbox_shown = -1  # the count the outbox tooltip was made for
+        # The View menu's text size: the application's font, so its dialogs,
+        # menus and tooltips too, as a share of the system's.
+        self.text_scale = 1.0
+        if MainWindow._system_font is None:
+            MainWindow._system_font = QFont(QApplication.font())
 
         # Banners: offline (red) and conflicts to reconcile (amber).
         self.banner = QLabel()
@@ -150,6 +161,7 @@ class MainWindow(QMainWindow):
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.tabs.addTab(v, table.capitalize())
         self.tabs.currentChanged.connect(self._board_switched)
+        self._base_row = self.views["units"].verticalHeader().defaultSectionSize()
         # Assigning by drag and drop: units dragged over the Tasks tab switch
         # to it, and dropping them on a task assigns them.
         self.views["units"].setDragEnabled(True)
@@ -333,11 +345,43 @@ class MainWindow(QMainWindow):
         stock = self.menuBar().addMenu("&Stock")
         action("&Draw stock…", "Ctrl+D", lambda: self.stock_selected(draw=True), stock)
         action("&Add stock…", "Ctrl+Shift+D", lambda: self.stock_selected(draw=False), stock)
+        view = self.menuBar().addMenu("&View")
+        larger = action("&Larger text", "Ctrl++", lambda: self._step_text(+1), view)
+        larger.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])  # "+" is shifted "=" on many keyboards
+        action("&Smaller text", "Ctrl+-", lambda: self._step_text(-1), view)
+        action("&Normal text size", "Ctrl+0", lambda: self.set_text_scale(1.0), view)
         sync = self.menuBar().addMenu("&Sync")
         action("&Reconcile conflicts…", "Ctrl+R", self.open_reconcile, sync)
         action("&Peers…", "Ctrl+P", self.open_peers, sync)
 
+    def _step_text(self, step: int) -> None:
+        at = min(range(len(TEXT_SCALES)), key=lambda i: abs(TEXT_SCALES[i] - self.text_scale))
+        self.set_text_scale(TEXT_SCALES[max(0, min(len(TEXT_SCALES) - 1, at + step))])
+
+    def set_text_scale(self, scale: float, *, columns: bool = True) -> None:
+        """Text at `scale` times the system's size, in the window and the
+        dialogs it opens; rows, and columns unless told not to, grow and
+        shrink with it. Remembered between runs."""
+        old, self.text_scale = self.text_scale, scale
+        font = QFont(MainWindow._system_font)
+        font.setPointSizeF(MainWindow._system_font.pointSizeF() * scale)
+        QApplication.setFont(font)
+        for view in self.views.values():
+            view.verticalHeader().setDefaultSectionSize(round(self._base_row * scale))
+            if columns and old != scale:
+                for col in range(view.model().columnCount()):
+                    view.setColumnWidth(col, round(view.columnWidth(col) * scale / old))
+        self.settings.setValue("view/text_scale", scale)
+
     def _restore_layout(self) -> None:
+        # The text size first: the column widths were saved at that size.
+        try:
+            scale = float(self.settings.value("view/text_scale", 1.0))
+        except (TypeError, ValueError):
+            scale = 1.0
+        if not min(TEXT_SCALES) <= scale <= max(TEXT_SCALES):
+            scale = 1.0
+        self.set_text_scale(scale, columns=False)
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
         if geometry is not None:
@@ -473,8 +517,6 @@ class MainWindow(QMainWindow):
     def copy_rows(self, table: str) -> str:
         """The selected rows of a board, as shown, tab-separated under the
         column names, onto the clipboard: for a spreadsheet or a report."""
-        from PySide6.QtWidgets import QApplication
-
         src = self.models[table]
         clean = lambda v: " ".join(str(v).split())  # noqa: E731 (a tab or line break would split the cell)
         lines = ["\t".join(h for _, h in src.columns)]
@@ -487,8 +529,6 @@ class MainWindow(QMainWindow):
     def copy_journal(self) -> str:
         """The selected journal entries, one a line as shown, onto the
         clipboard: for a situation report."""
-        from PySide6.QtWidgets import QApplication
-
         rows = sorted(i.row() for i in self.journal_list.selectionModel().selectedIndexes())
         text = "".join(f"{local_time(e.at)} {zone_name()}  {e.agency} ({e.operator}): {e.text}\n"
                        for e in (self.journal.entries[r] for r in rows))
