@@ -1,17 +1,35 @@
-"""The journal dock's model: the activity log, read a page at a time, with
-entries arriving inserted in their place, a search that reads a slice per
-turn of the event loop, and the export of an ICS 214 activity log."""
+"""The journal dock: the activity log, read a page at a time, with entries
+arriving inserted in their place, a search that reads a slice per turn of
+the event loop, and the export of an ICS 214 activity log."""
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Generator, Iterable
+import time
+from collections.abc import Callable, Generator, Iterable
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
-from PySide6.QtWidgets import QStyledItemDelegate
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMessageBox,
+    QStyledItemDelegate,
+    QVBoxLayout,
+    QWidget,
+)
 
-from console import model
-from console.store import JournalKey, Store, short_id
+from console import clock, model
+from console.model import ValidationError
+from console.store import JournalKey, Store, StoreError, short_id
 from console.ui.models import RECORD_ROLE, Scheduler, local_time, zone_name
 
 JOURNAL_PAGE = 500  # journal entries read at first, and each time the view reaches the end
@@ -308,3 +326,218 @@ class JournalDelegate(QStyledItemDelegate):
                 self._sizes.clear()
             size = self._sizes[key] = super().sizeHint(option, index)
         return size
+
+
+class JournalDock(QDockWidget):
+    """The journal beside the boards: the entries, newest first, filtered by
+    agency, by the row selected on the boards, and by words; a note typed at
+    the bottom goes in with Enter. What arrives is looked at 300 ms after
+    (a burst of commits is looked at once), and put in its place; the entry
+    a person reads stays where it is."""
+
+    show_row = Signal(str, str)  # an entry about a row was opened: (table, row id)
+    message = Signal(str)  # for the status bar
+
+    def __init__(self, bridge, scheduler: Scheduler, selected_row: Callable[[], tuple[str, str] | None],
+                 parent=None) -> None:
+        super().__init__(f"Journal (times in {zone_name()})", parent)
+        self.setObjectName("journalDock")
+        self.bridge = bridge
+        self.scheduler = scheduler
+        self._selected_row = selected_row  # the row selected on the board shown, if any
+        self.model = JournalModel(bridge.store, self, scheduler=scheduler)
+        self.view = QListView()
+        self.view.setObjectName("journal")
+        self.view.setModel(self.model)
+        self.view.setWordWrap(True)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setItemDelegate(JournalDelegate(self.view))
+        copy = QAction("Copy", self.view)  # Ctrl+C on the entries
+        copy.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        copy.triggered.connect(lambda *_: self.copy())
+        self.view.addAction(copy)
+        # An entry about a unit, task or resource: double-click (or Enter) shows it on its board.
+        self.view.activated.connect(self._activated)
+        self.model.rowsAboutToBeInserted.connect(self._note_place)
+        self.model.rowsInserted.connect(self._keep_place)
+        self.model.state_changed.connect(self.show_state)
+        self._place: tuple[str, int] | None = None
+        self._new: set[int] = set()  # clock times of entries committed since the last look
+        self._new_timer = QTimer(self)
+        self._new_timer.setSingleShot(True)
+        self._new_timer.setInterval(300)
+        self._new_timer.timeout.connect(self._add_new)
+        self.search = QLineEdit()
+        self.search.setObjectName("journalSearch")
+        self.search.setPlaceholderText("Search the journal…  (Ctrl+J)")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)  # typing settles first
+        self._search_timer.timeout.connect(self.refresh_filter)
+        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        self.state = QLabel()
+        self.state.setObjectName("journalState")
+        self.state.setEnabled(False)  # greyed: it tells, it is not an alert
+        self.agency = QComboBox()
+        self.agency.addItem("All agencies", "")
+        self.agency.currentIndexChanged.connect(lambda _: self.refresh_filter())
+        self.selected = QCheckBox("Selected row only")
+        self.selected.toggled.connect(lambda _: self.refresh_filter())
+        self.note_edit = QLineEdit()
+        self.note_edit.setPlaceholderText("Add a note to the journal…  (Enter)")
+        self.note_edit.returnPressed.connect(self.add_note)
+        filters = QHBoxLayout()
+        filters.addWidget(self.agency)
+        filters.addWidget(self.selected)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.addLayout(filters)
+        layout.addWidget(self.search)
+        layout.addWidget(self.view)
+        layout.addWidget(self.state)
+        layout.addWidget(self.note_edit)
+        self.setWidget(body)
+        self.show_state()  # the first page was read before these were connected
+        self._agencies(self.model.entries)
+
+    # ------------------------------------------------------------ filtering
+
+    def refresh_filter(self) -> None:
+        """Read the filters again (the row selected on the board among them)."""
+        about = self._selected_row() if self.selected.isChecked() else None
+        table, row = about or (None, None)
+        self.model.set_filter(agency=self.agency.currentData() or None, table=table, row=row,
+                              text=self.search.text())
+
+    def focus_search(self) -> None:
+        self.show()
+        self.raise_()
+        self.search.setFocus()
+        self.search.selectAll()
+
+    # ------------------------------------------------------------- arriving
+
+    def entries_arrived(self, clock_times: Iterable[int]) -> None:
+        """Journal entries were committed (their clock times): looked at
+        shortly, with whatever else arrives meanwhile."""
+        self._new.update(clock_times)
+        if not self._new_timer.isActive():
+            self._new_timer.start()
+
+    def _add_new(self) -> None:
+        new, self._new = self._new, set()
+        self.model.add_entries(new)
+
+    def _note_place(self, _parent, first: int, _last: int) -> None:
+        # Entries arriving above the one at the top of the view would push
+        # what the person is reading down: remember it, to put it back.
+        # At the very top, the view stays there and shows the new entries.
+        self._place = None
+        if self.view.verticalScrollBar().value() > 0:
+            top = self.view.indexAt(QPoint(2, 2))
+            if top.isValid() and top.row() >= first:
+                self._place = (self.model.entries[top.row()].id, self.view.visualRect(top).top())
+
+    def _keep_place(self, _parent, first: int, last: int) -> None:
+        self._agencies(self.model.entries[first:last + 1])
+        place, self._place = self._place, None
+        if place is None:
+            return
+        row = self.model.row_of(place[0])
+        if row is not None:
+            self.view.scrollTo(self.model.index(row), QAbstractItemView.ScrollHint.PositionAtTop)
+            bar = self.view.verticalScrollBar()
+            bar.setValue(bar.value() - place[1])
+
+    def show_state(self) -> None:
+        j = self.model
+        n = len(j.entries)
+        filtered = bool(j.text or j.agency or j.row)
+        if j.searching:
+            # How far back it has looked, which is further than what it found.
+            back = f", read back to {local_time(clock.to_iso(j.read_to[0]))}" if j.read_to else ""
+            text = f"Searching… {n:,} found so far{back}"
+        elif not n:
+            text = "No entry matches" if filtered else "The journal is empty"
+        elif j.exhausted:
+            entries = f"{n:,} entr{'y' if n == 1 else 'ies'}"
+            text = f"{entries} found" if filtered else f"All {entries}"
+        else:
+            text = f"The newest {n:,} entries; scroll down for older ones"
+        self.state.setText(text)
+
+    def _agencies(self, entries) -> None:
+        # The agency filter offers every agency the journal has shown.
+        known = {self.agency.itemData(i) for i in range(self.agency.count())}
+        for a in sorted({e.agency for e in entries if e.agency} - known):
+            self.agency.addItem(a, a)
+
+    # -------------------------------------------------------------- actions
+
+    def add_note(self) -> None:
+        """The note typed, into the journal; about the row selected on the
+        board when the journal shows that row only."""
+        text = self.note_edit.text().strip()
+        if not text:
+            return
+        about = self._selected_row() if self.selected.isChecked() else None
+        try:
+            self.bridge.note(text, *(about or (None, None)))
+        except (ValidationError, StoreError) as exc:
+            QMessageBox.warning(self, "Not done", str(exc))
+            return
+        self.note_edit.clear()
+
+    def _activated(self, index) -> None:
+        e = self.model.entries[index.row()] if 0 <= index.row() < len(self.model.entries) else None
+        if e is not None and e.tbl and e.row_id:
+            self.show_row.emit(e.tbl, e.row_id)
+
+    def copy(self) -> str:
+        """The selected entries, one a line as shown, onto the clipboard:
+        for a situation report."""
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        text = "".join(f"{local_time(e.at)} {zone_name()}  {e.agency} ({e.operator}): {e.text}\n"
+                       for e in (self.model.entries[r] for r in rows))
+        if text:
+            QApplication.clipboard().setText(text)
+        return text
+
+    def export(self, path: str | None = None) -> None:
+        """Write the journal, as filtered (an agency, the selected row,
+        words), to CSV, oldest first: the activity log of ICS 214. It is
+        read a slice per turn, so a long operation's journal never freezes
+        the window; `message` says when it is written."""
+        if not isinstance(path, str):
+            name = f"journal-{(self.model.agency or 'all').replace(' ', '-')}-{time.strftime('%Y-%m-%d')}.csv"
+            path, _ = QFileDialog.getSaveFileName(self, "Export the journal", name, "CSV (*.csv)")
+            if not path:
+                return
+        steps = self.model.export(path)
+
+        def step() -> bool:
+            try:
+                found = next(steps)
+            except StopIteration as done:
+                self.message.emit(f"Wrote {done.value:,} journal entries to {path}")
+                self.show_state()
+                return False
+            except (OSError, StoreError) as exc:
+                self.show_state()
+                QMessageBox.warning(self, "Journal not exported",
+                                    f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}")
+                return False
+            self.state.setText(f"Exporting… {found:,} entries so far")
+            return True
+
+        if step():
+            self.scheduler.want(step)
+
+    def stop(self) -> None:
+        """No more looking at what arrives (the window is closing)."""
+        self._new_timer.stop()
+        self._search_timer.stop()

@@ -5,21 +5,19 @@ from __future__ import annotations
 import gc
 import time
 
-from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QFont, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QCheckBox,
     QComboBox,
-    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
-    QListView,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -31,11 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import clock, model, seed
+from console import model, seed
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
-from console.ui.journal import JournalDelegate, JournalModel
+from console.ui.journal import JournalDock
 from console.ui.models import (
     BADGE_PADDING,
     RECORD_ROLE,
@@ -156,7 +154,7 @@ class MainWindow(QMainWindow):
                     choices = model.TABLES[table].field(key).choices
                     longest = max(v.fontMetrics().horizontalAdvance(model.label(c)) for c in choices)
                     v.setColumnWidth(col, max(v.columnWidth(col), longest + BADGE_PADDING))
-            v.selectionModel().selectionChanged.connect(lambda *_: self._journal_refresh())
+            v.selectionModel().selectionChanged.connect(self._selection_changed)
             self._copy_action(v, lambda t=table: self.copy_rows(t))
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.tabs.addTab(v, table.capitalize())
@@ -194,10 +192,6 @@ class MainWindow(QMainWindow):
         self._board_switched()
         self._refresh_conflicts()
 
-        self._journal_timer = QTimer(self)
-        self._journal_timer.setSingleShot(True)
-        self._journal_timer.setInterval(300)
-        self._journal_timer.timeout.connect(self._journal_add_new)
         self._conflicts_timer = QTimer(self)
         self._conflicts_timer.setSingleShot(True)
         self._conflicts_timer.setInterval(250)
@@ -210,7 +204,7 @@ class MainWindow(QMainWindow):
         self._assign_timer.setSingleShot(True)
         self._assign_timer.setInterval(1000)
         self._assign_timer.timeout.connect(self.models["tasks"].refresh_assignments)
-        self._journal_refresh()
+        self.journal_dock.refresh_filter()
 
         # "In status" ticks: a repaint of what is visible, not a model change
         # (a model change would make the filter look at every row).
@@ -242,60 +236,24 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- layout
 
     def _build_journal(self) -> None:
-        dock = QDockWidget(f"Journal (times in {zone_name()})", self)
-        dock.setObjectName("journalDock")
-        body = QWidget()
-        self.journal = JournalModel(self.store, self, scheduler=self.scheduler)
-        self.journal_list = QListView()
-        self.journal_list.setObjectName("journal")
-        self.journal_list.setModel(self.journal)
-        self.journal_list.setWordWrap(True)
-        self.journal_list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.journal_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.journal_list.setAlternatingRowColors(True)
-        self.journal_list.setItemDelegate(JournalDelegate(self.journal_list))
-        self._copy_action(self.journal_list, self.copy_journal)
-        # An entry about a unit, task or resource: double-click (or Enter) shows it on its board.
-        self.journal_list.activated.connect(self._show_entry_row)
-        self.journal.rowsAboutToBeInserted.connect(self._journal_note_place)
-        self.journal.rowsInserted.connect(self._journal_keep_place)
-        self.journal.state_changed.connect(self._journal_state)
-        self._journal_place: tuple[str, int] | None = None
-        self._journal_new: set[int] = set()  # clock times of entries committed since the last look
-        self.journal_search = QLineEdit()
-        self.journal_search.setObjectName("journalSearch")
-        self.journal_search.setPlaceholderText("Search the journal…  (Ctrl+J)")
-        self.journal_search.setClearButtonEnabled(True)
-        self._journal_search_timer = QTimer(self)
-        self._journal_search_timer.setSingleShot(True)
-        self._journal_search_timer.setInterval(250)  # typing settles first
-        self._journal_search_timer.timeout.connect(self._journal_refresh)
-        self.journal_search.textChanged.connect(lambda _: self._journal_search_timer.start())
-        self.journal_state = QLabel()
-        self.journal_state.setObjectName("journalState")
-        self.journal_state.setEnabled(False)  # greyed: it tells, it is not an alert
-        self.journal_agency = QComboBox()
-        self.journal_agency.addItem("All agencies", "")
-        self.journal_agency.currentIndexChanged.connect(lambda _: self._journal_refresh())
-        self.journal_selected = QCheckBox("Selected row only")
-        self.journal_selected.toggled.connect(lambda _: self._journal_refresh())
-        self.note_edit = QLineEdit()
-        self.note_edit.setPlaceholderText("Add a note to the journal…  (Enter)")
-        self.note_edit.returnPressed.connect(self.add_note)
-        filters = QHBoxLayout()
-        filters.addWidget(self.journal_agency)
-        filters.addWidget(self.journal_selected)
-        layout = QVBoxLayout(body)
-        layout.addLayout(filters)
-        layout.addWidget(self.journal_search)
-        layout.addWidget(self.journal_list)
-        layout.addWidget(self.journal_state)
-        layout.addWidget(self.note_edit)
-        self._journal_state()  # the first page was read before these were connected
-        self._journal_agencies(self.journal.entries)
-        dock.setWidget(body)
+        dock = JournalDock(self.bridge, self.scheduler, self._selected_row, self)
+        dock.show_row.connect(lambda table, row: self.show_row(table, row) if table in BOARDS else None)
+        dock.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.journal_dock = dock
+        # Its parts, by the names the rest of the window (and its tests) use.
+        self.journal, self.journal_list, self.journal_search = dock.model, dock.view, dock.search
+        self.journal_state, self.journal_agency, self.journal_selected = dock.state, dock.agency, dock.selected
+        self.note_edit = dock.note_edit
+
+    def _selected_row(self) -> tuple[str, str] | None:
+        """The row selected on the board shown (the first, if several)."""
+        recs = self.selected(self.current_table())
+        return (self.current_table(), recs[0].id) if recs else None
+
+    def _selection_changed(self, *_) -> None:
+        if hasattr(self, "journal_dock"):  # the journal shows the selected row's entries only, if asked
+            self.journal_dock.refresh_filter()
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -330,9 +288,9 @@ class MainWindow(QMainWindow):
         action("&Delete", "Delete", lambda: self.delete_selected(self.current_table()), board)
         board.addSeparator()
         action("E&xport to CSV…", "Ctrl+E", self.export_current, board)
-        action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", self.export_journal, board)
+        action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
-        action("Search the &journal", "Ctrl+J", self._search_journal, board)
+        action("Search the &journal", "Ctrl+J", lambda: self.journal_dock.focus_search(), board)
         board.addSeparator()
         action("&Quit", "Ctrl+Q", self.close, board)
         units = self.menuBar().addMenu("&Units")
@@ -442,9 +400,9 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"boards/{table}/columns", view.horizontalHeader().saveState())
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
-        for timer in (self._journal_timer, self._journal_search_timer, self._conflicts_timer, self._agencies_timer,
-                      self._assign_timer, self._tick, self._gc_timer):
+        for timer in (self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick, self._gc_timer):
             timer.stop()
+        self.journal_dock.stop()
         self.scheduler.stop()
         self.bridge.scheduler = None
         if self._listening:  # once: a second close finds nothing to disconnect
@@ -507,7 +465,7 @@ class MainWindow(QMainWindow):
         return [self.filters[table].data(self.filters[table].index(r, 0), RECORD_ROLE) for r in rows]
 
     def _copy_action(self, view, slot) -> None:
-        # Ctrl+C where the focus is: a board's rows, or journal entries.
+        # Ctrl+C on a board: its selected rows (the journal has its own).
         a = QAction("Copy", view)
         a.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
         a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -522,16 +480,6 @@ class MainWindow(QMainWindow):
         lines = ["\t".join(h for _, h in src.columns)]
         lines += ["\t".join(clean(src._display(rec, key)) for key, _ in src.columns) for rec in self.selected(table)]
         text = "\n".join(lines) + "\n" if len(lines) > 1 else ""
-        if text:
-            QApplication.clipboard().setText(text)
-        return text
-
-    def copy_journal(self) -> str:
-        """The selected journal entries, one a line as shown, onto the
-        clipboard: for a situation report."""
-        rows = sorted(i.row() for i in self.journal_list.selectionModel().selectedIndexes())
-        text = "".join(f"{local_time(e.at)} {zone_name()}  {e.agency} ({e.operator}): {e.text}\n"
-                       for e in (self.journal.entries[r] for r in rows))
         if text:
             QApplication.clipboard().setText(text)
         return text
@@ -625,16 +573,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def add_note(self) -> None:
-        text = self.note_edit.text().strip()
-        if not text:
-            return
-        table, row = None, None
-        if self.journal_selected.isChecked() and self.current_table() in BOARDS:
-            recs = self.selected(self.current_table())
-            if recs:
-                table, row = self.current_table(), recs[0].id
-        if self._try(self.bridge.note, text, table, row):
-            self.note_edit.clear()
+        self.journal_dock.add_note()
 
     def export_current(self, path: str | None = None) -> int | None:
         table = self.current_table()
@@ -649,34 +588,7 @@ class MainWindow(QMainWindow):
             return None
 
     def export_journal(self, path: str | None = None) -> None:
-        """Write the journal, as filtered (an agency, the selected row,
-        words), to CSV, oldest first: the activity log of ICS 214. It is
-        read a slice per turn, so a long operation's journal never freezes
-        the window; the status bar says when it is written."""
-        if not isinstance(path, str):
-            name = f"journal-{(self.journal.agency or 'all').replace(' ', '-')}-{time.strftime('%Y-%m-%d')}.csv"
-            path, _ = QFileDialog.getSaveFileName(self, "Export the journal", name, "CSV (*.csv)")
-            if not path:
-                return
-        steps = self.journal.export(path)
-
-        def step() -> bool:
-            try:
-                found = next(steps)
-            except StopIteration as done:
-                self.statusBar().showMessage(f"Wrote {done.value:,} journal entries to {path}", 15000)
-                self._journal_state()
-                return False
-            except (OSError, StoreError) as exc:
-                self._journal_state()
-                QMessageBox.warning(self, "Journal not exported",
-                                    f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}")
-                return False
-            self.journal_state.setText(f"Exporting… {found:,} entries so far")
-            return True
-
-        if step():
-            self.scheduler.want(step)
+        self.journal_dock.export(path)
 
     def add_offline_switch(self, url: str) -> QCheckBox:
         """A switch that cuts this console off its peer and reconnects it
@@ -727,9 +639,7 @@ class MainWindow(QMainWindow):
         if self.current_table() in by_table and not self._agencies_timer.isActive():
             self._agencies_timer.start()  # coalesced: at most once a second
         if "journal" in by_table:
-            self._journal_new.update(c.hlc for c in cs.changes if c.table == "journal")
-            if not self._journal_timer.isActive():
-                self._journal_timer.start()
+            self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
         if cs.conflicts:
             if cs.local:
                 self._refresh_conflicts()  # this person's own resolution: at once
@@ -747,20 +657,6 @@ class MainWindow(QMainWindow):
         n = self.store.open_conflict_count()
         self.conflicts_button.setText(f"{n} conflict{'s' if n != 1 else ''} to reconcile")
         self.conflicts_button.setVisible(n > 0)
-
-    def _journal_refresh(self) -> None:
-        agency = self.journal_agency.currentData() or None
-        table = row = None
-        if self.journal_selected.isChecked():
-            recs = self.selected(self.current_table())
-            if recs:
-                table, row = self.current_table(), recs[0].id
-        self.journal.set_filter(agency=agency, table=table, row=row, text=self.journal_search.text())
-
-    def _show_entry_row(self, index) -> None:
-        e = self.journal.entries[index.row()] if 0 <= index.row() < len(self.journal.entries) else None
-        if e is not None and e.tbl in BOARDS and e.row_id:
-            self.show_row(e.tbl, e.row_id)
 
     def show_row(self, table: str, row_id: str) -> bool:
         """Bring a row into view on its board and select it, clearing the
@@ -780,61 +676,6 @@ class MainWindow(QMainWindow):
         view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
         view.setFocus()
         return True
-
-    def _search_journal(self) -> None:
-        self.journal_dock.show()
-        self.journal_dock.raise_()
-        self.journal_search.setFocus()
-        self.journal_search.selectAll()
-
-    def _journal_add_new(self) -> None:
-        new, self._journal_new = self._journal_new, set()
-        self.journal.add_entries(new)
-
-    def _journal_note_place(self, _parent, first: int, _last: int) -> None:
-        # Entries arriving above the one at the top of the view would push
-        # what the person is reading down: remember it, to put it back.
-        # At the very top, the view stays there and shows the new entries.
-        view = self.journal_list
-        self._journal_place = None
-        if view.verticalScrollBar().value() > 0:
-            top = view.indexAt(QPoint(2, 2))
-            if top.isValid() and top.row() >= first:
-                self._journal_place = (self.journal.entries[top.row()].id, view.visualRect(top).top())
-
-    def _journal_keep_place(self, _parent, first: int, last: int) -> None:
-        self._journal_agencies(self.journal.entries[first:last + 1])
-        place, self._journal_place = self._journal_place, None
-        if place is None:
-            return
-        row = self.journal.row_of(place[0])
-        if row is not None:
-            view = self.journal_list
-            view.scrollTo(self.journal.index(row), QAbstractItemView.ScrollHint.PositionAtTop)
-            bar = view.verticalScrollBar()
-            bar.setValue(bar.value() - place[1])
-
-    def _journal_state(self) -> None:
-        j = self.journal
-        n = len(j.entries)
-        if j.searching:
-            # How far back it has looked, which is further than what it found.
-            back = f", read back to {local_time(clock.to_iso(j.read_to[0]))}" if j.read_to else ""
-            text = f"Searching… {n:,} found so far{back}"
-        elif not n:
-            text = "No entry matches" if (j.text or j.agency or j.row) else "The journal is empty"
-        elif j.exhausted:
-            entries = f"{n:,} entr{'y' if n == 1 else 'ies'}"
-            text = f"{entries} found" if (j.text or j.agency or j.row) else f"All {entries}"
-        else:
-            text = f"The newest {n:,} entries; scroll down for older ones"
-        self.journal_state.setText(text)
-
-    def _journal_agencies(self, entries) -> None:
-        # The agency filter offers every agency the journal has shown.
-        known = {self.journal_agency.itemData(i) for i in range(self.journal_agency.count())}
-        for a in sorted({e.agency for e in entries if e.agency} - known):
-            self.journal_agency.addItem(a, a)
 
     def _show_outbox(self, n: int, text: str | None = None) -> None:
         self.outbox_label.setText(text or (f"{n} change{'s' if n != 1 else ''} waiting to sync" if n
