@@ -464,6 +464,23 @@ def test_text_grows_for_a_wall_display_and_is_remembered(qtbot, demo_store, tmp_
     bridge.close()
 
 
+def test_the_journal_keeps_what_it_measured_while_entries_keep_arriving(window, qtbot, demo_store):
+    """Each entry is measured once for the width it is shown at: however
+    many arrive, those still shown are not measured all over again."""
+    from collections import Counter
+
+    delegate, m = window.journal_list.itemDelegate(), window.journal
+    for burst in range(25):  # 2,500 entries, measured at two widths or more: past the bound
+        sizes = Counter(k[1:] for k in delegate._sizes)
+        shown = sizes.most_common(1)[0][0] if sizes else None  # the width and text size shown at
+        before = {k for k in delegate._sizes if k[1:] == shown}
+        many_notes(demo_store, 100, lambda i, burst=burst: f"Pump check {burst:02d}-{i:03d}")
+        qtbot.waitUntil(lambda burst=burst: f"Pump check {burst:02d}-099" in journal_text(window, 0))
+        held = {e.id for e in m.entries}
+        assert {k for k in before if k[0] in held} <= set(delegate._sizes), burst  # kept, not measured again
+    assert len(delegate._sizes) <= 4 * len(m.entries) + 500 + 100
+
+
 def test_csv_export_holds_what_the_board_shows(window, tmp_path):
     window.tabs.setCurrentIndex(2)
     window.filters["resources"].set_filter(agency="State DOT")

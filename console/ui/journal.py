@@ -319,12 +319,18 @@ class JournalDelegate(QStyledItemDelegate):
         entries = getattr(index.model(), "entries", None)
         if entries is None or not 0 <= index.row() < len(entries):
             return super().sizeHint(option, index)
-        key = (entries[index.row()].id, option.rect.width(), option.font.pointSizeF())
-        size = self._sizes.get(key)
+        eid, width, points = entries[index.row()].id, option.rect.width(), option.font.pointSizeF()
+        size = self._sizes.get((eid, width, points))
         if size is None:
-            if len(self._sizes) > 20 * JOURNAL_PAGE:  # widths and entries long gone
-                self._sizes.clear()
-            size = self._sizes[key] = super().sizeHint(option, index)
+            if len(self._sizes) > 4 * len(entries) + JOURNAL_PAGE:
+                # Let go of entries no longer held, and of other widths and
+                # sizes; not of the rest, which measuring all again would
+                # cost (30 ms for a thousand entries, every minute or so
+                # when entries arrive all the time).
+                held = {e.id for e in entries}
+                self._sizes = {k: v for k, v in self._sizes.items()
+                               if k[0] in held and k[1] == width and k[2] == points}
+            size = self._sizes[(eid, width, points)] = super().sizeHint(option, index)
         return size
 
 
