@@ -633,10 +633,12 @@ class Store:
             raise NotFound(f"no open conflict {ref!r} (resolved already, or never seen here)")
         return found[0]
 
+    @_guard
     def journal(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
                 agency: str | None = None) -> list[model.JournalEntry]:
         """The activity log, newest first, optionally for one row or agency."""
-        return [e for _, e in self.journal_page(limit=limit, table=table, row=row, agency=agency)]
+        sql, params = self._journal_sql(False, limit=limit, table=table, row=row, agency=agency)
+        return [model.JournalEntry(*r) for r in self._conn.execute(sql, params)]
 
     @_guard
     def journal_page(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
@@ -649,6 +651,16 @@ class Store:
         (none, if it is empty). Each comes with its key, (clock time, id),
         the order the journal is kept in. A window reads the journal a page
         at a time with these."""
+        if at is not None and not at:
+            return []
+        sql, params = self._journal_sql(True, limit=limit, table=table, row=row, agency=agency, before=before,
+                                        down_to=down_to, at=at)
+        return [((r[0], r[1]), model.JournalEntry(*r[1:])) for r in self._conn.execute(sql, params)]
+
+    @staticmethod
+    def _journal_sql(keyed: bool, *, limit: int | None, table: str | None, row: str | None,
+                     agency: str | None, before: JournalKey | None = None, down_to: JournalKey | None = None,
+                     at: Collection[int] | None = None) -> tuple[str, list]:
         where, params = [], []
         if table:
             where.append("tbl = ?")
@@ -670,16 +682,14 @@ class Store:
             where.append("created_hlc >= ? AND (created_hlc > ? OR id <= ?)")
             params += [down_to[0], down_to[0], down_to[1]]
         if at is not None:
-            if not at:
-                return []
             where.append(f"created_hlc IN ({', '.join('?' * len(at))})")
             params += list(at)
         cols = ", ".join(model.record_fields("journal"))
-        sql = (f"SELECT created_hlc, {cols} FROM journal WHERE created_hlc IS NOT NULL"
+        sql = (f"SELECT {'created_hlc, ' if keyed else ''}{cols} FROM journal WHERE created_hlc IS NOT NULL"
                + "".join(f" AND {w}" for w in where) + " ORDER BY created_hlc DESC, id")
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [((r[0], r[1]), model.JournalEntry(*r[1:])) for r in self._conn.execute(sql, params)]
+        return sql, params
 
     @_guard
     def journal_mark(self, n: int, before: JournalKey | None = None) -> JournalKey | None:
