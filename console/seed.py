@@ -58,22 +58,27 @@ def seed_demo(store: Store) -> dict[str, int]:
     # Never before what this database's clock has issued already.
     start_ms = max(end_ms - DEMO_HOURS * 3_600_000, (store.clock.last >> clock.COUNTER_BITS) + 1)
     span = max(1, end_ms - start_ms)
-    at = lambda share: start_ms + int(span * share)  # noqa: E731
+
+    def at(share: float) -> int:  # a point of the shift, 0 its start and 1 its end
+        return start_ms + int(span * share)
+
     events: list[tuple[int, int, Callable[[], None]]] = []
-    ids: dict[str, list[str]] = {}
+    task_ids: dict[str, str] = {}  # title -> id
+    unit_ids: list[str] = []  # in the scenario's order
 
     def open_tasks() -> None:
-        ids["tasks"] = store.add_many("tasks", tasks, summary=f"Opened {data['name']}: {len(tasks)} tasks")
+        made = store.add_many("tasks", tasks, summary=f"Opened {data['name']}: {len(tasks)} tasks")
+        task_ids.update(zip((t["title"] for t in tasks), made, strict=True))
 
     def check_in() -> None:
-        ids["units"] = store.add_many("units", units, summary=f"Checked in {len(units)} units")
+        unit_ids.extend(store.add_many("units", units, summary=f"Checked in {len(units)} units"))
 
     def send(i: int, u: dict) -> Callable[[], None]:
         def go() -> None:
             values = {"status": u.get("status", "available")}
             if "task" in u:
-                values["task_id"] = ids["tasks"][[t["title"] for t in tasks].index(u["task"])]
-            store.update("units", ids["units"][i], values)
+                values["task_id"] = task_ids[u["task"]]
+            store.update("units", unit_ids[i], values)
         return go
 
     events.append((at(0), 0, open_tasks))

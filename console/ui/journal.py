@@ -5,6 +5,9 @@ the event loop, and the export of an ICS 214 activity log."""
 from __future__ import annotations
 
 import bisect
+import csv
+import io
+import os
 import time
 from collections.abc import Callable, Generator, Iterable
 
@@ -228,10 +231,6 @@ class JournalModel(QAbstractListModel):
         entries and yields how many it has found; the file is written at the
         end, through a temporary file, so a failed export leaves whatever
         was there; it returns how many entries it wrote."""
-        import csv
-        import io
-        import os
-
         # The filters of now, even if they change meanwhile.
         filters = {"table": self.table, "row": self.row, "agency": self.agency}
         text = self.text
