@@ -13,17 +13,19 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console import clock, codec, model, seed
+from console import backup, clock, codec, model, seed
 from console.merge import ROW_FIELD, Change
 from console.store import PAGE_SIZE, Store, new_id
 
@@ -370,6 +372,75 @@ def bench_open(tmp: Path, per_table: int) -> list[tuple]:
     ]
 
 
+def bench_backup(tmp: Path) -> list[tuple]:
+    """A backup of the open benchmark's database (console/backup.py)
+    against copying its file, fsynced; then local edits made while backups
+    run back to back on another thread, as the window makes them, against
+    the same edits with none running."""
+    path = tmp / "big.db"
+    size = path.stat().st_size / 2**20
+
+    def raw_copy() -> float:
+        t0 = time.perf_counter()
+        shutil.copyfile(path, tmp / "copy.db")
+        fd = os.open(tmp / "copy.db", os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        return time.perf_counter() - t0
+
+    def ours() -> float:
+        t0 = time.perf_counter()
+        backup.backup(path, tmp / "backup.db")
+        return time.perf_counter() - t0
+
+    raw_t, ours_t = [], []
+    for _ in range(3):
+        raw_t.append(raw_copy())
+        ours_t.append(ours())
+    raw_s, ours_s = min(raw_t), min(ours_t)
+
+    s = Store(path)
+    ids = [u.id for u in s.list("units")[:300]]
+    statuses = ["dispatched", "en_route", "on_scene", "available"]
+
+    def edits(k: int) -> list[float]:  # each unit to another status than the last run's
+        out = []
+        for i, uid in enumerate(ids):
+            t0 = time.perf_counter()
+            s.update("units", uid, {"status": statuses[(i + k) % 4]})
+            out.append(time.perf_counter() - t0)
+        return out
+
+    quiet = edits(0)
+    running = threading.Event()
+    stop = threading.Event()
+
+    def backups() -> None:
+        while not stop.is_set():
+            backup.backup(path, tmp / "backup.db")
+            running.set()
+
+    worker = threading.Thread(target=backups)
+    worker.start()
+    running.wait()
+    busy = edits(1)
+    stop.set()
+    worker.join()
+    s.close()
+
+    def p99(xs):
+        return sorted(xs)[int(len(xs) * 0.99)] * 1000
+
+    return [
+        ("backup", f"{size:.0f} MiB database: MiB/s, against copying the file; "
+         f"ours {ours_s * 1000:.0f} ms, copy {raw_s * 1000:.0f} ms", size / ours_s, size / raw_s, ours_s / raw_s),
+        ("  edits during backups", f"{len(ids)} unit edits, 1 tx each, while backups run back to back on a "
+         f"thread, against none: p99 {p99(busy):.1f} ms against {p99(quiet):.1f} ms, max {max(busy) * 1000:.1f} "
+         f"against {max(quiet) * 1000:.1f} ms", len(busy) / sum(busy), len(quiet) / sum(quiet),
+         sum(busy) / sum(quiet)),
+    ]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
@@ -383,6 +454,7 @@ def main() -> None:
         results += bench_remote_apply(tmp / "b5000", n_apply, 5000)[:3]
         results += bench_journal(tmp / "b5000")
         results += bench_open(tmp, per_table)
+        results += bench_backup(tmp)
     print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus")
     print(f"{'benchmark':24} {'ours/s':>10} {'raw/s':>10} {'time ratio':>10}  what")
     for name, what, ours, raw, ratio in results:

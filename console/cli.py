@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from console import __version__, clock, model, seed, transfer
+from console import __version__, backup, clock, model, seed, transfer
 from console.store import Store, StoreError, default_db_path, short_id
 from console.sync import identity
 
@@ -124,6 +124,13 @@ def build_parser() -> Parser:
     p.add_argument("table", choices=tables, metavar="TABLE")
     p.add_argument("--format", choices=("csv", "json"), required=True)
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
+
+    p = cmd("backup", "copy the database to a backup file, safely while consoles use it")
+    p.add_argument("dest", type=Path, metavar="FILE_OR_FOLDER",
+                   help="the backup file, or a folder to put one named for the time in")
+
+    p = cmd("restore", "put a backup in place of the database (its consoles stopped); the old one is kept")
+    p.add_argument("source", type=Path, metavar="BACKUP", help="a file written by `crisis-console backup`")
 
     p = cmd("id", "this console's ID (made with its key on first use)")
 
@@ -259,6 +266,8 @@ def run(args) -> int:
         from console.ui import app
 
         return app.demo_main(args)
+    if args.command in ("backup", "restore"):
+        return _backup_or_restore(args, out)
     with _open(args) as store:
         c = args.command
         if c == "id":
@@ -383,6 +392,29 @@ def run(args) -> int:
                 if r.refused:
                     return 1
     return 0
+
+
+def _backup_or_restore(args, out) -> int:
+    """Neither opens the database as a console does: a backup reads it
+    beside the consoles using it, and a restore needs them all stopped."""
+    db = args.db or default_db_path()
+    if args.command == "backup":
+        b = backup.backup(db, args.dest)
+        print(f"backed up {db} to {b.path}: {b.changes:,} changes, {b.bytes / 2**20:.1f} MiB "
+              f"in {b.seconds:.1f} s", file=out)
+        return 0
+    r = backup.restore(db, args.source)
+    taken = f"taken {_utc(r.taken_ms)}, " if r.taken_ms else ""
+    print(f"restored {db} from {r.source} ({taken}{r.changes:,} changes)", file=out)
+    if r.kept_as:
+        print(f"the database as it was is kept as {r.kept_as}", file=out)
+    print(f"this console continues as replica …{short_id(r.replica_id)}; sync with a peer to get back "
+          "what was done since the backup", file=out)
+    return 0
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
 
 
 def _run_sync(args) -> int:

@@ -210,7 +210,7 @@ class Info:
         }
 
 
-def _translate(exc: sqlite3.Error, path: Path) -> StoreError:
+def translate_error(exc: sqlite3.Error, path: Path) -> StoreError:
     text = str(exc)
     low = text.lower()
     if "locked" in low or "busy" in low:
@@ -233,7 +233,7 @@ def _guard(method):
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate_error(exc, self.path) from exc
 
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
@@ -299,7 +299,7 @@ class Store:
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate_error(exc, self.path) from exc
         try:
             self._open(operator, agency, max_skew_ms, wall)
         except BaseException:

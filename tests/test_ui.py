@@ -1535,3 +1535,38 @@ def test_times_show_in_this_computers_zone_and_are_typed_in_it(six_hours_west, w
     dialog.enter_value()
     assert asked == [("Time (CST):", "2026-11-26 17:00")]  # starting from what the boards show: the later edit
     assert demo_store.get("tasks", task.id).due == "2026-11-27T00:00:00Z"
+
+
+def test_back_up_from_the_window_runs_beside_it_and_says_how_it_went(qtbot, window, demo_store, tmp_path,
+                                                                      monkeypatch):
+    import sqlite3
+
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    held = demo_store.info().changes
+    dest = tmp_path / "stick" / "ops-backup.db"
+    dest.parent.mkdir()
+    # The menu's action asks where, suggesting a name for the time in the database's folder.
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, name, kinds: asked.append(name) or (str(dest), kinds))
+    window.backup_action.trigger()
+    assert not window.backup_action.isEnabled() and "Backing up to" in window.statusBar().currentMessage()
+    qtbot.waitUntil(window.backup_action.isEnabled, timeout=10_000)
+    assert not warned
+    assert asked and asked[0].startswith(str(tmp_path / "demo-")) and asked[0].endswith("Z.db")
+    said = window.statusBar().currentMessage()
+    assert said.startswith(f"Backed up {held:,} changes to {dest} (") and said.endswith(" s)")
+    with sqlite3.connect(dest) as conn:
+        assert conn.execute("SELECT count(*) FROM changes").fetchone()[0] == held
+    window.back_up(str(tmp_path / "none" / "b.db"))  # a folder that does not exist
+    qtbot.waitUntil(lambda: bool(warned), timeout=10_000)
+    assert warned[0][0] == "Not backed up" and "does not exist" in warned[0][1]
+    assert window.backup_action.isEnabled()
+    # The next time, the folder chosen last is suggested; cancelled, nothing happens.
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, name, kinds: asked.append(name) or ("", kinds))
+    window.backup_action.trigger()
+    assert asked[-1].startswith(str(dest.parent / "demo-")) and window.backup_action.isEnabled()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gc
+import logging
+import threading
 import time
+from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import model, seed
+from console import backup, clock, model, seed
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
@@ -66,6 +69,16 @@ OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
 TEXT_SCALES = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
 
 
+log = logging.getLogger(__name__)
+
+
+class _Finished(QObject):
+    """Carries a worker thread's result to the window's thread (a signal
+    emitted on another thread is queued to this object's)."""
+
+    done = Signal(object)
+
+
 class MainWindow(QMainWindow):
     """Boards for units, tasks and resources; the journal; sync status."""
 
@@ -87,6 +100,7 @@ class MainWindow(QMainWindow):
         self._offline_since: float | None = None  # time.monotonic() when no peer was connected
         self._switched_off = False  # by the demo's Offline switch
         self._outbox_shown = -1  # the count the outbox tooltip was made for
+        self._backup_thread: threading.Thread | None = None  # a backup under way (see back_up)
         # The View menu's text size: the application's font, so its dialogs,
         # menus and tooltips too, as a share of the system's.
         self.text_scale = 1.0
@@ -291,6 +305,8 @@ class MainWindow(QMainWindow):
         action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
         action("Search the &journal", "Ctrl+J", lambda: self.journal_dock.focus_search(), board)
+        board.addSeparator()
+        self.backup_action = action("&Back up the database…", "Ctrl+Shift+B", lambda: self.back_up(), board)
         board.addSeparator()
         action("&Quit", "Ctrl+Q", self.close, board)
         units = self.menuBar().addMenu("&Units")
@@ -589,6 +605,56 @@ class MainWindow(QMainWindow):
 
     def export_journal(self, path: str | None = None) -> None:
         self.journal_dock.export(path)
+
+    def back_up(self, path: str | None = None) -> None:
+        """Copy the database to a backup file (console/backup.py), on a
+        thread of its own: SQLite copies it in one go, seconds for a large
+        one, while this window and sync go on writing."""
+        if self._backup_thread is not None:
+            return
+        db = self.store.path
+        if not isinstance(path, str):
+            folder = self.settings.value("backup/folder", str(db.parent))
+            suggested = str(Path(folder) / backup.backup_name(db, clock.wall_ms()))
+            path, _ = QFileDialog.getSaveFileName(self, "Back up the database", suggested,
+                                                  "Databases (*.db);;All files (*)")
+            if not path:
+                return
+            self.settings.setValue("backup/folder", str(Path(path).parent))
+        self.backup_action.setEnabled(False)
+        self.statusBar().showMessage(f"Backing up to {path}…")
+        finished = _Finished(self)
+        finished.done.connect(self._backed_up)
+        finished.done.connect(finished.deleteLater)
+
+        def work() -> None:
+            try:
+                result = backup.backup(db, path)
+            except (StoreError, OSError) as exc:
+                result = exc
+            except Exception as exc:  # a bug: said, and the window goes on
+                log.exception("backup to %s failed", path)
+                result = exc
+            try:
+                finished.done.emit(result)
+            except RuntimeError:  # the window is gone
+                pass
+
+        # Not a daemon: a backup under way when the window closes is
+        # finished (or cleaned up) before the process exits.
+        self._backup_thread = threading.Thread(target=work, name="backup")
+        self._backup_thread.start()
+
+    def _backed_up(self, result) -> None:
+        self._backup_thread = None
+        self.backup_action.setEnabled(True)
+        if isinstance(result, Exception):
+            self.statusBar().clearMessage()
+            said = f"{result.filename}: {result.strerror}" if isinstance(result, OSError) else str(result)
+            QMessageBox.warning(self, "Not backed up", f"The database was not backed up: {said}")
+            return
+        self.statusBar().showMessage(f"Backed up {result.changes:,} changes to {result.path} "
+                                     f"({result.bytes / 2**20:.1f} MiB in {result.seconds:.1f} s)", 30000)
 
     def add_offline_switch(self, url: str) -> QCheckBox:
         """A switch that cuts this console off its peer and reconnects it

@@ -1,0 +1,274 @@
+"""Backups of a console's database, and restoring one.
+
+A backup is one self-contained SQLite file (no -wal beside it), taken
+through SQLite's online backup in a single read transaction: a consistent
+copy of the operation at one moment, taken while consoles go on writing
+(in WAL mode a reader blocks no writer). It is written beside its final
+name and renamed into place once checked, so a failed backup leaves any
+earlier file of that name as it was.
+
+A restore puts a backup in place of a database whose consoles are stopped.
+The database as it was is kept beside it, never deleted. The restored
+database continues under a new replica id, like any copy (see
+Store._check_replica_marker): its peers hold changes it made after the
+backup was taken, under the old id and sequence numbers it would otherwise
+reuse. Syncing with a peer then brings back whatever the backup lacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from console import clock
+from console.store import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    CorruptDatabase,
+    NotFound,
+    Store,
+    StoreBusy,
+    StoreError,
+    StoreIOError,
+    new_id,
+    translate_error,
+)
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    path: Path
+    bytes: int
+    seconds: float
+    taken_ms: int  # wall clock, when the copy's moment was read
+    changes: int  # changes held in the copy
+
+
+@dataclass(frozen=True)
+class RestoreSummary:
+    path: Path
+    source: Path
+    kept_as: Path | None  # where the database as it was now is (None: there was none)
+    taken_ms: int | None  # when the backup was taken, if it says
+    changes: int
+    replica_id: str  # the id the restored database continues under
+
+
+def backup_name(db: Path, when_ms: int) -> str:
+    """ops.db, taken at 14:05:09 UTC on 26 Nov 2026 -> ops-20261126-140509Z.db"""
+    stamp = time.strftime("%Y%m%d-%H%M%SZ", time.gmtime(when_ms / 1000))
+    return f"{db.stem}-{stamp}{db.suffix or '.db'}"
+
+
+def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
+           wall: Callable[[], int] = clock.wall_ms) -> BackupSummary:
+    """Copy the database at `db` to `dest` (a file, or a folder to put a
+    file named for the time in). Safe while consoles use `db`."""
+    db, dest = Path(db), Path(dest)
+    started = time.perf_counter()
+    _check_source(db)
+    taken = wall()
+    if dest.is_dir():
+        dest = dest / backup_name(db, taken)
+    if not dest.parent.is_dir():
+        raise StoreIOError(f"{dest}: the folder {dest.parent} does not exist")
+    if dest.exists() and dest.resolve() == db.resolve():
+        raise StoreError(f"{dest} is the database itself; give another file or a folder")
+    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    try:
+        with _connect(db, path_for_errors=db) as src, _connect(tmp, path_for_errors=dest) as dst:
+            try:
+                src.backup(dst)  # all pages in one step: one read transaction, one moment
+            except sqlite3.Error as exc:
+                raise translate_error(exc, db) from exc
+            changes = _seal(dst, dest, taken)
+        _fsync(tmp)
+        os.replace(tmp, dest)
+        _fsync_folder(dest.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
+
+
+def restore(db: str | os.PathLike, source: str | os.PathLike, *,
+            wall: Callable[[], int] = clock.wall_ms) -> RestoreSummary:
+    """Put the backup `source` in place of the database at `db`, whose
+    consoles must be stopped. The database as it was is renamed to
+    `<db>.before-restore-<time>`; nothing is deleted."""
+    db, source = Path(db), Path(source)
+    if not source.is_file():
+        raise NotFound(f"{source}: no such backup file")
+    if db.is_dir():
+        raise StoreIOError(f"{db} is a folder, not a database file")
+    if not db.parent.is_dir():
+        raise StoreIOError(f"{db}: the folder {db.parent} does not exist")
+    if db.exists() and db.resolve() == source.resolve():
+        raise StoreError(f"{source} is the database itself; give a backup of it")
+    tmp = db.with_name(f".{db.name}.restoring-{os.getpid()}")
+    kept = None
+    try:
+        # The backup, copied and checked beside the database before the
+        # database is touched: a bad backup changes nothing.
+        with _connect(source, path_for_errors=source, read_only=True) as src:
+            _check_ours(src, source)
+            with _connect(tmp, path_for_errors=db) as dst:
+                try:
+                    src.backup(dst)
+                except sqlite3.Error as exc:
+                    raise translate_error(exc, source) from exc
+                _check_integrity(dst, source)
+                taken = _meta(dst, "backed_up_at")
+                dst.execute("PRAGMA journal_mode = DELETE")
+        _fsync(tmp)
+        if db.exists():
+            kept = _set_aside(db, wall())
+        # The marker of the database as it was goes with it, so that
+        # opening the restored file gives it a new replica id (see
+        # Store._check_replica_marker), whatever the backup's own marks.
+        marker = Path(f"{db}.replica")
+        if marker.exists():
+            if kept:
+                os.replace(marker, Path(f"{kept}.replica"))
+            else:
+                marker.unlink()
+        if Path(f"{db}-wal").exists():  # SQLite would read it into the restored file
+            raise StoreError(f"{db}-wal is still there (the database as it was is {kept}): "
+                             "move it away, then restore again")
+        os.replace(tmp, db)
+        _fsync_folder(db.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    with Store(db) as store:  # takes its new replica id now, said in the summary
+        info = store.info()
+    return RestoreSummary(db, source, kept, int(taken) if taken and taken.isdigit() else None,
+                          info.changes, info.replica_id)
+
+
+# --------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _connect(path: Path, *, path_for_errors: Path, read_only: bool = False) -> Iterator[sqlite3.Connection]:
+    try:
+        if read_only:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+    except sqlite3.Error as exc:
+        raise translate_error(exc, path_for_errors) from exc
+    try:
+        yield conn
+    except sqlite3.Error as exc:
+        raise translate_error(exc, path_for_errors) from exc
+    finally:
+        conn.close()
+
+
+def _check_source(db: Path) -> None:
+    if not db.exists():
+        raise NotFound(f"{db}: no such database")
+    if db.is_dir():
+        raise StoreIOError(f"{db} is a folder, not a database file")
+    with _connect(db, path_for_errors=db) as conn:  # read only, but may tidy the -wal away as it closes
+        _check_ours(conn, db)
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        raise CorruptDatabase(f"{path} is not a crisis-console database")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by a newer crisis-console (schema {version}); "
+                         f"this one understands up to {SCHEMA_VERSION}")
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    if problems != ["ok"]:
+        raise CorruptDatabase(f"{path}: the file is damaged ({'; '.join(problems)})")
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def _seal(dst: sqlite3.Connection, dest: Path, taken: int) -> int:
+    """Make the fresh copy a backup: checked, one file, and marked so that
+    whatever opens it (restored or copied back by hand) takes a new replica
+    id: its nonce matches no marker."""
+    _check_integrity(dst, dest)
+    dst.execute("BEGIN IMMEDIATE")
+    for key, value in (("nonce", f"backup-{new_id()}"), ("backed_up_at", str(taken))):
+        dst.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+    dst.execute("COMMIT")
+    dst.execute("PRAGMA journal_mode = DELETE")
+    return dst.execute("SELECT count(*) FROM changes").fetchone()[0]
+
+
+def _set_aside(db: Path, now_ms: int) -> Path:
+    """Rename the database (and any -wal and -shm) to a name for the time;
+    refused while a program has it open."""
+    if _looks_whole(db):
+        try:
+            conn = sqlite3.connect(db, isolation_level=None, timeout=0.5)
+            try:
+                # Leaving WAL mode needs every other connection closed; it
+                # also folds the -wal into the file, which then moves alone.
+                conn.execute("PRAGMA journal_mode = DELETE").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                raise StoreBusy(f"{db} is in use: stop the console, relay or sync using it, "
+                                "then restore") from None
+        except sqlite3.DatabaseError:
+            pass  # damaged inside: it moves as it is
+    # Otherwise damaged past opening (the reason for the restore, most
+    # likely): not opened, so that SQLite cannot drop a -wal it does not
+    # understand; the files move as they are.
+    stamp = time.strftime("%Y%m%d-%H%M%SZ", time.gmtime(now_ms / 1000))
+    kept = db.with_name(f"{db.name}.before-restore-{stamp}")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = db.with_name(f"{db.name}.before-restore-{stamp}-{n}")
+    os.replace(db, kept)
+    for suffix in ("-wal", "-shm"):  # left by a damaged database: they go with it
+        side = Path(str(db) + suffix)
+        if side.exists():
+            os.replace(side, Path(str(kept) + suffix))
+    return kept
+
+
+def _looks_whole(db: Path) -> bool:
+    """The file starts as an SQLite database of ours does."""
+    try:
+        with open(db, "rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        return False
+    return head[:16] == b"SQLite format 3\x00" and int.from_bytes(head[68:72], "big") == APPLICATION_ID
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a folder be opened
+        _fsync(folder)
