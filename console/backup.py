@@ -17,8 +17,11 @@ reuse. Syncing with a peer then brings back whatever the backup lacks.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +41,8 @@ from console.store import (
     new_id,
     translate_error,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,69 @@ def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
             tmp.unlink()
         raise
     return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
+
+
+def prune(folder: str | os.PathLike, db: str | os.PathLike, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups of `db` in `folder`: the
+    files named for their time by `backup` into a folder, and no other.
+    Returns those deleted, oldest first."""
+    db = Path(db)
+    named = re.compile(re.escape(db.stem) + r"-\d{8}-\d{6}Z" + re.escape(db.suffix or ".db"))
+    ours = sorted(p for p in Path(folder).iterdir() if named.fullmatch(p.name) and p.is_file())
+    gone = ours[:max(0, len(ours) - keep)]
+    for p in gone:
+        p.unlink()
+    return gone
+
+
+async def keep_backing_up(db: str | os.PathLike, folder: str | os.PathLike, every_s: float, keep: int) -> None:
+    """Back `db` up into `folder` now and every `every_s` seconds, keeping
+    the newest `keep`; for a relay or a headless sync that runs for days.
+    Each backup runs on a thread, so the event loop (and sync) goes on; a
+    failure (the stick pulled out, the disk full) is logged and tried
+    again at the next turn. A turn when nothing was written to the
+    database since the last backup makes none, so that a quiet night does
+    not push out the backups of the busy day. Runs until cancelled."""
+    # Its data version changes whenever another connection commits.
+    watch = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    try:
+        await _keep_backing_up(db, folder, every_s, keep, watch)
+    finally:
+        watch.close()
+
+
+async def _keep_backing_up(db, folder, every_s: float, keep: int, watch: sqlite3.Connection) -> None:
+    def data_version() -> int:
+        return watch.execute("PRAGMA data_version").fetchone()[0]
+
+    last = None
+    while True:
+        try:
+            now = await asyncio.to_thread(data_version)
+            if now == last:
+                log.debug("nothing new to back up since the last backup")
+                await asyncio.sleep(every_s)
+                continue
+            # Named here: a folder gone (a drive unmounted) is then said as
+            # such, and never taken for the name of a file to write.
+            dest = Path(folder) / backup_name(Path(db), clock.wall_ms())
+            b = await asyncio.to_thread(backup, db, dest)
+            last = now
+            gone = await asyncio.to_thread(prune, folder, db, keep)
+            log.info("backed up to %s: %s changes, %.1f MiB in %.1f s%s", b.path, f"{b.changes:,}",
+                     b.bytes / 2**20, b.seconds, f"; deleted the oldest, {gone[-1].name}" if len(gone) == 1
+                     else f"; deleted the {len(gone)} oldest" if gone else "")
+        except sqlite3.Error as exc:  # reading the data version
+            log.warning("backup of %s failed: %s; trying again in %s", db, exc, _minutes(every_s))
+        except (StoreError, OSError) as exc:
+            said = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else exc
+            log.warning("backup into %s failed: %s; trying again in %s", folder, said, _minutes(every_s))
+        await asyncio.sleep(every_s)
+
+
+def _minutes(seconds: float) -> str:
+    m = seconds / 60
+    return f"{m:g} minute{'s' if m != 1 else ''}" if m >= 1 else f"{seconds:g} s"
 
 
 def restore(db: str | os.PathLike, source: str | os.PathLike, *,

@@ -23,6 +23,9 @@ from console.store import Store, StoreError, default_db_path, short_id
 from console.sync import identity
 
 PROG = "crisis-console"
+# relay and sync --backup-to: every half hour, the last day's kept.
+BACKUP_EVERY = 30.0
+BACKUP_KEEP = 48
 
 
 class UsageError(Exception):
@@ -128,6 +131,8 @@ def build_parser() -> Parser:
     p = cmd("backup", "copy the database to a backup file, safely while consoles use it")
     p.add_argument("dest", type=Path, metavar="FILE_OR_FOLDER",
                    help="the backup file, or a folder to put one named for the time in")
+    p.add_argument("--keep", type=_at_least_one, metavar="N",
+                   help="into a folder: then delete all but the newest N backups of this database there")
 
     p = cmd("restore", "put a backup in place of the database (its consoles stopped); the old one is kept")
     p.add_argument("source", type=Path, metavar="BACKUP", help="a file written by `crisis-console backup`")
@@ -151,11 +156,13 @@ def build_parser() -> Parser:
 
     p = cmd("relay", "a headless hub: accept trusted consoles and relay their changes (stop with Ctrl-C)")
     p.add_argument("--listen", required=True, metavar="HOST:PORT", type=host_port)
+    _backup_options(p)
 
     p = cmd("sync", "sync with peers: stay live and reconnect, or --once and exit")
     p.add_argument("--peer", required=True, action="append", metavar="wss://HOST:PORT", help="repeatable")
     p.add_argument("--once", action="store_true", help="exchange everything both ways, then exit")
     p.add_argument("--listen", metavar="HOST:PORT", type=host_port, help="also accept connections")
+    _backup_options(p)
 
     p = cmd("changes", "move changes on a file, for sites with no network")
     csub = p.add_subparsers(dest="changes_command", metavar="ACTION", required=True, parser_class=Parser)
@@ -168,6 +175,31 @@ def build_parser() -> Parser:
     _db_option(i)
     i.add_argument("file", type=Path, metavar="FILE")
     return parser
+
+
+def _backup_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backup-to", type=Path, metavar="FOLDER",
+                   help="back the database up into this folder at start and then regularly")
+    p.add_argument("--backup-every", type=_minutes, metavar="MINUTES",
+                   help=f"with --backup-to: minutes between backups (default {BACKUP_EVERY:g})")
+    p.add_argument("--keep", type=_at_least_one, metavar="N",
+                   help=f"with --backup-to: keep the newest N backups there (default {BACKUP_KEEP})")
+
+
+def _at_least_one(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _minutes(text: str) -> float:
+    try:
+        m = float(text)
+    except ValueError:
+        m = float("nan")
+    if not 0.01 <= m <= 7 * 24 * 60:  # nan fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes from 0.01 to a week (10080)")
+    return m
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -399,9 +431,14 @@ def _backup_or_restore(args, out) -> int:
     beside the consoles using it, and a restore needs them all stopped."""
     db = args.db or default_db_path()
     if args.command == "backup":
+        if args.keep and not args.dest.is_dir():
+            raise UsageError(f"{PROG} backup: --keep needs a folder to back up into, and {args.dest} is not one")
         b = backup.backup(db, args.dest)
         print(f"backed up {db} to {b.path}: {b.changes:,} changes, {b.bytes / 2**20:.1f} MiB "
               f"in {b.seconds:.1f} s", file=out)
+        if args.keep:
+            for gone in backup.prune(args.dest, db, args.keep):
+                print(f"deleted the older backup {gone}", file=out)
         return 0
     r = backup.restore(db, args.source)
     taken = f"taken {_utc(r.taken_ms)}, " if r.taken_ms else ""
@@ -434,6 +471,14 @@ def _run_sync(args) -> int:
             except SyncError as exc:
                 raise UsageError(f"{PROG} sync: {exc}") from None
     listen = args.listen
+    backing_up = args.backup_to is not None
+    if backing_up and getattr(args, "once", False):
+        raise UsageError(f"{PROG} sync: --backup-to is for a relay or a live sync, not --once "
+                         f"(back up with `{PROG} backup`)")
+    if not backing_up and (args.backup_every is not None or args.keep is not None):
+        raise UsageError(f"{PROG} {args.command}: --backup-every and --keep go with --backup-to FOLDER")
+    if backing_up and not args.backup_to.is_dir():
+        raise StoreError(f"{args.backup_to}: no such folder to back up into")
     if not getattr(args, "once", False):
         logging.getLogger().setLevel(logging.INFO)  # a relay or live sync logs its connections
         # ...in its own words, naming the console at the other end, when it
@@ -471,9 +516,16 @@ def _run_sync(args) -> int:
         if engine.port is not None:
             print(f"listening on wss://{listen[0]}:{engine.port} as console {engine.console_id}; other consoles "
                   f"dial {' or '.join(engine.dial_addresses())}", flush=True)
+        backups = None
+        if backing_up:
+            every = 60 * (args.backup_every or BACKUP_EVERY)
+            backups = loop.create_task(backup.keep_backing_up(path, args.backup_to, every,
+                                                              args.keep or BACKUP_KEEP))
         try:
             await stop.wait()
         finally:
+            if backups is not None:
+                backups.cancel()  # a backup under way finishes on its thread first (asyncio.run waits)
             await engine.stop()
             print("stopped", flush=True)
         return 0

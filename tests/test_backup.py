@@ -41,6 +41,16 @@ def notes(db: Path) -> list[str]:
         return sorted(e.text for e in s.journal() if e.action == "note")
 
 
+def backup_notes(path: Path) -> list[str]:
+    """The notes in a backup file, read without opening it as a console
+    (which would give it a replica id of its own)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return sorted(r[0] for r in conn.execute("SELECT text FROM journal WHERE action = 'note'"))
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "ops.db"
@@ -284,3 +294,145 @@ def test_the_backup_and_restore_commands(tmp_path, db, capsys):
     info = json.loads(subprocess.run([sys.executable, "-m", "console", "info", "--db", str(db), "--json"],
                                      capture_output=True, text=True, check=True, cwd=ROOT).stdout)
     assert info["changes"] == held
+
+
+def test_prune_keeps_the_newest_backups_of_this_database_and_touches_nothing_else(tmp_path, db):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    ours = [f"ops-2026112{d}-0{h}0000Z.db" for d in (4, 5) for h in (1, 2, 3)]
+    others = ["eoc-20261120-010000Z.db", "ops.db", "ops-notes.txt", "ops-20261120-010000Z.db.txt",
+              "xops-20261120-010000Z.db"]
+    for name in ours + others:
+        (folder / name).write_bytes(b"x")
+    (folder / "ops-20261101-000000Z.db").mkdir()  # a folder so named is not a backup
+    gone = backup.prune(folder, db, 4)
+    assert [p.name for p in gone] == sorted(ours)[:2]
+    assert files(folder) == {*sorted(ours)[2:], *others, "ops-20261101-000000Z.db"}
+    assert backup.prune(folder, db, 4) == []
+
+
+def test_periodic_backups_only_when_something_was_written_and_on_through_failures(tmp_path, db, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="console.backup")
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    # Names for the time, to the second: a backup per second at most here.
+    every = 1.05
+
+    def made():
+        return sorted(p for p in files(folder) if p.endswith("Z.db"))
+
+    async def main():
+        task = asyncio.create_task(backup.keep_backing_up(db, folder, every, keep=2))
+        try:
+            await until_async(lambda: len(made()) == 1)
+            await asyncio.sleep(every * 2.5)
+            assert len(made()) == 1, "nothing was written: no new backup"
+            for i in range(3):
+                with Store(db) as s:
+                    s.note(f"written {i}")
+                await until_async(lambda i=i: len(made()) == min(2, i + 2) and backup_notes(folder / made()[-1])
+                                  .count(f"written {i}") == 1)
+            assert len(made()) == 2  # the oldest deleted
+            folder.rename(tmp_path / "pulled-out")
+            with Store(db) as s:
+                s.note("while the stick is out")
+            await until_async(lambda: "failed" in caplog.text)
+            (tmp_path / "pulled-out").rename(folder)
+            await until_async(lambda: "while the stick is out" in backup_notes(folder / made()[-1]))
+        finally:
+            task.cancel()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    assert "backed up to" in caplog.text and "deleted the oldest" in caplog.text
+    assert "does not exist; trying again in 1.05 s" in caplog.text
+    assert files(folder) == set(made()), "nothing but backups, whole"
+
+
+async def until_async(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except (sqlite3.Error, IndexError):  # a backup renamed into place or deleted meanwhile
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.05)
+
+
+def test_a_relay_backs_up_what_it_relays_and_stops_cleanly(consoles, tmp_path):
+    import signal
+
+    r, a = consoles("relay", "a")
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    relay = subprocess.Popen([sys.executable, "-m", "console", "relay", "--db", str(r.path), "--listen",
+                              "127.0.0.1:0", "--backup-to", str(folder), "--backup-every", "0.02", "--keep", "3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = relay.stdout.readline()
+        port = int(line.split("wss://127.0.0.1:")[1].split(" ")[0])
+        with a.open() as sa:
+            sa.note("from the field")
+        done = subprocess.run([sys.executable, "-m", "console", "sync", "--db", str(a.path), "--peer",
+                               f"wss://127.0.0.1:{port}", "--once"], capture_output=True, text=True, timeout=120,
+                              cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            made = sorted(p for p in files(folder) if p.endswith("Z.db"))
+            try:
+                if made and "from the field" in backup_notes(folder / made[-1]):
+                    break
+            except sqlite3.Error:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"no backup holds what the relay received: {made}")
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        out, err = relay.communicate(timeout=60)
+    assert relay.returncode == 0 and out.endswith("stopped\n")
+    assert "backed up to" in err and "Traceback" not in err
+    assert 1 <= len(files(folder)) <= 3 and all(p.endswith("Z.db") for p in files(folder))
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["backup", "{db}", "{tmp}/b.db", "--keep", "2"], "--keep needs a folder"),
+    (["backup", "{db}", "{tmp}", "--keep", "0"], "not a whole number of at least 1"),
+    (["relay", "{db}", "--listen", "127.0.0.1:0", "--keep", "3"], "go with --backup-to"),
+    (["relay", "{db}", "--listen", "127.0.0.1:0", "--backup-every", "5"], "go with --backup-to"),
+    (["relay", "{db}", "--listen", "127.0.0.1:0", "--backup-to", "{tmp}", "--backup-every", "0"],
+     "not a number of minutes"),
+    (["relay", "{db}", "--listen", "127.0.0.1:0", "--backup-to", "{tmp}", "--backup-every", "nan"],
+     "not a number of minutes"),
+    (["sync", "{db}", "--peer", "wss://127.0.0.1:1", "--once", "--backup-to", "{tmp}"], "not --once"),
+])
+def test_backup_options_that_do_not_fit_are_refused(tmp_path, db, capsys, argv, said):
+    before = files(tmp_path)
+    args = [a.format(db=db, tmp=tmp_path) for a in argv]
+    args.insert(1, "--db")
+    code = cli.main(args)
+    _, err = capsys.readouterr()
+    assert code == 2 and said in err and err.count("\n") == 1
+    assert files(tmp_path) == before
+
+
+def test_a_relay_told_to_back_up_into_a_missing_folder_says_so(tmp_path, db, capsys):
+    code = cli.main(["relay", "--db", str(db), "--listen", "127.0.0.1:0", "--backup-to", str(tmp_path / "nope")])
+    _, err = capsys.readouterr()
+    assert code == 1 and "nope: no such folder to back up into" in err
+
+
+def test_backup_keep_deletes_the_oldest(tmp_path, db, capsys):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    for name in ("ops-20261120-010000Z.db", "ops-20261121-010000Z.db"):
+        (folder / name).write_bytes(b"x")
+    code = cli.main(["backup", "--db", str(db), str(folder), "--keep", "2"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and out.splitlines()[1:] == [f"deleted the older backup {folder / 'ops-20261120-010000Z.db'}"]
+    assert len(files(folder)) == 2
