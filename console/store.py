@@ -302,6 +302,13 @@ class Store:
             raise translate_error(exc, self.path) from exc
         try:
             self._open(operator, agency, max_skew_ms, wall)
+        except CorruptDatabase as exc:
+            self._conn.close()
+            if "damaged" not in str(exc):
+                raise
+            raise CorruptDatabase(f"{exc}. If it held this console's operation, restore a backup of it "
+                                  "(crisis-console restore), or start a new database and sync it from a peer: "
+                                  "every peer holds the whole operation") from exc
         except BaseException:
             self._conn.close()
             raise

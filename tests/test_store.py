@@ -691,7 +691,8 @@ def test_copied_or_restored_database_gets_a_new_replica_id(tmp_path):
 def test_a_file_that_is_not_a_database_is_refused(tmp_path):
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(CorruptDatabase, match="damaged or not a database"):
+    with pytest.raises(CorruptDatabase, match=r"damaged or not a database .*restore a backup of it "
+                       r"\(crisis-console restore\), or start a new database and sync it from a peer"):
         Store(bad)
     assert bad.read_bytes() == b"this is not sqlite at all" * 100
 
