@@ -18,8 +18,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from console import __version__, backup, clock, model, seed, transfer
-from console.store import Store, StoreError, default_db_path, short_id
+from console import __version__, backup, clock, model, report, seed, transfer
+from console.store import Store, StoreError, StoreIOError, default_db_path, short_id
 from console.sync import identity
 
 PROG = "crisis-console"
@@ -111,6 +111,12 @@ def build_parser() -> Parser:
     p.add_argument("--search", metavar="WORDS",
                    help="only rows holding these words, in any field (case does not matter)")
 
+    p = cmd("report", "the situation report: units by agency and status, tasks to do, stock, the period's notes")
+    p.add_argument("--hours", type=_hours, default=report.DEFAULT_HOURS, metavar="H",
+                   help=f"the period whose notes and journal it counts (default {report.DEFAULT_HOURS:g})")
+    p.add_argument("--format", choices=("text", "html"), default="text", help="text (default), or HTML to print")
+    p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
+
     p = cmd("conflicts", "list open conflicts")
     p.add_argument("--json", action="store_true")
 
@@ -184,6 +190,16 @@ def _backup_options(p: argparse.ArgumentParser) -> None:
                    help=f"with --backup-to: minutes between backups (default {BACKUP_EVERY:g})")
     p.add_argument("--keep", type=_at_least_one, metavar="N",
                    help=f"with --backup-to: keep the newest N backups there (default {BACKUP_KEEP})")
+
+
+def _hours(text: str) -> float:
+    try:
+        h = float(text)
+    except ValueError:
+        h = float("nan")
+    if not 0.01 <= h <= 24 * 366:  # nan fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours from 0.01 to a year (8784)")
+    return h
 
 
 def _at_least_one(text: str) -> int:
@@ -372,6 +388,14 @@ def run(args) -> int:
                 if args.table != "journal":
                     cells = [[short_id(r[0]), *r[1:]] for r in cells]
                 print(_table_text(headers, cells), file=out)
+        elif c == "report":
+            r = report.build(store, hours=args.hours)
+            text = report.as_html(r) if args.format == "html" else report.as_text(r)
+            if args.output:
+                _write_whole(args.output, text)
+                print(f"wrote the situation report to {args.output}", file=out)
+            else:
+                out.write(text)
         elif c == "conflicts":
             _conflicts(store, args.json, out)
         elif c == "resolve":
@@ -398,7 +422,7 @@ def run(args) -> int:
         elif c == "export":
             text = _export(store, args.table, args.format)
             if args.output:
-                args.output.write_text(text, encoding="utf-8")
+                _write_whole(args.output, text)
             else:
                 out.write(text)
         elif c == "changes":
@@ -448,6 +472,19 @@ def _backup_or_restore(args, out) -> int:
     print(f"this console continues as replica …{short_id(r.replica_id)}; sync with a peer to get back "
           "what was done since the backup", file=out)
     return 0
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write through a temporary file beside `path`: a failed write leaves
+    whatever was there."""
+    if not path.parent.is_dir():
+        raise StoreIOError(f"{path}: the folder {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _utc(ms: int) -> str:

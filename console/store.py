@@ -35,7 +35,7 @@ import random
 import sqlite3
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -368,6 +368,23 @@ class Store:
     # ---------------------------------------------------------------- helpers
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads made inside see one moment of the database, whatever other
+        connections commit meanwhile (one read transaction)."""
+        if self._conn.in_transaction:
+            yield
+            return
+        try:
+            self._conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        try:
+            yield
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:
         """One write transaction, taken with the write lock up front so two
         processes never deadlock upgrading read locks."""
@@ -512,9 +529,38 @@ class Store:
         return rows[0]
 
     @_guard
-    def list(self, table: str, *, deleted: bool = False) -> list:
-        """Every live row of `table` as records, in a stable order."""
-        return self._records(table, None, (), deleted=deleted)
+    def list(self, table: str, *, deleted: bool = False, limit: int | None = None) -> list:
+        """Every live row of `table` as records, in a stable order (the
+        first `limit` of them, if given)."""
+        return self._records(table, None, (), deleted=deleted, limit=limit)
+
+    @_guard
+    def tasks_to_do(self, now: str, limit: int | None = None) -> tuple[list, int, int]:
+        """Tasks still to do (open, assigned, in progress): the most urgent
+        first, then the soonest due, then those with no due time, by title;
+        the first `limit` of them, how many there are, and how many of
+        those are overdue at `now` (a stored time, UTC)."""
+        todo = "status IN ('open', 'assigned', 'in_progress')"
+        total, overdue = self._conn.execute(
+            f"SELECT count(*), total(due IS NOT NULL AND due < ?) FROM tasks WHERE {todo} AND deleted = 0 "
+            "AND created_hlc IS NOT NULL", (now,)).fetchone()
+        ranks = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(model.PRIORITIES))
+        order = f"CASE priority {ranks} ELSE 2 END, due IS NULL, due, title COLLATE NOCASE, id"
+        rows = self._records("tasks", todo, (), deleted=False, limit=limit, order=order)
+        return rows, total, int(overdue)
+
+    @_guard
+    def tally(self, table: str, by: Sequence[str], total: str | None = None) -> list[tuple]:
+        """The live rows of `table` counted per value of the fields `by`:
+        (value, ..., rows), with the sum of the field `total` after."""
+        t = model.table(table)
+        for name in (*by, *([total] if total else [])):
+            t.field(name)  # a known field, or ValidationError
+        live = "" if t.append_only else " AND deleted = 0"
+        cols = ", ".join(by)
+        summed = f", total({total})" if total else ""
+        return self._conn.execute(f"SELECT {cols}, count(*){summed} FROM {t.name} WHERE created_hlc IS NOT NULL"
+                                  f"{live} GROUP BY {cols}").fetchall()
 
     @_guard
     def get_many(self, table: str, ids: Iterable[str]) -> list:
@@ -549,7 +595,7 @@ class Store:
         return {k: tuple(v) for k, v in assigned.items()}
 
     def _records(self, table: str, where: str | None, params: tuple, *, deleted: bool,
-                 ids: list[str] | None = None) -> list:
+                 ids: list[str] | None = None, limit: int | None = None, order: str | None = None) -> list:
         t = model.table(table)
         cols = [c for c in model.record_fields(t.name) if c != "assigned_units"]
         conds = ["created_hlc IS NOT NULL"]
@@ -557,12 +603,16 @@ class Store:
             conds.append("deleted = 0")
         if where:
             conds.append(where)
-        order = "created_hlc DESC, id" if t.append_only else f"{t.label} COLLATE NOCASE, id"
+        order = order or ("created_hlc DESC, id" if t.append_only else f"{t.label} COLLATE NOCASE, id")
         sql = f"SELECT {', '.join(cols)} FROM {t.name} WHERE {' AND '.join(conds)} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         rows = self._conn.execute(sql, params).fetchall()
         rec = model.RECORDS[t.name]
         if t.name != "tasks":
             return [rec(*r) for r in rows]
+        if ids is None and limit is not None and len(rows) < 50:
+            ids = [r[0] for r in rows]
         if ids is not None and len(ids) < 50:
             assigned: dict[str, tuple[str, ...]] = {}
             for task_id in ids:
@@ -650,25 +700,29 @@ class Store:
     @_guard
     def journal_page(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
                      agency: str | None = None, before: JournalKey | None = None,
-                     down_to: JournalKey | None = None, at: Collection[int] | None = None
-                     ) -> list[tuple[JournalKey, model.JournalEntry]]:
+                     down_to: JournalKey | None = None, at: Collection[int] | None = None,
+                     action: str | None = None) -> list[tuple[JournalKey, model.JournalEntry]]:
         """Journal entries with their place in it, newest first: the
         entries after `before` (older), down to `down_to` (inclusive), and
         of those only the ones written at the clock times `at`, if given
-        (none, if it is empty). Each comes with its key, (clock time, id),
+        (none, if it is empty), and of the one `action` ("note": the free
+        notes), if given. Each comes with its key, (clock time, id),
         the order the journal is kept in. A window reads the journal a page
         at a time with these."""
         if at is not None and not at:
             return []
         sql, params = self._journal_sql(True, limit=limit, table=table, row=row, agency=agency, before=before,
-                                        down_to=down_to, at=at)
+                                        down_to=down_to, at=at, action=action)
         return [((r[0], r[1]), model.JournalEntry(*r[1:])) for r in self._conn.execute(sql, params)]
 
     @staticmethod
     def _journal_sql(keyed: bool, *, limit: int | None, table: str | None, row: str | None,
                      agency: str | None, before: JournalKey | None = None, down_to: JournalKey | None = None,
-                     at: Collection[int] | None = None) -> tuple[str, list]:
+                     at: Collection[int] | None = None, action: str | None = None) -> tuple[str, list]:
         where, params = [], []
+        if action:
+            where.append("action = ?")
+            params.append(action)
         if table:
             where.append("tbl = ?")
             params.append(table)
@@ -697,6 +751,14 @@ class Store:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return sql, params
+
+    @_guard
+    def journal_counts(self, since_hlc: int = 0) -> dict[str | None, tuple[int, int]]:
+        """Journal entries written at or after the clock time `since_hlc`,
+        per agency: (entries, of which free notes)."""
+        return {agency: (n, int(notes)) for agency, n, notes in self._conn.execute(
+            "SELECT agency, count(*), total(action = 'note') FROM journal WHERE created_hlc >= ? GROUP BY agency",
+            (since_hlc,))}
 
     @_guard
     def journal_mark(self, n: int, before: JournalKey | None = None) -> JournalKey | None:

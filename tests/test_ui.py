@@ -1570,3 +1570,37 @@ def test_back_up_from_the_window_runs_beside_it_and_says_how_it_went(qtbot, wind
                         lambda parent, title, name, kinds: asked.append(name) or ("", kinds))
     window.backup_action.trigger()
     assert asked[-1].startswith(str(dest.parent / "demo-")) and window.backup_action.isEnabled()
+
+
+def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_store, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    dialog = window.open_report()
+    qtbot.addWidget(dialog)
+    shown = dialog.view.toPlainText()
+    assert shown.startswith("Situation report — County Fire")
+    assert "Units (40, 100 personnel)" in shown and "Tasks still to do (15" in shown
+    assert "Swift-water rescue, 400 block River Road" in shown
+    # A unit changed meanwhile shows at the next refresh (F5).
+    e12 = demo_store.resolve_id("units", "E-12")
+    demo_store.update("units", e12, {"status": "out_of_service"})
+    before = dialog.report.unit_total.counts["out_of_service"]
+    dialog.refresh()
+    assert dialog.report.unit_total.counts["out_of_service"] == before + 1
+    # A shorter period takes in fewer notes.
+    notes = dialog.report.notes_total
+    dialog.hours.setValue(0.25)
+    dialog.refresh()
+    assert dialog.report.notes_total < notes
+    dialog.copy()
+    assert QApplication.clipboard().text().startswith("SITUATION REPORT — County Fire")
+    dialog.save(str(tmp_path / "sitrep.html"))
+    assert (tmp_path / "sitrep.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert dialog.saved.text() == f"Saved to {tmp_path / 'sitrep.html'}"
+    dialog.save(str(tmp_path / "sitrep.txt"))
+    assert (tmp_path / "sitrep.txt").read_text(encoding="utf-8").startswith("SITUATION REPORT")
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    dialog.save(str(tmp_path / "none" / "sitrep.html"))
+    assert warned and "Could not write" in warned[0]
+    assert not [p for p in (tmp_path).iterdir() if p.name.endswith(".part")]

@@ -50,6 +50,7 @@ from console.ui.models import (
     since_text,
     zone_name,
 )
+from console.ui.sitrep import ReportDialog
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
@@ -303,6 +304,7 @@ class MainWindow(QMainWindow):
         board.addSeparator()
         action("E&xport to CSV…", "Ctrl+E", self.export_current, board)
         action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
+        action("&Situation report…", "Ctrl+Shift+R", self.open_report, board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
         action("Search the &journal", "Ctrl+J", lambda: self.journal_dock.focus_search(), board)
         board.addSeparator()
@@ -677,6 +679,11 @@ class MainWindow(QMainWindow):
 
     def open_peers(self) -> PeersDialog:
         dialog = PeersDialog(self.bridge, self)
+        dialog.show()
+        return dialog
+
+    def open_report(self) -> ReportDialog:
+        dialog = ReportDialog(self.store, self)
         dialog.show()
         return dialog
 

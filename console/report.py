@@ -1,0 +1,308 @@
+"""The situation report: the operation at a glance, for a briefing or a
+shift change, as this console holds it.
+
+Units by agency and status (the resource summary of an ICS 209), the tasks
+still to do, most urgent and overdue first, the stock, the free notes of
+the period (the last 12 hours by default, an operational period) and how
+current this console's picture is: when each peer was last seen, what is
+still waiting to sync, and how many conflicts are open. As plain text (for
+a terminal, an e-mail or a radio log) or as HTML (to print).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from console import clock, model
+from console.model import JournalEntry, Resource, Task
+from console.store import Store
+from console.times import due_in, local_time, span_text, zone_name
+
+STATUSES = tuple(model.UNIT_STATUSES)
+DEFAULT_HOURS = 12.0
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    agency: str
+    counts: dict[str, int]  # status -> units
+    total: int
+    personnel: int
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    task: Task
+    callsigns: tuple[str, ...]
+    due_in: float | None  # seconds; negative: overdue
+
+
+@dataclass(frozen=True)
+class Report:
+    agency: str
+    operator: str
+    made_ms: int
+    since_ms: int
+    units: list[UnitLine]  # by agency
+    unit_total: UnitLine
+    tasks_by_status: dict[str, int]
+    to_do: list[TaskLine]  # open, assigned, in progress: most urgent, then soonest due
+    resources: list[Resource]
+    journal: dict[str | None, tuple[int, int]]  # agency -> (entries, notes) in the period
+    notes: list[JournalEntry]  # free notes in the period, oldest first (the newest, if limited)
+    peers: list[dict]
+    outbox: int
+    conflicts: int
+    # How many there are of what the lists above show, when they show only the first.
+    to_do_total: int
+    overdue_total: int
+    resources_total: int
+    notes_total: int
+
+
+def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = None,
+          limit: int | None = None) -> Report:
+    """Read the report from the store, in one read transaction. `limit`:
+    list at most that many tasks, resources and notes (the most urgent
+    tasks, the newest notes), for a window; the counts are of all."""
+    if not 0 < hours <= 24 * 366:
+        raise model.ValidationError(f"{hours:g} hours: the period is from a minute to a year")
+    now_ms = clock.wall_ms() if now_ms is None else now_ms
+    since_ms = now_ms - int(hours * 3600 * 1000)
+    since = clock.pack(since_ms)
+    with store.reading():
+        units = store.tally("units", ["agency", "status"], total="personnel")
+        tasks_by_status = store.tally("tasks", ["status"])
+        to_do, to_do_total, overdue = store.tasks_to_do(_iso(now_ms), limit)
+        resources = store.list("resources", limit=limit)
+        resources_total = store.counts()["resources"]
+        journal = store.journal_counts(since)
+        notes = [e for _, e in store.journal_page(down_to=(since, ""), action="note", limit=limit)]
+        peers = store.peers()
+        outbox = store.outbox()
+        conflicts = store.open_conflict_count()
+    by_agency: dict[str, dict[str, int]] = {}
+    people: dict[str, int] = {}
+    for agency, status, n, personnel in units:
+        agency = agency or "(no agency)"
+        counts = by_agency.setdefault(agency, dict.fromkeys(STATUSES, 0))
+        counts[status or "available"] += n
+        people[agency] = people.get(agency, 0) + int(personnel)
+    lines = [UnitLine(a, c, sum(c.values()), people[a]) for a, c in sorted(by_agency.items(), key=_casefold)]
+    total = UnitLine("Total", {s: sum(line.counts[s] for line in lines) for s in STATUSES},
+                     sum(line.total for line in lines), sum(line.personnel for line in lines))
+    now_s = now_ms / 1000
+    lines_to_do = [TaskLine(t, t.assigned_units, due_in(t, now_s)) for t in to_do]
+    by_status = dict.fromkeys(model.TASK_STATUSES, 0)
+    for status, n in tasks_by_status:
+        by_status[status or "open"] += n
+    resources = sorted(resources, key=lambda r: ((r.agency or "").casefold(), (r.name or "").casefold()))
+    return Report(store.agency, store.operator, now_ms, since_ms, lines, total, by_status,
+                  lines_to_do, resources, journal, notes[::-1], peers, outbox, conflicts,
+                  to_do_total=to_do_total, overdue_total=overdue,
+                  resources_total=resources_total, notes_total=sum(k for _, k in journal.values()))
+
+
+def _casefold(item: tuple[str, object]) -> str:
+    return item[0].casefold()
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _when(ms: int) -> str:
+    """A moment in this computer's zone, named, with UTC beside it."""
+    shown = f"{local_time(_iso(ms), seconds=False)} {zone_name()}"
+    if datetime.fromtimestamp(ms / 1000).astimezone().utcoffset():
+        shown += f" ({_iso(ms)[11:16]} UTC)"
+    return shown
+
+
+def _period(r: Report) -> str:
+    hours = (r.made_ms - r.since_ms) / 3_600_000
+    return f"the last {hours:g} hour{'s' if hours != 1 else ''}, since {_when(r.since_ms)}"
+
+
+def _due(line: TaskLine) -> str:
+    if line.due_in is None:
+        return local_time(line.task.due, seconds=False) if line.task.due else ""
+    shown = local_time(line.task.due, seconds=False)
+    if line.due_in < 0:
+        return f"{shown} OVERDUE {span_text(-line.due_in)}"
+    return f"{shown} (in {span_text(line.due_in)})"
+
+
+def _quantity(r: Resource) -> str:
+    q = r.quantity
+    return f"{int(q):,}" if q == int(q) else f"{q:,.3f}".rstrip("0")
+
+
+def _peer_line(p: dict, now_ms: int) -> str:
+    seen = p["last_seen"]
+    if not seen:
+        return f"{p['agency']} ({p['role']}): never connected"
+    ago = span_text(now_ms / 1000 - datetime.fromisoformat(seen.replace("Z", "+00:00")).timestamp())
+    owed = f", {p['owed']:,} changes it has not received" if p["owed"] else ""
+    return f"{p['agency']} ({p['role']}): last seen {local_time(seen, seconds=False)}, {ago} ago{owed}"
+
+
+def _currency(r: Report) -> list[str]:
+    """How current this console's picture is, in sentences."""
+    if not r.peers:
+        return ["No other console is trusted: this is one console's picture only, and nothing made here has "
+                "been sent anywhere."]
+    out = [_peer_line(p, r.made_ms) for p in r.peers]
+    out.append("All of this console's changes have reached a peer." if not r.outbox else
+               f"{r.outbox:,} change{'s' if r.outbox != 1 else ''} made here {'have' if r.outbox != 1 else 'has'} "
+               "not reached any peer yet.")
+    out.append("No conflicts are open." if not r.conflicts else
+               f"{r.conflicts:,} conflict{'s' if r.conflicts != 1 else ''} to reconcile: where two consoles wrote "
+               "at once, the board shows one side until a person chooses.")
+    return out
+
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _clip(text: str | None, n: int = 48) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def as_text(r: Report) -> str:
+    out = [f"SITUATION REPORT — {r.agency}",
+           f"Made {_when(r.made_ms)} by {r.operator}, from this console's copy of the operation.",
+           f"Period: {_period(r)}.", ""]
+    out += ["HOW CURRENT THIS IS", *(f"  {x}" for x in _currency(r)), ""]
+    out.append(f"UNITS ({r.unit_total.total:,}, {r.unit_total.personnel:,} personnel)")
+    if r.units:
+        heads = ["Agency", *(model.label(s) for s in STATUSES), "Total", "Personnel"]
+        rows = [[line.agency, *(str(line.counts[s]) for s in STATUSES), str(line.total), str(line.personnel)]
+                for line in [*r.units, r.unit_total]]
+        out += [f"  {x}" for x in _table(heads, rows, right=set(range(1, len(heads))))]
+    else:
+        out.append("  none")
+    out.append("")
+    counts = ", ".join(f"{n} {model.label(s)}" for s, n in r.tasks_by_status.items() if n)
+    out.append(f"TASKS STILL TO DO ({r.to_do_total:,}; all tasks: {counts or 'none'})")
+    if r.overdue_total:
+        out.append(f"  {r.overdue_total:,} OVERDUE")
+    if len(r.to_do) < r.to_do_total:
+        out.append(f"  the {len(r.to_do):,} most urgent shown")
+    if r.to_do:
+        rows = [[model.label(t.task.priority or "normal"), model.label(t.task.status or "open"), _clip(t.task.title),
+                 _clip(t.task.location, 32), t.task.lead_agency or "", _clip(", ".join(t.callsigns), 32), _due(t)]
+                for t in r.to_do]
+        out += [f"  {x}" for x in _table(["Priority", "Status", "Task", "Location", "Lead", "Units", "Due"], rows)]
+    out.append("")
+    out.append(f"RESOURCES ({r.resources_total:,})")
+    if len(r.resources) < r.resources_total:
+        out.append(f"  the first {len(r.resources):,} by name shown")
+    if r.resources:
+        rows = [[x.agency or "", _clip(x.name), _clip(x.kind, 32), _clip(x.location, 32), _quantity(x), x.unit or ""]
+                for x in r.resources]
+        out += [f"  {x}" for x in _table(["Agency", "Name", "Kind", "Location", "Quantity", "Unit"], rows,
+                                         right={4})]
+    out.append("")
+    entries = sum(n for n, _ in r.journal.values())
+    out.append(f"JOURNAL: {entries:,} entr{'ies' if entries != 1 else 'y'} in the period"
+               + (" (" + ", ".join(f"{a or '?'} {n:,}" for a, (n, _) in sorted(
+                   r.journal.items(), key=lambda kv: (kv[0] or "").casefold())) + ")" if r.journal else ""))
+    out.append(f"NOTES IN THE PERIOD ({r.notes_total:,}), times in {zone_name()}"
+               + (f"; the newest {len(r.notes):,} shown" if len(r.notes) < r.notes_total else ""))
+    for e in r.notes:
+        out.append(f"  {local_time(e.at, seconds=False)}  {e.agency} ({e.operator}): {' '.join(e.text.split())}")
+    return "\n".join(out) + "\n"
+
+
+_CSS = """
+body { font-family: sans-serif; font-size: 10pt; }
+h1 { font-size: 14pt; margin-bottom: 2pt; }
+h2 { font-size: 11pt; margin: 12pt 0 4pt; border-bottom: 1px solid #888; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #bbb; padding: 2px 6px; text-align: left; vertical-align: top; }
+th { background: #eee; }
+td.n { text-align: right; }
+tr.total td { font-weight: bold; }
+.overdue { color: #c62828; font-weight: bold; }
+.warn { color: #b71c1c; font-weight: bold; }
+"""
+
+
+def as_html(r: Report) -> str:
+    e = html.escape
+
+    def table(headers, rows, numeric=frozenset(), classes=None):
+        head = "".join(f"<th>{e(h)}</th>" for h in headers)
+        body = []
+        for i, row in enumerate(rows):
+            cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+            cells = "".join(f'<td class="n">{c}</td>' if j in numeric else f"<td>{c}</td>" for j, c in enumerate(row))
+            body.append(f"<tr{cls}>{cells}</tr>")
+        return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+    currency = _currency(r)
+    warn = {i for i, x in enumerate(currency) if ("not reached" in x or "to reconcile" in x or "never" in x)}
+    parts = [f"<h1>Situation report — {e(r.agency)}</h1>",
+             f"<p>Made {e(_when(r.made_ms))} by {e(r.operator)}, from this console's copy of the operation.<br>"
+             f"Period: {e(_period(r))}.</p>",
+             "<h2>How current this is</h2><ul>"
+             + "".join(f'<li{" class=warn" if i in warn else ""}>{e(x)}</li>' for i, x in enumerate(currency))
+             + "</ul>",
+             f"<h2>Units ({r.unit_total.total:,}, {r.unit_total.personnel:,} personnel)</h2>"]
+    if r.units:
+        heads = ["Agency", *(model.label(s) for s in STATUSES), "Total", "Personnel"]
+        lines = [*r.units, r.unit_total]
+        rows = [[e(x.agency), *(str(x.counts[s]) for s in STATUSES), str(x.total), str(x.personnel)] for x in lines]
+        parts.append(table(heads, rows, numeric=set(range(1, len(heads))),
+                           classes=[""] * len(r.units) + ["total"]))
+    else:
+        parts.append("<p>None.</p>")
+    counts = ", ".join(f"{n} {model.label(s)}" for s, n in r.tasks_by_status.items() if n)
+    over = f' — <span class="overdue">{r.overdue_total:,} overdue</span>' if r.overdue_total else ""
+    shown = f" The {len(r.to_do):,} most urgent are shown." if len(r.to_do) < r.to_do_total else ""
+    parts.append(f"<h2>Tasks still to do ({r.to_do_total:,}{over})</h2>"
+                 f"<p>All tasks: {e(counts or 'none')}.{shown}</p>")
+    if r.to_do:
+        rows = [[e(model.label(t.task.priority or "normal")), e(model.label(t.task.status or "open")),
+                 e(t.task.title or ""), e(t.task.location or ""), e(t.task.lead_agency or ""),
+                 e(", ".join(t.callsigns)),
+                 f'<span class="overdue">{e(_due(t))}</span>' if t.due_in is not None and t.due_in < 0 else e(_due(t))]
+                for t in r.to_do]
+        parts.append(table(["Priority", "Status", "Task", "Location", "Lead", "Units", f"Due ({zone_name()})"],
+                           rows))
+    parts.append(f"<h2>Resources ({r.resources_total:,})</h2>")
+    if len(r.resources) < r.resources_total:
+        parts.append(f"<p>The first {len(r.resources):,} by name are shown.</p>")
+    if r.resources:
+        rows = [[e(x.agency or ""), e(x.name or ""), e(x.kind or ""), e(x.location or ""), e(_quantity(x)),
+                 e(x.unit or "")] for x in r.resources]
+        parts.append(table(["Agency", "Name", "Kind", "Location", "Quantity", "Unit"], rows, numeric={4}))
+    entries = sum(n for n, _ in r.journal.values())
+    per = ", ".join(f"{e(a or '?')} {n:,}" for a, (n, _) in sorted(r.journal.items(),
+                                                                 key=lambda kv: (kv[0] or "").casefold()))
+    newest = f" The newest {len(r.notes):,} notes are shown." if len(r.notes) < r.notes_total else ""
+    parts.append(f"<h2>Notes in the period ({r.notes_total:,})</h2>"
+                 f"<p>{entries:,} journal entr{'ies' if entries != 1 else 'y'} in the period"
+                 f"{f' ({per})' if per else ''}.{newest}</p>")
+    if r.notes:
+        rows = [[e(local_time(n.at, seconds=False)), e(n.agency or ""), e(n.operator or ""), e(n.text)]
+                for n in r.notes]
+        parts.append(table([f"Time ({zone_name()})", "Agency", "Operator", "Note"], rows))
+    title = f"Situation report — {r.agency} — {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.made_ms / 1000))}"
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")

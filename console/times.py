@@ -1,0 +1,69 @@
+"""Times as the people at a console read them: in the computer's own time
+zone, named, and spans as a board shows them. No Qt: the window, the
+command line and reports share these."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+# A task still to be done whose due time has passed shows it in red and
+# bold; one due within this many seconds, in orange.
+DUE_SOON = 30 * 60
+OPEN_TASK = frozenset({"open", "assigned", "in_progress"})
+
+
+def local_time(iso: str | None, *, seconds: bool = True) -> str:
+    """A stored time (UTC, as every console keeps them) in this computer's
+    own time zone, as the people at it read a clock: 2026-11-26 14:05:09.
+    Whatever shows such times names the zone once (`zone_name`)."""
+    if not iso:
+        return ""
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+    except ValueError:
+        return iso
+    return dt.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def clock_text(iso: str) -> str:
+    """A recent moment, in this computer's zone and named: "14:05:09 CET"
+    today, with the date before it on any other day."""
+    shown = local_time(iso)
+    today = datetime.now().astimezone().strftime("%Y-%m-%d")
+    return f"{shown[11:] if shown.startswith(today) else shown} {zone_name()}"
+
+
+def zone_name() -> str:
+    """This computer's time zone as its clock names it now (CET, EST, UTC)."""
+    return datetime.now().astimezone().strftime("%Z") or "local time"
+
+
+def since_text(iso: str | None, now: float | None = None) -> str:
+    """How long ago, as people read a board: 45s, 12m, 3h05m."""
+    if not iso:
+        return ""
+    then = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return span_text((now or time.time()) - then)
+
+
+def span_text(seconds: float) -> str:
+    """A length of time as people read a board: 45s, 12m, 3h05m."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def due_in(task, now: float | None = None) -> float | None:
+    """Seconds until a task still to be done is due (negative: overdue), or
+    None for a task with no due time, or done with, or cancelled."""
+    if not getattr(task, "due", None) or task.status not in OPEN_TASK:
+        return None
+    try:
+        due = datetime.fromisoformat(task.due.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return due - (now if now is not None else time.time())

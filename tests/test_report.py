@@ -1,0 +1,134 @@
+"""The situation report, from a real store, as text and HTML, and its command."""
+
+import html
+import re
+
+import pytest
+from conftest import FakeWall
+
+from console import cli, model, report
+from console.store import Store
+
+HOUR = 3600 * 1000
+NOW = 1_780_000_000_000  # 2026-05-28 20:26:40 UTC
+
+
+def iso(ms):
+    return report._iso(ms)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    import time
+
+    time.tzset()
+    wall = FakeWall(NOW - 20 * HOUR)
+    s = Store(tmp_path / "ops.db", agency="County EOC", operator="Sgt. Lee", wall=wall)
+    s.note("an old note, before the period")
+    wall.ms = NOW - 2 * HOUR
+    units = {}
+    for callsign, agency, status, people in [("E-12", "County Fire", "on_scene", 4), ("E-14", "County Fire",
+                                             "available", 3), ("Medic 5", "County EMS", "en_route", 2),
+                                            ("2A12", "City Police", "out_of_service", 1)]:
+        units[callsign] = s.add("units", {"callsign": callsign, "agency": agency, "kind": "x", "status": status,
+                                          "personnel": people})
+    tasks = {}
+    for title, priority, status, due in [
+        ("Levee", "urgent", "in_progress", NOW - HOUR),  # overdue
+        ("Shelter", "high", "open", NOW + HOUR),
+        ("Roads", "urgent", "open", None),
+        ("Debris", "low", "assigned", NOW - 3 * HOUR),  # overdue, but low
+        ("Done", "urgent", "completed", NOW - HOUR),  # not to do
+    ]:
+        values = {"title": title, "priority": priority, "status": status}
+        if due:
+            values["due"] = iso(due)
+        tasks[title] = s.add("tasks", values)
+    s.update("units", units["E-12"], {"task_id": tasks["Levee"]})
+    s.update("units", units["Medic 5"], {"task_id": tasks["Levee"]})
+    s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "Public Works", "quantity": 1850,
+                        "unit": "bags"})
+    s.add("resources", {"name": "Cots", "kind": "Supply", "agency": "County EMS", "quantity": 140})
+    s.note("Levee <b>holding</b> & watched")
+    wall.ms = NOW
+    yield s
+    s.close()
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def test_the_report_counts_units_and_orders_the_tasks_to_do(store):
+    r = report.build(store, now_ms=NOW)
+    assert [(u.agency, u.total, u.personnel) for u in r.units] == [
+        ("City Police", 1, 1), ("County EMS", 1, 2), ("County Fire", 2, 7)]
+    assert r.units[2].counts == {**dict.fromkeys(model.UNIT_STATUSES, 0), "on_scene": 1, "available": 1}
+    assert (r.unit_total.total, r.unit_total.personnel, r.unit_total.counts["out_of_service"]) == (4, 10, 1)
+    # Most urgent first; within a priority, the soonest due, then those with no due time.
+    assert [t.task.title for t in r.to_do] == ["Levee", "Roads", "Shelter", "Debris"]
+    assert r.to_do_total == 4 and r.overdue_total == 2
+    levee = r.to_do[0]
+    assert levee.callsigns == ("E-12", "Medic 5") and levee.due_in == -3600
+    assert r.tasks_by_status == {"open": 2, "assigned": 1, "in_progress": 1, "completed": 1, "cancelled": 0}
+    assert [x.name for x in r.resources] == ["Cots", "Sandbags"]  # by agency
+    # Only the notes of the period; the journal's entries in it, per agency.
+    assert [n.text for n in r.notes] == ["Levee <b>holding</b> & watched"]
+    assert r.notes_total == 1 and r.journal["County EOC"][1] == 1
+    assert r.journal["County EOC"][0] == sum(n for n, _ in r.journal.values())
+    wide = report.build(store, now_ms=NOW, hours=24)
+    assert [n.text for n in wide.notes] == ["an old note, before the period", "Levee <b>holding</b> & watched"]
+
+
+def test_a_limited_report_lists_the_first_and_counts_them_all(store):
+    r = report.build(store, now_ms=NOW, limit=1)
+    assert [t.task.title for t in r.to_do] == ["Levee"] and r.to_do_total == 4 and r.overdue_total == 2
+    assert len(r.resources) == 1 and r.resources_total == 2
+    text = report.as_text(r)
+    assert "the 1 most urgent shown" in text and "the first 1 by name shown" in text
+    assert "The 1 most urgent are shown." in report.as_html(r)
+
+
+def test_the_text_says_how_current_it_is_and_what_is_overdue(store):
+    text = report.as_text(report.build(store, now_ms=NOW))
+    assert text.startswith("SITUATION REPORT — County EOC\nMade 2026-05-28 20:26 UTC by Sgt. Lee")
+    assert "Period: the last 12 hours, since 2026-05-28 08:26 UTC." in text
+    assert "No other console is trusted" in text
+    assert re.search(r"urgent +in progress +Levee +.*E-12, Medic 5 +2026-05-28 19:26 OVERDUE 1h00m", text)
+    assert "2 OVERDUE" in text
+    assert "Public Works  Sandbags  Supply" in text and "1,850  bags" in text
+    assert "2026-05-28 18:26  County EOC (Sgt. Lee): Levee <b>holding</b> & watched" in text
+    store.trust("A" * 52, "County Fire", "editor")
+    text = report.as_text(report.build(store, now_ms=NOW))
+    assert "County Fire (editor): never connected" in text
+    assert "changes made here have not reached any peer yet" in text
+
+
+def test_the_html_escapes_what_people_typed(store):
+    page = report.as_html(report.build(store, now_ms=NOW))
+    assert "<b>holding</b>" not in page and html.escape("Levee <b>holding</b> & watched") in page
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert '<span class="overdue">2 overdue</span>' in page
+
+
+def test_a_period_out_of_range_is_refused(store):
+    for hours in (0, -1, 24 * 367):
+        with pytest.raises(model.ValidationError, match="the period is from a minute to a year"):
+            report.build(store, hours=hours)
+
+
+def test_the_report_command(store, tmp_path, capsys):
+    db = str(store.path)
+    assert cli.main(["report", "--db", db]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("SITUATION REPORT — County EOC") and err == ""
+    page = tmp_path / "sitrep.html"
+    assert cli.main(["report", "--db", db, "--format", "html", "--hours", "8784", "-o", str(page)]) == 0
+    out, _ = capsys.readouterr()
+    assert out == f"wrote the situation report to {page}\n"
+    assert "an old note, before the period" in page.read_text(encoding="utf-8")
+    assert cli.main(["report", "--db", db, "--hours", "0"]) == 2
+    assert "not a number of hours" in capsys.readouterr()[1]
+    assert cli.main(["report", "--db", db, "-o", str(tmp_path / "none" / "x.txt")]) == 1
+    _, err = capsys.readouterr()
+    assert "the folder" in err and "does not exist" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("ops.db")) == ["sitrep.html"]
