@@ -1599,8 +1599,12 @@ def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_
     assert dialog.saved.text() == f"Saved to {tmp_path / 'sitrep.html'}"
     dialog.save(str(tmp_path / "sitrep.txt"))
     assert (tmp_path / "sitrep.txt").read_text(encoding="utf-8").startswith("SITUATION REPORT")
+    dialog.save(str(tmp_path / "sitrep.pdf"))
+    pdf = (tmp_path / "sitrep.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF") and pdf.count(b"/Type /Page\n") >= 2
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
     dialog.save(str(tmp_path / "none" / "sitrep.html"))
-    assert warned and "Could not write" in warned[0]
+    dialog.save(str(tmp_path / "none" / "sitrep.pdf"))
+    assert len(warned) == 2 and all("Could not write" in w for w in warned)
     assert not [p for p in (tmp_path).iterdir() if p.name.endswith(".part")]

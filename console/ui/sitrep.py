@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QLocale, QMarginsF
+from PySide6.QtGui import QKeySequence, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -67,7 +68,10 @@ class ReportDialog(QDialog):
         self.copy_button = buttons.addButton("Copy as text", QDialogButtonBox.ButtonRole.ActionRole)
         self.copy_button.clicked.connect(self.copy)
         self.save_button = buttons.addButton("Save…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.save_button.setToolTip("As PDF, to print or send; as HTML; or as text")
         self.save_button.clicked.connect(lambda: self.save())
+        self.print_button = buttons.addButton("Print…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.print_button.clicked.connect(self.print_report)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -96,21 +100,31 @@ class ReportDialog(QDialog):
             QApplication.clipboard().setText(report.as_text(self.report))
 
     def save(self, path: str | None = None) -> None:
-        """Write the report as shown, as HTML (to print) or, for a name
-        ending in .txt, as text; through a temporary file."""
+        """Write the report as shown: as PDF (to print or send), HTML, or for
+        a name ending in .txt, text; through a temporary file, so a failed
+        save leaves whatever was there."""
         if self.report is None:
             return
         if not isinstance(path, str):
-            name = f"sitrep-{time.strftime('%Y-%m-%d-%H%M')}.html"
+            name = f"sitrep-{time.strftime('%Y-%m-%d-%H%M')}.pdf"
             path, _ = QFileDialog.getSaveFileName(self, "Save the situation report", name,
-                                                  "HTML, to print (*.html);;Text (*.txt)")
+                                                  "PDF (*.pdf);;HTML (*.html);;Text (*.txt)")
             if not path:
                 return
-        text = report.as_text(self.report) if path.lower().endswith(".txt") else report.as_html(self.report)
         target = Path(path)
         tmp = target.with_name(f".{target.name}.part")
         try:
-            tmp.write_text(text, encoding="utf-8")
+            if path.lower().endswith(".pdf"):
+                writer = QPdfWriter(str(tmp))
+                writer.setTitle(f"Situation report — {self.report.agency}")
+                writer.setPageLayout(_page_layout())
+                self._document().print_(writer)
+                del writer  # the file is complete once the writer is gone
+                if not tmp.exists():
+                    raise OSError(f"the folder {target.parent} cannot be written")
+            else:
+                text = report.as_text(self.report) if path.lower().endswith(".txt") else report.as_html(self.report)
+                tmp.write_text(text, encoding="utf-8")
             tmp.replace(target)
         except OSError as exc:
             QMessageBox.warning(self, "Report not saved", f"Could not write {path}: {exc.strerror or exc}")
@@ -118,3 +132,25 @@ class ReportDialog(QDialog):
         finally:
             tmp.unlink(missing_ok=True)
         self.saved.setText(f"Saved to {path}")
+
+    def print_report(self) -> None:
+        if self.report is None:
+            return
+        from PySide6.QtPrintSupport import QPrintDialog, QPrinter  # only when printing: keeps opening light
+
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setPageLayout(_page_layout())
+        if QPrintDialog(printer, self).exec() == QDialog.DialogCode.Accepted:
+            self._document().print_(printer)
+
+    def _document(self) -> QTextDocument:
+        doc = QTextDocument()
+        doc.setHtml(report.as_html(self.report))
+        return doc
+
+
+def _page_layout() -> QPageLayout:
+    """Letter where the computer's locale measures in inches, A4 elsewhere."""
+    us = QLocale().measurementSystem() != QLocale.MeasurementSystem.MetricSystem
+    size = QPageSize(QPageSize.PageSizeId.Letter if us else QPageSize.PageSizeId.A4)
+    return QPageLayout(size, QPageLayout.Orientation.Portrait, QMarginsF(12, 12, 12, 12), QPageLayout.Unit.Millimeter)
