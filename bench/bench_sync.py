@@ -61,9 +61,9 @@ def trust_all(consoles: list[tuple[Path, str]]) -> None:
                     s.trust(other_id, other_db.stem)
 
 
-def start_relay(db: Path) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "console", "relay", "--db", str(db), "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+def start_relay(db: Path, *options: str) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, "-m", "console", "relay", "--db", str(db), "--listen", "127.0.0.1:0",
+                             *options], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     while True:
         line = proc.stdout.readline()
         if not line:

@@ -5,6 +5,7 @@
     python bench/soak_sync.py --kills         # and sync processes killed now and then
     python bench/soak_sync.py --window        # the first console a window (offscreen)
     python bench/soak_sync.py --ring          # the consoles also in a ring, each change by two ways
+    python bench/soak_sync.py --backups       # the relay backing up every 6 s meanwhile
 
 A relay process; one `crisis-console sync` process per console, dialling the
 relay through a proxy on 127.0.0.1 that cuts each connection after a random
@@ -23,6 +24,11 @@ scheduler running other processes meanwhile.
 With `--ring`, the consoles also sync directly in a ring (each listens, and
 dials the next), so that every change reaches each console by two ways,
 through the relay and around the ring.
+
+With `--backups`, the relay runs with `--backup-to` every 0.1 minute,
+keeping 5: each backup read while four writers and the sync write to its
+database. At the end every backup kept must be whole (`quick_check`) and
+the newest must hold a prefix of each origin's changes with no gap.
 
 With `--kills`, every 10 to 30 s one `sync` process is killed (SIGKILL, as a
 laptop losing power would), at a random point of its work, and started again
@@ -43,6 +49,7 @@ import json
 import os
 import random
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -238,7 +245,7 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring: bool) -> None:
+async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring: bool, backups: bool) -> None:
     relay_c = make_console(tmp, "relay")
     consoles = [make_console(tmp, f"c{i}") for i in range(n)]
     trust_all([relay_c, *consoles])
@@ -247,7 +254,12 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
         s.add_many("tasks", [{"title": f"Task {i}"} for i in range(50)])
         s.add_many("resources", [{"name": f"Sandbags {i}", "kind": "Supply", "agency": "PW", "quantity": 1000}
                                  for i in range(10)])
-    relay, port = start_relay(relay_c[0])
+    folder = tmp / "backups"
+    if backups:
+        folder.mkdir()
+    relay, port = start_relay(relay_c[0], *(["--backup-to", str(folder), "--backup-every", "0.1", "--keep", "5"]
+                                            if backups else []))
+    backups_seen: set[str] = set()
     rng = random.Random(7)
     counts = {"connections": 0, "turned away": 0, "cut": 0}
     proxy = await chaos_proxy(port, counts, rng)
@@ -288,6 +300,8 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
             kills += 1
             next_kill = time.monotonic() + rng.uniform(10, 30)
             await asyncio.sleep(0.5)  # let it start before it is sampled
+        if backups:
+            backups_seen |= {p.name for p in folder.glob("*Z.db")}
         running = [p for p in syncs if p is not None]
         sample = (rss_mib(relay.pid), fd_count(relay.pid), [rss_mib(p.pid) for p in running],
                   [fd_count(p.pid) for p in running], shown.get("rss"), shown.get("stall_ms"), shown.get("busy_ms"))
@@ -336,10 +350,33 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
           f"{first[2]} -> {last[2]} MiB, {first[3]} -> {last[3]} fds"
           + (f"; window {first[4]} -> {last[4]} MiB, largest stall {max(stalls)[0]} ms (its thread on the CPU "
              f"{max(stalls)[1]} ms of it)" if window else ""))
+    if backups:
+        print(f"backups    {backup_figures(folder, backups_seen, states[0] if states else None)}")
     print(f"converged  {'yes' if converged else 'NO'} within {took:.0f} s of healing (checked every second): "
           f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflict(s) on every console; "
           f"every writer's changes held up to its last with no gap: {'yes' if whole else 'NO'}"
           if converged else f"converged  NO after {took:.0f} s: logs in {tmp}")
+
+
+def backup_figures(folder: Path, seen: set[str], final: dict | None) -> str:
+    """The relay's backups: each whole, and the newest a prefix of what the
+    relay ended with (every origin's changes up to some point, no gap)."""
+    kept = sorted(folder.glob("*Z.db"))
+    whole, prefix, newest = True, None, None
+    for path in kept:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            whole &= conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            if path == kept[-1]:
+                replicas = conn.execute("SELECT origin, contiguous, max_seq FROM replicas").fetchall()
+                newest = conn.execute("SELECT count(*) FROM changes").fetchone()[0]
+                ends = {o: top for o, _, top in (final or {}).get("replicas", [])}
+                prefix = all(c == m and m <= ends.get(o, 0) for o, c, m in replicas)
+        finally:
+            conn.close()
+    return (f"{len(seen | {p.name for p in kept})} or more made (names seen every {SAMPLE} s), {len(kept)} kept, "
+            f"each whole: {'yes' if whole else 'NO'}; the newest holds {newest} changes, every origin's up to a "
+            f"point with no gap: {'yes' if prefix else 'NO'}")
 
 
 def main() -> None:
@@ -352,13 +389,14 @@ def main() -> None:
     p.add_argument("--consoles", type=int, default=3)
     p.add_argument("--kills", action="store_true", help="kill a sync process (SIGKILL) every 10 to 30 s")
     p.add_argument("--window", action="store_true", help="the first console is the desktop window (offscreen)")
+    p.add_argument("--backups", action="store_true", help="the relay backs up every 6 s meanwhile")
     p.add_argument("--ring", action="store_true",
                    help="the consoles also sync in a ring, directly: every change reaches each by two ways")
     args = p.parse_args()
     if args.ring and args.window:
         p.error("--ring and --window do not go together (the window's console is not in the ring)")
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills, args.window, args.ring))
+        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills, args.window, args.ring, args.backups))
 
 
 if __name__ == "__main__":

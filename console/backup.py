@@ -157,6 +157,8 @@ async def _keep_backing_up(db, folder, every_s: float, keep: int, watch: sqlite3
         except (StoreError, OSError) as exc:
             said = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else exc
             log.warning("backup into %s failed: %s; trying again in %s", folder, said, _minutes(every_s))
+        except Exception:  # a bug: said in full, and the backups go on
+            log.exception("backup into %s failed; trying again in %s", folder, _minutes(every_s))
         await asyncio.sleep(every_s)
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from console import __version__, backup, clock, model, report, seed, transfer
+from console import __version__, backup, clock, csv_rows, model, report, seed, transfer
 from console.store import Store, StoreError, StoreIOError, default_db_path, short_id
 from console.sync import identity
 
@@ -83,9 +83,11 @@ def build_parser() -> Parser:
     g.add_argument("--synthetic", type=int, metavar="N", help="N synthetic rows per table, for benchmarks")
 
     tables = sorted(model.TABLES)
-    p = cmd("add", "add a row; prints its id")
+    p = cmd("add", "add a row (prints its id), or the rows of a CSV file")
     p.add_argument("table", choices=tables, metavar="TABLE", help=f"one of {', '.join(tables)}")
-    p.add_argument("values", nargs="+", metavar="FIELD=VALUE")
+    p.add_argument("values", nargs="*", metavar="FIELD=VALUE")
+    p.add_argument("--csv", type=Path, metavar="FILE",
+                   help="add a row for each line of this CSV file, whose first line names the fields")
 
     p = cmd("set", "change fields of a row (deleted=false restores a deleted row)")
     p.add_argument("table", choices=tables, metavar="TABLE")
@@ -316,6 +318,12 @@ def run(args) -> int:
         return app.demo_main(args)
     if args.command in ("backup", "restore"):
         return _backup_or_restore(args, out)
+    found = None
+    if args.command == "add":  # before the database is made
+        if bool(args.values) == bool(args.csv):
+            raise UsageError(f"{PROG} add: give FIELD=VALUE ... or --csv FILE" + (", not both" if args.csv else ""))
+        if args.csv:
+            found = csv_rows.read(args.table, args.csv)
     with _open(args) as store:
         c = args.command
         if c == "id":
@@ -349,6 +357,11 @@ def run(args) -> int:
             else:
                 counts = seed.seed_synthetic(store, args.synthetic)
             print("seeded " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {store.path}", file=out)
+        elif c == "add" and found:
+            ids = store.add_many(found.table, found.rows, where=found.lines,
+                                 summary=f"Added {len(found.rows)} {found.table} from {args.csv.name}")
+            print(f"added {len(ids)} {found.table} from {args.csv}"
+                  + (f" (columns left out: {', '.join(found.left_out)})" if found.left_out else ""), file=out)
         elif c == "add":
             t = model.table(args.table)
             values = _pairs(t, args.values)

@@ -1229,21 +1229,28 @@ class Store:
         return self.add_many(table, [values])[0]
 
     @_guard
-    def add_many(self, table: str, rows: Iterable[Mapping[str, Any]], *, summary: str | None = None) -> list[str]:
-        """Create many rows in one transaction, with one journal entry."""
+    def add_many(self, table: str, rows: Iterable[Mapping[str, Any]], *, summary: str | None = None,
+                 where: Sequence[str] | None = None) -> list[str]:
+        """Create many rows in one transaction, with one journal entry.
+        `where`: what to call each row in an error ("roster.csv, line 7")."""
         t = model.table(table)
         if t.append_only:
             return self._notes(rows)
         with self._writing() as w:
             prepared = []
             seen_callsigns: set[str] = set()
-            for values in rows:
-                vals = self._new_values(t, values)
-                if t.name == "units":
-                    key = vals["callsign"].lower()
-                    if key in seen_callsigns:
-                        raise ValidationError(f"callsign {vals['callsign']!r} appears twice")
-                    seen_callsigns.add(key)
+            for i, values in enumerate(rows):
+                try:
+                    vals = self._new_values(t, values)
+                    if t.name == "units":
+                        key = vals["callsign"].lower()
+                        if key in seen_callsigns:
+                            raise ValidationError(f"callsign {vals['callsign']!r} appears twice")
+                        seen_callsigns.add(key)
+                except ValidationError as exc:
+                    if where is None:
+                        raise
+                    raise ValidationError(f"{where[i]}: {exc}") from None
                 prepared.append(vals)
             if t.name == "units":
                 self._check_callsigns_free([v["callsign"] for v in prepared])

@@ -1608,3 +1608,32 @@ def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_
     dialog.save(str(tmp_path / "none" / "sitrep.pdf"))
     assert len(warned) == 2 and all("Could not write" in w for w in warned)
     assert not [p for p in (tmp_path).iterdir() if p.name.endswith(".part")]
+
+
+def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, demo_store, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked, warned = [], []
+    answer = [QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text) or answer[0])
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,Callsign,Agency,Kind,Status\n,E-31,County Fire,Engine,en route\n,M-9,County EMS,"
+                      "Ambulance,available\n", encoding="utf-8")
+    window.tabs.setCurrentIndex(0)  # units
+    before = demo_store.counts()["units"]
+    answer[0] = QMessageBox.StandardButton.No
+    assert window.import_csv(str(roster)) == 0 and demo_store.counts()["units"] == before
+    assert asked == ["Add 2 units from roster.csv?\n\nLeft out, as a new row cannot take them: id."]
+    answer[0] = QMessageBox.StandardButton.Yes
+    assert window.import_csv(str(roster)) == 2
+    assert window.statusBar().currentMessage() == "Added 2 units from roster.csv"
+    qtbot.waitUntil(lambda: {"E-31", "M-9"} <= set(board_values(window, "units", "callsign")), timeout=5000)
+    # The same again: the callsigns are taken, so nothing is added, and it says why.
+    assert window.import_csv(str(roster)) == 0
+    assert warned == ["callsign 'E-31' is already in use (County Fire)\n\nNothing was added."]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("callsign,agency,kind,personnel\nX-1,Fire,Engine,many\n", encoding="utf-8")
+    assert window.import_csv(str(bad)) == 0
+    assert warned[-1] == "bad.csv, line 2: units.personnel: 'many' is not a number\n\nNothing was added."
+    assert demo_store.counts()["units"] == before + 2

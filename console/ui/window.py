@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import backup, clock, model, seed
+from console import backup, clock, csv_rows, model, seed
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
@@ -303,6 +303,7 @@ class MainWindow(QMainWindow):
         action("&Delete", "Delete", lambda: self.delete_selected(self.current_table()), board)
         board.addSeparator()
         action("E&xport to CSV…", "Ctrl+E", self.export_current, board)
+        action("&Import from CSV…", "Ctrl+I", lambda: self.import_csv(), board)
         action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
         action("&Situation report…", "Ctrl+Shift+R", self.open_report, board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
@@ -604,6 +605,36 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             QMessageBox.warning(self, "Not exported", f"Could not write {path}: {exc.strerror or exc}")
             return None
+
+    def import_csv(self, path: str | None = None) -> int:
+        """Add the rows of a CSV file (an agency's roster, a stock list) to
+        the board shown: every value checked first, then all added in one
+        transaction, or none. Returns how many were added."""
+        table = self.current_table()
+        if not isinstance(path, str):
+            path, _ = QFileDialog.getOpenFileName(self, f"Add {table} from a CSV file", "",
+                                                  "CSV (*.csv *.txt);;All files (*)")
+            if not path:
+                return 0
+        name = Path(path).name
+        try:
+            found = csv_rows.read(table, path)
+        except (ValidationError, OSError) as exc:
+            said = f"{exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+            QMessageBox.warning(self, "Nothing imported", f"{said}\n\nNothing was added.")
+            return 0
+        left = f"\n\nLeft out, as a new row cannot take them: {', '.join(found.left_out)}." if found.left_out else ""
+        asked = QMessageBox.question(self, "Import", f"Add {len(found.rows):,} {table} from {name}?{left}")
+        if asked != QMessageBox.StandardButton.Yes:
+            return 0
+        try:
+            ids = self.store.add_many(table, found.rows, where=found.lines,
+                                      summary=f"Added {len(found.rows)} {table} from {name}")
+        except (ValidationError, StoreError) as exc:
+            QMessageBox.warning(self, "Nothing imported", f"{exc}\n\nNothing was added.")
+            return 0
+        self.statusBar().showMessage(f"Added {len(ids):,} {table} from {name}", 15000)
+        return len(ids)
 
     def export_journal(self, path: str | None = None) -> None:
         self.journal_dock.export(path)
