@@ -23,7 +23,7 @@ ID_RE = re.compile(r"[0-9a-f]{32}")
 MAX_SEQ = (1 << 62)
 MAX_HLC = (1 << 63) - 1
 MAX_PREV = 256
-MAX_NAME = 200
+MAX_NAME = model.NAME_LIMIT
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)

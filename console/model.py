@@ -239,6 +239,25 @@ def is_text(value: str) -> bool:
     return True
 
 
+# The most characters of an operator's or an agency's name: every change
+# carries both, and a peer refuses a change whose names are longer.
+NAME_LIMIT = 200
+
+
+def check_name(what: str, value: str) -> str:
+    """An operator's or an agency's name, stripped; refused if empty, too
+    long for peers to take (NAME_LIMIT), or not text."""
+    if not isinstance(value, str) or not is_text(value):
+        raise not_text(f"the {what} name", value if isinstance(value, str) else repr(value))
+    name = value.strip()
+    if not name:
+        raise ValidationError(f"the {what} name is empty")
+    if len(name) > NAME_LIMIT:
+        raise ValidationError(f"the {what} name is {len(name)} characters long; other consoles take at most "
+                              f"{NAME_LIMIT}")
+    return name
+
+
 def not_text(what: str, value: str) -> ValidationError:
     """The error for a `value` that is not is_text."""
     bad = next((ch for ch in value if "\ud800" <= ch <= "\udfff"), "\ufffd")

@@ -285,9 +285,10 @@ class Store:
         create: bool = True,
     ) -> None:
         self.path = Path(path)
-        for what, name in (("operator", operator), ("agency", agency)):
-            if name is not None and not model.is_text(name):
-                raise model.not_text(f"the {what} name", name)
+        # Checked here: a name peers refuse would have every change made
+        # under it refused by every peer.
+        operator = model.check_name("operator", operator) if operator is not None else None
+        agency = model.check_name("agency", agency) if agency is not None else None
         self._listeners: list[Callable[[ChangeSet], None]] = []
         if not self.path.exists():
             if not create:
@@ -349,7 +350,17 @@ class Store:
             with self._tx():
                 self._set_meta("agency", agency)
         self.agency = agency or self._meta("agency") or "EOC"
-        self.operator = operator or os.environ.get("CRISIS_OPERATOR") or _login()
+        self.operator = operator or self._default_operator()
+
+    @staticmethod
+    def _default_operator() -> str:
+        named = os.environ.get("CRISIS_OPERATOR", "")
+        if named.strip():
+            try:
+                return model.check_name("operator", named)
+            except ValidationError as exc:
+                raise ValidationError(f"$CRISIS_OPERATOR: {exc}") from None
+        return _login()
 
     # ----------------------------------------------------------------- schema
 
@@ -1367,6 +1378,22 @@ class Store:
                 t.name, row["id"],
             )
         return now
+
+    def hand_over(self, operator: str) -> str:
+        """Another person is at this console (a shift change): the changes
+        made here from now on are theirs, and the journal says who took
+        over from whom, in their name. Returns the name as kept."""
+        new = model.check_name("operator", operator)
+        old = self.operator
+        if new == old:
+            return new
+        self.operator = new
+        try:
+            self.note(f"{new} takes over this console from {old}")
+        except BaseException:
+            self.operator = old  # not written: the shift change did not happen here
+            raise
+        return new
 
     @_guard
     def note(self, text: str, table: str | None = None, ref: str | None = None) -> str:

@@ -896,3 +896,45 @@ def test_describe_says_a_value_as_people_read_it(make_store):
     assert s.describe("resources", "quantity", 12.0) == "12"
     with pytest.raises(model.ValidationError):
         s.describe("units", "colour", "red")
+
+
+def test_names_other_consoles_would_refuse_are_refused_here(tmp_path, monkeypatch):
+    from console import codec
+    from console.model import ValidationError
+
+    long = "x" * (codec.MAX_NAME + 1)
+    for kwargs, said in (
+        ({"operator": long}, "the operator name is 201 characters long; other consoles take at most 200"),
+        ({"agency": long}, "the agency name is 201"),
+        ({"operator": "   "}, "the operator name is empty"),
+        ({"agency": ""}, "the agency name is empty"),
+    ):
+        with pytest.raises(ValidationError, match=said):
+            Store(tmp_path / "a.db", **kwargs)
+    assert not (tmp_path / "a.db").exists()
+    monkeypatch.setenv("CRISIS_OPERATOR", long)
+    with pytest.raises(ValidationError, match=r"\$CRISIS_OPERATOR: the operator name is 201"):
+        Store(tmp_path / "a.db")
+    monkeypatch.setenv("CRISIS_OPERATOR", "  Sgt. Lee ")
+    with Store(tmp_path / "a.db", agency=" County Fire ") as s:
+        assert (s.operator, s.agency) == ("Sgt. Lee", "County Fire")
+
+
+def test_a_shift_change_records_later_changes_as_the_new_operator_s(tmp_path):
+    from console.model import ValidationError
+
+    with Store(tmp_path / "a.db", operator="Sgt. Lee") as s:
+        unit = s.add("units", {"callsign": "E-1", "agency": "F", "kind": "E"})
+        assert s.hand_over("  Cpl. Diaz ") == "Cpl. Diaz"
+        s.update("units", unit, {"status": "en route"})
+        edit, handed = s.journal(limit=2)  # newest first
+        assert (handed.text, handed.operator) == ("Cpl. Diaz takes over this console from Sgt. Lee", "Cpl. Diaz")
+        assert edit.operator == "Cpl. Diaz" and edit.text.startswith("E-1: status")
+        ops = [r[0] for r in s._conn.execute("SELECT operator FROM changes ORDER BY seq")]
+        assert ops[0] == "Sgt. Lee" and ops[-1] == "Cpl. Diaz"
+        before = s.info().changes
+        assert s.hand_over("Cpl. Diaz") == "Cpl. Diaz" and s.info().changes == before  # no one new: no note
+        for bad in ("", "x" * 201, "bad \udcff"):
+            with pytest.raises(ValidationError):
+                s.hand_over(bad)
+        assert s.operator == "Cpl. Diaz" and s.info().changes == before

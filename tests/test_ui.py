@@ -1637,3 +1637,26 @@ def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, dem
     assert window.import_csv(str(bad)) == 0
     assert warned[-1] == "bad.csv, line 2: units.personnel: 'many' is not a number\n\nNothing was added."
     assert demo_store.counts()["units"] == before + 2
+
+
+def test_a_shift_change_from_the_status_bar(qtbot, window, demo_store, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    assert window.operator_button.text() == "Operator: Dana"
+    answers = [("Cpl. Diaz", True)]
+    asked, warned = [], []
+    monkeypatch.setattr(QInputDialog, "getText", lambda parent, title, label, text="": asked.append(label)
+                        or answers[0])
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    window.operator_button.click()
+    assert asked[0].startswith("This console's changes are recorded as Dana.")
+    assert window.operator_button.text() == "Operator: Cpl. Diaz" and demo_store.operator == "Cpl. Diaz"
+    handed = demo_store.journal(limit=1)[0]
+    assert (handed.text, handed.operator) == ("Cpl. Diaz takes over this console from Dana", "Cpl. Diaz")
+    qtbot.waitUntil(lambda: "Cpl. Diaz takes over this console from Dana" in window.journal.entries[0].text,
+                    timeout=5000)
+    answers[0] = ("x" * 300, True)
+    assert not window.hand_over()
+    assert warned and "other consoles take at most 200" in warned[0]
+    answers[0] = ("Someone", False)  # cancelled
+    assert not window.hand_over() and demo_store.operator == "Cpl. Diaz"

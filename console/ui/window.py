@@ -282,10 +282,19 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(220)
         self.progress.setFormat("receiving")
         self.progress.hide()
+        # Who the changes made here are recorded as: click to hand over.
+        self.operator_button = QPushButton()
+        self.operator_button.setObjectName("operatorButton")
+        self.operator_button.setFlat(True)
+        self.operator_button.setToolTip("Who this console's changes are recorded as. At a shift change, "
+                                        "click (or Ctrl+Shift+O) to hand over.")
+        self.operator_button.clicked.connect(lambda: self.hand_over())
+        self._show_operator()
         bar.addWidget(self.peers_label, 2)
         bar.addWidget(self.outbox_label, 1)
         bar.addWidget(self.exchange_label, 1)
         bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.operator_button)
 
     def _build_actions(self) -> None:
         def action(text, shortcut, slot, menu):
@@ -306,6 +315,7 @@ class MainWindow(QMainWindow):
         action("&Import from CSV…", "Ctrl+I", lambda: self.import_csv(), board)
         action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
         action("&Situation report…", "Ctrl+Shift+R", self.open_report, board)
+        action("&Hand over (shift change)…", "Ctrl+Shift+O", lambda: self.hand_over(), board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
         action("Search the &journal", "Ctrl+J", lambda: self.journal_dock.focus_search(), board)
         board.addSeparator()
@@ -712,6 +722,27 @@ class MainWindow(QMainWindow):
         dialog = PeersDialog(self.bridge, self)
         dialog.show()
         return dialog
+
+    def hand_over(self, name: str | None = None) -> bool:
+        """Another person takes this console over: asks who, then records
+        the changes made here as theirs from now on (Store.hand_over)."""
+        if not isinstance(name, str):
+            name, ok = QInputDialog.getText(
+                self, "Hand over", f"This console's changes are recorded as {self.store.operator}.\n"
+                "Who is at this console now?", text="")
+            if not ok or not name.strip():
+                return False
+        try:
+            self.store.hand_over(name)
+        except (ValidationError, StoreError) as exc:
+            QMessageBox.warning(self, "Not handed over", str(exc))
+            return False
+        self._show_operator()
+        self.statusBar().showMessage(f"{self.store.operator} has this console now; the journal says so", 15000)
+        return True
+
+    def _show_operator(self) -> None:
+        self.operator_button.setText(f"Operator: {self.store.operator}")
 
     def open_report(self) -> ReportDialog:
         dialog = ReportDialog(self.store, self)
