@@ -4,7 +4,8 @@
 
 It seeds the flood scenario on two consoles (County Fire, City Police), makes
 partitioned edits that collide, connects the Fire console to a relay, and
-saves the main window and the reconciliation view as PNGs.
+saves the main window, the reconciliation view and the situation report as
+PNGs.
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ def main(out: Path) -> list[Path]:
         saved.append(out / "reconcile.png")
         dialog.grab().save(str(saved[-1]))
         dialog.close()
+        report = window.open_report()
+        report.resize(1000, 780)
+        await asyncio.sleep(0.3)
+        saved.append(out / "report.png")
+        report.grab().save(str(saved[-1]))
+        report.close()
         window.close()
         await engine.stop()
         await relay.stop()
