@@ -17,7 +17,6 @@ reuse. Syncing with a peer then brings back whatever the backup lacks.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -132,6 +131,8 @@ async def keep_backing_up(db: str | os.PathLike, folder: str | os.PathLike, ever
 
 
 async def _keep_backing_up(db, folder, every_s: float, keep: int, watch: sqlite3.Connection) -> None:
+    import asyncio  # here: the command line imports this module, and most commands need no event loop
+
     def data_version() -> int:
         return watch.execute("PRAGMA data_version").fetchone()[0]
 
