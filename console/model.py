@@ -348,6 +348,8 @@ def parse(tbl: Table, fld: Field, raw: str) -> Any:
             number = float(raw)
         except ValueError:
             raise ValidationError(f"{tbl.name}.{fld.name}: {raw!r} is not a number") from None
+        if not math.isfinite(number):  # "inf", "nan", "1e400"
+            raise ValidationError(f"{tbl.name}.{fld.name} must be a finite number, not {raw!r}")
         return int(number) if fld.type == "int" and number == int(number) else number
     if fld.type == "bool":
         low = raw.lower()

@@ -196,6 +196,9 @@ def test_export_csv_and_json(demo, capsys, tmp_path):
     [
         (["add", "units", "callsign"], "is not FIELD=VALUE"),
         (["add", "units", "callsign=X", "agency=Y", "kind=Z", "personnel=lots"], "'lots' is not a number"),
+        (["add", "units", "callsign=X", "agency=Y", "kind=Z", "personnel=inf"], "must be a finite number, not 'inf'"),
+        (["add", "units", "callsign=X", "agency=Y", "kind=Z", "personnel=nan"], "must be a finite number"),
+        (["add", "resources", "name=X", "agency=Y", "kind=Z", "quantity=1e400"], "must be a finite number"),
         (["add", "units", "callsign=X", "agency=Y", "kind=Z", "colour=red"], "units has no field 'colour'"),
         (["add", "units", "callsign=X", "callsign=Y"], "callsign is given twice"),
         (["set", "units", "E-11", "status=asleep"], "is not one of"),

@@ -1,6 +1,8 @@
 """New rows from CSV files (rosters, stock lists), on real files."""
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from console import cli, csv_rows, seed
 from console.model import ValidationError
@@ -117,3 +119,50 @@ def test_the_add_csv_command_says_what_is_wrong_and_makes_no_database(tmp_path, 
     assert cli.main(["add", "--db", str(db), "units", "callsign=E-1", "--csv", str(bad)]) == 2
     assert "not both" in capsys.readouterr()[1]
     assert not db.exists()
+
+
+REQUIRED = ["callsign", "Agency", "KIND"]
+OPTIONAL = ["status", "personnel", "lat", "lon", "notes", "id", "task", "Status since", "location"]
+ODD = ["colour", "", "callsign", "kind "]
+GOOD = ["E-1", "E-2", "e-1", "Fire", "Engine", "on scene", "4", "", "45.5"]
+BAD = ["asleep", "-3", "4.5", "nan", "inf", "1e400", "91", " ", 'a"b', "x;y", "x,y", "x\ty", "line\nbreak",
+       "\u00e9", "\ud800", "0x10", "\u0663"]
+
+
+@st.composite
+def csv_files(draw):
+    header = draw(st.permutations(REQUIRED))[: draw(st.sampled_from([3, 3, 3, 2]))]
+    header += draw(st.lists(st.sampled_from(OPTIONAL), unique=True, max_size=4))
+    if draw(st.integers(0, 9)) == 0:
+        header.append(draw(st.sampled_from(ODD)))
+    header = draw(st.permutations(header))
+    cell = st.one_of(st.sampled_from(GOOD), st.sampled_from(GOOD), st.sampled_from(BAD))
+    width = st.sampled_from([len(header)] * 6 + [len(header) - 1, len(header) + 1])
+    rows = draw(st.lists(width.flatmap(lambda n: st.lists(cell, min_size=max(n, 0), max_size=max(n, 0))),
+                         max_size=5))
+    return header, rows
+
+
+@given(csv_files(), st.sampled_from([",", ";", "\t"]), st.booleans())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_file_is_added_whole_or_refused_with_a_reason(store, tmp_path, file, sep, bom):
+    """read, then add_many: rows added, or a ValidationError that names the
+    problem and adds nothing; never another exception."""
+    def line(cells):
+        return sep.join('"' + c.replace('"', '""') + '"' if any(ch in c for ch in f'"{sep}\n') else c
+                        for c in cells)
+
+    header, rows = file
+    text = ("\ufeff" if bom else "") + "\n".join(line(r) for r in [header, *rows]) + "\n"
+    path = tmp_path / "f.csv"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    before = store.info().changes
+    try:
+        found = csv_rows.read("units", path)
+        store.add_many("units", found.rows, where=found.lines)
+    except ValidationError as exc:
+        assert str(exc) and store.info().changes == before
+        event(f"refused: {str(exc).split(': ')[1 if str(exc).startswith('f.csv,') else 0][:40]}")
+    else:
+        assert store.info().changes > before
+        event("added")
