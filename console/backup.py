@@ -38,6 +38,7 @@ from console.store import (
     StoreError,
     StoreIOError,
     new_id,
+    owns_file,
     translate_error,
 )
 
@@ -81,8 +82,9 @@ def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
         dest = dest / backup_name(db, taken)
     if not dest.parent.is_dir():
         raise StoreIOError(f"{dest}: the folder {dest.parent} does not exist")
-    if dest.exists() and dest.resolve() == db.resolve():
-        raise StoreError(f"{dest} is the database itself; give another file or a folder")
+    if owns_file(db, dest):
+        raise StoreError(f"{dest} is the database itself, or a file that belongs to it; give another file or a "
+                         "folder")
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
         with _connect(db, path_for_errors=db) as src, _connect(tmp, path_for_errors=dest) as dst:

@@ -402,6 +402,8 @@ def run(args) -> int:
                     cells = [[short_id(r[0]), *r[1:]] for r in cells]
                 print(_table_text(headers, cells), file=out)
         elif c == "report":
+            if args.output:
+                store.refuse_own_file(args.output)
             r = report.build(store, hours=args.hours)
             text = report.as_html(r) if args.format == "html" else report.as_text(r)
             if args.output:
@@ -433,6 +435,8 @@ def run(args) -> int:
                     mine = "  (this console)" if origin == info.replica_id else ""
                     print(f"  {origin}  {seq}{mine}", file=out)
         elif c == "export":
+            if args.output:
+                store.refuse_own_file(args.output)
             text = _export(store, args.table, args.format)
             if args.output:
                 _write_whole(args.output, text)
@@ -440,6 +444,7 @@ def run(args) -> int:
                 out.write(text)
         elif c == "changes":
             if args.changes_command == "export":
+                store.refuse_own_file(args.file)
                 lacking = None
                 if args.for_info:
                     try:
@@ -695,14 +700,26 @@ def _check_text_arguments(args: argparse.Namespace) -> None:
     for value in vars(args).values():
         for v in value if isinstance(value, (list, tuple)) else (value,):
             if isinstance(v, str) and not model.is_text(v):
-                try:
-                    shown = v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                except UnicodeEncodeError:
-                    shown = v.encode("utf-8", "backslashreplace").decode()
-                raise UsageError(f"{PROG}: the argument '{shown}' is not valid text: its bytes are not UTF-8")
+                raise UsageError(f"{PROG}: the argument '{_shown(v)}' is not valid text: its bytes are not UTF-8")
+
+
+def _shown(text: str) -> str:
+    """Text as it can be printed: bytes that were not UTF-8 (lone surrogates
+    in Python) as \\xff escapes."""
+    if model.is_text(text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A path whose bytes are not UTF-8 prints as the file system holds it,
+    # not as a traceback (standard output is strict in a UTF-8 locale).
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -713,11 +730,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return run(args)
     except UsageError as exc:
-        print(exc, file=sys.stderr)
+        print(_shown(str(exc)), file=sys.stderr)  # argparse's own errors quote arguments as they came
         return 2
     except (StoreError, model.ValidationError, transfer.TransferError, clock.ClockSkewError,
             identity.IdentityError) as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        print(_shown(f"{PROG}: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -725,5 +742,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:
-        print(f"{PROG}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        print(_shown(f"{PROG}: {exc.filename or ''}: {exc.strerror or exc}"), file=sys.stderr)
         return 1

@@ -271,6 +271,18 @@ def _sql_value(fld: model.Field, value: Any) -> Any:
     return value
 
 
+def owns_file(db: str | os.PathLike, path: str | os.PathLike) -> bool:
+    """Whether `path` is the database `db` or a file that belongs to it (its
+    -wal, its replica marker, its key and certificate): never a place to
+    write an export or a backup to, which would destroy it."""
+    try:
+        target = Path(path).resolve()
+        own = [Path(f"{db}{s}").resolve() for s in ("", "-wal", "-shm", "-journal", ".replica", ".key", ".crt")]
+    except (OSError, RuntimeError):
+        return False
+    return target in own
+
+
 class Store:
     """One console's database. Use from one thread; close when done."""
 
@@ -467,6 +479,17 @@ class Store:
             self.replica_id = self._new_replica_id(self.replica_id, reason)
             self._write_marker(self.replica_id)
         return self.replica_id
+
+    def owns_file(self, path: str | os.PathLike) -> bool:
+        """Whether `path` is this database or a file that belongs to it
+        (the module's owns_file)."""
+        return owns_file(self.path, path)
+
+    def refuse_own_file(self, path: str | os.PathLike) -> None:
+        """Raise StoreError if `path` is one of this database's own files."""
+        if self.owns_file(path):
+            raise StoreError(f"{path} is this console's database, or a file that belongs to it: "
+                             "give another file to write to")
 
     def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:
         """Call `listener` after every committed write; returns an unsubscribe."""

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from console import cli, model
 from console.store import Store
@@ -420,3 +422,120 @@ def test_trust_untrust_and_peers(demo, capsys):
     assert code == 1 and "is not on the trust list" in err
     code, out, _ = run(capsys, "peers", "--db", demo)
     assert code == 0 and "no trusted consoles yet" in out
+
+
+TABLES = ["units", "tasks", "resources", "journal", "nope"]
+REFS = ["E-12", "e-11", "2A12", "0000", "ffff", "Sandbag", "", " ", "x" * 300, "a\udcffb", "NOPE-1"]
+PAIRS = ["status=on scene", "status=asleep", "personnel=inf", "personnel=-1", "personnel=4", "lat=91", "lon=nan",
+         "due=tomorrow", "due=2026-11-26 18:00", "task_id=E-12", "task_id=", "deleted=false", "deleted=true",
+         "quantity=1e400", "quantity=5", "callsign=Z-9", "callsign=", "agency=Fire", "kind=Engine", "title=T",
+         "priority=urgent", "name=N", "text=hello", "=", "colour=red", "notes=" + "n" * 5000, "location=ünï"]
+NUMBERS = ["+5", "-5", "5", "-1e13", "0", "1e400", "nan", "-inf", "abc", "1", "2", "99", "-1", "0.01"]
+PATHS = ["{dir}", "{csv}", "{none}", "{odd}", "{db}", "{out}"]
+
+
+def _argv(draw, command):
+    one = lambda xs: draw(st.sampled_from(xs))  # noqa: E731
+    some = lambda xs, n=3: draw(st.lists(st.sampled_from(xs), max_size=n))  # noqa: E731
+    maybe = lambda *xs: list(xs) if draw(st.booleans()) else []  # noqa: E731
+    match command:
+        case "seed":
+            return draw(st.sampled_from([["--demo"], ["--synthetic", one(NUMBERS)], []]))
+        case "add":
+            return [one(TABLES), *some(PAIRS, 5), *maybe("--csv", one(PATHS))]
+        case "set":
+            return [one(TABLES), one(REFS), *some(PAIRS)]
+        case "delete" | "untrust":
+            return [one(TABLES), one(REFS)] if command == "delete" else [one(REFS)]
+        case "stock":
+            return [one(REFS), one(NUMBERS)]
+        case "note":
+            return [one(["hello", "", " ", "x" * 5000, "a\udcffb"]), *maybe("--about", one(TABLES), one(REFS))]
+        case "list":
+            return [one(TABLES), *maybe("--json"), *maybe("--deleted"), *maybe("--search", one(REFS))]
+        case "report":
+            return [*maybe("--hours", one(NUMBERS)), *maybe("--format", one(["text", "html", "xml"])),
+                    *maybe("-o", one(PATHS))]
+        case "conflicts" | "info" | "peers":
+            return maybe("--json")
+        case "resolve":
+            return [one(REFS), *draw(st.sampled_from([["--keep", one(NUMBERS)], ["--value", one(PAIRS)], []]))]
+        case "export":
+            return [one(TABLES), "--format", one(["csv", "json", "xml"]), *maybe("-o", one(PATHS))]
+        case "backup":
+            return [one(PATHS), *maybe("--keep", one(NUMBERS))]
+        case "restore" | "changes import":
+            return [one(PATHS)]
+        case "trust":
+            return [one([*REFS, "AAAA-BBBB"]), *maybe("--agency", one(REFS)), *maybe("--role", one(["observer", "x"]))]
+        case "changes export":
+            return [one(PATHS), *maybe("--for", one(PATHS))]
+    return some(REFS)
+
+
+SAFE_COMMANDS = [c for c in cli.command_names() if c not in ("demo", "relay", "sync")]  # these run until stopped
+
+
+@st.composite
+def command_lines(draw):
+    command = draw(st.sampled_from(SAFE_COMMANDS))
+    return command, _argv(draw, command)
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    from console import seed
+
+    db = tmp_path / "demo.db"
+    with Store(db) as s:
+        seed.seed_demo(s)
+    return db
+
+
+@given(command_lines())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_command_line_ends_in_an_exit_code_never_a_traceback(seeded, tmp_path, capsysbinary, line):
+    """Whatever is typed, the command ends 0, 1 or 2; refusals say why in
+    one line on stderr. (Bytes captured: a path that is not UTF-8 prints as
+    its bytes.)"""
+    command, words = line
+    csv_file = tmp_path / "u.csv"
+    if not csv_file.exists():
+        csv_file.write_text("callsign,agency,kind\nZ-1,Fire,Engine\n", encoding="utf-8")
+    values = {"db": str(seeded), "dir": str(tmp_path), "csv": str(csv_file), "none": str(tmp_path / "none"),
+              "odd": str(tmp_path / "b\udcffd"), "out": str(tmp_path / "out.txt")}  # odd: bytes that are not UTF-8
+    argv = [*command.split(), "--db", str(seeded), *(w.format(**values) if w.startswith("{") else w for w in words)]
+    code = cli.main(argv)
+    err = capsysbinary.readouterr().err.decode("utf-8", "replace")
+    event(f"{command}: exit {code}")
+    assert code in (0, 1, 2), argv
+    if code:
+        assert err.count("\n") == 1 and "Traceback" not in err, (argv, err)
+    assert seeded.exists(), f"{argv} left no database"
+    with Store(seeded) as s:  # and left it whole: no command writes over it
+        s.counts()
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "units", "--format", "csv", "-o", "{db}"],
+    ["report", "-o", "{db}"],
+    ["report", "-o", "{db}.key"],
+    ["changes", "export", "{db}"],
+    ["changes", "export", "{db}-wal"],
+    ["backup", "{db}.replica"],
+])
+def test_no_command_writes_over_the_database_or_its_files(demo, capsys, argv):
+    """`report -o ops.db` for `-o ops.html`: a slip that would destroy the
+    operation's only copy on this console."""
+    from console.sync import identity
+
+    identity.load_or_create(demo)  # its key and certificate, which must stay as they are
+    keys = {p: p.read_bytes() for p in demo.parent.iterdir() if p.name.endswith((".key", ".crt"))}
+    before = state(demo)
+    argv = [a.replace("{db}", str(demo)) for a in argv]
+    code, out, err = run(capsys, *argv[:2 if argv[0] == "changes" else 1], "--db", demo,
+                         *argv[2 if argv[0] == "changes" else 1:])
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "is this console's database, or a file that belongs to it" in err or "belongs to it" in err
+    assert state(demo) == before  # (the file itself changes as any opening does: its replica marker)
+    assert keys and all(p.read_bytes() == content for p, content in keys.items())

@@ -1660,3 +1660,24 @@ def test_a_shift_change_from_the_status_bar(qtbot, window, demo_store, monkeypat
     assert warned and "other consoles take at most 200" in warned[0]
     answers[0] = ("Someone", False)  # cancelled
     assert not window.hand_over() and demo_store.operator == "Cpl. Diaz"
+
+
+def test_the_window_never_writes_an_export_over_its_database(qtbot, window, demo_store, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    db = str(demo_store.path)
+    changes = demo_store.info().changes
+    assert window.export_current(db) is None
+    window.export_journal(db)
+    dialog = window.open_report()
+    qtbot.addWidget(dialog)
+    dialog.save(db)
+    dialog.save(db + ".key")
+    window.back_up(db + "-wal")
+    qtbot.waitUntil(lambda: len(warned) == 5, timeout=10_000)
+    assert [t for t, _ in warned] == ["Not exported", "Journal not exported", "Report not saved", "Report not saved",
+                                      "Not backed up"]
+    assert all("database" in text for _, text in warned)
+    assert demo_store.info().changes == changes and demo_store.counts()["units"] == 40

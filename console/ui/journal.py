@@ -522,6 +522,9 @@ class JournalDock(QDockWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export the journal", name, "CSV (*.csv)")
             if not path:
                 return
+        if self.model.store.owns_file(path):
+            QMessageBox.warning(self, "Journal not exported", f"{path} is this console's database: give another file.")
+            return
         steps = self.model.export(path)
 
         def step() -> bool:

@@ -111,6 +111,9 @@ class ReportDialog(QDialog):
                                                   "PDF (*.pdf);;HTML (*.html);;Text (*.txt)")
             if not path:
                 return
+        if self.store.owns_file(path):
+            QMessageBox.warning(self, "Report not saved", f"{path} is this console's database: give another file.")
+            return
         target = Path(path)
         tmp = target.with_name(f".{target.name}.part")
         try:

@@ -610,6 +610,9 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getSaveFileName(self, "Export board", f"{table}.csv", "CSV (*.csv)")
             if not path:
                 return None
+        if self.store.owns_file(path):
+            QMessageBox.warning(self, "Not exported", f"{path} is this console's database: give another file.")
+            return None
         try:
             return export_csv(self.filters[table], path)
         except OSError as exc:
