@@ -2,6 +2,8 @@ import json
 
 import pytest
 from conftest import snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from console import transfer
 
@@ -135,3 +137,39 @@ def test_a_file_that_changes_while_it_is_imported_stops_with_what_was_merged(mak
     f.write_text("\n".join(lines) + "\n")
     assert transfer.import_changes(b, f).result.applied == 701 - 500
     assert snapshot(a) == snapshot(b)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["flip", "cut", "drop", "insert"]), st.floats(0, 1), st.binary(max_size=3)),
+                min_size=1, max_size=3))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_file_damaged_anywhere_is_refused_whole_or_merged_whole(make_store, tmp_path, damage):
+    """Bytes flipped, dropped, inserted or the file cut short, anywhere: the
+    import refuses it with a reason and changes nothing, or (damage the
+    checks cannot tell, none so far) merges what a whole file would."""
+    a = make_store("a")
+    if not a.counts()["units"]:
+        fill(a)
+    f = tmp_path / "stick.changes"
+    if not f.exists():
+        transfer.export_changes(a, f)
+    data = bytearray(f.read_bytes())
+    for kind, where, extra in damage:
+        i = min(int(where * len(data)), max(len(data) - 1, 0))
+        if kind == "flip" and data:
+            data[i] ^= 1 << (i % 8)
+        elif kind == "cut":
+            del data[i:]
+        elif kind == "drop" and data:
+            del data[i]
+        else:
+            data[i:i] = extra
+    damaged = tmp_path / "damaged.changes"
+    damaged.write_bytes(bytes(data))
+    b = make_store(f"b{len(list(tmp_path.iterdir()))}")
+    before = snapshot(b)
+    try:
+        transfer.import_changes(b, damaged)
+    except transfer.TransferError as exc:
+        assert str(exc) and snapshot(b) == before
+    else:
+        assert snapshot(b) == snapshot(a)
