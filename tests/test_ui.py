@@ -631,6 +631,10 @@ def test_offline_banner_and_outbox_follow_a_peer_going_away(qtbot, loop, console
                 await until(lambda: not w.banner.isVisible(), timeout=30, what="back online")
                 await until(lambda: w.outbox_label.text() == "All changes sent", what="outbox drained again")
                 assert w.outbox_label.toolTip() == "Every change made here has reached another console"
+                # Once caught up, what the reconnection brought: the task and its journal entry went.
+                await until(lambda: w.back_online, what="the back-online summary")
+                assert re.fullmatch(r"Back online after \d+s offline: 0 changes received, 2 sent; "
+                                    r"no conflicts to reconcile", w.back_online), w.back_online
                 # Written by another connection to this database (the command
                 # line, say): the engine notices, and the board shows it.
                 with mine.open() as other:
@@ -1681,3 +1685,61 @@ def test_the_window_never_writes_an_export_over_its_database(qtbot, window, demo
                                       "Not backed up"]
     assert all("database" in text for _, text in warned)
     assert demo_store.info().changes == changes and demo_store.counts()["units"] == 40
+
+
+def test_back_online_after_hours_it_says_what_the_catch_up_brought(qtbot, window, demo_store, monkeypatch,
+                                                                    tmp_path):
+    """The field liaison's laptop comes back after hours offline: once the
+    catch-up is done, the status bar says how long it was away, what came
+    and went, and what needs reconciling."""
+    from datetime import datetime, timedelta
+
+    from console import model
+    from console.ui import window as window_module
+
+    now = [1000.0]
+    monkeypatch.setattr(window_module.time, "monotonic", lambda: now[0])
+    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
+            "role": "editor", "last_seen": None, "last_error": None, "sent": 40, "received": 100, "bytes_out": 0,
+            "bytes_in": 0, "remaining": 0, "observer": False}
+    online = {"peers": [peer], "outbox": 0, "listening": None, "last_exchange": None, "online": True}
+    window.on_sync_status(online)
+    then = model.format_time(datetime.now().astimezone() - timedelta(hours=3, minutes=12))
+    away = {**online, "online": False, "last_contact": then,
+            "peers": [{**peer, "state": "offline", "last_error": "unreachable: no route"}]}
+    window.on_sync_status(away)
+    now[0] += window_module.OFFLINE_GRACE + 1
+    window.on_sync_status({**away, "outbox": 7})
+    assert window.banner.isVisible()
+    # Back: a catch-up of 523 changes, the 7 made offline sent; a blip on the way is no new absence.
+    window.on_sync_status({**online, "peers": [{**peer, "received": 300, "sent": 47, "remaining": 323}]})
+    assert not window.banner.isVisible() and window.back_online == ""
+    window.on_sync_status({**online, "peers": [{**peer, "received": 623, "sent": 47}]})
+    assert window.back_online == ""  # still receiving
+    window.on_sync_status({**online, "peers": [{**peer, "received": 623, "sent": 47}]})
+    assert window.back_online == ("Back online after 3h12m offline: 523 changes received, 7 sent; "
+                                  "no conflicts to reconcile")
+    assert window.statusBar().currentMessage() == window.back_online
+    window.back_online = ""
+    window.on_sync_status({**online, "peers": [{**peer, "received": 623, "sent": 47}]})
+    assert window.back_online == ""  # said once
+    # Away again, and back with an edit that collided with one made here.
+    other = Store(tmp_path / "other.db", agency="EOC")
+    for batch in demo_store.changes_since(other.version_vector()):
+        other.apply(batch)
+    e12 = demo_store.resolve_id("units", "E-12")
+    demo_store.update("units", e12, {"status": "returning"})
+    other.update("units", e12, {"status": "out of service"})
+    again = {**away, "last_contact": None, "peers": [{**peer, "state": "offline", "received": 623, "sent": 47}]}
+    window.on_sync_status(again)
+    now[0] += 125 * 60
+    window.on_sync_status(again)
+    for batch in other.changes_since(demo_store.version_vector()):
+        demo_store.apply(batch)
+    other.close()
+    window.on_sync_status({**online, "peers": [{**peer, "received": 625, "sent": 48}]})
+    assert window.back_online == ""  # the boards still taking in what came
+    qtbot.waitUntil(lambda: not any(m.busy for m in window.models.values()), timeout=5000)
+    window.on_sync_status({**online, "peers": [{**peer, "received": 625, "sent": 48}]})
+    assert window.back_online == ("Back online after 2h05m offline: 2 changes received, 1 sent; "
+                                  "1 conflict to reconcile (Ctrl+R)")

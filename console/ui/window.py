@@ -48,6 +48,7 @@ from console.ui.models import (
     export_csv,
     local_time,
     since_text,
+    span_text,
     zone_name,
 )
 from console.ui.sitrep import ReportDialog
@@ -100,6 +101,12 @@ class MainWindow(QMainWindow):
         self._catch_up_total = 0  # changes to come when the current catch-up began
         self._offline_since: float | None = None  # time.monotonic() when no peer was connected
         self._switched_off = False  # by the demo's Offline switch
+        # While the OFFLINE banner shows: since when, and the counts of
+        # changes exchanged then; once back and caught up, what the
+        # reconnection brought is said (see _say_back).
+        self._away: dict | None = None
+        self._back: dict | None = None
+        self.back_online = ""  # what the last reconnection brought, as said
         self._outbox_shown = -1  # the count the outbox tooltip was made for
         self._backup_thread: threading.Thread | None = None  # a backup under way (see back_up)
         # The View menu's text size: the application's font, so its dialogs,
@@ -895,10 +902,18 @@ class MainWindow(QMainWindow):
             self.banner.setText(f"CHANGES REFUSED — {peer['agency'] or peer['address']} refuses this console's "
                                 f"changes from #{r['seq']}: {r['reason']}. They stay here, waiting to sync.")
         self.banner.setVisible(alarm or bool(mine) or bool(status.get("store_failure")))
+        received = sum(p["received"] for p in peers)
+        sent = sum(p.get("sent", 0) for p in peers)
+        if alarm and not refused:
+            self._away = {"since": (self._away or {}).get("since") or status.get("last_contact"),
+                          "started": (self._away or {}).get("started") or self._offline_since,
+                          "received": received, "sent": sent}
+            self._back = None
+        elif not offline and self._away is not None:
+            self._back, self._away = self._away, None
         self._show_outbox(status["outbox"])
         self.exchange_label.setText(f"Last exchange {clock_text(status['last_exchange'])}"
                                     if status.get("last_exchange") else "")
-        received = sum(p["received"] for p in peers)
         remaining = sum(p.get("remaining") or 0 for p in peers)
         if remaining > 0:
             # A catch-up: a real bar, from where it stood when it started.
@@ -915,6 +930,26 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 0)  # busy: changes arriving, nothing known to be left
         self.progress.setFormat("receiving")
         self.progress.setVisible(receiving)
+        if self._back is not None and not receiving:
+            self._say_back(received, sent)
+
+
+    def _say_back(self, received: int, sent: int) -> None:
+        """Back from a time offline and caught up: what the reconnection
+        brought, for the field liaison who has just come back."""
+        away, self._back = self._back, None
+        if away["since"]:
+            span = since_text(away["since"])
+        else:
+            span = span_text(time.monotonic() - away["started"]) if away["started"] is not None else ""
+        got, gave = max(0, received - away["received"]), max(0, sent - away["sent"])
+        conflicts = self.store.open_conflict_count()
+        text = (f"Back online{f' after {span} offline' if span else ''}: {got:,} change{'s' if got != 1 else ''} "
+                f"received, {gave:,} sent; "
+                + (f"{conflicts:,} conflict{'s' if conflicts != 1 else ''} to reconcile (Ctrl+R)" if conflicts
+                   else "no conflicts to reconcile"))
+        self.back_online = text
+        self.statusBar().showMessage(text, 120_000)
 
 
 def _few(names: list[str], shown: int = 4) -> str:
