@@ -7,9 +7,12 @@ import re
 
 import pytest
 from conftest import until
-from PySide6.QtCore import QSettings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
 
-from console import seed
+from console import model, seed
 from console.store import Store
 from console.ui.bridge import Bridge
 from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog
@@ -1743,3 +1746,129 @@ def test_back_online_after_hours_it_says_what_the_catch_up_brought(qtbot, window
     window.on_sync_status({**online, "peers": [{**peer, "received": 625, "sent": 48}]})
     assert window.back_online == ("Back online after 2h05m offline: 2 changes received, 1 sent; "
                                   "1 conflict to reconcile (Ctrl+R)")
+
+
+MONKEY_ACTIONS = ["tab", "select", "select_many", "status", "assign", "delete", "search", "agency", "sort", "note",
+                  "journal_search", "journal_agency", "remote_edit", "remote_delete", "copy", "report", "hand_over",
+                  "text_size", "undo_filters"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(MONKEY_ACTIONS), st.integers(0, 10_000)), min_size=5, max_size=25))
+@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_a_monkey_at_the_window_breaks_nothing(qtbot, tmp_path_factory, monkeypatch, steps):
+    """Random people at a busy console: boards switched, rows selected and
+    changed, filters typed, notes written, edits arriving from another
+    program. No step raises (pytest-qt fails the test on any exception in
+    a Qt slot), and once the window has caught up, each board shows every
+    live row of its table, whatever was done."""
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: None)
+    monkeypatch.setattr(QInputDialog, "getItem", lambda parent, title, label, items, current, editable:
+                        (items[len(items) // 2], True))
+    boards = ["units", "tasks", "resources"]
+    # A window of its own for each example: what one leaves behind must not
+    # decide whether the next fails.
+    folder = tmp_path_factory.mktemp("monkey")
+    demo_store = Store(folder / "demo.db", agency="County Fire", operator="Dana")
+    seed.seed_demo(demo_store)
+    bridge = Bridge(demo_store)
+    window = MainWindow(bridge, settings=QSettings(str(folder / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        _monkey(qtbot, window, demo_store, steps, boards)
+    finally:
+        window.close()
+        bridge.close()
+        demo_store.close()
+
+
+def _monkey(qtbot, window, demo_store, steps, boards):
+    from PySide6.QtCore import QItemSelectionModel
+
+    for action, n in steps:
+        table = window.current_table()
+        f, view = window.filters[table], window.views[table]
+        if action == "tab":
+            window.tabs.setCurrentIndex(n % 3)
+        elif action in ("select", "select_many") and f.rowCount():
+            rows = QItemSelectionModel.SelectionFlag.Rows
+            view.selectionModel().select(f.index(n % f.rowCount(), 0),
+                                         QItemSelectionModel.SelectionFlag.ClearAndSelect | rows)
+            if action == "select_many":
+                for r in range(n % f.rowCount(), min(f.rowCount(), n % f.rowCount() + 3)):
+                    view.selectionModel().select(f.index(r, 0), QItemSelectionModel.SelectionFlag.Select | rows)
+        elif action == "status":
+            window.set_status(list(model.UNIT_STATUSES)[n % 6])
+        elif action == "assign":
+            window.assign_selected()
+        elif action == "delete":
+            window.delete_selected(table)
+        elif action == "search":
+            window.search.setText(["", "e", "fire", "zzz", "on scene", "E-1"][n % 6])
+        elif action == "agency":
+            window.agency_filter.setCurrentIndex(n % max(1, window.agency_filter.count()))
+        elif action == "sort":
+            view.sortByColumn(n % f.columnCount(), [Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder][n % 2])
+        elif action == "note":
+            window.note_edit.setText(f"Monkey note {n}")
+            window.add_note()
+        elif action == "journal_search":
+            window.journal_search.setText(["", "sandbag", "monkey", "nothing at all"][n % 4])
+        elif action == "journal_agency":
+            window.journal_agency.setCurrentIndex(n % max(1, window.journal_agency.count()))
+        elif action in ("remote_edit", "remote_delete"):
+            with Store(demo_store.path, operator="Other program") as other:
+                units = other.list("units")
+                if units:
+                    u = units[n % len(units)]
+                    if action == "remote_edit":
+                        other.update("units", u.id, {"location": f"Sector {n}"})
+                    else:
+                        other.delete("units", u.id)
+        elif action == "copy":
+            window.copy_rows(table)
+        elif action == "report":
+            dialog = window.open_report()
+            dialog.close()
+            dialog.deleteLater()
+        elif action == "hand_over":
+            window.hand_over(f"Operator {n % 3}")
+        elif action == "text_size":
+            window.set_text_scale([0.8, 1.0, 1.5][n % 3])
+        elif action == "undo_filters":
+            window.search.setText("")
+            window.agency_filter.setCurrentIndex(0)
+            window.status_filter.setCurrentIndex(0)
+        QApplication.processEvents()
+    # Caught up: with no filter (each board keeps its own), each board holds every live row.
+    for table in boards:
+        window.tabs.setCurrentIndex(boards.index(table))
+        window.search.setText("")
+        window.agency_filter.setCurrentIndex(0)
+        window.status_filter.setCurrentIndex(0)
+        label = model.TABLES[table].label
+        want = sorted(str(getattr(r, label)) for r in demo_store.list(table))
+        qtbot.waitUntil(lambda t=table, w=want: sorted(str(v) for v in board_values(window, t, _label_column(t))) == w,
+                        timeout=10_000)
+
+
+def _label_column(table):
+    return {"units": "callsign", "tasks": "title", "resources": "name"}[table]
+
+
+def test_edits_by_another_program_just_before_one_made_here_all_show(qtbot, window, demo_store):
+    """The command line deletes a unit in this database, then the window
+    commits an edit of its own before it has looked: both connections
+    write as this console's replica, so the window's edit comes after the
+    deletion in the same numbering. Found by the monkey test: the window
+    marked everything up to its own edit as shown, and the deletion never
+    reached the board."""
+    with Store(demo_store.path, operator="Command line") as other:
+        other.delete("units", other.resolve_id("units", "BC-1"))
+    window.hand_over("Cpl. Diaz")  # a commit here, before the 0.5 s look at other programs' commits
+    qtbot.waitUntil(lambda: "BC-1" not in board_values(window, "units", "callsign"), timeout=5000)
+    assert sorted(board_values(window, "units", "callsign")) == sorted(u.callsign for u in demo_store.list("units"))

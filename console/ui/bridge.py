@@ -90,8 +90,12 @@ class Bridge(QObject):
     # ---------------------------------------------------------------- events
 
     def _announce(self, cs: ChangeSet) -> None:
-        for c in cs.changes:
-            if c.seq > self._shown.get(c.origin, 0):
+        # What is shown moves on only with no gap: another program writing
+        # to this database (the command line) makes changes of this
+        # console's own replica too, and those not read yet sit below this
+        # commit's. Marking past them would leave them off the boards.
+        for c in sorted(cs.changes, key=lambda c: (c.origin, c.seq)):
+            if c.seq == self._shown.get(c.origin, 0) + 1:
                 self._shown[c.origin] = c.seq
         self.changed.emit(cs)
 

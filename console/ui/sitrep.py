@@ -48,7 +48,9 @@ class ReportDialog(QDialog):
         self.hours.setValue(report.DEFAULT_HOURS)
         self.hours.setSuffix(" hours")
         self.hours.setToolTip("The period whose notes and journal entries the report takes in")
-        self.hours.editingFinished.connect(self.refresh)
+        # Also when the box merely loses focus (the dialog closing, say):
+        # read again only for a new period.
+        self.hours.editingFinished.connect(self._period_set)
         refresh = QPushButton("Refresh")
         refresh.setShortcut(QKeySequence("F5"))
         refresh.setToolTip("Read the report again (F5)")
@@ -80,6 +82,11 @@ class ReportDialog(QDialog):
         layout.addWidget(self.saved)
         layout.addWidget(buttons)
         self.refresh()
+
+    def _period_set(self) -> None:
+        shown = None if self.report is None else (self.report.made_ms - self.report.since_ms) / 3_600_000
+        if self.isVisible() and (shown is None or abs(shown - self.hours.value()) > 1e-9):
+            self.refresh()
 
     def refresh(self) -> None:
         """Read the report again, keeping the reader's place in it."""
