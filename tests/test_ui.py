@@ -7,7 +7,7 @@ import re
 
 import pytest
 from conftest import until
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
@@ -1750,7 +1750,8 @@ def test_back_online_after_hours_it_says_what_the_catch_up_brought(qtbot, window
 
 MONKEY_ACTIONS = ["tab", "select", "select_many", "status", "assign", "delete", "search", "agency", "sort", "note",
                   "journal_search", "journal_agency", "remote_edit", "remote_delete", "copy", "report", "hand_over",
-                  "text_size", "undo_filters"]
+                  "text_size", "undo_filters", "import_csv", "backup", "export", "peer_edits", "resolve_all",
+                  "show_row"]
 
 
 @given(st.lists(st.tuples(st.sampled_from(MONKEY_ACTIONS), st.integers(0, 10_000)), min_size=5, max_size=25))
@@ -1761,7 +1762,8 @@ def test_a_monkey_at_the_window_breaks_nothing(qtbot, tmp_path_factory, monkeypa
     changed, filters typed, notes written, edits arriving from another
     program. No step raises (pytest-qt fails the test on any exception in
     a Qt slot), and once the window has caught up, each board shows every
-    live row of its table, whatever was done."""
+    live row of its table, and the badge counts the open conflicts,
+    whatever was done."""
     from PySide6.QtWidgets import QInputDialog, QMessageBox
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
@@ -1779,14 +1781,14 @@ def test_a_monkey_at_the_window_breaks_nothing(qtbot, tmp_path_factory, monkeypa
     qtbot.addWidget(window)
     window.show()
     try:
-        _monkey(qtbot, window, demo_store, steps, boards)
+        _monkey(qtbot, window, demo_store, steps, boards, folder)
     finally:
         window.close()
         bridge.close()
         demo_store.close()
 
 
-def _monkey(qtbot, window, demo_store, steps, boards):
+def _monkey(qtbot, window, demo_store, steps, boards, folder):
     from PySide6.QtCore import QItemSelectionModel
 
     for action, n in steps:
@@ -1843,6 +1845,40 @@ def _monkey(qtbot, window, demo_store, steps, boards):
             window.search.setText("")
             window.agency_filter.setCurrentIndex(0)
             window.status_filter.setCurrentIndex(0)
+        elif action == "import_csv":
+            roster = folder / f"roster{n}.csv"
+            roster.write_text(f"callsign,agency,kind\nM-{n},County EMS,Ambulance\nM-{n}b,County EMS,Ambulance\n",
+                              encoding="utf-8")
+            window.tabs.setCurrentIndex(0)
+            window.import_csv(str(roster))
+        elif action == "backup":
+            window.back_up(str(folder / f"backup{n % 2}.db"))
+            qtbot.waitUntil(window.backup_action.isEnabled, timeout=10_000)
+        elif action == "export":
+            window.export_current(str(folder / f"{table}.csv"))
+            window.export_journal(str(folder / "journal.csv"))
+        elif action == "peer_edits":  # another console's edits of the same units, some colliding with ours
+            peer = Store(folder / "peer.db", agency="City Police", operator="Sgt. Lee")
+            for batch in demo_store.changes_since(peer.version_vector()):
+                peer.apply(batch)
+            units = peer.list("units")
+            if units:
+                u = units[n % len(units)]
+                peer.update("units", u.id, {"status": list(model.UNIT_STATUSES)[(n + 1) % 6], "notes": f"peer {n}"})
+                if demo_store.list("units"):
+                    with contextlib.suppress(Exception):
+                        demo_store.update("units", u.id, {"notes": f"here {n}"})
+            for batch in peer.changes_since(demo_store.version_vector()):
+                demo_store.apply(batch)
+            peer.close()
+        elif action == "resolve_all":
+            conflicts = demo_store.conflicts()
+            if conflicts:
+                window.bridge.resolve_many({c.id: 1 + n % len(c.candidates) for c in conflicts})
+        elif action == "show_row":
+            units = demo_store.list("units")
+            if units:
+                window.show_row("units", units[n % len(units)].id)
         QApplication.processEvents()
     # Caught up: with no filter (each board keeps its own), each board holds every live row.
     for table in boards:
@@ -1854,6 +1890,12 @@ def _monkey(qtbot, window, demo_store, steps, boards):
         want = sorted(str(getattr(r, label)) for r in demo_store.list(table))
         qtbot.waitUntil(lambda t=table, w=want: sorted(str(v) for v in board_values(window, t, _label_column(t))) == w,
                         timeout=10_000)
+    # And the amber badge counts the conflicts there are to reconcile.
+    n = demo_store.open_conflict_count()
+    event("conflicts open at the end" if n else "no conflicts at the end")
+    qtbot.waitUntil(lambda: window.conflicts_button.isVisible() == (n > 0), timeout=10_000)
+    if n:
+        assert window.conflicts_button.text() == f"{n} conflict{'s' if n != 1 else ''} to reconcile"
 
 
 def _label_column(table):
