@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from console import clock
+from console import clock, files
 from console.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -85,21 +85,10 @@ def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
     if owns_file(db, dest):
         raise StoreError(f"{dest} is the database itself, or a file that belongs to it; give another file or a "
                          "folder")
-    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    try:
+    with files.replacing(dest, durable=True) as tmp:
         with _connect(db, path_for_errors=db) as src, _connect(tmp, path_for_errors=dest) as dst:
-            try:
-                src.backup(dst)  # all pages in one step: one read transaction, one moment
-            except sqlite3.Error as exc:
-                raise translate_error(exc, db) from exc
+            _copy(src, dst, db)
             changes = _seal(dst, dest, taken)
-        _fsync(tmp)
-        os.replace(tmp, dest)
-        _fsync_folder(dest.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
     return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
 
 
@@ -184,22 +173,17 @@ def restore(db: str | os.PathLike, source: str | os.PathLike, *,
         raise StoreIOError(f"{db}: the folder {db.parent} does not exist")
     if db.exists() and db.resolve() == source.resolve():
         raise StoreError(f"{source} is the database itself; give a backup of it")
-    tmp = db.with_name(f".{db.name}.restoring-{os.getpid()}")
     kept = None
-    try:
+    with files.replacing(db, durable=True) as tmp:
         # The backup, copied and checked beside the database before the
         # database is touched: a bad backup changes nothing.
         with _connect(source, path_for_errors=source, read_only=True) as src:
             _check_ours(src, source)
             with _connect(tmp, path_for_errors=db) as dst:
-                try:
-                    src.backup(dst)
-                except sqlite3.Error as exc:
-                    raise translate_error(exc, source) from exc
+                _copy(src, dst, source)
                 _check_integrity(dst, source)
                 taken = _meta(dst, "backed_up_at")
                 dst.execute("PRAGMA journal_mode = DELETE")
-        _fsync(tmp)
         if db.exists():
             kept = _set_aside(db, wall())
         # The marker of the database as it was goes with it, so that
@@ -214,12 +198,6 @@ def restore(db: str | os.PathLike, source: str | os.PathLike, *,
         if Path(f"{db}-wal").exists():  # SQLite would read it into the restored file
             raise StoreError(f"{db}-wal is still there (the database as it was is {kept}): "
                              "move it away, then restore again")
-        os.replace(tmp, db)
-        _fsync_folder(db.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
     with Store(db) as store:  # takes its new replica id now, said in the summary
         info = store.info()
     return RestoreSummary(db, source, kept, int(taken) if taken and taken.isdigit() else None,
@@ -244,6 +222,15 @@ def _connect(path: Path, *, path_for_errors: Path, read_only: bool = False) -> I
         raise translate_error(exc, path_for_errors) from exc
     finally:
         conn.close()
+
+
+def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, src_path: Path) -> None:
+    """All of `src` into `dst` in one step: one read transaction, so one
+    moment of it, whatever other connections write meanwhile."""
+    try:
+        src.backup(dst)
+    except sqlite3.Error as exc:
+        raise translate_error(exc, src_path) from exc
 
 
 def _check_source(db: Path) -> None:
@@ -332,16 +319,3 @@ def _looks_whole(db: Path) -> bool:
     except OSError:
         return False
     return head[:16] == b"SQLite format 3\x00" and int.from_bytes(head[68:72], "big") == APPLICATION_ID
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a folder be opened
-        _fsync(folder)

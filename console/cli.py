@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from console import __version__, backup, clock, csv_rows, model, report, seed, transfer
+from console import __version__, backup, clock, csv_rows, files, model, report, seed, transfer
 from console.store import Store, StoreError, StoreIOError, default_db_path, short_id
 from console.sync import identity
 
@@ -497,12 +497,7 @@ def _write_whole(path: Path, text: str) -> None:
     whatever was there."""
     if not path.parent.is_dir():
         raise StoreIOError(f"{path}: the folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    files.write_text(path, text)
 
 
 def _utc(ms: int) -> str:

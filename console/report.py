@@ -78,7 +78,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
         tasks_by_status = store.tally("tasks", ["status"])
         to_do, to_do_total, overdue = store.tasks_to_do(_iso(now_ms), limit)
         resources = store.list("resources", limit=limit)
-        resources_total = store.counts()["resources"]
+        ((resources_total,),) = store.tally("resources", [])
         journal = store.journal_counts(since)
         notes = [e for _, e in store.journal_page(down_to=(since, ""), action="note", limit=limit)]
         peers = store.peers()

@@ -586,15 +586,17 @@ class Store:
     @_guard
     def tally(self, table: str, by: Sequence[str], total: str | None = None) -> list[tuple]:
         """The live rows of `table` counted per value of the fields `by`:
-        (value, ..., rows), with the sum of the field `total` after."""
+        (value, ..., rows), with the sum of the field `total` after (with
+        no `by`, one line for all of them)."""
         t = model.table(table)
         for name in (*by, *([total] if total else [])):
             t.field(name)  # a known field, or ValidationError
         live = "" if t.append_only else " AND deleted = 0"
-        cols = ", ".join(by)
+        cols = "".join(f"{b}, " for b in by)
         summed = f", total({total})" if total else ""
-        return self._conn.execute(f"SELECT {cols}, count(*){summed} FROM {t.name} WHERE created_hlc IS NOT NULL"
-                                  f"{live} GROUP BY {cols}").fetchall()
+        grouped = f" GROUP BY {', '.join(by)}" if by else ""
+        return self._conn.execute(f"SELECT {cols}count(*){summed} FROM {t.name} WHERE created_hlc IS NOT NULL"
+                                  f"{live}{grouped}").fetchall()
 
     @_guard
     def get_many(self, table: str, ids: Iterable[str]) -> list:

@@ -81,21 +81,18 @@ def main(out: Path) -> list[Path]:
             if window.peers_label.text().startswith("1 connected") and "waiting" not in window.outbox_label.text():
                 break
         window.journal_dock.setMinimumWidth(330)
-        await asyncio.sleep(0.3)
-        saved.append(out / "main.png")
-        window.grab().save(str(saved[-1]))
-        dialog = window.open_reconcile()
-        dialog.resize(1040, 380)
-        await asyncio.sleep(0.3)
-        saved.append(out / "reconcile.png")
-        dialog.grab().save(str(saved[-1]))
-        dialog.close()
-        report = window.open_report()
-        report.resize(1000, 780)
-        await asyncio.sleep(0.3)
-        saved.append(out / "report.png")
-        report.grab().save(str(saved[-1]))
-        report.close()
+
+        async def shot(widget, name: str) -> None:
+            await asyncio.sleep(0.3)  # painted
+            saved.append(out / name)
+            widget.grab().save(str(saved[-1]))
+
+        await shot(window, "main.png")
+        for dialog, size, name in ((window.open_reconcile(), (1040, 380), "reconcile.png"),
+                                   (window.open_report(), (1000, 780), "report.png")):
+            dialog.resize(*size)
+            await shot(dialog, name)
+            dialog.close()
         window.close()
         await engine.stop()
         await relay.stop()

@@ -81,7 +81,7 @@ def test_a_backup_taken_while_another_process_writes_is_whole_and_consistent(tmp
     copy = tmp_path / "copy.db"
     assert b.path == copy and b.bytes == copy.stat().st_size
     assert not (tmp_path / "copy.db-wal").exists(), "a backup is one self-contained file"
-    assert not [f for f in files(tmp_path) if ".partial" in f]
+    assert not [f for f in files(tmp_path) if ".part" in f]
     conn = sqlite3.connect(copy)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -938,3 +938,29 @@ def test_a_shift_change_records_later_changes_as_the_new_operator_s(tmp_path):
             with pytest.raises(ValidationError):
                 s.hand_over(bad)
         assert s.operator == "Cpl. Diaz" and s.info().changes == before
+
+
+def test_a_hand_over_whose_note_cannot_be_written_changes_no_one(tmp_path, monkeypatch):
+    from console.store import StoreIOError
+
+    with Store(tmp_path / "a.db", operator="Sgt. Lee") as s:
+        before = s.info().changes
+
+        def full(*_a, **_k):
+            raise StoreIOError("the disk is full; nothing was written")
+
+        monkeypatch.setattr(s, "note", full)
+        with pytest.raises(StoreIOError):
+            s.hand_over("Cpl. Diaz")
+        assert s.operator == "Sgt. Lee" and s.info().changes == before
+
+
+def test_tally_counts_live_rows_per_value_and_in_all(tmp_path):
+    with Store(tmp_path / "a.db") as s:
+        for callsign, status, people in (("E-1", "available", 4), ("E-2", "available", 3), ("M-1", "on scene", 2)):
+            s.add("units", {"callsign": callsign, "agency": "F", "kind": "E", "status": status, "personnel": people})
+        s.delete("units", "E-2")
+        assert sorted(s.tally("units", ["status"], total="personnel")) == [("available", 1, 4.0), ("on_scene", 1, 2.0)]
+        assert s.tally("units", []) == [(2,)]
+        with pytest.raises(model.ValidationError, match="units has no field 'colour'"):
+            s.tally("units", ["colour"])

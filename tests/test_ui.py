@@ -46,6 +46,13 @@ def board_values(w, table, column):
     return [f.index(r, col).data() for r in range(f.rowCount())]
 
 
+def eoc_peer(**changes) -> dict:
+    """A peer as Engine.status() gives it: the EOC relay, connected."""
+    return {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X",
+            "agency": "EOC", "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 0,
+            "bytes_out": 0, "bytes_in": 0, "remaining": 0, "observer": False, **changes}
+
+
 def journal_text(w, row):
     """What the journal shows in its `row`th entry ('' if there is none)."""
     return w.journal.index(row).data() or ""
@@ -1332,9 +1339,7 @@ def test_peers_dialog_lists_consoles_refused_as_unknown_and_fills_one_in(six_hou
 
 
 def test_status_bar_says_where_this_console_only_reads(window):
-    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
-            "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 5, "bytes_out": 0,
-            "bytes_in": 0, "remaining": 0, "observer": True}
+    peer = eoc_peer(received=5, observer=True)
     status = {"peers": [peer], "outbox": 1, "listening": None, "last_exchange": None, "online": True}
     window.on_sync_status(status)
     assert window.peers_label.text() == "1 connected: EOC (reading only: an observer there)"
@@ -1377,9 +1382,7 @@ def test_offline_shows_after_a_grace_and_at_once_when_switched_off(window, monke
 
     now = [1000.0]
     monkeypatch.setattr(window_module.time, "monotonic", lambda: now[0])
-    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
-            "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 0, "bytes_out": 0,
-            "bytes_in": 0, "remaining": 0, "observer": False}
+    peer = eoc_peer()
     status = {"peers": [peer], "outbox": 0, "listening": None, "last_exchange": None, "online": True}
     window.on_sync_status(status)
     dropped = {**status, "online": False, "peers": [{**peer, "state": "connecting"}]}
@@ -1515,9 +1518,7 @@ def test_times_show_in_this_computers_zone_and_are_typed_in_it(six_hours_west, w
     assert demo_store.own_max_seq() == made
 
     # The last exchange: the time alone today, the date too on another day; the zone named.
-    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
-            "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 0, "bytes_out": 0,
-            "bytes_in": 0, "remaining": 0}
+    peer = eoc_peer()
     status = {"peers": [peer], "outbox": 0, "listening": None, "online": True}
     for then, shown in ((datetime.now().astimezone(), "%H:%M:%S"),
                         (datetime.now().astimezone() - timedelta(days=1), "%Y-%m-%d %H:%M:%S")):
@@ -1614,7 +1615,7 @@ def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_
     dialog.save(str(tmp_path / "none" / "sitrep.html"))
     dialog.save(str(tmp_path / "none" / "sitrep.pdf"))
     assert len(warned) == 2 and all("Could not write" in w for w in warned)
-    assert not [p for p in (tmp_path).iterdir() if p.name.endswith(".part")]
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
 
 
 def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, demo_store, tmp_path, monkeypatch):
@@ -1702,9 +1703,7 @@ def test_back_online_after_hours_it_says_what_the_catch_up_brought(qtbot, window
 
     now = [1000.0]
     monkeypatch.setattr(window_module.time, "monotonic", lambda: now[0])
-    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X", "agency": "EOC",
-            "role": "editor", "last_seen": None, "last_error": None, "sent": 40, "received": 100, "bytes_out": 0,
-            "bytes_in": 0, "remaining": 0, "observer": False}
+    peer = eoc_peer(sent=40, received=100)
     online = {"peers": [peer], "outbox": 0, "listening": None, "last_exchange": None, "online": True}
     window.on_sync_status(online)
     then = model.format_time(datetime.now().astimezone() - timedelta(hours=3, minutes=12))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-import os
 import time
 from collections.abc import Callable, Generator, Iterable
 
@@ -30,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import clock, model
+from console import clock, files, model
 from console.model import ValidationError
 from console.store import JournalKey, Store, StoreError, short_id
 from console.ui.models import RECORD_ROLE, Scheduler, local_time, zone_name
@@ -248,16 +247,9 @@ class JournalModel(QAbstractListModel):
                 break
             before = mark
             yield found
-        tmp = f"{path}.part"
-        try:
-            with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                csv.writer(fh).writerow([f"Time ({zone_name()})", "Time (UTC)", "Agency", "Operator", "Action",
-                                         "Entry"])
-                fh.writelines(reversed(chunks))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with files.replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerow([f"Time ({zone_name()})", "Time (UTC)", "Agency", "Operator", "Action", "Entry"])
+            fh.writelines(reversed(chunks))
         return found
 
     def row_of(self, entry_id: str) -> int | None:

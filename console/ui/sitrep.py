@@ -4,7 +4,6 @@ read at a briefing, copy into a message, or save to print."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from PySide6.QtCore import QLocale, QMarginsF
 from PySide6.QtGui import QKeySequence, QPageLayout, QPageSize, QPdfWriter, QTextDocument
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from console import report
+from console import files, report
 from console.model import ValidationError
 from console.store import StoreError
 from console.ui.dialogs import error_label
@@ -121,26 +120,23 @@ class ReportDialog(QDialog):
         if self.store.owns_file(path):
             QMessageBox.warning(self, "Report not saved", f"{path} is this console's database: give another file.")
             return
-        target = Path(path)
-        tmp = target.with_name(f".{target.name}.part")
         try:
-            if path.lower().endswith(".pdf"):
-                writer = QPdfWriter(str(tmp))
-                writer.setTitle(f"Situation report — {self.report.agency}")
-                writer.setPageLayout(_page_layout())
-                self._document().print_(writer)
-                del writer  # the file is complete once the writer is gone
-                if not tmp.exists():
-                    raise OSError(f"the folder {target.parent} cannot be written")
-            else:
-                text = report.as_text(self.report) if path.lower().endswith(".txt") else report.as_html(self.report)
-                tmp.write_text(text, encoding="utf-8")
-            tmp.replace(target)
+            with files.replacing(path) as tmp:
+                if path.lower().endswith(".pdf"):
+                    writer = QPdfWriter(str(tmp))
+                    writer.setTitle(f"Situation report — {self.report.agency}")
+                    writer.setPageLayout(_page_layout())
+                    self._document().print_(writer)
+                    del writer  # the file is complete once the writer is gone
+                    if not tmp.exists():
+                        raise OSError(f"the folder {tmp.parent} cannot be written")
+                else:
+                    as_text = path.lower().endswith(".txt")
+                    tmp.write_text(report.as_text(self.report) if as_text else report.as_html(self.report),
+                                   encoding="utf-8")
         except OSError as exc:
             QMessageBox.warning(self, "Report not saved", f"Could not write {path}: {exc.strerror or exc}")
             return
-        finally:
-            tmp.unlink(missing_ok=True)
         self.saved.setText(f"Saved to {path}")
 
     def print_report(self) -> None:
