@@ -183,6 +183,29 @@ class ApplyResult:
 
 
 @dataclass(frozen=True)
+class Operation:
+    """One local write, for undo: this replica's changes `first` to `last`
+    (one transaction), and what its journal entries said of it."""
+
+    origin: str
+    first: int
+    last: int
+    text: str
+    undoable: bool  # it changed rows, not only the journal (a note cannot be taken back)
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What `Store.undo` did: the operation it wrote (itself undoable: that
+    is redo), what it said in the journal, and the parts it left as they
+    are, each with the reason (changed since on another console, say)."""
+
+    operation: Operation
+    text: str
+    left: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Info:
     path: str
     replica_id: str
@@ -363,6 +386,8 @@ class Store:
                 self._set_meta("agency", agency)
         self.agency = agency or self._meta("agency") or "EOC"
         self.operator = operator or self._default_operator()
+        # The last write made through this Store, for undo (see Store.undo).
+        self.last_operation: Operation | None = None
 
     @staticmethod
     def _default_operator() -> str:
@@ -1176,6 +1201,7 @@ class Store:
             cs = self._merge(w.changes, local=True) if w.changes else None
             self._save_clock()
         if cs:
+            self.last_operation = _operation(w.changes)
             self._notify(cs)
 
     def _live_row(self, t: model.Table, ref: str, *, deleted: bool = False) -> dict:
@@ -1310,65 +1336,97 @@ class Store:
         """Change fields of a row. Setting a counter records the difference;
         `deleted=False` restores a deleted row. Returns the changes made
         (none if every value was already current)."""
+        return self.update_many(table, [ref], values)
+
+    @_guard
+    def update_many(self, table: str, refs: Iterable[str], values: Mapping[str, Any]) -> list[Change]:
+        """Give several rows the same values (the selected units a status,
+        say) in one transaction, so that all change or none, and one undo
+        takes them all back. Returns the changes made."""
         t = model.table(table)
         if t.append_only:
             raise ValidationError(f"{t.name} is append-only: entries are never changed")
         if not values:
             raise ValidationError("nothing to change: give FIELD=VALUE")
         restoring = dict(values) == {"deleted": False}
+        if "deleted" in values and not restoring:
+            raise ValidationError("use delete to delete a row; deleted=false restores one")
         with self._writing() as w:
-            row = self._live_row(t, ref, deleted=restoring)
-            if restoring and not row["deleted"]:
-                return []
-            if "deleted" in values and not restoring:
-                raise ValidationError("use delete to delete a row; deleted=false restores one")
-            heads = self._row_heads(t.name, row["id"])
-            said = []
-            for name, raw in values.items():
-                f = t.field(name)
-                value = self._prepare(t, name, raw, row_id=row["id"])
-                old = row.get(name)
-                if f.counter:
-                    delta = _number(_counter_sum(value, -(old or 0)))
-                    if delta:
-                        w.change(t.name, row["id"], name, "add", delta)
-                        said.append(self._said(t, name, old, value))
-                    continue
-                if f.type == "bool":
-                    old = None if old is None else bool(old)
-                if old == value and len(heads.get(name, ())) <= 1:
-                    continue
-                w.change(t.name, row["id"], name, "set", value, self._prev(row, heads, name))
-                said.append(self._said(t, name, old, value))
-            if not said:
-                return []
-            name = row[t.label] or short_id(row["id"])
-            if restoring:
-                w.journal("restore", f"Restored {t.name[:-1]} {name}", t.name, row["id"])
-            else:
-                w.journal("set", f"{name}: " + "; ".join(said), t.name, row["id"])
+            done: set[str] = set()
+            for ref in refs:
+                row = self._live_row(t, ref, deleted=restoring)
+                if row["id"] not in done:
+                    done.add(row["id"])
+                    self._update(w, t, row, values, restoring)
             return [c for c in w.changes if c.table == t.name]
+
+    def _update(self, w: _Writer, t: model.Table, row: dict, values: Mapping[str, Any], restoring: bool) -> None:
+        if restoring and not row["deleted"]:
+            return
+        heads = self._row_heads(t.name, row["id"])
+        said = []
+        for name, raw in values.items():
+            f = t.field(name)
+            value = self._prepare(t, name, raw, row_id=row["id"])
+            old = row.get(name)
+            if f.counter:
+                delta = _number(_counter_sum(value, -(old or 0)))
+                if delta:
+                    w.change(t.name, row["id"], name, "add", delta)
+                    said.append(self._said(t, name, old, value))
+                continue
+            if f.type == "bool":
+                old = None if old is None else bool(old)
+            if old == value and len(heads.get(name, ())) <= 1:
+                continue
+            w.change(t.name, row["id"], name, "set", value, self._prev(row, heads, name))
+            said.append(self._said(t, name, old, value))
+        if not said:
+            return
+        name = row[t.label] or short_id(row["id"])
+        if restoring:
+            w.journal("restore", f"Restored {t.name[:-1]} {name}", t.name, row["id"])
+        else:
+            w.journal("set", f"{name}: " + "; ".join(said), t.name, row["id"])
 
     @_guard
     def delete(self, table: str, ref: str) -> None:
         """Delete a row: a tombstone that syncs, never a physical delete."""
+        self.delete_many(table, [ref])
+
+    @_guard
+    def delete_many(self, table: str, refs: Iterable[str]) -> None:
+        """Delete several rows in one transaction: all or none."""
         t = model.table(table)
         if t.append_only:
             raise ValidationError(f"{t.name} is append-only: entries are never deleted")
         with self._writing() as w:
-            row = self._live_row(t, ref)
-            heads = self._row_heads(t.name, row["id"])
-            seen = sorted({hid for hs in heads.values() for hid in hs})
-            w.change(t.name, row["id"], "deleted", "delete", True, seen or [(row["created_by"], row["created_seq"])])
-            w.journal("delete", f"Deleted {t.name[:-1]} {row[t.label]}", t.name, row["id"])
-            if t.name == "tasks":
-                # Units on a deleted task are not on it any more.
-                for (uid,) in self._conn.execute(
-                    "SELECT id FROM units WHERE task_id = ? AND deleted = 0", (row["id"],)
-                ).fetchall():
-                    unit = self._live_row(model.UNITS, uid)
-                    uh = self._row_heads("units", uid)
-                    w.change("units", uid, "task_id", "set", None, self._prev(unit, uh, "task_id"))
+            done: set[str] = set()
+            for ref in refs:
+                row = self._live_row(t, ref)
+                if row["id"] not in done:
+                    done.add(row["id"])
+                    self._delete(w, t, row)
+
+    def _delete(self, w: _Writer, t: model.Table, row: dict) -> None:
+        heads = self._row_heads(t.name, row["id"])
+        seen = sorted({hid for hs in heads.values() for hid in hs})
+        w.change(t.name, row["id"], "deleted", "delete", True, seen or [(row["created_by"], row["created_seq"])])
+        w.journal("delete", f"Deleted {t.name[:-1]} {row[t.label]}", t.name, row["id"])
+        if t.name == "tasks":
+            self._unassign(w, row["id"])
+
+    def _unassign(self, w: _Writer, task_id: str, keep: Collection[str] = ()) -> None:
+        """Units on a deleted task are not on it any more (but those in
+        `keep`, which the caller changes itself)."""
+        for (uid,) in self._conn.execute(
+            "SELECT id FROM units WHERE task_id = ? AND deleted = 0", (task_id,)
+        ).fetchall():
+            if uid in keep:
+                continue
+            unit = self._live_row(model.UNITS, uid)
+            uh = self._row_heads("units", uid)
+            w.change("units", uid, "task_id", "set", None, self._prev(unit, uh, "task_id"))
 
     @_guard
     def adjust(self, ref: str, delta: float) -> float:
@@ -1511,6 +1569,206 @@ class Store:
             what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"
         w.journal("resolve", f"Reconciled {name}: {what}", cv.table, cv.row)
         return c
+
+    # ------------------------------------------------------------------ undo
+
+    @_guard
+    def undo(self, ops: Sequence[Operation], *, redo: bool = False, text: str | None = None) -> Undone:
+        """Take back what earlier operations of this console did, as new
+        changes that sync like any other, in one transaction with one
+        journal entry ("Undid: E-12: status en route → on scene"; `text`
+        names what is undone, by default the operations' own entries).
+        Undoing an undo is redo (`redo` only changes the wording).
+
+        A field goes back to the value it had before, stock gets the
+        opposite amount, a row added is deleted and a row deleted restored
+        (with the units a deleted task had). The journal is never rewritten,
+        so notes stay. A part that has moved on since is left as it is and
+        said in `left`: another console changed the field or deleted the row,
+        the field is in conflict (reconcile it instead), the stock would go
+        below zero, the task a unit was on was deleted. If no part can be
+        undone, it raises ValidationError with the reasons, writing nothing."""
+        ops = sorted(ops, key=lambda o: o.first)
+        if not ops:
+            raise ValidationError("nothing to undo")
+        if any(op.origin != self.replica_id for op in ops):
+            raise ValidationError("only this console's own operations can be undone, and this database "
+                                  "continues under another replica id since")
+        with self._writing() as w:
+            changes: list[Change] = []
+            for op in ops:
+                got = [_change_from_row(r) for r in self._conn.execute(
+                    "SELECT origin, seq, hlc, tbl, row_id, field, kind, value, prev, operator, agency "
+                    "FROM changes WHERE origin = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                    (op.origin, op.first, op.last))]
+                if len(got) != op.last - op.first + 1:
+                    raise NotFound(f"“{op.text}” is not in this database any more")
+                changes += got
+            edits = [c for c in changes if c.table != "journal"]
+            if not edits:
+                raise ValidationError("a note cannot be undone: the journal is never rewritten; "
+                                      "add a note that corrects it")
+            left = self._undo(w, edits)
+            if not w.changes:
+                raise ValidationError("; ".join(left) if left else "nothing to undo: it is undone already")
+            if text is None:
+                text = ops[0].text if len(ops) == 1 else _operation(changes).text
+                if redo:
+                    text = text.removeprefix("Undid: ").removeprefix("Undid in part: ")
+            if len(text) > 500:
+                text = text[:499] + "…"
+            said = f"{'Redid' if redo else 'Undid'}{' in part' if left else ''}: {text}"
+            rows = {(c.table, c.row) for c in edits}
+            about = next(iter(rows)) if len(rows) == 1 else (None, None)
+            w.journal("undo", said, *about)
+        assert self.last_operation is not None
+        return Undone(self.last_operation, said, tuple(left))
+
+    def _undo(self, w: _Writer, edits: list[Change]) -> list[str]:
+        """Write the changes that take `edits` back (see undo); returns what
+        was left as it is, and why."""
+        first: dict[tuple[str, str, str], Change] = {}  # per field, the first change made: what it replaced
+        last: dict[tuple[str, str, str], Change] = {}  # and the last: what it left
+        added: dict[tuple[str, str, str], int] = defaultdict(int)  # stock, in thousandths
+        for c in edits:
+            key = (c.table, c.row, c.field)
+            if c.kind == "add":
+                added[key] += counter_units(c.value)
+            else:
+                first.setdefault(key, c)
+                last[key] = c
+        keys = sorted({(c.table, c.row) for c in edits})
+        heads: dict[tuple[str, str], dict[str, dict[tuple[str, int], Head]]] = defaultdict(lambda: defaultdict(dict))
+        for tname, row, fname, h in self._load_heads(keys):
+            heads[(tname, row)][fname][h.id] = h
+        rows = {(tname, row): self._live_row(model.TABLES[tname], row, deleted=True) for tname, row in keys}
+        left: list[str] = []
+
+        def name(tname: str, row: str) -> str:
+            r = rows[(tname, row)]
+            return str(r[model.TABLES[tname].label] or short_id(row))
+
+        def seen(tname: str, row: str) -> list[tuple[str, int]]:
+            ids = sorted({hid for hs in heads[(tname, row)].values() for hid in hs})
+            r = rows[(tname, row)]
+            return ids or [(r["created_by"], r["created_seq"])]
+
+        # Rows deleted or restored first: a unit goes back onto a task restored here.
+        restoring: set[str] = set()
+        deleting: list[tuple[str, str]] = []
+        for (tname, row, fname), c0 in first.items():
+            if fname != "deleted":
+                continue
+            after = bool(last[(tname, row, fname)].value)
+            before = c0.kind != "delete"  # a restore, or a resolve, found the row deleted
+            if before == after:
+                continue
+            hs = heads[(tname, row)].get("deleted", {})
+            if bool(rows[(tname, row)]["deleted"]) != after:
+                left.append(f"{name(tname, row)}: {'deleted' if before else 'restored'} since on another console")
+            elif len(hs) > 1:
+                left.append(f"{name(tname, row)}: deleted and edited at once; reconcile it instead")
+            elif before:
+                deleting.append((tname, row))
+            else:
+                w.change(tname, row, "deleted", "set", False, sorted(hs) or seen(tname, row))
+                restoring.add(row)
+        for tname, row in deleting:
+            w.change(tname, row, "deleted", "delete", True, seen(tname, row))
+            if tname == "tasks":
+                self._unassign(w, row, keep={r for t, r, f in first if t == "units" and f == "task_id"})
+        # Fields back to what they were.
+        for (tname, row, fname), c0 in first.items():
+            if fname in ("deleted", ROW_FIELD):
+                continue
+            t, f, r = model.TABLES[tname], model.TABLES[tname].field(fname), rows[(tname, row)]
+            what = f"{name(tname, row)}: {model.field_label(fname)}"
+            after = last[(tname, row, fname)].value
+            hs = heads[(tname, row)].get(fname, {})
+            if r["deleted"] and row not in restoring:
+                left.append(f"{name(tname, row)}: deleted since")
+                continue
+            if len(hs) > 1:
+                left.append(f"{what} is in conflict; reconcile it instead")
+                continue
+            h = next(iter(hs.values()), None)
+            if h is None or json.loads(h.value) != after:
+                now = json.loads(h.value) if h else r[fname]
+                op, ag = self._conn.execute("SELECT operator, agency FROM changes WHERE origin = ? AND seq = ?",
+                                            h.id if h else (r["created_by"], r["created_seq"])).fetchone()
+                left.append(f"{what} changed since to {self._describe(t, fname, now)} by {op} ({ag})")
+                continue
+            known, before = self._value_before(c0.prev, fname)
+            if not known:
+                left.append(f"{what}: the value before is not held here")
+                continue
+            if before == after:
+                continue
+            if f.type == "ref" and before is not None and before not in restoring and not self._conn.execute(
+                f"SELECT 1 FROM {f.ref} WHERE id = ? AND deleted = 0 AND created_hlc IS NOT NULL", (before,)
+            ).fetchone():
+                left.append(f"{what} was {self._describe(t, fname, before)}, deleted since")
+                continue
+            try:
+                value = model.check(t, f, before) if f.type == "ref" else self._prepare(t, fname, before, row_id=row)
+            except ValidationError as exc:
+                left.append(f"{name(tname, row)}: {exc}")
+                continue
+            w.change(tname, row, fname, "set", value, sorted(hs))
+        # Stock: the opposite amount.
+        for (tname, row, fname), units in sorted(added.items()):
+            t, r = model.TABLES[tname], rows[(tname, row)]
+            if not units:
+                continue
+            if r["deleted"] and row not in restoring:
+                left.append(f"{name(tname, row)}: deleted since")
+                continue
+            delta = -units / model.COUNTER_SCALE
+            now = _counter_sum(r[fname], delta)
+            amount = f"{self._describe(t, fname, abs(delta))} {r.get('unit') or ''}".rstrip()
+            if now < 0:
+                left.append(f"{name(tname, row)}: only {self._describe(t, fname, r[fname] or 0)} on hand; "
+                            f"cannot take back the {amount} added")
+            elif now > model.MAX_COUNTER:
+                left.append(f"{name(tname, row)}: putting back {amount} would hold more than a stock count may")
+            else:
+                w.change(tname, row, fname, "add", _number(delta))
+        # Rows added: deleted, if nobody has changed them since.
+        for (tname, row, fname), c0 in first.items():
+            if fname != ROW_FIELD:
+                continue
+            t, r = model.TABLES[tname], rows[(tname, row)]
+            if r["deleted"]:
+                continue
+            moved = [n for n in t.names if not _same(t.field(n), r[n], c0.value.get(n))]
+            moved += [n for n, hs in heads[(tname, row)].items() if len(hs) > 1 and n not in moved]
+            if moved:
+                left.append(f"{name(tname, row)}: changed since ({', '.join(model.field_label(n) for n in moved)}); "
+                            "delete it yourself if it should go")
+                continue
+            if tname == "tasks" and self._conn.execute(
+                "SELECT 1 FROM units WHERE task_id = ? AND deleted = 0", (row,)
+            ).fetchone():
+                left.append(f"{name(tname, row)}: units were assigned to it since; delete it yourself if it should go")
+                continue
+            w.change(tname, row, "deleted", "delete", True, seen(tname, row))
+        return left
+
+    def _value_before(self, prev: Sequence[tuple[str, int]], fname: str) -> tuple[bool, Any]:
+        """The value a field showed before a change that replaced `prev`:
+        the last writer's among them. (False, None) if none is held here."""
+        best = None
+        for o, s in prev:
+            r = self._conn.execute("SELECT hlc, kind, value FROM changes WHERE origin = ? AND seq = ?",
+                                   (o, s)).fetchone()
+            if r is None:
+                continue
+            value = _loads(r[2])
+            if r[1] == "insert":
+                value = value.get(fname)
+            if best is None or (r[0], o) > best[0]:
+                best = ((r[0], o), value)
+        return (False, None) if best is None else (True, best[1])
 
     def _row_heads(self, tname: str, row: str) -> dict[str, dict[tuple[str, int], Head]]:
         out: dict[str, dict[tuple[str, int], Head]] = defaultdict(dict)
@@ -1918,6 +2176,25 @@ class Store:
                     (c.id, tname, row, c.field, c.kind, json.dumps(cands), detected),
                 )
         return changed
+
+
+def _same(f: model.Field, now: Any, was: Any) -> bool:
+    """Whether a row's column holds the value a change gave the field."""
+    if f.type == "bool":
+        return bool(now) == bool(was)
+    if now is None or was is None:
+        return now is None and was is None
+    return now == was
+
+
+def _operation(changes: list[Change]) -> Operation:
+    """What undo needs to know of a local write's changes (see Store.undo)."""
+    said = [c.value["text"] for c in changes if c.table == "journal"]
+    text = said[0] if said else f"{len(changes)} changes"
+    if len(said) > 1:
+        text += f" (and {len(said) - 1} more)"
+    return Operation(changes[0].origin, changes[0].seq, changes[-1].seq, text,
+                     any(c.table != "journal" for c in changes))
 
 
 class _Writer:

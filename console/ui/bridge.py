@@ -11,16 +11,28 @@ Electrum's QtEventListener.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from console.store import ChangeSet, Store
+from console.model import ValidationError
+from console.store import ChangeSet, Operation, Store, Undone
 
 log = logging.getLogger(__name__)
 
 SHOW_SLICE = 500  # changes read per origin per turn of the event loop
+UNDO_DEPTH = 100  # steps kept for undo
+
+
+class UndoStep(NamedTuple):
+    """One thing a person did in the window (a status given to five units,
+    a file imported, a row deleted): its operations, and what to call it."""
+
+    ops: tuple[Operation, ...]
+    text: str
 
 
 class Bridge(QObject):
@@ -28,6 +40,7 @@ class Bridge(QObject):
 
     changed = Signal(object)  # a ChangeSet: tables, rows, whether conflicts changed
     sync_status = Signal(object)  # Engine.status() as a dict, about once a second
+    undo_changed = Signal()  # what Undo and Redo would do has changed
 
     def __init__(self, store: Store, engine=None, parent=None) -> None:
         super().__init__(parent)
@@ -55,6 +68,12 @@ class Bridge(QObject):
         self._status_task = None
         # Where to queue slices of work (set by the window: its Scheduler).
         self.scheduler = None
+        # What this window did, newest last: every local write made through
+        # this store is a step, or part of the step being grouped.
+        self.undo_steps: list[UndoStep] = []
+        self.redo_steps: list[UndoStep] = []
+        self._group: list[Operation] | None = None
+        self._undoing = False
 
     # ------------------------------------------------------------ operations
 
@@ -64,16 +83,20 @@ class Bridge(QObject):
     def update(self, table: str, row_id: str, values: dict[str, Any]) -> None:
         self.store.update(table, row_id, values)
 
+    def add_many(self, table: str, rows: list[dict[str, Any]], **kwargs) -> list[str]:
+        return self.store.add_many(table, rows, **kwargs)
+
     def delete(self, table: str, row_id: str) -> None:
         self.store.delete(table, row_id)
 
+    def delete_many(self, table: str, row_ids: list[str]) -> None:
+        self.store.delete_many(table, row_ids)
+
     def set_status(self, row_ids: list[str], status: str) -> None:
-        for row_id in row_ids:
-            self.store.update("units", row_id, {"status": status})
+        self.store.update_many("units", row_ids, {"status": status})
 
     def assign(self, row_ids: list[str], task_id: str | None) -> None:
-        for row_id in row_ids:
-            self.store.update("units", row_id, {"task_id": task_id})
+        self.store.update_many("units", row_ids, {"task_id": task_id})
 
     def adjust(self, resource_id: str, delta: float) -> float:
         return self.store.adjust(resource_id, delta)
@@ -85,7 +108,65 @@ class Bridge(QObject):
         self.store.resolve(conflict_id, keep=keep, raw=raw)
 
     def resolve_many(self, keep: dict[str, int]) -> None:
-        self.store.resolve_many(keep)
+        with self._grouped():  # one transaction per row's conflicts: one step
+            self.store.resolve_many(keep)
+
+    # ------------------------------------------------------------ undo
+
+    @contextlib.contextmanager
+    def _grouped(self) -> Iterator[None]:
+        self._group = []
+        try:
+            yield
+        finally:
+            ops, self._group = self._group, None
+            if ops:
+                self._push(UndoStep(tuple(ops), ops[0].text if len(ops) == 1
+                                    else f"{ops[0].text} (and {len(ops) - 1} more)"))
+
+    def _push(self, step: UndoStep) -> None:
+        self.undo_steps.append(step)
+        del self.undo_steps[:-UNDO_DEPTH]
+        self.redo_steps.clear()
+        self.undo_changed.emit()
+
+    def _took(self, op: Operation | None) -> None:
+        """A local write committed: a step to undo, unless it is an undo or
+        a redo itself, or only wrote to the journal (a note stays)."""
+        if op is None or not op.undoable or self._undoing:
+            return
+        if self._group is not None:
+            self._group.append(op)
+        else:
+            self._push(UndoStep((op,), op.text))
+
+    def undo(self) -> Undone | None:
+        """Take back the newest step. A step nothing of which can be taken
+        back (changed since on other consoles) is dropped, and the
+        ValidationError says why; an error of the database (busy, disk
+        full) keeps it for another try."""
+        return self._undo(self.undo_steps, self.redo_steps, redo=False)
+
+    def redo(self) -> Undone | None:
+        return self._undo(self.redo_steps, self.undo_steps, redo=True)
+
+    def _undo(self, take: list[UndoStep], put: list[UndoStep], *, redo: bool) -> Undone | None:
+        if not take:
+            return None
+        step = take[-1]
+        self._undoing = True
+        try:
+            done = self.store.undo(step.ops, redo=redo, text=step.text)
+        except ValidationError:
+            take.pop()
+            self.undo_changed.emit()
+            raise
+        finally:
+            self._undoing = False
+        take.pop()
+        put.append(UndoStep((done.operation,), step.text))
+        self.undo_changed.emit()
+        return done
 
     # ---------------------------------------------------------------- events
 
@@ -101,6 +182,8 @@ class Bridge(QObject):
 
     def _on_commit(self, cs: ChangeSet) -> None:
         # A local operation committed: show it, and push it to peers now.
+        if cs.local:
+            self._took(self.store.last_operation)
         self._announce(cs)
         if self.engine is not None:
             self.engine.notify()

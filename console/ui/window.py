@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from console import backup, clock, csv_rows, model, seed
 from console.model import ValidationError
-from console.store import StoreError
+from console.store import StoreError, Undone
 from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
 from console.ui.journal import JournalDock
 from console.ui.models import (
@@ -329,6 +329,13 @@ class MainWindow(QMainWindow):
         self.backup_action = action("&Back up the database…", "Ctrl+Shift+B", lambda: self.back_up(), board)
         board.addSeparator()
         action("&Quit", "Ctrl+Q", self.close, board)
+        edit = self.menuBar().addMenu("&Edit")
+        self.undo_action = action("&Undo", None, lambda: self.undo(), edit)
+        self.undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
+        self.redo_action = action("&Redo", None, lambda: self.redo(), edit)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.bridge.undo_changed.connect(self._show_undo)
+        self._show_undo()
         units = self.menuBar().addMenu("&Units")
         self.status_actions = {}
         for i, status in enumerate(STATUS_KEYS, 1):
@@ -567,9 +574,41 @@ class MainWindow(QMainWindow):
         names = ", ".join(str(getattr(r, label)) for r in recs[:5])
         answer = QMessageBox.question(self, "Delete", f"Delete {names}?")
         if answer == QMessageBox.StandardButton.Yes:
-            for rec in recs:
-                if not self._try(self.bridge.delete, table, rec.id):
-                    break
+            self._try(self.bridge.delete_many, table, [rec.id for rec in recs])
+
+    def undo(self) -> Undone | None:
+        """Take back the newest thing done in this window (Ctrl+Z), as new
+        changes that reach every console; say what, and what was left."""
+        return self._undo(self.bridge.undo)
+
+    def redo(self) -> Undone | None:
+        return self._undo(self.bridge.redo)
+
+    def _undo(self, fn) -> Undone | None:
+        try:
+            done = fn()
+        except (ValidationError, StoreError) as exc:
+            QMessageBox.warning(self, "Not undone", str(exc))
+            return None
+        if done is None:
+            self.statusBar().showMessage("Nothing to undo here", 5000)
+        elif done.left:
+            QMessageBox.information(self, "Undone in part", f"{done.text}\n\nLeft as it is:\n"
+                                    + "\n".join(f"• {why}" for why in done.left[:20])
+                                    + (f"\n… and {len(done.left) - 20} more" if len(done.left) > 20 else ""))
+        else:
+            self.statusBar().showMessage(done.text, 15000)
+        return done
+
+    def _show_undo(self) -> None:
+        for act, verb, steps in ((self.undo_action, "Undo", self.bridge.undo_steps),
+                                 (self.redo_action, "Redo", self.bridge.redo_steps)):
+            act.setEnabled(bool(steps))
+            what = steps[-1].text if steps else ""
+            if len(what) > 60:
+                what = what[:59] + "…"
+            act.setText(f"&{verb} " + what.replace("&", "&&") if what else f"&{verb}")  # "&&" shows "&"
+            act.setToolTip(steps[-1].text if steps else "")
 
     def set_status(self, status: str) -> None:
         recs = self.selected("units")
@@ -648,7 +687,7 @@ class MainWindow(QMainWindow):
         if asked != QMessageBox.StandardButton.Yes:
             return 0
         try:
-            ids = self.store.add_many(table, found.rows, where=found.lines,
+            ids = self.bridge.add_many(table, found.rows, where=found.lines,
                                       summary=f"Added {len(found.rows)} {table} from {name}")
         except (ValidationError, StoreError) as exc:
             QMessageBox.warning(self, "Nothing imported", f"{exc}\n\nNothing was added.")
