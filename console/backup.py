@@ -96,13 +96,25 @@ def prune(folder: str | os.PathLike, db: str | os.PathLike, keep: int) -> list[P
     """Delete all but the newest `keep` backups of `db` in `folder`: the
     files named for their time by `backup` into a folder, and no other.
     Returns those deleted, oldest first."""
-    db = Path(db)
-    named = re.compile(re.escape(db.stem) + r"-\d{8}-\d{6}Z" + re.escape(db.suffix or ".db"))
-    ours = sorted(p for p in Path(folder).iterdir() if named.fullmatch(p.name) and p.is_file())
+    ours = _named_for_time(folder, db)
     gone = ours[:max(0, len(ours) - keep)]
     for p in gone:
         p.unlink()
     return gone
+
+
+def newest(folder: str | os.PathLike, db: str | os.PathLike) -> Path | None:
+    """The newest backup of `db` that `backup` named for its time in `folder`."""
+    ours = _named_for_time(folder, db)
+    return ours[-1] if ours else None
+
+
+def _named_for_time(folder: str | os.PathLike, db: str | os.PathLike) -> list[Path]:
+    """The backups of `db` in `folder` named for their time, oldest first
+    (their names sort by time)."""
+    db = Path(db)
+    named = re.compile(re.escape(db.stem) + r"-\d{8}-\d{6}Z" + re.escape(db.suffix or ".db"))
+    return sorted(p for p in Path(folder).iterdir() if named.fullmatch(p.name) and p.is_file())
 
 
 async def keep_backing_up(db: str | os.PathLike, folder: str | os.PathLike, every_s: float, keep: int) -> None:

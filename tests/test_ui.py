@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import csv
 import re
+import sqlite3
 
 import pytest
 from conftest import until
@@ -1660,6 +1661,70 @@ def test_back_up_from_the_window_runs_beside_it_and_says_how_it_went(qtbot, wind
     assert asked[-1].startswith(str(dest.parent / "demo-")) and window.backup_action.isEnabled()
 
 
+def test_automatic_backups_from_the_window(qtbot, window, demo_store, tmp_path, monkeypatch):
+    """Board > Back up automatically: a backup now, then at each turn when
+    something was written, the oldest past the number kept deleted; the
+    status bar says when the last was taken, or in red that it failed;
+    remembered for this database, and a window opened again soon after
+    takes none at once."""
+    import shutil
+    import time
+
+    def ours(folder):
+        return sorted(p.name for p in folder.glob("demo-*Z.db"))
+
+    assert window.backup_button.isHidden()
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    dialog = window.open_auto_backup()
+    assert not dialog.enabled.isChecked() and dialog.every.value() == 30 and dialog.keep.value() == 48
+    dialog.enabled.setChecked(True)
+    dialog.folder.setText(str(tmp_path / "no such folder"))
+    dialog.save()
+    assert "no such folder" in dialog.error.text() and dialog.isVisible()
+    dialog.folder.setText(str(stick))
+    dialog.keep.setValue(2)
+    dialog.save()
+    assert not dialog.isVisible()
+    assert window.auto_backup_settings() == (str(stick), 30, 2)
+    qtbot.waitUntil(lambda: window.backup_button.text().startswith("Backed up "), timeout=10_000)
+    assert window.backup_button.isVisible() and len(ours(stick)) == 1
+    assert "Automatic backups into" in window.backup_button.toolTip()
+    assert f"{demo_store.info().changes:,} changes" in window.backup_button.toolTip()
+    assert not window.auto_backup()  # nothing written since
+    for i in range(2):
+        time.sleep(1.05)  # backups are named to the second
+        window.bridge.set_status([demo_store.resolve_id("units", "E-12")], ["on_scene", "returning"][i])
+        assert window.auto_backup()
+        qtbot.waitUntil(window.backup_action.isEnabled, timeout=10_000)
+    assert len(ours(stick)) == 2  # the newest two kept
+    with sqlite3.connect(stick / ours(stick)[-1]) as conn:
+        assert conn.execute("SELECT status FROM units WHERE callsign = 'E-12'").fetchone()[0] == "returning"
+    # The stick pulled out: said in red, and tried again at the next turn.
+    shutil.rmtree(stick)
+    window.bridge.set_status([demo_store.resolve_id("units", "E-12")], "available")
+    assert window.auto_backup()
+    qtbot.waitUntil(lambda: window.backup_button.text() == "BACKUP FAILED", timeout=10_000)
+    assert "does not exist" in window.backup_button.toolTip() and "tried again every 30 min" in (
+        window.backup_button.toolTip())
+    assert "The automatic backup failed" in window.statusBar().currentMessage()
+    stick.mkdir()
+    assert window.auto_backup()
+    qtbot.waitUntil(lambda: window.backup_button.text().startswith("Backed up "), timeout=10_000)
+    assert len(ours(stick)) == 1
+    # Remembered for this database: a window opened again finds a backup within the turn and takes none.
+    settings = window.settings
+    window.close()
+    again = MainWindow(window.bridge, settings=settings)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.backup_button.text().startswith("Backed up "), timeout=10_000)
+    assert len(ours(stick)) == 1
+    again.set_auto_backup(None)
+    assert again.backup_button.isHidden() and again.auto_backup_settings()[0] is None
+    assert not again.auto_backup()
+    again.close()
+
+
 def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_store, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -1830,7 +1895,7 @@ def test_back_online_after_hours_it_says_what_the_catch_up_brought(qtbot, window
 MONKEY_ACTIONS = ["tab", "select", "select_many", "status", "assign", "delete", "search", "agency", "sort", "note",
                   "journal_search", "journal_agency", "remote_edit", "remote_delete", "copy", "report", "hand_over",
                   "text_size", "undo_filters", "import_csv", "backup", "export", "peer_edits", "resolve_all",
-                  "show_row", "undo", "redo"]
+                  "show_row", "undo", "redo", "auto_backup"]
 
 
 @given(st.lists(st.tuples(st.sampled_from(MONKEY_ACTIONS), st.integers(0, 10_000)), min_size=5, max_size=25))
@@ -1955,6 +2020,13 @@ def _monkey(qtbot, window, demo_store, steps, boards, folder):
             conflicts = demo_store.conflicts()
             if conflicts:
                 window.bridge.resolve_many({c.id: 1 + n % len(c.candidates) for c in conflicts})
+        elif action == "auto_backup":
+            if window.auto_backup_settings()[0] is None:
+                (folder / "auto").mkdir(exist_ok=True)
+                window.set_auto_backup(str(folder / "auto"), keep=2)
+            else:
+                window.auto_backup()
+            qtbot.waitUntil(window.backup_action.isEnabled, timeout=10_000)
         elif action == "undo":
             window.undo()
         elif action == "redo":

@@ -1,4 +1,5 @@
-"""Dialogs: create and edit rows, draw or add stock, reconcile conflicts."""
+"""Dialogs: create and edit rows, draw or add stock, reconcile conflicts,
+automatic backups."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QInputDialog,
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSpinBox,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -188,6 +192,65 @@ class StockDialog(QDialog):
             return
         try:
             self.bridge.adjust(self.resource.id, -amount if self.draw else amount)
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
+class AutoBackupDialog(QDialog):
+    """Whether, where, how often and how many backups of this database the
+    window takes by itself; `window.set_auto_backup` does what is chosen."""
+
+    def __init__(self, window, folder: str | None, every: int, keep: int) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.setWindowTitle("Automatic backups")
+        self.enabled = QCheckBox("Back up this database automatically")
+        self.enabled.setChecked(folder is not None)
+        self.folder = QLineEdit(folder or "")
+        self.folder.setPlaceholderText("a folder on another disk or a USB stick")
+        choose = QPushButton("Choose…")
+        choose.clicked.connect(self._choose)
+        where = QHBoxLayout()
+        where.addWidget(self.folder, 1)
+        where.addWidget(choose)
+        self.every = QSpinBox()
+        self.every.setRange(1, 24 * 60)
+        self.every.setSuffix(" min")
+        self.every.setValue(every)
+        self.keep = QSpinBox()
+        self.keep.setRange(1, 10_000)
+        self.keep.setValue(keep)
+        self.error = error_label()
+        form = QFormLayout()
+        form.addRow("Into", where)
+        form.addRow("Every", self.every)
+        form.addRow("Keep the newest", self.keep)
+        note = QLabel("A backup is taken now and then at each turn when something was written since the last; "
+                      "older backups of this database in the folder are deleted past the number kept. "
+                      "Backups run beside the window and sync, which go on meanwhile.")
+        note.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.enabled)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def _choose(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Back up into", self.folder.text())
+        if folder:
+            self.folder.setText(folder)
+            self.enabled.setChecked(True)
+
+    def save(self) -> None:
+        folder = self.folder.text().strip() if self.enabled.isChecked() else None
+        try:
+            self.window_.set_auto_backup(folder, self.every.value(), self.keep.value())
         except (ValidationError, StoreError) as exc:
             self.error.setText(str(exc))
             return

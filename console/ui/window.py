@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
+import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
@@ -35,7 +38,7 @@ from PySide6.QtWidgets import (
 from console import backup, clock, csv_rows, model, seed
 from console.model import ValidationError
 from console.store import StoreError, Undone
-from console.ui.dialogs import PeersDialog, ReconcileDialog, RecordDialog, StockDialog
+from console.ui.dialogs import AutoBackupDialog, PeersDialog, ReconcileDialog, RecordDialog, StockDialog
 from console.ui.journal import JournalDock
 from console.ui.models import (
     BADGE_PADDING,
@@ -69,6 +72,10 @@ OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
 # Text sizes (View menu), as a share of the system's: larger for a board on
 # a wall display across the room, smaller to fit more rows on a laptop.
 TEXT_SCALES = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
+# Automatic backups (Board > Back up automatically), as a relay's: every
+# half hour, the last day's kept.
+AUTO_BACKUP_EVERY = 30  # minutes
+AUTO_BACKUP_KEEP = 48
 
 
 log = logging.getLogger(__name__)
@@ -109,6 +116,15 @@ class MainWindow(QMainWindow):
         self.back_online = ""  # what the last reconnection brought, as said
         self._outbox_shown = -1  # the count the outbox tooltip was made for
         self._backup_thread: threading.Thread | None = None  # a backup under way (see back_up)
+        self._backup_auto: int | None = None  # for an automatic one: the data version it copies
+        # Automatic backups: a connection of their own tells, by its data
+        # version, whether anything was written since the last one.
+        self._backup_watch: sqlite3.Connection | None = None
+        self._auto_version: int | None = None
+        self._auto_running = False
+        self._auto_good: tuple[float, str, backup.BackupSummary | None] | None = None  # when, file, what
+        self._auto_failed: tuple[float, str] | None = None  # when, why (cleared by the next good one)
+        self._auto_key = "autobackup/" + hashlib.sha1(str(Path(self.store.path).resolve()).encode()).hexdigest()[:16]
         # The View menu's text size: the application's font, so its dialogs,
         # menus and tooltips too, as a share of the system's.
         self.text_scale = 1.0
@@ -254,6 +270,9 @@ class MainWindow(QMainWindow):
         self._gc_timer.setInterval(GC_IDLE_INTERVAL_MS)
         self._gc_timer.timeout.connect(self._collect_when_idle)
         self._gc_timer.start()
+        self._auto_timer = QTimer(self)
+        self._auto_timer.timeout.connect(lambda: self.auto_backup())
+        self._configure_auto_backup(at_open=True)
 
     # ----------------------------------------------------------------- layout
 
@@ -297,10 +316,17 @@ class MainWindow(QMainWindow):
                                         "click (or Ctrl+Shift+O) to hand over.")
         self.operator_button.clicked.connect(lambda: self.hand_over())
         self._show_operator()
+        # The automatic backups' last outcome (hidden while there are none): click to set them up.
+        self.backup_button = QPushButton()
+        self.backup_button.setObjectName("backupButton")
+        self.backup_button.setFlat(True)
+        self.backup_button.clicked.connect(lambda: self.open_auto_backup())
+        self.backup_button.hide()
         bar.addWidget(self.peers_label, 2)
         bar.addWidget(self.outbox_label, 1)
         bar.addWidget(self.exchange_label, 1)
         bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.backup_button)
         bar.addPermanentWidget(self.operator_button)
 
     def _build_actions(self) -> None:
@@ -327,6 +353,7 @@ class MainWindow(QMainWindow):
         action("Search the &journal", "Ctrl+J", lambda: self.journal_dock.focus_search(), board)
         board.addSeparator()
         self.backup_action = action("&Back up the database…", "Ctrl+Shift+B", lambda: self.back_up(), board)
+        action("Back up a&utomatically…", None, lambda: self.open_auto_backup(), board)
         board.addSeparator()
         action("&Quit", "Ctrl+Q", self.close, board)
         edit = self.menuBar().addMenu("&Edit")
@@ -443,8 +470,12 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"boards/{table}/columns", view.horizontalHeader().saveState())
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
-        for timer in (self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick, self._gc_timer):
+        for timer in (self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick, self._gc_timer,
+                      self._auto_timer):
             timer.stop()
+        if self._backup_watch is not None:
+            self._backup_watch.close()
+            self._backup_watch = None
         self.journal_dock.stop()
         self.scheduler.stop()
         self.bridge.scheduler = None
@@ -713,19 +744,25 @@ class MainWindow(QMainWindow):
             if not path:
                 return
             self.settings.setValue("backup/folder", str(Path(path).parent))
-        self.backup_action.setEnabled(False)
         self.statusBar().showMessage(f"Backing up to {path}…")
+        self._start_backup(lambda: backup.backup(db, path), str(path))
+
+    def _start_backup(self, job, where: str, auto: int | None = None) -> None:
+        """Run `job` (a backup) on a thread of its own; its result, or the
+        error it raised, comes back to `_backed_up` on this thread."""
+        self.backup_action.setEnabled(False)
+        self._backup_auto = auto
         finished = _Finished(self)
         finished.done.connect(self._backed_up)
         finished.done.connect(finished.deleteLater)
 
         def work() -> None:
             try:
-                result = backup.backup(db, path)
+                result = job()
             except (StoreError, OSError) as exc:
                 result = exc
             except Exception as exc:  # a bug: said, and the window goes on
-                log.exception("backup to %s failed", path)
+                log.exception("backup to %s failed", where)
                 result = exc
             try:
                 finished.done.emit(result)
@@ -740,6 +777,10 @@ class MainWindow(QMainWindow):
     def _backed_up(self, result) -> None:
         self._backup_thread = None
         self.backup_action.setEnabled(True)
+        auto, self._backup_auto = self._backup_auto, None
+        if auto is not None:
+            self._auto_backed_up(result, auto)
+            return
         if isinstance(result, Exception):
             self.statusBar().clearMessage()
             said = f"{result.filename}: {result.strerror}" if isinstance(result, OSError) else str(result)
@@ -747,6 +788,139 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Backed up {result.changes:,} changes to {result.path} "
                                      f"({result.bytes / 2**20:.1f} MiB in {result.seconds:.1f} s)", 30000)
+
+    # ------------------------------------------------------ automatic backups
+
+    def auto_backup_settings(self) -> tuple[str | None, int, int]:
+        """(folder or None when off, minutes between backups, how many kept)
+        for this database, as remembered."""
+        k = self._auto_key
+        folder = self.settings.value(f"{k}/folder") or None
+        try:
+            every = min(24 * 60, max(1, int(self.settings.value(f"{k}/every", AUTO_BACKUP_EVERY))))
+            keep = max(1, int(self.settings.value(f"{k}/keep", AUTO_BACKUP_KEEP)))
+        except (TypeError, ValueError):  # a settings file edited by hand
+            every, keep = AUTO_BACKUP_EVERY, AUTO_BACKUP_KEEP
+        return (str(folder) if folder else None), every, keep
+
+    def set_auto_backup(self, folder: str | None, every: int = AUTO_BACKUP_EVERY, keep: int = AUTO_BACKUP_KEEP) -> None:
+        """Back this database up into `folder` every `every` minutes,
+        keeping the newest `keep` there (None: no more automatic backups).
+        Remembered for this database; the first backup starts now."""
+        k = self._auto_key
+        if folder is None:
+            self.settings.remove(k)
+        else:
+            if not Path(folder).is_dir():
+                raise ValidationError(f"{folder}: no such folder; choose one that exists (plug the drive in first)")
+            if not 1 <= every <= 24 * 60 or keep < 1:
+                raise ValidationError("back up every 1 to 1440 minutes, keeping at least one")
+            self.settings.setValue(f"{k}/folder", str(folder))
+            self.settings.setValue(f"{k}/every", int(every))
+            self.settings.setValue(f"{k}/keep", int(keep))
+        self._auto_good = self._auto_failed = None
+        self._configure_auto_backup()
+
+    def open_auto_backup(self) -> AutoBackupDialog:
+        dialog = AutoBackupDialog(self, *self.auto_backup_settings())
+        dialog.open()
+        return dialog
+
+    def _configure_auto_backup(self, *, at_open: bool = False) -> None:
+        folder, every, _ = self.auto_backup_settings()
+        if folder is None:
+            self._auto_timer.stop()
+            self.backup_button.hide()
+            return
+        if self._backup_watch is None:
+            self._backup_watch = sqlite3.connect(str(self.store.path), isolation_level=None)
+        self._auto_version = None
+        self._auto_timer.start(every * 60_000)
+        self.backup_button.show()
+        self._show_auto_backup()
+        self.auto_backup(at_open=at_open)
+
+    def auto_backup(self, *, at_open: bool = False) -> bool:
+        """A turn of the automatic backups: a backup into the folder on a
+        thread, unless nothing was written since the last one (or, as the
+        window opens, the newest there is younger than a turn); then the
+        oldest past the number kept are deleted. Returns whether one
+        started. A failure (the stick pulled out, the disk full) shows in
+        the status bar, and the next turn tries again."""
+        folder, every, keep = self.auto_backup_settings()
+        if folder is None or self._backup_watch is None or self._backup_thread is not None:
+            return False
+        try:
+            version = self._backup_watch.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            self._auto_backed_up(StoreError(f"cannot read the database: {exc}"), self._auto_version or 0)
+            return False
+        if version == self._auto_version:
+            return False
+        db = self.store.path
+        recent = every * 60 if at_open else None
+
+        def job():
+            if recent is not None:
+                last = backup.newest(folder, db)
+                if last is not None and time.time() - last.stat().st_mtime < recent:
+                    return last  # taken within a turn, by an earlier run of the window
+            # Named here: a folder gone (the stick pulled out) is then said
+            # as such, and never taken for the name of a file to write.
+            dest = Path(folder) / backup.backup_name(db, clock.wall_ms())
+            return backup.backup(db, dest), backup.prune(folder, db, keep)
+
+        self._auto_running = True
+        self._show_auto_backup()
+        self._start_backup(job, folder, auto=version)
+        return True
+
+    def _auto_backed_up(self, result, version: int) -> None:
+        self._auto_running = False
+        if isinstance(result, Exception):
+            said = (f"{result.filename}: {result.strerror}" if isinstance(result, OSError) and result.strerror
+                    else str(result))
+            log.warning("automatic backup failed: %s", said)
+            self._auto_failed = (time.time(), said)
+            self.statusBar().showMessage(f"The automatic backup failed: {said}", 30000)
+        elif isinstance(result, Path):  # one recent enough was there already
+            self._auto_version = version
+            self._auto_good, self._auto_failed = (result.stat().st_mtime, result.name, None), None
+        else:
+            b, gone = result
+            self._auto_version = version
+            self._auto_good, self._auto_failed = (b.taken_ms / 1000, b.path.name, b), None
+            log.info("backed up automatically to %s (%s changes, %.1f MiB in %.1f s)%s", b.path, f"{b.changes:,}",
+                     b.bytes / 2**20, b.seconds, f"; deleted {len(gone)} older" if gone else "")
+        self._show_auto_backup()
+
+    def _show_auto_backup(self) -> None:
+        """The status bar's word on the automatic backups: when the last
+        was taken, or in red that the last try failed."""
+        folder, every, keep = self.auto_backup_settings()
+        if folder is None:
+            return
+        how = f"Automatic backups into {folder} every {every} min, the newest {keep} kept. Click to change."
+        good = ""
+        if self._auto_good is not None:
+            at, name, b = self._auto_good
+            size = f", {b.changes:,} changes, {b.bytes / 2**20:.1f} MiB" if b else ""
+            good = f"The last: {name}, {clock_text(_iso(at))}{size}."
+        if self._auto_failed is not None:
+            at, why = self._auto_failed
+            self.backup_button.setText("BACKUP FAILED")
+            self.backup_button.setStyleSheet("color: #b71c1c; font-weight: bold")
+            self.backup_button.setToolTip(f"The automatic backup at {clock_text(_iso(at))} failed: {why}. "
+                                          f"It is tried again every {every} min. {good}\n{how}")
+            return
+        self.backup_button.setStyleSheet("")
+        if self._auto_running:
+            self.backup_button.setText("Backing up…")
+        elif self._auto_good is not None:
+            self.backup_button.setText(f"Backed up {clock_text(_iso(self._auto_good[0]))}")
+        else:
+            self.backup_button.setText("Backups on")
+        self.backup_button.setToolTip(f"{good}\n{how}" if good else how)
 
     def add_offline_switch(self, url: str) -> QCheckBox:
         """A switch that cuts this console off its peer and reconnects it
@@ -989,6 +1163,10 @@ class MainWindow(QMainWindow):
                    else "no conflicts to reconcile"))
         self.back_online = text
         self.statusBar().showMessage(text, 120_000)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _few(names: list[str], shown: int = 4) -> str:
