@@ -685,6 +685,16 @@ def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop
 
                 await until(resolved_there, what="the resolution to reach the other console")
                 assert not w.conflicts_button.isVisible()
+
+                # Undone here (the wrong candidate kept, say), the undo reaches it too.
+                assert w.undo().left == ()
+
+                def undone_there():
+                    with theirs.open() as s:
+                        return s.get("units", unit).status == "out_of_service"
+
+                await until(undone_there, what="the undo to reach the other console")
+                await until(lambda: board_values(w, "units", "status") == ["out of service"], what="the board")
             finally:
                 await other.stop()
 
