@@ -238,6 +238,39 @@ def test_deleting_several_rows_is_one_step_to_undo(window, qtbot, demo_store, mo
     qtbot.waitUntil(lambda: len(board_values(window, "tasks", "title")) == n)
 
 
+def test_cells_changed_elsewhere_are_tinted_and_fade(window, qtbot, demo_store, monkeypatch):
+    """A cell another console or program changed is tinted blue, fading
+    out over half a minute, and says how long ago; a change made at this
+    window is not; a cell in conflict stays amber."""
+    from console.ui import models as models_module
+
+    m = window.models["units"]
+    e12, e14 = demo_store.resolve_id("units", "E-12"), demo_store.resolve_id("units", "E-14")
+
+    def cell(row_id, key, role=Qt.ItemDataRole.BackgroundRole):
+        col = [k for k, _ in m.columns].index(key)
+        return m.index(m._row_of(row_id), col).data(role)
+
+    window.bridge.set_status([e14], "on_scene")  # made here
+    with Store(demo_store.path, operator="Sgt. Lee", agency="City Police") as other:
+        other.update("units", e12, {"location": "Levee, mile 3"})
+        new = other.add("units", {"callsign": "Boat 9", "agency": "City Police", "kind": "Boat"})
+    qtbot.waitUntil(lambda: m._row_of(new) is not None and cell(e12, "location") is not None, timeout=5000)
+    tint = cell(e12, "location").color()
+    assert (tint.red(), tint.green(), tint.blue()) == models_module.FRESH_RGB and tint.alpha() > 90
+    assert cell(e12, "location", Qt.ItemDataRole.ToolTipRole).startswith("Changed on another console ")
+    assert cell(e12, "status") is None and cell(e14, "status") is None  # the field not changed; the edit made here
+    assert cell(new, "callsign") is not None and cell(new, "status") is not None  # a new row: all of it
+    # Half-way, paler; after half a minute, gone, and forgotten on the next tick.
+    start = models_module.time.monotonic()
+    monkeypatch.setattr(models_module.time, "monotonic", lambda: start + 15)
+    assert 40 < cell(e12, "location").color().alpha() < 70
+    monkeypatch.setattr(models_module.time, "monotonic", lambda: start + 31)
+    assert cell(e12, "location") is None and cell(new, "callsign") is None
+    window._fade_fresh()
+    assert m.fresh == {}
+
+
 def test_drawing_stock_through_the_dialog(window, demo_store):
     select(window, "resources", "Sand")
     dialog = window.stock_selected(draw=True)
@@ -1279,15 +1312,23 @@ def test_the_boards_mark_what_is_in_conflict_until_it_is_reconciled(window, demo
 
     background, tip = Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole
 
+    from PySide6.QtGui import QColor
+
+    from console.ui.models import CONFLICT_COLOUR
+
+    def amber(index):
+        brush = index.data(background)  # (a cell changed elsewhere just now is tinted blue instead)
+        return brush is not None and brush.color() == QColor(CONFLICT_COLOUR)
+
     def marked(table, label_value):
-        """The columns of the row whose name is `label_value` that are marked, as the view sees them."""
+        """The columns of the row whose name is `label_value` marked as in conflict, as the view sees them."""
         view = window.views[table]
         proxy = view.model()
         for r in range(proxy.rowCount()):
             rec = proxy.index(r, 0).data(RECORD_ROLE)
             if getattr(rec, window.models[table]._label_key) == label_value:
                 cols = [proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(proxy.columnCount())]
-                return {cols[c] for c in range(len(cols)) if proxy.index(r, c).data(background) is not None}
+                return {cols[c] for c in range(len(cols)) if amber(proxy.index(r, c))}
         raise AssertionError(label_value)
 
     assert marked("units", "E-11") == set()

@@ -218,7 +218,7 @@ class Bridge(QObject):
             return
         self._shown.update(marks)
         rows = frozenset((t, r) for t, r, _, _ in touched)
-        changes = tuple(_Touched(t, f, hlc) for t, _, f, hlc in touched)
+        changes = tuple(_Touched(t, r, f, hlc) for t, r, f, hlc in touched)
         self.changed.emit(ChangeSet(tables=frozenset(t for t, _ in rows), rows=rows, local=False,
                                     conflicts=True, changes=changes))
 
@@ -269,5 +269,6 @@ class _Touched(NamedTuple):
     (and, for a journal entry, its clock time: its place in the journal)."""
 
     table: str
+    row: str
     field: str
     hlc: int

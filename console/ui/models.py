@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 import gc
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -71,6 +72,12 @@ OVERDUE_COLOUR, DUE_SOON_COLOUR = "#c62828", "#e65100"
 CONFLICT_COLOUR = "#ffe082"
 CONFLICT_TIP = "In conflict: written on two consoles at once. Reconcile it (Sync ▸ Reconcile conflicts, Ctrl+R)."
 COLUMN_FIELDS = {"task": "task_id", "since": "status"}  # columns that show another field
+# A cell another console (or another program) changed is tinted blue, the
+# tint fading out over FRESH_SECONDS, so that an eye on the board catches
+# what just changed; its tooltip says how long ago.
+FRESH_SECONDS = 30.0
+FRESH_RGB = (66, 165, 245)
+FRESH_ALPHA = 110  # at first, of 255
 REFRESH_SLICE = 50  # rows folded in per timer tick (each tick stays short)
 ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 # A pause between slices (not 0): other timers, the sync status and input
@@ -165,6 +172,8 @@ class RecordsModel(QAbstractTableModel):
         self._assign_queue: list[str] = []
         # Rows with an open conflict -> its fields (see set_conflicts).
         self.conflicts: dict[str, frozenset[str]] = {}
+        # Rows changed elsewhere lately -> field ("*": the whole row, new) -> when (see mark_fresh).
+        self.fresh: dict[str, dict[str, float]] = {}
         self._label_key = model.TABLES[table].label
         self.reload()
 
@@ -330,6 +339,31 @@ class RecordsModel(QAbstractTableModel):
             if old.get(row_id) != conflicts.get(row_id) and (at := self._row_of(row_id)) is not None:
                 self.dataChanged.emit(self.index(at, 0), self.index(at, last), roles)
 
+    def mark_fresh(self, touched: Iterable[tuple[str, str]]) -> None:
+        """(row id, field) changed by another console or program just now:
+        their cells are tinted for a while (see FRESH_SECONDS)."""
+        now = time.monotonic()
+        for row_id, field in touched:
+            self.fresh.setdefault(row_id, {})[field] = now
+
+    def expire_fresh(self) -> None:
+        """Forget what has faded (the window calls this on its tick)."""
+        if not self.fresh:
+            return
+        old = time.monotonic() - FRESH_SECONDS
+        for row_id in [r for r, cells in self.fresh.items() if max(cells.values()) < old]:
+            del self.fresh[row_id]
+
+    def freshness(self, rec, key: str) -> float | None:
+        """How many seconds ago another console changed this cell, if it is
+        still within FRESH_SECONDS."""
+        cells = self.fresh.get(rec.id)
+        if not cells:
+            return None
+        at = max(cells.get(COLUMN_FIELDS.get(key, key), 0.0), cells.get("*", 0.0))
+        age = time.monotonic() - at
+        return age if age < FRESH_SECONDS else None
+
     def in_conflict(self, rec, key: str) -> bool:
         fields = self.conflicts.get(rec.id)
         return bool(fields) and (key == self._label_key or COLUMN_FIELDS.get(key, key) in fields)
@@ -414,10 +448,16 @@ class RecordsModel(QAbstractTableModel):
             colour = STATUS_COLOURS.get(getattr(rec, key) or "")
             return QBrush(QColor(colour)) if colour else None
         if role == Qt.ItemDataRole.BackgroundRole:
-            return QBrush(QColor(CONFLICT_COLOUR)) if self.conflicts and self.in_conflict(rec, key) else None
+            if self.conflicts and self.in_conflict(rec, key):
+                return QBrush(QColor(CONFLICT_COLOUR))
+            if self.fresh and (age := self.freshness(rec, key)) is not None:
+                return QBrush(QColor(*FRESH_RGB, round(FRESH_ALPHA * (1 - age / FRESH_SECONDS))))
+            return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if self.conflicts and self.in_conflict(rec, key):
                 return CONFLICT_TIP
+            if self.fresh and (age := self.freshness(rec, key)) is not None:
+                return f"Changed on another console {span_text(age)} ago"
             if key == "status" and self.table == "units":
                 return (f"{model.label(rec.status)} ({model.category(rec.status)}) since "
                         f"{local_time(rec.status_since)} {zone_name()}")
@@ -505,7 +545,7 @@ class BadgeDelegate(QStyledItemDelegate):
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
         elif (marked := index.data(Qt.ItemDataRole.BackgroundRole)) is not None:
-            painter.fillRect(option.rect, marked)  # in conflict
+            painter.fillRect(option.rect, marked)  # in conflict, or changed elsewhere just now
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""

@@ -251,6 +251,8 @@ class MainWindow(QMainWindow):
         self._tick.timeout.connect(self.views["units"].viewport().update)
         # ... and so does whether a task is overdue.
         self._tick.timeout.connect(self.views["tasks"].viewport().update)
+        # ... and cells changed elsewhere fade.
+        self._tick.timeout.connect(self._fade_fresh)
         self._tick.start()
         bridge.changed.connect(self.on_changed)
         bridge.sync_status.connect(self.on_sync_status)
@@ -982,10 +984,24 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- updates
 
+    def _fade_fresh(self) -> None:
+        for m in self.models.values():
+            if m.fresh:
+                m.expire_fresh()
+                if m.table == "resources":  # the other two boards repaint on every tick anyway
+                    self.views["resources"].viewport().update()
+
     def on_changed(self, cs) -> None:
         by_table: dict[str, set[str]] = {}
         for table, row in cs.rows:
             by_table.setdefault(table, set()).add(row)
+        if not cs.local:  # changed by another console or program: tinted a while, to catch the eye
+            fresh: dict[str, list[tuple[str, str]]] = {}
+            for c in cs.changes:
+                if c.table in self.models:
+                    fresh.setdefault(c.table, []).append((c.row, c.field))
+            for table, touched in fresh.items():
+                self.models[table].mark_fresh(touched)
         for table, ids in by_table.items():
             if table in self.models:
                 self.models[table].refresh(ids)
