@@ -217,6 +217,24 @@ def test_undo_and_redo_from_the_edit_menu(window, qtbot, demo_store, tmp_path, m
         before[c] for c in picked if c != "E-14"}
 
 
+def test_a_step_that_cannot_be_undone_is_said_and_dropped(window, demo_store, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from console.store import Operation
+    from console.ui.bridge import UndoStep
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    window.bridge.set_status([demo_store.resolve_id("units", "E-12")], "on_scene")
+    gone = Operation(demo_store.replica_id, 10**9, 10**9 + 1, "Something long ago", True)
+    window.bridge._push(UndoStep((gone,), gone.text))
+    assert window.undo_action.text() == "&Undo Something long ago"
+    assert window.undo() is None
+    assert warned == [("Not undone", "“Something long ago” is not in this database any more")]
+    assert window.undo_action.text().startswith("&Undo E-12: status")  # the step before is offered next
+    assert window.undo().text.startswith("Undid: E-12: status")
+
+
 def test_deleting_several_rows_is_one_step_to_undo(window, qtbot, demo_store, monkeypatch):
     from PySide6.QtCore import QItemSelectionModel
     from PySide6.QtWidgets import QMessageBox

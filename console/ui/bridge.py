@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from console.model import ValidationError
-from console.store import ChangeSet, Operation, Store, Undone
+from console.store import ChangeSet, NotFound, Operation, Store, Undone
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +142,9 @@ class Bridge(QObject):
 
     def undo(self) -> Undone | None:
         """Take back the newest step. A step nothing of which can be taken
-        back (changed since on other consoles) is dropped, and the
-        ValidationError says why; an error of the database (busy, disk
-        full) keeps it for another try."""
+        back (changed since on other consoles, or gone from the database)
+        is dropped, and the error says why; an error of the database
+        (busy, disk full) keeps it for another try."""
         return self._undo(self.undo_steps, self.redo_steps, redo=False)
 
     def redo(self) -> Undone | None:
@@ -157,7 +157,7 @@ class Bridge(QObject):
         self._undoing = True
         try:
             done = self.store.undo(step.ops, redo=redo, text=step.text)
-        except ValidationError:
+        except (ValidationError, NotFound):  # nothing left to undo there: do not offer it again
             take.pop()
             self.undo_changed.emit()
             raise
