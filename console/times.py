@@ -62,8 +62,13 @@ def due_in(task, now: float | None = None) -> float | None:
     None for a task with no due time, or done with, or cancelled."""
     if not getattr(task, "due", None) or task.status not in OPEN_TASK:
         return None
+    due = due_timestamp(task.due)
+    return None if due is None else due - (now if now is not None else time.time())
+
+
+def due_timestamp(iso: str) -> float | None:
+    """A stored time as a POSIX timestamp; None if it does not read as one."""
     try:
-        due = datetime.fromisoformat(task.due.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-    return due - (now if now is not None else time.time())

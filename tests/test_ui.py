@@ -495,7 +495,7 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     assert len(warned) == 2 and "Could not write" in warned[1]
 
 
-def test_tasks_past_their_due_time_stand_out(window, demo_store):
+def test_tasks_past_their_due_time_stand_out(window, demo_store, qtbot):
     from datetime import UTC, datetime, timedelta
 
     from PySide6.QtCore import Qt
@@ -530,6 +530,15 @@ def test_tasks_past_their_due_time_stand_out(window, demo_store):
     assert cell(later, fg) is None and cell(later, font) is None
     done = "Road closure, Mill Creek Road"  # done with: its due time no longer matters
     assert cell(done, fg) is None and cell(done, tip).endswith("(completed)")
+    # Whichever board is shown, the Tasks tab says how many are overdue, in red, and names them.
+    window.tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: window.tabs.tabText(1) == "Tasks (1 overdue)", timeout=5000)
+    assert window.tabs.tabBar().tabTextColor(1).name() == OVERDUE_COLOUR
+    assert re.fullmatch(r"Overdue: Fuel resupply for pumps and generators \(by 1h0[45]m\)", window.tabs.tabToolTip(1))
+    late_id = next(t.id for t in demo_store.list("tasks") if t.title == late)
+    window.bridge.update("tasks", late_id, {"status": "completed"})
+    qtbot.waitUntil(lambda: window.tabs.tabText(1) == "Tasks", timeout=5000)
+    assert window.tabs.tabToolTip(1) == ""
 
 
 def test_copying_rows_and_journal_entries_for_a_report(window, qtbot, demo_store):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import heapq
 import logging
 import sqlite3
 import threading
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -38,10 +39,12 @@ from PySide6.QtWidgets import (
 from console import backup, clock, csv_rows, model, seed
 from console.model import ValidationError
 from console.store import StoreError, Undone
+from console.times import OPEN_TASK, due_timestamp
 from console.ui.dialogs import AutoBackupDialog, PeersDialog, ReconcileDialog, RecordDialog, StockDialog
 from console.ui.journal import JournalDock
 from console.ui.models import (
     BADGE_PADDING,
+    OVERDUE_COLOUR,
     RECORD_ROLE,
     BadgeDelegate,
     BoardFilter,
@@ -69,6 +72,7 @@ FIT_SAMPLE_ROWS = 200
 # (The status bar says "No peer connected" at once.)
 OFFLINE_GRACE = 3.0
 OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
+OVERDUE_RECOUNT_MS = 15_000  # how often the Tasks tab counts overdue tasks again, as time passes
 # Text sizes (View menu), as a share of the system's: larger for a board on
 # a wall display across the room, smaller to fit more rows on a laptop.
 TEXT_SCALES = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
@@ -254,6 +258,14 @@ class MainWindow(QMainWindow):
         # ... and cells changed elsewhere fade.
         self._tick.timeout.connect(self._fade_fresh)
         self._tick.start()
+        # The Tasks tab says how many tasks are overdue, whichever board is
+        # shown: counted again as tasks change, and as time passes.
+        self._due_at: dict[str, float] = {}  # a due time as stored -> its timestamp
+        self._overdue_timer = QTimer(self)
+        self._overdue_timer.setSingleShot(True)
+        self._overdue_timer.setInterval(OVERDUE_RECOUNT_MS)
+        self._overdue_timer.timeout.connect(self._show_overdue)
+        self._show_overdue()
         bridge.changed.connect(self.on_changed)
         bridge.sync_status.connect(self.on_sync_status)
         self._listening = True
@@ -473,7 +485,7 @@ class MainWindow(QMainWindow):
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
         for timer in (self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick, self._gc_timer,
-                      self._auto_timer):
+                      self._auto_timer, self._overdue_timer):
             timer.stop()
         if self._backup_watch is not None:
             self._backup_watch.close()
@@ -984,6 +996,35 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- updates
 
+    def _show_overdue(self) -> None:
+        """The Tasks tab, in red, says how many tasks still to do are past
+        their due time; its tooltip names the first few, most overdue first."""
+        now = time.time()
+        late = []
+        for rec in self.models["tasks"].records:
+            if rec.due and rec.status in OPEN_TASK:
+                at = self._due_at.get(rec.due)
+                if at is None:
+                    at = self._due_at[rec.due] = due_timestamp(rec.due)
+                if at is not None and at < now:
+                    late.append((at, rec.title))
+        at = BOARDS.index("tasks")
+        bar = self.tabs.tabBar()
+        if late:
+            self.tabs.setTabText(at, f"Tasks ({len(late)} overdue)")
+            bar.setTabTextColor(at, QColor(OVERDUE_COLOUR))
+            self.tabs.setTabToolTip(at, "Overdue: " + "; ".join(
+                f"{title} (by {span_text(now - t)})" for t, title in heapq.nsmallest(OUTBOX_TIP, late))
+                + (f"; and {len(late) - OUTBOX_TIP} more" if len(late) > OUTBOX_TIP else ""))
+        else:
+            self.tabs.setTabText(at, "Tasks")
+            bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
+            self.tabs.setTabToolTip(at, "")
+        if len(self._due_at) > 4 * len(self.models["tasks"].records) + 1000:
+            self._due_at.clear()  # due times no task has any more
+        self.overdue = len(late)
+        self._overdue_timer.start(OVERDUE_RECOUNT_MS)
+
     def _fade_fresh(self) -> None:
         for m in self.models.values():
             if m.fresh:
@@ -1010,6 +1051,8 @@ class MainWindow(QMainWindow):
             self._assign_timer.start()  # coalesced: at most once a second
         if "tasks" in by_table:
             self.models["units"].refresh_titles(by_table["tasks"])
+            if self._overdue_timer.remainingTime() > 1000:  # counted again within a second, once the rows are in
+                self._overdue_timer.start(1000)
         if self.current_table() in by_table and not self._agencies_timer.isActive():
             self._agencies_timer.start()  # coalesced: at most once a second
         if "journal" in by_table:
