@@ -1757,6 +1757,8 @@ def test_automatic_backups_from_the_window(qtbot, window, demo_store, tmp_path, 
     dialog = window.open_auto_backup()
     assert not dialog.enabled.isChecked() and dialog.every.value() == 30 and dialog.keep.value() == 48
     dialog.enabled.setChecked(True)
+    dialog.save()  # no folder given: not the folder the console was started in
+    assert dialog.error.text() == "choose a folder to back up into" and dialog.isVisible()
     dialog.folder.setText(str(tmp_path / "no such folder"))
     dialog.save()
     assert "no such folder" in dialog.error.text() and dialog.isVisible()

@@ -497,6 +497,7 @@ class MainWindow(QMainWindow):
             self._listening = False
             self.bridge.changed.disconnect(self.on_changed)
             self.bridge.sync_status.disconnect(self.on_sync_status)
+            self.bridge.undo_changed.disconnect(self._show_undo)
         super().closeEvent(event)
 
     # --------------------------------------------------------------- boards
@@ -825,8 +826,11 @@ class MainWindow(QMainWindow):
         if folder is None:
             self.settings.remove(k)
         else:
+            if not folder.strip():
+                raise ValidationError("choose a folder to back up into")
             if not Path(folder).is_dir():
                 raise ValidationError(f"{folder}: no such folder; choose one that exists (plug the drive in first)")
+            folder = str(Path(folder).resolve())  # not taken from wherever the console was started next time
             if not 1 <= every <= 24 * 60 or keep < 1:
                 raise ValidationError("back up every 1 to 1440 minutes, keeping at least one")
             self.settings.setValue(f"{k}/folder", str(folder))
