@@ -1876,6 +1876,8 @@ def test_a_shift_change_from_the_status_bar(qtbot, window, demo_store, monkeypat
     from PySide6.QtWidgets import QInputDialog, QMessageBox
 
     assert window.operator_button.text() == "Operator: Dana"
+    window.bridge.set_status([demo_store.resolve_id("units", "E-12")], "on_scene")  # Dana's
+    assert window.undo_action.isEnabled()
     answers = [("Cpl. Diaz", True)]
     asked, warned = [], []
     monkeypatch.setattr(QInputDialog, "getText", lambda parent, title, label, text="": asked.append(label)
@@ -1886,6 +1888,7 @@ def test_a_shift_change_from_the_status_bar(qtbot, window, demo_store, monkeypat
     assert window.operator_button.text() == "Operator: Cpl. Diaz" and demo_store.operator == "Cpl. Diaz"
     handed = demo_store.journal(limit=1)[0]
     assert (handed.text, handed.operator) == ("Cpl. Diaz takes over this console from Dana", "Cpl. Diaz")
+    assert not window.undo_action.isEnabled()  # Cpl. Diaz does not undo what Dana did
     qtbot.waitUntil(lambda: "Cpl. Diaz takes over this console from Dana" in window.journal.entries[0].text,
                     timeout=5000)
     answers[0] = ("x" * 300, True)

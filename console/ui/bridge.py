@@ -140,6 +140,12 @@ class Bridge(QObject):
         else:
             self._push(UndoStep((op,), op.text))
 
+    def forget_undo(self) -> None:
+        """Nothing to undo or redo (another person is at the console now)."""
+        self.undo_steps.clear()
+        self.redo_steps.clear()
+        self.undo_changed.emit()
+
     def undo(self) -> Undone | None:
         """Take back the newest step. A step nothing of which can be taken
         back (changed since on other consoles, or gone from the database)

@@ -973,11 +973,16 @@ class MainWindow(QMainWindow):
                 "Who is at this console now?", text="")
             if not ok or not name.strip():
                 return False
+        before = self.store.operator
         try:
             self.store.hand_over(name)
         except (ValidationError, StoreError) as exc:
             QMessageBox.warning(self, "Not handed over", str(exc))
             return False
+        if self.store.operator != before:
+            # Undo takes back what the person at the console did: not, in
+            # the next one's name, what the last one did.
+            self.bridge.forget_undo()
         self._show_operator()
         self.statusBar().showMessage(f"{self.store.operator} has this console now; the journal says so", 15000)
         return True
