@@ -113,9 +113,12 @@ def build_parser() -> Parser:
     p.add_argument("--search", metavar="WORDS",
                    help="only rows holding these words, in any field (case does not matter)")
 
-    p = cmd("report", "the situation report: units by agency and status, tasks to do, stock, the period's notes")
+    p = cmd("report", "the situation report: units by agency and status, tasks to do, stock, the period's notes; "
+                      "or a task's assignment list")
     p.add_argument("--hours", type=_hours, default=report.DEFAULT_HOURS, metavar="H",
                    help=f"the period whose notes and journal it counts (default {report.DEFAULT_HOURS:g})")
+    p.add_argument("--task", metavar="TASK_ID",
+                   help="instead, the assignment list (ICS 204) of this task: the work, its units, its journal")
     p.add_argument("--format", choices=("text", "html"), default="text", help="text (default), or HTML to print")
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
 
@@ -404,11 +407,17 @@ def run(args) -> int:
         elif c == "report":
             if args.output:
                 store.refuse_own_file(args.output)
-            r = report.build(store, hours=args.hours)
-            text = report.as_html(r) if args.format == "html" else report.as_text(r)
+            if args.task is not None:
+                a = report.build_assignment(store, args.task)
+                text = report.assignment_html(a) if args.format == "html" else report.assignment_text(a)
+                what = f"the assignment list of {a.task.title}"
+            else:
+                r = report.build(store, hours=args.hours)
+                text = report.as_html(r) if args.format == "html" else report.as_text(r)
+                what = "the situation report"
             if args.output:
                 _write_whole(args.output, text)
-                print(f"wrote the situation report to {args.output}", file=out)
+                print(f"wrote {what} to {args.output}", file=out)
             else:
                 out.write(text)
         elif c == "conflicts":

@@ -1,5 +1,6 @@
 """The situation report: the operation at a glance, for a briefing or a
-shift change, as this console holds it.
+shift change, as this console holds it; and a task's assignment list (an
+ICS 204), to hand to the units on it.
 
 Units by agency and status (the resource summary of an ICS 209), the tasks
 still to do, most urgent and overdue first, the stock, the free notes of
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from console import clock, model
-from console.model import JournalEntry, Resource, Task
+from console.model import JournalEntry, Resource, Task, Unit
 from console.store import Store
 from console.times import due_in, local_time, span_text, zone_name
 
@@ -304,5 +305,122 @@ def as_html(r: Report) -> str:
                 for n in r.notes]
         parts.append(table([f"Time ({zone_name()})", "Agency", "Operator", "Note"], rows))
     title = f"Situation report — {r.agency} — {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.made_ms / 1000))}"
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+
+
+# ------------------------------------------------------- an assignment list
+
+ASSIGNMENT_HISTORY = 200  # the most journal entries about the task an assignment list shows
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One task as an ICS 204 assignment list: the work, the units on it,
+    and what the journal says about it."""
+
+    agency: str
+    operator: str
+    made_ms: int
+    task: Task
+    units: list[Unit]  # by agency, then callsign
+    history: list[JournalEntry]  # entries about the task, oldest first (the newest, if more)
+    history_total: int
+    due_in: float | None
+
+
+def build_assignment(store: Store, task_ref: str, *, now_ms: int | None = None) -> Assignment:
+    """Read a task's assignment list (`task_ref`: its id or a unique start
+    or end of it), in one read transaction."""
+    now_ms = clock.wall_ms() if now_ms is None else now_ms
+    with store.reading():
+        task = store.get("tasks", store.resolve_id("tasks", task_ref))
+        units = sorted(store.units_on(task.id), key=lambda u: ((u.agency or "").casefold(),
+                                                               (u.callsign or "").casefold()))
+        history = store.journal(table="tasks", row=task.id, limit=ASSIGNMENT_HISTORY + 1)
+    total = len(history)
+    history = history[:ASSIGNMENT_HISTORY][::-1]
+    return Assignment(store.agency, store.operator, now_ms, task, units, history, total,
+                      due_in(task, now_ms / 1000))
+
+
+def _task_facts(a: Assignment) -> list[tuple[str, str]]:
+    t = a.task
+    due = ""
+    if t.due:
+        due = f"{local_time(t.due, seconds=False)} {zone_name()}"
+        if a.due_in is not None:
+            due += f" (OVERDUE by {span_text(-a.due_in)})" if a.due_in < 0 else f" (in {span_text(a.due_in)})"
+    return [("Priority", model.label(t.priority or "normal")), ("Status", model.label(t.status or "open")),
+            ("Location", t.location or ""), ("Lead agency", t.lead_agency or ""), ("Due", due),
+            ("Task id", t.id)]
+
+
+def _unit_rows(a: Assignment) -> list[list[str]]:
+    return [[u.callsign or "", u.agency or "", u.kind or "", model.label(u.status or "available"),
+             "" if u.personnel is None else str(u.personnel), u.location or "", " ".join((u.notes or "").split())]
+            for u in a.units]
+
+
+def _history_note(a: Assignment) -> str:
+    return (f"the newest {len(a.history):,} of {a.history_total:,}+ shown"
+            if a.history_total > len(a.history) else "")
+
+
+def assignment_text(a: Assignment) -> str:
+    people = sum(u.personnel or 0 for u in a.units)
+    out = [f"ASSIGNMENT LIST (ICS 204) — {a.task.title}",
+           f"Prepared {_when(a.made_ms)} by {a.operator} ({a.agency}), from this console's copy of the operation.",
+           ""]
+    width = max(len(k) for k, _ in _task_facts(a))
+    out += [f"  {k.ljust(width)}  {v}" for k, v in _task_facts(a) if v]
+    out += ["", "WORK ASSIGNMENT", *(f"  {line}" for line in (a.task.description or "(none written)").splitlines()),
+            ""]
+    out.append(f"RESOURCES ASSIGNED ({len(a.units)} unit{'s' if len(a.units) != 1 else ''}, {people:,} personnel)")
+    if a.units:
+        rows = [[*r[:6], _clip(r[6], 40)] for r in _unit_rows(a)]
+        out += [f"  {x}" for x in _table(["Unit", "Agency", "Kind", "Status", "Crew", "Location", "Notes"], rows,
+                                         right={4})]
+    else:
+        out.append("  none")
+    out += ["", f"JOURNAL ABOUT THIS TASK, times in {zone_name()}" + (f" ({_history_note(a)})" if _history_note(a)
+                                                                      else "")]
+    for e in a.history:
+        out.append(f"  {local_time(e.at, seconds=False)}  {e.agency} ({e.operator}): {' '.join(e.text.split())}")
+    if not a.history:
+        out.append("  none")
+    out += ["", "Approved by: ______________________________   Time: __________", ""]
+    return "\n".join(out)
+
+
+def assignment_html(a: Assignment) -> str:
+    e = html.escape
+    people = sum(u.personnel or 0 for u in a.units)
+    facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _task_facts(a) if v)
+    parts = [f"<h1>Assignment list (ICS 204) — {e(a.task.title or '')}</h1>",
+             f"<p>Prepared {e(_when(a.made_ms))} by {e(a.operator)} ({e(a.agency)}), from this console's copy of "
+             "the operation.</p>",
+             f"<table>{facts}</table>",
+             "<h2>Work assignment</h2>",
+             "<p>" + "<br>".join(e(line) for line in (a.task.description or "(none written)").splitlines()) + "</p>",
+             f"<h2>Resources assigned ({len(a.units)} unit{'s' if len(a.units) != 1 else ''}, "
+             f"{people:,} personnel)</h2>"]
+    if a.units:
+        head = "".join(f"<th>{h}</th>" for h in ("Unit", "Agency", "Kind", "Status", "Crew", "Location", "Notes"))
+        body = "".join("<tr>" + "".join(f'<td class="n">{e(c)}</td>' if i == 4 else f"<td>{e(c)}</td>"
+                                        for i, c in enumerate(r)) + "</tr>" for r in _unit_rows(a))
+        parts.append(f"<table><tr>{head}</tr>{body}</table>")
+    else:
+        parts.append("<p>None.</p>")
+    note = _history_note(a)
+    parts.append(f"<h2>Journal about this task</h2><p>Times in {e(zone_name())}{e('; ' + note) if note else ''}.</p>")
+    if a.history:
+        rows = "".join(f"<tr><td>{e(local_time(x.at, seconds=False))}</td><td>{e(x.agency or '')}</td>"
+                       f"<td>{e(x.operator or '')}</td><td>{e(x.text)}</td></tr>" for x in a.history)
+        parts.append(f"<table><tr><th>Time</th><th>Agency</th><th>Operator</th><th>Entry</th></tr>{rows}</table>")
+    else:
+        parts.append("<p>None.</p>")
+    parts.append("<p><br>Approved by: ______________________________ &nbsp; Time: __________</p>")
+    title = f"Assignment list — {a.task.title or ''}"
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")

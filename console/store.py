@@ -594,6 +594,11 @@ class Store:
         return self._records(table, None, (), deleted=deleted, limit=limit)
 
     @_guard
+    def units_on(self, task_id: str) -> list:
+        """The live units assigned to a task, by callsign."""
+        return self._records("units", "task_id = ?", (task_id,), deleted=False)
+
+    @_guard
     def tasks_to_do(self, now: str, limit: int | None = None) -> tuple[list, int, int]:
         """Tasks still to do (open, assigned, in progress): the most urgent
         first, then the soonest due, then those with no due time, by title;

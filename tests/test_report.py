@@ -132,3 +132,46 @@ def test_the_report_command(store, tmp_path, capsys):
     _, err = capsys.readouterr()
     assert "the folder" in err and "does not exist" in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("ops.db")) == ["sitrep.html"]
+
+
+# ------------------------------------------------------- an assignment list
+
+
+def test_an_assignment_list_holds_the_task_its_units_and_its_journal(store):
+    levee = store.resolve_id("tasks", next(t.id for t in store.list("tasks") if t.title == "Levee"))
+    store.update("tasks", levee, {"description": "Sandbag the low spot at mile 3.\nWatch for seepage.",
+                                  "location": "Levee, mile 3", "lead_agency": "County Fire"})
+    store.note("Bring the <second> pump & hoses", "tasks", levee)
+    a = report.build_assignment(store, levee[-8:], now_ms=NOW)
+    assert [u.callsign for u in a.units] == ["Medic 5", "E-12"]  # by agency (County EMS first), then callsign
+    text = report.assignment_text(a)
+    assert text.startswith("ASSIGNMENT LIST (ICS 204) — Levee\nPrepared 2026-05-28 20:26 UTC by Sgt. Lee (County EOC)")
+    assert "  Priority     urgent\n  Status       in progress\n  Location     Levee, mile 3\n" in text
+    assert "Due          2026-05-28 19:26 UTC (OVERDUE by 1h00m)" in text
+    assert "WORK ASSIGNMENT\n  Sandbag the low spot at mile 3.\n  Watch for seepage.\n" in text
+    assert "RESOURCES ASSIGNED (2 units, 6 personnel)" in text
+    assert re.search(r"E-12 +County Fire +x +on scene +4", text)
+    assert re.search(r"Medic 5 +County EMS +x +en route +2", text)
+    assert "Sgt. Lee): Bring the <second> pump & hoses" in text
+    assert text.rstrip().endswith("Approved by: ______________________________   Time: __________")
+    page = report.assignment_html(a)
+    assert "Bring the &lt;second&gt; pump &amp; hoses" in page and "<second>" not in page
+    assert "<td>Medic 5</td><td>County EMS</td>" in page
+    # A task with no units and nothing written for it says so.
+    roads = next(t.id for t in store.list("tasks") if t.title == "Roads")
+    empty = report.assignment_text(report.build_assignment(store, roads, now_ms=NOW))
+    assert "WORK ASSIGNMENT\n  (none written)" in empty and "RESOURCES ASSIGNED (0 units, 0 personnel)\n  none" in empty
+
+
+def test_the_assignment_command(store, tmp_path, capsys):
+    db = str(store.path)
+    levee = next(t.id for t in store.list("tasks") if t.title == "Levee")
+    assert cli.main(["report", "--db", db, "--task", levee[-8:]]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("ASSIGNMENT LIST (ICS 204) — Levee") and err == ""
+    page = tmp_path / "levee.html"
+    assert cli.main(["report", "--db", db, "--task", levee, "--format", "html", "-o", str(page)]) == 0
+    assert capsys.readouterr()[0] == f"wrote the assignment list of Levee to {page}\n"
+    assert "<h1>Assignment list (ICS 204) — Levee</h1>" in page.read_text(encoding="utf-8")
+    assert cli.main(["report", "--db", db, "--task", "ffffffff"]) == 1
+    assert capsys.readouterr()[1] == "crisis-console: no tasks row 'ffffffff'\n"

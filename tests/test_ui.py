@@ -1843,6 +1843,34 @@ def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
 
 
+def test_the_assignment_list_of_the_selected_task(qtbot, window, demo_store, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    assert window.open_assignment() is None  # on the Units board, no task is selected
+    assert window.statusBar().currentMessage() == "Select a task on the Tasks board first"
+    task = next(t for t in demo_store.list("tasks") if t.title == "Evacuate Elm Street mobile home park")
+    window.tabs.setCurrentIndex(1)
+    f, view = window.filters["tasks"], window.views["tasks"]
+    title_col = [k for k, _ in f.sourceModel().columns].index("title")
+    row = next(r for r in range(f.rowCount()) if f.index(r, title_col).data() == task.title)
+    view.selectRow(row)
+    dialog = window.open_assignment()
+    qtbot.addWidget(dialog)
+    assert dialog.windowTitle() == f"Assignment list (ICS 204) — {task.title}"
+    assert dialog.hours.isHidden() and dialog.period_label.isHidden()
+    shown = dialog.view.toPlainText()
+    assert shown.startswith(f"Assignment list (ICS 204) — {task.title}")
+    assert "Resources assigned (3 units, 6 personnel)" in shown and "Amb 31" in shown
+    # A unit taken off the task leaves the list at the next refresh.
+    demo_store.update("units", demo_store.resolve_id("units", "Amb 31"), {"task_id": None})
+    dialog.refresh()
+    assert "Resources assigned (2 units, 4 personnel)" in dialog.view.toPlainText()
+    dialog.copy()
+    assert QApplication.clipboard().text().startswith(f"ASSIGNMENT LIST (ICS 204) — {task.title}")
+    dialog.save(str(tmp_path / "assignment.pdf"))
+    assert (tmp_path / "assignment.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, demo_store, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

@@ -1,5 +1,6 @@
 """The situation report dialog: console/report.py shown in the window, to
-read at a briefing, copy into a message, or save to print."""
+read at a briefing, copy into a message, or save to print; and, in the
+same form, a task's assignment list (ICS 204)."""
 
 from __future__ import annotations
 
@@ -33,10 +34,13 @@ WINDOW_LIMIT = 500
 
 
 class ReportDialog(QDialog):
+    what = "situation report"  # in the dialog's words
+    file_stem = "sitrep"  # of the file name suggested
+
     def __init__(self, store, parent=None) -> None:
         super().__init__(parent)
         self.store = store
-        self.report: report.Report | None = None
+        self.report: report.Report | report.Assignment | None = None
         self.setWindowTitle("Situation report")
         self.resize(980, 760)
         self.hours = QDoubleSpinBox()
@@ -55,7 +59,8 @@ class ReportDialog(QDialog):
         refresh.setToolTip("Read the report again (F5)")
         refresh.clicked.connect(self.refresh)
         top = QHBoxLayout()
-        top.addWidget(QLabel("Notes of the last"))
+        self.period_label = QLabel("Notes of the last")
+        top.addWidget(self.period_label)
         top.addWidget(self.hours)
         top.addStretch(1)
         top.addWidget(refresh)
@@ -87,10 +92,19 @@ class ReportDialog(QDialog):
         if self.isVisible() and (shown is None or abs(shown - self.hours.value()) > 1e-9):
             self.refresh()
 
+    def _read(self):
+        return report.build(self.store, hours=self.hours.value(), limit=WINDOW_LIMIT)
+
+    def _html(self) -> str:
+        return report.as_html(self.report)
+
+    def _text(self) -> str:
+        return report.as_text(self.report)
+
     def refresh(self) -> None:
         """Read the report again, keeping the reader's place in it."""
         try:
-            self.report = report.build(self.store, hours=self.hours.value(), limit=WINDOW_LIMIT)
+            self.report = self._read()
         except (StoreError, ValidationError) as exc:
             self.error.setText(f"Could not read the report: {exc}")
             self.error.show()
@@ -98,12 +112,12 @@ class ReportDialog(QDialog):
         self.error.hide()
         bar = self.view.verticalScrollBar()
         at = bar.value()
-        self.view.setHtml(report.as_html(self.report))
+        self.view.setHtml(self._html())
         bar.setValue(at)
 
     def copy(self) -> None:
         if self.report is not None:
-            QApplication.clipboard().setText(report.as_text(self.report))
+            QApplication.clipboard().setText(self._text())
 
     def save(self, path: str | None = None) -> None:
         """Write the report as shown: as PDF (to print or send), HTML, or for
@@ -112,8 +126,8 @@ class ReportDialog(QDialog):
         if self.report is None:
             return
         if not isinstance(path, str):
-            name = f"sitrep-{time.strftime('%Y-%m-%d-%H%M')}.pdf"
-            path, _ = QFileDialog.getSaveFileName(self, "Save the situation report", name,
+            name = f"{self.file_stem}-{time.strftime('%Y-%m-%d-%H%M')}.pdf"
+            path, _ = QFileDialog.getSaveFileName(self, f"Save the {self.what}", name,
                                                   "PDF (*.pdf);;HTML (*.html);;Text (*.txt)")
             if not path:
                 return
@@ -124,7 +138,7 @@ class ReportDialog(QDialog):
             with files.replacing(path) as tmp:
                 if path.lower().endswith(".pdf"):
                     writer = QPdfWriter(str(tmp))
-                    writer.setTitle(f"Situation report — {self.report.agency}")
+                    writer.setTitle(self.windowTitle())
                     writer.setPageLayout(_page_layout())
                     self._document().print_(writer)
                     del writer  # the file is complete once the writer is gone
@@ -132,7 +146,7 @@ class ReportDialog(QDialog):
                         raise OSError(f"the folder {tmp.parent} cannot be written")
                 else:
                     as_text = path.lower().endswith(".txt")
-                    tmp.write_text(report.as_text(self.report) if as_text else report.as_html(self.report),
+                    tmp.write_text(self._text() if as_text else self._html(),
                                    encoding="utf-8")
         except OSError as exc:
             QMessageBox.warning(self, "Report not saved", f"Could not write {path}: {exc.strerror or exc}")
@@ -151,8 +165,36 @@ class ReportDialog(QDialog):
 
     def _document(self) -> QTextDocument:
         doc = QTextDocument()
-        doc.setHtml(report.as_html(self.report))
+        doc.setHtml(self._html())
         return doc
+
+
+class AssignmentDialog(ReportDialog):
+    """A task's assignment list (ICS 204), to print and hand to the units
+    on it, or copy into a message to them."""
+
+    what = "assignment list"
+    file_stem = "assignment"
+
+    def __init__(self, store, task_id: str, parent=None) -> None:
+        self.task_id = task_id
+        super().__init__(store, parent)
+        for w in (self.hours, self.period_label):  # the period is the situation report's
+            w.hide()
+        if self.report is not None:
+            self.setWindowTitle(f"Assignment list (ICS 204) — {self.report.task.title}")
+
+    def _period_set(self) -> None:
+        pass
+
+    def _read(self):
+        return report.build_assignment(self.store, self.task_id)
+
+    def _html(self) -> str:
+        return report.assignment_html(self.report)
+
+    def _text(self) -> str:
+        return report.assignment_text(self.report)
 
 
 def _page_layout() -> QPageLayout:

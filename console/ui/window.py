@@ -57,7 +57,7 @@ from console.ui.models import (
     span_text,
     zone_name,
 )
-from console.ui.sitrep import ReportDialog
+from console.ui.sitrep import AssignmentDialog, ReportDialog
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
@@ -362,12 +362,13 @@ class MainWindow(QMainWindow):
         action("&Import from CSV…", "Ctrl+I", lambda: self.import_csv(), board)
         action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
         action("&Situation report…", "Ctrl+Shift+R", self.open_report, board)
+        action("Assignment &list of the task (ICS 204)…", "Ctrl+Shift+L", self.open_assignment, board)
         action("&Hand over (shift change)…", "Ctrl+Shift+O", lambda: self.hand_over(), board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
         action("Search the &journal", "Ctrl+J", lambda: self.journal_dock.focus_search(), board)
         board.addSeparator()
         self.backup_action = action("&Back up the database…", "Ctrl+Shift+B", lambda: self.back_up(), board)
-        action("Back up a&utomatically…", None, lambda: self.open_auto_backup(), board)
+        action("Back up au&tomatically…", None, lambda: self.open_auto_backup(), board)
         board.addSeparator()
         action("&Quit", "Ctrl+Q", self.close, board)
         edit = self.menuBar().addMenu("&Edit")
@@ -580,6 +581,8 @@ class MainWindow(QMainWindow):
             for status in STATUS_KEYS:
                 status_menu.addAction(self.status_actions[status])
             menu.addAction("Assign to task…", self.assign_selected)
+        if table == "tasks" and self.selected("tasks"):
+            menu.addAction("Assignment list (ICS 204)…", self.open_assignment)
         if table == "resources" and self.selected("resources"):
             menu.addAction("Draw stock…", lambda: self.stock_selected(draw=True))
             menu.addAction("Add stock…", lambda: self.stock_selected(draw=False))
@@ -992,6 +995,17 @@ class MainWindow(QMainWindow):
 
     def open_report(self) -> ReportDialog:
         dialog = ReportDialog(self.store, self)
+        dialog.show()
+        return dialog
+
+    def open_assignment(self) -> AssignmentDialog | None:
+        """The assignment list (ICS 204) of the task selected on the Tasks
+        board, to print for the units on it."""
+        recs = self.selected("tasks") if self.current_table() == "tasks" else []
+        if not recs:
+            self.statusBar().showMessage("Select a task on the Tasks board first", 5000)
+            return None
+        dialog = AssignmentDialog(self.store, recs[0].id, self)
         dialog.show()
         return dialog
 
