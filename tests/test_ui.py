@@ -392,6 +392,43 @@ def test_an_entry_written_offline_lands_at_its_time(window, qtbot, demo_store, t
         field.close()
 
 
+def test_entries_that_arrive_late_are_said_tinted_and_shown(window, qtbot, demo_store, tmp_path, monkeypatch):
+    """Notes written on a laptop offline for two hours land two hours down
+    the journal when it reconnects: the dock says they arrived, tints them
+    for ten minutes, and a click shows the newest."""
+    from conftest import FakeWall
+
+    from console import clock
+    from console.ui import journal as journal_module
+
+    dock, m = window.journal_dock, window.journal
+    field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead",
+                  wall=FakeWall(clock.wall_ms() - 2 * 3600 * 1000))
+    try:
+        trapped = field.note("Three people trapped at 5th and Elm")
+        field.clock.wall.ms += 60_000
+        triage = field.note("Triage area set up at Elm St")
+        window.bridge.note("EOC note")  # made here, just now: neither late nor tinted
+        qtbot.waitUntil(lambda: "EOC note" in journal_text(window, 0))
+        for batch in field.changes_since(demo_store.version_vector()):  # it reconnects
+            demo_store.apply(batch)
+        qtbot.waitUntil(lambda: dock.late_button.isVisible() and m.row_of(triage) is not None, timeout=5000)
+    finally:
+        field.close()
+    assert dock.late_button.text() == "2 entries written up to 2h00m ago arrived late: show"
+    background, tip = Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole
+    assert m.row_of(triage) > 10  # far down, by its time
+    assert m.index(m.row_of(triage)).data(background) is not None
+    assert m.index(m.row_of(trapped)).data(tip).endswith("put in its place by time")
+    assert m.index(0).data(background) is None  # the EOC's own note
+    assert dock.show_late() and window.journal_list.currentIndex().row() == m.row_of(triage)
+    # Ten minutes on, the tint and the word are gone.
+    later = journal_module.time.monotonic() + journal_module.LATE_SECONDS
+    monkeypatch.setattr(journal_module.time, "monotonic", lambda: later)
+    dock._fade()
+    assert dock.late_button.isHidden() and m.index(m.row_of(triage)).data(background) is None and not m.arrived
+
+
 def test_journal_by_agency_and_by_the_selected_row(window, qtbot, demo_store, tmp_path):
     m = window.journal
     field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Generator, Iterable
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMessageBox,
+    QPushButton,
     QStyledItemDelegate,
     QVBoxLayout,
     QWidget,
@@ -32,7 +33,16 @@ from PySide6.QtWidgets import (
 from console import clock, files, model
 from console.model import ValidationError
 from console.store import JournalKey, Store, StoreError, short_id
-from console.ui.models import RECORD_ROLE, Scheduler, local_time, zone_name
+from console.ui.models import (
+    FRESH_ALPHA,
+    FRESH_RGB,
+    FRESH_SECONDS,
+    RECORD_ROLE,
+    Scheduler,
+    local_time,
+    span_text,
+    zone_name,
+)
 
 JOURNAL_PAGE = 500  # journal entries read at first, and each time the view reaches the end
 # Entries that arrived, read per turn of the event loop, newest first: each
@@ -42,6 +52,12 @@ JOURNAL_ADD_SLICE = 100
 # Entries looked at per turn of the event loop by a filter that must read
 # each entry (a search, an agency): about 7 ms on this machine.
 JOURNAL_SCAN = 2000
+# An entry another console wrote is tinted as it arrives, as a board's
+# cells are (FRESH_SECONDS). One written more than LATE_MS before it
+# arrived (on a console that was offline) lands that far down, by its time:
+# it stays tinted for LATE_SECONDS, and the dock says it arrived.
+LATE_MS = 5 * 60 * 1000
+LATE_SECONDS = 10 * 60.0
 
 
 class JournalModel(QAbstractListModel):
@@ -59,6 +75,9 @@ class JournalModel(QAbstractListModel):
     how far it has got."""
 
     state_changed = Signal()
+    # Entries written well before they arrived (their console was offline)
+    # were put in their place: [(clock time, entry id)], newest first.
+    late_arrived = Signal(object)
 
     def __init__(self, store: Store, parent=None, *, scheduler: Scheduler | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +95,8 @@ class JournalModel(QAbstractListModel):
         self._want = JOURNAL_PAGE
         self._new: list[int] = []  # clock times of entries committed since, to look at: newest first
         self._texts: dict[str, str] = {}  # entry id -> what its row shows
+        # Entries other consoles wrote, as they arrived: id -> (when, how long it stays tinted).
+        self.arrived: dict[str, tuple[float, float]] = {}
         self.reload()
 
     # ---------------------------------------------------------------- reading
@@ -184,6 +205,7 @@ class JournalModel(QAbstractListModel):
             key = (-hlc, eid)
             if (floor is None or key <= floor) and e.id not in self._ids and self._matches(e):
                 found.append((key, e))
+        self._mark_arrived(found)
         # Inserted from the end, so that every place found still holds.
         found.sort(key=lambda ke: ke[0], reverse=True)
         i = 0
@@ -204,6 +226,27 @@ class JournalModel(QAbstractListModel):
         else:
             self._trim()
         return bool(self._new)
+
+    def _mark_arrived(self, found: list[tuple[tuple[int, str], model.JournalEntry]]) -> None:
+        now, own = time.monotonic(), self.store.replica_id
+        late_before = clock.pack(clock.wall_ms() - LATE_MS)
+        late = []
+        for (key, eid), e in found:
+            if e.console == own:
+                continue
+            if -key < late_before:
+                late.append((-key, eid))
+                self.arrived[eid] = (now, LATE_SECONDS)
+            else:
+                self.arrived[eid] = (now, FRESH_SECONDS)
+        if late:
+            self.late_arrived.emit(sorted(late, reverse=True))
+
+    def expire_arrived(self) -> None:
+        """Forget the tints that have faded."""
+        now = time.monotonic()
+        for eid in [i for i, (at, last) in self.arrived.items() if now - at >= last]:
+            del self.arrived[eid]
 
     def _trim(self, most: int | None = None) -> None:
         # However much arrives, the list holds about what the person has
@@ -279,9 +322,18 @@ class JournalModel(QAbstractListModel):
             return text
         if role == RECORD_ROLE:
             return e
+        if role == _BACKGROUND:
+            got = self.arrived.get(e.id)
+            if got is None:
+                return None
+            age = time.monotonic() - got[0]
+            return QBrush(QColor(*FRESH_RGB, round(FRESH_ALPHA * (1 - age / got[1])))) if age < got[1] else None
+        arrived = ""
+        if (got := self.arrived.get(e.id)) is not None and got[1] == LATE_SECONDS:
+            arrived = "\nArrived late: written on a console that was offline, put in its place by time"
         about = f"\nAbout: {e.tbl} {short_id(e.row_id)}" if e.tbl and e.row_id else ""
         return (f"{local_time(e.at)} {zone_name()} ({e.at})\n{e.agency}, {e.operator}, "
-                f"console {short_id(e.console or '')}\nAction: {e.action}{about}")
+                f"console {short_id(e.console or '')}\nAction: {e.action}{about}{arrived}")
 
 
 def _holds(text: str, e: model.JournalEntry) -> bool:
@@ -291,7 +343,8 @@ def _holds(text: str, e: model.JournalEntry) -> bool:
 
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_JOURNAL_ROLES = frozenset({_DISPLAY, int(Qt.ItemDataRole.ToolTipRole), int(RECORD_ROLE)})
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_JOURNAL_ROLES = frozenset({_DISPLAY, int(Qt.ItemDataRole.ToolTipRole), int(RECORD_ROLE), _BACKGROUND})
 
 
 class JournalDelegate(QStyledItemDelegate):
@@ -379,6 +432,20 @@ class JournalDock(QDockWidget):
         self.state = QLabel()
         self.state.setObjectName("journalState")
         self.state.setEnabled(False)  # greyed: it tells, it is not an alert
+        # Entries that arrived late (their console was offline), which land
+        # far down by their time: said here, and a click shows the newest.
+        self.late_button = QPushButton()
+        self.late_button.setObjectName("journalLate")
+        self.late_button.setFlat(True)
+        self.late_button.setStyleSheet("color: #e65100; font-weight: bold; text-align: left")
+        self.late_button.clicked.connect(lambda: self.show_late())
+        self.late_button.hide()
+        self._late: list[tuple[int, str]] = []  # (clock time, entry id), newest first
+        self._late_at = 0.0
+        self.model.late_arrived.connect(self._late_arrived)
+        self._fade_timer = QTimer(self)
+        self._fade_timer.setInterval(1000)
+        self._fade_timer.timeout.connect(self._fade)
         self.agency = QComboBox()
         self.agency.addItem("All agencies", "")
         self.agency.currentIndexChanged.connect(lambda _: self.refresh_filter())
@@ -394,6 +461,7 @@ class JournalDock(QDockWidget):
         layout = QVBoxLayout(body)
         layout.addLayout(filters)
         layout.addWidget(self.search)
+        layout.addWidget(self.late_button)
         layout.addWidget(self.view)
         layout.addWidget(self.state)
         layout.addWidget(self.note_edit)
@@ -424,6 +492,42 @@ class JournalDock(QDockWidget):
         self._new.update(clock_times)
         if not self._new_timer.isActive():
             self._new_timer.start()
+
+    def _late_arrived(self, late: list[tuple[int, str]]) -> None:
+        self._late = sorted(set(late).union(self._late), reverse=True)
+        self._late_at = time.monotonic()
+        n, oldest = len(self._late), self._late[-1][0]
+        ago = span_text(clock.wall_ms() / 1000 - clock.physical_ms(oldest) / 1000)
+        self.late_button.setText(f"{n:,} entr{'y' if n == 1 else 'ies'} written up to {ago} ago arrived late: show")
+        self.late_button.setToolTip("Written on a console that was offline, and put in their place by time, "
+                                    "below the newest: tinted for a few minutes. Click to see the newest of them.")
+        self.late_button.show()
+        if not self._fade_timer.isActive():
+            self._fade_timer.start()
+
+    def show_late(self) -> bool:
+        """Scroll to the newest entry that arrived late, and select it;
+        whether it is among the entries read."""
+        for _, eid in self._late:
+            row = self.model.row_of(eid)
+            if row is not None:
+                index = self.model.index(row)
+                self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+                self.view.setCurrentIndex(index)
+                return True
+        self.message.emit("The entries that arrived late are older than those read: scroll down the journal "
+                          "to their time, or search it")
+        return False
+
+    def _fade(self) -> None:
+        self.model.expire_arrived()
+        if self.model.arrived:
+            self.view.viewport().update()
+        if self._late and time.monotonic() - self._late_at >= LATE_SECONDS:
+            self._late = []
+            self.late_button.hide()
+        if not self.model.arrived and not self._late:
+            self._fade_timer.stop()
 
     def _add_new(self) -> None:
         new, self._new = self._new, set()
@@ -541,3 +645,4 @@ class JournalDock(QDockWidget):
         """No more looking at what arrives (the window is closing)."""
         self._new_timer.stop()
         self._search_timer.stop()
+        self._fade_timer.stop()
