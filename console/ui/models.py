@@ -172,8 +172,11 @@ class RecordsModel(QAbstractTableModel):
         self._assign_queue: list[str] = []
         # Rows with an open conflict -> its fields (see set_conflicts).
         self.conflicts: dict[str, frozenset[str]] = {}
-        # Rows changed elsewhere lately -> field ("*": the whole row, new) -> when (see mark_fresh).
-        self.fresh: dict[str, dict[str, float]] = {}
+        # Cells changed elsewhere lately: (row id, field; "*": the whole row, new) -> when (see
+        # mark_fresh), and the same in the order marked, to forget them oldest first. Flat, so that a
+        # catch-up of thousands of rows makes no container per row for the collector to go through.
+        self.fresh: dict[tuple[str, str], float] = {}
+        self._fresh_order: deque[tuple[float, tuple[str, str]]] = deque()
         self._label_key = model.TABLES[table].label
         self.reload()
 
@@ -343,24 +346,27 @@ class RecordsModel(QAbstractTableModel):
         """(row id, field) changed by another console or program just now:
         their cells are tinted for a while (see FRESH_SECONDS)."""
         now = time.monotonic()
-        for row_id, field in touched:
-            self.fresh.setdefault(row_id, {})[field] = now
+        fresh, order = self.fresh, self._fresh_order
+        for cell in touched:
+            fresh[cell] = now
+            order.append((now, cell))
 
     def expire_fresh(self) -> None:
         """Forget what has faded (the window calls this on its tick)."""
-        if not self.fresh:
-            return
         old = time.monotonic() - FRESH_SECONDS
-        for row_id in [r for r, cells in self.fresh.items() if max(cells.values()) < old]:
-            del self.fresh[row_id]
+        fresh, order = self.fresh, self._fresh_order
+        while order and order[0][0] < old:
+            at, cell = order.popleft()
+            if fresh.get(cell) == at:  # not marked again since
+                del fresh[cell]
 
     def freshness(self, rec, key: str) -> float | None:
         """How many seconds ago another console changed this cell, if it is
         still within FRESH_SECONDS."""
-        cells = self.fresh.get(rec.id)
-        if not cells:
+        fresh = self.fresh
+        at = max(fresh.get((rec.id, COLUMN_FIELDS.get(key, key)), 0.0), fresh.get((rec.id, "*"), 0.0))
+        if not at:
             return None
-        at = max(cells.get(COLUMN_FIELDS.get(key, key), 0.0), cells.get("*", 0.0))
         age = time.monotonic() - at
         return age if age < FRESH_SECONDS else None
 
