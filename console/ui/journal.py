@@ -78,6 +78,7 @@ class JournalModel(QAbstractListModel):
     # Entries written well before they arrived (their console was offline)
     # were put in their place: [(clock time, entry id)], newest first.
     late_arrived = Signal(object)
+    tinted = Signal()  # entries from other consoles arrived, tinted for a while (see `arrived`)
 
     def __init__(self, store: Store, parent=None, *, scheduler: Scheduler | None = None) -> None:
         super().__init__(parent)
@@ -231,16 +232,18 @@ class JournalModel(QAbstractListModel):
         now, own = time.monotonic(), self.store.replica_id
         late_before = clock.pack(clock.wall_ms() - LATE_MS)
         late = []
-        for (key, eid), e in found:
+        for (neg_hlc, eid), e in found:
             if e.console == own:
                 continue
-            if -key < late_before:
-                late.append((-key, eid))
+            if -neg_hlc < late_before:
+                late.append((-neg_hlc, eid))
                 self.arrived[eid] = (now, LATE_SECONDS)
             else:
                 self.arrived[eid] = (now, FRESH_SECONDS)
         if late:
             self.late_arrived.emit(sorted(late, reverse=True))
+        if self.arrived:
+            self.tinted.emit()
 
     def expire_arrived(self) -> None:
         """Forget the tints that have faded."""
@@ -443,9 +446,11 @@ class JournalDock(QDockWidget):
         self._late: list[tuple[int, str]] = []  # (clock time, entry id), newest first
         self._late_at = 0.0
         self.model.late_arrived.connect(self._late_arrived)
+        # Tints fade, and are forgotten, once a second while there are any.
         self._fade_timer = QTimer(self)
         self._fade_timer.setInterval(1000)
         self._fade_timer.timeout.connect(self._fade)
+        self.model.tinted.connect(lambda: None if self._fade_timer.isActive() else self._fade_timer.start())
         self.agency = QComboBox()
         self.agency.addItem("All agencies", "")
         self.agency.currentIndexChanged.connect(lambda _: self.refresh_filter())
