@@ -1946,6 +1946,19 @@ def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, dem
     assert window.import_csv(str(bad)) == 0
     assert warned[-1] == "bad.csv, line 2: units.personnel: 'many' is not a number\n\nNothing was added."
     assert demo_store.counts()["units"] == before + 2
+    # A large import, undone: Ctrl+Z asks first, so that a key pressed by mistake takes back nothing.
+    big = tmp_path / "big.csv"
+    big.write_text("callsign,agency,kind\n" + "".join(f"B-{i},County EMS,Ambulance\n" for i in range(60)),
+                   encoding="utf-8")
+    assert window.import_csv(str(big)) == 60
+    answer[0] = QMessageBox.StandardButton.No
+    assert window.undo() is None and demo_store.counts()["units"] == before + 62
+    assert asked[-1] == "Undo “Added 60 units from big.csv”?\n\nThat is 61 changes, made on every console."
+    answer[0] = QMessageBox.StandardButton.Yes
+    assert window.undo().left == () and demo_store.counts()["units"] == before + 2
+    # The small import before it is undone without asking.
+    n = len(asked)
+    assert window.undo().text == "Undid: Added 2 units from roster.csv" and len(asked) == n
 
 
 def test_a_shift_change_from_the_status_bar(qtbot, window, demo_store, monkeypatch):

@@ -72,6 +72,7 @@ FIT_SAMPLE_ROWS = 200
 # (The status bar says "No peer connected" at once.)
 OFFLINE_GRACE = 3.0
 OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
+UNDO_ASK_OVER = 40  # changes in an undo step past which Ctrl+Z asks first (an import, a status for 20 units)
 OVERDUE_RECOUNT_MS = 15_000  # how often the Tasks tab counts overdue tasks again, as time passes
 # Text sizes (View menu), as a share of the system's: larger for a board on
 # a wall display across the room, smaller to fit more rows on a laptop.
@@ -628,12 +629,20 @@ class MainWindow(QMainWindow):
     def undo(self) -> Undone | None:
         """Take back the newest thing done in this window (Ctrl+Z), as new
         changes that reach every console; say what, and what was left."""
-        return self._undo(self.bridge.undo)
+        return self._undo(self.bridge.undo, self.bridge.undo_steps, "Undo")
 
     def redo(self) -> Undone | None:
-        return self._undo(self.bridge.redo)
+        return self._undo(self.bridge.redo, self.bridge.redo_steps, "Redo")
 
-    def _undo(self, fn) -> Undone | None:
+    def _undo(self, fn, steps, verb: str) -> Undone | None:
+        # A key pressed by mistake must not take back a whole import: a step
+        # of many changes (rows) is asked about first.
+        n = sum(op.last - op.first + 1 for op in steps[-1].ops) if steps else 0
+        if n > UNDO_ASK_OVER:
+            asked = QMessageBox.question(
+                self, verb, f"{verb} “{steps[-1].text}”?\n\nThat is {n:,} changes, made on every console.")
+            if asked != QMessageBox.StandardButton.Yes:
+                return None
         try:
             done = fn()
         except (ValidationError, StoreError) as exc:
