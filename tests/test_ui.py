@@ -1812,6 +1812,7 @@ def test_automatic_backups_from_the_window(qtbot, window, demo_store, tmp_path, 
     assert "no such folder" in dialog.error.text() and dialog.isVisible()
     dialog.folder.setText(str(stick))
     dialog.keep.setValue(2)
+    window.back_up(str(tmp_path / "by-hand.db"))  # under way as automatic backups are turned on
     dialog.save()
     assert not dialog.isVisible()
     assert window.auto_backup_settings() == (str(stick), 30, 2)

@@ -808,6 +808,8 @@ class MainWindow(QMainWindow):
         if auto is not None:
             self._auto_backed_up(result, auto)
             return
+        if self._backup_watch is not None and self._auto_version is None:
+            QTimer.singleShot(0, self.auto_backup)  # turned on while this one ran: the first is taken now
         if isinstance(result, Exception):
             self.statusBar().clearMessage()
             said = f"{result.filename}: {result.strerror}" if isinstance(result, OSError) else str(result)
@@ -861,6 +863,9 @@ class MainWindow(QMainWindow):
         if folder is None:
             self._auto_timer.stop()
             self.backup_button.hide()
+            if self._backup_watch is not None:
+                self._backup_watch.close()
+                self._backup_watch = None
             return
         if self._backup_watch is None:
             self._backup_watch = sqlite3.connect(str(self.store.path), isolation_level=None)
