@@ -289,6 +289,24 @@ def test_cells_changed_elsewhere_are_tinted_and_fade(window, qtbot, demo_store, 
     assert m.fresh == {}
 
 
+def test_every_menu_action_and_its_keys_are_in_the_readme(window):
+    """The README says what each menu action does and which keys do it."""
+    from pathlib import Path
+
+    from PySide6.QtGui import QKeySequence
+
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split())
+    if "Ctrl+1 to Ctrl+6" in readme:
+        readme += " Ctrl+2 Ctrl+3 Ctrl+4 Ctrl+5"
+    for menu_action in window.menuBar().actions():
+        for a in menu_action.menu().actions():
+            if a.isSeparator():
+                continue
+            for keys in a.shortcuts():
+                shown = keys.toString(QKeySequence.SequenceFormat.PortableText)
+                assert shown in readme, f"README does not name {shown} ({a.text()})"
+
+
 def test_drawing_stock_through_the_dialog(window, demo_store):
     select(window, "resources", "Sand")
     dialog = window.stock_selected(draw=True)

@@ -374,7 +374,7 @@ class MainWindow(QMainWindow):
         action("&Quit", "Ctrl+Q", self.close, board)
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = action("&Undo", None, lambda: self.undo(), edit)
-        self.undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))  # (Cmd+Z on a Mac)
         self.redo_action = action("&Redo", None, lambda: self.redo(), edit)
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.bridge.undo_changed.connect(self._show_undo)
