@@ -115,7 +115,7 @@ def build_parser() -> Parser:
 
     p = cmd("report", "the situation report: units by agency and status, tasks to do, stock, the period's notes; "
                       "or a task's assignment list")
-    p.add_argument("--hours", type=_hours, default=report.DEFAULT_HOURS, metavar="H",
+    p.add_argument("--hours", type=_hours, default=None, metavar="H",
                    help=f"the period whose notes and journal it counts (default {report.DEFAULT_HOURS:g})")
     p.add_argument("--task", metavar="TASK_ID",
                    help="instead, the assignment list (ICS 204) of this task: the work, its units, its journal")
@@ -322,6 +322,9 @@ def run(args) -> int:
     if args.command in ("backup", "restore"):
         return _backup_or_restore(args, out)
     found = None
+    if args.command == "report" and args.task is not None and args.hours is not None:
+        raise UsageError(f"{PROG} report: --hours is the situation report's period; an assignment list (--task) "
+                         "has none")
     if args.command == "add":  # before the database is made
         if bool(args.values) == bool(args.csv):
             raise UsageError(f"{PROG} add: give FIELD=VALUE ... or --csv FILE" + (", not both" if args.csv else ""))
@@ -412,7 +415,7 @@ def run(args) -> int:
                 text = report.assignment_html(a) if args.format == "html" else report.assignment_text(a)
                 what = f"the assignment list of {a.task.title}"
             else:
-                r = report.build(store, hours=args.hours)
+                r = report.build(store, hours=report.DEFAULT_HOURS if args.hours is None else args.hours)
                 text = report.as_html(r) if args.format == "html" else report.as_text(r)
                 what = "the situation report"
             if args.output:

@@ -175,3 +175,5 @@ def test_the_assignment_command(store, tmp_path, capsys):
     assert "<h1>Assignment list (ICS 204) — Levee</h1>" in page.read_text(encoding="utf-8")
     assert cli.main(["report", "--db", db, "--task", "ffffffff"]) == 1
     assert capsys.readouterr()[1] == "crisis-console: no tasks row 'ffffffff'\n"
+    assert cli.main(["report", "--db", db, "--task", levee, "--hours", "3"]) == 2
+    assert "--hours is the situation report's period" in capsys.readouterr()[1]
