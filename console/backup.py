@@ -92,6 +92,16 @@ def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
     return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
 
 
+def into_folder(db: str | os.PathLike, folder: str | os.PathLike, keep: int) -> tuple[BackupSummary, list[Path]]:
+    """One turn of regular backups (a relay's, a window's): a backup named
+    for the time into `folder`, then all but the newest `keep` there
+    deleted. Returns the backup and those deleted. The file is named here,
+    so a folder gone (a drive unmounted) is said as such, and never taken
+    for the name of a file to write."""
+    b = backup(db, Path(folder) / backup_name(Path(db), clock.wall_ms()))
+    return b, prune(folder, db, keep)
+
+
 def prune(folder: str | os.PathLike, db: str | os.PathLike, keep: int) -> list[Path]:
     """Delete all but the newest `keep` backups of `db` in `folder`: the
     files named for their time by `backup` into a folder, and no other.
@@ -147,12 +157,8 @@ async def _keep_backing_up(db, folder, every_s: float, keep: int, watch: sqlite3
                 log.debug("nothing new to back up since the last backup")
                 await asyncio.sleep(every_s)
                 continue
-            # Named here: a folder gone (a drive unmounted) is then said as
-            # such, and never taken for the name of a file to write.
-            dest = Path(folder) / backup_name(Path(db), clock.wall_ms())
-            b = await asyncio.to_thread(backup, db, dest)
+            b, gone = await asyncio.to_thread(into_folder, db, folder, keep)
             last = now
-            gone = await asyncio.to_thread(prune, folder, db, keep)
             log.info("backed up to %s: %s changes, %.1f MiB in %.1f s%s", b.path, f"{b.changes:,}",
                      b.bytes / 2**20, b.seconds, f"; deleted the oldest, {gone[-1].name}" if len(gone) == 1
                      else f"; deleted the {len(gone)} oldest" if gone else "")

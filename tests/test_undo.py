@@ -5,14 +5,11 @@ import pytest
 from conftest import converge, snapshot, sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_store import unit
 
 from console import model
 from console.model import ValidationError
 from console.store import NotFound, Store
-
-
-def unit(store, callsign="E-12", **kw):
-    return store.add("units", {"callsign": callsign, "agency": "County Fire", "kind": "Engine", **kw})
 
 
 def rows(store):

@@ -9,7 +9,6 @@ import logging
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
@@ -900,10 +899,7 @@ class MainWindow(QMainWindow):
                 last = backup.newest(folder, db)
                 if last is not None and time.time() - last.stat().st_mtime < recent:
                     return last  # taken within a turn, by an earlier run of the window
-            # Named here: a folder gone (the stick pulled out) is then said
-            # as such, and never taken for the name of a file to write.
-            dest = Path(folder) / backup.backup_name(db, clock.wall_ms())
-            return backup.backup(db, dest), backup.prune(folder, db, keep)
+            return backup.into_folder(db, folder, keep)
 
         self._auto_running = True
         self._show_auto_backup()
@@ -1059,7 +1055,6 @@ class MainWindow(QMainWindow):
             self.tabs.setTabToolTip(at, "")
         if len(self._due_at) > 4 * len(self.models["tasks"].records) + 1000:
             self._due_at.clear()  # due times no task has any more
-        self.overdue = len(late)
         self._overdue_timer.start(OVERDUE_RECOUNT_MS)
 
     def _fade_fresh(self) -> None:
@@ -1262,7 +1257,8 @@ class MainWindow(QMainWindow):
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A POSIX timestamp as the ISO 8601 text times are kept in."""
+    return clock.to_iso(clock.pack(int(ts * 1000)))
 
 
 def _few(names: list[str], shown: int = 4) -> str:
