@@ -77,6 +77,12 @@ class Field:
         return self.type == "counter"
 
     @property
+    def never_empty(self) -> bool:
+        """A choice with a default (a unit's status, a task's priority):
+        a person may change it, not clear it."""
+        return self.type == "enum" and self.default is not None
+
+    @property
     def sql_type(self) -> str:
         return {"int": "INTEGER", "bool": "INTEGER", "real": "REAL", "counter": "REAL"}.get(
             self.type, "TEXT"
@@ -329,6 +335,16 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
     if fld.maximum is not None and value > fld.maximum:
         raise ValidationError(f"{tbl.name}.{fld.name} must be at most {fld.maximum:g}, not {_shown(value)}")
     return value
+
+
+def check_given(tbl: Table, fld: Field, value: Any) -> Any:
+    """`check` for a value a person gives on this console: a field that
+    always holds one of its choices (a unit's status) is not cleared.
+    (Changes from peers go through `check` alone: what they hold merged.)"""
+    if value is None and fld.never_empty:
+        shown = ", ".join(c.replace("_", " ") for c in fld.choices)
+        raise ValidationError(f"{tbl.name}.{fld.name} cannot be left empty: it is one of {shown}")
+    return check(tbl, fld, value)
 
 
 def _shown(number: float) -> str:

@@ -1227,7 +1227,7 @@ class Store:
                 value = self.resolve_id(f.ref, value, live=True)
             except NotFound:
                 raise ValidationError(f"{t.name}.{name}: there is no {f.ref[:-1]} {value!r}") from None
-        value = model.check(t, f, value)
+        value = model.check_given(t, f, value)
         if f.counter:
             model.check_counter_places(t, f, value)
         if unique and t.name == "units" and name == "callsign" and value:
@@ -1250,7 +1250,7 @@ class Store:
         for f in t.fields:
             value = values.get(f.name, f.default)
             out[f.name] = (self._prepare(t, f.name, value, unique=False) if f.type in ("ref", "counter")
-                           else model.check(t, f, value))
+                           else model.check_given(t, f, value))
         return out
 
     def _check_callsigns_free(self, callsigns: list[str]) -> None:

@@ -138,6 +138,9 @@ def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
         ("units", {"callsign": "X", "agency": "F", "kind": "E", "task_id": "0" * 32}, "there is no task"),
         ("units", {"callsign": "X", "agency": "F", "kind": "E", "colour": "red"}, "units has no field 'colour'"),
         ("tasks", {"title": "T", "priority": "whenever"}, "'whenever' is not one of"),
+        ("units", {"callsign": "X", "agency": "F", "kind": "E", "status": None},
+         "units.status cannot be left empty: it is one of available, dispatched"),
+        ("tasks", {"title": "T", "priority": None}, "tasks.priority cannot be left empty"),
         ("tasks", {"title": "T", "due": "tomorrow"}, "is not a time"),
         ("resources", {"name": "N", "kind": "K", "agency": "A", "quantity": -5}, "at least 0"),
         ("resources", {"name": "N", "kind": "K", "agency": "A", "quantity": float("nan")}, "finite"),
@@ -192,6 +195,14 @@ def test_update_validation_and_missing_rows(make_store):
     with pytest.raises(model.ValidationError, match="append-only"):
         s.delete("journal", s.journal()[0].id)
     assert s.update("units", u, {"status": "available"}) == []  # already so: no change made
+    # A unit always has a status, a task a status and a priority: they are
+    # changed, not cleared (a unit with none would drop out of every count).
+    task = s.add("tasks", {"title": "T"})
+    before = snapshot(s)
+    for table, row, field in (("units", u, "status"), ("tasks", task, "priority"), ("tasks", task, "status")):
+        with pytest.raises(model.ValidationError, match=f"{table}.{field} cannot be left empty"):
+            s.update(table, row, {field: None})
+    assert snapshot(s) == before
 
 
 def test_rows_are_found_by_prefix_and_callsign(make_store):
