@@ -289,6 +289,60 @@ def test_cells_changed_elsewhere_are_tinted_and_fade(window, qtbot, demo_store, 
     assert m.fresh == {}
 
 
+def test_the_tally_counts_each_status_as_rows_come_and_go_and_filters_on_a_click(window, qtbot, demo_store):
+    """Above the board, a button per status says how many rows are in it
+    (of the agency picked); a click shows only those rows, a second all;
+    edits from another console move the counts."""
+    from collections import Counter
+
+    tally, m = window.tally, window.models["units"]
+
+    def shown() -> dict[str, int]:
+        return {s: int(b.text().rsplit(" ", 1)[1].replace(",", "")) for s, b in tally.buttons.items()}
+
+    def truth(agency: str = "") -> dict[str, int]:
+        n = Counter(u.status for u in demo_store.list("units") if not agency or u.agency == agency)
+        return {s: n.get(s, 0) for s in model.UNIT_STATUSES}
+
+    assert tally.isVisible() and shown() == truth() and sum(shown().values()) == 40
+    assigned = sum(n for s, n in truth().items() if model.UNIT_STATUSES[s] == "Assigned")
+    assert tally.total.text() == f"<b>40 units</b>, {assigned} assigned:"
+    # One agency's.
+    window.agency_filter.setCurrentIndex(window.agency_filter.findData("County Fire"))
+    assert shown() == truth("County Fire") and "County Fire units" in tally.total.text()
+    window.agency_filter.setCurrentIndex(0)
+    # A click shows only that status, and says so in the filter; a second, all.
+    qtbot.mouseClick(tally.buttons["available"], Qt.MouseButton.LeftButton)
+    assert set(board_values(window, "units", "status")) == {"available"}
+    assert window.status_filter.currentData() == "available" and tally.buttons["available"].isChecked()
+    qtbot.mouseClick(tally.buttons["available"], Qt.MouseButton.LeftButton)
+    assert len(board_values(window, "units", "callsign")) == 40
+    assert window.status_filter.currentData() == "" and not tally.buttons["available"].isChecked()
+    # Picked in the Status filter: the button shows it pressed.
+    window.status_filter.setCurrentIndex(window.status_filter.findData("on_scene"))
+    assert tally.buttons["on_scene"].isChecked() and not tally.buttons["available"].isChecked()
+    window.status_filter.setCurrentIndex(0)
+    # Another console's edits: a status changed, a unit added, one deleted.
+    before = truth()
+    e12 = demo_store.resolve_id("units", "E-12")
+    moved_from = demo_store.get("units", e12).status
+    gone = next(u for u in demo_store.list("units") if u.status == "out_of_service")
+    with Store(demo_store.path, operator="Sgt. Lee", agency="City Police") as other:
+        other.update("units", e12, {"status": "returning" if moved_from != "returning" else "available"})
+        other.add("units", {"callsign": "Boat 9", "agency": "City Police", "kind": "Boat"})
+        other.delete("units", gone.id)
+    qtbot.waitUntil(lambda: shown() == truth(), timeout=5000)
+    assert shown() != before and sum(shown().values()) == 40
+    assert m.tally == Counter((r.agency, r.status) for r in m.records)  # kept, not recounted, and right
+    # The tasks board counts tasks; the resources board has no statuses.
+    window.tabs.setCurrentIndex(1)
+    tasks = Counter(t.status for t in demo_store.list("tasks"))
+    assert shown() == {s: tasks.get(s, 0) for s in model.TASK_STATUSES}
+    assert f"{sum(tasks[s] for s in ('open', 'assigned', 'in_progress'))} still to do" in tally.total.text()
+    window.tabs.setCurrentIndex(2)
+    assert not tally.isVisible()
+
+
 def test_every_menu_action_and_its_keys_are_in_the_readme(window):
     """The README says what each menu action does and which keys do it."""
     from pathlib import Path

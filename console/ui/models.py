@@ -13,7 +13,7 @@ import bisect
 import functools
 import gc
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import (
@@ -26,6 +26,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
@@ -63,6 +64,9 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 BADGE_PADDING = 16 + 8 + 6  # pixels around a badge's text: its own padding, the cell's margin, a little air
 UNITS_MIME = "application/x-crisis-console-units"  # unit ids, one per line
+# The boards whose rows are counted by status (see RecordsModel.counts), and
+# the field that names a row's agency there.
+TALLIED = {"units": "agency", "tasks": "lead_agency"}
 DATA_ROLES = frozenset({  # the roles data() answers (Qt passes them as ints, which hash alike)
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole, RECORD_ROLE, Qt.ItemDataRole.FontRole,
@@ -151,6 +155,9 @@ class Scheduler(QObject):
 class RecordsModel(QAbstractTableModel):
     """The live rows of one table, as records."""
 
+    # The rows' counts by agency and status changed (units and tasks only).
+    tally_changed = Signal()
+
     def __init__(self, table: str, store: Store, parent=None, *, scheduler: Scheduler | None = None) -> None:
         super().__init__(parent)
         self.scheduler = scheduler or Scheduler(self)
@@ -178,6 +185,10 @@ class RecordsModel(QAbstractTableModel):
         self.fresh: dict[tuple[str, str], float] = {}
         self._fresh_order: deque[tuple[float, tuple[str, str]]] = deque()
         self._label_key = model.TABLES[table].label
+        # (agency, status) -> how many rows: kept as rows come and go, so
+        # counting a board of 100,000 rows costs nothing per change.
+        self.tally: Counter[tuple[str | None, str | None]] = Counter()
+        self._agency_key = TALLIED.get(table)
         self.reload()
 
     # ---------------------------------------------------------------- loading
@@ -190,6 +201,10 @@ class RecordsModel(QAbstractTableModel):
             self._order()
         finally:
             self.endResetModel()
+        if self._agency_key:
+            key = self._agency_key
+            self.tally = Counter((getattr(r, key), r.status) for r in self.records)
+            self.tally_changed.emit()
 
     # Sorting happens here, in Python's own sort and by bisection, not in a
     # proxy that would call data() for every comparison: 20,000 rows sort in
@@ -243,9 +258,22 @@ class RecordsModel(QAbstractTableModel):
         fresh = {r.id: r for r in self.store.get_many(self.table, batch)}
         last = len(self.columns) - 1
         placed, moving = [], []
+        key, tally, counted = self._agency_key, self.tally, False
         for row_id in batch:
             rec = fresh.get(row_id)
             at = self._row_of(row_id)
+            if key:
+                old = self.records[at] if at is not None else None
+                was = (getattr(old, key), old.status) if old is not None else None
+                now = (getattr(rec, key), rec.status) if rec is not None else None
+                if was != now:
+                    if was is not None:
+                        tally[was] -= 1
+                        if not tally[was]:
+                            del tally[was]
+                    if now is not None:
+                        tally[now] += 1
+                    counted = True
             if rec is None:
                 if at is not None:
                     self.beginRemoveRows(QModelIndex(), at, at)
@@ -258,7 +286,17 @@ class RecordsModel(QAbstractTableModel):
                 (placed if at is None else moving).append(rec)
         for rec in moving + placed:
             self._place(rec)
+        if counted:
+            self.tally_changed.emit()
         return bool(self._pending)
+
+    def counts(self, agency: str = "") -> Counter[str]:
+        """How many rows are in each status, of one agency's (all: "")."""
+        out: Counter[str] = Counter()
+        for (a, status), n in self.tally.items():
+            if not agency or a == agency:
+                out[status] += n
+        return out
 
     def _place(self, rec) -> None:
         """Put one new or changed row where its sort key says."""

@@ -57,6 +57,7 @@ from console.ui.models import (
     zone_name,
 )
 from console.ui.sitrep import AssignmentDialog, ReportDialog
+from console.ui.tally import VOCABULARIES, TallyBar
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
@@ -72,6 +73,7 @@ FIT_SAMPLE_ROWS = 200
 OFFLINE_GRACE = 3.0
 OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
 UNDO_ASK_OVER = 40  # changes in an undo step past which Ctrl+Z asks first (an import, a status for 20 units)
+TALLY_INTERVAL_MS = 250  # the status counts above a board are redrawn at most this often
 OVERDUE_RECOUNT_MS = 15_000  # how often the Tasks tab counts overdue tasks again, as time passes
 # Text sizes (View menu), as a share of the system's: larger for a board on
 # a wall display across the room, smaller to fit more rows on a laptop.
@@ -225,6 +227,16 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.banner)
         layout.addLayout(top)
+        # How many of the shown board's rows are in each status.
+        self.tally = TallyBar()
+        self.tally.picked.connect(self._pick_status)
+        self._tally_timer = QTimer(self)
+        self._tally_timer.setSingleShot(True)
+        self._tally_timer.setInterval(TALLY_INTERVAL_MS)
+        self._tally_timer.timeout.connect(self._show_tally)
+        for table in VOCABULARIES:
+            self.models[table].tally_changed.connect(lambda t=table: self._tally_moved(t))
+        layout.addWidget(self.tally)
         layout.addWidget(self.tabs)
         self.setCentralWidget(central)
 
@@ -515,6 +527,7 @@ class MainWindow(QMainWindow):
         self._fill_choices(self.agency_filter, self._agencies(self.current_table()), f.agency)
         self._fill_choices(self.status_filter, self._statuses(self.current_table()), f.status)
         self.search.setText(f.text)
+        self._show_tally()
 
     def _refresh_agency_choices(self) -> None:
         """Offer the agencies the shown board names now: rows arriving from
@@ -548,6 +561,21 @@ class MainWindow(QMainWindow):
     def _apply_combo_filters(self, *_) -> None:
         self.current_filter().set_filter(agency=self.agency_filter.currentData() or "",
                                          status=self.status_filter.currentData() or "")
+        self._show_tally()
+
+    def _show_tally(self) -> None:
+        table, f = self.current_table(), self.current_filter()
+        self.tally.show_counts(table, self.models[table].counts(f.agency), f.status, f.agency)
+
+    def _tally_moved(self, table: str) -> None:
+        # Coalesced: a catch-up folds rows in every few milliseconds.
+        if table == self.current_table() and not self._tally_timer.isActive():
+            self._tally_timer.start()
+
+    def _pick_status(self, status: str) -> None:
+        """A click on the tally: the board shows only that status (or all)."""
+        self.status_filter.setCurrentIndex(max(0, self.status_filter.findData(status)))
+        self._show_tally()  # the click toggled its button; the filter says which is on
 
     def selected(self, table: str) -> list:
         view = self.views[table]

@@ -1,0 +1,167 @@
+"""The count of the shown board's rows in each status, above it.
+
+An incident commander asks "how many units do we have available?" many
+times an hour: the strip answers at a glance, for every agency or for the
+one picked in the Agency filter, as rows arrive from other consoles. A
+click on a status shows only the rows in it; a second click, all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QToolButton, QWidget
+
+from console import model
+from console.times import OPEN_TASK
+from console.ui.models import STATUS_COLOURS
+
+VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES}
+EMPTY_COLOURS = ("#eceff1", "#78909c")  # a status no row is in: background, text
+
+
+class TallyBar(QWidget):
+    """A button per status of the shown board, saying how many rows are in
+    it, in the status's colour; the rows' total, and how many units are
+    assigned (ICS) or tasks still to do, before them."""
+
+    picked = Signal(str)  # a status to show only its rows, or "" for all
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("tallyBar")
+        self.table = ""
+        self.total = QLabel()
+        self.total.setObjectName("tallyTotal")
+        self.buttons: dict[str, QToolButton] = {}  # the shown board's, by status
+        self._made: dict[str, dict[str, QToolButton]] = {}  # every board's shown so far
+        # On a narrow window (a laptop's), the buttons wrap onto a second line.
+        self._layout = FlowLayout(self)
+        self._layout.addWidget(self.total)
+
+    def show_counts(self, table: str, counts: Mapping[str, int], current: str, agency: str = "") -> None:
+        """Show `table`'s `counts` by status (of `agency`'s rows, if one is
+        picked), with `current` the status the board is filtered by."""
+        vocab = VOCABULARIES.get(table)
+        if vocab is None:
+            self.hide()
+            return
+        if table != self.table:
+            self._make_buttons(table, vocab)
+        total = sum(counts.values())
+        whose = f"{agency} " if agency else ""
+        noun = table if total != 1 else table[:-1]
+        if table == "units":
+            busy = sum(n for s, n in counts.items() if model.UNIT_STATUSES.get(s) == "Assigned")
+            self.total.setText(f"<b>{total:,} {whose}{noun}</b>, {busy:,} assigned:")
+            self.total.setToolTip("By ICS category: " + ", ".join(
+                f"{sum(n for s, n in counts.items() if model.UNIT_STATUSES.get(s) == cat):,} {cat.lower()}"
+                for cat in ("Available", "Assigned", "Out of service")))
+        else:
+            to_do = sum(n for s, n in counts.items() if s in OPEN_TASK)
+            self.total.setText(f"<b>{total:,} {whose}{noun}</b>, {to_do:,} still to do:")
+            self.total.setToolTip("Still to do: open, assigned or in progress")
+        for status, button in self.buttons.items():
+            n = counts.get(status, 0)
+            button.setText(f"{model.label(status).capitalize()} {n:,}")
+            button.setChecked(status == current)
+            button.setStyleSheet(_style(status, n))
+            button.setToolTip(
+                f"{n:,} {whose}{table if n != 1 else table[:-1]} {model.label(status)}: "
+                + ("click to show all again" if status == current else "click to show only these"))
+        self.show()
+
+    def _make_buttons(self, table: str, vocab: tuple[str, ...]) -> None:
+        """The shown board's buttons: made the first time it is shown, then
+        kept, hidden while another board is."""
+        for button in self.buttons.values():
+            button.hide()
+        made = self._made.get(table)
+        if made is None:
+            made = self._made[table] = {}
+            for status in vocab:
+                b = QToolButton()
+                b.setObjectName(f"tally_{status}")
+                b.setCheckable(True)
+                b.setAutoRaise(True)
+                b.clicked.connect(lambda checked, s=status: self.picked.emit(s if checked else ""))
+                self._layout.addWidget(b)
+                made[status] = b
+        for button in made.values():
+            button.show()
+        self.buttons = made
+        self.table = table
+
+
+def _style(status: str, n: int) -> str:
+    back, text = (STATUS_COLOURS[status], "white") if n else EMPTY_COLOURS
+    edge = QColor(back).darker(160).name()
+    return (f"QToolButton {{ background: {back}; color: {text}; border: 2px solid {back};"
+            f" border-radius: 9px; padding: 1px 8px; font-weight: bold; }}"
+            f" QToolButton:checked {{ border: 2px solid black; background: {edge}; }}")
+
+
+class FlowLayout(QLayout):
+    """Widgets in a row, left to right, wrapping onto the next line where
+    the row is full; hidden ones take no room."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
+        super().__init__(parent)
+        self.setContentsMargins(0, 0, 0, 0)
+        self._space = spacing
+        self._items: list[QLayoutItem] = []
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        shown = [i.sizeHint() for i in self._items if not i.isEmpty()]
+        return QSize(sum(s.width() for s in shown) + self._space * max(0, len(shown) - 1),
+                     max((s.height() for s in shown), default=0))
+
+    def minimumSize(self) -> QSize:
+        # As narrow as the widest widget: the rest wraps.
+        size = QSize()
+        for item in self._items:
+            if not item.isEmpty():
+                size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _arrange(self, rect: QRect, *, move: bool) -> int:
+        """Place the items in `rect` (or only measure); the height they take."""
+        x, y, line = rect.x(), rect.y(), 0
+        for item in self._items:
+            if item.isEmpty():
+                continue
+            size = item.sizeHint()
+            if x > rect.x() and x + size.width() > rect.right() + 1:
+                x, y, line = rect.x(), y + line + self._space, 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), size))
+            x += size.width() + self._space
+            line = max(line, size.height())
+        return y + line - rect.y()
