@@ -114,11 +114,15 @@ def build_parser() -> Parser:
                    help="only rows holding these words, in any field (case does not matter)")
 
     p = cmd("report", "the situation report: units by agency and status, tasks to do, stock, the period's notes; "
-                      "or a task's assignment list")
+                      "or a task's assignment list, or a unit's activity log")
     p.add_argument("--hours", type=_hours, default=None, metavar="H",
-                   help=f"the period whose notes and journal it counts (default {report.DEFAULT_HOURS:g})")
-    p.add_argument("--task", metavar="TASK_ID",
+                   help="the period whose notes and journal it counts, or whose activity a unit's log lists "
+                        f"(default {report.DEFAULT_HOURS:g})")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--task", metavar="TASK_ID",
                    help="instead, the assignment list (ICS 204) of this task: the work, its units, its journal")
+    g.add_argument("--unit", metavar="UNIT",
+                   help="instead, the activity log (ICS 214) of this unit (callsign or id) for the period")
     p.add_argument("--format", choices=("text", "html"), default="text", help="text (default), or HTML to print")
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
 
@@ -410,12 +414,17 @@ def run(args) -> int:
         elif c == "report":
             if args.output:
                 store.refuse_own_file(args.output)
+            hours = report.DEFAULT_HOURS if args.hours is None else args.hours
             if args.task is not None:
                 a = report.build_assignment(store, args.task)
                 text = report.assignment_html(a) if args.format == "html" else report.assignment_text(a)
                 what = f"the assignment list of {a.task.title}"
+            elif args.unit is not None:
+                log = report.build_activity(store, args.unit, hours=hours)
+                text = report.activity_html(log) if args.format == "html" else report.activity_text(log)
+                what = f"the activity log of {log.unit.callsign}"
             else:
-                r = report.build(store, hours=report.DEFAULT_HOURS if args.hours is None else args.hours)
+                r = report.build(store, hours=hours)
                 text = report.as_html(r) if args.format == "html" else report.as_text(r)
                 what = "the situation report"
             if args.output:

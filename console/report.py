@@ -1,6 +1,7 @@
 """The situation report: the operation at a glance, for a briefing or a
-shift change, as this console holds it; and a task's assignment list (an
-ICS 204), to hand to the units on it.
+shift change, as this console holds it; a task's assignment list (an
+ICS 204), to hand to the units on it; and a unit's activity log (an ICS
+214), what the journal says it did in an operational period.
 
 Units by agency and status (the resource summary of an ICS 209), the tasks
 still to do, most urgent and overdue first, the stock, the free notes of
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 
 from console import clock, model
 from console.model import JournalEntry, Resource, Task, Unit
-from console.store import Store
+from console.store import NotFound, Store
 from console.times import due_in, local_time, span_text, zone_name
 
 STATUSES = tuple(model.UNIT_STATUSES)
@@ -69,10 +70,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
     """Read the report from the store, in one read transaction. `limit`:
     list at most that many tasks, resources and notes (the most urgent
     tasks, the newest notes), for a window; the counts are of all."""
-    if not 0 < hours <= 24 * 366:
-        raise model.ValidationError(f"{hours:g} hours: the period is from a minute to a year")
-    now_ms = clock.wall_ms() if now_ms is None else now_ms
-    since_ms = now_ms - int(hours * 3600 * 1000)
+    now_ms, since_ms = _period_ms(hours, now_ms)
     since = clock.pack(since_ms)
     with store.reading():
         units = store.tally("units", ["agency", "status"], total="personnel")
@@ -105,6 +103,14 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
                   lines_to_do, resources, journal, notes[::-1], peers, outbox, conflicts,
                   to_do_total=to_do_total, overdue_total=overdue,
                   resources_total=resources_total, notes_total=sum(k for _, k in journal.values()))
+
+
+def _period_ms(hours: float, now_ms: int | None) -> tuple[int, int]:
+    """Now, and the start of a period of `hours` hours up to now (ms)."""
+    if not 0 < hours <= 24 * 366:
+        raise model.ValidationError(f"{hours:g} hours: the period is from a minute to a year")
+    now_ms = clock.wall_ms() if now_ms is None else now_ms
+    return now_ms, now_ms - int(hours * 3600 * 1000)
 
 
 def _casefold(item: tuple[str, object]) -> str:
@@ -422,5 +428,114 @@ def assignment_html(a: Assignment) -> str:
         parts.append("<p>None.</p>")
     parts.append("<p><br>Approved by: ______________________________ &nbsp; Time: __________</p>")
     title = f"Assignment list — {a.task.title or ''}"
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+
+
+# ------------------------------------------------------- a unit's activity log
+
+ACTIVITY_ENTRIES = 500  # the most journal entries an activity log lists (the newest of the period)
+
+
+@dataclass(frozen=True)
+class ActivityLog:
+    """One unit's ICS 214 for a period: the unit, where it is and what it
+    is on now, and what the journal says of it in the period."""
+
+    agency: str
+    operator: str
+    made_ms: int
+    since_ms: int
+    unit: Unit
+    task: Task | None  # the task it is on now
+    entries: list[JournalEntry]  # about the unit in the period, oldest first (the newest, if more)
+    entries_total: int  # in the period
+    deleted: bool  # the unit was stood down (deleted)
+
+
+def build_activity(store: Store, unit_ref: str, *, hours: float = DEFAULT_HOURS,
+                   now_ms: int | None = None) -> ActivityLog:
+    """Read a unit's activity log (`unit_ref`: its callsign, id, or a unique
+    start or end of the id; a deleted unit's too, by its id), in one read
+    transaction."""
+    now_ms, since_ms = _period_ms(hours, now_ms)
+    since = clock.pack(since_ms)
+    with store.reading():
+        try:
+            unit_id = store.resolve_id("units", unit_ref)
+        except NotFound:
+            unit_id = store.resolve_id("units", unit_ref, live=False)  # stood down (deleted) since
+        unit = store.get("units", unit_id, deleted=True)
+        task = next(iter(store.get_many("tasks", [unit.task_id])), None) if unit.task_id else None
+        entries = [e for _, e in store.journal_page(table="units", row=unit_id, down_to=(since, ""),
+                                                    limit=ACTIVITY_ENTRIES)]
+        total = (len(entries) if len(entries) < ACTIVITY_ENTRIES
+                 else store.journal_count(table="units", row=unit_id, down_to=(since, "")))
+        stood_down = not store.get_many("units", [unit_id])
+    return ActivityLog(store.agency, store.operator, now_ms, since_ms, unit, task, entries[::-1], total,
+                       stood_down)
+
+
+def _unit_facts(a: ActivityLog) -> list[tuple[str, str]]:
+    u = a.unit
+    status = model.label(u.status or "available")
+    if u.status_since:
+        status += f" since {local_time(u.status_since, seconds=False)}"
+    return [("Unit", u.callsign or ""), ("Home agency", u.agency or ""), ("Kind", u.kind or ""),
+            ("Crew", "" if u.personnel is None else f"{u.personnel:,}"),
+            ("Status", "stood down (deleted)" if a.deleted else status),
+            ("Task", a.task.title if a.task else ""), ("Location", u.location or ""),
+            ("Notes", " ".join((u.notes or "").split())), ("Unit id", u.id)]
+
+
+def _activity_period(a: ActivityLog) -> str:
+    return f"{_when(a.since_ms)} to {_when(a.made_ms)}"
+
+
+def _activity_note(a: ActivityLog) -> str:
+    return (f"the newest {len(a.entries):,} of {a.entries_total:,} shown"
+            if a.entries_total > len(a.entries) else "")
+
+
+def activity_text(a: ActivityLog) -> str:
+    out = [f"ACTIVITY LOG (ICS 214) — {a.unit.callsign}",
+           f"Operational period: {_activity_period(a)}",
+           f"Prepared {_when(a.made_ms)} by {a.operator} ({a.agency}), from this console's copy of the operation.",
+           ""]
+    facts = [(k, v) for k, v in _unit_facts(a) if v]
+    width = max(len(k) for k, _ in facts)
+    out += [f"  {k.ljust(width)}  {v}" for k, v in facts]
+    note = _activity_note(a)
+    out += ["", f"ACTIVITY ({a.entries_total:,} entr{'ies' if a.entries_total != 1 else 'y'}), times in "
+                f"{zone_name()}" + (f" ({note})" if note else "")]
+    for e in a.entries:
+        out.append(f"  {local_time(e.at, seconds=False)}  {e.agency} ({e.operator}): {' '.join(e.text.split())}")
+    if not a.entries:
+        out.append("  none in the period")
+    out += ["", "Prepared by: ______________________________   Position: ______________   Signature: __________",
+            ""]
+    return "\n".join(out)
+
+
+def activity_html(a: ActivityLog) -> str:
+    e = html.escape
+    facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _unit_facts(a) if v)
+    note = _activity_note(a)
+    parts = [f"<h1>Activity log (ICS 214) — {e(a.unit.callsign or '')}</h1>",
+             f"<p>Operational period: {e(_activity_period(a))}.<br>"
+             f"Prepared {e(_when(a.made_ms))} by {e(a.operator)} ({e(a.agency)}), from this console's copy of "
+             "the operation.</p>",
+             f"<table>{facts}</table>",
+             f"<h2>Activity ({a.entries_total:,})</h2>"
+             f"<p>Times in {e(zone_name())}{e('; ' + note) if note else ''}.</p>"]
+    if a.entries:
+        rows = "".join(f"<tr><td>{e(local_time(x.at, seconds=False))}</td><td>{e(x.agency or '')}</td>"
+                       f"<td>{e(x.operator or '')}</td><td>{e(x.text)}</td></tr>" for x in a.entries)
+        parts.append(f"<table><tr><th>Time</th><th>Agency</th><th>Operator</th><th>Activity</th></tr>{rows}</table>")
+    else:
+        parts.append("<p>None in the period.</p>")
+    parts.append("<p><br>Prepared by: ______________________________ &nbsp; Position: ______________ &nbsp; "
+                 "Signature: __________</p>")
+    title = f"Activity log — {a.unit.callsign or ''}"
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")

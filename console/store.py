@@ -573,6 +573,10 @@ class Store:
             found = self._conn.execute(
                 "SELECT id FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0", (ref,)
             ).fetchall()
+            if not found and not live:  # a callsign no live unit has: the deleted ones that had it
+                found = self._conn.execute(
+                    "SELECT id FROM units WHERE callsign = ? COLLATE NOCASE AND created_hlc IS NOT NULL", (ref,)
+                ).fetchall()
         if len(found) == 1:
             return found[0][0]
         if not found:
@@ -817,6 +821,13 @@ class Store:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return sql, params
+
+    @_guard
+    def journal_count(self, *, table: str | None = None, row: str | None = None,
+                      down_to: JournalKey | None = None) -> int:
+        """How many journal entries there are (about one row, down to a key)."""
+        sql, params = self._journal_sql(False, limit=None, table=table, row=row, agency=None, down_to=down_to)
+        return self._conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
 
     @_guard
     def journal_counts(self, since_hlc: int = 0) -> dict[str | None, tuple[int, int]]:

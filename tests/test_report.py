@@ -177,3 +177,73 @@ def test_the_assignment_command(store, tmp_path, capsys):
     assert capsys.readouterr()[1] == "crisis-console: no tasks row 'ffffffff'\n"
     assert cli.main(["report", "--db", db, "--task", levee, "--hours", "3"]) == 2
     assert "--hours is the situation report's period" in capsys.readouterr()[1]
+
+
+# ------------------------------------------------------- a unit's activity log
+
+
+def test_an_activity_log_holds_the_unit_and_what_it_did_in_the_period(store):
+    wall = store.clock.wall
+    e12 = store.resolve_id("units", "E-12")
+    wall.ms = NOW - 30 * 60 * 1000
+    store.update("units", e12, {"status": "returning", "location": "Levee, mile 3"})
+    store.note("Crew <rotated> & fed", "units", e12)
+    store.update("units", store.resolve_id("units", "E-14"), {"status": "en_route"})  # another unit: not in it
+    wall.ms = NOW
+    log = report.build_activity(store, "E-12", hours=1, now_ms=NOW)
+    text = report.activity_text(log)
+    assert text.startswith("ACTIVITY LOG (ICS 214) — E-12\n"
+                           "Operational period: 2026-05-28 19:26 UTC to 2026-05-28 20:26 UTC\n"
+                           "Prepared 2026-05-28 20:26 UTC by Sgt. Lee (County EOC)")
+    assert "  Home agency  County Fire\n" in text and "  Crew         4\n" in text
+    assert "  Status       returning since 2026-05-28 19:56\n" in text and "  Task         Levee\n" in text
+    # Only what was written about E-12 in the last hour, oldest first: not
+    # its status and task of two hours ago, not E-14's.
+    activity = text.split("ACTIVITY (2 entries), times in UTC\n")[1].splitlines()
+    assert activity[0].startswith("  2026-05-28 19:56  County EOC (Sgt. Lee): E-12: status on scene → returning")
+    assert activity[1] == "  2026-05-28 19:56  County EOC (Sgt. Lee): Crew <rotated> & fed"
+    assert activity[2] == "" and "E-14" not in text
+    assert text.rstrip().endswith("Signature: __________")
+    page = report.activity_html(log)
+    assert "<h1>Activity log (ICS 214) — E-12</h1>" in page and "Crew &lt;rotated&gt; &amp; fed" in page
+    # Over the whole day: the status and task it was given too.
+    day = report.activity_text(report.build_activity(store, e12[-8:], hours=24, now_ms=NOW))
+    assert "ACTIVITY (4 entries)" in day and "task — → Levee" in day
+    # A unit stood down (deleted) still has its log, by id or callsign.
+    store.delete("units", e12)
+    gone = report.build_activity(store, "E-12", hours=24, now_ms=NOW)
+    assert gone.deleted and "  Status       stood down (deleted)\n" in report.activity_text(gone)
+    # ... until a live unit has the callsign again: that one is meant.
+    again = store.add("units", {"callsign": "E-12", "agency": "County Fire", "kind": "x"})
+    assert report.build_activity(store, "E-12", now_ms=NOW).unit.id == again
+    assert store.resolve_id("units", "E-12", live=False) == again
+    # A quiet unit's log says so; a period out of range is refused.
+    quiet = report.activity_text(report.build_activity(store, "2A12", hours=0.5, now_ms=NOW))
+    assert "ACTIVITY (0 entries)" in quiet and "  none in the period" in quiet
+    with pytest.raises(model.ValidationError, match="from a minute to a year"):
+        report.build_activity(store, "2A12", hours=0)
+
+
+def test_an_activity_log_of_many_entries_lists_the_newest_and_counts_all(store, monkeypatch):
+    monkeypatch.setattr(report, "ACTIVITY_ENTRIES", 3)
+    e14 = store.resolve_id("units", "E-14")
+    for i in range(5):
+        store.note(f"check {i}", "units", e14)
+    log = report.build_activity(store, "E-14", hours=3, now_ms=NOW + 1000)
+    assert [e.text for e in log.entries] == ["check 2", "check 3", "check 4"] and log.entries_total == 6
+    assert "ACTIVITY (6 entries), times in UTC (the newest 3 of 6 shown)" in report.activity_text(log)
+
+
+def test_the_activity_log_command(store, tmp_path, capsys):
+    db = str(store.path)
+    assert cli.main(["report", "--db", db, "--unit", "Medic 5", "--hours", "8000"]) == 0  # (its data: months ago)
+    out, err = capsys.readouterr()
+    assert out.startswith("ACTIVITY LOG (ICS 214) — Medic 5") and "task — → Levee" in out and err == ""
+    page = tmp_path / "medic5.html"
+    assert cli.main(["report", "--db", db, "--unit", "Medic 5", "--format", "html", "-o", str(page)]) == 0
+    assert capsys.readouterr()[0] == f"wrote the activity log of Medic 5 to {page}\n"
+    assert "<h1>Activity log (ICS 214) — Medic 5</h1>" in page.read_text(encoding="utf-8")
+    assert cli.main(["report", "--db", db, "--unit", "Medic 99"]) == 1
+    assert capsys.readouterr()[1] == "crisis-console: no units row 'Medic 99'\n"
+    assert cli.main(["report", "--db", db, "--unit", "Medic 5", "--task", "ffff"]) == 2
+    assert "not allowed with argument" in capsys.readouterr()[1]

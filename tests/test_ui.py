@@ -1992,6 +1992,32 @@ def test_the_assignment_list_of_the_selected_task(qtbot, window, demo_store, tmp
     assert (tmp_path / "assignment.pdf").read_bytes().startswith(b"%PDF")
 
 
+def test_the_activity_log_of_the_selected_unit(qtbot, window, demo_store, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    window.tabs.setCurrentIndex(1)
+    assert window.open_activity() is None  # on the Tasks board, no unit is selected
+    assert window.statusBar().currentMessage() == "Select a unit on the Units board first"
+    select(window, "units", "Amb 31")
+    window.bridge.set_status([demo_store.resolve_id("units", "Amb 31")], "en_route")
+    dialog = window.open_activity()
+    qtbot.addWidget(dialog)
+    assert dialog.windowTitle() == "Activity log (ICS 214) — Amb 31"
+    assert dialog.hours.isVisible() and dialog.period_label.text() == "Activity of the last"
+    shown = dialog.view.toPlainText()
+    assert shown.startswith("Activity log (ICS 214) — Amb 31") and "Ambulance (Ground), Type III BLS" in shown
+    assert "Amb 31: status available → dispatched" in shown and "Amb 31: status dispatched → en route" in shown
+    assert "Activity (2)" in shown
+    # A shorter period: only the status given just now.
+    dialog.hours.setValue(0.25)
+    dialog.hours.editingFinished.emit()
+    assert "Activity (1)" in dialog.view.toPlainText()
+    dialog.copy()
+    assert QApplication.clipboard().text().startswith("ACTIVITY LOG (ICS 214) — Amb 31")
+    dialog.save(str(tmp_path / "amb31.pdf"))
+    assert (tmp_path / "amb31.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, demo_store, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

@@ -1,6 +1,7 @@
 """The situation report dialog: console/report.py shown in the window, to
 read at a briefing, copy into a message, or save to print; and, in the
-same form, a task's assignment list (ICS 204)."""
+same form, a task's assignment list (ICS 204) and a unit's activity log
+(ICS 214)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class ReportDialog(QDialog):
     def __init__(self, store, parent=None) -> None:
         super().__init__(parent)
         self.store = store
-        self.report: report.Report | report.Assignment | None = None
+        self.report: report.Report | report.Assignment | report.ActivityLog | None = None
         self.setWindowTitle("Situation report")
         self.resize(980, 760)
         self.hours = QDoubleSpinBox()
@@ -195,6 +196,31 @@ class AssignmentDialog(ReportDialog):
 
     def _text(self) -> str:
         return report.assignment_text(self.report)
+
+
+class ActivityDialog(ReportDialog):
+    """A unit's activity log (ICS 214) for an operational period: what
+    the journal says it did, to print and sign at the end of a shift."""
+
+    what = "activity log"
+    file_stem = "activity"
+
+    def __init__(self, store, unit_id: str, parent=None) -> None:
+        self.unit_id = unit_id
+        super().__init__(store, parent)
+        self.period_label.setText("Activity of the last")
+        self.hours.setToolTip("The operational period the log covers")
+        if self.report is not None:
+            self.setWindowTitle(f"Activity log (ICS 214) — {self.report.unit.callsign}")
+
+    def _read(self):
+        return report.build_activity(self.store, self.unit_id, hours=self.hours.value())
+
+    def _html(self) -> str:
+        return report.activity_html(self.report)
+
+    def _text(self) -> str:
+        return report.activity_text(self.report)
 
 
 def _page_layout() -> QPageLayout:

@@ -56,7 +56,7 @@ from console.ui.models import (
     span_text,
     zone_name,
 )
-from console.ui.sitrep import AssignmentDialog, ReportDialog
+from console.ui.sitrep import ActivityDialog, AssignmentDialog, ReportDialog
 from console.ui.tally import VOCABULARIES, TallyBar
 
 BOARDS = ("units", "tasks", "resources")
@@ -375,6 +375,7 @@ class MainWindow(QMainWindow):
         action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
         action("&Situation report…", "Ctrl+Shift+R", self.open_report, board)
         action("Assignment &list of the task (ICS 204)…", "Ctrl+Shift+L", self.open_assignment, board)
+        action("&Activity log of the unit (ICS 214)…", "Ctrl+Shift+A", self.open_activity, board)
         action("&Hand over (shift change)…", "Ctrl+Shift+O", lambda: self.hand_over(), board)
         action("&Find", "Ctrl+F", lambda: self.search.setFocus(), board)
         action("Search the &journal", "Ctrl+J", lambda: self.journal_dock.focus_search(), board)
@@ -609,6 +610,7 @@ class MainWindow(QMainWindow):
             for status in STATUS_KEYS:
                 status_menu.addAction(self.status_actions[status])
             menu.addAction("Assign to task…", self.assign_selected)
+            menu.addAction("Activity log (ICS 214)…", self.open_activity)
         if table == "tasks" and self.selected("tasks"):
             menu.addAction("Assignment list (ICS 204)…", self.open_assignment)
         if table == "resources" and self.selected("resources"):
@@ -1044,6 +1046,17 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select a task on the Tasks board first", 5000)
             return None
         dialog = AssignmentDialog(self.store, recs[0].id, self)
+        dialog.show()
+        return dialog
+
+    def open_activity(self) -> ActivityDialog | None:
+        """The activity log (ICS 214) of the unit selected on the Units
+        board, for the last operational period."""
+        recs = self.selected("units") if self.current_table() == "units" else []
+        if not recs:
+            self.statusBar().showMessage("Select a unit on the Units board first", 5000)
+            return None
+        dialog = ActivityDialog(self.store, recs[0].id, self)
         dialog.show()
         return dialog
 
