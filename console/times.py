@@ -5,12 +5,17 @@ command line and reports share these."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
 
 # A task still to be done whose due time has passed shows it in red and
 # bold; one due within this many seconds, in orange.
 DUE_SOON = 30 * 60
 OPEN_TASK = frozenset({"open", "assigned", "in_progress"})
+# Status timers: a unit still in a passing status this many minutes after it
+# began is flagged for a check (a dispatch not taken up, a unit held up or
+# lost on the way). Each console sets its own (the window's View menu).
+STATUS_TIMERS = {"dispatched": 10, "en_route": 30, "returning": 30}
 
 
 def local_time(iso: str | None, *, seconds: bool = True) -> str:
@@ -72,3 +77,16 @@ def due_timestamp(iso: str) -> float | None:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def past_timer(unit, timers: Mapping[str, int], now: float | None = None) -> float | None:
+    """Seconds a unit has been in its status past the minutes `timers`
+    set for that status, or None (no timer for it, or not past it)."""
+    minutes = timers.get(unit.status)
+    if not minutes or not unit.status_since:
+        return None
+    since = due_timestamp(unit.status_since)
+    if since is None:
+        return None
+    over = (now if now is not None else time.time()) - since - minutes * 60
+    return over if over >= 0 else None

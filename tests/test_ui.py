@@ -343,6 +343,57 @@ def test_the_tally_counts_each_status_as_rows_come_and_go_and_filters_on_a_click
     assert not tally.isVisible()
 
 
+def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, demo_store, tmp_path):
+    """A unit still dispatched, en route or returning past the minutes set
+    shows its time in status in orange bold and is counted on the Units tab;
+    a new status clears it; the timers are set per computer and remembered."""
+    import time
+
+    from console.times import STATUS_TIMERS, past_timer
+    from console.ui.dialogs import StatusTimersDialog
+
+    m = window.models["units"]
+    since_col = [k for k, _ in m.columns].index("since")
+    now = time.time()
+    flagged = sorted(u.callsign for u in demo_store.list("units") if past_timer(u, STATUS_TIMERS, now) is not None)
+    assert flagged and m.status_timers == STATUS_TIMERS  # the demo has units long en route
+    assert window.tabs.tabText(0) == f"Units ({len(flagged)} to check)"
+    assert "Past their status timers" in window.tabs.tabToolTip(0) and flagged[0] in window.tabs.tabToolTip(0)
+
+    def cell(callsign, role):
+        return m.index(m._row_of(demo_store.resolve_id("units", callsign)), since_col).data(role)
+
+    late = flagged[0]
+    assert cell(late, Qt.ItemDataRole.FontRole).bold()
+    assert "minutes set for a check, by" in cell(late, Qt.ItemDataRole.ToolTipRole)
+    calm = next(u.callsign for u in demo_store.list("units") if u.status == "on_scene")
+    assert cell(calm, Qt.ItemDataRole.FontRole) is None  # no timer on scene by default
+    # Another console gives the late unit a new status: no longer counted, within a second or so.
+    with Store(demo_store.path, operator="Sgt. Lee", agency="City Police") as other:
+        other.update("units", demo_store.resolve_id("units", late), {"status": "on_scene"})
+    qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(flagged) - 1} to check)", timeout=5000)
+    # Set here: no timers at all, then one of 5 minutes on scene.
+    dialog = StatusTimersDialog(window, m.status_timers)
+    qtbot.addWidget(dialog)
+    for box in dialog.minutes.values():
+        box.setValue(0)
+    dialog.save()
+    assert window.tabs.tabText(0) == "Units" and m.status_timers == {}
+    assert cell(flagged[1], Qt.ItemDataRole.FontRole) is None
+    window.set_status_timers({"on_scene": 5})
+    on_scene = [u for u in demo_store.list("units") if u.status == "on_scene"]
+    past = [u for u in on_scene if past_timer(u, {"on_scene": 5}, time.time()) is not None]
+    assert past and window.tabs.tabText(0) == f"Units ({len(past)} to check)"
+    with pytest.raises(model.ValidationError, match="a status timer is from 1 minute to 24 hours"):
+        window.set_status_timers({"on_scene": 24 * 60 + 1})
+    assert window.models["units"].status_timers == {"on_scene": 5}
+    # Remembered: a window opened later has them.
+    again = MainWindow(window.bridge, settings=window.settings)
+    qtbot.addWidget(again)
+    assert again.models["units"].status_timers == {"on_scene": 5}
+    again.close()
+
+
 def test_every_menu_action_and_its_keys_are_in_the_readme(window):
     """The README says what each menu action does and which keys do it."""
     from pathlib import Path
@@ -359,6 +410,9 @@ def test_every_menu_action_and_its_keys_are_in_the_readme(window):
             for keys in a.shortcuts():
                 shown = keys.toString(QKeySequence.SequenceFormat.PortableText)
                 assert shown in readme, f"README does not name {shown} ({a.text()})"
+            if not a.shortcuts():  # found only by its name: the README names it
+                name = a.text().replace("&", "").rstrip("…")
+                assert name.lower() in readme.lower(), f"README does not name {name!r}"
 
 
 def test_drawing_stock_through_the_dialog(window, demo_store):

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from console import model
 from console.model import ValidationError
 from console.store import StoreError
+from console.times import STATUS_TIMERS
 from console.ui.models import local_time, zone_name
 
 
@@ -252,6 +253,56 @@ class AutoBackupDialog(QDialog):
         try:
             self.window_.set_auto_backup(folder, self.every.value(), self.keep.value())
         except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
+class StatusTimersDialog(QDialog):
+    """How long a unit may stay in each status before the board flags it
+    for a check; `window.set_status_timers` does what is chosen."""
+
+    def __init__(self, window, timers: dict[str, int]) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.setWindowTitle("Status timers")
+        form = QFormLayout()
+        self.minutes: dict[str, QSpinBox] = {}
+        for status in model.UNIT_STATUSES:
+            box = QSpinBox()
+            box.setObjectName(f"timer_{status}")
+            box.setRange(0, 24 * 60)
+            box.setSingleStep(5)
+            box.setSuffix(" min")
+            box.setSpecialValueText("no timer")
+            box.setValue(timers.get(status, 0))
+            form.addRow(model.label(status).capitalize(), box)
+            self.minutes[status] = box
+        note = QLabel("A unit still in a status this long after it began shows its time in status in orange "
+                      "bold, and the Units tab counts it (\"Units (2 to check)\"): a dispatch not taken up, a "
+                      "unit held up on the way. Set on this computer only.")
+        note.setWordWrap(True)
+        defaults = QPushButton("Defaults")
+        defaults.clicked.connect(self._defaults)
+        self.error = error_label()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.addButton(defaults, QDialogButtonBox.ButtonRole.ResetRole)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def _defaults(self) -> None:
+        for status, box in self.minutes.items():
+            box.setValue(STATUS_TIMERS.get(status, 0))
+
+    def save(self) -> None:
+        try:
+            self.window_.set_status_timers({s: box.value() for s, box in self.minutes.items()})
+        except ValidationError as exc:
             self.error.setText(str(exc))
             return
         self.accept()

@@ -39,6 +39,7 @@ from console.times import (  # noqa: F401 (used by the rest of console.ui)
     clock_text,
     due_in,
     local_time,
+    past_timer,
     since_text,
     span_text,
     zone_name,
@@ -185,6 +186,8 @@ class RecordsModel(QAbstractTableModel):
         self.fresh: dict[tuple[str, str], float] = {}
         self._fresh_order: deque[tuple[float, tuple[str, str]]] = deque()
         self._label_key = model.TABLES[table].label
+        # Units: status -> minutes after which a unit still in it is flagged (see times.STATUS_TIMERS).
+        self.status_timers: dict[str, int] = {}
         # (agency, status) -> how many rows: kept as rows come and go, so
         # counting a board of 100,000 rows costs nothing per change.
         self.tally: Counter[tuple[str | None, str | None]] = Counter()
@@ -479,6 +482,11 @@ class RecordsModel(QAbstractTableModel):
             return rec
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(rec, key)
+        if key == "since" and self.status_timers and role in (Qt.ItemDataRole.ForegroundRole,
+                                                              Qt.ItemDataRole.FontRole):
+            if past_timer(rec, self.status_timers) is None:
+                return None
+            return _bold() if role == Qt.ItemDataRole.FontRole else QBrush(QColor(DUE_SOON_COLOUR))
         if key == "due" and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
             left = due_in(rec)
             if left is None or left > DUE_SOON:
@@ -502,9 +510,13 @@ class RecordsModel(QAbstractTableModel):
                 return CONFLICT_TIP
             if self.fresh and (age := self.freshness(rec, key)) is not None:
                 return f"Changed on another console {span_text(age)} ago"
-            if key == "status" and self.table == "units":
-                return (f"{model.label(rec.status)} ({model.category(rec.status)}) since "
-                        f"{local_time(rec.status_since)} {zone_name()}")
+            if key in ("status", "since") and self.table == "units":
+                tip = (f"{model.label(rec.status)} ({model.category(rec.status)}) since "
+                       f"{local_time(rec.status_since)} {zone_name()}")
+                if key == "since" and (over := past_timer(rec, self.status_timers)) is not None:
+                    tip += (f": past the {self.status_timers[rec.status]} minutes set for a check, by "
+                            f"{span_text(over)} (View ▸ Status timers)")
+                return tip
             if key == "due" and rec.due:
                 left = due_in(rec)
                 when = f"Due {local_time(rec.due, seconds=False)} {zone_name()}"

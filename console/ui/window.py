@@ -38,11 +38,19 @@ from PySide6.QtWidgets import (
 from console import backup, clock, csv_rows, model, seed
 from console.model import ValidationError
 from console.store import StoreError, Undone
-from console.times import OPEN_TASK, due_timestamp
-from console.ui.dialogs import AutoBackupDialog, PeersDialog, ReconcileDialog, RecordDialog, StockDialog
+from console.times import OPEN_TASK, STATUS_TIMERS, due_timestamp
+from console.ui.dialogs import (
+    AutoBackupDialog,
+    PeersDialog,
+    ReconcileDialog,
+    RecordDialog,
+    StatusTimersDialog,
+    StockDialog,
+)
 from console.ui.journal import JournalDock
 from console.ui.models import (
     BADGE_PADDING,
+    DUE_SOON_COLOUR,
     OVERDUE_COLOUR,
     RECORD_ROLE,
     BadgeDelegate,
@@ -74,7 +82,8 @@ OFFLINE_GRACE = 3.0
 OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
 UNDO_ASK_OVER = 40  # changes in an undo step past which Ctrl+Z asks first (an import, a status for 20 units)
 TALLY_INTERVAL_MS = 250  # the status counts above a board are redrawn at most this often
-OVERDUE_RECOUNT_MS = 15_000  # how often the Tasks tab counts overdue tasks again, as time passes
+OVERDUE_RECOUNT_MS = 15_000
+STATUS_TIMER_MAX = 24 * 60  # minutes  # how often the Tasks tab counts overdue tasks again, as time passes
 # Text sizes (View menu), as a share of the system's: larger for a board on
 # a wall display across the room, smaller to fit more rows on a laptop.
 TEXT_SCALES = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
@@ -272,11 +281,13 @@ class MainWindow(QMainWindow):
         self._tick.start()
         # The Tasks tab says how many tasks are overdue, whichever board is
         # shown: counted again as tasks change, and as time passes.
-        self._due_at: dict[str, float] = {}  # a due time as stored -> its timestamp
+        self._due_at: dict[str, float] = {}  # a due time (or a unit's status time) as stored -> its timestamp
         self._overdue_timer = QTimer(self)
         self._overdue_timer.setSingleShot(True)
         self._overdue_timer.setInterval(OVERDUE_RECOUNT_MS)
         self._overdue_timer.timeout.connect(self._show_overdue)
+        # ... and the Units tab how many units are past their status timers.
+        self.models["units"].status_timers = self.status_timers()
         self._show_overdue()
         bridge.changed.connect(self.on_changed)
         bridge.sync_status.connect(self.on_sync_status)
@@ -406,6 +417,8 @@ class MainWindow(QMainWindow):
         larger.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])  # "+" is shifted "=" on many keyboards
         action("&Smaller text", "Ctrl+-", lambda: self._step_text(-1), view)
         action("&Normal text size", "Ctrl+0", lambda: self.set_text_scale(1.0), view)
+        view.addSeparator()
+        action("Status &timers…", None, lambda: self.open_status_timers(), view)
         sync = self.menuBar().addMenu("&Sync")
         action("&Reconcile conflicts…", "Ctrl+R", self.open_reconcile, sync)
         action("&Peers…", "Ctrl+P", self.open_peers, sync)
@@ -1094,9 +1107,73 @@ class MainWindow(QMainWindow):
             self.tabs.setTabText(at, "Tasks")
             bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
             self.tabs.setTabToolTip(at, "")
-        if len(self._due_at) > 4 * len(self.models["tasks"].records) + 1000:
-            self._due_at.clear()  # due times no task has any more
+        if len(self._due_at) > 4 * (len(self.models["tasks"].records) + len(self.models["units"].records)) + 1000:
+            self._due_at.clear()  # due times and status times no row has any more
+        self._show_to_check(now)
         self._overdue_timer.start(OVERDUE_RECOUNT_MS)
+
+    def _show_to_check(self, now: float) -> None:
+        """The Units tab, in orange, says how many units are past their
+        status timers (a unit dispatched ten minutes ago and not yet en
+        route, say); its tooltip names the first few, longest past first."""
+        m = self.models["units"]
+        timers = m.status_timers
+        past = []
+        stamps = self._due_at
+        for rec in m.records:
+            minutes = timers.get(rec.status)
+            if minutes and rec.status_since:
+                at = stamps.get(rec.status_since)
+                if at is None:
+                    at = stamps[rec.status_since] = due_timestamp(rec.status_since) or now
+                if (over := now - at - minutes * 60) >= 0:
+                    past.append((-over, rec.callsign, rec.status))
+        at = BOARDS.index("units")
+        bar = self.tabs.tabBar()
+        self.to_check = len(past)
+        if past:
+            self.tabs.setTabText(at, f"Units ({len(past)} to check)")
+            bar.setTabTextColor(at, QColor(DUE_SOON_COLOUR))
+            self.tabs.setTabToolTip(at, "Past their status timers (View ▸ Status timers): " + "; ".join(
+                f"{callsign} ({model.label(status)} {span_text(timers[status] * 60 - over)})"
+                for over, callsign, status in heapq.nsmallest(OUTBOX_TIP, past))
+                + (f"; and {len(past) - OUTBOX_TIP} more" if len(past) > OUTBOX_TIP else ""))
+        else:
+            self.tabs.setTabText(at, "Units")
+            bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
+            self.tabs.setTabToolTip(at, "")
+
+    def status_timers(self) -> dict[str, int]:
+        """Status -> minutes after which a unit still in it is flagged, as
+        set on this computer (View ▸ Status timers), or the defaults."""
+        out = {}
+        for status in STATUS_KEYS:
+            try:
+                minutes = int(self.settings.value(f"timers/{status}", STATUS_TIMERS.get(status, 0)))
+            except (TypeError, ValueError):
+                minutes = STATUS_TIMERS.get(status, 0)
+            if 0 < minutes <= STATUS_TIMER_MAX:
+                out[status] = minutes
+        return out
+
+    def set_status_timers(self, timers: dict[str, int]) -> None:
+        """Flag units still in a status this many minutes after it began
+        (0 or missing: never); remembered on this computer."""
+        for status in STATUS_KEYS:
+            minutes = int(timers.get(status) or 0)
+            if not 0 <= minutes <= STATUS_TIMER_MAX:
+                raise ValidationError(f"a status timer is from 1 minute to {STATUS_TIMER_MAX // 60} hours, "
+                                      f"not {minutes} minutes")
+        for status in STATUS_KEYS:
+            self.settings.setValue(f"timers/{status}", int(timers.get(status) or 0))
+        self.models["units"].status_timers = self.status_timers()
+        self.views["units"].viewport().update()
+        self._show_to_check(time.time())
+
+    def open_status_timers(self) -> StatusTimersDialog:
+        dialog = StatusTimersDialog(self, self.models["units"].status_timers)
+        dialog.show()
+        return dialog
 
     def _fade_fresh(self) -> None:
         for m in self.models.values():
@@ -1124,8 +1201,8 @@ class MainWindow(QMainWindow):
             self._assign_timer.start()  # coalesced: at most once a second
         if "tasks" in by_table:
             self.models["units"].refresh_titles(by_table["tasks"])
-            if self._overdue_timer.remainingTime() > 1000:  # counted again within a second, once the rows are in
-                self._overdue_timer.start(1000)
+        if ("tasks" in by_table or "units" in by_table) and self._overdue_timer.remainingTime() > 1000:
+            self._overdue_timer.start(1000)  # counted again within a second, once the rows are in
         if self.current_table() in by_table and not self._agencies_timer.isActive():
             self._agencies_timer.start()  # coalesced: at most once a second
         if "journal" in by_table:
