@@ -42,7 +42,7 @@ from typing import Any
 
 import orjson
 
-from console import clock, codec, merge, model
+from console import clock, codec, merge, model, times
 from console.merge import ROW_FIELD, Change, Head
 from console.model import ValidationError, counter_units
 
@@ -1498,6 +1498,47 @@ class Store:
     def note(self, text: str, table: str | None = None, ref: str | None = None) -> str:
         """Add a free note to the journal, optionally about one row."""
         return self._notes([{"text": text, "tbl": table, "row_id": ref}])[0]
+
+    @_guard
+    def check_in(self, unit_refs: Iterable[str], said: str | None = None) -> list[str]:
+        """Record that units were heard from (a radio check, say), as a note
+        about each, in one transaction: "E-12 checked in, en route for 35m:
+        held up at the Rt 9 bridge". A unit's status timer runs from its
+        last note (see last_notes). Returns the notes' ids."""
+        said = " ".join((said or "").split())
+        rows, seen = [], set()
+        now = self.clock.wall() / 1000
+        for ref in unit_refs:
+            unit = self.get("units", self.resolve_id("units", ref))
+            if unit.id in seen:
+                continue
+            seen.add(unit.id)
+            text = f"{unit.callsign} checked in, {model.label(unit.status)}"
+            if unit.status_since:
+                at = times.due_timestamp(unit.status_since)
+                if at is not None:
+                    text += f" for {times.span_text(now - at)}"
+            rows.append({"text": text + (f": {said}" if said else ""), "tbl": "units", "row_id": unit.id})
+        if not rows:
+            raise ValidationError("no unit to check in: select one")
+        return self._notes(rows)
+
+    @_guard
+    def last_notes(self, table: str, row_ids: Iterable[str]) -> dict[str, str]:
+        """The time of the newest free note about each of these rows (a
+        unit checked in), for those that have one."""
+        t = model.table(table)
+        out: dict[str, str] = {}
+        for part in _chunks(list(dict.fromkeys(row_ids))):
+            q = ",".join("?" * len(part))
+            for row_id, at in self._conn.execute(
+                    f"SELECT row_id, max(at) FROM journal WHERE created_hlc IN "
+                    f"(SELECT hlc FROM journal_about WHERE row_key IN ({q})) "
+                    f"AND tbl = ? AND action = 'note' AND row_id IN ({q}) GROUP BY row_id",
+                    [*(_about_key(r) for r in part), t.name, *part]):
+                if at:
+                    out[row_id] = at
+        return out
 
     def _notes(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
         prepared = []

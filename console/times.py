@@ -79,14 +79,19 @@ def due_timestamp(iso: str) -> float | None:
         return None
 
 
-def past_timer(unit, timers: Mapping[str, int], now: float | None = None) -> float | None:
+def past_timer(unit, timers: Mapping[str, int], now: float | None = None,
+               checked: str | None = None) -> float | None:
     """Seconds a unit has been in its status past the minutes `timers`
-    set for that status, or None (no timer for it, or not past it)."""
+    set for that status, or None (no timer for it, or not past it). The
+    timer runs from the later of the status's time and `checked`, the
+    last time the unit checked in (a note about it)."""
     minutes = timers.get(unit.status)
     if not minutes or not unit.status_since:
         return None
     since = due_timestamp(unit.status_since)
     if since is None:
         return None
+    if checked and (at := due_timestamp(checked)) is not None:
+        since = max(since, at)
     over = (now if now is not None else time.time()) - since - minutes * 60
     return over if over >= 0 else None

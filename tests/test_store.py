@@ -975,3 +975,26 @@ def test_tally_counts_live_rows_per_value_and_in_all(tmp_path):
         assert s.tally("units", []) == [(2,)]
         with pytest.raises(model.ValidationError, match="units has no field 'colour'"):
             s.tally("units", ["colour"])
+
+
+def test_units_check_in_with_a_note_about_each_and_the_newest_note_is_found(make_store):
+    s = make_store()
+    e12, e14 = unit(s, "E-12"), unit(s, "E-14")
+    s.update("units", e14, {"status": "en_route"})
+    assert s.last_notes("units", [e12, e14]) == {}
+    ids = s.check_in(["E-14", e14, "E-12"], "  held up at\nthe bridge ")  # E-14 twice: one note
+    assert len(ids) == 2
+    texts = {e.row_id: e.text for e in s.journal(limit=2)}
+    assert texts[e14].startswith("E-14 checked in, en route for ") and texts[e14].endswith(": held up at the bridge")
+    assert texts[e12].startswith("E-12 checked in, available")
+    first = s.last_notes("units", [e12, e14])
+    assert set(first) == {e12, e14}
+    s.note("radio check OK", "units", e14)  # any note about a unit counts
+    assert s.last_notes("units", [e14])[e14] >= first[e14]
+    assert s.journal(limit=1)[0].text == "radio check OK"
+    before = snapshot(s)
+    with pytest.raises(NotFound):
+        s.check_in(["E-99"])
+    with pytest.raises(model.ValidationError, match="no unit to check in"):
+        s.check_in([])
+    assert snapshot(s) == before

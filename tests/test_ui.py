@@ -372,6 +372,26 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     with Store(demo_store.path, operator="Sgt. Lee", agency="City Police") as other:
         other.update("units", demo_store.resolve_id("units", late), {"status": "on_scene"})
     qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(flagged) - 1} to check)", timeout=5000)
+    # Checked in (Ctrl+K): a note about the unit says so, and its timer runs from it.
+    second = flagged[1]
+    select(window, "units", second)
+    assert window.check_in("held up at the Rt 9 bridge")
+    entry = demo_store.journal(limit=1)[0]
+    assert entry.text.startswith(f"{second} checked in, ") and entry.text.endswith(": held up at the Rt 9 bridge")
+    assert (entry.tbl, entry.row_id) == ("units", demo_store.resolve_id("units", second))
+    assert window.tabs.tabText(0) == f"Units ({len(flagged) - 2} to check)"
+    assert cell(second, Qt.ItemDataRole.FontRole) is None
+    # ... and so does a note about it from another console; one about another unit does not.
+    third = flagged[2]
+    with Store(demo_store.path, operator="Sgt. Lee", agency="City Police") as other:
+        other.note("radio check: OK", "units", other.resolve_id("units", third))
+        other.note("unrelated", "units", other.resolve_id("units", calm))
+    qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(flagged) - 3} to check)", timeout=5000)
+    # Nothing selected: nothing written, and the status bar says why.
+    window.views["units"].clearSelection()
+    n = len(demo_store.journal())
+    assert not window.check_in("x") and len(demo_store.journal()) == n
+    assert window.statusBar().currentMessage() == "Select units on the Units board first"
     # Set here: no timers at all, then one of 5 minutes on scene.
     dialog = StatusTimersDialog(window, m.status_timers)
     qtbot.addWidget(dialog)
@@ -382,7 +402,8 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     assert cell(flagged[1], Qt.ItemDataRole.FontRole) is None
     window.set_status_timers({"on_scene": 5})
     on_scene = [u for u in demo_store.list("units") if u.status == "on_scene"]
-    past = [u for u in on_scene if past_timer(u, {"on_scene": 5}, time.time()) is not None]
+    noted = demo_store.last_notes("units", [u.id for u in on_scene])
+    past = [u for u in on_scene if past_timer(u, {"on_scene": 5}, time.time(), noted.get(u.id)) is not None]
     assert past and window.tabs.tabText(0) == f"Units ({len(past)} to check)"
     with pytest.raises(model.ValidationError, match="a status timer is from 1 minute to 24 hours"):
         window.set_status_timers({"on_scene": 24 * 60 + 1})

@@ -101,6 +101,9 @@ class Bridge(QObject):
     def adjust(self, resource_id: str, delta: float) -> float:
         return self.store.adjust(resource_id, delta)
 
+    def check_in(self, unit_ids: list[str], said: str | None = None) -> None:
+        self.store.check_in(unit_ids, said)
+
     def note(self, text: str, table: str | None = None, row_id: str | None = None) -> None:
         self.store.note(text, table, row_id)
 

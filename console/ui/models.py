@@ -186,8 +186,10 @@ class RecordsModel(QAbstractTableModel):
         self.fresh: dict[tuple[str, str], float] = {}
         self._fresh_order: deque[tuple[float, tuple[str, str]]] = deque()
         self._label_key = model.TABLES[table].label
-        # Units: status -> minutes after which a unit still in it is flagged (see times.STATUS_TIMERS).
+        # Units: status -> minutes after which a unit still in it is flagged (see times.STATUS_TIMERS),
+        # and the units past them (the window counts them), with when each last checked in, if it did.
         self.status_timers: dict[str, int] = {}
+        self.to_check: dict[str, str | None] = {}
         # (agency, status) -> how many rows: kept as rows come and go, so
         # counting a board of 100,000 rows costs nothing per change.
         self.tally: Counter[tuple[str | None, str | None]] = Counter()
@@ -482,9 +484,9 @@ class RecordsModel(QAbstractTableModel):
             return rec
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(rec, key)
-        if key == "since" and self.status_timers and role in (Qt.ItemDataRole.ForegroundRole,
-                                                              Qt.ItemDataRole.FontRole):
-            if past_timer(rec, self.status_timers) is None:
+        if key == "since" and self.to_check and role in (Qt.ItemDataRole.ForegroundRole,
+                                                         Qt.ItemDataRole.FontRole):
+            if rec.id not in self.to_check:
                 return None
             return _bold() if role == Qt.ItemDataRole.FontRole else QBrush(QColor(DUE_SOON_COLOUR))
         if key == "due" and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
@@ -513,9 +515,14 @@ class RecordsModel(QAbstractTableModel):
             if key in ("status", "since") and self.table == "units":
                 tip = (f"{model.label(rec.status)} ({model.category(rec.status)}) since "
                        f"{local_time(rec.status_since)} {zone_name()}")
-                if key == "since" and (over := past_timer(rec, self.status_timers)) is not None:
-                    tip += (f": past the {self.status_timers[rec.status]} minutes set for a check, by "
-                            f"{span_text(over)} (View ▸ Status timers)")
+                if key == "since" and rec.id in self.to_check:
+                    checked = self.to_check[rec.id]
+                    over = past_timer(rec, self.status_timers, checked=checked)
+                    if checked:
+                        tip += f"; checked in {since_text(checked)} ago"
+                    if over is not None:
+                        tip += (f": past the {self.status_timers[rec.status]} minutes set for a check, by "
+                                f"{span_text(over)} (Units ▸ Check in, Ctrl+K; View ▸ Status timers)")
                 return tip
             if key == "due" and rec.due:
                 left = due_in(rec)

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from console import backup, clock, csv_rows, model, seed
 from console.model import ValidationError
 from console.store import StoreError, Undone
-from console.times import OPEN_TASK, STATUS_TIMERS, due_timestamp
+from console.times import OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
     AutoBackupDialog,
     PeersDialog,
@@ -281,6 +281,7 @@ class MainWindow(QMainWindow):
         self._tick.start()
         # The Tasks tab says how many tasks are overdue, whichever board is
         # shown: counted again as tasks change, and as time passes.
+        self._checked_in: dict[str, str | None] = {}  # unit -> its last note's time (see _show_to_check)
         self._due_at: dict[str, float] = {}  # a due time (or a unit's status time) as stored -> its timestamp
         self._overdue_timer = QTimer(self)
         self._overdue_timer.setSingleShot(True)
@@ -409,6 +410,7 @@ class MainWindow(QMainWindow):
                 f"Set status: {model.label(status)}", f"Ctrl+{i}", lambda _=False, s=status: self.set_status(s), units)
         units.addSeparator()
         action("&Assign to task…", "Ctrl+T", self.assign_selected, units)
+        action("&Check in…", "Ctrl+K", lambda: self.check_in(), units)
         stock = self.menuBar().addMenu("&Stock")
         action("&Draw stock…", "Ctrl+D", lambda: self.stock_selected(draw=True), stock)
         action("&Add stock…", "Ctrl+Shift+D", lambda: self.stock_selected(draw=False), stock)
@@ -623,6 +625,7 @@ class MainWindow(QMainWindow):
             for status in STATUS_KEYS:
                 status_menu.addAction(self.status_actions[status])
             menu.addAction("Assign to task…", self.assign_selected)
+            menu.addAction("Check in…", lambda: self.check_in())
             menu.addAction("Activity log (ICS 214)…", self.open_activity)
         if table == "tasks" and self.selected("tasks"):
             menu.addAction("Assignment list (ICS 204)…", self.open_assignment)
@@ -1115,33 +1118,68 @@ class MainWindow(QMainWindow):
     def _show_to_check(self, now: float) -> None:
         """The Units tab, in orange, says how many units are past their
         status timers (a unit dispatched ten minutes ago and not yet en
-        route, say); its tooltip names the first few, longest past first."""
+        route, say, that has not checked in since); its tooltip names the
+        first few, longest past first."""
         m = self.models["units"]
         timers = m.status_timers
-        past = []
         stamps = self._due_at
+        candidates = []  # past their timers by their statuses' times alone
         for rec in m.records:
             minutes = timers.get(rec.status)
             if minutes and rec.status_since:
                 at = stamps.get(rec.status_since)
                 if at is None:
                     at = stamps[rec.status_since] = due_timestamp(rec.status_since) or now
-                if (over := now - at - minutes * 60) >= 0:
-                    past.append((-over, rec.callsign, rec.status))
+                if now - at >= minutes * 60:
+                    candidates.append(rec)
+        # When those last checked in (a note about them): read for the ones
+        # not known yet; a note arriving forgets what was known (on_changed).
+        unknown = [r.id for r in candidates if r.id not in self._checked_in]
+        if unknown:
+            found = self.store.last_notes("units", unknown)
+            for unit_id in unknown:
+                self._checked_in[unit_id] = found.get(unit_id)
+        past, flagged = [], {}
+        for rec in candidates:
+            checked = self._checked_in.get(rec.id)
+            if (over := past_timer(rec, timers, now, checked)) is not None:
+                past.append((-over, rec.callsign, rec.status))
+                flagged[rec.id] = checked
+        m.to_check = flagged
         at = BOARDS.index("units")
         bar = self.tabs.tabBar()
         self.to_check = len(past)
         if past:
             self.tabs.setTabText(at, f"Units ({len(past)} to check)")
             bar.setTabTextColor(at, QColor(DUE_SOON_COLOUR))
-            self.tabs.setTabToolTip(at, "Past their status timers (View ▸ Status timers): " + "; ".join(
-                f"{callsign} ({model.label(status)} {span_text(timers[status] * 60 - over)})"
+            self.tabs.setTabToolTip(at, "Past their status timers, not checked in since (Ctrl+K checks in the "
+                                        "selected ones): " + "; ".join(
+                f"{callsign} ({model.label(status)}, {span_text(-over)} past)"
                 for over, callsign, status in heapq.nsmallest(OUTBOX_TIP, past))
                 + (f"; and {len(past) - OUTBOX_TIP} more" if len(past) > OUTBOX_TIP else ""))
         else:
             self.tabs.setTabText(at, "Units")
             bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
             self.tabs.setTabToolTip(at, "")
+
+    def check_in(self, said: str | None = None) -> bool:
+        """The selected units were heard from: a note about each says so
+        (and what they said, asked for here), and their status timers run
+        from it."""
+        recs = self.selected("units") if self.current_table() == "units" else []
+        if not recs:
+            self.statusBar().showMessage("Select units on the Units board first", 5000)
+            return False
+        if said is None:
+            names = _few([r.callsign for r in recs])
+            said, ok = QInputDialog.getText(self, "Check in", f"{names} checked in. What did they say? (optional)")
+            if not ok:
+                return False
+        if not self._try(self.bridge.check_in, [r.id for r in recs], said):
+            return False
+        self._checked_in.clear()
+        self._show_to_check(time.time())
+        return True
 
     def status_timers(self) -> dict[str, int]:
         """Status -> minutes after which a unit still in it is flagged, as
@@ -1201,12 +1239,14 @@ class MainWindow(QMainWindow):
             self._assign_timer.start()  # coalesced: at most once a second
         if "tasks" in by_table:
             self.models["units"].refresh_titles(by_table["tasks"])
-        if ("tasks" in by_table or "units" in by_table) and self._overdue_timer.remainingTime() > 1000:
-            self._overdue_timer.start(1000)  # counted again within a second, once the rows are in
+        if by_table.keys() & {"tasks", "units", "journal"} and self._overdue_timer.remainingTime() > 1000:
+            # Counted again within a second, once the rows are in (a note may be a unit checking in).
+            self._overdue_timer.start(1000)
         if self.current_table() in by_table and not self._agencies_timer.isActive():
             self._agencies_timer.start()  # coalesced: at most once a second
         if "journal" in by_table:
             self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
+            self._checked_in.clear()  # a unit may have checked in: read again at the next count
         if cs.conflicts:
             if cs.local:
                 self._refresh_conflicts()  # this person's own resolution: at once
