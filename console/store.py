@@ -1524,18 +1524,30 @@ class Store:
         return self._notes(rows)
 
     @_guard
-    def last_notes(self, table: str, row_ids: Iterable[str]) -> dict[str, str]:
-        """The time of the newest free note about each of these rows (a
-        unit checked in), for those that have one."""
+    def last_notes(self, table: str, since: Mapping[str, str | None]) -> dict[str, str]:
+        """The time of the newest free note about each row of `since` (a
+        unit checked in), of those written from the time given for it on
+        (None: ever), for the rows that have one. Only the entries about
+        the rows from those times are read, so a unit's long journal costs
+        nothing."""
         t = model.table(table)
         out: dict[str, str] = {}
-        for part in _chunks(list(dict.fromkeys(row_ids))):
-            q = ",".join("?" * len(part))
+        rows = []
+        for row_id, iso in since.items():
+            at = times.due_timestamp(iso) if iso else None
+            # Clock times run with the writer's wall clock: a minute's
+            # margin for clocks a little apart.
+            rows.append((_about_key(row_id), row_id, 0 if at is None else clock.pack(int(at * 1000) - 60_000)))
+        for part in _chunks(rows, 300):
+            values = ",".join(["(?, ?, ?)"] * len(part))
+            # (A subquery per row: as a join, SQLite's planner went through
+            # the whole journal for each row.)
             for row_id, at in self._conn.execute(
-                    f"SELECT row_id, max(at) FROM journal WHERE created_hlc IN "
-                    f"(SELECT hlc FROM journal_about WHERE row_key IN ({q})) "
-                    f"AND tbl = ? AND action = 'note' AND row_id IN ({q}) GROUP BY row_id",
-                    [*(_about_key(r) for r in part), t.name, *part]):
+                    f"WITH wanted(k, id, from_hlc) AS (VALUES {values}) "
+                    "SELECT wanted.id, (SELECT max(at) FROM journal WHERE created_hlc IN "
+                    "(SELECT hlc FROM journal_about WHERE row_key = wanted.k AND hlc >= wanted.from_hlc) "
+                    "AND tbl = ? AND row_id = wanted.id AND action = 'note') FROM wanted",
+                    [*(x for r in part for x in r), t.name]):
                 if at:
                     out[row_id] = at
         return out

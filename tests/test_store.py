@@ -981,17 +981,22 @@ def test_units_check_in_with_a_note_about_each_and_the_newest_note_is_found(make
     s = make_store()
     e12, e14 = unit(s, "E-12"), unit(s, "E-14")
     s.update("units", e14, {"status": "en_route"})
-    assert s.last_notes("units", [e12, e14]) == {}
+    assert s.last_notes("units", {e12: None, e14: None}) == {}
     ids = s.check_in(["E-14", e14, "E-12"], "  held up at\nthe bridge ")  # E-14 twice: one note
     assert len(ids) == 2
     texts = {e.row_id: e.text for e in s.journal(limit=2)}
     assert texts[e14].startswith("E-14 checked in, en route for ") and texts[e14].endswith(": held up at the bridge")
     assert texts[e12].startswith("E-12 checked in, available")
-    first = s.last_notes("units", [e12, e14])
+    first = s.last_notes("units", {e12: None, e14: None})
     assert set(first) == {e12, e14}
     s.note("radio check OK", "units", e14)  # any note about a unit counts
-    assert s.last_notes("units", [e14])[e14] >= first[e14]
+    assert s.last_notes("units", {e14: None})[e14] >= first[e14]
     assert s.journal(limit=1)[0].text == "radio check OK"
+    s.update("units", e14, {"location": "Rt 9"})  # an entry about it, not a note: not a check-in
+    assert s.journal(limit=1)[0].tbl == "units" and s.last_notes("units", {e14: None})[e14] >= first[e14]
+    # Only notes from the time given on are read.
+    later = clock.to_iso(clock.pack(s.clock.wall() + 3_600_000))
+    assert s.last_notes("units", {e12: later, e14: None}) == {e14: s.last_notes("units", {e14: None})[e14]}
     before = snapshot(s)
     with pytest.raises(NotFound):
         s.check_in(["E-99"])

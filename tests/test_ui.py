@@ -343,7 +343,7 @@ def test_the_tally_counts_each_status_as_rows_come_and_go_and_filters_on_a_click
     assert not tally.isVisible()
 
 
-def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, demo_store, tmp_path):
+def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, demo_store, tmp_path, monkeypatch):
     """A unit still dispatched, en route or returning past the minutes set
     shows its time in status in orange bold and is counted on the Units tab;
     a new status clears it; the timers are set per computer and remembered."""
@@ -352,6 +352,9 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     from console.times import STATUS_TIMERS, past_timer
     from console.ui.dialogs import StatusTimersDialog
 
+    from console.ui import window as window_module
+
+    monkeypatch.setattr(window_module, "CHECK_IN_SLICE", 2)  # check-ins read two units a turn
     m = window.models["units"]
     since_col = [k for k, _ in m.columns].index("since")
     now = time.time()
@@ -402,9 +405,10 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     assert cell(flagged[1], Qt.ItemDataRole.FontRole) is None
     window.set_status_timers({"on_scene": 5})
     on_scene = [u for u in demo_store.list("units") if u.status == "on_scene"]
-    noted = demo_store.last_notes("units", [u.id for u in on_scene])
+    noted = demo_store.last_notes("units", {u.id: None for u in on_scene})
     past = [u for u in on_scene if past_timer(u, {"on_scene": 5}, time.time(), noted.get(u.id)) is not None]
-    assert past and window.tabs.tabText(0) == f"Units ({len(past)} to check)"
+    assert past  # counted as their check-ins are read, two a turn here
+    qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(past)} to check)", timeout=5000)
     with pytest.raises(model.ValidationError, match="a status timer is from 1 minute to 24 hours"):
         window.set_status_timers({"on_scene": 24 * 60 + 1})
     assert window.models["units"].status_timers == {"on_scene": 5}

@@ -82,8 +82,10 @@ OFFLINE_GRACE = 3.0
 OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
 UNDO_ASK_OVER = 40  # changes in an undo step past which Ctrl+Z asks first (an import, a status for 20 units)
 TALLY_INTERVAL_MS = 250  # the status counts above a board are redrawn at most this often
-OVERDUE_RECOUNT_MS = 15_000
-STATUS_TIMER_MAX = 24 * 60  # minutes  # how often the Tasks tab counts overdue tasks again, as time passes
+OVERDUE_RECOUNT_MS = 15_000  # how often the tabs count overdue tasks and units to check again, as time passes
+STATUS_TIMER_MAX = 24 * 60  # the longest status timer, in minutes
+CHECK_IN_SLICE = 200  # units whose last check-in is read per turn of the event loop
+CHECK_IN_AGAIN = 5.0  # seconds: how often check-ins are read again while journal entries arrive
 # Text sizes (View menu), as a share of the system's: larger for a board on
 # a wall display across the room, smaller to fit more rows on a laptop.
 TEXT_SCALES = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
@@ -282,6 +284,11 @@ class MainWindow(QMainWindow):
         # The Tasks tab says how many tasks are overdue, whichever board is
         # shown: counted again as tasks change, and as time passes.
         self._checked_in: dict[str, str | None] = {}  # unit -> its last note's time (see _show_to_check)
+        self._stale_check_ins: set[str] = set()  # of those, the ones to read again
+        self._again, self._again_at = False, 0.0  # reading them again, since when
+        self._again_timer = QTimer(self)
+        self._again_timer.setSingleShot(True)
+        self._again_timer.timeout.connect(lambda: self._show_to_check())
         self._due_at: dict[str, float] = {}  # a due time (or a unit's status time) as stored -> its timestamp
         self._overdue_timer = QTimer(self)
         self._overdue_timer.setSingleShot(True)
@@ -1115,11 +1122,12 @@ class MainWindow(QMainWindow):
         self._show_to_check(now)
         self._overdue_timer.start(OVERDUE_RECOUNT_MS)
 
-    def _show_to_check(self, now: float) -> None:
+    def _show_to_check(self, now: float | None = None) -> None:
         """The Units tab, in orange, says how many units are past their
         status timers (a unit dispatched ten minutes ago and not yet en
         route, say, that has not checked in since); its tooltip names the
         first few, longest past first."""
+        now = time.time() if now is None else now
         m = self.models["units"]
         timers = m.status_timers
         stamps = self._due_at
@@ -1132,16 +1140,42 @@ class MainWindow(QMainWindow):
                     at = stamps[rec.status_since] = due_timestamp(rec.status_since) or now
                 if now - at >= minutes * 60:
                     candidates.append(rec)
-        # When those last checked in (a note about them): read for the ones
-        # not known yet; a note arriving forgets what was known (on_changed).
-        unknown = [r.id for r in candidates if r.id not in self._checked_in]
-        if unknown:
-            found = self.store.last_notes("units", unknown)
-            for unit_id in unknown:
-                self._checked_in[unit_id] = found.get(unit_id)
+        # When those last checked in (a note about them since their status
+        # began): read for those not known, or not since journal entries
+        # arrived (on_changed), CHECK_IN_SLICE units a turn, so that
+        # thousands of them (a console back after a day away) never freeze
+        # the window; meanwhile a unit keeps the flag it had.
+        # Those known are read again at most every CHECK_IN_AGAIN seconds
+        # (a catch-up brings journal entries all the time).
+        known, stale = self._checked_in, self._stale_check_ins
+        if stale and not self._again:
+            wait = self._again_at + CHECK_IN_AGAIN - now
+            if wait <= 0:
+                self._again, self._again_at = True, now
+            elif not self._again_timer.isActive():
+                self._again_timer.start(int(wait * 1000) + 1)
+        todo = [r for r in candidates if r.id not in known or (self._again and r.id in stale)]
+        part = todo[:CHECK_IN_SLICE]
+        if part:
+            found = self.store.last_notes("units", {r.id: r.status_since for r in part})
+            for r in part:
+                known[r.id] = found.get(r.id)
+                stale.discard(r.id)
+        if len(todo) > len(part):
+            self.scheduler.want(self._read_more_check_ins)
+        elif self._again:  # every unit to check read again: the others are read when they are
+            self._again = False
+            for unit_id in stale:
+                known.pop(unit_id, None)
+            stale.clear()
         past, flagged = [], {}
         for rec in candidates:
-            checked = self._checked_in.get(rec.id)
+            if rec.id not in known:  # not read yet: as it was
+                if rec.id in m.to_check:
+                    flagged[rec.id] = m.to_check[rec.id]
+                    past.append((0.0, rec.callsign, rec.status))
+                continue
+            checked = known[rec.id]
             if (over := past_timer(rec, timers, now, checked)) is not None:
                 past.append((-over, rec.callsign, rec.status))
                 flagged[rec.id] = checked
@@ -1162,6 +1196,10 @@ class MainWindow(QMainWindow):
             bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
             self.tabs.setTabToolTip(at, "")
 
+    def _read_more_check_ins(self) -> bool:
+        self._show_to_check()  # reads the next slice, and wants this again if more remain
+        return False
+
     def check_in(self, said: str | None = None) -> bool:
         """The selected units were heard from: a note about each says so
         (and what they said, asked for here), and their status timers run
@@ -1177,7 +1215,8 @@ class MainWindow(QMainWindow):
                 return False
         if not self._try(self.bridge.check_in, [r.id for r in recs], said):
             return False
-        self._checked_in.clear()
+        for r in recs:
+            self._checked_in.pop(r.id, None)  # read at once
         self._show_to_check(time.time())
         return True
 
@@ -1246,7 +1285,8 @@ class MainWindow(QMainWindow):
             self._agencies_timer.start()  # coalesced: at most once a second
         if "journal" in by_table:
             self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
-            self._checked_in.clear()  # a unit may have checked in: read again at the next count
+            # A unit may have checked in: read again at the next count.
+            self._stale_check_ins.update(self._checked_in)
         if cs.conflicts:
             if cs.local:
                 self._refresh_conflicts()  # this person's own resolution: at once
