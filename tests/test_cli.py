@@ -455,7 +455,7 @@ def _argv(draw, command):
             return [one(TABLES), *maybe("--json"), *maybe("--deleted"), *maybe("--search", one(REFS))]
         case "report":
             return [*maybe("--hours", one(NUMBERS)), *maybe("--format", one(["text", "html", "xml"])),
-                    *maybe("-o", one(PATHS))]
+                    *maybe("-o", one(PATHS)), *maybe("--task", one(REFS)), *maybe("--unit", one(REFS))]
         case "conflicts" | "info" | "peers":
             return maybe("--json")
         case "resolve":
