@@ -19,8 +19,13 @@ from console.sync.transport import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Notes as fast as a person or a sync could write them, and faster, with a
+# breath between them: back to back, the writer's next transaction takes the
+# write lock again within microseconds, and SQLite's busy handler, which
+# sleeps and polls, can miss every gap for the 10 s another connection
+# waits (opening a store writes its replica marker).
 WRITER = """
-import os, sys
+import os, sys, time
 from console.store import Store
 with Store(sys.argv[1], operator="writer") as s:
     print(s.replica_id, flush=True)
@@ -28,6 +33,7 @@ with Store(sys.argv[1], operator="writer") as s:
     while not os.path.exists(sys.argv[2]):
         s.note(f"note {n}")
         n += 1
+        time.sleep(0.0005)
     print(n, flush=True)
 """
 
@@ -63,13 +69,14 @@ def db(tmp_path):
 def test_a_backup_taken_while_another_process_writes_is_whole_and_consistent(tmp_path, db):
     with Store(db) as s:
         earlier = s.info().changes  # made by the fixture, with the same replica id as the writer's
+        entries = s.counts()["journal"]  # (the fixture's)
     stop = tmp_path / "stop"
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(stop)], stdout=subprocess.PIPE,
                               text=True, cwd=ROOT)
     try:
         origin = writer.stdout.readline().strip()
         with Store(db) as s:  # wait until the writer is well under way
-            while s.counts()["journal"] < 200:
+            while s.counts()["journal"] < entries + 200:
                 time.sleep(0.01)
         b = backup.backup(db, tmp_path / "copy.db")
         time.sleep(0.2)  # the writer goes on meanwhile, not held up by the backup
