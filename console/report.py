@@ -3,16 +3,18 @@ shift change, as this console holds it; a task's assignment list (an
 ICS 204), to hand to the units on it; and a unit's activity log (an ICS
 214), what the journal says it did in an operational period.
 
-Units by agency and status (the resource summary of an ICS 209), the tasks
-still to do, most urgent and overdue first, the stock, the free notes of
-the period (the last 12 hours by default, an operational period) and how
-current this console's picture is: when each peer was last seen, what is
-still waiting to sync, and how many conflicts are open. As plain text (for
-a terminal, an e-mail or a radio log) or as HTML (to print).
+Units by agency and status (the resource summary of an ICS 209), the
+units past their status timers, the tasks still to do, most urgent and
+overdue first, the stock, the free notes of the period (the last 12 hours
+by default, an operational period) and how current this console's picture
+is: when each peer was last seen, what is still waiting to sync, and how
+many conflicts are open. As plain text (for a terminal, an e-mail or a
+radio log) or as HTML (to print).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import time
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from console import clock, model
 from console.model import JournalEntry, Resource, Task, Unit
 from console.store import NotFound, Store
-from console.times import due_in, local_time, span_text, zone_name
+from console.times import STATUS_TIMERS, due_in, due_timestamp, local_time, past_timer, span_text, zone_name
 
 STATUSES = tuple(model.UNIT_STATUSES)
 DEFAULT_HOURS = 12.0
@@ -40,6 +42,16 @@ class TaskLine:
     task: Task
     callsigns: tuple[str, ...]
     due_in: float | None  # seconds; negative: overdue
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """A unit past its status timer, not checked in since."""
+
+    unit: Unit
+    past: float  # seconds past the timer
+    checked: str | None  # its last check-in (a note about it), if any
+    task: str  # the title of the task it is on, if any
 
 
 @dataclass(frozen=True)
@@ -63,13 +75,19 @@ class Report:
     overdue_total: int
     resources_total: int
     notes_total: int
+    # Units past their status timers (the longest past first), the timers, and how many there are.
+    to_check: list[CheckLine] = dataclasses.field(default_factory=list)
+    timers: dict[str, int] = dataclasses.field(default_factory=dict)
+    to_check_total: int = 0
 
 
 def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = None,
-          limit: int | None = None) -> Report:
+          limit: int | None = None, timers: dict[str, int] | None = None) -> Report:
     """Read the report from the store, in one read transaction. `limit`:
-    list at most that many tasks, resources and notes (the most urgent
-    tasks, the newest notes), for a window; the counts are of all."""
+    list at most that many tasks, resources, units to check and notes (the
+    most urgent tasks, the newest notes), for a window; the counts are of
+    all. `timers`: the status timers units to check are past (minutes per
+    status; by default times.STATUS_TIMERS)."""
     now_ms, since_ms = _period_ms(hours, now_ms)
     since = clock.pack(since_ms)
     with store.reading():
@@ -83,6 +101,8 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
         peers = store.peers()
         outbox = store.outbox()
         conflicts = store.open_conflict_count()
+        timers = dict(STATUS_TIMERS if timers is None else timers)
+        to_check = _units_to_check(store, timers, now_ms)
     by_agency: dict[str, dict[str, int]] = {}
     people: dict[str, int] = {}
     for agency, status, n, personnel in units:
@@ -102,7 +122,21 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
     return Report(store.agency, store.operator, now_ms, since_ms, lines, total, by_status,
                   lines_to_do, resources, journal, notes[::-1], peers, outbox, conflicts,
                   to_do_total=to_do_total, overdue_total=overdue,
-                  resources_total=resources_total, notes_total=sum(k for _, k in journal.values()))
+                  resources_total=resources_total, notes_total=sum(k for _, k in journal.values()),
+                  to_check=to_check[:limit] if limit else to_check, timers=timers, to_check_total=len(to_check))
+
+
+def _units_to_check(store: Store, timers: dict[str, int], now_ms: int) -> list[CheckLine]:
+    """Units past their status timers, not checked in since, the longest past first."""
+    candidates = [u for status, minutes in timers.items() if minutes > 0
+                  for u in store.units_in_status_since(status, _iso(now_ms - minutes * 60_000))]
+    checked = store.last_notes("units", {u.id: u.status_since for u in candidates})
+    past = [(u, over) for u in candidates
+            if (over := past_timer(u, timers, now_ms / 1000, checked.get(u.id))) is not None]
+    titles = {t.id: t.title for t in store.get_many("tasks", {u.task_id for u, _ in past if u.task_id})}
+    lines = [CheckLine(u, over, checked.get(u.id), titles.get(u.task_id, "") if u.task_id else "")
+             for u, over in past]
+    return sorted(lines, key=lambda line: (-line.past, (line.unit.callsign or "").casefold()))
 
 
 def _period_ms(hours: float, now_ms: int | None) -> tuple[int, int]:
@@ -175,6 +209,26 @@ def _currency(r: Report) -> list[str]:
     return out
 
 
+def _timers_text(r: Report) -> str:
+    timers = [(s, m) for s, m in r.timers.items() if m > 0]
+    if not timers:
+        return "no status timers set"
+    return ("past their status timers (" + ", ".join(f"{model.label(s)} {span_text(m * 60)}" for s, m in timers)
+            + "), not checked in since")
+
+
+def _check_rows(r: Report) -> list[list[str]]:
+    now = r.made_ms / 1000
+    rows = []
+    for c in r.to_check:
+        u = c.unit
+        since = due_timestamp(u.status_since) if u.status_since else None
+        rows.append([u.callsign or "", u.agency or "", model.label(u.status),
+                     span_text(now - since) if since is not None else "", span_text(c.past),
+                     local_time(c.checked, seconds=False) if c.checked else "", _clip(c.task)])
+    return rows
+
+
 def _table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
@@ -202,6 +256,15 @@ def as_text(r: Report) -> str:
                 for line in [*r.units, r.unit_total]]
         out += [f"  {x}" for x in _table(heads, rows, right=set(range(1, len(heads))))]
     else:
+        out.append("  none")
+    out.append("")
+    out.append(f"UNITS TO CHECK ({r.to_check_total:,}): {_timers_text(r)}")
+    if len(r.to_check) < r.to_check_total:
+        out.append(f"  the {len(r.to_check):,} longest past shown")
+    if r.to_check:
+        out += [f"  {x}" for x in _table(["Unit", "Agency", "Status", "For", "Past by", "Last check-in", "Task"],
+                                         _check_rows(r))]
+    elif r.timers:
         out.append("  none")
     out.append("")
     counts = ", ".join(f"{n} {model.label(s)}" for s, n in r.tasks_by_status.items() if n)
@@ -279,6 +342,12 @@ def as_html(r: Report) -> str:
                            classes=[""] * len(r.units) + ["total"]))
     else:
         parts.append("<p>None.</p>")
+    shown = f" The {len(r.to_check):,} longest past are shown." if len(r.to_check) < r.to_check_total else ""
+    count = f'<span class="overdue">{r.to_check_total:,}</span>' if r.to_check_total else "0"
+    parts.append(f"<h2>Units to check ({count})</h2><p>{e(_timers_text(r))}.{shown}</p>")
+    if r.to_check:
+        parts.append(table(["Unit", "Agency", "Status", "For", "Past by", f"Last check-in ({zone_name()})", "Task"],
+                           [[e(c) for c in row] for row in _check_rows(r)]))
     counts = ", ".join(f"{n} {model.label(s)}" for s, n in r.tasks_by_status.items() if n)
     over = f' — <span class="overdue">{r.overdue_total:,} overdue</span>' if r.overdue_total else ""
     shown = f" The {len(r.to_do):,} most urgent are shown." if len(r.to_do) < r.to_do_total else ""

@@ -603,6 +603,12 @@ class Store:
         return self._records("units", "task_id = ?", (task_id,), deleted=False)
 
     @_guard
+    def units_in_status_since(self, status: str, before: str) -> list:
+        """The live units in `status` since `before` (a stored time) or
+        earlier: those past a status timer, with the minutes taken off."""
+        return self._records("units", "status = ? AND status_since <= ?", (status, before), deleted=False)
+
+    @_guard
     def tasks_to_do(self, now: str, limit: int | None = None) -> tuple[list, int, int]:
         """Tasks still to do (open, assigned, in progress): the most urgent
         first, then the soonest due, then those with no due time, by title;

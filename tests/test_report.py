@@ -103,6 +103,34 @@ def test_the_text_says_how_current_it_is_and_what_is_overdue(store):
     assert "changes made here have not reached any peer yet" in text
 
 
+def test_the_report_lists_the_units_past_their_status_timers(store):
+    """Medic 5 has been en route for two hours (30 minutes are allowed by
+    default): it is to check, until it checks in."""
+    medic5 = store.resolve_id("units", "Medic 5")
+    r = report.build(store, now_ms=NOW)
+    assert [(c.unit.callsign, round(c.past / 60), c.checked, c.task) for c in r.to_check] == \
+        [("Medic 5", 90, None, "Levee")]
+    text = report.as_text(r)
+    assert ("UNITS TO CHECK (1): past their status timers (dispatched 10m, en route 30m, returning 30m), "
+            "not checked in since") in text
+    assert re.search(r"Medic 5 +County EMS +en route +2h00m +1h30m +Levee", text)
+    assert "<h2>Units to check (<span class=\"overdue\">1</span>)</h2>" in report.as_html(r)
+    # Other timers: an hour on scene, and none en route.
+    other = report.build(store, now_ms=NOW, timers={"on_scene": 60})
+    assert [c.unit.callsign for c in other.to_check] == ["E-12"]
+    assert "past their status timers (on scene 1h00m)" in report.as_text(other)
+    assert "UNITS TO CHECK (0): no status timers set" in report.as_text(report.build(store, now_ms=NOW, timers={}))
+    # Checked in ten minutes ago: off the list; in the window's limit, the longest past first.
+    store.clock.wall.ms = NOW - 10 * 60 * 1000
+    store.check_in([medic5], "stuck behind the levee closure")
+    store.clock.wall.ms = NOW
+    r = report.build(store, now_ms=NOW)
+    assert r.to_check == [] and "UNITS TO CHECK (0)" in report.as_text(r) and "  none\n" in report.as_text(r)
+    later = report.build(store, now_ms=NOW + 25 * 60 * 1000, timers={"on_scene": 60, "en_route": 30}, limit=1)
+    assert [(c.unit.callsign, c.checked is not None) for c in later.to_check] == [("E-12", False)]
+    assert later.to_check_total == 2 and "the 1 longest past shown" in report.as_text(later)
+
+
 def test_the_html_escapes_what_people_typed(store):
     page = report.as_html(report.build(store, now_ms=NOW))
     assert "<b>holding</b>" not in page and html.escape("Levee <b>holding</b> & watched") in page

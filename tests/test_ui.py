@@ -350,9 +350,8 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     import time
 
     from console.times import STATUS_TIMERS, past_timer
-    from console.ui.dialogs import StatusTimersDialog
-
     from console.ui import window as window_module
+    from console.ui.dialogs import StatusTimersDialog
 
     monkeypatch.setattr(window_module, "CHECK_IN_SLICE", 2)  # check-ins read two units a turn
     m = window.models["units"]
@@ -412,6 +411,11 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     with pytest.raises(model.ValidationError, match="a status timer is from 1 minute to 24 hours"):
         window.set_status_timers({"on_scene": 24 * 60 + 1})
     assert window.models["units"].status_timers == {"on_scene": 5}
+    # The situation report lists the units to check by this window's timers.
+    sitrep = window.open_report()
+    qtbot.addWidget(sitrep)
+    assert f"Units to check ({len(past)})" in sitrep.view.toPlainText()
+    assert "past their status timers (on scene 5m)" in sitrep.view.toPlainText()
     # Remembered: a window opened later has them.
     again = MainWindow(window.bridge, settings=window.settings)
     qtbot.addWidget(again)

@@ -38,9 +38,10 @@ class ReportDialog(QDialog):
     what = "situation report"  # in the dialog's words
     file_stem = "sitrep"  # of the file name suggested
 
-    def __init__(self, store, parent=None) -> None:
+    def __init__(self, store, parent=None, *, timers: dict[str, int] | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self.timers = timers  # the window's status timers (units to check), or the defaults
         self.report: report.Report | report.Assignment | report.ActivityLog | None = None
         self.setWindowTitle("Situation report")
         self.resize(980, 760)
@@ -94,7 +95,7 @@ class ReportDialog(QDialog):
             self.refresh()
 
     def _read(self):
-        return report.build(self.store, hours=self.hours.value(), limit=WINDOW_LIMIT)
+        return report.build(self.store, hours=self.hours.value(), limit=WINDOW_LIMIT, timers=self.timers)
 
     def _html(self) -> str:
         return report.as_html(self.report)

@@ -1057,7 +1057,7 @@ class MainWindow(QMainWindow):
         self.operator_button.setText(f"Operator: {self.store.operator}")
 
     def open_report(self) -> ReportDialog:
-        dialog = ReportDialog(self.store, self)
+        dialog = ReportDialog(self.store, self, timers=self.models["units"].status_timers)
         dialog.show()
         return dialog
 
