@@ -67,7 +67,9 @@ class TallyBar(QWidget):
             n = counts.get(status, 0)
             button.setText(f"{model.label(status).capitalize()} {n:,}")
             button.setChecked(status == current)
-            button.setStyleSheet(_style(status, n))
+            if button.property("filled") != bool(n):  # (a style sheet is costly to apply: only on a change)
+                button.setProperty("filled", bool(n))
+                button.setStyleSheet(_style(status, n))
             button.setToolTip(
                 f"{n:,} {whose}{table if n != 1 else table[:-1]} {model.label(status)}: "
                 + ("click to show all again" if status == current else "click to show only these"))
