@@ -121,8 +121,9 @@ def build_parser() -> Parser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--task", metavar="TASK_ID",
                    help="instead, the assignment list (ICS 204) of this task: the work, its units, its journal")
-    g.add_argument("--unit", metavar="UNIT",
-                   help="instead, the activity log (ICS 214) of this unit (callsign or id) for the period")
+    g.add_argument("--unit", metavar="UNIT", action="append",
+                   help="instead, the activity log (ICS 214) of this unit (callsign or id) for the period; "
+                        "repeat it for several units' logs, one after the other")
     p.add_argument("--format", choices=("text", "html"), default="text", help="text (default), or HTML to print")
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
 
@@ -420,9 +421,10 @@ def run(args) -> int:
                 text = report.assignment_html(a) if args.format == "html" else report.assignment_text(a)
                 what = f"the assignment list of {a.task.title}"
             elif args.unit is not None:
-                log = report.build_activity(store, args.unit, hours=hours)
-                text = report.activity_html(log) if args.format == "html" else report.activity_text(log)
-                what = f"the activity log of {log.unit.callsign}"
+                logs = report.build_activities(store, args.unit, hours=hours)
+                text = report.activity_html(logs) if args.format == "html" else report.activity_text(logs)
+                what = (f"the activity log of {logs[0].unit.callsign}" if len(logs) == 1
+                        else f"the activity logs of {len(logs)} units")
             else:
                 r = report.build(store, hours=hours)
                 text = report.as_html(r) if args.format == "html" else report.as_text(r)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -566,7 +567,38 @@ def _activity_note(a: ActivityLog) -> str:
             if a.entries_total > len(a.entries) else "")
 
 
-def activity_text(a: ActivityLog) -> str:
+ACTIVITY_UNITS = 100  # the most units whose logs are read at once
+
+
+def build_activities(store: Store, unit_refs: Sequence[str], *, hours: float = DEFAULT_HOURS,
+                     now_ms: int | None = None) -> list[ActivityLog]:
+    """The activity logs of several units (each named once), for one
+    period ending at one moment: at the end of a shift, every unit's."""
+    if not unit_refs:
+        raise model.ValidationError("no unit named: give at least one")
+    if len(unit_refs) > ACTIVITY_UNITS:
+        raise model.ValidationError(f"{len(unit_refs):,} units: the activity logs of at most {ACTIVITY_UNITS} "
+                                    "are made at once")
+    now_ms = clock.wall_ms() if now_ms is None else now_ms
+    logs, seen = [], set()
+    for ref in unit_refs:
+        log = build_activity(store, ref, hours=hours, now_ms=now_ms)
+        if log.unit.id not in seen:
+            seen.add(log.unit.id)
+            logs.append(log)
+    return logs
+
+
+def _logs(a: ActivityLog | Sequence[ActivityLog]) -> list[ActivityLog]:
+    return [a] if isinstance(a, ActivityLog) else list(a)
+
+
+def activity_text(logs: ActivityLog | Sequence[ActivityLog]) -> str:
+    """One unit's activity log, or several, one after the other."""
+    return ("\n" + "=" * 78 + "\n\n").join(_activity_text(a) for a in _logs(logs))
+
+
+def _activity_text(a: ActivityLog) -> str:
     out = [f"ACTIVITY LOG (ICS 214) — {a.unit.callsign}",
            f"Operational period: {_activity_period(a)}",
            f"Prepared {_when(a.made_ms)} by {a.operator} ({a.agency}), from this console's copy of the operation.",
@@ -586,7 +618,18 @@ def activity_text(a: ActivityLog) -> str:
     return "\n".join(out)
 
 
-def activity_html(a: ActivityLog) -> str:
+def activity_html(logs: ActivityLog | Sequence[ActivityLog]) -> str:
+    """One unit's activity log, or several, each on pages of its own."""
+    e = html.escape
+    logs = _logs(logs)
+    body = '\n<div style="page-break-before: always"></div>\n'.join(_activity_body(a) for a in logs)
+    title = (f"Activity log — {logs[0].unit.callsign or ''}" if len(logs) == 1
+             else f"Activity logs — {len(logs)} units")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"<style>{_CSS}</style></head><body>\n" + body + "\n</body></html>\n")
+
+
+def _activity_body(a: ActivityLog) -> str:
     e = html.escape
     facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _unit_facts(a) if v)
     note = _activity_note(a)
@@ -605,6 +648,4 @@ def activity_html(a: ActivityLog) -> str:
         parts.append("<p>None in the period.</p>")
     parts.append("<p><br>Prepared by: ______________________________ &nbsp; Position: ______________ &nbsp; "
                  "Signature: __________</p>")
-    title = f"Activity log — {a.unit.callsign or ''}"
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    return "\n".join(parts)

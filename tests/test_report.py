@@ -252,6 +252,20 @@ def test_an_activity_log_holds_the_unit_and_what_it_did_in_the_period(store):
         report.build_activity(store, "2A12", hours=0)
 
 
+def test_the_activity_logs_of_several_units_follow_one_another(store, monkeypatch):
+    logs = report.build_activities(store, ["E-12", "2A12", "e-12"], hours=3, now_ms=NOW)
+    assert [a.unit.callsign for a in logs] == ["E-12", "2A12"]  # each once, in the order named
+    assert len({(a.made_ms, a.since_ms) for a in logs}) == 1  # one period for all
+    text = report.activity_text(logs)
+    assert text.count("ACTIVITY LOG (ICS 214)") == 2 and "\n" + "=" * 78 + "\n" in text
+    assert report.activity_text(logs[:1]) == report.activity_text(logs[0])
+    with pytest.raises(model.ValidationError, match="no unit named"):
+        report.build_activities(store, [])
+    monkeypatch.setattr(report, "ACTIVITY_UNITS", 1)
+    with pytest.raises(model.ValidationError, match="the activity logs of at most 1 are made at once"):
+        report.build_activities(store, ["E-12", "2A12"])
+
+
 def test_an_activity_log_of_many_entries_lists_the_newest_and_counts_all(store, monkeypatch):
     monkeypatch.setattr(report, "ACTIVITY_ENTRIES", 3)
     e14 = store.resolve_id("units", "E-14")
@@ -275,3 +289,13 @@ def test_the_activity_log_command(store, tmp_path, capsys):
     assert capsys.readouterr()[1] == "crisis-console: no units row 'Medic 99'\n"
     assert cli.main(["report", "--db", db, "--unit", "Medic 5", "--task", "ffff"]) == 2
     assert "not allowed with argument" in capsys.readouterr()[1]
+    # Several units: one log after another, each on its own pages in HTML.
+    both = tmp_path / "both.html"
+    assert cli.main(["report", "--db", db, "--unit", "Medic 5", "--unit", "E-12", "--unit", "medic 5",
+                     "--format", "html", "-o", str(both)]) == 0
+    assert capsys.readouterr()[0] == f"wrote the activity logs of 2 units to {both}\n"
+    page = both.read_text(encoding="utf-8")
+    assert page.count("<h1>Activity log (ICS 214)") == 2 and page.count("page-break-before: always") == 1
+    assert page.index("— Medic 5</h1>") < page.index("— E-12</h1>")
+    assert cli.main(["report", "--db", db, "--unit", "E-12", "--unit", "Nope 1"]) == 1
+    assert capsys.readouterr()[1] == "crisis-console: no units row 'Nope 1'\n"

@@ -2099,6 +2099,18 @@ def test_the_activity_log_of_the_selected_unit(qtbot, window, demo_store, tmp_pa
     assert QApplication.clipboard().text().startswith("ACTIVITY LOG (ICS 214) — Amb 31")
     dialog.save(str(tmp_path / "amb31.pdf"))
     assert (tmp_path / "amb31.pdf").read_bytes().startswith(b"%PDF")
+    # Several units selected: their logs one after the other.
+    from PySide6.QtCore import QItemSelectionModel
+
+    f, view = window.filters["units"], window.views["units"]
+    rows = [r for r in range(f.rowCount()) if f.index(r, 0).data() in ("Amb 31", "E-11", "E-12")]
+    for r in rows:
+        view.selectionModel().select(f.index(r, 0), QItemSelectionModel.SelectionFlag.Select
+                                     | QItemSelectionModel.SelectionFlag.Rows)
+    several = window.open_activity()
+    qtbot.addWidget(several)
+    assert several.windowTitle() == "Activity logs (ICS 214) — 3 units"
+    assert several.view.toPlainText().count("Activity log (ICS 214) — ") == 3
 
 
 def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, demo_store, tmp_path, monkeypatch):

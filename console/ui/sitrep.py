@@ -42,7 +42,7 @@ class ReportDialog(QDialog):
         super().__init__(parent)
         self.store = store
         self.timers = timers  # the window's status timers (units to check), or the defaults
-        self.report: report.Report | report.Assignment | report.ActivityLog | None = None
+        self.report: report.Report | report.Assignment | list[report.ActivityLog] | None = None
         self.setWindowTitle("Situation report")
         self.resize(980, 760)
         self.hours = QDoubleSpinBox()
@@ -90,9 +90,13 @@ class ReportDialog(QDialog):
         self.refresh()
 
     def _period_set(self) -> None:
-        shown = None if self.report is None else (self.report.made_ms - self.report.since_ms) / 3_600_000
+        shown = self._period_shown()
         if self.isVisible() and (shown is None or abs(shown - self.hours.value()) > 1e-9):
             self.refresh()
+
+    def _period_shown(self) -> float | None:
+        """The hours the report shown covers (None: none shown)."""
+        return None if self.report is None else (self.report.made_ms - self.report.since_ms) / 3_600_000
 
     def _read(self):
         return report.build(self.store, hours=self.hours.value(), limit=WINDOW_LIMIT, timers=self.timers)
@@ -200,22 +204,27 @@ class AssignmentDialog(ReportDialog):
 
 
 class ActivityDialog(ReportDialog):
-    """A unit's activity log (ICS 214) for an operational period: what
-    the journal says it did, to print and sign at the end of a shift."""
+    """The activity log (ICS 214) of a unit, or of several one after the
+    other, for an operational period: what the journal says each did, to
+    print and sign at the end of a shift."""
 
     what = "activity log"
     file_stem = "activity"
 
-    def __init__(self, store, unit_id: str, parent=None) -> None:
-        self.unit_id = unit_id
+    def __init__(self, store, unit_ids: list[str], parent=None) -> None:
+        self.unit_ids = unit_ids
         super().__init__(store, parent)
         self.period_label.setText("Activity of the last")
-        self.hours.setToolTip("The operational period the log covers")
-        if self.report is not None:
-            self.setWindowTitle(f"Activity log (ICS 214) — {self.report.unit.callsign}")
+        self.hours.setToolTip("The operational period the logs cover")
+        if self.report:
+            self.setWindowTitle(f"Activity log (ICS 214) — {self.report[0].unit.callsign}" if len(self.report) == 1
+                                else f"Activity logs (ICS 214) — {len(self.report)} units")
+
+    def _period_shown(self) -> float | None:
+        return None if not self.report else (self.report[0].made_ms - self.report[0].since_ms) / 3_600_000
 
     def _read(self):
-        return report.build_activity(self.store, self.unit_id, hours=self.hours.value())
+        return report.build_activities(self.store, self.unit_ids, hours=self.hours.value())
 
     def _html(self) -> str:
         return report.activity_html(self.report)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import backup, clock, csv_rows, model, seed
+from console import backup, clock, csv_rows, model, report, seed
 from console.model import ValidationError
 from console.store import StoreError, Undone
 from console.times import OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
@@ -1073,13 +1073,17 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_activity(self) -> ActivityDialog | None:
-        """The activity log (ICS 214) of the unit selected on the Units
+        """The activity logs (ICS 214) of the units selected on the Units
         board, for the last operational period."""
         recs = self.selected("units") if self.current_table() == "units" else []
         if not recs:
             self.statusBar().showMessage("Select a unit on the Units board first", 5000)
             return None
-        dialog = ActivityDialog(self.store, recs[0].id, self)
+        if len(recs) > report.ACTIVITY_UNITS:
+            self.statusBar().showMessage(f"{len(recs):,} units selected: the activity logs of at most "
+                                         f"{report.ACTIVITY_UNITS} are made at once", 8000)
+            return None
+        dialog = ActivityDialog(self.store, [r.id for r in recs], self)
         dialog.show()
         return dialog
 
