@@ -120,6 +120,8 @@ def test_a_closed_window_leaves_no_timer_running(window, qtbot):
 
     window.bridge.add("units", {"callsign": "Q-1", "agency": "State Guard", "kind": "Engine"})
     qtbot.waitUntil(lambda: sum(t.isActive() for t in window.findChildren(QTimer)) >= 4)  # refreshes pending
+    window._tally_timer.start()  # the status counts to redraw, check-ins to read again: pending too
+    window._again_timer.start(60_000)
     window.close()
     assert [t.interval() for t in window.findChildren(QTimer) if t.isActive()] == []
 

@@ -521,7 +521,7 @@ class MainWindow(QMainWindow):
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
         for timer in (self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick, self._gc_timer,
-                      self._auto_timer, self._overdue_timer):
+                      self._auto_timer, self._overdue_timer, self._tally_timer, self._again_timer):
             timer.stop()
         if self._backup_watch is not None:
             self._backup_watch.close()
