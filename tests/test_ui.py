@@ -360,6 +360,7 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     since_col = [k for k, _ in m.columns].index("since")
     now = time.time()
     flagged = sorted(u.callsign for u in demo_store.list("units") if past_timer(u, STATUS_TIMERS, now) is not None)
+    window._show_to_check(now)  # counted at the same moment (a unit may have come due since the window opened)
     assert flagged and m.status_timers == STATUS_TIMERS  # the demo has units long en route
     assert window.tabs.tabText(0) == f"Units ({len(flagged)} to check)"
     assert "Past their status timers" in window.tabs.tabToolTip(0) and flagged[0] in window.tabs.tabToolTip(0)
@@ -376,10 +377,18 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     with Store(demo_store.path, operator="Sgt. Lee", agency="City Police") as other:
         other.update("units", demo_store.resolve_id("units", late), {"status": "on_scene"})
     qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(flagged) - 1} to check)", timeout=5000)
+    # "To check" above the board shows only those units.
+    button = window.tally.check_button
+    assert button.isVisible() and button.text() == f"To check {len(flagged) - 1}"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert sorted(board_values(window, "units", "callsign")) == flagged[1:] and button.isChecked()
     # Checked in (Ctrl+K): a note about the unit says so, and its timer runs from it.
     second = flagged[1]
     select(window, "units", second)
     assert window.check_in("held up at the Rt 9 bridge")
+    assert sorted(board_values(window, "units", "callsign")) == flagged[2:]  # off the units to check
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert len(board_values(window, "units", "callsign")) == 40 and not button.isChecked()
     entry = demo_store.journal(limit=1)[0]
     assert entry.text.startswith(f"{second} checked in, ") and entry.text.endswith(": held up at the Rt 9 bridge")
     assert (entry.tbl, entry.row_id) == ("units", demo_store.resolve_id("units", second))
@@ -390,7 +399,8 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     with Store(demo_store.path, operator="Sgt. Lee", agency="City Police") as other:
         other.note("radio check: OK", "units", other.resolve_id("units", third))
         other.note("unrelated", "units", other.resolve_id("units", calm))
-    qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(flagged) - 3} to check)", timeout=5000)
+    # (Read again within CHECK_IN_AGAIN seconds of the last reading, and a count.)
+    qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(flagged) - 3} to check)", timeout=15_000)
     # Nothing selected: nothing written, and the status bar says why.
     window.views["units"].clearSelection()
     n = len(demo_store.journal())
@@ -407,9 +417,15 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     window.set_status_timers({"on_scene": 5})
     on_scene = [u for u in demo_store.list("units") if u.status == "on_scene"]
     noted = demo_store.last_notes("units", {u.id: None for u in on_scene})
-    past = [u for u in on_scene if past_timer(u, {"on_scene": 5}, time.time(), noted.get(u.id)) is not None]
+    now = time.time()
+    past = [u for u in on_scene if past_timer(u, {"on_scene": 5}, now, noted.get(u.id)) is not None]
     assert past  # counted as their check-ins are read, two a turn here
-    qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(past)} to check)", timeout=5000)
+
+    def counted() -> str:
+        window._show_to_check(now)
+        return window.tabs.tabText(0)
+
+    qtbot.waitUntil(lambda: counted() == f"Units ({len(past)} to check)", timeout=5000)
     with pytest.raises(model.ValidationError, match="a status timer is from 1 minute to 24 hours"):
         window.set_status_timers({"on_scene": 24 * 60 + 1})
     assert window.models["units"].status_timers == {"on_scene": 5}

@@ -10,11 +10,12 @@ position survive remote edits.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import gc
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -631,6 +632,7 @@ class BoardFilter(QSortFilterProxyModel):
         self.agency = ""
         self.status = ""
         self.text = ""
+        self.ids: frozenset[str] | None = None  # only these rows (the units to check), if set
         self.setDynamicSortFilter(True)
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
@@ -639,16 +641,27 @@ class BoardFilter(QSortFilterProxyModel):
         self.sourceModel().sort(column, order)
 
     def set_filter(self, *, agency: str | None = None, status: str | None = None, text: str | None = None) -> None:
+        with self._changing():
+            if agency is not None:
+                self.agency = agency
+            if status is not None:
+                self.status = status
+            if text is not None:
+                self.text = text.strip().lower()
+
+    def show_only(self, ids: frozenset[str] | None) -> None:
+        """Only these rows (the units to check), with the other filters; or
+        all rows again (None)."""
+        with self._changing():
+            self.ids = ids
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
         # Qt 6.10 replaced invalidateFilter() with begin/endFilterChange().
         modern = hasattr(self, "beginFilterChange")
         if modern:
             self.beginFilterChange()
-        if agency is not None:
-            self.agency = agency
-        if status is not None:
-            self.status = status
-        if text is not None:
-            self.text = text.strip().lower()
+        yield
         if modern:
             self.endFilterChange()
         else:
@@ -657,6 +670,8 @@ class BoardFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
         src: RecordsModel = self.sourceModel()
         rec = src.records[source_row]
+        if self.ids is not None and rec.id not in self.ids:
+            return False
         if self.agency:
             agency = getattr(rec, "agency", None) or getattr(rec, "lead_agency", None)
             if agency != self.agency:

@@ -20,6 +20,7 @@ from console.ui.models import STATUS_COLOURS
 
 VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES}
 EMPTY_COLOURS = ("#eceff1", "#78909c")  # a status no row is in: background, text
+TO_CHECK_COLOUR = "#e65100"  # the orange of a unit's time in status past its timer
 
 
 class TallyBar(QWidget):
@@ -28,6 +29,7 @@ class TallyBar(QWidget):
     assigned (ICS) or tasks still to do, before them."""
 
     picked = Signal(str)  # a status to show only its rows, or "" for all
+    picked_check = Signal(bool)  # show only the units to check, or all
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,16 +42,35 @@ class TallyBar(QWidget):
         # On a narrow window (a laptop's), the buttons wrap onto a second line.
         self._layout = FlowLayout(self)
         self._layout.addWidget(self.total)
+        # The units past their status timers, after the statuses.
+        self.check_button = QToolButton()
+        self.check_button.setObjectName("tallyToCheck")
+        self.check_button.setCheckable(True)
+        self.check_button.setAutoRaise(True)
+        self.check_button.setStyleSheet(
+            f"QToolButton {{ background: white; color: {TO_CHECK_COLOUR}; border: 2px solid {TO_CHECK_COLOUR};"
+            " border-radius: 9px; padding: 1px 8px; font-weight: bold; }"
+            f" QToolButton:checked {{ background: {TO_CHECK_COLOUR}; color: white; border-color: black; }}")
+        self.check_button.clicked.connect(lambda checked: self.picked_check.emit(checked))
+        self.check_button.hide()
+        self._check_added = False
 
-    def show_counts(self, table: str, counts: Mapping[str, int], current: str, agency: str = "") -> None:
+    def show_counts(self, table: str, counts: Mapping[str, int], current: str, agency: str = "",
+                    to_check: int = 0, checking: bool = False) -> None:
         """Show `table`'s `counts` by status (of `agency`'s rows, if one is
-        picked), with `current` the status the board is filtered by."""
+        picked), with `current` the status the board is filtered by; for
+        units, how many are `to_check` (past their status timers), and
+        whether the board shows only those (`checking`)."""
         vocab = VOCABULARIES.get(table)
         if vocab is None:
             self.hide()
             return
         if table != self.table:
             self._make_buttons(table, vocab)
+            if not self._check_added:  # after the first board's buttons; moved to the end below
+                self._check_added = True
+                self._layout.addWidget(self.check_button)
+            self._layout.move_to_end(self.check_button)
         total = sum(counts.values())
         whose = f"{agency} " if agency else ""
         noun = table if total != 1 else table[:-1]
@@ -73,6 +94,12 @@ class TallyBar(QWidget):
             button.setToolTip(
                 f"{n:,} {whose}{table if n != 1 else table[:-1]} {model.label(status)}: "
                 + ("click to show all again" if status == current else "click to show only these"))
+        self.check_button.setVisible(table == "units" and (to_check > 0 or checking))
+        self.check_button.setText(f"To check {to_check:,}")
+        self.check_button.setChecked(checking)
+        self.check_button.setToolTip(
+            f"{to_check:,} unit{'s' if to_check != 1 else ''} past their status timers, not checked in since: "
+            + ("click to show all units again" if checking else "click to show only these"))
         self.show()
 
     def _make_buttons(self, table: str, vocab: tuple[str, ...]) -> None:
@@ -117,6 +144,13 @@ class FlowLayout(QLayout):
 
     def addItem(self, item: QLayoutItem) -> None:
         self._items.append(item)
+
+    def move_to_end(self, widget: QWidget) -> None:
+        """Put `widget` after the others."""
+        at = self.indexOf(widget)
+        if at >= 0:
+            self._items.append(self._items.pop(at))
+            self.invalidate()
 
     def count(self) -> int:
         return len(self._items)

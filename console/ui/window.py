@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
         # How many of the shown board's rows are in each status.
         self.tally = TallyBar()
         self.tally.picked.connect(self._pick_status)
+        self.tally.picked_check.connect(self.show_to_check_only)
         self._tally_timer = QTimer(self)
         self._tally_timer.setSingleShot(True)
         self._tally_timer.setInterval(TALLY_INTERVAL_MS)
@@ -588,7 +589,14 @@ class MainWindow(QMainWindow):
 
     def _show_tally(self) -> None:
         table, f = self.current_table(), self.current_filter()
-        self.tally.show_counts(table, self.models[table].counts(f.agency), f.status, f.agency)
+        self.tally.show_counts(table, self.models[table].counts(f.agency), f.status, f.agency,
+                               to_check=len(self.models["units"].to_check), checking=f.ids is not None)
+
+    def show_to_check_only(self, on: bool) -> None:
+        """The Units board shows only the units to check (past their status
+        timers), kept so as they check in and others come due; or all."""
+        self.filters["units"].show_only(frozenset(self.models["units"].to_check) if on else None)
+        self._show_tally()
 
     def _tally_moved(self, table: str) -> None:
         # Coalesced: a catch-up folds rows in every few milliseconds.
@@ -1183,7 +1191,13 @@ class MainWindow(QMainWindow):
             if (over := past_timer(rec, timers, now, checked)) is not None:
                 past.append((-over, rec.callsign, rec.status))
                 flagged[rec.id] = checked
+        changed = flagged.keys() != m.to_check.keys()
         m.to_check = flagged
+        if changed:
+            f = self.filters["units"]
+            if f.ids is not None:  # showing only the units to check: these now
+                f.show_only(frozenset(flagged))
+            self._show_tally()
         at = BOARDS.index("units")
         bar = self.tabs.tabBar()
         self.to_check = len(past)
