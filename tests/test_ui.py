@@ -426,7 +426,7 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
         return window.tabs.tabText(0)
 
     qtbot.waitUntil(lambda: counted() == f"Units ({len(past)} to check)", timeout=5000)
-    with pytest.raises(model.ValidationError, match="a status timer is from 1 minute to 24 hours"):
+    with pytest.raises(model.ValidationError, match=r"is 0 \(none\) to 1440 minutes \(24 hours\), not 1441"):
         window.set_status_timers({"on_scene": 24 * 60 + 1})
     assert window.models["units"].status_timers == {"on_scene": 5}
     # The situation report lists the units to check by this window's timers.

@@ -1143,7 +1143,7 @@ class MainWindow(QMainWindow):
         m = self.models["units"]
         timers = m.status_timers
         stamps = self._due_at
-        candidates = []  # past their timers by their statuses' times alone
+        candidates = []  # past their timers by their statuses' times alone: (unit, by how much)
         for rec in m.records:
             minutes = timers.get(rec.status)
             if minutes and rec.status_since:
@@ -1151,7 +1151,7 @@ class MainWindow(QMainWindow):
                 if at is None:
                     at = stamps[rec.status_since] = due_timestamp(rec.status_since) or now
                 if now - at >= minutes * 60:
-                    candidates.append(rec)
+                    candidates.append((rec, now - at - minutes * 60))
         # When those last checked in (a note about them since their status
         # began): read for those not known, or not since journal entries
         # arrived (on_changed), CHECK_IN_SLICE units a turn, so that
@@ -1166,7 +1166,7 @@ class MainWindow(QMainWindow):
                 self._again, self._again_at = True, now
             elif not self._again_timer.isActive():
                 self._again_timer.start(int(wait * 1000) + 1)
-        todo = [r for r in candidates if r.id not in known or (self._again and r.id in stale)]
+        todo = [r for r, _ in candidates if r.id not in known or (self._again and r.id in stale)]
         part = todo[:CHECK_IN_SLICE]
         if part:
             found = self.store.last_notes("units", {r.id: r.status_since for r in part})
@@ -1181,11 +1181,11 @@ class MainWindow(QMainWindow):
                 known.pop(unit_id, None)
             stale.clear()
         past, flagged = [], {}
-        for rec in candidates:
+        for rec, by_status in candidates:
             if rec.id not in known:  # not read yet: as it was
                 if rec.id in m.to_check:
                     flagged[rec.id] = m.to_check[rec.id]
-                    past.append((0.0, rec.callsign, rec.status))
+                    past.append((-by_status, rec.callsign, rec.status))
                 continue
             checked = known[rec.id]
             if (over := past_timer(rec, timers, now, checked)) is not None:
@@ -1257,8 +1257,8 @@ class MainWindow(QMainWindow):
         for status in STATUS_KEYS:
             minutes = int(timers.get(status) or 0)
             if not 0 <= minutes <= STATUS_TIMER_MAX:
-                raise ValidationError(f"a status timer is from 1 minute to {STATUS_TIMER_MAX // 60} hours, "
-                                      f"not {minutes} minutes")
+                raise ValidationError(f"a status timer is 0 (none) to {STATUS_TIMER_MAX} minutes "
+                                      f"({STATUS_TIMER_MAX // 60} hours), not {minutes}")
         for status in STATUS_KEYS:
             self.settings.setValue(f"timers/{status}", int(timers.get(status) or 0))
         self.models["units"].status_timers = self.status_timers()
