@@ -280,7 +280,8 @@ class StatusTimersDialog(QDialog):
             self.minutes[status] = box
         note = QLabel("A unit still in a status this long after it began shows its time in status in orange "
                       "bold, and the Units tab counts it (\"Units (2 to check)\"): a dispatch not taken up, a "
-                      "unit held up on the way. Set on this computer only.")
+                      "unit held up on the way. Checking a unit in (Units ▸ Check in, Ctrl+K), or any note about "
+                      "it, starts its timer again. Set on this computer only.")
         note.setWordWrap(True)
         defaults = QPushButton("Defaults")
         defaults.clicked.connect(self._defaults)
