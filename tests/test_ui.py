@@ -336,13 +336,24 @@ def test_the_tally_counts_each_status_as_rows_come_and_go_and_filters_on_a_click
     qtbot.waitUntil(lambda: shown() == truth(), timeout=5000)
     assert shown() != before and sum(shown().values()) == 40
     assert m.tally == Counter((r.agency, r.status) for r in m.records)  # kept, not recounted, and right
-    # The tasks board counts tasks; the resources board has no statuses.
+    # The tasks board counts tasks; the resources board, those with stock left and those with none.
     window.tabs.setCurrentIndex(1)
     tasks = Counter(t.status for t in demo_store.list("tasks"))
     assert shown() == {s: tasks.get(s, 0) for s in model.TASK_STATUSES}
     assert f"{sum(tasks[s] for s in ('open', 'assigned', 'in_progress'))} still to do" in tally.total.text()
     window.tabs.setCurrentIndex(2)
-    assert not tally.isVisible()
+    assert tally.isVisible() and shown() == {"in_stock": 15, "out_of_stock": 0}
+    sand = next(r for r in demo_store.list("resources") if r.name == "Sand")
+    window.bridge.adjust(sand.id, -sand.quantity)  # all of it drawn
+    qtbot.waitUntil(lambda: shown() == {"in_stock": 14, "out_of_stock": 1}, timeout=5000)
+    qtbot.mouseClick(tally.buttons["out_of_stock"], Qt.MouseButton.LeftButton)
+    assert board_values(window, "resources", "name") == ["Sand"]
+    assert window.status_filter.currentData() == "out_of_stock"
+    f = window.filters["resources"]
+    quantity = f.index(0, [k for k, _ in f.sourceModel().columns].index("quantity"))
+    assert quantity.data() == "0" and quantity.data(Qt.ItemDataRole.FontRole).bold()
+    window.status_filter.setCurrentIndex(0)
+    assert len(board_values(window, "resources", "name")) == 15
 
 
 def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, demo_store, tmp_path, monkeypatch):

@@ -53,6 +53,7 @@ STATUS_COLOURS = {
     "open": "#1565c0", "assigned": "#6a1b9a", "in_progress": "#ef6c00", "completed": "#2e7d32",
     "cancelled": "#616161",
     "urgent": "#c62828", "high": "#ef6c00", "normal": "#455a64", "low": "#78909c",
+    "in_stock": "#2e7d32", "out_of_stock": "#c62828",
 }
 
 COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -68,7 +69,17 @@ BADGE_PADDING = 16 + 8 + 6  # pixels around a badge's text: its own padding, the
 UNITS_MIME = "application/x-crisis-console-units"  # unit ids, one per line
 # The boards whose rows are counted by status (see RecordsModel.counts), and
 # the field that names a row's agency there.
-TALLIED = {"units": "agency", "tasks": "lead_agency"}
+TALLIED = {"units": "agency", "tasks": "lead_agency", "resources": "agency"}
+# A resource's "status", for its board's counts and filter: whether any is left.
+STOCK_STATES = ("in_stock", "out_of_stock")
+
+
+def row_status(table: str, rec) -> str | None:
+    """What a board counts and filters a row by: a unit's or task's status;
+    for a resource, whether any of it is left."""
+    if table == "resources":
+        return "out_of_stock" if (rec.quantity or 0) <= 0 else "in_stock"
+    return rec.status
 DATA_ROLES = frozenset({  # the roles data() answers (Qt passes them as ints, which hash alike)
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole, RECORD_ROLE, Qt.ItemDataRole.FontRole,
@@ -208,8 +219,8 @@ class RecordsModel(QAbstractTableModel):
         finally:
             self.endResetModel()
         if self._agency_key:
-            key = self._agency_key
-            self.tally = Counter((getattr(r, key), r.status) for r in self.records)
+            key, table = self._agency_key, self.table
+            self.tally = Counter((getattr(r, key), row_status(table, r)) for r in self.records)
             self.tally_changed.emit()
 
     # Sorting happens here, in Python's own sort and by bisection, not in a
@@ -270,8 +281,8 @@ class RecordsModel(QAbstractTableModel):
             at = self._row_of(row_id)
             if key:
                 old = self.records[at] if at is not None else None
-                was = (getattr(old, key), old.status) if old is not None else None
-                now = (getattr(rec, key), rec.status) if rec is not None else None
+                was = (getattr(old, key), row_status(self.table, old)) if old is not None else None
+                now = (getattr(rec, key), row_status(self.table, rec)) if rec is not None else None
                 if was != now:
                     if was is not None:
                         tally[was] -= 1
@@ -497,6 +508,10 @@ class RecordsModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.FontRole:
                 return _bold() if left < 0 else None
             return QBrush(QColor(OVERDUE_COLOUR if left < 0 else DUE_SOON_COLOUR))
+        if key == "quantity" and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
+            if (rec.quantity or 0) > 0:
+                return None
+            return _bold() if role == Qt.ItemDataRole.FontRole else QBrush(QColor(OVERDUE_COLOUR))
         if role == Qt.ItemDataRole.FontRole:
             return None
         if role == Qt.ItemDataRole.ForegroundRole and key in ("status", "priority"):
@@ -676,7 +691,7 @@ class BoardFilter(QSortFilterProxyModel):
             agency = getattr(rec, "agency", None) or getattr(rec, "lead_agency", None)
             if agency != self.agency:
                 return False
-        if self.status and getattr(rec, "status", None) != self.status:
+        if self.status and row_status(src.table, rec) != self.status:
             return False
         if self.text:
             hay = " ".join(src._display(rec, key) for key, _ in src.columns).lower()

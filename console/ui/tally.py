@@ -16,9 +16,9 @@ from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QToolButton, QWidget
 
 from console import model
 from console.times import OPEN_TASK
-from console.ui.models import STATUS_COLOURS
+from console.ui.models import STATUS_COLOURS, STOCK_STATES
 
-VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES}
+VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}
 EMPTY_COLOURS = ("#eceff1", "#78909c")  # a status no row is in: background, text
 TO_CHECK_COLOUR = "#e65100"  # the orange of a unit's time in status past its timer
 
@@ -80,10 +80,13 @@ class TallyBar(QWidget):
             self.total.setToolTip("By ICS category: " + ", ".join(
                 f"{sum(n for s, n in counts.items() if model.UNIT_STATUSES.get(s) == cat):,} {cat.lower()}"
                 for cat in ("Available", "Assigned", "Out of service")))
-        else:
+        elif table == "tasks":
             to_do = sum(n for s, n in counts.items() if s in OPEN_TASK)
             self.total.setText(f"<b>{total:,} {whose}{noun}</b>, {to_do:,} still to do:")
             self.total.setToolTip("Still to do: open, assigned or in progress")
+        else:
+            self.total.setText(f"<b>{total:,} {whose}{noun}</b>:")
+            self.total.setToolTip("Out of stock: none of it left here")
         for status, button in self.buttons.items():
             n = counts.get(status, 0)
             button.setText(f"{model.label(status).capitalize()} {n:,}")

@@ -53,6 +53,7 @@ from console.ui.models import (
     DUE_SOON_COLOUR,
     OVERDUE_COLOUR,
     RECORD_ROLE,
+    STOCK_STATES,
     BadgeDelegate,
     BoardFilter,
     RecordsModel,
@@ -579,7 +580,7 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _statuses(table: str) -> list[tuple[str, str]]:
-        vocab = {"units": model.UNIT_STATUSES, "tasks": model.TASK_STATUSES}.get(table, ())
+        vocab = {"units": model.UNIT_STATUSES, "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}.get(table, ())
         return [(model.label(s), s) for s in vocab]
 
     def _apply_combo_filters(self, *_) -> None:
