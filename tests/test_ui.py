@@ -341,8 +341,21 @@ def test_the_tally_counts_each_status_as_rows_come_and_go_and_filters_on_a_click
     tasks = Counter(t.status for t in demo_store.list("tasks"))
     assert shown() == {s: tasks.get(s, 0) for s in model.TASK_STATUSES}
     assert f"{sum(tasks[s] for s in ('open', 'assigned', 'in_progress'))} still to do" in tally.total.text()
+    # "No unit": the tasks still to do with no unit on them; a unit assigned takes one off.
+    unstaffed = sorted(t.title for t in demo_store.list("tasks")
+                       if t.status in ("open", "assigned", "in_progress") and not t.assigned_units)
+    assert unstaffed and tally.flagged_button.text() == f"No unit {len(unstaffed)}"
+    qtbot.mouseClick(tally.flagged_button, Qt.MouseButton.LeftButton)
+    assert sorted(board_values(window, "tasks", "title")) == unstaffed
+    task = next(t for t in demo_store.list("tasks") if t.title == unstaffed[0])
+    window.bridge.assign([demo_store.resolve_id("units", "K9-4")], task.id)
+    qtbot.waitUntil(lambda: sorted(board_values(window, "tasks", "title")) == unstaffed[1:], timeout=5000)
+    assert tally.flagged_button.text() == f"No unit {len(unstaffed) - 1}"
+    qtbot.mouseClick(tally.flagged_button, Qt.MouseButton.LeftButton)
+    assert len(board_values(window, "tasks", "title")) == 20
     window.tabs.setCurrentIndex(2)
     assert tally.isVisible() and shown() == {"in_stock": 15, "out_of_stock": 0}
+    assert not tally.flagged_button.isVisible()
     sand = next(r for r in demo_store.list("resources") if r.name == "Sand")
     window.bridge.adjust(sand.id, -sand.quantity)  # all of it drawn
     qtbot.waitUntil(lambda: shown() == {"in_stock": 14, "out_of_stock": 1}, timeout=5000)
@@ -389,7 +402,7 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
         other.update("units", demo_store.resolve_id("units", late), {"status": "on_scene"})
     qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(flagged) - 1} to check)", timeout=5000)
     # "To check" above the board shows only those units.
-    button = window.tally.check_button
+    button = window.tally.flagged_button
     assert button.isVisible() and button.text() == f"To check {len(flagged) - 1}"
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert sorted(board_values(window, "units", "callsign")) == flagged[1:] and button.isChecked()

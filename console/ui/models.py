@@ -365,6 +365,7 @@ class RecordsModel(QAbstractTableModel):
             return True
         if self.sort_column == col:
             self.sort(self.sort_column, self.sort_order)
+        self.tally_changed.emit()  # which tasks have no unit may have changed
         return False
 
     def refresh_titles(self, task_ids: Iterable[str]) -> None:

@@ -20,7 +20,13 @@ from console.ui.models import STATUS_COLOURS, STOCK_STATES
 
 VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}
 EMPTY_COLOURS = ("#eceff1", "#78909c")  # a status no row is in: background, text
-TO_CHECK_COLOUR = "#e65100"  # the orange of a unit's time in status past its timer
+FLAGGED_COLOUR = "#e65100"  # the orange of a unit's time in status past its timer
+# What needs attention on a board: the button's label, and the rows named one and many.
+FLAGGED = {
+    "units": ("To check", "unit past its status timer, not checked in since",
+              "units past their status timers, not checked in since"),
+    "tasks": ("No unit", "task still to do with no unit on it", "tasks still to do with no unit on them"),
+}
 
 
 class TallyBar(QWidget):
@@ -29,7 +35,7 @@ class TallyBar(QWidget):
     assigned (ICS) or tasks still to do, before them."""
 
     picked = Signal(str)  # a status to show only its rows, or "" for all
-    picked_check = Signal(bool)  # show only the units to check, or all
+    picked_flagged = Signal(bool)  # show only the rows needing attention (see show_counts), or all
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,35 +48,36 @@ class TallyBar(QWidget):
         # On a narrow window (a laptop's), the buttons wrap onto a second line.
         self._layout = FlowLayout(self)
         self._layout.addWidget(self.total)
-        # The units past their status timers, after the statuses.
-        self.check_button = QToolButton()
-        self.check_button.setObjectName("tallyToCheck")
-        self.check_button.setCheckable(True)
-        self.check_button.setAutoRaise(True)
-        self.check_button.setStyleSheet(
-            f"QToolButton {{ background: white; color: {TO_CHECK_COLOUR}; border: 2px solid {TO_CHECK_COLOUR};"
+        # The rows needing attention, after the statuses: the units to
+        # check (past their status timers), the tasks to do with no unit.
+        self.flagged_button = QToolButton()
+        self.flagged_button.setObjectName("tallyFlagged")
+        self.flagged_button.setCheckable(True)
+        self.flagged_button.setAutoRaise(True)
+        self.flagged_button.setStyleSheet(
+            f"QToolButton {{ background: white; color: {FLAGGED_COLOUR}; border: 2px solid {FLAGGED_COLOUR};"
             " border-radius: 9px; padding: 1px 8px; font-weight: bold; }"
-            f" QToolButton:checked {{ background: {TO_CHECK_COLOUR}; color: white; border-color: black; }}")
-        self.check_button.clicked.connect(lambda checked: self.picked_check.emit(checked))
-        self.check_button.hide()
-        self._check_added = False
+            f" QToolButton:checked {{ background: {FLAGGED_COLOUR}; color: white; border-color: black; }}")
+        self.flagged_button.clicked.connect(lambda checked: self.picked_flagged.emit(checked))
+        self.flagged_button.hide()
+        self._flagged_added = False
 
     def show_counts(self, table: str, counts: Mapping[str, int], current: str, agency: str = "",
-                    to_check: int = 0, checking: bool = False) -> None:
+                    flagged: int = 0, flagged_on: bool = False) -> None:
         """Show `table`'s `counts` by status (of `agency`'s rows, if one is
-        picked), with `current` the status the board is filtered by; for
-        units, how many are `to_check` (past their status timers), and
-        whether the board shows only those (`checking`)."""
+        picked), with `current` the status the board is filtered by; and
+        how many rows need attention (`flagged`: units to check, tasks to
+        do with no unit), and whether the board shows only those."""
         vocab = VOCABULARIES.get(table)
         if vocab is None:
             self.hide()
             return
         if table != self.table:
             self._make_buttons(table, vocab)
-            if not self._check_added:  # after the first board's buttons; moved to the end below
-                self._check_added = True
-                self._layout.addWidget(self.check_button)
-            self._layout.move_to_end(self.check_button)
+            if not self._flagged_added:  # after the first board's buttons; moved to the end below
+                self._flagged_added = True
+                self._layout.addWidget(self.flagged_button)
+            self._layout.move_to_end(self.flagged_button)
         total = sum(counts.values())
         whose = f"{agency} " if agency else ""
         noun = table if total != 1 else table[:-1]
@@ -97,12 +104,15 @@ class TallyBar(QWidget):
             button.setToolTip(
                 f"{n:,} {whose}{table if n != 1 else table[:-1]} {model.label(status)}: "
                 + ("click to show all again" if status == current else "click to show only these"))
-        self.check_button.setVisible(table == "units" and (to_check > 0 or checking))
-        self.check_button.setText(f"To check {to_check:,}")
-        self.check_button.setChecked(checking)
-        self.check_button.setToolTip(
-            f"{to_check:,} unit{'s' if to_check != 1 else ''} past their status timers, not checked in since: "
-            + ("click to show all units again" if checking else "click to show only these"))
+        what = FLAGGED.get(table)
+        self.flagged_button.setVisible(what is not None and (flagged > 0 or flagged_on))
+        if what is not None:
+            label, one, many = what
+            self.flagged_button.setText(f"{label} {flagged:,}")
+            self.flagged_button.setChecked(flagged_on)
+            self.flagged_button.setToolTip(
+                f"{flagged:,} {whose}{one if flagged == 1 else many}: "
+                + (f"click to show all {table} again" if flagged_on else "click to show only these"))
         self.show()
 
     def _make_buttons(self, table: str, vocab: tuple[str, ...]) -> None:

@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
         # How many of the shown board's rows are in each status.
         self.tally = TallyBar()
         self.tally.picked.connect(self._pick_status)
-        self.tally.picked_check.connect(self.show_to_check_only)
+        self.tally.picked_flagged.connect(self.show_flagged_only)
         self._tally_timer = QTimer(self)
         self._tally_timer.setSingleShot(True)
         self._tally_timer.setInterval(TALLY_INTERVAL_MS)
@@ -590,13 +590,29 @@ class MainWindow(QMainWindow):
 
     def _show_tally(self) -> None:
         table, f = self.current_table(), self.current_filter()
+        flagged = self._flagged(table, f.agency)
+        if f.ids is not None and f.ids != flagged:  # showing only those: the ones now
+            f.show_only(flagged)
         self.tally.show_counts(table, self.models[table].counts(f.agency), f.status, f.agency,
-                               to_check=len(self.models["units"].to_check), checking=f.ids is not None)
+                               flagged=len(flagged), flagged_on=f.ids is not None)
 
-    def show_to_check_only(self, on: bool) -> None:
-        """The Units board shows only the units to check (past their status
-        timers), kept so as they check in and others come due; or all."""
-        self.filters["units"].show_only(frozenset(self.models["units"].to_check) if on else None)
+    def _flagged(self, table: str, agency: str = "") -> frozenset[str]:
+        """The rows of a board that need attention, of one agency's (all:
+        ""): the units to check, the tasks still to do with no unit on them."""
+        m = self.models[table]
+        if table == "units":
+            rows = (m.records[at] for at in (m._row_of(i) for i in m.to_check) if at is not None)
+            return frozenset(r.id for r in rows if not agency or r.agency == agency)
+        if table == "tasks":
+            return frozenset(r.id for r in m.records if r.status in OPEN_TASK and not r.assigned_units
+                             and (not agency or r.lead_agency == agency))
+        return frozenset()
+
+    def show_flagged_only(self, on: bool) -> None:
+        """The board shows only its rows that need attention (units to
+        check, tasks with no unit), kept so as they change; or all."""
+        f = self.current_filter()
+        f.show_only(self._flagged(self.current_table(), f.agency) if on else None)
         self._show_tally()
 
     def _tally_moved(self, table: str) -> None:
@@ -1197,7 +1213,7 @@ class MainWindow(QMainWindow):
         if changed:
             f = self.filters["units"]
             if f.ids is not None:  # showing only the units to check: these now
-                f.show_only(frozenset(flagged))
+                f.show_only(self._flagged("units", f.agency))
             self._show_tally()
         at = BOARDS.index("units")
         bar = self.tabs.tabBar()
