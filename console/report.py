@@ -80,6 +80,7 @@ class Report:
     to_check: list[CheckLine] = dataclasses.field(default_factory=list)
     timers: dict[str, int] = dataclasses.field(default_factory=dict)
     to_check_total: int = 0
+    unstaffed_total: int = 0  # tasks still to do that no unit is on
 
 
 def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = None,
@@ -94,7 +95,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
     with store.reading():
         units = store.tally("units", ["agency", "status"], total="personnel")
         tasks_by_status = store.tally("tasks", ["status"])
-        to_do, to_do_total, overdue = store.tasks_to_do(_iso(now_ms), limit)
+        to_do, to_do_total, overdue, unstaffed = store.tasks_to_do(_iso(now_ms), limit)
         resources = store.list("resources", limit=limit)
         ((resources_total,),) = store.tally("resources", [])
         journal = store.journal_counts(since)
@@ -124,7 +125,8 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
                   lines_to_do, resources, journal, notes[::-1], peers, outbox, conflicts,
                   to_do_total=to_do_total, overdue_total=overdue,
                   resources_total=resources_total, notes_total=sum(k for _, k in journal.values()),
-                  to_check=to_check[:limit] if limit else to_check, timers=timers, to_check_total=len(to_check))
+                  to_check=to_check[:limit] if limit else to_check, timers=timers, to_check_total=len(to_check),
+                  unstaffed_total=unstaffed)
 
 
 def _units_to_check(store: Store, timers: dict[str, int], now_ms: int) -> list[CheckLine]:
@@ -272,6 +274,8 @@ def as_text(r: Report) -> str:
     out.append(f"TASKS STILL TO DO ({r.to_do_total:,}; all tasks: {counts or 'none'})")
     if r.overdue_total:
         out.append(f"  {r.overdue_total:,} OVERDUE")
+    if r.unstaffed_total:
+        out.append(f"  {r.unstaffed_total:,} with no unit on {'them' if r.unstaffed_total != 1 else 'it'}")
     if len(r.to_do) < r.to_do_total:
         out.append(f"  the {len(r.to_do):,} most urgent shown")
     if r.to_do:
@@ -351,6 +355,8 @@ def as_html(r: Report) -> str:
                            [[e(c) for c in row] for row in _check_rows(r)]))
     counts = ", ".join(f"{n} {model.label(s)}" for s, n in r.tasks_by_status.items() if n)
     over = f' — <span class="overdue">{r.overdue_total:,} overdue</span>' if r.overdue_total else ""
+    if r.unstaffed_total:
+        over += f' — <span class="overdue">{r.unstaffed_total:,} with no unit</span>'
     shown = f" The {len(r.to_do):,} most urgent are shown." if len(r.to_do) < r.to_do_total else ""
     parts.append(f"<h2>Tasks still to do ({r.to_do_total:,}{over})</h2>"
                  f"<p>All tasks: {e(counts or 'none')}.{shown}</p>")

@@ -609,19 +609,20 @@ class Store:
         return self._records("units", "status = ? AND status_since <= ?", (status, before), deleted=False)
 
     @_guard
-    def tasks_to_do(self, now: str, limit: int | None = None) -> tuple[list, int, int]:
+    def tasks_to_do(self, now: str, limit: int | None = None) -> tuple[list, int, int, int]:
         """Tasks still to do (open, assigned, in progress): the most urgent
         first, then the soonest due, then those with no due time, by title;
-        the first `limit` of them, how many there are, and how many of
-        those are overdue at `now` (a stored time, UTC)."""
+        the first `limit` of them, how many there are, how many of those
+        are overdue at `now` (a stored time, UTC), and how many no unit is on."""
         todo = "status IN ('open', 'assigned', 'in_progress')"
-        total, overdue = self._conn.execute(
-            f"SELECT count(*), total(due IS NOT NULL AND due < ?) FROM tasks WHERE {todo} AND deleted = 0 "
-            "AND created_hlc IS NOT NULL", (now,)).fetchone()
+        total, overdue, unstaffed = self._conn.execute(
+            "SELECT count(*), total(due IS NOT NULL AND due < ?), total(NOT EXISTS (SELECT 1 FROM units "
+            "WHERE units.task_id = tasks.id AND units.deleted = 0 AND units.created_hlc IS NOT NULL)) "
+            f"FROM tasks WHERE {todo} AND deleted = 0 AND created_hlc IS NOT NULL", (now,)).fetchone()
         ranks = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(model.PRIORITIES))
         order = f"CASE priority {ranks} ELSE 2 END, due IS NULL, due, title COLLATE NOCASE, id"
         rows = self._records("tasks", todo, (), deleted=False, limit=limit, order=order)
-        return rows, total, int(overdue)
+        return rows, total, int(overdue), int(unstaffed)
 
     @_guard
     def tally(self, table: str, by: Sequence[str], total: str | None = None) -> list[tuple]:

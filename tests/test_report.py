@@ -67,6 +67,8 @@ def test_the_report_counts_units_and_orders_the_tasks_to_do(store):
     # Most urgent first; within a priority, the soonest due, then those with no due time.
     assert [t.task.title for t in r.to_do] == ["Levee", "Roads", "Shelter", "Debris"]
     assert r.to_do_total == 4 and r.overdue_total == 2
+    assert r.unstaffed_total == 3  # Roads, Shelter, Debris: no unit on them
+    assert "  3 with no unit on them\n" in report.as_text(r) and "3 with no unit</span>" in report.as_html(r)
     levee = r.to_do[0]
     assert levee.callsigns == ("E-12", "Medic 5") and levee.due_in == -3600
     assert r.tasks_by_status == {"open": 2, "assigned": 1, "in_progress": 1, "completed": 1, "cancelled": 0}
@@ -75,6 +77,11 @@ def test_the_report_counts_units_and_orders_the_tasks_to_do(store):
     assert [n.text for n in r.notes] == ["Levee <b>holding</b> & watched"]
     assert r.notes_total == 1 and r.journal["County EOC"][1] == 1
     assert r.journal["County EOC"][0] == sum(n for n, _ in r.journal.values())
+    # A unit on Roads, and Levee's units deleted: the count follows the live units.
+    store.update("units", store.resolve_id("units", "2A12"), {"task_id": r.to_do[1].task.id})
+    assert report.build(store, now_ms=NOW).unstaffed_total == 2
+    store.delete_many("units", [store.resolve_id("units", "E-12"), store.resolve_id("units", "Medic 5")])
+    assert report.build(store, now_ms=NOW).unstaffed_total == 3  # Levee's units deleted: none on it now
     wide = report.build(store, now_ms=NOW, hours=24)
     assert [n.text for n in wide.notes] == ["an old note, before the period", "Levee <b>holding</b> & watched"]
 
