@@ -131,8 +131,8 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
 
 def _units_to_check(store: Store, timers: dict[str, int], now_ms: int) -> list[CheckLine]:
     """Units past their status timers, not checked in since, the longest past first."""
-    candidates = [u for status, minutes in timers.items() if minutes > 0
-                  for u in store.units_in_status_since(status, _iso(now_ms - minutes * 60_000))]
+    candidates = store.units_in_status_since({status: _iso(now_ms - minutes * 60_000)
+                                              for status, minutes in timers.items() if minutes > 0})
     checked = store.last_notes("units", {u.id: u.status_since for u in candidates})
     past = [(u, over) for u in candidates
             if (over := past_timer(u, timers, now_ms / 1000, checked.get(u.id))) is not None]
