@@ -300,8 +300,29 @@ def as_text(r: Report) -> str:
     out.append(f"NOTES IN THE PERIOD ({r.notes_total:,}), times in {zone_name()}"
                + (f"; the newest {len(r.notes):,} shown" if len(r.notes) < r.notes_total else ""))
     for e in r.notes:
-        out.append(f"  {local_time(e.at, seconds=False)}  {e.agency} ({e.operator}): {' '.join(e.text.split())}")
+        out.append(_entry_line(e))
     return "\n".join(out) + "\n"
+
+
+def _entry_line(e: JournalEntry) -> str:
+    """A journal entry as a line of a text report, in this computer's zone."""
+    return f"  {local_time(e.at, seconds=False)}  {e.agency} ({e.operator}): {' '.join(e.text.split())}"
+
+
+def _entries_html(entries: Sequence[JournalEntry], what: str, none: str) -> str:
+    """Journal entries as an HTML table (`what` heads the text column), or `none`."""
+    if not entries:
+        return f"<p>{html.escape(none)}</p>"
+    e = html.escape
+    rows = "".join(f"<tr><td>{e(local_time(x.at, seconds=False))}</td><td>{e(x.agency or '')}</td>"
+                   f"<td>{e(x.operator or '')}</td><td>{e(x.text)}</td></tr>" for x in entries)
+    return f"<table><tr><th>Time</th><th>Agency</th><th>Operator</th><th>{e(what)}</th></tr>{rows}</table>"
+
+
+def _page(title: str, body: str) -> str:
+    """A whole HTML page around `body`, with the reports' style."""
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>\n" + body + "\n</body></html>\n")
 
 
 _CSS = """
@@ -387,8 +408,7 @@ def as_html(r: Report) -> str:
                 for n in r.notes]
         parts.append(table([f"Time ({zone_name()})", "Agency", "Operator", "Note"], rows))
     title = f"Situation report — {r.agency} — {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.made_ms / 1000))}"
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    return _page(title, "\n".join(parts))
 
 
 # ------------------------------------------------------- an assignment list
@@ -468,7 +488,7 @@ def assignment_text(a: Assignment) -> str:
     out += ["", f"JOURNAL ABOUT THIS TASK, times in {zone_name()}" + (f" ({_history_note(a)})" if _history_note(a)
                                                                       else "")]
     for e in a.history:
-        out.append(f"  {local_time(e.at, seconds=False)}  {e.agency} ({e.operator}): {' '.join(e.text.split())}")
+        out.append(_entry_line(e))
     if not a.history:
         out.append("  none")
     out += ["", "Approved by: ______________________________   Time: __________", ""]
@@ -496,16 +516,10 @@ def assignment_html(a: Assignment) -> str:
         parts.append("<p>None.</p>")
     note = _history_note(a)
     parts.append(f"<h2>Journal about this task</h2><p>Times in {e(zone_name())}{e('; ' + note) if note else ''}.</p>")
-    if a.history:
-        rows = "".join(f"<tr><td>{e(local_time(x.at, seconds=False))}</td><td>{e(x.agency or '')}</td>"
-                       f"<td>{e(x.operator or '')}</td><td>{e(x.text)}</td></tr>" for x in a.history)
-        parts.append(f"<table><tr><th>Time</th><th>Agency</th><th>Operator</th><th>Entry</th></tr>{rows}</table>")
-    else:
-        parts.append("<p>None.</p>")
+    parts.append(_entries_html(a.history, "Entry", "None."))
     parts.append("<p><br>Approved by: ______________________________ &nbsp; Time: __________</p>")
     title = f"Assignment list — {a.task.title or ''}"
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    return _page(title, "\n".join(parts))
 
 
 # ------------------------------------------------------- a unit's activity log
@@ -616,7 +630,7 @@ def _activity_text(a: ActivityLog) -> str:
     out += ["", f"ACTIVITY ({a.entries_total:,} entr{'ies' if a.entries_total != 1 else 'y'}), times in "
                 f"{zone_name()}" + (f" ({note})" if note else "")]
     for e in a.entries:
-        out.append(f"  {local_time(e.at, seconds=False)}  {e.agency} ({e.operator}): {' '.join(e.text.split())}")
+        out.append(_entry_line(e))
     if not a.entries:
         out.append("  none in the period")
     out += ["", "Prepared by: ______________________________   Position: ______________   Signature: __________",
@@ -626,13 +640,11 @@ def _activity_text(a: ActivityLog) -> str:
 
 def activity_html(logs: ActivityLog | Sequence[ActivityLog]) -> str:
     """One unit's activity log, or several, each on pages of its own."""
-    e = html.escape
     logs = _logs(logs)
     body = '\n<div style="page-break-before: always"></div>\n'.join(_activity_body(a) for a in logs)
     title = (f"Activity log — {logs[0].unit.callsign or ''}" if len(logs) == 1
              else f"Activity logs — {len(logs)} units")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n" + body + "\n</body></html>\n")
+    return _page(title, body)
 
 
 def _activity_body(a: ActivityLog) -> str:
@@ -646,12 +658,7 @@ def _activity_body(a: ActivityLog) -> str:
              f"<table>{facts}</table>",
              f"<h2>Activity ({a.entries_total:,})</h2>"
              f"<p>Times in {e(zone_name())}{e('; ' + note) if note else ''}.</p>"]
-    if a.entries:
-        rows = "".join(f"<tr><td>{e(local_time(x.at, seconds=False))}</td><td>{e(x.agency or '')}</td>"
-                       f"<td>{e(x.operator or '')}</td><td>{e(x.text)}</td></tr>" for x in a.entries)
-        parts.append(f"<table><tr><th>Time</th><th>Agency</th><th>Operator</th><th>Activity</th></tr>{rows}</table>")
-    else:
-        parts.append("<p>None in the period.</p>")
+    parts.append(_entries_html(a.entries, "Activity", "None in the period."))
     parts.append("<p><br>Prepared by: ______________________________ &nbsp; Position: ______________ &nbsp; "
                  "Signature: __________</p>")
     return "\n".join(parts)

@@ -435,6 +435,10 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     qtbot.addWidget(dialog)
     for box in dialog.minutes.values():
         box.setValue(0)
+    dialog._defaults()  # the Defaults button puts them back
+    assert {st: box.value() for st, box in dialog.minutes.items() if box.value()} == STATUS_TIMERS
+    for box in dialog.minutes.values():
+        box.setValue(0)
     dialog.save()
     assert window.tabs.tabText(0) == "Units" and m.status_timers == {}
     assert cell(flagged[1], Qt.ItemDataRole.FontRole) is None
