@@ -101,6 +101,8 @@ def build_parser() -> Parser:
     p = cmd("stock", "add stock to (+N) or draw stock from (-N) a resource")
     p.add_argument("id", metavar="RESOURCE_ID")
     p.add_argument("delta", metavar="+N|-N")
+    p.add_argument("--for", dest="purpose", metavar="TEXT",
+                   help="what it is for (a task, a unit, a place), said in the journal's entry")
 
     p = cmd("note", "add a free note to the journal")
     p.add_argument("text", metavar="TEXT")
@@ -392,7 +394,7 @@ def run(args) -> int:
             if not raw or raw[0] not in "+-":
                 raise model.ValidationError(f"{raw!r}: give +N to add stock or -N to draw it")
             delta = model.parse(model.RESOURCES, model.Field("quantity", "real"), raw)
-            now = store.adjust(args.id, delta)
+            now = store.adjust(args.id, delta, args.purpose)
             print(_cell(now), file=out)
         elif c == "note":
             table, ref = args.about or (None, None)

@@ -11,8 +11,9 @@ import dataclasses
 import functools
 import math
 import re
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -229,6 +230,50 @@ def _parse_time(raw: str) -> str:
     return format_time(dt)
 
 
+# What a person types for a time, besides a whole date and time: a clock
+# time (18:30, or 1830 as a dispatcher writes it), a span from now (+45m,
+# +2h, in 1h30m, -20m) or "now".
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})|(\d{2})(\d{2})")
+_SPAN = re.compile(r"(?:in\s*)?([+-]?)\s*(?:(\d{1,9})\s*h(?:ours?|rs?)?)?\s*(?:(\d{1,9})\s*m(?:in(?:ute)?s?)?)?")
+# The farthest a span reaches: a year, past which it is surely a typo.
+SPAN_LIMIT_MINUTES = 366 * 24 * 60
+TIME_EXAMPLES = "18:30, 1830, +45m, +2h, now, or 2026-11-25 18:30"
+
+
+def parse_typed_time(raw: str, now: float | None = None) -> str:
+    """A time typed by a person, stored form (UTC). Besides ISO 8601 (a
+    date and time; without a zone, in this computer's), a clock time alone
+    is the nearest such time, within 12 hours either way (at 23:50, "00:30"
+    is in 40 minutes; at 14:00, "13:30" was half an hour ago), a span is
+    counted from now to the minute, and "now" is now."""
+    text = raw.strip().lower()
+    at = datetime.fromtimestamp(time.time() if now is None else now).astimezone()
+    if text == "now":
+        return format_time(at.replace(microsecond=0))
+    clock = _CLOCK.fullmatch(text)
+    if clock:
+        hour, minute = (int(g) for g in (clock.groups()[:2] if clock[1] else clock.groups()[2:]))
+        if hour > 23 or minute > 59:
+            raise ValidationError(f"{raw.strip()!r} is not a time of day (00:00 to 23:59)")
+        day = at.date()
+        # Built on the local date (not by adding 24 hours), so a day across
+        # a change of summer time still reads the same clock time.
+        candidates = [datetime(d.year, d.month, d.day, hour, minute).astimezone()
+                      for d in (day - timedelta(days=1), day, day + timedelta(days=1))]
+        return format_time(min(candidates, key=lambda c: (abs((c - at).total_seconds()), c < at)))
+    span = _SPAN.fullmatch(text)
+    if span and (span[2] or span[3]):
+        minutes = int(span[2] or 0) * 60 + int(span[3] or 0)
+        if minutes > SPAN_LIMIT_MINUTES:
+            raise ValidationError(f"{raw.strip()!r} is more than a year from now")
+        whole = at.replace(second=0, microsecond=0) + timedelta(minutes=1 if at.second >= 30 else 0)
+        return format_time(whole + timedelta(minutes=-minutes if span[1] == "-" else minutes))
+    try:
+        return _parse_time(raw)
+    except ValidationError:
+        raise ValidationError(f"{raw.strip()!r} is not a time (e.g. {TIME_EXAMPLES})") from None
+
+
 HEX_DIGITS = "0123456789abcdef"
 
 
@@ -354,11 +399,18 @@ def _shown(number: float) -> str:
     return f"{'-' if number < 0 else ''}a number of more than 300 digits"
 
 
-def parse(tbl: Table, fld: Field, raw: str) -> Any:
-    """Turn text typed by a person (command line, dialog) into a value for `check`."""
+def parse(tbl: Table, fld: Field, raw: str, *, now: float | None = None) -> Any:
+    """Turn text typed by a person (command line, dialog) into a value for
+    `check`. A time may be a clock time or a span from `now` (see
+    `parse_typed_time`)."""
     raw = raw.strip()
     if raw == "" and not fld.required and fld.type not in ("text",):
         return None
+    if fld.type == "time":
+        try:
+            return parse_typed_time(raw, now)
+        except ValidationError as exc:
+            raise ValidationError(f"{tbl.name}.{fld.name}: {exc}") from None
     if fld.type in ("int", "real", "counter"):
         try:
             number = float(raw)

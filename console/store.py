@@ -53,6 +53,7 @@ APPLICATION_ID = 0x43524953  # "CRIS": marks the file as ours
 CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
 DEFAULT_BATCH = 1000
 PAGE_SIZE = 8192  # for new databases; see Store._open
+PURPOSE_LIMIT = 500  # characters saying what stock drawn or added is for
 # A journal entry's place in the journal: (clock time, id). The journal is
 # kept newest first: by clock time, latest first, then by id.
 JournalKey = tuple[int, str]
@@ -1457,14 +1458,23 @@ class Store:
             w.change("units", uid, "task_id", "set", None, self._prev(unit, uh, "task_id"))
 
     @_guard
-    def adjust(self, ref: str, delta: float) -> float:
+    def adjust(self, ref: str, delta: float, purpose: str | None = None) -> float:
         """Add stock to (delta > 0) or draw stock from (delta < 0) a resource;
-        returns the new quantity. Drawing more than is on hand is refused."""
+        returns the new quantity. Drawing more than is on hand is refused.
+        `purpose` says what for (a task, a unit, a place), in the journal's
+        entry: "Drew 300 bags from Sandbags (now 1550) for the levee breach"."""
         t = model.RESOURCES
         delta = _number(model.check(t, codec._delta("quantity"), delta))
         model.check_counter_places(t, t.field("quantity"), delta)
         if delta == 0:
             raise ValidationError("the change in quantity must not be zero")
+        if purpose is not None:
+            if not isinstance(purpose, str) or not model.is_text(purpose):
+                raise model.not_text("what the stock is for", str(purpose))
+            purpose = " ".join(purpose.split())
+            if len(purpose) > PURPOSE_LIMIT:
+                raise ValidationError(f"what the stock is for is {len(purpose)} characters long; at most "
+                                      f"{PURPOSE_LIMIT}")
         with self._writing() as w:
             row = self._live_row(t, ref)
             have = row["quantity"] or 0
@@ -1485,7 +1495,7 @@ class Store:
             w.journal(
                 "stock",
                 f"{verb} {self._describe(t, 'quantity', abs(delta))} {unit} {'to' if delta > 0 else 'from'} "
-                f"{row['name']} (now {self._describe(t, 'quantity', now)})",
+                f"{row['name']} (now {self._describe(t, 'quantity', now)})" + (f" for {purpose}" if purpose else ""),
                 t.name, row["id"],
             )
         return now

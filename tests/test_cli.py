@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -109,6 +110,21 @@ def test_add_set_delete_list_round_trip(tmp_path, capsys):
     assert "Deleted unit Medic 7" in out
 
 
+def test_a_due_time_as_a_dispatcher_types_it(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    code, out, _ = run(capsys, "add", "--db", db, "tasks", "title=Pump out school", "due=+90m")
+    task_id = out.strip()
+    with Store(db) as s:
+        due = datetime.fromisoformat(s.get("tasks", task_id).due.replace("Z", "+00:00")).timestamp()
+    assert code == 0 and abs(due - (time.time() + 5400)) <= 60
+    assert run(capsys, "set", "--db", db, "tasks", task_id, "due=1830")[0] == 0
+    with Store(db) as s:
+        assert s.get("tasks", task_id).due == model.parse_typed_time("1830")
+    code, _, err = run(capsys, "set", "--db", db, "tasks", task_id, "due=soon")
+    assert code == 1 and err == ("crisis-console: tasks.due: 'soon' is not a time (e.g. 18:30, 1830, +45m, +2h, "
+                                 "now, or 2026-11-25 18:30)\n")
+
+
 def test_db_option_works_before_the_command_too(tmp_path, capsys):
     db = tmp_path / "c.db"
     assert run(capsys, "--db", db, "add", "tasks", "title=T")[0] == 0
@@ -124,6 +140,16 @@ def test_stock_and_note(demo, capsys):
     code, out, err = run(capsys, "stock", "--db", demo, bags.id[-8:], "-5000")
     assert code == 1 and "only 1500 bags" in err
     assert run(capsys, "stock", "--db", demo, bags.id[-8:], "350")[0] == 1  # sign required
+    # What it is for goes into the journal, on one line.
+    code, out, _ = run(capsys, "stock", "--db", demo, bags.id[-8:], "-100", "--for", "E-11,\n  levee at Riverside")
+    with Store(demo) as s:
+        assert code == 0 and s.journal(limit=1)[0].text == ("Drew 100 bags from Sandbags (filled) (now 1400) for "
+                                                            "E-11, levee at Riverside")
+        before = s.counts()
+    code, _, err = run(capsys, "stock", "--db", demo, bags.id[-8:], "-100", "--for", "x" * 501)
+    assert code == 1 and err == ("crisis-console: what the stock is for is 501 characters long; at most 500\n")
+    with Store(demo) as s:
+        assert s.counts() == before
     assert run(capsys, "note", "--db", demo, "Levee holding at 1400", "--about", "units", "E-11")[0] == 0
     with Store(demo) as s:
         entry = s.journal(limit=1)[0]
@@ -448,7 +474,7 @@ def _argv(draw, command):
         case "delete" | "untrust":
             return [one(TABLES), one(REFS)] if command == "delete" else [one(REFS)]
         case "stock":
-            return [one(REFS), one(NUMBERS)]
+            return [one(REFS), one(NUMBERS), *maybe("--for", one(["levee", "", "x" * 600, "a\udcffb"]))]
         case "note":
             return [one(["hello", "", " ", "x" * 5000, "a\udcffb"]), *maybe("--about", one(TABLES), one(REFS))]
         case "list":

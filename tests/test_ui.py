@@ -5,6 +5,9 @@ import contextlib
 import csv
 import re
 import sqlite3
+import time
+from collections import Counter
+from datetime import datetime
 
 import pytest
 from conftest import until
@@ -16,8 +19,9 @@ from PySide6.QtWidgets import QApplication
 
 from console import model, seed
 from console.store import Store
+from console.times import OPEN_TASK
 from console.ui.bridge import Bridge
-from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog
+from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog, choices
 from console.ui.journal import JOURNAL_PAGE, JournalModel
 from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel
 from console.ui.window import MainWindow
@@ -113,6 +117,57 @@ def test_the_agency_filter_offers_agencies_as_rows_bring_them(window, qtbot, dem
     assert combo.currentData() == "County EMS" and window.filters["units"].agency == "County EMS"
 
 
+def test_the_title_says_what_needs_attention(window, qtbot, demo_store, monkeypatch):
+    """What needs someone at the console goes first in the window's title
+    (a taskbar shows it when the window is behind others), and when more
+    needs it, the taskbar entry asks for attention."""
+    from PySide6.QtWidgets import QApplication
+
+    alerts = []
+    monkeypatch.setattr(QApplication, "alert", lambda widget, ms=0: alerts.append(widget))
+    monkeypatch.setattr(window, "isActiveWindow", lambda: False)
+    base = f"Crisis console — County Fire — {demo_store.path.name}"
+    start = window.windowTitle()
+    assert re.fullmatch(rf"\d+ units to check — {re.escape(base)}", start)  # the demo's units past their timers
+
+    def title() -> str:
+        return window.windowTitle().removesuffix(f" — {base}")
+
+    # Nothing past its timer, nothing overdue: the bare title.
+    window.set_status_timers({})
+    for t in demo_store.list("tasks"):
+        if t.due:
+            demo_store.update("tasks", t.id, {"due": None})
+    qtbot.waitUntil(lambda: window.windowTitle() == base)
+    # A task goes overdue: said, and the taskbar asked.
+    task = demo_store.list("tasks")[0]
+    demo_store.update("tasks", task.id, {"due": model.parse_typed_time("-5m"), "status": "open"})
+    qtbot.waitUntil(lambda: title() == "1 task overdue")
+    assert alerts == [window]
+    # A conflict arrives from a peer: first among the counts.
+    with Store(demo_store.path.with_name("peer.db"), agency="City Police") as peer:
+        for batch in demo_store.changes_since(peer.version_vector()):
+            peer.apply(batch)
+        unit = demo_store.resolve_id("units", "E-12")
+        peer.update("units", unit, {"status": "on scene"})
+        demo_store.update("units", unit, {"status": "returning"})
+        for batch in peer.changes_since(demo_store.version_vector()):
+            demo_store.apply(batch)
+    qtbot.waitUntil(lambda: title() == "1 conflict · 1 task overdue")
+    assert alerts == [window, window]
+    # The sync engine stops: the banner's first words lead.
+    window.on_sync_status({"engine_error": "port 8765 in use", "outbox": 0})
+    assert title() == "SYNC STOPPED · 1 conflict · 1 task overdue" and len(alerts) == 3
+    # Fewer things, or the same again, ask for nothing more.
+    window.on_sync_status({"engine_error": "port 8765 in use", "outbox": 0})
+    window.on_sync_status(None)
+    demo_store.update("tasks", task.id, {"status": "completed"})
+    qtbot.waitUntil(lambda: title() == "1 conflict")
+    assert len(alerts) == 3
+    window.set_title("Fire desk")
+    assert window.windowTitle() == "1 conflict — Fire desk"
+
+
 def test_a_closed_window_leaves_no_timer_running(window, qtbot):
     """Every refresh the window coalesces behind a timer stops with it: a
     timer firing later would read a store that may be closed by then."""
@@ -144,6 +199,98 @@ def test_creating_a_unit_through_the_dialog_lands_in_the_store(window, qtbot, de
     unit = demo_store.get("units", demo_store.resolve_id("units", "E-99"))
     assert (unit.agency, unit.personnel, unit.status) == ("County Fire", 4, "available")
     qtbot.waitUntil(lambda: "E-99" in board_values(window, "units", "callsign"))
+
+
+def test_the_record_dialog_helps_type_what_repeats(window, qtbot, demo_store):
+    """A new unit is of this console's agency unless changed, and an agency
+    typed in another case is the one in use; the kinds and locations in use
+    are offered as one types, the most used first; notes take lines."""
+    dialog = RecordDialog(window.bridge, "units", parent=window)
+    assert dialog.fields["agency"].text() == "County Fire"
+
+    def offered(field: str, typed: str) -> list[str]:
+        completer = dialog.suggestions[field].fill()
+        completer.setCompletionPrefix(typed)
+        return [completer.completionModel().index(i, 0).data() for i in range(completer.completionCount())]
+
+    def most_used(values) -> list[str]:
+        n = Counter(values)
+        return sorted(n, key=lambda v: (-n[v], v.casefold()))
+
+    kinds = most_used(u.kind for u in demo_store.list("units"))
+    assert offered("kind", "") == kinds  # a unit's kinds, not a resource's
+    assert offered("kind", "type 1") == [k for k in kinds if "type 1" in k.lower()]
+    assert "ICP, Central High" in offered("location", "central")  # where units are, tasks are
+    assert "Sandbag levee breach at Riverside Park" not in offered("location", "")  # a title is not a place
+    dialog.fields["callsign"].setText("E-99")
+    dialog.fields["agency"].setText("county  FIRE ")
+    dialog.fields["kind"].setText("Engine, Type 1")
+    dialog.fields["notes"].setPlainText("Crew of 4\nPump seal replaced at 1500")
+    dialog.save()
+    unit = demo_store.get("units", demo_store.resolve_id("units", "E-99"))
+    assert (unit.agency, unit.notes) == ("County Fire", "Crew of 4\nPump seal replaced at 1500")
+    # The boards have no column for notes: hovering over the row shows them.
+    qtbot.waitUntil(lambda: "E-99" in board_values(window, "units", "callsign"))
+    f = window.filters["units"]
+    row = board_values(window, "units", "callsign").index("E-99")
+    assert f.index(row, 2).data(Qt.ItemDataRole.ToolTipRole) == f"{unit.notes}\n\nid …{unit.id[-8:]}"
+    f.set_filter(text="pump seal")  # and searching the board finds them
+    assert "E-99" in board_values(window, "units", "callsign")
+    # A row of its own spelling, saved untouched, is left as it is.
+    odd = demo_store.add("units", {"callsign": "X-1", "agency": "county fire", "kind": "Engine"})
+    made = demo_store.own_max_seq()
+    RecordDialog(window.bridge, "units", demo_store.get("units", odd), window).save()
+    assert demo_store.own_max_seq() == made
+    # A new agency is taken as typed.
+    dialog = RecordDialog(window.bridge, "resources", parent=window)
+    assert dialog.fields["agency"].text() == "County Fire"
+    assert offered("unit", "") == most_used(r.unit for r in demo_store.list("resources"))
+    for field, value in (("name", "Cots"), ("kind", "Shelter"), ("agency", "Red Cross Chapter")):
+        dialog.fields[field].setText(value)
+    dialog.save()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert "Red Cross Chapter" in demo_store.agencies("resources")
+
+
+def test_a_due_time_is_typed_as_dispatchers_say_it(window, demo_store):
+    """18:30, 1830, +45m: the dialog says what it reads as it is typed, in
+    this computer's zone, and what is wrong with it in red."""
+    dialog = RecordDialog(window.bridge, "tasks", parent=window)
+    hint = dialog.hints["due"]
+    assert hint.text().startswith("e.g. 18:30, 1830, +45m")
+    dialog.fields["due"].setText("+45m")
+    assert hint.text().endswith(", in 45m") and "b71c1c" not in hint.styleSheet()
+    dialog.fields["due"].setText("25:00")
+    assert hint.text() == "'25:00' is not a time of day (00:00 to 23:59)" and "b71c1c" in hint.styleSheet()
+    dialog.fields["title"].setText("Pump out Oak St underpass")
+    dialog.save()
+    assert dialog.error.text() == "tasks.due: '25:00' is not a time of day (00:00 to 23:59)"
+    dialog.fields["due"].setText("+2h")
+    dialog.save()
+    task = next(t for t in demo_store.list("tasks") if t.title == "Pump out Oak St underpass")
+    assert abs(time.time() + 7200 - datetime.fromisoformat(task.due.replace("Z", "+00:00")).timestamp()) <= 60
+    # Opened again, the time shows as stored and reads as itself.
+    dialog = RecordDialog(window.bridge, "tasks", task, window)
+    assert dialog.hints["due"].text().endswith(("in 2h00m", "in 1h59m"))
+
+
+def test_the_task_list_puts_the_tasks_still_to_do_first(window, demo_store):
+    """In a unit's dialog, the tasks still to do come first; a task done says
+    so; two tasks of one title are told apart by their place."""
+    tasks = [t for t in demo_store.list("tasks") if t.status == "open" and t.location]
+    done, other = tasks[:2]
+    demo_store.update("tasks", done.id, {"status": "completed"})
+    twin = demo_store.add("tasks", {"title": other.title, "location": "Oak St"})
+    dialog = RecordDialog(window.bridge, "units", parent=window)
+    combo = dialog.fields["task_id"]
+    shown = [(combo.itemData(i), combo.itemText(i)) for i in range(combo.count())]
+    assert shown[0] == (None, "—")
+    todo = sorted((t for t in demo_store.list("tasks") if t.status in OPEN_TASK), key=lambda t: t.title.casefold())
+    assert [key for key, _ in shown[1:len(todo) + 1]] == [t.id for t in todo]
+    names = dict(shown)
+    assert (names[twin], names[other.id]) == (f"{other.title} — Oak St", f"{other.title} — {other.location}")
+    assert names[done.id] == f"{done.title} (completed)"
+    assert len(set(names.values())) == len(names)
 
 
 def test_status_shortcut_and_assignment_from_the_board(window, qtbot, demo_store):
@@ -502,6 +649,18 @@ def test_drawing_stock_through_the_dialog(window, demo_store):
     sand = next(r for r in demo_store.list("resources") if r.name == "Sand")
     assert sand.quantity == 200
     assert "Drew 40 cu yd from Sand (now 200)" in [e.text for e in demo_store.journal(limit=3)]
+    # What for: the tasks still to do, then the units, are offered as it is typed.
+    dialog = window.stock_selected(draw=True)
+    completer = dialog.suggestions.fill()
+    completer.setCompletionPrefix("levee")
+    offered = [completer.completionModel().index(i, 0).data() for i in range(completer.completionCount())]
+    assert offered == sorted(t.title for t in demo_store.list("tasks")
+                             if "levee" in t.title.lower() and t.status in OPEN_TASK)
+    assert offered
+    dialog.amount.setValue(15)
+    dialog.purpose.setText(offered[0])
+    dialog.save()
+    assert demo_store.journal(limit=1)[0].text == f"Drew 15 cu yd from Sand (now 185) for {offered[0]}"
 
 
 def test_journal_shows_notes_newest_first(window, qtbot, demo_store):
@@ -1189,7 +1348,8 @@ def test_demo_opens_two_agencies_consoles_that_sync(tmp_path):
     assert done.returncode == 0, done.stderr
     seen = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("{")))
     assert seen["code"] == 0 and seen["counts"] == [40, 40]
-    assert seen["titles"] == ["City Police console (demo)", "County Fire console (demo)"]
+    assert [t.split(" — ")[-1] for t in seen["titles"]] == ["City Police console (demo)",
+                                                           "County Fire console (demo)"]
     assert seen["switches"] == [True, True]
     for name in ("fire", "police"):
         with Store(tmp_path / "demo" / f"{name}.db") as s:
@@ -1277,7 +1437,7 @@ def test_the_edit_dialog_never_writes_over_a_change_it_did_not_show(window, demo
     uid = demo_store.resolve_id("units", "Medic 7")
     with Store(demo_store.path, agency="County EMS") as peer:  # as a sync engine would, on its own connection
         peer.update("units", uid, {"status": "on scene", "location": "St. Mary's Hospital", "personnel": 3})
-    dialog.fields["notes"].setText("Crew swap at 1800")
+    dialog.fields["notes"].setPlainText("Crew swap at 1800")
     dialog.fields["location"].setText("Riverside Park staging")
     dialog.save()
     assert dialog.error.text() == ("Changed elsewhere while this was open: location is now St. Mary's Hospital. "
@@ -1540,11 +1700,13 @@ def test_entering_a_new_value_picks_tasks_and_statuses_and_edits_text(window, de
         return get_item
 
     dialog.tree.setCurrentItem(conflict_on("task"))
-    monkeypatch.setattr(QInputDialog, "getItem", pick(third))
+    # Offered as in the unit's dialog: the tasks still to do first, those done saying so.
+    offered = choices(demo_store, model.UNITS.field("task_id"))
+    monkeypatch.setattr(QInputDialog, "getItem", pick(dict(offered)[tasks[third]]))
     dialog.enter_value()
     title, label, items = asked.pop()
     assert title == "New task for unit E-11" and label == "Task:"
-    assert items[0] == "— none —" and set(items[1:]) == set(tasks)
+    assert items == ["— none —", *[name for _, name in offered]] and len(items) == len(tasks) + 1
     assert demo_store.get("units", unit).task_id == tasks[third]
 
     dialog.tree.setCurrentItem(conflict_on("status"))
@@ -1617,7 +1779,8 @@ def test_the_boards_mark_what_is_in_conflict_until_it_is_reconciled(window, demo
     assert marked("units", "E-12") == set()
     m = window.models["units"]
     row = m._row_of(unit)
-    assert m.index(row, 0).data(tip).startswith("In conflict") and m.index(row, 5).data(tip).startswith("id")
+    assert m.index(row, 0).data(tip).startswith("In conflict")
+    assert m.index(row, 5).data(tip).endswith(f"down\n\nid …{unit[-8:]}")  # the notes shown, and the id
     # The status board of tasks is marked too, on the task's title.
     task = next(t for t in demo_store.list("tasks") if t.priority == "normal")
     collide(demo_store, tmp_path, "tasks", task.id, {"priority": "low"}, {"priority": "urgent"})

@@ -126,7 +126,7 @@ def demo_main(args) -> int:
             settings = QSettings(str(folder / f"{name}.ini"), QSettings.Format.IniFormat)
             window = MainWindow(Bridge(store, engine), settings=settings)
             await engine.start()
-            window.setWindowTitle(f"{names[name]} console (demo)")
+            window.set_title(f"{names[name]} console (demo)")
             window.add_offline_switch(url)
             window.resize(1100, 760)
             window.move(40 + i * 560, 40 + i * 40)

@@ -98,8 +98,8 @@ class Bridge(QObject):
     def assign(self, row_ids: list[str], task_id: str | None) -> None:
         self.store.update_many("units", row_ids, {"task_id": task_id})
 
-    def adjust(self, resource_id: str, delta: float) -> float:
-        return self.store.adjust(resource_id, delta)
+    def adjust(self, resource_id: str, delta: float, purpose: str | None = None) -> float:
+        return self.store.adjust(resource_id, delta, purpose)
 
     def check_in(self, unit_ids: list[str], said: str | None = None) -> None:
         self.store.check_in(unit_ids, said)

@@ -4,13 +4,18 @@ automatic backups."""
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -22,6 +27,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QTreeWidget,
@@ -32,9 +38,11 @@ from PySide6.QtWidgets import (
 
 from console import model
 from console.model import ValidationError
-from console.store import StoreError
-from console.times import STATUS_TIMERS
+from console.store import StoreError, short_id
+from console.times import OPEN_TASK, STATUS_TIMERS, span_text
 from console.ui.models import local_time, zone_name
+
+ERROR_COLOUR = "#b71c1c"
 
 
 def error_label() -> QLabel:
@@ -42,22 +50,122 @@ def error_label() -> QLabel:
     label = QLabel()
     label.setObjectName("dialogError")
     label.setWordWrap(True)
-    label.setStyleSheet("color: #b71c1c; font-weight: bold")
+    label.setStyleSheet(f"color: {ERROR_COLOUR}; font-weight: bold")
     return label
 
 
 def choices(store, f: model.Field) -> list[tuple[str, str]]:
     """(stored value, what a person reads) for each value an enum or
-    reference field can take: a status in words, a task by its title."""
+    reference field can take: a status in words, a task by its title (the
+    tasks still to do first, then those done, saying so)."""
     if f.type == "enum":
         return [(c, model.label(c)) for c in f.choices]
     label = model.TABLES[f.ref].label
-    return [(r.id, str(getattr(r, label))) for r in store.list(f.ref)]
+    rows = store.list(f.ref)
+    if f.ref != "tasks":
+        return [(r.id, str(getattr(r, label))) for r in rows]
+    rows.sort(key=lambda r: (r.status not in OPEN_TASK, str(r.title).casefold()))
+    named = [(r.id, r.title if r.status in OPEN_TASK else f"{r.title} ({model.label(r.status)})") for r in rows]
+    # Two tasks of one title ("Traffic control") are told apart by where
+    # they are, or else by their ids.
+    seen = Counter(name for _, name in named)
+    for i, r in enumerate(rows):
+        if seen[named[i][1]] > 1:
+            named[i] = (r.id, f"{named[i][1]} — {r.location or short_id(r.id)}")
+    seen = Counter(name for _, name in named)
+    return [(key, f"{name} — {short_id(key)}" if seen[name] > 1 else name) for key, name in named]
+
+
+# Text fields written at length (the work a task asks for, notes on a
+# unit): a box of a few lines, Tab still moving on to the next field.
+LONG_TEXT = frozenset({"description", "notes"})
+# Text fields whose values come back again and again: typing offers the
+# ones in use, most used first, so that one agency is not spelled two ways.
+SUGGESTED = {"agency": "agency", "lead_agency": "agency", "kind": "kind", "location": "location",
+             "unit": "unit"}
+SUGGESTIONS = 500  # the most values offered for a field
+# Offered from every table: a task's location is where units go.
+SHARED = frozenset({"agency", "location"})
+
+
+def values_in_use(store, table: str, what: str) -> list[str]:
+    """The values of a kind of field (agency, kind, location, unit) on the
+    live rows of `table` (of every table, for an agency or a location),
+    the most used first, then alphabetically; for agencies, this console's
+    own and those on its trust list too."""
+    counts: Counter[str] = Counter()
+    for t in model.TABLES.values():
+        if t.append_only or (t.name != table and what not in SHARED):
+            continue
+        for f in t.fields:
+            if SUGGESTED.get(f.name) == what:
+                for value, n in store.tally(t.name, [f.name]):
+                    if value:
+                        counts[value] += n
+    if what == "agency":
+        for name in (store.agency, *(agency for _, agency, _ in store.trust_list())):
+            counts[name] += 0
+    return sorted(counts, key=lambda v: (-counts[v], v.casefold()))[:SUGGESTIONS]
+
+
+def same_name(typed: str, known: list[str]) -> str:
+    """`typed` as one of the `known` names spells it, when it is the same
+    name but for letter case and spaces ("county  fire" is County Fire);
+    else as typed."""
+    key = " ".join(typed.split()).casefold()
+    return next((k for k in known if " ".join(k.split()).casefold() == key), typed)
+
+
+def time_hint(text: str, now: float | None = None) -> tuple[str, bool]:
+    """What a time typed in a dialog will be read as, in this computer's
+    zone and how far from now ("Thu 26 Nov 18:30 CST, in 1h42m"), or what
+    is wrong with it; and whether it is wrong."""
+    if not text.strip():
+        return f"e.g. {model.TIME_EXAMPLES}", False
+    try:
+        iso = model.parse_typed_time(text, now)
+    except ValidationError as exc:
+        return str(exc), True
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+    left = round((at.timestamp() - (time.time() if now is None else now)) / 60) * 60  # +45m reads "in 45m"
+    when = f"in {span_text(left)}" if left > 0 else f"{span_text(-left)} ago" if left < 0 else "now"
+    return f"{at.strftime('%a %d %b %Y %H:%M')} {zone_name()}, {when}", False
+
+
+class Suggestions(QObject):
+    """Values offered as a line edit is typed in (any word of them matches,
+    whatever the case), read when the field is first entered rather than
+    as its dialog opens: on boards of many thousand rows, reading them
+    takes a few milliseconds a field."""
+
+    def __init__(self, edit: QLineEdit, read: Callable[[], list[str]]) -> None:
+        super().__init__(edit)
+        self.edit, self.read, self.filled = edit, read, False
+        self.model = QStringListModel(self)
+        completer = QCompleter(self.model, edit)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        edit.setCompleter(completer)
+        edit.installEventFilter(self)
+
+    def fill(self) -> QCompleter:
+        """The field's completer, with the values read."""
+        if not self.filled:
+            self.model.setStringList(self.read())
+            self.filled = True
+        return self.edit.completer()
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.FocusIn:
+            self.fill()
+        return False
 
 
 class RecordDialog(QDialog):
     """Create or edit a unit, task or resource. Values are checked by the
-    store; what is wrong is said in the dialog, which stays open."""
+    store; what is wrong is said in the dialog, which stays open. Fields
+    help type what repeats (the agencies, kinds and places in use), a
+    time says what it reads as it is typed, notes take lines."""
 
     def __init__(self, bridge, table: str, record=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +177,10 @@ class RecordDialog(QDialog):
         self.fields: dict[str, QWidget] = {}
         # Times as shown (in this computer's zone), to tell them untouched.
         self._shown_times: dict[str, str] = {}
+        # Shown under a time field: what it will be read as, as it is typed.
+        self.hints: dict[str, QLabel] = {}
+        self._in_use: dict[str, list[str]] = {}
+        self.suggestions: dict[str, Suggestions] = {}
         form = QFormLayout()
         for f in self.table.fields:
             if record is not None and f.counter:
@@ -78,7 +190,16 @@ class RecordDialog(QDialog):
             label = f.name.replace("_id", "").replace("_", " ").capitalize() + (" *" if f.required else "")
             if f.type == "time":
                 label += f" ({zone_name()})"
-            form.addRow(label, widget)
+                form.addRow(label, widget)
+                hint = QLabel()
+                hint.setObjectName(f"{f.name}Hint")
+                hint.setWordWrap(True)
+                self.hints[f.name] = hint
+                form.addRow("", hint)
+                widget.textChanged.connect(lambda text, name=f.name: self._show_time(name, text))
+                self._show_time(f.name, widget.text())
+            else:
+                form.addRow(label, widget)
         self.error = error_label()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
@@ -91,6 +212,8 @@ class RecordDialog(QDialog):
 
     def _widget(self, f: model.Field) -> QWidget:
         current = getattr(self.record, f.name, None) if self.record is not None else f.default
+        if self.record is None and f.name == "agency":
+            current = self.bridge.store.agency  # a new unit or resource is most often this console's agency's
         if f.type in ("enum", "ref"):
             w = QComboBox()
             if f.type == "ref":
@@ -106,10 +229,36 @@ class RecordDialog(QDialog):
             shown = local_time(current, seconds=bool(current) and not current.endswith(":00Z"))
             self._shown_times[f.name] = shown
             w = QLineEdit(shown)
-            w.setPlaceholderText("2026-11-25 18:30")
+            w.setPlaceholderText("18:30, +2h or " + datetime.now().strftime("%Y-%m-%d %H:%M"))
             return w
-        return QLineEdit("" if current is None else (str(int(current)) if isinstance(current, float)
-                                                     and current.is_integer() else str(current)))
+        text = "" if current is None else (str(int(current)) if isinstance(current, float)
+                                           and current.is_integer() else str(current))
+        if f.name in LONG_TEXT:
+            w = QPlainTextEdit(text)
+            w.setTabChangesFocus(True)
+            w.setFixedHeight(w.fontMetrics().lineSpacing() * 4 + 12)
+            return w
+        w = QLineEdit(text)
+        what = SUGGESTED.get(f.name)
+        if what:
+            self.suggestions[f.name] = Suggestions(w, lambda: self.in_use(what))
+        return w
+
+    def in_use(self, what: str) -> list[str]:
+        """The values in use of a kind of field (see values_in_use), read once."""
+        if what not in self._in_use:
+            self._in_use[what] = values_in_use(self.bridge.store, self.table.name, what)
+        return self._in_use[what]
+
+    def _show_time(self, name: str, text: str) -> None:
+        said, wrong = time_hint(text)
+        hint = self.hints[name]
+        hint.setText(said)
+        hint.setStyleSheet(f"color: {ERROR_COLOUR}" if wrong else "color: palette(mid)")
+
+    @staticmethod
+    def _text(w: QWidget) -> str:
+        return w.toPlainText() if isinstance(w, QPlainTextEdit) else w.text()
 
     def values(self) -> dict:
         out = {}
@@ -117,10 +266,15 @@ class RecordDialog(QDialog):
             f = self.table.field(name)
             if isinstance(w, QComboBox):
                 out[name] = w.currentData()
-            elif self.record is not None and w.text() == self._shown_times.get(name):
+                continue
+            text = self._text(w)
+            if self.record is not None and text == self._shown_times.get(name):
                 out[name] = getattr(self.record, name)  # untouched: exactly as stored
             else:
-                out[name] = model.parse(self.table, f, w.text()) if w.text().strip() or f.required else None
+                out[name] = model.parse(self.table, f, text) if text.strip() or f.required else None
+            if (SUGGESTED.get(name) == "agency" and isinstance(out[name], str)
+                    and (self.record is None or out[name] != getattr(self.record, name))):
+                out[name] = same_name(out[name], self.in_use("agency"))
         return out
 
     def save(self) -> None:
@@ -175,16 +329,29 @@ class StockDialog(QDialog):
         self.amount.setDecimals(0 if float(resource.quantity).is_integer() else 2)
         self.amount.setRange(0, 1e9)
         self.amount.setSuffix(f" {unit}")
+        # What for, said in the journal: the tasks still to do and the
+        # units are offered as it is typed.
+        self.purpose = QLineEdit()
+        self.purpose.setPlaceholderText("a task, a unit, a place (optional)")
+        self.suggestions = Suggestions(self.purpose, self._purposes)
         self.error = error_label()
         on_hand = QLabel(f"On hand: {resource.quantity:g} {unit}")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("How much", self.amount)
+        form.addRow("For", self.purpose)
         layout = QVBoxLayout(self)
         layout.addWidget(on_hand)
-        layout.addWidget(self.amount)
+        layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
+
+    def _purposes(self) -> list[str]:
+        store = self.bridge.store
+        tasks = sorted((t.title for t in store.list("tasks") if t.status in OPEN_TASK), key=str.casefold)
+        return list(dict.fromkeys([*tasks, *sorted((u.callsign for u in store.list("units")), key=str.casefold)]))
 
     def save(self) -> None:
         amount = self.amount.value()
@@ -192,7 +359,7 @@ class StockDialog(QDialog):
             self.error.setText("Enter how much.")
             return
         try:
-            self.bridge.adjust(self.resource.id, -amount if self.draw else amount)
+            self.bridge.adjust(self.resource.id, -amount if self.draw else amount, self.purpose.text() or None)
         except (ValidationError, StoreError) as exc:
             self.error.setText(str(exc))
             return

@@ -89,6 +89,7 @@ OVERDUE_COLOUR, DUE_SOON_COLOUR = "#c62828", "#e65100"
 CONFLICT_COLOUR = "#ffe082"
 CONFLICT_TIP = "In conflict: written on two consoles at once. Reconcile it (Sync ▸ Reconcile conflicts, Ctrl+R)."
 COLUMN_FIELDS = {"task": "task_id", "since": "status"}  # columns that show another field
+WRITTEN = {"units": "notes", "tasks": "description"}  # text no column shows: a row's tooltip does
 # A cell another console (or another program) changed is tinted blue, the
 # tint fading out over FRESH_SECONDS, so that an eye on the board catches
 # what just changed; its tooltip says how long ago.
@@ -547,7 +548,9 @@ class RecordsModel(QAbstractTableModel):
                 if left is None:
                     return f"{when} ({model.label(rec.status)})"
                 return f"{when}: overdue by {span_text(-left)}" if left < 0 else f"{when}: in {span_text(left)}"
-            return f"id …{short_id(rec.id)}"
+            # What is written at length about the row shows on hover, as the boards have no room for it.
+            written = getattr(rec, WRITTEN.get(self.table, ""), None)
+            return f"{written}\n\nid …{short_id(rec.id)}" if written else f"id …{short_id(rec.id)}"
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("quantity", "personnel"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -695,8 +698,9 @@ class BoardFilter(QSortFilterProxyModel):
         if self.status and row_status(src.table, rec) != self.status:
             return False
         if self.text:
-            hay = " ".join(src._display(rec, key) for key, _ in src.columns).lower()
-            if self.text not in hay:
+            hay = " ".join(src._display(rec, key) for key, _ in src.columns)
+            written = getattr(rec, WRITTEN.get(src.table, ""), None)  # a unit's notes, a task's description
+            if self.text not in (f"{hay} {written}" if written else hay).lower():
                 return False
         return True
 

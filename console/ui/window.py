@@ -46,6 +46,7 @@ from console.ui.dialogs import (
     RecordDialog,
     StatusTimersDialog,
     StockDialog,
+    choices,
 )
 from console.ui.journal import JournalDock
 from console.ui.models import (
@@ -116,7 +117,12 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.store = bridge.store
         self.settings = settings or QSettings("crisis-console", "console")
-        self.setWindowTitle(f"Crisis console — {self.store.agency} — {self.store.path.name}")
+        # What needs someone here goes before the title (see _show_attention).
+        self._title = f"Crisis console — {self.store.agency} — {self.store.path.name}"
+        self._attention: dict[str, object] = {}
+        self.conflicts = self.to_check = self.overdue = 0
+        self.alarm = ""  # the banner's first words, while it shows: OFFLINE, SYNC STOPPED, ...
+        self.setWindowTitle(self._title)
         icon = seed.resources_dir() / "icons" / "console.svg"
         if icon.exists():
             self.setWindowIcon(QIcon(str(icon)))
@@ -754,12 +760,12 @@ class MainWindow(QMainWindow):
         recs = self.selected("units")
         if not recs:
             return
-        tasks = self.store.list("tasks")
-        names = ["— none —", *[t.title for t in tasks]]
+        # The tasks still to do first; titles made unique (two "Traffic control"s).
+        tasks = [(None, "— none —"), *choices(self.store, model.UNITS.field("task_id"))]
+        names = [name for _, name in tasks]
         choice, ok = QInputDialog.getItem(self, "Assign to task", "Task:", names, 0, False)
-        if ok:
-            task_id = None if choice == names[0] else tasks[names.index(choice) - 1].id
-            self._try(self.bridge.assign, [r.id for r in recs], task_id)
+        if ok and choice in names:
+            self._try(self.bridge.assign, [r.id for r in recs], tasks[names.index(choice)][0])
 
     def _drop_units(self, unit_ids: list[str], task_id: str) -> bool:
         live = {u.id for u in self.store.get_many("units", unit_ids)}
@@ -1136,6 +1142,7 @@ class MainWindow(QMainWindow):
                     late.append((at, rec.title))
         at = BOARDS.index("tasks")
         bar = self.tabs.tabBar()
+        self.overdue = len(late)
         if late:
             self.tabs.setTabText(at, f"Tasks ({len(late)} overdue)")
             bar.setTabTextColor(at, QColor(OVERDUE_COLOUR))
@@ -1230,6 +1237,7 @@ class MainWindow(QMainWindow):
             self.tabs.setTabText(at, "Units")
             bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
             self.tabs.setTabToolTip(at, "")
+        self._show_attention()
 
     def _read_more_check_ins(self) -> bool:
         self._show_to_check()  # reads the next slice, and wants this again if more remain
@@ -1336,9 +1344,36 @@ class MainWindow(QMainWindow):
         conflicted = self.store.conflicted()
         for table, m in self.models.items():
             m.set_conflicts(conflicted.get(table, {}))
-        n = self.store.open_conflict_count()
+        n = self.conflicts = self.store.open_conflict_count()
         self.conflicts_button.setText(f"{n} conflict{'s' if n != 1 else ''} to reconcile")
         self.conflicts_button.setVisible(n > 0)
+        self._show_attention()
+
+    def set_title(self, title: str) -> None:
+        """The window's title, after what needs attention (_show_attention)."""
+        self._title = title
+        self._show_attention()
+
+    def _show_attention(self) -> None:
+        """What needs someone at this console goes first in the window's
+        title, where a taskbar shows it when the window is behind others or
+        minimised ("OFFLINE · 2 conflicts · 3 units to check · 1 task overdue
+        — Crisis console — ..."); and when something more needs it, the
+        taskbar entry asks for attention until the window is brought up."""
+        counts = {"conflicts": self.conflicts, "to_check": self.to_check, "overdue": self.overdue}
+        parts = [self.alarm] if self.alarm else []
+        for n, one, many in ((self.conflicts, "conflict", "conflicts"),
+                             (self.to_check, "unit to check", "units to check"),
+                             (self.overdue, "task overdue", "tasks overdue")):
+            if n:
+                parts.append(f"{n} {one if n == 1 else many}")
+        self.setWindowTitle(" · ".join(parts) + f" — {self._title}" if parts else self._title)
+        before = self._attention
+        more = (any(n > before.get(key, 0) for key, n in counts.items())
+                or (bool(self.alarm) and self.alarm != before.get("alarm")))
+        self._attention = {**counts, "alarm": self.alarm}
+        if more and before and self.isVisible() and not self.isActiveWindow():
+            QApplication.alert(self)
 
     def show_row(self, table: str, row_id: str) -> bool:
         """Bring a row into view on its board and select it, clearing the
@@ -1380,12 +1415,14 @@ class MainWindow(QMainWindow):
             self._show_outbox(n, f"{n} change{'s' if n != 1 else ''} not yet sent")
             self.exchange_label.setText("")
             self.banner.hide()
+            self._show_alarm(False)
             return
         if status.get("engine_error"):
             self.peers_label.setText("Sync engine not running")
             self.banner.setText(f"SYNC STOPPED — {status['engine_error']}. Work goes on here and will sync "
                                 "when it is back.")
             self.banner.show()
+            self._show_alarm(True)
             self._show_outbox(status["outbox"])
             self.progress.hide()
             return
@@ -1439,6 +1476,7 @@ class MainWindow(QMainWindow):
             self.banner.setText(f"CHANGES REFUSED — {peer['agency'] or peer['address']} refuses this console's "
                                 f"changes from #{r['seq']}: {r['reason']}. They stay here, waiting to sync.")
         self.banner.setVisible(alarm or bool(mine) or bool(status.get("store_failure")))
+        self._show_alarm(alarm or bool(mine) or bool(status.get("store_failure")))
         received = sum(p["received"] for p in peers)
         sent = sum(p.get("sent", 0) for p in peers)
         if alarm and not refused:
@@ -1470,6 +1508,13 @@ class MainWindow(QMainWindow):
         if self._back is not None and not receiving:
             self._say_back(received, sent)
 
+    def _show_alarm(self, shown: bool) -> None:
+        """The banner's first words ("OFFLINE", "SYNC STOPPED") go into the
+        window's title while it shows."""
+        alarm = self.banner.text().split(" —")[0].split(" since ")[0] if shown else ""
+        if alarm != self.alarm:
+            self.alarm = alarm
+            self._show_attention()
 
     def _say_back(self, received: int, sent: int) -> None:
         """Back from a time offline and caught up: what the reconnection
