@@ -1332,6 +1332,8 @@ class Store:
             seen_callsigns: set[str] = set()
             for i, values in enumerate(rows):
                 try:
+                    if t.name == "units" and values.get("task_id") and "status" not in values:
+                        values = {**values, "status": "dispatched"}  # as an edit putting it on a task
                     vals = self._new_values(t, values)
                     if t.name == "units":
                         key = vals["callsign"].lower()
@@ -1358,6 +1360,8 @@ class Store:
                 w.journal("add", text, t.name, ids[0])
             elif prepared:
                 w.journal("add", summary or f"Added {len(prepared)} {t.name}", t.name, None)
+            if t.name == "units":
+                self._tasks_staffed(w, {v["task_id"] for v in prepared})
         return ids
 
     @_guard
@@ -1386,8 +1390,34 @@ class Store:
                 row = self._live_row(t, ref, deleted=restoring)
                 if row["id"] not in done:
                     done.add(row["id"])
-                    self._update(w, t, row, values, restoring)
+                    implied = {} if restoring or t.name != "units" else self._dispatch_rules(row, values)
+                    self._update(w, t, row, {**values, **implied}, restoring)
+            self._tasks_staffed(w, {c.value for c in w.changes if c.table == "units" and c.field == "task_id"})
             return [c for c in w.changes if c.table == t.name]
+
+    def _dispatch_rules(self, unit: dict, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What else an edit of a unit means, as dispatchers work: put on
+        another task, it is dispatched to it (unless its status is given in
+        the same edit); made available, it is off its task (unless a task
+        is given). Both go into the same change and journal entry."""
+        if "task_id" in values and "status" not in values:
+            task = self._prepare(model.UNITS, "task_id", values["task_id"], row_id=unit["id"])
+            if task is not None and task != unit["task_id"] and unit["status"] != "dispatched":
+                return {"status": "dispatched"}
+        if "status" in values and "task_id" not in values and unit["task_id"] is not None:
+            status = model.check_given(model.UNITS, model.UNITS.field("status"), values["status"])
+            if status == "available":
+                return {"task_id": None}
+        return {}
+
+    def _tasks_staffed(self, w: _Writer, task_ids: Collection[str | None]) -> None:
+        """A task still open that units were put on is assigned."""
+        for task_id in task_ids:
+            if task_id is None:
+                continue
+            task = self._live_row(model.TASKS, task_id)
+            if task["status"] == "open":
+                self._update(w, model.TASKS, task, {"status": "assigned"}, False)
 
     def _update(self, w: _Writer, t: model.Table, row: dict, values: Mapping[str, Any], restoring: bool) -> None:
         if restoring and not row["deleted"]:

@@ -81,8 +81,12 @@ def test_seed_synthetic(tmp_path, capsys):
     code, _out, _ = run(capsys, "seed", "--db", db, "--synthetic", "30")
     assert code == 0
     with Store(db) as s:
-        assert s.counts() == {"units": 30, "tasks": 30, "resources": 30, "journal": 30 + 3}
+        staffed = {u.task_id for u in s.list("units") if u.task_id}
         assert sum(1 for u in s.list("units") if u.task_id) == 10
+        # Tasks still open that units were put on are assigned, each with its journal entry.
+        made_assigned = [e for e in s.journal() if e.text.endswith(": status open → assigned")]
+        assert s.counts() == {"units": 30, "tasks": 30, "resources": 30, "journal": 30 + 3 + len(made_assigned)}
+        assert not [t for t in s.list("tasks") if t.id in staffed and t.status == "open"]
     assert run(capsys, "seed", "--db", db, "--synthetic", "0")[0] == 1
     assert run(capsys, "seed", "--db", db, "--synthetic", "many")[0] == 2
 

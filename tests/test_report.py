@@ -45,8 +45,9 @@ def store(tmp_path, monkeypatch):
         if due:
             values["due"] = iso(due)
         tasks[title] = s.add("tasks", values)
-    s.update("units", units["E-12"], {"task_id": tasks["Levee"]})
-    s.update("units", units["Medic 5"], {"task_id": tasks["Levee"]})
+    # Put on the task as they were (a unit put on a task is otherwise dispatched).
+    s.update("units", units["E-12"], {"task_id": tasks["Levee"], "status": "on_scene"})
+    s.update("units", units["Medic 5"], {"task_id": tasks["Levee"], "status": "en_route"})
     s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "Public Works", "quantity": 1850,
                         "unit": "bags"})
     s.add("resources", {"name": "Cots", "kind": "Supply", "agency": "County EMS", "quantity": 140})

@@ -36,7 +36,8 @@ def test_add_and_read_back_every_table(make_store):
     assert s.get("tasks", t).assigned_units == ("E-12",)
     assert s.get("tasks", t).due == "2026-11-25T18:00:00Z"
     assert s.get("resources", r).quantity == 500
-    assert s.counts() == {"units": 1, "tasks": 1, "resources": 1, "journal": 3}
+    assert s.get("tasks", t).status == "assigned"  # a unit is on it now
+    assert s.counts() == {"units": 1, "tasks": 1, "resources": 1, "journal": 4}
 
 
 def test_a_rows_journal_is_its_own_even_when_row_ids_share_an_index_key(make_store, monkeypatch):
@@ -107,6 +108,56 @@ def test_what_is_waiting_to_sync_in_words(make_store):
     assert a.waiting(0) == [] and make_store("c").waiting(5) == []
 
 
+def test_putting_a_unit_on_a_task_dispatches_it_as_dispatchers_work(make_store):
+    """A unit put on another task is dispatched to it, and a task still open
+    that a unit is put on is assigned, in the same transaction (one undo);
+    a status or task given in the same edit stands; a unit made available
+    is off its task."""
+    s = make_store()
+    levee, elm = task(s, "Levee"), task(s, "Elm St", status="in_progress")
+    e12, e14, m5 = unit(s), unit(s, "E-14"), unit(s, "Medic 5", status="on scene")
+    s.update_many("units", [e12, e14], {"task_id": levee})
+    op = s.last_operation
+    assert [(u.status, u.task_id) for u in s.get_many("units", [e12, e14])] == [("dispatched", levee)] * 2
+    assert s.get("tasks", levee).status == "assigned"
+    assert [e.text for e in s.journal(limit=3)] == ["Levee: status open → assigned",
+                                                   "E-14: task — → Levee; status available → dispatched",
+                                                   "E-12: task — → Levee; status available → dispatched"]
+    # Undone whole: the units as they were, and the task open again.
+    s.undo([op])
+    assert [(u.status, u.task_id) for u in s.get_many("units", [e12, e14])] == [("available", None)] * 2
+    assert s.get("tasks", levee).status == "open"
+    # A status given in the same edit stands; a task under way stays so.
+    s.update("units", e12, {"task_id": elm, "status": "en route"})
+    assert (s.get("units", e12).status, s.get("tasks", elm).status) == ("en_route", "in_progress")
+    # Moved from a task it is on scene at to another: dispatched to that one.
+    s.update("units", m5, {"task_id": elm})
+    s.update("units", m5, {"status": "on scene"})
+    s.update("units", m5, {"task_id": levee})
+    assert s.get("units", m5).status == "dispatched"
+    # Already dispatched: its status is left as it is (its timer runs on).
+    since = s.get("units", m5).status_since
+    s.update("units", m5, {"task_id": elm})
+    assert (s.get("units", m5).status, s.get("units", m5).status_since) == ("dispatched", since)
+    # The same task again changes nothing.
+    made = s.own_max_seq()
+    s.update("units", m5, {"task_id": elm})
+    assert s.own_max_seq() == made
+    # Made available, a unit is off its task; with a task given, it keeps it.
+    s.update("units", e12, {"status": "available"})
+    assert s.get("units", e12).task_id is None
+    assert s.journal(limit=1)[0].text == "E-12: status en route → available; task Elm St → —"
+    s.update("units", e12, {"status": "available", "task_id": elm})
+    assert (s.get("units", e12).status, s.get("units", e12).task_id) == ("available", elm)
+    # A unit added on a task, with no status, is dispatched; the open task assigned.
+    roads = task(s, "Roads")
+    new = unit(s, "E-20", task_id=roads)
+    assert (s.get("units", new).status, s.get("tasks", roads).status) == ("dispatched", "assigned")
+    # Taken off a task (no task), a unit keeps its status.
+    s.update("units", new, {"task_id": None})
+    assert s.get("units", new).status == "dispatched"
+
+
 def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
     s = make_store(operator="Dana", agency="County Fire")
     u = unit(s)
@@ -123,8 +174,9 @@ def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
     t = s.add("tasks", {"title": "Sandbag Main St", "lead_agency": "Public Works"})
     s.update("units", u, {"task_id": t})
     s.update("tasks", t, {"lead_agency": "County Fire"})
-    assert [e.text for e in s.journal(limit=2)] == ["Sandbag Main St: lead agency Public Works → County Fire",
-                                                   "E-12: task — → Sandbag Main St"]
+    assert [e.text for e in s.journal(limit=3)] == ["Sandbag Main St: lead agency Public Works → County Fire",
+                                                   "Sandbag Main St: status open → assigned",
+                                                   "E-12: task — → Sandbag Main St; status on scene → dispatched"]
 
 
 @pytest.mark.parametrize(
@@ -835,7 +887,7 @@ def test_a_version_3_database_gets_its_journal_from_the_log(tmp_path):
         assert s._conn.execute("SELECT type FROM sqlite_master WHERE name = 'journal'").fetchone() == ("view",)
         assert s.journal() == entries
         assert s.journal(table="units", row=uid) == about
-        assert s.journal(table="tasks", row=tid)[0].text.startswith("Added task")
+        assert s.journal(table="tasks", row=tid)[-1].text.startswith("Added task")
         assert s._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         s.update("units", uid, {"location": "Levee"})
         assert s.journal(table="units", row=uid)[0].text == "E-12: location — → Levee"

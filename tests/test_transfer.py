@@ -26,12 +26,13 @@ def test_round_trip_and_reimport_is_idempotent(make_store, tmp_path):
     fill(a)
     f = tmp_path / "stick.changes"
     s = transfer.export_changes(a, f)
-    assert s.changes == 6 and not (tmp_path / "stick.changes.part").exists()
+    # the task, the unit on it, the task made assigned by that, its status, and four journal entries
+    assert s.changes == 8 and not (tmp_path / "stick.changes.part").exists()
     r = transfer.import_changes(b, f).result
-    assert r.applied == 6
+    assert r.applied == 8
     assert snapshot(a) == snapshot(b)
     again = transfer.import_changes(b, f).result
-    assert again.applied == 0 and again.duplicates == 6
+    assert again.applied == 0 and again.duplicates == 8
     assert snapshot(a) == snapshot(b)
 
 
@@ -106,13 +107,13 @@ def test_a_big_file_is_merged_a_batch_at_a_time_with_progress(make_store, tmp_pa
     f = tmp_path / "stick.changes"
     wrote = []
     total = transfer.export_changes(a, f, progress=lambda done, of: wrote.append((done, of))).changes
-    assert total == 1200 + 1 + 6  # the rows, add_many's journal entry, fill's changes
+    assert total == 1200 + 1 + 8  # the rows, add_many's journal entry, fill's changes
     assert wrote == [(total, total)]  # one batch of up to 5000
     sizes, heard = [], []
     real_apply = b.apply
     monkeypatch.setattr(b, "apply", lambda changes: sizes.append(len(changes)) or real_apply(changes))
     r = transfer.import_changes(b, f, batch=500, progress=lambda done, of: heard.append((done, of))).result
-    assert sizes == [500, 500, 207]  # never more than a batch decoded at once
+    assert sizes == [500, 500, 209]  # never more than a batch decoded at once
     assert heard == [(500, total), (1000, total), (total, total)]
     assert r.applied == total and snapshot(a) == snapshot(b)
 

@@ -289,6 +289,13 @@ def test_the_task_list_puts_the_tasks_still_to_do_first(window, demo_store):
     assert [key for key, _ in shown[1:len(todo) + 1]] == [t.id for t in todo]
     names = dict(shown)
     assert (names[twin], names[other.id]) == (f"{other.title} — Oak St", f"{other.title} — {other.location}")
+    # A new unit put on a task, its status left as it was, is dispatched to it.
+    dialog.fields["callsign"].setText("E-30")
+    dialog.fields["kind"].setText("Engine")
+    combo.setCurrentIndex(combo.findData(twin))
+    dialog.save()
+    unit = demo_store.get("units", demo_store.resolve_id("units", "E-30"))
+    assert (unit.task_id, unit.status, demo_store.get("tasks", twin).status) == (twin, "dispatched", "assigned")
     assert names[done.id] == f"{done.title} (completed)"
     assert len(set(names.values())) == len(names)
 
@@ -1650,12 +1657,14 @@ def test_reconciling_an_assignment_against_a_delete(window, demo_store, tmp_path
     top = dialog.tree.topLevelItem(0)
     assert top.text(0) == "unit E-11: edited while being deleted"
     options = [top.child(i).text(1) for i in range(top.childCount())]
-    assert sorted(options) == ["delete it   (shown now)", "keep it: task = Pump out Elm St underpass"]
+    # Put on the task, the unit was dispatched in the same edit: each field edited is an option.
+    assert sorted(options) == ["delete it   (shown now)", "keep it: status = dispatched",
+                               "keep it: task = Pump out Elm St underpass"]
     dialog.tree.setCurrentItem(top.child(options.index("keep it: task = Pump out Elm St underpass")))
     dialog.keep_selected()
     assert dialog.tree.topLevelItemCount() == 0 and dialog.error.text() == ""
     kept = demo_store.get("units", unit)
-    assert kept.task_id == task  # (get finds live rows only)
+    assert (kept.task_id, kept.status) == (task, "dispatched")  # the whole edit kept (get finds live rows only)
 
 
 def collide(store, tmp_path, table, ref, mine, theirs):

@@ -168,7 +168,7 @@ def test_a_unit_is_not_put_back_on_a_task_deleted_since(make_store):
     s.delete("tasks", t)
     undone = s.undo([op])
     assert undone.left == ("E-12: task was Sandbag Main St, deleted since",)
-    assert s.get("units", u).status == "available"
+    assert s.get("units", u).status == "dispatched"  # as it was when put on the task: the rest is undone
 
 
 def test_an_added_row_changed_since_is_not_deleted(make_store):

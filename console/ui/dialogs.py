@@ -281,6 +281,8 @@ class RecordDialog(QDialog):
         try:
             values = self.values()
             if self.record is None:
+                if self.table.name == "units" and values.get("task_id") and values["status"] == "available":
+                    del values["status"]  # left as it was: put on a task, the unit is dispatched (Store.update)
                 self.saved_id = self.bridge.add(self.table.name, values)
             else:
                 changed = {k: v for k, v in values.items() if getattr(self.record, k, None) != v}
