@@ -2265,6 +2265,66 @@ def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
 
 
+def test_completing_a_task_asks_to_release_its_units(qtbot, window, demo_store, monkeypatch):
+    """Tasks ▸ Set task status (or the board's context menu) gives the
+    selected tasks a status; completed or cancelled with units on them, it
+    asks whether to release them (available, off the task), all in one undo;
+    Cancel does nothing. Completed in the edit dialog, it asks after."""
+    from PySide6.QtWidgets import QMessageBox
+
+    B = QMessageBox.StandardButton
+    asked, answer = [], [B.Yes]
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, buttons=None: asked.append((text, buttons)) or answer[0])
+    window.task_status_actions["completed"].trigger()  # on the Units board: nothing
+    assert window.statusBar().currentMessage() == "Select tasks on the Tasks board first" and not asked
+
+    title = "Evacuate Elm Street mobile home park"
+    task = next(t for t in demo_store.list("tasks") if t.title == title)
+    on_it = sorted((u for u in demo_store.list("units") if u.task_id == task.id), key=lambda u: u.callsign)
+    assert len(on_it) == 3
+
+    def select_task() -> None:
+        window.tabs.setCurrentIndex(1)
+        f = window.filters["tasks"]
+        col = [k for k, _ in f.sourceModel().columns].index("title")
+        window.views["tasks"].selectRow(next(r for r in range(f.rowCount()) if f.index(r, col).data() == title))
+
+    def state():
+        return demo_store.get("tasks", task.id).status, [(u.status, u.task_id) for u in
+                                                          demo_store.get_many("units", [u.id for u in on_it])]
+
+    before = state()
+    select_task()
+    answer[0] = B.Cancel
+    window.task_status_actions["completed"].trigger()
+    text, buttons = asked.pop()
+    assert text == (f"3 units are still on {title}: {', '.join(u.callsign for u in on_it)}.\n\n"
+                    "Yes: make them available, off the task. No: leave them on it.")
+    assert buttons & B.Cancel and state() == before
+    answer[0] = B.Yes
+    window.task_status_actions["completed"].trigger()
+    assert state() == ("completed", [("available", None)] * 3)
+    assert window.undo_action.text().replace("&", "").startswith(f"Undo {title}: status")
+    window.undo()
+    assert state() == before
+    # No: completed, its units left on it.
+    answer[0] = B.No
+    window.task_status_actions["cancelled"].trigger()
+    assert state() == ("cancelled", before[1])
+    window.task_status_actions["in_progress"].trigger()  # not done: nothing asked
+    assert len(asked) == 2 and state()[0] == "in_progress"
+    # In the edit dialog: asked once saved (no Cancel then), the units released on Yes.
+    answer[0] = B.Yes
+    select_task()
+    dialog = window.edit_selected("tasks")
+    status = dialog.fields["status"]
+    status.setCurrentIndex(status.findData("completed"))
+    dialog.save()
+    assert not asked[-1][1] & B.Cancel
+    assert state() == ("completed", [("available", None)] * 3)
+
+
 def test_the_assignment_list_of_the_selected_task(qtbot, window, demo_store, tmp_path):
     from PySide6.QtWidgets import QApplication
 

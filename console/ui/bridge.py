@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -94,6 +94,14 @@ class Bridge(QObject):
 
     def set_status(self, row_ids: list[str], status: str) -> None:
         self.store.update_many("units", row_ids, {"status": status})
+
+    def set_task_status(self, task_ids: list[str], status: str, release: Sequence[str] = ()) -> None:
+        """Tasks' status, and units released from them (made available, so
+        off their tasks), as one step to undo."""
+        with self._grouped():
+            self.store.update_many("tasks", task_ids, {"status": status})
+            if release:
+                self.store.update_many("units", release, {"status": "available"})
 
     def assign(self, row_ids: list[str], task_id: str | None) -> None:
         self.store.update_many("units", row_ids, {"task_id": task_id})

@@ -71,6 +71,7 @@ from console.ui.tally import VOCABULARIES, TallyBar
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
+DONE_TASK = frozenset({"completed", "cancelled"})
 GC_IDLE_INTERVAL_MS = 10 * 60 * 1000  # a full garbage collection, when the boards are idle
 # A board's columns, fitted to what they show on first use: at most this
 # wide each, so one long title or note does not push the rest out of view.
@@ -426,6 +427,11 @@ class MainWindow(QMainWindow):
         units.addSeparator()
         action("&Assign to task…", "Ctrl+T", self.assign_selected, units)
         action("&Check in…", "Ctrl+K", lambda: self.check_in(), units)
+        task_status = self.menuBar().addMenu("&Tasks").addMenu("Set task &status")
+        self.task_status_actions = {
+            status: action(model.label(status).capitalize(), None,
+                           lambda _=False, s=status: self.set_task_status(s), task_status)
+            for status in model.TASK_STATUSES}
         stock = self.menuBar().addMenu("&Stock")
         action("&Draw stock…", "Ctrl+D", lambda: self.stock_selected(draw=True), stock)
         action("&Add stock…", "Ctrl+Shift+D", lambda: self.stock_selected(draw=False), stock)
@@ -666,6 +672,9 @@ class MainWindow(QMainWindow):
             menu.addAction("Check in…", lambda: self.check_in())
             menu.addAction("Activity log (ICS 214)…", self.open_activity)
         if table == "tasks" and self.selected("tasks"):
+            status_menu = menu.addMenu("Set status")
+            for status in model.TASK_STATUSES:
+                status_menu.addAction(self.task_status_actions[status])
             menu.addAction("Assignment list (ICS 204)…", self.open_assignment)
         if table == "resources" and self.selected("resources"):
             menu.addAction("Draw stock…", lambda: self.stock_selected(draw=True))
@@ -696,8 +705,58 @@ class MainWindow(QMainWindow):
         if not recs:
             return None
         dialog = RecordDialog(self.bridge, table, recs[0], parent=self)
+        if table == "tasks" and recs[0].status not in DONE_TASK:
+            dialog.accepted.connect(lambda: self._task_saved(recs[0].id))
         dialog.open()
         return dialog
+
+    def _task_saved(self, task_id: str) -> None:
+        """Completed or cancelled in its edit dialog: the task's units may be
+        released, as from the Tasks menu."""
+        now = next((t for t in self.store.get_many("tasks", [task_id])), None)
+        if now is not None and now.status in DONE_TASK:
+            self._offer_release([task_id], asked_after=True)
+
+    def set_task_status(self, status: str) -> None:
+        """Give the selected tasks a status. A task completed or cancelled
+        with units still on it: ask whether to release them (make them
+        available, off the task), in the same undo step."""
+        recs = self.selected("tasks") if self.current_table() == "tasks" else []
+        if not recs:
+            self.statusBar().showMessage("Select tasks on the Tasks board first", 5000)
+            return
+        release: list[str] = []
+        if status in DONE_TASK:
+            chosen = self._offer_release([r.id for r in recs])
+            if chosen is None:
+                return
+            release = chosen
+        self._try(self.bridge.set_task_status, [r.id for r in recs], status, release)
+
+    def _offer_release(self, task_ids: list[str], *, asked_after: bool = False) -> list[str] | None:
+        """The units on these tasks, to release if the person says so: all
+        of them, none ([]), or None to do nothing at all (Cancel). After a
+        dialog has saved the task (`asked_after`), they are released here."""
+        units = sorted((u for t in task_ids for u in self.store.units_on(t)), key=lambda u: u.callsign.casefold())
+        if not units:
+            return []
+        titles = {u.task_id for u in units}
+        where = (self.store.get("tasks", units[0].task_id).title if len(titles) == 1
+                 else f"these {len(titles)} tasks")
+        n = len(units)
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        if not asked_after:
+            buttons |= QMessageBox.StandardButton.Cancel
+        answer = QMessageBox.question(
+            self, "Release the units?",
+            f"{n} unit{'s are' if n != 1 else ' is'} still on {where}: {_few([u.callsign for u in units], 8)}.\n\n"
+            "Yes: make them available, off the task. No: leave them on it.", buttons)
+        if answer == QMessageBox.StandardButton.Cancel:
+            return None
+        release = [u.id for u in units] if answer == QMessageBox.StandardButton.Yes else []
+        if asked_after and release:
+            self._try(self.bridge.set_status, release, "available")
+        return release
 
     def delete_selected(self, table: str) -> None:
         recs = self.selected(table)
