@@ -1398,8 +1398,9 @@ class Store:
     def _dispatch_rules(self, unit: dict, values: Mapping[str, Any]) -> dict[str, Any]:
         """What else an edit of a unit means, as dispatchers work: put on
         another task, it is dispatched to it (unless its status is given in
-        the same edit); made available, it is off its task (unless a task
-        is given). Both go into the same change and journal entry."""
+        the same edit, or it is dispatched already); made available, it is
+        off its task (unless a task is given). Either is written with the
+        edit: the same transaction, journal entry and undo."""
         if "task_id" in values and "status" not in values:
             task = self._prepare(model.UNITS, "task_id", values["task_id"], row_id=unit["id"])
             if task is not None and task != unit["task_id"] and unit["status"] != "dispatched":

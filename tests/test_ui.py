@@ -2265,6 +2265,53 @@ def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
 
 
+def test_assigning_units_to_the_selected_task(qtbot, window, demo_store):
+    """Tasks ▸ Assign units (Ctrl+Shift+T): the units already on the task
+    first (not to pick), then the available ones, busy ones saying on what,
+    out of service last; the search narrows; those checked are put on the
+    task, dispatched, as one step to undo."""
+    from PySide6.QtCore import Qt
+
+    assert window.assign_units() is None  # the Units board is shown
+    assert window.statusBar().currentMessage() == "Select a task on the Tasks board first"
+    title = "Evacuate Elm Street mobile home park"
+    task = next(t for t in demo_store.list("tasks") if t.title == title)
+    window.tabs.setCurrentIndex(1)
+    f = window.filters["tasks"]
+    col = [k for k, _ in f.sourceModel().columns].index("title")
+    window.views["tasks"].selectRow(next(r for r in range(f.rowCount()) if f.index(r, col).data() == title))
+    dialog = window.assign_units()
+    assert dialog.windowTitle() == f"Assign units to {title}"
+    lines = [it.text() for it in dialog.items()]
+    units = demo_store.list("units")
+    on_it = sorted(u.callsign for u in units if u.task_id == task.id)
+    assert [line.split(" — ")[0] for line in lines[:len(on_it)]] == on_it
+    assert all(line.endswith(("on it already", "at Elm St MHP", "at EMS Station 2")) for line in lines[:len(on_it)])
+    free = sorted((u.callsign for u in units if u.status == "available"), key=str.casefold)
+    assert [line.split(" — ")[0] for line in lines[len(on_it):len(on_it) + len(free)]] == free
+    assert lines[-1].split(" — ")[3] == "out of service"
+    assert "E-14 — County Fire — Engine, Type 1 — en route — on Search of flooded homes, Willow Court" \
+        " — at Route 41 northbound" in lines
+    assert not dialog.assign_button.isEnabled()
+    dialog.search.setText("engine available")
+    shown = [it for it in dialog.items() if not it.isHidden()]
+    assert shown and all("Engine" in it.text() and " — available" in it.text() for it in shown)
+    dialog.search.setText("  AVAILABLE ")
+    shown = [it for it in dialog.items() if not it.isHidden()]
+    assert len(shown) == len(free) and all(" — available" in it.text() for it in shown)
+    for it in shown[:2]:
+        it.setCheckState(Qt.CheckState.Checked)
+    picked = [it.text().split(" — ")[0] for it in shown[:2]]
+    assert dialog.count.text().startswith(f"2 checked to put on {title}; {len(shown)} of {len(lines)} units shown")
+    dialog.assign_button.click()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    for callsign in picked:
+        unit = demo_store.get("units", demo_store.resolve_id("units", callsign))
+        assert (unit.task_id, unit.status) == (task.id, "dispatched")
+    window.undo()
+    assert all(demo_store.get("units", demo_store.resolve_id("units", c)).task_id is None for c in picked)
+
+
 def test_completing_a_task_asks_to_release_its_units(qtbot, window, demo_store, monkeypatch):
     """Tasks ▸ Set task status (or the board's context menu) gives the
     selected tasks a status; completed or cancelled with units on them, it

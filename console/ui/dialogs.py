@@ -427,6 +427,95 @@ class AutoBackupDialog(QDialog):
         self.accept()
 
 
+# The order units are offered in to put on a task: every other status 2.
+PICK_ORDER = {"available": 0, "returning": 1, "out_of_service": 3}
+
+
+class AssignUnitsDialog(QDialog):
+    """Put units on a task, picked from a list of them all: those on it
+    already (not to pick), then the available ones, then those busy
+    (saying on what), out of service last; any word typed in the search
+    box narrows it (callsign, agency, kind, status, place). The units
+    checked are put on the task together, as one step to undo
+    (dispatched: see Store.update_many)."""
+
+    def __init__(self, bridge, task, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge, self.task = bridge, task
+        self.setWindowTitle(f"Assign units to {task.title}")
+        store = bridge.store
+        units = store.list("units")
+        titles = {t.id: t.title for t in store.get_many("tasks", {u.task_id for u in units if u.task_id})}
+        units.sort(key=lambda u: (u.task_id != task.id, PICK_ORDER.get(u.status, 2), u.callsign.casefold()))
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search: callsign, agency, kind, status, place")
+        self.search.textChanged.connect(self._narrow)
+        self.list = QListWidget()
+        for u in units:
+            bits = [u.callsign, u.agency, u.kind, model.label(u.status)]
+            if u.task_id == task.id:
+                bits.append("on it already")
+            elif u.task_id:
+                bits.append(f"on {titles.get(u.task_id, short_id(u.task_id))}")
+            if u.location:
+                bits.append(f"at {u.location}")
+            item = QListWidgetItem(" — ".join(bits))
+            item.setData(Qt.ItemDataRole.UserRole, u.id)
+            if u.task_id == task.id:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+            else:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Unchecked)
+            self.list.addItem(item)
+        self.list.itemChanged.connect(lambda _item: self._count())
+        self.count = QLabel()
+        self.error = error_label()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.assign_button = buttons.addButton("Assign", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.assign_button.setDefault(True)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list)
+        layout.addWidget(self.count)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(820, 480)
+        self._count()
+
+    def items(self) -> list[QListWidgetItem]:
+        return [self.list.item(i) for i in range(self.list.count())]
+
+    def checked(self) -> list[str]:
+        return [it.data(Qt.ItemDataRole.UserRole) for it in self.items()
+                if it.flags() & Qt.ItemFlag.ItemIsUserCheckable and it.checkState() == Qt.CheckState.Checked]
+
+    def _narrow(self, text: str) -> None:
+        words = text.casefold().split()
+        for it in self.items():
+            shown = it.text().casefold()
+            it.setHidden(not all(w in shown for w in words))
+        self._count()
+
+    def _count(self) -> None:
+        n, shown = len(self.checked()), sum(not it.isHidden() for it in self.items())
+        self.count.setText(f"{n} checked to put on {self.task.title}; {shown} of {self.list.count()} units shown")
+        self.assign_button.setEnabled(n > 0)
+
+    def save(self) -> None:
+        ids = self.checked()
+        if not ids:
+            self.error.setText("Check the units to put on the task.")
+            return
+        try:
+            self.bridge.assign(ids, self.task.id)
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
 class StatusTimersDialog(QDialog):
     """How long a unit may stay in each status before the board flags it
     for a check; `window.set_status_timers` does what is chosen."""

@@ -40,6 +40,7 @@ from console.model import ValidationError
 from console.store import StoreError, Undone
 from console.times import OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
+    AssignUnitsDialog,
     AutoBackupDialog,
     PeersDialog,
     ReconcileDialog,
@@ -427,7 +428,9 @@ class MainWindow(QMainWindow):
         units.addSeparator()
         action("&Assign to task…", "Ctrl+T", self.assign_selected, units)
         action("&Check in…", "Ctrl+K", lambda: self.check_in(), units)
-        task_status = self.menuBar().addMenu("&Tasks").addMenu("Set task &status")
+        tasks_menu = self.menuBar().addMenu("&Tasks")
+        action("Assign &units to the task…", "Ctrl+Shift+T", lambda: self.assign_units(), tasks_menu)
+        task_status = tasks_menu.addMenu("Set task &status")
         self.task_status_actions = {
             status: action(model.label(status).capitalize(), None,
                            lambda _=False, s=status: self.set_task_status(s), task_status)
@@ -675,6 +678,7 @@ class MainWindow(QMainWindow):
             status_menu = menu.addMenu("Set status")
             for status in model.TASK_STATUSES:
                 status_menu.addAction(self.task_status_actions[status])
+            menu.addAction("Assign units…", lambda: self.assign_units())
             menu.addAction("Assignment list (ICS 204)…", self.open_assignment)
         if table == "resources" and self.selected("resources"):
             menu.addAction("Draw stock…", lambda: self.stock_selected(draw=True))
@@ -825,6 +829,16 @@ class MainWindow(QMainWindow):
         choice, ok = QInputDialog.getItem(self, "Assign to task", "Task:", names, 0, False)
         if ok and choice in names:
             self._try(self.bridge.assign, [r.id for r in recs], tasks[names.index(choice)][0])
+
+    def assign_units(self) -> AssignUnitsDialog | None:
+        """Pick units to put on the task selected on the Tasks board."""
+        recs = self.selected("tasks") if self.current_table() == "tasks" else []
+        if not recs:
+            self.statusBar().showMessage("Select a task on the Tasks board first", 5000)
+            return None
+        dialog = AssignUnitsDialog(self.bridge, recs[0], self)
+        dialog.open()
+        return dialog
 
     def _drop_units(self, unit_ids: list[str], task_id: str) -> bool:
         live = {u.id for u in self.store.get_many("units", unit_ids)}
