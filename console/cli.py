@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 from console import __version__, backup, clock, csv_rows, files, model, report, seed, transfer
 from console.store import Store, StoreError, StoreIOError, default_db_path, short_id
 from console.sync import identity
+from console.times import DONE_TASK
 
 PROG = "crisis-console"
 # relay and sync --backup-to: every half hour, the last day's kept.
@@ -387,6 +389,13 @@ def run(args) -> int:
             made = store.update(t.name, args.id, _pairs(t, args.values))
             if not made:
                 print("nothing changed: the values were already current", file=out)
+            closed = [c for c in made if c.table == "tasks" and c.field == "status" and c.value in DONE_TASK]
+            if closed and (units := store.units_on(closed[0].row)):
+                # The window asks whether to release them; here, say how.
+                n = len(units)
+                print(f"{n} unit{'s are' if n != 1 else ' is'} still on it: "
+                      f"{', '.join(u.callsign for u in units)}; to release one (available, off the task): "
+                      f"crisis-console set units {shlex.quote(units[0].callsign)} status=available", file=out)
         elif c == "delete":
             store.delete(args.table, args.id)
         elif c == "stock":

@@ -12,6 +12,7 @@ from datetime import datetime
 # bold; one due within this many seconds, in orange.
 DUE_SOON = 30 * 60
 OPEN_TASK = frozenset({"open", "assigned", "in_progress"})
+DONE_TASK = frozenset({"completed", "cancelled"})
 # Status timers: a unit still in a passing status this many minutes after it
 # began is flagged for a check (a dispatch not taken up, a unit held up or
 # lost on the way). Each console sets its own (the window's View menu).

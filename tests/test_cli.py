@@ -129,6 +129,21 @@ def test_a_due_time_as_a_dispatcher_types_it(tmp_path, capsys):
                                  "now, or 2026-11-25 18:30)\n")
 
 
+def test_completing_a_task_says_which_units_are_still_on_it(demo, capsys):
+    """The window asks whether to release them; the command line says how."""
+    title = "Evacuate Elm Street mobile home park"
+    with Store(demo) as s:
+        task = next(t for t in s.list("tasks") if t.title == title)
+    code, out, _ = run(capsys, "set", "--db", demo, "tasks", task.id, "status=completed")
+    assert code == 0 and out == ("3 units are still on it: 2A12, 2A14, Amb 31; to release one (available, off the "
+                                 "task): crisis-console set units 2A12 status=available\n")
+    code, out, _ = run(capsys, "set", "--db", demo, "units", "Amb 31", "status=available")
+    with Store(demo) as s:
+        assert code == 0 and s.get("units", s.resolve_id("units", "Amb 31")).task_id is None
+    code, out, _ = run(capsys, "set", "--db", demo, "tasks", task.id, "status=in progress")
+    assert code == 0 and out == ""  # not done: nothing said
+
+
 def test_db_option_works_before_the_command_too(tmp_path, capsys):
     db = tmp_path / "c.db"
     assert run(capsys, "--db", db, "add", "tasks", "title=T")[0] == 0

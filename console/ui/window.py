@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from console import backup, clock, csv_rows, model, report, seed
 from console.model import ValidationError
 from console.store import StoreError, Undone
-from console.times import OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
+from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
     AssignUnitsDialog,
     AutoBackupDialog,
@@ -72,7 +72,6 @@ from console.ui.tally import VOCABULARIES, TallyBar
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
-DONE_TASK = frozenset({"completed", "cancelled"})
 GC_IDLE_INTERVAL_MS = 10 * 60 * 1000  # a full garbage collection, when the boards are idle
 # A board's columns, fitted to what they show on first use: at most this
 # wide each, so one long title or note does not push the rest out of view.
