@@ -1457,18 +1457,47 @@ def test_the_edit_dialog_never_writes_over_a_change_it_did_not_show(window, demo
     assert (unit.status, unit.personnel) == ("on_scene", 3)  # left alone in the dialog: the peer's values stay
 
 
-def test_assigning_through_the_task_picker(window, qtbot, demo_store, monkeypatch):
-    from PySide6.QtWidgets import QInputDialog
+def test_assigning_through_the_task_picker(window, qtbot, demo_store):
+    """Assign (Ctrl+T) lists the tasks still to do first, most urgent first,
+    each with its priority, status, place and units; words typed narrow it,
+    arrow keys in the search box move through it, and Enter takes the one
+    highlighted. "None" takes the units off their task."""
+    from PySide6.QtCore import Qt
 
     select(window, "units", "K9-4")
-    monkeypatch.setattr(QInputDialog, "getItem",
-                        lambda *a, **k: ("Welfare checks, Lower Mill district", True))
-    window.assign_selected()
+    dialog = window.assign_selected()
+    assert dialog.windowTitle() == "Assign K9-4 to a task"
+    lines = [it.text() for it in dialog.shown()]
+    assert lines[0] == dialog.NONE
+    todo = [t for t in demo_store.list("tasks") if t.status in OPEN_TASK]
+    ranks = [model.PRIORITIES.index(line.split(" — ")[1]) for line in lines[1:len(todo) + 1]]
+    assert ranks == sorted(ranks) and lines[len(todo) + 1].split(" — ")[0].endswith(("(completed)", "(cancelled)"))
+    assert dialog.list.currentRow() == 1  # the most urgent task to do, ready for Enter
+    welfare = next(t for t in todo if t.title == "Welfare checks, Lower Mill district")
+    assert not welfare.assigned_units
+    assert (f"Welfare checks, Lower Mill district — {model.label(welfare.priority)} — {model.label(welfare.status)}"
+            " — no unit on it") in lines  # (its place is in its title: not said twice)
+    assert any(line.endswith(" — 2 units on it") for line in lines)
+    dialog.search.setText("welfare mill")
+    assert [it.text().split(" — ")[0] for it in dialog.shown()] == ["Welfare checks, Lower Mill district"]
+    qtbot.keyClick(dialog.search, Qt.Key.Key_Return)
     unit = demo_store.get("units", demo_store.resolve_id("units", "K9-4"))
     task = demo_store.get("tasks", unit.task_id)
     assert task.title == "Welfare checks, Lower Mill district" and "K9-4" in task.assigned_units
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("— none —", True))
-    window.assign_selected()
+    assert unit.status == "dispatched"
+    # Nothing matches: said, and nothing done.
+    dialog = window.assign_selected()
+    dialog.search.setText("no such task")
+    dialog.pick()
+    assert dialog.error.text() == "No task matches what is typed." and dialog.isVisible()
+    # Down and up in the search box move the highlight; the first row takes the unit off its task.
+    dialog.search.setText("")
+    qtbot.keyClick(dialog.search, Qt.Key.Key_Down)
+    assert dialog.list.currentRow() == 2
+    qtbot.keyClick(dialog.search, Qt.Key.Key_Up)
+    qtbot.keyClick(dialog.search, Qt.Key.Key_Up)
+    assert dialog.list.currentRow() == 0
+    dialog.pick()
     assert demo_store.get("units", unit.id).task_id is None
 
 
@@ -2605,7 +2634,7 @@ def test_a_monkey_at_the_window_breaks_nothing(qtbot, tmp_path_factory, monkeypa
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: None)
     monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
     monkeypatch.setattr(QInputDialog, "getItem", lambda parent, title, label, items, current, editable:
-                        (items[len(items) // 2], True))
+                        (items[len(items) // 2], True))  # (a conflict's new value)
     boards = ["units", "tasks", "resources"]
     # A window of its own for each example: what one leaves behind must not
     # decide whether the next fails.
@@ -2642,7 +2671,10 @@ def _monkey(qtbot, window, demo_store, steps, boards, folder):
         elif action == "status":
             window.set_status(list(model.UNIT_STATUSES)[n % 6])
         elif action == "assign":
-            window.assign_selected()
+            dialog = window.assign_selected()
+            if dialog is not None:
+                dialog.list.setCurrentRow(dialog.list.count() // 2)
+                dialog.pick()
         elif action == "delete":
             window.delete_selected(table)
         elif action == "search":

@@ -427,6 +427,90 @@ class AutoBackupDialog(QDialog):
         self.accept()
 
 
+class PickTaskDialog(QDialog):
+    """Pick the task to put units on (or none, to take them off theirs):
+    the tasks still to do first, most urgent first, each with its
+    priority, status, place and how many units are on it; any words typed
+    narrow the list, and Enter takes the one highlighted (the first shown,
+    as typed). `picked` is what was chosen: a task id, or None for none."""
+
+    NONE = "— none: off its task —"
+
+    def __init__(self, bridge, unit_ids: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        store = bridge.store
+        self.picked: str | None = None
+        n = len(unit_ids)
+        units = store.get_many("units", unit_ids[:1])
+        who = units[0].callsign if n == 1 and units else f"{n} units"
+        self.setWindowTitle(f"Assign {who} to a task")
+        tasks = {t.id: t for t in store.list("tasks")}
+        staffed = store.assignments()
+        rank = {p: i for i, p in enumerate(model.PRIORITIES)}
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search tasks: title, place, priority, status")
+        self.search.textChanged.connect(self._narrow)
+        self.search.installEventFilter(self)
+        self.list = QListWidget()
+        none = QListWidgetItem(self.NONE)
+        none.setData(Qt.ItemDataRole.UserRole, None)
+        self.list.addItem(none)
+        named = choices(store, model.UNITS.field("task_id"))
+        # To do: most urgent first (then as named); done: as named, after.
+        order = {key: i for i, (key, _) in enumerate(named)}
+        named.sort(key=lambda kv: (tasks[kv[0]].status not in OPEN_TASK, rank.get(tasks[kv[0]].priority, 9),
+                                   order[kv[0]]))
+        for key, name in named:
+            t, on = tasks[key], len(staffed.get(key, ()))
+            bits = [name, model.label(t.priority), model.label(t.status)]
+            if t.location and not name.endswith(t.location):
+                bits.append(f"at {t.location}")
+            bits.append(f"{on} unit{'s' if on != 1 else ''} on it" if on else "no unit on it")
+            item = QListWidgetItem(" — ".join(bits))
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            self.list.addItem(item)
+        self.list.itemActivated.connect(lambda _item: self.pick())
+        self.error = error_label()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Assign")  # Enter, wherever the focus is
+        buttons.accepted.connect(self.pick)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(820, 480)
+        self.list.setCurrentRow(1 if self.list.count() > 1 else 0)
+
+    def shown(self) -> list[QListWidgetItem]:
+        return [it for i in range(self.list.count()) if not (it := self.list.item(i)).isHidden()]
+
+    def _narrow(self, text: str) -> None:
+        words = text.casefold().split()
+        for i in range(self.list.count()):
+            it = self.list.item(i)
+            it.setHidden(bool(words) and not all(w in it.text().casefold() for w in words))
+        first = next((it for it in self.shown() if it.data(Qt.ItemDataRole.UserRole)), None)
+        self.list.setCurrentItem(first or (self.shown() or [None])[0])
+
+    def eventFilter(self, watched, event) -> bool:
+        # Up and down in the search box move through the list, so the keys never leave it.
+        if watched is self.search and event.type() == QEvent.Type.KeyPress and event.key() in (
+                Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+            QApplication.sendEvent(self.list, event)
+            return True
+        return super().eventFilter(watched, event)
+
+    def pick(self) -> None:
+        item = self.list.currentItem()
+        if item is None or item.isHidden():
+            self.error.setText("No task matches what is typed.")
+            return
+        self.picked = item.data(Qt.ItemDataRole.UserRole)
+        self.accept()
+
+
 # The order units are offered in to put on a task: every other status 2.
 PICK_ORDER = {"available": 0, "returning": 1, "out_of_service": 3}
 
@@ -470,9 +554,9 @@ class AssignUnitsDialog(QDialog):
         self.list.itemChanged.connect(lambda _item: self._count())
         self.count = QLabel()
         self.error = error_label()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.assign_button = buttons.addButton("Assign", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.assign_button.setDefault(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.assign_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.assign_button.setText("Assign")
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

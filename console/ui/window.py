@@ -43,11 +43,11 @@ from console.ui.dialogs import (
     AssignUnitsDialog,
     AutoBackupDialog,
     PeersDialog,
+    PickTaskDialog,
     ReconcileDialog,
     RecordDialog,
     StatusTimersDialog,
     StockDialog,
-    choices,
 )
 from console.ui.journal import JournalDock
 from console.ui.models import (
@@ -818,16 +818,15 @@ class MainWindow(QMainWindow):
         if recs:
             self._try(self.bridge.set_status, [r.id for r in recs], status)
 
-    def assign_selected(self) -> None:
+    def assign_selected(self) -> PickTaskDialog | None:
+        """Pick a task for the selected units (or none) and put them on it."""
         recs = self.selected("units")
         if not recs:
-            return
-        # The tasks still to do first; titles made unique (two "Traffic control"s).
-        tasks = [(None, "— none —"), *choices(self.store, model.UNITS.field("task_id"))]
-        names = [name for _, name in tasks]
-        choice, ok = QInputDialog.getItem(self, "Assign to task", "Task:", names, 0, False)
-        if ok and choice in names:
-            self._try(self.bridge.assign, [r.id for r in recs], tasks[names.index(choice)][0])
+            return None
+        dialog = PickTaskDialog(self.bridge, [r.id for r in recs], self)
+        dialog.accepted.connect(lambda: self._try(self.bridge.assign, [r.id for r in recs], dialog.picked))
+        dialog.open()
+        return dialog
 
     def assign_units(self) -> AssignUnitsDialog | None:
         """Pick units to put on the task selected on the Tasks board."""
