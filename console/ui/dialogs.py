@@ -462,7 +462,9 @@ class PickTaskDialog(QDialog):
                                    order[kv[0]]))
         for key, name in named:
             t, on = tasks[key], len(staffed.get(key, ()))
-            bits = [name, model.label(t.priority), model.label(t.status)]
+            bits = [name, model.label(t.priority)]
+            if t.status in OPEN_TASK:  # (a task done says so in its name)
+                bits.append(model.label(t.status))
             if t.location and not name.endswith(t.location):
                 bits.append(f"at {t.location}")
             bits.append(f"{on} unit{'s' if on != 1 else ''} on it" if on else "no unit on it")
