@@ -2081,6 +2081,42 @@ def test_keeping_what_the_boards_show_for_several_conflicts_at_once(window, demo
     assert (kept.task_id, kept.notes) == (shown.task_id, shown.notes) == (tasks[first], "pump 1 down")
 
 
+def test_keeping_one_consoles_side_of_several_conflicts_at_once(window, demo_store, tmp_path):
+    """A unit put on two tasks at once, each side giving it a status: an
+    option of each conflict selected (Ctrl+click), Keep keeps them all."""
+    tasks = {t.title: t.id for t in demo_store.list("tasks")}
+    first, second = sorted(tasks)[:2]
+    unit = collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[first], "status": "en route"},
+                   {"task_id": tasks[second]})
+    shown = demo_store.get("units", unit)
+    dialog = window.open_reconcile()
+    tops = {dialog.tree.topLevelItem(i).text(0): dialog.tree.topLevelItem(i)
+            for i in range(dialog.tree.topLevelItemCount())}
+    assert set(tops) == {"unit E-11: task", "unit E-11: status"}
+
+    def option(top, value):
+        item = tops[top]
+        return next(item.child(i) for i in range(item.childCount()) if item.child(i).text(1).startswith(value))
+
+    # Theirs: the second task, dispatched to it (its assignment's own status).
+    option("unit E-11: task", second).setSelected(True)
+    option("unit E-11: status", "dispatched").setSelected(True)
+    also = option("unit E-11: task", first)
+    also.setSelected(True)  # two options of one conflict: refused
+    dialog.keep_selected()
+    assert dialog.error.text() == "Select one option of each conflict to keep." and len(demo_store.conflicts()) == 2
+    also.setSelected(False)
+    dialog.keep_selected()
+    assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 0 and demo_store.conflicts() == []
+    kept = demo_store.get("units", unit)
+    assert (kept.task_id, kept.status) == (tasks[second], "dispatched")
+    # One step to undo: both fields back to what the boards showed (the conflicts stay closed).
+    assert window.undo_action.toolTip().endswith("(and 1 more)")
+    window.undo()
+    back = demo_store.get("units", unit)
+    assert (back.task_id, back.status) == (shown.task_id, shown.status) and demo_store.conflicts() == []
+
+
 def test_the_reconcile_dialog_follows_resolutions_made_elsewhere(window, demo_store, tmp_path, qtbot):
     tasks = [t.id for t in demo_store.list("tasks")]
     collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[0]}, {"task_id": tasks[1]})

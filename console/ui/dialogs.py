@@ -680,7 +680,8 @@ class ReconcileDialog(QDialog):
         intro = QLabel("These edits were made at the same time on different consoles, without seeing each other. "
                        "Until you decide, the boards show the option marked 'shown now' (the later edit; for a "
                        "row deleted on one console and edited on another, the delete). Select several "
-                       "conflicts to settle them together.")
+                       "conflicts to settle them together, or an option of each (Ctrl+click: one console's "
+                       "side of a unit's task and status, say) to keep them all.")
         intro.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
@@ -747,11 +748,28 @@ class ReconcileDialog(QDialog):
         return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
 
     def keep_selected(self) -> None:
-        sel = self._selected()
-        if not sel or sel[1] is None:
-            self.error.setText("Select the option to keep.")
+        """Keep the option selected; with options of several conflicts
+        selected (one each), keep them all, in one step to undo."""
+        picked = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.tree.selectedItems()]
+        picked = [p for p in picked if p[1] is not None]
+        if len(picked) <= 1:
+            sel = self._selected()
+            if not sel or sel[1] is None:
+                self.error.setText("Select the option to keep.")
+                return
+            self._resolve(sel[0], keep=sel[1])
             return
-        self._resolve(sel[0], keep=sel[1])
+        keep = dict(picked)
+        if len(keep) < len(picked):
+            self.error.setText("Select one option of each conflict to keep.")
+            return
+        try:
+            self.bridge.resolve_many(keep)
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(f"Not all kept: {exc}. What is left is listed; try again.")
+        else:
+            self.error.clear()
+        self.reload()
 
     def enter_value(self, text: str | None = None) -> None:
         """Resolve the selected conflict with a value of one's own: `text` as
