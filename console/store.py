@@ -1386,13 +1386,20 @@ class Store:
             raise ValidationError("use delete to delete a row; deleted=false restores one")
         with self._writing() as w:
             done: set[str] = set()
+            left: set[str] = set()  # the tasks units were taken off
             for ref in refs:
                 row = self._live_row(t, ref, deleted=restoring)
                 if row["id"] not in done:
                     done.add(row["id"])
                     implied = {} if restoring or t.name != "units" else self._dispatch_rules(row, values)
+                    made = len(w.changes)
                     self._update(w, t, row, {**values, **implied}, restoring)
-            self._tasks_staffed(w, {c.value for c in w.changes if c.table == "units" and c.field == "task_id"})
+                    if t.name == "units" and row["task_id"] and any(
+                            c.field == "task_id" for c in w.changes[made:]):
+                        left.add(row["task_id"])
+            moved = {c.row: c.value for c in w.changes if c.table == "units" and c.field == "task_id"}
+            self._tasks_staffed(w, set(moved.values()))
+            self._tasks_unstaffed(w, left - set(moved.values()), set(moved))
             return [c for c in w.changes if c.table == t.name]
 
     def _dispatch_rules(self, unit: dict, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -1419,6 +1426,19 @@ class Store:
             task = self._live_row(model.TASKS, task_id)
             if task["status"] == "open":
                 self._update(w, model.TASKS, task, {"status": "assigned"}, False)
+
+    def _tasks_unstaffed(self, w: _Writer, task_ids: Collection[str], moved: Collection[str]) -> None:
+        """A task assigned that the last of its units was taken off (the
+        units `moved` by this edit) is open again, to be staffed: a task
+        under way stays so."""
+        for task_id in task_ids:
+            task = self._live_row(model.TASKS, task_id, deleted=True)
+            if task["deleted"] or task["status"] != "assigned":
+                continue
+            others = self._conn.execute(
+                "SELECT id FROM units WHERE task_id = ? AND deleted = 0 AND created_hlc IS NOT NULL", (task_id,))
+            if not [uid for (uid,) in others if uid not in moved]:
+                self._update(w, model.TASKS, task, {"status": "open"}, False)
 
     def _update(self, w: _Writer, t: model.Table, row: dict, values: Mapping[str, Any], restoring: bool) -> None:
         if restoring and not row["deleted"]:

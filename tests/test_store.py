@@ -139,13 +139,16 @@ def test_putting_a_unit_on_a_task_dispatches_it_as_dispatchers_work(make_store):
     since = s.get("units", m5).status_since
     s.update("units", m5, {"task_id": elm})
     assert (s.get("units", m5).status, s.get("units", m5).status_since) == ("dispatched", since)
+    # The levee lost its last unit: open again, to be staffed.
+    assert s.get("tasks", levee).status == "open"
+    assert s.journal(limit=1)[0].text == "Levee: status assigned → open"
     # The same task again changes nothing.
     made = s.own_max_seq()
     s.update("units", m5, {"task_id": elm})
     assert s.own_max_seq() == made
-    # Made available, a unit is off its task; with a task given, it keeps it.
+    # Made available, a unit is off its task (one under way stays so); with a task given, it keeps it.
     s.update("units", e12, {"status": "available"})
-    assert s.get("units", e12).task_id is None
+    assert s.get("units", e12).task_id is None and s.get("tasks", elm).status == "in_progress"
     assert s.journal(limit=1)[0].text == "E-12: status en route → available; task Elm St → —"
     s.update("units", e12, {"status": "available", "task_id": elm})
     assert (s.get("units", e12).status, s.get("units", e12).task_id) == ("available", elm)
@@ -153,9 +156,12 @@ def test_putting_a_unit_on_a_task_dispatches_it_as_dispatchers_work(make_store):
     roads = task(s, "Roads")
     new = unit(s, "E-20", task_id=roads)
     assert (s.get("units", new).status, s.get("tasks", roads).status) == ("dispatched", "assigned")
-    # Taken off a task (no task), a unit keeps its status.
+    # Taken off a task (no task), a unit keeps its status; the task it leaves, with none left, is open again.
+    e21 = unit(s, "E-21", task_id=roads)
     s.update("units", new, {"task_id": None})
-    assert s.get("units", new).status == "dispatched"
+    assert s.get("units", new).status == "dispatched" and s.get("tasks", roads).status == "assigned"  # E-21 stays
+    s.update_many("units", [e21, new], {"task_id": levee})
+    assert (s.get("tasks", roads).status, s.get("tasks", levee).status) == ("open", "assigned")
 
 
 def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
