@@ -300,6 +300,37 @@ def test_the_task_list_puts_the_tasks_still_to_do_first(window, demo_store):
     assert len(set(names.values())) == len(names)
 
 
+def test_the_unit_dialog_shows_the_dispatch_rules_as_they_apply(window, demo_store):
+    """Picking a task shows the unit dispatched, picking "available" shows
+    it off its task; a status or task picked by hand stands, and a task
+    put back puts back the status picked for it."""
+    e12 = demo_store.get("units", demo_store.resolve_id("units", "E-12"))
+    assert (e12.status, e12.task_id) == ("available", None)
+    task = next(t for t in demo_store.list("tasks") if t.title == "Welfare checks, Lower Mill district")
+    dialog = RecordDialog(window.bridge, "units", e12, window)
+    combo, status = dialog.fields["task_id"], dialog.fields["status"]
+    combo.setCurrentIndex(combo.findData(task.id))
+    assert status.currentData() == "dispatched"
+    combo.setCurrentIndex(0)  # put back: so is the status
+    assert status.currentData() == "available"
+    combo.setCurrentIndex(combo.findData(task.id))
+    status.setCurrentIndex(status.findData("en_route"))  # picked by hand: it stands
+    combo.setCurrentIndex(combo.findData(next(t.id for t in demo_store.list("tasks") if t.id != task.id)))
+    assert status.currentData() == "en_route"
+    combo.setCurrentIndex(combo.findData(task.id))
+    dialog.save()
+    e12 = demo_store.get("units", e12.id)
+    assert (e12.status, e12.task_id) == ("en_route", task.id)
+    # Made available: off its task, unless a task is picked here too.
+    dialog = RecordDialog(window.bridge, "units", e12, window)
+    combo, status = dialog.fields["task_id"], dialog.fields["status"]
+    status.setCurrentIndex(status.findData("available"))
+    assert combo.currentData() is None
+    dialog.save()
+    e12 = demo_store.get("units", e12.id)
+    assert (e12.status, e12.task_id) == ("available", None)
+
+
 def test_status_shortcut_and_assignment_from_the_board(window, qtbot, demo_store):
     select(window, "units", "E-12")
     window.status_actions["en_route"].trigger()

@@ -209,6 +209,13 @@ class RecordDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.saved_id: str | None = None
+        self._auto_status = False  # the status set by picking a task, not by hand
+        if self.table.name == "units":
+            # The dispatch rules (Store.update_many), shown as they apply:
+            # a unit put on a task is dispatched, one made available is off
+            # its task; either can be set otherwise before saving.
+            self.fields["task_id"].currentIndexChanged.connect(self._task_picked)
+            self.fields["status"].currentIndexChanged.connect(self._status_picked)
 
     def _widget(self, f: model.Field) -> QWidget:
         current = getattr(self.record, f.name, None) if self.record is not None else f.default
@@ -243,6 +250,31 @@ class RecordDialog(QDialog):
         if what:
             self.suggestions[f.name] = Suggestions(w, lambda: self.in_use(what))
         return w
+
+    def _before(self, name: str):
+        """A field's value as the dialog opened with it."""
+        return getattr(self.record, name) if self.record is not None else self.table.field(name).default
+
+    def _task_picked(self, _index: int) -> None:
+        task, status = self.fields["task_id"], self.fields["status"]
+        if self._auto_status and task.currentData() in (None, self._before("task_id")):
+            # Back as it was: so is the status this dialog set for it.
+            self._auto_status = False
+            status.setCurrentIndex(status.findData(self._before("status")))
+        # (Unless a status was picked here too: then it stands.)
+        elif (task.currentData() not in (None, self._before("task_id"))
+                and status.currentData() == self._before("status") != "dispatched"):
+            status.setCurrentIndex(status.findData("dispatched"))
+            self._auto_status = True
+
+    def _status_picked(self, _index: int) -> None:
+        task, status = self.fields["task_id"], self.fields["status"]
+        if status.currentData() != "dispatched":
+            self._auto_status = False  # picked by hand: it stands
+        # (Unless a task was picked here too: then it stands.)
+        if status.currentData() == "available" and task.currentData() is not None \
+                and task.currentData() == self._before("task_id"):
+            task.setCurrentIndex(0)  # "—"
 
     def in_use(self, what: str) -> list[str]:
         """The values in use of a kind of field (see values_in_use), read once."""
@@ -281,8 +313,6 @@ class RecordDialog(QDialog):
         try:
             values = self.values()
             if self.record is None:
-                if self.table.name == "units" and values.get("task_id") and values["status"] == "available":
-                    del values["status"]  # left as it was: put on a task, the unit is dispatched (Store.update)
                 self.saved_id = self.bridge.add(self.table.name, values)
             else:
                 changed = {k: v for k, v in values.items() if getattr(self.record, k, None) != v}
