@@ -696,12 +696,14 @@ class Store:
             return [rec(*r) for r in rows]
         if ids is None and limit is not None and len(rows) < 50:
             ids = [r[0] for r in rows]
-        if ids is not None and len(ids) < 50:
-            assigned: dict[str, tuple[str, ...]] = {}
-            for task_id in ids:
-                assigned[task_id] = tuple(c for (c,) in self._conn.execute(
-                    "SELECT callsign FROM units WHERE task_id = ? AND deleted = 0 AND created_hlc IS NOT NULL "
-                    "ORDER BY callsign COLLATE NOCASE", (task_id,)))
+        if ids is not None and len(ids) <= CHUNK:
+            # Only these tasks' units (get_many asks a chunk at a time), not every unit's.
+            on: dict[str, list[str]] = defaultdict(list)
+            for task_id, callsign in self._conn.execute(
+                f"SELECT task_id, callsign FROM units WHERE task_id IN ({','.join('?' * len(ids))}) "
+                "AND deleted = 0 AND created_hlc IS NOT NULL ORDER BY callsign COLLATE NOCASE", ids):
+                on[task_id].append(callsign)
+            assigned: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in on.items()}
         else:
             assigned = self.assignments()
         return [rec(*r, assigned_units=assigned.get(r[0], ())) for r in rows]

@@ -64,7 +64,13 @@ def choices(store, f: model.Field) -> list[tuple[str, str]]:
     rows = store.list(f.ref)
     if f.ref != "tasks":
         return [(r.id, str(getattr(r, label))) for r in rows]
-    rows.sort(key=lambda r: (r.status not in OPEN_TASK, str(r.title).casefold()))
+    return task_choices(rows)
+
+
+def task_choices(rows: list) -> list[tuple[str, str]]:
+    """(id, what a person reads) for tasks: those still to do first, by
+    title, then those done, saying so; two of one title told apart."""
+    rows = sorted(rows, key=lambda r: (r.status not in OPEN_TASK, str(r.title).casefold()))
     named = [(r.id, r.title if r.status in OPEN_TASK else f"{r.title} ({model.label(r.status)})") for r in rows]
     # Two tasks of one title ("Traffic control") are told apart by where
     # they are, or else by their ids.
@@ -474,8 +480,8 @@ class PickTaskDialog(QDialog):
         units = store.get_many("units", unit_ids[:1])
         who = units[0].callsign if n == 1 and units else f"{n} units"
         self.setWindowTitle(f"Assign {who} to a task")
-        tasks = {t.id: t for t in store.list("tasks")}
-        staffed = store.assignments()
+        listed = store.list("tasks")
+        tasks = {t.id: t for t in listed}
         rank = {p: i for i, p in enumerate(model.PRIORITIES)}
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search tasks: title, place, priority, status")
@@ -485,13 +491,14 @@ class PickTaskDialog(QDialog):
         none = QListWidgetItem(self.NONE)
         none.setData(Qt.ItemDataRole.UserRole, None)
         self.list.addItem(none)
-        named = choices(store, model.UNITS.field("task_id"))
+        named = task_choices(listed)
         # To do: most urgent first (then as named); done: as named, after.
         order = {key: i for i, (key, _) in enumerate(named)}
         named.sort(key=lambda kv: (tasks[kv[0]].status not in OPEN_TASK, rank.get(tasks[kv[0]].priority, 9),
                                    order[kv[0]]))
         for key, name in named:
-            t, on = tasks[key], len(staffed.get(key, ()))
+            t = tasks[key]
+            on = len(t.assigned_units)
             bits = [name, model.label(t.priority)]
             if t.status in OPEN_TASK:  # (a task done says so in its name)
                 bits.append(model.label(t.status))
@@ -583,7 +590,9 @@ class AssignUnitsDialog(QDialog):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Unchecked)
             self.list.addItem(item)
-        self.list.itemChanged.connect(lambda _item: self._count())
+        self._checked: dict[str, None] = {}  # the ids checked, in the order checked
+        self._shown = self.list.count()
+        self.list.itemChanged.connect(self._toggled)
         self.count = QLabel()
         self.error = error_label()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -604,19 +613,31 @@ class AssignUnitsDialog(QDialog):
         return [self.list.item(i) for i in range(self.list.count())]
 
     def checked(self) -> list[str]:
-        return [it.data(Qt.ItemDataRole.UserRole) for it in self.items()
-                if it.flags() & Qt.ItemFlag.ItemIsUserCheckable and it.checkState() == Qt.CheckState.Checked]
+        return list(self._checked)
+
+    def _toggled(self, item: QListWidgetItem) -> None:
+        # Kept as items are checked, not counted over the list each time
+        # (thousands of units).
+        unit_id = item.data(Qt.ItemDataRole.UserRole)
+        if item.checkState() == Qt.CheckState.Checked:
+            self._checked[unit_id] = None
+        else:
+            self._checked.pop(unit_id, None)
+        self._count()
 
     def _narrow(self, text: str) -> None:
         words = text.casefold().split()
+        self._shown = 0
         for it in self.items():
-            shown = it.text().casefold()
-            it.setHidden(not all(w in shown for w in words))
+            hide = not all(w in it.text().casefold() for w in words)
+            it.setHidden(hide)
+            self._shown += not hide
         self._count()
 
     def _count(self) -> None:
-        n, shown = len(self.checked()), sum(not it.isHidden() for it in self.items())
-        self.count.setText(f"{n} checked to put on {self.task.title}; {shown} of {self.list.count()} units shown")
+        n = len(self._checked)
+        self.count.setText(f"{n} checked to put on {self.task.title}; {self._shown} of {self.list.count()} units "
+                           "shown")
         self.assign_button.setEnabled(n > 0)
 
     def save(self) -> None:
