@@ -1575,8 +1575,7 @@ def test_dragging_units_onto_a_task_assigns_them(window, qtbot, demo_store, monk
     demo_store.delete("units", demo_store.resolve_id("units", "K9-4"))
     other_task = next(r for r in range(tasks.rowCount()) if r != target)
     assert not tasks.dropMimeData(mime, Qt.DropAction.CopyAction, -1, -1, tasks.index(other_task, 0))
-    assert warned == ["A unit you dragged no longer exists (deleted here or on another console meanwhile); "
-                      "nothing was assigned."]
+    assert warned == ["K9-4 was deleted meanwhile (here or on another console); nothing was assigned."]
     assert demo_store.get("units", demo_store.resolve_id("units", "E-12")).task_id == target_id
 
 
@@ -2406,6 +2405,42 @@ def test_assigning_units_to_the_selected_task(qtbot, window, demo_store):
         assert (unit.task_id, unit.status) == (task.id, "dispatched")
     window.undo()
     assert all(demo_store.get("units", demo_store.resolve_id("units", c)).task_id is None for c in picked)
+
+
+def test_units_or_a_task_deleted_while_picking_are_named(qtbot, window, demo_store, monkeypatch):
+    """Deleted here or on another console while the picker was open: the
+    dialog says which, and nothing is assigned."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    title = "Welfare checks, Lower Mill district"
+    task = next(t for t in demo_store.list("tasks") if t.title == title)
+    window.tabs.setCurrentIndex(1)
+    f = window.filters["tasks"]
+    col = [k for k, _ in f.sourceModel().columns].index("title")
+    window.views["tasks"].selectRow(next(r for r in range(f.rowCount()) if f.index(r, col).data() == title))
+    dialog = window.assign_units()
+    dialog.search.setText("available")
+    picked = [it for it in dialog.items() if not it.isHidden()][:2]
+    for it in picked:
+        it.setCheckState(Qt.CheckState.Checked)
+    names = [it.text().split(" — ")[0] for it in picked]
+    with Store(demo_store.path) as other:  # as a peer's delete arrives
+        other.delete("units", other.resolve_id("units", names[1]))
+    dialog.assign_button.click()
+    assert dialog.error.text() == f"{names[1]} was deleted meanwhile (here or on another console); nothing was " \
+                                  "assigned." and dialog.isVisible()
+    assert demo_store.get("units", demo_store.resolve_id("units", names[0])).task_id is None
+    # The task itself deleted while a unit's picker was open.
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    select(window, "units", names[0])
+    picker = window.assign_selected()
+    picker.search.setText("welfare mill")
+    demo_store.delete("tasks", task.id)
+    picker.pick()
+    assert warned == [f"The task {title} was deleted meanwhile (here or on another console); nothing was assigned."]
+    assert demo_store.get("units", demo_store.resolve_id("units", names[0])).task_id is None
 
 
 def test_completing_a_task_asks_to_release_its_units(qtbot, window, demo_store, monkeypatch):

@@ -463,6 +463,26 @@ class AutoBackupDialog(QDialog):
         self.accept()
 
 
+def assign_problem(store, unit_ids: list[str], task_id: str | None) -> str | None:
+    """Why units picked a moment ago cannot be put on a task now, in words
+    for the person who picked them (a unit or the task deleted meanwhile,
+    here or on another console), or None."""
+    live = {u.id for u in store.get_many("units", unit_ids)}
+    gone = [u.callsign for uid in unit_ids if uid not in live
+            for u in [store.get("units", uid, deleted=True)]]
+    if gone:
+        return (f"{_few_names(gone)} {'was' if len(gone) == 1 else 'were'} deleted meanwhile (here or on another "
+                "console); nothing was assigned.")
+    if task_id is not None and not store.get_many("tasks", [task_id]):
+        title = store.get("tasks", task_id, deleted=True).title
+        return f"The task {title} was deleted meanwhile (here or on another console); nothing was assigned."
+    return None
+
+
+def _few_names(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 class PickTaskDialog(QDialog):
     """Pick the task to put units on (or none, to take them off theirs):
     the tasks still to do first, most urgent first, each with its
@@ -644,6 +664,10 @@ class AssignUnitsDialog(QDialog):
         ids = self.checked()
         if not ids:
             self.error.setText("Check the units to put on the task.")
+            return
+        problem = assign_problem(self.bridge.store, ids, self.task.id)
+        if problem:
+            self.error.setText(problem)
             return
         try:
             self.bridge.assign(ids, self.task.id)

@@ -48,6 +48,7 @@ from console.ui.dialogs import (
     RecordDialog,
     StatusTimersDialog,
     StockDialog,
+    assign_problem,
 )
 from console.ui.journal import JournalDock
 from console.ui.models import (
@@ -824,9 +825,18 @@ class MainWindow(QMainWindow):
         if not recs:
             return None
         dialog = PickTaskDialog(self.bridge, [r.id for r in recs], self)
-        dialog.accepted.connect(lambda: self._try(self.bridge.assign, [r.id for r in recs], dialog.picked))
+        dialog.accepted.connect(lambda: self._assign([r.id for r in recs], dialog.picked))
         dialog.open()
         return dialog
+
+    def _assign(self, unit_ids: list[str], task_id: str | None) -> bool:
+        """Put units on a task (None: off theirs), saying why not if a unit or
+        the task was deleted since they were picked."""
+        problem = assign_problem(self.store, unit_ids, task_id)
+        if problem:
+            QMessageBox.warning(self, "Not done", problem)
+            return False
+        return self._try(self.bridge.assign, unit_ids, task_id)
 
     def assign_units(self) -> AssignUnitsDialog | None:
         """Pick units to put on the task selected on the Tasks board."""
@@ -839,12 +849,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _drop_units(self, unit_ids: list[str], task_id: str) -> bool:
-        live = {u.id for u in self.store.get_many("units", unit_ids)}
-        if len(live) < len(unit_ids):
-            QMessageBox.warning(self, "Not done", "A unit you dragged no longer exists (deleted here or on "
-                                "another console meanwhile); nothing was assigned.")
-            return False
-        done = self._try(self.bridge.assign, unit_ids, task_id)
+        done = self._assign(unit_ids, task_id)
         if done:
             title = self.store.get("tasks", task_id).title
             n = len(unit_ids)
