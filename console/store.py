@@ -1431,8 +1431,8 @@ class Store:
 
     def _tasks_unstaffed(self, w: _Writer, task_ids: Collection[str], moved: Collection[str]) -> None:
         """A task assigned that the last of its units was taken off (the
-        units `moved` by this edit) is open again, to be staffed: a task
-        under way stays so."""
+        units `moved` by this edit, or deleted) is open again, to be
+        staffed: a task under way stays so."""
         for task_id in task_ids:
             task = self._live_row(model.TASKS, task_id, deleted=True)
             if task["deleted"] or task["status"] != "assigned":
@@ -1484,11 +1484,15 @@ class Store:
             raise ValidationError(f"{t.name} is append-only: entries are never deleted")
         with self._writing() as w:
             done: set[str] = set()
+            left: set[str] = set()  # the tasks of units deleted
             for ref in refs:
                 row = self._live_row(t, ref)
                 if row["id"] not in done:
                     done.add(row["id"])
                     self._delete(w, t, row)
+                    if t.name == "units" and row["task_id"]:
+                        left.add(row["task_id"])
+            self._tasks_unstaffed(w, left, done)
 
     def _delete(self, w: _Writer, t: model.Table, row: dict) -> None:
         heads = self._row_heads(t.name, row["id"])

@@ -162,6 +162,9 @@ def test_putting_a_unit_on_a_task_dispatches_it_as_dispatchers_work(make_store):
     assert s.get("units", new).status == "dispatched" and s.get("tasks", roads).status == "assigned"  # E-21 stays
     s.update_many("units", [e21, new], {"task_id": levee})
     assert (s.get("tasks", roads).status, s.get("tasks", levee).status) == ("open", "assigned")
+    # Its last units deleted, a task is open again too.
+    s.delete_many("units", [e21, new])
+    assert s.get("tasks", levee).status == "open"
 
 
 def test_every_write_is_logged_with_origin_operator_and_journal(make_store):
