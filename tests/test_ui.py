@@ -2394,6 +2394,14 @@ def test_assigning_units_to_the_selected_task(qtbot, window, demo_store):
     dialog.search.setText("  AVAILABLE ")
     shown = [it for it in dialog.items() if not it.isHidden()]
     assert len(shown) == len(free) and all(" — available" in it.text() for it in shown)
+    # The arrow keys in the search box move through the list; Space in the list checks the unit highlighted.
+    qtbot.keyClick(dialog.search, Qt.Key.Key_Down)
+    assert dialog.list.currentItem() is not None and not dialog.list.currentItem().isHidden()
+    dialog.list.setCurrentItem(shown[2])
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Space)
+    assert dialog.checked() == [shown[2].data(Qt.ItemDataRole.UserRole)]
+    qtbot.keyClick(dialog.list, Qt.Key.Key_Space)
+    assert dialog.checked() == []
     for it in shown[:2]:
         it.setCheckState(Qt.CheckState.Checked)
     picked = [it.text().split(" — ")[0] for it in shown[:2]]

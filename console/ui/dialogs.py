@@ -463,6 +463,24 @@ class AutoBackupDialog(QDialog):
         self.accept()
 
 
+class ArrowsToList(QObject):
+    """Up and down (and a page either way) in a search box move through the
+    list it narrows, so the hands stay on the keys."""
+
+    KEYS = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
+
+    def __init__(self, search: QLineEdit, target: QListWidget) -> None:
+        super().__init__(search)
+        self.search, self.target = search, target
+        search.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.KeyPress and event.key() in self.KEYS:
+            QApplication.sendEvent(self.target, event)
+            return True
+        return False
+
+
 def assign_problem(store, unit_ids: list[str], task_id: str | None) -> str | None:
     """Why units picked a moment ago cannot be put on a task now, in words
     for the person who picked them (a unit or the task deleted meanwhile,
@@ -506,8 +524,8 @@ class PickTaskDialog(QDialog):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search tasks: title, place, priority, status")
         self.search.textChanged.connect(self._narrow)
-        self.search.installEventFilter(self)
         self.list = QListWidget()
+        ArrowsToList(self.search, self.list)
         none = QListWidgetItem(self.NONE)
         none.setData(Qt.ItemDataRole.UserRole, None)
         self.list.addItem(none)
@@ -553,14 +571,6 @@ class PickTaskDialog(QDialog):
         first = next((it for it in self.shown() if it.data(Qt.ItemDataRole.UserRole)), None)
         self.list.setCurrentItem(first or (self.shown() or [None])[0])
 
-    def eventFilter(self, watched, event) -> bool:
-        # Up and down in the search box move through the list, so the keys never leave it.
-        if watched is self.search and event.type() == QEvent.Type.KeyPress and event.key() in (
-                Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
-            QApplication.sendEvent(self.list, event)
-            return True
-        return super().eventFilter(watched, event)
-
     def pick(self) -> None:
         item = self.list.currentItem()
         if item is None or item.isHidden():
@@ -594,6 +604,7 @@ class AssignUnitsDialog(QDialog):
         self.search.setPlaceholderText("Search: callsign, agency, kind, status, place")
         self.search.textChanged.connect(self._narrow)
         self.list = QListWidget()
+        ArrowsToList(self.search, self.list)  # (Tab into the list: Space checks the unit highlighted)
         for u in units:
             bits = [u.callsign, u.agency, u.kind, model.label(u.status)]
             if u.task_id == task.id:
