@@ -1503,6 +1503,11 @@ def test_assigning_through_the_task_picker(window, qtbot, demo_store):
     todo = [t for t in demo_store.list("tasks") if t.status in OPEN_TASK]
     ranks = [model.PRIORITIES.index(line.split(" — ")[1]) for line in lines[1:len(todo) + 1]]
     assert ranks == sorted(ranks) and lines[len(todo) + 1].split(" — ")[0].endswith(("(completed)", "(cancelled)"))
+    # Within a priority, the soonest due first (overdue first), as the situation report lists them.
+    by_title = {t.title: t for t in todo}
+    picked = [by_title[line.split(" — ")[0]] for line in lines[1:len(todo) + 1]]
+    keys = [(model.PRIORITIES.index(t.priority), t.due or "\uffff") for t in picked]
+    assert keys == sorted(keys)
     assert dialog.list.currentRow() == 1  # the most urgent task to do, ready for Enter
     welfare = next(t for t in todo if t.title == "Welfare checks, Lower Mill district")
     assert not welfare.assigned_units

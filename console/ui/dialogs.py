@@ -503,7 +503,7 @@ def _few_names(names: list[str], shown: int = 5) -> str:
 
 class PickTaskDialog(QDialog):
     """Pick the task to put units on (or none, to take them off theirs):
-    the tasks still to do first, most urgent first, each with its
+    the tasks still to do first, most urgent first (then soonest due), each with its
     priority, status, place and how many units are on it; any words typed
     narrow the list, and Enter takes the one highlighted (the first shown,
     as typed). `picked` is what was chosen: a task id, or None for none."""
@@ -530,10 +530,17 @@ class PickTaskDialog(QDialog):
         none.setData(Qt.ItemDataRole.UserRole, None)
         self.list.addItem(none)
         named = task_choices(listed)
-        # To do: most urgent first (then as named); done: as named, after.
+        # To do: most urgent first, then the soonest due (overdue first), as
+        # the situation report lists them, then as named; done: as named, after.
         order = {key: i for i, (key, _) in enumerate(named)}
-        named.sort(key=lambda kv: (tasks[kv[0]].status not in OPEN_TASK, rank.get(tasks[kv[0]].priority, 9),
-                                   order[kv[0]]))
+
+        def urgency(kv):
+            t = tasks[kv[0]]
+            if t.status not in OPEN_TASK:
+                return (1, 0, "", order[kv[0]])
+            return (0, rank.get(t.priority, 9), t.due or "\uffff", order[kv[0]])
+
+        named.sort(key=urgency)
         for key, name in named:
             t = tasks[key]
             on = len(t.assigned_units)
