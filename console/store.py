@@ -1387,6 +1387,10 @@ class Store:
         if "deleted" in values and not restoring:
             raise ValidationError("use delete to delete a row; deleted=false restores one")
         with self._writing() as w:
+            if t.name == "units" and not restoring:
+                # Read once for every row (a task named by a short id, a
+                # status in words), as the dispatch rules compare them.
+                values = {k: self._prepare(t, k, v) if k in ("task_id", "status") else v for k, v in values.items()}
             done: set[str] = set()
             left: set[str] = set()  # the tasks units were taken off
             for ref in refs:
@@ -1405,19 +1409,18 @@ class Store:
             return [c for c in w.changes if c.table == t.name]
 
     def _dispatch_rules(self, unit: dict, values: Mapping[str, Any]) -> dict[str, Any]:
-        """What else an edit of a unit means, as dispatchers work: put on
-        another task, it is dispatched to it (unless its status is given in
-        the same edit, or it is dispatched already); made available, it is
-        off its task (unless a task is given). Either is written with the
-        edit: the same transaction, journal entry and undo."""
+        """What else an edit of a unit (its values as stored) means, as
+        dispatchers work: put on another task, it is dispatched to it
+        (unless its status is given in the same edit, or it is dispatched
+        already); made available, it is off its task (unless a task is
+        given). Either is written with the edit: the same transaction,
+        journal entry and undo."""
         if "task_id" in values and "status" not in values:
-            task = self._prepare(model.UNITS, "task_id", values["task_id"], row_id=unit["id"])
+            task = values["task_id"]
             if task is not None and task != unit["task_id"] and unit["status"] != "dispatched":
                 return {"status": "dispatched"}
-        if "status" in values and "task_id" not in values and unit["task_id"] is not None:
-            status = model.check_given(model.UNITS, model.UNITS.field("status"), values["status"])
-            if status == "available":
-                return {"task_id": None}
+        if values.get("status") == "available" and "task_id" not in values and unit["task_id"] is not None:
+            return {"task_id": None}
         return {}
 
     def _tasks_staffed(self, w: _Writer, task_ids: Collection[str | None]) -> None:

@@ -65,15 +65,18 @@ def journal_text(w, row):
 
 
 def select(w, table, label_value):
+    """Show a board and select the row whose label (a unit's callsign, a
+    task's title, a resource's name) is `label_value`."""
     from PySide6.QtCore import QItemSelectionModel
 
     view, f = w.views[table], w.filters[table]
     w.tabs.setCurrentIndex(["units", "tasks", "resources"].index(table))
+    col = [k for k, _ in f.sourceModel().columns].index(model.TABLES[table].label)
     for r in range(f.rowCount()):
-        if f.index(r, 0).data() == label_value:
+        if f.index(r, col).data() == label_value:
             flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-            view.selectionModel().select(f.index(r, 0), flags)
-            view.setCurrentIndex(f.index(r, 0))
+            view.selectionModel().select(f.index(r, col), flags)
+            view.setCurrentIndex(f.index(r, col))
             return
     raise AssertionError(f"{label_value} is not on the {table} board")
 
@@ -2376,10 +2379,7 @@ def test_assigning_units_to_the_selected_task(qtbot, window, demo_store):
     assert window.statusBar().currentMessage() == "Select a task on the Tasks board first"
     title = "Evacuate Elm Street mobile home park"
     task = next(t for t in demo_store.list("tasks") if t.title == title)
-    window.tabs.setCurrentIndex(1)
-    f = window.filters["tasks"]
-    col = [k for k, _ in f.sourceModel().columns].index("title")
-    window.views["tasks"].selectRow(next(r for r in range(f.rowCount()) if f.index(r, col).data() == title))
+    select(window, "tasks", title)
     dialog = window.assign_units()
     assert dialog.windowTitle() == f"Assign units to {title}"
     lines = [it.text() for it in dialog.items()]
@@ -2428,10 +2428,7 @@ def test_units_or_a_task_deleted_while_picking_are_named(qtbot, window, demo_sto
 
     title = "Welfare checks, Lower Mill district"
     task = next(t for t in demo_store.list("tasks") if t.title == title)
-    window.tabs.setCurrentIndex(1)
-    f = window.filters["tasks"]
-    col = [k for k, _ in f.sourceModel().columns].index("title")
-    window.views["tasks"].selectRow(next(r for r in range(f.rowCount()) if f.index(r, col).data() == title))
+    select(window, "tasks", title)
     dialog = window.assign_units()
     dialog.search.setText("available")
     picked = [it for it in dialog.items() if not it.isHidden()][:2]
@@ -2475,18 +2472,13 @@ def test_completing_a_task_asks_to_release_its_units(qtbot, window, demo_store, 
     on_it = sorted((u for u in demo_store.list("units") if u.task_id == task.id), key=lambda u: u.callsign)
     assert len(on_it) == 3
 
-    def select_task() -> None:
-        window.tabs.setCurrentIndex(1)
-        f = window.filters["tasks"]
-        col = [k for k, _ in f.sourceModel().columns].index("title")
-        window.views["tasks"].selectRow(next(r for r in range(f.rowCount()) if f.index(r, col).data() == title))
 
     def state():
         return demo_store.get("tasks", task.id).status, [(u.status, u.task_id) for u in
                                                           demo_store.get_many("units", [u.id for u in on_it])]
 
     before = state()
-    select_task()
+    select(window, "tasks", title)
     answer[0] = B.Cancel
     window.task_status_actions["completed"].trigger()
     text, buttons = asked.pop()
@@ -2507,7 +2499,7 @@ def test_completing_a_task_asks_to_release_its_units(qtbot, window, demo_store, 
     assert len(asked) == 2 and state()[0] == "in_progress"
     # In the edit dialog: asked once saved (no Cancel then), the units released on Yes.
     answer[0] = B.Yes
-    select_task()
+    select(window, "tasks", title)
     dialog = window.edit_selected("tasks")
     status = dialog.fields["status"]
     status.setCurrentIndex(status.findData("completed"))
@@ -2522,11 +2514,7 @@ def test_the_assignment_list_of_the_selected_task(qtbot, window, demo_store, tmp
     assert window.open_assignment() is None  # on the Units board, no task is selected
     assert window.statusBar().currentMessage() == "Select a task on the Tasks board first"
     task = next(t for t in demo_store.list("tasks") if t.title == "Evacuate Elm Street mobile home park")
-    window.tabs.setCurrentIndex(1)
-    f, view = window.filters["tasks"], window.views["tasks"]
-    title_col = [k for k, _ in f.sourceModel().columns].index("title")
-    row = next(r for r in range(f.rowCount()) if f.index(r, title_col).data() == task.title)
-    view.selectRow(row)
+    select(window, "tasks", task.title)
     dialog = window.open_assignment()
     qtbot.addWidget(dialog)
     assert dialog.windowTitle() == f"Assignment list (ICS 204) — {task.title}"

@@ -501,31 +501,76 @@ def _few_names(names: list[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-class PickTaskDialog(QDialog):
+class SearchListDialog(QDialog):
+    """A dialog to pick from a list that narrows as words are typed (every
+    word somewhere in a row, whatever the case), the arrow keys in the
+    search box moving through it, with an Assign button that is the
+    standard OK, so Enter presses it wherever the focus is. Subclasses
+    fill `self.list`, and may show a line of their own (`below`)."""
+
+    def __init__(self, title: str, placeholder: str, on_assign: Callable[[], None], parent: QWidget | None,
+                 below: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(placeholder)
+        self.search.textChanged.connect(self._narrow)
+        self.list = QListWidget()
+        ArrowsToList(self.search, self.list)
+        self.error = error_label()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.assign_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.assign_button.setText("Assign")
+        buttons.accepted.connect(on_assign)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list)
+        if below is not None:
+            layout.addWidget(below)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(820, 480)
+
+    def items(self) -> list[QListWidgetItem]:
+        return [self.list.item(i) for i in range(self.list.count())]
+
+    def shown(self) -> list[QListWidgetItem]:
+        return [it for it in self.items() if not it.isHidden()]
+
+    def _narrow(self, text: str) -> None:
+        words = text.casefold().split()
+        shown = 0
+        for it in self.items():
+            hide = not all(w in it.text().casefold() for w in words)
+            it.setHidden(hide)
+            shown += not hide
+        self.narrowed(shown)
+
+    def narrowed(self, shown: int) -> None:
+        """The list was narrowed to `shown` rows."""
+
+
+class PickTaskDialog(SearchListDialog):
     """Pick the task to put units on (or none, to take them off theirs):
-    the tasks still to do first, most urgent first (then soonest due), each with its
-    priority, status, place and how many units are on it; any words typed
-    narrow the list, and Enter takes the one highlighted (the first shown,
-    as typed). `picked` is what was chosen: a task id, or None for none."""
+    the tasks still to do first, most urgent first (then soonest due),
+    each with its priority, status, place and how many units are on it;
+    Enter takes the one highlighted (the first shown, as typed). `picked`
+    is what was chosen: a task id, or None for none."""
 
     NONE = "— none: off its task —"
 
     def __init__(self, bridge, unit_ids: list[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
         store = bridge.store
-        self.picked: str | None = None
         n = len(unit_ids)
         units = store.get_many("units", unit_ids[:1])
         who = units[0].callsign if n == 1 and units else f"{n} units"
-        self.setWindowTitle(f"Assign {who} to a task")
+        super().__init__(f"Assign {who} to a task", "Search tasks: title, place, priority, status", self.pick,
+                         parent)
+        self.picked: str | None = None
         listed = store.list("tasks")
         tasks = {t.id: t for t in listed}
         rank = {p: i for i, p in enumerate(model.PRIORITIES)}
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search tasks: title, place, priority, status")
-        self.search.textChanged.connect(self._narrow)
-        self.list = QListWidget()
-        ArrowsToList(self.search, self.list)
         none = QListWidgetItem(self.NONE)
         none.setData(Qt.ItemDataRole.UserRole, None)
         self.list.addItem(none)
@@ -554,27 +599,10 @@ class PickTaskDialog(QDialog):
             item.setData(Qt.ItemDataRole.UserRole, key)
             self.list.addItem(item)
         self.list.itemActivated.connect(lambda _item: self.pick())
-        self.error = error_label()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Assign")  # Enter, wherever the focus is
-        buttons.accepted.connect(self.pick)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.search)
-        layout.addWidget(self.list)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
-        self.resize(820, 480)
         self.list.setCurrentRow(1 if self.list.count() > 1 else 0)
 
-    def shown(self) -> list[QListWidgetItem]:
-        return [it for i in range(self.list.count()) if not (it := self.list.item(i)).isHidden()]
-
-    def _narrow(self, text: str) -> None:
-        words = text.casefold().split()
-        for i in range(self.list.count()):
-            it = self.list.item(i)
-            it.setHidden(bool(words) and not all(w in it.text().casefold() for w in words))
+    def narrowed(self, shown: int) -> None:
+        # The first task shown is highlighted, for Enter ("none" only if it alone is shown).
         first = next((it for it in self.shown() if it.data(Qt.ItemDataRole.UserRole)), None)
         self.list.setCurrentItem(first or (self.shown() or [None])[0])
 
@@ -591,27 +619,25 @@ class PickTaskDialog(QDialog):
 PICK_ORDER = {"available": 0, "returning": 1, "out_of_service": 3}
 
 
-class AssignUnitsDialog(QDialog):
+class AssignUnitsDialog(SearchListDialog):
     """Put units on a task, picked from a list of them all: those on it
     already (not to pick), then the available ones, then those busy
     (saying on what), out of service last; any word typed in the search
-    box narrows it (callsign, agency, kind, status, place). The units
-    checked are put on the task together, as one step to undo
-    (dispatched: see Store.update_many)."""
+    box narrows it (callsign, agency, kind, status, place); Tab into the
+    list, and Space checks the unit highlighted. The units checked are put
+    on the task together, as one step to undo (dispatched: see
+    Store.update_many)."""
 
     def __init__(self, bridge, task, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        count = QLabel()
+        super().__init__(f"Assign units to {task.title}", "Search: callsign, agency, kind, status, place",
+                         self.save, parent, below=count)
+        self.count = count
         self.bridge, self.task = bridge, task
-        self.setWindowTitle(f"Assign units to {task.title}")
         store = bridge.store
         units = store.list("units")
         titles = {t.id: t.title for t in store.get_many("tasks", {u.task_id for u in units if u.task_id})}
         units.sort(key=lambda u: (u.task_id != task.id, PICK_ORDER.get(u.status, 2), u.callsign.casefold()))
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search: callsign, agency, kind, status, place")
-        self.search.textChanged.connect(self._narrow)
-        self.list = QListWidget()
-        ArrowsToList(self.search, self.list)  # (Tab into the list: Space checks the unit highlighted)
         for u in units:
             bits = [u.callsign, u.agency, u.kind, model.label(u.status)]
             if u.task_id == task.id:
@@ -631,24 +657,7 @@ class AssignUnitsDialog(QDialog):
         self._checked: dict[str, None] = {}  # the ids checked, in the order checked
         self._shown = self.list.count()
         self.list.itemChanged.connect(self._toggled)
-        self.count = QLabel()
-        self.error = error_label()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.assign_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.assign_button.setText("Assign")
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.search)
-        layout.addWidget(self.list)
-        layout.addWidget(self.count)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
-        self.resize(820, 480)
         self._count()
-
-    def items(self) -> list[QListWidgetItem]:
-        return [self.list.item(i) for i in range(self.list.count())]
 
     def checked(self) -> list[str]:
         return list(self._checked)
@@ -663,13 +672,8 @@ class AssignUnitsDialog(QDialog):
             self._checked.pop(unit_id, None)
         self._count()
 
-    def _narrow(self, text: str) -> None:
-        words = text.casefold().split()
-        self._shown = 0
-        for it in self.items():
-            hide = not all(w in it.text().casefold() for w in words)
-            it.setHidden(hide)
-            self._shown += not hide
+    def narrowed(self, shown: int) -> None:
+        self._shown = shown
         self._count()
 
     def _count(self) -> None:

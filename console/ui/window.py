@@ -1216,19 +1216,9 @@ class MainWindow(QMainWindow):
                     at = self._due_at[rec.due] = due_timestamp(rec.due)
                 if at is not None and at < now:
                     late.append((at, rec.title))
-        at = BOARDS.index("tasks")
-        bar = self.tabs.tabBar()
         self.overdue = len(late)
-        if late:
-            self.tabs.setTabText(at, f"Tasks ({len(late)} overdue)")
-            bar.setTabTextColor(at, QColor(OVERDUE_COLOUR))
-            self.tabs.setTabToolTip(at, "Overdue: " + "; ".join(
-                f"{title} (by {span_text(now - t)})" for t, title in heapq.nsmallest(OUTBOX_TIP, late))
-                + (f"; and {len(late) - OUTBOX_TIP} more" if len(late) > OUTBOX_TIP else ""))
-        else:
-            self.tabs.setTabText(at, "Tasks")
-            bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
-            self.tabs.setTabToolTip(at, "")
+        self._flag_tab("tasks", f"{len(late)} overdue", OVERDUE_COLOUR, "Overdue: ", len(late),
+                       [f"{title} (by {span_text(now - t)})" for t, title in heapq.nsmallest(OUTBOX_TIP, late)])
         if len(self._due_at) > 4 * (len(self.models["tasks"].records) + len(self.models["units"].records)) + 1000:
             self._due_at.clear()  # due times and status times no row has any more
         self._show_to_check(now)
@@ -1298,22 +1288,28 @@ class MainWindow(QMainWindow):
             if f.ids is not None:  # showing only the units to check: these now
                 f.show_only(self._flagged("units", f.agency))
             self._show_tally()
-        at = BOARDS.index("units")
-        bar = self.tabs.tabBar()
         self.to_check = len(past)
-        if past:
-            self.tabs.setTabText(at, f"Units ({len(past)} to check)")
-            bar.setTabTextColor(at, QColor(DUE_SOON_COLOUR))
-            self.tabs.setTabToolTip(at, "Past their status timers, not checked in since (Ctrl+K checks in the "
-                                        "selected ones): " + "; ".join(
-                f"{callsign} ({model.label(status)}, {span_text(-over)} past)"
-                for over, callsign, status in heapq.nsmallest(OUTBOX_TIP, past))
-                + (f"; and {len(past) - OUTBOX_TIP} more" if len(past) > OUTBOX_TIP else ""))
+        self._flag_tab("units", f"{len(past)} to check", DUE_SOON_COLOUR,
+                       "Past their status timers, not checked in since (Ctrl+K checks in the selected ones): ",
+                       len(past), [f"{callsign} ({model.label(status)}, {span_text(-over)} past)"
+                                   for over, callsign, status in heapq.nsmallest(OUTBOX_TIP, past)])
+        self._show_attention()
+
+    def _flag_tab(self, board: str, said: str, colour: str, lead: str, n: int, first: list[str]) -> None:
+        """A board's tab, when `n` of its rows need attention, saying so in
+        colour ("Tasks (2 overdue)"), its tooltip naming the `first` few
+        after `lead`; else its name alone."""
+        at, bar = BOARDS.index(board), self.tabs.tabBar()
+        name = board.capitalize()
+        if n:
+            self.tabs.setTabText(at, f"{name} ({said})")
+            bar.setTabTextColor(at, QColor(colour))
+            self.tabs.setTabToolTip(at, lead + "; ".join(first) + (f"; and {n - len(first)} more" if n > len(first)
+                                                                    else ""))
         else:
-            self.tabs.setTabText(at, "Units")
+            self.tabs.setTabText(at, name)
             bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
             self.tabs.setTabToolTip(at, "")
-        self._show_attention()
 
     def _read_more_check_ins(self) -> bool:
         self._show_to_check()  # reads the next slice, and wants this again if more remain
