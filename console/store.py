@@ -1849,8 +1849,8 @@ class Store:
                                             h.id if h else (r["created_by"], r["created_seq"])).fetchone()
                 left.append(f"{what} changed since to {self._describe(t, fname, now)} by {op} ({ag})")
                 continue
-            known, before = self._value_before(c0.prev, fname)
-            if not known:
+            held, before = self._value_before(c0.prev, fname)
+            if held is None:
                 left.append(f"{what}: the value before is not held here")
                 continue
             if before == after:
@@ -1865,7 +1865,10 @@ class Store:
             except ValidationError as exc:
                 left.append(f"{name(tname, row)}: {exc}")
                 continue
-            w.change(tname, row, fname, "set", value, sorted(hs))
+            # A status taken back names, besides what it replaces, the
+            # version it gives back, so that its time comes back with it.
+            named = sorted(hs) + ([held] if (tname, fname) == ("units", "status") and held not in hs else [])
+            w.change(tname, row, fname, "set", value, named)
         # Stock: the opposite amount.
         for (tname, row, fname), units in sorted(added.items()):
             t, r = model.TABLES[tname], rows[(tname, row)]
@@ -1905,9 +1908,10 @@ class Store:
             w.change(tname, row, "deleted", "delete", True, seen(tname, row))
         return left
 
-    def _value_before(self, prev: Sequence[tuple[str, int]], fname: str) -> tuple[bool, Any]:
-        """The value a field showed before a change that replaced `prev`:
-        the last writer's among them. (False, None) if none is held here."""
+    def _value_before(self, prev: Sequence[tuple[str, int]], fname: str) -> tuple[tuple[str, int] | None, Any]:
+        """The value a field showed before a change that replaced `prev`,
+        and the version that held it: the last writer's among them. (None,
+        None) if none is held here."""
         best = None
         for o, s in prev:
             r = self._conn.execute("SELECT hlc, kind, value FROM changes WHERE origin = ? AND seq = ?",
@@ -1918,8 +1922,8 @@ class Store:
             if r[1] == "insert":
                 value = value.get(fname)
             if best is None or (r[0], o) > best[0]:
-                best = ((r[0], o), value)
-        return (False, None) if best is None else (True, best[1])
+                best = ((r[0], o), (o, s), value)
+        return (None, None) if best is None else (best[1], best[2])
 
     def _row_heads(self, tname: str, row: str) -> dict[str, dict[tuple[str, int], Head]]:
         out: dict[str, dict[tuple[str, int], Head]] = defaultdict(dict)
@@ -1950,6 +1954,7 @@ class Store:
         log, edit, edit_value, edge = log_rows.append, edit_rows.append, edit_values.append, edges.append
         inserts: dict[str, list[Change]] = defaultdict(list)
         counters: dict[tuple[str, str, str], int] = defaultdict(int)  # in thousandths
+        retimed: set[str] = set()  # units whose status time may be an earlier version's (see _status_since)
         for c in new:
             origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = c
             if kind == "insert":
@@ -1972,6 +1977,8 @@ class Store:
                         edge((table, row, field, p[0], p[1]))
                     if len(prev) > 1:
                         more_named.extend((table, row, field, p[0], p[1]) for p in prev[1:])
+                        if field == "status" and table == "units":
+                            retimed.add(row)
                 else:
                     edit((table, row, field, origin, seq, hlc, kind, None, None))
         conn.executemany(
@@ -2065,6 +2072,12 @@ class Store:
                    "AND s.field = e.field AND s.origin = e.origin AND s.seq = e.seq)" if any_superseded else "")
             )
             if any_superseded:
+                # A status version named before it arrived may be the one
+                # whose time the status shows.
+                retimed.update(r for (r,) in conn.execute(
+                    "SELECT s.row_id FROM superseded s JOIN temp.b_edits e ON s.tbl = e.tbl AND s.row_id = e.row_id "
+                    "AND s.origin = e.origin AND s.seq = e.seq WHERE s.tbl = 'units' AND s.field = 'status'"
+                ))
                 # Names now answered by their version's arrival (a delete
                 # names versions of every field, so any field counts here).
                 conn.execute(
@@ -2102,6 +2115,7 @@ class Store:
             ))
             conn.execute("DELETE FROM temp.b_edits")
             self._show_winners(edit_rows, edit_values, blocked, several)
+            retimed.update(row for tname, row, fname in several if fname == "status" and tname == "units")
             if check:
                 conflicts_changed = self._refresh_conflicts(check)
 
@@ -2121,6 +2135,10 @@ class Store:
         # 4. Inserts that found their row already made by earlier edits.
         for c in late_inserts:
             self._late_insert(c, self._row_heads(c.table, c.row))
+            if c.table == "units":
+                retimed.add(c.row)
+        if retimed:
+            self._status_since(retimed)
 
         return ChangeSet(local=local, conflicts=conflicts_changed, changes=tuple(new))
 
@@ -2179,6 +2197,53 @@ class Store:
                 f"UPDATE {tname} SET {target} = (SELECT {pick} {winner}) WHERE id = ?3",
                 [(tname, fname, r) for r in ids],
             )
+
+    def _status_since(self, units: set[str]) -> None:
+        """Write the status time of `units` again, from their status versions.
+
+        A unit's status time is its winning status version's, except where
+        that version names several (an undo names the version it gives
+        back; keeping one side of a conflict names every side): then it is
+        the earliest status time among it and the held versions it names
+        that hold the same status. So undoing a status change, or keeping
+        one side, gives back the time the status was set, not the time of
+        the undo. Every console reaches the same time: a named version
+        that arrives later is remembered as superseded, and its arrival
+        brings its row here again (see _merge)."""
+        conn = self._conn
+
+        def since(origin: str, seq: int, depth: int = 0) -> int | None:
+            r = conn.execute("SELECT hlc, kind, value, prev FROM changes WHERE origin = ? AND seq = ?",
+                             (origin, seq)).fetchone()
+            if r is None:
+                return None
+            hlc, kind, value, prev = r
+            named = json.loads(prev) if kind != "insert" else []
+            if len(named) < 2 or depth > _SINCE_DEPTH:
+                return hlc
+            status = _loads(value)
+            best = hlc
+            for o, s in named:
+                v = conn.execute("SELECT kind, value FROM changes WHERE origin = ? AND seq = ?", (o, s)).fetchone()
+                if v is None:
+                    continue
+                held = _loads(v[1])
+                if (held.get("status") if v[0] == "insert" else held) == status:
+                    earlier = since(o, s, depth + 1)
+                    if earlier is not None and earlier < best:
+                        best = earlier
+            return best
+
+        args = []
+        for row in sorted(units):
+            win = conn.execute(
+                "SELECT origin, seq FROM heads WHERE tbl = 'units' AND row_id = ? AND field = 'status' "
+                "ORDER BY hlc DESC, origin DESC LIMIT 1", (row,)
+            ).fetchone()
+            at = since(*win) if win else None
+            if at is not None:
+                args.append((clock.to_iso(at), row))
+        conn.executemany("UPDATE units SET status_since = ? WHERE id = ?", args)
 
     def _created(self, tname: str, ids: list[str]) -> Iterator[tuple[str, str, int]]:
         for part in _chunks(ids):
@@ -2374,6 +2439,9 @@ class _Writer:
         return self.change("journal", new_id(), ROW_FIELD, "insert", value)
 
 
+# How many undos of undos (or reconciliations) deep a status time is traced
+# back (see Store._status_since); deeper, the time is the version's own.
+_SINCE_DEPTH = 50
 _SQL_SCALE = f"{model.COUNTER_SCALE:.1f}"  # in SQL: a real, so that division is not whole-number division
 # A counter column's value in whole thousandths, in SQL. Its value is always
 # a sum of thousandths divided by 1000, so this is exact below 2**53.

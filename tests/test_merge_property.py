@@ -4,6 +4,7 @@ end identical, counters must equal the sum of every delta, and exactly the
 fields written concurrently (by an oracle that tracks what each writer had
 seen) must be in conflict, the same conflict everywhere."""
 
+import itertools
 import random
 import tempfile
 from collections import defaultdict
@@ -16,7 +17,8 @@ from hypothesis import strategies as st
 from console import clock, model
 from console.store import Store, StoreError
 
-OPS = ["add_unit", "add_resource", "set_status", "set_location", "assign", "delete", "restore", "stock", "resolve"]
+OPS = ["add_unit", "add_resource", "set_status", "set_location", "assign", "delete", "restore", "stock", "resolve",
+       "undo"]
 LOCATIONS = ["Levee", "Main St", "Elm St"]
 
 replica = st.integers(0, 4)
@@ -28,7 +30,8 @@ class Oracle:
     """What each write had seen, kept apart from the store's own bookkeeping."""
 
     def __init__(self):
-        self.writes = defaultdict(list)  # (table, row, field) -> [(id, value, kind, seen)]
+        self.writes = defaultdict(list)  # (table, row, field) -> [(id, value, kind, seen, hlc, prev)]
+        self.inserts = {}  # (table, row) -> its insert (id, value, hlc)
         # resource id -> initial + sum of deltas, exactly, in thousandths
         self.deltas = defaultdict(int)
 
@@ -37,12 +40,13 @@ class Oracle:
             if c.table == "journal":
                 continue
             if c.kind == "insert":
+                self.inserts[(c.table, c.row)] = (c.id, c.value, c.hlc)
                 if c.table == "resources":
                     self.deltas[c.row] += round((c.value["quantity"] or 0) * 1000)
             elif c.kind == "add":
                 self.deltas[c.row] += round(c.value * 1000)
             else:
-                self.writes[(c.table, c.row, c.field)].append((c.id, c.value, c.kind, before_ids, c.hlc))
+                self.writes[(c.table, c.row, c.field)].append((c.id, c.value, c.kind, before_ids, c.hlc, c.prev))
 
     def heads(self, key):
         ws = self.writes[key]
@@ -51,6 +55,21 @@ class Oracle:
     def expected_winners(self):
         """Each written field's shown value: its latest head by (time, origin)."""
         return {key: max(self.heads(key), key=lambda w: (w[4], w[0][0])) for key in self.writes}
+
+    def status_since(self, key, w):
+        """A status's time: its version's, or, for a version naming several
+        (an undo, a reconciliation), the earliest among it and the named
+        versions holding the same status."""
+        if len(w[5]) < 2:
+            return w[4]
+        best = w[4]
+        for v in self.writes[key]:
+            if v[0] in w[5] and v[1] == w[1]:
+                best = min(best, self.status_since(key, v))
+        ins = self.inserts.get(key[:2])
+        if ins and ins[0] in w[5] and ins[1].get("status") == w[1]:
+            best = min(best, ins[2])
+        return best
 
     def expected_field_conflicts(self):
         out = set()
@@ -112,6 +131,8 @@ def run_op(store, op, pick, val, rng_tasks):
         if conflicts:
             c = conflicts[pick % len(conflicts)]
             store.resolve(c.id, keep=1 + val % len(c.candidates))
+    elif op == "undo" and store.last_operation is not None and store.last_operation.undoable:
+        store.undo([store.last_operation])  # undoing an undo is redo
 
 
 def deliver(src, dst, seed, keep):
@@ -132,7 +153,10 @@ def deliver(src, dst, seed, keep):
 @given(n=st.integers(3, 5), steps=st.lists(st.one_of(op_step, op_step, exchange_step), min_size=20, max_size=60))
 def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
     with tempfile.TemporaryDirectory() as tmp:
-        stores = [Store(Path(tmp) / f"r{i}.db", operator=f"op{i}", agency=f"A{i}") for i in range(n)]
+        # A wall clock a second on at each reading: status times tell every write apart.
+        ticks = itertools.count(clock.wall_ms(), 1_000)
+        stores = [Store(Path(tmp) / f"r{i}.db", operator=f"op{i}", agency=f"A{i}", wall=lambda: next(ticks))
+                  for i in range(n)]
         try:
             oracle = Oracle()
             first = stores[0]
@@ -177,7 +201,7 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
                 shown = stores[0]._conn.execute(f"SELECT {cols} FROM {tname} WHERE id = ?", (row,)).fetchone()
                 assert shown[0] == (int(w[1]) if isinstance(w[1], bool) else w[1]), (tname, fname)
                 if (tname, fname) == ("units", "status"):
-                    assert shown[1] == clock.to_iso(w[4])
+                    assert shown[1] == clock.to_iso(oracle.status_since((tname, row, fname), w))
             # Conflicts: exactly the fields written concurrently.
             found = {(c.table, c.row, c.field) for c in stores[0].conflicts() if c.kind == "field"}
             assert found == oracle.expected_field_conflicts()

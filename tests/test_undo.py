@@ -1,22 +1,24 @@
 """Undo and redo of a console's own operations (Store.undo): each is new
 changes that sync, and a part that moved on since is left and said."""
 
+import itertools
+
 import pytest
 from conftest import converge, snapshot, sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_store import unit
 
-from console import model
+from console import clock, model
 from console.model import ValidationError
 from console.store import NotFound, Store
 
 
 def rows(store):
-    """What the boards show: the live rows, every field."""
+    """What the boards show: the live rows, every field, and units' status times."""
     out = {}
     for t in ("units", "tasks", "resources"):
-        cols = ["id", *model.TABLES[t].names]
+        cols = ["id", *model.TABLES[t].names, *model.TABLES[t].derived]
         out[t] = store._conn.execute(f"SELECT {', '.join(cols)} FROM {t} WHERE deleted = 0 ORDER BY id").fetchall()
     return out
 
@@ -36,6 +38,62 @@ def test_a_status_change_is_undone_and_redone_and_the_journal_says_so(make_store
     assert [e.text for e in s.journal(limit=2)] == [redone.text, undone.text]
     assert s.journal(limit=1)[0].action == "undo"
     assert s.open_conflict_count() == 0
+
+
+def ticking(step_ms=7_000):
+    """A wall clock that moves on by `step_ms` each time it is read, shared
+    by the stores given it, so that every write has a second of its own."""
+    ticks = itertools.count(clock.wall_ms(), step_ms)
+    return lambda: next(ticks)
+
+
+def since(store, u):
+    return store.get("units", u).status_since
+
+
+def test_undoing_a_status_change_gives_back_the_time_the_status_was_set(make_store):
+    """E-12 en route since 14:02, put on scene by mistake, taken back: it is
+    en route since 14:02 again, not since the undo, so its status timer and
+    the units to check do not start over. Redo gives back the on-scene
+    time. Another console receiving it all, in any order, shows the same."""
+    wall = ticking()
+    a, b = make_store("a", wall=wall), make_store("b", wall=wall)
+    u = unit(a, status="en route")
+    en_route = since(a, u)
+    a.update("units", u, {"status": "on scene"})
+    on_scene = since(a, u)
+    assert on_scene > en_route
+    undone = a.undo([a.last_operation])
+    assert (a.get("units", u).status, since(a, u)) == ("en_route", en_route)
+    a.undo([undone.operation], redo=True)
+    assert (a.get("units", u).status, since(a, u)) == ("on_scene", on_scene)
+    a.undo([a.last_operation])
+    assert since(a, u) == en_route
+    changes = [c for part in a.all_changes() for c in part]
+    for c in reversed(changes):  # newest first: each named version arrives after what names it
+        b.apply([c])
+    assert (b.get("units", u).status, since(b, u)) == ("en_route", en_route)
+    assert snapshot(a) == snapshot(b)
+    # A status set afresh starts its time afresh.
+    a.update("units", u, {"status": "on scene"})
+    assert since(a, u) > on_scene
+
+
+def test_keeping_one_side_of_a_status_conflict_keeps_that_sides_time(make_store):
+    wall = ticking()
+    a, b = make_store("a", wall=wall), make_store("b", wall=wall)
+    u = unit(a)
+    sync(a, b)
+    a.update("units", u, {"status": "dispatched"})
+    dispatched = since(a, u)
+    b.update("units", u, {"status": "out of service"})
+    converge([a, b])
+    assert a.get("units", u).status == "out_of_service"  # the later one shows until reconciled
+    (cv,) = a.conflicts()
+    a.resolve(cv.id, keep=next(i for i, c in enumerate(cv.candidates, 1) if c.value == "dispatched"))
+    assert (a.get("units", u).status, since(a, u)) == ("dispatched", dispatched)
+    converge([a, b])
+    assert since(b, u) == dispatched and snapshot(a) == snapshot(b)
 
 
 def test_several_units_set_at_once_are_one_operation_and_one_undo(make_store):
@@ -259,11 +317,13 @@ def _do(s: Store, op, i: int) -> bool:
 @given(setup=OPS, ops=OPS)
 def test_undoing_every_operation_in_turn_gives_back_the_boards_and_redo_gives_them_again(make_store, setup, ops):
     """With nobody else writing, undoing a console's operations newest first
-    brings every board back to what it was before them, each undo taking
+    brings every board back to what it was before them (units' status
+    times included), each undo taking
     back all of its operation; redoing them oldest first brings the boards
     to what they were after them. A second console that receives it all
     ends the same."""
-    s = make_store(f"p{id(setup)}-{id(ops)}")
+    wall = ticking()
+    s = make_store(f"p{id(setup)}-{id(ops)}", wall=wall)
     for i, op in enumerate(setup):
         _do(s, op, i)
     before = rows(s)
@@ -284,7 +344,7 @@ def test_undoing_every_operation_in_turn_gives_back_the_boards_and_redo_gives_th
         s.undo([op], redo=True)
     assert rows(s) == after
     assert s.open_conflict_count() == 0
-    other = make_store(f"q{id(setup)}-{id(ops)}")
+    other = make_store(f"q{id(setup)}-{id(ops)}", wall=wall)
     sync(s, other)
     assert rows(other) == after
 
