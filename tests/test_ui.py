@@ -277,6 +277,19 @@ def test_a_due_time_is_typed_as_dispatchers_say_it(window, demo_store):
     assert dialog.hints["due"].text().endswith(("in 2h00m", "in 1h59m"))
 
 
+def test_a_due_times_hint_counts_down_while_the_dialog_stays_open(window, monkeypatch):
+    dialog = RecordDialog(window.bridge, "tasks", parent=window)
+    assert dialog._hint_timer.isActive() and dialog._hint_timer.interval() == 15_000
+    at = datetime.fromtimestamp(time.time() + 7200).astimezone()
+    dialog.fields["due"].setText(at.strftime("%Y-%m-%d %H:%M"))
+    assert dialog.hints["due"].text().endswith(("in 2h00m", "in 1h59m"))
+    real = time.time()
+    monkeypatch.setattr(time, "time", lambda: real + 45 * 60)  # the dialog left open for 45 minutes
+    dialog._hint_timer.timeout.emit()
+    assert dialog.hints["due"].text().endswith(("in 1h15m", "in 1h14m"))
+    assert RecordDialog(window.bridge, "units", parent=window).hints == {}  # no time field: nothing ticks
+
+
 def test_the_task_list_puts_the_tasks_still_to_do_first(window, demo_store):
     """In a unit's dialog, the tasks still to do come first; a task done says
     so; two tasks of one title are told apart by their place."""
@@ -1724,10 +1737,10 @@ def test_reconciling_an_assignment_against_a_delete(window, demo_store, tmp_path
     top = dialog.tree.topLevelItem(0)
     assert top.text(0) == "unit E-11: edited while being deleted"
     options = [top.child(i).text(1) for i in range(top.childCount())]
-    # Put on the task, the unit was dispatched in the same edit: each field edited is an option.
-    assert sorted(options) == ["delete it   (shown now)", "keep it: status = dispatched",
-                               "keep it: task = Pump out Elm St underpass"]
-    dialog.tree.setCurrentItem(top.child(options.index("keep it: task = Pump out Elm St underpass")))
+    # Put on the task, the unit was dispatched in the same edit: one option keeps the edit, both fields.
+    assert options == ["delete it   (shown now)", "keep it: status = dispatched; task = Pump out Elm St underpass"]
+    assert top.child(0).text(2).startswith("City Police (")
+    dialog.tree.setCurrentItem(top.child(1))
     dialog.keep_selected()
     assert dialog.tree.topLevelItemCount() == 0 and dialog.error.text() == ""
     kept = demo_store.get("units", unit)
@@ -1760,38 +1773,43 @@ def test_entering_a_new_value_picks_tasks_and_statuses_and_edits_text(window, de
                    {"task_id": tasks[first], "status": "en_route", "notes": "pump 1 down"},
                    {"task_id": tasks[second], "status": "returning", "notes": "pump 2 down"})
     dialog = window.open_reconcile()
-    assert dialog.tree.topLevelItemCount() == 3
+    # Three fields edited on both sides: one item, a value entered for one field at a time.
+    top = dialog.tree.topLevelItem(0)
+    assert dialog.tree.topLevelItemCount() == 1
+    assert top.text(0) == "unit E-11: status, task and notes (3 conflicts)"
     asked = []
 
-    def conflict_on(field):
-        for i in range(dialog.tree.topLevelItemCount()):
-            if dialog.tree.topLevelItem(i).text(0) == f"unit E-11: {field}":
-                return dialog.tree.topLevelItem(i)
-        raise AssertionError(field)
+    def pick(*answers):
+        answers = list(answers)
 
-    def pick(answer):
         def get_item(parent, title, label, items, current, editable):
             asked.append((title, label, list(items)))
-            return answer, True
+            return answers.pop(0), True
         return get_item
 
-    dialog.tree.setCurrentItem(conflict_on("task"))
+    dialog.tree.setCurrentItem(top)
     # Offered as in the unit's dialog: the tasks still to do first, those done saying so.
     offered = choices(demo_store, model.UNITS.field("task_id"))
-    monkeypatch.setattr(QInputDialog, "getItem", pick(dict(offered)[tasks[third]]))
+    monkeypatch.setattr(QInputDialog, "getItem", pick("Task", dict(offered)[tasks[third]]))
     dialog.enter_value()
-    title, label, items = asked.pop()
+    which, (title, label, items) = asked[0], asked[1]
+    assert which == ("Enter a new value", "For which field:", ["Status", "Task", "Notes"])
     assert title == "New task for unit E-11" and label == "Task:"
     assert items == ["— none —", *[name for _, name in offered]] and len(items) == len(tasks) + 1
     assert demo_store.get("units", unit).task_id == tasks[third]
+    asked.clear()
 
-    dialog.tree.setCurrentItem(conflict_on("status"))
+    top = dialog.tree.topLevelItem(0)
+    assert top.text(0) == "unit E-11: status and notes (2 conflicts)"
+    dialog.tree.setCurrentItem(top)
     monkeypatch.setattr(QInputDialog, "getItem", pick("on scene"))
-    dialog.enter_value()
-    assert "out of service" in asked.pop()[2]
+    dialog.enter_value(field="status")  # the field given: only the value is asked
+    assert "out of service" in asked.pop()[2] and asked == []
     assert demo_store.get("units", unit).status == "on_scene"
 
-    dialog.tree.setCurrentItem(conflict_on("notes").child(0))
+    top = dialog.tree.topLevelItem(0)
+    assert top.text(0) == "unit E-11: notes"  # the last one is a conflict of its own again
+    dialog.tree.setCurrentItem(top.child(0))
     shown = demo_store.get("units", unit).notes
     monkeypatch.setattr(QInputDialog, "getText",
                         lambda parent, title, label, text="": (asked.append(text) or "pumps 1 and 2 down", True))
@@ -2105,45 +2123,49 @@ def test_keeping_what_the_boards_show_for_several_conflicts_at_once(window, demo
     first, second = sorted(tasks)[:2]
     unit = collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[first], "notes": "pump 1 down"},
                    {"task_id": tasks[second], "notes": "pump 2 down"})
+    other = collide(demo_store, tmp_path, "units", "E-14", {"location": "Levee"}, {"location": "Main St"})
     shown = demo_store.get("units", unit)
     dialog = window.open_reconcile()
+    assert [dialog.tree.topLevelItem(i).text(0) for i in range(2)] == [
+        "unit E-11: task and notes (2 conflicts)", "unit E-14: location"]
     dialog.keep_shown()
-    assert "Select the conflicts" in dialog.error.text() and len(demo_store.conflicts()) == 2
-    # One conflict selected by itself, the other by one of its options.
-    dialog.tree.topLevelItem(0).setSelected(True)
-    dialog.tree.topLevelItem(1).child(0).setSelected(True)
+    assert "Select the conflicts" in dialog.error.text() and len(demo_store.conflicts()) == 3
+    # One item selected by itself, the other by one of its options.
+    dialog.tree.topLevelItem(0).child(1).setSelected(True)
+    dialog.tree.topLevelItem(1).setSelected(True)
     dialog.keep_shown()
     assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 0
     assert demo_store.conflicts() == []
     kept = demo_store.get("units", unit)
     assert (kept.task_id, kept.notes) == (shown.task_id, shown.notes) == (tasks[first], "pump 1 down")
+    assert demo_store.get("units", other).location == "Levee"
 
 
-def test_keeping_one_consoles_side_of_several_conflicts_at_once(window, demo_store, tmp_path):
-    """A unit put on two tasks at once, each side giving it a status: an
-    option of each conflict selected (Ctrl+click), Keep keeps them all."""
+def test_keeping_one_consoles_side_of_a_unit_put_on_two_tasks_at_once(window, demo_store, tmp_path):
+    """A unit put on two tasks at once, each side giving it a status: one
+    item, each console's side (its status and its task) one option, kept
+    whole in one decision and one step to undo."""
     tasks = {t.title: t.id for t in demo_store.list("tasks")}
     first, second = sorted(tasks)[:2]
     unit = collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[first], "status": "en route"},
                    {"task_id": tasks[second]})
     shown = demo_store.get("units", unit)
     dialog = window.open_reconcile()
-    tops = {dialog.tree.topLevelItem(i).text(0): dialog.tree.topLevelItem(i)
-            for i in range(dialog.tree.topLevelItemCount())}
-    assert set(tops) == {"unit E-11: task", "unit E-11: status"}
-
-    def option(top, value):
-        item = tops[top]
-        return next(item.child(i) for i in range(item.childCount()) if item.child(i).text(1).startswith(value))
-
-    # Theirs: the second task, dispatched to it (its assignment's own status).
-    option("unit E-11: task", second).setSelected(True)
-    option("unit E-11: status", "dispatched").setSelected(True)
-    also = option("unit E-11: task", first)
-    also.setSelected(True)  # two options of one conflict: refused
+    assert dialog.tree.topLevelItemCount() == 1
+    top = dialog.tree.topLevelItem(0)
+    assert top.text(0) == "unit E-11: status and task (2 conflicts)"
+    sides = {top.child(i).text(1): top.child(i) for i in range(top.childCount())}
+    # Here the later edit is this console's: the boards show its side, both fields.
+    assert set(sides) == {f"status = en route; task = {first}   (shown now)", f"status = dispatched; task = {second}"}
+    theirs = sides[f"status = dispatched; task = {second}"]
+    assert theirs.text(2) == "City Police (Sgt. Lee)"
+    # Both sides selected: refused.
+    for item in sides.values():
+        item.setSelected(True)
     dialog.keep_selected()
     assert dialog.error.text() == "Select one option of each conflict to keep." and len(demo_store.conflicts()) == 2
-    also.setSelected(False)
+    dialog.tree.clearSelection()
+    theirs.setSelected(True)
     dialog.keep_selected()
     assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 0 and demo_store.conflicts() == []
     kept = demo_store.get("units", unit)
@@ -2153,6 +2175,18 @@ def test_keeping_one_consoles_side_of_several_conflicts_at_once(window, demo_sto
     window.undo()
     back = demo_store.get("units", unit)
     assert (back.task_id, back.status) == (shown.task_id, shown.status) and demo_store.conflicts() == []
+
+
+def test_options_of_several_items_are_kept_together(window, demo_store, tmp_path):
+    one = collide(demo_store, tmp_path, "units", "E-11", {"location": "Levee"}, {"location": "Main St"})
+    two = collide(demo_store, tmp_path, "units", "E-14", {"location": "Levee"}, {"location": "Main St"})
+    dialog = window.open_reconcile()
+    for i in range(2):
+        top = dialog.tree.topLevelItem(i)
+        next(top.child(k) for k in range(2) if top.child(k).text(1) == "Main St").setSelected(True)
+    dialog.keep_selected()
+    assert dialog.error.text() == "" and demo_store.conflicts() == []
+    assert demo_store.get("units", one).location == demo_store.get("units", two).location == "Main St"
 
 
 def test_the_reconcile_dialog_follows_resolutions_made_elsewhere(window, demo_store, tmp_path, qtbot):

@@ -122,6 +122,9 @@ def same_name(typed: str, known: list[str]) -> str:
     return next((k for k in known if " ".join(k.split()).casefold() == key), typed)
 
 
+HINT_TICK_MS = 15_000  # how often a time's hint ("in 45m") is said again while its dialog is open
+
+
 def time_hint(text: str, now: float | None = None) -> tuple[str, bool]:
     """What a time typed in a dialog will be read as, in this computer's
     zone and how far from now ("Thu 26 Nov 18:30 CST, in 1h42m"), or what
@@ -216,6 +219,13 @@ class RecordDialog(QDialog):
         layout.addWidget(buttons)
         self.saved_id: str | None = None
         self._auto_status = False  # the status set by picking a task, not by hand
+        if self.hints:
+            # "in 45m" counts down while the dialog stays open, and a clock
+            # time typed is read again as the nearest one.
+            self._hint_timer = QTimer(self)
+            self._hint_timer.setInterval(HINT_TICK_MS)
+            self._hint_timer.timeout.connect(self._tick_hints)
+            self._hint_timer.start()
         if self.table.name == "units":
             # The dispatch rules (Store.update_many), shown as they apply:
             # a unit put on a task is dispatched, one made available is off
@@ -287,6 +297,10 @@ class RecordDialog(QDialog):
         if what not in self._in_use:
             self._in_use[what] = values_in_use(self.bridge.store, self.table.name, what)
         return self._in_use[what]
+
+    def _tick_hints(self) -> None:
+        for name in self.hints:
+            self._show_time(name, self.fields[name].text())
 
     def _show_time(self, name: str, text: str) -> None:
         said, wrong = time_hint(text)
@@ -762,7 +776,7 @@ class ReconcileDialog(QDialog):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["What", "Value", "Who", f"When ({zone_name()})"])
         self.tree.setAlternatingRowColors(True)
-        self.keep_button = QPushButton("Keep this value")
+        self.keep_button = QPushButton("Keep this option")
         self.keep_button.setObjectName("keep")
         self.new_button = QPushButton("Enter a new value…")
         self.new_button.setObjectName("newValue")
@@ -776,9 +790,10 @@ class ReconcileDialog(QDialog):
         self.error = error_label()
         intro = QLabel("These edits were made at the same time on different consoles, without seeing each other. "
                        "Until you decide, the boards show the option marked 'shown now' (the later edit; for a "
-                       "row deleted on one console and edited on another, the delete). Select several "
-                       "conflicts to settle them together, or an option of each (Ctrl+click: one console's "
-                       "side of a unit's task and status, say) to keep them all.")
+                       "row deleted on one console and edited on another, the delete). Fields of one row "
+                       "edited on the same two consoles are one item: an option keeps one console's side of "
+                       "them all. Select several conflicts to settle them together, or an option of each "
+                       "(Ctrl+click) to keep them all.")
         intro.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
@@ -811,36 +826,69 @@ class ReconcileDialog(QDialog):
             self._reload_timer.start()
 
     def reload(self) -> None:
+        """List the open conflicts. The conflicts of one row between the
+        same consoles (a unit put on two tasks at once collides on its task
+        and on its status) are one item, each console's side one option:
+        one decision keeps that side of every field."""
         self.tree.clear()
         store = self.bridge.store
-        for c in store.conflicts():
+        role = Qt.ItemDataRole.UserRole
+        for cs in _collisions(store.conflicts()):
+            if len(cs) > 1:
+                self.tree.addTopLevelItem(self._collision_item(store, cs))
+                continue
+            (c,) = cs
             what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
                     else f"{c.table[:-1]} {c.row_label}: {model.field_label(c.field)}")
-            is_time = c.kind != "delete" and model.table(c.table).field(c.field).type == "time"
             top = QTreeWidgetItem([what, "", "", local_time(c.detected_at)])
-            top.setData(0, Qt.ItemDataRole.UserRole, (c.id, None))
-            for i, cand in enumerate(c.candidates, 1):
+            top.setData(0, role, {c.id: None})
+            for n, options in enumerate(_sides(c), 1):
+                i, cand = options[0]
                 if c.kind == "delete" and cand.field == "deleted":
                     value = "delete it"
                 elif c.kind == "delete":
-                    shown = store.describe(c.table, cand.field, cand.value)
-                    value = f"keep it: {model.field_label(cand.field)} = {shown}"
-                elif is_time:
-                    value = f"{local_time(cand.value, seconds=False)} {zone_name()}" if cand.value else "—"
+                    value = "keep it: " + "; ".join(f"{model.field_label(o.field)} = {_option_text(store, c, o)}"
+                                                   for _, o in options)
                 else:
-                    value = store.describe(c.table, c.field, cand.value)
-                if i == c.shown:
+                    value = _option_text(store, c, cand)
+                if any(k == c.shown for k, _ in options):
                     value += "   (shown now)"
-                child = QTreeWidgetItem([f"  option {i}", value, f"{cand.agency} ({cand.operator})",
-                                         local_time(cand.at)])
-                child.setData(0, Qt.ItemDataRole.UserRole, (c.id, i))
+                who = ", ".join(dict.fromkeys(f"{o.agency} ({o.operator})" for _, o in options))
+                child = QTreeWidgetItem([f"  option {n}", value, who, local_time(max(o.at for _, o in options))])
+                child.setData(0, role, {c.id: i})
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
-            top.setExpanded(True)
+        for i in range(self.tree.topLevelItemCount()):
+            self.tree.topLevelItem(i).setExpanded(True)
         for col in range(4):
             self.tree.resizeColumnToContents(col)
 
-    def _selected(self) -> tuple[str, int | None] | None:
+    @staticmethod
+    def _collision_item(store, cs: list) -> QTreeWidgetItem:
+        first = cs[0]
+        fields = [model.field_label(c.field) for c in cs]
+        what = (f"{first.table[:-1]} {first.row_label}: {', '.join(fields[:-1])} and {fields[-1]} "
+                f"({len(cs)} conflicts)")
+        top = QTreeWidgetItem([what, "", "", local_time(max(c.detected_at for c in cs))])
+        top.setData(0, Qt.ItemDataRole.UserRole, {c.id: None for c in cs})
+        for n, cand in enumerate(first.candidates, 1):
+            # This console's side of each field: (conflict, its option number, the option).
+            side = [(c, i, o) for c in cs for i, o in enumerate(c.candidates, 1) if o.origin == cand.origin]
+            value = "; ".join(f"{model.field_label(c.field)} = {_option_text(store, c, o)}" for c, _, o in side)
+            shown = [model.field_label(c.field) for c, i, _ in side if i == c.shown]
+            if len(shown) == len(side):
+                value += "   (shown now)"
+            elif shown:
+                value += f"   ({' and '.join(shown)} shown now)"
+            child = QTreeWidgetItem([f"  option {n}", value, f"{cand.agency} ({cand.operator})",
+                                     local_time(max(o.at for _, _, o in side))])
+            child.setData(0, Qt.ItemDataRole.UserRole, {c.id: i for c, i, _ in side})
+            child.setToolTip(1, "\n".join(f"{model.field_label(c.field)}: {_option_text(store, c, o)}"
+                                           for c, _, o in side))
+            top.addChild(child)
+        return top
+
+    def _selected(self) -> dict[str, int | None] | None:
         item = self.tree.currentItem()
         return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
 
@@ -848,17 +896,22 @@ class ReconcileDialog(QDialog):
         """Keep the option selected; with options of several conflicts
         selected (one each), keep them all, in one step to undo."""
         picked = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.tree.selectedItems()]
-        picked = [p for p in picked if p[1] is not None]
-        if len(picked) <= 1:
+        picked = [p for p in picked if None not in p.values()]
+        if not picked:
             sel = self._selected()
-            if not sel or sel[1] is None:
+            if not sel or None in sel.values():
                 self.error.setText("Select the option to keep.")
                 return
-            self._resolve(sel[0], keep=sel[1])
-            return
-        keep = dict(picked)
-        if len(keep) < len(picked):
-            self.error.setText("Select one option of each conflict to keep.")
+            picked = [sel]
+        keep: dict[str, int] = {}
+        for p in picked:
+            for cid, i in p.items():
+                if keep.setdefault(cid, i) != i:
+                    self.error.setText("Select one option of each conflict to keep.")
+                    return
+        if len(keep) == 1:
+            ((cid, i),) = keep.items()
+            self._resolve(cid, keep=i)
             return
         try:
             self.bridge.resolve_many(keep)
@@ -868,19 +921,40 @@ class ReconcileDialog(QDialog):
             self.error.clear()
         self.reload()
 
-    def enter_value(self, text: str | None = None) -> None:
+    def enter_value(self, text: str | None = None, field: str | None = None) -> None:
         """Resolve the selected conflict with a value of one's own: `text` as
         typed, or asked for: a task picked by its title, a status picked from
-        its words, anything else typed (starting from the value shown)."""
+        its words, anything else typed (starting from the value shown). For a
+        collision of several fields, `field` says which, or it is asked."""
         sel = self._selected()
         if not sel:
             self.error.setText("Select a conflict.")
             return
+        ids = list(sel)
+        if len(ids) > 1:
+            try:
+                cs = sorted(map(self.bridge.store.conflict, ids),
+                            key=lambda c: model.table(c.table).names.index(c.field))
+                by_field = {c.field: c.id for c in cs}
+            except StoreError as exc:
+                self.error.setText(str(exc))
+                return
+            if field is None:
+                labels = {model.field_label(f).capitalize(): f for f in by_field}
+                choice, ok = QInputDialog.getItem(self, "Enter a new value", "For which field:", list(labels), 0,
+                                                  False)
+                if not ok or choice not in labels:
+                    return
+                field = labels[choice]
+            if field not in by_field:
+                self.error.setText(f"No conflict on {model.field_label(field)} here.")
+                return
+            ids = [by_field[field]]
         if not isinstance(text, str):
-            text = self._ask_value(sel[0])
+            text = self._ask_value(ids[0])
             if text is None:
                 return
-        self._resolve(sel[0], raw=text)
+        self._resolve(ids[0], raw=text)
 
     def _ask_value(self, conflict_id: str) -> str | None:
         store = self.bridge.store
@@ -914,7 +988,8 @@ class ReconcileDialog(QDialog):
     def keep_shown(self) -> None:
         """Settle every selected conflict (a conflict, or any of its options,
         selected) by keeping what the boards show now."""
-        chosen = list(dict.fromkeys(item.data(0, Qt.ItemDataRole.UserRole)[0] for item in self.tree.selectedItems()))
+        chosen = list(dict.fromkeys(cid for item in self.tree.selectedItems()
+                                    for cid in item.data(0, Qt.ItemDataRole.UserRole)))
         if not chosen:
             self.error.setText("Select the conflicts to settle (Ctrl+A selects them all).")
             return
@@ -938,6 +1013,46 @@ class ReconcileDialog(QDialog):
             return
         self.error.clear()
         self.reload()
+
+
+def _collisions(conflicts: list) -> list[list]:
+    """The conflicts, those of one row between the same consoles together
+    (in the order of the first of each): each console made one edit of
+    several fields, and either side is kept whole."""
+    groups: dict[object, list] = {}
+    for c in conflicts:
+        origins = [o.origin for o in c.candidates]
+        key: object = c.id
+        if c.kind == "field" and len(set(origins)) == len(origins):
+            key = (c.table, c.row, tuple(sorted(origins)))
+        groups.setdefault(key, []).append(c)
+    for cs in groups.values():
+        if len(cs) > 1:  # their fields in the order the row's dialog shows them
+            cs.sort(key=lambda c: model.table(c.table).names.index(c.field))
+    return list(groups.values())
+
+
+def _sides(c) -> list[list[tuple[int, object]]]:
+    """A conflict's options as the view lists them, each (its number, the
+    candidate) pairs: a field conflict's candidates one each; for an edit
+    against a delete, the deletes as one option and the edits as another
+    (keeping any edit restores the row with every edit, keeping any delete
+    deletes it), the edits' fields in the order the row's dialog shows them."""
+    numbered = list(enumerate(c.candidates, 1))
+    if c.kind != "delete":
+        return [[x] for x in numbered]
+    names = model.table(c.table).names
+    deletes = [x for x in numbered if x[1].field == "deleted"]
+    edits = sorted((x for x in numbered if x[1].field != "deleted"), key=lambda x: names.index(x[1].field))
+    return [side for side in (deletes, edits) if side]
+
+
+def _option_text(store, c, cand) -> str:
+    """One option's value as the boards say it."""
+    fname = cand.field if c.kind == "delete" else c.field
+    if fname != "deleted" and model.table(c.table).field(fname).type == "time":
+        return f"{local_time(cand.value, seconds=False)} {zone_name()}" if cand.value else "—"
+    return store.describe(c.table, fname, cand.value)
 
 
 class PeersDialog(QDialog):
