@@ -439,6 +439,18 @@ def label(value: str | None) -> str:
     return "" if value is None else str(value).replace("_", " ")
 
 
+# Fields that hold an agency's name. An agency typed in another letter case
+# or spacing is written as it is spelled in use (see Store), so that one
+# agency never shows as two on the boards and in the counts.
+AGENCY_FIELDS = frozenset({"agency", "lead_agency"})
+
+
+def name_key(name: str) -> str:
+    """A name with its letter case and spacing set aside: "county  FIRE "
+    and "County Fire" are one."""
+    return " ".join(name.split()).casefold()
+
+
 def field_label(name: str) -> str:
     """A field's name as people say it: task_id is the task, lead_agency
     the lead agency."""

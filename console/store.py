@@ -34,7 +34,7 @@ import os
 import random
 import sqlite3
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -389,6 +389,10 @@ class Store:
         self.operator = operator or self._default_operator()
         # The last write made through this Store, for undo (see Store.undo).
         self.last_operation: Operation | None = None
+        # Agency names as spelled in use, by model.name_key (see _spell_agency),
+        # and what each name given was written as.
+        self._agency_spellings: dict[str, str] | None = None
+        self._agency_spelled: dict[str, str] = {}
 
     @staticmethod
     def _default_operator() -> str:
@@ -1279,6 +1283,36 @@ class Store:
                            else model.check_given(t, f, value))
         return out
 
+    def _spell_agency(self, name: Any, looked: list[bool]) -> Any:
+        """An agency's name as it is spelled in use, when it is given in
+        another letter case or spacing ("county  fire" is County Fire, the
+        most used spelling); a name new to the boards as given. Names in
+        use are read from the live rows (and this console's agency and trust
+        list) when first needed, and again, once per write (`looked`), for
+        a name not met before: one that arrived from a peer meanwhile."""
+        if not isinstance(name, str) or not name:
+            return name
+        spelled = self._agency_spelled.get(name)
+        if spelled is not None:
+            return spelled
+        key = model.name_key(name)
+        if self._agency_spellings is None or (key not in self._agency_spellings and not looked[0]):
+            looked[0] = True
+            counts: Counter[str] = Counter({n: 0 for n in (self.agency, *(a for _, a, _ in self.trust_list()))})
+            for t in model.TABLES.values():
+                for f in () if t.append_only else t.fields:
+                    if f.name in model.AGENCY_FIELDS:
+                        counts.update(dict(self._conn.execute(
+                            f"SELECT {f.name}, count(*) FROM {t.name} WHERE deleted = 0 AND created_hlc IS NOT NULL "
+                            f"AND {f.name} IS NOT NULL GROUP BY {f.name}")))
+            self._agency_spellings = {}
+            for n in sorted(counts, key=lambda n: (-counts[n], n)):
+                self._agency_spellings.setdefault(model.name_key(n), n)
+            self._agency_spelled.clear()
+        spelled = self._agency_spellings.setdefault(key, name)
+        self._agency_spelled[name] = spelled
+        return spelled
+
     def _check_callsigns_free(self, callsigns: list[str]) -> None:
         for part in _chunks(callsigns):
             q = ",".join("?" * len(part))
@@ -1332,11 +1366,14 @@ class Store:
         with self._writing() as w:
             prepared = []
             seen_callsigns: set[str] = set()
+            agencies, looked = [n for n in t.names if n in model.AGENCY_FIELDS], [False]
             for i, values in enumerate(rows):
                 try:
                     if t.name == "units" and values.get("task_id") and "status" not in values:
                         values = {**values, "status": "dispatched"}  # as an edit putting it on a task
                     vals = self._new_values(t, values)
+                    for name in agencies:
+                        vals[name] = self._spell_agency(vals[name], looked)
                     if t.name == "units":
                         key = vals["callsign"].lower()
                         if key in seen_callsigns:
@@ -1393,13 +1430,21 @@ class Store:
                 values = {k: self._prepare(t, k, v) if k in ("task_id", "status") else v for k, v in values.items()}
             done: set[str] = set()
             left: set[str] = set()  # the tasks units were taken off
+            agencies, looked = [n for n in values if n in model.AGENCY_FIELDS], [False]
             for ref in refs:
                 row = self._live_row(t, ref, deleted=restoring)
                 if row["id"] not in done:
                     done.add(row["id"])
                     implied = {} if restoring or t.name != "units" else self._dispatch_rules(row, values)
+                    # An agency is spelled as in use, unless the row's own is
+                    # spelled anew: that is what the edit is for.
+                    spelled = {n: self._spell_agency(values[n], looked) for n in agencies
+                               if not isinstance(values[n], str) or not isinstance(row[n], str)
+                               or model.name_key(values[n]) != model.name_key(row[n])}
+                    if len(spelled) < len(agencies):
+                        self._agency_spellings = None  # spelled anew: read the names in use again
                     made = len(w.changes)
-                    self._update(w, t, row, {**values, **implied}, restoring)
+                    self._update(w, t, row, {**values, **spelled, **implied}, restoring)
                     if t.name == "units" and row["task_id"] and any(
                             c.field == "task_id" for c in w.changes[made:]):
                         left.add(row["task_id"])

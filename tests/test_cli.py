@@ -114,6 +114,17 @@ def test_add_set_delete_list_round_trip(tmp_path, capsys):
     assert "Deleted unit Medic 7" in out
 
 
+def test_an_agency_typed_in_another_case_is_written_as_spelled_in_use(demo, capsys):
+    assert run(capsys, "add", "--db", demo, "units", "callsign=E-99", "agency=county  FIRE", "kind=Engine")[0] == 0
+    _, out, _ = run(capsys, "list", "--db", demo, "tasks", "--json")
+    task = next(t for t in json.loads(out) if t["lead_agency"] == "Public Works")
+    assert run(capsys, "set", "--db", demo, "tasks", task["id"], "lead_agency=CITY POLICE")[0] == 0
+    _, out, _ = run(capsys, "list", "--db", demo, "units", "--json")
+    assert next(u for u in json.loads(out) if u["callsign"] == "E-99")["agency"] == "County Fire"
+    _, out, _ = run(capsys, "list", "--db", demo, "tasks", "--json")
+    assert next(t for t in json.loads(out) if t["id"] == task["id"])["lead_agency"] == "City Police"
+
+
 def test_a_due_time_as_a_dispatcher_types_it(tmp_path, capsys):
     db = tmp_path / "c.db"
     code, out, _ = run(capsys, "add", "--db", db, "tasks", "title=Pump out school", "due=+90m")

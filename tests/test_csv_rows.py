@@ -52,6 +52,23 @@ def test_a_roster_as_a_spreadsheet_saves_it(store, tmp_path):
     assert t["Welfare checks,\nLower Mill"].priority == "high"
 
 
+def test_an_agency_in_another_case_or_spacing_is_saved_as_spelled_in_use(store, tmp_path):
+    """A roster typed by hand: "county fire" is the County Fire already on
+    the boards, and a new agency spelled two ways in one file is one, as
+    its first row spells it."""
+    roster = write(tmp_path / "roster.csv", "callsign,agency,kind\n"
+                   "E-21,county fire,Engine\n"
+                   "E-22,  COUNTY   Fire ,Engine\n"
+                   "R-1,Red Cross,Shelter team\n"
+                   "R-2,red cross,Shelter team\n")
+    found = csv_rows.read("units", roster)
+    store.add_many("units", found.rows, where=found.lines)
+    units = rows_of(store, "units")
+    assert [units[c].agency for c in ("E-12", "E-21", "E-22", "R-1", "R-2")] == [
+        "County Fire", "County Fire", "County Fire", "Red Cross", "Red Cross"]
+    assert [a for a, _ in store.tally("units", ["agency"])] == ["County Fire", "Red Cross"]
+
+
 def test_an_export_of_one_operation_adds_its_units_to_another(tmp_path, capsys):
     with Store(tmp_path / "old.db") as old:
         seed.seed_demo(old)

@@ -1064,3 +1064,34 @@ def test_units_check_in_with_a_note_about_each_and_the_newest_note_is_found(make
     with pytest.raises(model.ValidationError, match="no unit to check in"):
         s.check_in([])
     assert snapshot(s) == before
+
+
+def test_an_agency_is_written_as_it_is_spelled_in_use(make_store):
+    """One agency never shows as two: a name given in another letter case
+    or spacing is written the most used way, by every path that writes
+    (the window, the command line, CSV files); a new name as given; the
+    spelling of a row's own agency can still be put right on purpose."""
+    a, b = make_store("a", agency="County Fire"), make_store("b")
+    e12 = unit(a, "E-12", agency="county FIRE ")  # this console's own agency
+    assert a.get("units", e12).agency == "County Fire"
+    pw = a.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "public works", "quantity": 5})
+    assert a.get("resources", pw).agency == "public works"  # new: as given
+    t = task(a, lead_agency="PUBLIC  WORKS")
+    assert a.get("tasks", t).lead_agency == "public works"  # one agency across tables
+    e14 = unit(a, "E-14", agency="Mutual Aid")
+    a.update("units", e14, {"agency": "county fire"})
+    assert a.get("units", e14).agency == "County Fire"
+    # Put right on purpose: the row's own agency spelled anew is kept, and
+    # once most rows spell it so, that is the spelling.
+    a.update("resources", pw, {"agency": "Public Works"})
+    a.update("tasks", t, {"lead_agency": "Public Works"})
+    assert a.get("resources", pw).agency == a.get("tasks", t).lead_agency == "Public Works"
+    pw2 = a.add("resources", {"name": "Pumps", "kind": "Equipment", "agency": "public works", "quantity": 2})
+    assert a.get("resources", pw2).agency == "Public Works"
+    # A spelling arriving from another console after this one read the names in use.
+    sync(a, b)
+    unit(b, "M-7", agency="County EMS")
+    sync(b, a)
+    m9 = unit(a, "M-9", agency="county ems")
+    assert a.get("units", m9).agency == "County EMS"
+    assert sorted(x for x, _ in a.tally("units", ["agency"])) == ["County EMS", "County Fire"]

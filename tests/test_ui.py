@@ -239,8 +239,11 @@ def test_the_record_dialog_helps_type_what_repeats(window, qtbot, demo_store):
     assert f.index(row, 2).data(Qt.ItemDataRole.ToolTipRole) == f"{unit.notes}\n\nid …{unit.id[-8:]}"
     f.set_filter(text="pump seal")  # and searching the board finds them
     assert "E-99" in board_values(window, "units", "callsign")
-    # A row of its own spelling, saved untouched, is left as it is.
+    # A row of its own spelling (put so on purpose), saved untouched, is left as it is.
     odd = demo_store.add("units", {"callsign": "X-1", "agency": "county fire", "kind": "Engine"})
+    assert demo_store.get("units", odd).agency == "County Fire"
+    demo_store.update("units", odd, {"agency": "county fire"})
+    assert demo_store.get("units", odd).agency == "county fire"
     made = demo_store.own_max_seq()
     RecordDialog(window.bridge, "units", demo_store.get("units", odd), window).save()
     assert demo_store.own_max_seq() == made

@@ -114,14 +114,6 @@ def values_in_use(store, table: str, what: str) -> list[str]:
     return sorted(counts, key=lambda v: (-counts[v], v.casefold()))[:SUGGESTIONS]
 
 
-def same_name(typed: str, known: list[str]) -> str:
-    """`typed` as one of the `known` names spells it, when it is the same
-    name but for letter case and spaces ("county  fire" is County Fire);
-    else as typed."""
-    key = " ".join(typed.split()).casefold()
-    return next((k for k in known if " ".join(k.split()).casefold() == key), typed)
-
-
 HINT_TICK_MS = 15_000  # how often a time's hint ("in 45m") is said again while its dialog is open
 
 
@@ -324,9 +316,6 @@ class RecordDialog(QDialog):
                 out[name] = getattr(self.record, name)  # untouched: exactly as stored
             else:
                 out[name] = model.parse(self.table, f, text) if text.strip() or f.required else None
-            if (SUGGESTED.get(name) == "agency" and isinstance(out[name], str)
-                    and (self.record is None or out[name] != getattr(self.record, name))):
-                out[name] = same_name(out[name], self.in_use("agency"))
         return out
 
     def save(self) -> None:
