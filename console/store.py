@@ -1367,13 +1367,14 @@ class Store:
             prepared = []
             seen_callsigns: set[str] = set()
             agencies, looked = [n for n in t.names if n in model.AGENCY_FIELDS], [False]
+            spelled = self._agency_spelled  # (what _spell_agency gave each name: looked up first, as it is quicker)
             for i, values in enumerate(rows):
                 try:
                     if t.name == "units" and values.get("task_id") and "status" not in values:
                         values = {**values, "status": "dispatched"}  # as an edit putting it on a task
                     vals = self._new_values(t, values)
                     for name in agencies:
-                        vals[name] = self._spell_agency(vals[name], looked)
+                        vals[name] = spelled.get(vals[name]) or self._spell_agency(vals[name], looked)
                     if t.name == "units":
                         key = vals["callsign"].lower()
                         if key in seen_callsigns:
