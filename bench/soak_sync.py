@@ -12,7 +12,8 @@ relay through a proxy on 127.0.0.1 that cuts each connection after a random
 time (0.2 s to a minute) and turns one in ten away at once; and one writer
 process per database (the consoles' and the relay's), editing as a window
 would: statuses, assignments, stock drawn and added, notes, new, deleted and
-restored units, retitled tasks, with 10 to 80 ms between operations.
+restored units, retitled tasks, its own last operation undone (or redone),
+conflicts reconciled, with 10 to 80 ms between operations.
 
 With `--window`, the first console is the desktop window instead (offscreen,
 its engine in its child process as always), and the figures add the
@@ -124,10 +125,24 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                     deleted = [u.id for u in s.list("units", deleted=True) if u.id not in set(units)]
                     if deleted:
                         s.update("units", rng.choice(deleted), {"deleted": False})
-                else:
+                elif r < 0.9:
                     s.update("tasks", rng.choice(tasks), {"title": f"Task {name} {done}"})
+                elif r < 0.95:
+                    if s.last_operation is not None and s.last_operation.undoable:
+                        try:
+                            s.undo([s.last_operation])  # (undoing an undo is redo)
+                        except ValidationError:  # it moved on since, on another console
+                            pass
+                else:
+                    conflicts = s.conflicts()
+                    if conflicts:
+                        c = rng.choice(conflicts)
+                        try:
+                            s.resolve(c.id, keep=rng.randint(1, len(c.candidates)))
+                        except ValidationError:  # a field of a row deleted since
+                            pass
                 done += 1
-            except NotFound:  # deleted by a peer since it was listed
+            except NotFound:  # deleted by a peer since it was listed (or a conflict settled there)
                 gone += 1
             time.sleep(rng.uniform(0.01, 0.08))
         mine = {"replica": s.replica_id, "last_seq": s.own_max_seq()}
