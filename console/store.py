@@ -1442,8 +1442,9 @@ class Store:
                     spelled = {n: self._spell_agency(values[n], looked) for n in agencies
                                if not isinstance(values[n], str) or not isinstance(row[n], str)
                                or model.name_key(values[n]) != model.name_key(row[n])}
-                    if len(spelled) < len(agencies):
-                        self._agency_spellings = None  # spelled anew: read the names in use again
+                    if len(spelled) < len(agencies):  # spelled anew: read the names in use again
+                        self._agency_spellings = None
+                        self._agency_spelled.clear()
                     made = len(w.changes)
                     self._update(w, t, row, {**values, **spelled, **implied}, restoring)
                     if t.name == "units" and row["task_id"] and any(
@@ -1605,6 +1606,26 @@ class Store:
                 t.name, row["id"],
             )
         return now
+
+    @_guard
+    def undo_history(self) -> Any:
+        """What a window kept to undo and redo when it last changed (see
+        save_undo_history), as it saved it; None if nothing was kept or
+        what was kept cannot be read."""
+        raw = self._meta("undo")
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            log.warning("the undo history kept in the database cannot be read; it is left out")
+            return None
+
+    @_guard
+    def save_undo_history(self, history: Any) -> None:
+        """Keep a window's steps to undo and redo in this database, never
+        synced, so that they outlast a restart of the window."""
+        text = json.dumps(history, ensure_ascii=False)
+        with self._tx():
+            self._set_meta("undo", text)
 
     def hand_over(self, operator: str) -> str:
         """Another person is at this console (a shift change): the changes
@@ -2257,8 +2278,14 @@ class Store:
         that arrives later is remembered as superseded, and its arrival
         brings its row here again (see _merge)."""
         conn = self._conn
+        known: dict[tuple[str, int], int | None] = {}  # a version reached by several ways is traced once
 
         def since(origin: str, seq: int, depth: int = 0) -> int | None:
+            if (origin, seq) not in known:
+                known[(origin, seq)] = traced(origin, seq, depth)
+            return known[(origin, seq)]
+
+        def traced(origin: str, seq: int, depth: int) -> int | None:
             r = conn.execute("SELECT hlc, kind, value, prev FROM changes WHERE origin = ? AND seq = ?",
                              (origin, seq)).fetchone()
             if r is None:

@@ -1081,12 +1081,13 @@ def test_an_agency_is_written_as_it_is_spelled_in_use(make_store):
     e14 = unit(a, "E-14", agency="Mutual Aid")
     a.update("units", e14, {"agency": "county fire"})
     assert a.get("units", e14).agency == "County Fire"
+    a.add("resources", {"name": "Cones", "kind": "Equipment", "agency": "Public  works", "quantity": 9})
     # Put right on purpose: the row's own agency spelled anew is kept, and
     # once most rows spell it so, that is the spelling.
     a.update("resources", pw, {"agency": "Public Works"})
     a.update("tasks", t, {"lead_agency": "Public Works"})
     assert a.get("resources", pw).agency == a.get("tasks", t).lead_agency == "Public Works"
-    pw2 = a.add("resources", {"name": "Pumps", "kind": "Equipment", "agency": "public works", "quantity": 2})
+    pw2 = a.add("resources", {"name": "Pumps", "kind": "Equipment", "agency": "Public  works", "quantity": 2})
     assert a.get("resources", pw2).agency == "Public Works"
     # A spelling arriving from another console after this one read the names in use.
     sync(a, b)
