@@ -423,6 +423,74 @@ def test_undo_and_redo_from_the_edit_menu(window, qtbot, demo_store, tmp_path, m
         before[c] for c in picked if c != "E-14"}
 
 
+def test_the_steps_to_undo_outlast_a_restart_of_the_window(window, demo_store, tmp_path, qtbot):
+    """A window closed (a crash, a laptop rebooted) and opened again offers
+    the same steps to undo and redo, by the same person on this console;
+    after a shift change, or for another operator, there are none."""
+    e12, e14 = (demo_store.resolve_id("units", c) for c in ("E-12", "E-14"))
+    before = demo_store.get("units", e12).status, demo_store.get("units", e14).status
+    window.bridge.set_status([e12, e14], "returning")
+    window.bridge.set_status([e14], "on_scene")
+    window.undo()
+    undo_texts = [st.text for st in window.bridge.undo_steps]
+    redo_texts = [st.text for st in window.bridge.redo_steps]
+    assert len(undo_texts) == len(redo_texts) == 1
+
+    def reopened(operator):
+        store = Store(demo_store.path, operator=operator)
+        bridge = Bridge(store)
+        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "again.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        return store, bridge, w
+
+    store, bridge, again = reopened("Dana")
+    try:
+        assert [st.text for st in bridge.undo_steps] == undo_texts
+        assert [st.text for st in bridge.redo_steps] == redo_texts
+        assert again.undo_action.text() == f"&Undo {undo_texts[0]}" and again.redo_action.isEnabled()
+        again.redo_action.trigger()
+        assert store.get("units", e14).status == "on_scene"
+        again.undo_action.trigger()  # the redo
+        assert store.get("units", e14).status == "returning"
+        again.undo_action.trigger()  # the first step, made before the restart
+        assert (store.get("units", e12).status, store.get("units", e14).status) == before
+    finally:
+        again.close()
+        bridge.close()
+        store.close()
+    store, bridge, other = reopened("Sgt. Lee")  # another person: none of Dana's steps
+    try:
+        assert bridge.undo_steps == [] and not other.undo_action.isEnabled()
+    finally:
+        other.close()
+        bridge.close()
+        store.close()
+    # A shift change: the next person does not undo the last one's work, after a restart either.
+    window.bridge.set_status([e12], "on_scene")
+    assert window.hand_over("Sgt. Lee")
+    store, bridge, after = reopened("Sgt. Lee")
+    try:
+        assert bridge.undo_steps == bridge.redo_steps == []
+    finally:
+        after.close()
+        bridge.close()
+        store.close()
+
+
+def test_steps_to_undo_that_cannot_be_read_are_left_out(demo_store):
+    for kept in ("not json", '{"replica": 1}', "[1, 2]"):
+        demo_store._conn.execute("UPDATE meta SET value = ? WHERE key = 'undo'", (kept,))
+        demo_store._conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('undo', ?)", (kept,))
+        bridge = Bridge(demo_store)
+        assert bridge.undo_steps == []
+        bridge.close()
+    bad = {"replica": demo_store.replica_id, "operator": demo_store.operator, "undo": [["x", [[1, "two"]]]]}
+    demo_store.save_undo_history(bad)
+    bridge = Bridge(demo_store)
+    assert bridge.undo_steps == bridge.redo_steps == []
+    bridge.close()
+
+
 def test_a_step_that_cannot_be_undone_is_said_and_dropped(window, demo_store, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from console.model import ValidationError
-from console.store import ChangeSet, NotFound, Operation, Store, Undone
+from console.store import ChangeSet, NotFound, Operation, Store, StoreError, Undone
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,10 @@ class Bridge(QObject):
         self.redo_steps: list[UndoStep] = []
         self._group: list[Operation] | None = None
         self._undoing = False
+        self._load_undo()
+        # Kept in the database whenever they change, so that they outlast a
+        # restart of the window (a crash, a laptop rebooted).
+        self.undo_changed.connect(self._save_undo)
 
     # ------------------------------------------------------------ operations
 
@@ -150,6 +154,37 @@ class Bridge(QObject):
             self._group.append(op)
         else:
             self._push(UndoStep((op,), op.text))
+
+    def _save_undo(self) -> None:
+        def steps(stack: list[UndoStep]) -> list:
+            return [[s.text, [[o.first, o.last, o.text, o.undoable] for o in s.ops]] for s in stack]
+
+        try:
+            self.store.save_undo_history({"replica": self.store.replica_id, "operator": self.store.operator,
+                                          "undo": steps(self.undo_steps), "redo": steps(self.redo_steps)})
+        except StoreError as exc:  # the step itself is written: only its undo would not outlast a restart
+            log.warning("could not keep the steps to undo in the database: %s", exc)
+
+    def _load_undo(self) -> None:
+        """The steps to undo and redo that a window on this database kept,
+        if they are this console's (the same replica) and this person's (a
+        shift change since, or another operator, starts with none)."""
+        kept = self.store.undo_history()
+        if not isinstance(kept, dict) or kept.get("replica") != self.store.replica_id \
+                or kept.get("operator") != self.store.operator:
+            return
+        origin = self.store.replica_id
+
+        def steps(raw: Any) -> list[UndoStep]:
+            return [UndoStep(tuple(Operation(origin, int(first), int(last), str(text), bool(undoable))
+                                   for first, last, text, undoable in ops), str(said))
+                    for said, ops in raw][-UNDO_DEPTH:]
+
+        try:
+            self.undo_steps, self.redo_steps = steps(kept.get("undo", [])), steps(kept.get("redo", []))
+        except (TypeError, ValueError):
+            log.warning("the steps to undo kept in the database cannot be read; they are left out")
+            self.undo_steps, self.redo_steps = [], []
 
     def forget_undo(self) -> None:
         """Nothing to undo or redo (another person is at the console now)."""
