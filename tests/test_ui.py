@@ -2260,6 +2260,45 @@ def test_options_of_several_items_are_kept_together(window, demo_store, tmp_path
     assert demo_store.get("units", one).location == demo_store.get("units", two).location == "Main St"
 
 
+def test_three_consoles_colliding_on_a_unit_give_three_sides(window, demo_store, tmp_path):
+    """Three consoles put one unit on three tasks at once: one item, each
+    console's side one option; conflicts of the same row between other
+    consoles, or a field only two of them wrote, are items of their own."""
+    from conftest import converge
+
+    tasks = sorted(demo_store.list("tasks"), key=lambda t: t.title)[:3]
+    unit = demo_store.resolve_id("units", "E-11")
+    field = [Store(tmp_path / f"f{i}.db", agency=agency, operator=who)
+             for i, (agency, who) in enumerate((("City Police", "Sgt. Lee"), ("County EMS", "Medic Ray")))]
+    try:
+        converge([demo_store, *field])
+        for store, t, status in zip((demo_store, *field), tasks, ("en route", "dispatched", "returning"), strict=True):
+            store.update("units", unit, {"task_id": t.id, "status": status})
+        field[0].update("units", unit, {"notes": "pump 2 down"})
+        field[1].update("units", unit, {"notes": "crew of 3"})
+        converge([demo_store, *field])
+    finally:
+        for store in field:
+            store.close()
+    dialog = window.open_reconcile()
+    tops = {dialog.tree.topLevelItem(i).text(0): dialog.tree.topLevelItem(i)
+            for i in range(dialog.tree.topLevelItemCount())}
+    # The notes were written by two of the three: an item of their own.
+    assert set(tops) == {"unit E-11: status and task (2 conflicts)", "unit E-11: notes"}
+    top = tops["unit E-11: status and task (2 conflicts)"]
+    sides = {top.child(i).text(2): top.child(i).text(1).removesuffix("   (shown now)") for i in range(3)}
+    assert sides == {"County Fire (Dana)": f"status = en route; task = {tasks[0].title}",
+                     "City Police (Sgt. Lee)": f"status = dispatched; task = {tasks[1].title}",
+                     "County EMS (Medic Ray)": f"status = returning; task = {tasks[2].title}"}
+    assert tops["unit E-11: notes"].childCount() == 2
+    ems = next(top.child(i) for i in range(3) if top.child(i).text(2).startswith("County EMS"))
+    dialog.tree.setCurrentItem(ems)
+    dialog.keep_selected()
+    kept = demo_store.get("units", unit)
+    assert (kept.status, kept.task_id) == ("returning", tasks[2].id)
+    assert [c.field for c in demo_store.conflicts()] == ["notes"]
+
+
 def test_the_reconcile_dialog_follows_resolutions_made_elsewhere(window, demo_store, tmp_path, qtbot):
     tasks = [t.id for t in demo_store.list("tasks")]
     collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[0]}, {"task_id": tasks[1]})
