@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from console import __version__, backup, clock, csv_rows, files, model, report, seed, transfer
+from console.history import History
 from console.store import Store, StoreError, StoreIOError, default_db_path, short_id
 from console.sync import identity
 from console.times import DONE_TASK
@@ -105,6 +106,10 @@ def build_parser() -> Parser:
     p.add_argument("delta", metavar="+N|-N")
     p.add_argument("--for", dest="purpose", metavar="TEXT",
                    help="what it is for (a task, a unit, a place), said in the journal's entry")
+
+    cmd("undo", "take back this person's last step made on the command line on this console "
+                "(add, set, delete, stock, resolve)")
+    cmd("redo", "make again the last step `undo` took back")
 
     p = cmd("note", "add a free note to the journal")
     p.add_argument("text", metavar="TEXT")
@@ -341,164 +346,194 @@ def run(args) -> int:
             found = csv_rows.read(args.table, args.csv)
     with _open(args) as store:
         c = args.command
-        if c == "id":
-            print(identity.load_or_create(store.path).console_id, file=out)
-        elif c == "trust":
-            cid = identity.normalize_id(args.console_id)
-            if cid == identity.load_or_create(store.path).console_id:
-                raise model.ValidationError("that is this console's own ID")
-            store.trust(cid, args.peer_agency, args.role)
-            print(f"trusted {cid} ({args.peer_agency.strip()}, {args.role})", file=out)
-        elif c == "untrust":
-            cid = identity.normalize_id(args.console_id)
-            store.untrust(cid)
-            print(f"untrusted {cid}", file=out)
-        elif c == "peers":
-            peers = store.peers()
-            if args.json:
-                json.dump(peers, out, indent=1)
-                out.write("\n")
-            elif not peers:
-                print(f"no trusted consoles yet (add one with `{PROG} trust CONSOLE_ID --agency NAME`)", file=out)
-            else:
-                rows = [[identity.short_id(x["console_id"]), x["agency"], x["role"], x["last_seen"] or "never",
-                         x["address"] or "", str(x["sent"]), str(x["received"]),
-                         "" if x["owed"] is None else str(x["owed"])] for x in peers]
-                print(_table_text(["console", "agency", "role", "last seen", "address", "sent", "received",
-                                   "owed"], rows), file=out)
-        elif c == "seed":
-            if args.seed_demo:
-                counts = seed.seed_demo(store)
-            else:
-                counts = seed.seed_synthetic(store, args.synthetic)
-            print("seeded " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {store.path}", file=out)
-        elif c == "add" and found:
-            ids = store.add_many(found.table, found.rows, where=found.lines,
-                                 summary=f"Added {len(found.rows)} {found.table} from {args.csv.name}")
-            print(f"added {len(ids)} {found.table} from {args.csv}"
-                  + (f" (columns left out: {', '.join(found.left_out)})" if found.left_out else ""), file=out)
-        elif c == "add":
-            t = model.table(args.table)
-            values = _pairs(t, args.values)
-            if t.append_only:
-                print(store.add_many(t.name, [values])[0], file=out)
-            else:
-                print(store.add(t.name, values), file=out)
-        elif c == "set":
-            t = model.table(args.table)
-            made = store.update(t.name, args.id, _pairs(t, args.values))
-            if not made:
-                print("nothing changed: the values were already current", file=out)
-            closed = [c for c in made if c.table == "tasks" and c.field == "status" and c.value in DONE_TASK]
-            if closed and (units := store.units_on(closed[0].row)):
-                # The window asks whether to release them; here, say how.
-                n = len(units)
-                print(f"{n} unit{'s are' if n != 1 else ' is'} still on it: "
-                      f"{', '.join(u.callsign for u in units)}; to release one (available, off the task): "
-                      f"crisis-console set units {shlex.quote(units[0].callsign)} status=available", file=out)
-        elif c == "delete":
-            store.delete(args.table, args.id)
-        elif c == "stock":
-            raw = args.delta.strip()
-            if not raw or raw[0] not in "+-":
-                raise model.ValidationError(f"{raw!r}: give +N to add stock or -N to draw it")
-            delta = model.parse(model.RESOURCES, model.Field("quantity", "real"), raw)
-            now = store.adjust(args.id, delta, args.purpose)
-            print(_cell(now), file=out)
-        elif c == "note":
-            table, ref = args.about or (None, None)
-            print(store.note(args.text, table, ref), file=out)
-        elif c == "list":
-            headers, rows = _listing(store, args.table, args.deleted)
-            if args.search:
-                # Case and underscores aside: "on scene" finds on_scene.
-                words = " ".join(args.search.replace("_", " ").split()).casefold()
-                rows = [r for r in rows
-                        if words in " ".join(_cell(v) for v in r.values()).replace("_", " ").casefold()]
-            if args.json:
-                json.dump(rows, out, indent=1, ensure_ascii=False)
-                out.write("\n")
-            else:
-                cells = [[_cell(r.get(h)) for h in headers] for r in rows]
-                if args.table != "journal":
-                    cells = [[short_id(r[0]), *r[1:]] for r in cells]
-                print(_table_text(headers, cells), file=out)
-        elif c == "report":
-            if args.output:
-                store.refuse_own_file(args.output)
-            hours = report.DEFAULT_HOURS if args.hours is None else args.hours
-            if args.task is not None:
-                a = report.build_assignment(store, args.task)
-                text = report.assignment_html(a) if args.format == "html" else report.assignment_text(a)
-                what = f"the assignment list of {a.task.title}"
-            elif args.unit is not None:
-                logs = report.build_activities(store, args.unit, hours=hours)
-                text = report.activity_html(logs) if args.format == "html" else report.activity_text(logs)
-                what = (f"the activity log of {logs[0].unit.callsign}" if len(logs) == 1
-                        else f"the activity logs of {len(logs)} units")
-            else:
-                r = report.build(store, hours=hours)
-                text = report.as_html(r) if args.format == "html" else report.as_text(r)
-                what = "the situation report"
-            if args.output:
-                _write_whole(args.output, text)
-                print(f"wrote {what} to {args.output}", file=out)
-            else:
-                out.write(text)
-        elif c == "conflicts":
-            _conflicts(store, args.json, out)
-        elif c == "resolve":
-            ch = store.resolve(args.conflict, keep=args.keep, raw=args.value)
-            # What the journal now says of it, in words.
-            said = store.journal(limit=1, table=ch.table, row=ch.row)[0].text
-            print(f"{said} (change {ch.seq})", file=out)
-        elif c == "info":
-            info = store.info()
-            if args.json:
-                json.dump(info.as_dict(), out, indent=1)
-                out.write("\n")
-            else:
-                print(f"database      {info.path}", file=out)
-                print(f"replica id    {info.replica_id}", file=out)
-                print(f"agency        {info.agency}   operator {info.operator}", file=out)
-                print("rows          " + ", ".join(f"{n} {k}" for k, n in info.counts.items()), file=out)
-                print(f"changes held  {info.changes}", file=out)
-                print(f"conflicts     {info.open_conflicts} open", file=out)
-                print("version vector", file=out)
-                for origin, seq in sorted(info.version_vector.items()):
-                    mine = "  (this console)" if origin == info.replica_id else ""
-                    print(f"  {origin}  {seq}{mine}", file=out)
-        elif c == "export":
-            if args.output:
-                store.refuse_own_file(args.output)
-            text = _export(store, args.table, args.format)
-            if args.output:
-                _write_whole(args.output, text)
-            else:
-                out.write(text)
-        elif c == "changes":
-            if args.changes_command == "export":
-                store.refuse_own_file(args.file)
-                lacking = None
-                if args.for_info:
-                    try:
-                        lacking = json.loads(args.for_info.read_text(encoding="utf-8"))
-                    except (OSError, ValueError) as exc:
-                        raise transfer.TransferError(f"{args.for_info}: not readable info JSON ({exc})") from None
-                    if not isinstance(lacking, dict):
-                        raise transfer.TransferError(f"{args.for_info}: not the output of `{PROG} info --json`")
-                s = transfer.export_changes(store, args.file, lacking=lacking, progress=_progress_line("wrote"))
-                print(f"wrote {s.changes} changes to {s.path}", file=out)
-            else:
-                s = transfer.import_changes(store, args.file, progress=_progress_line("merged"))
-                r = s.result
-                print(f"imported {r.applied} new changes from {s.from_agency} replica …{short_id(s.from_replica)} "
-                      f"({r.duplicates} already held)", file=out)
-                for origin, seq, reason in r.refused:
-                    print(f"{PROG}: refused changes from replica …{short_id(origin)} from #{seq}: {reason}",
-                          file=sys.stderr)
-                if r.refused:
-                    return 1
+        code = _command(store, args, found, out)
+        if c in UNDOABLE and store.last_operation is not None:
+            # A step of its own, to be taken back by `undo` in another run.
+            steps = History(store, COMMAND_LINE)
+            if steps.took(store.last_operation):
+                steps.save()
+    return code
+
+
+# Commands whose changes `undo` takes back, one run a step.
+UNDOABLE = frozenset({"add", "set", "delete", "stock", "resolve"})
+COMMAND_LINE = "command line"  # whose steps (see console.history)
+
+
+def _command(store: Store, args: argparse.Namespace, found, out) -> int:
+    """Run a command on the database opened for it; its exit code."""
+    c = args.command
+    if c == "id":
+        print(identity.load_or_create(store.path).console_id, file=out)
+    elif c == "trust":
+        cid = identity.normalize_id(args.console_id)
+        if cid == identity.load_or_create(store.path).console_id:
+            raise model.ValidationError("that is this console's own ID")
+        store.trust(cid, args.peer_agency, args.role)
+        print(f"trusted {cid} ({args.peer_agency.strip()}, {args.role})", file=out)
+    elif c == "untrust":
+        cid = identity.normalize_id(args.console_id)
+        store.untrust(cid)
+        print(f"untrusted {cid}", file=out)
+    elif c == "peers":
+        peers = store.peers()
+        if args.json:
+            json.dump(peers, out, indent=1)
+            out.write("\n")
+        elif not peers:
+            print(f"no trusted consoles yet (add one with `{PROG} trust CONSOLE_ID --agency NAME`)", file=out)
+        else:
+            rows = [[identity.short_id(x["console_id"]), x["agency"], x["role"], x["last_seen"] or "never",
+                     x["address"] or "", str(x["sent"]), str(x["received"]),
+                     "" if x["owed"] is None else str(x["owed"])] for x in peers]
+            print(_table_text(["console", "agency", "role", "last seen", "address", "sent", "received",
+                               "owed"], rows), file=out)
+    elif c == "seed":
+        if args.seed_demo:
+            counts = seed.seed_demo(store)
+        else:
+            counts = seed.seed_synthetic(store, args.synthetic)
+        print("seeded " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {store.path}", file=out)
+    elif c == "add" and found:
+        ids = store.add_many(found.table, found.rows, where=found.lines,
+                             summary=f"Added {len(found.rows)} {found.table} from {args.csv.name}")
+        print(f"added {len(ids)} {found.table} from {args.csv}"
+              + (f" (columns left out: {', '.join(found.left_out)})" if found.left_out else ""), file=out)
+    elif c == "add":
+        t = model.table(args.table)
+        values = _pairs(t, args.values)
+        if t.append_only:
+            print(store.add_many(t.name, [values])[0], file=out)
+        else:
+            print(store.add(t.name, values), file=out)
+    elif c == "set":
+        t = model.table(args.table)
+        made = store.update(t.name, args.id, _pairs(t, args.values))
+        if not made:
+            print("nothing changed: the values were already current", file=out)
+        closed = [c for c in made if c.table == "tasks" and c.field == "status" and c.value in DONE_TASK]
+        if closed and (units := store.units_on(closed[0].row)):
+            # The window asks whether to release them; here, say how.
+            n = len(units)
+            print(f"{n} unit{'s are' if n != 1 else ' is'} still on it: "
+                  f"{', '.join(u.callsign for u in units)}; to release one (available, off the task): "
+                  f"crisis-console set units {shlex.quote(units[0].callsign)} status=available", file=out)
+    elif c == "delete":
+        store.delete(args.table, args.id)
+    elif c == "stock":
+        raw = args.delta.strip()
+        if not raw or raw[0] not in "+-":
+            raise model.ValidationError(f"{raw!r}: give +N to add stock or -N to draw it")
+        delta = model.parse(model.RESOURCES, model.Field("quantity", "real"), raw)
+        now = store.adjust(args.id, delta, args.purpose)
+        print(_cell(now), file=out)
+    elif c in ("undo", "redo"):
+        steps = History(store, COMMAND_LINE)
+        try:
+            done = steps.take_back(redo=c == "redo")
+        finally:
+            steps.save()
+        if done is None:
+            raise model.ValidationError(
+                f"nothing to {c}: no step of {store.operator}'s on the command line on this console"
+                + (" was undone" if c == "redo" else ""))
+        print(done.text, file=out)
+        for why in done.left:
+            print(f"  left as it is: {why}", file=out)
+    elif c == "note":
+        table, ref = args.about or (None, None)
+        print(store.note(args.text, table, ref), file=out)
+    elif c == "list":
+        headers, rows = _listing(store, args.table, args.deleted)
+        if args.search:
+            # Case and underscores aside: "on scene" finds on_scene.
+            words = " ".join(args.search.replace("_", " ").split()).casefold()
+            rows = [r for r in rows
+                    if words in " ".join(_cell(v) for v in r.values()).replace("_", " ").casefold()]
+        if args.json:
+            json.dump(rows, out, indent=1, ensure_ascii=False)
+            out.write("\n")
+        else:
+            cells = [[_cell(r.get(h)) for h in headers] for r in rows]
+            if args.table != "journal":
+                cells = [[short_id(r[0]), *r[1:]] for r in cells]
+            print(_table_text(headers, cells), file=out)
+    elif c == "report":
+        if args.output:
+            store.refuse_own_file(args.output)
+        hours = report.DEFAULT_HOURS if args.hours is None else args.hours
+        if args.task is not None:
+            a = report.build_assignment(store, args.task)
+            text = report.assignment_html(a) if args.format == "html" else report.assignment_text(a)
+            what = f"the assignment list of {a.task.title}"
+        elif args.unit is not None:
+            logs = report.build_activities(store, args.unit, hours=hours)
+            text = report.activity_html(logs) if args.format == "html" else report.activity_text(logs)
+            what = (f"the activity log of {logs[0].unit.callsign}" if len(logs) == 1
+                    else f"the activity logs of {len(logs)} units")
+        else:
+            r = report.build(store, hours=hours)
+            text = report.as_html(r) if args.format == "html" else report.as_text(r)
+            what = "the situation report"
+        if args.output:
+            _write_whole(args.output, text)
+            print(f"wrote {what} to {args.output}", file=out)
+        else:
+            out.write(text)
+    elif c == "conflicts":
+        _conflicts(store, args.json, out)
+    elif c == "resolve":
+        ch = store.resolve(args.conflict, keep=args.keep, raw=args.value)
+        # What the journal now says of it, in words.
+        said = store.journal(limit=1, table=ch.table, row=ch.row)[0].text
+        print(f"{said} (change {ch.seq})", file=out)
+    elif c == "info":
+        info = store.info()
+        if args.json:
+            json.dump(info.as_dict(), out, indent=1)
+            out.write("\n")
+        else:
+            print(f"database      {info.path}", file=out)
+            print(f"replica id    {info.replica_id}", file=out)
+            print(f"agency        {info.agency}   operator {info.operator}", file=out)
+            print("rows          " + ", ".join(f"{n} {k}" for k, n in info.counts.items()), file=out)
+            print(f"changes held  {info.changes}", file=out)
+            print(f"conflicts     {info.open_conflicts} open", file=out)
+            print("version vector", file=out)
+            for origin, seq in sorted(info.version_vector.items()):
+                mine = "  (this console)" if origin == info.replica_id else ""
+                print(f"  {origin}  {seq}{mine}", file=out)
+    elif c == "export":
+        if args.output:
+            store.refuse_own_file(args.output)
+        text = _export(store, args.table, args.format)
+        if args.output:
+            _write_whole(args.output, text)
+        else:
+            out.write(text)
+    elif c == "changes":
+        if args.changes_command == "export":
+            store.refuse_own_file(args.file)
+            lacking = None
+            if args.for_info:
+                try:
+                    lacking = json.loads(args.for_info.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise transfer.TransferError(f"{args.for_info}: not readable info JSON ({exc})") from None
+                if not isinstance(lacking, dict):
+                    raise transfer.TransferError(f"{args.for_info}: not the output of `{PROG} info --json`")
+            s = transfer.export_changes(store, args.file, lacking=lacking, progress=_progress_line("wrote"))
+            print(f"wrote {s.changes} changes to {s.path}", file=out)
+        else:
+            s = transfer.import_changes(store, args.file, progress=_progress_line("merged"))
+            r = s.result
+            print(f"imported {r.applied} new changes from {s.from_agency} replica …{short_id(s.from_replica)} "
+                  f"({r.duplicates} already held)", file=out)
+            for origin, seq, reason in r.refused:
+                print(f"{PROG}: refused changes from replica …{short_id(origin)} from #{seq}: {reason}",
+                      file=sys.stderr)
+            if r.refused:
+                return 1
     return 0
 
 

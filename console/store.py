@@ -1608,24 +1608,23 @@ class Store:
         return now
 
     @_guard
-    def undo_history(self) -> Any:
-        """What a window kept to undo and redo when it last changed (see
-        save_undo_history), as it saved it; None if nothing was kept or
-        what was kept cannot be read."""
-        raw = self._meta("undo")
+    def kept(self, key: str) -> Any:
+        """What a program kept in this database for itself under `key` (see
+        keep); None if nothing was kept or what was kept cannot be read."""
+        raw = self._meta(f"kept:{key}")
         try:
             return json.loads(raw) if raw else None
         except ValueError:
-            log.warning("the undo history kept in the database cannot be read; it is left out")
+            log.warning("what was kept in the database as %r cannot be read; it is left out", key)
             return None
 
     @_guard
-    def save_undo_history(self, history: Any) -> None:
-        """Keep a window's steps to undo and redo in this database, never
-        synced, so that they outlast a restart of the window."""
-        text = json.dumps(history, ensure_ascii=False)
+    def keep(self, key: str, value: Any) -> None:
+        """Keep `value` (as JSON) in this database for a program of this
+        console, never synced: the window's steps to undo, say."""
+        text = json.dumps(value, ensure_ascii=False)
         with self._tx():
-            self._set_meta("undo", text)
+            self._set_meta(f"kept:{key}", text)
 
     def hand_over(self, operator: str) -> str:
         """Another person is at this console (a shift change): the changes

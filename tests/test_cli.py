@@ -125,6 +125,50 @@ def test_an_agency_typed_in_another_case_is_written_as_spelled_in_use(demo, caps
     assert next(t for t in json.loads(out) if t["id"] == task["id"])["lead_agency"] == "City Police"
 
 
+def test_undo_and_redo_take_back_the_last_command_and_do_it_again(demo, capsys):
+    """Each run of add, set, delete, stock or resolve is a step that a later
+    `undo` takes back; `redo` makes it again. The steps are this person's:
+    another operator has none, and the window's are its own."""
+    with Store(demo) as s:
+        e12 = s.get("units", s.resolve_id("units", "E-12"))
+        before = (e12.status, e12.location)
+    assert before[0] != "on_scene"
+    assert run(capsys, "set", "--db", demo, "units", "E-12", "status=on scene")[0] == 0
+    assert run(capsys, "set", "--db", demo, "units", "E-12", "location=Levee, mile 3")[0] == 0
+    code, out, err = run(capsys, "--operator", "Sgt. Lee", "undo", "--db", demo)
+    assert (code, err) == (1, f"{cli.PROG}: nothing to undo: no step of Sgt. Lee's on the command line "
+                              "on this console\n")
+    code, out, _ = run(capsys, "undo", "--db", demo)
+    assert code == 0 and out.startswith("Undid: E-12: location ")
+    code, out, _ = run(capsys, "undo", "--db", demo)
+    assert code == 0 and out.startswith("Undid: E-12: status ")
+    with Store(demo) as s:
+        e12 = s.get("units", s.resolve_id("units", "E-12"))
+        assert (e12.status, e12.location) == before
+    code, out, _ = run(capsys, "redo", "--db", demo)
+    assert code == 0 and out.startswith("Redid: E-12: status ")
+    with Store(demo) as s:
+        assert s.get("units", s.resolve_id("units", "E-12")).status == "on_scene"
+    # Changed since by another console (here, another program): left as it is, and said.
+    with Store(demo, operator="Sgt. Lee", agency="City Police") as other:
+        other.update("units", other.resolve_id("units", "E-12"), {"status": "returning"})
+    code, out, err = run(capsys, "undo", "--db", demo)
+    assert code == 1 and "status changed since to returning by Sgt. Lee (City Police)" in err
+    assert run(capsys, "undo", "--db", demo)[0] == 1  # that step is gone: nothing else to undo
+    assert run(capsys, "redo", "--db", demo)[1].startswith("Redid: E-12: location ")  # the one still undone
+    assert run(capsys, "redo", "--db", demo)[2].endswith("was undone\n")
+    # A command of its own after an undo: nothing is left to redo.
+    assert run(capsys, "undo", "--db", demo)[0] == 0
+    assert run(capsys, "stock", "--db", demo, _sandbags(demo), "-5")[0] == 0
+    assert run(capsys, "redo", "--db", demo)[0] == 1
+    assert run(capsys, "undo", "--db", demo)[1].startswith("Undid: Drew 5")
+
+
+def _sandbags(db):
+    with Store(db) as s:
+        return next(r.id for r in s.list("resources") if r.name == "Sandbags (filled)")
+
+
 def test_a_due_time_as_a_dispatcher_types_it(tmp_path, capsys):
     db = tmp_path / "c.db"
     code, out, _ = run(capsys, "add", "--db", db, "tasks", "title=Pump out school", "due=+90m")

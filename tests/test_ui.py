@@ -477,20 +477,6 @@ def test_the_steps_to_undo_outlast_a_restart_of_the_window(window, demo_store, t
         store.close()
 
 
-def test_steps_to_undo_that_cannot_be_read_are_left_out(demo_store):
-    for kept in ("not json", '{"replica": 1}', "[1, 2]"):
-        demo_store._conn.execute("UPDATE meta SET value = ? WHERE key = 'undo'", (kept,))
-        demo_store._conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('undo', ?)", (kept,))
-        bridge = Bridge(demo_store)
-        assert bridge.undo_steps == []
-        bridge.close()
-    bad = {"replica": demo_store.replica_id, "operator": demo_store.operator, "undo": [["x", [[1, "two"]]]]}
-    demo_store.save_undo_history(bad)
-    bridge = Bridge(demo_store)
-    assert bridge.undo_steps == bridge.redo_steps == []
-    bridge.close()
-
-
 def test_a_step_that_cannot_be_undone_is_said_and_dropped(window, demo_store, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

@@ -18,21 +18,12 @@ from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from console.model import ValidationError
-from console.store import ChangeSet, NotFound, Operation, Store, StoreError, Undone
+from console.history import History, UndoStep
+from console.store import ChangeSet, Operation, Store, Undone
 
 log = logging.getLogger(__name__)
 
 SHOW_SLICE = 500  # changes read per origin per turn of the event loop
-UNDO_DEPTH = 100  # steps kept for undo
-
-
-class UndoStep(NamedTuple):
-    """One thing a person did in the window (a status given to five units,
-    a file imported, a row deleted): its operations, and what to call it."""
-
-    ops: tuple[Operation, ...]
-    text: str
 
 
 class Bridge(QObject):
@@ -69,15 +60,13 @@ class Bridge(QObject):
         # Where to queue slices of work (set by the window: its Scheduler).
         self.scheduler = None
         # What this window did, newest last: every local write made through
-        # this store is a step, or part of the step being grouped.
-        self.undo_steps: list[UndoStep] = []
-        self.redo_steps: list[UndoStep] = []
+        # this store is a step, or part of the step being grouped. Kept in
+        # the database whenever it changes, so that it outlasts a restart
+        # of the window (a crash, a laptop rebooted).
+        self.history = History(store, "window")
         self._group: list[Operation] | None = None
         self._undoing = False
-        self._load_undo()
-        # Kept in the database whenever they change, so that they outlast a
-        # restart of the window (a crash, a laptop rebooted).
-        self.undo_changed.connect(self._save_undo)
+        self.undo_changed.connect(self.history.save)
 
     # ------------------------------------------------------------ operations
 
@@ -139,10 +128,16 @@ class Bridge(QObject):
                 self._push(UndoStep(tuple(ops), ops[0].text if len(ops) == 1
                                     else f"{ops[0].text} (and {len(ops) - 1} more)"))
 
+    @property
+    def undo_steps(self) -> list[UndoStep]:
+        return self.history.undo_steps
+
+    @property
+    def redo_steps(self) -> list[UndoStep]:
+        return self.history.redo_steps
+
     def _push(self, step: UndoStep) -> None:
-        self.undo_steps.append(step)
-        del self.undo_steps[:-UNDO_DEPTH]
-        self.redo_steps.clear()
+        self.history.push(step)
         self.undo_changed.emit()
 
     def _took(self, op: Operation | None) -> None:
@@ -155,70 +150,27 @@ class Bridge(QObject):
         else:
             self._push(UndoStep((op,), op.text))
 
-    def _save_undo(self) -> None:
-        def steps(stack: list[UndoStep]) -> list:
-            return [[s.text, [[o.first, o.last, o.text, o.undoable] for o in s.ops]] for s in stack]
-
-        try:
-            self.store.save_undo_history({"replica": self.store.replica_id, "operator": self.store.operator,
-                                          "undo": steps(self.undo_steps), "redo": steps(self.redo_steps)})
-        except StoreError as exc:  # the step itself is written: only its undo would not outlast a restart
-            log.warning("could not keep the steps to undo in the database: %s", exc)
-
-    def _load_undo(self) -> None:
-        """The steps to undo and redo that a window on this database kept,
-        if they are this console's (the same replica) and this person's (a
-        shift change since, or another operator, starts with none)."""
-        kept = self.store.undo_history()
-        if not isinstance(kept, dict) or kept.get("replica") != self.store.replica_id \
-                or kept.get("operator") != self.store.operator:
-            return
-        origin = self.store.replica_id
-
-        def steps(raw: Any) -> list[UndoStep]:
-            return [UndoStep(tuple(Operation(origin, int(first), int(last), str(text), bool(undoable))
-                                   for first, last, text, undoable in ops), str(said))
-                    for said, ops in raw][-UNDO_DEPTH:]
-
-        try:
-            self.undo_steps, self.redo_steps = steps(kept.get("undo", [])), steps(kept.get("redo", []))
-        except (TypeError, ValueError):
-            log.warning("the steps to undo kept in the database cannot be read; they are left out")
-            self.undo_steps, self.redo_steps = [], []
-
     def forget_undo(self) -> None:
         """Nothing to undo or redo (another person is at the console now)."""
-        self.undo_steps.clear()
-        self.redo_steps.clear()
+        self.history.forget()
         self.undo_changed.emit()
 
     def undo(self) -> Undone | None:
-        """Take back the newest step. A step nothing of which can be taken
-        back (changed since on other consoles, or gone from the database)
-        is dropped, and the error says why; an error of the database
-        (busy, disk full) keeps it for another try."""
-        return self._undo(self.undo_steps, self.redo_steps, redo=False)
+        """Take back the newest step (see History.take_back)."""
+        return self._undo(redo=False)
 
     def redo(self) -> Undone | None:
-        return self._undo(self.redo_steps, self.undo_steps, redo=True)
+        return self._undo(redo=True)
 
-    def _undo(self, take: list[UndoStep], put: list[UndoStep], *, redo: bool) -> Undone | None:
-        if not take:
+    def _undo(self, *, redo: bool) -> Undone | None:
+        if not (self.redo_steps if redo else self.undo_steps):
             return None
-        step = take[-1]
         self._undoing = True
         try:
-            done = self.store.undo(step.ops, redo=redo, text=step.text)
-        except (ValidationError, NotFound):  # nothing left to undo there: do not offer it again
-            take.pop()
-            self.undo_changed.emit()
-            raise
+            return self.history.take_back(redo=redo)
         finally:
             self._undoing = False
-        take.pop()
-        put.append(UndoStep((done.operation,), step.text))
-        self.undo_changed.emit()
-        return done
+            self.undo_changed.emit()
 
     # ---------------------------------------------------------------- events
 

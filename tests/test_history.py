@@ -1,0 +1,59 @@
+"""Steps to undo kept in the database (console.history): the window's, and
+one person's on the command line, each outlasting the program."""
+
+import pytest
+from test_store import unit
+
+from console.history import UNDO_DEPTH, History, UndoStep
+from console.store import Operation, Store
+
+
+def test_steps_outlast_the_program_for_the_same_console_and_person(make_store):
+    s = make_store("a", operator="Dana")
+    u = unit(s, status="en route")
+    h = History(s, "window")
+    s.update("units", u, {"status": "on scene"})
+    assert h.took(s.last_operation)
+    s.note("Levee holding")
+    assert not h.took(s.last_operation)  # a note is not a step
+    h.save()
+    again = History(s, "window")
+    assert again.undo_steps == h.undo_steps and again.redo_steps == []
+    assert again.take_back().text == "Undid: E-12: status en route → on scene"
+    again.save()
+    assert [st.text for st in History(s, "window").redo_steps] == ["E-12: status en route → on scene"]
+    # Another person at the console, or the command line: none of them.
+    with Store(s.path, operator="Sgt. Lee") as other:
+        assert History(other, "window").undo_steps == History(other, "window").redo_steps == []
+    assert History(s, "command line").undo_steps == []
+
+
+def test_steps_kept_that_cannot_be_read_are_left_out(make_store):
+    s = make_store()
+    for kept in ("not json", '{"replica": 1}', "[1, 2]"):
+        s._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('kept:undo:window', ?)", (kept,))
+        assert History(s, "window").undo_steps == []
+    s.keep("undo:window", {"replica": s.replica_id, "operator": s.operator, "undo": [["x", [[1, "two"]]]]})
+    h = History(s, "window")
+    assert h.undo_steps == h.redo_steps == []
+
+
+def test_a_step_gone_from_the_database_is_dropped_with_the_reason(make_store):
+    s = make_store()
+    h = History(s, "window")
+    gone = Operation(s.replica_id, 10**9, 10**9 + 1, "Something long ago", True)
+    h.push(UndoStep((gone,), gone.text))
+    with pytest.raises(Exception, match="not in this database any more"):
+        h.take_back()
+    assert h.undo_steps == []
+    assert h.take_back() is None
+
+
+def test_at_most_the_last_hundred_steps_are_kept(make_store):
+    s = make_store()
+    h = History(s, "window")
+    for i in range(UNDO_DEPTH + 5):
+        h.push(UndoStep((Operation(s.replica_id, i + 1, i + 1, f"step {i}", True),), f"step {i}"))
+    h.save()
+    kept = History(s, "window").undo_steps
+    assert len(kept) == UNDO_DEPTH and kept[0].text == "step 5"
