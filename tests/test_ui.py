@@ -2216,6 +2216,10 @@ def test_keeping_one_consoles_side_of_a_unit_put_on_two_tasks_at_once(window, de
     assert set(sides) == {f"status = en route; task = {first}   (shown now)", f"status = dispatched; task = {second}"}
     theirs = sides[f"status = dispatched; task = {second}"]
     assert theirs.text(2) == "City Police (Sgt. Lee)"
+    # Each side's fields are listed under it (collapsed), to keep a mix of sides.
+    assert not theirs.isExpanded()
+    assert [(theirs.child(i).text(0).strip(), theirs.child(i).text(1)) for i in range(2)] == [
+        ("status", "dispatched"), ("task", second)]
     # Both sides selected: refused.
     for item in sides.values():
         item.setSelected(True)
@@ -2232,6 +2236,35 @@ def test_keeping_one_consoles_side_of_a_unit_put_on_two_tasks_at_once(window, de
     window.undo()
     back = demo_store.get("units", unit)
     assert (back.task_id, back.status) == (shown.task_id, shown.status) and demo_store.conflicts() == []
+
+
+def test_a_mix_of_two_consoles_sides_is_kept_field_by_field(window, demo_store, tmp_path):
+    """The status one console gave and the task the other did: a field of
+    each side selected (Ctrl+click), kept together in one step."""
+    tasks = {t.title: t.id for t in demo_store.list("tasks")}
+    first, second = sorted(tasks)[:2]
+    unit = collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[first], "status": "en route"},
+                   {"task_id": tasks[second], "status": "returning"})
+    dialog = window.open_reconcile()
+    top = dialog.tree.topLevelItem(0)
+    sides = {top.child(i).text(2): top.child(i) for i in range(2)}
+    ours, theirs = sides["County Fire (Dana)"], sides["City Police (Sgt. Lee)"]
+    ours.child(0).setSelected(True)  # our status
+    theirs.child(1).setSelected(True)  # their task
+    dialog.keep_selected()
+    assert dialog.error.text() == "" and demo_store.conflicts() == []
+    kept = demo_store.get("units", unit)
+    assert (kept.status, kept.task_id) == ("en_route", tasks[second])
+    # Two fields of one conflict: refused.
+    unit = collide(demo_store, tmp_path, "units", "E-14", {"location": "Levee", "notes": "a"},
+                   {"location": "Main St", "notes": "b"})
+    dialog.reload()
+    top = dialog.tree.topLevelItem(0)
+    assert top.text(0) == "unit E-14: location and notes (2 conflicts)"
+    top.child(0).child(0).setSelected(True)
+    top.child(1).child(0).setSelected(True)
+    dialog.keep_selected()
+    assert dialog.error.text() == "Select one option of each conflict to keep." and len(demo_store.conflicts()) == 2
 
 
 def test_options_of_several_items_are_kept_together(window, demo_store, tmp_path):

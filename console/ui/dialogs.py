@@ -780,9 +780,9 @@ class ReconcileDialog(QDialog):
         intro = QLabel("These edits were made at the same time on different consoles, without seeing each other. "
                        "Until you decide, the boards show the option marked 'shown now' (the later edit; for a "
                        "row deleted on one console and edited on another, the delete). Fields of one row "
-                       "edited on the same two consoles are one item: an option keeps one console's side of "
-                       "them all. Select several conflicts to settle them together, or an option of each "
-                       "(Ctrl+click) to keep them all.")
+                       "edited on the same consoles are one item: an option keeps one console's side of them "
+                       "all (expand it to pick its fields one by one). Select several conflicts to settle "
+                       "them together, or an option of each (Ctrl+click) to keep them all.")
         intro.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
@@ -872,8 +872,15 @@ class ReconcileDialog(QDialog):
             child = QTreeWidgetItem([f"  option {n}", value, f"{cand.agency} ({cand.operator})",
                                      local_time(max(o.at for _, _, o in side))])
             child.setData(0, Qt.ItemDataRole.UserRole, {c.id: i for c, i, _ in side})
-            child.setToolTip(1, "\n".join(f"{model.field_label(c.field)}: {_option_text(store, c, o)}"
-                                           for c, _, o in side))
+            child.setToolTip(0, "Keeps this side of every field. Expand it to keep some fields of one side "
+                                "and others of another (Ctrl+click a field of each).")
+            for c, i, o in side:
+                # Each field of the side on its own, to keep a mix of sides.
+                part = QTreeWidgetItem([f"    {model.field_label(c.field)}",
+                                        _option_text(store, c, o) + ("   (shown now)" if i == c.shown else ""),
+                                        f"{o.agency} ({o.operator})", local_time(o.at)])
+                part.setData(0, Qt.ItemDataRole.UserRole, {c.id: i})
+                child.addChild(part)
             top.addChild(child)
         return top
 
