@@ -2318,6 +2318,36 @@ def test_three_consoles_colliding_on_a_unit_give_three_sides(window, demo_store,
     assert [c.field for c in demo_store.conflicts()] == ["notes"]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["units", "tasks"]), st.sampled_from(["r1", "r2"]),
+                          st.sampled_from(["delete", "field"]),
+                          st.lists(st.sampled_from(["A", "B", "C"]), min_size=2, max_size=4)),
+                max_size=12))
+def test_every_conflict_is_listed_once_and_grouped_only_with_its_rows_same_consoles(specs):
+    """The view's items: every conflict in exactly one; a group holds field
+    conflicts of one row whose options come each from a different console,
+    the same consoles in each, in the order the row's dialog shows them."""
+    from console.store import Candidate, ConflictView
+    from console.ui.dialogs import _collisions
+
+    conflicts = []
+    for n, (table, row, kind, origins) in enumerate(specs):
+        field = model.TABLES[table].names[n % 4]
+        cands = tuple(Candidate(field if kind == "field" or i else "deleted", f"v{i}", o, i + 1, i, "set", "op", o)
+                      for i, o in enumerate(origins))
+        conflicts.append(ConflictView(f"c{n}", table, row, row, field, kind, cands, "2026-11-26T00:00:00Z"))
+    groups = _collisions(conflicts)
+    assert sorted(c.id for g in groups for c in g) == sorted(c.id for c in conflicts)
+    for g in groups:
+        if len(g) == 1:
+            continue
+        origins = {tuple(sorted(o.origin for o in c.candidates)) for c in g}
+        assert len(origins) == 1 and len(next(iter(origins))) == len(set(next(iter(origins))))
+        assert {(c.table, c.row, c.kind) for c in g} == {(g[0].table, g[0].row, "field")}
+        names = model.TABLES[g[0].table].names
+        assert [names.index(c.field) for c in g] == sorted(names.index(c.field) for c in g)
+
+
 def test_the_reconcile_dialog_follows_resolutions_made_elsewhere(window, demo_store, tmp_path, qtbot):
     tasks = [t.id for t in demo_store.list("tasks")]
     collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[0]}, {"task_id": tasks[1]})
