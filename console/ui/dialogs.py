@@ -820,30 +820,30 @@ class ReconcileDialog(QDialog):
         and on its status) are one item, each console's side one option:
         one decision keeps that side of every field."""
         self.tree.clear()
-        store = self.bridge.store
+        said = _Wording(self.bridge.store)
         role = Qt.ItemDataRole.UserRole
-        for cs in _collisions(store.conflicts()):
+        for cs in _collisions(self.bridge.store.conflicts()):
             if len(cs) > 1:
-                self.tree.addTopLevelItem(self._collision_item(store, cs))
+                self.tree.addTopLevelItem(self._collision_item(said, cs))
                 continue
             (c,) = cs
             what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
                     else f"{c.table[:-1]} {c.row_label}: {model.field_label(c.field)}")
-            top = QTreeWidgetItem([what, "", "", local_time(c.detected_at)])
+            top = QTreeWidgetItem([what, "", "", said.when(c.detected_at)])
             top.setData(0, role, {c.id: None})
             for n, options in enumerate(_sides(c), 1):
                 i, cand = options[0]
                 if c.kind == "delete" and cand.field == "deleted":
                     value = "delete it"
                 elif c.kind == "delete":
-                    value = "keep it: " + "; ".join(f"{model.field_label(o.field)} = {_option_text(store, c, o)}"
+                    value = "keep it: " + "; ".join(f"{model.field_label(o.field)} = {said.option(c, o)}"
                                                    for _, o in options)
                 else:
-                    value = _option_text(store, c, cand)
+                    value = said.option(c, cand)
                 if any(k == c.shown for k, _ in options):
                     value += "   (shown now)"
                 who = ", ".join(dict.fromkeys(f"{o.agency} ({o.operator})" for _, o in options))
-                child = QTreeWidgetItem([f"  option {n}", value, who, local_time(max(o.at for _, o in options))])
+                child = QTreeWidgetItem([f"  option {n}", value, who, said.when(max(o.at for _, o in options))])
                 child.setData(0, role, {c.id: i})
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
@@ -853,32 +853,32 @@ class ReconcileDialog(QDialog):
             self.tree.resizeColumnToContents(col)
 
     @staticmethod
-    def _collision_item(store, cs: list) -> QTreeWidgetItem:
+    def _collision_item(said: _Wording, cs: list) -> QTreeWidgetItem:
         first = cs[0]
         fields = [model.field_label(c.field) for c in cs]
         what = (f"{first.table[:-1]} {first.row_label}: {', '.join(fields[:-1])} and {fields[-1]} "
                 f"({len(cs)} conflicts)")
-        top = QTreeWidgetItem([what, "", "", local_time(max(c.detected_at for c in cs))])
+        top = QTreeWidgetItem([what, "", "", said.when(max(c.detected_at for c in cs))])
         top.setData(0, Qt.ItemDataRole.UserRole, {c.id: None for c in cs})
         for n, cand in enumerate(first.candidates, 1):
             # This console's side of each field: (conflict, its option number, the option).
             side = [(c, i, o) for c in cs for i, o in enumerate(c.candidates, 1) if o.origin == cand.origin]
-            value = "; ".join(f"{model.field_label(c.field)} = {_option_text(store, c, o)}" for c, _, o in side)
+            value = "; ".join(f"{model.field_label(c.field)} = {said.option(c, o)}" for c, _, o in side)
             shown = [model.field_label(c.field) for c, i, _ in side if i == c.shown]
             if len(shown) == len(side):
                 value += "   (shown now)"
             elif shown:
                 value += f"   ({' and '.join(shown)} shown now)"
             child = QTreeWidgetItem([f"  option {n}", value, f"{cand.agency} ({cand.operator})",
-                                     local_time(max(o.at for _, _, o in side))])
+                                     said.when(max(o.at for _, _, o in side))])
             child.setData(0, Qt.ItemDataRole.UserRole, {c.id: i for c, i, _ in side})
             child.setToolTip(0, "Keeps this side of every field. Expand it to keep some fields of one side "
                                 "and others of another (Ctrl+click a field of each).")
             for c, i, o in side:
                 # Each field of the side on its own, to keep a mix of sides.
                 part = QTreeWidgetItem([f"    {model.field_label(c.field)}",
-                                        _option_text(store, c, o) + ("   (shown now)" if i == c.shown else ""),
-                                        f"{o.agency} ({o.operator})", local_time(o.at)])
+                                        said.option(c, o) + ("   (shown now)" if i == c.shown else ""),
+                                        f"{o.agency} ({o.operator})", said.when(o.at)])
                 part.setData(0, Qt.ItemDataRole.UserRole, {c.id: i})
                 child.addChild(part)
             top.addChild(child)
@@ -1043,12 +1043,32 @@ def _sides(c) -> list[list[tuple[int, object]]]:
     return [side for side in (deletes, edits) if side]
 
 
-def _option_text(store, c, cand) -> str:
-    """One option's value as the boards say it."""
-    fname = cand.field if c.kind == "delete" else c.field
-    if fname != "deleted" and model.table(c.table).field(fname).type == "time":
-        return f"{local_time(cand.value, seconds=False)} {zone_name()}" if cand.value else "—"
-    return store.describe(c.table, fname, cand.value)
+class _Wording:
+    """What the reconciliation view says of options and times, each said
+    once a reload: a mass collision (two consoles assigning the same two
+    thousand units) repeats the same tasks and seconds thousands of times."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._options: dict[tuple, str] = {}
+        self._times: dict[str, str] = {}
+
+    def option(self, c, cand) -> str:
+        """One option's value as the boards say it."""
+        fname = cand.field if c.kind == "delete" else c.field
+        key = (c.table, fname, type(cand.value).__name__, cand.value)
+        if key not in self._options:
+            if fname != "deleted" and model.table(c.table).field(fname).type == "time":
+                text = f"{local_time(cand.value, seconds=False)} {zone_name()}" if cand.value else "—"
+            else:
+                text = self.store.describe(c.table, fname, cand.value)
+            self._options[key] = text
+        return self._options[key]
+
+    def when(self, iso: str) -> str:
+        if iso not in self._times:
+            self._times[iso] = local_time(iso)
+        return self._times[iso]
 
 
 class PeersDialog(QDialog):
