@@ -1640,7 +1640,34 @@ class Store:
         except BaseException:
             self.operator = old  # not written: the shift change did not happen here
             raise
+        try:
+            self.keep_at_console()
+        except StoreError as exc:  # the hand-over is written; only a window opened later would not know it
+            log.warning("could not keep who is at this console: %s", exc)
         return new
+
+    def keep_at_console(self) -> None:
+        """Remember this Store's operator as the person at this console (named
+        by a hand-over, or by a window opened in their name), so that a
+        window opened later without a name goes on in theirs (see
+        at_console): a window restarted after a crash does not record the
+        next person's changes as the computer's login."""
+        self.keep("at console", {"operator": self.operator,
+                                 "since": clock.to_iso(clock.pack(self.clock.wall()))})
+
+    def at_console(self) -> tuple[str, str] | None:
+        """(name, since when) of the person last remembered as at this
+        console (see keep_at_console); None if no one was, or what was kept
+        is not a name."""
+        kept = self.kept("at console")
+        if not isinstance(kept, dict):
+            return None
+        try:
+            name = model.check_name("operator", kept.get("operator"))
+        except ValidationError:
+            return None
+        since = kept.get("since")
+        return name, since if isinstance(since, str) else ""
 
     @_guard
     def note(self, text: str, table: str | None = None, ref: str | None = None) -> str:

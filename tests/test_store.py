@@ -1012,6 +1012,19 @@ def test_a_shift_change_records_later_changes_as_the_new_operator_s(tmp_path):
         assert s.operator == "Cpl. Diaz" and s.info().changes == before
 
 
+def test_who_is_at_the_console_is_remembered_past_a_restart(tmp_path):
+    with Store(tmp_path / "a.db", operator="Sgt. Lee") as s:
+        assert s.at_console() is None
+        s.hand_over("Cpl. Diaz")
+        name, since = s.at_console()
+        assert name == "Cpl. Diaz" and since.endswith("Z")
+    with Store(tmp_path / "a.db") as s:  # (opened again, the name is only remembered: see ui.app.at_console)
+        assert s.at_console()[0] == "Cpl. Diaz"
+        for bad in ("not json", '{"operator": ""}', '{"operator": 7}', "[]"):
+            s._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('kept:at console', ?)", (bad,))
+            assert s.at_console() is None
+
+
 def test_a_hand_over_whose_note_cannot_be_written_changes_no_one(tmp_path, monkeypatch):
     from console.store import StoreIOError
 

@@ -423,6 +423,32 @@ def test_undo_and_redo_from_the_edit_menu(window, qtbot, demo_store, tmp_path, m
         before[c] for c in picked if c != "E-14"}
 
 
+def test_a_window_opened_again_goes_on_in_the_name_of_whoever_took_over(tmp_path, monkeypatch):
+    """After a hand-over, a window restarted without a name (a crash, a
+    reboot) records changes as the person who took over, not as the
+    computer's login, and says so; one opened in a name is in that name,
+    remembered from then on."""
+    from console.ui.app import at_console
+
+    monkeypatch.setenv("CRISIS_OPERATOR", "eoc-laptop")
+    db = tmp_path / "c.db"
+    with Store(db, operator="Sgt. Lee") as s:
+        assert at_console(s, "Sgt. Lee") is None and s.at_console()[0] == "Sgt. Lee"
+        s.hand_over("Cpl. Diaz")
+    with Store(db) as s:
+        assert s.operator == "eoc-laptop"
+        said = at_console(s, None)
+        assert s.operator == "Cpl. Diaz"
+        assert said.startswith("Changes made here are recorded as Cpl. Diaz, at this console since ")
+        assert said.endswith("If someone else is at it now, hand over (Board > Hand over, Ctrl+Shift+O).")
+    with Store(db, operator="Dana") as s:
+        assert at_console(s, "Dana") is None and s.operator == "Dana"
+    with Store(db) as s:
+        assert at_console(s, None).startswith("Changes made here are recorded as Dana,") and s.operator == "Dana"
+    with Store(tmp_path / "new.db") as s:  # no one remembered: the login (or $CRISIS_OPERATOR)
+        assert at_console(s, None) is None and s.operator == "eoc-laptop"
+
+
 def test_the_steps_to_undo_outlast_a_restart_of_the_window(window, demo_store, tmp_path, qtbot):
     """A window closed (a crash, a laptop rebooted) and opened again offers
     the same steps to undo and redo, by the same person on this console;

@@ -47,12 +47,15 @@ def main(args) -> int:
                              f"{exc}\n\nNothing was changed. Open another database with --db PATH, or "
                              "restore this one from a backup.")
         raise
+    resumed = at_console(store, args.operator)
     engine = None
     if getattr(args, "listen", None) or getattr(args, "peer", None):
         engine = EngineProcess(store.path, operator=args.operator, agency=args.agency,
                                listen=args.listen, peers=args.peer or ())
     bridge = Bridge(store, engine)
     window = MainWindow(bridge)
+    if resumed:
+        window.statusBar().showMessage(resumed, 120_000)
 
     async def run() -> None:
         if engine is not None:
@@ -73,6 +76,32 @@ def main(args) -> int:
         bridge.close()
         store.close()
     return 0
+
+
+def at_console(store, operator: str | None) -> str | None:
+    """Who the window records changes as. Named (--operator), that person,
+    remembered as at this console from now on; not named, the person last
+    at it (the last hand-over, or the last window opened in a name) rather
+    than $CRISIS_OPERATOR or the computer's login, so that a window
+    restarted after a crash goes on in the name of whoever took over.
+    Returns what to tell them, if it went on in a name remembered."""
+    from console.store import StoreError
+    from console.times import local_time, zone_name
+
+    try:
+        if operator is not None:
+            store.keep_at_console()
+            return None
+        kept = store.at_console()
+    except StoreError as exc:  # not remembered: the window still opens, in the name it has
+        log.warning("could not read or keep who is at this console: %s", exc)
+        return None
+    if kept is None or kept[0] == store.operator:
+        return None
+    store.operator, since = kept
+    when = f" since {local_time(since, seconds=False)} {zone_name()}" if since else ""
+    return (f"Changes made here are recorded as {store.operator}, at this console{when}. If someone else is "
+            "at it now, hand over (Board > Hand over, Ctrl+Shift+O).")
 
 
 def demo_main(args) -> int:
