@@ -21,7 +21,7 @@ from pathlib import Path
 
 from console import __version__, backup, clock, csv_rows, files, model, report, seed, transfer
 from console.history import History
-from console.store import Store, StoreError, StoreIOError, default_db_path, short_id
+from console.store import Store, StoreError, StoreIOError, collision_sides, collisions, default_db_path, short_id
 from console.sync import identity
 from console.times import DONE_TASK
 
@@ -139,8 +139,9 @@ def build_parser() -> Parser:
     p = cmd("conflicts", "list open conflicts")
     p.add_argument("--json", action="store_true")
 
-    p = cmd("resolve", "reconcile a conflict: keep one candidate or enter a new value")
-    p.add_argument("conflict", metavar="CONFLICT_ID")
+    p = cmd("resolve", "reconcile a conflict: keep one candidate or enter a new value; or keep one console's "
+                       "side of a collision (its conflicts' ids, as `conflicts` lists them)")
+    p.add_argument("conflict", metavar="CONFLICT_ID", nargs="+")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--keep", type=int, metavar="N", help="keep candidate N (as numbered by conflicts)")
     g.add_argument("--value", metavar="VALUE", help="a new value for the field")
@@ -345,12 +346,16 @@ def run(args) -> int:
         if args.csv:
             found = csv_rows.read(args.table, args.csv)
     with _open(args) as store:
-        c = args.command
-        code = _command(store, args, found, out)
-        if c in UNDOABLE and store.last_operation is not None:
+        made: list = []  # this run's operations (a resolve of several conflicts makes one per row)
+        unsubscribe = store.subscribe(lambda cs: made.append(store.last_operation) if cs.local else None)
+        try:
+            code = _command(store, args, found, out)
+        finally:
+            unsubscribe()
+        if args.command in UNDOABLE:
             # A step of its own, to be taken back by `undo` in another run.
             steps = History(store, COMMAND_LINE)
-            if steps.took(store.last_operation):
+            if steps.took(made):
                 steps.save()
     return code
 
@@ -482,8 +487,10 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             out.write(text)
     elif c == "conflicts":
         _conflicts(store, args.json, out)
+    elif c == "resolve" and len(args.conflict) > 1:
+        _resolve_collision(store, args.conflict, args.keep, args.value, out)
     elif c == "resolve":
-        ch = store.resolve(args.conflict, keep=args.keep, raw=args.value)
+        ch = store.resolve(args.conflict[0], keep=args.keep, raw=args.value)
         # What the journal now says of it, in words.
         said = store.journal(limit=1, table=ch.table, row=ch.row)[0].text
         print(f"{said} (change {ch.seq})", file=out)
@@ -695,12 +702,32 @@ def _sync_progress() -> _SyncProgress | None:
     return _SyncProgress() if sys.stderr.isatty() else None
 
 
+def _resolve_collision(store: Store, refs: list[str], keep: int | None, value: str | None, out) -> None:
+    """Keep one console's side of every conflict of a collision (see
+    store.collisions), numbered as `conflicts` lists its sides."""
+    if keep is None:
+        raise model.ValidationError("a new value is entered for one conflict at a time: give one CONFLICT_ID "
+                                    "with --value")
+    cs = list({c.id: c for c in map(store.conflict, refs)}.values())
+    groups = collisions(cs)
+    if len(groups) != 1:
+        raise model.ValidationError("these conflicts are not one collision (fields of one row written on the same "
+                                    "consoles): resolve them one at a time")
+    sides = collision_sides(groups[0])
+    if not 1 <= keep <= len(sides):
+        raise model.ValidationError(f"keep must be between 1 and {len(sides)} (the sides as `conflicts` lists them)")
+    store.resolve_many(sides[keep - 1])
+    for entry in reversed(store.journal(limit=len(cs), table=cs[0].table, row=cs[0].row)):
+        print(entry.text, file=out)
+
+
 def _conflicts(store: Store, as_json: bool, out) -> None:
     found = store.conflicts()
+    together = {c.id: [x.id for x in cs] for cs in collisions(found) for c in cs}
     if as_json:
         json.dump([
             {"id": c.id, "table": c.table, "row": c.row, "label": c.row_label, "field": c.field, "kind": c.kind,
-             "detected_at": c.detected_at, "shown": c.shown,
+             "detected_at": c.detected_at, "shown": c.shown, "collision": together[c.id],
              "candidates": [{"n": i, "field": x.field, "value": x.value, "origin": x.origin, "at": x.at,
                              "operator": x.operator, "agency": x.agency, "kind": x.kind}
                             for i, x in enumerate(c.candidates, 1)]}
@@ -710,7 +737,11 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
         return
     if not found:
         print("no open conflicts", file=out)
-    for c in found:
+    for cs in collisions(found):
+        if len(cs) > 1:
+            _collision_lines(store, cs, out)
+            continue
+        (c,) = cs
         what = "edited while deleted" if c.kind == "delete" else f"{model.field_label(c.field)} written concurrently"
         print(f"{c.id}  {c.table[:-1]} {c.row_label}: {what}", file=out)
         for i, x in enumerate(c.candidates, 1):
@@ -718,6 +749,26 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
                 f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
             now = "   [shown now]" if i == c.shown else ""
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
+
+
+def _collision_lines(store: Store, cs: list, out) -> None:
+    """A collision as `conflicts` lists it: each console's side of every
+    field, numbered for `resolve ID ID ... --keep N`."""
+    first = cs[0]
+    labels = [model.field_label(c.field) for c in cs]
+    print(f"{' '.join(c.id for c in cs)}  {first.table[:-1]} {first.row_label}: {', '.join(labels[:-1])} and "
+          f"{labels[-1]} written concurrently on the same consoles", file=out)
+    for n, keep in enumerate(collision_sides(cs), 1):
+        side = [(c, keep[c.id], c.candidates[keep[c.id] - 1]) for c in cs]
+        values = "; ".join(f"{model.field_label(c.field)} = {store.describe(c.table, c.field, x.value)}"
+                           for c, _, x in side)
+        shown = [model.field_label(c.field) for c, i, _ in side if i == c.shown]
+        now = ("   [shown now]" if len(shown) == len(side) else
+               f"   [{' and '.join(shown)} shown now]" if shown else "")
+        x = side[0][2]
+        print(f"   {n}. {values}   ({x.agency}, {x.operator}, {max(o.at for _, _, o in side)}){now}", file=out)
+    print(f"   keep one console's side of all: {PROG} resolve --db {shlex.quote(str(store.path))} "
+          f"{' '.join(c.id for c in cs)} --keep N", file=out)
 
 
 def _export(store: Store, table: str, fmt: str) -> str:

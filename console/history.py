@@ -12,6 +12,7 @@ id, and a shift change starts the next person with none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from console.model import ValidationError
@@ -28,6 +29,16 @@ class UndoStep(NamedTuple):
 
     ops: tuple[Operation, ...]
     text: str
+
+
+def step_of(ops: Sequence[Operation | None]) -> UndoStep | None:
+    """One step of several operations (a status given in several
+    transactions, conflicts reconciled row by row), named by the first
+    ("… (and 2 more)"); None if none of them changed rows."""
+    ops = tuple(op for op in ops if op is not None and op.undoable)
+    if not ops:
+        return None
+    return UndoStep(ops, ops[0].text if len(ops) == 1 else f"{ops[0].text} (and {len(ops) - 1} more)")
 
 
 class History:
@@ -83,13 +94,13 @@ class History:
         del self.undo_steps[:-UNDO_DEPTH]
         self.redo_steps.clear()
 
-    def took(self, op: Operation | None) -> bool:
-        """A step of one operation, if it changed rows (a note cannot be
-        taken back); whether it was one."""
-        if op is None or not op.undoable:
-            return False
-        self.push(UndoStep((op,), op.text))
-        return True
+    def took(self, ops: Sequence[Operation | None]) -> bool:
+        """A step of the operations that changed rows (a note cannot be
+        taken back); whether there was one (see step_of)."""
+        step = step_of(ops)
+        if step is not None:
+            self.push(step)
+        return step is not None
 
     def forget(self) -> None:
         self.undo_steps.clear()

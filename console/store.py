@@ -148,6 +148,33 @@ class ConflictView:
         return 1 + max(range(len(self.candidates)), key=lambda i: (self.candidates[i].hlc, self.candidates[i].origin))
 
 
+def collisions(conflicts: Iterable[ConflictView]) -> list[list[ConflictView]]:
+    """Open conflicts as a person reconciles them: those of one row between
+    the same consoles, each console one candidate of each (a unit put on two
+    tasks at once collides on its status and its task), together, in the
+    order of the row's fields; every other conflict on its own. In the order
+    of each group's first conflict."""
+    groups: dict[object, list[ConflictView]] = {}
+    for c in conflicts:
+        origins = [o.origin for o in c.candidates]
+        key: object = c.id
+        if c.kind == "field" and len(set(origins)) == len(origins):
+            key = (c.table, c.row, tuple(sorted(origins)))
+        groups.setdefault(key, []).append(c)
+    for cs in groups.values():
+        if len(cs) > 1:
+            cs.sort(key=lambda c: model.table(c.table).names.index(c.field))
+    return list(groups.values())
+
+
+def collision_sides(cs: Sequence[ConflictView]) -> list[dict[str, int]]:
+    """A collision's (see collisions) options, one per console, in the
+    order of its first conflict's candidates: conflict id -> that console's
+    candidate (1-based) in it."""
+    return [{c.id: next(i for i, o in enumerate(c.candidates, 1) if o.origin == first.origin) for c in cs}
+            for first in cs[0].candidates]
+
+
 class ChangeSet:
     """What one committed transaction touched: listeners redraw from this.
 

@@ -260,6 +260,62 @@ def test_conflicts_and_resolve(tmp_path, capsys):
     assert code == 1 and "no open conflict" in err
 
 
+def test_a_collision_is_listed_as_one_and_one_side_kept_whole(tmp_path, capsys):
+    """E-12 put on two tasks at once by two consoles: its status and task
+    conflicts are listed together, each console's side numbered, and
+    `resolve ID ID --keep N` keeps that side of both, one step to undo."""
+    a_db, b_db, f = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "x.changes"
+    run(capsys, "--agency", "County Fire", "add", "--db", a_db, "units", "callsign=E-12", "agency=F", "kind=E")
+    levee = run(capsys, "add", "--db", a_db, "tasks", "title=Levee")[1].strip()
+    shelter = run(capsys, "add", "--db", a_db, "tasks", "title=Shelter")[1].strip()
+    run(capsys, "changes", "export", "--db", a_db, f)
+    run(capsys, "--agency", "City Police", "changes", "import", "--db", b_db, f)
+    run(capsys, "set", "--db", a_db, "units", "E-12", f"task_id={levee}")
+    run(capsys, "--agency", "City Police", "set", "--db", b_db, "units", "E-12", f"task_id={shelter}",
+        "status=en route")
+    run(capsys, "changes", "export", "--db", b_db, f)
+    run(capsys, "changes", "import", "--db", a_db, f)
+    code, out, _ = run(capsys, "conflicts", "--db", a_db, "--json")
+    listed = json.loads(out)
+    ids = [c["id"] for c in sorted(listed, key=lambda c: c["field"])]  # status, task_id
+    assert len(listed) == 2 and all(c["collision"] == ids for c in listed)
+    code, out, _ = run(capsys, "conflicts", "--db", a_db)
+    lines = out.splitlines()
+    assert lines[0] == f"{ids[0]} {ids[1]}  unit E-12: status and task written concurrently on the same consoles"
+    assert re.fullmatch(r"   1\. status = dispatched; task = Levee   \(County Fire, \S+, \S+\)", lines[1]), lines[1]
+    assert re.fullmatch(r"   2\. status = en route; task = Shelter   \(City Police, \S+, \S+\)   \[shown now\]",
+                        lines[2]), lines[2]
+    assert lines[3] == f"   keep one console's side of all: {cli.PROG} resolve --db {a_db} {ids[0]} {ids[1]} --keep N"
+    code, _, err = run(capsys, "resolve", "--db", a_db, *ids, "--value", "available")
+    assert code == 1 and "one conflict at a time" in err
+    code, _, err = run(capsys, "resolve", "--db", a_db, *ids, "--keep", "3")
+    assert code == 1 and "between 1 and 2" in err
+    code, out, _ = run(capsys, "resolve", "--db", a_db, ids[0][:6], ids[1], "--keep", "1")
+    assert code == 0 and out.splitlines() == ["Reconciled E-12: status = dispatched", "Reconciled E-12: task = Levee"]
+    assert run(capsys, "conflicts", "--db", a_db)[1].strip() == "no open conflicts"
+    code, out, _ = run(capsys, "undo", "--db", a_db)  # both, in one step
+    assert code == 0 and out.startswith("Undid: Reconciled E-12: status = dispatched")
+    with Store(a_db) as s:
+        e12 = s.get("units", s.resolve_id("units", "E-12"))
+        assert (e12.status, e12.task_id) == ("en_route", shelter)  # what the boards showed before
+
+
+def test_conflicts_that_are_not_one_collision_are_resolved_one_at_a_time(tmp_path, capsys):
+    a_db, b_db, f = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "x.changes"
+    for callsign in ("E-12", "E-14"):
+        run(capsys, "add", "--db", a_db, "units", f"callsign={callsign}", "agency=F", "kind=E")
+    run(capsys, "changes", "export", "--db", a_db, f)
+    run(capsys, "changes", "import", "--db", b_db, f)
+    for db, place in ((a_db, "Levee"), (b_db, "Main St")):
+        for callsign in ("E-12", "E-14"):
+            run(capsys, "set", "--db", db, "units", callsign, f"location={place}")
+    run(capsys, "changes", "export", "--db", b_db, f)
+    run(capsys, "changes", "import", "--db", a_db, f)
+    ids = [c["id"] for c in json.loads(run(capsys, "conflicts", "--db", a_db, "--json")[1])]
+    code, _, err = run(capsys, "resolve", "--db", a_db, *ids, "--keep", "1")
+    assert code == 1 and "not one collision" in err
+
+
 def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
     """A unit assigned on one console and deleted on another: the person
     reconciling reads the task's title, not its id."""

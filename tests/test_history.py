@@ -13,9 +13,9 @@ def test_steps_outlast_the_program_for_the_same_console_and_person(make_store):
     u = unit(s, status="en route")
     h = History(s, "window")
     s.update("units", u, {"status": "on scene"})
-    assert h.took(s.last_operation)
+    assert h.took([s.last_operation])
     s.note("Levee holding")
-    assert not h.took(s.last_operation)  # a note is not a step
+    assert not h.took([s.last_operation, None])  # a note is not a step
     h.save()
     again = History(s, "window")
     assert again.undo_steps == h.undo_steps and again.redo_steps == []

@@ -2353,8 +2353,7 @@ def test_every_conflict_is_listed_once_and_grouped_only_with_its_rows_same_conso
     """The view's items: every conflict in exactly one; a group holds field
     conflicts of one row whose options come each from a different console,
     the same consoles in each, in the order the row's dialog shows them."""
-    from console.store import Candidate, ConflictView
-    from console.ui.dialogs import _collisions
+    from console.store import Candidate, ConflictView, collisions
 
     conflicts = []
     for n, (table, row, kind, origins) in enumerate(specs):
@@ -2362,7 +2361,7 @@ def test_every_conflict_is_listed_once_and_grouped_only_with_its_rows_same_conso
         cands = tuple(Candidate(field if kind == "field" or i else "deleted", f"v{i}", o, i + 1, i, "set", "op", o)
                       for i, o in enumerate(origins))
         conflicts.append(ConflictView(f"c{n}", table, row, row, field, kind, cands, "2026-11-26T00:00:00Z"))
-    groups = _collisions(conflicts)
+    groups = collisions(conflicts)
     assert sorted(c.id for g in groups for c in g) == sorted(c.id for c in conflicts)
     for g in groups:
         if len(g) == 1:

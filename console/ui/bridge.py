@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from console.history import History, UndoStep
+from console.history import History, UndoStep, step_of
 from console.store import ChangeSet, Operation, Store, Undone
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,9 @@ class Bridge(QObject):
             yield
         finally:
             ops, self._group = self._group, None
-            if ops:
-                self._push(UndoStep(tuple(ops), ops[0].text if len(ops) == 1
-                                    else f"{ops[0].text} (and {len(ops) - 1} more)"))
+            step = step_of(ops)
+            if step is not None:
+                self._push(step)
 
     @property
     def undo_steps(self) -> list[UndoStep]:

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from console import model
 from console.model import ValidationError
-from console.store import StoreError, short_id
+from console.store import StoreError, collision_sides, collisions, short_id
 from console.times import OPEN_TASK, STATUS_TIMERS, span_text
 from console.ui.models import local_time, zone_name
 
@@ -822,7 +822,7 @@ class ReconcileDialog(QDialog):
         self.tree.clear()
         said = _Wording(self.bridge.store)
         role = Qt.ItemDataRole.UserRole
-        for cs in _collisions(self.bridge.store.conflicts()):
+        for cs in collisions(self.bridge.store.conflicts()):
             if len(cs) > 1:
                 self.tree.addTopLevelItem(self._collision_item(said, cs))
                 continue
@@ -860,9 +860,9 @@ class ReconcileDialog(QDialog):
                 f"({len(cs)} conflicts)")
         top = QTreeWidgetItem([what, "", "", said.when(max(c.detected_at for c in cs))])
         top.setData(0, Qt.ItemDataRole.UserRole, {c.id: None for c in cs})
-        for n, cand in enumerate(first.candidates, 1):
+        for n, (cand, keep) in enumerate(zip(first.candidates, collision_sides(cs), strict=True), 1):
             # This console's side of each field: (conflict, its option number, the option).
-            side = [(c, i, o) for c in cs for i, o in enumerate(c.candidates, 1) if o.origin == cand.origin]
+            side = [(c, keep[c.id], c.candidates[keep[c.id] - 1]) for c in cs]
             value = "; ".join(f"{model.field_label(c.field)} = {said.option(c, o)}" for c, _, o in side)
             shown = [model.field_label(c.field) for c, i, _ in side if i == c.shown]
             if len(shown) == len(side):
@@ -1009,23 +1009,6 @@ class ReconcileDialog(QDialog):
             return
         self.error.clear()
         self.reload()
-
-
-def _collisions(conflicts: list) -> list[list]:
-    """The conflicts, those of one row between the same consoles together
-    (in the order of the first of each): each console made one edit of
-    several fields, and either side is kept whole."""
-    groups: dict[object, list] = {}
-    for c in conflicts:
-        origins = [o.origin for o in c.candidates]
-        key: object = c.id
-        if c.kind == "field" and len(set(origins)) == len(origins):
-            key = (c.table, c.row, tuple(sorted(origins)))
-        groups.setdefault(key, []).append(c)
-    for cs in groups.values():
-        if len(cs) > 1:  # their fields in the order the row's dialog shows them
-            cs.sort(key=lambda c: model.table(c.table).names.index(c.field))
-    return list(groups.values())
 
 
 def _sides(c) -> list[list[tuple[int, object]]]:
