@@ -15,12 +15,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from console import clock
 from console.model import ValidationError
 from console.store import NotFound, Operation, Store, StoreError, Undone
 
 log = logging.getLogger(__name__)
 
 UNDO_DEPTH = 100  # steps kept for undo
+# How long kept steps are offered again: the window's, for a window opened
+# again soon after it closed (a crash, a reboot), not to the next person at
+# the console tomorrow; the command line's, for a shift.
+KEPT_MINUTES = {"window": 60, "command line": 12 * 60}
 
 
 class UndoStep(NamedTuple):
@@ -50,17 +55,22 @@ class History:
         # The window's is one, whoever is at it (a shift change empties
         # it); command lines keep one per person.
         self.key = "undo:window" if kind == "window" else f"undo:{kind}:{store.operator}"
+        self.kept_ms = KEPT_MINUTES[kind] * 60_000
         self.undo_steps: list[UndoStep] = []
         self.redo_steps: list[UndoStep] = []
         self.load()
 
     def load(self) -> None:
         """Take up the steps kept, if they are this console's (the same
-        replica) and this person's; steps that cannot be read are left out."""
+        replica) and this person's, and were kept recently enough (see
+        KEPT_MINUTES); steps that cannot be read are left out."""
         kept = self.store.kept(self.key)
         self.undo_steps, self.redo_steps = [], []
         if not isinstance(kept, dict) or kept.get("replica") != self.store.replica_id \
                 or kept.get("operator") != self.store.operator:
+            return
+        saved = kept.get("saved_ms")
+        if type(saved) is not int or not 0 <= clock.wall_ms() - saved <= self.kept_ms:
             return
         origin = self.store.replica_id
 
@@ -84,6 +94,7 @@ class History:
 
         try:
             self.store.keep(self.key, {"replica": self.store.replica_id, "operator": self.store.operator,
+                                       "saved_ms": clock.wall_ms(),
                                        "undo": steps(self.undo_steps), "redo": steps(self.redo_steps)})
         except StoreError as exc:
             log.warning("could not keep the steps to undo in the database: %s", exc)

@@ -4,7 +4,8 @@ one person's on the command line, each outlasting the program."""
 import pytest
 from test_store import unit
 
-from console.history import UNDO_DEPTH, History, UndoStep
+from console import clock
+from console.history import KEPT_MINUTES, UNDO_DEPTH, History, UndoStep
 from console.store import Operation, Store
 
 
@@ -57,3 +58,23 @@ def test_at_most_the_last_hundred_steps_are_kept(make_store):
     h.save()
     kept = History(s, "window").undo_steps
     assert len(kept) == UNDO_DEPTH and kept[0].text == "step 5"
+
+
+def test_steps_are_offered_again_only_soon_after(make_store):
+    """The window's steps come back for a window opened again within the
+    hour (a crash, a reboot), not for the next person tomorrow; the command
+    line's for a shift."""
+    s = make_store()
+    u = unit(s)
+    s.update("units", u, {"status": "on scene"})
+    for kind, minutes in KEPT_MINUTES.items():
+        h = History(s, kind)
+        h.took([s.last_operation])
+        h.save()
+        kept = s.kept(h.key)
+        for age, offered in ((minutes - 1, True), (minutes + 1, False)):
+            s.keep(h.key, {**kept, "saved_ms": clock.wall_ms() - age * 60_000})
+            assert bool(History(s, kind).undo_steps) == offered, (kind, age)
+        s.keep(h.key, {**kept, "saved_ms": "yesterday"})
+        assert History(s, kind).undo_steps == []
+    assert KEPT_MINUTES == {"window": 60, "command line": 720}

@@ -263,6 +263,7 @@ class Bridge(QObject):
         self.sync_status.emit(status)
 
     def close(self) -> None:
+        self.history.save()  # closed now: offered again if the window opens again soon (see History)
         self._status_timer.stop()
         self._watch_timer.stop()
         self._unsubscribe()
