@@ -503,6 +503,10 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             print(f"database      {info.path}", file=out)
             print(f"replica id    {info.replica_id}", file=out)
             print(f"agency        {info.agency}   operator {info.operator}", file=out)
+            if info.at_console:
+                name, since = info.at_console
+                print(f"at console    {name}{f' since {since}' if since else ''} (the window's name for "
+                      "changes when opened without --operator)", file=out)
             print("rows          " + ", ".join(f"{n} {k}" for k, n in info.counts.items()), file=out)
             print(f"changes held  {info.changes}", file=out)
             print(f"conflicts     {info.open_conflicts} open", file=out)

@@ -245,6 +245,7 @@ class Info:
     open_conflicts: int
     changes: int
     previous_replica_ids: tuple[str, ...]
+    at_console: tuple[str, str] | None = None  # (name, since): see Store.at_console
 
     def as_dict(self) -> dict:
         return {
@@ -258,6 +259,7 @@ class Info:
             "open_conflicts": self.open_conflicts,
             "changes": self.changes,
             "previous_replica_ids": list(self.previous_replica_ids),
+            "at_console": {"operator": self.at_console[0], "since": self.at_console[1]} if self.at_console else None,
         }
 
 
@@ -762,6 +764,7 @@ class Store:
             open_conflicts=self._conn.execute("SELECT count(*) FROM conflicts").fetchone()[0],
             changes=self._conn.execute("SELECT count(*) FROM changes").fetchone()[0],
             previous_replica_ids=tuple(json.loads(self._meta("previous_replica_ids") or "[]")),
+            at_console=self.at_console(),
         )
 
     @_guard

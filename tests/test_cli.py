@@ -39,6 +39,17 @@ def state(db):
                 conn.execute("SELECT * FROM units ORDER BY id").fetchall())
 
 
+def test_info_says_who_is_at_the_console(demo, capsys):
+    assert json.loads(run(capsys, "info", "--db", demo, "--json")[1])["at_console"] is None
+    assert "at console" not in run(capsys, "info", "--db", demo)[1]
+    with Store(demo, operator="Sgt. Lee") as s:
+        s.hand_over("Cpl. Diaz")
+    at = json.loads(run(capsys, "info", "--db", demo, "--json")[1])["at_console"]
+    assert at["operator"] == "Cpl. Diaz" and at["since"].endswith("Z")
+    assert (f"at console    Cpl. Diaz since {at['since']} (the window's name for changes when opened without "
+            "--operator)\n") in run(capsys, "info", "--db", demo)[1]
+
+
 def test_seed_demo_loads_the_flood_scenario(demo, capsys):
     code, out, _ = run(capsys, "info", "--db", demo, "--json")
     info = json.loads(out)
