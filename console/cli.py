@@ -21,7 +21,16 @@ from pathlib import Path
 
 from console import __version__, backup, clock, csv_rows, files, model, report, seed, transfer
 from console.history import History
-from console.store import Store, StoreError, StoreIOError, collision_sides, collisions, default_db_path, short_id
+from console.store import (
+    Store,
+    StoreError,
+    StoreIOError,
+    collision_sides,
+    collisions,
+    default_db_path,
+    short_id,
+    side_shown,
+)
 from console.sync import identity
 from console.times import DONE_TASK
 
@@ -434,10 +443,12 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         print(_cell(now), file=out)
     elif c in ("undo", "redo"):
         steps = History(store, COMMAND_LINE)
+        before = (len(steps.undo_steps), len(steps.redo_steps))
         try:
             done = steps.take_back(redo=c == "redo")
         finally:
-            steps.save()
+            if (len(steps.undo_steps), len(steps.redo_steps)) != before:  # taken back, or dropped with its reason
+                steps.save()
         if done is None:
             raise model.ValidationError(
                 f"nothing to {c}: no step of {store.operator}'s on the command line on this console"
@@ -727,7 +738,8 @@ def _resolve_collision(store: Store, refs: list[str], keep: int | None, value: s
 
 def _conflicts(store: Store, as_json: bool, out) -> None:
     found = store.conflicts()
-    together = {c.id: [x.id for x in cs] for cs in collisions(found) for c in cs}
+    groups = collisions(found)
+    together = {c.id: [x.id for x in cs] for cs in groups for c in cs}
     if as_json:
         json.dump([
             {"id": c.id, "table": c.table, "row": c.row, "label": c.row_label, "field": c.field, "kind": c.kind,
@@ -741,7 +753,7 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
         return
     if not found:
         print("no open conflicts", file=out)
-    for cs in collisions(found):
+    for cs in groups:
         if len(cs) > 1:
             _collision_lines(store, cs, out)
             continue
@@ -766,9 +778,8 @@ def _collision_lines(store: Store, cs: list, out) -> None:
         side = [(c, keep[c.id], c.candidates[keep[c.id] - 1]) for c in cs]
         values = "; ".join(f"{model.field_label(c.field)} = {store.describe(c.table, c.field, x.value)}"
                            for c, _, x in side)
-        shown = [model.field_label(c.field) for c, i, _ in side if i == c.shown]
-        now = ("   [shown now]" if len(shown) == len(side) else
-               f"   [{' and '.join(shown)} shown now]" if shown else "")
+        shown = side_shown(cs, keep)
+        now = f"   [{shown}]" if shown else ""
         x = side[0][2]
         print(f"   {n}. {values}   ({x.agency}, {x.operator}, {max(o.at for _, _, o in side)}){now}", file=out)
     print(f"   keep one console's side of all: {PROG} resolve --db {shlex.quote(str(store.path))} "

@@ -175,6 +175,14 @@ def collision_sides(cs: Sequence[ConflictView]) -> list[dict[str, int]]:
             for first in cs[0].candidates]
 
 
+def side_shown(cs: Sequence[ConflictView], keep: Mapping[str, int]) -> str:
+    """What the boards show now of a collision's side (one of
+    collision_sides): "shown now" (all of it), "task shown now" (a part),
+    or "" (none of it)."""
+    shown = [model.field_label(c.field) for c in cs if keep[c.id] == c.shown]
+    return "shown now" if len(shown) == len(cs) else f"{' and '.join(shown)} shown now" if shown else ""
+
+
 class ChangeSet:
     """What one committed transaction touched: listeners redraw from this.
 
@@ -2334,31 +2342,37 @@ class Store:
         that arrives later is remembered as superseded, and its arrival
         brings its row here again (see _merge)."""
         conn = self._conn
+        versions: dict[tuple[str, int], tuple | None] = {}  # each read once
         known: dict[tuple[str, int], int | None] = {}  # a version reached by several ways is traced once
 
-        def since(origin: str, seq: int, depth: int = 0) -> int | None:
-            if (origin, seq) not in known:
-                known[(origin, seq)] = traced(origin, seq, depth)
-            return known[(origin, seq)]
+        def version(key: tuple[str, int]) -> tuple | None:
+            if key not in versions:
+                versions[key] = conn.execute("SELECT hlc, kind, value, prev FROM changes WHERE origin = ? AND seq = ?",
+                                             key).fetchone()
+            return versions[key]
 
-        def traced(origin: str, seq: int, depth: int) -> int | None:
-            r = conn.execute("SELECT hlc, kind, value, prev FROM changes WHERE origin = ? AND seq = ?",
-                             (origin, seq)).fetchone()
-            if r is None:
+        def status_of(v: tuple) -> Any:
+            value = _loads(v[2])
+            return value.get("status") if v[1] == "insert" else value
+
+        def since(key: tuple[str, int], depth: int = 0) -> int | None:
+            if key not in known:
+                known[key] = traced(key, depth)
+            return known[key]
+
+        def traced(key: tuple[str, int], depth: int) -> int | None:
+            v = version(key)
+            if v is None:
                 return None
-            hlc, kind, value, prev = r
+            hlc, kind, _, prev = v
             named = json.loads(prev) if kind != "insert" else []
             if len(named) < 2 or depth > _SINCE_DEPTH:
                 return hlc
-            status = _loads(value)
-            best = hlc
+            status, best = status_of(v), hlc
             for o, s in named:
-                v = conn.execute("SELECT kind, value FROM changes WHERE origin = ? AND seq = ?", (o, s)).fetchone()
-                if v is None:
-                    continue
-                held = _loads(v[1])
-                if (held.get("status") if v[0] == "insert" else held) == status:
-                    earlier = since(o, s, depth + 1)
+                w = version((o, s))
+                if w is not None and status_of(w) == status:
+                    earlier = since((o, s), depth + 1)
                     if earlier is not None and earlier < best:
                         best = earlier
             return best
@@ -2369,7 +2383,7 @@ class Store:
                 "SELECT origin, seq FROM heads WHERE tbl = 'units' AND row_id = ? AND field = 'status' "
                 "ORDER BY hlc DESC, origin DESC LIMIT 1", (row,)
             ).fetchone()
-            at = since(*win) if win else None
+            at = since(tuple(win)) if win else None
             if at is not None:
                 args.append((clock.to_iso(at), row))
         conn.executemany("UPDATE units SET status_since = ? WHERE id = ?", args)

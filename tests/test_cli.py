@@ -301,6 +301,9 @@ def test_a_collision_is_listed_as_one_and_one_side_kept_whole(tmp_path, capsys):
     assert code == 1 and "one conflict at a time" in err
     code, _, err = run(capsys, "resolve", "--db", a_db, *ids, "--keep", "3")
     assert code == 1 and "between 1 and 2" in err
+    code, _, err = run(capsys, "resolve", "--db", a_db, ids[0], "ffffffff", "--keep", "1")
+    assert code == 1 and "no open conflict 'ffffffff'" in err
+    assert len(json.loads(run(capsys, "conflicts", "--db", a_db, "--json")[1])) == 2  # nothing changed
     code, out, _ = run(capsys, "resolve", "--db", a_db, ids[0][:6], ids[1], "--keep", "1")
     assert code == 0 and out.splitlines() == ["Reconciled E-12: status = dispatched", "Reconciled E-12: task = Levee"]
     assert run(capsys, "conflicts", "--db", a_db)[1].strip() == "no open conflicts"

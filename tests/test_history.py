@@ -78,3 +78,21 @@ def test_steps_are_offered_again_only_soon_after(make_store):
         s.keep(h.key, {**kept, "saved_ms": "yesterday"})
         assert History(s, kind).undo_steps == []
     assert KEPT_MINUTES == {"window": 60, "command line": 720}
+
+
+def test_a_window_closed_keeps_its_steps_with_the_time_it_closed(make_store, qapp):
+    """Steps made more than an hour before the window closed are offered
+    again if it opens soon after: closing keeps them with that time."""
+    from console.ui.bridge import Bridge
+
+    s = make_store()
+    u = unit(s)
+    bridge = Bridge(s)
+    bridge.set_status([u], "on_scene")
+    kept = s.kept(bridge.history.key)
+    s.keep(bridge.history.key, {**kept, "saved_ms": clock.wall_ms() - 90 * 60_000})  # the edit, long ago
+    assert History(s, "window").undo_steps == []
+    bridge.close()
+    again = Bridge(s)
+    assert [st.text for st in again.undo_steps] == [st.text for st in bridge.undo_steps] != []
+    again.close()

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from console import model
 from console.model import ValidationError
-from console.store import StoreError, collision_sides, collisions, short_id
+from console.store import StoreError, collision_sides, collisions, short_id, side_shown
 from console.times import OPEN_TASK, STATUS_TIMERS, span_text
 from console.ui.models import local_time, zone_name
 
@@ -864,11 +864,8 @@ class ReconcileDialog(QDialog):
             # This console's side of each field: (conflict, its option number, the option).
             side = [(c, keep[c.id], c.candidates[keep[c.id] - 1]) for c in cs]
             value = "; ".join(f"{model.field_label(c.field)} = {said.option(c, o)}" for c, _, o in side)
-            shown = [model.field_label(c.field) for c, i, _ in side if i == c.shown]
-            if len(shown) == len(side):
-                value += "   (shown now)"
-            elif shown:
-                value += f"   ({' and '.join(shown)} shown now)"
+            shown = side_shown(cs, keep)
+            value += f"   ({shown})" if shown else ""
             child = QTreeWidgetItem([f"  option {n}", value, f"{cand.agency} ({cand.operator})",
                                      said.when(max(o.at for _, _, o in side))])
             child.setData(0, Qt.ItemDataRole.UserRole, {c.id: i for c, i, _ in side})
