@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -117,7 +118,7 @@ def build_parser() -> Parser:
                    help="what it is for (a task, a unit, a place), said in the journal's entry")
 
     cmd("undo", "take back this person's last step made on the command line on this console "
-                "(add, set, delete, stock, resolve)")
+                "(add, set, delete, stock, resolve, merge)")
     cmd("redo", "make again the last step `undo` took back")
 
     p = cmd("note", "add a free note to the journal")
@@ -154,6 +155,17 @@ def build_parser() -> Parser:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--keep", type=int, metavar="N", help="keep candidate N (as numbered by conflicts)")
     g.add_argument("--value", metavar="VALUE", help="a new value for the field")
+
+    p = cmd("twins", "callsigns on several units (each added on a console apart from the other), "
+                     "to merge into one or rename")
+    p.add_argument("--json", action="store_true")
+
+    p = cmd("merge", "merge units that are one (a callsign on several, see twins) into the first added; "
+                     "the others are deleted")
+    p.add_argument("units", nargs="+", metavar="UNIT", help="the units' ids (as twins lists them), or one callsign "
+                                                            "that is on several units: all of those")
+    p.add_argument("--keep", metavar="UNIT", help="the unit whose values (status, task, place, crew...) the merged "
+                                                  "unit takes (default: the first added's)")
 
     p = cmd("info", "replica id, version vector, row counts, open conflicts")
     p.add_argument("--json", action="store_true")
@@ -370,7 +382,7 @@ def run(args) -> int:
 
 
 # Commands whose changes `undo` takes back, one run a step.
-UNDOABLE = frozenset({"add", "set", "delete", "stock", "resolve"})
+UNDOABLE = frozenset({"add", "set", "delete", "stock", "resolve", "merge"})
 COMMAND_LINE = "command line"  # whose steps (see console.history)
 
 
@@ -505,6 +517,19 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         # What the journal now says of it, in words.
         said = store.journal(limit=1, table=ch.table, row=ch.row)[0].text
         print(f"{said} (change {ch.seq})", file=out)
+    elif c == "twins":
+        _twins(store, args.json, out)
+    elif c == "merge":
+        refs = args.units
+        if len(refs) == 1:  # a callsign on several units: all of them
+            found = [t for t in store.twins() if t.callsign.casefold() == refs[0].strip().casefold()]
+            if not found:
+                raise model.ValidationError(f"{refs[0]!r} is not a callsign on several units; name two or more "
+                                            "units to merge (their ids, as twins lists them)")
+            refs = [t.unit.id for t in found[0].units]
+        store.merge_units(refs, keep=args.keep)
+        for text in store.said(store.last_operation):
+            print(text, file=out)
     elif c == "info":
         info = store.info()
         if args.json:
@@ -521,6 +546,9 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             print("rows          " + ", ".join(f"{n} {k}" for k, n in info.counts.items()), file=out)
             print(f"changes held  {info.changes}", file=out)
             print(f"conflicts     {info.open_conflicts} open", file=out)
+            if info.twins:
+                print(f"units twice   {info.twins} callsign{'s' if info.twins != 1 else ''} on several units "
+                      f"(see {PROG} twins)", file=out)
             print("version vector", file=out)
             for origin, seq in sorted(info.version_vector.items()):
                 mine = "  (this console)" if origin == info.replica_id else ""
@@ -751,8 +779,12 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
         ], out, indent=1, ensure_ascii=False)
         out.write("\n")
         return
+    twins = store.twins()
     if not found:
         print("no open conflicts", file=out)
+    for t in twins:
+        print(f"{t.callsign} is on {len(t.units)} units, added on consoles apart: {PROG} twins --db "
+              f"{shlex.quote(str(store.path))} lists them, to merge or rename", file=out)
     for cs in groups:
         if len(cs) > 1:
             _collision_lines(store, cs, out)
@@ -765,6 +797,35 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
                 f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
             now = "   [shown now]" if i == c.shown else ""
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
+
+
+def _twins(store: Store, as_json: bool, out) -> None:
+    """The callsigns on several units, each unit with who added it when."""
+    found = store.twins()
+    if as_json:
+        json.dump([{"callsign": t.callsign, "units": [
+            {"n": i, **dataclasses.asdict(x.unit), "added_at": x.added_at, "added_by": x.operator,
+             "added_agency": x.agency} for i, x in enumerate(t.units, 1)]} for t in found],
+            out, indent=1, ensure_ascii=False)
+        out.write("\n")
+        return
+    if not found:
+        print("no callsign is on several units", file=out)
+    db = shlex.quote(str(store.path))
+    for t in found:
+        print(f"{t.callsign} is on {len(t.units)} units (added on consoles apart):", file=out)
+        titles = {x.unit.task_id: store.describe("units", "task_id", x.unit.task_id) for x in t.units}
+        for i, x in enumerate(t.units, 1):
+            u = x.unit
+            what = ", ".join(v for v in (u.agency, u.kind, model.label(u.status) if u.status else None,
+                                         titles[u.task_id] if u.task_id else None, u.location) if v)
+            first = "   [kept by a merge]" if i == 1 else ""
+            print(f"   {i}. {short_id(u.id)}  {u.callsign}: {what}   (added by {x.agency}, {x.operator}, "
+                  f"{x.added_at}){first}", file=out)
+        ids = " ".join(short_id(x.unit.id) for x in t.units)
+        print(f"   the same unit: {PROG} merge --db {db} {ids} [--keep ID]  (the values of ID, by default "
+              f"the first's)", file=out)
+        print(f"   different units: {PROG} set --db {db} units ID callsign=NEW", file=out)
 
 
 def _collision_lines(store: Store, cs: list, out) -> None:

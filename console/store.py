@@ -183,6 +183,27 @@ def side_shown(cs: Sequence[ConflictView], keep: Mapping[str, int]) -> str:
     return "shown now" if len(shown) == len(cs) else f"{' and '.join(shown)} shown now" if shown else ""
 
 
+@dataclass(frozen=True)
+class Twin:
+    """One of several live units with the same callsign (see Store.twins):
+    the unit, and who added it, when."""
+
+    unit: Any  # model.Unit
+    added_at: str
+    operator: str
+    agency: str
+
+
+@dataclass(frozen=True)
+class Twins:
+    """A callsign on several live units: added on consoles that were apart
+    (each console refuses a callsign already in use, but cannot see what
+    another adds meanwhile). First added first: the one a merge keeps."""
+
+    callsign: str
+    units: tuple[Twin, ...]
+
+
 class ChangeSet:
     """What one committed transaction touched: listeners redraw from this.
 
@@ -254,6 +275,7 @@ class Info:
     changes: int
     previous_replica_ids: tuple[str, ...]
     at_console: tuple[str, str] | None = None  # (name, since): see Store.at_console
+    twins: int = 0  # callsigns on several units (see Store.twins)
 
     def as_dict(self) -> dict:
         return {
@@ -268,6 +290,7 @@ class Info:
             "changes": self.changes,
             "previous_replica_ids": list(self.previous_replica_ids),
             "at_console": {"operator": self.at_console[0], "since": self.at_console[1]} if self.at_console else None,
+            "twins": self.twins,
         }
 
 
@@ -773,6 +796,7 @@ class Store:
             changes=self._conn.execute("SELECT count(*) FROM changes").fetchone()[0],
             previous_replica_ids=tuple(json.loads(self._meta("previous_replica_ids") or "[]")),
             at_console=self.at_console(),
+            twins=self.twin_count(),
         )
 
     @_guard
@@ -910,8 +934,46 @@ class Store:
         return (found[0], found[1]) if found else None
 
     @_guard
+    def said(self, op: Operation) -> list[str]:
+        """What the journal entries of an operation say, in the order written."""
+        return [_loads(v)["text"] for (v,) in self._conn.execute(
+            "SELECT value FROM changes WHERE origin = ? AND seq BETWEEN ? AND ? AND tbl = 'journal' ORDER BY seq",
+            (op.origin, op.first, op.last))]
+
+    @_guard
     def open_conflict_count(self) -> int:
         return self._conn.execute("SELECT count(*) FROM conflicts").fetchone()[0]
+
+    _TWIN_CALLSIGNS = ("SELECT callsign FROM units WHERE deleted = 0 AND created_hlc IS NOT NULL "
+                       "GROUP BY callsign COLLATE NOCASE HAVING count(*) > 1")
+
+    @_guard
+    def twin_count(self) -> int:
+        """How many callsigns are on several live units (see twins)."""
+        return self._conn.execute(f"SELECT count(*) FROM ({self._TWIN_CALLSIGNS})").fetchone()[0]
+
+    @_guard
+    def twins(self) -> list[Twins]:
+        """The callsigns on several live units, by callsign: a unit added
+        on two consoles while they were apart (the same ambulance, called
+        in to both), or two units given one callsign. Every console lists
+        the same, as it holds the same rows. A person settles each by
+        merging the units (merge_units) or renaming one."""
+        found: dict[str, list[Twin]] = defaultdict(list)
+        ids = []
+        for row_id, at, op, ag in self._conn.execute(
+            "SELECT u.id, u.created_hlc, c.operator, c.agency FROM units u "
+            "JOIN changes c ON c.origin = u.created_by AND c.seq = u.created_seq "
+            f"WHERE u.deleted = 0 AND u.created_hlc IS NOT NULL AND u.callsign COLLATE NOCASE IN "
+            f"({self._TWIN_CALLSIGNS}) ORDER BY u.created_hlc, u.id"
+        ):
+            ids.append((row_id, at, op, ag))
+        units = {u.id: u for u in self.get_many("units", [i for i, *_ in ids])}
+        for row_id, at, op, ag in ids:
+            u = units[row_id]
+            found[u.callsign.translate(_NOCASE)].append(Twin(u, clock.to_iso(at), op, ag))
+        return sorted((Twins(ts[0].unit.callsign, tuple(ts)) for ts in found.values()),
+                      key=lambda t: (t.callsign.lower(), t.units[0].added_at))
 
     # --------------------------------------------------------- sync interface
 
@@ -1603,6 +1665,103 @@ class Store:
             w.change("units", uid, "task_id", "set", None, self._prev(unit, uh, "task_id"))
 
     @_guard
+    def merge_units(self, refs: Sequence[str], *, keep: str | None = None) -> str:
+        """Make units that are one unit one row again: the same ambulance
+        added on two consoles while they were apart, so that its callsign
+        is on the boards twice (see twins). Returns the id of the row kept.
+
+        The row kept is always the first added (by time, then id), on
+        every console, whichever units a person picks: so two people who
+        merge the same units at once, on consoles apart, keep the same row,
+        and their picks of values meet there as a conflict to reconcile,
+        instead of each deleting the other's. `keep` names the unit whose
+        values (status, task, location, crew...) the merged unit takes;
+        by default the first added's stay. The others are deleted. A
+        status taken from another unit keeps the time it was set there.
+        One transaction, one step to undo."""
+        t = model.UNITS
+        with self._writing() as w:
+            rows: dict[str, dict] = {}
+            for ref in refs:
+                row = self._live_row(t, ref)
+                rows.setdefault(row["id"], row)
+            if len(rows) < 2:
+                raise ValidationError("name two or more units to merge into one")
+            if keep is not None:
+                keep = self.resolve_id("units", keep)
+                if keep not in rows:
+                    raise ValidationError("the unit whose values to keep must be one of those merged")
+            added, since = {}, {}
+            for row_id, hlc, at in self._conn.execute(
+                    f"SELECT id, created_hlc, status_since FROM units WHERE id IN ({','.join('?' * len(rows))})",
+                    list(rows)):
+                added[row_id], since[row_id] = hlc, at or ""
+            first = min(rows, key=lambda r: (added[r], r))
+            into, given = rows[first], rows[keep or first]
+            others = [r for r in rows if r != first]
+            if given is not into:
+                clash = self._conn.execute(
+                    "SELECT agency FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0 "
+                    f"AND created_hlc IS NOT NULL AND id NOT IN ({','.join('?' * len(rows))})",
+                    (given["callsign"], *rows)).fetchone()
+                if clash:
+                    raise ValidationError(f"callsign {given['callsign']!r} is already in use ({clash[0]})")
+
+            def who(row: dict) -> str:
+                op, ag = self._conn.execute("SELECT operator, agency FROM changes WHERE origin = ? AND seq = ?",
+                                            (row["created_by"], row["created_seq"])).fetchone()
+                return f"{ag} ({op}) at {clock.to_iso(added[row['id']])[11:16]} UTC"
+
+            # Each field the units disagree on is written, even with the
+            # value the row kept has: a decision, so that two people merging
+            # at once with different picks meet as a conflict.
+            said, looked = [], [False]
+            heads = self._row_heads("units", first)
+            for name in t.names:
+                old, new = into[name], given[name]
+                if name in model.AGENCY_FIELDS and new is not None:
+                    new = self._spell_agency(new, looked)  # as the boards spell it
+                earlier = name == "status" and old == new and since[given["id"]] < since[first]
+                if all(rows[r][name] == old for r in others) and not earlier:
+                    continue
+                prev = self._prev(into, heads, name)
+                if name == "status":
+                    # Named with the others' statuses, so that the time the
+                    # status kept was set comes with it (see _status_since).
+                    prev = sorted({*prev, *(self._status_version(rows[r]) for r in others)})
+                w.change("units", first, name, "set", new, prev)
+                if old != new:
+                    said.append(self._said(t, name, old, new))
+            n = len(rows)
+            text = (f"{into['callsign']}: {'both' if n == 2 else f'all {n}'} units called so merged into one, "
+                    f"the one added by {who(into)}, with the values "
+                    + ("it had" if given is into else f"of the one added by {who(given)}")
+                    + (f": {'; '.join(said)}" if said else ""))
+            w.journal("merge", text, "units", first)
+            for other in others:
+                row = rows[other]
+                hs = self._row_heads("units", other)
+                seen = sorted({hid for h in hs.values() for hid in h}) or [(row["created_by"], row["created_seq"])]
+                w.change("units", other, "deleted", "delete", True, seen)
+                w.journal("merge", f"{row['callsign']} (added by {who(row)}) merged into the {into['callsign']} "
+                          f"added by {who(into)}, and deleted", "units", other)
+            # Tasks left or taken up (see update_many).
+            moved = {first} if into["task_id"] != given["task_id"] else set()
+            left = {rows[r]["task_id"] for r in others} | ({into["task_id"]} if moved else set())
+            left.discard(None)
+            self._tasks_staffed(w, {given["task_id"]} if moved else set())
+            self._tasks_unstaffed(w, left - {given["task_id"]}, moved | set(others))
+        return first
+
+    def _status_version(self, unit: dict) -> tuple[str, int]:
+        """The version whose status a unit shows: its status's winner, or
+        its insert."""
+        hs = self._row_heads("units", unit["id"]).get("status")
+        if hs:
+            return merge.winner(hs.values()).id
+        return (unit["created_by"], unit["created_seq"])
+
+    @_guard
     def adjust(self, ref: str, delta: float, purpose: str | None = None) -> float:
         """Add stock to (delta > 0) or draw stock from (delta < 0) a resource;
         returns the new quantity. Drawing more than is on hand is refused.
@@ -1980,7 +2139,7 @@ class Store:
                                             h.id if h else (r["created_by"], r["created_seq"])).fetchone()
                 left.append(f"{what} changed since to {self._describe(t, fname, now)} by {op} ({ag})")
                 continue
-            held, before = self._value_before(c0.prev, fname)
+            held, before = self._value_before(c0.prev, row, fname)
             if held is None:
                 left.append(f"{what}: the value before is not held here")
                 continue
@@ -2039,15 +2198,16 @@ class Store:
             w.change(tname, row, "deleted", "delete", True, seen(tname, row))
         return left
 
-    def _value_before(self, prev: Sequence[tuple[str, int]], fname: str) -> tuple[tuple[str, int] | None, Any]:
+    def _value_before(self, prev: Sequence[tuple[str, int]], row: str,
+                      fname: str) -> tuple[tuple[str, int] | None, Any]:
         """The value a field showed before a change that replaced `prev`,
         and the version that held it: the last writer's among them. (None,
         None) if none is held here."""
         best = None
         for o, s in prev:
-            r = self._conn.execute("SELECT hlc, kind, value FROM changes WHERE origin = ? AND seq = ?",
+            r = self._conn.execute("SELECT hlc, kind, value, row_id FROM changes WHERE origin = ? AND seq = ?",
                                    (o, s)).fetchone()
-            if r is None:
+            if r is None or r[3] != row:  # (a merge of units names another unit's status: see merge_units)
                 continue
             value = _loads(r[2])
             if r[1] == "insert":
@@ -2122,6 +2282,9 @@ class Store:
         # 1. New rows. A row that exists already was made as a stub by an
         # edit or counter change that arrived before the row's insert.
         late_inserts: list[Change] = []
+        any_superseded = conn.execute("SELECT EXISTS (SELECT 1 FROM superseded)").fetchone()[0]
+        if any_superseded and inserts.keys() - {"journal"}:
+            self._inserts_named(inserts, retimed)
         for tname, cs in inserts.items():
             if tname == "journal":
                 # Entries never change: each is its insert in the log, which
@@ -2185,7 +2348,6 @@ class Store:
                     "DELETE FROM heads WHERE tbl = ? AND row_id = ? AND field = ? AND origin = ? AND seq = ?",
                     more_named,
                 )
-            any_superseded = conn.execute("SELECT EXISTS (SELECT 1 FROM superseded)").fetchone()[0]
             # A new change is a head unless a change on the same field named
             # it: in this batch, or earlier, before it arrived.
             blocked: set[tuple[str, int]] = set()
@@ -2205,15 +2367,16 @@ class Store:
             if any_superseded:
                 # A status version named before it arrived may be the one
                 # whose time the status shows.
+                # (It may be another row's: a merge of units names the status
+                # it takes from the other unit.)
                 retimed.update(r for (r,) in conn.execute(
-                    "SELECT s.row_id FROM superseded s JOIN temp.b_edits e ON s.tbl = e.tbl AND s.row_id = e.row_id "
-                    "AND s.origin = e.origin AND s.seq = e.seq WHERE s.tbl = 'units' AND s.field = 'status'"
+                    "SELECT s.row_id FROM superseded s JOIN temp.b_edits e ON s.origin = e.origin "
+                    "AND s.seq = e.seq WHERE s.tbl = 'units' AND s.field = 'status'"
                 ))
                 # Names now answered by their version's arrival (a delete
                 # names versions of every field, so any field counts here).
                 conn.execute(
-                    "DELETE FROM superseded WHERE (tbl, row_id, origin, seq) IN "
-                    "(SELECT tbl, row_id, origin, seq FROM temp.b_edits)"
+                    "DELETE FROM superseded WHERE (origin, seq) IN (SELECT origin, seq FROM temp.b_edits)"
                 )
             # Names of versions that have not arrived are remembered, so
             # that they are not taken for heads when they do. Everything up
@@ -2328,6 +2491,22 @@ class Store:
                 f"UPDATE {tname} SET {target} = (SELECT {pick} {winner}) WHERE id = ?3",
                 [(tname, fname, r) for r in ids],
             )
+
+    def _inserts_named(self, inserts: Mapping[str, list[Change]], retimed: set[str]) -> None:
+        """Inserts arriving that changes held already named (see
+        superseded): those names are answered. A unit's insert may hold
+        the status another unit's status version took, in a merge of
+        units (see merge_units): that unit's status time is worked out
+        again."""
+        arriving = {(c.origin, c.seq) for tname, cs in inserts.items() if tname != "journal" for c in cs}
+        answered = []
+        for tname, row, fname, o, q in self._conn.execute("SELECT tbl, row_id, field, origin, seq FROM superseded"):
+            if (o, q) in arriving:
+                answered.append((tname, row, fname, o, q))
+                if (tname, fname) == ("units", "status"):
+                    retimed.add(row)
+        self._conn.executemany(
+            "DELETE FROM superseded WHERE tbl = ? AND row_id = ? AND field = ? AND origin = ? AND seq = ?", answered)
 
     def _status_since(self, units: set[str]) -> None:
         """Write the status time of `units` again, from their status versions.
@@ -2585,6 +2764,8 @@ class _Writer:
 # How many undos of undos (or reconciliations) deep a status time is traced
 # back (see Store._status_since); deeper, the time is the version's own.
 _SINCE_DEPTH = 50
+# Letter case as SQLite's NOCASE sets it aside (ASCII only), as callsigns are compared.
+_NOCASE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SQL_SCALE = f"{model.COUNTER_SCALE:.1f}"  # in SQL: a real, so that division is not whole-number division
 # A counter column's value in whole thousandths, in SQL. Its value is always
 # a sum of thousandths divided by 1000, so this is exact below 2**53.

@@ -330,6 +330,49 @@ def test_conflicts_that_are_not_one_collision_are_resolved_one_at_a_time(tmp_pat
     assert code == 1 and "not one collision" in err
 
 
+def test_a_callsign_added_on_two_consoles_is_listed_and_the_units_merged(tmp_path, capsys):
+    """Medic 7 added at the EMS post and at the EOC while apart: info,
+    conflicts and twins say so; merge keeps the first added with the
+    values asked for, one step to undo."""
+    ems, eoc, f = tmp_path / "ems.db", tmp_path / "eoc.db", tmp_path / "x.changes"
+    run(capsys, "--agency", "County EMS", "--operator", "Sgt. Lee", "add", "--db", ems, "units",
+        "callsign=Medic 7", "agency=County EMS", "kind=Ambulance", "status=on scene")
+    run(capsys, "--agency", "EOC", "--operator", "Capt. Ortiz", "add", "--db", eoc, "units",
+        "callsign=medic 7", "agency=County EMS", "kind=Ambulance", "location=Station 2")
+    run(capsys, "changes", "export", "--db", ems, f)
+    run(capsys, "changes", "import", "--db", eoc, f)
+    code, out, _ = run(capsys, "info", "--db", eoc)
+    assert "units twice   1 callsign on several units (see crisis-console twins)" in out
+    assert json.loads(run(capsys, "info", "--db", eoc, "--json")[1])["twins"] == 1
+    code, out, _ = run(capsys, "conflicts", "--db", eoc)
+    assert "Medic 7 is on 2 units, added on consoles apart: crisis-console twins" in out
+    code, out, _ = run(capsys, "twins", "--db", eoc)
+    assert code == 0 and out.startswith("Medic 7 is on 2 units (added on consoles apart):\n")
+    assert re.search(r"1\. \w{8}  Medic 7: County EMS, Ambulance, on scene   \(added by County EMS, Sgt\. Lee, "
+                     r"\S+\)   \[kept by a merge\]", out), out
+    assert re.search(r"2\. \w{8}  medic 7: County EMS, Ambulance, available, Station 2   \(added by EOC", out), out
+    (t,) = json.loads(run(capsys, "twins", "--db", eoc, "--json")[1])
+    first, second = (u["id"] for u in t["units"])
+    assert [u["added_agency"] for u in t["units"]] == ["County EMS", "EOC"]
+    before = state(eoc)
+    code, _, err = run(capsys, "merge", "--db", eoc, first)
+    assert code == 1 and "is not a callsign on several units" in err and state(eoc) == before
+    code, _, err = run(capsys, "merge", "--db", eoc, "Medic 7", "--keep", "ffff")
+    assert code == 1 and "no units row 'ffff'" in err and state(eoc) == before
+    code, out, _ = run(capsys, "--operator", "Capt. Ortiz", "merge", "--db", eoc, "MEDIC 7", "--keep", second[-8:])
+    assert code == 0, out
+    said = out.splitlines()
+    assert said[0].startswith("Medic 7: both units called so merged into one, the one added by County EMS")
+    assert said[0].endswith("status on scene → available; location — → Station 2")
+    assert said[1].startswith("medic 7 (added by EOC (Capt. Ortiz)")
+    (unit,) = json.loads(run(capsys, "list", "--db", eoc, "units", "--json")[1])
+    assert (unit["id"], unit["status"], unit["location"]) == (first, "available", "Station 2")
+    assert run(capsys, "twins", "--db", eoc)[1] == "no callsign is on several units\n"
+    code, out, _ = run(capsys, "--operator", "Capt. Ortiz", "undo", "--db", eoc)
+    assert code == 0 and out.startswith("Undid: Medic 7: both units called so merged")
+    assert len(json.loads(run(capsys, "twins", "--db", eoc, "--json")[1])[0]["units"]) == 2
+
+
 def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
     """A unit assigned on one console and deleted on another: the person
     reconciling reads the task's title, not its id."""
@@ -626,10 +669,12 @@ def _argv(draw, command):
         case "report":
             return [*maybe("--hours", one(NUMBERS)), *maybe("--format", one(["text", "html", "xml"])),
                     *maybe("-o", one(PATHS)), *maybe("--task", one(REFS)), *maybe("--unit", one(REFS))]
-        case "conflicts" | "info" | "peers":
+        case "conflicts" | "info" | "peers" | "twins":
             return maybe("--json")
         case "resolve":
             return [one(REFS), *draw(st.sampled_from([["--keep", one(NUMBERS)], ["--value", one(PAIRS)], []]))]
+        case "merge":
+            return [*some(REFS), *maybe("--keep", one(REFS))]
         case "export":
             return [one(TABLES), "--format", one(["csv", "json", "xml"]), *maybe("-o", one(PATHS))]
         case "backup":
