@@ -49,6 +49,12 @@ def main(out: Path) -> list[Path]:
     fire.update("units", "E-12", {"task_id": fire.resolve_id("tasks", _task(fire, "Search of flooded")),
                                   "status": "en route"})
     police.update("units", "E-12", {"task_id": police.resolve_id("tasks", _task(police, "Welfare checks"))})
+    # Both add Medic 21, called in to each of them.
+    fire.add("units", {"callsign": "Medic 21", "agency": "County EMS", "kind": "Ambulance (Ground), Type I ALS",
+                       "location": "EMS Station 1"})
+    police.add("units", {"callsign": "Medic 21", "agency": "County EMS", "kind": "Ambulance (Ground), Type I ALS",
+                         "status": "on scene", "location": "Elm St MHP",
+                         "task_id": police.resolve_id("tasks", _task(police, "Evacuate Elm"))})
     fire.delete("units", "WT-2")
     police.update("units", "WT-2", {"notes": "Pump seal replaced; back in service at 1500"})
     bags = next(r for r in fire.list("resources") if r.name == "Sandbags (filled)")
@@ -88,7 +94,7 @@ def main(out: Path) -> list[Path]:
             widget.grab().save(str(saved[-1]))
 
         await shot(window, "main.png")
-        for dialog, size, name in ((window.open_reconcile(), (1040, 380), "reconcile.png"),
+        for dialog, size, name in ((window.open_reconcile(), (1240, 470), "reconcile.png"),
                                    (window.open_report(), (1000, 780), "report.png")):
             dialog.resize(*size)
             await shot(dialog, name)

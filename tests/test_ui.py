@@ -1847,6 +1847,77 @@ def collide(store, tmp_path, table, ref, mine, theirs):
     return row
 
 
+def added_apart(store, tmp_path, mine, theirs):
+    """A unit added here and one added on a field console apart, which had
+    not seen it (its changes then arrive by transfer file, written by
+    another program): their ids."""
+    from console import transfer
+
+    transfer.export_changes(store, tmp_path / "out.changes")
+    ours = store.add("units", mine)
+    with Store(tmp_path / "apart.db", agency="County EMS", operator="Sgt. Lee") as field:
+        transfer.import_changes(field, tmp_path / "out.changes")
+        row = field.add("units", theirs)
+        transfer.export_changes(field, tmp_path / "apart.changes")
+    with Store(store.path) as other_connection:
+        transfer.import_changes(other_connection, tmp_path / "apart.changes")
+    return ours, row
+
+
+def test_a_callsign_on_two_units_is_marked_and_merged_or_renamed(window, demo_store, tmp_path, qtbot):
+    """Medic 50 added here and, apart, at the EMS post: the boards mark
+    both callsigns, the button and the title count it, and the reconcile
+    view merges them (one step to undo) or renames one."""
+    from PySide6.QtCore import Qt
+
+    tip = Qt.ItemDataRole.ToolTipRole
+    levee = next(t.id for t in demo_store.list("tasks") if t.title == "Sandbag levee breach at Riverside Park")
+    ours, theirs = added_apart(
+        demo_store, tmp_path, {"callsign": "Medic 50", "agency": "County EMS", "kind": "Ambulance"},
+        {"callsign": "MEDIC 50", "agency": "County EMS", "kind": "Ambulance", "status": "on scene", "task_id": levee,
+         "location": "Levee"})
+    qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
+    assert window.conflicts_button.text() == "1 unit twice to reconcile"
+    assert window.windowTitle().startswith("1 unit twice · ")
+    m = window.models["units"]
+    for row_id in (ours, theirs):
+        index = m.index(m._row_of(row_id), 0)
+        assert index.data(tip).startswith(f"{m.records[index.row()].callsign}: 1 other unit has this callsign")
+    assert "this one by County EMS, Sgt. Lee" in m.index(m._row_of(theirs), 0).data(tip)
+
+    dialog = window.open_reconcile()
+    (top,) = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
+    assert top.text(0) == "unit Medic 50: on 2 units, added on consoles apart"
+    assert [top.child(i).text(2) for i in range(2)] == [f"{demo_store.agency} (Dana)", "County EMS (Sgt. Lee)"]
+    assert top.child(0).text(1) == "callsign = Medic 50; status = available; task = —; location = —"
+    assert top.child(1).text(1).startswith("callsign = MEDIC 50; status = on scene; task = Sandbag levee")
+    dialog.tree.setCurrentItem(top)
+    dialog.keep_selected()
+    assert dialog.error.text().startswith("Select the unit whose values to keep")
+    dialog.keep_shown()
+    assert dialog.error.text().startswith("A callsign on several units shows them all")
+    # The same unit: keep the field console's values.
+    dialog.tree.setCurrentItem(top.child(1))
+    dialog.keep_selected()
+    assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 0
+    assert not window.conflicts_button.isVisible()
+    u = demo_store.get("units", ours)  # the first added is kept, with the values picked
+    assert (u.callsign, u.status, u.task_id) == ("MEDIC 50", "on_scene", levee)
+    qtbot.waitUntil(lambda: m._row_of(theirs) is None, timeout=5000)
+    assert window.bridge.undo_steps[-1].text.startswith("Medic 50: both units called so merged into one")
+    # One step to undo; then they are told apart by a new callsign.
+    window.bridge.undo()
+    qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
+    dialog.reload()
+    dialog.tree.setCurrentItem(dialog.tree.topLevelItem(0).child(1))
+    dialog.enter_value("Medic 12")
+    assert "already in use" in dialog.error.text()
+    dialog.enter_value("Medic 51")
+    assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 0
+    assert demo_store.get("units", theirs).callsign == "Medic 51"
+    assert not window.conflicts_button.isVisible() and not window.windowTitle().startswith("1 unit")
+
+
 def test_entering_a_new_value_picks_tasks_and_statuses_and_edits_text(window, demo_store, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QInputDialog
 

@@ -111,6 +111,9 @@ class Bridge(QObject):
     def resolve(self, conflict_id: str, *, keep: int | None = None, raw: str | None = None) -> None:
         self.store.resolve(conflict_id, keep=keep, raw=raw)
 
+    def merge_units(self, unit_ids: list[str], *, keep: str | None = None) -> str:
+        return self.store.merge_units(unit_ids, keep=keep)
+
     def resolve_many(self, keep: dict[str, int]) -> None:
         with self._grouped():  # one transaction per row's conflicts: one step
             self.store.resolve_many(keep)

@@ -782,7 +782,9 @@ class ReconcileDialog(QDialog):
                        "row deleted on one console and edited on another, the delete). Fields of one row "
                        "edited on the same consoles are one item: an option keeps one console's side of them "
                        "all (expand it to pick its fields one by one). Select several conflicts to settle "
-                       "them together, or an option of each (Ctrl+click) to keep them all.")
+                       "them together, or an option of each (Ctrl+click) to keep them all. A callsign on two "
+                       "units, added on consoles apart, is listed last: if they are the same unit, keep the "
+                       "one whose values are right, and they become one; if not, enter a new callsign for one.")
         intro.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
@@ -805,7 +807,7 @@ class ReconcileDialog(QDialog):
         self.reload()
 
     def _changed(self, cs) -> None:
-        if not getattr(cs, "conflicts", True) or not self.isVisible():
+        if not self.isVisible() or not (getattr(cs, "conflicts", True) or renames_units(cs)):
             return  # (the window reloads it when it opens it)
         if getattr(cs, "local", False):
             self.reload()  # this person's own resolution: at once
@@ -847,6 +849,8 @@ class ReconcileDialog(QDialog):
                 child.setData(0, role, {c.id: i})
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
+        for tw in self.bridge.store.twins():
+            self.tree.addTopLevelItem(self._twins_item(said, tw))
         for i in range(self.tree.topLevelItemCount()):
             self.tree.topLevelItem(i).setExpanded(True)
         for col in range(4):
@@ -881,15 +885,56 @@ class ReconcileDialog(QDialog):
             top.addChild(child)
         return top
 
+    @staticmethod
+    def _twins_item(said: _Wording, tw) -> QTreeWidgetItem:
+        """A callsign on several units: each unit an option, whose values
+        a merge keeps (see Store.merge_units)."""
+        ids = tuple(x.unit.id for x in tw.units)
+        top = QTreeWidgetItem([f"unit {tw.callsign}: on {len(ids)} units, added on consoles apart", "", "",
+                               said.when(tw.units[-1].added_at)])
+        top.setData(0, TWINS_ROLE, (ids, None))
+        # What tells them apart: the fields they differ on.
+        differ = [f for f in model.UNITS.names if len({getattr(x.unit, f) for x in tw.units}) > 1]
+        for n, x in enumerate(tw.units, 1):
+            u = x.unit
+            value = "; ".join(f"{model.field_label(f)} = {said.store.describe('units', f, getattr(u, f))}"
+                              for f in differ) or "the same values"
+            child = QTreeWidgetItem([f"  unit {n}", value, f"{x.agency} ({x.operator})",
+                                     said.when(x.added_at)])
+            child.setData(0, TWINS_ROLE, (ids, u.id))
+            child.setToolTip(0, "The same unit? Keep this option: the units become one, with these values "
+                                "(status, task, place, crew); the others are deleted. Different units? Enter "
+                                "a new callsign for this one.")
+            top.addChild(child)
+        return top
+
     def _selected(self) -> dict[str, int | None] | None:
         item = self.tree.currentItem()
         return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _twins_selected(self) -> tuple[tuple[str, ...], str | None] | None:
+        """The callsign on several units selected: (their ids, the unit picked or None)."""
+        item = self.tree.currentItem()
+        return item.data(0, TWINS_ROLE) if item is not None else None
 
     def keep_selected(self) -> None:
         """Keep the option selected; with options of several conflicts
         selected (one each), keep them all, in one step to undo."""
         picked = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.tree.selectedItems()]
-        picked = [p for p in picked if None not in p.values()]
+        picked = [p for p in picked if p and None not in p.values()]
+        if not picked and (twins := self._twins_selected()) is not None:
+            ids, keep = twins
+            if keep is None:
+                self.error.setText("Select the unit whose values to keep (or enter a new callsign for one).")
+                return
+            try:
+                self.bridge.merge_units(list(ids), keep=keep)
+            except (ValidationError, StoreError) as exc:
+                self.error.setText(str(exc))
+                return
+            self.error.clear()
+            self.reload()
+            return
         if not picked:
             sel = self._selected()
             if not sel or None in sel.values():
@@ -918,7 +963,12 @@ class ReconcileDialog(QDialog):
         """Resolve the selected conflict with a value of one's own: `text` as
         typed, or asked for: a task picked by its title, a status picked from
         its words, anything else typed (starting from the value shown). For a
-        collision of several fields, `field` says which, or it is asked."""
+        collision of several fields, `field` says which, or it is asked.
+        For a callsign on several units, a new callsign for the one selected."""
+        twins = self._twins_selected()
+        if twins is not None:
+            self._rename(twins[1], text)
+            return
         sel = self._selected()
         if not sel:
             self.error.setText("Select a conflict.")
@@ -948,6 +998,30 @@ class ReconcileDialog(QDialog):
             if text is None:
                 return
         self._resolve(ids[0], raw=text)
+
+    def _rename(self, unit_id: str | None, text: str | None) -> None:
+        """Give one of the units that share a callsign another: they are
+        different units."""
+        if unit_id is None:
+            self.error.setText("Select the unit to give a new callsign.")
+            return
+        try:
+            unit = self.bridge.store.get("units", unit_id)
+        except StoreError as exc:
+            self.error.setText(str(exc))
+            return
+        if not isinstance(text, str):
+            text, ok = QInputDialog.getText(self, f"New callsign for {unit.callsign}",
+                                            f"Callsign ({unit.agency}, {unit.kind}):", text=unit.callsign or "")
+            if not ok:
+                return
+        try:
+            self.bridge.update("units", unit_id, {"callsign": text})
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+        self.reload()
 
     def _ask_value(self, conflict_id: str) -> str | None:
         store = self.bridge.store
@@ -982,9 +1056,11 @@ class ReconcileDialog(QDialog):
         """Settle every selected conflict (a conflict, or any of its options,
         selected) by keeping what the boards show now."""
         chosen = list(dict.fromkeys(cid for item in self.tree.selectedItems()
-                                    for cid in item.data(0, Qt.ItemDataRole.UserRole)))
+                                    for cid in item.data(0, Qt.ItemDataRole.UserRole) or ()))
         if not chosen:
-            self.error.setText("Select the conflicts to settle (Ctrl+A selects them all).")
+            self.error.setText("A callsign on several units shows them all: keep one unit's values, or enter a "
+                               "new callsign for one." if self._twins_selected() is not None
+                               else "Select the conflicts to settle (Ctrl+A selects them all).")
             return
         store = self.bridge.store
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # thousands take a second
@@ -1021,6 +1097,16 @@ def _sides(c) -> list[list[tuple[int, object]]]:
     deletes = [x for x in numbered if x[1].field == "deleted"]
     edits = sorted((x for x in numbered if x[1].field != "deleted"), key=lambda x: names.index(x[1].field))
     return [side for side in (deletes, edits) if side]
+
+
+# Where a reconciliation item keeps what it says of a callsign on several units.
+TWINS_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def renames_units(cs) -> bool:
+    """Whether a commit may have put a callsign on a second unit, or taken
+    one off: a unit added, deleted or restored, or a callsign changed."""
+    return any(c.table == "units" and c.field in ("*", "callsign", "deleted") for c in getattr(cs, "changes", ()))
 
 
 class _Wording:

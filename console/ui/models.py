@@ -193,6 +193,8 @@ class RecordsModel(QAbstractTableModel):
         self._assign_queue: list[str] = []
         # Rows with an open conflict -> its fields (see set_conflicts).
         self.conflicts: dict[str, frozenset[str]] = {}
+        # Units whose callsign another unit has too -> what to say of it.
+        self.twin_tips: dict[str, str] = {}
         # Cells changed elsewhere lately: (row id, field; "*": the whole row, new) -> when (see
         # mark_fresh), and the same in the order marked, to forget them oldest first. Flat, so that a
         # catch-up of thousands of rows makes no container per row for the collector to go through.
@@ -527,7 +529,10 @@ class RecordsModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if self.conflicts and self.in_conflict(rec, key):
-                return CONFLICT_TIP
+                tip = self.twin_tips.get(rec.id)
+                if tip is None:
+                    return CONFLICT_TIP
+                return tip if self.conflicts[rec.id] == {"callsign"} else f"{tip}\n{CONFLICT_TIP}"
             if self.fresh and (age := self.freshness(rec, key)) is not None:
                 return f"Changed on another console {span_text(age)} ago"
             if key in ("status", "since") and self.table == "units":

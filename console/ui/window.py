@@ -49,6 +49,7 @@ from console.ui.dialogs import (
     StatusTimersDialog,
     StockDialog,
     assign_problem,
+    renames_units,
 )
 from console.ui.journal import JournalDock
 from console.ui.models import (
@@ -122,7 +123,7 @@ class MainWindow(QMainWindow):
         # What needs someone here goes before the title (see _show_attention).
         self._title = f"Crisis console — {self.store.agency} — {self.store.path.name}"
         self._attention: dict[str, object] = {}
-        self.conflicts = self.to_check = self.overdue = 0
+        self.conflicts = self.twins = self.to_check = self.overdue = 0
         self.alarm = ""  # the banner's first words, while it shows: OFFLINE, SYNC STOPPED, ...
         self.setWindowTitle(self._title)
         icon = seed.resources_dir() / "icons" / "console.svg"
@@ -1402,7 +1403,7 @@ class MainWindow(QMainWindow):
             self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
             # A unit may have checked in: read again at the next count.
             self._stale_check_ins.update(self._checked_in)
-        if cs.conflicts:
+        if cs.conflicts or renames_units(cs):  # (a callsign may be on two units, or no longer)
             if cs.local:
                 self._refresh_conflicts()  # this person's own resolution: at once
             elif not self._conflicts_timer.isActive():
@@ -1413,12 +1414,36 @@ class MainWindow(QMainWindow):
             self.on_sync_status(None)  # the unsent count changes with every edit
 
     def _refresh_conflicts(self) -> None:
+        """Mark what is to reconcile on the boards and count it: the open
+        conflicts, and the callsigns on several units (added on consoles
+        apart), whose callsign cells are marked as a conflict's are."""
         conflicted = self.store.conflicted()
+        twins = self.store.twins()
+        units = dict(conflicted.get("units", {}))
+        tips = {}
+        for tw in twins:
+            others = len(tw.units) - 1
+            for x in tw.units:
+                units[x.unit.id] = units.get(x.unit.id, frozenset()) | {"callsign"}
+                tips[x.unit.id] = (f"{x.unit.callsign}: {others} other unit{'s' if others != 1 else ''} "
+                                   f"{'has' if others == 1 else 'have'} this callsign, added on consoles apart "
+                                   f"(this one by {x.agency}, {x.operator}). The same unit? Merge them; different "
+                                   "units? Rename one (Sync ▸ Reconcile, Ctrl+R).")
+        conflicted["units"] = units
         for table, m in self.models.items():
+            if table == "units":
+                m.twin_tips = tips
             m.set_conflicts(conflicted.get(table, {}))
         n = self.conflicts = self.store.open_conflict_count()
-        self.conflicts_button.setText(f"{n} conflict{'s' if n != 1 else ''} to reconcile")
-        self.conflicts_button.setVisible(n > 0)
+        t = self.twins = len(twins)
+        said = ([f"{n} conflict{'s' if n != 1 else ''}"] if n else []) + ([f"{t} unit{'s' if t != 1 else ''} twice"]
+                                                                       if t else [])
+        self.conflicts_button.setText(" and ".join(said) + " to reconcile")
+        self.conflicts_button.setToolTip(
+            "Edits made at the same time on different consoles" + (
+                "; callsigns on two units, added on consoles apart: " + ", ".join(tw.callsign for tw in twins[:10])
+                + (" …" if t > 10 else "") if t else ""))
+        self.conflicts_button.setVisible(n > 0 or t > 0)
         self._show_attention()
 
     def set_title(self, title: str) -> None:
@@ -1432,9 +1457,11 @@ class MainWindow(QMainWindow):
         minimised ("OFFLINE · 2 conflicts · 3 units to check · 1 task overdue
         — Crisis console — ..."); and when something more needs it, the
         taskbar entry asks for attention until the window is brought up."""
-        counts = {"conflicts": self.conflicts, "to_check": self.to_check, "overdue": self.overdue}
+        counts = {"conflicts": self.conflicts, "twins": self.twins, "to_check": self.to_check,
+                  "overdue": self.overdue}
         parts = [self.alarm] if self.alarm else []
         for n, one, many in ((self.conflicts, "conflict", "conflicts"),
+                             (self.twins, "unit twice", "units twice"),
                              (self.to_check, "unit to check", "units to check"),
                              (self.overdue, "task overdue", "tasks overdue")):
             if n:
@@ -1597,11 +1624,12 @@ class MainWindow(QMainWindow):
         else:
             span = span_text(time.monotonic() - away["started"]) if away["started"] is not None else ""
         got, gave = max(0, received - away["received"]), max(0, sent - away["sent"])
-        conflicts = self.store.open_conflict_count()
+        conflicts, twins = self.store.open_conflict_count(), self.store.twin_count()
+        said = ([f"{conflicts:,} conflict{'s' if conflicts != 1 else ''}"] if conflicts else []) + (
+            [f"{twins:,} unit{'s' if twins != 1 else ''} added twice"] if twins else [])
         text = (f"Back online{f' after {span} offline' if span else ''}: {got:,} change{'s' if got != 1 else ''} "
                 f"received, {gave:,} sent; "
-                + (f"{conflicts:,} conflict{'s' if conflicts != 1 else ''} to reconcile (Ctrl+R)" if conflicts
-                   else "no conflicts to reconcile"))
+                + (f"{' and '.join(said)} to reconcile (Ctrl+R)" if said else "no conflicts to reconcile"))
         self.back_online = text
         self.statusBar().showMessage(text, 120_000)
 
