@@ -81,6 +81,8 @@ class Report:
     timers: dict[str, int] = dataclasses.field(default_factory=dict)
     to_check_total: int = 0
     unstaffed_total: int = 0  # tasks still to do that no unit is on
+    # Callsigns on several units (added on consoles apart), and on how many: counted more than once.
+    twins: list[tuple[str, int]] = dataclasses.field(default_factory=list)
 
 
 def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = None,
@@ -103,6 +105,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
         peers = store.peers()
         outbox = store.outbox()
         conflicts = store.open_conflict_count()
+        twins = [(t.callsign, len(t.units)) for t in store.twins()]
         timers = dict(STATUS_TIMERS if timers is None else timers)
         to_check = _units_to_check(store, timers, now_ms)
     by_agency: dict[str, dict[str, int]] = {}
@@ -126,7 +129,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
                   to_do_total=to_do_total, overdue_total=overdue,
                   resources_total=resources_total, notes_total=sum(k for _, k in journal.values()),
                   to_check=to_check[:limit] if limit else to_check, timers=timers, to_check_total=len(to_check),
-                  unstaffed_total=unstaffed)
+                  unstaffed_total=unstaffed, twins=twins)
 
 
 def _units_to_check(store: Store, timers: dict[str, int], now_ms: int) -> list[CheckLine]:
@@ -199,9 +202,12 @@ def _peer_line(p: dict, now_ms: int) -> str:
 
 def _currency(r: Report) -> list[str]:
     """How current this console's picture is, in sentences."""
+    twins = [f"{', '.join(f'{c} is on {n} units' for c, n in r.twins[:10])}{' …' if len(r.twins) > 10 else ''} "
+             f"(added on consoles apart): counted {'twice' if len(r.twins) == 1 and r.twins[0][1] == 2 else 'so'} "
+             "above until merged, or renamed if they are different units."] if r.twins else []
     if not r.peers:
         return ["No other console is trusted: this is one console's picture only, and nothing made here has "
-                "been sent anywhere."]
+                "been sent anywhere.", *twins]
     out = [_peer_line(p, r.made_ms) for p in r.peers]
     out.append("All of this console's changes have reached a peer." if not r.outbox else
                f"{r.outbox:,} change{'s' if r.outbox != 1 else ''} made here {'have' if r.outbox != 1 else 'has'} "
@@ -209,7 +215,7 @@ def _currency(r: Report) -> list[str]:
     out.append("No conflicts are open." if not r.conflicts else
                f"{r.conflicts:,} conflict{'s' if r.conflicts != 1 else ''} to reconcile: where two consoles wrote "
                "at once, the board shows one side until a person chooses.")
-    return out
+    return out + twins
 
 
 def _timers_text(r: Report) -> str:

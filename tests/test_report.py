@@ -111,6 +111,23 @@ def test_the_text_says_how_current_it_is_and_what_is_overdue(store):
     assert "changes made here have not reached any peer yet" in text
 
 
+def test_the_report_says_a_unit_added_on_two_consoles_is_counted_twice(store, tmp_path):
+    """Medic 5 added on a field console too, apart: the counts above hold
+    it twice, and the report says so, in text and HTML, until merged."""
+    with Store(tmp_path / "field.db", agency="County EMS", operator="Cpl. Diaz", wall=store.clock.wall) as field:
+        field.add("units", {"callsign": "MEDIC 5", "agency": "County EMS", "kind": "x"})
+        for part in field.changes_since({}):
+            store.apply(part)
+    r = report.build(store, now_ms=NOW)
+    assert r.twins == [("Medic 5", 2)] and r.unit_total.total == 5
+    said = "Medic 5 is on 2 units (added on consoles apart): counted twice above until merged"
+    assert said in " ".join(report.as_text(r).split())
+    assert said in " ".join(report.as_html(r).split())
+    store.merge_units([x.unit.id for x in store.twins()[0].units])
+    r = report.build(store, now_ms=NOW)
+    assert r.twins == [] and "consoles apart" not in report.as_text(r) and r.unit_total.total == 4
+
+
 def test_the_report_lists_the_units_past_their_status_timers(store):
     """Medic 5 has been en route for two hours (30 minutes are allowed by
     default): it is to check, until it checks in."""
