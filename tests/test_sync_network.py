@@ -95,6 +95,7 @@ def test_partition_and_heal(consoles):
         levee, elm = s.add("tasks", {"title": "Levee"}), s.add("tasks", {"title": "Elm St"})
         unit = s.add("units", {"callsign": "E-12", "agency": "F", "kind": "Engine"})
         bags = s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 1000})
+    twins = []
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay:
@@ -108,15 +109,31 @@ def test_partition_and_heal(consoles):
                 s.update("units", unit, {"task_id": elm})
                 s.adjust(bags, -450)
                 s.add("units", {"callsign": "2A12", "agency": "Police", "kind": "Patrol"})
+            # Medic 7 called in to both: added on each side.
+            with fire.open() as s:
+                s.add("units", {"callsign": "Medic 7", "agency": "EMS", "kind": "Ambulance"})
+            with police.open() as s:
+                s.add("units", {"callsign": "MEDIC 7", "agency": "EMS", "kind": "Ambulance", "status": "on scene"})
             async with Engine(fire.path, peers=[url(relay)]), Engine(police.path, peers=[url(relay)]):
                 await until(lambda: converged(r, fire, police), what="heal")
+                for c in (r, fire, police):
+                    with c.open() as s:
+                        twins.append(s.twins())
+                assert twins[0] == twins[1] == twins[2] and len(twins[0][0].units) == 2
+                # Police merges them, keeping its own unit's values, while connected.
+                with police.open() as s:
+                    s.merge_units([x.unit.id for x in twins[0][0].units], keep=twins[0][0].units[1].unit.id)
+                await until(lambda: converged(r, fire, police), what="merge")
 
     arun(main())
     with fire.open() as s, police.open() as t:
         assert s.get("resources", bags).quantity == t.get("resources", bags).quantity == 250
         # Police's assignment dispatched the unit, which Fire had sent en route: two fields in conflict.
         assert sorted(c.field for c in s.conflicts()) == ["status", "task_id"] and s.conflicts() == t.conflicts()
-        assert {u.callsign for u in t.list("units")} == {"E-12", "2A12"}
+        assert {u.callsign for u in t.list("units")} == {"E-12", "2A12", "MEDIC 7"}
+        assert s.twins() == t.twins() == []
+        medic = s.get("units", twins[0][0].units[0].unit.id)  # the first added, with Police's values
+        assert medic.status == "on_scene" and medic == t.get("units", medic.id)
 
 
 class CuttingProxy:
