@@ -12,8 +12,10 @@ relay through a proxy on 127.0.0.1 that cuts each connection after a random
 time (0.2 s to a minute) and turns one in ten away at once; and one writer
 process per database (the consoles' and the relay's), editing as a window
 would: statuses, assignments, stock drawn and added, notes, new, deleted and
-restored units, retitled tasks, its own last operation undone (or redone),
-conflicts reconciled, with 10 to 80 ms between operations.
+restored units (half of them with a callsign from a pool of 40 that the
+others add too, so that the same callsign lands on two units), retitled
+tasks, its own last operation undone (or redone), conflicts reconciled and
+units on one callsign merged, with 10 to 80 ms between operations.
 
 With `--window`, the first console is the desktop window instead (offscreen,
 its engine in its child process as always), and the figures add the
@@ -87,6 +89,7 @@ def state(db: Path) -> dict:
                          ("replicas", "origin")):
             out[t] = conn.execute(f"SELECT * FROM {t} ORDER BY {order}").fetchall()
         out["changes"] = conn.execute("SELECT count(*) FROM changes").fetchone()[0]
+        out["twins"] = s.twin_count()
         return out
 
 
@@ -96,7 +99,7 @@ def state(db: Path) -> dict:
 def write(db: str, name: str, seconds: float, seed: int) -> None:
     """Edit `db` as a person at a window would, until `seconds` have passed."""
     rng = random.Random(seed)
-    done = gone = 0
+    done = gone = merged = 0
     with Store(db, operator=f"soak-{name}") as s:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -118,7 +121,13 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                 elif r < 0.7:
                     s.note(f"soak note {name} {done}")
                 elif r < 0.75:
-                    s.add("units", {"callsign": f"{name}-{done}", "agency": name, "kind": "Engine"})
+                    # Half of them called in to several consoles: a callsign
+                    # the others may add too, apart (see Store.twins).
+                    callsign = f"Medic {rng.randint(1, 40)}" if rng.random() < 0.5 else f"{name}-{done}"
+                    try:
+                        s.add("units", {"callsign": callsign, "agency": name, "kind": "Engine"})
+                    except ValidationError:  # in use already here
+                        pass
                 elif r < 0.77:
                     s.delete("units", rng.choice(units))
                 elif r < 0.8:
@@ -133,6 +142,13 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                             s.undo([s.last_operation])  # (undoing an undo is redo)
                         except ValidationError:  # it moved on since, on another console
                             pass
+                elif r < 0.97 and (twins := s.twins()):
+                    tw = rng.choice(twins)
+                    try:  # the same unit, with one's values
+                        s.merge_units([x.unit.id for x in tw.units], keep=rng.choice(tw.units).unit.id)
+                        merged += 1
+                    except ValidationError:  # its callsign is another unit's too
+                        pass
                 else:
                     conflicts = s.conflicts()
                     if conflicts:
@@ -146,7 +162,7 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                 gone += 1
             time.sleep(rng.uniform(0.01, 0.08))
         mine = {"replica": s.replica_id, "last_seq": s.own_max_seq()}
-    print(json.dumps({"operations": done, "rows_gone": gone, **mine}), flush=True)
+    print(json.dumps({"operations": done, "rows_gone": gone, "merged": merged, **mine}), flush=True)
 
 
 # ------------------------------------------------------------------ window
@@ -368,7 +384,9 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
     if backups:
         print(f"backups    {backup_figures(folder, backups_seen, states[0] if states else None)}")
     print(f"converged  {'yes' if converged else 'NO'} within {took:.0f} s of healing (checked every second): "
-          f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflict(s) on every console; "
+          f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflict(s) and "
+          f"{states[0]['twins']} callsign(s) on two units on every console ({sum(o['merged'] for o in ops)} "
+          "merged meanwhile); "
           f"every writer's changes held up to its last with no gap: {'yes' if whole else 'NO'}"
           if converged else f"converged  NO after {took:.0f} s: logs in {tmp}")
 

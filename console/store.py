@@ -646,6 +646,11 @@ class Store:
             return found[0][0]
         if not found:
             raise NotFound(f"no {t.name} row {ref!r}")
+        if t.name == "units" and self._conn.execute(
+                "SELECT count(*) FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0 "
+                "AND created_hlc IS NOT NULL", (ref,)).fetchone()[0] > 1:
+            raise ValidationError(f"{ref!r} is the callsign of {len(found)} units, added on consoles apart: name "
+                                  "one by its id, or merge them if they are one")
         raise ValidationError(f"{ref!r} matches {len(found)} {t.name} rows; give more of the id")
 
     @_guard
@@ -1740,9 +1745,8 @@ class Store:
                 if old != new:
                     said.append(self._said(t, name, old, new))
             n = len(rows)
-            text = (f"{into['callsign']}: {'both' if n == 2 else f'all {n}'} units called so merged into one, "
-                    f"the one added by {who(into)}, with the values "
-                    + ("it had" if given is into else f"of the one added by {who(given)}")
+            text = (f"{into['callsign']}: {n} units merged into one, the one added by {who(into)}, "
+                    + ("keeping its values" if given is into else f"taking the values of the one added by {who(given)}")
                     + (f": {'; '.join(said)}" if said else ""))
             w.journal("merge", text, "units", first)
             for other in others:

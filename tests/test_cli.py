@@ -362,14 +362,14 @@ def test_a_callsign_added_on_two_consoles_is_listed_and_the_units_merged(tmp_pat
     code, out, _ = run(capsys, "--operator", "Capt. Ortiz", "merge", "--db", eoc, "MEDIC 7", "--keep", second[-8:])
     assert code == 0, out
     said = out.splitlines()
-    assert said[0].startswith("Medic 7: both units called so merged into one, the one added by County EMS")
+    assert said[0].startswith("Medic 7: 2 units merged into one, the one added by County EMS")
     assert said[0].endswith("status on scene → available; location — → Station 2")
     assert said[1].startswith("medic 7 (added by EOC (Capt. Ortiz)")
     (unit,) = json.loads(run(capsys, "list", "--db", eoc, "units", "--json")[1])
     assert (unit["id"], unit["status"], unit["location"]) == (first, "available", "Station 2")
     assert run(capsys, "twins", "--db", eoc)[1] == "no callsign is on several units\n"
     code, out, _ = run(capsys, "--operator", "Capt. Ortiz", "undo", "--db", eoc)
-    assert code == 0 and out.startswith("Undid: Medic 7: both units called so merged")
+    assert code == 0 and out.startswith("Undid: Medic 7: 2 units merged into one")
     assert len(json.loads(run(capsys, "twins", "--db", eoc, "--json")[1])[0]["units"]) == 2
 
 

@@ -36,7 +36,7 @@ def apart(make_store, wall=None):
 def merged(store):
     """The journal's entries of the last merge: (about the unit kept, about each other)."""
     entries = [e for e in store.journal(limit=20) if e.action == "merge"]
-    kept = [e.text for e in entries if "units called so merged" in e.text]
+    kept = [e.text for e in entries if "units merged into one" in e.text]
     return kept[0], [e.text for e in entries if "merged into the" in e.text]
 
 
@@ -71,8 +71,8 @@ def test_merging_keeps_the_first_added_with_its_values_and_deletes_the_other(mak
         eoc.get("units", second)
     assert eoc.twins() == [] and live_callsigns(eoc) == ["Medic 7"]
     kept, (other,) = merged(eoc)
-    assert kept.startswith("Medic 7: both units called so merged into one, the one added by County EMS (Sgt. Lee)")
-    assert kept.endswith("with the values it had")
+    assert kept.startswith("Medic 7: 2 units merged into one, the one added by County EMS (Sgt. Lee)")
+    assert kept.endswith("keeping its values")
     assert other.startswith("medic 7 (added by EOC (Capt. Ortiz)")
     assert "merged into the Medic 7 added by County EMS" in other
     converge([ems, eoc])
@@ -101,7 +101,7 @@ def test_merging_with_the_other_units_values_keeps_its_status_time_and_staffs_it
     assert ems.get("tasks", roads).status == "open"  # its only unit left it
     assert ems.get("tasks", levee).status == "assigned"
     text, _ = merged(ems)
-    assert "with the values of the one added by EOC" in text and "status dispatched → on scene" in text
+    assert "taking the values of the one added by EOC" in text and "status dispatched → on scene" in text
     converge([ems, eoc])
     assert snapshot(ems) == snapshot(eoc)
     assert eoc.get("units", first).status_since == on_scene
@@ -139,7 +139,7 @@ def test_a_merge_is_refused_with_a_reason_and_changes_nothing(make_store):
         eoc.merge_units([first, second], keep=other)
     with pytest.raises(NotFound):
         eoc.merge_units([first, "ffffffffffff"])
-    with pytest.raises(ValidationError, match="matches 2 units"):
+    with pytest.raises(ValidationError, match="'Medic 7' is the callsign of 2 units, added on consoles apart"):
         eoc.merge_units(["Medic 7", other])  # a callsign on two units names neither
     assert eoc.info().changes == n
     assert eoc.twin_count() == 1

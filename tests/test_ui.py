@@ -1904,7 +1904,7 @@ def test_a_callsign_on_two_units_is_marked_and_merged_or_renamed(window, demo_st
     u = demo_store.get("units", ours)  # the first added is kept, with the values picked
     assert (u.callsign, u.status, u.task_id) == ("MEDIC 50", "on_scene", levee)
     qtbot.waitUntil(lambda: m._row_of(theirs) is None, timeout=5000)
-    assert window.bridge.undo_steps[-1].text.startswith("Medic 50: both units called so merged into one")
+    assert window.bridge.undo_steps[-1].text.startswith("Medic 50: 2 units merged into one")
     # One step to undo; then they are told apart by a new callsign.
     window.bridge.undo()
     qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
