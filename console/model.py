@@ -12,6 +12,7 @@ import functools
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -445,10 +446,23 @@ def label(value: str | None) -> str:
 AGENCY_FIELDS = frozenset({"agency", "lead_agency"})
 
 
+@functools.lru_cache(maxsize=4096)  # (a board's filter asks it of every row: the same few names)
 def name_key(name: str) -> str:
     """A name with its letter case and spacing set aside: "county  FIRE "
     and "County Fire" are one."""
     return " ".join(name.split()).casefold()
+
+
+def spellings(counts: Mapping[str, int]) -> dict[str, str]:
+    """Names as the boards group them: each name (as written, with how many
+    rows hold it) -> the spelling its group is shown by, the most used of
+    the names one but for letter case and spacing (see name_key); of two
+    used as often, the first in code-point order. Consoles apart may write
+    a new agency two ways ("Metro Fire", "metro  fire")."""
+    best: dict[str, str] = {}
+    for name in sorted(counts, key=lambda n: (-counts[n], n)):
+        best.setdefault(name_key(name), name)
+    return {name: best[name_key(name)] for name in counts}
 
 
 def field_label(name: str) -> str:

@@ -110,8 +110,12 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
         to_check = _units_to_check(store, timers, now_ms)
     by_agency: dict[str, dict[str, int]] = {}
     people: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    for agency, _, n, _ in units:
+        rows[agency or "(no agency)"] = rows.get(agency or "(no agency)", 0) + n
+    spelled = model.spellings(rows)  # one agency written two ways on consoles apart is one line
     for agency, status, n, personnel in units:
-        agency = agency or "(no agency)"
+        agency = spelled[agency or "(no agency)"]
         counts = by_agency.setdefault(agency, dict.fromkeys(STATUSES, 0))
         counts[status or "available"] += n
         people[agency] = people.get(agency, 0) + int(personnel)

@@ -726,14 +726,17 @@ class Store:
 
     @_guard
     def agencies(self, table: str) -> list[str]:
-        """The agencies named on a table's live rows (a task's lead agency)."""
+        """The agencies named on a table's live rows (a task's lead agency),
+        each once, as the boards spell it: one written two ways on consoles
+        apart ("Metro Fire", "metro fire") is one (see model.spellings)."""
         t = model.table(table)
         field = "lead_agency" if t.name == "tasks" else "agency"
         if field not in t.names:
             return []
-        return [r for (r,) in self._conn.execute(
-            f"SELECT DISTINCT {field} FROM {t.name} WHERE deleted = 0 AND created_hlc IS NOT NULL "
-            f"AND {field} IS NOT NULL ORDER BY 1")]
+        counts = dict(self._conn.execute(
+            f"SELECT {field}, count(*) FROM {t.name} WHERE deleted = 0 AND created_hlc IS NOT NULL "
+            f"AND {field} IS NOT NULL GROUP BY {field}"))
+        return sorted(set(model.spellings(counts).values()))
 
     @_guard
     def assignments(self) -> dict[str, tuple[str, ...]]:
@@ -1417,9 +1420,7 @@ class Store:
                         counts.update(dict(self._conn.execute(
                             f"SELECT {f.name}, count(*) FROM {t.name} WHERE deleted = 0 AND created_hlc IS NOT NULL "
                             f"AND {f.name} IS NOT NULL GROUP BY {f.name}")))
-            self._agency_spellings = {}
-            for n in sorted(counts, key=lambda n: (-counts[n], n)):
-                self._agency_spellings.setdefault(model.name_key(n), n)
+            self._agency_spellings = {model.name_key(n): sp for n, sp in model.spellings(counts).items()}
             self._agency_spelled.clear()
         spelled = self._agency_spellings.setdefault(key, name)
         self._agency_spelled[name] = spelled

@@ -100,3 +100,11 @@ def test_a_clock_time_is_the_nearest_one(chicago, now, hour, minute):
     for days in (-1, 1):
         other = (local.replace(tzinfo=None) + timedelta(days=days)).astimezone()
         assert abs(other.timestamp() - now.timestamp()) >= abs(local.timestamp() - now.timestamp())
+
+
+def test_names_one_but_for_case_and_spacing_are_shown_the_most_used_way():
+    assert model.spellings({"Metro Fire": 2, "metro  FIRE": 1, "EMS": 4}) == {
+        "Metro Fire": "Metro Fire", "metro  FIRE": "Metro Fire", "EMS": "EMS"}
+    # As often: the first in code-point order, the same on every console.
+    assert model.spellings({"metro fire": 1, "Metro Fire": 1})["metro fire"] == "Metro Fire"
+    assert model.spellings({}) == {}

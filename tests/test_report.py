@@ -128,6 +128,17 @@ def test_the_report_says_a_unit_added_on_two_consoles_is_counted_twice(store, tm
     assert r.twins == [] and "consoles apart" not in report.as_text(r) and r.unit_total.total == 4
 
 
+def test_an_agency_written_two_ways_on_consoles_apart_is_one_line(store, tmp_path):
+    with Store(tmp_path / "field.db", agency="County EMS", operator="Cpl. Diaz", wall=store.clock.wall) as field:
+        field.add("units", {"callsign": "M-9", "agency": "county  EMS", "kind": "x", "status": "on_scene",
+                            "personnel": 3})
+        for part in field.changes_since({}):
+            store.apply(part)
+    r = report.build(store, now_ms=NOW)
+    (ems,) = [line for line in r.units if "ems" in line.agency.lower()]
+    assert (ems.agency, ems.total, ems.personnel, ems.counts["on_scene"]) == ("County EMS", 2, 5, 1)
+
+
 def test_the_report_lists_the_units_past_their_status_timers(store):
     """Medic 5 has been en route for two hours (30 minutes are allowed by
     default): it is to check, until it checks in."""

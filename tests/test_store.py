@@ -1079,6 +1079,22 @@ def test_units_check_in_with_a_note_about_each_and_the_newest_note_is_found(make
     assert snapshot(s) == before
 
 
+def test_an_agency_written_two_ways_on_consoles_apart_is_listed_once(make_store):
+    """Metro Fire, new to both, typed one way at the EOC and another on a
+    field laptop apart: each wrote it as given. Once they meet, the
+    agencies the boards offer hold it once, as most rows spell it."""
+    eoc, field = make_store("eoc", agency="EOC"), make_store("field", agency="County EMS")
+    unit(eoc, "MF-1", agency="Metro Fire")
+    unit(eoc, "MF-2", agency="Metro Fire")
+    unit(field, "MF-3", agency="metro  FIRE")
+    task(field, lead_agency="metro  FIRE")
+    converge([eoc, field])
+    for s in (eoc, field):
+        assert s.agencies("units") == ["Metro Fire"]
+        assert s.agencies("tasks") == ["metro  FIRE"]  # the only spelling there
+        assert sorted(u.agency for u in s.list("units")) == ["Metro Fire", "Metro Fire", "metro  FIRE"]  # as written
+
+
 def test_an_agency_is_written_as_it_is_spelled_in_use(make_store):
     """One agency never shows as two: a name given in another letter case
     or spacing is written the most used way, by every path that writes

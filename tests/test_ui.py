@@ -120,6 +120,24 @@ def test_the_agency_filter_offers_agencies_as_rows_bring_them(window, qtbot, dem
     assert combo.currentData() == "County EMS" and window.filters["units"].agency == "County EMS"
 
 
+def test_an_agency_written_two_ways_on_consoles_apart_is_one_choice(window, qtbot, demo_store, tmp_path):
+    """Metro Fire, new to both, written "metro  FIRE" on a unit added on a
+    console apart: the filter offers it once, shows both units, and
+    counts both."""
+    combo = window.agency_filter
+    mine, theirs = added_apart(demo_store, tmp_path, {"callsign": "M-90", "agency": "Metro Fire", "kind": "A"},
+                               {"callsign": "M-91", "agency": "metro  FIRE", "kind": "A", "status": "en route"})
+    qtbot.waitUntil(lambda: window.models["units"]._row_of(theirs) is not None, timeout=5000)
+    assert demo_store.get("units", theirs).agency == "metro  FIRE"  # as written there
+    qtbot.waitUntil(lambda: combo.findData("Metro Fire") >= 0, timeout=5000)
+    assert combo.findText("metro  FIRE") < 0
+    combo.setCurrentIndex(combo.findData("Metro Fire"))
+    assert sorted(board_values(window, "units", "callsign")) == ["M-90", "M-91"]
+    counts = window.models["units"].counts("Metro Fire")
+    assert (counts["available"], counts["en_route"]) == (1, 1)
+    assert demo_store.get("units", mine).agency == "Metro Fire"
+
+
 def test_the_title_says_what_needs_attention(window, qtbot, demo_store, monkeypatch):
     """What needs someone at the console goes first in the window's title
     (a taskbar shows it when the window is behind others), and when more

@@ -313,8 +313,9 @@ class RecordsModel(QAbstractTableModel):
     def counts(self, agency: str = "") -> Counter[str]:
         """How many rows are in each status, of one agency's (all: "")."""
         out: Counter[str] = Counter()
+        key = model.name_key(agency)  # (written two ways on consoles apart, it is one: see model.spellings)
         for (a, status), n in self.tally.items():
-            if not agency or a == agency:
+            if not agency or (a is not None and model.name_key(a) == key):
                 out[status] += n
         return out
 
@@ -654,6 +655,7 @@ class BoardFilter(QSortFilterProxyModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.agency = ""
+        self._agency_key = ""
         self.status = ""
         self.text = ""
         self.ids: frozenset[str] | None = None  # only these rows (the units to check), if set
@@ -668,6 +670,7 @@ class BoardFilter(QSortFilterProxyModel):
         with self._changing():
             if agency is not None:
                 self.agency = agency
+                self._agency_key = model.name_key(agency)
             if status is not None:
                 self.status = status
             if text is not None:
@@ -698,7 +701,7 @@ class BoardFilter(QSortFilterProxyModel):
             return False
         if self.agency:
             agency = getattr(rec, "agency", None) or getattr(rec, "lead_agency", None)
-            if agency != self.agency:
+            if agency != self.agency and (agency is None or model.name_key(agency) != self._agency_key):
                 return False
         if self.status and row_status(src.table, rec) != self.status:
             return False
