@@ -15,7 +15,9 @@ Kinds of change:
   insert   a new row; value is a dict of its fields; the root of every field
   set      one field's new value; prev = the heads it replaced (an undo of
            a unit's status also names the older version whose status it
-           gives back, already replaced: its time is the status's time)
+           gives back, already replaced: its time is the status's time; a
+           merge of units names the other units' status versions, of other
+           rows, whose time the status it takes keeps)
   add      a counter delta (resource quantities); never conflicts, all count
   delete   the `deleted` field set true; prev = the heads of every field of
            the row it saw, so an edit it did not see raises a conflict

@@ -54,6 +54,9 @@ CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
 DEFAULT_BATCH = 1000
 PAGE_SIZE = 8192  # for new databases; see Store._open
 PURPOSE_LIMIT = 500  # characters saying what stock drawn or added is for
+# Units merged into one at once (see Store.merge_units): the status written
+# names each one's version, and a change names at most codec.MAX_PREV.
+MERGE_LIMIT = 100
 # A journal entry's place in the journal: (clock time, id). The journal is
 # kept newest first: by clock time, latest first, then by id.
 JournalKey = tuple[int, str]
@@ -1700,6 +1703,8 @@ class Store:
                 rows.setdefault(row["id"], row)
             if len(rows) < 2:
                 raise ValidationError("name two or more units to merge into one")
+            if len(rows) > MERGE_LIMIT:
+                raise ValidationError(f"{len(rows)} units named: at most {MERGE_LIMIT} are merged into one at once")
             if keep is not None:
                 keep = self.resolve_id("units", keep)
                 if keep not in rows:

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from test_store import task, unit
 from test_undo import ticking
 
+from console import codec
 from console.model import ValidationError
-from console.store import NotFound
+from console.store import MERGE_LIMIT, NotFound
 
 NAMES = itertools.count()  # each example of a property test its own files
 
@@ -139,6 +140,12 @@ def test_a_merge_is_refused_with_a_reason_and_changes_nothing(make_store):
         eoc.merge_units([first, second], keep=other)
     with pytest.raises(NotFound):
         eoc.merge_units([first, "ffffffffffff"])
+    # The status a merge writes names each unit's, and the row's heads: within what peers take.
+    assert MERGE_LIMIT + 100 <= codec.MAX_PREV
+    many = eoc.add_many("units", [{"callsign": f"X-{i}", "agency": "A", "kind": "K"} for i in range(MERGE_LIMIT)])
+    n = eoc.info().changes
+    with pytest.raises(ValidationError, match=f"{MERGE_LIMIT + 1} units named: at most {MERGE_LIMIT}"):
+        eoc.merge_units([first, *many])
     with pytest.raises(ValidationError, match="'Medic 7' is the callsign of 2 units, added on consoles apart"):
         eoc.merge_units(["Medic 7", other])  # a callsign on two units names neither
     assert eoc.info().changes == n
