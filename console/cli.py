@@ -162,10 +162,14 @@ def build_parser() -> Parser:
 
     p = cmd("merge", "merge units that are one (a callsign on several, see twins) into the first added; "
                      "the others are deleted")
-    p.add_argument("units", nargs="+", metavar="UNIT", help="the units' ids (as twins lists them), or one callsign "
+    p.add_argument("units", nargs="*", metavar="UNIT", help="the units' ids (as twins lists them), or one callsign "
                                                             "that is on several units: all of those")
-    p.add_argument("--keep", metavar="UNIT", help="the unit whose values (status, task, place, crew...) the merged "
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--keep", metavar="UNIT", help="the unit whose values (status, task, place, crew...) the merged "
                                                   "unit takes (default: the first added's)")
+    g.add_argument("--all", action="store_true", dest="merge_all",
+                   help="instead, merge the units of every callsign on several, each into its first added, with "
+                        "its values (a roster loaded on two consoles apart): one step to undo")
 
     p = cmd("info", "replica id, version vector, row counts, open conflicts")
     p.add_argument("--json", action="store_true")
@@ -361,6 +365,9 @@ def run(args) -> int:
     if args.command == "report" and args.task is not None and args.hours is not None:
         raise UsageError(f"{PROG} report: --hours is the situation report's period; an assignment list (--task) "
                          "has none")
+    if args.command == "merge" and bool(args.units) == args.merge_all:
+        raise UsageError(f"{PROG} merge: give the units to merge (their ids, or one callsign that is on several), "
+                         "or --all" + (", not both" if args.units else ""))
     if args.command == "add":  # before the database is made
         if bool(args.values) == bool(args.csv):
             raise UsageError(f"{PROG} add: give FIELD=VALUE ... or --csv FILE" + (", not both" if args.csv else ""))
@@ -519,6 +526,13 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         print(f"{said} (change {ch.seq})", file=out)
     elif c == "twins":
         _twins(store, args.json, out)
+    elif c == "merge" and args.merge_all:
+        found = store.twins()
+        for t in found:
+            store.merge_units([x.unit.id for x in t.units])
+            print(store.said(store.last_operation)[0], file=out)
+        if not found:
+            print("no callsign is on several units", file=out)
     elif c == "merge":
         refs = args.units
         if len(refs) == 1:  # a callsign on several units: all of them

@@ -373,6 +373,36 @@ def test_a_callsign_added_on_two_consoles_is_listed_and_the_units_merged(tmp_pat
     assert len(json.loads(run(capsys, "twins", "--db", eoc, "--json")[1])[0]["units"]) == 2
 
 
+def test_merge_all_merges_every_callsign_on_two_units_into_its_first_added(tmp_path, capsys):
+    """A roster loaded on two consoles apart: every callsign twice. merge
+    --all makes each one unit again, the first added with its values, as
+    one step to undo."""
+    a, b, f = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "x.changes"
+    roster = tmp_path / "roster.csv"
+    roster.write_text("callsign,agency,kind\nMA-1,Mutual Aid,Engine\nMA-2,Mutual Aid,Engine\nMA-3,Mutual Aid,Tender\n")
+    for db in (a, b):
+        assert run(capsys, "add", "--db", db, "units", "--csv", roster)[0] == 0
+    run(capsys, "set", "--db", b, "units", "MA-2", "status=en route")
+    run(capsys, "changes", "export", "--db", b, f)
+    run(capsys, "changes", "import", "--db", a, f)
+    assert len(json.loads(run(capsys, "twins", "--db", a, "--json")[1])) == 3
+    before = state(a)
+    for argv in (["merge", "--db", a], ["merge", "--db", a, "MA-1", "--all"], ["merge", "--db", a, "--all",
+                                                                             "--keep", "ffff"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1, err
+    assert state(a) == before
+    code, out, _ = run(capsys, "merge", "--db", a, "--all")
+    assert code == 0 and [line.split(":")[0] for line in out.splitlines()] == ["MA-1", "MA-2", "MA-3"]
+    units = json.loads(run(capsys, "list", "--db", a, "units", "--json")[1])
+    assert sorted(u["callsign"] for u in units) == ["MA-1", "MA-2", "MA-3"]
+    assert next(u for u in units if u["callsign"] == "MA-2")["status"] == "available"  # the first added's
+    assert run(capsys, "merge", "--db", a, "--all")[1] == "no callsign is on several units\n"
+    code, out, _ = run(capsys, "undo", "--db", a)
+    assert code == 0 and out.startswith("Undid: MA-1: 2 units merged into one")
+    assert len(json.loads(run(capsys, "twins", "--db", a, "--json")[1])) == 3
+
+
 def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
     """A unit assigned on one console and deleted on another: the person
     reconciling reads the task's title, not its id."""
@@ -674,7 +704,7 @@ def _argv(draw, command):
         case "resolve":
             return [one(REFS), *draw(st.sampled_from([["--keep", one(NUMBERS)], ["--value", one(PAIRS)], []]))]
         case "merge":
-            return [*some(REFS), *maybe("--keep", one(REFS))]
+            return [*some(REFS), *maybe("--keep", one(REFS)), *maybe("--all")]
         case "export":
             return [one(TABLES), "--format", one(["csv", "json", "xml"]), *maybe("-o", one(PATHS))]
         case "backup":

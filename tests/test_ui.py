@@ -1912,8 +1912,6 @@ def test_a_callsign_on_two_units_is_marked_and_merged_or_renamed(window, demo_st
     dialog.tree.setCurrentItem(top)
     dialog.keep_selected()
     assert dialog.error.text().startswith("Select the unit whose values to keep")
-    dialog.keep_shown()
-    assert dialog.error.text().startswith("A callsign on several units shows them all")
     # The same unit: keep the field console's values.
     dialog.tree.setCurrentItem(top.child(1))
     dialog.keep_selected()
@@ -1934,6 +1932,38 @@ def test_a_callsign_on_two_units_is_marked_and_merged_or_renamed(window, demo_st
     assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 0
     assert demo_store.get("units", theirs).callsign == "Medic 51"
     assert not window.conflicts_button.isVisible() and not window.windowTitle().startswith("1 unit")
+
+
+def test_several_callsigns_on_two_units_are_merged_at_once_as_one_step(window, demo_store, tmp_path, qtbot,
+                                                                      monkeypatch):
+    """A roster loaded apart: select them all, Keep what the boards show,
+    confirm: each callsign is one unit again (the first added, as it is),
+    with a conflict settled in the same step; one undo takes it all back."""
+    from PySide6.QtWidgets import QMessageBox
+
+    pairs = [added_apart(demo_store, tmp_path, {"callsign": f"MA-{i}", "agency": "Mutual Aid", "kind": "E"},
+                         {"callsign": f"MA-{i}", "agency": "Mutual Aid", "kind": "E", "status": "en route"})
+             for i in (1, 2)]
+    collide(demo_store, tmp_path, "units", "E-11", {"notes": "pump 1 down"}, {"notes": "pump 2 down"})
+    qtbot.waitUntil(lambda: window.conflicts_button.text() == "1 conflict and 2 units twice to reconcile",
+                    timeout=5000)
+    dialog = window.open_reconcile()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    dialog.tree.selectAll()
+    dialog.keep_shown()
+    assert asked[0].startswith("Merge the units of 2 callsigns on several units, each into the first added")
+    assert demo_store.twin_count() == 2 and demo_store.open_conflict_count() == 1  # said no: nothing done
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    steps = len(window.bridge.undo_steps)
+    dialog.tree.selectAll()
+    dialog.keep_shown()
+    assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 0
+    assert demo_store.twin_count() == 0 and demo_store.open_conflict_count() == 0
+    assert [demo_store.get("units", mine).status for mine, _ in pairs] == ["available", "available"]
+    assert len(window.bridge.undo_steps) == steps + 1
+    window.bridge.undo()
+    assert demo_store.twin_count() == 2
 
 
 def test_entering_a_new_value_picks_tasks_and_statuses_and_edits_text(window, demo_store, tmp_path, monkeypatch):

@@ -91,7 +91,7 @@ class Bridge(QObject):
     def set_task_status(self, task_ids: list[str], status: str, release: Sequence[str] = ()) -> None:
         """Tasks' status, and units released from them (made available, so
         off their tasks), as one step to undo."""
-        with self._grouped():
+        with self.one_step():
             self.store.update_many("tasks", task_ids, {"status": status})
             if release:
                 self.store.update_many("units", release, {"status": "available"})
@@ -114,14 +114,26 @@ class Bridge(QObject):
     def merge_units(self, unit_ids: list[str], *, keep: str | None = None) -> str:
         return self.store.merge_units(unit_ids, keep=keep)
 
+    def merge_many(self, groups: list[list[str]]) -> None:
+        """Merge each group of units into its first added, with its values:
+        one transaction each, one step to undo."""
+        with self.one_step():
+            for ids in groups:
+                self.store.merge_units(ids)
+
     def resolve_many(self, keep: dict[str, int]) -> None:
-        with self._grouped():  # one transaction per row's conflicts: one step
+        with self.one_step():  # one transaction per row's conflicts: one step
             self.store.resolve_many(keep)
 
     # ------------------------------------------------------------ undo
 
     @contextlib.contextmanager
-    def _grouped(self) -> Iterator[None]:
+    def one_step(self) -> Iterator[None]:
+        """What is done within, in one or many transactions: one step to
+        undo (within another, part of that one)."""
+        if self._group is not None:
+            yield
+            return
         self._group = []
         try:
             yield

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -771,7 +772,9 @@ class ReconcileDialog(QDialog):
         self.new_button.setObjectName("newValue")
         self.keep_shown_button = QPushButton("Keep what the boards show")
         self.keep_shown_button.setObjectName("keepShown")
-        self.keep_shown_button.setToolTip("For every selected conflict: keep the option marked 'shown now'")
+        self.keep_shown_button.setToolTip("For every selected conflict: keep the option marked 'shown now'. "
+                                          "For every selected callsign on several units: merge them into the "
+                                          "first added (unit 1), with its values.")
         self.keep_button.clicked.connect(self.keep_selected)
         self.new_button.clicked.connect(self.enter_value)
         self.keep_shown_button.clicked.connect(self.keep_shown)
@@ -1055,17 +1058,28 @@ class ReconcileDialog(QDialog):
     def keep_shown(self) -> None:
         """Settle every selected conflict (a conflict, or any of its options,
         selected) by keeping what the boards show now."""
-        chosen = list(dict.fromkeys(cid for item in self.tree.selectedItems()
-                                    for cid in item.data(0, Qt.ItemDataRole.UserRole) or ()))
-        if not chosen:
-            self.error.setText("A callsign on several units shows them all: keep one unit's values, or enter a "
-                               "new callsign for one." if self._twins_selected() is not None
-                               else "Select the conflicts to settle (Ctrl+A selects them all).")
+        items = self.tree.selectedItems()
+        chosen = list(dict.fromkeys(cid for item in items for cid in item.data(0, Qt.ItemDataRole.UserRole) or ()))
+        # A callsign on several units: merged into the first added, as it is (two
+        # consoles loading one roster apart make dozens at once).
+        twins = list(dict.fromkeys(ids for item in items if (t := item.data(0, TWINS_ROLE)) for ids in t[:1]))
+        if not chosen and not twins:
+            self.error.setText("Select the conflicts to settle (Ctrl+A selects them all).")
+            return
+        if twins and QMessageBox.question(
+                self, "Merge units",
+                f"Merge the units of {len(twins)} callsign{'s' if len(twins) != 1 else ''} on several units, each "
+                "into the first added (unit 1), with its values? The others are deleted. (Undo takes it back.)"
+        ) != QMessageBox.StandardButton.Yes:
             return
         store = self.bridge.store
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # thousands take a second
         try:
-            self.bridge.resolve_many({cid: store.conflict(cid).shown for cid in chosen})
+            with self.bridge.one_step():  # all of it
+                if chosen:
+                    self.bridge.resolve_many({cid: store.conflict(cid).shown for cid in chosen})
+                if twins:
+                    self.bridge.merge_many([list(ids) for ids in twins])
         except (ValidationError, StoreError) as exc:
             self.error.setText(f"Not all settled: {exc}. What is left is listed; try again.")
         else:
@@ -1314,7 +1328,6 @@ class PeersDialog(QDialog):
         self.reload()
 
     def untrust(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
 
         item = self.table.currentItem()
         if item is None:
