@@ -1428,7 +1428,7 @@ class MainWindow(QMainWindow):
                 tips[x.unit.id] = (f"{x.unit.callsign}: {others} other unit{'s' if others != 1 else ''} "
                                    f"{'has' if others == 1 else 'have'} this callsign, added on consoles apart "
                                    f"(this one by {x.agency}, {x.operator}). The same unit? Merge them; different "
-                                   "units? Rename one (Sync ▸ Reconcile, Ctrl+R).")
+                                   "units? Rename one (Sync ▸ Reconcile conflicts, Ctrl+R).")
         conflicted["units"] = units
         for table, m in self.models.items():
             if table == "units":
