@@ -1694,7 +1694,8 @@ class Store:
         values (status, task, location, crew...) the merged unit takes;
         by default the first added's stay. The others are deleted. A
         status taken from another unit keeps the time it was set there.
-        One transaction, one step to undo."""
+        Units with a conflict open are refused (reconciled first). One
+        transaction, one step to undo."""
         t = model.UNITS
         with self._writing() as w:
             rows: dict[str, dict] = {}
@@ -1709,6 +1710,14 @@ class Store:
                 keep = self.resolve_id("units", keep)
                 if keep not in rows:
                     raise ValidationError("the unit whose values to keep must be one of those merged")
+            # A merge writes the fields the units disagree on: it would decide
+            # an open conflict unseen. That is the person's, first.
+            open_ = self._conn.execute(
+                f"SELECT row_id, field FROM conflicts WHERE tbl = 'units' AND row_id IN ({','.join('?' * len(rows))}) "
+                "ORDER BY row_id, field", list(rows)).fetchone()
+            if open_:
+                raise ValidationError(f"{rows[open_[0]]['callsign']}: its {model.field_label(open_[1])} is in "
+                                      "conflict; reconcile that first, then merge")
             added, since = {}, {}
             for row_id, hlc, at in self._conn.execute(
                     f"SELECT id, created_hlc, status_since FROM units WHERE id IN ({','.join('?' * len(rows))})",

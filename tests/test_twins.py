@@ -153,6 +153,24 @@ def test_a_merge_is_refused_with_a_reason_and_changes_nothing(make_store):
     assert eoc.twin_count() == 1
 
 
+def test_units_with_a_conflict_open_are_reconciled_before_they_are_merged(make_store):
+    """A merge writes the fields the units disagree on: it would settle an
+    open conflict on one of them without anyone choosing. It is refused,
+    saying which, until that conflict is reconciled."""
+    ems, eoc, _, first, second = apart(make_store)
+    ems.update("units", second, {"status": "en route"})
+    eoc.update("units", second, {"status": "returning"})
+    converge([ems, eoc])
+    (c,) = eoc.conflicts()
+    n = eoc.info().changes
+    with pytest.raises(ValidationError, match="medic 7: its status is in conflict; reconcile that first"):
+        eoc.merge_units([first, second], keep=second)
+    assert eoc.info().changes == n
+    eoc.resolve(c.id, keep=1)
+    eoc.merge_units([first, second], keep=second)
+    assert eoc.twin_count() == 0 and eoc.get("units", first).status == c.candidates[0].value
+
+
 def test_a_merge_taking_a_callsign_another_unit_has_is_refused(make_store):
     ems, eoc, _, first, second = apart(make_store)
     eoc.update("units", second, {"callsign": "Medic 7B"})
