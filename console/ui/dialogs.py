@@ -1062,7 +1062,7 @@ class ReconcileDialog(QDialog):
         chosen = list(dict.fromkeys(cid for item in items for cid in item.data(0, Qt.ItemDataRole.UserRole) or ()))
         # A callsign on several units: merged into the first added, as it is (two
         # consoles loading one roster apart make dozens at once).
-        twins = list(dict.fromkeys(ids for item in items if (t := item.data(0, TWINS_ROLE)) for ids in t[:1]))
+        twins = list(dict.fromkeys(t[0] for item in items if (t := item.data(0, TWINS_ROLE))))
         if not chosen and not twins:
             self.error.setText("Select the conflicts to settle (Ctrl+A selects them all).")
             return
@@ -1328,7 +1328,6 @@ class PeersDialog(QDialog):
         self.reload()
 
     def untrust(self) -> None:
-
         item = self.table.currentItem()
         if item is None:
             self.error.setText("Select a console to remove.")
