@@ -593,6 +593,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             r = s.result
             print(f"imported {r.applied} new changes from {s.from_agency} replica …{short_id(s.from_replica)} "
                   f"({r.duplicates} already held)", file=out)
+            if said := _to_reconcile(store):
+                print(said, file=out)
             for origin, seq, reason in r.refused:
                 print(f"{PROG}: refused changes from replica …{short_id(origin)} from #{seq}: {reason}",
                       file=sys.stderr)
@@ -681,6 +683,8 @@ def _run_sync(args) -> int:
                             shown.end()
                     print(f"synced with {url} ({session.peer_agency}): sent {session.stats.sent}, "
                           f"received {session.stats.received}", file=sys.stdout)
+                    if said := await engine.worker.run(lambda: _to_reconcile(engine.store)):  # the store's thread
+                        print(said, file=sys.stdout)
                     own = await engine.worker.run(lambda: engine.store.replica_id)  # the store's thread
                     for origin, (seq, why) in sorted(session.refusals.items()):
                         whose = "this console's" if origin == own else f"replica {origin}'s"
@@ -811,6 +815,19 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
                 f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
             now = "   [shown now]" if i == c.shown else ""
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
+
+
+def _to_reconcile(store: Store) -> str | None:
+    """What this console holds to reconcile, said after merging what came
+    (a transfer file, a sync): "2 conflicts and 1 unit twice to reconcile:
+    crisis-console conflicts --db ops.db lists them"; None if nothing."""
+    n, t = store.open_conflict_count(), store.twin_count()
+    said = ([f"{n:,} conflict{'s' if n != 1 else ''}"] if n else []) + ([f"{t:,} unit{'s' if t != 1 else ''} twice"]
+                                                                      if t else [])
+    if not said:
+        return None
+    return (f"{' and '.join(said)} to reconcile: {PROG} conflicts --db {shlex.quote(str(store.path))} "
+            "lists them")
 
 
 def _twins(store: Store, as_json: bool, out) -> None:

@@ -340,7 +340,8 @@ def test_a_callsign_added_on_two_consoles_is_listed_and_the_units_merged(tmp_pat
     run(capsys, "--agency", "EOC", "--operator", "Capt. Ortiz", "add", "--db", eoc, "units",
         "callsign=medic 7", "agency=County EMS", "kind=Ambulance", "location=Station 2")
     run(capsys, "changes", "export", "--db", ems, f)
-    run(capsys, "changes", "import", "--db", eoc, f)
+    code, out, _ = run(capsys, "changes", "import", "--db", eoc, f)
+    assert out.splitlines()[-1] == f"1 unit twice to reconcile: crisis-console conflicts --db {eoc} lists them"
     code, out, _ = run(capsys, "info", "--db", eoc)
     assert "units twice   1 callsign on several units (see crisis-console twins)" in out
     assert json.loads(run(capsys, "info", "--db", eoc, "--json")[1])["twins"] == 1

@@ -68,12 +68,14 @@ def test_relay_killed_mid_sync_and_restarted_everyone_converges(consoles):
             s.adjust(bags, -300)
         with b.open() as s:
             s.add("tasks", {"title": "Pump out school"})
+            s.add("units", {"callsign": "U0-0", "agency": "F", "kind": "E"})  # a's callsign too, apart
 
         proc, port = relay(r.path, port)
         for db in (a.path, b.path, a.path):
             done = sync_once(db, port)
             assert done.returncode == 0, done.stderr
             assert "synced with" in done.stdout
+        assert done.stdout.splitlines()[-1].startswith("1 unit twice to reconcile: crisis-console conflicts")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _err = proc.communicate(timeout=30)
@@ -84,7 +86,7 @@ def test_relay_killed_mid_sync_and_restarted_everyone_converges(consoles):
         with c.open() as s:
             snaps.append(snapshot(s))
             assert s.get("resources", bags).quantity == 99_700
-            assert s.counts()["units"] == 20_000 and s.counts()["tasks"] == 2
+            assert s.counts()["units"] == 20_001 and s.counts()["tasks"] == 2 and s.twin_count() == 1
     assert snaps[0] == snaps[1] == snaps[2]
 
 
