@@ -11,14 +11,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from conftest import converge, snapshot
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from console import clock, model
 from console.store import Store, StoreError
 
 OPS = ["add_unit", "add_resource", "set_status", "set_location", "assign", "delete", "restore", "stock", "resolve",
-       "undo"]
+       "undo", *["add_shared", "merge"] * 3]  # (a callsign on two units needs adds apart, then a merge)
 LOCATIONS = ["Levee", "Main St", "Elm St"]
 
 replica = st.integers(0, 4)
@@ -58,17 +58,20 @@ class Oracle:
 
     def status_since(self, key, w):
         """A status's time: its version's, or, for a version naming several
-        (an undo, a reconciliation), the earliest among it and the named
-        versions holding the same status."""
+        (an undo, a reconciliation, a merge of units, which names the other
+        units' statuses), the earliest among it and the named versions
+        holding the same status, of any unit."""
         if len(w[5]) < 2:
             return w[4]
         best = w[4]
-        for v in self.writes[key]:
-            if v[0] in w[5] and v[1] == w[1]:
-                best = min(best, self.status_since(key, v))
-        ins = self.inserts.get(key[:2])
-        if ins and ins[0] in w[5] and ins[1].get("status") == w[1]:
-            best = min(best, ins[2])
+        for other, ws in self.writes.items():
+            if other[0] == "units" and other[2] == "status":
+                for v in ws:
+                    if v[0] in w[5] and v[1] == w[1]:
+                        best = min(best, self.status_since(other, v))
+        for (tname, _), ins in self.inserts.items():
+            if tname == "units" and ins[0] in w[5] and ins[1].get("status") == w[1]:
+                best = min(best, ins[2])
         return best
 
     def expected_field_conflicts(self):
@@ -104,6 +107,16 @@ def run_op(store, op, pick, val, rng_tasks):
     res = store.list("resources")
     if op == "add_unit":
         store.add("units", {"callsign": f"U{pick}-{store.replica_id[:4]}", "agency": "F", "kind": "Engine"})
+    elif op == "add_shared":  # a callsign other replicas may add too, apart: on two units
+        store.add("units", {"callsign": f"S{pick % 3}", "agency": "F", "kind": "Engine",
+                            "status": list(model.UNIT_STATUSES)[val % 6]})
+    elif op == "merge":
+        twins = store.twins()
+        if twins:
+            tw = twins[pick % len(twins)]
+            keep = tw.units[val % len(tw.units)].unit
+            store.merge_units([x.unit.id for x in tw.units], keep=keep.id)
+            event("merged units" + (", taking another's status" if keep.status != tw.units[0].unit.status else ""))
     elif op == "add_resource":
         store.add("resources", {"name": f"R{pick}", "kind": "Supply", "agency": "PW", "quantity": val % 500_000 / 1000})
     elif op in ("set_status", "set_location", "assign", "delete") and units:
