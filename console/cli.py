@@ -31,6 +31,7 @@ from console.store import (
     default_db_path,
     short_id,
     side_shown,
+    to_reconcile,
 )
 from console.sync import identity
 from console.times import DONE_TASK
@@ -821,13 +822,8 @@ def _to_reconcile(store: Store) -> str | None:
     """What this console holds to reconcile, said after merging what came
     (a transfer file, a sync): "2 conflicts and 1 unit twice to reconcile:
     crisis-console conflicts --db ops.db lists them"; None if nothing."""
-    n, t = store.open_conflict_count(), store.twin_count()
-    said = ([f"{n:,} conflict{'s' if n != 1 else ''}"] if n else []) + ([f"{t:,} unit{'s' if t != 1 else ''} twice"]
-                                                                      if t else [])
-    if not said:
-        return None
-    return (f"{' and '.join(said)} to reconcile: {PROG} conflicts --db {shlex.quote(str(store.path))} "
-            "lists them")
+    said = to_reconcile(store.open_conflict_count(), store.twin_count())
+    return f"{said} to reconcile: {PROG} conflicts --db {shlex.quote(str(store.path))} lists them" if said else None
 
 
 def _twins(store: Store, as_json: bool, out) -> None:

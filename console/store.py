@@ -207,6 +207,15 @@ class Twins:
     units: tuple[Twin, ...]
 
 
+def to_reconcile(conflicts: int, twins: int) -> str:
+    """What there is to reconcile, in words, as the window and the command
+    line say it: "2 conflicts and 1 unit twice" (twins: callsigns on
+    several units); "" for nothing."""
+    said = ([f"{conflicts:,} conflict{'s' if conflicts != 1 else ''}"] if conflicts else []) + (
+        [f"{twins:,} unit{'s' if twins != 1 else ''} twice"] if twins else [])
+    return " and ".join(said)
+
+
 class ChangeSet:
     """What one committed transaction touched: listeners redraw from this.
 

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from console import backup, clock, csv_rows, model, report, seed
 from console.model import ValidationError
-from console.store import StoreError, Undone
+from console.store import StoreError, Undone, to_reconcile
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
     AssignUnitsDialog,
@@ -1436,9 +1436,7 @@ class MainWindow(QMainWindow):
             m.set_conflicts(conflicted.get(table, {}))
         n = self.conflicts = self.store.open_conflict_count()
         t = self.twins = len(twins)
-        said = ([f"{n} conflict{'s' if n != 1 else ''}"] if n else []) + ([f"{t} unit{'s' if t != 1 else ''} twice"]
-                                                                       if t else [])
-        self.conflicts_button.setText(" and ".join(said) + " to reconcile")
+        self.conflicts_button.setText(f"{to_reconcile(n, t)} to reconcile")
         self.conflicts_button.setToolTip(
             "Edits made at the same time on different consoles" + (
                 "; callsigns on two units, added on consoles apart: " + ", ".join(tw.callsign for tw in twins[:10])
@@ -1625,11 +1623,10 @@ class MainWindow(QMainWindow):
             span = span_text(time.monotonic() - away["started"]) if away["started"] is not None else ""
         got, gave = max(0, received - away["received"]), max(0, sent - away["sent"])
         conflicts, twins = self.store.open_conflict_count(), self.store.twin_count()
-        said = ([f"{conflicts:,} conflict{'s' if conflicts != 1 else ''}"] if conflicts else []) + (
-            [f"{twins:,} unit{'s' if twins != 1 else ''} added twice"] if twins else [])
+        said = to_reconcile(conflicts, twins)
         text = (f"Back online{f' after {span} offline' if span else ''}: {got:,} change{'s' if got != 1 else ''} "
                 f"received, {gave:,} sent; "
-                + (f"{' and '.join(said)} to reconcile (Ctrl+R)" if said else "no conflicts to reconcile"))
+                + (f"{said} to reconcile (Ctrl+R)" if said else "no conflicts to reconcile"))
         self.back_online = text
         self.statusBar().showMessage(text, 120_000)
 
