@@ -1705,87 +1705,147 @@ class Store:
         status taken from another unit keeps the time it was set there.
         Units with a conflict open are refused (reconciled first). One
         transaction, one step to undo."""
-        t = model.UNITS
+        return self._merge_rows(model.UNITS, refs, keep)
+
+    @_guard
+    def merge_tasks(self, refs: Sequence[str], *, keep: str | None = None) -> str:
+        """Make tasks that are one task one row again: the same call
+        entered at two consoles (apart, or by two dispatchers at once), so
+        that units are sent to it under two rows. Returns the id of the row
+        kept: the first added, as merge_units keeps. It takes the values
+        (title, priority, status, place, due time...) of the task `keep`
+        names (by default the first added's), and the units on the others
+        are moved onto it as they are (their statuses unchanged); a task
+        left open with units on it is assigned, one left assigned with none
+        open. The others are deleted; the journal keeps what they said.
+        Tasks with a conflict open, or units on them with their task in
+        conflict, are refused (reconciled first). One transaction, one step
+        to undo."""
+        return self._merge_rows(model.TASKS, refs, keep)
+
+    def _merge_rows(self, t: model.Table, refs: Sequence[str], keep: str | None) -> str:
+        what = t.name
         with self._writing() as w:
             rows: dict[str, dict] = {}
             for ref in refs:
                 row = self._live_row(t, ref)
                 rows.setdefault(row["id"], row)
             if len(rows) < 2:
-                raise ValidationError("name two or more units to merge into one")
+                raise ValidationError(f"name two or more {what} to merge into one")
             if len(rows) > MERGE_LIMIT:
-                raise ValidationError(f"{len(rows)} units named: at most {MERGE_LIMIT} are merged into one at once")
+                raise ValidationError(f"{len(rows)} {what} named: at most {MERGE_LIMIT} are merged into one at once")
             if keep is not None:
-                keep = self.resolve_id("units", keep)
+                keep = self.resolve_id(what, keep)
                 if keep not in rows:
-                    raise ValidationError("the unit whose values to keep must be one of those merged")
-            # A merge writes the fields the units disagree on: it would decide
-            # an open conflict unseen. That is the person's, first.
+                    raise ValidationError(f"the {what[:-1]} whose values to keep must be one of those merged")
+            marks = ",".join("?" * len(rows))
+            # A merge writes the fields the rows disagree on (and a task's
+            # merge the task of the units on the others): it would decide an
+            # open conflict unseen. That is the person's, first.
             open_ = self._conn.execute(
-                f"SELECT row_id, field FROM conflicts WHERE tbl = 'units' AND row_id IN ({','.join('?' * len(rows))}) "
-                "ORDER BY row_id, field", list(rows)).fetchone()
+                f"SELECT row_id, field FROM conflicts WHERE tbl = ? AND row_id IN ({marks}) ORDER BY row_id, field",
+                (what, *rows)).fetchone()
             if open_:
-                raise ValidationError(f"{rows[open_[0]]['callsign']}: its {model.field_label(open_[1])} is in "
+                raise ValidationError(f"{rows[open_[0]][t.label]}: its {model.field_label(open_[1])} is in "
                                       "conflict; reconcile that first, then merge")
             added, since = {}, {}
             for row_id, hlc, at in self._conn.execute(
-                    f"SELECT id, created_hlc, status_since FROM units WHERE id IN ({','.join('?' * len(rows))})",
-                    list(rows)):
+                    f"SELECT id, created_hlc, {'status_since' if t is model.UNITS else 'NULL'} FROM {what} "
+                    f"WHERE id IN ({marks})", list(rows)):
                 added[row_id], since[row_id] = hlc, at or ""
             first = min(rows, key=lambda r: (added[r], r))
             into, given = rows[first], rows[keep or first]
             others = [r for r in rows if r != first]
-            if given is not into:
+            moving: list[dict] = []  # a task merge: the units on the others
+            if t is model.UNITS and given is not into:
                 clash = self._conn.execute(
                     "SELECT agency FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0 "
-                    f"AND created_hlc IS NOT NULL AND id NOT IN ({','.join('?' * len(rows))})",
+                    f"AND created_hlc IS NOT NULL AND id NOT IN ({marks})",
                     (given["callsign"], *rows)).fetchone()
                 if clash:
                     raise ValidationError(f"callsign {given['callsign']!r} is already in use ({clash[0]})")
+            if t is model.TASKS:
+                moving = [self._live_row(model.UNITS, uid) for (uid,) in self._conn.execute(
+                    f"SELECT id FROM units WHERE task_id IN ({','.join('?' * len(others))}) AND deleted = 0 "
+                    "AND created_hlc IS NOT NULL ORDER BY callsign COLLATE NOCASE, id", others).fetchall()]
+                if moving:
+                    torn = self._conn.execute(
+                        f"SELECT row_id FROM conflicts WHERE tbl = 'units' AND field = 'task_id' AND row_id IN "
+                        f"({','.join('?' * len(moving))}) ORDER BY row_id", [u["id"] for u in moving]).fetchone()
+                    if torn:
+                        callsign = next(u["callsign"] for u in moving if u["id"] == torn[0])
+                        raise ValidationError(f"{callsign}: its task is in conflict; reconcile that first, "
+                                              "then merge")
 
             def who(row: dict) -> str:
                 op, ag = self._conn.execute("SELECT operator, agency FROM changes WHERE origin = ? AND seq = ?",
                                             (row["created_by"], row["created_seq"])).fetchone()
                 return f"{ag} ({op}) at {clock.to_iso(added[row['id']])[11:16]} UTC"
 
-            # Each field the units disagree on is written, even with the
+            values = dict(given)
+            if t is model.TASKS:
+                # Staffed or not as the units on it after the merge say (see
+                # _tasks_staffed and _tasks_unstaffed).
+                staffed = bool(moving) or self._conn.execute(
+                    "SELECT EXISTS (SELECT 1 FROM units WHERE task_id = ? AND deleted = 0 "
+                    "AND created_hlc IS NOT NULL)", (first,)).fetchone()[0]
+                if values["status"] == "open" and staffed:
+                    values["status"] = "assigned"
+                elif values["status"] == "assigned" and not staffed:
+                    values["status"] = "open"
+            # Each field the rows disagree on is written, even with the
             # value the row kept has: a decision, so that two people merging
             # at once with different picks meet as a conflict.
             said, looked = [], [False]
-            heads = self._row_heads("units", first)
+            heads = self._row_heads(what, first)
             for name in t.names:
-                old, new = into[name], given[name]
+                old, new = into[name], values[name]
                 if name in model.AGENCY_FIELDS and new is not None:
                     new = self._spell_agency(new, looked)  # as the boards spell it
-                earlier = name == "status" and old == new and since[given["id"]] < since[first]
-                if all(rows[r][name] == old for r in others) and not earlier:
+                earlier = name == "status" and t is model.UNITS and old == new and since[given["id"]] < since[first]
+                if old == new and all(rows[r][name] == old for r in others) and not earlier:
                     continue
                 prev = self._prev(into, heads, name)
-                if name == "status":
+                if name == "status" and t is model.UNITS:
                     # Named with the others' statuses, so that the time the
                     # status kept was set comes with it (see _status_since).
                     prev = sorted({*prev, *(self._status_version(rows[r]) for r in others)})
-                w.change("units", first, name, "set", new, prev)
+                w.change(what, first, name, "set", new, prev)
                 if old != new:
                     said.append(self._said(t, name, old, new))
-            n = len(rows)
-            text = (f"{into['callsign']}: {n} units merged into one, the one added by {who(into)}, "
+            for unit in moving:
+                uh = self._row_heads("units", unit["id"])
+                w.change("units", unit["id"], "task_id", "set", first, self._prev(unit, uh, "task_id"))
+            if moving:
+                names = [u["callsign"] for u in moving]
+                said.append(f"{len(names)} unit{'s' if len(names) != 1 else ''} moved onto it from the other"
+                            f"{'s' if len(others) != 1 else ''}: {', '.join(names[:20])}"
+                            + (f" and {len(names) - 20} more" if len(names) > 20 else ""))
+            label = into[t.label]
+            text = (f"{label}: {len(rows)} {what} merged into one, the one added by {who(into)}, "
                     + ("keeping its values" if given is into else f"taking the values of the one added by {who(given)}")
                     + (f": {'; '.join(said)}" if said else ""))
-            w.journal("merge", text, "units", first)
+            w.journal("merge", text, what, first)
             for other in others:
                 row = rows[other]
-                hs = self._row_heads("units", other)
+                hs = self._row_heads(what, other)
                 seen = sorted({hid for h in hs.values() for hid in h}) or [(row["created_by"], row["created_seq"])]
-                w.change("units", other, "deleted", "delete", True, seen)
-                w.journal("merge", f"{row['callsign']} (added by {who(row)}) merged into the {into['callsign']} "
-                          f"added by {who(into)}, and deleted", "units", other)
-            # Tasks left or taken up (see update_many).
-            moved = {first} if into["task_id"] != given["task_id"] else set()
-            left = {rows[r]["task_id"] for r in others} | ({into["task_id"]} if moved else set())
-            left.discard(None)
-            self._tasks_staffed(w, {given["task_id"]} if moved else set())
-            self._tasks_unstaffed(w, left - {given["task_id"]}, moved | set(others))
+                w.change(what, other, "deleted", "delete", True, seen)
+                # What it held that the row kept does not, so that the
+                # journal keeps it (a description, a place...).
+                held = [f"{model.field_label(n)} {self._describe(t, n, row[n])}" for n in t.names
+                        if row[n] not in (None, "") and row[n] != values[n] and not (
+                            n in model.AGENCY_FIELDS and model.name_key(row[n]) == model.name_key(values[n] or ""))]
+                w.journal("merge", f"{row[t.label]} (added by {who(row)}) merged into the {label} "
+                          f"added by {who(into)}, and deleted" + (f"; it had {'; '.join(held)}" if held else ""),
+                          what, other)
+            if t is model.UNITS:
+                # Tasks left or taken up (see update_many).
+                moved = {first} if into["task_id"] != given["task_id"] else set()
+                left = {rows[r]["task_id"] for r in others} | ({into["task_id"]} if moved else set())
+                left.discard(None)
+                self._tasks_staffed(w, {given["task_id"]} if moved else set())
+                self._tasks_unstaffed(w, left - {given["task_id"]}, moved | set(others))
         return first
 
     def _status_version(self, unit: dict) -> tuple[str, int]:

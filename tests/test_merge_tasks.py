@@ -1,0 +1,183 @@
+"""Tasks that are one task, entered twice (on two consoles apart, or by two
+dispatchers at once), merged into one (Store.merge_tasks): the first added
+kept on every console, the units on the others moved onto it, the others
+deleted with what they said kept in the journal, one step to undo."""
+
+import dataclasses
+import itertools
+
+import pytest
+from conftest import converge, snapshot, sync
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_store import task, unit
+from test_undo import ticking
+
+from console.model import ValidationError
+from console.store import MERGE_LIMIT, NotFound
+
+NAMES = itertools.count()  # each example of a property test its own files
+
+
+def apart(make_store, wall=None):
+    """The EOC and the fire post each entered the Elm Street evacuation
+    while the network was down and sent units to it: the EOC's first."""
+    wall = wall or ticking()
+    n = next(NAMES)
+    eoc = make_store(f"eoc{n}", agency="EOC", operator="Capt. Ortiz", wall=wall)
+    fire = make_store(f"fire{n}", agency="County Fire", operator="Sgt. Lee", wall=wall)
+    e12, e14, amb = unit(eoc, "E-12"), unit(eoc, "E-14"), unit(eoc, "Amb 31", agency="County EMS", kind="ALS")
+    sync(eoc, fire)
+    first = task(eoc, "Evacuate Elm St", location="Elm St mobile home park", priority="high")
+    eoc.update("units", e12, {"task_id": first, "status": "on scene"})
+    second = task(fire, "evacuate elm st", location="Elm Street MHP", priority="urgent",
+                  description="42 trailers; 3 residents need lifts", due="2099-11-26T18:30:00Z")
+    fire.update_many("units", [e14, amb], {"task_id": second})
+    converge([eoc, fire])
+    return eoc, fire, first, second, (e12, e14, amb)
+
+
+def merge_entries(store):
+    """The journal's entries of the last merge: (about the task kept, about each other)."""
+    entries = [e for e in store.journal(limit=20) if e.action == "merge"]
+    kept = [e.text for e in entries if "tasks merged into one" in e.text]
+    return kept[0], [e.text for e in entries if "merged into the" in e.text]
+
+
+def test_merging_keeps_the_first_added_moves_the_units_onto_it_and_deletes_the_other(make_store):
+    eoc, fire, first, second, (e12, e14, amb) = apart(make_store)
+    statuses = {u: eoc.get("units", u).status for u in (e12, e14, amb)}
+    before = eoc.get("tasks", first)
+    kept = fire.merge_tasks([second, first])  # in any order, from either console
+    assert kept == first
+    assert fire.get("tasks", first) == dataclasses.replace(before, assigned_units=("Amb 31", "E-12", "E-14"))
+    with pytest.raises(NotFound):
+        fire.get("tasks", second)
+    assert {u.id for u in fire.units_on(first)} == {e12, e14, amb}
+    # Moved as they are: a unit on scene stays on scene, since when it was.
+    assert {u: fire.get("units", u).status for u in (e12, e14, amb)} == statuses
+    text, (other,) = merge_entries(fire)
+    assert text.startswith("Evacuate Elm St: 2 tasks merged into one, the one added by EOC (Capt. Ortiz)")
+    assert "keeping its values" in text and "2 units moved onto it from the other: Amb 31, E-14" in text
+    # What the deleted task said that the kept one does not is in the journal.
+    assert other.startswith("evacuate elm st (added by County Fire (Sgt. Lee)")
+    assert "merged into the Evacuate Elm St added by EOC" in other
+    assert "it had title evacuate elm st; description 42 trailers; 3 residents need lifts; priority urgent" in other
+    assert "location Elm Street MHP" in other
+    converge([eoc, fire])
+    assert snapshot(eoc) == snapshot(fire) and eoc.conflicts() == []
+    # One step to undo: the task back, and its units on it.
+    fire.undo([fire.last_operation])
+    assert fire.get("tasks", second).title == "evacuate elm st"
+    assert {u.id for u in fire.units_on(second)} == {e14, amb}
+    assert [u.id for u in fire.units_on(first)] == [e12]
+    converge([eoc, fire])
+    assert snapshot(eoc) == snapshot(fire)
+
+
+def test_merging_with_the_other_tasks_values_takes_them_and_keeps_the_status_true(make_store):
+    eoc, _, first, second, _ = apart(make_store)
+    eoc.merge_tasks([first, second], keep=second[-8:])
+    t = eoc.get("tasks", first)
+    assert (t.title, t.priority, t.location, t.due) == ("evacuate elm st", "urgent", "Elm Street MHP",
+                                                        "2099-11-26T18:30:00Z")
+    assert t.description.startswith("42 trailers") and t.status == "assigned"
+    text, (other,) = merge_entries(eoc)
+    assert "taking the values of the one added by County Fire (Sgt. Lee)" in text
+    assert "priority high → urgent" in text
+    assert other.startswith("evacuate elm st (added by County Fire") and "it had" not in other
+
+
+def test_a_task_left_open_with_units_on_it_is_assigned_and_one_left_assigned_with_none_open(make_store):
+    s = make_store(agency="EOC")
+    a, b = task(s, "Road closure Rt 9"), task(s, "Rt 9 closure")
+    u = unit(s, "PW-3", agency="Public Works", kind="Truck")
+    s.update("units", u, {"task_id": b})
+    assert s.get("tasks", b).status == "assigned"
+    s.merge_tasks([a, b])  # the open task's values: assigned, PW-3 is on it
+    assert s.get("tasks", a).status == "assigned" and [x.id for x in s.units_on(a)] == [u]
+    c, d = task(s, "Sandbag Main St"), task(s, "Sandbags Main")
+    s.update("tasks", c, {"status": "assigned"})  # by hand, with no unit on it
+    s.merge_tasks([c, d], keep=c)
+    assert s.get("tasks", c).status == "open"  # staffed by none
+    e, f = task(s, "Shelter check"), task(s, "Shelter welfare check")
+    s.update("tasks", f, {"status": "completed"})
+    s.merge_tasks([e, f], keep=f)
+    assert s.get("tasks", e).status == "completed"  # a decision kept as it is
+
+
+def test_two_people_merging_at_once_keep_the_same_row_and_lose_no_unit(make_store):
+    eoc, fire, first, second, units = apart(make_store)
+    eoc.merge_tasks([first, second])
+    fire.merge_tasks([first, second], keep=second)
+    converge([eoc, fire])
+    assert snapshot(eoc) == snapshot(fire)
+    assert [t.id for t in eoc.list("tasks")] == [first]
+    assert {u.id for u in eoc.units_on(first)} == set(units)
+    assert {c.field for c in eoc.conflicts()} >= {"title", "priority"}  # their picks meet, to reconcile
+
+
+def test_a_merge_of_tasks_is_refused_with_a_reason_and_changes_nothing(make_store):
+    eoc, fire, first, second, (e12, e14, amb) = apart(make_store)
+    other = task(eoc, "Levee breach")
+    n = eoc.info().changes
+    with pytest.raises(ValidationError, match="name two or more tasks to merge"):
+        eoc.merge_tasks([first, first])
+    with pytest.raises(ValidationError, match="the task whose values to keep must be one of those merged"):
+        eoc.merge_tasks([first, second], keep=other)
+    with pytest.raises(NotFound):
+        eoc.merge_tasks([first, "ffffffffffff"])
+    many = eoc.add_many("tasks", [{"title": f"T{i}"} for i in range(MERGE_LIMIT)])
+    n = eoc.info().changes
+    with pytest.raises(ValidationError, match=f"{MERGE_LIMIT + 1} tasks named: at most {MERGE_LIMIT}"):
+        eoc.merge_tasks([first, *many])
+    assert eoc.info().changes == n
+    # A conflict on a task, or on the task of a unit the merge would move, is reconciled first.
+    eoc.update("tasks", second, {"priority": "normal"})
+    fire.update("tasks", second, {"priority": "low"})
+    eoc.update("units", e14, {"task_id": other})
+    fire.update("units", e14, {"task_id": None})
+    fire.update("units", e14, {"task_id": second})  # later: the boards show it on the Elm St task
+    converge([eoc, fire])
+    n = eoc.info().changes
+    with pytest.raises(ValidationError, match="evacuate elm st: its priority is in conflict; reconcile that first"):
+        eoc.merge_tasks([first, second])
+    (c,) = [c for c in eoc.conflicts() if c.table == "tasks"]
+    eoc.resolve(c.id, keep=1)
+    n = eoc.info().changes
+    with pytest.raises(ValidationError, match="E-14: its task is in conflict; reconcile that first"):
+        eoc.merge_tasks([first, second])
+    assert eoc.info().changes == n
+    (c,) = eoc.conflicts()
+    eoc.resolve(c.id, keep=[x.value for x in c.candidates].index(second) + 1)
+    eoc.merge_tasks([first, second])
+    assert {u.id for u in eoc.units_on(first)} == {e12, e14, amb}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.randoms(use_true_random=False), both=st.booleans(), keep_second=st.booleans(),
+       undo=st.booleans(), assign=st.booleans())
+def test_every_console_shows_the_same_task_merge_whatever_order_its_changes_arrive_in(
+        make_store, order, both, keep_second, undo, assign):
+    """The changes of two consoles apart, a merge of their tasks (made on
+    both at once, or undone, or with a unit put meanwhile on the task the
+    merge deletes), delivered to a third console one by one in any order:
+    it shows what the two show once they have met."""
+    wall = ticking()
+    eoc, fire, first, second, (e12, _, _) = apart(make_store, wall)
+    eoc.merge_tasks([first, second], keep=second if keep_second else None)
+    if assign:  # the fire post has not seen the merge
+        fire.update("units", e12, {"task_id": second})
+    if both:
+        fire.merge_tasks([first, second], keep=None if keep_second else second)
+    if undo:
+        eoc.undo([eoc.last_operation])
+    converge([eoc, fire])
+    assert snapshot(eoc) == snapshot(fire)
+    changes = [c for part in eoc.all_changes() for c in part]
+    order.shuffle(changes)
+    third = make_store(f"third{next(NAMES)}", wall=wall)
+    for c in changes:
+        third.apply([c])
+    assert snapshot(third) == snapshot(eoc)
+    assert third._conn.execute("SELECT count(*) FROM superseded").fetchone()[0] == 0
