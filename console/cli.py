@@ -161,13 +161,17 @@ def build_parser() -> Parser:
                      "to merge into one or rename")
     p.add_argument("--json", action="store_true")
 
-    p = cmd("merge", "merge units that are one (a callsign on several, see twins) into the first added; "
-                     "the others are deleted")
-    p.add_argument("units", nargs="*", metavar="UNIT", help="the units' ids (as twins lists them), or one callsign "
-                                                            "that is on several units: all of those")
+    p = cmd("merge", "merge units that are one (a callsign on several, see twins), or with --tasks tasks that "
+                     "are one (entered twice), into the first added; the others are deleted")
+    p.add_argument("units", nargs="*", metavar="ROW", help="the units' ids (as twins lists them), or one callsign "
+                                                           "that is on several units: all of those; with --tasks, "
+                                                           "the tasks' ids (as list tasks shows them)")
+    p.add_argument("--tasks", action="store_true", help="merge tasks: the units on the others are moved onto "
+                                                        "the one kept, as they are")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--keep", metavar="UNIT", help="the unit whose values (status, task, place, crew...) the merged "
-                                                  "unit takes (default: the first added's)")
+    g.add_argument("--keep", metavar="ROW", help="the unit (or task) whose values the merged one takes: a unit's "
+                                                 "status, task, place, crew...; a task's title, priority, status, "
+                                                 "place, due time... (default: the first added's)")
     g.add_argument("--all", action="store_true", dest="merge_all",
                    help="instead, merge the units of every callsign on several, each into its first added, with "
                         "its values (a roster loaded on two consoles apart): one step to undo")
@@ -366,6 +370,9 @@ def run(args) -> int:
     if args.command == "report" and args.task is not None and args.hours is not None:
         raise UsageError(f"{PROG} report: --hours is the situation report's period; an assignment list (--task) "
                          "has none")
+    if args.command == "merge" and args.tasks and (args.merge_all or len(args.units) < 2):
+        raise UsageError(f"{PROG} merge --tasks: give two or more tasks to merge (their ids, as list tasks shows "
+                         "them)" + (", not --all" if args.merge_all else ""))
     if args.command == "merge" and bool(args.units) == args.merge_all:
         raise UsageError(f"{PROG} merge: give the units to merge (their ids, or one callsign that is on several), "
                          "or --all" + (", not both" if args.units else ""))
@@ -534,6 +541,10 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             print(store.said(store.last_operation)[0], file=out)
         if not found:
             print("no callsign is on several units", file=out)
+    elif c == "merge" and args.tasks:
+        store.merge_tasks(args.units, keep=args.keep)
+        for text in store.said(store.last_operation):
+            print(text, file=out)
     elif c == "merge":
         refs = args.units
         if len(refs) == 1:  # a callsign on several units: all of them

@@ -404,6 +404,48 @@ def test_merge_all_merges_every_callsign_on_two_units_into_its_first_added(tmp_p
     assert len(json.loads(run(capsys, "twins", "--db", a, "--json")[1])) == 3
 
 
+def test_merge_tasks_makes_a_task_entered_twice_one_with_its_units(tmp_path, capsys):
+    """The EOC and the fire post each entered the Elm Street evacuation
+    while apart: merge --tasks keeps the first added, with the values of
+    the one named by --keep, and moves the other's units onto it."""
+    eoc, fire, f = tmp_path / "eoc.db", tmp_path / "fire.db", tmp_path / "x.changes"
+    run(capsys, "--agency", "EOC", "add", "--db", eoc, "tasks", "title=Evacuate Elm St", "priority=high")
+    run(capsys, "--agency", "County Fire", "add", "--db", fire, "tasks", "title=Elm St evacuation",
+        "priority=urgent", "location=Elm Street MHP")
+    run(capsys, "--agency", "County Fire", "add", "--db", fire, "units", "callsign=E-14", "agency=County Fire",
+        "kind=Engine")
+    (second,) = json.loads(run(capsys, "list", "--db", fire, "tasks", "--json")[1])
+    run(capsys, "set", "--db", fire, "units", "E-14", f"task_id={second['id']}")
+    run(capsys, "changes", "export", "--db", fire, f)
+    run(capsys, "changes", "import", "--db", eoc, f)
+    first = next(t for t in json.loads(run(capsys, "list", "--db", eoc, "tasks", "--json")[1])
+                 if t["title"] == "Evacuate Elm St")
+    before = state(eoc)
+    for argv, code_ in ((["merge", "--db", eoc, "--tasks", first["id"]], 2),
+                        (["merge", "--db", eoc, "--tasks", "--all"], 2),
+                        (["merge", "--db", eoc, "--tasks", first["id"], "ffff"], 1),
+                        (["merge", "--db", eoc, "--tasks", first["id"], second["id"], "--keep", "E-14"], 1)):
+        code, _, err = run(capsys, *argv)
+        assert code == code_ and err.count("\n") == 1, (argv, err)
+    assert state(eoc) == before
+    code, out, _ = run(capsys, "merge", "--db", eoc, "--tasks", second["id"][-8:], first["id"][-8:],
+                       "--keep", second["id"][-8:])
+    assert code == 0, out
+    said = out.splitlines()
+    assert said[0].startswith("Evacuate Elm St: 2 tasks merged into one, the one added by EOC")
+    assert "title Evacuate Elm St → Elm St evacuation" in said[0] and "1 unit moved onto it" in said[0]
+    assert said[1].startswith("Elm St evacuation (added by County Fire")
+    (task,) = json.loads(run(capsys, "list", "--db", eoc, "tasks", "--json")[1])
+    assert (task["id"], task["title"], task["priority"], task["status"]) == (
+        first["id"], "Elm St evacuation", "urgent", "assigned")
+    (unit,) = json.loads(run(capsys, "list", "--db", eoc, "units", "--json")[1])
+    assert unit["task_id"] == first["id"]
+    code, out, _ = run(capsys, "undo", "--db", eoc)
+    assert code == 0 and out.startswith("Undid: Evacuate Elm St: 2 tasks merged into one")
+    assert len(json.loads(run(capsys, "list", "--db", eoc, "tasks", "--json")[1])) == 2
+    assert json.loads(run(capsys, "list", "--db", eoc, "units", "--json")[1])[0]["task_id"] == second["id"]
+
+
 def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
     """A unit assigned on one console and deleted on another: the person
     reconciling reads the task's title, not its id."""
