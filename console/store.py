@@ -983,6 +983,22 @@ class Store:
                        for rows in found.values()),
                       key=lambda t: (t.callsign.lower(), t.units[0].added_at))
 
+    @_guard
+    def added_by(self, table: str, ids: Iterable[str]) -> dict[str, tuple[int, str, str]]:
+        """Who added each of these rows, and when: id -> (clock time added,
+        operator, agency). The first added (by time, then id) is the row a
+        merge keeps."""
+        t = model.table(table)
+        out: dict[str, tuple[int, str, str]] = {}
+        for part in _chunks(list(ids)):
+            for row_id, at, op, ag in self._conn.execute(
+                f"SELECT r.id, r.created_hlc, c.operator, c.agency FROM {t.name} r "
+                "JOIN changes c ON c.origin = r.created_by AND c.seq = r.created_seq "
+                f"WHERE r.id IN ({','.join('?' * len(part))}) AND r.created_hlc IS NOT NULL", part
+            ):
+                out[row_id] = (at, op, ag)
+        return out
+
     def _twin_rows(self) -> dict[str, list[tuple[str, int, str, str]]]:
         """Callsign (letter case aside) -> its live units, first added
         first: (id, time added, by whom, of which agency), for the callsigns

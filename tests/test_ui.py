@@ -3267,3 +3267,79 @@ def test_whatever_is_typed_into_a_row_dialog_is_saved_or_said(qtbot, window, dem
     else:
         assert demo_store.get(table, dialog.saved_id) is not None
     dialog.close()
+
+
+def select_many(w, table, labels):
+    """Show a board and select the rows with these labels, as Ctrl+click does."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    view, f = w.views[table], w.filters[table]
+    w.tabs.setCurrentIndex(["units", "tasks", "resources"].index(table))
+    col = [k for k, _ in f.sourceModel().columns].index(model.TABLES[table].label)
+    view.selectionModel().clearSelection()
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    for r in range(f.rowCount()):
+        if f.index(r, col).data() in labels:
+            view.selectionModel().select(f.index(r, col), flags)
+
+
+def test_tasks_entered_twice_are_merged_from_the_board_as_one_step(window, demo_store, qtbot):
+    """The EOC and a dispatcher each entered the Elm Street evacuation:
+    select both, Tasks > Merge tasks entered twice, pick whose values to
+    keep. The first added stays with them, the other's units move onto it,
+    and one undo takes it all back."""
+    first = demo_store.add("tasks", {"title": "Evacuate Elm St", "priority": "high"})
+    second = demo_store.add("tasks", {"title": "Elm St evacuation", "priority": "urgent",
+                                      "location": "Elm Street MHP"})
+    unit_id = demo_store.add("units", {"callsign": "E-90", "agency": "County Fire", "kind": "Engine",
+                                       "task_id": second})
+    qtbot.waitUntil(lambda: window.models["tasks"]._row_of(second) is not None, timeout=5000)
+    select(window, "tasks", "Evacuate Elm St")
+    assert window.merge_selected("tasks") is None  # one task: nothing to merge
+    assert "Select the tasks entered twice" in window.statusBar().currentMessage()
+    select_many(window, "tasks", {"Evacuate Elm St", "Elm St evacuation"})
+    dialog = window.merge_selected("tasks")
+    assert dialog.windowTitle() == "Merge 2 tasks into one"
+    items = [dialog.list.item(i).text() for i in range(dialog.list.count())]
+    assert items[0].startswith("Evacuate Elm St: high, open, no unit on it\n    added by ")
+    assert items[0].endswith("(first added: this row stays)")
+    assert items[1].startswith("Elm St evacuation: urgent, assigned, Elm Street MHP, 1 unit on it\n")
+    dialog.list.setCurrentRow(1)
+    dialog.save()
+    assert dialog.result() == dialog.DialogCode.Accepted and dialog.error.text() == ""
+    t = demo_store.get("tasks", first)
+    assert (t.title, t.priority, t.status, t.assigned_units) == ("Elm St evacuation", "urgent", "assigned",
+                                                                 ("E-90",))
+    qtbot.waitUntil(lambda: window.models["tasks"]._row_of(second) is None, timeout=5000)
+    assert window.bridge.undo_steps[-1].text.startswith("Evacuate Elm St: 2 tasks merged into one")
+    window.bridge.undo()
+    assert demo_store.get("units", unit_id).task_id == second
+    assert demo_store.get("tasks", first).title == "Evacuate Elm St"
+    # Refused (a task gone meanwhile): said in the dialog, which stays open, and nothing changes.
+    qtbot.waitUntil(lambda: window.models["tasks"]._row_of(second) is not None, timeout=5000)
+    select_many(window, "tasks", {"Evacuate Elm St", "Elm St evacuation"})
+    dialog = window.merge_selected("tasks")
+    demo_store.delete("tasks", second)
+    n = demo_store.info().changes
+    dialog.save()
+    assert "no tasks row" in dialog.error.text() and dialog.isVisible()
+    assert demo_store.info().changes == n
+    dialog.reject()
+
+
+def test_units_entered_twice_under_two_callsigns_are_merged_from_the_board(window, demo_store, qtbot):
+    """Ambulance 77 called in to the EOC as "A77" and to the EMS post as
+    "Amb 77": not one callsign, so not found by the console, but the
+    person who knows merges them from the Units board."""
+    a = demo_store.add("units", {"callsign": "A77", "agency": "County EMS", "kind": "Ambulance"})
+    b = demo_store.add("units", {"callsign": "Amb 77", "agency": "County EMS", "kind": "Ambulance",
+                                 "status": "en route", "personnel": 2})
+    qtbot.waitUntil(lambda: window.models["units"]._row_of(b) is not None, timeout=5000)
+    select_many(window, "units", {"A77", "Amb 77"})
+    dialog = window.merge_selected("units")
+    assert dialog.list.item(1).text().startswith("Amb 77: County EMS, Ambulance, en route, crew 2\n")
+    dialog.list.setCurrentRow(1)
+    dialog.save()
+    u = demo_store.get("units", a)
+    assert (u.callsign, u.status, u.personnel) == ("Amb 77", "en_route", 2)
+    assert [x.id for x in demo_store.list("units") if x.callsign in ("A77", "Amb 77")] == [a]

@@ -114,6 +114,9 @@ class Bridge(QObject):
     def merge_units(self, unit_ids: list[str], *, keep: str | None = None) -> str:
         return self.store.merge_units(unit_ids, keep=keep)
 
+    def merge_tasks(self, task_ids: list[str], *, keep: str | None = None) -> str:
+        return self.store.merge_tasks(task_ids, keep=keep)
+
     def merge_many(self, groups: list[list[str]]) -> None:
         """Merge each group of units into its first added, with its values:
         one transaction each, one step to undo."""

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import model
+from console import clock, model
 from console.model import ValidationError
 from console.store import StoreError, collision_sides, collisions, short_id, side_shown
 from console.times import OPEN_TASK, STATUS_TIMERS, span_text
@@ -402,6 +402,79 @@ class StockDialog(QDialog):
             return
         try:
             self.bridge.adjust(self.resource.id, -amount if self.draw else amount, self.purpose.text() or None)
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
+class MergeDialog(QDialog):
+    """Merge units, or tasks, that are one (entered twice: on consoles
+    apart, or by two people at once) into one row. The first added stays,
+    on every console (see Store.merge_tasks); the person picks whose values
+    it takes, each row listed with what it says and who added it when."""
+
+    def __init__(self, bridge, table: str, records: list, parent=None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.table = table
+        store = bridge.store
+        added = store.added_by(table, [r.id for r in records])
+        self.records = sorted(records, key=lambda r: (added[r.id][0], r.id))
+        n, what = len(self.records), table
+        self.setWindowTitle(f"Merge {n} {what} into one")
+        moves = "; the units on the others move onto it as they are" if table == "tasks" else ""
+        intro = QLabel(f"The same {what[:-1]}, entered twice? The first added stays (on every console), with the "
+                       f"values of the one picked below{moves}. The others are deleted; the journal keeps what "
+                       "they said. One step to undo (Ctrl+Z).")
+        intro.setWordWrap(True)
+        self.list = QListWidget()
+        self.list.setObjectName("mergeKeep")
+        for i, rec in enumerate(self.records):
+            at, operator, agency = added[rec.id]
+            first = "  (first added: this row stays)" if i == 0 else ""
+            item = QListWidgetItem(f"{self._said(store, rec)}\n    added by {agency} ({operator}) at "
+                                   f"{local_time(clock.to_iso(at), seconds=False)} {zone_name()}{first}")
+            item.setData(Qt.ItemDataRole.UserRole, rec.id)
+            self.list.addItem(item)
+        self.list.setCurrentRow(0)
+        self.list.itemDoubleClicked.connect(lambda _item: self.save())
+        self.error = error_label()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        merge = buttons.addButton("Merge", QDialogButtonBox.ButtonRole.AcceptRole)
+        merge.setDefault(True)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(QLabel("Keep the values of:"))
+        layout.addWidget(self.list)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(640, 360)
+
+    @staticmethod
+    def _said(store, rec) -> str:
+        """A row as the list shows it: what tells the rows apart."""
+        if isinstance(rec, model.Task):
+            on = len(rec.assigned_units)
+            due = f"due {local_time(rec.due, seconds=False)} {zone_name()}" if rec.due else None
+            parts = (model.label(rec.priority), model.label(rec.status), rec.location, rec.lead_agency, due,
+                     f"{on} unit{'s' if on != 1 else ''} on it" if on else "no unit on it")
+            return f"{rec.title}: " + ", ".join(p for p in parts if p)
+        task = store.describe("units", "task_id", rec.task_id) if rec.task_id else None
+        parts = (rec.agency, rec.kind, model.label(rec.status), task, rec.location,
+                 f"crew {rec.personnel}" if rec.personnel is not None else None)
+        return f"{rec.callsign}: " + ", ".join(p for p in parts if p)
+
+    def keep(self) -> str:
+        item = self.list.currentItem() or self.list.item(0)
+        return item.data(Qt.ItemDataRole.UserRole)
+
+    def save(self) -> None:
+        merge = self.bridge.merge_tasks if self.table == "tasks" else self.bridge.merge_units
+        try:
+            merge([r.id for r in self.records], keep=self.keep())
         except (ValidationError, StoreError) as exc:
             self.error.setText(str(exc))
             return

@@ -42,6 +42,7 @@ from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, pa
 from console.ui.dialogs import (
     AssignUnitsDialog,
     AutoBackupDialog,
+    MergeDialog,
     PeersDialog,
     PickTaskDialog,
     ReconcileDialog,
@@ -429,6 +430,7 @@ class MainWindow(QMainWindow):
         units.addSeparator()
         action("&Assign to task…", "Ctrl+T", self.assign_selected, units)
         action("&Check in…", "Ctrl+K", lambda: self.check_in(), units)
+        action("&Merge units entered twice…", None, lambda: self.merge_selected("units"), units)
         tasks_menu = self.menuBar().addMenu("&Tasks")
         action("Assign &units to the task…", "Ctrl+Shift+T", lambda: self.assign_units(), tasks_menu)
         task_status = tasks_menu.addMenu("Set task &status")
@@ -436,6 +438,7 @@ class MainWindow(QMainWindow):
             status: action(model.label(status).capitalize(), None,
                            lambda _=False, s=status: self.set_task_status(s), task_status)
             for status in model.TASK_STATUSES}
+        action("&Merge tasks entered twice…", None, lambda: self.merge_selected("tasks"), tasks_menu)
         stock = self.menuBar().addMenu("&Stock")
         action("&Draw stock…", "Ctrl+D", lambda: self.stock_selected(draw=True), stock)
         action("&Add stock…", "Ctrl+Shift+D", lambda: self.stock_selected(draw=False), stock)
@@ -675,12 +678,16 @@ class MainWindow(QMainWindow):
             menu.addAction("Assign to task…", self.assign_selected)
             menu.addAction("Check in…", lambda: self.check_in())
             menu.addAction("Activity log (ICS 214)…", self.open_activity)
+            if len(self.selected("units")) > 1:
+                menu.addAction("Merge units entered twice…", lambda: self.merge_selected("units"))
         if table == "tasks" and self.selected("tasks"):
             status_menu = menu.addMenu("Set status")
             for status in model.TASK_STATUSES:
                 status_menu.addAction(self.task_status_actions[status])
             menu.addAction("Assign units…", lambda: self.assign_units())
             menu.addAction("Assignment list (ICS 204)…", self.open_assignment)
+            if len(self.selected("tasks")) > 1:
+                menu.addAction("Merge tasks entered twice…", lambda: self.merge_selected("tasks"))
         if table == "resources" and self.selected("resources"):
             menu.addAction("Draw stock…", lambda: self.stock_selected(draw=True))
             menu.addAction("Add stock…", lambda: self.stock_selected(draw=False))
@@ -721,6 +728,18 @@ class MainWindow(QMainWindow):
         now = next((t for t in self.store.get_many("tasks", [task_id])), None)
         if now is not None and now.status in DONE_TASK:
             self._offer_release([task_id], asked_after=True)
+
+    def merge_selected(self, table: str) -> MergeDialog | None:
+        """Merge the units, or tasks, selected on their board into one,
+        after the person picks whose values to keep (MergeDialog)."""
+        recs = self.selected(table) if self.current_table() == table else []
+        if len(recs) < 2:
+            self.statusBar().showMessage(f"Select the {table} entered twice on the {table.capitalize()} board "
+                                         "first (Ctrl+click)", 5000)
+            return None
+        dialog = MergeDialog(self.bridge, table, recs, parent=self)
+        dialog.open()
+        return dialog
 
     def set_task_status(self, status: str) -> None:
         """Give the selected tasks a status. A task completed or cancelled
