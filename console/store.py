@@ -207,13 +207,31 @@ class Twins:
     units: tuple[Twin, ...]
 
 
-def to_reconcile(conflicts: int, twins: int) -> str:
+@dataclass(frozen=True)
+class Stranded:
+    """A live unit on a deleted task (see Store.stranded): put on it at a
+    console that had not seen the task deleted, or merged into another.
+    `into` is the live task it was merged into, if it was."""
+
+    unit: Any  # model.Unit
+    task_id: str
+    title: str
+    merged: bool
+    deleted_by: str  # "EOC (Capt. Ortiz)"
+    deleted_at: str
+    into: str | None = None
+    into_title: str | None = None
+
+
+def to_reconcile(conflicts: int, twins: int, stranded: int = 0) -> str:
     """What there is to reconcile, in words, as the window and the command
-    line say it: "2 conflicts and 1 unit twice" (twins: callsigns on
-    several units); "" for nothing."""
+    line say it: "2 conflicts, 1 unit twice and 1 unit on a deleted task"
+    (twins: callsigns on several units; stranded: units on deleted tasks);
+    "" for nothing."""
     said = ([f"{conflicts:,} conflict{'s' if conflicts != 1 else ''}"] if conflicts else []) + (
-        [f"{twins:,} unit{'s' if twins != 1 else ''} twice"] if twins else [])
-    return " and ".join(said)
+        [f"{twins:,} unit{'s' if twins != 1 else ''} twice"] if twins else []) + (
+        [f"{stranded:,} unit{'s' if stranded != 1 else ''} on a deleted task"] if stranded else [])
+    return " and ".join(said) if len(said) < 3 else f"{said[0]}, {said[1]} and {said[2]}"
 
 
 class ChangeSet:
@@ -288,6 +306,7 @@ class Info:
     previous_replica_ids: tuple[str, ...]
     at_console: tuple[str, str] | None = None  # (name, since): see Store.at_console
     twins: int = 0  # callsigns on several units (see Store.twins)
+    stranded: int = 0  # units on deleted tasks (see Store.stranded)
 
     def as_dict(self) -> dict:
         return {
@@ -303,6 +322,7 @@ class Info:
             "previous_replica_ids": list(self.previous_replica_ids),
             "at_console": {"operator": self.at_console[0], "since": self.at_console[1]} if self.at_console else None,
             "twins": self.twins,
+            "stranded": self.stranded,
         }
 
 
@@ -817,6 +837,7 @@ class Store:
             previous_replica_ids=tuple(json.loads(self._meta("previous_replica_ids") or "[]")),
             at_console=self.at_console(),
             twins=self.twin_count(),
+            stranded=self.stranded_count(),
         )
 
     @_guard
@@ -982,6 +1003,88 @@ class Store:
                              tuple(Twin(units[i], clock.to_iso(at), op, ag) for i, at, op, ag in rows))
                        for rows in found.values()),
                       key=lambda t: (t.callsign.lower(), t.units[0].added_at))
+
+    @_guard
+    def stranded_count(self) -> int:
+        """How many live units are on a deleted task (see stranded)."""
+        return self._conn.execute(
+            "SELECT count(*) FROM tasks t JOIN units u ON u.task_id = t.id WHERE t.deleted = 1 "
+            "AND u.deleted = 0 AND u.created_hlc IS NOT NULL").fetchone()[0]
+
+    @_guard
+    def stranded(self) -> list[Stranded]:
+        """The live units on a deleted task, by callsign: each put on it at
+        a console that had not seen it deleted (a console deleting a task
+        takes its units off it), or merged into another task (merge_tasks).
+        Every console lists the same. A person puts each on the task it was
+        merged into, on another, or makes it available."""
+        found = self._conn.execute(
+            "SELECT u.id, t.id, t.title FROM tasks t JOIN units u ON u.task_id = t.id WHERE t.deleted = 1 "
+            "AND u.deleted = 0 AND u.created_hlc IS NOT NULL").fetchall()
+        if not found:
+            return []
+        units = {u.id: u for u in self.get_many("units", [r[0] for r in found])}
+        gone = {task_id: self._task_gone(task_id) for task_id in {r[1] for r in found}}
+        out = []
+        for unit_id, task_id, title in found:
+            merged, by, at, into = gone[task_id]
+            into_title = self._conn.execute("SELECT title FROM tasks WHERE id = ?",
+                                            (into,)).fetchone()[0] if into else None
+            out.append(Stranded(units[unit_id], task_id, title or short_id(task_id), merged, by, at, into,
+                                into_title))
+        return sorted(out, key=lambda x: (x.unit.callsign.casefold(), x.unit.id))
+
+    def _task_gone(self, task_id: str) -> tuple[bool, str, str, str | None]:
+        """How a deleted task went: (merged?, by whom, when, the live task
+        it was merged into, following merges of that one in turn; None if
+        none is live)."""
+        merged, by, at, into = self._how_deleted(task_id)
+        seen = {task_id}
+        while into is not None:
+            r = self._conn.execute("SELECT deleted FROM tasks WHERE id = ? AND created_hlc IS NOT NULL",
+                                   (into,)).fetchone()
+            if r is None or into in seen or len(seen) > _SINCE_DEPTH:
+                return merged, by, at, None
+            if not r[0]:
+                break
+            seen.add(into)
+            again, _, _, then = self._how_deleted(into)
+            into = then if again else None
+        return merged, by, at, into
+
+    def _how_deleted(self, task_id: str) -> tuple[bool, str, str, str | None]:
+        """(merged?, by whom, when, the task it was merged into), read from
+        the log, so that every console says the same: a merge writes, after
+        the kept task's journal entry, each other task's delete followed by
+        that task's own entry (see _merge_rows)."""
+        hs = self._row_heads("tasks", task_id).get("deleted") or {}
+        if not hs:
+            return False, "", "", None
+        origin, seq = merge.winner(hs.values()).id
+        op, ag, hlc = self._conn.execute("SELECT operator, agency, hlc FROM changes WHERE origin = ? AND seq = ?",
+                                         (origin, seq)).fetchone()
+        by, at = f"{ag} ({op})", clock.to_iso(hlc)
+
+        def change(n: int) -> tuple[str, str, Any] | None:
+            r = self._conn.execute("SELECT tbl, kind, value FROM changes WHERE origin = ? AND seq = ?",
+                                   (origin, n)).fetchone()
+            return (r[0], r[1], _loads(r[2]) if r[0] == "journal" else None) if r else None
+
+        def merge_entry(c: tuple | None) -> dict | None:
+            return c[2] if c and c[0] == "journal" and c[2].get("action") == "merge" else None
+
+        if not merge_entry(change(seq + 1)):
+            return False, by, at, None
+        n = seq - 1
+        for _ in range(MERGE_LIMIT):
+            kept = merge_entry(change(n))
+            if kept is None or kept.get("tbl") != "tasks":
+                break
+            before = change(n - 1)
+            if before is None or before[:2] != ("tasks", "delete"):
+                return True, by, at, kept.get("row_id")
+            n -= 2  # another task deleted by the same merge: the kept one's entry is before
+        return True, by, at, None
 
     @_guard
     def added_by(self, table: str, ids: Iterable[str]) -> dict[str, tuple[int, str, str]]:

@@ -181,3 +181,58 @@ def test_every_console_shows_the_same_task_merge_whatever_order_its_changes_arri
         third.apply([c])
     assert snapshot(third) == snapshot(eoc)
     assert third._conn.execute("SELECT count(*) FROM superseded").fetchone()[0] == 0
+    assert third.stranded() == eoc.stranded() == fire.stranded()
+    assert len(eoc.stranded()) == (assign and not both and not undo)
+
+
+def test_a_unit_put_on_a_task_merged_away_meanwhile_is_listed_with_the_task_it_went_into(make_store):
+    """The fire post, not having seen the EOC merge the two Elm Street
+    tasks, puts E-12 on its own (already staffed, so the task row itself
+    is not edited and no conflict arises). Once they meet, every console
+    lists E-12 as on a deleted task, merged into the one kept, until a
+    person puts it there (or elsewhere)."""
+    eoc, fire, first, second, (e12, _, _) = apart(make_store)
+    eoc.update("units", e12, {"task_id": None, "status": "available"})
+    sync(eoc, fire)
+    eoc.merge_tasks([first, second])
+    fire.update("units", e12, {"task_id": second, "status": "on scene"})
+    assert fire.stranded() == [] and eoc.stranded() == []
+    converge([eoc, fire])
+    for s in (eoc, fire):
+        (x,) = s.stranded()
+        assert s.stranded_count() == 1 and s.info().stranded == 1
+        assert (x.unit.id, x.task_id, x.title, x.merged, x.deleted_by, x.into, x.into_title) == (
+            e12, second, "evacuate elm st", True, "EOC (Capt. Ortiz)", first, "Evacuate Elm St")
+        assert x.unit.status == "on_scene"
+    assert snapshot(eoc) == snapshot(fire)
+    # Put on the task kept, as it is (on scene, not dispatched again): settled.
+    fire.update("units", e12, {"task_id": first, "status": "on scene"})
+    assert fire.get("units", e12).status == "on_scene" and fire.stranded() == []
+    converge([eoc, fire])
+    assert eoc.stranded() == [] and eoc.stranded_count() == 0
+
+
+def test_a_unit_put_on_a_task_deleted_meanwhile_is_listed_as_such(make_store):
+    """A plain delete: the task was deleted at the EOC while the fire post
+    put a unit on it; nothing to move it onto, so the person picks."""
+    eoc, fire, first, _, (e12, _, _) = apart(make_store)
+    eoc.delete("tasks", first)  # takes E-12 off it, here
+    fire.update("units", e12, {"location": "Elm St gate"})  # a field edit, not its task
+    fire_unit = unit(fire, "E-20")
+    fire.update("units", fire_unit, {"task_id": first})
+    converge([eoc, fire])
+    (x,) = eoc.stranded()
+    assert (x.unit.callsign, x.title, x.merged, x.deleted_by, x.into) == (
+        "E-20", "Evacuate Elm St", False, "EOC (Capt. Ortiz)", None)
+    assert fire.stranded() == eoc.stranded()
+    eoc.update("units", fire_unit, {"status": "available"})  # off its task, as the dispatch rules say
+    assert eoc.stranded() == []
+
+
+def test_what_there_is_to_reconcile_is_said_in_one_line():
+    from console.store import to_reconcile
+
+    assert to_reconcile(0, 0) == ""
+    assert to_reconcile(2, 0) == "2 conflicts"
+    assert to_reconcile(0, 1, 1) == "1 unit twice and 1 unit on a deleted task"
+    assert to_reconcile(4000, 2, 3) == "4,000 conflicts, 2 units twice and 3 units on a deleted task"
