@@ -575,6 +575,9 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             if info.twins:
                 print(f"units twice   {info.twins} callsign{'s' if info.twins != 1 else ''} on several units "
                       f"(see {PROG} twins)", file=out)
+            if info.stranded:
+                print(f"stranded      {info.stranded} unit{'s' if info.stranded != 1 else ''} on a deleted task "
+                      f"(see {PROG} conflicts)", file=out)
             print("version vector", file=out)
             for origin, seq in sorted(info.version_vector.items()):
                 mine = "  (this console)" if origin == info.replica_id else ""
@@ -815,6 +818,7 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
     for t in twins:
         print(f"{t.callsign} is on {len(t.units)} units, added on consoles apart: {PROG} twins --db "
               f"{shlex.quote(str(store.path))} lists them, to merge or rename", file=out)
+    _stranded_lines(store, out)
     for cs in groups:
         if len(cs) > 1:
             _collision_lines(store, cs, out)
@@ -829,11 +833,28 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
 
 
+def _stranded_lines(store: Store, out) -> None:
+    """The units on a deleted task, each with the commands that settle it."""
+    db = shlex.quote(str(store.path))
+    for x in store.stranded():
+        u = x.unit
+        by = f"by {x.deleted_by} at {x.deleted_at}"
+        how = (f"merged into {x.into_title} {by}" if x.into else f"merged {by} into a task deleted since"
+               if x.merged else f"deleted {by}")
+        print(f"{u.callsign} is on {x.title}, a task {how}, put on it on a console that had not seen that:",
+              file=out)
+        if x.into:
+            print(f"   onto the task kept: {PROG} set --db {db} units {short_id(u.id)} task_id={short_id(x.into)} "
+                  f"status={u.status}", file=out)
+        print(f"   onto another task: {PROG} set --db {db} units {short_id(u.id)} task_id=TASK", file=out)
+        print(f"   off it: {PROG} set --db {db} units {short_id(u.id)} status=available", file=out)
+
+
 def _to_reconcile(store: Store) -> str | None:
     """What this console holds to reconcile, said after merging what came
     (a transfer file, a sync): "2 conflicts and 1 unit twice to reconcile:
     crisis-console conflicts --db ops.db lists them"; None if nothing."""
-    said = to_reconcile(store.open_conflict_count(), store.twin_count())
+    said = to_reconcile(store.open_conflict_count(), store.twin_count(), store.stranded_count())
     return f"{said} to reconcile: {PROG} conflicts --db {shlex.quote(str(store.path))} lists them" if said else None
 
 

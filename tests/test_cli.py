@@ -2,6 +2,7 @@ import csv
 import io
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -444,6 +445,38 @@ def test_merge_tasks_makes_a_task_entered_twice_one_with_its_units(tmp_path, cap
     assert code == 0 and out.startswith("Undid: Evacuate Elm St: 2 tasks merged into one")
     assert len(json.loads(run(capsys, "list", "--db", eoc, "tasks", "--json")[1])) == 2
     assert json.loads(run(capsys, "list", "--db", eoc, "units", "--json")[1])[0]["task_id"] == second["id"]
+
+
+def test_a_unit_put_on_a_task_merged_away_meanwhile_is_listed_with_the_commands_that_settle_it(tmp_path, capsys):
+    eoc, fire, f = tmp_path / "eoc.db", tmp_path / "fire.db", tmp_path / "x.changes"
+    run(capsys, "--agency", "EOC", "--operator", "Capt. Ortiz", "add", "--db", eoc, "tasks", "title=Evacuate Elm St")
+    run(capsys, "add", "--db", eoc, "tasks", "title=Elm St evacuation", "status=assigned")
+    run(capsys, "add", "--db", eoc, "units", "callsign=E-12", "agency=County Fire", "kind=Engine")
+    first, second = (t["id"] for t in sorted(json.loads(run(capsys, "list", "--db", eoc, "tasks", "--json")[1]),
+                                             key=lambda t: t["title"], reverse=True))
+    run(capsys, "changes", "export", "--db", eoc, f)
+    run(capsys, "changes", "import", "--db", fire, f)
+    run(capsys, "--agency", "EOC", "--operator", "Capt. Ortiz", "merge", "--db", eoc, "--tasks", first, second)
+    run(capsys, "set", "--db", fire, "units", "E-12", f"task_id={second}", "status=on scene")
+    run(capsys, "changes", "export", "--db", fire, f)
+    code, out, _ = run(capsys, "changes", "import", "--db", eoc, f)
+    assert out.splitlines()[-1] == (f"1 unit on a deleted task to reconcile: crisis-console conflicts --db {eoc} "
+                                    "lists them")
+    assert "stranded      1 unit on a deleted task" in run(capsys, "info", "--db", eoc)[1]
+    assert json.loads(run(capsys, "info", "--db", eoc, "--json")[1])["stranded"] == 1
+    code, out, _ = run(capsys, "conflicts", "--db", eoc)
+    lines = out.splitlines()
+    assert lines[0] == "no open conflicts"
+    assert re.match(r"E-12 is on Elm St evacuation, a task merged into Evacuate Elm St by EOC \(Capt\. Ortiz\) at "
+                    r"\S+Z, put on it on a console that had not seen that:$", lines[1]), lines[1]
+    command = lines[2].split(": ", 1)[1]
+    assert command.endswith(f"task_id={first[-8:]} status=on_scene")
+    assert "task_id=TASK" in lines[3] and "status=available" in lines[4]
+    code, out, err = run(capsys, *shlex.split(command)[1:])
+    assert code == 0, err
+    (unit,) = json.loads(run(capsys, "list", "--db", eoc, "units", "--json")[1])
+    assert (unit["task_id"], unit["status"]) == (first, "on_scene")
+    assert run(capsys, "conflicts", "--db", eoc)[1] == "no open conflicts\n"
 
 
 def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
