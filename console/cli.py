@@ -31,6 +31,7 @@ from console.store import (
     default_db_path,
     short_id,
     side_shown,
+    stranded_how,
     to_reconcile,
 )
 from console.sync import identity
@@ -838,11 +839,8 @@ def _stranded_lines(store: Store, out) -> None:
     db = shlex.quote(str(store.path))
     for x in store.stranded():
         u = x.unit
-        by = f"by {x.deleted_by} at {x.deleted_at}"
-        how = (f"merged into {x.into_title} {by}" if x.into else f"merged {by} into a task deleted since"
-               if x.merged else f"deleted {by}")
-        print(f"{u.callsign} is on {x.title}, a task {how}, put on it on a console that had not seen that:",
-              file=out)
+        print(f"{u.callsign} is on {x.title}, a task {stranded_how(x)}, put on it on a console that had not "
+              "seen that:", file=out)
         if x.into:
             print(f"   onto the task kept: {PROG} set --db {db} units {short_id(u.id)} task_id={short_id(x.into)} "
                   f"status={u.status}", file=out)

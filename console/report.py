@@ -83,6 +83,9 @@ class Report:
     unstaffed_total: int = 0  # tasks still to do that no unit is on
     # Callsigns on several units (added on consoles apart), and on how many: counted more than once.
     twins: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+    # Units on a deleted task (put on it at a console that had not seen it deleted or merged
+    # away): (callsign, the task's title, the title of the task it was merged into, if any).
+    stranded: list[tuple[str, str, str | None]] = dataclasses.field(default_factory=list)
 
 
 def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = None,
@@ -106,6 +109,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
         outbox = store.outbox()
         conflicts = store.open_conflict_count()
         twins = [(t.callsign, len(t.units)) for t in store.twins()]
+        stranded = [(x.unit.callsign, x.title, x.into_title) for x in store.stranded()]
         timers = dict(STATUS_TIMERS if timers is None else timers)
         to_check = _units_to_check(store, timers, now_ms)
     by_agency: dict[str, dict[str, int]] = {}
@@ -133,7 +137,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
                   to_do_total=to_do_total, overdue_total=overdue,
                   resources_total=resources_total, notes_total=sum(k for _, k in journal.values()),
                   to_check=to_check[:limit] if limit else to_check, timers=timers, to_check_total=len(to_check),
-                  unstaffed_total=unstaffed, twins=twins)
+                  unstaffed_total=unstaffed, twins=twins, stranded=stranded)
 
 
 def _units_to_check(store: Store, timers: dict[str, int], now_ms: int) -> list[CheckLine]:
@@ -209,6 +213,10 @@ def _currency(r: Report) -> list[str]:
     twins = [f"{', '.join(f'{c} is on {n} units' for c, n in r.twins[:10])}{' …' if len(r.twins) > 10 else ''} "
              f"(added on consoles apart): counted {'twice' if len(r.twins) == 1 and r.twins[0][1] == 2 else 'so'} "
              "above until merged, or renamed if they are different units."] if r.twins else []
+    twins += [f"{c} is on {t}, a task {f'merged into {into}' if into else 'deleted'} on another console that had "
+              "not seen it put on it: listed under no task above until put on one." for c, t, into in r.stranded[:10]]
+    if len(r.stranded) > 10:
+        twins.append(f"… and {len(r.stranded) - 10} more units on a deleted task.")
     if not r.peers:
         return ["No other console is trusted: this is one console's picture only, and nothing made here has "
                 "been sent anywhere.", *twins]

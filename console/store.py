@@ -223,6 +223,15 @@ class Stranded:
     into_title: str | None = None
 
 
+def stranded_how(x: Stranded, when: str | None = None) -> str:
+    """How a stranded unit's task went, as a person reads it: "merged into
+    Evacuate Elm St by EOC (Capt. Ortiz) at 2026-11-26T14:05:09Z" (or at
+    `when`, the time as the reader's clock says it)."""
+    by = f"by {x.deleted_by} at {when or x.deleted_at}"
+    return (f"merged into {x.into_title} {by}" if x.into else f"merged {by} into a task deleted since"
+            if x.merged else f"deleted {by}")
+
+
 def to_reconcile(conflicts: int, twins: int, stranded: int = 0) -> str:
     """What there is to reconcile, in words, as the window and the command
     line say it: "2 conflicts, 1 unit twice and 1 unit on a deleted task"

@@ -128,6 +128,32 @@ def test_the_report_says_a_unit_added_on_two_consoles_is_counted_twice(store, tm
     assert r.twins == [] and "consoles apart" not in report.as_text(r) and r.unit_total.total == 4
 
 
+def test_the_report_says_a_unit_on_a_task_merged_away_is_under_no_task(store, tmp_path):
+    """A field console that had not seen Levee and Levee breach merged
+    puts E-30 on the one merged away: the report's tasks cannot list it,
+    so it says where it is, until it is put on a task."""
+    a = store.add("tasks", {"title": "Levee breach", "status": "assigned"})
+    b = store.add("tasks", {"title": "Levee", "status": "assigned"})
+    e30 = store.add("units", {"callsign": "E-30", "agency": "County Fire", "kind": "x"})
+    with Store(tmp_path / "field.db", agency="County Fire", operator="Cpl. Diaz", wall=store.clock.wall) as field:
+        for part in store.changes_since({}):
+            field.apply(part)
+        store.merge_tasks([a, b])
+        field.update("units", e30, {"task_id": b})
+        for part in field.changes_since({}):
+            store.apply(part)
+    r = report.build(store, now_ms=NOW)
+    kept = store.get("tasks", a).title
+    assert r.stranded == [("E-30", "Levee", kept)]
+    said = (f"E-30 is on Levee, a task merged into {kept} on another console that had not seen it put on it: "
+            "listed under no task above until put on one.")
+    assert said in " ".join(report.as_text(r).split())
+    assert said in " ".join(report.as_html(r).split())
+    store.update("units", e30, {"task_id": a})
+    r = report.build(store, now_ms=NOW)
+    assert r.stranded == [] and "under no task" not in report.as_text(r)
+
+
 def test_an_agency_written_two_ways_on_consoles_apart_is_one_line(store, tmp_path):
     with Store(tmp_path / "field.db", agency="County EMS", operator="Cpl. Diaz", wall=store.clock.wall) as field:
         field.add("units", {"callsign": "M-9", "agency": "county  EMS", "kind": "x", "status": "on_scene",

@@ -3343,3 +3343,73 @@ def test_units_entered_twice_under_two_callsigns_are_merged_from_the_board(windo
     u = demo_store.get("units", a)
     assert (u.callsign, u.status, u.personnel) == ("Amb 77", "en_route", 2)
     assert [x.id for x in demo_store.list("units") if x.callsign in ("A77", "Amb 77")] == [a]
+
+
+def test_a_unit_put_on_a_task_merged_away_meanwhile_is_marked_and_put_right(window, demo_store, tmp_path, qtbot,
+                                                                             monkeypatch):
+    """The EOC merges the two Elm Street tasks; a field console that had
+    not seen it puts E-91, E-92 and E-93 on the one merged away. Once its
+    changes arrive, the boards mark their tasks, the button and the title
+    count them, and the reconcile view puts each on the task kept (as it
+    is), on another, or off it."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QInputDialog
+
+    from console import transfer
+
+    first = demo_store.add("tasks", {"title": "Evacuate Elm St"})
+    second = demo_store.add("tasks", {"title": "Elm St evacuation"})
+    demo_store.add("units", {"callsign": "E-90", "agency": "County Fire", "kind": "Engine", "task_id": second})
+    units = [demo_store.add("units", {"callsign": f"E-9{i}", "agency": "County Fire", "kind": "Engine"})
+             for i in (1, 2, 3)]
+    transfer.export_changes(demo_store, tmp_path / "out.changes")
+    window.bridge.merge_tasks([first, second])
+    with Store(tmp_path / "field.db", agency="County Fire", operator="Lt. Ray") as field:
+        transfer.import_changes(field, tmp_path / "out.changes")
+        field.update_many("units", units, {"task_id": second, "status": "on scene"})
+        transfer.export_changes(field, tmp_path / "field.changes")
+    with Store(demo_store.path) as other_connection:
+        transfer.import_changes(other_connection, tmp_path / "field.changes")
+    qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
+    assert window.conflicts_button.text() == "3 units on a deleted task to reconcile"
+    assert window.windowTitle().startswith("3 units on a deleted task · ")
+    m = window.models["units"]
+    col = [k for k, _ in m.columns].index("task")
+    index = m.index(m._row_of(units[0]), col)
+    assert index.data() == "Elm St evacuation"
+    assert index.data(Qt.ItemDataRole.BackgroundRole) is not None
+    assert index.data(Qt.ItemDataRole.ToolTipRole).startswith(
+        f"E-91 is on Elm St evacuation, a task merged into Evacuate Elm St by {demo_store.agency} (Dana) at ")
+
+    dialog = window.open_reconcile()
+    tops = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
+    assert [t.text(0) for t in tops] == [f"unit E-9{i}: on Elm St evacuation, a deleted task" for i in (1, 2, 3)]
+    top = tops[0]
+    assert [top.child(i).text(1) for i in range(top.childCount())] == [
+        "put it on Evacuate Elm St, the task it was merged into, as it is (on scene)",
+        "take it off the task: available"]
+    dialog.tree.setCurrentItem(top)
+    dialog.keep_selected()
+    assert dialog.error.text().startswith("Select where to put the unit")
+    dialog.tree.setCurrentItem(top.child(0))
+    dialog.keep_selected()
+    assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 2
+    u = demo_store.get("units", units[0])
+    assert (u.task_id, u.status) == (first, "on_scene")
+    qtbot.waitUntil(lambda: window.conflicts_button.text() == "2 units on a deleted task to reconcile",
+                    timeout=5000)
+    # Put on another task, picked by its title.
+    dialog.tree.setCurrentItem(dialog.tree.topLevelItem(0))
+    levee = next(t for t in demo_store.list("tasks") if t.title == "Sandbag levee breach at Riverside Park")
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: (levee.title, True))
+    dialog.enter_value()
+    assert dialog.error.text() == "" and dialog.tree.topLevelItemCount() == 1
+    assert demo_store.get("units", units[1]).task_id == levee.id
+    # Keep what the boards show, for such a unit: onto the task kept, as it is.
+    dialog.tree.selectAll()
+    dialog.keep_shown()
+    assert dialog.tree.topLevelItemCount() == 0
+    u = demo_store.get("units", units[2])
+    assert (u.task_id, u.status, demo_store.stranded()) == (first, "on_scene", [])
+    qtbot.waitUntil(lambda: not window.conflicts_button.isVisible(), timeout=5000)
+    assert not window.windowTitle().startswith("1 unit")

@@ -847,7 +847,8 @@ class ReconcileDialog(QDialog):
         self.keep_shown_button.setObjectName("keepShown")
         self.keep_shown_button.setToolTip("For every selected conflict: keep the option marked 'shown now'. "
                                           "For every selected callsign on several units: merge them into the "
-                                          "first added (unit 1), with its values.")
+                                          "first added (unit 1), with its values. For every selected unit "
+                                          "on a task merged into another: put it on that one, as it is.")
         self.keep_button.clicked.connect(self.keep_selected)
         self.new_button.clicked.connect(self.enter_value)
         self.keep_shown_button.clicked.connect(self.keep_shown)
@@ -859,8 +860,10 @@ class ReconcileDialog(QDialog):
                        "edited on the same consoles are one item: an option keeps one console's side of them "
                        "all (expand it to pick its fields one by one). Select several conflicts to settle "
                        "them together, or an option of each (Ctrl+click) to keep them all. A callsign on two "
-                       "units, added on consoles apart, is listed last: if they are the same unit, keep the "
-                       "one whose values are right, and they become one; if not, enter a new callsign for one.")
+                       "units, added on consoles apart, is listed after them: if they are the same unit, keep the "
+                       "one whose values are right, and they become one; if not, enter a new callsign for one. "
+                       "Last, a unit put on a task at a console that had not seen the task deleted (or merged "
+                       "into another): put it on a task, or off it.")
         intro.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
@@ -927,6 +930,8 @@ class ReconcileDialog(QDialog):
             self.tree.addTopLevelItem(top)
         for tw in self.bridge.store.twins():
             self.tree.addTopLevelItem(self._twins_item(said, tw))
+        for x in self.bridge.store.stranded():
+            self.tree.addTopLevelItem(self._stranded_item(said, x))
         for i in range(self.tree.topLevelItemCount()):
             self.tree.topLevelItem(i).setExpanded(True)
         for col in range(4):
@@ -984,6 +989,32 @@ class ReconcileDialog(QDialog):
             top.addChild(child)
         return top
 
+    @staticmethod
+    def _stranded_item(said: _Wording, x) -> QTreeWidgetItem:
+        """A unit on a deleted task: put it on the task that one was merged
+        into (as it is), or off it; or on another (Enter a new value)."""
+        u = x.unit
+        top = QTreeWidgetItem([f"unit {u.callsign}: on {x.title}, a deleted task", "", x.deleted_by,
+                               said.when(x.deleted_at)])
+        top.setData(0, STRANDED_ROLE, (u.id, None))
+        how = "merged into another task" if x.merged else "deleted"
+        top.setToolTip(0, f"{x.title} was {how} on a console that had not seen {u.callsign} put on it: the boards "
+                          "show the unit on no task still there. Put it on a task, or off it.")
+        options = ([(f"put it on {x.into_title}, the task it was merged into, as it is ({model.label(u.status)})",
+                     {"task_id": x.into, "status": u.status})] if x.into else []) + [
+            ("take it off the task: available", {"status": "available"})]
+        for n, (value, values) in enumerate(options, 1):
+            child = QTreeWidgetItem([f"  option {n}", value, "", ""])
+            child.setData(0, STRANDED_ROLE, (u.id, values))
+            child.setToolTip(0, "Keep this option; or Enter a new value… to put the unit on another task.")
+            top.addChild(child)
+        return top
+
+    def _stranded_selected(self) -> tuple[str, dict | None] | None:
+        """The unit on a deleted task selected: (its id, the values of the option picked or None)."""
+        item = self.tree.currentItem()
+        return item.data(0, STRANDED_ROLE) if item is not None else None
+
     def _selected(self) -> dict[str, int | None] | None:
         item = self.tree.currentItem()
         return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
@@ -1010,6 +1041,13 @@ class ReconcileDialog(QDialog):
                 return
             self.error.clear()
             self.reload()
+            return
+        if not picked and (stranded := self._stranded_selected()) is not None:
+            unit_id, values = stranded
+            if values is None:
+                self.error.setText("Select where to put the unit (or enter another task for it).")
+                return
+            self._put(unit_id, values)
             return
         if not picked:
             sel = self._selected()
@@ -1045,6 +1083,10 @@ class ReconcileDialog(QDialog):
         if twins is not None:
             self._rename(twins[1], text)
             return
+        stranded = self._stranded_selected()
+        if stranded is not None:
+            self._put_on_task(stranded[0], text)
+            return
         sel = self._selected()
         if not sel:
             self.error.setText("Select a conflict.")
@@ -1074,6 +1116,31 @@ class ReconcileDialog(QDialog):
             if text is None:
                 return
         self._resolve(ids[0], raw=text)
+
+    def _put(self, unit_id: str, values: dict) -> None:
+        try:
+            self.bridge.update("units", unit_id, values)
+        except (ValidationError, StoreError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+        self.reload()
+
+    def _put_on_task(self, unit_id: str, task_id: str | None) -> None:
+        """Put a unit on a deleted task on another task: `task_id` as given,
+        or picked from the tasks still to do, by title."""
+        store = self.bridge.store
+        if task_id is None:
+            tasks = task_choices(store.list("tasks"))
+            if not tasks:
+                self.error.setText("No task to put it on: take it off the task instead.")
+                return
+            keys, names = [k for k, _ in tasks], [n for _, n in tasks]
+            choice, ok = QInputDialog.getItem(self, "Put the unit on a task", "Task:", names, 0, False)
+            if not ok or choice not in names:
+                return
+            task_id = keys[names.index(choice)]
+        self._put(unit_id, {"task_id": task_id})
 
     def _rename(self, unit_id: str | None, text: str | None) -> None:
         """Give one of the units that share a callsign another: they are
@@ -1136,7 +1203,11 @@ class ReconcileDialog(QDialog):
         # A callsign on several units: merged into the first added, as it is (two
         # consoles loading one roster apart make dozens at once).
         twins = list(dict.fromkeys(t[0] for item in items if (t := item.data(0, TWINS_ROLE))))
-        if not chosen and not twins:
+        # A unit on a task merged into another: onto that one, as it is.
+        moves = {x.unit.id: x for x in self.bridge.store.stranded() if x.into}
+        picked_units = dict.fromkeys(d[0] for d in (item.data(0, STRANDED_ROLE) for item in items) if d)
+        stranded = [moves[u] for u in picked_units if u in moves]
+        if not chosen and not twins and not stranded:
             self.error.setText("Select the conflicts to settle (Ctrl+A selects them all).")
             return
         if twins and QMessageBox.question(
@@ -1153,6 +1224,8 @@ class ReconcileDialog(QDialog):
                     self.bridge.resolve_many({cid: store.conflict(cid).shown for cid in chosen})
                 if twins:
                     self.bridge.merge_many([list(ids) for ids in twins])
+                for x in stranded:
+                    self.bridge.update("units", x.unit.id, {"task_id": x.into, "status": x.unit.status})
         except (ValidationError, StoreError) as exc:
             self.error.setText(f"Not all settled: {exc}. What is left is listed; try again.")
         else:
@@ -1188,12 +1261,18 @@ def _sides(c) -> list[list[tuple[int, object]]]:
 
 # Where a reconciliation item keeps what it says of a callsign on several units.
 TWINS_ROLE = Qt.ItemDataRole.UserRole + 1
+# ... and of a unit on a deleted task.
+STRANDED_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 def renames_units(cs) -> bool:
-    """Whether a commit may have put a callsign on a second unit, or taken
-    one off: a unit added, deleted or restored, or a callsign changed."""
-    return any(c.table == "units" and c.field in ("*", "callsign", "deleted") for c in getattr(cs, "changes", ()))
+    """Whether a commit may have changed what there is to reconcile besides
+    conflicts: put a callsign on a second unit or taken one off (a unit
+    added, deleted or restored, a callsign changed), or left a unit on a
+    deleted task or taken it off (a unit's task changed, a task deleted or
+    restored)."""
+    return any((c.table == "units" and c.field in ("*", "callsign", "deleted", "task_id"))
+               or (c.table == "tasks" and c.field == "deleted") for c in getattr(cs, "changes", ()))
 
 
 class _Wording:

@@ -193,8 +193,10 @@ class RecordsModel(QAbstractTableModel):
         self._assign_queue: list[str] = []
         # Rows with an open conflict -> its fields (see set_conflicts).
         self.conflicts: dict[str, frozenset[str]] = {}
-        # Units whose callsign another unit has too -> what to say of it.
-        self.twin_tips: dict[str, str] = {}
+        # Rows marked as to reconcile for another reason than a conflict (a
+        # unit whose callsign another has too, a unit on a deleted task) ->
+        # (the fields so marked, what to say of it).
+        self.reconcile_tips: dict[str, tuple[frozenset[str], str]] = {}
         # Cells changed elsewhere lately: (row id, field; "*": the whole row, new) -> when (see
         # mark_fresh), and the same in the order marked, to forget them oldest first. Flat, so that a
         # catch-up of thousands of rows makes no container per row for the collector to go through.
@@ -530,10 +532,11 @@ class RecordsModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if self.conflicts and self.in_conflict(rec, key):
-                tip = self.twin_tips.get(rec.id)
-                if tip is None:
+                marked = self.reconcile_tips.get(rec.id)
+                if marked is None:
                     return CONFLICT_TIP
-                return tip if self.conflicts[rec.id] == {"callsign"} else f"{tip}\n{CONFLICT_TIP}"
+                fields, tip = marked
+                return tip if self.conflicts[rec.id] <= fields else f"{tip}\n{CONFLICT_TIP}"
             if self.fresh and (age := self.freshness(rec, key)) is not None:
                 return f"Changed on another console {span_text(age)} ago"
             if key in ("status", "since") and self.table == "units":

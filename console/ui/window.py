@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from console import backup, clock, csv_rows, model, report, seed
 from console.model import ValidationError
-from console.store import StoreError, Undone, to_reconcile
+from console.store import StoreError, Undone, stranded_how, to_reconcile
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
     AssignUnitsDialog,
@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         # What needs someone here goes before the title (see _show_attention).
         self._title = f"Crisis console — {self.store.agency} — {self.store.path.name}"
         self._attention: dict[str, object] = {}
-        self.conflicts = self.twins = self.to_check = self.overdue = 0
+        self.conflicts = self.twins = self.stranded = self.to_check = self.overdue = 0
         self.alarm = ""  # the banner's first words, while it shows: OFFLINE, SYNC STOPPED, ...
         self.setWindowTitle(self._title)
         icon = seed.resources_dir() / "icons" / "console.svg"
@@ -1422,7 +1422,7 @@ class MainWindow(QMainWindow):
             self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
             # A unit may have checked in: read again at the next count.
             self._stale_check_ins.update(self._checked_in)
-        if cs.conflicts or renames_units(cs):  # (a callsign may be on two units, or no longer)
+        if cs.conflicts or renames_units(cs):  # (a callsign on two units, a unit on a deleted task...)
             if cs.local:
                 self._refresh_conflicts()  # this person's own resolution: at once
             elif not self._conflicts_timer.isActive():
@@ -1438,29 +1438,46 @@ class MainWindow(QMainWindow):
         apart), whose callsign cells are marked as a conflict's are."""
         conflicted = self.store.conflicted()
         twins = self.store.twins()
+        stranded = self.store.stranded()
         units = dict(conflicted.get("units", {}))
-        tips = {}
+        tips: dict[str, tuple[frozenset[str], str]] = {}
+
+        def mark(unit_id: str, fld: str, tip: str) -> None:
+            units[unit_id] = units.get(unit_id, frozenset()) | {fld}
+            fields, said = tips.get(unit_id, (frozenset(), ""))
+            tips[unit_id] = (fields | {fld}, f"{said}\n{tip}" if said else tip)
+
         for tw in twins:
             others = len(tw.units) - 1
             for x in tw.units:
-                units[x.unit.id] = units.get(x.unit.id, frozenset()) | {"callsign"}
-                tips[x.unit.id] = (f"{x.unit.callsign}: {others} other unit{'s' if others != 1 else ''} "
-                                   f"{'has' if others == 1 else 'have'} this callsign, added on consoles apart "
-                                   f"(this one by {x.agency}, {x.operator}). The same unit? Merge them; different "
-                                   "units? Rename one (Sync ▸ Reconcile conflicts, Ctrl+R).")
+                mark(x.unit.id, "callsign", f"{x.unit.callsign}: {others} other unit{'s' if others != 1 else ''} "
+                     f"{'has' if others == 1 else 'have'} this callsign, added on consoles apart "
+                     f"(this one by {x.agency}, {x.operator}). The same unit? Merge them; different "
+                     "units? Rename one (Sync ▸ Reconcile conflicts, Ctrl+R).")
+        def when(x) -> str:
+            return f"{local_time(x.deleted_at, seconds=False)} {zone_name()}"
+
+        for x in stranded:
+            mark(x.unit.id, "task_id", f"{x.unit.callsign} is on {x.title}, a task {stranded_how(x, when(x))}, "
+                 "put on it on a console that had not seen that. Put it on "
+                 + (f"{x.into_title}, " if x.into else "") + "another task, or off it (Sync ▸ Reconcile conflicts, "
+                 "Ctrl+R).")
         conflicted["units"] = units
         for table, m in self.models.items():
             if table == "units":
-                m.twin_tips = tips
+                m.reconcile_tips = tips
             m.set_conflicts(conflicted.get(table, {}))
         n = self.conflicts = self.store.open_conflict_count()
         t = self.twins = len(twins)
-        self.conflicts_button.setText(f"{to_reconcile(n, t)} to reconcile")
+        st = self.stranded = len(stranded)
+        self.conflicts_button.setText(f"{to_reconcile(n, t, st)} to reconcile")
         self.conflicts_button.setToolTip(
             "Edits made at the same time on different consoles" + (
                 "; callsigns on two units, added on consoles apart: " + ", ".join(tw.callsign for tw in twins[:10])
-                + (" …" if t > 10 else "") if t else ""))
-        self.conflicts_button.setVisible(n > 0 or t > 0)
+                + (" …" if t > 10 else "") if t else "") + (
+                "; units on a deleted task: " + ", ".join(x.unit.callsign for x in stranded[:10])
+                + (" …" if st > 10 else "") if st else ""))
+        self.conflicts_button.setVisible(n > 0 or t > 0 or st > 0)
         self._show_attention()
 
     def set_title(self, title: str) -> None:
@@ -1474,11 +1491,12 @@ class MainWindow(QMainWindow):
         minimised ("OFFLINE · 2 conflicts · 3 units to check · 1 task overdue
         — Crisis console — ..."); and when something more needs it, the
         taskbar entry asks for attention until the window is brought up."""
-        counts = {"conflicts": self.conflicts, "twins": self.twins, "to_check": self.to_check,
-                  "overdue": self.overdue}
+        counts = {"conflicts": self.conflicts, "twins": self.twins, "stranded": self.stranded,
+                  "to_check": self.to_check, "overdue": self.overdue}
         parts = [self.alarm] if self.alarm else []
         for n, one, many in ((self.conflicts, "conflict", "conflicts"),
                              (self.twins, "unit twice", "units twice"),
+                             (self.stranded, "unit on a deleted task", "units on a deleted task"),
                              (self.to_check, "unit to check", "units to check"),
                              (self.overdue, "task overdue", "tasks overdue")):
             if n:
@@ -1641,8 +1659,7 @@ class MainWindow(QMainWindow):
         else:
             span = span_text(time.monotonic() - away["started"]) if away["started"] is not None else ""
         got, gave = max(0, received - away["received"]), max(0, sent - away["sent"])
-        conflicts, twins = self.store.open_conflict_count(), self.store.twin_count()
-        said = to_reconcile(conflicts, twins)
+        said = to_reconcile(self.store.open_conflict_count(), self.store.twin_count(), self.store.stranded_count())
         text = (f"Back online{f' after {span} offline' if span else ''}: {got:,} change{'s' if got != 1 else ''} "
                 f"received, {gave:,} sent; "
                 + (f"{said} to reconcile (Ctrl+R)" if said else "no conflicts to reconcile"))
