@@ -18,7 +18,8 @@ from console import clock, model
 from console.store import Store, StoreError
 
 OPS = ["add_unit", "add_resource", "set_status", "set_location", "assign", "delete", "restore", "stock", "resolve",
-       "undo", *["add_shared", "merge"] * 3]  # (a callsign on two units needs adds apart, then a merge)
+       "undo", *["add_shared", "merge"] * 3,  # (a callsign on two units needs adds apart, then a merge)
+       *["add_task", "merge_tasks"] * 2]  # (a task entered twice, merged: units on it moved, or left stranded)
 LOCATIONS = ["Levee", "Main St", "Elm St"]
 
 replica = st.integers(0, 4)
@@ -117,6 +118,14 @@ def run_op(store, op, pick, val, rng_tasks):
             keep = tw.units[val % len(tw.units)].unit
             store.merge_units([x.unit.id for x in tw.units], keep=keep.id)
             event("merged units" + (", taking another's status" if keep.status != tw.units[0].unit.status else ""))
+    elif op == "add_task":
+        store.add("tasks", {"title": f"T{pick % 3}", "status": ["open", "assigned", "in_progress"][val % 3]})
+    elif op == "merge_tasks":
+        tasks = store.list("tasks")
+        if len(tasks) > 1:
+            picked = random.Random(pick).sample(tasks, 2 + (val % 2 if len(tasks) > 2 else 0))
+            store.merge_tasks([t.id for t in picked], keep=picked[val % len(picked)].id)
+            event("merged tasks" + (" with units on them" if any(t.assigned_units for t in picked) else ""))
     elif op == "add_resource":
         store.add("resources", {"name": f"R{pick}", "kind": "Supply", "agency": "PW", "quantity": val % 500_000 / 1000})
     elif op in ("set_status", "set_location", "assign", "delete") and units:
@@ -230,6 +239,10 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
                     assert values[c.field] == (int(picked.value) if isinstance(picked.value, bool) else picked.value)
             for s in stores[1:]:
                 assert s.conflicts() == stores[0].conflicts()
+                # Units on a deleted task (assigned apart from a merge or a delete): listed alike.
+                assert s.stranded() == stores[0].stranded()
+            if stores[0].stranded_count():
+                event("a unit left on a deleted task")
         finally:
             for s in stores:
                 s.close()
