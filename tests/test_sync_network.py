@@ -95,7 +95,7 @@ def test_partition_and_heal(consoles):
         levee, elm = s.add("tasks", {"title": "Levee"}), s.add("tasks", {"title": "Elm St"})
         unit = s.add("units", {"callsign": "E-12", "agency": "F", "kind": "Engine"})
         bags = s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 1000})
-    twins = []
+    twins, tasks = [], []
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay:
@@ -114,6 +114,12 @@ def test_partition_and_heal(consoles):
                 s.add("units", {"callsign": "Medic 7", "agency": "EMS", "kind": "Ambulance"})
             with police.open() as s:
                 s.add("units", {"callsign": "MEDIC 7", "agency": "EMS", "kind": "Ambulance", "status": "on scene"})
+            # The Main St sandbagging entered on both sides, Police's staffed.
+            with fire.open() as s:
+                tasks.append(s.add("tasks", {"title": "Sandbag Main St"}))
+            with police.open() as s:
+                tasks.append(s.add("tasks", {"title": "Main St sandbags", "priority": "high"}))
+                s.update("units", "2A12", {"task_id": tasks[-1]})
             async with Engine(fire.path, peers=[url(relay)]), Engine(police.path, peers=[url(relay)]):
                 await until(lambda: converged(r, fire, police), what="heal")
                 for c in (r, fire, police):
@@ -123,6 +129,9 @@ def test_partition_and_heal(consoles):
                 # Police merges them, keeping its own unit's values, while connected.
                 with police.open() as s:
                     s.merge_units([x.unit.id for x in twins[0][0].units], keep=twins[0][0].units[1].unit.id)
+                # Fire merges the two tasks, keeping Police's values.
+                with fire.open() as s:
+                    s.merge_tasks(tasks, keep=tasks[1])
                 await until(lambda: converged(r, fire, police), what="merge")
 
     arun(main())
@@ -134,6 +143,10 @@ def test_partition_and_heal(consoles):
         assert s.twins() == t.twins() == []
         medic = s.get("units", twins[0][0].units[0].unit.id)  # the first added, with Police's values
         assert medic.status == "on_scene" and medic == t.get("units", medic.id)
+        main_st = [x for x in t.list("tasks") if "Main" in x.title]
+        assert main_st == [x for x in s.list("tasks") if "Main" in x.title]
+        assert [(x.id, x.title, x.priority, x.assigned_units) for x in main_st] == [
+            (tasks[0], "Main St sandbags", "high", ("2A12",))]
 
 
 class CuttingProxy:
