@@ -14,8 +14,11 @@ process per database (the consoles' and the relay's), editing as a window
 would: statuses, assignments, stock drawn and added, notes, new, deleted and
 restored units (half of them with a callsign from a pool of 40 that the
 others add too, so that the same callsign lands on two units), retitled
-tasks, its own last operation undone (or redone), conflicts reconciled and
-units on one callsign merged, with 10 to 80 ms between operations.
+tasks, new tasks (titles from a pool of 10 the others draw from too) and
+two tasks merged into one (with their units: a unit put meanwhile on the
+one merged away, elsewhere, is left on a deleted task), its own last
+operation undone (or redone), conflicts reconciled and units on one
+callsign merged, with 10 to 80 ms between operations.
 
 With `--window`, the first console is the desktop window instead (offscreen,
 its engine in its child process as always), and the figures add the
@@ -90,6 +93,7 @@ def state(db: Path) -> dict:
             out[t] = conn.execute(f"SELECT * FROM {t} ORDER BY {order}").fetchall()
         out["changes"] = conn.execute("SELECT count(*) FROM changes").fetchone()[0]
         out["twins"] = s.twin_count()
+        out["stranded"] = [(x.unit.id, x.task_id, x.into) for x in s.stranded()]
         return out
 
 
@@ -99,7 +103,7 @@ def state(db: Path) -> dict:
 def write(db: str, name: str, seconds: float, seed: int) -> None:
     """Edit `db` as a person at a window would, until `seconds` have passed."""
     rng = random.Random(seed)
-    done = gone = merged = 0
+    done = gone = merged = tasks_merged = 0
     with Store(db, operator=f"soak-{name}") as s:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -134,8 +138,19 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                     deleted = [u.id for u in s.list("units", deleted=True) if u.id not in set(units)]
                     if deleted:
                         s.update("units", rng.choice(deleted), {"deleted": False})
-                elif r < 0.9:
+                elif r < 0.86:
                     s.update("tasks", rng.choice(tasks), {"title": f"Task {name} {done}"})
+                elif r < 0.88:
+                    # A call the other consoles may enter too (see Store.merge_tasks).
+                    s.add("tasks", {"title": f"Sweep sector {rng.randint(1, 10)}"})
+                elif r < 0.9 and len(tasks) > 4:
+                    # Tasks entered twice, made one (with their units) with one's values.
+                    picked = rng.sample(tasks, 2)
+                    try:
+                        s.merge_tasks(picked, keep=rng.choice(picked))
+                        tasks_merged += 1
+                    except ValidationError:  # a conflict on one, or on a unit's task, to reconcile first
+                        pass
                 elif r < 0.95:
                     if s.last_operation is not None and s.last_operation.undoable:
                         try:
@@ -162,7 +177,8 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                 gone += 1
             time.sleep(rng.uniform(0.01, 0.08))
         mine = {"replica": s.replica_id, "last_seq": s.own_max_seq()}
-    print(json.dumps({"operations": done, "rows_gone": gone, "merged": merged, **mine}), flush=True)
+    print(json.dumps({"operations": done, "rows_gone": gone, "merged": merged, "tasks_merged": tasks_merged,
+                      **mine}), flush=True)
 
 
 # ------------------------------------------------------------------ window
@@ -385,8 +401,9 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
         print(f"backups    {backup_figures(folder, backups_seen, states[0] if states else None)}")
     print(f"converged  {'yes' if converged else 'NO'} within {took:.0f} s of healing (checked every second): "
           f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflict(s) and "
-          f"{states[0]['twins']} callsign(s) on two units on every console ({sum(o['merged'] for o in ops)} "
-          "merged meanwhile); "
+          f"{states[0]['twins']} callsign(s) on two units and {len(states[0]['stranded'])} unit(s) on a deleted "
+          f"task on every console ({sum(o['merged'] for o in ops)} unit and {sum(o['tasks_merged'] for o in ops)} "
+          "task merges meanwhile); "
           f"every writer's changes held up to its last with no gap: {'yes' if whole else 'NO'}"
           if converged else f"converged  NO after {took:.0f} s: logs in {tmp}")
 

@@ -222,6 +222,34 @@ def test_creating_a_unit_through_the_dialog_lands_in_the_store(window, qtbot, de
     qtbot.waitUntil(lambda: "E-99" in board_values(window, "units", "callsign"))
 
 
+def test_a_new_task_of_a_title_still_to_do_is_added_only_on_a_second_save(window, demo_store):
+    """The same call entered twice is caught as it is entered: the dialog
+    says which task has the title (letter case and spacing aside), and adds
+    the new one only when Saved again; a title of its own adds it at once."""
+    levee = next(t for t in demo_store.list("tasks") if t.title == "Sandbag levee breach at Riverside Park")
+    n = demo_store.counts()["tasks"]
+    dialog = RecordDialog(window.bridge, "tasks", parent=window)
+    dialog.fields["title"].setText("sandbag levee  breach at Riverside park")
+    dialog.save()
+    said = dialog.error.text()
+    assert said.startswith("'Sandbag levee breach at Riverside Park' is a task still to do already: "
+                           f"{levee.status.replace('_', ' ')}, {len(levee.assigned_units)} units on it")
+    assert "Save again to add it as it is" in said and demo_store.counts()["tasks"] == n
+    assert dialog.result() != dialog.DialogCode.Accepted
+    dialog.save()  # seen: added
+    assert dialog.result() == dialog.DialogCode.Accepted and demo_store.counts()["tasks"] == n + 1
+    other = RecordDialog(window.bridge, "tasks", parent=window)
+    other.fields["title"].setText("Sandbag levee breach, north end")
+    other.save()
+    assert other.result() == other.DialogCode.Accepted and demo_store.counts()["tasks"] == n + 2
+    # A task done or cancelled is no task still to do.
+    demo_store.update("tasks", other.saved_id, {"status": "completed"})
+    again = RecordDialog(window.bridge, "tasks", parent=window)
+    again.fields["title"].setText("Sandbag levee breach, north end")
+    again.save()
+    assert again.result() == again.DialogCode.Accepted and again.error.text() == ""
+
+
 def test_the_record_dialog_helps_type_what_repeats(window, qtbot, demo_store):
     """A new unit is of this console's agency unless changed, and an agency
     typed in another case is the one in use; the kinds and locations in use

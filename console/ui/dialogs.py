@@ -211,6 +211,7 @@ class RecordDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.saved_id: str | None = None
+        self._warned_title = ""  # a new task's title said to be a task's already (see _entered_already)
         self._auto_status = False  # the status set by picking a task, not by hand
         if self.hints:
             # "in 45m" counts down while the dialog stays open, and a clock
@@ -322,6 +323,8 @@ class RecordDialog(QDialog):
     def save(self) -> None:
         try:
             values = self.values()
+            if self.record is None and self.table.name == "tasks" and self._entered_already(values):
+                return
             if self.record is None:
                 self.saved_id = self.bridge.add(self.table.name, values)
             else:
@@ -336,6 +339,35 @@ class RecordDialog(QDialog):
             return
         self.accept()
 
+
+    def _entered_already(self, values: dict) -> bool:
+        """Whether a new task's title is a task's still to do (letter case
+        and spacing aside): the same call entered twice, by two people or
+        twice by one. Then say which, and add it only on a second Save."""
+        key = model.name_key(values.get("title") or "")
+        if not key or key == self._warned_title:
+            return False
+        store = self.bridge.store
+        same = [t for t in store.list("tasks") if t.status in OPEN_TASK and model.name_key(t.title or "") == key]
+        if not same:
+            return False
+        added = store.added_by("tasks", [t.id for t in same])
+
+        def said(t) -> str:
+            at, operator, agency = added[t.id]
+            on = len(t.assigned_units)
+            parts = (model.label(t.status), f"{on} unit{'s' if on != 1 else ''} on it" if on else "no unit on it",
+                     t.location, f"added by {agency} ({operator}) at "
+                     f"{local_time(clock.to_iso(at), seconds=False)} {zone_name()}")
+            return ", ".join(p for p in parts if p)
+
+        first = same[0]
+        more = f" (and {len(same) - 1} more)" if len(same) > 1 else ""
+        self.error.setText(f"{first.title!r} is a task still to do already: {said(first)}{more}. The same call? "
+                           "Cancel, and put units on that one. Another task? Give it a title of its own, or "
+                           "Save again to add it as it is.")
+        self._warned_title = key
+        return True
 
     def _changed_meanwhile(self, changed: dict) -> bool:
         """Whether a field this person changed was changed elsewhere while
@@ -1265,14 +1297,15 @@ TWINS_ROLE = Qt.ItemDataRole.UserRole + 1
 STRANDED_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
-def renames_units(cs) -> bool:
+def renames_units(cs, *, stranding: bool = True) -> bool:
     """Whether a commit may have changed what there is to reconcile besides
     conflicts: put a callsign on a second unit or taken one off (a unit
-    added, deleted or restored, a callsign changed), or left a unit on a
-    deleted task or taken it off (a unit's task changed, a task deleted or
-    restored)."""
-    return any((c.table == "units" and c.field in ("*", "callsign", "deleted", "task_id"))
-               or (c.table == "tasks" and c.field == "deleted") for c in getattr(cs, "changes", ()))
+    added, deleted or restored, a callsign changed), or (`stranding`) left
+    a unit on a deleted task or taken it off (a unit's task changed, a task
+    deleted or restored)."""
+    return any((c.table == "units" and (c.field in ("*", "callsign", "deleted")
+                                        or (stranding and c.field == "task_id")))
+               or (stranding and c.table == "tasks" and c.field == "deleted") for c in getattr(cs, "changes", ()))
 
 
 class _Wording:

@@ -1422,7 +1422,10 @@ class MainWindow(QMainWindow):
             self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
             # A unit may have checked in: read again at the next count.
             self._stale_check_ins.update(self._checked_in)
-        if cs.conflicts or renames_units(cs):  # (a callsign on two units, a unit on a deleted task...)
+        # (A callsign on two units, a unit on a deleted task. An edit made here
+        # can put no unit on a deleted task, only take one off: not looked
+        # for after every assignment made here, unless there are some.)
+        if cs.conflicts or renames_units(cs, stranding=not cs.local or self.stranded > 0):
             if cs.local:
                 self._refresh_conflicts()  # this person's own resolution: at once
             elif not self._conflicts_timer.isActive():
