@@ -14,7 +14,7 @@ from test_store import task, unit
 from test_undo import ticking
 
 from console.model import ValidationError
-from console.store import MERGE_LIMIT, NotFound
+from console.store import MERGE_LIMIT, NotFound, Store
 
 NAMES = itertools.count()  # each example of a property test its own files
 
@@ -236,3 +236,23 @@ def test_what_there_is_to_reconcile_is_said_in_one_line():
     assert to_reconcile(2, 0) == "2 conflicts"
     assert to_reconcile(0, 1, 1) == "1 unit twice and 1 unit on a deleted task"
     assert to_reconcile(4000, 2, 3) == "4,000 conflicts, 2 units twice and 3 units on a deleted task"
+
+
+def test_a_version_4_database_gets_the_deleted_tasks_index_and_lists_the_same(make_store, tmp_path):
+    eoc, fire, first, second, (e12, _, _) = apart(make_store)
+    eoc.update("units", e12, {"task_id": None, "status": "available"})
+    sync(eoc, fire)
+    eoc.merge_tasks([first, second])
+    fire.update("units", e12, {"task_id": second})
+    converge([eoc, fire])
+    before = eoc.stranded()
+    assert len(before) == 1
+    path = eoc.path
+    conn = eoc._conn
+    conn.execute("DROP INDEX tasks_deleted")
+    conn.execute("PRAGMA user_version = 4")
+    eoc.close()
+    with Store(path) as s:
+        assert s.info().schema_version == 5
+        assert s._conn.execute("SELECT name FROM sqlite_master WHERE name = 'tasks_deleted'").fetchone()
+        assert s.stranded() == before and s.stranded_count() == 1
