@@ -116,7 +116,10 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                     s.update("units", rng.choice(units), {"status": rng.choice(["available", "dispatched",
                                                                                  "en_route", "on_scene"])})
                 elif r < 0.5:
-                    s.update("units", rng.choice(units), {"task_id": rng.choice(tasks)})
+                    try:
+                        s.update("units", rng.choice(units), {"task_id": rng.choice(tasks)})
+                    except ValidationError:  # the task merged away by a peer since it was listed
+                        gone += 1
                 elif r < 0.6:
                     try:
                         s.adjust(rng.choice(stock), rng.choice([-3, -1, 2, 5]))

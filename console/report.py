@@ -213,8 +213,8 @@ def _currency(r: Report) -> list[str]:
     twins = [f"{', '.join(f'{c} is on {n} units' for c, n in r.twins[:10])}{' …' if len(r.twins) > 10 else ''} "
              f"(added on consoles apart): counted {'twice' if len(r.twins) == 1 and r.twins[0][1] == 2 else 'so'} "
              "above until merged, or renamed if they are different units."] if r.twins else []
-    twins += [f"{c} is on {t}, a task {f'merged into {into}' if into else 'deleted'} on another console that had "
-              "not seen it put on it: listed under no task above until put on one." for c, t, into in r.stranded[:10]]
+    twins += [f"{c} was put on {t} at a console that had not seen it {f'merged into {into}' if into else 'deleted'}: "
+              "listed under no task above until put on one." for c, t, into in r.stranded[:10]]
     if len(r.stranded) > 10:
         twins.append(f"… and {len(r.stranded) - 10} more units on a deleted task.")
     if not r.peers:

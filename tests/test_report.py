@@ -145,8 +145,8 @@ def test_the_report_says_a_unit_on_a_task_merged_away_is_under_no_task(store, tm
     r = report.build(store, now_ms=NOW)
     kept = store.get("tasks", a).title
     assert r.stranded == [("E-30", "Levee", kept)]
-    said = (f"E-30 is on Levee, a task merged into {kept} on another console that had not seen it put on it: "
-            "listed under no task above until put on one.")
+    said = (f"E-30 was put on Levee at a console that had not seen it merged into {kept}: listed under no task "
+            "above until put on one.")
     assert said in " ".join(report.as_text(r).split())
     assert said in " ".join(report.as_html(r).split())
     store.update("units", e30, {"task_id": a})

@@ -1437,8 +1437,9 @@ class MainWindow(QMainWindow):
 
     def _refresh_conflicts(self) -> None:
         """Mark what is to reconcile on the boards and count it: the open
-        conflicts, and the callsigns on several units (added on consoles
-        apart), whose callsign cells are marked as a conflict's are."""
+        conflicts, the callsigns on several units (added on consoles
+        apart), whose callsign cells are marked as a conflict's are, and
+        the units on a deleted task, whose task cells are."""
         conflicted = self.store.conflicted()
         twins = self.store.twins()
         stranded = self.store.stranded()
@@ -1450,6 +1451,9 @@ class MainWindow(QMainWindow):
             fields, said = tips.get(unit_id, (frozenset(), ""))
             tips[unit_id] = (fields | {fld}, f"{said}\n{tip}" if said else tip)
 
+        def when(x) -> str:
+            return f"{local_time(x.deleted_at, seconds=False)} {zone_name()}"
+
         for tw in twins:
             others = len(tw.units) - 1
             for x in tw.units:
@@ -1457,9 +1461,6 @@ class MainWindow(QMainWindow):
                      f"{'has' if others == 1 else 'have'} this callsign, added on consoles apart "
                      f"(this one by {x.agency}, {x.operator}). The same unit? Merge them; different "
                      "units? Rename one (Sync ▸ Reconcile conflicts, Ctrl+R).")
-        def when(x) -> str:
-            return f"{local_time(x.deleted_at, seconds=False)} {zone_name()}"
-
         for x in stranded:
             mark(x.unit.id, "task_id", f"{x.unit.callsign} is on {x.title}, a task {stranded_how(x, when(x))}, "
                  "put on it on a console that had not seen that. Put it on "
