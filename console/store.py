@@ -741,6 +741,24 @@ class Store:
         return rows, total, int(overdue), int(unstaffed)
 
     @_guard
+    def tasks_titled(self, titles: Iterable[str]) -> dict[str, list]:
+        """The tasks still to do whose title is one of `titles`, letter case
+        and spacing aside (model.name_key): key -> those tasks, first added
+        first. The same call about to be entered twice."""
+        keys = {model.name_key(t) for t in titles if isinstance(t, str) and t.strip()}
+        if not keys:
+            return {}
+        ids = [row_id for row_id, title in self._conn.execute(
+            "SELECT id, title FROM tasks WHERE status IN ('open', 'assigned', 'in_progress') AND deleted = 0 "
+            "AND created_hlc IS NOT NULL ORDER BY created_hlc, id") if model.name_key(title or "") in keys]
+        found: dict[str, list] = {}
+        by_id = {t.id: t for t in self.get_many("tasks", ids)}
+        for row_id in ids:
+            t = by_id[row_id]
+            found.setdefault(model.name_key(t.title), []).append(t)
+        return found
+
+    @_guard
     def tally(self, table: str, by: Sequence[str], total: str | None = None) -> list[tuple]:
         """The live rows of `table` counted per value of the fields `by`:
         (value, ..., rows), with the sum of the field `total` after (with

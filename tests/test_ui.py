@@ -3441,3 +3441,27 @@ def test_a_unit_put_on_a_task_merged_away_meanwhile_is_marked_and_put_right(wind
     assert (u.task_id, u.status, demo_store.stranded()) == (first, "on_scene", [])
     qtbot.waitUntil(lambda: not window.conflicts_button.isVisible(), timeout=5000)
     assert not window.windowTitle().startswith("1 unit")
+
+
+def test_importing_tasks_says_which_titles_are_tasks_still_to_do(window, demo_store, tmp_path, monkeypatch):
+    """A task list loaded at the EOC after the fire post entered some of
+    its calls: before adding, the question says which titles are tasks
+    still to do (letter case and spacing aside), so that they can be left
+    out, or merged after."""
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text)
+                        or QMessageBox.StandardButton.No)
+    done = demo_store.add("tasks", {"title": "Road closure Rt 9", "status": "completed"})
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("title,priority\nSANDBAG LEVEE BREACH AT  Riverside Park,urgent\nRoad closure Rt 9,normal\n"
+                     "Shelter check,normal\n", encoding="utf-8")
+    window.tabs.setCurrentIndex(1)  # tasks
+    n = demo_store.counts()["tasks"]
+    assert window.import_csv(str(tasks)) == 0 and demo_store.counts()["tasks"] == n
+    assert asked == ["Add 3 tasks from tasks.csv?\n\n1 of them has the title of a task still to do: SANDBAG LEVEE "
+                     "BREACH AT  Riverside Park. They are added as new tasks all the same; tasks entered twice are "
+                     "merged from the Tasks menu."]
+    assert demo_store.get("tasks", done).status == "completed"  # (a task done is no task still to do)
+    assert demo_store.tasks_titled(["road closure rt 9", "", "nothing like it"]) == {}

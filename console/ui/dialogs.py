@@ -348,7 +348,7 @@ class RecordDialog(QDialog):
         if not key or key == self._warned_title:
             return False
         store = self.bridge.store
-        same = [t for t in store.list("tasks") if t.status in OPEN_TASK and model.name_key(t.title or "") == key]
+        same = store.tasks_titled([values["title"]]).get(key)
         if not same:
             return False
         added = store.added_by("tasks", [t.id for t in same])

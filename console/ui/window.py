@@ -920,6 +920,14 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Nothing imported", f"{said}\n\nNothing was added.")
             return 0
         left = f"\n\nLeft out, as a new row cannot take them: {', '.join(found.left_out)}." if found.left_out else ""
+        if table == "tasks":  # the same calls entered already?
+            titled = self.store.tasks_titled(r.get("title") for r in found.rows)
+            again = [r["title"] for r in found.rows if model.name_key(str(r.get("title") or "")) in titled]
+            if again:
+                n = len(again)
+                left += (f"\n\n{n:,} of them {'have' if n != 1 else 'has'} the title of a task still to do: "
+                         f"{_few(again, 5)}. They are added as new tasks all the same; tasks entered twice are "
+                         "merged from the Tasks menu.")
         asked = QMessageBox.question(self, "Import", f"Add {len(found.rows):,} {table} from {name}?{left}")
         if asked != QMessageBox.StandardButton.Yes:
             return 0
