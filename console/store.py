@@ -1981,7 +1981,7 @@ class Store:
                 # What it held that the row kept does not, so that the
                 # journal keeps it (a description, a place...).
                 held = [f"{model.field_label(n)} {self._describe(t, n, row[n])}" for n in t.names
-                        if row[n] not in (None, "") and row[n] != values[n] and not (
+                        if n != t.label and row[n] not in (None, "") and row[n] != values[n] and not (
                             n in model.AGENCY_FIELDS and model.name_key(row[n]) == model.name_key(values[n] or ""))]
                 w.journal("merge", f"{row[t.label]} (added by {who(row)}) merged into the {label} "
                           f"added by {who(into)}, and deleted" + (f"; it had {'; '.join(held)}" if held else ""),

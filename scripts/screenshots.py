@@ -44,7 +44,13 @@ def main(out: Path) -> list[Path]:
     fire = Store(tmp / "fire.db", agency="County Fire", operator="Capt. Ortiz")
     police = Store(tmp / "police.db", agency="City Police", operator="Sgt. Lee")
     seed.seed_demo(fire)
+    # The Elm Street evacuation entered a second time, by a dispatcher at Fire.
+    again = fire.add("tasks", {"title": "Elm St mobile home park evacuation", "priority": "urgent"})
+    fire.update("units", "T-3", {"task_id": again})
     exchange(fire, police)
+    # Partitioned: Fire merges the two; Police, not knowing, sends K9-4 to the one merged away.
+    fire.merge_tasks([_task(fire, "Evacuate Elm"), again])
+    police.update("units", "K9-4", {"task_id": again})
     # Partitioned: both assign E-12, and Police edits a unit Fire deletes.
     fire.update("units", "E-12", {"task_id": fire.resolve_id("tasks", _task(fire, "Search of flooded")),
                                   "status": "en route"})

@@ -62,7 +62,7 @@ def test_merging_keeps_the_first_added_moves_the_units_onto_it_and_deletes_the_o
     # What the deleted task said that the kept one does not is in the journal.
     assert other.startswith("evacuate elm st (added by County Fire (Sgt. Lee)")
     assert "merged into the Evacuate Elm St added by EOC" in other
-    assert "it had title evacuate elm st; description 42 trailers; 3 residents need lifts; priority urgent" in other
+    assert "and deleted; it had description 42 trailers; 3 residents need lifts; priority urgent" in other
     assert "location Elm Street MHP" in other
     converge([eoc, fire])
     assert snapshot(eoc) == snapshot(fire) and eoc.conflicts() == []
