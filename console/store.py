@@ -911,14 +911,15 @@ class Store:
 
     @_guard
     def journal(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
-                agency: str | None = None) -> list[model.JournalEntry]:
-        """The activity log, newest first, optionally for one row or agency."""
+                agency: str | Collection[str] | None = None) -> list[model.JournalEntry]:
+        """The activity log, newest first, optionally for one row or agency
+        (a name, or the names one agency is written as)."""
         sql, params = self._journal_sql(False, limit=limit, table=table, row=row, agency=agency)
         return [model.JournalEntry(*r) for r in self._conn.execute(sql, params)]
 
     @_guard
     def journal_page(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
-                     agency: str | None = None, before: JournalKey | None = None,
+                     agency: str | Collection[str] | None = None, before: JournalKey | None = None,
                      down_to: JournalKey | None = None, at: Collection[int] | None = None,
                      action: str | None = None) -> list[tuple[JournalKey, model.JournalEntry]]:
         """Journal entries with their place in it, newest first: the
@@ -936,7 +937,8 @@ class Store:
 
     @staticmethod
     def _journal_sql(keyed: bool, *, limit: int | None, table: str | None, row: str | None,
-                     agency: str | None, before: JournalKey | None = None, down_to: JournalKey | None = None,
+                     agency: str | Collection[str] | None, before: JournalKey | None = None,
+                     down_to: JournalKey | None = None,
                      at: Collection[int] | None = None, action: str | None = None) -> tuple[str, list]:
         where, params = [], []
         if action:
@@ -948,9 +950,12 @@ class Store:
         if row:
             where.append("row_id = ?")
             params.append(row)
-        if agency:
+        if isinstance(agency, str) and agency:
             where.append("agency = ?")
             params.append(agency)
+        elif agency:  # the spellings of one agency (model.spellings)
+            where.append(f"agency IN ({', '.join('?' * len(agency))})")
+            params += sorted(agency)
         if row:
             # Only the entries about the row, found by the hash of its id.
             where.append("created_hlc IN (SELECT hlc FROM journal_about WHERE row_key = ?)")

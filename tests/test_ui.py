@@ -991,11 +991,21 @@ def test_journal_by_agency_and_by_the_selected_row(window, qtbot, demo_store, tm
         for batch in field.changes_since(demo_store.version_vector()):
             demo_store.apply(batch)
         combo = window.journal_agency
-        qtbot.waitUntil(lambda: combo.findData("County EMS") >= 0)  # offered as its entries arrive
-        combo.setCurrentIndex(combo.findData("County EMS"))
-        qtbot.waitUntil(lambda: m.agency == "County EMS" and not m.searching)
+        qtbot.waitUntil(lambda: combo.findData("county ems") >= 0)  # offered as its entries arrive
+        combo.setCurrentIndex(combo.findData("county ems"))
+        assert combo.currentText() == "County EMS"
+        qtbot.waitUntil(lambda: m.agency == ("County EMS",) and not m.searching)
         assert [e.text for e in m.entries] == ["Medic 12 at St. Mary's, turning around"]
         assert window.journal_state.text() == "1 entry found"
+        # A laptop set up apart as "county  EMS": one choice, and its entries shown with the others'.
+        with Store(tmp_path / "laptop.db", agency="county  EMS", operator="Medic 9") as laptop:
+            laptop.note("Medic 9 at the levee")
+            for batch in laptop.changes_since(demo_store.version_vector()):
+                demo_store.apply(batch)
+        qtbot.waitUntil(lambda: m.agency == ("County EMS", "county  EMS") and not m.searching, timeout=5000)
+        assert [combo.itemText(i) for i in range(combo.count())].count("County EMS") == 1
+        assert combo.findText("county  EMS") < 0
+        assert [e.text for e in m.entries] == ["Medic 9 at the levee", "Medic 12 at St. Mary's, turning around"]
         combo.setCurrentIndex(0)
         window.bridge.set_status([demo_store.resolve_id("units", "E-12")], "en_route")
         select(window, "units", "E-12")
@@ -1069,9 +1079,9 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Wrote {len(entries)} journal entries to {path}")
     # As the journal is filtered: one agency's activity log, or what holds some words.
     window.journal_search.setText("pump check")
-    qtbot.waitUntil(lambda: window.journal_agency.findData("County EMS") >= 0)
-    window.journal_agency.setCurrentIndex(window.journal_agency.findData("County EMS"))
-    qtbot.waitUntil(lambda: window.journal.text == "pump check" and window.journal.agency == "County EMS")
+    qtbot.waitUntil(lambda: window.journal_agency.findData("county ems") >= 0)
+    window.journal_agency.setCurrentIndex(window.journal_agency.findData("county ems"))
+    qtbot.waitUntil(lambda: window.journal.text == "pump check" and window.journal.agency == ("County EMS",))
     window.export_journal(str(path))
     qtbot.waitUntil(lambda: len(path.read_text(encoding="utf-8").splitlines()) == 2)
     assert "Pump check at the shelter, EMS side" in path.read_text(encoding="utf-8")

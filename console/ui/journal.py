@@ -78,6 +78,9 @@ class JournalModel(QAbstractListModel):
     # Entries written well before they arrived (their console was offline)
     # were put in their place: [(clock time, entry id)], newest first.
     late_arrived = Signal(object)
+    # The agencies of entries arriving, whatever the filters (the agency
+    # filter offers each: see JournalDock._agencies).
+    agencies_seen = Signal(object)
     tinted = Signal()  # entries from other consoles arrived, tinted for a while (see `arrived`)
 
     def __init__(self, store: Store, parent=None, *, scheduler: Scheduler | None = None) -> None:
@@ -102,10 +105,11 @@ class JournalModel(QAbstractListModel):
 
     # ---------------------------------------------------------------- reading
 
-    def set_filter(self, *, agency: str | None = None, table: str | None = None, row: str | None = None,
-                   text: str = "") -> None:
-        """Show only the entries of one agency, about one row, or holding
-        `text` (in the entry, its agency or its operator)."""
+    def set_filter(self, *, agency: str | tuple[str, ...] | None = None, table: str | None = None,
+                   row: str | None = None, text: str = "") -> None:
+        """Show only the entries of one agency (a name, or the names it is
+        written as), about one row, or holding `text` (in the entry, its
+        agency or its operator)."""
         text = " ".join(text.split()).casefold()
         if (agency, table, row, text) != (self.agency, self.table, self.row, self.text):
             self.agency, self.table, self.row, self.text = agency or None, table, row, text
@@ -202,8 +206,17 @@ class JournalModel(QAbstractListModel):
         found: list[tuple[tuple[int, str], model.JournalEntry]] = []
         # (Found by clock time alone, so that SQLite looks each one up, and
         # held to the floor here.)
-        for (hlc, eid), e in self.store.journal_page(at=times, table=self.table, row=self.row, agency=self.agency):
+        # (And of any agency, held to the filter here, so that a new way of
+        # writing the agency picked is seen: it is shown too.)
+        agency = {self.agency} if isinstance(self.agency, str) else set(self.agency or ())
+        page = self.store.journal_page(at=times, table=self.table, row=self.row)
+        seen = {e.agency for _, e in page if e.agency}
+        if seen:
+            self.agencies_seen.emit(seen)
+        for (hlc, eid), e in page:
             key = (-hlc, eid)
+            if agency and e.agency not in agency:
+                continue
             if (floor is None or key <= floor) and e.id not in self._ids and self._matches(e):
                 found.append((key, e))
         self._mark_arrived(found)
@@ -446,6 +459,7 @@ class JournalDock(QDockWidget):
         self._late: list[tuple[int, str]] = []  # (clock time, entry id), newest first
         self._late_at = 0.0
         self.model.late_arrived.connect(self._late_arrived)
+        self.model.agencies_seen.connect(self._agencies)
         # Tints fade, and are forgotten, once a second while there are any.
         self._fade_timer = QTimer(self)
         self._fade_timer.setInterval(1000)
@@ -453,6 +467,8 @@ class JournalDock(QDockWidget):
         self.model.tinted.connect(lambda: None if self._fade_timer.isActive() else self._fade_timer.start())
         self.agency = QComboBox()
         self.agency.addItem("All agencies", "")
+        self._spellings: dict[str, set[str]] = {}  # an agency (model.name_key) -> the ways it is written
+        self._spelled: set[str] = set()  # every way of them
         self.agency.currentIndexChanged.connect(lambda _: self.refresh_filter())
         self.selected = QCheckBox("Selected row only")
         self.selected.toggled.connect(lambda _: self.refresh_filter())
@@ -472,7 +488,7 @@ class JournalDock(QDockWidget):
         layout.addWidget(self.note_edit)
         self.setWidget(body)
         self.show_state()  # the first page was read before these were connected
-        self._agencies(self.model.entries)
+        self._agencies(e.agency for e in self.model.entries)
 
     # ------------------------------------------------------------ filtering
 
@@ -480,7 +496,8 @@ class JournalDock(QDockWidget):
         """Read the filters again (the row selected on the board among them)."""
         about = self._selected_row() if self.selected.isChecked() else None
         table, row = about or (None, None)
-        self.model.set_filter(agency=self.agency.currentData() or None, table=table, row=row,
+        key = self.agency.currentData()
+        self.model.set_filter(agency=tuple(sorted(self._spellings[key])) if key else None, table=table, row=row,
                               text=self.search.text())
 
     def focus_search(self) -> None:
@@ -549,7 +566,7 @@ class JournalDock(QDockWidget):
                 self._place = (self.model.entries[top.row()].id, self.view.visualRect(top).top())
 
     def _keep_place(self, _parent, first: int, last: int) -> None:
-        self._agencies(self.model.entries[first:last + 1])
+        self._agencies(e.agency for e in self.model.entries[first:last + 1])
         place, self._place = self._place, None
         if place is None:
             return
@@ -576,11 +593,22 @@ class JournalDock(QDockWidget):
             text = f"The newest {n:,} entries; scroll down for older ones"
         self.state.setText(text)
 
-    def _agencies(self, entries) -> None:
-        # The agency filter offers every agency the journal has shown.
-        known = {self.agency.itemData(i) for i in range(self.agency.count())}
-        for a in sorted({e.agency for e in entries if e.agency} - known):
-            self.agency.addItem(a, a)
+    def _agencies(self, names: Iterable[str | None]) -> None:
+        # The agency filter offers every agency the journal has shown, once
+        # however it is written (letter case and spacing aside: consoles set
+        # up apart may spell it two ways), and shows the entries of every
+        # way it is written.
+        picked, grew = self.agency.currentData(), False
+        for a in sorted({a for a in names if a} - self._spelled):
+            self._spelled.add(a)
+            key = model.name_key(a)
+            if key not in self._spellings:
+                self._spellings[key] = set()
+                self.agency.addItem(a, key)
+            self._spellings[key].add(a)
+            grew = grew or key == picked
+        if grew:
+            self.refresh_filter()
 
     # -------------------------------------------------------------- actions
 
