@@ -3475,3 +3475,35 @@ def test_importing_tasks_says_which_titles_are_tasks_still_to_do(window, demo_st
                      "merged from the Tasks menu."]
     assert demo_store.get("tasks", done).status == "completed"  # (a task done is no task still to do)
     assert demo_store.tasks_titled(["road closure rt 9", "", "nothing like it"]) == {}
+
+
+def test_a_merge_whose_journal_entry_arrives_later_is_said_when_it_does(window, demo_store, tmp_path, qtbot):
+    """The delete of a task merged away and the merge's journal entries may
+    arrive in different batches: the unit on it shows as on a deleted task,
+    then as on one merged into the task kept, once the entries are in."""
+    from PySide6.QtCore import Qt
+
+    with Store(tmp_path / "eoc.db", agency="EOC", operator="Capt. Ortiz") as eoc:
+        for part in demo_store.changes_since({}):
+            eoc.apply(part)
+        first = eoc.add("tasks", {"title": "Evacuate Elm St"})
+        second = eoc.add("tasks", {"title": "Elm St evacuation", "status": "assigned"})
+        for part in eoc.changes_since(demo_store.version_vector()):
+            demo_store.apply(part)
+        e91 = demo_store.add("units", {"callsign": "E-91", "agency": "County Fire", "kind": "Engine",
+                                       "task_id": second})
+        eoc.merge_tasks([first, second])
+        merged = [c for part in eoc.changes_since(demo_store.version_vector()) for c in part]
+    entries = [c for c in merged if c.table == "journal"]
+    demo_store.apply([c for c in merged if c.table != "journal"])
+    m = window.models["units"]
+    col = [k for k, _ in m.columns].index("task")
+
+    def tip() -> str:
+        row = m._row_of(e91)
+        return "" if row is None else m.index(row, col).data(Qt.ItemDataRole.ToolTipRole) or ""
+
+    qtbot.waitUntil(lambda: tip().startswith("E-91 is on Elm St evacuation, a task deleted by EOC"), timeout=5000)
+    demo_store.apply(entries)
+    qtbot.waitUntil(lambda: tip().startswith("E-91 is on Elm St evacuation, a task merged into Evacuate Elm St "
+                                             "by EOC"), timeout=5000)

@@ -1302,10 +1302,13 @@ def renames_units(cs, *, stranding: bool = True) -> bool:
     conflicts: put a callsign on a second unit or taken one off (a unit
     added, deleted or restored, a callsign changed), or (`stranding`) left
     a unit on a deleted task or taken it off (a unit's task changed, a task
-    deleted or restored)."""
+    deleted or restored), or said which task it went into (a merge's
+    journal entry, which may arrive in the batch after its delete)."""
     return any((c.table == "units" and (c.field in ("*", "callsign", "deleted")
                                         or (stranding and c.field == "task_id")))
-               or (stranding and c.table == "tasks" and c.field == "deleted") for c in getattr(cs, "changes", ()))
+               or (stranding and c.table == "tasks" and c.field == "deleted")
+               or (stranding and c.table == "journal" and c.value.get("action") == "merge")
+               for c in getattr(cs, "changes", ()))
 
 
 class _Wording:
