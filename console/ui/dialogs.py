@@ -339,7 +339,6 @@ class RecordDialog(QDialog):
             return
         self.accept()
 
-
     def _entered_already(self, values: dict) -> bool:
         """Whether a new task's title is a task's still to do (letter case
         and spacing aside): the same call entered twice, by two people or
