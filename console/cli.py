@@ -437,17 +437,22 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             counts = seed.seed_synthetic(store, args.synthetic)
         print("seeded " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {store.path}", file=out)
     elif c == "add" and found:
+        titled = store.tasks_titled(r.get("title") for r in found.rows) if found.table == "tasks" else {}
         ids = store.add_many(found.table, found.rows, where=found.lines,
                              summary=f"Added {len(found.rows)} {found.table} from {args.csv.name}")
         print(f"added {len(ids)} {found.table} from {args.csv}"
               + (f" (columns left out: {', '.join(found.left_out)})" if found.left_out else ""), file=out)
+        _entered_already(store, titled, [(r.get("title"), i) for r, i in zip(found.rows, ids, strict=True)])
     elif c == "add":
         t = model.table(args.table)
         values = _pairs(t, args.values)
+        titled = store.tasks_titled([values.get("title")]) if t.name == "tasks" else {}
         if t.append_only:
             print(store.add_many(t.name, [values])[0], file=out)
         else:
-            print(store.add(t.name, values), file=out)
+            new = store.add(t.name, values)
+            print(new, file=out)
+            _entered_already(store, titled, [(values.get("title"), new)])
     elif c == "set":
         t = model.table(args.table)
         made = store.update(t.name, args.id, _pairs(t, args.values))
@@ -832,6 +837,21 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
                 f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
             now = "   [shown now]" if i == c.shown else ""
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
+
+
+def _entered_already(store: Store, titled: dict[str, list], added: list[tuple[str | None, str]]) -> None:
+    """Say, on stderr (stdout holds the new ids, for scripts), which tasks
+    just added have the title of a task that was still to do: the same call
+    entered twice, perhaps, with the command that merges them."""
+    db = shlex.quote(str(store.path))
+    for title, new in added:
+        same = titled.get(model.name_key(title)) if isinstance(title, str) else None
+        if same:
+            t = same[0]
+            on = len(t.assigned_units)
+            print(f"{PROG}: note: {title!r} is the title of a task still to do already ({short_id(t.id)}, "
+                  f"{model.label(t.status)}, {on} unit{'s' if on != 1 else ''} on it); if they are one call: "
+                  f"{PROG} merge --db {db} --tasks {short_id(t.id)} {short_id(new)}", file=sys.stderr)
 
 
 def _stranded_lines(store: Store, out) -> None:

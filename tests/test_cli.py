@@ -479,6 +479,30 @@ def test_a_unit_put_on_a_task_merged_away_meanwhile_is_listed_with_the_commands_
     assert run(capsys, "conflicts", "--db", eoc)[1] == "no open conflicts\n"
 
 
+def test_adding_a_task_of_a_title_still_to_do_says_so_on_stderr_with_the_merge(tmp_path, capsys):
+    """Adding goes on (a script reads the new id on stdout), and stderr
+    says which task has the title already, with the command to merge."""
+    db = tmp_path / "a.db"
+    _, old, _ = run(capsys, "add", "--db", db, "tasks", "title=Evacuate Elm St")
+    old = old.strip()
+    code, new, err = run(capsys, "add", "--db", db, "tasks", "title=evacuate  ELM st")
+    new = new.strip()
+    assert code == 0 and len(new) == 32
+    assert err == (f"crisis-console: note: 'evacuate  ELM st' is the title of a task still to do already "
+                   f"({old[-8:]}, open, 0 units on it); if they are one call: crisis-console merge --db {db} "
+                   f"--tasks {old[-8:]} {new[-8:]}\n")
+    command = err.split("if they are one call: ", 1)[1]
+    code, out, err = run(capsys, *shlex.split(command)[1:])
+    assert code == 0 and out.startswith("Evacuate Elm St: 2 tasks merged into one")
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("title\nEVACUATE ELM ST\nShelter check\n", encoding="utf-8")
+    code, out, err = run(capsys, "add", "--db", db, "tasks", "--csv", tasks)
+    assert code == 0 and out == f"added 2 tasks from {tasks}\n"
+    assert err.startswith("crisis-console: note: 'EVACUATE ELM ST' is the title of a task still to do already")
+    assert err.count("\n") == 1
+    assert run(capsys, "add", "--db", db, "tasks", "title=Pump out school")[2] == ""
+
+
 def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
     """A unit assigned on one console and deleted on another: the person
     reconciling reads the task's title, not its id."""
