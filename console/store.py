@@ -1092,8 +1092,7 @@ class Store:
         hs = self._row_heads("tasks", task_id).get("deleted") or {}
         if not hs:
             return False, "", "", None
-        # (A restore made at once, apart, is a head too: the delete is the one meant.)
-        origin, seq = merge.winner([h for h in hs.values() if h.kind == "delete"] or hs.values()).id
+        origin, seq = merge.winner(hs.values()).id  # (the row is deleted: its winner says so)
         op, ag, hlc = self._conn.execute("SELECT operator, agency, hlc FROM changes WHERE origin = ? AND seq = ?",
                                          (origin, seq)).fetchone()
         by, at = f"{ag} ({op})", clock.to_iso(hlc)

@@ -120,18 +120,17 @@ def test_two_people_merging_at_once_keep_the_same_row_and_lose_no_unit(make_stor
 def test_a_merge_of_tasks_is_refused_with_a_reason_and_changes_nothing(make_store):
     eoc, fire, first, second, (e12, e14, amb) = apart(make_store)
     other = task(eoc, "Levee breach")
-    n = eoc.info().changes
+    many = eoc.add_many("tasks", [{"title": f"T{i}"} for i in range(MERGE_LIMIT)])
+    n, before = eoc.info().changes, snapshot(eoc)
     with pytest.raises(ValidationError, match="name two or more tasks to merge"):
         eoc.merge_tasks([first, first])
     with pytest.raises(ValidationError, match="the task whose values to keep must be one of those merged"):
         eoc.merge_tasks([first, second], keep=other)
     with pytest.raises(NotFound):
         eoc.merge_tasks([first, "ffffffffffff"])
-    many = eoc.add_many("tasks", [{"title": f"T{i}"} for i in range(MERGE_LIMIT)])
-    n = eoc.info().changes
     with pytest.raises(ValidationError, match=f"{MERGE_LIMIT + 1} tasks named: at most {MERGE_LIMIT}"):
         eoc.merge_tasks([first, *many])
-    assert eoc.info().changes == n
+    assert eoc.info().changes == n and snapshot(eoc) == before
     # A conflict on a task, or on the task of a unit the merge would move, is reconciled first.
     eoc.update("tasks", second, {"priority": "normal"})
     fire.update("tasks", second, {"priority": "low"})

@@ -917,7 +917,7 @@ class ReconcileDialog(QDialog):
         self.reload()
 
     def _changed(self, cs) -> None:
-        if not self.isVisible() or not (getattr(cs, "conflicts", True) or renames_units(cs)):
+        if not self.isVisible() or not (getattr(cs, "conflicts", True) or may_change_marks(cs)):
             return  # (the window reloads it when it opens it)
         if getattr(cs, "local", False):
             self.reload()  # this person's own resolution: at once
@@ -1296,7 +1296,7 @@ TWINS_ROLE = Qt.ItemDataRole.UserRole + 1
 STRANDED_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
-def renames_units(cs, *, stranding: bool = True) -> bool:
+def may_change_marks(cs, *, stranding: bool = True) -> bool:
     """Whether a commit may have changed what there is to reconcile besides
     conflicts: put a callsign on a second unit or taken one off (a unit
     added, deleted or restored, a callsign changed), or (`stranding`) left

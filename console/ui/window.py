@@ -50,7 +50,7 @@ from console.ui.dialogs import (
     StatusTimersDialog,
     StockDialog,
     assign_problem,
-    renames_units,
+    may_change_marks,
 )
 from console.ui.journal import JournalDock
 from console.ui.models import (
@@ -1434,8 +1434,8 @@ class MainWindow(QMainWindow):
         # (A callsign on two units.) A unit on a deleted task: an edit made
         # here can put none there, only take one off, and an assignment that
         # arrives is looked at only if it may have (see _refresh_stranded).
-        marks = cs.conflicts or renames_units(cs, stranding=False)
-        stranding = not marks and renames_units(cs) and (not cs.local or self.stranded > 0)
+        marks = cs.conflicts or may_change_marks(cs, stranding=False)
+        stranding = not marks and may_change_marks(cs) and (not cs.local or self.stranded > 0)
         if marks or stranding:
             if cs.local:
                 self._refresh_conflicts()  # this person's own resolution: at once
