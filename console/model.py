@@ -73,6 +73,9 @@ class Field:
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
+    # Written by the store itself, never typed: not on the boards, the
+    # forms or in CSV files (resources.merged_into, set by a merge).
+    hidden: bool = False
 
     @property
     def counter(self) -> bool:
@@ -165,6 +168,9 @@ RESOURCES = Table(
         Field("location", "text"),
         Field("quantity", "counter", default=0, minimum=0, maximum=MAX_COUNTER),
         Field("unit", "text", default="each"),
+        # The stock item this one was merged into (Store.merge_resources):
+        # while this row is deleted, its stock counts in that one's.
+        Field("merged_into", "ref", ref="resources", hidden=True),
     ),
     label="name",
 )

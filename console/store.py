@@ -48,7 +48,7 @@ from console.model import ValidationError, counter_units
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x43524953  # "CRIS": marks the file as ours
 CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
 DEFAULT_BATCH = 1000
@@ -756,6 +756,24 @@ class Store:
         for row_id in ids:
             t = by_id[row_id]
             found.setdefault(model.name_key(t.title), []).append(t)
+        return found
+
+    @_guard
+    def resources_named(self, names: Iterable[str]) -> dict[str, list]:
+        """The stock items on the boards whose name is one of `names`,
+        letter case and spacing aside (model.name_key): key -> those items,
+        first added first. The same stock about to be entered twice."""
+        keys = {model.name_key(n) for n in names if isinstance(n, str) and n.strip()}
+        if not keys:
+            return {}
+        ids = [row_id for row_id, name in self._conn.execute(
+            "SELECT id, name FROM resources WHERE deleted = 0 AND created_hlc IS NOT NULL ORDER BY created_hlc, id")
+            if model.name_key(name or "") in keys]
+        found: dict[str, list] = {}
+        by_id = {r.id: r for r in self.get_many("resources", ids)}
+        for row_id in ids:
+            r = by_id[row_id]
+            found.setdefault(model.name_key(r.name), []).append(r)
         return found
 
     @_guard
@@ -1554,6 +1572,7 @@ class Store:
         for name in values:
             if t.field(name) is model.DELETED:
                 raise ValidationError("a new row cannot start deleted")
+            _not_hidden(t, name)
         out = {}
         for f in t.fields:
             value = values.get(f.name, f.default)
@@ -1700,6 +1719,8 @@ class Store:
         restoring = dict(values) == {"deleted": False}
         if "deleted" in values and not restoring:
             raise ValidationError("use delete to delete a row; deleted=false restores one")
+        for name in values:
+            _not_hidden(t, name)
         with self._writing() as w:
             if t.name == "units" and not restoring:
                 # Read once for every row (a task named by a short id, a
@@ -1822,8 +1843,13 @@ class Store:
 
     def _delete(self, w: _Writer, t: model.Table, row: dict) -> None:
         heads = self._row_heads(t.name, row["id"])
-        seen = sorted({hid for hs in heads.values() for hid in hs})
-        w.change(t.name, row["id"], "deleted", "delete", True, seen or [(row["created_by"], row["created_seq"])])
+        seen = sorted({hid for hs in heads.values() for hid in hs}) or [(row["created_by"], row["created_seq"])]
+        if row.get("merged_into") is not None:
+            # Restored after a merge, now deleted: its stock goes with it,
+            # not into the item it was once merged into.
+            c = w.change(t.name, row["id"], "merged_into", "set", None, self._prev(row, heads, "merged_into"))
+            seen = sorted({*seen, c.id} - set(heads.get("merged_into") or ()))
+        w.change(t.name, row["id"], "deleted", "delete", True, seen)
         w.journal("delete", f"Deleted {t.name[:-1]} {row[t.label]}", t.name, row["id"])
         if t.name == "tasks":
             self._unassign(w, row["id"])
@@ -1859,6 +1885,23 @@ class Store:
         return self._merge_rows(model.UNITS, refs, keep)
 
     @_guard
+    def merge_resources(self, refs: Sequence[str], *, keep: str | None = None) -> str:
+        """Make stock items that are one stock one row again: the same
+        pallet of sandbags entered at two consoles (apart, or by two people
+        at once), so that draws split between two rows and neither shows
+        what is on hand. Returns the id of the row kept: the first added,
+        as merge_units keeps. It takes the values (name, kind, owning
+        agency, place, unit of measure) of the item `keep` names (by
+        default the first added's); its quantity is theirs added up. The
+        others are deleted, each naming the row kept (merged_into): their
+        stock counts in it from then on, stock drawn from them on consoles
+        that have not seen the merge yet included, and two people merging
+        the same items at once count them once. Items counted in different
+        units of measure, or with a conflict open, are refused. One
+        transaction, one step to undo."""
+        return self._merge_rows(model.RESOURCES, refs, keep)
+
+    @_guard
     def merge_tasks(self, refs: Sequence[str], *, keep: str | None = None) -> str:
         """Make tasks that are one task one row again: the same call
         entered at two consoles (apart, or by two dispatchers at once), so
@@ -1889,6 +1932,12 @@ class Store:
                 keep = self.resolve_id(what, keep)
                 if keep not in rows:
                     raise ValidationError(f"the {what[:-1]} whose values to keep must be one of those merged")
+            if t is model.RESOURCES:
+                measures = {model.name_key(r["unit"] or ""): r["unit"] or "none" for r in rows.values()}
+                if len(measures) > 1:
+                    raise ValidationError(f"{', '.join(sorted({r['name'] for r in rows.values()}))} are counted in "
+                                          f"different units ({', '.join(sorted(measures.values()))}): their stock "
+                                          "cannot be added up; make the units the same first")
             marks = ",".join("?" * len(rows))
             # A merge writes the fields the rows disagree on (and a task's
             # merge the task of the units on the others): it would decide an
@@ -1950,6 +1999,8 @@ class Store:
             said, looked = [], [False]
             heads = self._row_heads(what, first)
             for name in t.names:
+                if name in ("quantity", "merged_into") and t is model.RESOURCES:
+                    continue  # (stock is added up: see below)
                 old, new = into[name], values[name]
                 if name in model.AGENCY_FIELDS and new is not None:
                     new = self._spell_agency(new, looked)  # as the boards spell it
@@ -1972,6 +2023,15 @@ class Store:
                 said.append(f"{len(names)} unit{'s' if len(names) != 1 else ''} moved onto it from the other"
                             f"{'s' if len(others) != 1 else ''}: {', '.join(names[:20])}"
                             + (f" and {len(names) - 20} more" if len(names) > 20 else ""))
+            if t is model.RESOURCES:
+                # The others' stock counts in the row kept from now on,
+                # with what is drawn from them on consoles that have not
+                # seen the merge yet (see _regroup_stock).
+                held = _number(sum(counter_units(rows[r]["quantity"] or 0) for r in others) / model.COUNTER_SCALE)
+                total = _counter_sum(into["quantity"], held)
+                measure = f" {into['unit']}" if into["unit"] else ""
+                said.append(f"{self._describe(t, 'quantity', held)}{measure} counted in from the other"
+                            f"{'s' if len(others) != 1 else ''} (now {self._describe(t, 'quantity', total)}{measure})")
             label = into[t.label]
             text = (f"{label}: {len(rows)} {what} merged into one, the one added by {who(into)}, "
                     + ("keeping its values" if given is into else f"taking the values of the one added by {who(given)}")
@@ -1981,12 +2041,19 @@ class Store:
                 row = rows[other]
                 hs = self._row_heads(what, other)
                 seen = sorted({hid for h in hs.values() for hid in h}) or [(row["created_by"], row["created_seq"])]
+                if t is model.RESOURCES:
+                    c = w.change(what, other, "merged_into", "set", first, self._prev(row, hs, "merged_into"))
+                    seen = sorted({*seen, c.id} - set(hs.get("merged_into") or ()))
                 w.change(what, other, "deleted", "delete", True, seen)
                 # What it held that the row kept does not, so that the
                 # journal keeps it (a description, a place...).
                 held = [f"{model.field_label(n)} {self._describe(t, n, row[n])}" for n in t.names
-                        if n != t.label and row[n] not in (None, "") and row[n] != values[n] and not (
+                        if n != t.label and row[n] not in (None, "") and row[n] != values.get(n)
+                        and not t.field(n).counter and not t.field(n).hidden and not (
                             n in model.AGENCY_FIELDS and model.name_key(row[n]) == model.name_key(values[n] or ""))]
+                if t is model.RESOURCES and row["quantity"]:
+                    held.insert(0, f"{self._describe(t, 'quantity', row['quantity'])}"
+                                   f"{' ' + row['unit'] if row['unit'] else ''}, counted in it")
                 w.journal("merge", f"{row[t.label]} (added by {who(row)}) merged into the {label} "
                           f"added by {who(into)}, and deleted" + (f"; it had {'; '.join(held)}" if held else ""),
                           what, other)
@@ -2410,14 +2477,22 @@ class Store:
             t, r = model.TABLES[tname], rows[(tname, row)]
             if not units:
                 continue
+            on_hand = r[fname]
             if r["deleted"] and row not in restoring:
-                left.append(f"{name(tname, row)}: deleted since")
-                continue
+                # Merged into another since: its stock counts in that one,
+                # which the opposite amount is checked against.
+                root = list(_chain(self._merged_stock(), row))[-1:] if tname == "resources" else []
+                live = root and self._conn.execute("SELECT quantity FROM resources WHERE id = ? AND deleted = 0 "
+                                                   "AND created_hlc IS NOT NULL", root).fetchone()
+                if not live:
+                    left.append(f"{name(tname, row)}: deleted since")
+                    continue
+                on_hand = live[0]
             delta = -units / model.COUNTER_SCALE
-            now = _counter_sum(r[fname], delta)
+            now = _counter_sum(on_hand, delta)
             amount = f"{self._describe(t, fname, abs(delta))} {r.get('unit') or ''}".rstrip()
             if now < 0:
-                left.append(f"{name(tname, row)}: only {self._describe(t, fname, r[fname] or 0)} on hand; "
+                left.append(f"{name(tname, row)}: only {self._describe(t, fname, on_hand or 0)} on hand; "
                             f"cannot take back the {amount} added")
             elif now > model.MAX_COUNTER:
                 left.append(f"{name(tname, row)}: putting back {amount} would hold more than a stock count may")
@@ -2492,6 +2567,7 @@ class Store:
         inserts: dict[str, list[Change]] = defaultdict(list)
         counters: dict[tuple[str, str, str], int] = defaultdict(int)  # in thousandths
         retimed: set[str] = set()  # units whose status time may be an earlier version's (see _status_since)
+        regrouped: set[str] = set()  # stock items that may have been merged into another, or out (see _regroup_stock)
         for c in new:
             origin, seq, hlc, table, row, field, kind, value, prev, operator, agency = c
             if kind == "insert":
@@ -2504,6 +2580,8 @@ class Store:
             if kind == "add":
                 counters[(table, row, field)] += counter_units(value)
             elif kind != "insert":
+                if table == "resources" and (field == "deleted" or field == "merged_into"):
+                    regrouped.add(row)
                 # With the first version it names, so that SQL can retire
                 # that head; the others (a resolve or delete names several)
                 # go separately.
@@ -2570,6 +2648,7 @@ class Store:
 
         # 2. Edits: keep each field's heads, then show each field's winner.
         conflicts_changed = False
+        grouped_before = self._stock_parents(regrouped) if regrouped else None
         if edit_rows:
             # A change named by another change of this batch is no head
             # (`live` 0); a version named from outside the batch stops being
@@ -2659,6 +2738,9 @@ class Store:
             if check:
                 conflicts_changed = self._refresh_conflicts(check)
 
+        if grouped_before is not None:
+            self._regroup_stock(grouped_before)
+
         # 3. Counters: every delta counts once (the log's primary key saw to
         # once), summed in whole thousandths (see model.COUNTER_SCALE).
         if counters:
@@ -2671,9 +2753,20 @@ class Store:
                     f"ON CONFLICT(id) DO UPDATE SET {fname} = ({_UNITS.format(fname)} + ?2) / {_SQL_SCALE}",
                     vals,
                 )
+            # Stock drawn from (or added to) an item merged into another
+            # counts in that one too (see merge_resources).
+            stock = by_field.get(("resources", "quantity"))
+            if stock and (parents := self._merged_stock()):
+                self._add_stock([(p, units) for row, units in stock for p in _chain(parents, row)])
 
         # 4. Inserts that found their row already made by earlier edits.
         for c in late_inserts:
+            if c.table == "resources":
+                # (Its stock starts counting, in the item it was merged into too.)
+                before = self._stock_parents([c.row])
+                self._late_insert(c, self._row_heads(c.table, c.row))
+                self._regroup_stock(before)
+                continue
             self._late_insert(c, self._row_heads(c.table, c.row))
             if c.table == "units":
                 retimed.add(c.row)
@@ -2681,6 +2774,80 @@ class Store:
             self._status_since(retimed)
 
         return ChangeSet(local=local, conflicts=conflicts_changed, changes=tuple(new))
+
+    # A stock item merged into another (merge_resources) is deleted, and
+    # names the one it went into (merged_into): while both hold, its stock
+    # counts in that one's. So each item's quantity column holds its own
+    # count (its insert plus every delta to it) plus the quantity of each
+    # item merged into it, whose own may hold more: the boards, the stock
+    # tally, a draw's check and the reports read one column. The merge
+    # keeps that true whatever order changes arrive in: a delta to an item
+    # merged away is added along the items it went into (step 3), and an
+    # item merged in or out (its deleted or merged_into field's winner
+    # changed) takes its quantity from the old chain to the new.
+
+    def _merged_stock(self) -> dict[str, str]:
+        """{stock item merged away: the item it was merged into}, for the
+        deleted items that name one (a partial index holds just those)."""
+        return dict(self._conn.execute(
+            "SELECT id, merged_into FROM resources WHERE merged_into IS NOT NULL AND deleted = 1"))
+
+    def _stock_parents(self, ids: Iterable[str]) -> dict[str, tuple[str | None, int]]:
+        """{item: (the item its stock counts in or None, its quantity in
+        thousandths)} for these items (one not held yet: (None, 0))."""
+        ids = list(ids)
+        out: dict[str, tuple[str | None, int]] = {}
+        for part in _chunks(sorted(ids)):
+            for row, parent, units in self._conn.execute(
+                    f"SELECT id, CASE WHEN deleted = 1 THEN merged_into END, {_UNITS.format('quantity')} "
+                    f"FROM resources WHERE id IN ({','.join('?' * len(part))})", part):
+                out[row] = (parent, units)
+        for row in ids:
+            out.setdefault(row, (None, 0))
+        return out
+
+    def _add_stock(self, deltas: list[tuple[str, int]]) -> None:
+        """Add deltas (in thousandths) to items' quantities; an item not
+        held yet is made as a stub, as a counter change before its row's
+        insert makes it."""
+        if deltas:
+            self._conn.executemany(
+                f"INSERT INTO resources(id, quantity) VALUES (?1, ?2 / {_SQL_SCALE}) "
+                f"ON CONFLICT(id) DO UPDATE SET quantity = ({_UNITS.format('quantity')} + ?2) / {_SQL_SCALE}",
+                deltas)
+
+    def _regroup_stock(self, before: Mapping[str, tuple[str | None, int]]) -> None:
+        """Items whose stock may count elsewhere now, or whose own count
+        changed besides (a late insert): `before` is what _stock_parents
+        said before. Each takes the quantity it had out of the items it
+        counted in, and the quantity it has into those it counts in now.
+        One at a time, the others as they were until their turn, so that
+        an item merged into one that is merged on in the same batch counts
+        once."""
+        after = self._stock_parents(before)
+        moved = [r for r in sorted(before) if before[r] != after[r]]
+        if not moved:
+            return
+        parents = self._merged_stock()
+        for r in moved:  # as they were
+            if before[r][0] is None:
+                parents.pop(r, None)
+            else:
+                parents[r] = before[r][0]
+        for r in moved:
+            # What it holds now (an item moved before it may have moved
+            # into it), and what the items it counted in hold of it: the
+            # same, but for what its own count gained meanwhile.
+            (now_units,) = self._conn.execute(f"SELECT {_UNITS.format('quantity')} FROM resources WHERE id = ?",
+                                              (r,)).fetchone()
+            was_units = now_units - (after[r][1] - before[r][1])
+            deltas = [(p, -was_units) for p in _chain(parents, r)]
+            if after[r][0] is None:
+                parents.pop(r, None)
+            else:
+                parents[r] = after[r][0]
+            deltas += [(p, now_units) for p in _chain(parents, r)]
+            self._add_stock([d for d in deltas if d[1]])
 
     def _show_winners(self, edits: list[tuple], values: list[Any], blocked: set[tuple[str, int]],
                       several: set[tuple[str, str, str]]) -> None:
@@ -3021,6 +3188,24 @@ _SQL_SCALE = f"{model.COUNTER_SCALE:.1f}"  # in SQL: a real, so that division is
 _UNITS = "round(coalesce({0}, 0) * " + _SQL_SCALE + ")"
 
 
+def _not_hidden(t: model.Table, name: str) -> None:
+    """Refuse a person's value for a field only the store writes."""
+    if t.field(name).hidden:
+        raise ValidationError(f"{t.name}.{name} is set by merging {t.name} (merge), not by hand")
+
+
+def _chain(parents: Mapping[str, str], row: str) -> Iterator[str]:
+    """The items a stock item's count is in besides its own: the one it
+    was merged into, the one that was merged into, and on (a loop, which
+    only a forged change could make, ends where it closes)."""
+    seen = {row}
+    p = parents.get(row)
+    while p is not None and p not in seen:
+        yield p
+        seen.add(p)
+        p = parents.get(p)
+
+
 def _counter_sum(a: float | None, b: float | None) -> float:
     """a + b as the merge adds counters: in whole thousandths."""
     return (counter_units(a or 0) + counter_units(b or 0)) / model.COUNTER_SCALE
@@ -3181,6 +3366,17 @@ def _migrate_5(store: Store) -> None:
     store._conn.execute("CREATE INDEX IF NOT EXISTS tasks_deleted ON tasks (id) WHERE deleted = 1")
 
 
+def _migrate_6(store: Store) -> None:
+    """Stock items merged into one (Store.merge_resources): each merged away
+    names the item it went into, and the few that do are indexed on their
+    own, as every stock change that arrives asks for them. (A database
+    made new has the column from the start.)"""
+    conn = store._conn
+    if "merged_into" not in {r[1] for r in conn.execute("PRAGMA table_info(resources)")}:
+        conn.execute("ALTER TABLE resources ADD COLUMN merged_into TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS resources_merged ON resources (merged_into) WHERE merged_into IS NOT NULL")
+
+
 MIGRATIONS: dict[int, Callable[[Store], None]] = {
-    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
+    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
 }

@@ -19,7 +19,9 @@ from console.store import Store, StoreError
 
 OPS = ["add_unit", "add_resource", "set_status", "set_location", "assign", "delete", "restore", "stock", "resolve",
        "undo", *["add_shared", "merge"] * 3,  # (a callsign on two units needs adds apart, then a merge)
-       *["add_task", "merge_tasks"] * 2]  # (a task entered twice, merged: units on it moved, or left stranded)
+       *["add_task", "merge_tasks"] * 2,  # (a task entered twice, merged: units on it moved, or left stranded)
+       *["merge_resources"] * 2, "stock_gone"]  # (stock entered twice, merged: drawn from apart, merged on,
+       # undone; restored and deleted again)
 LOCATIONS = ["Levee", "Main St", "Elm St"]
 
 replica = st.integers(0, 4)
@@ -126,6 +128,18 @@ def run_op(store, op, pick, val, rng_tasks):
             picked = random.Random(pick).sample(tasks, 2 + (val % 2 if len(tasks) > 2 else 0))
             store.merge_tasks([t.id for t in picked], keep=picked[val % len(picked)].id)
             event("merged tasks" + (" with units on them" if any(t.assigned_units for t in picked) else ""))
+    elif op == "merge_resources":
+        if len(res) > 1:
+            picked = random.Random(pick).sample(res, 2 + (val % 2 if len(res) > 2 else 0))
+            store.merge_resources([r.id for r in picked], keep=picked[val % len(picked)].id)
+            event("merged stock")
+    elif op == "stock_gone":  # a stock item deleted, or one deleted (merged away) restored
+        gone = [r for r in store.list("resources", deleted=True) if r not in res]
+        if gone and val % 2:
+            store.update("resources", gone[pick % len(gone)].id, {"deleted": False})
+            event("stock restored")
+        elif res:
+            store.delete("resources", res[pick % len(res)].id)
     elif op == "add_resource":
         store.add("resources", {"name": f"R{pick}", "kind": "Supply", "agency": "PW", "quantity": val % 500_000 / 1000})
     elif op in ("set_status", "set_location", "assign", "delete") and units:
@@ -188,6 +202,7 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
             first.add("units", {"callsign": "E-1", "agency": "F", "kind": "Engine"})
             first.add("units", {"callsign": "E-2", "agency": "F", "kind": "Engine"})
             first.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 1000})
+            first.add("resources", {"name": "sandbags", "kind": "Supply", "agency": "PW", "quantity": 40})
             oracle.record(first, before, new_changes(first, before))
             converge(stores)
 
@@ -214,9 +229,21 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
             for s in stores:
                 assert s.version_vector() == stores[0].version_vector()
                 assert s._conn.execute("SELECT count(*) FROM superseded").fetchone()[0] == 0
-            # Counters: every delta counted exactly once, to the thousandth.
+            # Counters: every delta counted exactly once, to the thousandth,
+            # in its own row and in each row it was merged into in turn.
+            into = dict(stores[0]._conn.execute(
+                "SELECT id, merged_into FROM resources WHERE deleted = 1 AND merged_into IS NOT NULL"))
+            if into:
+                event("stock merged in the end")
+            total = defaultdict(int)
+            for row, units in oracle.deltas.items():
+                seen = {row}
+                total[row] += units
+                while (row := into.get(row)) is not None and row not in seen:
+                    seen.add(row)
+                    total[row] += units
             for r in stores[0].list("resources", deleted=True):
-                assert r.quantity == oracle.deltas[r.id] / 1000
+                assert r.quantity == total[r.id] / 1000
             # Every written field shows its winner (units' status with its time).
             for (tname, row, fname), w in oracle.expected_winners().items():
                 cols = "status, status_since" if (tname, fname) == ("units", "status") else fname

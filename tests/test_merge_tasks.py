@@ -14,7 +14,7 @@ from test_store import task, unit
 from test_undo import ticking
 
 from console.model import ValidationError
-from console.store import MERGE_LIMIT, NotFound, Store
+from console.store import MERGE_LIMIT, SCHEMA_VERSION, NotFound, Store
 
 NAMES = itertools.count()  # each example of a property test its own files
 
@@ -252,6 +252,6 @@ def test_a_version_4_database_gets_the_deleted_tasks_index_and_lists_the_same(ma
     conn.execute("PRAGMA user_version = 4")
     eoc.close()
     with Store(path) as s:
-        assert s.info().schema_version == 5
+        assert s.info().schema_version == SCHEMA_VERSION
         assert s._conn.execute("SELECT name FROM sqlite_master WHERE name = 'tasks_deleted'").fetchone()
         assert s.stranded() == before and s.stranded_count() == 1

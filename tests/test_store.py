@@ -7,7 +7,7 @@ from conftest import FakeWall, converge, snapshot, sync
 
 from console import clock, model
 from console.merge import Change
-from console.store import PAGE_SIZE, CorruptDatabase, NotFound, Store, StoreError
+from console.store import PAGE_SIZE, SCHEMA_VERSION, CorruptDatabase, NotFound, Store, StoreError
 
 HOUR = 3600 * 1000
 
@@ -892,7 +892,7 @@ def test_a_version_3_database_gets_its_journal_from_the_log(tmp_path):
 
     s = Store(tmp_path / "a.db")
     try:
-        assert s.info().schema_version == 5
+        assert s.info().schema_version == SCHEMA_VERSION
         assert s._conn.execute("SELECT type FROM sqlite_master WHERE name = 'journal'").fetchone() == ("view",)
         assert s.journal() == entries
         assert s.journal(table="units", row=uid) == about
@@ -938,7 +938,7 @@ def test_a_version_2_database_is_migrated_keeping_heads_and_conflicts(tmp_path):
     a = Store(tmp_path / "a.db")
     b = Store(tmp_path / "b.db")
     try:
-        assert a.info().schema_version == 5
+        assert a.info().schema_version == SCHEMA_VERSION
         assert "value" not in {r[1] for r in a._conn.execute("PRAGMA table_info(heads)")}
         assert a._conn.execute("SELECT * FROM heads ORDER BY 1, 2, 3, 4, 5").fetchall() == heads
         assert [(c.id, c.field, sorted(x.value for x in c.candidates)) for c in a.conflicts()] == before

@@ -382,7 +382,7 @@ def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
                 "binary": b"\x00\x01",
                 "version": p.encode("hello", protocol=9, replica="a" * 32, agency="x", vv={}),
                 "early_changes": p.encode("changes", batch=1, changes=[[1] * 11]),
-                "no_certificate": p.encode("hello", protocol=1, replica="a" * 32, agency="x", vv={}),
+                "no_certificate": p.encode("hello", protocol=p.PROTOCOL_VERSION, replica="a" * 32, agency="x", vv={}),
                 "oversized": "x" * (p.MAX_MESSAGE + 10),
             }
             for name, frame in bad.items():
@@ -396,7 +396,7 @@ def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
             ws, _challenge = await raw_client(port)
             old_nonce = os.urandom(32)
             sig = me_good.sign(old_nonce, r.console_id, me_good.console_id)
-            await ws.send(p.encode("hello", protocol=1, replica="a" * 32, agency="x", vv={},
+            await ws.send(p.encode("hello", protocol=p.PROTOCOL_VERSION, replica="a" * 32, agency="x", vv={},
                                    cert=p.b64(me_good.cert_der), signature=base64.b64encode(sig).decode()))
             codes["replayed_signature"] = await expect_refusal(ws)
             assert identity.fingerprint(me_good.cert_der) == good.console_id
@@ -412,7 +412,7 @@ def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
                 ws, challenge = await raw_client(port)
                 nonce = base64.b64decode(challenge["nonce"])
                 sig = me_good.sign(nonce, r.console_id, me_good.console_id)
-                await ws.send(p.encode("hello", protocol=1, replica=good_replica, agency="Good", vv={},
+                await ws.send(p.encode("hello", protocol=p.PROTOCOL_VERSION, replica=good_replica, agency="Good", vv={},
                                        cert=p.b64(me_good.cert_der), signature=p.b64(sig)))
                 reply = json.loads(await ws.recv())
                 assert reply["type"] == "hello"

@@ -22,8 +22,8 @@ def test_every_message_type_and_error_code_is_documented():
 
 def test_round_trip_of_each_type():
     frames = [
-        p.encode("challenge", protocol=1, console="X", nonce="AAAA"),
-        p.encode("hello", protocol=1, replica="b" * 32, agency="Fire", vv=VV),
+        p.encode("challenge", protocol=p.PROTOCOL_VERSION, console="X", nonce="AAAA"),
+        p.encode("hello", protocol=p.PROTOCOL_VERSION, replica="b" * 32, agency="Fire", vv=VV),
         p.encode("ack", batch=1, vv=VV),
         p.encode("synced"),
         p.encode("error", code="untrusted", message="no"),
@@ -48,14 +48,14 @@ def test_round_trip_of_each_type():
         ('{"type": "ack", "batch": 0, "vv": {}}', "bad_message"),
         ('{"type": "ack", "batch": 1, "vv": {"zz": 1}}', "bad_message"),
         ('{"type": "ack", "batch": 1, "vv": [], "extra": 1}', "bad_message"),
-        ('{"type": "hello", "protocol": 2, "replica": "' + "b" * 32 + '", "agency": "x", "vv": {}}', "bad_version"),
-        ('{"type": "hello", "protocol": 1, "replica": "nope", "agency": "x", "vv": {}}', "bad_message"),
-        ('{"type": "hello", "protocol": 1, "replica": "' + "b" * 32 + '", "agency": "x", "vv": {}, "cert": 5}',
+        ('{"type": "hello", "protocol": 1, "replica": "' + "b" * 32 + '", "agency": "x", "vv": {}}', "bad_version"),
+        ('{"type": "hello", "protocol": 2, "replica": "nope", "agency": "x", "vv": {}}', "bad_message"),
+        ('{"type": "hello", "protocol": 2, "replica": "' + "b" * 32 + '", "agency": "x", "vv": {}, "cert": 5}',
          "bad_message"),
         ('{"type": "changes", "batch": 1, "changes": []}', "bad_message"),
         ("[" * 100000 + "]" * 100000, "bad_message"),
         # Not JSON a console writes: a lone surrogate, NaN, an integer past 64 bits.
-        ('{"type": "hello", "protocol": 1, "replica": "' + "b" * 32 + '", "agency": "\\ud800", "vv": {}}',
+        ('{"type": "hello", "protocol": 2, "replica": "' + "b" * 32 + '", "agency": "\\ud800", "vv": {}}',
          "bad_message"),
         ('{"type": "ack", "batch": NaN, "vv": {}}', "bad_message"),
         ('{"type": "ack", "batch": 123456789012345678901234567890, "vv": {}}', "bad_message"),

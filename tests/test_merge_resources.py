@@ -1,0 +1,266 @@
+"""Stock entered twice (the same pallet of sandbags added on two consoles
+apart, or by two people at once), merged into one (Store.merge_resources):
+the first added kept on every console, its quantity theirs added up, the
+others deleted naming it; stock drawn from one merged away, on a console
+that has not seen the merge, counts in the row kept; two people merging at
+once count the stock once; one step to undo."""
+
+import itertools
+import time
+
+import pytest
+from conftest import converge, snapshot, sync
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_undo import ticking
+
+from console import clock
+from console.model import ValidationError
+from console.store import SCHEMA_VERSION, NotFound, Store
+
+NAMES = itertools.count()  # each example of a property test its own files
+
+
+def stock(store, name, quantity, unit="bags", **values):
+    return store.add("resources", {"name": name, "kind": "Supply", "agency": "Public Works", "quantity": quantity,
+                                   "unit": unit, **values})
+
+
+def apart(make_store, wall=None):
+    """The EOC and the public-works yard each entered the sandbags filled
+    at the yard while the network was down: the EOC's first."""
+    wall = wall or ticking()
+    n = next(NAMES)
+    eoc = make_store(f"eoc{n}", agency="EOC", operator="Capt. Ortiz", wall=wall)
+    yard = make_store(f"yard{n}", agency="Public Works", operator="J. Park", wall=wall)
+    first = stock(eoc, "Sandbags (filled)", 1200)
+    second = stock(yard, "sandbags, filled", 800, location="PW yard, bay 3")
+    converge([eoc, yard])
+    return eoc, yard, first, second
+
+
+def quantity(store, row):
+    return store.get("resources", row).quantity
+
+
+def merge_entries(store):
+    entries = [e.text for e in store.journal(limit=20) if e.action == "merge"]
+    return [t for t in entries if "merged into one" in t], [t for t in entries if "merged into the" in t]
+
+
+def test_merging_adds_up_the_stock_in_the_first_added_and_deletes_the_other(make_store):
+    eoc, yard, first, second = apart(make_store)
+    kept = yard.merge_resources([second, first], keep=second)  # in any order, from either console
+    assert kept == first
+    r = yard.get("resources", first)
+    assert (r.name, r.location, r.quantity, r.unit) == ("sandbags, filled", "PW yard, bay 3", 2000, "bags")
+    with pytest.raises(NotFound):
+        yard.get("resources", second)
+    gone = yard.get("resources", second, deleted=True)
+    assert gone.quantity == 800  # its own count, kept: an undo gives it back
+    (text,), (other,) = merge_entries(yard)
+    assert text.startswith("Sandbags (filled): 2 resources merged into one, the one added by EOC (Capt. Ortiz)")
+    assert "800 bags counted in from the other (now 2000 bags)" in text
+    assert other.startswith("sandbags, filled (added by Public Works (J. Park)")
+    assert "it had 800 bags, counted in it" in other
+    # The stock tally and a draw's check read the sum.
+    assert yard.tally("resources", ["kind"], "quantity") == [("Supply", 1, 2000.0)]
+    with pytest.raises(ValidationError, match="only 2000 bags of sandbags, filled on hand"):
+        yard.adjust(first, -2001)
+    assert yard.adjust(first, -1500) == 500
+    sync(yard, eoc)
+    assert quantity(eoc, first) == 500
+    assert snapshot(eoc) == snapshot(yard)
+
+
+def test_a_merge_is_undone_in_one_step_and_each_gets_its_own_stock_back(make_store):
+    eoc, _, first, second = apart(make_store)
+    eoc.merge_resources([first, second])
+    merged = eoc.last_operation
+    eoc.undo([merged])
+    assert quantity(eoc, first) == 1200 and quantity(eoc, second) == 800
+    assert eoc.get("resources", second).location == "PW yard, bay 3"
+
+
+def test_two_people_merging_the_same_stock_at_once_count_it_once(make_store):
+    eoc, yard, first, second = apart(make_store)
+    assert eoc.merge_resources([first, second]) == yard.merge_resources([second, first], keep=second) == first
+    converge([eoc, yard])
+    assert snapshot(eoc) == snapshot(yard)
+    assert quantity(eoc, first) == 2000
+    # Their picks of values meet as a conflict; the stock does not.
+    assert {c.field for c in eoc.conflicts()} <= {"name", "location"}
+    assert [r.id for r in eoc.list("resources")] == [first]
+
+
+def test_stock_drawn_from_an_item_merged_away_meanwhile_counts_in_the_one_kept(make_store):
+    """The yard, not having seen the EOC merge the two rows, draws 300
+    bags from its own for the levee; once they meet, the row kept shows
+    the draw, on both, whichever arrives first."""
+    eoc, yard, first, second = apart(make_store)
+    eoc.merge_resources([first, second])
+    yard.adjust(second, -300, "levee breach")
+    yard.adjust(second, 50)
+    converge([eoc, yard])
+    assert quantity(eoc, first) == quantity(yard, first) == 1750
+    assert snapshot(eoc) == snapshot(yard)
+    assert eoc.open_conflict_count() == 0  # a draw is no edit: nothing to reconcile
+    # The yard takes back its 50 added: from the row it counts in now, and
+    # only while that one holds them.
+    added = yard.last_operation
+    eoc.adjust(first, -1750)
+    sync(eoc, yard)
+    with pytest.raises(ValidationError, match=r"^sandbags, filled: only 0 on hand; cannot take back the 50 bags added"):
+        yard.undo([added])
+    eoc.adjust(first, 80)
+    sync(eoc, yard)
+    assert yard.undo([added]).left == ()
+    sync(yard, eoc)
+    assert quantity(eoc, first) == quantity(yard, first) == 30
+
+
+def test_items_merged_on_into_others_count_in_the_last_one_kept(make_store):
+    """Three rows of the same stock: the yard merges two, the EOC (apart)
+    merges the third into the first added; after they meet, one row holds
+    it all, on both."""
+    wall = ticking()
+    eoc, yard, first, second = apart(make_store, wall)
+    third = stock(yard, "Sandbags filled", 100)
+    sync(yard, eoc)
+    yard.merge_resources([second, third])  # kept: second (added before third)
+    merged_at_yard = yard.last_operation
+    eoc.merge_resources([first, second])
+    converge([eoc, yard])
+    assert snapshot(eoc) == snapshot(yard)
+    assert [(r.id, r.quantity) for r in eoc.list("resources")] == [(first, 2100)]
+    # Undone at the yard, in turn: the third is its own row again.
+    yard.undo([merged_at_yard])
+    converge([eoc, yard])
+    assert sorted((r.id, r.quantity) for r in eoc.list("resources")) == sorted([(first, 2000), (third, 100)])
+
+
+def test_two_merges_arriving_together_count_an_item_merged_in_then_on_once(make_store):
+    """Row ids follow each console's wall clock; the row a merge keeps is
+    the first added by the synced clock. With clocks a minute apart, an
+    item merged away can have a lower id than the item it went into, so a
+    console receiving both merges at once moves the first into the second
+    before moving the second on, and the second must take it along."""
+    ahead = make_store("ahead", wall=lambda: clock.wall_ms() + 60_000)
+    mid = make_store("mid")
+    behind = make_store("behind", wall=lambda: clock.wall_ms() - 60_000)
+    c = stock(ahead, "Sandbags", 5)  # added first (lowest id), with the latest clock time
+    time.sleep(0.002)
+    a = stock(mid, "Sandbags", 70)
+    time.sleep(0.002)
+    z = stock(behind, "Sandbags", 300)  # added last (highest id), with the earliest clock time
+    assert c < a < z
+    sync(ahead, mid)
+    assert mid.merge_resources([c, a]) == a
+    sync(mid, behind)
+    assert behind.merge_resources([a, z]) == z
+    fresh = make_store("fresh")
+    changes = [x for part in behind.all_changes() for x in part]
+    assert fresh.apply(changes).applied == len(changes)  # one batch, both merges in it
+    assert [(r.id, r.quantity) for r in fresh.list("resources")] == [(z, 375)]
+    assert snapshot(fresh) == snapshot(behind)
+
+
+def test_an_item_edited_apart_from_its_merge_is_reconciled_and_its_stock_follows(make_store):
+    """The yard moved its sandbags while the EOC merged them away: the
+    delete meets the edit as a conflict. Kept, the item holds its own stock
+    again; the delete chosen, it counts in the row kept once more."""
+    eoc, yard, first, second = apart(make_store)
+    eoc.merge_resources([first, second])
+    yard.update("resources", second, {"location": "Levee staging"})
+    converge([eoc, yard])
+    (c,) = eoc.conflicts()
+    assert c.kind == "delete" and quantity(eoc, first) == 2000
+    keep_edit = next(i for i, x in enumerate(c.candidates, 1) if x.field == "location")
+    eoc.resolve(c.id, keep=keep_edit)
+    converge([eoc, yard])
+    assert (quantity(yard, first), quantity(yard, second)) == (1200, 800)
+    assert snapshot(eoc) == snapshot(yard)
+    # Deleted now by hand: its stock goes with it, not into the row it was once merged into.
+    yard.delete("resources", second)
+    converge([eoc, yard])
+    assert quantity(eoc, first) == 1200
+    assert eoc.get("resources", second, deleted=True).quantity == 800
+
+
+def test_a_merge_of_stock_is_refused_with_a_reason_and_changes_nothing(make_store):
+    eoc, yard, first, second = apart(make_store)
+    pallets = stock(eoc, "Sandbags (filled)", 4, unit="pallets")
+    before = snapshot(eoc)
+    with pytest.raises(ValidationError, match=r"counted in different units \(bags, pallets\)"):
+        eoc.merge_resources([first, pallets])
+    with pytest.raises(ValidationError, match="two or more"):
+        eoc.merge_resources([first, first])
+    with pytest.raises(ValidationError, match="must be one of those merged"):
+        eoc.merge_resources([first, second], keep=pallets)
+    with pytest.raises(ValidationError, match="set by merging resources"):
+        eoc.update("resources", second, {"merged_into": first})
+    with pytest.raises(ValidationError, match="set by merging resources"):
+        eoc.add("resources", {"name": "x", "kind": "y", "agency": "z", "merged_into": first})
+    assert snapshot(eoc) == before
+    yard.update("resources", second, {"location": "Bay 4"})
+    eoc.update("resources", second, {"location": "Bay 5"})
+    converge([eoc, yard])
+    before = snapshot(eoc)
+    with pytest.raises(ValidationError, match="its location is in conflict; reconcile that first"):
+        eoc.merge_resources([first, second])
+    assert snapshot(eoc) == before
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.randoms(use_true_random=False), both=st.booleans(), keep_second=st.booleans(),
+       undo=st.booleans(), draw=st.booleans(), chain=st.booleans())
+def test_every_console_shows_the_same_stock_whatever_order_the_changes_arrive_in(
+        make_store, order, both, keep_second, undo, draw, chain):
+    """Two consoles apart, a merge (made on both at once, or undone, or
+    with stock drawn meanwhile from the row merged away, or merged on into
+    a third row added earlier on another console), delivered one change at
+    a time in any order to a third console: it shows what the two show
+    once they have met, and the row kept holds every delta once."""
+    wall = ticking()
+    n = next(NAMES)
+    early = make_store(f"early{n}", agency="County Fire", operator="Lt. Diaz", wall=wall)
+    oldest = stock(early, "Sandbags", 10) if chain else None
+    eoc, yard, first, second = apart(make_store, wall)
+    eoc.merge_resources([first, second], keep=second if keep_second else None)
+    if draw:  # the yard has not seen the merge
+        yard.adjust(second, -250)
+    if both:
+        yard.merge_resources([first, second], keep=None if keep_second else second)
+    if undo:
+        eoc.undo([eoc.last_operation])
+    if chain:
+        sync(early, eoc)
+        eoc.merge_resources([oldest, first])
+    converge([eoc, yard, early])
+    assert snapshot(eoc) == snapshot(yard) == snapshot(early)
+    changes = [c for part in eoc.all_changes() for c in part]
+    order.shuffle(changes)
+    third = make_store(f"third{n}", wall=wall)
+    for c in changes:
+        third.apply([c])
+    assert snapshot(third) == snapshot(eoc)
+    total = 2000 - 250 * draw + 10 * chain
+    assert sum(r.quantity for r in third.list("resources")) == total
+    assert len(third.list("resources")) == 1 + undo  # (an undo, the latest write, wins over a merge at once)
+
+
+def test_a_version_5_database_gets_the_merged_into_column_and_keeps_its_stock(make_store, tmp_path):
+    eoc, yard, first, second = apart(make_store)
+    path = eoc.path
+    conn = eoc._conn
+    conn.execute("DROP INDEX IF EXISTS resources_merged")
+    conn.execute("ALTER TABLE resources DROP COLUMN merged_into")
+    conn.execute("PRAGMA user_version = 5")
+    eoc.close()
+    with Store(path) as s:
+        assert s.info().schema_version == SCHEMA_VERSION
+        assert s._conn.execute("SELECT name FROM sqlite_master WHERE name = 'resources_merged'").fetchone()
+        assert s.merge_resources([first, second]) == first
+        assert s.get("resources", first).quantity == 2000
+        sync(s, yard)
+        assert yard.get("resources", first).quantity == 2000
