@@ -162,17 +162,24 @@ def build_parser() -> Parser:
                      "to merge into one or rename")
     p.add_argument("--json", action="store_true")
 
-    p = cmd("merge", "merge units that are one (a callsign on several, see twins), or with --tasks tasks that "
-                     "are one (entered twice), into the first added; the others are deleted")
+    p = cmd("merge", "merge units that are one (a callsign on several, see twins), or with --tasks tasks, or "
+                     "with --resources stock items, that are one (entered twice), into the first added; the "
+                     "others are deleted")
     p.add_argument("units", nargs="*", metavar="ROW", help="the units' ids (as twins lists them), or one callsign "
-                                                           "that is on several units: all of those; with --tasks, "
-                                                           "the tasks' ids (as list tasks shows them)")
-    p.add_argument("--tasks", action="store_true", help="merge tasks: the units on the others are moved onto "
-                                                        "the one kept, as they are")
+                                                           "that is on several units: all of those; with --tasks "
+                                                           "or --resources, their ids (as list shows them)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--keep", metavar="ROW", help="the unit (or task) whose values the merged one takes: a unit's "
-                                                 "status, task, place, crew...; a task's title, priority, status, "
-                                                 "place, due time... (default: the first added's)")
+    g.add_argument("--tasks", action="store_true", help="merge tasks: the units on the others are moved onto "
+                                                        "the one kept, as they are")
+    g.add_argument("--resources", action="store_true", help="merge stock items (in the same unit of measure): "
+                                                            "the one kept holds their stock added up, and what is "
+                                                            "drawn from the others on consoles that have not seen "
+                                                            "the merge yet counts in it too")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--keep", metavar="ROW", help="the unit (or task, or stock item) whose values the merged one "
+                                                 "takes: a unit's status, task, place, crew...; a task's title, "
+                                                 "priority, status, place, due time...; a stock item's name, "
+                                                 "kind, agency, place, unit (default: the first added's)")
     g.add_argument("--all", action="store_true", dest="merge_all",
                    help="instead, merge the units of every callsign on several, each into its first added, with "
                         "its values (a roster loaded on two consoles apart): one step to undo")
@@ -371,9 +378,10 @@ def run(args) -> int:
     if args.command == "report" and args.task is not None and args.hours is not None:
         raise UsageError(f"{PROG} report: --hours is the situation report's period; an assignment list (--task) "
                          "has none")
-    if args.command == "merge" and args.tasks and (args.merge_all or len(args.units) < 2):
-        raise UsageError(f"{PROG} merge --tasks: give two or more tasks to merge (their ids, as list tasks shows "
-                         "them)" + (", not --all" if args.merge_all else ""))
+    if args.command == "merge" and (args.tasks or args.resources) and (args.merge_all or len(args.units) < 2):
+        what = "tasks" if args.tasks else "resources"
+        raise UsageError(f"{PROG} merge --{what}: give two or more {what} to merge (their ids, as list {what} "
+                         "shows them)" + (", not --all" if args.merge_all else ""))
     if args.command == "merge" and bool(args.units) == args.merge_all:
         raise UsageError(f"{PROG} merge: give the units to merge (their ids, or one callsign that is on several), "
                          "or --all" + (", not both" if args.units else ""))
@@ -437,22 +445,24 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             counts = seed.seed_synthetic(store, args.synthetic)
         print("seeded " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {store.path}", file=out)
     elif c == "add" and found:
-        titled = store.tasks_titled(r.get("title") for r in found.rows) if found.table == "tasks" else {}
+        titled = _named_already(store, found.table, found.rows)
         ids = store.add_many(found.table, found.rows, where=found.lines,
                              summary=f"Added {len(found.rows)} {found.table} from {args.csv.name}")
         print(f"added {len(ids)} {found.table} from {args.csv}"
               + (f" (columns left out: {', '.join(found.left_out)})" if found.left_out else ""), file=out)
-        _entered_already(store, titled, [(r.get("title"), i) for r, i in zip(found.rows, ids, strict=True)])
+        label = model.table(found.table).label
+        _entered_already(store, found.table, titled,
+                         [(r.get(label), i) for r, i in zip(found.rows, ids, strict=True)])
     elif c == "add":
         t = model.table(args.table)
         values = _pairs(t, args.values)
-        titled = store.tasks_titled([values.get("title")]) if t.name == "tasks" else {}
+        titled = _named_already(store, t.name, [values])
         if t.append_only:
             print(store.add_many(t.name, [values])[0], file=out)
         else:
             new = store.add(t.name, values)
             print(new, file=out)
-            _entered_already(store, titled, [(values.get("title"), new)])
+            _entered_already(store, t.name, titled, [(values.get(t.label), new)])
     elif c == "set":
         t = model.table(args.table)
         made = store.update(t.name, args.id, _pairs(t, args.values))
@@ -547,8 +557,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             print(store.said(store.last_operation)[0], file=out)
         if not found:
             print("no callsign is on several units", file=out)
-    elif c == "merge" and args.tasks:
-        store.merge_tasks(args.units, keep=args.keep)
+    elif c == "merge" and (args.tasks or args.resources):
+        (store.merge_tasks if args.tasks else store.merge_resources)(args.units, keep=args.keep)
         for text in store.said(store.last_operation):
             print(text, file=out)
     elif c == "merge":
@@ -839,19 +849,38 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
 
 
-def _entered_already(store: Store, titled: dict[str, list], added: list[tuple[str | None, str]]) -> None:
+def _named_already(store: Store, table: str, rows: list[dict]) -> dict[str, list]:
+    """The tasks still to do, or the stock items, that rows about to be
+    added are named like (see _entered_already)."""
+    if table == "tasks":
+        return store.tasks_titled(r.get("title") for r in rows)
+    if table == "resources":
+        return store.resources_named(r.get("name") for r in rows)
+    return {}
+
+
+def _entered_already(store: Store, table: str, titled: dict[str, list],
+                     added: list[tuple[str | None, str]]) -> None:
     """Say, on stderr (stdout holds the new ids, for scripts), which tasks
-    just added have the title of a task that was still to do: the same call
+    just added have the title of a task that was still to do, or which
+    stock items the name of one on the boards: the same call, or stock,
     entered twice, perhaps, with the command that merges them."""
     db = shlex.quote(str(store.path))
     for title, new in added:
         same = titled.get(model.name_key(title)) if isinstance(title, str) else None
-        if same:
-            t = same[0]
+        if not same:
+            continue
+        t = same[0]
+        if table == "tasks":
             on = len(t.assigned_units)
             print(f"{PROG}: note: {title!r} is the title of a task still to do already ({short_id(t.id)}, "
                   f"{model.label(t.status)}, {on} unit{'s' if on != 1 else ''} on it); if they are one call: "
                   f"{PROG} merge --db {db} --tasks {short_id(t.id)} {short_id(new)}", file=sys.stderr)
+        else:
+            held = ", ".join(p for p in (f"{t.quantity:g} {t.unit or ''}".rstrip(), t.agency, t.location) if p)
+            print(f"{PROG}: note: {title!r} is the name of stock on the boards already ({short_id(t.id)}, {held}); "
+                  f"if they are one stock: {PROG} merge --db {db} --resources {short_id(t.id)} {short_id(new)}",
+                  file=sys.stderr)
 
 
 def _stranded_lines(store: Store, out) -> None:

@@ -447,6 +447,60 @@ def test_merge_tasks_makes_a_task_entered_twice_one_with_its_units(tmp_path, cap
     assert json.loads(run(capsys, "list", "--db", eoc, "units", "--json")[1])[0]["task_id"] == second["id"]
 
 
+def test_merge_resources_adds_up_stock_entered_twice_and_counts_draws_made_apart(tmp_path, capsys):
+    """The EOC and the public-works yard each entered the filled sandbags
+    while apart; adding them at the EOC says so on stderr, with the merge
+    command. Merged, the row kept holds both counts, and a draw the yard
+    made from its own meanwhile counts in it."""
+    eoc, yard, f = tmp_path / "eoc.db", tmp_path / "yard.db", tmp_path / "x.changes"
+    code, out, err = run(capsys, "--agency", "EOC", "add", "--db", eoc, "resources", "name=Sandbags (filled)",
+                         "kind=Supply", "agency=Public Works", "quantity=1200", "unit=bags")
+    assert code == 0 and err == ""
+    first = out.strip()
+    run(capsys, "changes", "export", "--db", eoc, f)
+    run(capsys, "changes", "import", "--db", yard, f)
+    code, out, err = run(capsys, "--agency", "Public Works", "add", "--db", yard, "resources",
+                         "name=sandbags  (filled)", "kind=Supply", "agency=Public Works", "quantity=800", "unit=bags",
+                         "location=PW yard")
+    second = out.strip()
+    assert code == 0 and err == (f"crisis-console: note: 'sandbags  (filled)' is the name of stock on the boards "
+                                 f"already ({first[-8:]}, 1200 bags, Public Works); if they are one stock: "
+                                 f"crisis-console merge --db {yard} --resources {first[-8:]} {second[-8:]}\n")
+    run(capsys, "changes", "export", "--db", yard, f)
+    run(capsys, "changes", "import", "--db", eoc, f)
+    code, out, _ = run(capsys, "merge", "--db", eoc, "--resources", second[-8:], first[-8:], "--keep", second[-8:])
+    assert code == 0, out
+    said = out.splitlines()
+    assert said[0].startswith("Sandbags (filled): 2 resources merged into one, the one added by EOC")
+    assert said[0].endswith("800 bags counted in from the other (now 2000 bags)")
+    run(capsys, "stock", "--db", yard, second, "-300")  # the yard has not seen the merge
+    for a, b in ((eoc, yard), (yard, eoc)):
+        run(capsys, "changes", "export", "--db", a, f)
+        run(capsys, "changes", "import", "--db", b, f)
+    for db in (eoc, yard):
+        (r,) = json.loads(run(capsys, "list", "--db", db, "resources", "--json")[1])
+        assert (r["id"], r["name"], r["location"], r["quantity"]) == (first, "sandbags  (filled)", "PW yard", 1700)
+    code, out, _ = run(capsys, "undo", "--db", eoc)
+    assert code == 0 and out.startswith("Undid: Sandbags (filled): 2 resources merged into one")
+    quantities = {r["id"]: r["quantity"] for r in json.loads(run(capsys, "list", "--db", eoc, "resources",
+                                                                  "--json")[1])}
+    assert quantities == {first: 1200, second: 500}
+    run(capsys, "add", "--db", eoc, "resources", "name=Sandbags (filled)", "kind=Supply", "agency=Public Works",
+        "quantity=4", "unit=pallets")
+    pallets = next(r["id"] for r in json.loads(run(capsys, "list", "--db", eoc, "resources", "--json")[1])
+                   if r["unit"] == "pallets")
+    before = state(eoc)
+    for argv, code_ in ((["merge", "--db", eoc, "--resources", first], 2),
+                        (["merge", "--db", eoc, "--resources", "--tasks", first, second], 2),
+                        (["merge", "--db", eoc, "--resources", first, pallets], 1),
+                        (["set", "--db", eoc, "resources", second, f"merged_into={first}"], 1)):
+        code, _, err = run(capsys, *argv)
+        assert code == code_ and err.count("\n") == 1, (argv, err)
+    assert "counted in different units (bags, pallets)" in run(capsys, "merge", "--db", eoc, "--resources", first,
+                                                                  pallets)[2]
+    assert state(eoc) == before
+
+
 def test_a_unit_put_on_a_task_merged_away_meanwhile_is_listed_with_the_commands_that_settle_it(tmp_path, capsys):
     eoc, fire, f = tmp_path / "eoc.db", tmp_path / "fire.db", tmp_path / "x.changes"
     run(capsys, "--agency", "EOC", "--operator", "Capt. Ortiz", "add", "--db", eoc, "tasks", "title=Evacuate Elm St")
