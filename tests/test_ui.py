@@ -297,7 +297,7 @@ def test_the_record_dialog_helps_type_what_repeats(window, qtbot, demo_store):
     dialog = RecordDialog(window.bridge, "resources", parent=window)
     assert dialog.fields["agency"].text() == "County Fire"
     assert offered("unit", "") == most_used(r.unit for r in demo_store.list("resources"))
-    for field, value in (("name", "Cots"), ("kind", "Shelter"), ("agency", "Red Cross Chapter")):
+    for field, value in (("name", "Cots, folding"), ("kind", "Shelter"), ("agency", "Red Cross Chapter")):
         dialog.fields[field].setText(value)
     dialog.save()
     assert dialog.result() == dialog.DialogCode.Accepted
@@ -3363,6 +3363,61 @@ def test_tasks_entered_twice_are_merged_from_the_board_as_one_step(window, demo_
     assert "no tasks row" in dialog.error.text() and dialog.isVisible()
     assert demo_store.info().changes == n
     dialog.reject()
+
+
+def test_stock_entered_twice_is_caught_as_it_is_added_and_merged_from_the_board(window, demo_store, qtbot,
+                                                                                  tmp_path, monkeypatch):
+    """The yard adds the filled sandbags the EOC has on the board: the
+    dialog says so and adds them only on a second Save (a CSV import says
+    it too). Selected with the first, Stock > Merge stock entered twice
+    makes them one row holding both counts; one undo takes it back."""
+    from PySide6.QtWidgets import QMessageBox
+
+    filled = next(r for r in demo_store.list("resources") if r.name == "Sandbags (filled)")
+    n = demo_store.counts()["resources"]
+    dialog = RecordDialog(window.bridge, "resources", parent=window)
+    dialog.fields["name"].setText("sandbags  (FILLED)")
+    dialog.fields["kind"].setText("Supply")
+    dialog.fields["agency"].setText("Public Works")
+    dialog.fields["location"].setText("PW yard, bay 3")
+    dialog.fields["quantity"].setText("400")
+    dialog.fields["unit"].setText("bags")
+    dialog.save()
+    said = dialog.error.text()
+    assert said.startswith("'Sandbags (filled)' is on the Resources board already: 1850 bags, Public Works, "
+                           "Riverside Park, added by ")
+    assert "Save again to add it as it is" in said and demo_store.counts()["resources"] == n
+    dialog.save()
+    assert dialog.result() == dialog.DialogCode.Accepted and demo_store.counts()["resources"] == n + 1
+    second = dialog.saved_id
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text)
+                        or QMessageBox.StandardButton.No)
+    stock_csv = tmp_path / "stock.csv"
+    stock_csv.write_text("name,kind,agency,quantity,unit\nSandbags (filled),Supply,Public Works,10,bags\n"
+                         "Road flares (box of 36),Supply,State DOT,40,boxes\n", encoding="utf-8")
+    window.tabs.setCurrentIndex(2)
+    assert window.import_csv(str(stock_csv)) == 0
+    assert asked[-1].endswith("1 of them has the name of stock on the board: Sandbags (filled). They are added as "
+                              "new stock items all the same; stock entered twice is merged from the Stock menu "
+                              "(its counts added up).")
+    qtbot.waitUntil(lambda: window.models["resources"]._row_of(second) is not None, timeout=5000)
+    select_many(window, "resources", {"Sandbags (filled)", "sandbags  (FILLED)"})
+    merge = window.merge_selected("resources")
+    assert merge.windowTitle() == "Merge 2 resources into one"
+    items = [merge.list.item(i).text() for i in range(merge.list.count())]
+    assert items[0].startswith("Sandbags (filled): 1850 bags, Supply, Public Works, Riverside Park\n    added by ")
+    assert items[0].endswith("(first added: this row stays)")
+    assert items[1].startswith("sandbags  (FILLED): 400 bags, Supply, Public Works, PW yard, bay 3\n")
+    merge.save()  # the first added's values
+    assert merge.result() == merge.DialogCode.Accepted and merge.error.text() == ""
+    r = demo_store.get("resources", filled.id)
+    assert (r.name, r.location, r.quantity) == ("Sandbags (filled)", "Riverside Park", 2250)
+    qtbot.waitUntil(lambda: window.models["resources"]._row_of(second) is None, timeout=5000)
+    assert window.bridge.undo_steps[-1].text.startswith("Sandbags (filled): 2 resources merged into one")
+    window.bridge.undo()
+    assert (demo_store.get("resources", filled.id).quantity, demo_store.get("resources", second).quantity) == (
+        1850, 400)
 
 
 def test_units_entered_twice_under_two_callsigns_are_merged_from_the_board(window, demo_store, qtbot):

@@ -117,6 +117,9 @@ class Bridge(QObject):
     def merge_tasks(self, task_ids: list[str], *, keep: str | None = None) -> str:
         return self.store.merge_tasks(task_ids, keep=keep)
 
+    def merge_resources(self, resource_ids: list[str], *, keep: str | None = None) -> str:
+        return self.store.merge_resources(resource_ids, keep=keep)
+
     def merge_many(self, groups: list[list[str]]) -> None:
         """Merge each group of units into its first added, with its values:
         one transaction each, one step to undo."""

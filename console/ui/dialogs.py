@@ -185,8 +185,8 @@ class RecordDialog(QDialog):
         self.suggestions: dict[str, Suggestions] = {}
         form = QFormLayout()
         for f in self.table.fields:
-            if record is not None and f.counter:
-                continue  # stock changes by drawing or adding, not by overwriting
+            if (record is not None and f.counter) or f.hidden:
+                continue  # stock changes by drawing or adding, not by overwriting (and merges write the hidden)
             widget = self._widget(f)
             self.fields[f.name] = widget
             label = f.name.replace("_id", "").replace("_", " ").capitalize() + (" *" if f.required else "")
@@ -323,7 +323,7 @@ class RecordDialog(QDialog):
     def save(self) -> None:
         try:
             values = self.values()
-            if self.record is None and self.table.name == "tasks" and self._entered_already(values):
+            if self.record is None and self.table.name in ("tasks", "resources") and self._entered_already(values):
                 return
             if self.record is None:
                 self.saved_id = self.bridge.add(self.table.name, values)
@@ -340,31 +340,42 @@ class RecordDialog(QDialog):
         self.accept()
 
     def _entered_already(self, values: dict) -> bool:
-        """Whether a new task's title is a task's still to do (letter case
-        and spacing aside): the same call entered twice, by two people or
+        """Whether a new task's title is a task's still to do, or a new
+        stock item's name one's on the boards (letter case and spacing
+        aside): the same call, or stock, entered twice, by two people or
         twice by one. Then say which, and add it only on a second Save."""
-        key = model.name_key(values.get("title") or "")
+        tasks = self.table.name == "tasks"
+        name = values.get("title" if tasks else "name") or ""
+        key = model.name_key(name)
         if not key or key == self._warned_title:
             return False
         store = self.bridge.store
-        same = store.tasks_titled([values["title"]]).get(key)
+        same = (store.tasks_titled if tasks else store.resources_named)([name]).get(key)
         if not same:
             return False
-        added = store.added_by("tasks", [t.id for t in same])
+        added = store.added_by(self.table.name, [t.id for t in same])
 
         def said(t) -> str:
             at, operator, agency = added[t.id]
-            on = len(t.assigned_units)
-            parts = (model.label(t.status), f"{on} unit{'s' if on != 1 else ''} on it" if on else "no unit on it",
-                     t.location, f"added by {agency} ({operator}) at "
-                     f"{local_time(clock.to_iso(at), seconds=False)} {zone_name()}")
-            return ", ".join(p for p in parts if p)
+            if tasks:
+                on = len(t.assigned_units)
+                parts: tuple = (model.label(t.status), f"{on} unit{'s' if on != 1 else ''} on it" if on
+                                else "no unit on it", t.location)
+            else:
+                parts = (f"{t.quantity:g} {t.unit or ''}".rstrip(), t.agency, t.location)
+            return ", ".join(p for p in (*parts, f"added by {agency} ({operator}) at "
+                                         f"{local_time(clock.to_iso(at), seconds=False)} {zone_name()}") if p)
 
         first = same[0]
         more = f" (and {len(same) - 1} more)" if len(same) > 1 else ""
-        self.error.setText(f"{first.title!r} is a task still to do already: {said(first)}{more}. The same call? "
-                           "Cancel, and put units on that one. Another task? Give it a title of its own, or "
-                           "Save again to add it as it is.")
+        if tasks:
+            self.error.setText(f"{first.title!r} is a task still to do already: {said(first)}{more}. The same "
+                               "call? Cancel, and put units on that one. Another task? Give it a title of its "
+                               "own, or Save again to add it as it is.")
+        else:
+            self.error.setText(f"{first.name!r} is on the Resources board already: {said(first)}{more}. The same "
+                               "stock? Cancel, and add to that one (Stock ▸ Add stock). Other stock? Give it a "
+                               "name of its own, or Save again to add it as it is.")
         self._warned_title = key
         return True
 
@@ -440,10 +451,11 @@ class StockDialog(QDialog):
 
 
 class MergeDialog(QDialog):
-    """Merge units, or tasks, that are one (entered twice: on consoles
-    apart, or by two people at once) into one row. The first added stays,
-    on every console (see Store.merge_tasks); the person picks whose values
-    it takes, each row listed with what it says and who added it when."""
+    """Merge units, tasks or stock items that are one (entered twice: on
+    consoles apart, or by two people at once) into one row. The first added
+    stays, on every console (see Store.merge_tasks); the person picks whose
+    values it takes, each row listed with what it says and who added it
+    when."""
 
     def __init__(self, bridge, table: str, records: list, parent=None) -> None:
         super().__init__(parent)
@@ -454,8 +466,11 @@ class MergeDialog(QDialog):
         self.records = sorted(records, key=lambda r: (added[r.id][0], r.id))
         n, what = len(self.records), table
         self.setWindowTitle(f"Merge {n} {what} into one")
-        moves = "; the units on the others move onto it as they are" if table == "tasks" else ""
-        intro = QLabel(f"The same {what[:-1]}, entered twice? The first added stays (on every console), with the "
+        moves = {"tasks": "; the units on the others move onto it as they are",
+                 "resources": "; it holds their stock added up, and stock drawn from the others on consoles that "
+                              "have not seen the merge yet counts in it too"}.get(table, "")
+        one = "stock" if table == "resources" else f"{what[:-1]}"
+        intro = QLabel(f"The same {one}, entered twice? The first added stays (on every console), with the "
                        f"values of the one picked below{moves}. The others are deleted; the journal keeps what "
                        "they said. One step to undo (Ctrl+Z).")
         intro.setWordWrap(True)
@@ -493,6 +508,9 @@ class MergeDialog(QDialog):
             parts = (model.label(rec.priority), model.label(rec.status), rec.location, rec.lead_agency, due,
                      f"{on} unit{'s' if on != 1 else ''} on it" if on else "no unit on it")
             return f"{rec.title}: " + ", ".join(p for p in parts if p)
+        if isinstance(rec, model.Resource):
+            parts = (f"{rec.quantity:g} {rec.unit or ''}".rstrip(), rec.kind, rec.agency, rec.location)
+            return f"{rec.name}: " + ", ".join(p for p in parts if p)
         task = store.describe("units", "task_id", rec.task_id) if rec.task_id else None
         parts = (rec.agency, rec.kind, model.label(rec.status), task, rec.location,
                  f"crew {rec.personnel}" if rec.personnel is not None else None)
@@ -503,7 +521,8 @@ class MergeDialog(QDialog):
         return item.data(Qt.ItemDataRole.UserRole)
 
     def save(self) -> None:
-        merge = self.bridge.merge_tasks if self.table == "tasks" else self.bridge.merge_units
+        merge = {"tasks": self.bridge.merge_tasks, "resources": self.bridge.merge_resources}.get(
+            self.table, self.bridge.merge_units)
         try:
             merge([r.id for r in self.records], keep=self.keep())
         except (ValidationError, StoreError) as exc:

@@ -443,6 +443,7 @@ class MainWindow(QMainWindow):
         stock = self.menuBar().addMenu("&Stock")
         action("&Draw stock…", "Ctrl+D", lambda: self.stock_selected(draw=True), stock)
         action("&Add stock…", "Ctrl+Shift+D", lambda: self.stock_selected(draw=False), stock)
+        action("&Merge stock entered twice…", None, lambda: self.merge_selected("resources"), stock)
         view = self.menuBar().addMenu("&View")
         larger = action("&Larger text", "Ctrl++", lambda: self._step_text(+1), view)
         larger.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])  # "+" is shifted "=" on many keyboards
@@ -692,6 +693,8 @@ class MainWindow(QMainWindow):
         if table == "resources" and self.selected("resources"):
             menu.addAction("Draw stock…", lambda: self.stock_selected(draw=True))
             menu.addAction("Add stock…", lambda: self.stock_selected(draw=False))
+            if len(self.selected("resources")) > 1:
+                menu.addAction("Merge stock entered twice…", lambda: self.merge_selected("resources"))
         menu.addAction("Copy", lambda: self.copy_rows(table))
         menu.addAction("Edit…", lambda: self.edit_selected(table))
         menu.addAction("New…", lambda: self.new_record(table))
@@ -731,8 +734,8 @@ class MainWindow(QMainWindow):
             self._offer_release([task_id], asked_after=True)
 
     def merge_selected(self, table: str) -> MergeDialog | None:
-        """Merge the units, or tasks, selected on their board into one,
-        after the person picks whose values to keep (MergeDialog)."""
+        """Merge the units, tasks or stock items selected on their board
+        into one, after the person picks whose values to keep (MergeDialog)."""
         recs = self.selected(table) if self.current_table() == table else []
         if len(recs) < 2:
             self.statusBar().showMessage(f"Select the {table} entered twice on the {table.capitalize()} board "
@@ -929,6 +932,14 @@ class MainWindow(QMainWindow):
                 left += (f"\n\n{n:,} of them {'have' if n != 1 else 'has'} the title of a task still to do: "
                          f"{_few(again, 5)}. They are added as new tasks all the same; tasks entered twice are "
                          "merged from the Tasks menu.")
+        if table == "resources":  # the same stock entered already?
+            named = self.store.resources_named(r.get("name") for r in found.rows)
+            again = [r["name"] for r in found.rows if model.name_key(str(r.get("name") or "")) in named]
+            if again:
+                n = len(again)
+                left += (f"\n\n{n:,} of them {'have' if n != 1 else 'has'} the name of stock on the board: "
+                         f"{_few(again, 5)}. They are added as new stock items all the same; stock entered twice "
+                         "is merged from the Stock menu (its counts added up).")
         asked = QMessageBox.question(self, "Import", f"Add {len(found.rows):,} {table} from {name}?{left}")
         if asked != QMessageBox.StandardButton.Yes:
             return 0
