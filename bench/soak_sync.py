@@ -103,7 +103,7 @@ def state(db: Path) -> dict:
 def write(db: str, name: str, seconds: float, seed: int) -> None:
     """Edit `db` as a person at a window would, until `seconds` have passed."""
     rng = random.Random(seed)
-    done = gone = merged = tasks_merged = 0
+    done = gone = merged = tasks_merged = stock_merged = 0
     with Store(db, operator=f"soak-{name}") as s:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -120,10 +120,22 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                         s.update("units", rng.choice(units), {"task_id": rng.choice(tasks)})
                     except ValidationError:  # the task merged away by a peer since it was listed
                         gone += 1
-                elif r < 0.6:
+                elif r < 0.58:
                     try:
                         s.adjust(rng.choice(stock), rng.choice([-3, -1, 2, 5]))
                     except ValidationError:  # more drawn than is on hand
+                        pass
+                elif r < 0.59:
+                    # Stock the other consoles may enter too (see Store.merge_resources).
+                    s.add("resources", {"name": f"Sandbags {rng.randint(0, 9)}", "kind": "Supply", "agency": "PW",
+                                        "quantity": 100})
+                elif r < 0.6 and len(stock) > 5:
+                    # Stock entered twice, made one (its counts added up) with one's values.
+                    picked = rng.sample(stock, 2)
+                    try:
+                        s.merge_resources(picked, keep=rng.choice(picked))
+                        stock_merged += 1
+                    except ValidationError:  # a conflict on one to reconcile first
                         pass
                 elif r < 0.7:
                     s.note(f"soak note {name} {done}")
@@ -181,6 +193,7 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
             time.sleep(rng.uniform(0.01, 0.08))
         mine = {"replica": s.replica_id, "last_seq": s.own_max_seq()}
     print(json.dumps({"operations": done, "rows_gone": gone, "merged": merged, "tasks_merged": tasks_merged,
+                      "stock_merged": stock_merged,
                       **mine}), flush=True)
 
 
@@ -405,8 +418,8 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
     print(f"converged  {'yes' if converged else 'NO'} within {took:.0f} s of healing (checked every second): "
           f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflict(s) and "
           f"{states[0]['twins']} callsign(s) on two units and {len(states[0]['stranded'])} unit(s) on a deleted "
-          f"task on every console ({sum(o['merged'] for o in ops)} unit and {sum(o['tasks_merged'] for o in ops)} "
-          "task merges meanwhile); "
+          f"task on every console ({sum(o['merged'] for o in ops)} unit, {sum(o['tasks_merged'] for o in ops)} "
+          f"task and {sum(o['stock_merged'] for o in ops)} stock merges meanwhile); "
           f"every writer's changes held up to its last with no gap: {'yes' if whole else 'NO'}"
           if converged else f"converged  NO after {took:.0f} s: logs in {tmp}")
 

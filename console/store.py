@@ -777,6 +777,15 @@ class Store:
         return found
 
     @_guard
+    def counted_in(self, ids: Iterable[str]) -> set[str]:
+        """The stock items whose quantity counts these items' too: those
+        they were merged into, in turn (see merge_resources). A draw from
+        an item merged away changes their quantity, though no change
+        names them."""
+        parents = self._merged_stock()
+        return {p for r in ids for p in _chain(parents, r)} if parents else set()
+
+    @_guard
     def tally(self, table: str, by: Sequence[str], total: str | None = None) -> list[tuple]:
         """The live rows of `table` counted per value of the fields `by`:
         (value, ..., rows), with the sum of the field `total` after (with

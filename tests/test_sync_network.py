@@ -95,7 +95,7 @@ def test_partition_and_heal(consoles):
         levee, elm = s.add("tasks", {"title": "Levee"}), s.add("tasks", {"title": "Elm St"})
         unit = s.add("units", {"callsign": "E-12", "agency": "F", "kind": "Engine"})
         bags = s.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 1000})
-    twins, tasks = [], []
+    twins, tasks, stock = [], [], []
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay:
@@ -120,6 +120,10 @@ def test_partition_and_heal(consoles):
             with police.open() as s:
                 tasks.append(s.add("tasks", {"title": "Main St sandbags", "priority": "high"}))
                 s.update("units", "2A12", {"task_id": tasks[-1]})
+                # The sandbags at the yard entered again, and drawn from.
+                stock.append(s.add("resources", {"name": "sandbags", "kind": "Supply", "agency": "PW",
+                                                 "quantity": 500}))
+                s.adjust(stock[-1], -100)
             async with Engine(fire.path, peers=[url(relay)]), Engine(police.path, peers=[url(relay)]):
                 await until(lambda: converged(r, fire, police), what="heal")
                 for c in (r, fire, police):
@@ -132,11 +136,13 @@ def test_partition_and_heal(consoles):
                 # Fire merges the two tasks, keeping Police's values.
                 with fire.open() as s:
                     s.merge_tasks(tasks, keep=tasks[1])
+                    s.merge_resources([stock[0], bags])  # (their counts added up)
                 await until(lambda: converged(r, fire, police), what="merge")
 
     arun(main())
     with fire.open() as s, police.open() as t:
-        assert s.get("resources", bags).quantity == t.get("resources", bags).quantity == 250
+        assert [(x.id, x.quantity) for x in s.list("resources")] == [(bags, 250 + 400)]
+        assert s.list("resources") == t.list("resources")
         # Police's assignment dispatched the unit, which Fire had sent en route: two fields in conflict.
         assert sorted(c.field for c in s.conflicts()) == ["status", "task_id"] and s.conflicts() == t.conflicts()
         assert {u.callsign for u in t.list("units")} == {"E-12", "2A12", "MEDIC 7"}

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-from conftest import until
+from conftest import sync, until
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt
@@ -3418,6 +3418,37 @@ def test_stock_entered_twice_is_caught_as_it_is_added_and_merged_from_the_board(
     window.bridge.undo()
     assert (demo_store.get("resources", filled.id).quantity, demo_store.get("resources", second).quantity) == (
         1850, 400)
+
+
+def test_stock_drawn_apart_from_an_item_merged_away_shows_in_the_one_kept(window, demo_store, qtbot, tmp_path):
+    """The yard, apart, drew from its own row of the sandbags the EOC has
+    merged into the first: when the draw arrives, the board's row kept
+    shows it, though no change names that row; the merge undone, each row
+    shows its own count again."""
+    filled = next(r for r in demo_store.list("resources") if r.name == "Sandbags (filled)")
+    yard = Store(tmp_path / "yard.db", agency="Public Works", operator="J. Park")
+    try:
+        sync(demo_store, yard)
+        second = yard.add("resources", {"name": "Sandbags (filled)", "kind": "Supply", "agency": "Public Works",
+                                        "quantity": 400, "unit": "bags"})
+        sync(yard, demo_store)
+        qtbot.waitUntil(lambda: window.models["resources"]._row_of(second) is not None, timeout=5000)
+        demo_store.merge_resources([filled.id, second])
+        merged = demo_store.last_operation
+        shown = lambda: dict(zip(board_values(window, "resources", "name"),  # noqa: E731
+                                 board_values(window, "resources", "quantity"), strict=True))
+        qtbot.waitUntil(lambda: window.models["resources"]._row_of(second) is None, timeout=5000)
+        qtbot.waitUntil(lambda: shown()["Sandbags (filled)"] == "2,250", timeout=5000)
+        yard.adjust(second, -150)  # not seen the merge
+        sync(yard, demo_store)
+        qtbot.waitUntil(lambda: shown()["Sandbags (filled)"] == "2,100", timeout=5000)
+        demo_store.undo([merged])
+        qtbot.waitUntil(lambda: window.models["resources"]._row_of(second) is not None, timeout=5000)
+        qtbot.waitUntil(lambda: sorted(q for n, q in zip(board_values(window, "resources", "name"),
+                                                        board_values(window, "resources", "quantity"), strict=True)
+                                       if n == "Sandbags (filled)") == ["1,850", "250"], timeout=5000)
+    finally:
+        yard.close()
 
 
 def test_units_entered_twice_under_two_callsigns_are_merged_from_the_board(window, demo_store, qtbot):

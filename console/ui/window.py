@@ -1418,6 +1418,14 @@ class MainWindow(QMainWindow):
         by_table: dict[str, set[str]] = {}
         for table, row in cs.rows:
             by_table.setdefault(table, set()).add(row)
+        if "resources" in by_table:
+            # Stock drawn from an item merged into another shows in that
+            # one; an item merged in or out changes the count of one no
+            # change names (the board's rows, few, are read again).
+            if any(c.table == "resources" and c.field in ("deleted", "merged_into") for c in cs.changes):
+                by_table["resources"].update(self.models["resources"].key_of)
+            else:
+                by_table["resources"].update(self.store.counted_in(by_table["resources"]))
         if not cs.local:  # changed by another console or program: tinted a while, to catch the eye
             fresh: dict[str, list[tuple[str, str]]] = {}
             for c in cs.changes:
