@@ -843,7 +843,8 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
         what = "edited while deleted" if c.kind == "delete" else f"{model.field_label(c.field)} written concurrently"
         print(f"{c.id}  {c.table[:-1]} {c.row_label}: {what}", file=out)
         for i, x in enumerate(c.candidates, 1):
-            shown = "delete" if c.kind == "delete" and x.field == "deleted" else \
+            shown = (store.merge_said(c.table, c.row, x.origin, x.seq) or "delete") \
+                if c.kind == "delete" and x.field == "deleted" else \
                 f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
             now = "   [shown now]" if i == c.shown else ""
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)

@@ -1113,37 +1113,73 @@ class Store:
 
     def _how_deleted(self, task_id: str) -> tuple[bool, str, str, str | None]:
         """(merged?, by whom, when, the task it was merged into), read from
-        the log, so that every console says the same: a merge writes, after
-        the kept task's journal entry, each other task's delete followed by
-        that task's own entry (see _merge_rows)."""
+        the log, so that every console says the same (see merged_by)."""
         hs = self._row_heads("tasks", task_id).get("deleted") or {}
         if not hs:
             return False, "", "", None
         origin, seq = merge.winner(hs.values()).id  # (the row is deleted: its winner says so)
         op, ag, hlc = self._conn.execute("SELECT operator, agency, hlc FROM changes WHERE origin = ? AND seq = ?",
                                          (origin, seq)).fetchone()
-        by, at = f"{ag} ({op})", clock.to_iso(hlc)
+        merged, into = self._merged_by("tasks", origin, seq)
+        return merged, f"{ag} ({op})", clock.to_iso(hlc), into
 
-        def change(n: int) -> tuple[str, str, Any] | None:
-            r = self._conn.execute("SELECT tbl, kind, value FROM changes WHERE origin = ? AND seq = ?",
+    @_guard
+    def merged_by(self, table: str, origin: str, seq: int) -> tuple[bool, str | None]:
+        """Whether the delete `origin`#`seq` of a row of `table` was a
+        merge's (merge_units, merge_tasks, merge_resources), and the row it
+        was merged into (None if not known here). Read from the log, so
+        that every console says the same."""
+        return self._merged_by(model.table(table).name, origin, seq)
+
+    @_guard
+    def merge_said(self, table: str, row: str, origin: str, seq: int) -> str | None:
+        """What a delete of a row does, as a reconciliation offers it, if it
+        was a merge's: "merged into Sandbags (filled): its 400 bags count
+        there" (a unit, a task: "merged into E-12"). None for a delete of
+        its own."""
+        t = model.table(table)
+        merged, into = self._merged_by(t.name, origin, seq)
+        if not merged:
+            return None
+        said = f"merged into {self._label(t, into)}" if into else "merged into another, deleted since"
+        if t is model.RESOURCES:
+            r = self._conn.execute("SELECT quantity, unit FROM resources WHERE id = ?", (row,)).fetchone()
+            if r and r[0]:
+                said += f": its {self._describe(t, 'quantity', r[0])}{' ' + r[1] if r[1] else ''} count there"
+        return said
+
+    def _label(self, t: model.Table, row_id: str) -> str:
+        r = self._conn.execute(f"SELECT {t.label} FROM {t.name} WHERE id = ?", (row_id,)).fetchone()
+        return str(r[0]) if r and r[0] else short_id(row_id)
+
+    def _merged_by(self, table: str, origin: str, seq: int) -> tuple[bool, str | None]:
+        # A merge writes, after the kept row's journal entry, each other
+        # row's delete followed by that row's own entry (a stock item's
+        # delete preceded by its merged_into: see _merge_rows).
+        def change(n: int) -> tuple[str, str, str, Any] | None:
+            r = self._conn.execute("SELECT tbl, kind, field, value FROM changes WHERE origin = ? AND seq = ?",
                                    (origin, n)).fetchone()
-            return (r[0], r[1], _loads(r[2]) if r[0] == "journal" else None) if r else None
+            return (r[0], r[1], r[2], _loads(r[3]) if r[0] == "journal" or r[2] == "merged_into" else None) \
+                if r else None
 
         def merge_entry(c: tuple | None) -> dict | None:
-            return c[2] if c and c[0] == "journal" and c[2].get("action") == "merge" else None
+            return c[3] if c and c[0] == "journal" and c[3].get("action") == "merge" else None
 
         if not merge_entry(change(seq + 1)):
-            return False, by, at, None
+            return False, None
+        if table == "resources":
+            before = change(seq - 1)
+            return True, before[3] if before and before[:3] == ("resources", "set", "merged_into") else None
         n = seq - 1
         for _ in range(MERGE_LIMIT):
             kept = merge_entry(change(n))
-            if kept is None or kept.get("tbl") != "tasks":
+            if kept is None or kept.get("tbl") != table:
                 break
             before = change(n - 1)
-            if before is None or before[:2] != ("tasks", "delete"):
-                return True, by, at, kept.get("row_id")
-            n -= 2  # another task deleted by the same merge: the kept one's entry is before
-        return True, by, at, None
+            if before is None or before[:2] != (table, "delete"):
+                return True, kept.get("row_id")
+            n -= 2  # another row deleted by the same merge: the kept one's entry is before
+        return True, None
 
     @_guard
     def added_by(self, table: str, ids: Iterable[str]) -> dict[str, tuple[int, str, str]]:

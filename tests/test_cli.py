@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import converge
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -499,6 +500,22 @@ def test_merge_resources_adds_up_stock_entered_twice_and_counts_draws_made_apart
     assert "counted in different units (bags, pallets)" in run(capsys, "merge", "--db", eoc, "--resources", first,
                                                                   pallets)[2]
     assert state(eoc) == before
+
+
+def test_conflicts_offers_the_delete_of_a_merge_as_the_merge_it_was(tmp_path, capsys):
+    with Store(tmp_path / "eoc.db", agency="EOC") as eoc, Store(tmp_path / "yard.db", agency="PW") as yard:
+        first = eoc.add("resources", {"name": "Sandbags (filled)", "kind": "Supply", "agency": "PW",
+                                      "quantity": 1200, "unit": "bags"})
+        second = yard.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 800,
+                                        "unit": "bags"})
+        converge([eoc, yard])
+        eoc.merge_resources([first, second])
+        yard.update("resources", second, {"location": "Levee staging"})
+        converge([eoc, yard])
+    code, out, _ = run(capsys, "conflicts", "--db", tmp_path / "eoc.db")
+    assert code == 0 and "resource Sandbags: edited while deleted" in out
+    assert "   1. merged into Sandbags (filled): its 800 bags count there   (EOC," in out
+    assert "   2. location = Levee staging   (PW," in out
 
 
 def test_a_unit_put_on_a_task_merged_away_meanwhile_is_listed_with_the_commands_that_settle_it(tmp_path, capsys):

@@ -175,6 +175,9 @@ def test_an_item_edited_apart_from_its_merge_is_reconciled_and_its_stock_follows
     converge([eoc, yard])
     (c,) = eoc.conflicts()
     assert c.kind == "delete" and quantity(eoc, first) == 2000
+    merge = next(x for x in c.candidates if x.field == "deleted")
+    assert eoc.merge_said(c.table, c.row, merge.origin, merge.seq) == (
+        "merged into Sandbags (filled): its 800 bags count there")
     keep_edit = next(i for i, x in enumerate(c.candidates, 1) if x.field == "location")
     eoc.resolve(c.id, keep=keep_edit)
     converge([eoc, yard])

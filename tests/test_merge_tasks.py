@@ -228,6 +228,26 @@ def test_a_unit_put_on_a_task_deleted_meanwhile_is_listed_as_such(make_store):
     assert eoc.stranded() == []
 
 
+def test_a_task_edited_apart_from_its_merge_is_offered_as_merged_into_the_one_kept(make_store):
+    """The fire post raised the priority of its Elm Street task while the
+    EOC merged it into its own: the reconciliation offers the delete as
+    the merge it was, naming the task kept; a delete of its own is a
+    delete."""
+    eoc, fire, first, second, _ = apart(make_store)
+    eoc.merge_tasks([first, second])
+    fire.update("tasks", second, {"priority": "low"})
+    other = task(fire, "Road closure Rt 9")
+    sync(fire, eoc)
+    eoc.delete("tasks", other)
+    fire.update("tasks", other, {"location": "Rt 9 bridge"})
+    converge([eoc, fire])
+    said = {}
+    for c in eoc.conflicts():
+        d = next(x for x in c.candidates if x.field == "deleted")
+        said[c.row] = eoc.merge_said(c.table, c.row, d.origin, d.seq)
+    assert said == {second: "merged into Evacuate Elm St", other: None}
+
+
 def test_what_there_is_to_reconcile_is_said_in_one_line():
     from console.store import to_reconcile
 

@@ -3444,6 +3444,18 @@ def test_stock_drawn_apart_from_an_item_merged_away_shows_in_the_one_kept(window
         qtbot.waitUntil(lambda: shown()["Sandbags (filled)"] == "2,100", timeout=5000)
         demo_store.undo([merged])
         qtbot.waitUntil(lambda: window.models["resources"]._row_of(second) is not None, timeout=5000)
+        # Merged again, while the yard moved its bags: the reconciliation
+        # offers the delete as the merge it is.
+        demo_store.merge_resources([filled.id, second])
+        yard.update("resources", second, {"location": "Levee staging"})
+        sync(yard, demo_store)
+        top = window.open_reconcile().tree.topLevelItem(0)
+        assert [top.child(i).text(1) for i in range(top.childCount())] == [
+            "merged into Sandbags (filled): its 250 bags count there   (shown now)",
+            "keep it: location = Levee staging"]
+        top.treeWidget().window().reject()
+        demo_store.undo([demo_store.last_operation])
+        qtbot.waitUntil(lambda: window.models["resources"]._row_of(second) is not None, timeout=5000)
         qtbot.waitUntil(lambda: sorted(q for n, q in zip(board_values(window, "resources", "name"),
                                                         board_values(window, "resources", "quantity"), strict=True)
                                        if n == "Sandbags (filled)") == ["1,850", "250"], timeout=5000)

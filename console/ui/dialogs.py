@@ -965,7 +965,7 @@ class ReconcileDialog(QDialog):
             for n, options in enumerate(_sides(c), 1):
                 i, cand = options[0]
                 if c.kind == "delete" and cand.field == "deleted":
-                    value = "delete it"
+                    value = self.bridge.store.merge_said(c.table, c.row, cand.origin, cand.seq) or "delete it"
                 elif c.kind == "delete":
                     value = "keep it: " + "; ".join(f"{model.field_label(o.field)} = {said.option(c, o)}"
                                                    for _, o in options)
