@@ -72,6 +72,18 @@ def test_malformed_frames_are_refused_with_a_code(frame, code):
     assert exc.value.code == code
 
 
+def test_a_console_of_another_release_is_told_which_one_to_update():
+    """Version 2 added resources.merged_into: a console of version 1 would
+    refuse the first stock merge it is sent, so it is turned away at hello,
+    saying which console needs updating."""
+    for theirs, update in ((1, 1), (p.PROTOCOL_VERSION + 1, p.PROTOCOL_VERSION)):
+        frame = p.encode("hello", protocol=theirs, replica="b" * 32, agency="Fire", vv={})
+        with pytest.raises(p.ProtocolError, match=f"the two consoles run different releases of crisis-console; "
+                                                  f"update the one speaking version {update}$") as exc:
+            p.decode(frame)
+        assert exc.value.code == "bad_version"
+
+
 def test_bad_changes_name_the_change():
     msg = p.decode(p.encode("changes", batch=4, changes=[["x"] * 11]))
     with pytest.raises(p.ProtocolError, match="change 1 of batch 4") as exc:

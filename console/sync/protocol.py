@@ -125,7 +125,9 @@ def decode(text: str | bytes) -> Message:
     if "protocol" in spec and obj["protocol"] != PROTOCOL_VERSION:
         raise ProtocolError(
             "bad_version",
-            f"protocol version {obj['protocol']} is not supported (this console speaks {PROTOCOL_VERSION})",
+            f"protocol version {obj['protocol']} is not supported (this console speaks {PROTOCOL_VERSION}): the "
+            "two consoles run different releases of crisis-console; update the one speaking version "
+            f"{min(obj['protocol'], PROTOCOL_VERSION)}",
         )
     if "vv" in spec:
         check_vv(obj["vv"], kind)
