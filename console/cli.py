@@ -848,6 +848,19 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
                 f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
             now = "   [shown now]" if i == c.shown else ""
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
+    _entered_apart_lines(store, out)
+
+
+def _entered_apart_lines(store: Store, out) -> None:
+    """Tasks still to do with one title, stock with one name, added at
+    consoles apart: perhaps one entered twice; with the command that
+    merges them, if they are."""
+    db = shlex.quote(str(store.path))
+    for table, rows in store.entered_apart():
+        label = model.table(table).label
+        what = "tasks still to do" if table == "tasks" else "stock items"
+        print(f"{len(rows)} {what} named {getattr(rows[0], label)!r}, added at different consoles: entered twice? "
+              f"if so: {PROG} merge --db {db} --{table} {' '.join(short_id(r.id) for r in rows)}", file=out)
 
 
 def _named_already(store: Store, table: str, rows: list[dict]) -> dict[str, list]:

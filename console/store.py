@@ -777,6 +777,56 @@ class Store:
         return found
 
     @_guard
+    def entered_apart(self, since: str | None = None) -> list[tuple[str, list]]:
+        """Tasks still to do with one title, and stock items with one name
+        (of one agency, in one unit of measure), added at different
+        consoles (letter case and spacing aside): the same call, or the
+        same stock, entered on both sides while they were apart, perhaps,
+        where neither console could say so as it was added. With `since`
+        (a stored time: when a console lost touch), only those of which one
+        was added since. [(table, rows first added first)], tasks first,
+        each by name. Nothing here is certain (two welfare checks may be
+        two tasks): it is said, for a person to merge, or not."""
+        at = times.due_timestamp(since) if since else None
+        after = clock.pack(int(at * 1000)) if at is not None else 0
+        found: list[tuple[str, list]] = []
+        for table, cols, todo in (("tasks", "title", "status IN ('open', 'assigned', 'in_progress') AND "),
+                                  ("resources", "name || char(0) || coalesce(agency, '') || char(0) || "
+                                                "coalesce(unit, '')", "")):
+            live = f"{todo}deleted = 0 AND created_hlc IS NOT NULL"
+            # With `since`, SQL first keeps the rows whose name, spaces
+            # and ASCII letter case aside, is one added since (a back-online
+            # summary on the window's thread: 20,000 tasks in a few ms);
+            # then the names are compared as people read them.
+            loose = f"lower(replace({cols}, ' ', ''))"
+            near = (f" AND {loose} IN (SELECT {loose} FROM {table} WHERE {live} AND created_hlc >= ?)"
+                    if after else "")
+            origins: dict[str, set[str]] = defaultdict(set)
+            latest: dict[str, int] = {}
+            for name, by, hlc in self._conn.execute(
+                    f"SELECT {cols}, created_by, created_hlc FROM {table} WHERE {live}{near}",
+                    (after,) if after else ()):
+                key = " ".join((name or "").split()).casefold()  # (model.name_key, of each part)
+                origins[key].add(by)
+                if hlc > latest.get(key, 0):
+                    latest[key] = hlc
+            keys = {k for k, by in origins.items() if len(by) > 1 and latest[k] >= after}
+            if not keys:
+                continue
+            groups: dict[str, list[str]] = defaultdict(list)
+            for row_id, name in self._conn.execute(
+                    f"SELECT id, {cols} FROM {table} WHERE {live}{near} ORDER BY created_hlc, id",
+                    (after,) if after else ()):
+                key = " ".join((name or "").split()).casefold()
+                if key in keys:
+                    groups[key].append(row_id)
+            by_id = {r.id: r for r in self.get_many(table, [row_id for ids in groups.values() for row_id in ids])}
+            label = model.table(table).label
+            found.extend(sorted(((table, [by_id[row_id] for row_id in ids]) for ids in groups.values()),
+                                key=lambda x: ((getattr(x[1][0], label) or "").casefold(), x[1][0].id)))
+        return found
+
+    @_guard
     def counted_in(self, ids: Iterable[str]) -> set[str]:
         """The stock items whose quantity counts these items' too: those
         they were merged into, in turn (see merge_resources). A draw from

@@ -516,6 +516,18 @@ def test_conflicts_offers_the_delete_of_a_merge_as_the_merge_it_was(tmp_path, ca
     assert code == 0 and "resource Sandbags: edited while deleted" in out
     assert "   1. merged into Sandbags (filled): its 800 bags count there   (EOC," in out
     assert "   2. location = Levee staging   (PW," in out
+    # Entered on both sides, and not merged: said, with the command that merges them.
+    with Store(tmp_path / "eoc.db") as eoc, Store(tmp_path / "yard.db") as yard:
+        first = eoc.add("tasks", {"title": "Evacuate Elm St"})
+        second = yard.add("tasks", {"title": "evacuate  elm st"})
+        eoc.add("tasks", {"title": "Welfare check"})
+        eoc.add("tasks", {"title": "Welfare check"})  # (twice at one console, past its warning: not said)
+        converge([eoc, yard])
+    out = run(capsys, "conflicts", "--db", tmp_path / "eoc.db")[1]
+    assert out.splitlines()[-1] == (f"2 tasks still to do named 'Evacuate Elm St', added at different consoles: "
+                                    f"entered twice? if so: crisis-console merge --db {tmp_path / 'eoc.db'} --tasks "
+                                    f"{first[-8:]} {second[-8:]}")
+    assert "Welfare" not in out
 
 
 def test_a_unit_put_on_a_task_merged_away_meanwhile_is_listed_with_the_commands_that_settle_it(tmp_path, capsys):

@@ -190,6 +190,33 @@ def test_an_item_edited_apart_from_its_merge_is_reconciled_and_its_stock_follows
     assert eoc.get("resources", second, deleted=True).quantity == 800
 
 
+def test_stock_and_tasks_entered_on_both_sides_are_said_for_a_person_to_merge(make_store):
+    """Once consoles apart meet, the stock of one name (of one agency, in
+    one unit) and the tasks still to do of one title that each added are
+    said, for a person to merge if they are one; another agency's stock,
+    another unit's, a task done, or two added at one console are not."""
+    wall = ticking()
+    eoc, yard, first, _ = apart(make_store, wall)
+    again = stock(yard, "SANDBAGS  (filled)", 40)
+    stock(yard, "Sandbags (filled)", 5, agency="County Fire")
+    stock(yard, "Sandbags (filled)", 2, unit="pallets")
+    levee = eoc.add("tasks", {"title": "Levee breach"})
+    levee2 = yard.add("tasks", {"title": "levee breach"})
+    done = yard.add("tasks", {"title": "Road closure"})
+    eoc.add("tasks", {"title": "Road closure"})
+    yard.update("tasks", done, {"status": "completed"})
+    eoc.add("tasks", {"title": "Welfare check"})
+    eoc.add("tasks", {"title": "Welfare check"})
+    converge([eoc, yard])
+    said = [(table, [r.id for r in rows]) for table, rows in eoc.entered_apart()]
+    assert said == [("tasks", [levee, levee2]), ("resources", [first, again])]
+    assert yard.entered_apart() == eoc.entered_apart()
+    later = clock.to_iso(clock.pack(wall() + 60_000))
+    assert eoc.entered_apart(later) == []
+    eoc.merge_resources([first, again])
+    assert [table for table, _ in eoc.entered_apart()] == ["tasks"]
+
+
 def test_a_merge_of_stock_is_refused_with_a_reason_and_changes_nothing(make_store):
     eoc, yard, first, second = apart(make_store)
     pallets = stock(eoc, "Sandbags (filled)", 4, unit="pallets")

@@ -3075,6 +3075,13 @@ def test_back_online_after_hours_it_says_what_the_catch_up_brought(qtbot, window
     e12 = demo_store.resolve_id("units", "E-12")
     demo_store.update("units", e12, {"status": "returning"})
     other.update("units", e12, {"status": "out of service"})
+    # The same call, and the yard's stock, entered on both sides meanwhile.
+    demo_store.add("tasks", {"title": "Evacuate Elm St"})
+    other.add("tasks", {"title": "evacuate elm  st", "priority": "high"})
+    other.add("resources", {"name": "Sandbags (FILLED)", "kind": "Supply", "agency": "Public Works",
+                            "quantity": 300, "unit": "bags"})
+    other.add("resources", {"name": "Sandbags (filled)", "kind": "Supply", "agency": "County Fire",
+                            "quantity": 20, "unit": "bags"})  # (another agency's: other stock)
     again = {**away, "last_contact": None, "peers": [{**peer, "state": "offline", "received": 623, "sent": 47}]}
     window.on_sync_status(again)
     now[0] += 125 * 60
@@ -3087,7 +3094,9 @@ def test_back_online_after_hours_it_says_what_the_catch_up_brought(qtbot, window
     qtbot.waitUntil(lambda: not any(m.busy for m in window.models.values()), timeout=5000)
     window.on_sync_status({**online, "peers": [{**peer, "received": 625, "sent": 48}]})
     assert window.back_online == ("Back online after 2h05m offline: 2 changes received, 1 sent; "
-                                  "1 conflict to reconcile (Ctrl+R)")
+                                  "1 conflict to reconcile (Ctrl+R); entered on both sides while apart? task "
+                                  "Evacuate Elm St; stock Sandbags (filled) (if so, select both and merge them: "
+                                  "Tasks ▸ Merge tasks entered twice or Stock ▸ Merge stock entered twice)")
 
 
 MONKEY_ACTIONS = ["tab", "select", "select_many", "status", "assign", "delete", "search", "agency", "sort", "note",

@@ -1709,6 +1709,20 @@ class MainWindow(QMainWindow):
         text = (f"Back online{f' after {span} offline' if span else ''}: {got:,} change{'s' if got != 1 else ''} "
                 f"received, {gave:,} sent; "
                 + (f"{said} to reconcile (Ctrl+R)" if said else "no conflicts to reconcile"))
+        # The same call, or stock, entered on both sides meanwhile: neither
+        # console could say so as it was added.
+        lost = away["since"] or (_iso(time.time() - (time.monotonic() - away["started"]))
+                                 if away["started"] is not None else None)
+        twice = self.store.entered_apart(lost)
+        if twice:
+            tasks = [rows[0].title for table, rows in twice if table == "tasks"]
+            stock = [rows[0].name for table, rows in twice if table == "resources"]
+            text += ("; entered on both sides while apart? " + "; ".join(
+                ([f"task{'s' if len(tasks) > 1 else ''} {_few(tasks, 3)}"] if tasks else [])
+                + ([f"stock {_few(stock, 3)}"] if stock else []))
+                + " (if so, select both and merge them: "
+                + " or ".join((["Tasks ▸ Merge tasks entered twice"] if tasks else [])
+                              + (["Stock ▸ Merge stock entered twice"] if stock else [])) + ")")
         self.back_online = text
         self.statusBar().showMessage(text, 120_000)
 
