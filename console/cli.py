@@ -450,9 +450,7 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
                              summary=f"Added {len(found.rows)} {found.table} from {args.csv.name}")
         print(f"added {len(ids)} {found.table} from {args.csv}"
               + (f" (columns left out: {', '.join(found.left_out)})" if found.left_out else ""), file=out)
-        label = model.table(found.table).label
-        _entered_already(store, found.table, titled,
-                         [(r.get(label), i) for r, i in zip(found.rows, ids, strict=True)])
+        _entered_already(store, found.table, titled, list(zip(found.rows, ids, strict=True)))
     elif c == "add":
         t = model.table(args.table)
         values = _pairs(t, args.values)
@@ -462,7 +460,7 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         else:
             new = store.add(t.name, values)
             print(new, file=out)
-            _entered_already(store, t.name, titled, [(values.get(t.label), new)])
+            _entered_already(store, t.name, titled, [(values, new)])
     elif c == "set":
         t = model.table(args.table)
         made = store.update(t.name, args.id, _pairs(t, args.values))
@@ -863,27 +861,37 @@ def _entered_apart_lines(store: Store, out) -> None:
               f"if so: {PROG} merge --db {db} --{table} {' '.join(short_id(r.id) for r in rows)}", file=out)
 
 
-def _named_already(store: Store, table: str, rows: list[dict]) -> dict[str, list]:
-    """The tasks still to do, or the stock items, that rows about to be
-    added are named like (see _entered_already)."""
+def _named_already(store: Store, table: str, rows: list[dict]) -> dict:
+    """The tasks still to do, or the stock items (of the same agency), that
+    rows about to be added are named like (see _entered_already)."""
     if table == "tasks":
         return store.tasks_titled(r.get("title") for r in rows)
     if table == "resources":
-        return store.resources_named(r.get("name") for r in rows)
+        return store.resources_named((r.get("name"), r.get("agency")) for r in rows)
     return {}
 
 
-def _entered_already(store: Store, table: str, titled: dict[str, list],
-                     added: list[tuple[str | None, str]]) -> None:
+def _named_key(table: str, row: dict) -> str | tuple[str, str] | None:
+    """A row's key in what _named_already gave."""
+    if table == "tasks":
+        return model.name_key(row["title"]) if isinstance(row.get("title"), str) else None
+    name, agency = row.get("name"), row.get("agency")
+    return (model.name_key(name), model.name_key(agency)) if isinstance(name, str) and isinstance(agency, str) \
+        else None
+
+
+def _entered_already(store: Store, table: str, titled: dict, added: list[tuple[dict, str]]) -> None:
     """Say, on stderr (stdout holds the new ids, for scripts), which tasks
     just added have the title of a task that was still to do, or which
-    stock items the name of one on the boards: the same call, or stock,
-    entered twice, perhaps, with the command that merges them."""
+    stock items the name of one of their agency's on the boards: the same
+    call, or stock, entered twice, perhaps, with the command that merges
+    them."""
     db = shlex.quote(str(store.path))
-    for title, new in added:
-        same = titled.get(model.name_key(title)) if isinstance(title, str) else None
+    for row, new in added:
+        same = titled.get(_named_key(table, row))
         if not same:
             continue
+        title = row.get(model.table(table).label)
         t = same[0]
         if table == "tasks":
             on = len(t.assigned_units)

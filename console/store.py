@@ -759,21 +759,24 @@ class Store:
         return found
 
     @_guard
-    def resources_named(self, names: Iterable[str]) -> dict[str, list]:
-        """The stock items on the boards whose name is one of `names`,
-        letter case and spacing aside (model.name_key): key -> those items,
-        first added first. The same stock about to be entered twice."""
-        keys = {model.name_key(n) for n in names if isinstance(n, str) and n.strip()}
+    def resources_named(self, rows: Iterable[tuple[Any, Any]]) -> dict[tuple[str, str], list]:
+        """The stock items on the boards of the same name and owning agency
+        as one of `rows` ((name, agency) pairs), letter case and spacing
+        aside (model.name_key): (name key, agency key) -> those items,
+        first added first. The same stock about to be entered twice
+        (another agency's sandbags are other stock)."""
+        keys = {(model.name_key(n), model.name_key(a)) for n, a in rows
+                if isinstance(n, str) and n.strip() and isinstance(a, str)}
         if not keys:
             return {}
-        ids = [row_id for row_id, name in self._conn.execute(
-            "SELECT id, name FROM resources WHERE deleted = 0 AND created_hlc IS NOT NULL ORDER BY created_hlc, id")
-            if model.name_key(name or "") in keys]
-        found: dict[str, list] = {}
+        ids = [row_id for row_id, name, agency in self._conn.execute(
+            "SELECT id, name, agency FROM resources WHERE deleted = 0 AND created_hlc IS NOT NULL "
+            "ORDER BY created_hlc, id") if (model.name_key(name or ""), model.name_key(agency or "")) in keys]
+        found: dict[tuple[str, str], list] = {}
         by_id = {r.id: r for r in self.get_many("resources", ids)}
         for row_id in ids:
             r = by_id[row_id]
-            found.setdefault(model.name_key(r.name), []).append(r)
+            found.setdefault((model.name_key(r.name), model.name_key(r.agency or "")), []).append(r)
         return found
 
     @_guard

@@ -467,6 +467,11 @@ def test_merge_resources_adds_up_stock_entered_twice_and_counts_draws_made_apart
     assert code == 0 and err == (f"crisis-console: note: 'sandbags  (filled)' is the name of stock on the boards "
                                  f"already ({first[-8:]}, 1200 bags, Public Works); if they are one stock: "
                                  f"crisis-console merge --db {yard} --resources {first[-8:]} {second[-8:]}\n")
+    code, _, err = run(capsys, "add", "--db", yard, "resources", "name=Sandbags (filled)", "kind=Supply",
+                       "agency=County Fire", "quantity=20", "unit=bags")
+    assert code == 0 and err == ""  # another agency's sandbags: other stock
+    run(capsys, "delete", "--db", yard, "resources", json.loads(run(capsys, "list", "--db", yard, "resources",
+                                                                    "--json")[1])[-1]["id"])
     run(capsys, "changes", "export", "--db", yard, f)
     run(capsys, "changes", "import", "--db", eoc, f)
     code, out, _ = run(capsys, "merge", "--db", eoc, "--resources", second[-8:], first[-8:], "--keep", second[-8:])

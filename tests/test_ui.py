@@ -3393,23 +3393,30 @@ def test_stock_entered_twice_is_caught_as_it_is_added_and_merged_from_the_board(
     dialog.fields["unit"].setText("bags")
     dialog.save()
     said = dialog.error.text()
-    assert said.startswith("'Sandbags (filled)' is on the Resources board already: 1850 bags, Public Works, "
+    assert said.startswith("'Sandbags (filled)' of Public Works is on the Resources board already: 1850 bags, "
                            "Riverside Park, added by ")
     assert "Save again to add it as it is" in said and demo_store.counts()["resources"] == n
     dialog.save()
     assert dialog.result() == dialog.DialogCode.Accepted and demo_store.counts()["resources"] == n + 1
     second = dialog.saved_id
+    fire = RecordDialog(window.bridge, "resources", parent=window)  # another agency's: other stock
+    for field, value in (("name", "Sandbags (filled)"), ("kind", "Supply"), ("agency", "County Fire")):
+        fire.fields[field].setText(value)
+    fire.save()
+    assert fire.result() == fire.DialogCode.Accepted and fire.error.text() == ""
+    demo_store.delete("resources", fire.saved_id)
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text)
                         or QMessageBox.StandardButton.No)
     stock_csv = tmp_path / "stock.csv"
     stock_csv.write_text("name,kind,agency,quantity,unit\nSandbags (filled),Supply,Public Works,10,bags\n"
+                         "Sandbags (filled),Supply,County Fire,10,bags\n"
                          "Road flares (box of 36),Supply,State DOT,40,boxes\n", encoding="utf-8")
     window.tabs.setCurrentIndex(2)
     assert window.import_csv(str(stock_csv)) == 0
-    assert asked[-1].endswith("1 of them has the name of stock on the board: Sandbags (filled). They are added as "
-                              "new stock items all the same; stock entered twice is merged from the Stock menu "
-                              "(its counts added up).")
+    assert asked[-1].endswith("1 of them has the name of their agency's stock on the board: Sandbags (filled). "
+                              "They are added as new stock items all the same; stock entered twice is merged from "
+                              "the Stock menu (its counts added up).")
     qtbot.waitUntil(lambda: window.models["resources"]._row_of(second) is not None, timeout=5000)
     select_many(window, "resources", {"Sandbags (filled)", "sandbags  (FILLED)"})
     merge = window.merge_selected("resources")

@@ -211,7 +211,8 @@ class RecordDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.saved_id: str | None = None
-        self._warned_title = ""  # a new task's title said to be a task's already (see _entered_already)
+        # A new task's title (a stock item's name and agency) said to be one's already (see _entered_already).
+        self._warned_title: object = ""
         self._auto_status = False  # the status set by picking a task, not by hand
         if self.hints:
             # "in 45m" counts down while the dialog stays open, and a clock
@@ -346,11 +347,12 @@ class RecordDialog(QDialog):
         twice by one. Then say which, and add it only on a second Save."""
         tasks = self.table.name == "tasks"
         name = values.get("title" if tasks else "name") or ""
-        key = model.name_key(name)
-        if not key or key == self._warned_title:
+        key = model.name_key(name) if tasks else (model.name_key(name), model.name_key(values.get("agency") or ""))
+        if not name.strip() or key == self._warned_title:
             return False
         store = self.bridge.store
-        same = (store.tasks_titled if tasks else store.resources_named)([name]).get(key)
+        same = (store.tasks_titled([name]) if tasks else store.resources_named([(name, values.get("agency") or "")])
+                ).get(key)
         if not same:
             return False
         added = store.added_by(self.table.name, [t.id for t in same])
@@ -362,7 +364,7 @@ class RecordDialog(QDialog):
                 parts: tuple = (model.label(t.status), f"{on} unit{'s' if on != 1 else ''} on it" if on
                                 else "no unit on it", t.location)
             else:
-                parts = (f"{t.quantity:g} {t.unit or ''}".rstrip(), t.agency, t.location)
+                parts = (f"{t.quantity:g} {t.unit or ''}".rstrip(), t.location)
             return ", ".join(p for p in (*parts, f"added by {agency} ({operator}) at "
                                          f"{local_time(clock.to_iso(at), seconds=False)} {zone_name()}") if p)
 
@@ -373,7 +375,8 @@ class RecordDialog(QDialog):
                                "call? Cancel, and put units on that one. Another task? Give it a title of its "
                                "own, or Save again to add it as it is.")
         else:
-            self.error.setText(f"{first.name!r} is on the Resources board already: {said(first)}{more}. The same "
+            self.error.setText(f"{first.name!r} of {first.agency} is on the Resources board already: "
+                               f"{said(first)}{more}. The same "
                                "stock? Cancel, and add to that one (Stock ▸ Add stock). Other stock? Give it a "
                                "name of its own, or Save again to add it as it is.")
         self._warned_title = key

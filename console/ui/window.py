@@ -933,13 +933,14 @@ class MainWindow(QMainWindow):
                          f"{_few(again, 5)}. They are added as new tasks all the same; tasks entered twice are "
                          "merged from the Tasks menu.")
         if table == "resources":  # the same stock entered already?
-            named = self.store.resources_named(r.get("name") for r in found.rows)
-            again = [r["name"] for r in found.rows if model.name_key(str(r.get("name") or "")) in named]
+            named = self.store.resources_named((r.get("name"), r.get("agency")) for r in found.rows)
+            again = [r["name"] for r in found.rows
+                     if (model.name_key(str(r.get("name") or "")), model.name_key(str(r.get("agency") or ""))) in named]
             if again:
                 n = len(again)
-                left += (f"\n\n{n:,} of them {'have' if n != 1 else 'has'} the name of stock on the board: "
-                         f"{_few(again, 5)}. They are added as new stock items all the same; stock entered twice "
-                         "is merged from the Stock menu (its counts added up).")
+                left += (f"\n\n{n:,} of them {'have' if n != 1 else 'has'} the name of their agency's stock on the "
+                         f"board: {_few(again, 5)}. They are added as new stock items all the same; stock entered "
+                         "twice is merged from the Stock menu (its counts added up).")
         asked = QMessageBox.question(self, "Import", f"Add {len(found.rows):,} {table} from {name}?{left}")
         if asked != QMessageBox.StandardButton.Yes:
             return 0
