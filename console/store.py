@@ -994,8 +994,16 @@ class Store:
                 agency: str | Collection[str] | None = None) -> list[model.JournalEntry]:
         """The activity log, newest first, optionally for one row or agency
         (a name, or the names one agency is written as)."""
-        sql, params = self._journal_sql(False, limit=limit, table=table, row=row, agency=agency)
+        sql, params = self._journal_sql(False, limit=limit, table=table, row=self._about(table, row), agency=agency)
         return [model.JournalEntry(*r) for r in self._conn.execute(sql, params)]
+
+    def _about(self, table: str | None, row: str | None) -> str | list[str] | None:
+        """The rows whose journal entries are a row's: a stock item's are
+        its own and those of the items merged into it (a draw made from
+        one apart, before the merge was seen, is about stock it holds)."""
+        if table != "resources" or not row or not (parents := self._merged_stock()):
+            return row
+        return [row, *sorted(r for r in parents if row in _chain(parents, r))]
 
     @_guard
     def journal_page(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
@@ -1011,12 +1019,12 @@ class Store:
         at a time with these."""
         if at is not None and not at:
             return []
-        sql, params = self._journal_sql(True, limit=limit, table=table, row=row, agency=agency, before=before,
-                                        down_to=down_to, at=at, action=action)
+        sql, params = self._journal_sql(True, limit=limit, table=table, row=self._about(table, row), agency=agency,
+                                        before=before, down_to=down_to, at=at, action=action)
         return [((r[0], r[1]), model.JournalEntry(*r[1:])) for r in self._conn.execute(sql, params)]
 
     @staticmethod
-    def _journal_sql(keyed: bool, *, limit: int | None, table: str | None, row: str | None,
+    def _journal_sql(keyed: bool, *, limit: int | None, table: str | None, row: str | Sequence[str] | None,
                      agency: str | Collection[str] | None, before: JournalKey | None = None,
                      down_to: JournalKey | None = None,
                      at: Collection[int] | None = None, action: str | None = None) -> tuple[str, list]:
@@ -1027,19 +1035,21 @@ class Store:
         if table:
             where.append("tbl = ?")
             params.append(table)
-        if row:
-            where.append("row_id = ?")
-            params.append(row)
+        rows = [row] if isinstance(row, str) else list(row or ())
+        if rows:
+            where.append(f"row_id IN ({', '.join('?' * len(rows))})")
+            params += rows
         if isinstance(agency, str) and agency:
             where.append("agency = ?")
             params.append(agency)
         elif agency:  # the spellings of one agency (model.spellings)
             where.append(f"agency IN ({', '.join('?' * len(agency))})")
             params += sorted(agency)
-        if row:
+        if rows:
             # Only the entries about the row, found by the hash of its id.
-            where.append("created_hlc IN (SELECT hlc FROM journal_about WHERE row_key = ?)")
-            params.append(_about_key(row))
+            where.append(f"created_hlc IN (SELECT hlc FROM journal_about WHERE row_key IN "
+                         f"({', '.join('?' * len(rows))}))")
+            params += [_about_key(r) for r in rows]
         if before is not None:
             where.append("created_hlc <= ? AND (created_hlc < ? OR id > ?)")
             params += [before[0], before[0], before[1]]
@@ -1060,7 +1070,8 @@ class Store:
     def journal_count(self, *, table: str | None = None, row: str | None = None,
                       down_to: JournalKey | None = None) -> int:
         """How many journal entries there are (about one row, down to a key)."""
-        sql, params = self._journal_sql(False, limit=None, table=table, row=row, agency=None, down_to=down_to)
+        sql, params = self._journal_sql(False, limit=None, table=table, row=self._about(table, row), agency=None,
+                                        down_to=down_to)
         return self._conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
 
     @_guard

@@ -105,6 +105,13 @@ def test_stock_drawn_from_an_item_merged_away_meanwhile_counts_in_the_one_kept(m
     assert quantity(eoc, first) == quantity(yard, first) == 1750
     assert snapshot(eoc) == snapshot(yard)
     assert eoc.open_conflict_count() == 0  # a draw is no edit: nothing to reconcile
+    # The row kept's journal holds the draws from the row merged into it.
+    about = [e.text for e in eoc.journal(table="resources", row=first)]
+    assert "Drew 300 bags from sandbags, filled (now 500) for levee breach" in about
+    assert about == [e.text for _, e in yard.journal_page(table="resources", row=first)]
+    assert eoc.journal_count(table="resources", row=first) == len(about)
+    assert "Sandbags (filled)" not in " ".join(e.text for e in eoc.journal(table="resources", row=second)
+                                               if e.action != "merge")
     # The yard takes back its 50 added: from the row it counts in now, and
     # only while that one holds them.
     added = yard.last_operation
