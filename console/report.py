@@ -86,6 +86,9 @@ class Report:
     # Units on a deleted task (put on it at a console that had not seen it deleted or merged
     # away): (callsign, the task's title, the title of the task it was merged into, if any).
     stranded: list[tuple[str, str, str | None]] = dataclasses.field(default_factory=list)
+    # Tasks still to do of one title, stock of one name, added at different consoles (perhaps
+    # entered twice while apart: see Store.entered_apart): (table, the name, how many rows).
+    entered_apart: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
 
 
 def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = None,
@@ -110,6 +113,8 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
         conflicts = store.open_conflict_count()
         twins = [(t.callsign, len(t.units)) for t in store.twins()]
         stranded = [(x.unit.callsign, x.title, x.into_title) for x in store.stranded()]
+        apart = [(table, getattr(rows[0], model.table(table).label) or "", len(rows))
+                 for table, rows in store.entered_apart()]
         timers = dict(STATUS_TIMERS if timers is None else timers)
         to_check = _units_to_check(store, timers, now_ms)
     by_agency: dict[str, dict[str, int]] = {}
@@ -137,7 +142,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
                   to_do_total=to_do_total, overdue_total=overdue,
                   resources_total=resources_total, notes_total=sum(k for _, k in journal.values()),
                   to_check=to_check[:limit] if limit else to_check, timers=timers, to_check_total=len(to_check),
-                  unstaffed_total=unstaffed, twins=twins, stranded=stranded)
+                  unstaffed_total=unstaffed, twins=twins, stranded=stranded, entered_apart=apart)
 
 
 def _units_to_check(store: Store, timers: dict[str, int], now_ms: int) -> list[CheckLine]:
@@ -217,6 +222,12 @@ def _currency(r: Report) -> list[str]:
               "listed under no task above until put on one." for c, t, into in r.stranded[:10]]
     if len(r.stranded) > 10:
         twins.append(f"… and {len(r.stranded) - 10} more units on a deleted task.")
+    if r.entered_apart:
+        said = [f"{name} ({n} {'tasks' if table == 'tasks' else 'stock rows'})"
+                for table, name, n in r.entered_apart[:10]]
+        twins.append(f"Added at different consoles under one name: {', '.join(said)}"
+                     f"{' …' if len(r.entered_apart) > 10 else ''}. Entered twice while apart? Then counted "
+                     "more than once above until merged.")
     if not r.peers:
         return ["No other console is trusted: this is one console's picture only, and nothing made here has "
                 "been sent anywhere.", *twins]

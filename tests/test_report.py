@@ -128,6 +128,28 @@ def test_the_report_says_a_unit_added_on_two_consoles_is_counted_twice(store, tm
     assert r.twins == [] and "consoles apart" not in report.as_text(r) and r.unit_total.total == 4
 
 
+def test_the_report_says_tasks_and_stock_added_under_one_name_at_two_consoles(store, tmp_path):
+    """The field console entered the levee breach and the filled sandbags
+    too, apart: the tasks and the stock above hold them twice, and the
+    report says so, until merged."""
+    with Store(tmp_path / "field.db", agency="Public Works", operator="J. Park", wall=store.clock.wall) as field:
+        field.add("tasks", {"title": "LEVEE"})
+        field.add("resources", {"name": "SANDBAGS", "kind": "Supply", "agency": "Public Works", "quantity": 40,
+                                "unit": "bags"})
+        for part in field.changes_since({}):
+            store.apply(part)
+    r = report.build(store, now_ms=NOW)
+    assert r.entered_apart == [("tasks", "Levee", 2), ("resources", "Sandbags", 2)]
+    said = ("Added at different consoles under one name: Levee (2 tasks), Sandbags (2 stock rows). "
+            "Entered twice while apart? Then counted more than once above until merged.")
+    assert said in " ".join(report.as_text(r).split())
+    assert said in " ".join(report.as_html(r).split())
+    for table, rows in store.entered_apart():
+        (store.merge_tasks if table == "tasks" else store.merge_resources)([x.id for x in rows])
+    r = report.build(store, now_ms=NOW)
+    assert r.entered_apart == [] and "under one name" not in report.as_text(r)
+
+
 def test_the_report_says_a_unit_on_a_task_merged_away_is_under_no_task(store, tmp_path):
     """A field console that had not seen Levee and Levee breach merged
     puts E-30 on the one merged away: the report's tasks cannot list it,
