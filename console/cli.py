@@ -899,7 +899,7 @@ def _entered_already(store: Store, table: str, titled: dict, added: list[tuple[d
                   f"{model.label(t.status)}, {on} unit{'s' if on != 1 else ''} on it); if they are one call: "
                   f"{PROG} merge --db {db} --tasks {short_id(t.id)} {short_id(new)}", file=sys.stderr)
         else:
-            held = ", ".join(p for p in (f"{t.quantity:g} {t.unit or ''}".rstrip(), t.agency, t.location) if p)
+            held = ", ".join(p for p in (f"{t.quantity or 0:g} {t.unit or ''}".rstrip(), t.agency, t.location) if p)
             print(f"{PROG}: note: {title!r} is the name of stock on the boards already ({short_id(t.id)}, {held}); "
                   f"if they are one stock: {PROG} merge --db {db} --resources {short_id(t.id)} {short_id(new)}",
                   file=sys.stderr)

@@ -1685,6 +1685,8 @@ class Store:
         out = {}
         for f in t.fields:
             value = values.get(f.name, f.default)
+            if value is None and f.counter:
+                value = f.default  # (stock left empty is none: 0)
             out[f.name] = (self._prepare(t, f.name, value, unique=False) if f.type in ("ref", "counter")
                            else model.check_given(t, f, value))
         return out

@@ -301,3 +301,14 @@ def test_a_version_5_database_gets_the_merged_into_column_and_keeps_its_stock(ma
         assert s.get("resources", first).quantity == 2000
         sync(s, yard)
         assert yard.get("resources", first).quantity == 2000
+
+
+def test_stock_added_with_its_quantity_left_empty_holds_0(make_store):
+    """A stock item added with the quantity left empty (a form's blank
+    field) holds 0, not nothing: a draw's check, a merge and the note on
+    a name already on the board all read a number."""
+    eoc = make_store("eoc")
+    first = eoc.add("resources", {"name": "Cots", "kind": "Shelter", "agency": "Red Cross", "quantity": None})
+    assert eoc.get("resources", first).quantity == 0
+    second = stock(eoc, "Cots", 40, unit="each", agency="Red Cross")
+    assert eoc.get("resources", eoc.merge_resources([first, second])).quantity == 40

@@ -3479,6 +3479,38 @@ def test_stock_drawn_apart_from_an_item_merged_away_shows_in_the_one_kept(window
         yard.close()
 
 
+def test_tasks_and_stock_entered_on_both_sides_are_marked_on_their_boards(window, demo_store, qtbot, tmp_path):
+    """The yard, apart, entered the levee breach and the filled sandbags
+    the EOC has: once they meet, both rows' names are shaded on the Tasks
+    and Resources boards, hovering says which and what to do, and nothing
+    is counted as to reconcile; merged, the marks go."""
+    levee = next(t for t in demo_store.list("tasks") if t.title == "Sandbag levee breach at Riverside Park")
+    filled = next(r for r in demo_store.list("resources") if r.name == "Sandbags (filled)")
+    yard = Store(tmp_path / "yard.db", agency="Public Works", operator="J. Park")
+    try:
+        sync(demo_store, yard)
+        task = yard.add("tasks", {"title": "sandbag levee breach at riverside park"})
+        bags = yard.add("resources", {"name": "SANDBAGS (filled)", "kind": "Supply", "agency": "Public Works",
+                                      "quantity": 60, "unit": "bags"})
+        sync(yard, demo_store)
+    finally:
+        yard.close()
+    tasks, stock = window.models["tasks"], window.models["resources"]
+    qtbot.waitUntil(lambda: tasks.conflicts.get(task) == {"title"} and stock.conflicts.get(bags) == {"name"},
+                    timeout=5000)
+    assert tasks.conflicts.get(levee.id) == {"title"} and stock.conflicts.get(filled.id) == {"name"}
+    row = tasks._row_of(task)
+    col = [k for k, _ in tasks.columns].index("title")
+    tip = tasks.index(row, col).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == ("sandbag levee breach at riverside park: 1 other task still to do has this title, added at "
+                   "another console (this one by Public Works, J. Park). Entered twice while apart? Select them "
+                   "and Tasks ▸ Merge tasks entered twice; if not, give one a title of its own.")
+    assert "to reconcile" not in window.windowTitle() and not window.conflicts_button.isVisible()
+    demo_store.merge_tasks([levee.id, task])
+    demo_store.merge_resources([filled.id, bags])
+    qtbot.waitUntil(lambda: not tasks.conflicts and not stock.conflicts, timeout=5000)
+
+
 def test_units_entered_twice_under_two_callsigns_are_merged_from_the_board(window, demo_store, qtbot):
     """Ambulance 77 called in to the EOC as "A77" and to the EMS post as
     "Amb 77": not one callsign, so not found by the console, but the

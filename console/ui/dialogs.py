@@ -364,7 +364,7 @@ class RecordDialog(QDialog):
                 parts: tuple = (model.label(t.status), f"{on} unit{'s' if on != 1 else ''} on it" if on
                                 else "no unit on it", t.location)
             else:
-                parts = (f"{t.quantity:g} {t.unit or ''}".rstrip(), t.location)
+                parts = (f"{t.quantity or 0:g} {t.unit or ''}".rstrip(), t.location)
             return ", ".join(p for p in (*parts, f"added by {agency} ({operator}) at "
                                          f"{local_time(clock.to_iso(at), seconds=False)} {zone_name()}") if p)
 
@@ -422,7 +422,7 @@ class StockDialog(QDialog):
         self.purpose.setPlaceholderText("a task, a unit, a place (optional)")
         self.suggestions = Suggestions(self.purpose, self._purposes)
         self.error = error_label()
-        on_hand = QLabel(f"On hand: {resource.quantity:g} {unit}")
+        on_hand = QLabel(f"On hand: {resource.quantity or 0:g} {unit}")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
@@ -512,7 +512,7 @@ class MergeDialog(QDialog):
                      f"{on} unit{'s' if on != 1 else ''} on it" if on else "no unit on it")
             return f"{rec.title}: " + ", ".join(p for p in parts if p)
         if isinstance(rec, model.Resource):
-            parts = (f"{rec.quantity:g} {rec.unit or ''}".rstrip(), rec.kind, rec.agency, rec.location)
+            parts = (f"{rec.quantity or 0:g} {rec.unit or ''}".rstrip(), rec.kind, rec.agency, rec.location)
             return f"{rec.name}: " + ", ".join(p for p in parts if p)
         task = store.describe("units", "task_id", rec.task_id) if rec.task_id else None
         parts = (rec.agency, rec.kind, model.label(rec.status), task, rec.location,

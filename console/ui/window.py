@@ -88,6 +88,9 @@ OFFLINE_GRACE = 3.0
 OUTBOX_TIP = 12  # operations waiting to sync named in the status bar's tooltip
 UNDO_ASK_OVER = 40  # changes in an undo step past which Ctrl+Z asks first (an import, a status for 20 units)
 TALLY_INTERVAL_MS = 250  # the status counts above a board are redrawn at most this often
+# The fields whose change may make a task or stock item named like another's (see _refresh_apart).
+APART_FIELDS = {"tasks": frozenset({"*", "title", "status", "deleted"}),
+                "resources": frozenset({"*", "name", "agency", "unit", "deleted"})}
 OVERDUE_RECOUNT_MS = 15_000  # how often the tabs count overdue tasks and units to check again, as time passes
 STATUS_TIMER_MAX = 24 * 60  # the longest status timer, in minutes
 CHECK_IN_SLICE = 200  # units whose last check-in is read per turn of the event loop
@@ -125,6 +128,10 @@ class MainWindow(QMainWindow):
         self._title = f"Crisis console — {self.store.agency} — {self.store.path.name}"
         self._attention: dict[str, object] = {}
         self.conflicts = self.twins = self.stranded = self.to_check = self.overdue = 0
+        # Tasks and stock added under one name at different consoles (perhaps entered twice
+        # while apart, see Store.entered_apart): table -> row id -> (fields marked, tip).
+        self._apart: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
+        self._conflicted: dict[str, dict[str, frozenset[str]]] = {}  # the open conflicts' marks, as last read
         self.alarm = ""  # the banner's first words, while it shows: OFFLINE, SYNC STOPPED, ...
         self.setWindowTitle(self._title)
         icon = seed.resources_dir() / "icons" / "console.svg"
@@ -273,6 +280,11 @@ class MainWindow(QMainWindow):
         self._conflicts_timer.setSingleShot(True)
         self._conflicts_timer.setInterval(250)
         self._conflicts_timer.timeout.connect(self._refresh_stranded)
+        self._apart_timer = QTimer(self)  # coalesced: tasks and stock named alike read at most once a second
+        self._apart_timer.setSingleShot(True)
+        self._apart_timer.setInterval(1000)
+        self._apart_timer.timeout.connect(self._refresh_apart)
+        self._refresh_apart()
         self._marks_stale = False  # conflicts or callsigns changed since the boards were marked
         self._agencies_timer = QTimer(self)
         self._agencies_timer.setSingleShot(True)
@@ -544,8 +556,12 @@ class MainWindow(QMainWindow):
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
         for timer in (self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick, self._gc_timer,
-                      self._auto_timer, self._overdue_timer, self._tally_timer, self._again_timer):
+                      self._auto_timer, self._overdue_timer, self._tally_timer, self._again_timer,
+                      self._apart_timer):
             timer.stop()
+        if self.reconcile_dialog is not None:  # (a reload it had coming would read a store closed next)
+            self.reconcile_dialog._reload_timer.stop()
+            self.reconcile_dialog.close()
         if self._backup_watch is not None:
             self._backup_watch.close()
             self._backup_watch = None
@@ -1447,6 +1463,9 @@ class MainWindow(QMainWindow):
             self._overdue_timer.start(1000)
         if self.current_table() in by_table and not self._agencies_timer.isActive():
             self._agencies_timer.start()  # coalesced: at most once a second
+        if ("tasks" in by_table or "resources" in by_table) and not self._apart_timer.isActive() and any(
+                c.field in APART_FIELDS.get(c.table, ()) for c in cs.changes):
+            self._apart_timer.start()  # tasks or stock named alike, perhaps (see _refresh_apart)
         if "journal" in by_table:
             self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
             # A unit may have checked in: read again at the next count.
@@ -1510,10 +1529,9 @@ class MainWindow(QMainWindow):
                  + (f"{x.into_title}, " if x.into else "") + "another task, or off it (Sync ▸ Reconcile conflicts, "
                  "Ctrl+R).")
         conflicted["units"] = units
-        for table, m in self.models.items():
-            if table == "units":
-                m.reconcile_tips = tips
-            m.set_conflicts(conflicted.get(table, {}))
+        self._conflicted = conflicted
+        self.models["units"].reconcile_tips = tips
+        self._mark_boards()
         n = self.conflicts = self.store.open_conflict_count()
         t = self.twins = len(twins)
         st = self.stranded = len(stranded)
@@ -1526,6 +1544,44 @@ class MainWindow(QMainWindow):
                 + (" …" if st > 10 else "") if st else ""))
         self.conflicts_button.setVisible(n > 0 or t > 0 or st > 0)
         self._show_attention()
+
+    def _mark_boards(self) -> None:
+        """Mark on each board the open conflicts (and for units what else
+        there is to reconcile, see _refresh_conflicts), and on the Tasks
+        and Resources boards the names added at different consoles."""
+        for table, m in self.models.items():
+            marks = dict(self._conflicted.get(table, {}))
+            apart = self._apart.get(table, {})
+            for row_id, (fields, _) in apart.items():
+                marks[row_id] = marks.get(row_id, frozenset()) | fields
+            if table != "units":
+                m.reconcile_tips = apart
+            m.set_conflicts(marks)
+
+    def _refresh_apart(self) -> None:
+        """Mark the tasks still to do of one title, and the stock of one
+        name (of one agency, in one unit), added at different consoles:
+        entered twice while apart, perhaps. Their name cells are shaded as
+        a conflict's, and hovering says which and what to do; they are not
+        counted as to reconcile (two welfare checks may be two tasks)."""
+        found: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
+        for table, rows in self.store.entered_apart():
+            label = model.table(table).label
+            added = self.store.added_by(table, [r.id for r in rows])
+            others = len(rows) - 1
+            what = ("task still to do" if table == "tasks" else "stock item of this agency") + (
+                "s" if others != 1 else "")
+            name = "title" if table == "tasks" else "name"
+            menu = "Tasks ▸ Merge tasks entered twice" if table == "tasks" else "Stock ▸ Merge stock entered twice"
+            for r in rows:
+                _, operator, agency = added.get(r.id, (0, "?", "?"))
+                found.setdefault(table, {})[r.id] = (frozenset({label}), (
+                    f"{getattr(r, label)}: {others} other {what} {'has' if others == 1 else 'have'} this {name}, "
+                    f"added at another console (this one by {agency}, {operator}). Entered twice while apart? "
+                    f"Select them and {menu}; if not, give one a {name} of its own."))
+        if found != self._apart:
+            self._apart = found
+            self._mark_boards()
 
     def set_title(self, title: str) -> None:
         """The window's title, after what needs attention (_show_attention)."""
