@@ -60,6 +60,15 @@ def sync(src: Store, dst: Store, batch: int = 1000) -> int:
     return n
 
 
+def one_by_one(src: Store, dst: Store, order) -> None:
+    """Deliver every change `src` holds to `dst` one at a time, in the order
+    `order` (a random.Random) shuffles them into."""
+    changes = [c for part in src.all_changes() for c in part]
+    order.shuffle(changes)
+    for c in changes:
+        dst.apply([c])
+
+
 def converge(stores) -> None:
     for _ in range(2):
         for a in stores:

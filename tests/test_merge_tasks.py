@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 
 import pytest
-from conftest import converge, snapshot, sync
+from conftest import converge, one_by_one, snapshot, sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_store import task, unit
@@ -173,11 +173,8 @@ def test_every_console_shows_the_same_task_merge_whatever_order_its_changes_arri
         eoc.undo([eoc.last_operation])
     converge([eoc, fire])
     assert snapshot(eoc) == snapshot(fire)
-    changes = [c for part in eoc.all_changes() for c in part]
-    order.shuffle(changes)
     third = make_store(f"third{next(NAMES)}", wall=wall)
-    for c in changes:
-        third.apply([c])
+    one_by_one(eoc, third, order)
     assert snapshot(third) == snapshot(eoc)
     assert third._conn.execute("SELECT count(*) FROM superseded").fetchone()[0] == 0
     assert third.stranded() == eoc.stranded() == fire.stranded()

@@ -5,7 +5,7 @@ console, a status taken over keeping its time, one step to undo."""
 import itertools
 
 import pytest
-from conftest import converge, snapshot, sync
+from conftest import converge, one_by_one, snapshot, sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_store import task, unit
@@ -202,11 +202,8 @@ def test_every_console_shows_the_same_merge_whatever_order_its_changes_arrive_in
     ems.merge_units([first, second], keep=second if keep_second else None)
     if undo:
         ems.undo([ems.last_operation])
-    changes = [c for part in ems.all_changes() for c in part]
-    order.shuffle(changes)
     third = make_store(f"third{next(NAMES)}", wall=wall)
-    for c in changes:
-        third.apply([c])
+    one_by_one(ems, third, order)
     assert snapshot(third) == snapshot(ems)
     assert [(u.id, u.status, u.status_since) for u in third.list("units")] == \
         [(u.id, u.status, u.status_since) for u in ems.list("units")]
