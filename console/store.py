@@ -42,7 +42,7 @@ from typing import Any
 
 import orjson
 
-from console import clock, codec, merge, model, times
+from console import apart, clock, codec, merge, model, times
 from console.merge import ROW_FIELD, Change, Head
 from console.model import ValidationError, counter_units
 
@@ -371,6 +371,17 @@ def _chunks(seq: list, n: int = CHUNK) -> Iterator[list]:
         yield seq[i : i + n]
 
 
+def _name_key(name: str | None) -> str:
+    return model.name_key(name or "")
+
+
+# The names entered_apart compares (a task's title; a stock item's name,
+# agency and unit of measure), and of which rows: (columns, live rows).
+_NAMED = {"tasks": (("title",), "status IN ('open', 'assigned', 'in_progress') AND deleted = 0 "
+                                "AND created_hlc IS NOT NULL"),
+          "resources": (("name", "agency", "unit"), "deleted = 0 AND created_hlc IS NOT NULL")}
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while a batch merges (remote or local),
@@ -438,6 +449,9 @@ class Store:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
+        # Names as people read them (see entered_apart): SQLite's lower()
+        # knows only ASCII letters, so "STRASSE" and "straße" would be two.
+        self._conn.create_function("name_key", 1, _name_key, deterministic=True)
         try:
             self._open(operator, agency, max_skew_ms, wall)
         except CorruptDatabase as exc:
@@ -783,36 +797,35 @@ class Store:
     def entered_apart(self, since: str | None = None) -> list[tuple[str, list]]:
         """Tasks still to do with one title, and stock items with one name
         (of one agency, in one unit of measure), added at different
-        consoles (letter case and spacing aside): the same call, or the
-        same stock, entered on both sides while they were apart, perhaps,
-        where neither console could say so as it was added. With `since`
-        (a stored time: when a console lost touch), only those of which one
-        was added since. [(table, rows first added first)], tasks first,
-        each by name. Nothing here is certain (two welfare checks may be
-        two tasks): it is said, for a person to merge, or not."""
+        consoles (letter case and spacing aside, see model.name_key): the
+        same call, or the same stock, entered on both sides while they were
+        apart, perhaps, where neither console could say so as it was added.
+        With `since` (a stored time: when a console lost touch), only those
+        of which one was added since. [(table, rows first added first)],
+        tasks first, each by name. Nothing here is certain (two welfare
+        checks may be two tasks): it is said, for a person to merge, or not.
+        The window keeps the same names in memory instead (console/apart.py)."""
         at = times.due_timestamp(since) if since else None
         after = clock.pack(int(at * 1000)) if at is not None else 0
         found: list[tuple[str, list]] = []
-        for table, cols, todo in (("tasks", "title", "status IN ('open', 'assigned', 'in_progress') AND "),
-                                  ("resources", "name, agency, unit", "")):
-            live = f"{todo}deleted = 0 AND created_hlc IS NOT NULL"
-            # SQL first keeps the rows whose name, spaces and ASCII letter
-            # case aside, is one added since, or else one several consoles
-            # added; then the names are compared as people read them. The
-            # window asks on its own thread: with 20,000 tasks still to do
-            # and 2,000 stock items, 23 ms since a time and 67 ms in all on
-            # this loaded machine, against 140 reading every name in Python.
-            whole = " || char(0) || ".join(f"coalesce({c}, '')" for c in cols.split(", "))
-            loose = f"lower(replace({whole}, ' ', ''))"
-            near = (f"SELECT {loose} FROM {table} WHERE {live} AND created_hlc >= ?" if after else
-                    f"SELECT {loose} FROM {table} WHERE {live} GROUP BY 1 HAVING min(created_by) != max(created_by)")
-            named: dict[tuple[str, ...], list[tuple[str, str, int]]] = defaultdict(list)  # (id, by, when added)
+        for table in apart.TABLES:
+            cols, live = _NAMED[table]
+            # SQL first keeps the rows whose name is one added since, or
+            # else one several consoles added, each name read once: with
+            # 20,000 tasks still to do and 2,000 stock items, 50 to 90 ms on
+            # this loaded machine, against 60 to 110 reading every name into
+            # Python. (SQLite's own lower() took 40 to 60 ms, but knows only
+            # ASCII letters: "STRASSE" and "straße" were two names.)
+            key = " || char(0) || ".join(f"name_key({c})" for c in cols)
+            near = ("SELECT key FROM k WHERE created_hlc >= ?" if after else
+                    "SELECT key FROM k GROUP BY key HAVING min(created_by) != max(created_by)")
+            named: dict[tuple[str, ...], list[apart.Added]] = defaultdict(list)
             for row_id, by, hlc, *names in self._conn.execute(
-                    f"SELECT id, created_by, created_hlc, {cols} FROM {table} WHERE {live} AND {loose} IN ({near}) "
-                    "ORDER BY created_hlc, id", (after,) if after else ()):
-                named[tuple(model.name_key(n or "") for n in names)].append((row_id, by, hlc))
-            groups = [[row_id for row_id, _, _ in rows] for rows in named.values()
-                      if len({by for _, by, _ in rows}) > 1 and rows[-1][2] >= after]
+                    f"WITH k AS MATERIALIZED (SELECT id, created_by, created_hlc, {', '.join(cols)}, {key} AS key "
+                    f"FROM {table} WHERE {live}) SELECT id, created_by, created_hlc, {', '.join(cols)} FROM k "
+                    f"WHERE key IN ({near}) ORDER BY created_hlc, id", (after,) if after else ()):
+                named[tuple(map(_name_key, names))].append((row_id, by, hlc))
+            groups = [ids for _, ids in apart.shared(named, after)]
             if not groups:
                 continue
             by_id = {r.id: r for r in self.get_many(table, [row_id for ids in groups for row_id in ids])}
@@ -820,6 +833,19 @@ class Store:
             found.extend(sorted(((table, [by_id[row_id] for row_id in ids]) for ids in groups),
                                 key=lambda x: ((getattr(x[1][0], label) or "").casefold(), x[1][0].id)))
         return found
+
+    @_guard
+    def named_rows(self, table: str, ids: Iterable[str] | None = None) -> list[tuple[str, str, int, tuple[str, ...]]]:
+        """The tasks still to do, or the live stock items, among `ids` (or
+        all of them), as entered_apart compares them: (id, added by which
+        console, when: a clock time, its name: a task's title, or a stock
+        item's name, agency and unit of measure, each by model.name_key)."""
+        cols, live = _NAMED[table]
+        sql = f"SELECT id, created_by, created_hlc, {', '.join(cols)} FROM {table} WHERE {live}"
+        parts = [(sql, ())] if ids is None else [
+            (f"{sql} AND id IN ({','.join('?' * len(part))})", part) for part in _chunks(list(ids))]
+        return [(row_id, by, at, tuple(map(_name_key, names)))
+                for q, args in parts for row_id, by, at, *names in self._conn.execute(q, args)]
 
     @_guard
     def counted_in(self, ids: Iterable[str]) -> set[str]:

@@ -3653,3 +3653,32 @@ def test_a_merge_whose_journal_entry_arrives_later_is_said_when_it_does(window, 
     demo_store.apply(entries)
     qtbot.waitUntil(lambda: tip().startswith("E-91 is on Elm St evacuation, a task merged into Evacuate Elm St "
                                              "by EOC"), timeout=5000)
+
+
+def test_the_marks_of_names_entered_apart_follow_each_row_as_it_changes(window, demo_store, qtbot, tmp_path):
+    """The window keeps every name and reads again only the rows that
+    change: a task renamed away loses the marks of both, renamed back (in
+    other letters) regains them, and a task done is no longer one to merge."""
+    yard = Store(tmp_path / "yard.db", agency="Public Works", operator="J. Park")
+    try:
+        sync(demo_store, yard)
+        theirs = yard.add("tasks", {"title": "STRASSE GESPERRT, Mühlweg"})
+        sync(yard, demo_store)
+    finally:
+        yard.close()
+    ours = demo_store.add("tasks", {"title": "Straße gesperrt, Mühlweg"})
+    tasks = window.models["tasks"]
+    both = {ours: frozenset({"title"}), theirs: frozenset({"title"})}
+    qtbot.waitUntil(lambda: tasks.conflicts == both, timeout=5000)
+    demo_store.update("tasks", ours, {"title": "Road closed, Mill Lane"})
+    qtbot.waitUntil(lambda: not tasks.conflicts, timeout=5000)
+    assert not window._apart and not window._apart_marked
+    demo_store.update("tasks", ours, {"title": "straße  gesperrt, MÜHLWEG"})
+    qtbot.waitUntil(lambda: tasks.conflicts == both, timeout=5000)
+    row = tasks._row_of(ours)
+    tip = tasks.index(row, [k for k, _ in tasks.columns].index("title")).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("straße  gesperrt, MÜHLWEG: 1 other task still to do has this title, added at another "
+                          "console (this one by ")
+    demo_store.update("tasks", theirs, {"status": "completed"})
+    qtbot.waitUntil(lambda: not tasks.conflicts, timeout=5000)
+    assert window.entered_apart() == []

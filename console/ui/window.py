@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from console import backup, clock, csv_rows, model, report, seed
+from console.apart import Names
 from console.model import ValidationError
 from console.store import StoreError, Undone, stranded_how, to_reconcile
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
@@ -131,6 +132,9 @@ class MainWindow(QMainWindow):
         # Tasks and stock added under one name at different consoles (perhaps entered twice
         # while apart, see Store.entered_apart): table -> row id -> (fields marked, tip).
         self._apart: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
+        self._names = Names(self.store)  # every task still to do and stock item by name, kept as rows change
+        self._apart_marked: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # (table, name) -> the rows marked
+        self._apart_stale: dict[str, set[str]] = {}  # table -> rows whose name, or being to do, may have changed
         self._conflicted: dict[str, dict[str, frozenset[str]]] = {}  # the open conflicts' marks, as last read
         self.alarm = ""  # the banner's first words, while it shows: OFFLINE, SYNC STOPPED, ...
         self.setWindowTitle(self._title)
@@ -284,7 +288,8 @@ class MainWindow(QMainWindow):
         self._apart_timer.setSingleShot(True)
         self._apart_timer.setInterval(1000)
         self._apart_timer.timeout.connect(self._refresh_apart)
-        self._refresh_apart()
+        self._names.load()
+        self._mark_apart(self._names.shared())
         self._marks_stale = False  # conflicts or callsigns changed since the boards were marked
         self._agencies_timer = QTimer(self)
         self._agencies_timer.setSingleShot(True)
@@ -1463,9 +1468,12 @@ class MainWindow(QMainWindow):
             self._overdue_timer.start(1000)
         if self.current_table() in by_table and not self._agencies_timer.isActive():
             self._agencies_timer.start()  # coalesced: at most once a second
-        if ("tasks" in by_table or "resources" in by_table) and not self._apart_timer.isActive() and any(
-                c.field in APART_FIELDS.get(c.table, ()) for c in cs.changes):
-            self._apart_timer.start()  # tasks or stock named alike, perhaps (see _refresh_apart)
+        if "tasks" in by_table or "resources" in by_table:
+            for c in cs.changes:
+                if c.field in APART_FIELDS.get(c.table, ()):
+                    self._apart_stale.setdefault(c.table, set()).add(c.row)
+            if self._apart_stale and not self._apart_timer.isActive():
+                self._apart_timer.start()  # tasks or stock named alike, perhaps (see _refresh_apart)
         if "journal" in by_table:
             self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
             # A unit may have checked in: read again at the next count.
@@ -1559,29 +1567,71 @@ class MainWindow(QMainWindow):
             m.set_conflicts(marks)
 
     def _refresh_apart(self) -> None:
-        """Mark the tasks still to do of one title, and the stock of one
-        name (of one agency, in one unit), added at different consoles:
-        entered twice while apart, perhaps. Their name cells are shaded as
-        a conflict's, and hovering says which and what to do; they are not
-        counted as to reconcile (two welfare checks may be two tasks)."""
-        found: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
-        for table, rows in self.store.entered_apart():
+        """Mark again the tasks still to do of one title, and the stock of
+        one name (of one agency, in one unit), added at different consoles
+        (entered twice while apart, perhaps), for the names of the rows
+        changed since last time: what they were called and are now."""
+        stale, self._apart_stale = self._apart_stale, {}
+        names: set[tuple[str, tuple[str, ...]]] = set()
+        for table, ids in stale.items():
+            names |= self._names.update(table, ids)
+        if names:
+            self._mark_apart(self._names.shared(names), names)
+
+    def _mark_apart(self, groups: list[tuple[tuple[str, tuple[str, ...]], list[str]]],
+                    names: set[tuple[str, tuple[str, ...]]] | None = None) -> None:
+        """Mark the rows of these groups (console/apart.py: names added at
+        different consoles), in place of the marks of `names` (or of all).
+        Their name cells are shaded as a conflict's, and hovering says
+        which and what to do; they are not counted as to reconcile (two
+        welfare checks may be two tasks)."""
+        found = {table: dict(rows) for table, rows in self._apart.items()}
+        for key in (list(self._apart_marked) if names is None else names):
+            for row_id in self._apart_marked.pop(key, ()):
+                found.get(key[0], {}).pop(row_id, None)
+        by_table: dict[str, list[str]] = {}
+        for (table, _), ids in groups:
+            by_table.setdefault(table, []).extend(ids)
+        for table, ids in by_table.items():
             label = model.table(table).label
-            added = self.store.added_by(table, [r.id for r in rows])
-            others = len(rows) - 1
-            what = ("task still to do" if table == "tasks" else "stock item of this agency") + (
-                "s" if others != 1 else "")
-            name = "title" if table == "tasks" else "name"
-            menu = "Tasks ▸ Merge tasks entered twice" if table == "tasks" else "Stock ▸ Merge stock entered twice"
-            for r in rows:
-                _, operator, agency = added.get(r.id, (0, "?", "?"))
-                found.setdefault(table, {})[r.id] = (frozenset({label}), (
-                    f"{getattr(r, label)}: {others} other {what} {'has' if others == 1 else 'have'} this {name}, "
-                    f"added at another console (this one by {agency}, {operator}). Entered twice while apart? "
-                    f"Select them and {menu}; if not, give one a {name} of its own."))
+            rows = {r.id: r for r in self.store.get_many(table, ids)}
+            added = self.store.added_by(table, ids)
+            what, name, menu = (("task still to do", "title", "Tasks ▸ Merge tasks entered twice") if table == "tasks"
+                                else ("stock item of this agency", "name", "Stock ▸ Merge stock entered twice"))
+            for key, group in groups:
+                if key[0] != table:
+                    continue
+                self._apart_marked[key] = group
+                others = len(group) - 1
+                for row_id in group:
+                    _, operator, agency = added.get(row_id, (0, "?", "?"))
+                    shown = getattr(rows[row_id], label) if row_id in rows else ""
+                    found.setdefault(table, {})[row_id] = (frozenset({label}), (
+                        f"{shown}: {others} other {what}{'s' if others != 1 else ''} "
+                        f"{'has' if others == 1 else 'have'} this {name}, added at another console (this one by "
+                        f"{agency}, {operator}). Entered twice while apart? Select them and {menu}; if not, give "
+                        f"one a {name} of its own."))
+        found = {table: rows for table, rows in found.items() if rows}
         if found != self._apart:
             self._apart = found
             self._mark_boards()
+
+    def entered_apart(self, since: str | None = None) -> list[tuple[str, list[str]]]:
+        """As Store.entered_apart says them, from the names kept here (read
+        again first for the rows changed in the last second): (table, the
+        names of the rows added under one name at different consoles, one
+        of them since `since`, as the first added has it), by name."""
+        self._apart_timer.stop()
+        self._refresh_apart()
+        at = due_timestamp(since) if since else None
+        groups = self._names.shared(after=clock.pack(int(at * 1000)) if at is not None else 0)
+        found = []
+        for table in ("tasks", "resources"):
+            first = [ids[0] for (t, _), ids in groups if t == table]
+            label = model.table(table).label
+            shown = sorted((getattr(r, label) or "" for r in self.store.get_many(table, first)), key=str.casefold)
+            found.extend((table, name) for name in shown)
+        return found
 
     def set_title(self, title: str) -> None:
         """The window's title, after what needs attention (_show_attention)."""
@@ -1770,10 +1820,10 @@ class MainWindow(QMainWindow):
         # console could say so as it was added.
         lost = away["since"] or (_iso(time.time() - (time.monotonic() - away["started"]))
                                  if away["started"] is not None else None)
-        twice = self.store.entered_apart(lost)
+        twice = self.entered_apart(lost)
         if twice:
-            tasks = [rows[0].title for table, rows in twice if table == "tasks"]
-            stock = [rows[0].name for table, rows in twice if table == "resources"]
+            tasks = [name for table, name in twice if table == "tasks"]
+            stock = [name for table, name in twice if table == "resources"]
             text += ("; entered on both sides while apart? " + "; ".join(
                 ([f"task{'s' if len(tasks) > 1 else ''} {_few(tasks, 3)}"] if tasks else [])
                 + ([f"stock {_few(stock, 3)}"] if stock else []))
