@@ -1228,6 +1228,20 @@ class Store:
                 said += f": its {self._describe(t, 'quantity', r[0])}{' ' + r[1] if r[1] else ''} count there"
         return said
 
+    def _gone(self, table: str, row_id: str, hlc: int) -> str:
+        """How a row no longer on the boards went, against the time of a
+        change: "deleted since", or "merged into Evacuate Elm St before
+        that" (a unit put on the task kept from one merged away: the step
+        that did so, undone, would put it back on a task that is gone)."""
+        h = self._conn.execute("SELECT origin, seq, hlc FROM heads WHERE tbl = ? AND row_id = ? AND field = 'deleted' "
+                               "AND kind = 'delete' ORDER BY hlc DESC LIMIT 1", (table, row_id)).fetchone()
+        if h is None:
+            return "deleted since"
+        merged, into = self._merged_by(table, h[0], h[1])
+        how = (f"merged into {self._label(model.TABLES[table], into)}" if into else "merged into another"
+               ) if merged else "deleted"
+        return f"{how} {'since' if h[2] > hlc else 'before that'}"
+
     def _label(self, t: model.Table, row_id: str) -> str:
         """A row as people name it (a task by its title...), or its short id."""
         r = self._conn.execute(f"SELECT {t.label} FROM {t.name} WHERE id = ?", (row_id,)).fetchone()
@@ -1764,7 +1778,14 @@ class Store:
         if f.type == "bool":
             return "yes" if value else "no"
         if f.type == "ref":
-            return self._label(model.TABLES[f.ref], value)
+            label = self._label(model.TABLES[f.ref], value)
+            if name == "merged_into":
+                # Stock entered twice reads alike: a conflict between two
+                # merges would offer "Sandbags" and "Sandbags". Which one.
+                added = self.added_by(f.ref, [value]).get(value)
+                if added is not None:
+                    label += f" (the one added by {added[2]}, {added[1]})"
+            return label
         if f.type == "enum":
             return model.label(value)
         if isinstance(value, float) and value == int(value):
@@ -2587,7 +2608,7 @@ class Store:
             if f.type == "ref" and before is not None and before not in restoring and not self._conn.execute(
                 f"SELECT 1 FROM {f.ref} WHERE id = ? AND deleted = 0 AND created_hlc IS NOT NULL", (before,)
             ).fetchone():
-                left.append(f"{what} was {self._describe(t, fname, before)}, deleted since")
+                left.append(f"{what} was {self._describe(t, fname, before)}, {self._gone(f.ref, before, c0.hlc)}")
                 continue
             try:
                 value = model.check(t, f, before) if f.type == "ref" else self._prepare(t, fname, before, row_id=row)

@@ -71,6 +71,25 @@ def test_names_apart_beyond_ascii_letter_case_are_found(make_store):
     assert kept(names) == [("tasks", [a, b])]
 
 
+def test_names_of_one_hash_are_still_told_apart(make_store, monkeypatch):
+    """Only hashes are kept: rows whose names share one (here, all of them)
+    are read again and compared by the names themselves."""
+    monkeypatch.setattr(apart, "hash", lambda key: 7, raising=False)
+    eoc = make_store("eoc", agency="EOC", operator="Ortiz")
+    yard = make_store("yard", agency="Public Works", operator="Park")
+    levee = [eoc.add("tasks", {"title": "Levee breach"}), yard.add("tasks", {"title": "levee  BREACH"})]
+    eoc.add("tasks", {"title": "Welfare check"})
+    road = yard.add("tasks", {"title": "Road closure"})
+    converge([eoc, yard])
+    names = Names(eoc)
+    names.load()
+    assert names.shared() == [(("tasks", 7), levee)]
+    eoc.update("tasks", levee[0], {"title": "Road closure"})
+    assert names.update("tasks", [levee[0]]) == {("tasks", 7)}
+    assert names.shared() == [(("tasks", 7), [levee[0], road])]  # first added first
+    assert kept(names) == groups(eoc)
+
+
 # (what, on which console, which of its rows, which title or status): adding and
 # sending come more often than the rest, so that names meet.
 KINDS = ["task"] * 3 + ["stock"] * 2 + ["sync"] * 3 + ["rename", "done", "delete", "restore"]

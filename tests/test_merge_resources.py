@@ -310,3 +310,22 @@ def test_stock_added_with_its_quantity_left_empty_holds_0(make_store):
     assert eoc.get("resources", first).quantity == 0
     second = stock(eoc, "Cots", 40, unit="each", agency="Red Cross")
     assert eoc.get("resources", eoc.merge_resources([first, second])).quantity == 40
+
+
+def test_two_merges_into_different_items_at_once_are_told_apart_by_who_added_each(make_store, tmp_path):
+    """The EOC merges its sandbags and the yard's later entry; the yard,
+    at once, merges its own and that same entry: the entry merged into
+    two items meets as a conflict, whose sides read alike by name alone,
+    so each says who added the item it goes into."""
+    wall = ticking()
+    eoc, yard, first, second = apart(make_store, wall)
+    yard.update("resources", second, {"name": "Sandbags (filled)"})
+    third = stock(yard, "Sandbags (filled)", 50)
+    converge([eoc, yard])
+    eoc.merge_resources([first, third])
+    yard.merge_resources([second, third])
+    converge([eoc, yard])
+    (c,) = [c for c in eoc.conflicts() if c.field == "merged_into"]
+    said = sorted(eoc.describe("resources", "merged_into", x.value) for x in c.candidates)
+    assert said == ["Sandbags (filled) (the one added by EOC, Capt. Ortiz)",
+                    "Sandbags (filled) (the one added by Public Works, J. Park)"]

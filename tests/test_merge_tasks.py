@@ -206,6 +206,11 @@ def test_a_unit_put_on_a_task_merged_away_meanwhile_is_listed_with_the_task_it_w
     assert fire.get("units", e12).status == "on_scene" and fire.stranded() == []
     converge([eoc, fire])
     assert eoc.stranded() == [] and eoc.stranded_count() == 0
+    # Undone, it would put E-12 back on the task merged away: refused, saying how it went.
+    with pytest.raises(ValidationError, match="E-12: task was evacuate elm st, merged into Evacuate Elm St "
+                                              "before that"):
+        fire.undo([fire.last_operation])
+    assert fire.get("units", e12).task_id == first
 
 
 def test_a_unit_put_on_a_task_deleted_meanwhile_is_listed_as_such(make_store):

@@ -3682,3 +3682,31 @@ def test_the_marks_of_names_entered_apart_follow_each_row_as_it_changes(window, 
     demo_store.update("tasks", theirs, {"status": "completed"})
     qtbot.waitUntil(lambda: not tasks.conflicts, timeout=5000)
     assert window.entered_apart() == []
+
+
+def test_names_of_many_rows_arriving_at_once_are_read_a_slice_at_a_time(window, demo_store, qtbot, tmp_path,
+                                                                        monkeypatch):
+    """A catch-up brings thousands of tasks in a second: their names are
+    read again a slice per turn of the event loop, the boards marked once
+    the last is read."""
+    import console.ui.window as window_module
+
+    monkeypatch.setattr(window_module, "APART_SLICE", 10)
+    window._apart_timer.setInterval(60_000)  # read below, by hand
+    yard = Store(tmp_path / "yard.db", agency="Public Works", operator="J. Park")
+    try:
+        sync(demo_store, yard)
+        ids = yard.add_many("tasks", [{"title": f"Pump out basement {i}"} for i in range(35)])
+        sync(yard, demo_store)
+    finally:
+        yard.close()
+    ours = demo_store.add("tasks", {"title": "PUMP OUT BASEMENT 34"})
+    qtbot.waitUntil(lambda: window.models["tasks"]._row_of(ids[0]) is not None, timeout=5000)
+    stale = sum(len(rows) for rows in window._apart_stale.values())
+    assert stale >= 36
+    window._apart_timer.stop()
+    window._refresh_apart()  # one slice now, the others queued
+    assert sum(len(rows) for rows in window._apart_stale.values()) == stale - 10
+    assert ours not in window.models["tasks"].conflicts
+    qtbot.waitUntil(lambda: window.models["tasks"].conflicts.get(ours) == {"title"}, timeout=5000)
+    assert window.models["tasks"].conflicts.get(ids[34]) == {"title"} and not window._apart_stale

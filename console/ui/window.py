@@ -94,6 +94,7 @@ APART_FIELDS = {"tasks": frozenset({"*", "title", "status", "deleted"}),
                 "resources": frozenset({"*", "name", "agency", "unit", "deleted"})}
 OVERDUE_RECOUNT_MS = 15_000  # how often the tabs count overdue tasks and units to check again, as time passes
 STATUS_TIMER_MAX = 24 * 60  # the longest status timer, in minutes
+APART_SLICE = 1000  # rows whose names are read again per turn of the event loop (about 4 ms)
 CHECK_IN_SLICE = 200  # units whose last check-in is read per turn of the event loop
 CHECK_IN_AGAIN = 5.0  # seconds: how often check-ins are read again while journal entries arrive
 # Text sizes (View menu), as a share of the system's: larger for a board on
@@ -133,8 +134,9 @@ class MainWindow(QMainWindow):
         # while apart, see Store.entered_apart): table -> row id -> (fields marked, tip).
         self._apart: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
         self._names = Names(self.store)  # every task still to do and stock item by name, kept as rows change
-        self._apart_marked: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # (table, name) -> the rows marked
+        self._apart_marked: dict[tuple[str, int], list[str]] = {}  # (table, name's hash) -> the rows marked
         self._apart_stale: dict[str, set[str]] = {}  # table -> rows whose name, or being to do, may have changed
+        self._apart_names: set[tuple[str, int]] = set()  # names read since the last marking
         self._conflicted: dict[str, dict[str, frozenset[str]]] = {}  # the open conflicts' marks, as last read
         self.alarm = ""  # the banner's first words, while it shows: OFFLINE, SYNC STOPPED, ...
         self.setWindowTitle(self._title)
@@ -1570,16 +1572,32 @@ class MainWindow(QMainWindow):
         """Mark again the tasks still to do of one title, and the stock of
         one name (of one agency, in one unit), added at different consoles
         (entered twice while apart, perhaps), for the names of the rows
-        changed since last time: what they were called and are now."""
-        stale, self._apart_stale = self._apart_stale, {}
-        names: set[tuple[str, tuple[str, ...]]] = set()
-        for table, ids in stale.items():
-            names |= self._names.update(table, ids)
+        changed since last time: what they were called and are now. The
+        rows are read a slice at a time (a catch-up brings thousands)."""
+        if self._apart_slice():
+            self.scheduler.want(self._apart_slice)
+
+    def _apart_slice(self) -> bool:
+        """Read again the names of up to APART_SLICE rows changed; after
+        the last, mark the boards again for the names they had and have.
+        Whether rows remain to read."""
+        stale = self._apart_stale
+        if stale:
+            table = next(iter(stale))
+            ids = stale[table]
+            part = [ids.pop() for _ in range(min(len(ids), APART_SLICE))]
+            if not ids:
+                del stale[table]
+            self._apart_names |= self._names.update(table, part)
+            if stale:
+                return True
+        names, self._apart_names = self._apart_names, set()
         if names:
             self._mark_apart(self._names.shared(names), names)
+        return False
 
-    def _mark_apart(self, groups: list[tuple[tuple[str, tuple[str, ...]], list[str]]],
-                    names: set[tuple[str, tuple[str, ...]]] | None = None) -> None:
+    def _mark_apart(self, groups: list[tuple[tuple[str, int], list[str]]],
+                    names: set[tuple[str, int]] | None = None) -> None:
         """Mark the rows of these groups (console/apart.py: names added at
         different consoles), in place of the marks of `names` (or of all).
         Their name cells are shaded as a conflict's, and hovering says
@@ -1601,7 +1619,7 @@ class MainWindow(QMainWindow):
             for key, group in groups:
                 if key[0] != table:
                     continue
-                self._apart_marked[key] = group
+                self._apart_marked.setdefault(key, []).extend(group)  # (two names of one hash: both)
                 others = len(group) - 1
                 for row_id in group:
                     _, operator, agency = added.get(row_id, (0, "?", "?"))
@@ -1622,7 +1640,8 @@ class MainWindow(QMainWindow):
         names of the rows added under one name at different consoles, one
         of them since `since`, as the first added has it), by name."""
         self._apart_timer.stop()
-        self._refresh_apart()
+        while self._apart_slice():
+            pass
         at = due_timestamp(since) if since else None
         groups = self._names.shared(after=clock.pack(int(at * 1000)) if at is not None else 0)
         found = []
