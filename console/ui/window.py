@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         # Tasks and stock added under one name at different consoles (perhaps entered twice
         # while apart, see Store.entered_apart): table -> row id -> (fields marked, tip).
         self._apart: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
-        self._names = Names(self.store)  # every task still to do and stock item by name, kept as rows change
+        self._names = Names(self.store)  # a hash of every task still to do and stock item's name, kept as rows change
         self._apart_marked: dict[tuple[str, int], list[str]] = {}  # (table, name's hash) -> the rows marked
         self._apart_stale: dict[str, set[str]] = {}  # table -> rows whose name, or being to do, may have changed
         self._apart_names: set[tuple[str, int]] = set()  # names read since the last marking
