@@ -1014,12 +1014,56 @@ class Store:
         return [model.JournalEntry(*r) for r in self._conn.execute(sql, params)]
 
     def _about(self, table: str | None, row: str | None) -> str | list[str] | None:
-        """The rows whose journal entries are a row's: a stock item's are
-        its own and those of the items merged into it (a draw made from
-        one apart, before the merge was seen, is about stock it holds)."""
-        if table != "resources" or not row or not (parents := self._merged_stock()):
+        """The rows whose journal entries are a row's: its own and those of
+        the rows merged into it (a unit entered twice: what each did is the
+        one unit's history, for its activity log; a stock item: a draw made
+        from one apart, before the merge was seen, is about stock it holds)."""
+        if not row or table not in ("units", "tasks", "resources"):
             return row
-        return [row, *sorted(r for r in parents if row in _chain(parents, r))]
+        if table == "resources":
+            parents = self._merged_stock()
+            merged = sorted(r for r in parents if row in _chain(parents, r)) if parents else []
+        else:
+            merged = self._merged_here(table, row)
+        return [row, *merged] if merged else row
+
+    def _merged_here(self, table: str, row: str) -> list[str]:
+        """The units (or tasks) merged into this one, and into those in turn,
+        that their merge's delete still holds deleted (not restored, nor
+        undone). Units and tasks name no row kept (stock does: merged_into);
+        the log says it: a merge writes its entry about the row kept, then
+        each other row's delete followed by that row's entry (see
+        _merge_rows, _merged_by)."""
+        conn = self._conn
+
+        def change(origin: str, seq: int) -> tuple | None:
+            return conn.execute("SELECT tbl, kind, row_id FROM changes WHERE origin = ? AND seq = ?",
+                                (origin, seq)).fetchone()
+
+        found: list[str] = []
+        seen, todo = {row}, [row]
+        while todo:
+            kept = todo.pop()
+            for origin, seq in conn.execute(
+                    "SELECT console, created_seq FROM journal WHERE tbl = ? AND row_id = ? AND action = 'merge' "
+                    "AND created_hlc IN (SELECT hlc FROM journal_about WHERE row_key = ?)",
+                    (table, kept, _about_key(kept))).fetchall():
+                if change(origin, seq - 1) == (table, "delete", kept):
+                    continue  # the entry of its own merge into another
+                n = seq + 1
+                while (c := change(origin, n)) is not None and c[:2] == (table, "delete"):
+                    entry = change(origin, n + 1)
+                    if entry is None or entry[0] != "journal":
+                        break
+                    other = c[2]
+                    if other not in seen and conn.execute(
+                            "SELECT 1 FROM heads WHERE tbl = ? AND row_id = ? AND field = 'deleted' AND origin = ? "
+                            "AND seq = ?", (table, other, origin, n)).fetchone():
+                        seen.add(other)
+                        found.append(other)
+                        todo.append(other)
+                    n += 2
+        return sorted(found)
 
     @_guard
     def journal_page(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,

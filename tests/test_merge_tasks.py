@@ -277,3 +277,17 @@ def test_a_version_4_database_gets_the_deleted_tasks_index_and_lists_the_same(ma
         assert s.info().schema_version == SCHEMA_VERSION
         assert s._conn.execute("SELECT name FROM sqlite_master WHERE name = 'tasks_deleted'").fetchone()
         assert s.stranded() == before and s.stranded_count() == 1
+
+
+def test_the_assignment_list_of_the_task_kept_has_what_was_said_of_the_other(make_store):
+    """The fire post wrote about its Elm Street task before the EOC merged
+    it into its own: the ICS 204 of the task kept lists that entry too."""
+    from console import report
+
+    eoc, fire, first, second, _ = apart(make_store)
+    fire.note("Access from Elm St blocked; use Oak Ave", "tasks", second)
+    converge([eoc, fire])
+    assert "Access from Elm St blocked; use Oak Ave" not in {e.text for e in eoc.journal(table="tasks", row=first)}
+    eoc.merge_tasks([first, second])
+    listed = report.build_assignment(eoc, first)
+    assert "Access from Elm St blocked; use Oak Ave" in [e.text for e in listed.history]

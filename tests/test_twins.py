@@ -208,3 +208,32 @@ def test_every_console_shows_the_same_merge_whatever_order_its_changes_arrive_in
     assert [(u.id, u.status, u.status_since) for u in third.list("units")] == \
         [(u.id, u.status, u.status_since) for u in ems.list("units")]
     assert third._conn.execute("SELECT count(*) FROM superseded").fetchone()[0] == 0
+
+
+def test_the_unit_kept_has_the_history_of_the_units_merged_into_it(make_store):
+    """Medic 7 entered at EMS and at the EOC apart: what each did is the one
+    unit's history. Merged, the journal of the unit kept (and its activity
+    log, ICS 214) holds the other's entries too, merges of merges included;
+    undone, each has its own again."""
+    from console import report
+
+    ems, eoc, _, first, second = apart(make_store)
+    eoc.note("Medic 7 restocked at Station 2", "units", second)
+    third = unit(eoc, "Medic 7B", agency="County EMS", kind="Ambulance")
+    eoc.note("Medic 7B fuelled", "units", third)
+    converge([ems, eoc])
+    own = {e.text for e in eoc.journal(table="units", row=first)}
+    theirs = {e.text for e in eoc.journal(table="units", row=second)}
+    assert "Medic 7 restocked at Station 2" in theirs and "Medic 7 restocked at Station 2" not in own
+    eoc.merge_units([second, third])  # a merge, then a merge of that
+    eoc.merge_units([first, second])
+    whole = [e.text for e in eoc.journal(table="units", row=first, limit=100)]
+    assert {"Medic 7 restocked at Station 2", "Medic 7B fuelled"} <= set(whole) and own <= set(whole)
+    assert eoc.journal_count(table="units", row=first) == len(whole)
+    log = report.build_activity(eoc, first, hours=24)
+    assert "Medic 7B fuelled" in [e.text for e in log.entries] and log.entries_total == len(whole)
+    converge([ems, eoc])  # every console says the same
+    assert [e.text for e in ems.journal(table="units", row=first, limit=100)] == whole
+    eoc.undo([eoc.last_operation])  # the second merge taken back: Medic 7's history is its own again
+    assert "Medic 7 restocked at Station 2" not in {e.text for e in eoc.journal(table="units", row=first)}
+    assert "Medic 7B fuelled" in {e.text for e in eoc.journal(table="units", row=second)}

@@ -3710,3 +3710,22 @@ def test_names_of_many_rows_arriving_at_once_are_read_a_slice_at_a_time(window, 
     assert ours not in window.models["tasks"].conflicts
     qtbot.waitUntil(lambda: window.models["tasks"].conflicts.get(ours) == {"title"}, timeout=5000)
     assert window.models["tasks"].conflicts.get(ids[34]) == {"title"} and not window._apart_stale
+
+
+def test_the_journal_of_the_unit_selected_gains_the_history_of_a_unit_merged_into_it(window, demo_store, qtbot):
+    """Ambulance 77 entered as "A77" and as "Amb 77": with the journal
+    showing the selected row only, merging them (here or elsewhere) shows
+    what each did as the one unit's; undone, each has its own again."""
+    m = window.journal_dock.model
+    a = demo_store.add("units", {"callsign": "A77", "agency": "County EMS", "kind": "Ambulance"})
+    b = demo_store.add("units", {"callsign": "Amb 77", "agency": "County EMS", "kind": "Ambulance"})
+    demo_store.note("Amb 77 restocked at Station 2", "units", b)
+    qtbot.waitUntil(lambda: window.models["units"]._row_of(b) is not None, timeout=5000)
+    select(window, "units", "A77")
+    window.journal_selected.setChecked(True)
+    qtbot.waitUntil(lambda: m.row == a and not m.searching, timeout=5000)
+    assert "Amb 77 restocked at Station 2" not in [e.text for e in m.entries]
+    demo_store.merge_units([a, b])
+    qtbot.waitUntil(lambda: "Amb 77 restocked at Station 2" in [e.text for e in m.entries], timeout=5000)
+    demo_store.undo([demo_store.last_operation])
+    qtbot.waitUntil(lambda: "Amb 77 restocked at Station 2" not in [e.text for e in m.entries], timeout=5000)

@@ -500,6 +500,14 @@ class JournalDock(QDockWidget):
         self.model.set_filter(agency=tuple(sorted(self._spellings[key])) if key else None, table=table, row=row,
                               text=self.search.text())
 
+    def rows_deleted(self, table: str) -> None:
+        """Rows of `table` were deleted or restored: merged into another,
+        perhaps, or a merge undone. A row's own entries include those of
+        the rows merged into it (Store.journal_page), so the entries about
+        the row selected, if that is the filter, are read again."""
+        if self.model.table == table and self.model.row is not None:
+            self.model.reload()
+
     def focus_search(self) -> None:
         self.show()
         self.raise_()

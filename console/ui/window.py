@@ -1476,6 +1476,8 @@ class MainWindow(QMainWindow):
                     self._apart_stale.setdefault(c.table, set()).add(c.row)
             if self._apart_stale and not self._apart_timer.isActive():
                 self._apart_timer.start()  # tasks or stock named alike, perhaps (see _refresh_apart)
+        for table in {c.table for c in cs.changes if c.field == "deleted"}:
+            self.journal_dock.rows_deleted(table)  # merged into the row whose entries show, perhaps
         if "journal" in by_table:
             self.journal_dock.entries_arrived(c.hlc for c in cs.changes if c.table == "journal")
             # A unit may have checked in: read again at the next count.
