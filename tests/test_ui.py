@@ -3729,3 +3729,57 @@ def test_the_journal_of_the_unit_selected_gains_the_history_of_a_unit_merged_int
     qtbot.waitUntil(lambda: "Amb 77 restocked at Station 2" in [e.text for e in m.entries], timeout=5000)
     demo_store.undo([demo_store.last_operation])
     qtbot.waitUntil(lambda: "Amb 77 restocked at Station 2" not in [e.text for e in m.entries], timeout=5000)
+
+
+def test_a_board_is_painted_at_a_pace_while_slices_run_and_as_always_when_used(qtbot):
+    """A catch-up's slices each shift the rows shown: the board is then
+    repainted every PAINT_EVERY_MS rather than after every slice, and as
+    always again once they stop, or as soon as someone scrolls in it."""
+    from PySide6.QtCore import QEvent, QObject, QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QTableView
+
+    from console.ui.models import PAINT_EVERY_MS, Scheduler
+
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    scheduler = Scheduler(view, interval_ms=0)
+    scheduler.pace(view.viewport())
+    paints = []
+
+    class Painted(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint:
+                paints.append(time.monotonic())
+            return False
+
+    counter = Painted()
+    view.viewport().installEventFilter(counter)
+    left, held = [100], []
+
+    def slice_() -> bool:
+        time.sleep(0.01)  # a slice's work
+        view.viewport().update()  # rows shifted
+        held.append(not view.viewport().updatesEnabled())
+        left[0] -= 1
+        return left[0] > 0
+
+    start = time.monotonic()
+    scheduler.want(slice_)
+    qtbot.waitUntil(lambda: left[0] == 0, timeout=10_000)
+    took = time.monotonic() - start
+    assert all(held) and view.viewport().updatesEnabled()
+    assert len(paints) <= took * 1000 / PAINT_EVERY_MS + 3 < 50  # not after each of the 100 slices
+    # Someone scrolls in the board meanwhile: it paints as always from then on.
+    left[0], held[:] = 30, []
+    scheduler.want(slice_)
+    qtbot.waitUntil(lambda: len(held) >= 3, timeout=5000)
+    QApplication.sendEvent(view.viewport(), QWheelEvent(
+        QPointF(10, 10), QPointF(view.viewport().mapToGlobal(QPoint(10, 10))), QPoint(0, 0), QPoint(0, -120),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False))
+    assert view.viewport().updatesEnabled()
+    qtbot.waitUntil(lambda: left[0] == 0, timeout=10_000)
+    assert held[:3] == [True] * 3 and not any(held[4:])

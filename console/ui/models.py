@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from PySide6.QtCore import (
     QAbstractTableModel,
     QByteArray,
+    QEvent,
     QMimeData,
     QModelIndex,
     QObject,
@@ -101,6 +102,10 @@ ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 # A pause between slices (not 0): other timers, the sync status and input
 # come in between, instead of after a run of back-to-back slices.
 FOLD_INTERVAL_MS = 2
+PAINT_EVERY_MS = 200  # how often a board is repainted while slices run one after another (see Scheduler.pace)
+HANDS_ON_SECONDS = 2.0  # after someone scrolls, clicks or types in a board, it paints as always this long
+HANDS_ON = frozenset({QEvent.Type.Wheel, QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick,
+                      QEvent.Type.MouseMove, QEvent.Type.KeyPress, QEvent.Type.Resize})
 
 
 
@@ -135,10 +140,32 @@ class Scheduler(QObject):
     def __init__(self, parent=None, interval_ms: int = FOLD_INTERVAL_MS) -> None:
         super().__init__(parent)
         self._jobs: deque[Callable[[], bool]] = deque()
+        self._paced: list = []  # widgets repainted at a pace while slices run (see pace)
+        self._painted = 0.0  # when they were last, while held (time.monotonic); 0.0: not held
+        self._hands_on = 0.0  # when someone last scrolled, clicked or typed in one (time.monotonic)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._run)
+
+    def pace(self, widget) -> None:
+        """Repaint `widget` (a board's viewport) at most every PAINT_EVERY_MS
+        while slices run one after another: a board of 20,000 rows takes
+        20 to 40 ms to paint, and rows arriving shift every row shown, so
+        painting after every slice of a catch-up would take most of each
+        turn of the event loop. Not while someone is using it (scrolling,
+        clicking, typing in it): then it paints as it always does."""
+        self._paced.append(widget)
+        for w in (widget, widget.parent()):
+            if w is not None:
+                w.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() in HANDS_ON:
+            self._hands_on = time.monotonic()
+            if self._painted:
+                self._hold(False)
+        return False
 
     def want(self, job: Callable[[], bool]) -> None:
         """Run `job` soon (once, however often it is wanted before it runs);
@@ -151,6 +178,22 @@ class Scheduler(QObject):
     def _run(self) -> None:
         if not self._jobs:
             return
+        now = time.monotonic()
+        if now - self._hands_on < HANDS_ON_SECONDS:
+            pass  # someone is using the boards: they paint as always
+        elif not self._painted:
+            self._hold(True)
+            self._painted = now
+        elif now - self._painted >= PAINT_EVERY_MS / 1000:
+            # A turn of its own paints the rows as they are; the next runs
+            # the next slice.
+            for w in self._paced:
+                w.setUpdatesEnabled(True)
+                w.repaint()
+                w.setUpdatesEnabled(False)
+            self._painted = time.monotonic()
+            self._timer.start()
+            return
         job = self._jobs.popleft()
         if job():
             self._jobs.append(job)
@@ -160,10 +203,21 @@ class Scheduler(QObject):
         gc.freeze()
         if self._jobs:
             self._timer.start()
+        else:
+            self._hold(False)
+
+    def _hold(self, held: bool) -> None:
+        """Hold the paced widgets' painting (while slices run), or let it
+        go: they are then painted as they are."""
+        for w in self._paced:
+            w.setUpdatesEnabled(not held)
+        if not held:
+            self._painted = 0.0
 
     def stop(self) -> None:
         self._timer.stop()
         self._jobs.clear()
+        self._hold(False)
 
 
 class RecordsModel(QAbstractTableModel):

@@ -236,6 +236,7 @@ class MainWindow(QMainWindow):
             v.selectionModel().selectionChanged.connect(self._selection_changed)
             self._copy_action(v, lambda t=table: self.copy_rows(t))
             self.models[table], self.filters[table], self.views[table] = m, f, v
+            self.scheduler.pace(v.viewport())
             self.tabs.addTab(v, table.capitalize())
         self.tabs.currentChanged.connect(self._board_switched)
         self._base_row = self.views["units"].verticalHeader().defaultSectionSize()
@@ -355,6 +356,7 @@ class MainWindow(QMainWindow):
 
     def _build_journal(self) -> None:
         dock = JournalDock(self.bridge, self.scheduler, self._selected_row, self)
+        self.scheduler.pace(dock.view.viewport())
         dock.show_row.connect(lambda table, row: self.show_row(table, row) if table in BOARDS else None)
         dock.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
