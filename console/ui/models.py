@@ -209,6 +209,8 @@ class Scheduler(QObject):
     def _hold(self, held: bool) -> None:
         """Hold the paced widgets' painting (while slices run), or let it
         go: they are then painted as they are."""
+        if not held and not self._painted:
+            return  # not held
         for w in self._paced:
             w.setUpdatesEnabled(not held)
         if not held:
