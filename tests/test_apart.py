@@ -10,6 +10,7 @@ from collections import defaultdict
 from conftest import converge, sync
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from test_undo import ticking
 
 from console import apart, clock
 from console.apart import Names
@@ -60,8 +61,9 @@ def test_the_rule_wants_several_consoles_and_one_added_since():
 def test_names_apart_beyond_ascii_letter_case_are_found(make_store):
     """"Straße gesperrt" at the EOC, "STRASSE GESPERRT" at the yard: one
     name as people read it, though SQLite's lower() sees two."""
-    eoc = make_store("eoc.db", agency="EOC", operator="Ortiz")
-    yard = make_store("yard.db", agency="Public Works", operator="Park")
+    wall = ticking()  # a second between writes: the first added is first
+    eoc = make_store("eoc.db", agency="EOC", operator="Ortiz", wall=wall)
+    yard = make_store("yard.db", agency="Public Works", operator="Park", wall=wall)
     a = eoc.add("tasks", {"title": "Straße gesperrt"})
     b = yard.add("tasks", {"title": "STRASSE  GESPERRT"})
     converge([eoc, yard])
@@ -75,8 +77,9 @@ def test_names_of_one_hash_are_still_told_apart(make_store, monkeypatch):
     """Only hashes are kept: rows whose names share one (here, all of them)
     are read again and compared by the names themselves."""
     monkeypatch.setattr(apart, "hash", lambda key: 7, raising=False)
-    eoc = make_store("eoc", agency="EOC", operator="Ortiz")
-    yard = make_store("yard", agency="Public Works", operator="Park")
+    wall = ticking()
+    eoc = make_store("eoc", agency="EOC", operator="Ortiz", wall=wall)
+    yard = make_store("yard", agency="Public Works", operator="Park", wall=wall)
     levee = [eoc.add("tasks", {"title": "Levee breach"}), yard.add("tasks", {"title": "levee  BREACH"})]
     eoc.add("tasks", {"title": "Welfare check"})
     road = yard.add("tasks", {"title": "Road closure"})

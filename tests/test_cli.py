@@ -511,6 +511,7 @@ def test_conflicts_offers_the_delete_of_a_merge_as_the_merge_it_was(tmp_path, ca
     with Store(tmp_path / "eoc.db", agency="EOC") as eoc, Store(tmp_path / "yard.db", agency="PW") as yard:
         first = eoc.add("resources", {"name": "Sandbags (filled)", "kind": "Supply", "agency": "PW",
                                       "quantity": 1200, "unit": "bags"})
+        time.sleep(0.005)  # the first added, the one a merge keeps: not a tie within one millisecond
         second = yard.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 800,
                                         "unit": "bags"})
         converge([eoc, yard])
@@ -524,6 +525,7 @@ def test_conflicts_offers_the_delete_of_a_merge_as_the_merge_it_was(tmp_path, ca
     # Entered on both sides, and not merged: said, with the command that merges them.
     with Store(tmp_path / "eoc.db") as eoc, Store(tmp_path / "yard.db") as yard:
         first = eoc.add("tasks", {"title": "Evacuate Elm St"})
+        time.sleep(0.005)  # added in that order, not within one millisecond (as above)
         second = yard.add("tasks", {"title": "evacuate  elm st"})
         eoc.add("tasks", {"title": "Welfare check"})
         eoc.add("tasks", {"title": "Welfare check"})  # (twice at one console, past its warning: not said)
