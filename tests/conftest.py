@@ -60,6 +60,17 @@ def sync(src: Store, dst: Store, batch: int = 1000) -> int:
     return n
 
 
+def as_version(store: Store, version: int, *undo: str):
+    """Close `store` as a database of schema `version` left it: `undo`
+    (SQL taking out what later versions added) run first. Its path, to
+    open it again and see it migrated."""
+    for sql in undo:
+        store._conn.execute(sql)
+    store._conn.execute(f"PRAGMA user_version = {int(version)}")
+    store.close()
+    return store.path
+
+
 def one_by_one(src: Store, dst: Store, order) -> None:
     """Deliver every change `src` holds to `dst` one at a time, in the order
     `order` (a random.Random) shuffles them into."""

@@ -9,7 +9,7 @@ import itertools
 import time
 
 import pytest
-from conftest import converge, one_by_one, snapshot, sync
+from conftest import as_version, converge, one_by_one, snapshot, sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_undo import ticking
@@ -286,12 +286,7 @@ def test_every_console_shows_the_same_stock_whatever_order_the_changes_arrive_in
 
 def test_a_version_5_database_gets_the_merged_into_column_and_keeps_its_stock(make_store, tmp_path):
     eoc, yard, first, second = apart(make_store)
-    path = eoc.path
-    conn = eoc._conn
-    conn.execute("DROP INDEX IF EXISTS resources_merged")
-    conn.execute("ALTER TABLE resources DROP COLUMN merged_into")
-    conn.execute("PRAGMA user_version = 5")
-    eoc.close()
+    path = as_version(eoc, 5, "DROP INDEX IF EXISTS resources_merged", "ALTER TABLE resources DROP COLUMN merged_into")
     with Store(path) as s:
         assert s.info().schema_version == SCHEMA_VERSION
         assert s._conn.execute("SELECT name FROM sqlite_master WHERE name = 'resources_merged'").fetchone()

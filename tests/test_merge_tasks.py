@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 
 import pytest
-from conftest import converge, one_by_one, snapshot, sync
+from conftest import as_version, converge, one_by_one, snapshot, sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_store import task, unit
@@ -268,11 +268,7 @@ def test_a_version_4_database_gets_the_deleted_tasks_index_and_lists_the_same(ma
     converge([eoc, fire])
     before = eoc.stranded()
     assert len(before) == 1
-    path = eoc.path
-    conn = eoc._conn
-    conn.execute("DROP INDEX tasks_deleted")
-    conn.execute("PRAGMA user_version = 4")
-    eoc.close()
+    path = as_version(eoc, 4, "DROP INDEX tasks_deleted")
     with Store(path) as s:
         assert s.info().schema_version == SCHEMA_VERSION
         assert s._conn.execute("SELECT name FROM sqlite_master WHERE name = 'tasks_deleted'").fetchone()
