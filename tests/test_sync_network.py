@@ -258,7 +258,7 @@ def test_the_log_says_who_disconnected_after_how_long_and_why(consoles, caplog):
         async with Engine(a.path, listen=LOCAL, batch_changes=100) as ea, Engine(b.path, batch_changes=100) as eb:
             proxy = CuttingProxy(ea.port, [60_000])
             port = await proxy.start()
-            with pytest.raises(SyncError):
+            with pytest.raises(SyncError, match="the exchange did not finish: the connection was lost"):
                 await eb.sync_once(f"wss://127.0.0.1:{port}", timeout=30)
             await until(lambda: len(ends()) == 2, what="both ends logged")
             cut = ends()
@@ -1026,3 +1026,45 @@ def test_every_status_field_is_documented(consoles):
     status = arun(main())
     for key in [*status, *status["peers"][0]]:
         assert f"`{key}`" in section, f"docs/PROTOCOL.md does not document status field {key}"
+
+
+def test_a_console_that_fails_unexpectedly_tells_its_peer_and_serves_the_next(consoles, monkeypatch, caplog):
+    """An exception nobody planned for in a session (a bug, or the machine
+    out of something: a relay under a flood of connections once failed a
+    hello with "Too many open files") closed the connection with nothing
+    said, and the other end's `sync --once` could only say that it closed
+    before the exchange finished. Now the peer hears `internal` and what
+    failed, with no file names; the failing console logs the whole of it
+    and serves the next connection."""
+    from console.sync.session import Session
+
+    r, a = consoles("relay", "a")
+    with r.open() as s:
+        s.add("tasks", {"title": "Evacuate Elm St"})
+    failing = [True]
+    real = Session._on_hello
+
+    def on_hello(session, msg):
+        if failing[0] and session.role == "server":
+            failing[0] = False
+            raise OSError(24, "Too many open files", "/opt/secret/module.py")
+        return real(session, msg)
+
+    monkeypatch.setattr(Session, "_on_hello", on_hello)
+    caplog.set_level("INFO", logger="console.sync.transport")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path) as ea:
+            with pytest.raises(SyncError) as failed:
+                await ea.sync_once(url(relay), timeout=30)
+            said = str(failed.value)
+            assert "failed on its side" in said and "Too many open files" in said, said
+            assert "/opt/secret" not in said and "refused" not in said
+            await ea.sync_once(url(relay), timeout=30)
+            assert a.open().counts()["tasks"] == 1
+
+    arun(main())
+    logged = [r for r in caplog.records if r.getMessage().startswith("connection from")]
+    assert len(logged) == 1 and "/opt/secret/module.py" in str(logged[0].exc_info[1])
+    ended = [m for m in caplog.messages if " ended after " in m and "internal error" in m]
+    assert len(ended) == 1 and "Too many open files" in ended[0]

@@ -78,6 +78,15 @@ class Identity:
     def sign(self, nonce: bytes, server_id: str, client_id: str) -> bytes:
         return self.key.sign(_auth_payload(nonce, server_id, client_id), ec.ECDSA(hashes.SHA256()))
 
+    def rehearse(self) -> None:
+        """Sign a proof and verify it, as connections do, before the first
+        one: cryptography loads part of itself from disk on first use, and
+        a listening console under a flood of connections may have used
+        every file it may open by the time a console says hello (its
+        hello then failed with "Too many open files")."""
+        nonce, me = os.urandom(32), self.console_id
+        verify_client(self.cert_der, self.sign(nonce, me, me), nonce, me)
+
     def server_context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2

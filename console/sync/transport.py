@@ -170,6 +170,7 @@ class Engine:
     ) -> None:
         self.db_path = Path(db_path)
         self.identity = ident.load_or_create(self.db_path)
+        self.identity.rehearse()
         self.worker = StoreThread(self.db_path, operator=operator, agency=agency)
         self.listen_on = listen
         self.peer_urls = list(peers)
@@ -561,11 +562,17 @@ class Engine:
         except ConnectionClosed:
             ended = _closed(ws)
         except PeerRefused as exc:
-            ended = f"it refused this console: {exc}"
+            ended = f"it {'failed on its side' if exc.code == 'internal' else 'refused this console'}: {exc}"
             quiet = self._troubles.repeating(link.address, str(exc))  # see _refused_link
             raise
-        except BaseException as exc:
-            ended = "stopped" if isinstance(exc, asyncio.CancelledError) else f"internal error: {exc!r}"
+        except Exception as exc:  # a bug, or this machine out of something (files, memory)
+            ended = f"internal error: {exc!r}"
+            # The peer is told, not left with a close that says nothing.
+            say_error("internal", _failure(exc), 1011)
+            await close_when_sent("internal", 1011)
+            raise
+        except BaseException:
+            ended = "stopped"
             raise
         finally:
             # Who, for how long, what moved, and why it ended: for the
@@ -597,7 +604,7 @@ class Engine:
         if once and not finished:
             if link.last_error:  # this console closed it, and said why
                 raise SyncError(f"{link.address}: {link.last_error}")
-            raise SyncError(f"{link.address} closed the connection before the exchange finished")
+            raise SyncError(f"{link.address}: the exchange did not finish: {ended}")
         return session
 
     def _remember_unknown(self, console_id: str, agency: str, address: str) -> None:
@@ -711,6 +718,11 @@ class Engine:
             if self._refused_as_observer(exc, link):
                 link.last_error = None
                 link.pause = 0.0  # back at once, to read
+            elif exc.code == "internal":  # it did not refuse this console: tried again
+                link.last_error = f"it failed on its side: {exc}"
+                said = self._troubles.say(link.address, link.last_error)
+                if said is not None:
+                    log.warning("%s: %s", link.address, said)
             else:
                 self._refused_link(link, str(exc))
         except SyncError as exc:
@@ -752,6 +764,8 @@ class Engine:
                             return session
                         except PeerRefused as exc:
                             # An observer there: once more, reading only.
+                            if exc.code == "internal":
+                                raise SyncError(f"{url} failed on its side: {exc}") from None
                             if not session.sends_changes or not self._refused_as_observer(exc, link):
                                 raise SyncError(f"{url} refused this console: {exc}") from None
                             received += session.stats.received
@@ -836,6 +850,13 @@ def _closed(ws) -> str:
         return f"{by} stopped"
     reason = f": {ws.close_reason}" if ws.close_reason else ""
     return f"closed by {by} with code {code}{reason}"
+
+
+def _failure(exc: Exception) -> str:
+    """An unexpected failure, for the peer to show: what, not where (no
+    file names or code; the log here has those)."""
+    what = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    return f"this console failed ({what}); its log says more"
 
 
 def _changes(n: int) -> str:
