@@ -53,6 +53,33 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse's, except that the words of a command's list (a row's
+        FIELD=VALUE pairs, the units to merge) may come on both sides of an
+        option, as in `add units --db eoc.db callsign=E-12 ...`: argparse
+        ends the list at the first option, then refuses the words after it
+        as "unrecognized arguments"."""
+        ns, rest = self.parse_known_args(args, namespace)
+        listed = self._list_of(ns)
+        if rest and listed is not None and not any(x.startswith("-") for x in rest):
+            setattr(ns, listed, [*(getattr(ns, listed) or []), *rest])
+            rest = []
+        if rest:
+            self.error(f"unrecognized arguments: {' '.join(rest)}")
+        return ns
+
+    def _list_of(self, ns: argparse.Namespace) -> str | None:
+        """The destination of the chosen command's last positional argument
+        if it takes a list of plain words, else None."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(ns, action.dest, None) or "")
+                positionals = [a for a in chosen._actions if not a.option_strings] if chosen else []
+                last = positionals[-1] if positionals else None
+                if last is not None and last.nargs in ("*", "+") and last.type is None and last.choices is None:
+                    return last.dest
+        return None
+
 
 def _db_option(p: argparse.ArgumentParser, *, top: bool = False) -> None:
     # SUPPRESS on the subcommands keeps `--db` before the command from being

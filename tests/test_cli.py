@@ -219,6 +219,30 @@ def test_db_option_works_before_the_command_too(tmp_path, capsys):
     assert [t["title"] for t in json.loads(out)] == ["T"]
 
 
+def test_the_words_of_a_list_may_come_on_both_sides_of_an_option(tmp_path, capsys):
+    """`add units --db eoc.db callsign=E-12 ...` was refused as
+    "unrecognized arguments: callsign=E-12 ...": argparse ends a list at
+    the first option. A row's FIELD=VALUE pairs and the units to merge now
+    go on after one; an unknown option is still refused, and changes
+    nothing."""
+    db = tmp_path / "c.db"
+    assert run(capsys, "add", "units", "--db", db, "callsign=E-12", "agency=Fire", "kind=Engine")[0] == 0
+    assert run(capsys, "add", "units", "callsign=E-14", "--db", db, "agency=Fire", "kind=Engine")[0] == 0
+    _code, out, _ = run(capsys, "list", "units", "--db", db, "--json")
+    assert [(u["callsign"], u["agency"], u["kind"]) for u in json.loads(out)] == [("E-12", "Fire", "Engine"),
+                                                                                ("E-14", "Fire", "Engine")]
+    first, second = (u["id"] for u in json.loads(out))
+    assert run(capsys, "merge", first, "--db", db, second)[0] == 0
+    assert run(capsys, "set", "units", "E-12", "status=en route", "--db", db, "location=Elm St")[0] == 0
+    _code, out, _ = run(capsys, "list", "units", "--db", db, "--json")
+    assert [(u["callsign"], u["status"], u["location"]) for u in json.loads(out)] == [("E-12", "en_route", "Elm St")]
+    code, _out, err = run(capsys, "add", "units", "--db", db, "--bogus", "callsign=E-14")
+    assert code == 2 and "unrecognized arguments: --bogus callsign=E-14" in err
+    code, _out, err = run(capsys, "list", "units", "--db", db, "E-12")
+    assert code == 2 and "unrecognized arguments: E-12" in err
+    assert len(json.loads(run(capsys, "list", "units", "--db", db, "--json")[1])) == 1
+
+
 def test_stock_and_note(demo, capsys):
     with Store(demo) as s:
         bags = next(r for r in s.list("resources") if r.name == "Sandbags (filled)")
