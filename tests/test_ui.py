@@ -1886,6 +1886,36 @@ def test_reconciling_an_assignment_against_a_delete(window, demo_store, tmp_path
     assert (kept.task_id, kept.status) == (task, "dispatched")  # the whole edit kept (get finds live rows only)
 
 
+def test_the_reconcile_dialog_keeps_who_and_when_in_view_and_wraps_long_values(window, demo_store, tmp_path,
+                                                                              qtbot):
+    """Each column was as wide as its longest text, so a long value (a
+    note, a task's title) pushed who made each edit, and when, off to the
+    right, behind a scroll bar, in a dialog opened 760 pixels wide. Now the
+    values take the room left and wrap, row by row, and the rest stays in
+    view at any width."""
+    note = "Pump seal replaced after the levee breach; back in service at 1500, crew of four, " * 3
+    collide(demo_store, tmp_path, "units", "WT-2", {"notes": "Out of service: pump seal"}, {"notes": note.strip()})
+    dialog = window.open_reconcile()
+    tree, header = dialog.tree, dialog.tree.header()
+    for width in (760, 1240):
+        dialog.resize(width, 470)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        qtbot.waitUntil(lambda: header.sectionViewportPosition(3) + header.sectionSize(3)
+                        <= tree.viewport().width())  # laid out at this width
+        assert tree.horizontalScrollBar().maximum() == 0
+        top = tree.topLevelItem(0)
+        long_one = next(top.child(i) for i in range(top.childCount()) if note.strip() in top.child(i).text(1))
+        short_one = next(top.child(i) for i in range(top.childCount()) if "pump seal" in top.child(i).text(1))
+        assert long_one.text(2) == "City Police (Sgt. Lee)"
+        lines = (tree.visualItemRect(long_one).height() / tree.visualItemRect(short_one).height())
+        needed = tree.fontMetrics().horizontalAdvance(long_one.text(1)) / header.sectionSize(1)
+        assert lines >= needed > 1  # every word of it shown, on as many lines as it takes
+        for col in (0, 2, 3):  # on one line, whole
+            assert header.sectionSize(col) >= min(tree.fontMetrics().horizontalAdvance(short_one.text(col)), 300)
+    dialog.close()
+
+
 def collide(store, tmp_path, table, ref, mine, theirs):
     """Edit a row here and, concurrently, on a field console whose changes
     then arrive by transfer file: an open conflict on each field edited."""

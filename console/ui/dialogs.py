@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -31,6 +32,8 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -880,6 +883,32 @@ class StatusTimersDialog(QDialog):
         self.accept()
 
 
+WHAT_WIDTH = 320  # the reconciliation's first column at most, in pixels: longer titles wrap
+
+
+class _Wrapping(QStyledItemDelegate):
+    """Rows of a tree as tall as their text wrapped at its column's width.
+    QTreeView asks a row's height with no width given, so text it is told
+    to wrap (setWordWrap) is measured as one line and then cut short."""
+
+    def __init__(self, tree: QTreeWidget) -> None:
+        super().__init__(tree)
+        self.tree = tree
+
+    def sizeHint(self, option, index):
+        if not self.tree.wordWrap():
+            return super().sizeHint(option, index)
+        width = self.tree.header().sectionSize(index.column())
+        if index.column() == 0:  # the branch lines and arrows take their part of the first column
+            depth, parent = 1, index.parent()
+            while parent.isValid():
+                depth, parent = depth + 1, parent.parent()
+            width -= self.tree.indentation() * depth
+        opt = QStyleOptionViewItem(option)
+        opt.rect.setRect(0, 0, max(width, 1), max(opt.rect.height(), 1))
+        return super().sizeHint(opt, index)
+
+
 class ReconcileDialog(QDialog):
     """Every open conflict: what, both values, who and when; keep one, or
     enter a new value. Resolutions sync to every console."""
@@ -888,10 +917,18 @@ class ReconcileDialog(QDialog):
         super().__init__(parent)
         self.bridge = bridge
         self.setWindowTitle("Reconcile conflicting edits")
-        self.resize(760, 420)
+        self.resize(1000, 460)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["What", "Value", "Who", f"When ({zone_name()})"])
         self.tree.setAlternatingRowColors(True)
+        # Who and when stay in view, whatever the width: the values take the
+        # room left and wrap (a long one pushed them off to the right).
+        self.tree.setWordWrap(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.tree.setItemDelegate(_Wrapping(self.tree))
+        header.sectionResized.connect(lambda *_: self.tree.doItemsLayout())  # rows as tall as their wrapped text
         self.keep_button = QPushButton("Keep this option")
         self.keep_button.setObjectName("keep")
         self.new_button = QPushButton("Enter a new value…")
@@ -987,8 +1024,11 @@ class ReconcileDialog(QDialog):
             self.tree.addTopLevelItem(self._stranded_item(said, x))
         for i in range(self.tree.topLevelItemCount()):
             self.tree.topLevelItem(i).setExpanded(True)
-        for col in range(4):
+        self.tree.setWordWrap(False)  # widths as the texts take on one line
+        for col in (0, 2, 3):
             self.tree.resizeColumnToContents(col)
+        self.tree.setColumnWidth(0, min(self.tree.columnWidth(0), WHAT_WIDTH))
+        self.tree.setWordWrap(True)
 
     @staticmethod
     def _collision_item(said: _Wording, cs: list) -> QTreeWidgetItem:
