@@ -2223,6 +2223,10 @@ def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(wi
                       ids[1]: "connected, refuses this console's changes",
                       ids[2]: "refused: not on the trust list (untrusted)",
                       ids[3]: "connecting: unreachable: no route to that host"}
+    # Opened again, it says the same at once, not "—" until the next status (a second later).
+    again = PeersDialog(window.bridge, window)
+    assert {again.table.item(r, 0).text(): again.table.item(r, 3).text() for r in range(4)} == states
+    again.close()
     # Listening: where other consoles dial this one, next to its ID.
     assert not dialog.reach.isVisibleTo(dialog)
     window.bridge.sync_status.emit({"replica_id": mine, "outbox": 0, "listening": 8765, "last_exchange": None,

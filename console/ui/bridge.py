@@ -57,6 +57,10 @@ class Bridge(QObject):
         else:
             self._watch_timer.start()
         self._status_task = None
+        # The last status said, for a view opened between two (the Peers
+        # dialog would show no peer's state for up to a second).
+        self.last_status: dict | None = None
+        self.sync_status.connect(self._remember_status)
         # Where to queue slices of work (set by the window: its Scheduler).
         self.scheduler = None
         # What this window did, newest last: every local write made through
@@ -250,6 +254,9 @@ class Bridge(QObject):
     def _show_slice(self) -> bool:
         self._show_other_writers()  # queues itself again while more remain
         return False
+
+    def _remember_status(self, status) -> None:
+        self.last_status = status
 
     def _poll_status(self) -> None:
         import asyncio

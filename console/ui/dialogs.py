@@ -1505,7 +1505,7 @@ class PeersDialog(QDialog):
         layout.addWidget(self.error)
         self._status: dict = {}
         bridge.sync_status.connect(self._on_status)
-        self.reload()
+        self._on_status(getattr(bridge, "last_status", None))  # each peer's state from the start (it reloads)
 
     def _on_status(self, status) -> None:
         own = (status or {}).get("replica_id")
