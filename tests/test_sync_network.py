@@ -1062,9 +1062,17 @@ def test_a_console_that_fails_unexpectedly_tells_its_peer_and_serves_the_next(co
             assert "/opt/secret" not in said and "refused" not in said
             await ea.sync_once(url(relay), timeout=30)
             assert a.open().counts()["tasks"] == 1
+            # The dialling end failing: the relay hears it, and says which end failed.
+            monkeypatch.setattr(Session, "_on_challenge", lambda session, msg: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                await ea.sync_once(url(relay), timeout=30)
+            await until(lambda: any("failed on its side" in m for m in caplog.messages), what="the relay's line")
 
     arun(main())
+    said = [m for m in caplog.messages if m.startswith("peer at ")]
+    assert len(said) == 1 and said[0].endswith(
+        "failed on its side: this console failed (ZeroDivisionError); its log says more (internal)"), said
     logged = [r for r in caplog.records if r.getMessage().startswith("connection from")]
     assert len(logged) == 1 and "/opt/secret/module.py" in str(logged[0].exc_info[1])
-    ended = [m for m in caplog.messages if " ended after " in m and "internal error" in m]
+    ended = [m for m in caplog.messages if " ended after " in m and "internal error: OSError" in m]
     assert len(ended) == 1 and "Too many open files" in ended[0]

@@ -391,7 +391,8 @@ class Engine:
             await self._drive(ws, self._session("server", link.address), link)
         except PeerRefused as exc:
             if not self._refused_as_observer(exc, link):
-                log.warning("peer at %s refused: %s", link.address, exc)
+                said = "failed on its side" if exc.code == "internal" else "refused"
+                log.warning("peer at %s %s: %s", link.address, said, exc)
         except Exception:
             log.exception("connection from %s failed", link.address)
         finally:
