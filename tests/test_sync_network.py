@@ -1076,3 +1076,121 @@ def test_a_console_that_fails_unexpectedly_tells_its_peer_and_serves_the_next(co
     assert len(logged) == 1 and "/opt/secret/module.py" in str(logged[0].exc_info[1])
     ended = [m for m in caplog.messages if " ended after " in m and "internal error: OSError" in m]
     assert len(ended) == 1 and "Too many open files" in ended[0]
+
+
+class SilencingProxy:
+    """A TCP proxy on 127.0.0.1 whose connections made so far can be made to
+    go silent (silence()): their bytes are swallowed, and neither end is
+    closed, as when a laptop moves to another network or wakes from sleep.
+    Connections made after that go through."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.made = 0
+        self.silenced_below = 0
+        self.server = None
+        self.writers = []
+
+    async def start(self):
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    def silence(self):
+        self.silenced_below = self.made
+
+    async def handle(self, reader, writer):
+        number = self.made
+        self.made += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers += [writer, up_writer]
+
+        async def pipe(src, dst):
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    if number >= self.silenced_below:
+                        dst.write(data)
+                        await dst.drain()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def close(self):
+        self.server.close()
+        for w in self.writers:
+            w.close()
+        await self.server.wait_closed()
+
+
+def _session_of(engine, url):
+    return next((link.session for link in engine.links if link.address == url), None)
+
+
+def test_a_link_gone_silent_is_found_by_the_keepalive_and_dialled_again(consoles, monkeypatch):
+    """A peer that stops answering without closing (the network changed
+    under the connection) is found out by the keepalive's unanswered ping,
+    dropped and dialled again; what was written meanwhile arrives."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "KEEPALIVE", 0.5)
+    monkeypatch.setattr(transport, "CLOSE_TIMEOUT", 0.5)
+    r, a = consoles("relay", "a")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            proxy = SilencingProxy(relay.port)
+            via = f"wss://127.0.0.1:{await proxy.start()}"
+            async with Engine(a.path, peers=[via]) as ea:
+                await until(lambda: _state(ea, "connected"), what="connected")
+                first = _session_of(ea, via)
+                proxy.silence()
+                with a.open() as s:
+                    s.add("tasks", {"title": "Written while the link was dead"})
+                await until(lambda: _session_of(ea, via) not in (None, first), timeout=10, what="a new session")
+                await until(lambda: r.open().counts()["tasks"] == 1, timeout=10, what="the task at the relay")
+            await proxy.close()
+
+    arun(main())
+
+
+def test_a_console_waking_from_sleep_checks_its_connections_at_once(consoles, monkeypatch, caplog):
+    """A laptop that slept wakes with connections that look open: the
+    keepalive (20 s between pings, 20 s for an answer) would let the window
+    say "connected" for up to 40 s over a dead one. On waking, every
+    connection is pinged at once: a dead one is dropped and dialled again
+    within WAKE_PROBE_TIMEOUT, one that answers is left as it is."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "SLEEP_CHECK_EVERY", 0.2)
+    monkeypatch.setattr(transport, "WAKE_PROBE_TIMEOUT", 1.0)
+    slept = [0.0]
+    real_clock = transport.clock_with_sleep
+    monkeypatch.setattr(transport, "clock_with_sleep", lambda: real_clock() + slept[0])
+    r, q, a = consoles("relay", "eoc", "a")
+    caplog.set_level("INFO", logger="console.sync.transport")
+    dialled = [None]
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(q.path, listen=LOCAL) as eoc:
+            proxy = SilencingProxy(relay.port)
+            dialled[0] = via = f"wss://127.0.0.1:{await proxy.start()}"
+            direct = url(eoc)
+            async with Engine(a.path, peers=[via, direct]) as ea:
+                await until(lambda: all(_session_of(ea, u) and _session_of(ea, u).state == "syncing"
+                                        for u in (via, direct)), what="both connected")
+                dead, alive = _session_of(ea, via), _session_of(ea, direct)
+                proxy.silence()
+                with a.open() as s:
+                    s.add("tasks", {"title": "Written just before the lid was shut"})
+                slept[0] += 3600  # an hour asleep
+                woke = asyncio.get_running_loop().time()
+                await until(lambda: _session_of(ea, via) not in (None, dead), timeout=15, what="dialled again")
+                assert asyncio.get_running_loop().time() - woke < 10  # not the keepalive's 40 s
+                await until(lambda: r.open().counts()["tasks"] == 1, timeout=10, what="the task at the relay")
+                assert _session_of(ea, direct) is alive and q.open().counts()["tasks"] == 1
+            await proxy.close()
+
+    arun(main())
+    assert any("asleep for about 1 h 0 min: checking its 2 connection(s)" in m for m in caplog.messages)
+    # Said by this console of the dead link (and by the relay of its end of it, in this same process).
+    assert [m for m in caplog.messages if "did not answer within 1 s of this machine waking" in m
+            and m.startswith("wss://")] == [f"{dialled[0]} did not answer within 1 s of this machine waking: "
+                                            "connecting again"]

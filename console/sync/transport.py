@@ -48,6 +48,20 @@ from console.sync.session import PeerRefused, Session
 log = logging.getLogger(__name__)
 
 KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
+# A connection closing waits this long for the peer's side of the close (the
+# library's default): a dead one, found by the keepalive, ends after it.
+CLOSE_TIMEOUT = 10.0
+# A machine that slept (a laptop's lid shut on the way to the next site)
+# wakes with connections that look open and are dead: the network changed
+# under them, or the peer dropped them meanwhile. The keepalive would find
+# that out within twice KEEPALIVE, with the window saying "connected" all
+# the while. So the clock that counts sleep is read every SLEEP_CHECK_EVERY;
+# when it has moved SLEPT_AT_LEAST more than that, every connection is
+# pinged at once, and one with no answer within WAKE_PROBE_TIMEOUT is
+# dropped and dialled again.
+SLEEP_CHECK_EVERY = 2.0
+SLEPT_AT_LEAST = 5.0
+WAKE_PROBE_TIMEOUT = 5.0
 # A connection whose peer has not finished the handshake (challenge, hello)
 # this long after it opened is closed (`timeout`): one that never says who
 # it is would otherwise hold its socket for as long as it answers pings.
@@ -204,6 +218,7 @@ class Engine:
         self._troubles = _Repeats()
         self._dial_addresses: list[str] = []  # see dial_addresses, and when they were read (monotonic)
         self._dial_addresses_read = float("-inf")
+        self._open: dict[Any, Link] = {}  # each open connection, and its link (see _probe_after_sleep)
 
     @property
     def running(self) -> bool:
@@ -250,8 +265,8 @@ class Engine:
             try:
                 self._server = await serve(
                     self._accept, host, port, ssl=self.identity.server_context(), max_size=p.MAX_MESSAGE,
-                    ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, server_header=None,
-                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
+                    ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, close_timeout=CLOSE_TIMEOUT, compression=None,
+                    server_header=None, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
                 )
             except OSError as exc:  # address in use or not ours, unknown host name
                 await self.worker.close()
@@ -262,6 +277,7 @@ class Engine:
         for url in list(self.peer_urls):
             self._dials[url] = self._spawn(self._dial_forever(url))
         self._spawn(self._poll_other_writers())
+        self._spawn(self._probe_after_sleep())
 
     def add_peer(self, url: str) -> None:
         """Start dialling `url` (and keep reconnecting to it)."""
@@ -323,6 +339,33 @@ class Engine:
         """On the store thread: let every open session send what it can."""
         for pump in self._pumps:
             pump()
+
+    async def _probe_after_sleep(self) -> None:
+        """Ping every connection at once when this machine wakes from sleep
+        (see SLEEP_CHECK_EVERY)."""
+        last = clock_with_sleep()
+        while True:
+            await asyncio.sleep(SLEEP_CHECK_EVERY)
+            now = clock_with_sleep()
+            if now - last > SLEEP_CHECK_EVERY + SLEPT_AT_LEAST and self._open:
+                log.info("this machine was asleep for about %s: checking its %d connection(s)",
+                         _duration(now - last - SLEEP_CHECK_EVERY), len(self._open))
+                for ws, link in list(self._open.items()):
+                    self._spawn(self._probe(ws, link))
+            last = now
+
+    async def _probe(self, ws, link: Link) -> None:
+        """Drop `ws` if it does not answer a ping within WAKE_PROBE_TIMEOUT."""
+        try:
+            async with asyncio.timeout(WAKE_PROBE_TIMEOUT):  # sending it may wait too, on a full buffer
+                pong = await ws.ping()
+                await pong
+        except TimeoutError:
+            log.warning("%s did not answer within %g s of this machine waking: connecting again", link.address,
+                        WAKE_PROBE_TIMEOUT)
+            ws.transport.abort()  # its session ends as a lost connection; a dialled peer is dialled again
+        except ConnectionClosed:
+            pass  # ended meanwhile
 
     def notify(self) -> None:
         """Something was written to the database elsewhere: push it now."""
@@ -521,6 +564,7 @@ class Engine:
 
         sender_task = self._spawn(sender())
         handshake = loop.call_later(HELLO_TIMEOUT, overdue)
+        self._open[ws] = link
         self._pumps = (*self._pumps, pump)
         self._rechecks = (*self._rechecks, recheck)
         finished = False
@@ -586,6 +630,7 @@ class Engine:
                          _duration(time.monotonic() - opened), ended, _changes(session.stats.received),
                          session.stats.sent)
             handshake.cancel()
+            self._open.pop(ws, None)
             self._pumps = tuple(x for x in self._pumps if x is not pump)
             self._rechecks = tuple(x for x in self._rechecks if x is not recheck)
             sender_task.cancel()
@@ -680,8 +725,9 @@ class Engine:
     def _connect(self, url: str, link: Link | None = None):
         return connect(
             url, ssl=self.identity.client_context(), max_size=p.MAX_MESSAGE, open_timeout=OPEN_TIMEOUT,
-            ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, compression=None, user_agent_header=None,
-            reconnect_delays=RECONNECT_DELAYS, logger=None if link is None else _DialLog(self, link),
+            ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, close_timeout=CLOSE_TIMEOUT, compression=None,
+            user_agent_header=None, reconnect_delays=RECONNECT_DELAYS,
+            logger=None if link is None else _DialLog(self, link),
         )
 
     async def _dial_forever(self, url: str) -> None:
@@ -939,6 +985,15 @@ def _local_ipv4() -> list[str]:
             found += socket.gethostbyname_ex(socket.gethostname())[2]
     found = list(dict.fromkeys([*found, "127.0.0.1"]))
     return sorted(found, key=lambda ip: ip.startswith("127."))
+
+
+def clock_with_sleep() -> float:
+    """Seconds on a clock that goes on while the machine sleeps: Linux's
+    CLOCK_BOOTTIME (its monotonic clock stops meanwhile); elsewhere the
+    wall clock, which a clock set forward by hand moves too (a probe of
+    every connection too many, which is harmless)."""
+    boot = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boot) if boot is not None else time.time()
 
 
 def _more_open_files() -> int | None:
