@@ -1151,19 +1151,25 @@ def test_a_link_gone_silent_is_found_by_the_keepalive_and_dialled_again(consoles
     arun(main())
 
 
-def test_a_console_waking_from_sleep_checks_its_connections_at_once(consoles, monkeypatch, caplog):
-    """A laptop that slept wakes with connections that look open: the
-    keepalive (20 s between pings, 20 s for an answer) would let the window
-    say "connected" for up to 40 s over a dead one. On waking, every
-    connection is pinged at once: a dead one is dropped and dialled again
-    within WAKE_PROBE_TIMEOUT, one that answers is left as it is."""
+@pytest.mark.parametrize("event", ["woke", "moved"])
+def test_a_console_waking_from_sleep_or_moved_to_another_network_checks_its_connections_at_once(
+        event, consoles, monkeypatch, caplog):
+    """A laptop that slept wakes with connections that look open, and so
+    does one moved to another network awake (Wi-Fi lost, the cellular
+    modem taking over): the keepalive (a ping every 20 s, 20 s for the
+    pong, 10 s for the close) would let the window say "connected" over a
+    dead one for up to 50 s. On waking, or when the machine's addresses
+    change, every connection is pinged at once: a dead one is dropped and
+    dialled again within WAKE_PROBE_TIMEOUT, one that answers is left as it
+    is."""
     from console.sync import transport
 
     monkeypatch.setattr(transport, "SLEEP_CHECK_EVERY", 0.2)
     monkeypatch.setattr(transport, "WAKE_PROBE_TIMEOUT", 1.0)
-    slept = [0.0]
+    slept, addresses = [0.0], [["127.0.0.1", "10.0.0.5"]]
     real_clock = transport.clock_with_sleep
     monkeypatch.setattr(transport, "clock_with_sleep", lambda: real_clock() + slept[0])
+    monkeypatch.setattr(transport, "interface_addresses", lambda: list(addresses[0]))
     r, q, a = consoles("relay", "eoc", "a")
     caplog.set_level("INFO", logger="console.sync.transport")
     dialled = [None]
@@ -1180,17 +1186,21 @@ def test_a_console_waking_from_sleep_checks_its_connections_at_once(consoles, mo
                 proxy.silence()
                 with a.open() as s:
                     s.add("tasks", {"title": "Written just before the lid was shut"})
-                slept[0] += 3600  # an hour asleep
+                if event == "woke":
+                    slept[0] += 3600  # an hour asleep
+                else:
+                    addresses[0] = ["127.0.0.1", "172.20.1.9"]
                 woke = asyncio.get_running_loop().time()
                 await until(lambda: _session_of(ea, via) not in (None, dead), timeout=15, what="dialled again")
-                assert asyncio.get_running_loop().time() - woke < 10  # not the keepalive's 40 s
+                assert asyncio.get_running_loop().time() - woke < 10  # not the keepalive's 50 s
                 await until(lambda: r.open().counts()["tasks"] == 1, timeout=10, what="the task at the relay")
                 assert _session_of(ea, direct) is alive and q.open().counts()["tasks"] == 1
             await proxy.close()
 
     arun(main())
-    assert any("asleep for about 1 h 0 min: checking its 2 connection(s)" in m for m in caplog.messages)
+    why = ("this machine was asleep for about 1 h 0 min" if event == "woke"
+           else "this machine's network changed (its addresses now: 127.0.0.1, 172.20.1.9)")
+    assert any(m.startswith(f"{why}: checking its ") for m in caplog.messages), caplog.messages
     # Said by this console of the dead link (and by the relay of its end of it, in this same process).
-    assert [m for m in caplog.messages if "did not answer within 1 s of this machine waking" in m
-            and m.startswith("wss://")] == [f"{dialled[0]} did not answer within 1 s of this machine waking: "
-                                            "connecting again"]
+    assert [m for m in caplog.messages if "did not answer a ping" in m and m.startswith("wss://")] == [
+        f"{dialled[0]} did not answer a ping within 1 s: connecting again"]

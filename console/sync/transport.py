@@ -53,12 +53,14 @@ KEEPALIVE = 20.0  # seconds between pings, and to wait for a pong
 CLOSE_TIMEOUT = 10.0
 # A machine that slept (a laptop's lid shut on the way to the next site)
 # wakes with connections that look open and are dead: the network changed
-# under them, or the peer dropped them meanwhile. The keepalive would find
-# that out within twice KEEPALIVE, with the window saying "connected" all
-# the while. So the clock that counts sleep is read every SLEEP_CHECK_EVERY;
-# when it has moved SLEPT_AT_LEAST more than that, every connection is
-# pinged at once, and one with no answer within WAKE_PROBE_TIMEOUT is
-# dropped and dialled again.
+# under them, or the peer dropped them meanwhile; so does one moved to
+# another network awake (Wi-Fi lost, the cellular modem taking over). The
+# keepalive would find that out within twice KEEPALIVE and CLOSE_TIMEOUT,
+# with the window saying "connected" all the while. So every
+# SLEEP_CHECK_EVERY the clock that counts sleep and this machine's
+# addresses are read; when the clock has moved SLEPT_AT_LEAST more than
+# that, or the addresses changed, every connection is pinged at once, and
+# one with no answer within WAKE_PROBE_TIMEOUT is dropped and dialled again.
 SLEEP_CHECK_EVERY = 2.0
 SLEPT_AT_LEAST = 5.0
 WAKE_PROBE_TIMEOUT = 5.0
@@ -218,7 +220,7 @@ class Engine:
         self._troubles = _Repeats()
         self._dial_addresses: list[str] = []  # see dial_addresses, and when they were read (monotonic)
         self._dial_addresses_read = float("-inf")
-        self._open: dict[Any, Link] = {}  # each open connection, and its link (see _probe_after_sleep)
+        self._open: dict[Any, Link] = {}  # each open connection, and its link (see _probe_when_woken_or_moved)
 
     @property
     def running(self) -> bool:
@@ -277,7 +279,7 @@ class Engine:
         for url in list(self.peer_urls):
             self._dials[url] = self._spawn(self._dial_forever(url))
         self._spawn(self._poll_other_writers())
-        self._spawn(self._probe_after_sleep())
+        self._spawn(self._probe_when_woken_or_moved())
 
     def add_peer(self, url: str) -> None:
         """Start dialling `url` (and keep reconnecting to it)."""
@@ -340,19 +342,25 @@ class Engine:
         for pump in self._pumps:
             pump()
 
-    async def _probe_after_sleep(self) -> None:
+    async def _probe_when_woken_or_moved(self) -> None:
         """Ping every connection at once when this machine wakes from sleep
-        (see SLEEP_CHECK_EVERY)."""
-        last = clock_with_sleep()
+        or moves to another network (see SLEEP_CHECK_EVERY)."""
+        last, seen = clock_with_sleep(), interface_addresses()
         while True:
             await asyncio.sleep(SLEEP_CHECK_EVERY)
-            now = clock_with_sleep()
-            if now - last > SLEEP_CHECK_EVERY + SLEPT_AT_LEAST and self._open:
-                log.info("this machine was asleep for about %s: checking its %d connection(s)",
-                         _duration(now - last - SLEEP_CHECK_EVERY), len(self._open))
+            now, addresses = clock_with_sleep(), interface_addresses()
+            why = None
+            if now - last > SLEEP_CHECK_EVERY + SLEPT_AT_LEAST:
+                why = f"this machine was asleep for about {_duration(now - last - SLEEP_CHECK_EVERY)}"
+            elif None not in (addresses, seen) and set(addresses) != set(seen):
+                why = f"this machine's network changed (its addresses now: {', '.join(addresses) or 'none'})"
+            if why and self._open:
+                log.info("%s: checking its %d connection(s)", why, len(self._open))
                 for ws, link in list(self._open.items()):
                     self._spawn(self._probe(ws, link))
             last = now
+            if addresses is not None:
+                seen = addresses
 
     async def _probe(self, ws, link: Link) -> None:
         """Drop `ws` if it does not answer a ping within WAKE_PROBE_TIMEOUT."""
@@ -361,8 +369,7 @@ class Engine:
                 pong = await ws.ping()
                 await pong
         except TimeoutError:
-            log.warning("%s did not answer within %g s of this machine waking: connecting again", link.address,
-                        WAKE_PROBE_TIMEOUT)
+            log.warning("%s did not answer a ping within %g s: connecting again", link.address, WAKE_PROBE_TIMEOUT)
             ws.transport.abort()  # its session ends as a lost connection; a dialled peer is dialled again
         except ConnectionClosed:
             pass  # ended meanwhile
@@ -964,10 +971,11 @@ def dial_addresses(host: str, port: int) -> list[str]:
     return [f"wss://[{h}]:{port}" if ":" in h else f"wss://{h}:{port}" for h in hosts]
 
 
-def _local_ipv4() -> list[str]:
+def interface_addresses() -> list[str] | None:
     """This machine's IPv4 addresses, one per network interface that has
-    one, the loopback last; where interfaces cannot be asked that way (not
-    Linux), what its host name resolves to, and the loopback."""
+    one, as the interfaces say (no name resolver asked: quick, and never
+    waits); None where they cannot be asked that way (not Linux), or not
+    now (no file left to open a socket with)."""
     found: list[str] = []
     try:
         import fcntl
@@ -979,7 +987,15 @@ def _local_ipv4() -> list[str]:
                     packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))  # SIOCGIFADDR
                     found.append(socket.inet_ntoa(packed[20:24]))
     except (ImportError, OSError, AttributeError):
-        pass
+        return None
+    return found
+
+
+def _local_ipv4() -> list[str]:
+    """This machine's IPv4 addresses, one per network interface that has
+    one, the loopback last; where interfaces cannot be asked that way (not
+    Linux), what its host name resolves to, and the loopback."""
+    found = interface_addresses() or []
     if all(ip.startswith("127.") for ip in found):
         with contextlib.suppress(OSError):
             found += socket.gethostbyname_ex(socket.gethostname())[2]
