@@ -1158,10 +1158,11 @@ def test_a_console_waking_from_sleep_or_moved_to_another_network_checks_its_conn
     does one moved to another network awake (Wi-Fi lost, the cellular
     modem taking over): the keepalive (a ping every 20 s, 20 s for the
     pong, 10 s for the close) would let the window say "connected" over a
-    dead one for up to 50 s. On waking, or when the machine's addresses
-    change, every connection is pinged at once: a dead one is dropped and
-    dialled again within WAKE_PROBE_TIMEOUT, one that answers is left as it
-    is."""
+    dead one for up to 50 s. On waking, every connection is pinged at once:
+    a dead one is dropped and dialled again within WAKE_PROBE_TIMEOUT. When
+    the machine's addresses change, a connection that went out from an
+    address gone is dropped and dialled again at once. Either way, one
+    that is alive is left as it is."""
     from console.sync import transport
 
     monkeypatch.setattr(transport, "SLEEP_CHECK_EVERY", 0.2)
@@ -1189,6 +1190,10 @@ def test_a_console_waking_from_sleep_or_moved_to_another_network_checks_its_conn
                 if event == "woke":
                     slept[0] += 3600  # an hour asleep
                 else:
+                    # The connection to the relay went out from the address
+                    # that is gone (here all are 127.0.0.1: told by its port).
+                    gone = next(ws for ws, link in ea._open.items() if link.address == via).local_address[1]
+                    monkeypatch.setattr(transport, "went_out_from_here", lambda ws: ws.local_address[1] != gone)
                     addresses[0] = ["127.0.0.1", "172.20.1.9"]
                 woke = asyncio.get_running_loop().time()
                 await until(lambda: _session_of(ea, via) not in (None, dead), timeout=15, what="dialled again")
@@ -1198,9 +1203,27 @@ def test_a_console_waking_from_sleep_or_moved_to_another_network_checks_its_conn
             await proxy.close()
 
     arun(main())
-    why = ("this machine was asleep for about 1 h 0 min" if event == "woke"
-           else "this machine's network changed (its addresses now: 127.0.0.1, 172.20.1.9)")
-    assert any(m.startswith(f"{why}: checking its ") for m in caplog.messages), caplog.messages
-    # Said by this console of the dead link (and by the relay of its end of it, in this same process).
-    assert [m for m in caplog.messages if "did not answer a ping" in m and m.startswith("wss://")] == [
-        f"{dialled[0]} did not answer a ping within 1 s: connecting again"]
+    if event == "woke":
+        assert "this machine was asleep for about 1 h 0 min: checking its 2 connection(s)" in caplog.messages
+        # Said by this console of the dead link (and by the relay of its end of it, in this same process).
+        assert [m for m in caplog.messages if "did not answer a ping" in m and m.startswith("wss://")] == [
+            f"{dialled[0]} did not answer a ping within 1 s: connecting again"]
+    else:
+        assert ("this machine's network changed (its addresses now: 127.0.0.1, 172.20.1.9): 1 of its 2 "
+                "connection(s) left behind") in caplog.messages
+        assert [m for m in caplog.messages if "no longer this machine's" in m] == [
+            f"{dialled[0]}: the address this console reached it from is no longer this machine's: connecting again"]
+        assert not any("did not answer a ping" in m for m in caplog.messages)
+
+
+def test_a_connection_is_told_left_behind_by_its_address_no_longer_being_this_machines():
+    """What the check on a network change asks of each connection: can a
+    socket still be bound to the address it went out from?"""
+    from types import SimpleNamespace
+
+    from console.sync.transport import went_out_from_here
+
+    assert went_out_from_here(SimpleNamespace(local_address=("127.0.0.1", 50412)))
+    assert not went_out_from_here(SimpleNamespace(local_address=("198.51.100.77", 50412)))  # TEST-NET-2
+    went_out_from_here(SimpleNamespace(local_address=("2001:db8::77", 50412, 0, 0)))  # said either way, no error
+    assert went_out_from_here(SimpleNamespace(local_address=None))  # gone already: the session ends by itself

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import functools
 import logging
 import shlex
@@ -58,9 +59,12 @@ CLOSE_TIMEOUT = 10.0
 # keepalive would find that out within twice KEEPALIVE and CLOSE_TIMEOUT,
 # with the window saying "connected" all the while. So every
 # SLEEP_CHECK_EVERY the clock that counts sleep and this machine's
-# addresses are read; when the clock has moved SLEPT_AT_LEAST more than
-# that, or the addresses changed, every connection is pinged at once, and
-# one with no answer within WAKE_PROBE_TIMEOUT is dropped and dialled again.
+# addresses are read. When the clock has moved SLEPT_AT_LEAST more than
+# that, every connection is pinged at once, and one with no answer within
+# WAKE_PROBE_TIMEOUT is dropped and dialled again. When the addresses
+# changed, the connections that went out from an address no longer this
+# machine's are dropped and dialled again: the others may be busy (a
+# catch-up in flight on a slow link can hold a pong for longer).
 SLEEP_CHECK_EVERY = 2.0
 SLEPT_AT_LEAST = 5.0
 WAKE_PROBE_TIMEOUT = 5.0
@@ -343,21 +347,25 @@ class Engine:
             pump()
 
     async def _probe_when_woken_or_moved(self) -> None:
-        """Ping every connection at once when this machine wakes from sleep
+        """Check the connections at once when this machine wakes from sleep
         or moves to another network (see SLEEP_CHECK_EVERY)."""
         last, seen = clock_with_sleep(), interface_addresses()
         while True:
             await asyncio.sleep(SLEEP_CHECK_EVERY)
             now, addresses = clock_with_sleep(), interface_addresses()
-            why = None
-            if now - last > SLEEP_CHECK_EVERY + SLEPT_AT_LEAST:
-                why = f"this machine was asleep for about {_duration(now - last - SLEEP_CHECK_EVERY)}"
-            elif None not in (addresses, seen) and set(addresses) != set(seen):
-                why = f"this machine's network changed (its addresses now: {', '.join(addresses) or 'none'})"
-            if why and self._open:
-                log.info("%s: checking its %d connection(s)", why, len(self._open))
+            if now - last > SLEEP_CHECK_EVERY + SLEPT_AT_LEAST and self._open:
+                log.info("this machine was asleep for about %s: checking its %d connection(s)",
+                         _duration(now - last - SLEEP_CHECK_EVERY), len(self._open))
                 for ws, link in list(self._open.items()):
                     self._spawn(self._probe(ws, link))
+            elif None not in (addresses, seen) and set(addresses) != set(seen) and self._open:
+                behind = [(ws, link) for ws, link in self._open.items() if not went_out_from_here(ws)]
+                log.info("this machine's network changed (its addresses now: %s): %d of its %d connection(s) "
+                         "left behind", ", ".join(addresses) or "none", len(behind), len(self._open))
+                for ws, link in behind:
+                    log.warning("%s: the address this console reached it from is no longer this machine's: "
+                                "connecting again", link.address)
+                    ws.transport.abort()  # its session ends as a lost connection; a dialled peer is dialled again
             last = now
             if addresses is not None:
                 seen = addresses
@@ -1001,6 +1009,24 @@ def _local_ipv4() -> list[str]:
             found += socket.gethostbyname_ex(socket.gethostname())[2]
     found = list(dict.fromkeys([*found, "127.0.0.1"]))
     return sorted(found, key=lambda ip: ip.startswith("127."))
+
+
+def went_out_from_here(ws) -> bool:
+    """Whether the address connection `ws` went out from is still this
+    machine's: a socket can be bound to it (EADDRNOTAVAIL once it is gone).
+    True when that cannot be told."""
+    try:
+        local = ws.local_address
+        host = local[0]
+        family, address = ((socket.AF_INET6, (host, 0, *local[2:4])) if ":" in host
+                           else (socket.AF_INET, (host, 0)))
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind(address)
+    except OSError as exc:
+        return exc.errno != errno.EADDRNOTAVAIL
+    except (TypeError, IndexError, AttributeError):  # no address (the connection is gone already)
+        return True
+    return True
 
 
 def clock_with_sleep() -> float:
