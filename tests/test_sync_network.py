@@ -1227,3 +1227,40 @@ def test_a_connection_is_told_left_behind_by_its_address_no_longer_being_this_ma
     assert not went_out_from_here(SimpleNamespace(local_address=("198.51.100.77", 50412)))  # TEST-NET-2
     went_out_from_here(SimpleNamespace(local_address=("2001:db8::77", 50412, 0, 0)))  # said either way, no error
     assert went_out_from_here(SimpleNamespace(local_address=None))  # gone already: the session ends by itself
+
+
+def test_a_console_connecting_again_gets_its_old_connection_checked_at_the_relay(consoles, monkeypatch, caplog):
+    """A laptop that woke (or moved) dials again at once; at the relay, its
+    old connection, dead, looks open until the keepalive finds it (up to
+    50 s), so the relay showed that console connected twice. A console
+    connecting again now gets its older connection pinged: gone within
+    WAKE_PROBE_TIMEOUT."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "WAKE_PROBE_TIMEOUT", 1.0)
+    r, a = consoles("relay", "a")
+    caplog.set_level("INFO", logger="console.sync.transport")
+
+    def connected(engine):
+        return [link for link in engine.links if link.state == "connected"]
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            proxy = SilencingProxy(relay.port)
+            via = f"wss://127.0.0.1:{await proxy.start()}"
+            async with Engine(a.path, peers=[via]) as ea:
+                await until(lambda: len(connected(relay)) == 1 and connected(ea), what="connected")
+                first = _session_of(ea, via)
+                proxy.silence()
+                # This end finds its connection dead (it woke, say) and dials again.
+                next(ws for ws, link in ea._open.items() if link.address == via).transport.abort()
+                await until(lambda: _session_of(ea, via) not in (None, first), timeout=15, what="dialled again")
+                await until(lambda: len(relay.links) == 1 and len(connected(relay)) == 1, timeout=5,
+                            what="the old connection gone at the relay")
+                with a.open() as s:
+                    s.add("tasks", {"title": "Written once back"})
+                await until(lambda: r.open().counts()["tasks"] == 1, timeout=10, what="the task at the relay")
+            await proxy.close()
+
+    arun(main())
+    assert sum("did not answer a ping within 1 s" in m for m in caplog.messages) == 1

@@ -720,6 +720,13 @@ class Engine:
         if session.state == "syncing" and link.state != "connected":
             link.state = "connected"  # a trusted console, identified: not before
             link.last_error = None
+            # The same console connected again while an older connection of
+            # it is open here: that one is most likely dead (its machine
+            # slept, or moved to another network), and only the keepalive
+            # would find out, showing the console connected twice meanwhile.
+            for ws, other in list(self._open.items()):
+                if other is not link and other.console_id == link.console_id and other.state == "connected":
+                    self._spawn(self._probe(ws, other))
             for whom in (link.address, _whom(session, link)):
                 over = self._troubles.over(whom)
                 if over:
