@@ -1255,8 +1255,8 @@ def test_a_console_connecting_again_gets_its_old_connection_checked_at_the_relay
                 # This end finds its connection dead (it woke, say) and dials again.
                 next(ws for ws, link in ea._open.items() if link.address == via).transport.abort()
                 await until(lambda: _session_of(ea, via) not in (None, first), timeout=15, what="dialled again")
-                await until(lambda: len(relay.links) == 1 and len(connected(relay)) == 1, timeout=5,
-                            what="the old connection gone at the relay")
+                await until(lambda: len(relay.links) == 1 and len(connected(relay)) == 1, timeout=15,
+                            what="the old connection gone at the relay")  # not the keepalive's 50 s
                 with a.open() as s:
                     s.add("tasks", {"title": "Written once back"})
                 await until(lambda: r.open().counts()["tasks"] == 1, timeout=10, what="the task at the relay")
