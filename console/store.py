@@ -819,12 +819,12 @@ class Store:
             key = " || char(0) || ".join(f"name_key({c})" for c in cols)
             near = ("SELECT key FROM k WHERE created_hlc >= ?" if after else
                     "SELECT key FROM k GROUP BY key HAVING min(created_by) != max(created_by)")
-            named: dict[tuple[str, ...], list[apart.Added]] = defaultdict(list)
-            for row_id, by, hlc, *names in self._conn.execute(
-                    f"WITH k AS MATERIALIZED (SELECT id, created_by, created_hlc, {', '.join(cols)}, {key} AS key "
-                    f"FROM {table} WHERE {live}) SELECT id, created_by, created_hlc, {', '.join(cols)} FROM k "
-                    f"WHERE key IN ({near}) ORDER BY created_hlc, id", (after,) if after else ()):
-                named[tuple(map(_name_key, names))].append((row_id, by, hlc))
+            named: dict[str, list[apart.Added]] = defaultdict(list)
+            for row_id, by, hlc, name in self._conn.execute(
+                    f"WITH k AS MATERIALIZED (SELECT id, created_by, created_hlc, {key} AS key FROM {table} "
+                    f"WHERE {live}) SELECT id, created_by, created_hlc, key FROM k WHERE key IN ({near}) "
+                    "ORDER BY created_hlc, id", (after,) if after else ()):
+                named[name].append((row_id, by, hlc))
             groups = [ids for _, ids in apart.shared(named, after)]
             if not groups:
                 continue

@@ -157,20 +157,33 @@ def test_partition_and_heal(consoles):
 
 class CuttingProxy:
     """A TCP proxy on 127.0.0.1 that cuts each connection after a number of
-    bytes (the next one from `cuts`; None lets a connection through whole)."""
+    bytes (the next one from `cuts`; None, or no cuts left, lets a
+    connection through whole). silence() makes the connections made so far
+    go silent: their bytes are swallowed, and neither end is closed, as
+    when a laptop moves to another network or wakes from sleep; those made
+    after go through."""
 
-    def __init__(self, target_port, cuts):
+    def __init__(self, target_port, cuts=()):
         self.target_port = target_port
         self.cuts = list(cuts)
         self.server = None
+        self.made = 0
+        self.silenced_below = 0
+        self.writers = []
 
     async def start(self):
         self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
         return self.server.sockets[0].getsockname()[1]
 
+    def silence(self):
+        self.silenced_below = self.made
+
     async def handle(self, reader, writer):
         limit = self.cuts.pop(0) if self.cuts else None
+        number = self.made
+        self.made += 1
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers += [writer, up_writer]
         moved = [0]
         done = asyncio.Event()
 
@@ -180,6 +193,8 @@ class CuttingProxy:
                     data = await src.read(4096)
                     if not data:
                         break
+                    if number < self.silenced_below:
+                        continue
                     if limit is not None and moved[0] + len(data) > limit:
                         dst.write(data[: max(0, limit - moved[0])])
                         break
@@ -189,7 +204,8 @@ class CuttingProxy:
             except (ConnectionError, OSError):
                 pass
             finally:
-                done.set()
+                if number >= self.silenced_below:  # a silenced one's close does not pass either
+                    done.set()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         for w in (writer, up_writer):
@@ -197,6 +213,8 @@ class CuttingProxy:
 
     async def close(self):
         self.server.close()
+        for w in self.writers:
+            w.close()
         await self.server.wait_closed()
 
 
@@ -1078,48 +1096,6 @@ def test_a_console_that_fails_unexpectedly_tells_its_peer_and_serves_the_next(co
     assert len(ended) == 1 and "Too many open files" in ended[0]
 
 
-class SilencingProxy:
-    """A TCP proxy on 127.0.0.1 whose connections made so far can be made to
-    go silent (silence()): their bytes are swallowed, and neither end is
-    closed, as when a laptop moves to another network or wakes from sleep.
-    Connections made after that go through."""
-
-    def __init__(self, target_port):
-        self.target_port = target_port
-        self.made = 0
-        self.silenced_below = 0
-        self.server = None
-        self.writers = []
-
-    async def start(self):
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
-
-    def silence(self):
-        self.silenced_below = self.made
-
-    async def handle(self, reader, writer):
-        number = self.made
-        self.made += 1
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self.writers += [writer, up_writer]
-
-        async def pipe(src, dst):
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await src.read(65536):
-                    if number >= self.silenced_below:
-                        dst.write(data)
-                        await dst.drain()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    async def close(self):
-        self.server.close()
-        for w in self.writers:
-            w.close()
-        await self.server.wait_closed()
-
-
 def _session_of(engine, url):
     return next((link.session for link in engine.links if link.address == url), None)
 
@@ -1136,7 +1112,7 @@ def test_a_link_gone_silent_is_found_by_the_keepalive_and_dialled_again(consoles
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay:
-            proxy = SilencingProxy(relay.port)
+            proxy = CuttingProxy(relay.port)
             via = f"wss://127.0.0.1:{await proxy.start()}"
             async with Engine(a.path, peers=[via]) as ea:
                 await until(lambda: _state(ea, "connected"), what="connected")
@@ -1177,7 +1153,7 @@ def test_a_console_waking_from_sleep_or_moved_to_another_network_checks_its_conn
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay, Engine(q.path, listen=LOCAL) as eoc:
-            proxy = SilencingProxy(relay.port)
+            proxy = CuttingProxy(relay.port)
             dialled[0] = via = f"wss://127.0.0.1:{await proxy.start()}"
             direct = url(eoc)
             async with Engine(a.path, peers=[via, direct]) as ea:
@@ -1246,7 +1222,7 @@ def test_a_console_connecting_again_gets_its_old_connection_checked_at_the_relay
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay:
-            proxy = SilencingProxy(relay.port)
+            proxy = CuttingProxy(relay.port)
             via = f"wss://127.0.0.1:{await proxy.start()}"
             async with Engine(a.path, peers=[via]) as ea:
                 await until(lambda: len(connected(relay)) == 1 and connected(ea), what="connected")

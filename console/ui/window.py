@@ -35,8 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import backup, clock, csv_rows, model, report, seed
-from console.apart import Names
+from console import apart, backup, clock, csv_rows, model, report, seed
 from console.model import ValidationError
 from console.store import StoreError, Undone, stranded_how, to_reconcile
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
@@ -133,7 +132,7 @@ class MainWindow(QMainWindow):
         # Tasks and stock added under one name at different consoles (perhaps entered twice
         # while apart, see Store.entered_apart): table -> row id -> (fields marked, tip).
         self._apart: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
-        self._names = Names(self.store)  # a hash of every task still to do and stock item's name, kept as rows change
+        self._names = apart.Names(self.store)  # a hash of each name of a task to do or stock item, kept up
         self._apart_marked: dict[tuple[str, int], list[str]] = {}  # (table, name's hash) -> the rows marked
         self._apart_stale: dict[str, set[str]] = {}  # table -> rows whose name, or being to do, may have changed
         self._apart_names: set[tuple[str, int]] = set()  # names read since the last marking
@@ -1649,7 +1648,7 @@ class MainWindow(QMainWindow):
         at = due_timestamp(since) if since else None
         groups = self._names.shared(after=clock.pack(int(at * 1000)) if at is not None else 0)
         found = []
-        for table in ("tasks", "resources"):
+        for table in apart.TABLES:
             first = [ids[0] for (t, _), ids in groups if t == table]
             label = model.table(table).label
             shown = sorted((getattr(r, label) or "" for r in self.store.get_many(table, first)), key=str.casefold)
