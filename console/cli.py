@@ -698,7 +698,6 @@ def _utc(ms: int) -> str:
 def _run_sync(args) -> int:
     """relay and sync: run the engine until stopped (or, with --once, done)."""
     import asyncio
-    import signal
 
     from console.sync.transport import Engine, SyncError, check_url
 
@@ -753,8 +752,7 @@ def _run_sync(args) -> int:
                         peers=args.peer if args.command == "sync" else ())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        _stop_on_signals(loop, stop)
         await engine.start()
         if engine.port is not None:
             print(f"listening on wss://{listen[0]}:{engine.port} as console {engine.console_id}; other consoles "
@@ -777,6 +775,20 @@ def _run_sync(args) -> int:
         return asyncio.run(main())
     except SyncError as exc:
         raise StoreError(str(exc)) from None
+
+
+def _stop_on_signals(loop, stop) -> None:
+    """Set asyncio.Event `stop` on Ctrl-C or SIGTERM. Windows' event loops
+    take no signal handlers (NotImplementedError): there the interpreter's
+    own handler hands the signal to the loop, which its wake-up socket
+    then rouses."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:
+            signal.signal(sig, lambda _sig, _frame: loop.call_soon_threadsafe(stop.set))
 
 
 def _progress_line(verb: str):

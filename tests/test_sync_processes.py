@@ -294,3 +294,39 @@ def test_a_flood_of_connections_is_said_in_one_line_and_the_relay_keeps_serving(
     # Once, then at most once per ACCEPT_FAILURES_SAID_EVERY (10 s) while it lasts.
     assert 1 <= len(said) <= 1 + lasted // 10 and all("all 160 files this process may open are in use" in x
                                                     for x in said), err
+
+
+def test_a_relay_stops_cleanly_where_the_event_loop_takes_no_signal_handlers(consoles, tmp_path):
+    """Windows' event loops refuse add_signal_handler (NotImplementedError),
+    and the relay died with a traceback before it listened. Here a relay
+    whose loop refuses alike starts, serves, and stops cleanly on SIGINT
+    and on SIGTERM."""
+    r, a = consoles("relay", "a")
+    with a.open() as s:
+        s.add("tasks", {"title": "Evacuate Elm St"})
+    boot = tmp_path / "windows_like.py"
+    boot.write_text(
+        "import asyncio, sys\n"
+        "def refuse(self, *args):\n"
+        "    raise NotImplementedError\n"
+        "asyncio.unix_events._UnixSelectorEventLoop.add_signal_handler = refuse\n"
+        "from console.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen(
+            [sys.executable, str(boot), "relay", "--db", str(r.path), "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            m = re.search(r"listening on wss://127\.0\.0\.1:(\d+)", proc.stdout.readline())
+            assert m, proc.stderr.read()
+            done = sync_once(a.path, int(m.group(1)))
+            assert done.returncode == 0, done.stderr
+        finally:
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "stopped" in out, err
+        assert "Traceback" not in err
+    with r.open() as s:
+        assert [t.title for t in s.list("tasks")] == ["Evacuate Elm St"]
