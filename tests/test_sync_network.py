@@ -1205,6 +1205,35 @@ def test_a_connection_is_told_left_behind_by_its_address_no_longer_being_this_ma
     assert went_out_from_here(SimpleNamespace(local_address=None))  # gone already: the session ends by itself
 
 
+def test_this_machines_addresses_include_its_ipv6_ones(tmp_path, monkeypatch):
+    """A laptop on a cellular modem may have only IPv6 addresses: a move
+    between such networks changes no IPv4 address, so the network check
+    reads Linux's list of IPv6 ones too (their interface named with a
+    link-local one, which each interface has its own of)."""
+    from console.sync import transport
+
+    listing = ("00000000000000000000000000000001 01 80 10 80       lo\n"
+               "fe800000000000000000000000000001 03 40 20 80    wlan0\n"
+               "20010db8000000000000000000000077 04 40 00 00    wwan0\n")
+    assert transport.ipv6_addresses(listing) == ["::1", "fe80::1%wlan0", "2001:db8::77"]
+    assert transport.ipv6_addresses("garbled\n\n") == []
+
+    monkeypatch.setattr(transport, "_interface_ipv4", lambda: ["127.0.0.1", "10.0.0.5"])
+    listed = tmp_path / "if_inet6"
+    listed.write_text(listing)
+    monkeypatch.setattr(transport, "IPV6_ADDRESSES", str(listed))
+    assert transport.interface_addresses() == ["127.0.0.1", "10.0.0.5", "::1", "fe80::1%wlan0", "2001:db8::77"]
+    listed.write_text(listing.replace("20010db8000000000000000000000077", "20010db8000000000000000000000099"))
+    assert transport.interface_addresses()[-1] == "2001:db8::99"  # moved: the check sees it
+    monkeypatch.setattr(transport, "IPV6_ADDRESSES", str(tmp_path / "none"))  # a kernel with IPv6 off
+    assert transport.interface_addresses() == ["127.0.0.1", "10.0.0.5"]
+    listed.write_text("zz" * 16 + " 01 80 10 80 lo\n")  # unreadable: no check rather than a wrong one
+    monkeypatch.setattr(transport, "IPV6_ADDRESSES", str(listed))
+    assert transport.interface_addresses() is None
+    monkeypatch.setattr(transport, "_interface_ipv4", lambda: None)  # not Linux
+    assert transport.interface_addresses() is None
+
+
 def test_a_console_connecting_again_gets_its_old_connection_checked_at_the_relay(consoles, monkeypatch, caplog):
     """A laptop that woke (or moved) dials again at once; at the relay, its
     old connection, dead, looks open until the keepalive finds it (up to
