@@ -699,7 +699,7 @@ def _run_sync(args) -> int:
     """relay and sync: run the engine until stopped (or, with --once, done)."""
     import asyncio
 
-    from console.sync.transport import Engine, SyncError, check_url
+    from console.sync.transport import Engine, SyncError, check_url, wss_url
 
     path = args.db or default_db_path()
     if not path.exists():
@@ -755,7 +755,7 @@ def _run_sync(args) -> int:
         _stop_on_signals(loop, stop)
         await engine.start()
         if engine.port is not None:
-            print(f"listening on wss://{listen[0]}:{engine.port} as console {engine.console_id}; other consoles "
+            print(f"listening on {wss_url(listen[0], engine.port)} as console {engine.console_id}; other consoles "
                   f"dial {' or '.join(engine.dial_addresses())}", flush=True)
         backups = None
         if backing_up:

@@ -13,7 +13,7 @@ import ssl
 import pytest
 from conftest import snapshot, until
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 
 from console.sync import identity
 from console.sync import protocol as p
@@ -483,10 +483,16 @@ def test_client_refuses_a_server_it_does_not_trust(consoles):
         async with Engine(a.path, listen=LOCAL) as ea, Engine(b.path) as eb:
             with pytest.raises(SyncError, match="not on this console's trust list"):
                 await eb.sync_once(url(ea))
-            with pytest.raises(SyncError, match="cannot reach"):
+            # Said in words, as the live console says it (not "[Errno 111] Connect call failed").
+            with pytest.raises(SyncError, match=r"^cannot reach wss://127\.0\.0\.1:1: connection refused \(nothing "
+                                                r"listens on that port there, or a firewall refuses\)$"):
                 await eb.sync_once("wss://127.0.0.1:1")
             with pytest.raises(SyncError, match="not a peer address"):
                 await eb.sync_once("https://example.invalid")
+            # A user name: the library took it for a password-less login and
+            # the console said the address had "sent it on" (a redirect).
+            with pytest.raises(SyncError, match=r"^'wss://eoc@127\.0\.0\.1:1' is not a peer address"):
+                await eb.sync_once("wss://eoc@127.0.0.1:1")
 
     arun(main())
 
@@ -895,6 +901,8 @@ def test_an_unreachable_peer_is_said_once_then_now_and_then_and_when_it_is_back(
     (TimeoutError("timed out during opening handshake"), "no answer within 10 s"),
     (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
      "no TLS there: is that a console's port? (ssl.SSLError: [SSL: WRONG_VERSION"),
+    (InvalidMessage("did not receive a valid HTTP response"), "did not receive a valid HTTP response"),
+    (OSError(99, "Cannot assign requested address"), "[Errno 99] Cannot assign requested address"),
 ])
 def test_why_a_peer_is_unreachable_is_said_in_words(exc, said):
     """As the websockets reconnect loop describes a failed try (the
@@ -910,7 +918,7 @@ def test_a_listening_console_says_what_others_dial(consoles):
     """The EOC operator reads the other operator the address to dial with
     the console ID: the host it listens on, or, on every interface, each of
     this machine's addresses (each one really this machine's)."""
-    from console.sync.transport import dial_addresses
+    from console.sync.transport import dial_addresses, wss_url
 
     addresses = dial_addresses("0.0.0.0", 8765)
     assert addresses[-1] == "wss://127.0.0.1:8765"  # this machine only: last
@@ -920,6 +928,7 @@ def test_a_listening_console_says_what_others_dial(consoles):
             s.bind((host, 0))  # an address of this machine
     assert dial_addresses("eoc.example", 8765) == ["wss://eoc.example:8765"]
     assert dial_addresses("::1", 8765) == ["wss://[::1]:8765"]
+    assert wss_url("::1", 8765) == "wss://[::1]:8765" and wss_url("10.0.4.7", 8765) == "wss://10.0.4.7:8765"
     r, a = consoles("relay", "a")
 
     async def main():
@@ -927,6 +936,27 @@ def test_a_listening_console_says_what_others_dial(consoles):
             [address] = (await relay.status())["dial_addresses"]
             assert address == url(relay)
             assert (await ea.status())["dial_addresses"] == []  # it does not listen
+            await ea.sync_once(address)
+
+    arun(main())
+
+
+def test_a_console_listening_on_ipv6_says_its_address_in_brackets(consoles, caplog):
+    """The log said "listening on wss://::1:8765", an address nobody can
+    dial as written."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    r, a = consoles("relay", "a")
+    caplog.set_level("INFO", logger="console.sync.transport")
+
+    async def main():
+        async with Engine(r.path, listen=("::1", 0)) as relay, Engine(a.path) as ea:
+            address = f"wss://[::1]:{relay.port}"
+            assert f"listening on {address} as console {relay.console_id}; other consoles dial {address}" \
+                in caplog.messages
             await ea.sync_once(address)
 
     arun(main())

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import snapshot
 
 
@@ -98,7 +99,9 @@ def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
     with watcher.open() as s:
         s.note("written at an observer")
     done = sync_once(a.path, 1, timeout=60)
-    assert done.returncode == 1 and "cannot reach" in done.stderr and done.stderr.count("\n") == 1
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert done.stderr == ("crisis-console: cannot reach wss://127.0.0.1:1: connection refused (nothing listens on "
+                           "that port there, or a firewall refuses)\n")
     proc, port = relay(r.path)
     try:
         done = sync_once(stranger.path, port)
@@ -330,3 +333,31 @@ def test_a_relay_stops_cleanly_where_the_event_loop_takes_no_signal_handlers(con
         assert "Traceback" not in err
     with r.open() as s:
         assert [t.title for t in s.list("tasks")] == ["Evacuate Elm St"]
+
+
+def test_a_relay_on_ipv6_prints_an_address_that_can_be_dialled(consoles):
+    """It printed "listening on wss://::1:PORT", which no console can dial."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    r, a = consoles("relay", "a")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console", "relay", "--db", str(r.path), "--listen", "[::1]:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        m = re.match(r"listening on (wss://\[::1\]:\d+) as console [A-Z0-9-]+; other consoles dial (\S+)$", line)
+        assert m and m.group(1) == m.group(2), line + proc.stderr.read()
+        done = subprocess.run(
+            [sys.executable, "-m", "console", "sync", "--db", str(a.path), "--peer", m.group(1), "--once"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

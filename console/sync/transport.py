@@ -30,6 +30,7 @@ import logging
 import shlex
 import socket
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,9 +279,9 @@ class Engine:
                 )
             except OSError as exc:  # address in use or not ours, unknown host name
                 await self.worker.close()
-                raise SyncError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+                raise SyncError(f"cannot listen on {_host_port(host, port)}: {exc.strerror or exc}") from None
             await self._read_dial_addresses()
-            log.info("listening on wss://%s:%d as console %s; other consoles dial %s", host, self.port,
+            log.info("listening on %s as console %s; other consoles dial %s", wss_url(host, self.port),
                      self.console_id, " or ".join(self.dial_addresses()))
         for url in list(self.peer_urls):
             self._dials[url] = self._spawn(self._dial_forever(url))
@@ -825,7 +826,8 @@ class Engine:
                     except (InvalidStatus, InvalidURI) as exc:
                         raise SyncError(f"{url}: {_not_a_console(exc)}") from None
                     except (TimeoutError, OSError, InvalidHandshake) as exc:
-                        raise SyncError(f"cannot reach {url}: {exc}") from None
+                        why = _why_unreachable(traceback.format_exception_only(exc)[-1].strip())
+                        raise SyncError(f"cannot reach {url}: {why}") from None
                     async with ws:
                         server_id = await self._pin(ws, link)
                         session = self._session("client", url, server_id)
@@ -985,7 +987,16 @@ def dial_addresses(host: str, port: int) -> list[str]:
     machine's IPv4 addresses, the loopback last (it serves this machine
     only)."""
     hosts = _local_ipv4() if host in ("", "0.0.0.0", "::") else [host]
-    return [f"wss://[{h}]:{port}" if ":" in h else f"wss://{h}:{port}" for h in hosts]
+    return [wss_url(h, port) for h in hosts]
+
+
+def wss_url(host: str, port: int) -> str:
+    """wss://HOST:PORT, an IPv6 address in brackets (wss://[::1]:8765)."""
+    return f"wss://{_host_port(host, port)}"
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def interface_addresses() -> list[str] | None:
@@ -1146,7 +1157,8 @@ class _DialLog(logging.LoggerAdapter):
 def _why_unreachable(failure: str) -> str:
     """A failed connection attempt, as the library describes its exception
     ("ConnectionRefusedError: [Errno 111] ..."), in words a person at the
-    console can act on; anything unusual as it is."""
+    console can act on; anything unusual as it is, less the exception's
+    name."""
     low = failure.lower()
     if "connectionrefusederror" in low:
         return "connection refused (nothing listens on that port there, or a firewall refuses)"
@@ -1160,7 +1172,8 @@ def _why_unreachable(failure: str) -> str:
         return f"no TLS there: is that a console's port? ({failure})"
     if low.startswith("timeouterror"):
         return f"no answer within {OPEN_TIMEOUT:g} s"
-    return failure
+    name, said, words = failure.partition(": ")
+    return words if said and words and name.replace(".", "").replace("_", "").isalnum() else failure
 
 
 def _duration(seconds: float) -> str:
@@ -1174,7 +1187,9 @@ def check_url(url: str) -> None:
     """Refuse anything but wss://HOST:PORT, with a clear message."""
     try:
         parsed = urlparse(url)
-        ok = parsed.scheme == "wss" and bool(parsed.hostname) and parsed.port is not None
+        # No user name: consoles prove who they are by their certificates.
+        ok = (parsed.scheme == "wss" and bool(parsed.hostname) and parsed.port is not None
+              and "@" not in parsed.netloc)
         if ok:
             parsed.hostname.encode("idna")  # a name DNS can carry: no empty or over-long label
     except ValueError:  # UnicodeError included
