@@ -14,7 +14,7 @@ from conftest import sync, until
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from console import model, seed
@@ -3817,3 +3817,133 @@ def test_a_board_is_painted_at_a_pace_while_slices_run_and_as_always_when_used(q
     assert view.viewport().updatesEnabled()
     qtbot.waitUntil(lambda: left[0] == 0, timeout=10_000)
     assert held[:3] == [True] * 3 and not any(held[4:])
+
+
+def test_closing_with_changes_not_yet_sent_asks_and_can_close_once_they_are(qtbot, loop, consoles, tmp_path,
+                                                                            monkeypatch):
+    """A field liaison closing the window while offline may think the EOC
+    has what they entered. Quit (and the window's close button) asks first:
+    close once the changes are sent, close now, or keep it open. Asked to
+    close once sent, the window stays open, says so, and closes by itself
+    when a peer has them. A console with nothing waiting closes unasked."""
+    import socket
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from console.sync.transport import Engine
+
+    relay_c, mine = consoles("relay", "mine")
+    store = mine.open()
+    with socket.socket() as s:  # a port nothing listens on yet: the relay starts there later
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    asked, answers = [], ["Keep open", "Close when sent"]
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, answers.pop(0)))
+
+    def quit_action(w):
+        return next(a for a in w.findChildren(QAction) if a.text() == "&Quit")
+
+    # The window system's close (its close button) comes as a spontaneous
+    # event, which offscreen Qt cannot make: told so here.
+    from_window_system = [False]
+    monkeypatch.setattr(QCloseEvent, "spontaneous", lambda event: from_window_system[0])
+
+    async def scenario():
+        engine = Engine(store.path, peers=[f"wss://127.0.0.1:{port}"])
+        bridge, w = open_window(qtbot, store, engine, tmp_path)
+        app.setQuitOnLastWindowClosed(False)  # as in the application (see app.main): the loop goes on
+        await engine.start()
+        relay = None
+        try:
+            bridge.add("units", {"callsign": "E-12", "agency": "County Fire", "kind": "Engine"})
+            bridge.note("E-12 staged at Riverside Park")
+            n = store.outbox()
+            await until(lambda: (bridge.last_status or {}).get("outbox") == n, what="the changes waiting")
+            quit_action(w).trigger()  # Cancel: kept open
+            assert w.isVisible() and len(asked) == 1
+            assert asked[0] == (
+                "Changes not yet sent",
+                f"{n} changes made here have not reached another console yet: no other console is connected.",
+                "Close when sent: the window closes by itself once another console has them (when one is connected "
+                "again).\nClose now: they stay in this console's database and are sent the next time it connects.",
+                ["Close now", "Close when sent", "Keep open"])
+            assert w.outbox_label.text() == f"{n} changes waiting to sync"
+            from_window_system[0] = True
+            w.windowHandle().close()  # the close button: Yes
+            from_window_system[0] = False
+            assert len(asked) == 2 and w.isVisible()
+            assert w.outbox_label.text() == (f"{n} changes waiting to sync — closing once sent (Board ▸ Quit to "
+                                             "change that)")
+            relay = Engine(relay_c.path, listen=("127.0.0.1", port))
+            await relay.start()
+            await until(lambda: not w.isVisible(), timeout=30, what="the window closed once its changes were sent")
+            with relay_c.open() as s:
+                assert [u.callsign for u in s.list("units")] == ["E-12"]
+            assert len(asked) == 2
+        finally:
+            await engine.stop()
+            if relay is not None:
+                await relay.stop()
+            bridge.close()
+
+    app = QApplication.instance()
+    try:
+        run_then_close(loop, scenario(), store)
+    finally:
+        app.setQuitOnLastWindowClosed(True)
+
+
+def _answer(box, asked: list, choice: str) -> int:
+    """A message box's exec, answered with the button labelled `choice`;
+    what it asked (title, text, informative text, buttons) in `asked`."""
+    asked.append((box.windowTitle(), box.text(), box.informativeText(), sorted(b.text() for b in box.buttons())))
+    next(b for b in box.buttons() if b.text() == choice).click()
+    return 0
+
+
+def test_a_console_with_nothing_waiting_or_no_sync_closes_unasked(qtbot, consoles, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: pytest.fail("asked"))
+    monkeypatch.setattr(QCloseEvent, "spontaneous", lambda event: True)  # the close button
+    (c,) = consoles("c")
+    store = c.open()
+    try:
+        store.add("units", {"callsign": "E-12", "agency": "County Fire", "kind": "Engine"})
+        _bridge, w = open_window(qtbot, store, None, tmp_path)  # no sync set up: waiting, but nowhere to go
+        assert w.may_close()
+        w.bridge.last_status = {"outbox": 0, "peers": []}  # sync set up, all sent
+        assert w.may_close()
+        w.windowHandle().close()
+        assert not w.isVisible()
+    finally:
+        w.bridge.close()
+        store.close()
+
+
+def test_closing_asks_in_words_that_fit_what_is_waiting_and_whether_a_peer_is_connected(qtbot, consoles, tmp_path,
+                                                                                        monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Keep open"))
+    (c,) = consoles("c")
+    store = c.open()
+    try:
+        _bridge, w = open_window(qtbot, store, None, tmp_path)
+        w.bridge.last_status = {"outbox": 1, "peers": [{"state": "connected"}, {"state": "connecting"}]}
+        assert not w.may_close() and w.isVisible()
+        assert [a[1:3] for a in asked] == [(
+            "1 change made here has not reached another console yet: being sent now.",
+            "Close when sent: the window closes by itself once another console has it.\nClose now: it stays in "
+            "this console's database and is sent the next time it connects.")]
+        w.bridge.last_status = {"outbox": 1200, "peers": [{"state": "connecting"}]}
+        assert not w.may_close()
+        assert asked[-1][1:3] == (
+            "1,200 changes made here have not reached another console yet: no other console is connected.",
+            "Close when sent: the window closes by itself once another console has them (when one is connected "
+            "again).\nClose now: they stay in this console's database and are sent the next time it connects.")
+    finally:
+        w.close()
+        w.bridge.close()
+        store.close()

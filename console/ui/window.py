@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         self._back: dict | None = None
         self.back_online = ""  # what the last reconnection brought, as said
         self._outbox_shown = -1  # the count the outbox tooltip was made for
+        self._close_when_sent = False  # asked on closing (see may_close)
         self._backup_thread: threading.Thread | None = None  # a backup under way (see back_up)
         self._backup_auto: int | None = None  # for an automatic one: the data version it copies
         # Automatic backups: a connection of their own tells, by its data
@@ -435,7 +436,7 @@ class MainWindow(QMainWindow):
         self.backup_action = action("&Back up the database…", "Ctrl+Shift+B", lambda: self.back_up(), board)
         action("Back up au&tomatically…", None, lambda: self.open_auto_backup(), board)
         board.addSeparator()
-        action("&Quit", "Ctrl+Q", self.close, board)
+        action("&Quit", "Ctrl+Q", lambda: self.may_close() and self.close(), board)
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = action("&Undo", None, lambda: self.undo(), edit)
         self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))  # (Cmd+Z on a Mac)
@@ -556,7 +557,46 @@ class MainWindow(QMainWindow):
         gc.freeze()
         return True
 
+    def may_close(self) -> bool:
+        """Whether to close now, as Board ▸ Quit or the window's close
+        button asks. With changes made here that no other console holds
+        yet, the person closing is asked first (a field liaison about to
+        leave may think the EOC has them): close once they are sent, close
+        now (they stay here, and go the next time this console connects),
+        or keep it open."""
+        status = self.bridge.last_status
+        n = status.get("outbox", 0) if status else 0  # None: no sync set up here
+        if not n:
+            return True
+        connected = any(p["state"] == "connected" for p in status.get("peers", ()))
+        they, are = ("they", "are") if n != 1 else ("it", "is")
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Changes not yet sent",
+            f"{n:,} change{'s' if n != 1 else ''} made here {'have' if n != 1 else 'has'} not reached another "
+            f"console yet: {'being sent now' if connected else 'no other console is connected'}.", parent=self)
+        box.setInformativeText(
+            f"Close when sent: the window closes by itself once another console has {'them' if n != 1 else 'it'}"
+            f"{'' if connected else ' (when one is connected again)'}.\nClose now: {they} stay"
+            f"{'s' if n == 1 else ''} in this console's database and {are} sent the next time it connects.")
+        when_sent = box.addButton("Close when sent", QMessageBox.ButtonRole.AcceptRole)
+        now = box.addButton("Close now", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep open", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(when_sent)
+        box.exec()
+        answer = box.clickedButton()
+        box.deleteLater()
+        self._close_when_sent = answer is when_sent
+        self._outbox_shown = -1
+        self._show_outbox(n)  # says it closes once they are sent, or no longer
+        return answer is now
+
     def closeEvent(self, event) -> None:
+        # The close button (a spontaneous event, from the window system)
+        # asks as Board ▸ Quit does; a close made by the program does not.
+        if event.spontaneous() and not self.may_close():
+            event.ignore()
+            return
+        self._close_when_sent = False
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         for table, view in self.views.items():
@@ -1705,7 +1745,12 @@ class MainWindow(QMainWindow):
 
     def _show_outbox(self, n: int, text: str | None = None) -> None:
         self.outbox_label.setText(text or (f"{n} change{'s' if n != 1 else ''} waiting to sync" if n
-                                           else "All changes sent"))
+                                           else "All changes sent")
+                                  + (" — closing once sent (Board ▸ Quit to change that)"
+                                     if self._close_when_sent and n else ""))
+        if self._close_when_sent and not n:
+            QTimer.singleShot(0, self.close)  # asked on closing: they are sent
+            return
         if n == self._outbox_shown:
             return
         # What is waiting, in words, on hovering: what a field liaison
