@@ -304,10 +304,10 @@ def _minutes(text: str) -> float:
 
 
 def host_port(text: str) -> tuple[str, int]:
+    from console.sync.transport import is_host
+
     host, sep, port = text.rpartition(":")
-    try:
-        host.strip("[]").encode("idna")  # a name DNS can carry: no empty or over-long label
-    except UnicodeError:
+    if not is_host(host.strip("[]")):
         host = ""
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 0.0.0.0:8765)")

@@ -740,6 +740,8 @@ def test_a_real_process_given_bytes_that_are_not_utf8(tmp_path):
         (["relay", "--listen", "a..b:8765"], "is not HOST:PORT"),
         (["relay", "--listen", f"{NOT_UTF8}:8765"], "is not HOST:PORT"),
         (["sync", "--peer", "wss://a..b:8765", "--once"], "is not a peer address"),
+        (["relay", "--listen", "eoc example:8765"], "is not HOST:PORT"),
+        (["sync", "--peer", "wss://eoc example:8765", "--once"], "is not a peer address"),
     ],
 )
 def test_host_names_dns_cannot_carry_are_usage_errors(demo, capsys, argv, message):

@@ -27,6 +27,7 @@ import errno
 import functools
 import ipaddress
 import logging
+import re
 import shlex
 import socket
 import time
@@ -1183,16 +1184,33 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
+_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
+
+
+def is_host(host: str) -> bool:
+    """Whether `host` is an IP address, or a name DNS can carry: labels of
+    letters, digits, hyphens (and underscores, which some networks' names
+    have), other letters as IDNA spells them; no space, no empty label."""
+    try:
+        ipaddress.ip_address(host.partition("%")[0])  # fe80::1%eth0: its interface
+        return True
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return len(name) <= 253 and all(_LABEL.fullmatch(label) for label in name.removesuffix(".").split("."))
+
+
 def check_url(url: str) -> None:
     """Refuse anything but wss://HOST:PORT, with a clear message."""
     try:
         parsed = urlparse(url)
         # No user name: consoles prove who they are by their certificates.
-        ok = (parsed.scheme == "wss" and bool(parsed.hostname) and parsed.port is not None
+        ok = (parsed.scheme == "wss" and is_host(parsed.hostname or "") and parsed.port is not None
               and "@" not in parsed.netloc)
-        if ok:
-            parsed.hostname.encode("idna")  # a name DNS can carry: no empty or over-long label
-    except ValueError:  # UnicodeError included
+    except ValueError:  # a port out of range
         ok = False
     if not ok:
         raise SyncError(f"{url!r} is not a peer address (use wss://HOST:PORT)")
