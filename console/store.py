@@ -1612,6 +1612,40 @@ class Store:
         return (r[0], r[1]) if r else None
 
     @_guard
+    def dial_list(self) -> list[str]:
+        """The addresses (wss://HOST:PORT) the window connects to whenever
+        it opens, in the order they were added (Peers ▸ Connect): local to
+        this console, never synced."""
+        raw = self._meta("dial")
+        try:
+            urls = json.loads(raw) if raw else []
+        except ValueError:
+            urls = None
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            log.warning("%s: the addresses to connect to are unreadable; connecting to none", self.path)
+            return []
+        return urls
+
+    @_guard
+    def remember_dial(self, url: str) -> None:
+        """Connect to `url` whenever the window opens (see dial_list)."""
+        with self._tx():
+            urls = self.dial_list()
+            if url not in urls:
+                self._set_meta("dial", json.dumps([*urls, url]))
+
+    @_guard
+    def forget_dial(self, url: str) -> bool:
+        """No longer connect to `url` when the window opens; whether it was
+        remembered."""
+        with self._tx():
+            urls = self.dial_list()
+            if url not in urls:
+                return False
+            self._set_meta("dial", json.dumps([u for u in urls if u != url]))
+            return True
+
+    @_guard
     def peers(self) -> list[dict]:
         """The trust list with what was last known of each console."""
         out = []

@@ -169,20 +169,28 @@ def _gone(pid):
         return True
 
 
-def test_the_window_syncs_through_its_engine_process_and_leaves_none_behind(consoles, tmp_path):
+@pytest.mark.parametrize("peer", ["given", "remembered"])
+def test_the_window_syncs_through_its_engine_process_and_leaves_none_behind(consoles, tmp_path, peer):
     """The application as people start it: `crisis-console --db ... --peer ...`
-    (offscreen). Its engine process syncs; killed without any chance to clean
-    up, the window leaves no engine process behind."""
+    (offscreen), or with no --peer, connecting to the address its Peers
+    dialog was told to connect to before. Its engine process syncs; killed
+    without any chance to clean up, the window leaves no engine process
+    behind."""
     from console.store import Store
 
     r, a = consoles("relay", "a")
     with r.open() as s:
         s.add("units", {"callsign": "E-5", "agency": "Fire", "kind": "Engine"})
     proc, port = relay(r.path)
+    url = f"wss://127.0.0.1:{port}"
+    if peer == "remembered":
+        with a.open() as s:
+            s.remember_dial(url)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
     log = open(tmp_path / "window.log", "w")  # noqa: SIM115 (closed below; a pipe could fill and block it)
-    window = subprocess.Popen([sys.executable, "-m", "console", "--db", str(a.path), "--peer",
-                               f"wss://127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+    window = subprocess.Popen([sys.executable, "-m", "console", "--db", str(a.path),
+                               *(["--peer", url] if peer == "given" else [])],
+                              env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

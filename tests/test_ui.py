@@ -1499,7 +1499,8 @@ def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch)
     assert window.store.peers() == [] and dialog.table.rowCount() == 0 and dialog.first_steps.isVisible()
     dialog.url.setText("wss://127.0.0.1:9")
     dialog.connect_peer()
-    assert "not running" in dialog.error.text()
+    assert dialog.error.text() == "Sync cannot run in this window (start it with --peer or --listen)."
+    assert window.store.dial_list() == []
 
 
 DEMO_DRIVER = """
@@ -3947,3 +3948,78 @@ def test_closing_asks_in_words_that_fit_what_is_waiting_and_whether_a_peer_is_co
         w.close()
         w.bridge.close()
         store.close()
+
+
+def test_a_window_opened_without_sync_connects_from_the_peers_dialog_and_remembers_it(qtbot, loop, consoles,
+                                                                                       tmp_path):
+    """Opened from the desktop, with no --peer: Sync ▸ Peers ▸ Connect
+    starts the sync engine (its child process, as the application's), the
+    address shows with how it goes, and it is remembered: the window
+    connects to it whenever it opens (app.remembered_peers), until it is
+    disconnected in the same list."""
+    from console.sync.child import EngineProcess
+    from console.ui.app import remembered_peers
+    from console.ui.dialogs import PeersDialog
+
+    relay_c, mine = consoles("relay", "mine")
+    with relay_c.open() as s:
+        s.add("tasks", {"title": "Evacuate Elm St"})
+    store = mine.open()
+
+    async def scenario():
+        from console.sync.transport import Engine
+
+        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
+        await relay.start()
+        bridge = Bridge(store, None, make_engine=lambda peers: EngineProcess(store.path, peers=peers))
+        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        w.show()
+        try:
+            assert w.peers_label.text() == "Not syncing: no peer set up (Sync ▸ Peers… to connect to one)"
+            dialog = PeersDialog(bridge, w)
+            dialog.show()
+            assert not dialog.dials_box.isVisible()
+            dialog.url.setText("wss://eoc example:8765")
+            dialog.connect_peer()
+            assert "is not a peer address" in dialog.error.text() and bridge.engine is None
+            url = f"wss://127.0.0.1:{relay.port}"
+            dialog.url.setText(url)
+            dialog.connect_peer()
+            assert store.dial_list() == [url] and dialog.error.text() == ""
+            await until(lambda: "Evacuate Elm St" in board_values(w, "tasks", "title"), what="the relay's task")
+            await until(lambda: w.peers_label.text() == "1 connected: Agency RELAY", what="the status bar")
+            await until(lambda: dialog.dials.count() == 1 and dialog.dials.item(0).text() ==
+                        f"{url}   connected (Agency RELAY)", what="the address, connected, in the dialog")
+            assert remembered_peers(store) == [url]  # connected to again at the next opening
+            # Picked in the list, then disconnected: forgotten, and the link closed.
+            dialog.url.clear()
+            dialog.dials.setCurrentRow(0)
+            assert dialog.url.text() == url
+            dialog.disconnect_peer()
+            assert store.dial_list() == [] and remembered_peers(store) == []
+            await until(lambda: w.peers_label.text() == "No peer connected", what="disconnected")
+            await until(lambda: not dialog.dials_box.isVisible(), what="the list gone")
+        finally:
+            if bridge.engine is not None:
+                await bridge.engine.stop()
+            await relay.stop()
+            bridge.close()
+
+    run_then_close(loop, scenario(), store)
+
+
+def test_remembered_addresses_that_are_not_peer_addresses_are_left_out(consoles, caplog):
+    from console.ui.app import remembered_peers
+
+    (c,) = consoles("c")
+    with c.open() as s:
+        s.remember_dial("wss://eoc.example:8765")
+        s.remember_dial("wss://eoc.example:8765")  # once
+        s._set_meta("dial", '["wss://eoc.example:8765", "http://nope", 7]')  # written by hand, wrongly
+        assert s.dial_list() == [] and "unreadable" in caplog.text
+        s._set_meta("dial", '["wss://eoc.example:8765", "http://nope"]')
+        assert remembered_peers(s) == ["wss://eoc.example:8765"]
+        assert "not connecting to a remembered address: 'http://nope' is not a peer address" in caplog.text
+        assert s.forget_dial("http://nope") and not s.forget_dial("http://nope")
+        assert s.dial_list() == ["wss://eoc.example:8765"]

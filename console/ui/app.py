@@ -48,11 +48,16 @@ def main(args) -> int:
                              "restore this one from a backup.")
         raise
     resumed = at_console(store, args.operator)
-    engine = None
-    if getattr(args, "listen", None) or getattr(args, "peer", None):
-        engine = EngineProcess(store.path, operator=args.operator, agency=args.agency,
-                               listen=args.listen, peers=args.peer or ())
-    bridge = Bridge(store, engine)
+
+    def make_engine(peers, listen=None):
+        return EngineProcess(store.path, operator=args.operator, agency=args.agency, listen=listen, peers=peers)
+
+    # The addresses given, then those the window was told to connect to
+    # before (Sync ▸ Peers ▸ Connect), which it connects to whenever it opens.
+    peers = list(dict.fromkeys([*(getattr(args, "peer", None) or ()), *remembered_peers(store)]))
+    listen = getattr(args, "listen", None)
+    engine = make_engine(peers, listen) if listen or peers else None
+    bridge = Bridge(store, engine, make_engine=make_engine)
     window = MainWindow(bridge)
     if resumed:
         window.statusBar().showMessage(resumed, 120_000)
@@ -67,8 +72,8 @@ def main(args) -> int:
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
         await closed.wait()
-        if engine is not None:
-            await engine.stop()
+        if bridge.engine is not None:  # (started since, perhaps: see Bridge.start_sync)
+            await bridge.engine.stop()
 
     try:
         qasync.run(run())
@@ -76,6 +81,28 @@ def main(args) -> int:
         bridge.close()
         store.close()
     return 0
+
+
+def remembered_peers(store) -> list[str]:
+    """The addresses this console's window connects to whenever it opens
+    (Store.dial_list), less any that is not wss://HOST:PORT (logged)."""
+    from console.store import StoreError
+    from console.sync.transport import SyncError, check_url
+
+    try:
+        urls = store.dial_list()
+    except StoreError as exc:  # not read: the window still opens, connecting to those given
+        log.warning("could not read the addresses to connect to: %s", exc)
+        return []
+    good = []
+    for url in urls:
+        try:
+            check_url(url)
+        except SyncError as exc:
+            log.warning("not connecting to a remembered address: %s", exc)
+            continue
+        good.append(url)
+    return good
 
 
 def at_console(store, operator: str | None) -> str | None:

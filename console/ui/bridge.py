@@ -33,10 +33,13 @@ class Bridge(QObject):
     sync_status = Signal(object)  # Engine.status() as a dict, about once a second
     undo_changed = Signal()  # what Undo and Redo would do has changed
 
-    def __init__(self, store: Store, engine=None, parent=None) -> None:
+    def __init__(self, store: Store, engine=None, parent=None, make_engine=None) -> None:
         super().__init__(parent)
         self.store = store
-        self.engine = engine
+        self.engine = None
+        # peers -> a sync engine (not started) dialling them: how a window
+        # opened without sync starts it when told to connect (start_sync).
+        self.make_engine = make_engine
         self._unsubscribe = store.subscribe(self._on_commit)
         # What this window has shown, per origin: commits by other
         # connections (the command line, an import from a USB stick) are
@@ -50,13 +53,11 @@ class Bridge(QObject):
         self._watch_timer.timeout.connect(self._watch_other_writers)
         self._data_version = store.data_version()
         if engine is not None:
-            # The engine notices other connections' commits (its own do not
-            # count, so a catch-up is not read twice) and says "local_changes".
-            engine.on_event = self._on_engine_event
-            self._status_timer.start()
+            self._attach(engine)
         else:
             self._watch_timer.start()
         self._status_task = None
+        self._starting = None  # the engine being started (see connect_to)
         # The last status said, for a view opened between two (the Peers
         # dialog would show no peer's state for up to a second).
         self.last_status: dict | None = None
@@ -71,6 +72,44 @@ class Bridge(QObject):
         self._group: list[Operation] | None = None
         self._undoing = False
         self.undo_changed.connect(self.history.save)
+
+    def _attach(self, engine) -> None:
+        # The engine notices other connections' commits (its own do not
+        # count, so a catch-up is not read twice) and says "local_changes".
+        self.engine = engine
+        engine.on_event = self._on_engine_event
+        self._watch_timer.stop()
+        self._status_timer.start()
+
+    @property
+    def can_sync(self) -> bool:
+        """Whether this window syncs, or can start to (see start_sync)."""
+        return self.engine is not None or self.make_engine is not None
+
+    def connect_to(self, url: str) -> None:
+        """Dial `url` from now on (see start_sync), starting the engine in
+        the background if it has to be."""
+        if self.engine is not None:
+            self.engine.add_peer(url)
+            return
+        import asyncio
+
+        task = asyncio.ensure_future(self.start_sync(url))
+        self._starting = task  # held until done: a task only the loop refers to may be collected
+        task.add_done_callback(_log_failure)
+
+    async def start_sync(self, url: str) -> None:
+        """Sync with `url` from now on: dialled by the engine running, or
+        by one started now (a window opened without --peer or --listen),
+        which says why in the status if it cannot start."""
+        if self.engine is not None:
+            self.engine.add_peer(url)
+            return
+        assert self.can_sync
+        engine = self.make_engine([url])
+        self._attach(engine)
+        await engine.start_or_retry()
+        self._poll_status()
 
     # ------------------------------------------------------------ operations
 
@@ -295,6 +334,11 @@ class Bridge(QObject):
         self._status_timer.stop()
         self._watch_timer.stop()
         self._unsubscribe()
+
+
+def _log_failure(task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("could not start sync", exc_info=task.exception())
 
 
 class _Touched(NamedTuple):

@@ -1462,6 +1462,21 @@ class PeersDialog(QDialog):
         url_row.addWidget(self.url, 1)
         url_row.addWidget(connect)
         url_row.addWidget(disconnect)
+        # The addresses this window connects to, each with how it goes:
+        # remembered ones whenever it opens, those given on the command
+        # line this time. Picking one puts it above, to disconnect.
+        self.dials = QListWidget()
+        self.dials.setObjectName("dialList")
+        self.dials.setMaximumHeight(90)
+        self.dials.currentItemChanged.connect(
+            lambda item, _previous: item is not None and self.url.setText(item.data(Qt.ItemDataRole.UserRole)))
+        self.dials_box = QWidget()
+        dials_layout = QVBoxLayout(self.dials_box)
+        dials_layout.setContentsMargins(0, 0, 0, 0)
+        dials_layout.addWidget(QLabel("Connects to (remembered: whenever this window opens, until disconnected "
+                                      "here):"))
+        dials_layout.addWidget(self.dials)
+        self.dials_box.hide()
         # Consoles that tried to connect and were refused, not being on the
         # trust list: the one whose ID its operator reads aloud is picked
         # here and filled in, instead of typed.
@@ -1501,9 +1516,11 @@ class PeersDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.unknown_box)
         layout.addLayout(add_row)
+        layout.addWidget(self.dials_box)
         layout.addLayout(url_row)
         layout.addWidget(self.error)
         self._status: dict = {}
+        self._dialled: dict[str, dict] = {}  # address -> its link in the last status
         bridge.sync_status.connect(self._on_status)
         self._on_status(getattr(bridge, "last_status", None))  # each peer's state from the start (it reloads)
 
@@ -1513,6 +1530,7 @@ class PeersDialog(QDialog):
         self.reach.setText("Other consoles connect to this one at " + " or ".join(addresses))
         self.reach.setVisible(bool(addresses))
         self._status = {}
+        self._dialled = {p["address"]: p for p in (status or {}).get("peers", []) if p["direction"] == "dial"}
         for p in (status or {}).get("peers", []):
             if not p["console_id"]:
                 continue
@@ -1534,6 +1552,33 @@ class PeersDialog(QDialog):
         self.unknown_box.setVisible(self.unknown.count() > 0)
         self.reload()
 
+    def _fill_dials(self) -> None:
+        try:
+            remembered = self.bridge.store.dial_list()
+        except StoreError as exc:
+            self.error.setText(f"cannot read the addresses to connect to: {exc}")
+            remembered = []
+        picked = self.dials.currentItem()
+        picked = picked.data(Qt.ItemDataRole.UserRole) if picked is not None else None
+        self.dials.blockSignals(True)  # refilled: what is typed above stays
+        self.dials.clear()
+        for url in dict.fromkeys([*remembered, *self._dialled]):
+            link = self._dialled.get(url)
+            if link is None:
+                how = "not connected (sync is starting)" if self.bridge.engine is not None else "not connected"
+            elif link["state"] == "connected":
+                how = f"connected ({link['agency']})" if link.get("agency") else "connected"
+            else:
+                how = link["state"] + (f": {link['last_error']}" if link.get("last_error") else "")
+            item = QListWidgetItem(f"{url}   {how}" + ("" if url in remembered else "   (this time only: given on "
+                                                                                     "the command line)"))
+            item.setData(Qt.ItemDataRole.UserRole, url)
+            self.dials.addItem(item)
+            if url == picked:
+                self.dials.setCurrentItem(item)
+        self.dials.blockSignals(False)
+        self.dials_box.setVisible(self.dials.count() > 0)
+
     def fill_in_unknown(self) -> None:
         item = self.unknown.currentItem()
         if item is None:
@@ -1547,6 +1592,7 @@ class PeersDialog(QDialog):
     def reload(self) -> None:
         from PySide6.QtWidgets import QTableWidgetItem
 
+        self._fill_dials()
         peers = self.bridge.store.peers()
         self.first_steps.setVisible(not peers)
         self.table.setRowCount(len(peers))
@@ -1597,18 +1643,37 @@ class PeersDialog(QDialog):
         self.reload()
 
     def connect_peer(self) -> None:
-        from console.sync.transport import SyncError
+        """Connect to the address typed, now and whenever this window opens."""
+        from console.sync.transport import SyncError, check_url
 
-        if self.bridge.engine is None:
-            self.error.setText("Sync is not running in this window (start it with --peer or --listen).")
+        url = self.url.text().strip()
+        if not self.bridge.can_sync:
+            self.error.setText("Sync cannot run in this window (start it with --peer or --listen).")
             return
         try:
-            self.bridge.engine.add_peer(self.url.text().strip())
-        except SyncError as exc:
+            check_url(url)
+            self.bridge.store.remember_dial(url)
+        except (SyncError, StoreError) as exc:
             self.error.setText(str(exc))
             return
+        self.bridge.connect_to(url)
         self.error.clear()
+        self._fill_dials()
 
     def disconnect_peer(self) -> None:
+        """Disconnect from the address typed (or picked in the list), and
+        no longer connect to it when this window opens."""
+        url = self.url.text().strip()
+        if not url:
+            self.error.setText("Pick an address in the list, or type it, to disconnect from it.")
+            return
         if self.bridge.engine is not None:
-            self.bridge.engine.remove_peer(self.url.text().strip())
+            self.bridge.engine.remove_peer(url)
+        try:
+            self.bridge.store.forget_dial(url)
+        except StoreError as exc:
+            self.error.setText(str(exc))
+            return
+        self._dialled.pop(url, None)
+        self.error.clear()
+        self._fill_dials()

@@ -1764,7 +1764,7 @@ class MainWindow(QMainWindow):
 
     def on_sync_status(self, status) -> None:
         if status is None:
-            self.peers_label.setText("Not syncing: no peers set up (crisis-console --peer / --listen)")
+            self.peers_label.setText("Not syncing: no peer set up (Sync ▸ Peers… to connect to one)")
             n = self.store.outbox()
             self._show_outbox(n, f"{n} change{'s' if n != 1 else ''} not yet sent")
             self.exchange_label.setText("")
