@@ -465,6 +465,9 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
                      "" if x["owed"] is None else str(x["owed"])] for x in peers]
             print(_table_text(["console", "agency", "role", "last seen", "address", "sent", "received",
                                "owed"], rows), file=out)
+        if not args.json and (dials := store.dial_list()):
+            print(f"the window connects to {', '.join(dials)} whenever it opens (Sync ▸ Peers to change that)",
+                  file=out)
     elif c == "seed":
         if args.seed_demo:
             counts = seed.seed_demo(store)

@@ -862,6 +862,12 @@ def test_trust_untrust_and_peers(demo, capsys):
         (other_id, "State DOT", "observer", None)
     code, out, _ = run(capsys, "peers", "--db", demo)
     assert other_id[:14] in out and "observer" in out and "never" in out
+    assert "connects to" not in out
+    with Store(demo) as s:
+        s.remember_dial("wss://eoc.example:8765")  # as the window's Peers dialog does
+    code, out, _ = run(capsys, "peers", "--db", demo)
+    assert out.splitlines()[-1] == ("the window connects to wss://eoc.example:8765 whenever it opens (Sync ▸ Peers "
+                                    "to change that)")
 
     before = state(demo)
     for argv, message in [
