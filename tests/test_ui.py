@@ -2213,17 +2213,29 @@ def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(wi
             "observer": False, "refused": []}
     window.bridge.sync_status.emit({"replica_id": mine, "outbox": 0, "listening": None, "last_exchange": None,
                                     "peers": [
-        {**base, "console_id": ids[0], "state": "connected", "observer": True},
+        {**base, "console_id": ids[0], "state": "connected", "observer": True, "address": "wss://eoc:1",
+         "agency": "EOC"},
         {**base, "console_id": ids[1], "state": "connected",
          "refused": [{"origin": mine, "seq": 3, "reason": "clock"}]},
-        {**base, "console_id": ids[2], "state": "refused", "last_error": "not on the trust list (untrusted)"},
-        {**base, "console_id": ids[3], "state": "connecting", "last_error": "unreachable: no route to that host"},
+        {**base, "console_id": ids[2], "state": "refused", "last_error": "not on the trust list (untrusted)",
+         "direction": "listen", "address": "127.0.0.1:50412"},
+        {**base, "console_id": ids[3], "state": "connecting", "last_error": "unreachable: no route to that host",
+         "address": "wss://ems:1"},
     ]})
     states = {dialog.table.item(r, 0).text(): dialog.table.item(r, 3).text() for r in range(4)}
     assert states == {ids[0]: "connected, reading only (an observer there)",
                       ids[1]: "connected, refuses this console's changes",
                       ids[2]: "refused: not on the trust list (untrusted)",
                       ids[3]: "connecting: unreachable: no route to that host"}
+    # The addresses dialled (not a console that connected here), each with how it goes.
+    window.store.remember_dial("wss://ems:1")
+    window.store.remember_dial("wss://pw.example:8765")  # remembered, and not dialled (no engine here)
+    dialog.reload()
+    assert [dialog.dials.item(i).text() for i in range(dialog.dials.count())] == [
+        "wss://ems:1   connecting: unreachable: no route to that host",
+        "wss://pw.example:8765   not connected",
+        "wss://eoc:1   connected (EOC)   (this time only: not remembered)",
+        "wss://x:1   connected (x)   (this time only: not remembered)"]
     # Opened again, it says the same at once, not "—" until the next status (a second later).
     again = PeersDialog(window.bridge, window)
     assert {again.table.item(r, 0).text(): again.table.item(r, 3).text() for r in range(4)} == states

@@ -1570,8 +1570,8 @@ class PeersDialog(QDialog):
                 how = f"connected ({link['agency']})" if link.get("agency") else "connected"
             else:
                 how = link["state"] + (f": {link['last_error']}" if link.get("last_error") else "")
-            item = QListWidgetItem(f"{url}   {how}" + ("" if url in remembered else "   (this time only: given on "
-                                                                                     "the command line)"))
+            item = QListWidgetItem(f"{url}   {how}" + ("" if url in remembered else "   (this time only: not "
+                                                                                     "remembered)"))
             item.setData(Qt.ItemDataRole.UserRole, url)
             self.dials.addItem(item)
             if url == picked:
