@@ -1222,6 +1222,50 @@ def test_a_console_waking_from_sleep_or_moved_to_another_network_checks_its_conn
         assert not any("did not answer a ping" in m for m in caplog.messages)
 
 
+@pytest.mark.parametrize("event", ["woke", "moved"])
+def test_a_console_back_on_a_network_dials_at_once_rather_than_after_its_backoff(consoles, monkeypatch, caplog,
+                                                                                  event):
+    """Offline, a console's tries to dial its peer back off, up to 10 s
+    apart: back on Wi-Fi (its addresses changed) or awake, it waited out
+    the pause before noticing, OFFLINE all the while. Now each peer not
+    connected is dialled again at once. Here the pause is a minute, so
+    only that can connect it within seconds."""
+    import socket
+
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "RECONNECT_DELAYS", lambda: iter(lambda: 60.0, None))
+    slept, addresses = [0.0], [["127.0.0.1"]]
+    real_clock = transport.clock_with_sleep
+    monkeypatch.setattr(transport, "clock_with_sleep", lambda: real_clock() + slept[0])
+    monkeypatch.setattr(transport, "interface_addresses", lambda: list(addresses[0]))
+    caplog.set_level("INFO", logger="console.sync.transport")
+    r, a = consoles("relay", "a")
+    with a.open() as s:
+        s.add("tasks", {"title": "Written offline"})
+    with socket.socket() as s:  # where the relay will listen: nothing yet
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def main():
+        async with Engine(a.path, peers=[f"wss://127.0.0.1:{port}"]) as ea:
+            await until(lambda: ea.links and ea.links[0].last_error, what="a first try refused")
+            async with Engine(r.path, listen=("127.0.0.1", port)):
+                await asyncio.sleep(0.5)
+                if event == "woke":
+                    slept[0] += 600
+                else:
+                    addresses[0] = ["127.0.0.1", "10.41.7.23"]  # Wi-Fi back
+                back = asyncio.get_running_loop().time()
+                await until(lambda: _state(ea, "connected"), timeout=20, what="connected")
+                assert asyncio.get_running_loop().time() - back < 10  # not the minute's pause
+                await until(lambda: r.open().counts()["tasks"] == 1, timeout=10, what="the task at the relay")
+
+    arun(main())
+    assert f"wss://127.0.0.1:{port}: dialling again at once (this machine {'woke' if event == 'woke' else 'moved'}" \
+        in "\n".join(caplog.messages)
+
+
 def test_a_connection_is_told_left_behind_by_its_address_no_longer_being_this_machines():
     """What the check on a network change asks of each connection: can a
     socket still be bound to the address it went out from?"""

@@ -357,12 +357,16 @@ class Engine:
         while True:
             await asyncio.sleep(SLEEP_CHECK_EVERY)
             now, addresses = clock_with_sleep(), interface_addresses()
-            if now - last > SLEEP_CHECK_EVERY + SLEPT_AT_LEAST and self._open:
+            woke = now - last > SLEEP_CHECK_EVERY + SLEPT_AT_LEAST
+            moved = None not in (addresses, seen) and set(addresses) != set(seen)
+            if woke or moved:
+                self._dial_again_now("woke" if woke else "moved to another network")
+            if woke and self._open:
                 log.info("this machine was asleep for about %s: checking its %d connection(s)",
                          _duration(now - last - SLEEP_CHECK_EVERY), len(self._open))
                 for ws, link in list(self._open.items()):
                     self._spawn(self._probe(ws, link))
-            elif None not in (addresses, seen) and set(addresses) != set(seen) and self._open:
+            elif moved and self._open:
                 behind = [(ws, link) for ws, link in self._open.items() if not went_out_from_here(ws)]
                 log.info("this machine's network changed (its addresses now: %s): %d of its %d connection(s) "
                          "left behind", ", ".join(addresses) or "none", len(behind), len(self._open))
@@ -373,6 +377,20 @@ class Engine:
             last = now
             if addresses is not None:
                 seen = addresses
+
+    def _dial_again_now(self, why: str) -> None:
+        """Dial at once every peer not connected: its tries back off up to
+        RECONNECT_DELAYS' 10 s apart while offline, and a laptop back on a
+        network (or awake) would wait that out, OFFLINE meanwhile. Each is
+        dialled afresh (the library's reconnect loop cannot be woken); one
+        that refused this console is left to its own pace."""
+        for link in [x for x in self.links if x.direction == "dial" and x.state in ("connecting", "offline")]:
+            task = self._dials.get(link.address)
+            if task is None:  # a sync --once: it has its own end
+                continue
+            log.info("%s: dialling again at once (this machine %s)", link.address, why)
+            task.cancel()
+            self._dials[link.address] = self._spawn(self._dial_forever(link.address))
 
     async def _probe(self, ws, link: Link) -> None:
         """Drop `ws` if it does not answer a ping within WAKE_PROBE_TIMEOUT."""
