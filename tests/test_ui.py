@@ -4035,3 +4035,64 @@ def test_remembered_addresses_that_are_not_peer_addresses_are_left_out(consoles,
         assert "not connecting to a remembered address: 'http://nope' is not a peer address" in caplog.text
         assert s.forget_dial("http://nope") and not s.forget_dial("http://nope")
         assert s.dial_list() == ["wss://eoc.example:8765"]
+
+
+def test_a_second_window_on_the_same_database_asks_first(consoles, tmp_path, monkeypatch, qapp):
+    """An icon clicked twice: the second window on a database already open
+    in a window (a real one, in its own process) asks, naming that
+    process, and by default does not open; the database is untouched. Once
+    the first window is gone (killed: its lock left behind), it opens
+    without asking."""
+    import argparse
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from console.ui import app
+
+    (c,) = consoles("c")
+    lock = tmp_path / "c.db.window-lock"
+    assert str(c.path) + ".window-lock" == str(lock)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    log = tmp_path / "first.log"
+    with open(log, "w") as err:
+        first = subprocess.Popen([sys.executable, "-m", "console", "--db", str(c.path)], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 60
+        while not lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert lock.exists(), log.read_text()
+        asked = []
+        monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Do not open"))
+        monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
+        args = argparse.Namespace(db=c.path, operator=None, agency=None, listen=None, peer=None)
+        with c.open() as s:
+            before = s.own_max_seq()
+        assert app.main(args) == 0  # not opened
+        [(title, text, more, buttons)] = asked
+        assert title == "Crisis console: already open"
+        assert text == f"c.db is already open in another Crisis console window (process {first.pid})."
+        assert more.startswith("Use that window: two windows on one database each sync")
+        assert buttons == ["Do not open", "Open here as well"]
+        held = app.hold_database(c.path)  # asked again; this time, "Do not open" too
+        assert held is None and len(asked) == 2
+        monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Open here as well"))
+        held = app.hold_database(c.path)
+        assert held is not None and not held.isLocked()  # opened, the first window's lock left as it is
+        assert lock.exists()
+        with c.open() as s:
+            assert s.own_max_seq() == before
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: pytest.fail("asked"))
+    held = app.hold_database(c.path)  # its process gone: the lock is taken over
+    try:
+        assert held is not None and held.isLocked()
+    finally:
+        held.unlock()
+    assert not lock.exists()

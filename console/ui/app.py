@@ -9,8 +9,9 @@ import asyncio
 import logging
 import sys
 import traceback
+from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QLockFile, QSettings, QSysInfo
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ def main(args) -> int:
                              f"{exc}\n\nNothing was changed. Open another database with --db PATH, or "
                              "restore this one from a backup.")
         raise
+    held = hold_database(store.path)
+    if held is None:  # open in another window, and this person chose that one
+        store.close()
+        return 0
     resumed = at_console(store, args.operator)
 
     def make_engine(peers, listen=None):
@@ -80,7 +85,35 @@ def main(args) -> int:
     finally:
         bridge.close()
         store.close()
+        held.unlock()
     return 0
+
+
+def hold_database(path) -> QLockFile | None:
+    """A lock beside the database (PATH.window-lock), held while this
+    window is open, so that one opened again on the same database (an icon
+    clicked twice) asks first: two windows would each run their own sync
+    (a second one listening fails on the port the first holds) and undo
+    history. The lock (release it on closing), or None if the person
+    chose not to open a second window. A lock left by a window that died
+    is taken over; where none can be made (a read-only folder), no guard."""
+    lock = QLockFile(f"{path}.window-lock")
+    lock.setStaleLockTime(0)  # stale only once its process is gone, however old
+    if lock.tryLock(0) or lock.error() != QLockFile.LockError.LockFailedError:
+        if lock.error() != QLockFile.LockError.NoError:
+            log.warning("%s: no guard against a second window (cannot make %s.window-lock)", path, path)
+        return lock
+    pid, host, _app = lock.getLockInfo()
+    where = f"process {pid}" if host == QSysInfo.machineHostName() else f"computer {host}, process {pid}"
+    box = QMessageBox(QMessageBox.Icon.Question, "Crisis console: already open",
+                      f"{Path(path).name} is already open in another Crisis console window ({where}).")
+    box.setInformativeText("Use that window: two windows on one database each sync and keep their own undo "
+                           "history. Open it here as well only if that window is not to be found.")
+    box.addButton("Open here as well", QMessageBox.ButtonRole.AcceptRole)
+    stay = box.addButton("Do not open", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(stay)
+    box.exec()
+    return None if box.clickedButton() in (stay, None) else lock
 
 
 def remembered_peers(store) -> list[str]:
@@ -137,7 +170,6 @@ def demo_main(args) -> int:
     has an Offline switch. A newcomer sees a partition, edits on both sides,
     reconnection and reconciliation within a minute."""
     import tempfile
-    from pathlib import Path
 
     import qasync
 
