@@ -36,7 +36,9 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    # A file through a descriptor open for writing: Windows' fsync (its
+    # _commit) refuses any other (EBADF), which POSIX does not mind.
+    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR)
     try:
         os.fsync(fd)
     finally:
