@@ -137,3 +137,15 @@ def make_consoles(folder, *names, observers=()):
 def consoles(tmp_path):
     """make(*names, observers=()) -> [Console] (see make_consoles)."""
     return lambda *names, observers=(): make_consoles(tmp_path, *names, observers=observers)
+
+
+@pytest.fixture
+def ipv6_loopback():
+    """Skip the test on a machine with no IPv6 loopback (::1) to listen on."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")

@@ -941,14 +941,9 @@ def test_a_listening_console_says_what_others_dial(consoles):
     arun(main())
 
 
-def test_a_console_listening_on_ipv6_says_its_address_in_brackets(consoles, caplog):
+def test_a_console_listening_on_ipv6_says_its_address_in_brackets(consoles, caplog, ipv6_loopback):
     """The log said "listening on wss://::1:8765", an address nobody can
     dial as written."""
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        pytest.skip("no IPv6 loopback on this machine")
     r, a = consoles("relay", "a")
     caplog.set_level("INFO", logger="console.sync.transport")
 

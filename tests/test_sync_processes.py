@@ -343,15 +343,8 @@ def test_a_relay_stops_cleanly_where_the_event_loop_takes_no_signal_handlers(con
         assert [t.title for t in s.list("tasks")] == ["Evacuate Elm St"]
 
 
-def test_a_relay_on_ipv6_prints_an_address_that_can_be_dialled(consoles):
+def test_a_relay_on_ipv6_prints_an_address_that_can_be_dialled(consoles, ipv6_loopback):
     """It printed "listening on wss://::1:PORT", which no console can dial."""
-    import socket
-
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        pytest.skip("no IPv6 loopback on this machine")
     r, a = consoles("relay", "a")
     proc = subprocess.Popen(
         [sys.executable, "-m", "console", "relay", "--db", str(r.path), "--listen", "[::1]:0"],

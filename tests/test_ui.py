@@ -3999,6 +3999,8 @@ def test_a_window_opened_without_sync_connects_from_the_peers_dialog_and_remembe
             dialog.url.setText(url)
             dialog.connect_peer()
             assert store.dial_list() == [url] and dialog.error.text() == ""
+            engine = bridge.engine
+            assert engine is not None  # made at once, started in the background: a second Connect reuses it
             await until(lambda: "Evacuate Elm St" in board_values(w, "tasks", "title"), what="the relay's task")
             await until(lambda: w.peers_label.text() == "1 connected: Agency RELAY", what="the status bar")
             await until(lambda: dialog.dials.count() == 1 and dialog.dials.item(0).text() ==
@@ -4011,6 +4013,7 @@ def test_a_window_opened_without_sync_connects_from_the_peers_dialog_and_remembe
             dialog.disconnect_peer()
             assert store.dial_list() == [] and remembered_peers(store) == []
             await until(lambda: w.peers_label.text() == "No peer connected", what="disconnected")
+            assert bridge.engine is engine
             await until(lambda: not dialog.dials_box.isVisible(), what="the list gone")
         finally:
             if bridge.engine is not None:

@@ -77,7 +77,7 @@ def main(args) -> int:
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
         await closed.wait()
-        if bridge.engine is not None:  # (started since, perhaps: see Bridge.start_sync)
+        if bridge.engine is not None:  # (started since, perhaps: see Bridge.connect_to)
             await bridge.engine.stop()
 
     try:

@@ -38,7 +38,7 @@ class Bridge(QObject):
         self.store = store
         self.engine = None
         # peers -> a sync engine (not started) dialling them: how a window
-        # opened without sync starts it when told to connect (start_sync).
+        # opened without sync starts it when told to connect (connect_to).
         self.make_engine = make_engine
         self._unsubscribe = store.subscribe(self._on_commit)
         # What this window has shown, per origin: commits by other
@@ -83,31 +83,28 @@ class Bridge(QObject):
 
     @property
     def can_sync(self) -> bool:
-        """Whether this window syncs, or can start to (see start_sync)."""
+        """Whether this window syncs, or can start to (see connect_to)."""
         return self.engine is not None or self.make_engine is not None
 
     def connect_to(self, url: str) -> None:
-        """Dial `url` from now on (see start_sync), starting the engine in
-        the background if it has to be."""
+        """Sync with `url` from now on: dialled by the engine running, or by
+        one made now and started in the background (a window opened
+        without --peer or --listen), which says why in the status if it
+        cannot start. Made and attached at once, so that a second address
+        given meanwhile starts no second engine."""
         if self.engine is not None:
             self.engine.add_peer(url)
             return
         import asyncio
 
-        task = asyncio.ensure_future(self.start_sync(url))
+        assert self.make_engine is not None
+        engine = self.make_engine([url])
+        self._attach(engine)
+        task = asyncio.ensure_future(self._start(engine))
         self._starting = task  # held until done: a task only the loop refers to may be collected
         task.add_done_callback(_log_failure)
 
-    async def start_sync(self, url: str) -> None:
-        """Sync with `url` from now on: dialled by the engine running, or
-        by one started now (a window opened without --peer or --listen),
-        which says why in the status if it cannot start."""
-        if self.engine is not None:
-            self.engine.add_peer(url)
-            return
-        assert self.can_sync
-        engine = self.make_engine([url])
-        self._attach(engine)
+    async def _start(self, engine) -> None:
         await engine.start_or_retry()
         self._poll_status()
 
