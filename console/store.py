@@ -1665,18 +1665,36 @@ class Store:
     @_guard
     def record_peer(self, console_id: str, *, address: str | None = None, agency: str | None = None,
                     replica_id: str | None = None, acked_vv: Mapping[str, int] | None = None,
-                    sent: int = 0, received: int = 0) -> None:
-        """Remember what was seen of a peer (last contact, what it has acknowledged)."""
+                    sent: int = 0, received: int = 0, hello: bool = False) -> None:
+        """Remember what was seen of a peer (last contact, what it has
+        acknowledged). At a `hello`, `acked_vv` is what the peer says it
+        holds, and replaces what was known. Otherwise it is what a session
+        with replica `replica_id` of the peer has acknowledged since, and
+        only adds to what is known of that replica: a session that ends
+        after a newer one of the same peer began (a dropped connection
+        noticed late, once the peer had dialled again) knows less than the
+        newer one, and one of a replica the peer no longer is (restored
+        from a backup since) knows nothing of it."""
         with self._tx():
+            vv = {r: int(s) for r, s in (acked_vv or {}).items()}
+            known = self._conn.execute("SELECT replica_id, acked_vv FROM peer_state WHERE console_id = ?",
+                                       (console_id,)).fetchone()
+            if known is not None and not hello:
+                had = json.loads(known[1])
+                if replica_id is not None and known[0] is not None and replica_id != known[0]:
+                    vv = had
+                else:
+                    vv = had | {r: max(int(had.get(r, 0)), s) for r, s in vv.items()}
+                replica_id = known[0] if known[0] is not None else replica_id
             self._conn.execute(
                 "INSERT INTO peer_state(console_id, address, agency, replica_id, last_seen, acked_vv, sent, received) "
                 "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(console_id) DO UPDATE SET "
                 "address = coalesce(excluded.address, address), agency = coalesce(excluded.agency, agency), "
                 "replica_id = coalesce(excluded.replica_id, replica_id), last_seen = excluded.last_seen, "
-                "acked_vv = CASE WHEN excluded.acked_vv = '{}' THEN acked_vv ELSE excluded.acked_vv END, "
+                "acked_vv = excluded.acked_vv, "
                 "sent = sent + excluded.sent, received = received + excluded.received",
                 (console_id, address, agency, replica_id, clock.to_iso(self.clock.now()),
-                 json.dumps(dict(acked_vv or {})), sent, received),
+                 json.dumps(vv), sent, received),
             )
 
     @_guard

@@ -128,6 +128,52 @@ def test_what_the_peer_acknowledged_is_written_down_about_once_a_second(consoles
         assert written[-1] == sa.own_max_seq() and len(written) == 3 and sa.outbox() == 0
 
 
+def test_a_session_ending_after_a_newer_one_of_the_same_peer_does_not_write_back_less(consoles):
+    """A dropped connection is often noticed at this end (keepalive) only
+    after the peer has dialled again: the old session then ends after the
+    new one began. It used to write what it had seen acknowledged over what
+    the new one had, so the Peers dialog counted changes the peer held as
+    still owed to it. Acknowledgements of one replica of a peer only add up
+    now; a session of a replica the peer no longer is (restored from a
+    backup since) adds nothing; and a hello says afresh what the peer holds."""
+    a, b = consoles("a", "b")
+
+    def owed():
+        return {x["console_id"]: x for x in sa.peers()}[b.console_id]["owed"]
+
+    def a_edits_seen_by(srv, cli, n):
+        for i in range(n):
+            sa.note(f"live {i}")
+            for frame in srv.pump():
+                for back in cli.receive(frame):
+                    srv.receive(back)
+
+    with a.open() as sa, b.open() as sb:
+        sa.note("before")
+        old_srv, old_cli = pair(a, b, sa, sb)
+        run(old_srv, old_cli)
+        old_srv.close()  # written: b holds everything of a's
+        new_srv, new_cli = pair(a, b, sa, sb)  # b dials again; a still holds the old session open
+        run(new_srv, new_cli)
+        a_edits_seen_by(new_srv, new_cli, 5)
+        new_srv._record()
+        assert owed() == 0 and sa.outbox() == 0
+        old_srv._unrecorded = True
+        old_srv.close()  # the old session, noticed dead at last, knew of less
+        assert owed() == 0 and sa.outbox() == 0
+        # b restored from an old backup: a new replica, holding less of a's.
+        sb.rotate_replica("restored for the test")
+        b_had = dict(new_srv.peer_acked)
+        restored = {a_rep: seq - 3 for a_rep, seq in b_had.items()}
+        sa.record_peer(b.console_id, replica_id=sb.replica_id, acked_vv=restored, hello=True)
+        assert owed() == 3
+        new_srv._unrecorded = True
+        new_srv.close()  # a session of the replica b was before knows nothing of the one it is now
+        assert owed() == 3 and sa.outbox() == 3
+        sa.record_peer(b.console_id, replica_id=sb.replica_id, acked_vv=b_had)  # that replica catches up
+        assert owed() == 0 and sa.outbox() == 0
+
+
 def test_window_bounds_unacknowledged_batches(consoles):
     a, b = consoles("a", "b")
     with a.open() as sa, b.open() as sb:

@@ -271,7 +271,7 @@ class Session:
             log.info("not sending changes to %s: this console is an observer there", ident.short_id(self.peer_id))
         self.state = "syncing"
         self.store.record_peer(self.peer_id, address=self.address, agency=self.peer_agency,
-                               replica_id=self.peer_replica, acked_vv=vv)
+                               replica_id=self.peer_replica, acked_vv=vv, hello=True)
         log.info("sync with %s (%s, %s) at %s", ident.short_id(self.peer_id), self.peer_agency,
                  self.peer_role, self.address)
         if self.role == "server":
@@ -376,7 +376,7 @@ class Session:
         return frame, len(parts)
 
     def _record(self) -> None:
-        self.store.record_peer(self.peer_id, acked_vv=self.peer_acked, sent=self.stats.unrecorded_sent,
-                               received=self.stats.unrecorded_received)
+        self.store.record_peer(self.peer_id, replica_id=self.peer_replica, acked_vv=self.peer_acked,
+                               sent=self.stats.unrecorded_sent, received=self.stats.unrecorded_received)
         self.stats.unrecorded_sent = self.stats.unrecorded_received = 0
         self._recorded_at, self._unrecorded = self.monotonic(), False
