@@ -81,7 +81,7 @@ def test_child_refuses_bad_commands_and_keeps_serving(consoles):
             # Straight onto the pipe: garbage, an unknown command, a bad URL.
             for line in (b"\x00\xffnot json\n", b'{"cmd": "format_disk"}\n', b"[1, 2]\n",
                          json.dumps({"cmd": "add_peer", "url": "ftp://x"}).encode() + b"\n"):
-                child._proc.stdin.write(line)
+                child._proc.write(line)
             status = await child.status()
             assert status["peers"] == [] and status["console_id"] == mine.console_id
         finally:
@@ -99,7 +99,7 @@ def test_child_exits_when_the_window_goes_away(consoles):
         child = EngineProcess(mine.path, listen=("127.0.0.1", 0))
         await child.start()
         assert child.port
-        child._proc.stdin.close()
+        child._proc.close_stdin()
         await asyncio.wait_for(child._proc.wait(), 20)
         assert child._proc.returncode == 0
 
@@ -267,3 +267,98 @@ def test_a_status_the_engine_cannot_read_is_an_error_not_an_empty_status(console
     with caplog.at_level(logging.ERROR, logger="console.sync.child"):
         asyncio.run(scenario())
     assert any("cannot read the sync status" in r.getMessage() for r in caplog.records)
+
+
+# What Windows' event loops refuse (and qasync's, which the window runs on
+# there): subprocesses, reading or writing a pipe, file-descriptor readers,
+# signal handlers. The window's engine process must start, sync and stop
+# under loops that refuse them alike, on both ends of its pipes.
+WINDOWS_LIKE_LOOP = '''
+import asyncio
+
+
+class WindowsLikeLoop(asyncio.SelectorEventLoop):
+    def refuse(self, *args, **kwargs):
+        raise NotImplementedError
+
+    subprocess_exec = subprocess_shell = connect_read_pipe = connect_write_pipe = refuse
+    add_reader = add_writer = add_signal_handler = refuse
+
+
+class WindowsLikePolicy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self):
+        return WindowsLikeLoop()
+'''
+
+
+def test_the_engine_process_runs_under_event_loops_that_refuse_what_windows_ones_refuse(
+        consoles, tmp_path, monkeypatch):
+    """The window started its engine with asyncio's subprocesses, which
+    qasync's Windows loop cannot start, and the engine read its orders with
+    connect_read_pipe, which Windows' loops cannot do on such a pipe: on
+    Windows the window could not sync. Threads on plain pipes now do both."""
+    relay_c, mine = consoles("relay", "mine")
+    with relay_c.open() as s:
+        s.add("units", {"callsign": "E-1", "agency": "Fire", "kind": "Engine"})
+    boot = tmp_path / "windows_like_child.py"
+    boot.write_text(WINDOWS_LIKE_LOOP + (
+        "import sys\n"
+        "asyncio.set_event_loop_policy(WindowsLikePolicy())\n"
+        "from console.sync.child import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    ))
+    argv = EngineProcess._argv
+    monkeypatch.setattr(EngineProcess, "_argv", lambda self: [sys.executable, str(boot), *argv(self)[3:]])
+    space: dict = {}
+    exec(WINDOWS_LIKE_LOOP, space)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, space["WindowsLikeLoop"])
+        with pytest.raises(NotImplementedError):
+            await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+        relay = Engine(relay_c.path, listen=("127.0.0.1", 0))
+        await relay.start()
+        events = []
+        child = EngineProcess(mine.path, peers=[f"wss://127.0.0.1:{relay.port}"],
+                              on_event=lambda name, payload: events.append(name))
+        try:
+            await child.start()
+            await until(lambda: "changes" in events, what="a changes event")
+            with mine.open() as s:
+                assert [u.callsign for u in s.list("units")] == ["E-1"]
+                s.add("units", {"callsign": "M-7", "agency": "EMS", "kind": "Medic"})
+            child.notify()
+
+            def relay_has_it():
+                with relay_c.open() as s:
+                    return "M-7" in {u.callsign for u in s.list("units")}
+
+            await until(relay_has_it, what="the window's edit to reach the relay")
+            assert [p["state"] for p in (await child.status())["peers"]] == ["connected"]
+        finally:
+            await child.stop()
+            await relay.stop()
+        assert child._proc.returncode == 0 and not child.running
+
+    with asyncio.Runner(loop_factory=space["WindowsLikeLoop"]) as runner:
+        runner.run(scenario())
+
+
+def test_pipe_lines_are_whole_or_cut_at_the_limit():
+    """A line comes whole; one still unended at the limit comes in pieces
+    (memory stays bounded whatever the other end writes); the end of the
+    pipe gives what was left unended."""
+    import os
+
+    from console.sync.child import read_lines
+
+    r, w = os.pipe()
+    lines = read_lines(r, limit=10)
+    os.write(w, b'{"a":1}\n' + b"x" * 12)
+    assert next(lines) == b'{"a":1}\n'
+    assert next(lines) == b"x" * 10  # unended at the limit
+    os.write(w, b"y" * 13 + b"\n" + b"partial")
+    os.close(w)
+    assert list(lines) == [b"xx" + b"y" * 13 + b"\n", b"partial"]
+    os.close(r)

@@ -34,8 +34,11 @@ import contextlib
 import json
 import logging
 import os
+import queue
+import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,7 @@ START_TIMEOUT = 30.0
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before each restart of a dead engine
 NICENESS = 10
 STOP_TIMEOUT = 15.0
+MAX_LINE = 1 << 22  # the longest line of the pipe protocol, either way (a status is a few KiB)
 
 
 class EngineProcess:
@@ -77,7 +81,7 @@ class EngineProcess:
         self.peer_urls = list(peers)
         self.on_event = on_event
         self.port: int | None = None
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: _Child | None = None
         self._reader: asyncio.Task | None = None
         self._replies: dict[int, asyncio.Future] = {}
         self._next_id = 0
@@ -114,10 +118,7 @@ class EngineProcess:
 
     async def start(self) -> None:
         self._stopping = False
-        self._proc = await asyncio.create_subprocess_exec(
-            *self._argv(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, limit=1 << 22,
-        )
+        self._proc = await _Child.start(self._argv())
         self._said.clear()
         self._log_task = asyncio.get_running_loop().create_task(self._relay_log(self._proc))
         try:
@@ -139,7 +140,7 @@ class EngineProcess:
         self.failure = None
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
-    async def _relay_log(self, proc: asyncio.subprocess.Process) -> None:
+    async def _relay_log(self, proc: _Child) -> None:
         """The child's log lines, into this process's log (so they reach the
         same place as the window's own), the last few kept for messages."""
         while line := await proc.stderr.readline():
@@ -216,9 +217,8 @@ class EngineProcess:
     def _send(self, msg: dict) -> None:
         if not self.running:
             return
-        assert self._proc is not None and self._proc.stdin is not None
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            self._proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        assert self._proc is not None
+        self._proc.write(json.dumps(msg).encode() + b"\n")
 
     def notify(self) -> None:
         self._send({"cmd": "notify"})
@@ -254,8 +254,7 @@ class EngineProcess:
             return
         if proc.returncode is None:
             self._send({"cmd": "stop"})
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                proc.stdin.close()
+            proc.close_stdin()
             try:
                 await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
             except TimeoutError:
@@ -264,6 +263,120 @@ class EngineProcess:
                 await proc.wait()
         await asyncio.gather(*(t for t in (self._reader, self._log_task) if t is not None), return_exceptions=True)
 
+
+class _Child:
+    """A child process with its standard input, output and error as plain
+    blocking pipes, each served by a thread of its own that hands whole
+    lines to the event loop. Any event loop can host this (qasync's on
+    Windows cannot start asyncio subprocesses, nor can Windows' own loops
+    read an ordinary pipe); a child that stops reading cannot block the
+    loop either, as writing is a thread's too. The interface is what
+    EngineProcess uses of asyncio's Process."""
+
+    def __init__(self, popen: subprocess.Popen, loop: asyncio.AbstractEventLoop) -> None:
+        self._popen, self._loop = popen, loop
+        self.pid = popen.pid
+        self._exited: asyncio.Future[int] = loop.create_future()
+        self._orders: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.stdout, self.stderr = _Lines(loop, popen.stdout), _Lines(loop, popen.stderr)
+        for target, name in ((self._write_orders, "stdin"), (self._wait, "wait")):
+            threading.Thread(target=target, name=f"sync engine {self.pid} {name}", daemon=True).start()
+
+    @classmethod
+    async def start(cls, argv: list[str]) -> _Child:
+        # Its log in UTF-8 whatever the system's code page (Windows' is not).
+        env = {**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"}
+        popen = await asyncio.to_thread(subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, bufsize=0, env=env)
+        return cls(popen, asyncio.get_running_loop())
+
+    @property
+    def returncode(self) -> int | None:
+        return self._exited.result() if self._exited.done() else None
+
+    def write(self, data: bytes) -> None:
+        self._orders.put(data)
+
+    def close_stdin(self) -> None:
+        self._orders.put(None)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    def kill(self) -> None:
+        if not self._exited.done():
+            with contextlib.suppress(OSError):
+                self._popen.kill()
+
+    def _write_orders(self) -> None:
+        pipe = self._popen.stdin
+        try:
+            while (data := self._orders.get()) is not None:
+                view = memoryview(data)
+                while view:
+                    view = view[pipe.write(view):]
+        except (OSError, ValueError):
+            pass  # the child is gone: what was still to say goes nowhere
+        with contextlib.suppress(OSError):
+            pipe.close()
+
+    def _wait(self) -> None:
+        code = self._popen.wait()
+        _hand(self._loop, lambda: self._exited.done() or self._exited.set_result(code))
+
+
+class _Lines:
+    """One of the child's outputs, read by a thread, line by line."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, pipe) -> None:
+        self._lines: asyncio.Queue[bytes] = asyncio.Queue()
+        self._ended = False
+        threading.Thread(target=self._read, args=(loop, pipe), name="sync engine output", daemon=True).start()
+
+    async def readline(self) -> bytes:
+        """The next line, or b"" once the pipe has closed."""
+        if self._ended:
+            return b""
+        line = await self._lines.get()
+        self._ended = not line
+        return line
+
+    def _read(self, loop: asyncio.AbstractEventLoop, pipe) -> None:
+        for line in read_lines(pipe.fileno()):
+            _hand(loop, self._lines.put_nowait, line)
+        _hand(loop, self._lines.put_nowait, b"")
+        with contextlib.suppress(OSError):
+            pipe.close()
+
+
+def read_lines(fd: int, limit: int = MAX_LINE) -> Iterator[bytes]:
+    """The lines read from a file descriptor, blocking, until it ends; one
+    still unended at `limit` bytes comes in pieces of that size, so memory
+    stays bounded whatever the other end writes. Raw reads, so that a
+    thread blocked here holds no lock of Python's buffered files (which
+    would stop the interpreter at its exit)."""
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            if pending:
+                yield pending
+            return
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            yield line + b"\n"
+        while len(pending) >= limit:
+            yield pending[:limit]
+            pending = pending[limit:]
+
+
+def _hand(loop: asyncio.AbstractEventLoop, fn: Callable, *args: Any) -> None:
+    """Call `fn` on the loop's thread, from another; nothing once the loop is closed."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
 
 def _parse(line: bytes) -> dict | None:
     try:
@@ -296,8 +409,14 @@ async def _serve(args: argparse.Namespace) -> int:
     await engine.start()
     _write({"event": "ready", "port": engine.port, "console_id": engine.console_id})
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    orders: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def read_orders() -> None:  # a thread: Windows' event loops cannot read a pipe
+        for line in read_lines(sys.stdin.fileno()):
+            _hand(loop, orders.put_nowait, line)
+        _hand(loop, orders.put_nowait, b"")
+
+    threading.Thread(target=read_orders, name="orders", daemon=True).start()
     tasks: set[asyncio.Task] = set()
 
     async def reply(n: Any) -> None:
@@ -309,7 +428,7 @@ async def _serve(args: argparse.Namespace) -> int:
         _write({"reply": n, "status": status})
 
     try:
-        while line := await reader.readline():
+        while line := await orders.get():
             msg = _parse(line)
             cmd = msg.get("cmd") if msg else None
             try:
