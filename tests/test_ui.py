@@ -2236,6 +2236,9 @@ def test_peers_dialog_says_how_each_connected_console_takes_this_ones_changes(wi
         "wss://pw.example:8765   not connected",
         "wss://eoc:1   connected (EOC)   (this time only: not remembered)",
         "wss://x:1   connected (x)   (this time only: not remembered)"]
+    # A long reason is wrapped, to be read whole, and each line is its own tooltip, as is each state.
+    assert dialog.dials.wordWrap() and dialog.dials.item(0).toolTip() == dialog.dials.item(0).text()
+    assert dialog.table.item(3, 3).toolTip() == "connecting: unreachable: no route to that host"
     # Opened again, it says the same at once, not "—" until the next status (a second later).
     again = PeersDialog(window.bridge, window)
     assert {again.table.item(r, 0).text(): again.table.item(r, 3).text() for r in range(4)} == states

@@ -1467,7 +1467,11 @@ class PeersDialog(QDialog):
         # line this time. Picking one puts it above, to disconnect.
         self.dials = QListWidget()
         self.dials.setObjectName("dialList")
-        self.dials.setMaximumHeight(90)
+        self.dials.setMaximumHeight(120)
+        # Why an address does not connect can be long: wrapped, to be read
+        # whole, not scrolled to.
+        self.dials.setWordWrap(True)
+        self.dials.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.dials.currentItemChanged.connect(
             lambda item, _previous: item is not None and self.url.setText(item.data(Qt.ItemDataRole.UserRole)))
         self.dials_box = QWidget()
@@ -1573,6 +1577,7 @@ class PeersDialog(QDialog):
             item = QListWidgetItem(f"{url}   {how}" + ("" if url in remembered else "   (this time only: not "
                                                                                      "remembered)"))
             item.setData(Qt.ItemDataRole.UserRole, url)
+            item.setToolTip(item.text())
             self.dials.addItem(item)
             if url == picked:
                 self.dials.setCurrentItem(item)
@@ -1603,6 +1608,7 @@ class PeersDialog(QDialog):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, peer["console_id"])
+                item.setToolTip(text)  # a state with its reason can be longer than the column
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
 
