@@ -2309,6 +2309,14 @@ def test_status_bar_says_where_this_console_only_reads(window):
     assert window.peers_label.toolTip().splitlines()[2] == "Fire: connected, 10.0.4.2:5000"
     window.on_sync_status({**status, "peers": many[:6]})
     assert window.peers_label.text() == "6 connected: Fire (2), EMS, EOC, State DOT, Public Works"
+    # Another address dialled answers, but not as a console: "not syncing", and why in the tooltip.
+    wrong = {**peer, "observer": False, "agency": "", "state": "refused", "direction": "dial",
+             "address": "wss://10.0.4.9:8765", "console_id": None,
+             "last_error": "answered HTTP 404, not as a console: is that the right address and port?"}
+    window.on_sync_status({**status, "peers": [*many[:2], wrong]})
+    assert window.peers_label.text() == "2 connected: Fire, EMS; 1 not syncing (hover for why)"
+    assert window.peers_label.toolTip().splitlines()[2] == (
+        "?: refused, wss://10.0.4.9:8765 (answered HTTP 404, not as a console: is that the right address and port?)")
     # This console's changes refused there (its clock a day ahead, say): the banner says why.
     mine = window.store.replica_id
     refusal = {"origin": mine, "seq": 7, "reason": "timestamp … is 24h ahead of the receiving console's clock"}

@@ -1788,12 +1788,14 @@ class MainWindow(QMainWindow):
                  for p in connected]
         if connected:
             self.peers_label.setText(f"{len(connected)} connected: {_few(names)}"
-                                     + (f"; {len(refused)} refusing" if refused else ""))
+                                     + (f"; {len(refused)} not syncing (hover for why)" if refused else ""))
         elif status.get("listening"):
             self.peers_label.setText(f"Listening on port {status['listening']}; no console connected")
         else:
             self.peers_label.setText("No peer connected")
-        self.peers_label.setToolTip("\n".join(f"{p['agency'] or '?'}: {p['state']}, {p['address']}" for p in peers))
+        self.peers_label.setToolTip("\n".join(
+            f"{p['agency'] or '?'}: {p['state']}, {p['address']}"
+            + (f" ({p['last_error']})" if p["state"] != "connected" and p.get("last_error") else "") for p in peers))
         offline = not connected and (self._switched_off or any(p["direction"] == "dial" for p in peers))
         if not offline:
             self._offline_since = None
