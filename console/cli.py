@@ -702,17 +702,16 @@ def _run_sync(args) -> int:
     """relay and sync: run the engine until stopped (or, with --once, done)."""
     import asyncio
 
-    from console.sync.transport import Engine, SyncError, check_url, wss_url
+    from console.sync.transport import Engine, SyncError, peer_url, wss_url
 
     path = args.db or default_db_path()
     if not path.exists():
         raise StoreError(f"{path}: no such database")
     if args.command == "sync":
-        for url in args.peer:
-            try:
-                check_url(url)
-            except SyncError as exc:
-                raise UsageError(f"{PROG} sync: {exc}") from None
+        try:
+            args.peer = [peer_url(url) for url in args.peer]
+        except SyncError as exc:
+            raise UsageError(f"{PROG} sync: {exc}") from None
     listen = args.listen
     backing_up = args.backup_to is not None
     if backing_up and getattr(args, "once", False):
@@ -1040,13 +1039,12 @@ def _open_window(args) -> int:
         with Store(args.db, operator=args.operator, agency=args.agency) as store:
             if not store.counts()["units"]:
                 seed.seed_demo(store)
-    from console.sync.transport import SyncError, check_url
+    from console.sync.transport import SyncError, peer_url
 
-    for url in args.peer or ():
-        try:
-            check_url(url)
-        except SyncError as exc:
-            raise UsageError(f"{PROG}: {exc}") from None
+    try:
+        args.peer = [peer_url(url) for url in args.peer or ()]
+    except SyncError as exc:
+        raise UsageError(f"{PROG}: {exc}") from None
     try:
         from console.ui import app
     except ImportError as exc:

@@ -742,6 +742,7 @@ def test_a_real_process_given_bytes_that_are_not_utf8(tmp_path):
         (["sync", "--peer", "wss://a..b:8765", "--once"], "is not a peer address"),
         (["relay", "--listen", "eoc example:8765"], "is not HOST:PORT"),
         (["sync", "--peer", "wss://eoc example:8765", "--once"], "is not a peer address"),
+        (["sync", "--peer", "ws://eoc:8765", "--once"], "consoles connect only over TLS"),
     ],
 )
 def test_host_names_dns_cannot_carry_are_usage_errors(demo, capsys, argv, message):

@@ -497,6 +497,28 @@ def test_client_refuses_a_server_it_does_not_trust(consoles):
     arun(main())
 
 
+@pytest.mark.parametrize("typed, url", [
+    ("10.0.4.2:8765", "wss://10.0.4.2:8765"),  # as an address is read out
+    ("  wss://eoc.example:8765/ ", "wss://eoc.example:8765"),
+    ("WSS://EOC:8765", "wss://EOC:8765"),
+    ("[fd00::2]:8765", "wss://[fd00::2]:8765"),
+    ("ws://eoc:8765", "consoles connect only over TLS, so the address is wss://HOST:PORT, not ws://"),
+    ("eoc", "'eoc' is not a peer address (use wss://HOST:PORT)"),
+    ("https://eoc:443", "'https://eoc:443' is not a peer address (use wss://HOST:PORT)"),
+    ("eoc example:8765", "'eoc example:8765' is not a peer address (use wss://HOST:PORT)"),
+    ("", "'' is not a peer address (use wss://HOST:PORT)"),
+])
+def test_a_peer_address_is_taken_as_people_type_it(typed, url):
+    from console.sync.transport import peer_url
+
+    if url.startswith("wss://"):
+        assert peer_url(typed) == url
+    else:
+        with pytest.raises(SyncError) as refused:
+            peer_url(typed)
+        assert str(refused.value).endswith(url)
+
+
 def test_a_console_taken_off_the_trust_list_is_cut_off_at_once(consoles):
     """`crisis-console untrust` (another process, another connection) while a
     console is connected and idle: its live session is closed within a

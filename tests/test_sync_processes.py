@@ -27,9 +27,9 @@ def relay(db, port=0):
     raise AssertionError("the relay did not start: " + proc.stderr.read())
 
 
-def sync_once(db, port, timeout=120):
+def sync_once(db, port, timeout=120, *, peer="wss://127.0.0.1:{port}"):
     return subprocess.run(
-        [sys.executable, "-m", "console", "sync", "--db", str(db), "--peer", f"wss://127.0.0.1:{port}", "--once"],
+        [sys.executable, "-m", "console", "sync", "--db", str(db), "--peer", peer.format(port=port), "--once"],
         capture_output=True, text=True, timeout=timeout,
     )
 
@@ -107,7 +107,9 @@ def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
         done = sync_once(stranger.path, port)
         assert done.returncode == 1 and f"{stranger.console_id} is not on the trust list of console" in done.stderr
         assert "Traceback" not in done.stderr
-        assert sync_once(a.path, port).returncode == 0
+        done = sync_once(a.path, port, peer="127.0.0.1:{port}")  # the address as read out, without wss://
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"synced with wss://127.0.0.1:{port} (") and "received 2" in done.stdout
         # An observer there: it reads, says that its own changes stay, and exits 0.
         done = sync_once(watcher.path, port)
         assert done.returncode == 0, done.stderr

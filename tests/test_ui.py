@@ -4007,9 +4007,9 @@ def test_a_window_opened_without_sync_connects_from_the_peers_dialog_and_remembe
             dialog.connect_peer()
             assert "is not a peer address" in dialog.error.text() and bridge.engine is None
             url = f"wss://127.0.0.1:{relay.port}"
-            dialog.url.setText(url)
+            dialog.url.setText(f" 127.0.0.1:{relay.port} ")  # as its operator reads it out
             dialog.connect_peer()
-            assert store.dial_list() == [url] and dialog.error.text() == ""
+            assert store.dial_list() == [url] and dialog.error.text() == "" and dialog.url.text() == url
             engine = bridge.engine
             assert engine is not None  # made at once, started in the background: a second Connect reuses it
             await until(lambda: "Evacuate Elm St" in board_values(w, "tasks", "title"), what="the relay's task")

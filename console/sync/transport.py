@@ -1232,3 +1232,23 @@ def check_url(url: str) -> None:
         ok = False
     if not ok:
         raise SyncError(f"{url!r} is not a peer address (use wss://HOST:PORT)")
+
+
+def peer_url(text: str) -> str:
+    """A peer address as a person types it, made wss://HOST:PORT: the
+    scheme may be left out ("10.0.4.2:8765", "[fd00::2]:8765", as an
+    address is read out), and spaces around it and a closing slash go.
+    Anything else is refused (SyncError) as check_url refuses it; plain
+    ws:// saying that consoles speak only TLS."""
+    typed = text.strip()
+    scheme, sep, rest = typed.partition("://")
+    url = f"{scheme.lower()}://{rest}" if sep else f"wss://{typed}"
+    if url.startswith("ws://"):
+        raise SyncError(f"{typed!r}: consoles connect only over TLS, so the address is wss://HOST:PORT, not ws://")
+    if url.endswith("/") and urlparse(url).path == "/":
+        url = url[:-1]
+    try:
+        check_url(url)
+    except SyncError:
+        raise SyncError(f"{typed!r} is not a peer address (use wss://HOST:PORT)") from None
+    return url

@@ -3,6 +3,7 @@ automatic backups."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections import Counter
@@ -1650,18 +1651,18 @@ class PeersDialog(QDialog):
 
     def connect_peer(self) -> None:
         """Connect to the address typed, now and whenever this window opens."""
-        from console.sync.transport import SyncError, check_url
+        from console.sync.transport import SyncError, peer_url
 
-        url = self.url.text().strip()
         if not self.bridge.can_sync:
             self.error.setText("Sync cannot run in this window (start it with --peer or --listen).")
             return
         try:
-            check_url(url)
+            url = peer_url(self.url.text())  # "10.0.4.2:8765", as read out, is wss://10.0.4.2:8765
             self.bridge.store.remember_dial(url)
         except (SyncError, StoreError) as exc:
             self.error.setText(str(exc))
             return
+        self.url.setText(url)
         self.bridge.connect_to(url)
         self.error.clear()
         self._fill_dials()
@@ -1669,10 +1670,14 @@ class PeersDialog(QDialog):
     def disconnect_peer(self) -> None:
         """Disconnect from the address typed (or picked in the list), and
         no longer connect to it when this window opens."""
+        from console.sync.transport import SyncError, peer_url
+
         url = self.url.text().strip()
         if not url:
             self.error.setText("Pick an address in the list, or type it, to disconnect from it.")
             return
+        with contextlib.suppress(SyncError):  # typed as it was connected to: "10.0.4.2:8765"
+            url = peer_url(url)
         if self.bridge.engine is not None:
             self.bridge.engine.remove_peer(url)
         try:
