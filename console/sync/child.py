@@ -287,7 +287,9 @@ class _Child:
         # Its log in UTF-8 whatever the system's code page (Windows' is not).
         env = {**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"}
         popen = await asyncio.to_thread(subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, bufsize=0, env=env)
+                                        stderr=subprocess.PIPE, bufsize=0, env=env,
+                                        # on Windows, no console window of its own beside the window
+                                        creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
         return cls(popen, asyncio.get_running_loop())
 
     @property
