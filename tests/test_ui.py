@@ -1504,24 +1504,39 @@ def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch)
 
 
 DEMO_DRIVER = """
-import json, sys
+import json, sys, time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from console.ui import app as console_app
 from console.ui.window import MainWindow
-seen = {}
+seen = {"step": "caught up"}
+def notes(w):
+    return [e.text for e in w.store.journal(limit=50)]
 def check():
     windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
     counts = [w.filters["units"].rowCount() for w in windows]
     seen["titles"] = sorted(w.windowTitle() for w in windows)
     seen["switches"] = [w.findChild(object, "offlineSwitch") is not None for w in windows]
     seen["counts"] = counts
+    seen["engines"] = sorted(type(w.bridge.engine).__name__ for w in windows)
     if len(windows) == 2 and counts == [40, 40]:
-        for w in windows:
-            w.close()
-    else:
-        timer.start()
+        fire, police = sorted(windows, key=lambda w: "Fire" not in w.windowTitle())
+        switch = fire.findChild(object, "offlineSwitch")
+        if seen["step"] == "caught up" and police.peers_label.text().startswith("1 connected"):
+            switch.setChecked(True)  # Fire cut off: its note stays with it
+            fire.bridge.note("written while offline")
+            seen["step"], seen["cut at"] = "offline", time.monotonic()
+        elif seen["step"] == "offline" and time.monotonic() - seen["cut at"] > 2:
+            seen["arrived while offline"] = "written while offline" in notes(police)
+            switch.setChecked(False)
+            seen["step"] = "back"
+        elif seen["step"] == "back" and "written while offline" in notes(police):
+            seen["step"] = "arrived"
+            for w in windows:
+                w.close()
+            return
+    timer.start()
 timer = QTimer(); timer.setInterval(200); timer.setSingleShot(True); timer.timeout.connect(check); timer.start()
 class Args:
     demo_dir = sys.argv[1]
@@ -1545,6 +1560,9 @@ def test_demo_opens_two_agencies_consoles_that_sync(tmp_path):
     assert [t.split(" — ")[-1] for t in seen["titles"]] == ["City Police console (demo)",
                                                            "County Fire console (demo)"]
     assert seen["switches"] == [True, True]
+    assert seen["engines"] == ["EngineProcess", "EngineProcess"]  # each sync in a process of its own, as a window's
+    # Fire's Offline switch kept its note from City Police until switched back.
+    assert seen["step"] == "arrived" and seen["arrived while offline"] is False
     for name in ("fire", "police"):
         with Store(tmp_path / "demo" / f"{name}.db") as s:
             assert s.counts()["units"] == 40

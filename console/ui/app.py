@@ -165,10 +165,13 @@ def at_console(store, operator: str | None) -> str | None:
 
 
 def demo_main(args) -> int:
-    """Two consoles of two agencies in one process, each in its own window,
-    syncing through a local relay that holds the demo scenario; each window
-    has an Offline switch. A newcomer sees a partition, edits on both sides,
-    reconnection and reconciliation within a minute."""
+    """Two consoles of two agencies, each in its own window, syncing
+    through a local relay that holds the demo scenario; each window has an
+    Offline switch. A newcomer sees a partition, edits on both sides,
+    reconnection and reconciliation within a minute. The windows are one
+    process; each sync engine, the relay's too, is a child process of it,
+    as a real window's is (so nothing of the network runs on the window's
+    event loop, here as there)."""
     import tempfile
 
     import qasync
@@ -176,7 +179,7 @@ def demo_main(args) -> int:
     from console import seed
     from console.store import Store
     from console.sync import identity
-    from console.sync.transport import Engine
+    from console.sync.child import EngineProcess
     from console.ui.bridge import Bridge
     from console.ui.window import MainWindow
 
@@ -198,7 +201,7 @@ def demo_main(args) -> int:
             for other, agency in names.items():
                 if other != name:
                     s.trust(ids[other], agency)
-    relay = Engine(folder / "relay.db", listen=("127.0.0.1", 0))
+    relay = EngineProcess(folder / "relay.db", listen=("127.0.0.1", 0))
     stores, windows, engines = [], [], []
 
     async def run() -> None:
@@ -206,9 +209,7 @@ def demo_main(args) -> int:
         url = f"wss://127.0.0.1:{relay.port}"
         for i, name in enumerate(("fire", "police")):
             store = Store(folder / f"{name}.db", operator=f"{names[name]} desk")
-            # The demo's data is small: its engines run in this process, on
-            # this loop, so the whole demo is one process.
-            engine = Engine(store.path, operator=f"{names[name]} desk", peers=[url])
+            engine = EngineProcess(store.path, operator=f"{names[name]} desk", peers=[url])
             # Its own window settings, in the demo's folder: the demo's
             # layout is not the one the real console opens with next time.
             settings = QSettings(str(folder / f"{name}.ini"), QSettings.Format.IniFormat)
