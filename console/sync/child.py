@@ -380,6 +380,7 @@ def _hand(loop: asyncio.AbstractEventLoop, fn: Callable, *args: Any) -> None:
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(fn, *args)
 
+
 def _parse(line: bytes) -> dict | None:
     try:
         msg = json.loads(line)
