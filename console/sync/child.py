@@ -288,8 +288,10 @@ class _Child:
         env = {**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"}
         popen = await asyncio.to_thread(subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, bufsize=0, env=env,
-                                        # on Windows, no console window of its own beside the window
-                                        creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+                                        # On Windows: no console window of its own beside the window,
+                                        # and the lower priority os.nice gives it elsewhere (see main).
+                                        creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0)
+                                        | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0))
         return cls(popen, asyncio.get_running_loop())
 
     @property
@@ -470,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     # Sync is background work: at a lower priority, a busy catch-up leaves
     # the processor to the window whenever the window has something to do.
+    # (Windows has no os.nice: the window starts it below normal priority.)
     with contextlib.suppress(AttributeError, OSError):
         os.nice(NICENESS)
     logging.basicConfig(level=logging.DEBUG if args.v else logging.INFO, stream=sys.stderr,
