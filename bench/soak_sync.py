@@ -344,7 +344,8 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
     await asyncio.sleep(3)  # the first catch-up
     seconds = minutes * 60
     writers = [subprocess.Popen([sys.executable, __file__, "_write", str(db), db.stem, str(seconds), str(i)],
-                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                                stdout=subprocess.PIPE, stderr=(tmp / f"writer-{i}.err").open("w"), text=True,
+                                cwd=ROOT)
                for i, (db, _) in enumerate([*consoles, relay_c])]
     print(f"{'t (s)':>6} {'relay MiB':>9} {'fds':>4}  {'sync processes MiB':>20} {'fds':>12}  "
           "connections (turned away, cut)")
@@ -375,7 +376,12 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
               f"{sample[3]!s:>12}  {counts['connections']} ({counts['turned away']}, {counts['cut']})"
               + (f"  window {sample[4]} MiB, stall {sample[5]} ms (busy {sample[6]})" if window else ""),
               flush=True)
-    ops = [json.loads(w.stdout.read().strip().splitlines()[-1]) for w in writers]
+    said = [w.stdout.read().strip().splitlines() for w in writers]
+    for i, (w, lines) in enumerate(zip(writers, said, strict=True)):
+        if w.returncode or not lines:  # a writer died: what it said, not a traceback of this script's
+            why = (tmp / f"writer-{i}.err").read_text().strip()
+            raise SystemExit(f"writer {i} failed (exit status {w.returncode}):\n{why[-3000:]}")
+    ops = [json.loads(lines[-1]) for lines in said]
     # Heal: the consoles reconnect straight to the relay.
     proxy.close()
     if window:
