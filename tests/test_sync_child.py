@@ -14,6 +14,20 @@ from console.sync.transport import Engine, SyncError
 pytestmark = pytest.mark.timeout(120)
 
 
+async def a_window_edit_reaches(relay_c, mine, child):
+    """A unit added by the window (its own connection to the database),
+    then notify: it reaches the relay through the engine process."""
+    with mine.open() as s:
+        s.add("units", {"callsign": "M-7", "agency": "EMS", "kind": "Medic"})
+    child.notify()
+
+    def relay_has_it():
+        with relay_c.open() as s:
+            return "M-7" in {u.callsign for u in s.list("units")}
+
+    await until(relay_has_it, what="the window's edit to reach the relay")
+
+
 def test_child_engine_syncs_reports_and_stops(consoles):
     relay_c, mine = consoles("relay", "mine")
     with relay_c.open() as s:
@@ -36,15 +50,7 @@ def test_child_engine_syncs_reports_and_stops(consoles):
             assert status["console_id"] == mine.console_id
             assert [p["state"] for p in status["peers"]] == ["connected"]
             # A commit by the window (another connection) goes out on notify.
-            with mine.open() as s:
-                s.add("units", {"callsign": "M-7", "agency": "EMS", "kind": "Medic"})
-            child.notify()
-
-            def relay_has_it():
-                with relay_c.open() as s:
-                    return "M-7" in {u.callsign for u in s.list("units")}
-
-            await until(relay_has_it, what="the window's edit to reach the relay")
+            await a_window_edit_reaches(relay_c, mine, child)
             # Taking the peer away closes its link; giving it back reconnects.
             child.remove_peer(url)
             for _ in range(100):
@@ -327,14 +333,7 @@ def test_the_engine_process_runs_under_event_loops_that_refuse_what_windows_ones
             await until(lambda: "changes" in events, what="a changes event")
             with mine.open() as s:
                 assert [u.callsign for u in s.list("units")] == ["E-1"]
-                s.add("units", {"callsign": "M-7", "agency": "EMS", "kind": "Medic"})
-            child.notify()
-
-            def relay_has_it():
-                with relay_c.open() as s:
-                    return "M-7" in {u.callsign for u in s.list("units")}
-
-            await until(relay_has_it, what="the window's edit to reach the relay")
+            await a_window_edit_reaches(relay_c, mine, child)
             assert [p["state"] for p in (await child.status())["peers"]] == ["connected"]
         finally:
             await child.stop()
