@@ -896,6 +896,12 @@ class Store:
         return sorted(set(model.spellings(counts).values()))
 
     @_guard
+    def task_titles(self) -> dict[str, str]:
+        """{task id: title} of every task, deleted ones too (a unit may be
+        on one still): what a board of units shows of their tasks."""
+        return dict(self._conn.execute("SELECT id, title FROM tasks WHERE created_hlc IS NOT NULL"))
+
+    @_guard
     def assignments(self) -> dict[str, tuple[str, ...]]:
         """{task id: callsigns of the live units on it}."""
         assigned: dict[str, list[str]] = defaultdict(list)

@@ -40,6 +40,16 @@ def test_add_and_read_back_every_table(make_store):
     assert s.counts() == {"units": 1, "tasks": 1, "resources": 1, "journal": 4}
 
 
+def test_task_titles_name_deleted_tasks_too(make_store):
+    """What a board of units shows of their tasks: a unit may still be on a
+    task deleted at a console that had not seen it put there."""
+    s = make_store()
+    kept, gone = task(s, "Levee"), task(s, "Underpass")
+    s.delete("tasks", gone)
+    s.update("tasks", kept, {"title": "Levee, north end"})
+    assert s.task_titles() == {kept: "Levee, north end", gone: "Underpass"}
+
+
 def test_a_rows_journal_is_its_own_even_when_row_ids_share_an_index_key(make_store, monkeypatch):
     """journal_about holds a hash of the row id; rows whose hashes collide
     (here: all of them) still see only their own entries."""

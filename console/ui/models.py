@@ -228,7 +228,8 @@ class RecordsModel(QAbstractTableModel):
     # The rows' counts by agency and status changed (units and tasks only).
     tally_changed = Signal()
 
-    def __init__(self, table: str, store: Store, parent=None, *, scheduler: Scheduler | None = None) -> None:
+    def __init__(self, table: str, store: Store, parent=None, *, scheduler: Scheduler | None = None,
+                 sort: tuple[int, Qt.SortOrder] = (0, Qt.SortOrder.AscendingOrder)) -> None:
         super().__init__(parent)
         self.scheduler = scheduler or Scheduler(self)
         self.table = table
@@ -238,8 +239,11 @@ class RecordsModel(QAbstractTableModel):
         self.records: list = []  # kept in sort order
         self.keys: list = []  # the records' sort keys, parallel to records
         self.key_of: dict[str, tuple] = {}  # row id -> its current sort key
-        self.sort_column = 0
-        self.sort_order = Qt.SortOrder.AscendingOrder
+        # The order the rows are loaded in (a window gives the order its
+        # board was left in, so that they are sorted once, not twice).
+        if not 0 <= sort[0] < len(self.columns):
+            sort = (0, Qt.SortOrder.AscendingOrder)
+        self.sort_column, self.sort_order = sort
         self.task_titles: dict[str, str] = {}
         self._pending: set[str] = set()
         # For a tasks board: called with (unit ids, task id) when units are
@@ -300,6 +304,17 @@ class RecordsModel(QAbstractTableModel):
         self.key_of = {r.id: k for k, r in pairs}
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        # Already in that order (rows arriving land in place): nothing to
+        # do. A window opening asks for its boards' order several times
+        # over (the view's sorting switched on, then its header restored),
+        # and 20,000 rows sorted again and refiltered by the proxy each time
+        # were a third of the launch.
+        if (column, order) != (self.sort_column, self.sort_order):
+            self._resort(column, order)
+
+    def _resort(self, column: int, order: Qt.SortOrder) -> None:
+        """Sort the rows by `column` again, even when that is the order
+        they are in: a sort key of theirs changed (a task's units)."""
         if not 0 <= column < len(self.columns):
             return
         self.layoutAboutToBeChanged.emit()
@@ -318,7 +333,7 @@ class RecordsModel(QAbstractTableModel):
 
     def _load_titles(self) -> None:
         if self.table == "units":
-            self.task_titles = {t.id: t.title for t in self.store.list("tasks", deleted=True)}
+            self.task_titles = self.store.task_titles()
 
     def refresh(self, ids: Iterable[str]) -> None:
         """Queue rows that changed; they are folded in shortly, in slices."""
@@ -426,7 +441,7 @@ class RecordsModel(QAbstractTableModel):
         if self._assign_queue:
             return True
         if self.sort_column == col:
-            self.sort(self.sort_column, self.sort_order)
+            self._resort(self.sort_column, self.sort_order)
         self.tally_changed.emit()  # which tasks have no unit may have changed
         return False
 
@@ -444,6 +459,9 @@ class RecordsModel(QAbstractTableModel):
         # Only the rows showing a retitled task: a signal over the whole
         # column would make the filter proxy re-check every row.
         col = [k for k, _ in self.columns].index("task")
+        if self.sort_column == col:  # sorted by those titles: in order again
+            self._resort(self.sort_column, self.sort_order)
+            return
         for at, rec in enumerate(self.records):
             if rec.task_id in retitled:
                 self.dataChanged.emit(self.index(at, col), self.index(at, col))

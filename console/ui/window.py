@@ -122,6 +122,26 @@ class MainWindow(QMainWindow):
 
     def __init__(self, bridge, *, settings: QSettings | None = None) -> None:
         super().__init__()
+        # Reading the boards makes objects by the hundred thousand, and the
+        # collector would go through all of them in full passes of its own,
+        # finding nothing to free: at 20,000 units and 20,000 tasks, four
+        # such passes took 0.3 s of the window's 1.2 s to open. It waits
+        # until the window is built; everything made so far is then kept
+        # out of its passes (the boards' rows live as long as the window),
+        # and so are rows read later, after each refresh slice (Scheduler).
+        # Frozen objects are never collected, so once in a while, when the
+        # boards are idle, everything is thawed and collected in one full
+        # pass (tens of milliseconds), and frozen again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(bridge, settings)
+            gc.freeze()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build(self, bridge, settings: QSettings | None) -> None:
         self.bridge = bridge
         self.store = bridge.store
         self.settings = settings or QSettings("crisis-console", "console")
@@ -206,14 +226,16 @@ class MainWindow(QMainWindow):
         self.scheduler = Scheduler(self)
         bridge.scheduler = self.scheduler
         for table in BOARDS:
-            m = RecordsModel(table, self.store, self, scheduler=self.scheduler)
+            m = RecordsModel(table, self.store, self, scheduler=self.scheduler, sort=self._saved_sort(table))
             f = BoardFilter(self)
             f.setSourceModel(m)
             v = QTableView()
             v.setObjectName(f"{table}Board")
             v.setModel(f)
+            # The order the board was loaded in: sorting switched on asks
+            # for it, and finds it done (see RecordsModel.sort).
+            v.horizontalHeader().setSortIndicator(m.sort_column, m.sort_order)
             v.setSortingEnabled(True)
-            v.sortByColumn(0, Qt.SortOrder.AscendingOrder)
             v.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
             v.setAlternatingRowColors(True)
             v.verticalHeader().hide()
@@ -335,16 +357,7 @@ class MainWindow(QMainWindow):
         self._listening = True
         self.on_sync_status(None)
         self._restore_layout()
-        # The boards' rows live as long as the window: keep them out of the
-        # collector's full passes, which would otherwise scan every one (a
-        # 70 ms freeze with 20k rows, several times during a catch-up).
-        # Rows read later are frozen after each refresh slice (Scheduler).
-        gc.collect()
-        gc.freeze()
-        # Frozen objects are never collected, so once in a while, when the
-        # boards are idle, everything is thawed and collected in one full
-        # pass (tens of milliseconds), and frozen again.
-        self._gc_timer = QTimer(self)
+        self._gc_timer = QTimer(self)  # (see __init__)
         self._gc_timer.setInterval(GC_IDLE_INTERVAL_MS)
         self._gc_timer.timeout.connect(self._collect_when_idle)
         self._gc_timer.start()
@@ -495,6 +508,18 @@ class MainWindow(QMainWindow):
                     view.setColumnWidth(col, round(view.columnWidth(col) * scale / old))
         self.settings.setValue("view/text_scale", scale)
 
+    def _saved_sort(self, table: str) -> tuple[int, Qt.SortOrder]:
+        """The column a board was sorted by when the window last closed, and
+        which way (also in its header's saved state, restored later): its
+        rows are loaded in that order. Column 0 ascending if none is saved,
+        or what is saved is not such a pair."""
+        orders = {o.value: o for o in Qt.SortOrder}
+        try:
+            column, order = (int(x) for x in str(self.settings.value(f"boards/{table}/sort", "")).split())
+        except ValueError:
+            return 0, Qt.SortOrder.AscendingOrder
+        return (column, orders[order]) if column >= 0 and order in orders else (0, Qt.SortOrder.AscendingOrder)
+
     def _restore_layout(self) -> None:
         # The text size first: the column widths were saved at that size.
         try:
@@ -601,6 +626,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         for table, view in self.views.items():
             self.settings.setValue(f"boards/{table}/columns", view.horizontalHeader().saveState())
+            m = self.models[table]
+            self.settings.setValue(f"boards/{table}/sort", f"{m.sort_column} {m.sort_order.value}")
         # A closed window no longer refreshes: its timers and the bridge's
         # signals would otherwise reach a store that may be closed next.
         for timer in (self._conflicts_timer, self._agencies_timer, self._assign_timer, self._tick, self._gc_timer,
