@@ -43,7 +43,9 @@ laptop losing power would), at a random point of its work, and started again
 Every 10 s it prints each process's resident memory and open file
 descriptors, which must stay flat. When the writers stop, the consoles
 reconnect without the proxy, and every database must end with the same rows,
-heads, conflicts and log. Prints figures; nothing is asserted.
+heads, conflicts and log. Then every conflict left open is reconciled on the
+relay's database, one after another, by keeping a side, as a person would:
+none may be refused on every side. Prints figures; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -428,6 +430,37 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
           f"task and {sum(o['stock_merged'] for o in ops)} stock merges meanwhile); "
           f"every writer's changes held up to its last with no gap: {'yes' if whole else 'NO'}"
           if converged else f"converged  NO after {took:.0f} s: logs in {tmp}")
+    if converged:
+        print(f"reconcile  {reconcile_all(relay_c[0])}")
+
+
+def reconcile_all(db: Path) -> str:
+    """Every conflict left open reconciled, one after another, as a person
+    would, by keeping a side (the first the console takes; keeping the
+    edits a delete did not see restores the row, and may open its fields'
+    conflicts again): none may be refused on every side."""
+    done, stuck, refusals = 0, [], 0
+    with Store(db, operator="soak") as s:
+        for _ in range(10_000):
+            left = [c for c in s.conflicts() if c.id not in {c.id for c, _ in stuck}]
+            if not left:
+                break
+            c, refused = left[0], []
+            for keep in range(1, len(c.candidates) + 1):
+                try:
+                    s.resolve(c.id, keep=keep)
+                    done += 1
+                    break
+                except ValidationError as exc:
+                    refused.append(str(exc))
+            else:
+                stuck.append((c, refused))
+            refusals += len(refused)
+    said = f"{done} open conflict(s) reconciled one by one, keeping a side ({refusals} side(s) refused on the way)"
+    if not stuck:
+        return f"{said}; none left that no side can settle: yes"
+    return (f"{said}; NO: {len(stuck)} could not be, e.g. {stuck[0][0].table} {stuck[0][0].row_label} "
+            f"{stuck[0][0].field} ({stuck[0][0].kind}): {'; '.join(stuck[0][1])}")
 
 
 def backup_figures(folder: Path, seen: set[str], final: dict | None) -> str:

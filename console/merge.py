@@ -118,6 +118,11 @@ def field_conflict(table: str, row: str, field: str, heads: Sequence[Head]) -> C
     return Conflict(conflict_id(table, row, field, heads), table, row, field, "field", cands)
 
 
+# The fields that still mean something once their row is deleted: whether
+# it is, and a stock item merged away's item that counts its stock.
+FIELDS_OF_THE_DELETED = frozenset({"deleted", "merged_into"})
+
+
 def delete_conflict(
     table: str, row: str, heads: Mapping[str, Sequence[Head]]
 ) -> Conflict | None:
@@ -132,7 +137,7 @@ def delete_conflict(
     unseen = [
         (field, h)
         for field, hs in heads.items()
-        if field != "deleted"
+        if field not in FIELDS_OF_THE_DELETED  # (a stock item's merged_into is no edit against its delete)
         for h in hs
         if h.id not in seen
     ]
@@ -146,11 +151,22 @@ def delete_conflict(
 
 
 def row_conflicts(table: str, row: str, heads: Mapping[str, Sequence[Head]]) -> list[Conflict]:
-    """Every open conflict of one row, given the heads of all its fields."""
+    """Every open conflict of one row, given the heads of all its fields.
+
+    A row deleted (its delete the last writer) has no conflicts on the
+    fields it shows on a board: it is on none, and a delete made knowingly,
+    after the collision, is a decision about the whole row. Those
+    collisions are kept in the heads all the same, and open again if the
+    row is restored. Edits a delete did not see are its own conflict
+    (delete_conflict); a delete against a restore, and two merges of a
+    stock item into different ones, stay conflicts (FIELDS_OF_THE_DELETED)."""
+    deletes = heads.get("deleted", ())
+    gone = bool(deletes) and winner(deletes).value == "true"
     found = [
         c
         for field, hs in sorted(heads.items())
-        if (c := field_conflict(table, row, field, hs)) is not None
+        if not (gone and field not in FIELDS_OF_THE_DELETED)
+        and (c := field_conflict(table, row, field, hs)) is not None
     ]
     if (d := delete_conflict(table, row, heads)) is not None:
         found.append(d)

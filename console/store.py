@@ -49,6 +49,12 @@ from console.model import ValidationError, counter_units
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 6
+# The merge rules' edition as to which collisions are open conflicts (see
+# merge.row_conflicts). The conflicts kept in a database are found again
+# when it is opened by code of another edition: 2, a deleted row's fields
+# have none, but for those of FIELDS_OF_THE_DELETED, and a stock item's
+# merged_into is no edit against its delete (merge.row_conflicts).
+CONFLICT_RULES = "2"
 APPLICATION_ID = 0x43524953  # "CRIS": marks the file as ours
 CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit
 DEFAULT_BATCH = 1000
@@ -532,6 +538,14 @@ class Store:
             with self._tx():
                 MIGRATIONS[target](self)
                 self._conn.execute(f"PRAGMA user_version = {target}")
+        if self._meta("conflict_rules") != CONFLICT_RULES:
+            # Found by other rules (a release before, or after): the rows
+            # with conflicts kept are looked at again (no schema change:
+            # the heads the rules read are the same, so a release of either
+            # edition opens the file).
+            with self._tx():
+                self._refresh_conflicts(set(self._conn.execute("SELECT DISTINCT tbl, row_id FROM conflicts")))
+                self._set_meta("conflict_rules", CONFLICT_RULES)
 
     # ---------------------------------------------------------------- helpers
 
@@ -2565,7 +2579,7 @@ class Store:
             else:
                 f = t.field(cv.field)
                 new = model.parse(t, f, raw) if raw is not None else value
-            if row.get("deleted") and cv.field != "deleted":
+            if row.get("deleted") and cv.field not in merge.FIELDS_OF_THE_DELETED:
                 raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
             new = self._prepare(t, cv.field, new, row_id=cv.row)
             c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))

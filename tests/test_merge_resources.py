@@ -324,3 +324,17 @@ def test_two_merges_into_different_items_at_once_are_told_apart_by_who_added_eac
     said = sorted(eoc.describe("resources", "merged_into", x.value) for x in c.candidates)
     assert said == ["Sandbags (filled) (the one added by EOC, Capt. Ortiz)",
                     "Sandbags (filled) (the one added by Public Works, J. Park)"]
+    # Reconciled with the entry still merged away (it was refused, as a field of a deleted row, and the
+    # resolution then met the delete as an edit it had not seen): its stock counts in the side kept, once.
+    keep = 2 if c.shown == 1 else 1  # the side the boards do not show
+    into = c.candidates[keep - 1].value
+    counts = {first: 1200, second: 800}
+    assert quantity(eoc, first) + quantity(eoc, second) == 2050 and quantity(eoc, into) == counts[into]
+    yard.resolve(c.id, keep=keep)
+    converge([eoc, yard])
+    assert eoc.conflicts() == yard.conflicts() == []
+    counts[into] += 50
+    for s in (eoc, yard):
+        assert {r: quantity(s, r) for r in counts} == counts
+        assert s._conn.execute("SELECT merged_into FROM resources WHERE id = ?", (third,)).fetchone() == (into,)
+    assert snapshot(eoc) == snapshot(yard)

@@ -486,6 +486,56 @@ def test_unit_assigned_to_two_tasks_while_partitioned_is_one_conflict_everywhere
     assert fire.get("units", u).task_id == police.get("units", u).task_id
 
 
+def test_a_unit_deleted_after_its_fields_collided_leaves_nothing_to_reconcile(make_store, monkeypatch):
+    """Two statuses at once, then the unit deleted by someone who saw both:
+    no conflict is left open on any console (it could not be reconciled
+    without restoring the unit, and the boards would say "1 conflict to
+    reconcile" for good). Restored, by hand or by an undo, its collision is
+    open again everywhere, and can be reconciled."""
+    fire, police = make_store("fire", agency="County Fire"), make_store("police", agency="City Police")
+    u = unit(fire)
+    sync(fire, police)
+    fire.update("units", u, {"status": "en route"})
+    police.update("units", u, {"status": "on scene"})
+    converge([fire, police])
+    assert [c.field for c in fire.conflicts()] == ["status"]
+    police.delete("units", u)
+    deleted = police.last_operation
+    converge([fire, police])
+    assert fire.conflicts() == police.conflicts() == []
+    assert fire.open_conflict_count() == police.info().open_conflicts == 0
+    police.undo([deleted])
+    converge([fire, police])
+    [c] = police.conflicts()
+    assert (c.field, fire.conflicts()) == ("status", [c])
+    police.resolve(c.id, keep=1)
+    converge([fire, police])
+    assert fire.conflicts() == police.conflicts() == [] and snapshot(fire) == snapshot(police)
+
+    # A database whose conflicts were found by the rules before (a unit's
+    # fields in conflict though it is deleted) has them found again when opened.
+    b = unit(fire, "E-14")
+    sync(fire, police)
+    fire.update("units", b, {"personnel": 3})
+    police.update("units", b, {"personnel": 4})
+    converge([fire, police])
+    import console.merge as merge_module
+
+    real = merge_module.row_conflicts
+    before = lambda table, row, heads: real(table, row, {**heads, "deleted": []}) + (  # noqa: E731
+        [d] if (d := merge_module.delete_conflict(table, row, heads)) else [])
+    monkeypatch.setattr(merge_module, "row_conflicts", before)
+    fire.delete("units", b)
+    assert [c.field for c in fire.conflicts()] == ["personnel"]  # as the rules before left it
+    fire._conn.execute("DELETE FROM meta WHERE key = 'conflict_rules'")
+    fire.close()
+    monkeypatch.setattr(merge_module, "row_conflicts", real)
+    with Store(fire.path) as again:
+        assert again.conflicts() == []
+        again.update("units", b, {"deleted": False})
+        assert [c.field for c in again.conflicts()] == ["personnel"]
+
+
 def test_same_value_written_concurrently_is_not_a_conflict(make_store):
     a, b = make_store("a"), make_store("b")
     u = unit(a)
