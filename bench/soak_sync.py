@@ -44,8 +44,9 @@ Every 10 s it prints each process's resident memory and open file
 descriptors, which must stay flat. When the writers stop, the consoles
 reconnect without the proxy, and every database must end with the same rows,
 heads, conflicts and log. Then every conflict left open is reconciled on the
-relay's database, one after another, by keeping a side, as a person would:
-none may be refused on every side. Prints figures; nothing is asserted.
+relay's database, one after another, by keeping a side, as a person would
+(none may be refused on every side), the units on a deleted task put right
+and the units of one callsign merged. Prints figures; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -435,10 +436,12 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
 
 
 def reconcile_all(db: Path) -> str:
-    """Every conflict left open reconciled, one after another, as a person
-    would, by keeping a side (the first the console takes; keeping the
-    edits a delete did not see restores the row, and may open its fields'
-    conflicts again): none may be refused on every side."""
+    """Everything left to reconcile settled, as a person would: every
+    conflict, one after another, by keeping a side (the first the console
+    takes; keeping the edits a delete did not see restores the row, and
+    may open its fields' conflicts again), none refused on every side;
+    then each unit on a deleted task put right, and each callsign's units
+    merged."""
     done, stuck, refusals = 0, [], 0
     with Store(db, operator="soak") as s:
         for _ in range(10_000):
@@ -456,10 +459,25 @@ def reconcile_all(db: Path) -> str:
             else:
                 stuck.append((c, refused))
             refusals += len(refused)
-    said = f"{done} open conflict(s) reconciled one by one, keeping a side ({refusals} side(s) refused on the way)"
-    if not stuck:
-        return f"{said}; none left that no side can settle: yes"
-    return (f"{said}; NO: {len(stuck)} could not be, e.g. {stuck[0][0].table} {stuck[0][0].row_label} "
+        # The rest of what is to reconcile: units on a deleted task put on
+        # the task it went into (or off it), units of one callsign merged.
+        put, merged, left = 0, 0, []
+        for x in s.stranded():
+            s.update("units", x.unit.id, {"task_id": x.into})
+            put += 1
+        for tw in s.twins():
+            try:
+                s.merge_units([u.unit.id for u in tw.units])
+                merged += 1
+            except ValidationError as exc:
+                left.append(f"{tw.callsign}: {exc}")
+    said = (f"{done} open conflict(s) reconciled one by one, keeping a side ({refusals} side(s) refused on the "
+            f"way), {put} unit(s) put right from a deleted task, {merged} callsign(s) on two units merged")
+    if not stuck and not left:
+        return f"{said}; none left that cannot be settled: yes"
+    if left:
+        return f"{said}; NO: {len(left)} callsign(s) could not be merged, e.g. {left[0]}"
+    return (f"{said}; NO: {len(stuck)} conflict(s) could not be, e.g. {stuck[0][0].table} {stuck[0][0].row_label} "
             f"{stuck[0][0].field} ({stuck[0][0].kind}): {'; '.join(stuck[0][1])}")
 
 

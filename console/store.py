@@ -2574,14 +2574,34 @@ class Store:
             what = ("kept the delete" if gone
                     else f"kept the edit of {model.field_label(chosen.field)} and restored the row")
         else:
+            f = t.field(cv.field)
             if keep is not None:
                 new = cv.candidates[keep - 1].value
             else:
-                f = t.field(cv.field)
                 new = model.parse(t, f, raw) if raw is not None else value
             if row.get("deleted") and cv.field not in merge.FIELDS_OF_THE_DELETED:
                 raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
-            new = self._prepare(t, cv.field, new, row_id=cv.row)
+            merged_on = False  # a side naming a stock item merged into another since
+            if keep is not None and f.type == "ref" and new is not None:
+                # A side names a row by its id: said by its name if it is gone.
+                ref = model.TABLES[f.ref]
+                onward = "merged_into" if ref is model.RESOURCES else "NULL"
+                held = self._conn.execute(f"SELECT deleted, {onward} FROM {ref.name} WHERE id = ? "
+                                          "AND created_hlc IS NOT NULL", (new,)).fetchone()
+                if held is None:
+                    raise ValidationError(f"{name}: that side names a {ref.name[:-1]} this console does not hold "
+                                          "yet; keep another side, or reconcile it once it has arrived")
+                # The item a merge went into, merged into another since: the
+                # stock counts there, down the chain (which has no loop: a
+                # merge keeps the first added).
+                merged_on = bool(held[0] and held[1])
+                if held[0] and not merged_on:
+                    goes = "puts it on" if ref is model.TASKS else "counts its stock in"
+                    raise ValidationError(
+                        f"{name}: that side {goes} {self._label(ref, new)}, "
+                        f"{self._gone(ref.name, new, cv.candidates[keep - 1].hlc)}; keep another side, or enter "
+                        "a new value")
+            new = model.check_given(t, f, new) if merged_on else self._prepare(t, cv.field, new, row_id=cv.row)
             c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
             what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"
         w.journal("resolve", f"Reconciled {name}: {what}", cv.table, cv.row)

@@ -298,6 +298,16 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
                     raise AssertionError(f"no side of {c} can be kept: {refused}")
                 event(f"reconciled a {c.kind} conflict" + (" after a side was refused" if refused else ""))
             assert s.conflicts() == []
+            # ... and so can the rest of what is to reconcile: the units on a
+            # deleted task put on the task it went into (or off it), and the
+            # units of one callsign merged, once their conflicts are settled.
+            for x in s.stranded():
+                s.update("units", x.unit.id, {"task_id": x.into})
+                event("a unit put right from a deleted task")
+            for tw in s.twins():
+                s.merge_units([u.unit.id for u in tw.units], keep=tw.units[-1].unit.id)
+                event("a unit twice merged at the end")
+            assert (s.stranded_count(), s.twin_count(), s.conflicts()) == (0, 0, [])
         finally:
             for s in stores:
                 s.close()

@@ -307,6 +307,28 @@ def test_stock_added_with_its_quantity_left_empty_holds_0(make_store):
     assert eoc.get("resources", eoc.merge_resources([first, second])).quantity == 40
 
 
+def test_a_side_naming_an_item_merged_on_since_is_kept_and_counts_down_the_chain(make_store):
+    """The entry merged at once into two items, which are then merged into
+    one: keeping the side that names the item merged away since is taken
+    (its stock counts where that item's does), not refused as an item that
+    is not on the boards."""
+    eoc, yard, first, second = apart(make_store)
+    third = stock(yard, "Sandbags (filled)", 50)
+    converge([eoc, yard])
+    eoc.merge_resources([first, third])
+    yard.merge_resources([second, third])
+    converge([eoc, yard])
+    (c,) = eoc.conflicts()
+    eoc.merge_resources([first, second])  # the two kept are one too: into the first added
+    converge([eoc, yard])
+    side = next(i for i, x in enumerate(c.candidates, 1) if x.value == second)
+    yard.resolve(c.id, keep=side)
+    converge([eoc, yard])
+    assert eoc.conflicts() == yard.conflicts() == []
+    assert quantity(eoc, first) == quantity(yard, first) == 2050
+    assert snapshot(eoc) == snapshot(yard)
+
+
 def test_two_merges_into_different_items_at_once_are_told_apart_by_who_added_each(make_store, tmp_path):
     """The EOC merges its sandbags and the yard's later entry; the yard,
     at once, merges its own and that same entry: the entry merged into

@@ -536,6 +536,30 @@ def test_a_unit_deleted_after_its_fields_collided_leaves_nothing_to_reconcile(ma
         assert [c.field for c in again.conflicts()] == ["personnel"]
 
 
+def test_a_side_putting_a_unit_on_a_task_deleted_since_is_refused_in_words(make_store):
+    """Keeping the side of a unit's task conflict whose task was deleted
+    since is refused, naming the task and how it went, not by its id; the
+    other side is taken."""
+    fire, police = make_store("fire", agency="County Fire"), make_store("police", agency="City Police")
+    levee, elm = task(fire, "Sandbag levee"), task(fire, "Evacuate Elm St")
+    u = unit(fire)
+    sync(fire, police)
+    fire.update("units", u, {"task_id": levee})
+    police.update("units", u, {"task_id": elm})
+    converge([fire, police])
+    [c] = [c for c in fire.conflicts() if c.field == "task_id"]
+    hidden = 3 - c.shown  # the side the boards do not show: its task deleted takes no unit off it
+    gone = c.candidates[hidden - 1].value
+    fire.delete("tasks", gone)
+    with pytest.raises(model.ValidationError) as refused:
+        fire.resolve(c.id, keep=hidden)
+    title = fire.get("tasks", gone, deleted=True).title
+    assert str(refused.value) == (f"E-12: that side puts it on {title}, deleted since; keep another side, or "
+                                  "enter a new value")
+    fire.resolve(c.id, keep=c.shown)
+    assert fire.get("units", u).task_id == ({levee, elm} - {gone}).pop() and fire.conflicts() == []
+
+
 def test_same_value_written_concurrently_is_not_a_conflict(make_store):
     a, b = make_store("a"), make_store("b")
     u = unit(a)
