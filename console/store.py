@@ -1268,6 +1268,18 @@ class Store:
         return merged, f"{ag} ({op})", clock.to_iso(hlc), into
 
     @_guard
+    def task_gone(self, task_id: str) -> str | None:
+        """How a task no longer on the boards went, in words: "deleted",
+        "merged into Evacuate Elm St"; None if it is on them, or not held."""
+        r = self._conn.execute("SELECT deleted FROM tasks WHERE id = ? AND created_hlc IS NOT NULL",
+                               (task_id,)).fetchone()
+        if not r or not r[0]:
+            return None
+        merged, _, _, into = self._task_gone(task_id)
+        return (f"merged into {self._label(model.TASKS, into)}" if into else "merged into another") if merged \
+            else "deleted"
+
+    @_guard
     def merged_by(self, table: str, origin: str, seq: int) -> tuple[bool, str | None]:
         """Whether the delete `origin`#`seq` of a row of `table` was a
         merge's (merge_units, merge_tasks, merge_resources), and the row it

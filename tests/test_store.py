@@ -468,7 +468,9 @@ def test_counters_count_every_draw_once(make_store):
     assert a.conflicts() == []
 
 
-def test_unit_assigned_to_two_tasks_while_partitioned_is_one_conflict_everywhere(make_store):
+def on_two_tasks(make_store):
+    """Fire and Police, partitioned, each put E-12 on a task of its own;
+    then they meet: (fire, police, the unit, Fire's task, Police's task)."""
     fire, police = make_store("fire", agency="County Fire"), make_store("police", agency="City Police")
     levee, elm = task(fire, "Sandbag levee"), task(fire, "Evacuate Elm St")
     u = unit(fire)
@@ -476,6 +478,11 @@ def test_unit_assigned_to_two_tasks_while_partitioned_is_one_conflict_everywhere
     fire.update("units", u, {"task_id": levee})
     police.update("units", u, {"task_id": elm})
     converge([fire, police])
+    return fire, police, u, levee, elm
+
+
+def test_unit_assigned_to_two_tasks_while_partitioned_is_one_conflict_everywhere(make_store):
+    fire, police, u, levee, elm = on_two_tasks(make_store)
     assert snapshot(fire) == snapshot(police)
     [cf] = fire.conflicts()
     assert (cf.table, cf.row_label, cf.field, cf.kind) == ("units", "E-12", "task_id", "field")
@@ -540,13 +547,7 @@ def test_a_side_putting_a_unit_on_a_task_deleted_since_is_refused_in_words(make_
     """Keeping the side of a unit's task conflict whose task was deleted
     since is refused, naming the task and how it went, not by its id; the
     other side is taken."""
-    fire, police = make_store("fire", agency="County Fire"), make_store("police", agency="City Police")
-    levee, elm = task(fire, "Sandbag levee"), task(fire, "Evacuate Elm St")
-    u = unit(fire)
-    sync(fire, police)
-    fire.update("units", u, {"task_id": levee})
-    police.update("units", u, {"task_id": elm})
-    converge([fire, police])
+    fire, _, u, levee, elm = on_two_tasks(make_store)
     [c] = [c for c in fire.conflicts() if c.field == "task_id"]
     hidden = 3 - c.shown  # the side the boards do not show: its task deleted takes no unit off it
     gone = c.candidates[hidden - 1].value
@@ -558,6 +559,11 @@ def test_a_side_putting_a_unit_on_a_task_deleted_since_is_refused_in_words(make_
                                   "enter a new value")
     fire.resolve(c.id, keep=c.shown)
     assert fire.get("units", u).task_id == ({levee, elm} - {gone}).pop() and fire.conflicts() == []
+    # How a task went, as the reconciliation view says it next to such a side.
+    kept, twice = task(fire, "Welfare checks"), task(fire, "welfare checks")
+    fire.merge_tasks([kept, twice])
+    assert (fire.task_gone(gone), fire.task_gone(twice), fire.task_gone(kept)) == (
+        "deleted", "merged into Welfare checks", None)
 
 
 def test_same_value_written_concurrently_is_not_a_conflict(make_store):

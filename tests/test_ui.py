@@ -2016,6 +2016,35 @@ def test_reconciling_an_assignment_against_a_delete(window, demo_store, tmp_path
     assert (kept.task_id, kept.status) == (task, "dispatched")  # the whole edit kept (get finds live rows only)
 
 
+def test_keeping_a_side_whose_task_was_deleted_since_is_refused_in_words(window, demo_store, tmp_path):
+    """A unit put on two tasks at once, and the task of the side not shown
+    deleted since: keeping that side says so by the task's title, changes
+    nothing, and the other side can still be kept."""
+    levee = next(t.id for t in demo_store.list("tasks") if t.title.startswith("Sandbag levee"))
+    bridge = next(t.id for t in demo_store.list("tasks") if t.title.startswith("Close Route 9"))
+    unit = collide(demo_store, tmp_path, "units", "Amb 31", {"task_id": levee}, {"task_id": bridge})
+    [c] = demo_store.conflicts()
+    hidden = 3 - c.shown
+    gone = c.candidates[hidden - 1].value
+    title = demo_store.get("tasks", gone).title
+    demo_store.delete("tasks", gone)
+    dialog = window.open_reconcile()
+    top = dialog.tree.topLevelItem(0)
+    option = next(top.child(i) for i in range(top.childCount()) if title in top.child(i).text(1))
+    assert option.text(1) == f"{title}   (deleted since)"  # said before it is picked
+    dialog.tree.setCurrentItem(option)
+    dialog.keep_selected()
+    assert dialog.error.text() == (f"Amb 31: that side puts it on {title}, deleted since; keep another side, or enter "
+                                   "a new value")
+    assert demo_store.open_conflict_count() == 1 and dialog.tree.topLevelItemCount() == 1
+    other = next(top.child(i) for i in range(top.childCount()) if top.child(i) is not option)
+    dialog.tree.setCurrentItem(other)
+    dialog.keep_selected()
+    assert dialog.error.text() == "" and demo_store.open_conflict_count() == 0
+    assert demo_store.get("units", unit).task_id == ({levee, bridge} - {gone}).pop()
+    dialog.close()
+
+
 def test_the_reconcile_dialog_keeps_who_and_when_in_view_and_wraps_long_values(window, demo_store, tmp_path,
                                                                               qtbot):
     """Each column was as wide as its longest text, so a long value (a

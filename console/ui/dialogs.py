@@ -1392,6 +1392,8 @@ class _Wording:
                 text = f"{local_time(cand.value, seconds=False)} {zone_name()}" if cand.value else "—"
             else:
                 text = self.store.describe(c.table, fname, cand.value)
+                if fname == "task_id" and cand.value and (gone := self.store.task_gone(cand.value)):
+                    text += f"   ({gone} since)"  # (keeping it is refused: it would put the unit on no board's task)
             self._options[key] = text
         return self._options[key]
 
