@@ -445,7 +445,8 @@ def reconcile_all(db: Path) -> str:
     done, stuck, refusals = 0, [], 0
     with Store(db, operator="soak") as s:
         for _ in range(10_000):
-            left = [c for c in s.conflicts() if c.id not in {c.id for c, _ in stuck}]
+            given_up = {c.id for c, _ in stuck}
+            left = [c for c in s.conflicts() if c.id not in given_up]
             if not left:
                 break
             c, refused = left[0], []
@@ -461,7 +462,7 @@ def reconcile_all(db: Path) -> str:
             refusals += len(refused)
         # The rest of what is to reconcile: units on a deleted task put on
         # the task it went into (or off it), units of one callsign merged.
-        put, merged, left = 0, 0, []
+        put, merged, unmerged = 0, 0, []
         for x in s.stranded():
             s.update("units", x.unit.id, {"task_id": x.into})
             put += 1
@@ -470,15 +471,16 @@ def reconcile_all(db: Path) -> str:
                 s.merge_units([u.unit.id for u in tw.units])
                 merged += 1
             except ValidationError as exc:
-                left.append(f"{tw.callsign}: {exc}")
+                unmerged.append(f"{tw.callsign}: {exc}")
     said = (f"{done} open conflict(s) reconciled one by one, keeping a side ({refusals} side(s) refused on the "
             f"way), {put} unit(s) put right from a deleted task, {merged} callsign(s) on two units merged")
-    if not stuck and not left:
-        return f"{said}; none left that cannot be settled: yes"
-    if left:
-        return f"{said}; NO: {len(left)} callsign(s) could not be merged, e.g. {left[0]}"
-    return (f"{said}; NO: {len(stuck)} conflict(s) could not be, e.g. {stuck[0][0].table} {stuck[0][0].row_label} "
-            f"{stuck[0][0].field} ({stuck[0][0].kind}): {'; '.join(stuck[0][1])}")
+    if stuck:
+        c, why = stuck[0]
+        said += (f"; NO: {len(stuck)} conflict(s) could not be, e.g. {c.table} {c.row_label} {c.field} ({c.kind}): "
+                 f"{'; '.join(why)}")
+    if unmerged:
+        said += f"; NO: {len(unmerged)} callsign(s) could not be merged, e.g. {unmerged[0]}"
+    return said if stuck or unmerged else f"{said}; none left that cannot be settled: yes"
 
 
 def backup_figures(folder: Path, seen: set[str], final: dict | None) -> str:

@@ -884,7 +884,7 @@ def _conflicts(store: Store, as_json: bool, out) -> None:
         for i, x in enumerate(c.candidates, 1):
             shown = (store.merge_said(c.table, c.row, x.origin, x.seq) or "delete") \
                 if c.kind == "delete" and x.field == "deleted" else \
-                f"{model.field_label(x.field)} = {store.describe(c.table, x.field, x.value)}"
+                f"{model.field_label(x.field)} = {store.side_said(c.table, x.field, x.value)}"
             now = "   [shown now]" if i == c.shown else ""
             print(f"   {i}. {shown}   ({x.agency}, {x.operator}, {x.at}){now}", file=out)
     _entered_apart_lines(store, out)
@@ -1006,7 +1006,7 @@ def _collision_lines(store: Store, cs: list, out) -> None:
           f"{labels[-1]} written concurrently on the same consoles", file=out)
     for n, keep in enumerate(collision_sides(cs), 1):
         side = [(c, keep[c.id], c.candidates[keep[c.id] - 1]) for c in cs]
-        values = "; ".join(f"{model.field_label(c.field)} = {store.describe(c.table, c.field, x.value)}"
+        values = "; ".join(f"{model.field_label(c.field)} = {store.side_said(c.table, c.field, x.value)}"
                            for c, _, x in side)
         shown = side_shown(cs, keep)
         now = f"   [{shown}]" if shown else ""

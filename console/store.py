@@ -1268,6 +1268,16 @@ class Store:
         return merged, f"{ag} ({op})", clock.to_iso(hlc), into
 
     @_guard
+    def side_said(self, table: str, field: str, value: Any) -> str:
+        """A conflict's side's value as a reconciliation offers it: as the
+        boards say it (describe), and a task no longer on them said so,
+        since keeping such a side is refused: "Levee   (deleted since)"."""
+        said = self.describe(table, field, value)
+        if model.table(table).field(field).ref == "tasks" and value and (gone := self.task_gone(value)):
+            said += f"   ({gone} since)"
+        return said
+
+    @_guard
     def task_gone(self, task_id: str) -> str | None:
         """How a task no longer on the boards went, in words: "deleted",
         "merged into Evacuate Elm St"; None if it is on them, or not held."""

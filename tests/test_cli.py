@@ -636,6 +636,33 @@ def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
     assert code == 0 and out.startswith("Reconciled E-12: kept the edit of task and restored the row")
 
 
+def test_conflicts_say_a_side_whose_task_is_gone_and_resolve_refuses_it_in_words(tmp_path, capsys):
+    """A unit put on two tasks at once, apart, and the task of the side the
+    boards do not show deleted since: `conflicts` says so on that side, and
+    keeping it is refused by the task's title; the other side is kept."""
+    a_db, b_db, f = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "x.changes"
+    run(capsys, "add", "--db", a_db, "units", "callsign=E-12", "agency=F", "kind=E")
+    levee = run(capsys, "add", "--db", a_db, "tasks", "title=Sandbag levee")[1].strip()
+    elm = run(capsys, "add", "--db", a_db, "tasks", "title=Evacuate Elm St")[1].strip()
+    run(capsys, "changes", "export", "--db", a_db, f)
+    run(capsys, "changes", "import", "--db", b_db, f)
+    run(capsys, "set", "--db", a_db, "units", "E-12", f"task_id={levee}")
+    run(capsys, "set", "--db", b_db, "units", "E-12", f"task_id={elm}")
+    run(capsys, "changes", "export", "--db", b_db, f)
+    run(capsys, "changes", "import", "--db", a_db, f)
+    [c] = json.loads(run(capsys, "conflicts", "--db", a_db, "--json")[1])
+    hidden = 3 - c["shown"]
+    gone = c["candidates"][hidden - 1]["value"]
+    title = "Sandbag levee" if gone == levee else "Evacuate Elm St"
+    assert run(capsys, "delete", "--db", a_db, "tasks", gone)[0] == 0
+    code, out, _ = run(capsys, "conflicts", "--db", a_db)
+    assert code == 0 and f"   {hidden}. task = {title}   (deleted since)   (" in out
+    code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--keep", hidden)
+    assert code != 0 and f"E-12: that side puts it on {title}, deleted since; keep another side" in err
+    code, out, _ = run(capsys, "resolve", "--db", a_db, c["id"], "--keep", c["shown"])
+    assert code == 0 and run(capsys, "conflicts", "--db", a_db)[1].startswith("no open conflicts")
+
+
 def test_export_csv_and_json(demo, capsys, tmp_path):
     _code, out, _ = run(capsys, "export", "--db", demo, "resources", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))

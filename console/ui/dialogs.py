@@ -1391,9 +1391,7 @@ class _Wording:
             if fname != "deleted" and model.table(c.table).field(fname).type == "time":
                 text = f"{local_time(cand.value, seconds=False)} {zone_name()}" if cand.value else "—"
             else:
-                text = self.store.describe(c.table, fname, cand.value)
-                if fname == "task_id" and cand.value and (gone := self.store.task_gone(cand.value)):
-                    text += f"   ({gone} since)"  # (keeping it is refused: it would put the unit on no board's task)
+                text = self.store.side_said(c.table, fname, cand.value)
             self._options[key] = text
         return self._options[key]
 
