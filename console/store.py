@@ -1271,10 +1271,20 @@ class Store:
     def side_said(self, table: str, field: str, value: Any) -> str:
         """A conflict's side's value as a reconciliation offers it: as the
         boards say it (describe), and a task no longer on them said so,
-        since keeping such a side is refused: "Levee   (deleted since)"."""
+        since keeping such a side is refused: "Levee   (deleted since)";
+        likewise a stock item a merge went into, deleted or merged on."""
         said = self.describe(table, field, value)
-        if model.table(table).field(field).ref == "tasks" and value and (gone := self.task_gone(value)):
+        ref = model.table(table).field(field).ref
+        if ref == "tasks" and value and (gone := self.task_gone(value)):
             said += f"   ({gone} since)"
+        elif ref == "resources" and value:
+            # The item a merge went into, itself merged into another since
+            # (its stock counts there, and the side is taken), or deleted.
+            r = self._conn.execute("SELECT deleted, merged_into FROM resources WHERE id = ?", (value,)).fetchone()
+            if r and r[0] and r[1] and (chain := list(_chain(self._merged_stock(), value))):
+                said += f"   (merged into {self._describe(model.RESOURCES, 'merged_into', chain[-1])} since)"
+            elif r and r[0]:
+                said += "   (deleted since)"
         return said
 
     @_guard

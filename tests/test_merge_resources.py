@@ -322,11 +322,17 @@ def test_a_side_naming_an_item_merged_on_since_is_kept_and_counts_down_the_chain
     eoc.merge_resources([first, second])  # the two kept are one too: into the first added
     converge([eoc, yard])
     side = next(i for i, x in enumerate(c.candidates, 1) if x.value == second)
+    assert yard.side_said("resources", "merged_into", second) == (
+        "sandbags, filled (the one added by Public Works, J. Park)   (merged into Sandbags (filled) (the one added "
+        "by EOC, Capt. Ortiz) since)")
     yard.resolve(c.id, keep=side)
     converge([eoc, yard])
     assert eoc.conflicts() == yard.conflicts() == []
     assert quantity(eoc, first) == quantity(yard, first) == 2050
     assert snapshot(eoc) == snapshot(yard)
+    eoc.delete("resources", first)  # (deleted outright: a side naming it would count its stock nowhere)
+    assert eoc.side_said("resources", "merged_into", first) == (
+        "Sandbags (filled) (the one added by EOC, Capt. Ortiz)   (deleted since)")
 
 
 def test_two_merges_into_different_items_at_once_are_told_apart_by_who_added_each(make_store, tmp_path):
