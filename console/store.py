@@ -1270,22 +1270,32 @@ class Store:
     @_guard
     def side_said(self, table: str, field: str, value: Any) -> str:
         """A conflict's side's value as a reconciliation offers it: as the
-        boards say it (describe), and a task no longer on them said so,
-        since keeping such a side is refused: "Levee   (deleted since)";
-        likewise a stock item a merge went into, deleted or merged on."""
+        boards say it (describe), and a row it names that is no longer on
+        them said so: "Levee   (now deleted)", "Sandbags (...)   (now merged
+        into Sandbags (...))" (see _side_gone)."""
         said = self.describe(table, field, value)
         ref = model.table(table).field(field).ref
-        if ref == "tasks" and value and (gone := self.task_gone(value)):
-            said += f"   ({gone} since)"
-        elif ref == "resources" and value:
-            # The item a merge went into, itself merged into another since
-            # (its stock counts there, and the side is taken), or deleted.
-            r = self._conn.execute("SELECT deleted, merged_into FROM resources WHERE id = ?", (value,)).fetchone()
-            if r and r[0] and r[1] and (chain := list(_chain(self._merged_stock(), value))):
-                said += f"   (merged into {self._describe(model.RESOURCES, 'merged_into', chain[-1])} since)"
-            elif r and r[0]:
-                said += "   (deleted since)"
+        if ref and value and (gone := self._side_gone(model.TABLES[ref], value)):
+            said += f"   (now {gone[0]})"
         return said
+
+    def _side_gone(self, ref: model.Table, row_id: str) -> tuple[str, bool] | None:
+        """How a task or stock item a conflict's side names went, if it is
+        no longer on the boards: (in words, "deleted" or "merged into
+        Evacuate Elm St"; whether the side can be kept all the same: a
+        stock item merged into another, its stock counting there, down the
+        chain, which has no loop, as a merge keeps the first added). None
+        if it is on the boards, or not held."""
+        if ref is model.TASKS:
+            gone = self.task_gone(row_id)
+            return (gone, False) if gone else None
+        r = self._conn.execute("SELECT deleted, merged_into FROM resources WHERE id = ? AND created_hlc IS NOT NULL",
+                               (row_id,)).fetchone()
+        if not r or not r[0]:
+            return None
+        if r[1] and (chain := list(_chain(self._merged_stock(), row_id))):
+            return f"merged into {self._describe(model.RESOURCES, 'merged_into', chain[-1])}", True
+        return "deleted", False
 
     @_guard
     def task_gone(self, task_id: str) -> str | None:
@@ -2613,26 +2623,20 @@ class Store:
                 new = model.parse(t, f, raw) if raw is not None else value
             if row.get("deleted") and cv.field not in merge.FIELDS_OF_THE_DELETED:
                 raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
-            merged_on = False  # a side naming a stock item merged into another since
+            merged_on = False  # a side naming a stock item merged into another since: taken
             if keep is not None and f.type == "ref" and new is not None:
                 # A side names a row by its id: said by its name if it is gone.
                 ref = model.TABLES[f.ref]
-                onward = "merged_into" if ref is model.RESOURCES else "NULL"
-                held = self._conn.execute(f"SELECT deleted, {onward} FROM {ref.name} WHERE id = ? "
-                                          "AND created_hlc IS NOT NULL", (new,)).fetchone()
-                if held is None:
+                if not self._conn.execute(f"SELECT 1 FROM {ref.name} WHERE id = ? AND created_hlc IS NOT NULL",
+                                          (new,)).fetchone():
                     raise ValidationError(f"{name}: that side names a {ref.name[:-1]} this console does not hold "
                                           "yet; keep another side, or reconcile it once it has arrived")
-                # The item a merge went into, merged into another since: the
-                # stock counts there, down the chain (which has no loop: a
-                # merge keeps the first added).
-                merged_on = bool(held[0] and held[1])
-                if held[0] and not merged_on:
-                    goes = "puts it on" if ref is model.TASKS else "counts its stock in"
-                    raise ValidationError(
-                        f"{name}: that side {goes} {self._label(ref, new)}, "
-                        f"{self._gone(ref.name, new, cv.candidates[keep - 1].hlc)}; keep another side, or enter "
-                        "a new value")
+                if gone := self._side_gone(ref, new):
+                    how, merged_on = gone
+                    if not merged_on:
+                        goes = "puts it on" if ref is model.TASKS else "counts its stock in"
+                        raise ValidationError(f"{name}: that side {goes} {self._label(ref, new)}, now {how}; keep "
+                                              "another side, or enter a new value")
             new = model.check_given(t, f, new) if merged_on else self._prepare(t, cv.field, new, row_id=cv.row)
             c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
             what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"

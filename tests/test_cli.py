@@ -656,9 +656,9 @@ def test_conflicts_say_a_side_whose_task_is_gone_and_resolve_refuses_it_in_words
     title = "Sandbag levee" if gone == levee else "Evacuate Elm St"
     assert run(capsys, "delete", "--db", a_db, "tasks", gone)[0] == 0
     code, out, _ = run(capsys, "conflicts", "--db", a_db)
-    assert code == 0 and f"   {hidden}. task = {title}   (deleted since)   (" in out
+    assert code == 0 and f"   {hidden}. task = {title}   (now deleted)   (" in out
     code, _, err = run(capsys, "resolve", "--db", a_db, c["id"], "--keep", hidden)
-    assert code != 0 and f"E-12: that side puts it on {title}, deleted since; keep another side" in err
+    assert code != 0 and f"E-12: that side puts it on {title}, now deleted; keep another side" in err
     code, out, _ = run(capsys, "resolve", "--db", a_db, c["id"], "--keep", c["shown"])
     assert code == 0 and run(capsys, "conflicts", "--db", a_db)[1].startswith("no open conflicts")
 

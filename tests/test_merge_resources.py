@@ -323,8 +323,8 @@ def test_a_side_naming_an_item_merged_on_since_is_kept_and_counts_down_the_chain
     converge([eoc, yard])
     side = next(i for i, x in enumerate(c.candidates, 1) if x.value == second)
     assert yard.side_said("resources", "merged_into", second) == (
-        "sandbags, filled (the one added by Public Works, J. Park)   (merged into Sandbags (filled) (the one added "
-        "by EOC, Capt. Ortiz) since)")
+        "sandbags, filled (the one added by Public Works, J. Park)   (now merged into Sandbags (filled) (the one "
+        "added by EOC, Capt. Ortiz))")
     yard.resolve(c.id, keep=side)
     converge([eoc, yard])
     assert eoc.conflicts() == yard.conflicts() == []
@@ -332,7 +332,7 @@ def test_a_side_naming_an_item_merged_on_since_is_kept_and_counts_down_the_chain
     assert snapshot(eoc) == snapshot(yard)
     eoc.delete("resources", first)  # (deleted outright: a side naming it would count its stock nowhere)
     assert eoc.side_said("resources", "merged_into", first) == (
-        "Sandbags (filled) (the one added by EOC, Capt. Ortiz)   (deleted since)")
+        "Sandbags (filled) (the one added by EOC, Capt. Ortiz)   (now deleted)")
 
 
 def test_two_merges_into_different_items_at_once_are_told_apart_by_who_added_each(make_store, tmp_path):

@@ -555,7 +555,7 @@ def test_a_side_putting_a_unit_on_a_task_deleted_since_is_refused_in_words(make_
     with pytest.raises(model.ValidationError) as refused:
         fire.resolve(c.id, keep=hidden)
     title = fire.get("tasks", gone, deleted=True).title
-    assert str(refused.value) == (f"E-12: that side puts it on {title}, deleted since; keep another side, or "
+    assert str(refused.value) == (f"E-12: that side puts it on {title}, now deleted; keep another side, or "
                                   "enter a new value")
     fire.resolve(c.id, keep=c.shown)
     assert fire.get("units", u).task_id == ({levee, elm} - {gone}).pop() and fire.conflicts() == []

@@ -2031,10 +2031,10 @@ def test_keeping_a_side_whose_task_was_deleted_since_is_refused_in_words(window,
     dialog = window.open_reconcile()
     top = dialog.tree.topLevelItem(0)
     option = next(top.child(i) for i in range(top.childCount()) if title in top.child(i).text(1))
-    assert option.text(1) == f"{title}   (deleted since)"  # said before it is picked
+    assert option.text(1) == f"{title}   (now deleted)"  # said before it is picked
     dialog.tree.setCurrentItem(option)
     dialog.keep_selected()
-    assert dialog.error.text() == (f"Amb 31: that side puts it on {title}, deleted since; keep another side, or enter "
+    assert dialog.error.text() == (f"Amb 31: that side puts it on {title}, now deleted; keep another side, or enter "
                                    "a new value")
     assert demo_store.open_conflict_count() == 1 and dialog.tree.topLevelItemCount() == 1
     other = next(top.child(i) for i in range(top.childCount()) if top.child(i) is not option)
