@@ -369,6 +369,81 @@ def test_a_connection_that_never_says_hello_is_closed(consoles, monkeypatch):
     arun(main())
 
 
+def test_connections_from_one_address_that_have_not_identified_themselves_are_limited(
+        consoles, monkeypatch, caplog):
+    """One machine in a loop (a broken client, a port scanner) held every
+    file a relay may open with connections that never finished their TLS
+    handshake, and every console waited for them to be dropped (10 s).
+    Now at most MAX_UNIDENTIFIED_PER_ADDRESS connections from one address
+    may be open and not yet identified: one more from there is closed at
+    once, before TLS, in one line of the log. Consoles from elsewhere get
+    through; a console that identifies itself, or a connection that
+    closes, frees its place; a TLS handshake not done in time, or bytes
+    that are not TLS, are dropped and free theirs too."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "MAX_UNIDENTIFIED_PER_ADDRESS", 2)
+    monkeypatch.setattr(transport, "TLS_HANDSHAKE_TIMEOUT", 1.0)
+    monkeypatch.setattr(transport, "HELLO_TIMEOUT", 60.0)  # longer than the wait for both consoles
+    caplog.set_level("WARNING", logger="console.sync.transport")
+    r, a, b = consoles("relay", "a", "b")
+    with a.open() as s:
+        s.add("tasks", {"title": "Evacuate Elm St"})
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+
+    def turned_away():
+        return [m for m in caplog.messages if m.startswith("turning away connections from 127.0.0.2")]
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            async def dial(source, **kw):
+                return await asyncio.open_connection("127.0.0.1", relay.port, local_addr=(source, 0), **kw)
+
+            async def closed_at_once(source):
+                reader, writer = await dial(source)
+                try:
+                    return await asyncio.wait_for(reader.read(1), 0.5) == b""  # well before the handshake's 1 s
+                except (TimeoutError, ConnectionResetError):
+                    return False
+                finally:
+                    writer.close()
+
+            idle = [await dial("127.0.0.2") for _ in range(2)]  # they say nothing
+            await until(lambda: len(relay._gate.waiting) == 2)
+            assert await closed_at_once("127.0.0.2") and await closed_at_once("127.0.0.2")
+            assert len(turned_away()) == 1, caplog.messages
+            assert "2 of its connections are open and have not identified themselves yet" in turned_away()[0]
+            # From 127.0.0.1, one place left next to a connection that stays
+            # unidentified (it never says hello): each console takes it in
+            # turn and leaves it once identified.
+            silent, _challenge = await raw_client(relay.port)
+            async with Engine(a.path, peers=[url(relay)]) as ea, Engine(b.path, peers=[url(relay)]) as eb:
+                await until(lambda: converged(r, a, b), what="both consoles through")
+                states = [(await e.status())["peers"][0]["state"] for e in (ea, eb)]
+                assert states == ["connected", "connected"]
+            # The idle ones are dropped after the TLS handshake's time, and
+            # free their places.
+            for reader, writer in idle:
+                assert await asyncio.wait_for(reader.read(1), 10) == b""
+                writer.close()
+            await silent.close()
+            await until(lambda: not relay._gate.waiting, what="every place freed")
+            # Bytes that are not TLS: dropped at once.
+            reader, writer = await dial("127.0.0.2")
+            writer.write(b"GET / HTTP/1.1\r\nHost: relay\r\n\r\n")
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+            writer.close()
+            await until(lambda: not relay._gate.waiting)
+            # A TLS client from the flooding address gets through now.
+            reader, writer = await dial("127.0.0.2", ssl=tls, server_hostname="relay")
+            assert writer.get_extra_info("ssl_object") is not None
+            writer.close()
+
+    arun(main())
+    assert not [x for x in caplog.records if x.levelname in ("ERROR", "CRITICAL")], caplog.text
+
+
 def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
     from console.sync import identity
 
@@ -923,6 +998,7 @@ def test_an_unreachable_peer_is_said_once_then_now_and_then_and_when_it_is_back(
     (TimeoutError("timed out during opening handshake"), "no answer within 10 s"),
     (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
      "no TLS there: is that a console's port? (ssl.SSLError: [SSL: WRONG_VERSION"),
+    (ConnectionResetError(104, "Connection reset by peer"), "cut as it opened (the console there turns away"),
     (InvalidMessage("did not receive a valid HTTP response"), "did not receive a valid HTTP response"),
     (OSError(99, "Cannot assign requested address"), "[Errno 99] Cannot assign requested address"),
 ])

@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
@@ -103,6 +103,14 @@ ACCEPT_FAILURES_SAID_EVERY = 10.0
 # dropped (asyncio's default is 60 s): on a network a console uses, one
 # takes milliseconds, and each one waiting holds an open file.
 TLS_HANDSHAKE_TIMEOUT = 10.0
+# Connections from one address that have not identified themselves yet
+# (their TLS handshake, the websocket handshake, then challenge and hello):
+# one more from there is closed at once, before its TLS handshake. So one
+# machine in a loop (a broken client, a port scanner) cannot hold every
+# file a relay may open and make every other console wait for its
+# connections' TLS_HANDSHAKE_TIMEOUT; consoles behind one NAT that all
+# reconnect at once are let in a few at a time (each takes milliseconds).
+MAX_UNIDENTIFIED_PER_ADDRESS = 32
 OPEN_TIMEOUT = 10.0  # for a dialled connection to open: TCP, TLS and the websocket handshake
 # What other consoles dial to reach a listening one is read again this
 # often (a laptop joins a network), off the event loop: it may ask a name
@@ -212,6 +220,7 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._dials: dict[str, asyncio.Task] = {}
         self._server = None
+        self._gate = _Gate(MAX_UNIDENTIFIED_PER_ADDRESS)  # see _GatedConnection
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_exchange: float | None = None
         self.last_link: Link | None = None  # of the last sync_once, for its figures
@@ -274,10 +283,12 @@ class Engine:
             _say_accept_failures_briefly(self._loop, files)
             try:
                 self._server = await serve(
-                    self._accept, host, port, ssl=self.identity.server_context(), max_size=p.MAX_MESSAGE,
+                    self._accept, host, port, max_size=p.MAX_MESSAGE,
+                    create_connection=functools.partial(
+                        _GatedConnection, gate=self._gate, tls=self.identity.server_context()),
                     ping_interval=KEEPALIVE, ping_timeout=KEEPALIVE, close_timeout=CLOSE_TIMEOUT, compression=None,
-                    server_header=None, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
-                )
+                    server_header=None,
+                )  # no ssl=: each _GatedConnection starts its own TLS once let in
             except OSError as exc:  # address in use or not ours, unknown host name
                 await self.worker.close()
                 raise SyncError(f"cannot listen on {_host_port(host, port)}: {exc.strerror or exc}") from None
@@ -307,6 +318,8 @@ class Engine:
 
     async def stop(self) -> None:
         if self._server is not None:
+            for waiting in list(self._gate.waiting):
+                waiting.abort()  # a TLS handshake not done yet would hold the close up
             self._server.close()
             await self._server.wait_closed()
             self._server = None
@@ -574,7 +587,7 @@ class Engine:
                         for frame in item:
                             await ws.send(frame)
                             link.bytes_out += len(frame)
-                        self._exchanged(link, session)
+                        self._exchanged(ws, link, session)
                     finally:
                         outbox.task_done()
             except ConnectionClosed:
@@ -614,7 +627,7 @@ class Engine:
                 link.last_seen = time.time()
                 link.bytes_in += len(frame)
                 await self.worker.run(receive, frame)
-                self._exchanged(link, session)
+                self._exchanged(ws, link, session)
                 if once and session.done:
                     await sent_all()  # the last acknowledgements too
                     finished = True
@@ -737,11 +750,13 @@ class Engine:
         self._observer_at[link.console_id] = time.monotonic()
         return True
 
-    def _exchanged(self, link: Link, session: Session) -> None:
+    def _exchanged(self, ws, link: Link, session: Session) -> None:
         link.console_id, link.agency, link.role = session.peer_id, session.peer_agency, session.peer_role
         if session.state == "syncing" and link.state != "connected":
             link.state = "connected"  # a trusted console, identified: not before
             link.last_error = None
+            if isinstance(ws, _GatedConnection):
+                ws.identified()  # no longer counted against its address
             # The same console connected again while an older connection of
             # it is open here: that one is most likely dead (its machine
             # slept, or moved to another network), and only the keepalive
@@ -1155,6 +1170,131 @@ def _say_accept_failures_briefly(loop: asyncio.AbstractEventLoop, files: int | N
     loop.set_exception_handler(handler)
 
 
+class _Gate:
+    """The connections a listening console has accepted that have not yet
+    identified themselves, by the address they come from: at most
+    MAX_UNIDENTIFIED_PER_ADDRESS from each (see there). One turned away is
+    said in one line, then at most every ACCEPT_FAILURES_SAID_EVERY per
+    address while it goes on."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.waiting: dict[_GatedConnection, str] = {}  # connection -> its address
+        self._per_address: dict[str, int] = {}
+        self._turned_away: dict[str, list] = {}  # address -> [last said (monotonic), turned away since]
+
+    def let_in(self, connection: _GatedConnection, address: str) -> bool:
+        held = self._per_address.get(address, 0)
+        if held >= self.limit:
+            self._say_turned_away(address)
+            return False
+        self._per_address[address] = held + 1
+        self.waiting[connection] = address
+        return True
+
+    def leave(self, connection: _GatedConnection) -> None:
+        """`connection` identified itself, or closed (either may come twice)."""
+        address = self.waiting.pop(connection, None)
+        if address is None:
+            return
+        held = self._per_address.pop(address) - 1
+        if held:
+            self._per_address[address] = held
+
+    def _say_turned_away(self, address: str) -> None:
+        now = time.monotonic()
+        seen = self._turned_away.get(address)
+        if seen is None:
+            seen = self._turned_away[address] = [float("-inf"), 0]
+            while len(self._turned_away) > MAX_TROUBLES:
+                del self._turned_away[next(iter(self._turned_away))]
+        seen[1] += 1
+        if now - seen[0] >= ACCEPT_FAILURES_SAID_EVERY:
+            since = "" if seen[0] == float("-inf") else f" ({seen[1]} turned away since the last such line)"
+            log.warning("turning away connections from %s: %d of its connections are open and have not "
+                        "identified themselves yet (TLS, then challenge and hello)%s",
+                        address, self.limit, since)
+            seen[0], seen[1] = now, 0
+
+
+class _GatedConnection(ServerConnection):
+    """A connection accepted by a listening console, let in by its address
+    (see _Gate) before its TLS handshake, which it then starts itself: the
+    websockets server is given no TLS context, as asyncio's own TLS
+    server would run every handshake before saying where it comes from.
+    Its websocket side starts once TLS is up; the gate counts it until it
+    identifies itself (identified()) or closes."""
+
+    def __init__(self, *args: Any, gate: _Gate, tls: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate, self.tls = gate, tls
+        # "accepted", then "tls" once start_tls has the connection, then
+        # "open" once the websocket side has started, or "lost" before.
+        self.stage = "accepted"
+        self.raw: asyncio.BaseTransport | None = None  # the TCP connection, until "open"
+        self.early: list[bytes] = []  # what came through TLS before the websocket side started
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        if not self.gate.let_in(self, str(peer[0]) if peer else "?"):
+            self.stage = "lost"
+            transport.abort()
+            return
+        self.raw = transport
+        # start_tls takes the connection over before it is read: this task
+        # runs ahead of the first read, which asyncio starts after this
+        # call; a byte reaching data_received unencrypted closes it anyway.
+        self._starting = asyncio.get_running_loop().create_task(self._start_tls(transport))
+
+    async def _start_tls(self, raw: Any) -> None:
+        if self.stage != "accepted":
+            return
+        self.stage = "tls"  # start_tls takes the connection over before its first wait
+        try:
+            secured = await asyncio.get_running_loop().start_tls(
+                raw, self, self.tls, server_side=True,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT, ssl_shutdown_timeout=CLOSE_TIMEOUT)
+        except (Exception, asyncio.CancelledError):  # start_tls closed it (a failed or late handshake)
+            self.stage = "lost"
+            self.gate.leave(self)
+            return
+        if secured is None or self.stage != "tls":  # closed as soon as TLS was up
+            return
+        self.stage, self.raw = "open", None
+        super().connection_made(secured)
+        early, self.early = self.early, []
+        for data in early:
+            super().data_received(data)
+
+    def identified(self) -> None:
+        self.gate.leave(self)
+
+    def abort(self) -> None:
+        """Close it at once if its websocket side has not started (an engine stopping)."""
+        if self.raw is not None:
+            self.raw.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self.stage == "open":
+            super().data_received(data)
+        elif self.stage == "tls":  # decrypted, before _start_tls has gone on
+            self.early.append(data)
+        elif self.raw is not None:  # unencrypted: start_tls did not take the connection over in time
+            self.raw.abort()
+
+    def eof_received(self) -> bool | None:
+        if self.stage == "open":
+            return super().eof_received()
+        return False  # the peer ended before the websocket side started: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gate.leave(self)
+        if self.stage == "open":
+            super().connection_lost(exc)
+        else:
+            self.stage = "lost"
+
+
 class _DialLog(logging.LoggerAdapter):
     """The websockets client's logger, for one dialled peer. Its reconnect
     loop says "connect failed; reconnecting in N seconds: ERROR" at every
@@ -1191,6 +1331,9 @@ def _why_unreachable(failure: str) -> str:
         return f"no TLS there: is that a console's port? ({failure})"
     if low.startswith("timeouterror"):
         return f"no answer within {OPEN_TIMEOUT:g} s"
+    if low.startswith("connectionreseterror"):
+        return ("cut as it opened (the console there turns away connections from an address with too many "
+                "waiting, or a firewall cut it)")
     name, said, words = failure.partition(": ")
     return words if said and words and name.replace(".", "").replace("_", "").isalnum() else failure
 
