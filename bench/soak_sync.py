@@ -12,8 +12,9 @@ relay through a proxy on 127.0.0.1 that cuts each connection after a random
 time (0.2 s to a minute) and turns one in ten away at once; and one writer
 process per database (the consoles' and the relay's), editing as a window
 would: statuses, assignments, stock drawn and added, notes, new, deleted and
-restored units (half of them with a callsign from a pool of 40 that the
-others add too, so that the same callsign lands on two units), retitled
+restored units (half of them with a callsign from a pool of 8, moving on
+every 15 s, that the others add too, so that the same callsign lands on
+two units), retitled
 tasks, new tasks (titles from a pool of 10 the others draw from too) and
 two tasks merged into one (with their units: a unit put meanwhile on the
 one merged away, elsewhere, is left on a deleted task), its own last
@@ -144,8 +145,13 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
                     s.note(f"soak note {name} {done}")
                 elif r < 0.75:
                     # Half of them called in to several consoles: a callsign
-                    # the others may add too, apart (see Store.twins).
-                    callsign = f"Medic {rng.randint(1, 40)}" if rng.random() < 0.5 else f"{name}-{done}"
+                    # the others may add too, apart (see Store.twins), from
+                    # a pool of 8 that moves on every 15 s (a pool that did
+                    # not was used up within the first minute, and a soak
+                    # whose consoles happened not to be apart then had no
+                    # callsign on two units at all).
+                    pool = int(time.time() // 15) % 1000 * 8  # the same for every writer
+                    callsign = f"Medic {pool + rng.randint(1, 8)}" if rng.random() < 0.5 else f"{name}-{done}"
                     try:
                         s.add("units", {"callsign": callsign, "agency": name, "kind": "Engine"})
                     except ValidationError:  # in use already here
