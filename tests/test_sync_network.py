@@ -312,12 +312,12 @@ def test_the_log_says_who_disconnected_after_how_long_and_why(consoles, caplog):
     assert "the peer stopped" in next(m for m in stopped if a_short in m)
 
 
-async def raw_client(port, identity=None):
+async def raw_client(port, identity=None, **kw):
     """A websocket on TLS to the relay that does not pin anything."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ws = await connect(f"wss://127.0.0.1:{port}", ssl=ctx, max_size=None, open_timeout=10)
+    ws = await connect(f"wss://127.0.0.1:{port}", ssl=ctx, max_size=None, open_timeout=10, **kw)
     challenge = json.loads(await ws.recv())
     assert challenge["type"] == "challenge"
     return ws, challenge
@@ -442,6 +442,84 @@ def test_connections_from_one_address_that_have_not_identified_themselves_are_li
 
     arun(main())
     assert not [x for x in caplog.records if x.levelname in ("ERROR", "CRITICAL")], caplog.text
+
+
+def test_no_way_of_opening_or_dropping_a_connection_leaves_its_address_counted(consoles, monkeypatch):
+    """A connection counted against its address and never let go would
+    lock that address out for good (every console behind one NAT). Here
+    300 connections from one address, 40 at a time, each end one way or
+    another (closed at once, reset, bytes that are not TLS, TLS closed
+    as it came up or cut halfway, a websocket that never says hello, a
+    console that syncs), many of them turned away: afterwards none is
+    counted, and a console syncs."""
+    import random
+    import struct
+
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "MAX_UNIDENTIFIED_PER_ADDRESS", 8)
+    r, a = consoles("relay", "a")
+    with a.open() as s:
+        s.add("tasks", {"title": "Evacuate Elm St"})
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    rng = random.Random(7)
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            async def dial(**kw):
+                return await asyncio.open_connection("127.0.0.1", relay.port, local_addr=("127.0.0.3", 0), **kw)
+
+            def reset(writer):
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                writer.transport.abort()
+
+            async def one(way):
+                await asyncio.sleep(rng.random() * 0.05)
+                with contextlib.suppress(OSError, ConnectionError, ssl.SSLError, TimeoutError, ConnectionClosed,
+                                         InvalidMessage, EOFError):
+                    if way == "closed":
+                        _r, w = await dial()
+                        w.close()
+                    elif way == "reset":
+                        _r, w = await dial()
+                        reset(w)
+                    elif way == "not tls":
+                        rd, w = await dial()
+                        w.write(b"GET / HTTP/1.1\r\n\r\n")
+                        await asyncio.wait_for(rd.read(), 10)
+                        w.close()
+                    elif way == "tls, closed":
+                        _r, w = await dial(ssl=tls, server_hostname="relay")
+                        w.close()
+                    elif way == "tls, half a request":
+                        _r, w = await dial(ssl=tls, server_hostname="relay")
+                        w.write(b"GET / HTTP/1.1\r\nHost: re")
+                        await asyncio.sleep(rng.random() * 0.2)
+                        reset(w)
+                    elif way == "half a handshake":
+                        _r, w = await dial()
+                        w.write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello's first bytes
+                        await asyncio.sleep(rng.random() * 0.2)
+                        reset(w)
+                    elif way == "no hello":
+                        ws, _challenge = await raw_client(relay.port, local_addr=("127.0.0.3", 0))
+                        await asyncio.sleep(rng.random() * 0.2)
+                        await ws.close()
+
+            ways = ["closed", "reset", "not tls", "tls, closed", "tls, half a request", "half a handshake",
+                    "no hello"]
+            pending = [one(rng.choice(ways)) for _ in range(300)]
+            for start in range(0, len(pending), 40):
+                await asyncio.gather(*pending[start:start + 40])
+            await until(lambda: not relay._gate.waiting, what="no connection counted")
+            async with Engine(a.path) as ea:
+                await ea.sync_once(url(relay))
+        with r.open() as s:
+            assert [t.title for t in s.list("tasks")] == ["Evacuate Elm St"]
+
+    arun(main(), timeout=180)
 
 
 def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
