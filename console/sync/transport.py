@@ -1254,9 +1254,15 @@ class _GatedConnection(ServerConnection):
             secured = await asyncio.get_running_loop().start_tls(
                 raw, self, self.tls, server_side=True,
                 ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT, ssl_shutdown_timeout=CLOSE_TIMEOUT)
-        except (Exception, asyncio.CancelledError):  # start_tls closed it (a failed or late handshake)
+        except (Exception, asyncio.CancelledError) as exc:  # start_tls closed it (a failed or late handshake)
             self.stage = "lost"
             self.gate.leave(self)
+            # The exception's traceback holds start_tls's frame, whose
+            # waiter holds the exception: a cycle, which would keep the
+            # connection's TLS state (a 256 KiB buffer) until the garbage
+            # collector's rare full pass. A flood grew a relay by 10 MiB
+            # every 10 s that way.
+            _drop_tracebacks(exc)
             return
         if secured is None or self.stage != "tls":  # closed as soon as TLS was up
             return
@@ -1293,6 +1299,15 @@ class _GatedConnection(ServerConnection):
             super().connection_lost(exc)
         else:
             self.stage = "lost"
+
+
+def _drop_tracebacks(exc: BaseException | None) -> None:
+    """Let go of the frames `exc` and the exceptions chained to it hold."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__context__ or exc.__cause__
 
 
 class _DialLog(logging.LoggerAdapter):
