@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import collections
 import contextlib
 import gc
 import json
@@ -442,6 +443,65 @@ def test_connections_from_one_address_that_have_not_identified_themselves_are_li
 
     arun(main())
     assert not [x for x in caplog.records if x.levelname in ("ERROR", "CRITICAL")], caplog.text
+
+
+def test_with_every_place_taken_the_address_with_most_makes_room(consoles, monkeypatch, caplog):
+    """Connections not yet identified are also limited in all
+    (MAX_UNIDENTIFIED: each holds a file and, during its TLS handshake,
+    256 KiB). With every place taken by a flood from several addresses,
+    a connection from an address with fewer than the one with most gets
+    in and that one's oldest is closed; one from an address with as many
+    as any other is turned away. So a console still gets through."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "MAX_UNIDENTIFIED_PER_ADDRESS", 3)
+    monkeypatch.setattr(transport, "MAX_UNIDENTIFIED", 6)
+    caplog.set_level("WARNING", logger="console.sync.transport")
+    r, a = consoles("relay", "a")
+    with a.open() as s:
+        s.add("tasks", {"title": "Evacuate Elm St"})
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            async def dial(source):
+                return await asyncio.open_connection("127.0.0.1", relay.port, local_addr=(source, 0))
+
+            async def closed(conn):
+                try:
+                    return await asyncio.wait_for(conn[0].read(1), 1) == b""  # the handshake's drop is 10 s
+                except TimeoutError:
+                    return False
+
+            def held():
+                return sorted(collections.Counter(relay._gate.waiting.values()).items())
+
+            flood = {x: [await dial(x) for _ in range(3)] for x in ("127.0.0.2", "127.0.0.3")}
+            await until(lambda: len(relay._gate.waiting) == 6)
+            newcomer = await dial("127.0.0.4")  # 0 from there, 3 from the address with most: room made
+            assert await closed(flood["127.0.0.2"][0]) and not await closed(flood["127.0.0.2"][1])
+            await until(lambda: held() == [("127.0.0.2", 2), ("127.0.0.3", 3), ("127.0.0.4", 1)])
+            second = await dial("127.0.0.4")  # 1 from there, 3 from 127.0.0.3
+            assert await closed(flood["127.0.0.3"][0])
+            await until(lambda: held() == [("127.0.0.2", 2), ("127.0.0.3", 2), ("127.0.0.4", 2)])
+            third = await dial("127.0.0.4")
+            assert await closed(third)  # 2 from there, and no address has more
+            assert held() == [("127.0.0.2", 2), ("127.0.0.3", 2), ("127.0.0.4", 2)]
+            assert not await closed(newcomer) and not await closed(second)
+            async with Engine(a.path) as ea:
+                await ea.sync_once(url(relay))  # from 127.0.0.1, holding none: room made
+            assert len(relay._gate.waiting) == 5  # the console left once identified
+            for _reader, writer in [*flood["127.0.0.2"], *flood["127.0.0.3"], newcomer, second, third]:
+                writer.close()
+        said = [m for m in caplog.messages if m.startswith("turning away connections from")]
+        assert any("6 connections are open that have not identified themselves yet, the most of them from "
+                   "there: its oldest closed to let one from elsewhere in" in m for m in said), said
+        assert any(m.startswith("turning away connections from 127.0.0.4: 6 connections are open that have not "
+                                "identified themselves yet, and no address has more of them than this one")
+                   for m in said), said
+        with r.open() as s:
+            assert [t.title for t in s.list("tasks")] == ["Evacuate Elm St"]
+
+    arun(main())
 
 
 def test_no_way_of_opening_or_dropping_a_connection_leaves_its_address_counted(consoles, monkeypatch):

@@ -111,6 +111,12 @@ TLS_HANDSHAKE_TIMEOUT = 10.0
 # connections' TLS_HANDSHAKE_TIMEOUT; consoles behind one NAT that all
 # reconnect at once are let in a few at a time (each takes milliseconds).
 MAX_UNIDENTIFIED_PER_ADDRESS = 32
+# And in all: each holds a file, and while its TLS handshake is under way
+# asyncio's 256 KiB read buffer for it, so a flood from many addresses
+# could otherwise take gigabytes. Past it, a connection from an address
+# with fewer than the address with most gets in, closing that one's
+# oldest, so that consoles still get through (see _Gate).
+MAX_UNIDENTIFIED = 1024
 OPEN_TIMEOUT = 10.0  # for a dialled connection to open: TCP, TLS and the websocket handshake
 # What other consoles dial to reach a listening one is read again this
 # often (a laptop joins a network), off the event loop: it may ask a name
@@ -220,7 +226,7 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._dials: dict[str, asyncio.Task] = {}
         self._server = None
-        self._gate = _Gate(MAX_UNIDENTIFIED_PER_ADDRESS)  # see _GatedConnection
+        self._gate = _Gate(MAX_UNIDENTIFIED_PER_ADDRESS, MAX_UNIDENTIFIED)  # see _GatedConnection
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_exchange: float | None = None
         self.last_link: Link | None = None  # of the last sync_once, for its figures
@@ -1173,22 +1179,37 @@ def _say_accept_failures_briefly(loop: asyncio.AbstractEventLoop, files: int | N
 class _Gate:
     """The connections a listening console has accepted that have not yet
     identified themselves, by the address they come from: at most
-    MAX_UNIDENTIFIED_PER_ADDRESS from each (see there). One turned away is
-    said in one line, then at most every ACCEPT_FAILURES_SAID_EVERY per
-    address while it goes on."""
+    MAX_UNIDENTIFIED_PER_ADDRESS from each, and MAX_UNIDENTIFIED in all
+    (see there). With all places taken, one from an address with fewer
+    than the address with most is let in and that address's oldest is
+    closed, so that a flood from many addresses cannot keep a console out.
+    What is turned away is said in one line, then at most every
+    ACCEPT_FAILURES_SAID_EVERY per address while it goes on."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, per_address: int, total: int) -> None:
+        self.per_address, self.total = per_address, total
         self.waiting: dict[_GatedConnection, str] = {}  # connection -> its address
-        self._per_address: dict[str, int] = {}
+        self._by_address: dict[str, dict[_GatedConnection, None]] = {}  # the oldest first
         self._turned_away: dict[str, list] = {}  # address -> [last said (monotonic), turned away since]
 
     def let_in(self, connection: _GatedConnection, address: str) -> bool:
-        held = self._per_address.get(address, 0)
-        if held >= self.limit:
-            self._say_turned_away(address)
+        held = len(self._by_address.get(address, ()))
+        if held >= self.per_address:
+            self._say(address, f"{self.per_address} of its connections are open and have not identified "
+                               "themselves yet (TLS, then challenge and hello)")
             return False
-        self._per_address[address] = held + 1
+        if len(self.waiting) >= self.total:
+            most = max(self._by_address, key=lambda a: len(self._by_address[a]))
+            if len(self._by_address[most]) <= held + 1:
+                self._say(address, f"{self.total} connections are open that have not identified themselves "
+                                   "yet, and no address has more of them than this one")
+                return False
+            oldest = next(iter(self._by_address[most]))
+            self.leave(oldest)
+            oldest.abort()
+            self._say(most, f"{self.total} connections are open that have not identified themselves yet, the "
+                            "most of them from there: its oldest closed to let one from elsewhere in")
+        self._by_address.setdefault(address, {})[connection] = None
         self.waiting[connection] = address
         return True
 
@@ -1197,11 +1218,12 @@ class _Gate:
         address = self.waiting.pop(connection, None)
         if address is None:
             return
-        held = self._per_address.pop(address) - 1
-        if held:
-            self._per_address[address] = held
+        held = self._by_address[address]
+        del held[connection]
+        if not held:
+            del self._by_address[address]
 
-    def _say_turned_away(self, address: str) -> None:
+    def _say(self, address: str, why: str) -> None:
         now = time.monotonic()
         seen = self._turned_away.get(address)
         if seen is None:
@@ -1211,9 +1233,7 @@ class _Gate:
         seen[1] += 1
         if now - seen[0] >= ACCEPT_FAILURES_SAID_EVERY:
             since = "" if seen[0] == float("-inf") else f" ({seen[1]} turned away since the last such line)"
-            log.warning("turning away connections from %s: %d of its connections are open and have not "
-                        "identified themselves yet (TLS, then challenge and hello)%s",
-                        address, self.limit, since)
+            log.warning("turning away connections from %s: %s%s", address, why, since)
             seen[0], seen[1] = now, 0
 
 
@@ -1276,9 +1296,11 @@ class _GatedConnection(ServerConnection):
         self.gate.leave(self)
 
     def abort(self) -> None:
-        """Close it at once if its websocket side has not started (an engine stopping)."""
+        """Close it at once (an engine stopping, or the gate making room)."""
         if self.raw is not None:
             self.raw.abort()
+        elif self.stage == "open":
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self.stage == "open":
