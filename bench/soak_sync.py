@@ -6,6 +6,7 @@
     python bench/soak_sync.py --window        # the first console a window (offscreen)
     python bench/soak_sync.py --ring          # the consoles also in a ring, each change by two ways
     python bench/soak_sync.py --backups       # the relay backing up every 6 s meanwhile
+    python bench/soak_sync.py --flood         # and one machine flooding the relay with connections
 
 A relay process; one `crisis-console sync` process per console, dialling the
 relay through a proxy on 127.0.0.1 that cuts each connection after a random
@@ -36,6 +37,13 @@ With `--backups`, the relay runs with `--backup-to` every 0.1 minute,
 keeping 5: each backup read while four writers and the sync write to its
 database. At the end every backup kept must be whole (`quick_check`) and
 the newest must hold a prefix of each origin's changes with no gap.
+
+With `--flood`, another address (127.0.0.2) opens connections to the relay
+that never identify themselves, 50 a second, throughout: most say nothing,
+some send bytes that are not TLS. Each is held until the relay closes it.
+The relay must turn most away at once (see MAX_UNIDENTIFIED_PER_ADDRESS in
+console/sync/transport.py), keep its descriptors flat, and go on serving
+the consoles as if nothing were happening.
 
 With `--kills`, every 10 to 30 s one `sync` process is killed (SIGKILL, as a
 laptop losing power would), at a random point of its work, and started again
@@ -317,7 +325,46 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring: bool, backups: bool) -> None:
+async def flood(port: int, counts: dict[str, int], rng: random.Random) -> None:
+    """Connections to the relay from 127.0.0.2 that never identify
+    themselves, 50 a second, each held until the relay closes it; counted
+    by how soon it did (a second at most: turned away, or not TLS)."""
+    async def one() -> None:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0))
+        except OSError:
+            counts["refused"] += 1
+            return
+        counts["opened"] += 1
+        opened = time.monotonic()
+        silent = rng.random() < 0.8
+        try:
+            if not silent:
+                writer.write(b"GET / HTTP/1.1\r\nHost: relay\r\n\r\n")
+            await reader.read()  # until the relay closes it
+            held = time.monotonic() - opened
+            counts["closed within 1 s" if held < 1 else "held longer"] += 1
+            counts["longest held (s)"] = max(counts["longest held (s)"], round(held, 1))
+        except OSError:
+            counts["reset"] += 1
+        finally:
+            writer.close()
+
+    running: set[asyncio.Task] = set()
+    try:
+        while True:
+            task = asyncio.create_task(one())
+            running.add(task)
+            task.add_done_callback(running.discard)
+            await asyncio.sleep(0.02)
+    finally:
+        for task in list(running):
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring: bool, backups: bool,
+               flooding: bool = False) -> None:
     relay_c = make_console(tmp, "relay")
     consoles = [make_console(tmp, f"c{i}") for i in range(n)]
     trust_all([relay_c, *consoles])
@@ -330,7 +377,7 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
     if backups:
         folder.mkdir()
     relay, port = start_relay(relay_c[0], *(["--backup-to", str(folder), "--backup-every", "0.1", "--keep", "5"]
-                                            if backups else []))
+                                            if backups else []), log=tmp / "relay.log")
     backups_seen: set[str] = set()
     rng = random.Random(7)
     counts = {"connections": 0, "turned away": 0, "cut": 0}
@@ -356,6 +403,8 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
                                 stdout=subprocess.PIPE, stderr=(tmp / f"writer-{i}.err").open("w"), text=True,
                                 cwd=ROOT)
                for i, (db, _) in enumerate([*consoles, relay_c])]
+    flooded = dict.fromkeys(["opened", "refused", "closed within 1 s", "held longer", "reset", "longest held (s)"], 0)
+    flooder = asyncio.create_task(flood(port, flooded, random.Random(11))) if flooding else None
     print(f"{'t (s)':>6} {'relay MiB':>9} {'fds':>4}  {'sync processes MiB':>20} {'fds':>12}  "
           "connections (turned away, cut)")
     first = last = None
@@ -391,6 +440,9 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
             why = (tmp / f"writer-{i}.err").read_text().strip()
             raise SystemExit(f"writer {i} failed (exit status {w.returncode}):\n{why[-3000:]}")
     ops = [json.loads(lines[-1]) for lines in said]
+    if flooder is not None:
+        flooder.cancel()
+        await asyncio.gather(flooder, return_exceptions=True)
     # Heal: the consoles reconnect straight to the relay.
     proxy.close()
     if window:
@@ -430,6 +482,12 @@ async def soak(tmp: Path, minutes: float, n: int, kill: bool, window: bool, ring
              f"{max(stalls)[1]} ms of it)" if window else ""))
     if backups:
         print(f"backups    {backup_figures(folder, backups_seen, states[0] if states else None)}")
+    if flooding:
+        said = [x for x in (tmp / "relay.log").read_text().splitlines() if "turning away connections from" in x]
+        print(f"flood      {flooded['opened']} connections from 127.0.0.2 that never identified themselves "
+              f"({flooded['refused']} more refused by this machine): {flooded['closed within 1 s']} closed by the "
+              f"relay within 1 s, {flooded['held longer']} later (the longest after {flooded['longest held (s)']} "
+              f"s), {flooded['reset']} reset; the relay's log said it in {len(said)} line(s)")
     print(f"converged  {'yes' if converged else 'NO'} within {took:.0f} s of healing (checked every second): "
           f"{states[0]['changes']} changes, {len(states[0]['conflicts'])} open conflict(s) and "
           f"{states[0]['twins']} callsign(s) on two units and {len(states[0]['stranded'])} unit(s) on a deleted "
@@ -523,11 +581,14 @@ def main() -> None:
     p.add_argument("--backups", action="store_true", help="the relay backs up every 6 s meanwhile")
     p.add_argument("--ring", action="store_true",
                    help="the consoles also sync in a ring, directly: every change reaches each by two ways")
+    p.add_argument("--flood", action="store_true",
+                   help="another address opens connections to the relay that never identify themselves, 50 a second")
     args = p.parse_args()
     if args.ring and args.window:
         p.error("--ring and --window do not go together (the window's console is not in the ring)")
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills, args.window, args.ring, args.backups))
+        asyncio.run(soak(Path(tmp), args.minutes, args.consoles, args.kills, args.window, args.ring, args.backups,
+                         args.flood))
 
 
 if __name__ == "__main__":
