@@ -445,13 +445,14 @@ def test_connections_from_one_address_that_have_not_identified_themselves_are_li
     assert not [x for x in caplog.records if x.levelname in ("ERROR", "CRITICAL")], caplog.text
 
 
-def test_with_every_place_taken_the_address_with_most_makes_room(consoles, monkeypatch, caplog):
+def test_with_every_place_taken_an_older_connection_makes_room(consoles, monkeypatch, caplog):
     """Connections not yet identified are also limited in all
     (MAX_UNIDENTIFIED: each holds a file and, during its TLS handshake,
-    256 KiB). With every place taken by a flood from several addresses,
-    a connection from an address with fewer than the one with most gets
-    in and that one's oldest is closed; one from an address with as many
-    as any other is turned away. So a console still gets through."""
+    256 KiB). With every place taken by a flood from several addresses, a
+    new connection gets in and an older one is closed: the oldest still
+    in its TLS handshake, else the oldest of the address with most (of
+    its own address, if that has as many). So a console still gets
+    through."""
     from console.sync import transport
 
     monkeypatch.setattr(transport, "MAX_UNIDENTIFIED_PER_ADDRESS", 3)
@@ -460,44 +461,51 @@ def test_with_every_place_taken_the_address_with_most_makes_room(consoles, monke
     r, a = consoles("relay", "a")
     with a.open() as s:
         s.add("tasks", {"title": "Evacuate Elm St"})
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay:
-            async def dial(source):
-                return await asyncio.open_connection("127.0.0.1", relay.port, local_addr=(source, 0))
+            async def dial(source, secured=True):
+                """Through TLS, then silent; or silent from the start."""
+                kw = {"ssl": tls, "server_hostname": "relay"} if secured else {}
+                return await asyncio.open_connection("127.0.0.1", relay.port, local_addr=(source, 0), **kw)
 
             async def closed(conn):
                 try:
-                    return await asyncio.wait_for(conn[0].read(1), 1) == b""  # the handshake's drop is 10 s
+                    return await asyncio.wait_for(conn[0].read(1), 1) == b""  # the relay's drops take 10 s
                 except TimeoutError:
                     return False
 
             def held():
                 return sorted(collections.Counter(relay._gate.waiting.values()).items())
 
-            flood = {x: [await dial(x) for _ in range(3)] for x in ("127.0.0.2", "127.0.0.3")}
-            await until(lambda: len(relay._gate.waiting) == 6)
-            newcomer = await dial("127.0.0.4")  # 0 from there, 3 from the address with most: room made
-            assert await closed(flood["127.0.0.2"][0]) and not await closed(flood["127.0.0.2"][1])
-            await until(lambda: held() == [("127.0.0.2", 2), ("127.0.0.3", 3), ("127.0.0.4", 1)])
-            second = await dial("127.0.0.4")  # 1 from there, 3 from 127.0.0.3
-            assert await closed(flood["127.0.0.3"][0])
-            await until(lambda: held() == [("127.0.0.2", 2), ("127.0.0.3", 2), ("127.0.0.4", 2)])
-            third = await dial("127.0.0.4")
-            assert await closed(third)  # 2 from there, and no address has more
+            async def all_secured():
+                await until(lambda: not relay._gate._handshaking, what="TLS up")
+
+            flood = {x: [await dial(x) for _ in range(2)] for x in ("127.0.0.2", "127.0.0.3", "127.0.0.4")}
+            await all_secured()
             assert held() == [("127.0.0.2", 2), ("127.0.0.3", 2), ("127.0.0.4", 2)]
-            assert not await closed(newcomer) and not await closed(second)
+            flood["127.0.0.4"].append(await dial("127.0.0.4"))  # as many from there as from any: its own oldest
+            assert await closed(flood["127.0.0.4"][0])
+            await all_secured()
+            assert held() == [("127.0.0.2", 2), ("127.0.0.3", 2), ("127.0.0.4", 2)]
+            silent = await dial("127.0.0.5", secured=False)  # 2 from each other: the oldest of the first of them
+            assert await closed(flood["127.0.0.2"][0])
+            await until(lambda: held() == [("127.0.0.2", 1), ("127.0.0.3", 2), ("127.0.0.4", 2), ("127.0.0.5", 1)])
+            other = await dial("127.0.0.6", secured=False)  # the oldest still in its TLS handshake
+            assert await closed(silent)
             async with Engine(a.path) as ea:
-                await ea.sync_once(url(relay))  # from 127.0.0.1, holding none: room made
-            assert len(relay._gate.waiting) == 5  # the console left once identified
-            for _reader, writer in [*flood["127.0.0.2"], *flood["127.0.0.3"], newcomer, second, third]:
+                await ea.sync_once(url(relay))  # from 127.0.0.1: the one still in its handshake closed for it
+            assert await closed(other)
+            assert held() == [("127.0.0.2", 1), ("127.0.0.3", 2), ("127.0.0.4", 2)]  # the console left
+            assert not any(await asyncio.gather(*(closed(c) for c in (flood["127.0.0.2"][1], *flood["127.0.0.3"],
+                                                                       *flood["127.0.0.4"][1:]))))
+            for _reader, writer in [*flood["127.0.0.2"], *flood["127.0.0.3"], *flood["127.0.0.4"], silent, other]:
                 writer.close()
-        said = [m for m in caplog.messages if m.startswith("turning away connections from")]
-        assert any("6 connections are open that have not identified themselves yet, the most of them from "
-                   "there: its oldest closed to let one from elsewhere in" in m for m in said), said
-        assert any(m.startswith("turning away connections from 127.0.0.4: 6 connections are open that have not "
-                                "identified themselves yet, and no address has more of them than this one")
-                   for m in said), said
+        said = [m for m in caplog.messages if "connections are open that have not identified" in m]
+        assert said == ["6 connections are open that have not identified themselves yet (from 3 addresses): "
+                        "closing the oldest for each new one"], said  # once in 10 s
         with r.open() as s:
             assert [t.title for t in s.list("tasks")] == ["Evacuate Elm St"]
 
@@ -618,6 +626,41 @@ def test_connections_whose_tls_handshake_fails_leave_nothing_for_the_garbage_col
                 gc.enable()
 
     arun(main())
+
+
+def test_a_listening_console_out_of_files_says_so_once_every_10_s(monkeypatch, caplog):
+    """asyncio reports each accept that fails for want of files (hundreds a
+    second under a flood) with a traceback; a listening console says it in
+    one line, then at most every ACCEPT_FAILURES_SAID_EVERY with how many
+    failed meanwhile, and passes anything else on to the handler there was."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "ACCEPT_FAILURES_SAID_EVERY", 0.3)
+    caplog.set_level("ERROR", logger="console.sync.transport")
+    passed_on = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: passed_on.append(context["message"]))
+        transport._say_accept_failures_briefly(loop, 160)
+        transport._say_accept_failures_briefly(loop, 160)  # once per loop
+        failed = {"message": "socket.accept() out of system resource", "exception": OSError(24, "Too many open files")}
+        for _ in range(100):
+            loop.call_exception_handler(failed)
+        await asyncio.sleep(0.4)
+        for _ in range(50):
+            loop.call_exception_handler(failed)
+        loop.call_exception_handler({"message": "something else"})
+
+    arun(main())
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "too many connections at once: all 160 files this process may open are in use; new connections wait until "
+        "some close or time out",
+        "too many connections at once: all 160 files this process may open are in use; new connections wait until "
+        "some close or time out (100 failed accepts since the last such line)",
+    ]
+    assert passed_on == ["something else"]
 
 
 def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):

@@ -111,11 +111,12 @@ TLS_HANDSHAKE_TIMEOUT = 10.0
 # connections' TLS_HANDSHAKE_TIMEOUT; consoles behind one NAT that all
 # reconnect at once are let in a few at a time (each takes milliseconds).
 MAX_UNIDENTIFIED_PER_ADDRESS = 32
-# And in all: each holds a file, and while its TLS handshake is under way
-# asyncio's 256 KiB read buffer for it, so a flood from many addresses
-# could otherwise take gigabytes. Past it, a connection from an address
-# with fewer than the address with most gets in, closing that one's
-# oldest, so that consoles still get through (see _Gate).
+# And in all (or half the files this process may open, if fewer): each
+# holds a file, and while its TLS handshake is under way asyncio's 256 KiB
+# read buffer for it, so a flood from many addresses could otherwise take
+# every file, and gigabytes. Past it, a connection from an address with
+# fewer than the address with most gets in, closing that one's oldest, so
+# that consoles still get through (see _Gate).
 MAX_UNIDENTIFIED = 1024
 OPEN_TIMEOUT = 10.0  # for a dialled connection to open: TCP, TLS and the websocket handshake
 # What other consoles dial to reach a listening one is read again this
@@ -287,6 +288,8 @@ class Engine:
             host, port = self.listen_on
             files = _more_open_files()
             _say_accept_failures_briefly(self._loop, files)
+            if files:  # half of them at most, so that the consoles and the database always have files
+                self._gate.total = max(1, min(self._gate.total, files // 2))
             try:
                 self._server = await serve(
                     self._accept, host, port, max_size=p.MAX_MESSAGE,
@@ -1179,42 +1182,52 @@ def _say_accept_failures_briefly(loop: asyncio.AbstractEventLoop, files: int | N
 class _Gate:
     """The connections a listening console has accepted that have not yet
     identified themselves, by the address they come from: at most
-    MAX_UNIDENTIFIED_PER_ADDRESS from each, and MAX_UNIDENTIFIED in all
-    (see there). With all places taken, one from an address with fewer
-    than the address with most is let in and that address's oldest is
-    closed, so that a flood from many addresses cannot keep a console out.
-    What is turned away is said in one line, then at most every
-    ACCEPT_FAILURES_SAID_EVERY per address while it goes on."""
+    MAX_UNIDENTIFIED_PER_ADDRESS from each, and `total` in all (see
+    MAX_UNIDENTIFIED). With all places taken, a new one is let in and an
+    older one closed: the oldest still in its TLS handshake, else the
+    oldest of the address with most (of its own address, if that has as
+    many). A console's handshake takes milliseconds, a flood's
+    connections wait for seconds, so a flood from many addresses cannot
+    keep a console out. What is turned away is said in one line, then at
+    most every ACCEPT_FAILURES_SAID_EVERY while it goes on (per address)."""
 
     def __init__(self, per_address: int, total: int) -> None:
         self.per_address, self.total = per_address, total
         self.waiting: dict[_GatedConnection, str] = {}  # connection -> its address
         self._by_address: dict[str, dict[_GatedConnection, None]] = {}  # the oldest first
-        self._turned_away: dict[str, list] = {}  # address -> [last said (monotonic), turned away since]
+        self._handshaking: dict[_GatedConnection, None] = {}  # before TLS is up, the oldest first
+        self._said: dict[str, list] = {}  # address, or "" for all -> [last said (monotonic), turned away since]
 
     def let_in(self, connection: _GatedConnection, address: str) -> bool:
         held = len(self._by_address.get(address, ()))
         if held >= self.per_address:
-            self._say(address, f"{self.per_address} of its connections are open and have not identified "
-                               "themselves yet (TLS, then challenge and hello)")
+            self._say(address, f"turning away connections from {address}: {self.per_address} of its connections "
+                               "are open and have not identified themselves yet (TLS, then challenge and hello)",
+                      "turned away")
             return False
         if len(self.waiting) >= self.total:
-            most = max(self._by_address, key=lambda a: len(self._by_address[a]))
-            if len(self._by_address[most]) <= held + 1:
-                self._say(address, f"{self.total} connections are open that have not identified themselves "
-                                   "yet, and no address has more of them than this one")
-                return False
-            oldest = next(iter(self._by_address[most]))
+            if self._handshaking:
+                oldest = next(iter(self._handshaking))
+            else:
+                most = max(len(x) for x in self._by_address.values())
+                victim = address if held >= most else next(a for a, x in self._by_address.items() if len(x) == most)
+                oldest = next(iter(self._by_address[victim]))
             self.leave(oldest)
             oldest.abort()
-            self._say(most, f"{self.total} connections are open that have not identified themselves yet, the "
-                            "most of them from there: its oldest closed to let one from elsewhere in")
+            self._say("", f"{self.total} connections are open that have not identified themselves yet (from "
+                          f"{len(self._by_address)} addresses): closing the oldest for each new one", "closed")
         self._by_address.setdefault(address, {})[connection] = None
+        self._handshaking[connection] = None
         self.waiting[connection] = address
         return True
 
+    def secured(self, connection: _GatedConnection) -> None:
+        """`connection`'s TLS is up."""
+        self._handshaking.pop(connection, None)
+
     def leave(self, connection: _GatedConnection) -> None:
         """`connection` identified itself, or closed (either may come twice)."""
+        self._handshaking.pop(connection, None)
         address = self.waiting.pop(connection, None)
         if address is None:
             return
@@ -1223,17 +1236,17 @@ class _Gate:
         if not held:
             del self._by_address[address]
 
-    def _say(self, address: str, why: str) -> None:
+    def _say(self, key: str, what: str, done: str) -> None:
         now = time.monotonic()
-        seen = self._turned_away.get(address)
+        seen = self._said.get(key)
         if seen is None:
-            seen = self._turned_away[address] = [float("-inf"), 0]
-            while len(self._turned_away) > MAX_TROUBLES:
-                del self._turned_away[next(iter(self._turned_away))]
+            seen = self._said[key] = [float("-inf"), 0]
+            while len(self._said) > MAX_TROUBLES:
+                del self._said[next(iter(self._said))]
         seen[1] += 1
         if now - seen[0] >= ACCEPT_FAILURES_SAID_EVERY:
-            since = "" if seen[0] == float("-inf") else f" ({seen[1]} turned away since the last such line)"
-            log.warning("turning away connections from %s: %s%s", address, why, since)
+            since = "" if seen[0] == float("-inf") else f" ({seen[1]} {done} since the last such line)"
+            log.warning("%s%s", what, since)
             seen[0], seen[1] = now, 0
 
 
@@ -1287,6 +1300,7 @@ class _GatedConnection(ServerConnection):
         if secured is None or self.stage != "tls":  # closed as soon as TLS was up
             return
         self.stage, self.raw = "open", None
+        self.gate.secured(self)
         super().connection_made(secured)
         early, self.early = self.early, []
         for data in early:
