@@ -114,9 +114,9 @@ MAX_UNIDENTIFIED_PER_ADDRESS = 32
 # And in all (or half the files this process may open, if fewer): each
 # holds a file, and while its TLS handshake is under way asyncio's 256 KiB
 # read buffer for it, so a flood from many addresses could otherwise take
-# every file, and gigabytes. Past it, a connection from an address with
-# fewer than the address with most gets in, closing that one's oldest, so
-# that consoles still get through (see _Gate).
+# every file, and gigabytes. Past it, a new one still gets in, and an
+# older one is closed (the oldest still in its TLS handshake, see _Gate),
+# so that consoles still get through.
 MAX_UNIDENTIFIED = 1024
 OPEN_TIMEOUT = 10.0  # for a dialled connection to open: TCP, TLS and the websocket handshake
 # What other consoles dial to reach a listening one is read again this
@@ -1196,7 +1196,7 @@ class _Gate:
         self.waiting: dict[_GatedConnection, str] = {}  # connection -> its address
         self._by_address: dict[str, dict[_GatedConnection, None]] = {}  # the oldest first
         self._handshaking: dict[_GatedConnection, None] = {}  # before TLS is up, the oldest first
-        self._said: dict[str, list] = {}  # address, or "" for all -> [last said (monotonic), turned away since]
+        self._said: dict[str, list] = {}  # address, or "" for all -> [last said (monotonic), how many since]
 
     def let_in(self, connection: _GatedConnection, address: str) -> bool:
         held = len(self._by_address.get(address, ()))
@@ -1266,6 +1266,7 @@ class _GatedConnection(ServerConnection):
         self.stage = "accepted"
         self.raw: asyncio.BaseTransport | None = None  # the TCP connection, until "open"
         self.early: list[bytes] = []  # what came through TLS before the websocket side started
+        self._starting: asyncio.Task | None = None  # _start_tls, held until it ends
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
