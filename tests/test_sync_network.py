@@ -663,6 +663,40 @@ def test_a_listening_console_out_of_files_says_so_once_every_10_s(monkeypatch, c
     assert passed_on == ["something else"]
 
 
+def test_sync_once_cut_as_it_opens_tries_again(consoles, monkeypatch, caplog):
+    """Consoles behind one NAT all running sync --once at once: the relay
+    turns away those past MAX_UNIDENTIFIED_PER_ADDRESS, and they failed.
+    Now a try cut as it opens is made again a moment later, CUT_RETRIES
+    times, and the failure says how many tries there were."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "MAX_UNIDENTIFIED_PER_ADDRESS", 1)
+    monkeypatch.setattr(transport, "HELLO_TIMEOUT", 60.0)
+    monkeypatch.setattr(transport, "CUT_RETRIES", 2)
+    caplog.set_level("WARNING", logger="console.sync.transport")
+    r, a = consoles("relay", "a")
+    with a.open() as s:
+        s.add("tasks", {"title": "Evacuate Elm St"})
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path) as ea:
+            silent, _challenge = await raw_client(relay.port)  # the one place 127.0.0.1 has
+            with pytest.raises(SyncError, match=re.escape("cut as it opened (the console there turns away "
+                                                          "connections from an address with too many waiting, "
+                                                          "or a firewall cut it) (3 tries)")):
+                await ea.sync_once(url(relay))
+            await silent.close()
+            await until(lambda: not relay._gate.waiting)
+            silent_again, _challenge = await raw_client(relay.port)
+            asyncio.get_running_loop().call_later(0.3, lambda: asyncio.ensure_future(silent_again.close()))
+            await ea.sync_once(url(relay))  # cut at first, then through
+        assert any(m.startswith("turning away connections from 127.0.0.1") for m in caplog.messages)
+
+    arun(main())
+    with r.open() as s:
+        assert [t.title for t in s.list("tasks")] == ["Evacuate Elm St"]
+
+
 def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
     from console.sync import identity
 

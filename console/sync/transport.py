@@ -27,6 +27,7 @@ import errno
 import functools
 import ipaddress
 import logging
+import random
 import re
 import shlex
 import socket
@@ -88,6 +89,11 @@ MAX_PAUSE = 10.0
 # Reconnect within at most 10 s of a peer coming back (the library's default
 # grows to 90 s, long for a console that should be back on the board).
 RECONNECT_DELAYS = functools.partial(backoff, initial_delay=1.0, min_delay=1.0, max_delay=10.0, factor=1.6)
+# sync_once tries again this many times, after a second or so more each
+# time, when the connection is cut as it opens: a relay busy with many
+# consoles behind one NAT turns the ones past its limit away (see
+# MAX_UNIDENTIFIED_PER_ADDRESS), and they get in a moment later.
+CUT_RETRIES = 4
 # The same trouble again and again (a peer dialled but unreachable or
 # refusing, a console refused at every try) is logged when it starts or
 # changes, then this often while it lasts, not at every try: a laptop
@@ -863,14 +869,20 @@ class Engine:
         try:
             async with asyncio.timeout(timeout):
                 received = 0  # by a first session refused as an observer's
+                cut = 0  # tries cut as they opened
                 while True:
                     try:
                         ws = await self._connect(url)
                     except (InvalidStatus, InvalidURI) as exc:
                         raise SyncError(f"{url}: {_not_a_console(exc)}") from None
                     except (TimeoutError, OSError, InvalidHandshake) as exc:
+                        if isinstance(exc, ConnectionResetError) and cut < CUT_RETRIES:
+                            cut += 1
+                            await asyncio.sleep(random.uniform(0.5, 1.5) * cut)
+                            continue
                         why = _why_unreachable(traceback.format_exception_only(exc)[-1].strip())
-                        raise SyncError(f"cannot reach {url}: {why}") from None
+                        tries = f" ({cut + 1} tries)" if cut else ""
+                        raise SyncError(f"cannot reach {url}: {why}{tries}") from None
                     async with ws:
                         server_id = await self._pin(ws, link)
                         session = self._session("client", url, server_id)
