@@ -697,6 +697,31 @@ def test_sync_once_cut_as_it_opens_tries_again(consoles, monkeypatch, caplog):
         assert [t.title for t in s.list("tasks")] == ["Evacuate Elm St"]
 
 
+@pytest.mark.parametrize("limits, total", [
+    ((1024, 4096), 1024),  # raised to 4,096: half is more than MAX_UNIDENTIFIED
+    ((256, 256), 128),  # half the files
+    ((-1, -1), 1024),  # no limit at all (resource.RLIM_INFINITY)
+])
+def test_the_places_for_unidentified_connections_follow_the_files_a_relay_may_open(consoles, monkeypatch,
+                                                                                    limits, total):
+    """At most MAX_UNIDENTIFIED, or half the files the process may open if
+    fewer; a process with no limit on its files (RLIM_INFINITY, -1) had
+    its places cut to one."""
+    import resource
+
+    now = list(limits)
+    monkeypatch.setattr(resource, "RLIM_INFINITY", -1)
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: tuple(now))
+    monkeypatch.setattr(resource, "setrlimit", lambda _which, wanted: now.__setitem__(slice(None), wanted))
+    (r,) = consoles("relay")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            assert relay._gate.total == total
+
+    arun(main())
+
+
 def test_bad_input_is_refused_and_the_relay_keeps_serving(consoles, tmp_path):
     from console.sync import identity
 

@@ -1148,7 +1148,7 @@ def _more_open_files() -> int | None:
     """Raise this process's limit of open files (each connection is one) to
     what the system allows, up to MAX_OPEN_FILES: Linux starts processes at
     1,024, which a busy relay, or a flood of connections, can reach. The
-    limit now, or None where there is none to read."""
+    limit now, or None where there is none (or none to read)."""
     try:
         import resource
     except ImportError:  # Windows: no such limit
@@ -1158,7 +1158,8 @@ def _more_open_files() -> int | None:
     if soft != resource.RLIM_INFINITY and soft < want:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def _say_accept_failures_briefly(loop: asyncio.AbstractEventLoop, files: int | None) -> None:
