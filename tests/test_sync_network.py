@@ -313,12 +313,23 @@ def test_the_log_says_who_disconnected_after_how_long_and_why(consoles, caplog):
     assert "the peer stopped" in next(m for m in stopped if a_short in m)
 
 
+def unpinned_tls() -> ssl.SSLContext:
+    """A client's TLS that takes any certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    return ctx
+
+
+def with_a_task(console):
+    """`console`, holding the task Evacuate Elm St (to see it arrive)."""
+    with console.open() as s:
+        s.add("tasks", {"title": "Evacuate Elm St"})
+    return console
+
+
 async def raw_client(port, identity=None, **kw):
     """A websocket on TLS to the relay that does not pin anything."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ws = await connect(f"wss://127.0.0.1:{port}", ssl=ctx, max_size=None, open_timeout=10, **kw)
+    ws = await connect(f"wss://127.0.0.1:{port}", ssl=unpinned_tls(), max_size=None, open_timeout=10, **kw)
     challenge = json.loads(await ws.recv())
     assert challenge["type"] == "challenge"
     return ws, challenge
@@ -388,10 +399,8 @@ def test_connections_from_one_address_that_have_not_identified_themselves_are_li
     monkeypatch.setattr(transport, "HELLO_TIMEOUT", 60.0)  # longer than the wait for both consoles
     caplog.set_level("WARNING", logger="console.sync.transport")
     r, a, b = consoles("relay", "a", "b")
-    with a.open() as s:
-        s.add("tasks", {"title": "Evacuate Elm St"})
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with_a_task(a)
+    tls = unpinned_tls()
 
     def turned_away():
         return [m for m in caplog.messages if m.startswith("turning away connections from 127.0.0.2")]
@@ -459,10 +468,8 @@ def test_with_every_place_taken_an_older_connection_makes_room(consoles, monkeyp
     monkeypatch.setattr(transport, "MAX_UNIDENTIFIED", 6)
     caplog.set_level("WARNING", logger="console.sync.transport")
     r, a = consoles("relay", "a")
-    with a.open() as s:
-        s.add("tasks", {"title": "Evacuate Elm St"})
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with_a_task(a)
+    tls = unpinned_tls()
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay:
@@ -527,10 +534,8 @@ def test_no_way_of_opening_or_dropping_a_connection_leaves_its_address_counted(c
 
     monkeypatch.setattr(transport, "MAX_UNIDENTIFIED_PER_ADDRESS", 8)
     r, a = consoles("relay", "a")
-    with a.open() as s:
-        s.add("tasks", {"title": "Evacuate Elm St"})
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with_a_task(a)
+    tls = unpinned_tls()
     rng = random.Random(7)
 
     async def main():
@@ -675,8 +680,7 @@ def test_sync_once_cut_as_it_opens_tries_again(consoles, monkeypatch, caplog):
     monkeypatch.setattr(transport, "CUT_RETRIES", 2)
     caplog.set_level("WARNING", logger="console.sync.transport")
     r, a = consoles("relay", "a")
-    with a.open() as s:
-        s.add("tasks", {"title": "Evacuate Elm St"})
+    with_a_task(a)
 
     async def main():
         async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path) as ea:
