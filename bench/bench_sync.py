@@ -63,9 +63,11 @@ def trust_all(consoles: list[tuple[Path, str]]) -> None:
 
 def start_relay(db: Path, *options: str, log: Path | None = None) -> tuple[subprocess.Popen, int]:
     """A relay process, its log into `log` if given, and the port it listens on."""
+    err = log.open("w") if log else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "console", "relay", "--db", str(db), "--listen", "127.0.0.1:0",
-                             *options], stdout=subprocess.PIPE,
-                            stderr=log.open("w") if log else subprocess.DEVNULL, text=True, cwd=ROOT)
+                             *options], stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+    if log:
+        err.close()  # the relay has its own
     while True:
         line = proc.stdout.readline()
         if not line:

@@ -1171,25 +1171,42 @@ def _say_accept_failures_briefly(loop: asyncio.AbstractEventLoop, files: int | N
     previous = loop.get_exception_handler()
     if getattr(previous, "says_accept_failures", False):
         return
-    said, waiting = float("-inf"), 0
+    said = _NowAndThen()
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-        nonlocal said, waiting
         if context.get("message") != "socket.accept() out of system resource":
             if previous is not None:
                 previous(loop, context)
             else:
                 loop.default_exception_handler(context)
             return
-        waiting += 1
-        if time.monotonic() - said >= ACCEPT_FAILURES_SAID_EVERY:
-            since = f" ({waiting} failed accepts since the last such line)" if said > float("-inf") else ""
-            log.error("too many connections at once: all %s files this process may open are in use; new "
-                      "connections wait until some close or time out%s", files or "the", since)
-            said, waiting = time.monotonic(), 0
+        said.say("", f"too many connections at once: all {files or 'the'} files this process may open are in "
+                     "use; new connections wait until some close or time out", "failed accepts", logging.ERROR)
 
     handler.says_accept_failures = True  # type: ignore[attr-defined]
     loop.set_exception_handler(handler)
+
+
+class _NowAndThen:
+    """The same trouble again and again, by key (an address, say): said
+    the first time, then at most every ACCEPT_FAILURES_SAID_EVERY, with how
+    many times it came meanwhile. At most MAX_TROUBLES keys are kept."""
+
+    def __init__(self) -> None:
+        self._said: dict[str, list] = {}  # key -> [last said (monotonic), how many since]
+
+    def say(self, key: str, what: str, counted: str, level: int = logging.WARNING) -> None:
+        now = time.monotonic()
+        seen = self._said.get(key)
+        if seen is None:
+            seen = self._said[key] = [float("-inf"), 0]
+            while len(self._said) > MAX_TROUBLES:
+                del self._said[next(iter(self._said))]
+        seen[1] += 1
+        if now - seen[0] >= ACCEPT_FAILURES_SAID_EVERY:
+            since = "" if seen[0] == float("-inf") else f" ({seen[1]} {counted} since the last such line)"
+            log.log(level, "%s%s", what, since)
+            seen[0], seen[1] = now, 0
 
 
 class _Gate:
@@ -1209,14 +1226,14 @@ class _Gate:
         self.waiting: dict[_GatedConnection, str] = {}  # connection -> its address
         self._by_address: dict[str, dict[_GatedConnection, None]] = {}  # the oldest first
         self._handshaking: dict[_GatedConnection, None] = {}  # before TLS is up, the oldest first
-        self._said: dict[str, list] = {}  # address, or "" for all -> [last said (monotonic), how many since]
+        self._said = _NowAndThen()  # by address, or "" for all
 
     def let_in(self, connection: _GatedConnection, address: str) -> bool:
         held = len(self._by_address.get(address, ()))
         if held >= self.per_address:
-            self._say(address, f"turning away connections from {address}: {self.per_address} of its connections "
-                               "are open and have not identified themselves yet (TLS, then challenge and hello)",
-                      "turned away")
+            self._said.say(address, f"turning away connections from {address}: {self.per_address} of its "
+                                    "connections are open and have not identified themselves yet (TLS, then "
+                                    "challenge and hello)", "turned away")
             return False
         if len(self.waiting) >= self.total:
             if self._handshaking:
@@ -1227,8 +1244,9 @@ class _Gate:
                 oldest = next(iter(self._by_address[victim]))
             self.leave(oldest)
             oldest.abort()
-            self._say("", f"{self.total} connections are open that have not identified themselves yet (from "
-                          f"{len(self._by_address)} addresses): closing the oldest for each new one", "closed")
+            self._said.say("", f"{self.total} connections are open that have not identified themselves yet "
+                               f"(from {len(self._by_address)} addresses): closing the oldest for each new one",
+                           "closed")
         self._by_address.setdefault(address, {})[connection] = None
         self._handshaking[connection] = None
         self.waiting[connection] = address
@@ -1248,19 +1266,6 @@ class _Gate:
         del held[connection]
         if not held:
             del self._by_address[address]
-
-    def _say(self, key: str, what: str, done: str) -> None:
-        now = time.monotonic()
-        seen = self._said.get(key)
-        if seen is None:
-            seen = self._said[key] = [float("-inf"), 0]
-            while len(self._said) > MAX_TROUBLES:
-                del self._said[next(iter(self._said))]
-        seen[1] += 1
-        if now - seen[0] >= ACCEPT_FAILURES_SAID_EVERY:
-            since = "" if seen[0] == float("-inf") else f" ({seen[1]} {done} since the last such line)"
-            log.warning("%s%s", what, since)
-            seen[0], seen[1] = now, 0
 
 
 class _GatedConnection(ServerConnection):
