@@ -454,6 +454,57 @@ def test_connections_from_one_address_that_have_not_identified_themselves_are_li
     assert not [x for x in caplog.records if x.levelname in ("ERROR", "CRITICAL")], caplog.text
 
 
+@pytest.mark.parametrize("host, whose", [
+    ("10.0.9.40", "10.0.9.40"),
+    ("2001:db8:1:2::5", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+    ("2001:db8:1:3::5", "2001:db8:1:3::/64"),
+    ("::ffff:10.0.9.40", "10.0.9.40"),  # IPv4, on a socket that takes both
+    ("fe80::1%eth0", "fe80::/64"),
+    ("::1", "::1"),
+    ("not an address", "not an address"),
+])
+def test_an_ipv6_machine_counts_as_its_64_at_the_gate(host, whose):
+    """A machine given an IPv6 /64 may take any address in it, so the
+    connections of one that has not identified themselves were counted
+    once per address, and a flood from it was never turned away. The
+    gate counts such connections by /64 now, as a site behind a NAT
+    shares one IPv4 address."""
+    from console.sync.transport import _whose
+
+    assert _whose(host) == whose
+
+
+def test_the_gate_counts_connections_by_whose_they_are(consoles, monkeypatch, caplog):
+    """The listening console's gate counts an accepted connection as
+    _whose its address says (tested above): here two loopback addresses
+    are made one machine's, as two addresses of one /64 are."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "MAX_UNIDENTIFIED_PER_ADDRESS", 2)
+    monkeypatch.setattr(transport, "_whose", lambda host: "one machine" if host in ("127.0.0.2", "127.0.0.3") else host)
+    caplog.set_level("WARNING", logger="console.sync.transport")
+    (r,) = consoles("relay")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            async def dial(source):
+                return await asyncio.open_connection("127.0.0.1", relay.port, local_addr=(source, 0))
+
+            idle = [await dial("127.0.0.2"), await dial("127.0.0.3")]
+            await until(lambda: sorted(relay._gate.waiting.values()) == ["one machine", "one machine"])
+            reader, writer = await dial("127.0.0.3")
+            assert await asyncio.wait_for(reader.read(1), 5) == b""  # closed at once, before TLS
+            writer.close()
+            assert [m for m in caplog.messages if m.startswith("turning away connections from one machine: 2 ")]
+            other = await dial("127.0.0.4")  # another machine's
+            await until(lambda: sorted(relay._gate.waiting.values()) == ["127.0.0.4", "one machine", "one machine"])
+            for _, w in [*idle, other]:
+                w.close()
+
+    arun(main())
+
+
 def test_with_every_place_taken_an_older_connection_makes_room(consoles, monkeypatch, caplog):
     """Connections not yet identified are also limited in all
     (MAX_UNIDENTIFIED: each holds a file and, during its TLS handshake,

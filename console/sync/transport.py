@@ -1211,9 +1211,10 @@ class _NowAndThen:
 
 class _Gate:
     """The connections a listening console has accepted that have not yet
-    identified themselves, by the address they come from: at most
-    MAX_UNIDENTIFIED_PER_ADDRESS from each, and `total` in all (see
-    MAX_UNIDENTIFIED). With all places taken, a new one is let in and an
+    identified themselves, by the address they come from (an IPv6 /64
+    counts as one, see _whose): at most MAX_UNIDENTIFIED_PER_ADDRESS from
+    each, and `total` in all (see MAX_UNIDENTIFIED). With all places
+    taken, a new one is let in and an
     older one closed: the oldest still in its TLS handshake, else the
     oldest of the address with most (of its own address, if that has as
     many). A console's handshake takes milliseconds, a flood's
@@ -1288,7 +1289,7 @@ class _GatedConnection(ServerConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
-        if not self.gate.let_in(self, str(peer[0]) if peer else "?"):
+        if not self.gate.let_in(self, _whose(str(peer[0])) if peer else "?"):
             self.stage = "lost"
             transport.abort()
             return
@@ -1354,6 +1355,23 @@ class _GatedConnection(ServerConnection):
             super().connection_lost(exc)
         else:
             self.stage = "lost"
+
+
+def _whose(host: str) -> str:
+    """Whose a connection from `host` is, as the gate counts them: an IPv4
+    address (one mapped into IPv6 too), or an IPv6 address's /64, the
+    block a network gives one machine or site, any address of which it
+    may take, as a site behind a NAT shares one IPv4 address."""
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])  # fe80::1%eth0: its interface
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if not ip.is_loopback:
+            return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _drop_tracebacks(exc: BaseException | None) -> None:
