@@ -347,7 +347,7 @@ def translate_error(exc: sqlite3.Error, path: Path) -> StoreError:
     if "locked" in low or "busy" in low:
         return StoreBusy(f"{path}: the database is busy (another program holds it); try again")
     if "full" in low:
-        return StoreIOError(f"{path}: the disk is full; nothing was written")
+        return StoreIOError(f"{path}: the disk is full (make room on it); nothing was written")
     if "not a database" in low or "malformed" in low or "corrupt" in low:
         return CorruptDatabase(f"{path}: the file is damaged or not a database ({text})")
     if "readonly" in low or "read-only" in low:

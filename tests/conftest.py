@@ -88,6 +88,14 @@ def converge(stores) -> None:
                     sync(a, b)
 
 
+def disk_room(store: Store, pages: int | None) -> None:
+    """Let `store`'s database grow by `pages` more pages at most, as a disk
+    about to fill (SQLite then fails a write that needs more with its own
+    "database or disk is full"); None: as much as it likes again."""
+    now = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count={1073741823 if pages is None else now + pages}")
+
+
 def snapshot(store: Store) -> dict:
     """Everything that must be identical on every replica holding the same changes."""
     conn = store._conn

@@ -3,7 +3,7 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import FakeWall, converge, snapshot, sync
+from conftest import FakeWall, converge, disk_room, snapshot, sync
 
 from console import clock, model
 from console.merge import Change
@@ -1113,6 +1113,48 @@ def test_who_is_at_the_console_is_remembered_past_a_restart(tmp_path):
         for bad in ("not json", '{"operator": ""}', '{"operator": 7}', "[]"):
             s._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('kept:at console', ?)", (bad,))
             assert s.at_console() is None
+
+
+def test_writes_that_meet_a_full_disk_change_nothing_and_the_next_ones_work(make_store):
+    """SQLite's own "database or disk is full", part way through a
+    transaction (the database may grow a few pages more): a local bulk
+    insert and a remote batch each fail whole with a clear error, the
+    counters move on without a gap, and once there is room the same
+    batches merge as they would have: the same rows and conflicts as a
+    replica that never ran out."""
+    from console.store import StoreIOError
+
+    a, b, full, roomy = (make_store(name) for name in ("a", "b", "full", "roomy"))
+    for s, side in ((a, "A"), (b, "B")):
+        s.add_many("units", [{"callsign": f"{side}{i}", "agency": "County Fire", "kind": "Engine"} for i in range(300)])
+    converge([a, b])
+    for i in range(0, 300, 3):  # concurrent edits of the same units: conflicts
+        a.update("units", f"B{i}", {"status": "dispatched", "location": "Levee"})
+        b.update("units", f"B{i}", {"status": "on scene", "location": "Mill"})
+    converge([a, b])
+    disk_room(a, 2)
+    before = snapshot(a)
+    with pytest.raises(StoreIOError, match=r"the disk is full \(make room on it\); nothing was written"):
+        a.add_many("units", [{"callsign": f"X{i}", "agency": "EMS", "kind": "Medic"} for i in range(3000)])
+    assert snapshot(a) == before
+    a.update("units", "A1", {"status": "available"})  # a small edit still fits
+    disk_room(a, None)
+    a.add_many("units", [{"callsign": f"Y{i}", "agency": "EMS", "kind": "Medic"} for i in range(50)])
+    own = [c.seq for part in a.changes_since({}) for c in part if c.origin == a.replica_id]
+    assert sorted(own) == list(range(1, a.info().version_vector[a.replica_id] + 1))  # no gap, nothing twice
+
+    disk_room(full, 30)
+    failed = 0
+    for part in a.changes_since({}, batch=400):
+        try:
+            full.apply(part)
+        except StoreIOError:
+            failed += 1
+    assert failed and 0 < full.counts()["units"] < 650
+    disk_room(full, None)
+    sync(a, full, batch=400)
+    sync(a, roomy, batch=400)
+    assert snapshot(full) == snapshot(roomy) and full.info().open_conflicts == roomy.info().open_conflicts > 0
 
 
 def test_a_hand_over_whose_note_cannot_be_written_changes_no_one(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import socket
 import ssl
 
 import pytest
-from conftest import snapshot, until
+from conftest import disk_room, snapshot, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage
 
@@ -1157,6 +1157,35 @@ def test_a_database_that_fails_to_store_is_reported_until_it_works_again(console
             await until(lambda: _no_failure(ea), what="the failure cleared")
 
     arun(main())
+
+
+def test_a_disk_that_fills_during_a_catch_up_loses_nothing_and_it_goes_on_once_there_is_room(consoles):
+    """The same with SQLite's own error: the receiving console's database
+    may not grow past a few pages more (max_page_count, as a disk that
+    fills), so a catch-up of several batches fails part way, inside a
+    batch's transaction. What was committed stays, the batch that failed
+    leaves nothing behind, the status says the disk is full, and once
+    there is room the rest arrives: every change once."""
+    r, a = consoles("relay", "a")
+    with r.open() as s:
+        s.add_many("tasks", [{"title": f"Sandbag line {i}", "location": "Riverside Park, " * 4} for i in range(12000)])
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path) as ea:
+            await ea.worker.run(disk_room, ea.worker.store, 400)  # about one batch of 5,000 changes
+            ea.add_peer(url(relay))
+            await until(lambda: _failure(ea), timeout=30, what="the failure in the status")
+            assert "the disk is full (make room on it); nothing was written" in (await ea.status())["store_failure"]
+            with a.open() as s:
+                held = s.counts()["tasks"]
+                assert 0 < held < 12000, held  # some batches committed, one failed
+                assert s.info().version_vector == {r.open().info().replica_id: s.info().changes}
+            await ea.worker.run(disk_room, ea.worker.store, None)
+            await until(lambda: converged(r, a), timeout=60, what="the rest once there is room")
+            await until(lambda: _no_failure(ea), what="the failure cleared")
+
+    arun(main())
+    assert a.open().counts()["tasks"] == 12000
 
 
 def test_edits_by_other_programs_still_go_out_after_the_database_failed_a_read(consoles, monkeypatch, caplog):

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-from conftest import sync, until
+from conftest import disk_room, sync, until
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt
@@ -547,6 +547,42 @@ def test_the_steps_to_undo_outlast_a_restart_of_the_window(window, demo_store, t
         after.close()
         bridge.close()
         store.close()
+
+
+def test_an_edit_that_meets_a_full_disk_is_said_and_changes_nothing(window, qtbot, demo_store, monkeypatch):
+    """The database may not grow (as a disk that is full): status changes
+    go on while the pages it has hold them, then one needs another page.
+    That one is said ("Not done", the disk full), and changes nothing: not
+    the unit, nor its board, nor what Undo offers. With room again the
+    same change is made, and undone, as any other."""
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    e12 = demo_store.resolve_id("units", "E-12")
+
+    def on_board():
+        return dict(zip(board_values(window, "units", "callsign"), board_values(window, "units", "status"),
+                        strict=True))["E-12"]
+
+    select(window, "units", "E-12")
+    disk_room(demo_store, 0)
+    cycle = ["en_route", "on_scene", "available", "out_of_service"]
+    for i in range(400):  # each change adds a little; a page fills after some dozens
+        before = (demo_store.get("units", e12).status, window.undo_action.text())
+        window.status_actions[cycle[i % 4]].trigger()
+        if warned:
+            break
+    assert warned == [("Not done", f"{demo_store.path}: the disk is full (make room on it); nothing was written")]
+    assert (demo_store.get("units", e12).status, window.undo_action.text()) == before
+    qtbot.wait(50)
+    assert on_board() == model.label(before[0])
+    disk_room(demo_store, None)
+    window.status_actions[cycle[i % 4]].trigger()
+    assert demo_store.get("units", e12).status == cycle[i % 4] and len(warned) == 1
+    qtbot.waitUntil(lambda: on_board() == model.label(cycle[i % 4]))
+    window.undo_action.trigger()
+    assert (demo_store.get("units", e12).status, window.undo_action.text()) == before
 
 
 def test_a_step_that_cannot_be_undone_is_said_and_dropped(window, demo_store, monkeypatch):
