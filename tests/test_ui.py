@@ -883,10 +883,38 @@ def test_drawing_stock_through_the_dialog(window, demo_store):
 
 
 def test_journal_shows_notes_newest_first(window, qtbot, demo_store):
-    assert window.journal_state.text() == f"All {len(demo_store.journal())} entries"
+    """And the count under it follows: it said "All 54 entries" on with
+    55 shown, and a console that had none said "The journal is empty"
+    over the entries its first sync brought."""
+    held = len(demo_store.journal())
+    assert window.journal_state.text() == f"All {held} entries"
     window.note_edit.setText("Levee holding at 1400")
     window.add_note()
     qtbot.waitUntil(lambda: "Levee holding at 1400" in journal_text(window, 0))
+    assert window.journal_state.text() == f"All {held + 1} entries"
+    with Store(demo_store.path) as other:  # another program: a sync, the command line
+        other.note("Pump 3 back in service")
+    qtbot.waitUntil(lambda: "Pump 3 back in service" in journal_text(window, 0), timeout=10000)
+    assert window.journal_state.text() == f"All {held + 2} entries"
+
+
+def test_the_journal_of_a_new_console_counts_what_its_first_sync_brings(qtbot, demo_store, tmp_path):
+    fresh = Store(tmp_path / "fresh.db", agency="City Police")
+    bridge = Bridge(fresh)
+    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        assert w.journal_state.text() == "The journal is empty"
+        with Store(fresh.path) as other:  # the sync engine's connection, say
+            sync(demo_store, other)
+        held = len(demo_store.journal())
+        qtbot.waitUntil(lambda: len(w.journal.entries) == held, timeout=10000)
+        assert w.journal_state.text() == f"All {held} entries"
+    finally:
+        w.close()
+        bridge.close()
+        fresh.close()
 
 
 def many_notes(store, n, text=lambda i: f"Pump check {i:05d}"):

@@ -239,6 +239,8 @@ class JournalModel(QAbstractListModel):
             self._trim(self._want)  # more is coming: the floor rises, and what is below it is not read
         else:
             self._trim()
+        if found:
+            self.state_changed.emit()  # the count under the journal ("All 55 entries")
         return bool(self._new)
 
     def _mark_arrived(self, found: list[tuple[tuple[int, str], model.JournalEntry]]) -> None:
