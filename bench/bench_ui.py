@@ -14,6 +14,10 @@
   the same search at once, as the window would if it searched in one go
 - journal export: the same 100,000 entries exported to CSV from the window
   (Ctrl+Shift+E), against reading and writing them in one go
+- merge from a file: 100,000 changes merged from a transfer file into an
+  empty console's window (Sync ▸ Merge changes from a file, on a thread of
+  its own), the largest stall meanwhile, against the same file merged with
+  no window
 """
 
 from __future__ import annotations
@@ -166,7 +170,8 @@ def bench_journal_search(tmp: Path, n: int) -> dict:
         "SELECT count(*) FROM journal WHERE text LIKE '%route 9%' OR agency LIKE '%route 9%' "
         "OR operator LIKE '%route 9%'").fetchone()[0]
     one_go_s = time.perf_counter() - t
-    window = MainWindow(Bridge(store), settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
+    bridge = Bridge(store)
+    window = MainWindow(bridge, settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
     window.show()
     for _ in range(20):
         app.processEvents()
@@ -211,8 +216,69 @@ def bench_journal_search(tmp: Path, n: int) -> dict:
               "lines": len(out.read_text(encoding="utf-8").splitlines()) - 1}
     timer.stop()
     window.close()
+    bridge.close()
     store.close()
     return {**search, "export": export}
+
+
+def bench_transfer_merge(tmp: Path, n: int) -> dict:
+    """Sync ▸ Merge changes from a file of `n` changes into an empty
+    console's window, against the same file merged with no window (as
+    `crisis-console changes import` does)."""
+    from bench_store import remote_changes
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from console import transfer
+    from console.store import Store
+    from console.ui.bridge import Bridge
+    from console.ui.window import MainWindow
+
+    path = tmp / "carried.changes"
+    with Store(tmp / "carried.db") as s:
+        changes = remote_changes(n)
+        for i in range(0, n, 5000):
+            s.apply(changes[i : i + 5000])
+        transfer.export_changes(s, path)
+    with Store(tmp / "no-window.db") as s:
+        t = time.perf_counter()
+        transfer.import_changes(s, path)
+        alone_s = time.perf_counter() - t
+    app = QApplication.instance() or QApplication([])
+    store = Store(tmp / "merging.db", agency="County Fire", operator="Dana")
+    bridge = Bridge(store)
+    window = MainWindow(bridge, settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
+    window.show()
+    for _ in range(20):
+        app.processEvents()
+    stall, last = 0.0, time.perf_counter()
+
+    def tick():
+        nonlocal stall, last
+        now = time.perf_counter()
+        stall = max(stall, now - last - 0.005)
+        last = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    timer.start()
+    start = time.perf_counter()
+    window.merge_changes(str(path))
+    while window._transfer_thread is not None:
+        app.processEvents()
+    merged_s = time.perf_counter() - start
+    while sum(store.version_vector().values()) < n or window.bridge._shown != {
+            o: m for o, (_, m) in store.replica_marks().items()} or any(m.busy for m in window.models.values()):
+        app.processEvents()
+    shown_s = time.perf_counter() - start
+    timer.stop()
+    result = {"changes": n, "merged_s": merged_s, "shown_s": shown_s, "alone_s": alone_s, "stall_ms": stall * 1000,
+              "units": window.filters["units"].rowCount()}
+    window.close()
+    bridge.close()
+    store.close()
+    return result
 
 
 def main() -> None:
@@ -225,6 +291,7 @@ def main() -> None:
         launch = bench_launch(tmp, n_rows)
         catch = bench_catch_up_stall(tmp, n_changes)
         search = bench_journal_search(tmp, n_changes)
+        merge = bench_transfer_merge(tmp, n_changes)
     print(f"launch     {launch['units']} units + {launch['tasks']} tasks: first painted window in "
           f"{launch['seconds']:.2f} s (best of 3, from process start); peak RSS {launch['peak_mib']:.0f} MiB")
     print(f"catch-up   {n_changes} changes with the window open: {catch['seconds']:.1f} s; largest UI stall "
@@ -235,7 +302,11 @@ def main() -> None:
     export = search["export"]
     print(f"export     {export['lines']} journal entries to CSV, oldest first: {export['seconds']:.2f} s; largest UI "
           f"stall {export['stall_ms']:.1f} ms (reading and writing them in one go: {export['one_go_ms']:.0f} ms)")
-    print(json.dumps({"launch": launch, "catch_up": catch, "search": search}), flush=True)
+    print(f"merge      {merge['changes']} changes from a transfer file (Sync ▸ Merge changes from a file): "
+          f"{merge['merged_s']:.1f} s, on the boards {merge['shown_s']:.1f} s; largest UI stall "
+          f"{merge['stall_ms']:.1f} ms (merged with no window: {merge['alone_s']:.1f} s, time ratio "
+          f"{merge['merged_s'] / merge['alone_s']:.2f}x); {merge['units']} units on the board")
+    print(json.dumps({"launch": launch, "catch_up": catch, "search": search, "merge": merge}), flush=True)
     # Skip interpreter finalization: PySide6 objects this harness leaves to the
     # garbage collector after the QApplication can crash it (the console
     # itself closes its windows first and exits cleanly).

@@ -8,17 +8,18 @@ import sqlite3
 import time
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 
 import pytest
-from conftest import disk_room, sync, until
+from conftest import disk_room, snapshot, sync, until
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from console import model, seed
-from console.store import Store
+from console import model, seed, transfer
+from console.store import Store, short_id
 from console.times import OPEN_TASK
 from console.ui.bridge import Bridge
 from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog, choices
@@ -835,6 +836,190 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     again.close()
 
 
+def test_changes_carried_on_a_file_from_one_window_to_another(window, qtbot, demo_store, tmp_path, monkeypatch):
+    """Sync ▸ Write changes to a file and Merge changes from a file: a
+    field liaison carries an operation to a console no network reaches,
+    and back. Both run on a thread of their own, saying how far they are
+    in the status bar; the other window's boards show what the file
+    brought, and what there is to reconcile. Merging a file again changes
+    nothing."""
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    said = []
+    window.statusBar().messageChanged.connect(said.append)
+    window.write_changes(str(stick / "to-field.changes"))
+    assert not any(a.isEnabled() for a in window.transfer_actions)  # one at a time
+    qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+    held = demo_store.info().changes
+    assert said[0] == f"Writing changes to {stick / 'to-field.changes'}…"
+    assert said[-1] == (f"Wrote {held:,} changes to {stick / 'to-field.changes'}: merge it on the other console "
+                        "(Sync ▸ Merge changes from a file)")
+    assert all(a.isEnabled() for a in window.transfer_actions)
+
+    field = Store(tmp_path / "field.db", agency="City Police", operator="Sgt. Lee")
+    bridge = Bridge(field)
+    other = MainWindow(bridge, settings=QSettings(str(tmp_path / "field.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(other)
+    other.show()
+    try:
+        heard = []
+        other.statusBar().messageChanged.connect(heard.append)
+        other.merge_changes(str(stick / "to-field.changes"))
+        qtbot.waitUntil(lambda: other._transfer_thread is None, timeout=20000)
+        assert heard[0] == f"Merging changes from {stick / 'to-field.changes'}…"
+        assert heard[-1] == (f"Merged {held:,} new changes from County Fire's console …"
+                             f"{short_id(demo_store.replica_id)} (0 already here)")
+        assert snapshot(field) == snapshot(demo_store)
+        qtbot.waitUntil(lambda: sorted(board_values(other, "units", "callsign"))
+                        == sorted(board_values(window, "units", "callsign")), timeout=10000)
+        # Apart, both set E-12's status; the field's goes back on the stick.
+        e12 = demo_store.resolve_id("units", "E-12")
+        demo_store.update("units", e12, {"status": "on_scene"})
+        field.update("units", e12, {"status": "out_of_service"})
+        other.write_changes(str(stick / "to-eoc.changes"))
+        qtbot.waitUntil(lambda: other._transfer_thread is None, timeout=20000)
+        said.clear()
+        window.merge_changes(str(stick / "to-eoc.changes"))
+        qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+        # Its two: the status, and its journal entry.
+        assert said[-1].startswith("Merged 2 new changes from City Police's console …"), said
+        assert said[-1].endswith(f"({held:,} already here); 1 conflict to reconcile (Ctrl+R)"), said
+        qtbot.waitUntil(lambda: window.conflicts_button.text().startswith("1 conflict"), timeout=10000)
+        window.merge_changes(str(stick / "to-eoc.changes"))  # again: nothing new
+        qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+        assert said[-1].startswith("Merged 0 new changes") and f"({held + 2:,} already here)" in said[-1]
+        assert warned == []
+    finally:
+        other.close()
+        bridge.close()
+        field.close()
+
+
+def test_the_file_dialogs_name_the_agency_and_remember_the_stick(window, qtbot, demo_store, tmp_path, monkeypatch):
+    """Write changes to a file suggests a name saying whose changes and
+    when, in the folder last used (the stick); Merge changes from a file
+    opens there. A dialog cancelled does nothing."""
+    from PySide6.QtWidgets import QFileDialog
+
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    asked = []
+    answer = [str(stick / "to-field.changes")]
+
+    def ask(parent, title, where, filters):
+        asked.append((title, where, filters))
+        return answer[0], filters
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", ask)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", ask)
+    window.write_changes()
+    qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+    title, where, filters = asked[0]
+    assert title == "Write changes to a file" and filters.startswith("Transfer files (*.changes)")
+    assert re.fullmatch(r"county-fire-\d{8}-\d{4}\.changes", Path(where).name), where
+    assert (stick / "to-field.changes").exists()
+    answer[0] = ""  # cancelled
+    window.merge_changes()
+    assert asked[1][:2] == ("Merge changes from a file", str(stick)) and window._transfer_thread is None
+    window.write_changes()
+    assert Path(asked[2][1]).parent == stick and window._transfer_thread is None
+
+
+def test_a_large_transfer_file_says_how_far_it_is(window, qtbot, tmp_path):
+    """A file of many batches: the status bar counts them as they are
+    written and merged (5,000 changes a batch)."""
+    big = Store(tmp_path / "big.db")
+    try:
+        seed.seed_synthetic(big, 4000)
+        total = big.info().changes
+        transfer.export_changes(big, tmp_path / "big.changes")
+    finally:
+        big.close()
+    assert total > 10000
+    said = []
+    window.statusBar().messageChanged.connect(said.append)
+    window.merge_changes(str(tmp_path / "big.changes"))
+    qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=60000)
+    steps = [m for m in said if m.startswith(f"Merging changes from {tmp_path / 'big.changes'}: ")]
+    assert steps[:2] == [f"Merging changes from {tmp_path / 'big.changes'}: {n:,} of {total:,} changes merged "
+                         f"({100 * n // total}%)…" for n in (5000, 10000)], said
+    assert said[-1].startswith(f"Merged {total:,} new changes")
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda f: f.write_bytes(b"".join(f.read_bytes().splitlines(keepends=True)[:-1])), "is cut short (no end marker)"),
+    (lambda f: f.write_text("Callsign,Agency\nE-1,Fire\n"), "is not a crisis-console transfer file"),
+    (lambda f: f.unlink(), "No such file or directory"),
+])
+def test_a_damaged_transfer_file_is_refused_by_the_window_and_changes_nothing(
+        window, qtbot, demo_store, tmp_path, monkeypatch, damage, why):
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    carried = tmp_path / "to-field.changes"
+    other = Store(tmp_path / "other.db", agency="State DOT")
+    try:
+        other.add("units", {"callsign": "DOT 9", "agency": "State DOT", "kind": "Traffic Control Team"})
+        transfer.export_changes(other, carried)
+    finally:
+        other.close()
+    damage(carried)
+    before = snapshot(demo_store)
+    window.merge_changes(str(carried))
+    qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+    assert len(warned) == 1 and warned[0][0] == "Not merged" and why in warned[0][1], warned
+    assert warned[0][1].endswith("\n\nNothing was merged: this console's data is as it was.")
+    assert snapshot(demo_store) == before and all(a.isEnabled() for a in window.transfer_actions)
+
+
+def test_changes_from_a_clock_far_ahead_are_refused_and_said(window, qtbot, demo_store, tmp_path, monkeypatch):
+    """A file from a console whose clock runs a day ahead: its changes are
+    refused, as sync refuses them, and the window says so and why."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from console import clock
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    ahead = Store(tmp_path / "ahead.db", agency="State DOT", wall=lambda: clock.wall_ms() + 24 * 3600 * 1000)
+    try:
+        ahead.add("units", {"callsign": "DOT 9", "agency": "State DOT", "kind": "Traffic Control Team"})
+        transfer.export_changes(ahead, tmp_path / "ahead.changes")
+        origin = ahead.replica_id
+    finally:
+        ahead.close()
+    before = snapshot(demo_store)
+    window.merge_changes(str(tmp_path / "ahead.changes"))
+    qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+    assert [w[0] for w in warned] == ["Some changes refused"]
+    assert warned[0][1].startswith("Merged 0 new changes from State DOT's console")
+    assert f"From console …{short_id(origin)}, from change #1 on: " in warned[0][1]
+    assert "ahead of the receiving console's clock" in warned[0][1]
+    assert snapshot(demo_store) == before
+
+
+def test_changes_are_not_written_over_the_database_or_into_no_folder(window, qtbot, demo_store, tmp_path,
+                                                                      monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    before = snapshot(demo_store)
+    window.write_changes(str(demo_store.path))
+    assert warned == [("Not written", f"{demo_store.path} is this console's database, or a file that belongs to "
+                                      "it: give another file to write to")]
+    assert window._transfer_thread is None and snapshot(demo_store) == before
+    window.write_changes(str(tmp_path / "unplugged" / "x.changes"))
+    qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+    assert warned[1] == ("Not written", f"{tmp_path / 'unplugged' / 'x.changes'}: the folder "
+                                        f"{tmp_path / 'unplugged'} does not exist\n\nNo transfer file was written.")
+
+
 def test_every_menu_action_and_its_keys_are_in_the_readme(window):
     """The README says what each menu action does and which keys do it."""
     from pathlib import Path
@@ -1356,6 +1541,37 @@ async def window_on_relay(qtbot, tmp_path, relay_console, store, engine_type=Non
         await engine.stop()
         await relay.stop()
         bridge.close()
+
+
+def test_a_file_merged_in_the_window_goes_on_to_the_consoles_it_syncs_with(qtbot, loop, consoles, tmp_path):
+    """A field console no network reaches sends its changes on a USB
+    stick; merged at the EOC's window (on a thread of its own), they go
+    on through the window's sync engine (a process of its own) to the
+    relay, as the command line's writes do."""
+    from console.sync.child import EngineProcess
+
+    relay_c, mine, field = consoles("relay", "mine", "field")
+    with field.open() as s:
+        s.add_many("units", [{"callsign": f"Boat {i}", "agency": "County Fire", "kind": "Boat"} for i in range(40)])
+        transfer.export_changes(s, tmp_path / "from-field.changes")
+        carried = s.info().changes
+    store = mine.open()
+
+    async def scenario():
+        async with window_on_relay(qtbot, tmp_path, relay_c, store, EngineProcess) as (_relay, _engine, _bridge, w):
+            await until(lambda: w.peers_label.text().startswith("1 connected"), what="connected")
+            w.merge_changes(str(tmp_path / "from-field.changes"))
+            await until(lambda: w._transfer_thread is None, what="the merge")
+            assert w.statusBar().currentMessage().startswith(f"Merged {carried:,} new changes from ")
+
+            def at_relay():
+                with relay_c.open() as s:
+                    return s.counts()["units"] == 40
+
+            await until(at_relay, timeout=30, what="the field's units at the relay")
+            await until(lambda: len(board_values(w, "units", "callsign")) == 40, what="the board")
+
+    run_then_close(loop, scenario(), store)
 
 
 def test_remote_edits_conflicts_and_reconciliation_through_real_sync(qtbot, loop, consoles, tmp_path):

@@ -6,6 +6,7 @@ import gc
 import hashlib
 import heapq
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -35,9 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import apart, backup, clock, csv_rows, model, report, seed
+from console import apart, backup, clock, csv_rows, model, report, seed, transfer
 from console.model import ValidationError
-from console.store import StoreError, Undone, stranded_how, to_reconcile
+from console.store import Store, StoreError, Undone, short_id, stranded_how, to_reconcile
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
     AssignUnitsDialog,
@@ -115,6 +116,12 @@ class _Finished(QObject):
     done = Signal(object)
 
 
+class _Progress(QObject):
+    """Carries a worker thread's progress (done, total) to the window's thread."""
+
+    moved = Signal(int, int)
+
+
 class MainWindow(QMainWindow):
     """Boards for units, tasks and resources; the journal; sync status."""
 
@@ -178,6 +185,7 @@ class MainWindow(QMainWindow):
         self._close_when_sent = False  # asked on closing (see may_close)
         self._backup_thread: threading.Thread | None = None  # a backup under way (see back_up)
         self._backup_auto: int | None = None  # for an automatic one: the data version it copies
+        self._transfer_thread: threading.Thread | None = None  # a transfer file being written or merged
         # Automatic backups: a connection of their own tells, by its data
         # version, whether anything was written since the last one.
         self._backup_watch: sqlite3.Connection | None = None
@@ -488,6 +496,11 @@ class MainWindow(QMainWindow):
         sync = self.menuBar().addMenu("&Sync")
         action("&Reconcile conflicts…", "Ctrl+R", self.open_reconcile, sync)
         action("&Peers…", "Ctrl+P", self.open_peers, sync)
+        sync.addSeparator()
+        self.transfer_actions = (
+            action("&Write changes to a file…", None, lambda: self.write_changes(), sync),
+            action("&Merge changes from a file…", None, lambda: self.merge_changes(), sync),
+        )
 
     def _step_text(self, step: int) -> None:
         at = min(range(len(TEXT_SCALES)), key=lambda i: abs(TEXT_SCALES[i] - self.text_scale))
@@ -1108,6 +1121,141 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Backed up {result.changes:,} changes to {result.path} "
                                      f"({result.bytes / 2**20:.1f} MiB in {result.seconds:.1f} s)", 30000)
+
+    # ------------------------------------------------------- transfer files
+
+    def write_changes(self, path: str | None = None) -> None:
+        """Write every change this console holds to a transfer file, for a
+        console no network reaches (a USB stick carries it there, to be
+        merged with Merge changes from a file; console/transfer.py). On a
+        thread of its own, with a connection of its own: a large
+        operation takes seconds, while this window goes on."""
+        if self._transfer_thread is not None:
+            return
+        if not isinstance(path, str):
+            folder = self.settings.value("transfer/folder", str(Path.home()))
+            name = re.sub(r"\W+", "-", model.name_key(self.store.agency or "")).strip("-") or "console"
+            stamp = time.strftime("%Y%m%d-%H%M", time.gmtime(clock.wall_ms() / 1000))
+            path, _ = QFileDialog.getSaveFileName(self, "Write changes to a file",
+                                                  str(Path(folder) / f"{name}-{stamp}.changes"),
+                                                  "Transfer files (*.changes);;All files (*)")
+            if not path:
+                return
+            self.settings.setValue("transfer/folder", str(Path(path).parent))
+        try:
+            self.store.refuse_own_file(path)
+        except StoreError as exc:
+            QMessageBox.warning(self, "Not written", str(exc))
+            return
+        db = self.store.path
+
+        def job(progress):
+            with Store(db, create=False) as store:
+                return transfer.export_changes(store, path, progress=progress)
+
+        self._start_transfer(job, f"Writing changes to {path}", "written")
+
+    def merge_changes(self, path: str | None = None) -> None:
+        """Merge a transfer file another console wrote (Write changes to a
+        file, or `crisis-console changes export`), as sync would: the file
+        is checked whole first, and a damaged one changes nothing. On a
+        thread of its own; the boards show what it brings as it is merged,
+        as they show the command line's writes."""
+        if self._transfer_thread is not None:
+            return
+        if not isinstance(path, str):
+            folder = self.settings.value("transfer/folder", str(Path.home()))
+            path, _ = QFileDialog.getOpenFileName(self, "Merge changes from a file", folder,
+                                                  "Transfer files (*.changes);;All files (*)")
+            if not path:
+                return
+            self.settings.setValue("transfer/folder", str(Path(path).parent))
+        db = self.store.path
+
+        def job(progress):
+            with Store(db, create=False) as store:
+                merged = transfer.import_changes(store, path, progress=progress)
+                # (Counted here: the window may be closed, and its store with it, by the time this is said.)
+                return merged, to_reconcile(store.open_conflict_count(), store.twin_count(), store.stranded_count())
+
+        self._start_transfer(job, f"Merging changes from {path}", "merged")
+
+    def _start_transfer(self, job, doing: str, verb: str) -> None:
+        """Run `job(progress)` on a thread of its own, saying in the status
+        bar how far it is; its result, or the error it raised, comes back
+        to `_transferred` on this thread."""
+        for a in self.transfer_actions:
+            a.setEnabled(False)
+        self.statusBar().showMessage(f"{doing}…")
+        progress, finished = _Progress(self), _Finished(self)
+        reached = [0]  # changes done when it ended: 0 if it failed before any batch
+
+        def moved(done: int, total: int) -> None:
+            if self._transfer_thread is not None:
+                self.statusBar().showMessage(f"{doing}: {done:,} of {total:,} changes {verb} "
+                                             f"({100 * done // max(total, 1)}%)…")
+
+        progress.moved.connect(moved)
+        finished.done.connect(lambda result: self._transferred(result, verb, reached[0]))
+        finished.done.connect(finished.deleteLater)
+        finished.done.connect(progress.deleteLater)
+
+        def said(done: int, total: int) -> None:
+            reached[0] = done
+            try:
+                progress.moved.emit(done, total)
+            except RuntimeError:  # the window is gone
+                pass
+
+        def work() -> None:
+            try:
+                result = job(said)
+            except (transfer.TransferError, StoreError, ValidationError, OSError) as exc:
+                result = exc
+            except Exception as exc:  # a bug: said, and the window goes on
+                log.exception("%s failed", doing)
+                result = exc
+            try:
+                finished.done.emit(result)
+            except RuntimeError:  # the window is gone
+                pass
+
+        # Not a daemon: a merge under way when the window closes ends (each
+        # batch is one transaction) before the process exits.
+        self._transfer_thread = threading.Thread(target=work, name="transfer")
+        self._transfer_thread.start()
+
+    def _transferred(self, result, verb: str, reached: int) -> None:
+        self._transfer_thread = None
+        for a in self.transfer_actions:
+            a.setEnabled(True)
+        if isinstance(result, Exception):
+            self.statusBar().clearMessage()
+            said = f"{result.filename}: {result.strerror}" if isinstance(result, OSError) and result.filename \
+                else str(result)
+            if verb == "merged":
+                if not reached:  # (each batch merged is said: see transfer.import_changes)
+                    said += "\n\nNothing was merged: this console's data is as it was."
+                QMessageBox.warning(self, "Not merged", said)
+            else:
+                QMessageBox.warning(self, "Not written", f"{said}\n\nNo transfer file was written.")
+            return
+        if verb == "written":
+            self.statusBar().showMessage(
+                f"Wrote {result.changes:,} changes to {result.path}: merge it on the other console "
+                "(Sync ▸ Merge changes from a file)", 60000)
+            return
+        merged, said = result
+        r = merged.result
+        text = (f"Merged {r.applied:,} new changes from {merged.from_agency}'s console …"
+                f"{short_id(merged.from_replica)} ({r.duplicates:,} already here)")
+        if said:
+            text += f"; {said} to reconcile (Ctrl+R)"
+        self.statusBar().showMessage(text, 60000)
+        if r.refused:
+            QMessageBox.warning(self, "Some changes refused", text + "\n\n" + "\n".join(
+                f"From console …{short_id(origin)}, from change #{seq} on: {reason}"
+                for origin, seq, reason in r.refused))
 
     # ------------------------------------------------------ automatic backups
 
