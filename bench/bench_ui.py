@@ -15,7 +15,7 @@
 - journal export: the same 100,000 entries exported to CSV from the window
   (Ctrl+Shift+E), against reading and writing them in one go
 - merge from a file: 100,000 changes merged from a transfer file into an
-  empty console's window (Sync ▸ Merge changes from a file, on a thread of
+  empty console's window (Sync ▸ Merge changes from a file, in a process of
   its own), the largest stall meanwhile, against the same file merged with
   no window
 """

@@ -192,3 +192,65 @@ def import_changes(store: Store, path: str | os.PathLike, *, batch: int = 5000,
             f"{exc}"
         ) from None
     return ImportSummary(str(header.get("replica_id")), str(header.get("agency")), total)
+
+
+# ------------------------------------------------------------ for the window
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m console.transfer write|merge --db DB FILE`: what the
+    window's Sync ▸ Write changes to a file and Merge changes from a file
+    run, in a process of their own. Decoding and merging a large file is
+    Python work; in the window's process it would share the interpreter
+    lock with the window's thread, and freeze it for a large part of a
+    second at a time. It says on standard output, one JSON object a line:
+    {"progress": [DONE, TOTAL]} after each batch, then {"written": {"path",
+    "changes"}}, or {"merged": {"from_replica", "from_agency", "applied",
+    "duplicates", "refused": [[ORIGIN, SEQ, REASON], ...], "to_reconcile":
+    TEXT}}, or {"error": TEXT}; it exits 0, or 1 after an error."""
+    import argparse
+    import contextlib
+    import sys
+
+    from console.store import StoreError, to_reconcile
+
+    ap = argparse.ArgumentParser(prog="python -m console.transfer",
+                                 description="The window's transfer files (started by the window, not by hand).")
+    ap.add_argument("what", choices=("write", "merge"))
+    ap.add_argument("--db", type=Path, required=True)
+    ap.add_argument("file", type=Path)
+    args = ap.parse_args(argv)
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(10)  # background work, as the window's sync engine (Windows: started below normal priority)
+
+    def say(obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    def progress(done: int, total: int) -> None:
+        say({"progress": [done, total]})
+
+    try:
+        with Store(args.db, create=False) as store:
+            if args.what == "write":
+                store.refuse_own_file(args.file)
+                w = export_changes(store, args.file, progress=progress)
+                say({"written": {"path": str(w.path), "changes": w.changes}})
+            else:
+                m = import_changes(store, args.file, progress=progress)
+                say({"merged": {
+                    "from_replica": m.from_replica, "from_agency": m.from_agency, "applied": m.result.applied,
+                    "duplicates": m.result.duplicates, "refused": [list(r) for r in m.result.refused],
+                    "to_reconcile": to_reconcile(store.open_conflict_count(), store.twin_count(),
+                                                 store.stranded_count())}})
+    except OSError as exc:
+        say({"error": f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)})
+        return 1
+    except (TransferError, StoreError, ValidationError) as exc:
+        say({"error": str(exc)})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

@@ -839,7 +839,7 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
 def test_changes_carried_on_a_file_from_one_window_to_another(window, qtbot, demo_store, tmp_path, monkeypatch):
     """Sync ▸ Write changes to a file and Merge changes from a file: a
     field liaison carries an operation to a console no network reaches,
-    and back. Both run on a thread of their own, saying how far they are
+    and back. Both run in a process of their own, saying how far they are
     in the status bar; the other window's boards show what the file
     brought, and what there is to reconcile. Merging a file again changes
     nothing."""
@@ -1001,6 +1001,31 @@ def test_changes_from_a_clock_far_ahead_are_refused_and_said(window, qtbot, demo
     assert f"From console …{short_id(origin)}, from change #1 on: " in warned[0][1]
     assert "ahead of the receiving console's clock" in warned[0][1]
     assert snapshot(demo_store) == before
+
+
+@pytest.mark.parametrize("python, why", [
+    ("/nonexistent/python3", "cannot start /nonexistent/python3: No such file or directory"),
+    ("/bin/false", "it stopped (exit code 1): no reason given"),
+])
+def test_a_merge_whose_process_fails_is_said_and_the_window_goes_on(window, qtbot, demo_store, tmp_path,
+                                                                     monkeypatch, python, why):
+    """The merge runs in a process of its own: one that cannot start, or
+    ends without a word (killed, say), is said, and the window can merge
+    again."""
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    with Store(tmp_path / "other.db") as other:
+        transfer.export_changes(other, tmp_path / "x.changes")
+    monkeypatch.setattr(sys, "executable", python)
+    before = snapshot(demo_store)
+    window.merge_changes(str(tmp_path / "x.changes"))
+    qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+    assert warned == [("Not merged", f"{why}\n\nNothing was merged: this console's data is as it was.")]
+    assert snapshot(demo_store) == before and all(a.isEnabled() for a in window.transfer_actions)
 
 
 def test_changes_are_not_written_over_the_database_or_into_no_folder(window, qtbot, demo_store, tmp_path,
@@ -1545,7 +1570,7 @@ async def window_on_relay(qtbot, tmp_path, relay_console, store, engine_type=Non
 
 def test_a_file_merged_in_the_window_goes_on_to_the_consoles_it_syncs_with(qtbot, loop, consoles, tmp_path):
     """A field console no network reaches sends its changes on a USB
-    stick; merged at the EOC's window (on a thread of its own), they go
+    stick; merged at the EOC's window (in a process of its own), they go
     on through the window's sync engine (a process of its own) to the
     relay, as the command line's writes do."""
     from console.sync.child import EngineProcess

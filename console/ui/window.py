@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import heapq
+import json
 import logging
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -36,9 +41,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import apart, backup, clock, csv_rows, model, report, seed, transfer
+from console import apart, backup, clock, csv_rows, model, report, seed
 from console.model import ValidationError
-from console.store import Store, StoreError, Undone, short_id, stranded_how, to_reconcile
+from console.store import StoreError, Undone, short_id, stranded_how, to_reconcile
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
     AssignUnitsDialog,
@@ -1127,9 +1132,9 @@ class MainWindow(QMainWindow):
     def write_changes(self, path: str | None = None) -> None:
         """Write every change this console holds to a transfer file, for a
         console no network reaches (a USB stick carries it there, to be
-        merged with Merge changes from a file; console/transfer.py). On a
-        thread of its own, with a connection of its own: a large
-        operation takes seconds, while this window goes on."""
+        merged with Merge changes from a file; console/transfer.py), in a
+        process of its own (see _start_transfer) while this window goes
+        on."""
         if self._transfer_thread is not None:
             return
         if not isinstance(path, str):
@@ -1147,20 +1152,14 @@ class MainWindow(QMainWindow):
         except StoreError as exc:
             QMessageBox.warning(self, "Not written", str(exc))
             return
-        db = self.store.path
-
-        def job(progress):
-            with Store(db, create=False) as store:
-                return transfer.export_changes(store, path, progress=progress)
-
-        self._start_transfer(job, f"Writing changes to {path}", "written")
+        self._start_transfer("write", path, f"Writing changes to {path}", "written")
 
     def merge_changes(self, path: str | None = None) -> None:
         """Merge a transfer file another console wrote (Write changes to a
         file, or `crisis-console changes export`), as sync would: the file
-        is checked whole first, and a damaged one changes nothing. On a
-        thread of its own; the boards show what it brings as it is merged,
-        as they show the command line's writes."""
+        is checked whole first, and a damaged one changes nothing. In a
+        process of its own; the boards show what it brings as it is
+        merged, as they show the command line's writes."""
         if self._transfer_thread is not None:
             return
         if not isinstance(path, str):
@@ -1170,25 +1169,19 @@ class MainWindow(QMainWindow):
             if not path:
                 return
             self.settings.setValue("transfer/folder", str(Path(path).parent))
-        db = self.store.path
+        self._start_transfer("merge", path, f"Merging changes from {path}", "merged")
 
-        def job(progress):
-            with Store(db, create=False) as store:
-                merged = transfer.import_changes(store, path, progress=progress)
-                # (Counted here: the window may be closed, and its store with it, by the time this is said.)
-                return merged, to_reconcile(store.open_conflict_count(), store.twin_count(), store.stranded_count())
-
-        self._start_transfer(job, f"Merging changes from {path}", "merged")
-
-    def _start_transfer(self, job, doing: str, verb: str) -> None:
-        """Run `job(progress)` on a thread of its own, saying in the status
-        bar how far it is; its result, or the error it raised, comes back
-        to `_transferred` on this thread."""
+    def _start_transfer(self, what: str, path: str, doing: str, verb: str) -> None:
+        """Run `python -m console.transfer WHAT` on `path`: a process of its
+        own, as decoding and merging 100k changes is Python work that on a
+        thread of this process would take the interpreter lock from this
+        window's thread for a large part of a second at a time. A thread
+        here reads what it says, and its progress shows in the status bar;
+        its result comes back to `_transferred` on this thread."""
         for a in self.transfer_actions:
             a.setEnabled(False)
         self.statusBar().showMessage(f"{doing}…")
         progress, finished = _Progress(self), _Finished(self)
-        reached = [0]  # changes done when it ended: 0 if it failed before any batch
 
         def moved(done: int, total: int) -> None:
             if self._transfer_thread is not None:
@@ -1196,43 +1189,55 @@ class MainWindow(QMainWindow):
                                              f"({100 * done // max(total, 1)}%)…")
 
         progress.moved.connect(moved)
-        finished.done.connect(lambda result: self._transferred(result, verb, reached[0]))
+        finished.done.connect(lambda said: self._transferred(*said))
         finished.done.connect(finished.deleteLater)
         finished.done.connect(progress.deleteLater)
-
-        def said(done: int, total: int) -> None:
-            reached[0] = done
-            try:
-                progress.moved.emit(done, total)
-            except RuntimeError:  # the window is gone
-                pass
+        argv = [sys.executable, "-m", "console.transfer", what, "--db", str(self.store.path), path]
 
         def work() -> None:
+            result, reached = None, 0  # reached: changes done, 0 if it failed before any batch
             try:
-                result = job(said)
-            except (transfer.TransferError, StoreError, ValidationError, OSError) as exc:
-                result = exc
-            except Exception as exc:  # a bug: said, and the window goes on
-                log.exception("%s failed", doing)
-                result = exc
-            try:
-                finished.done.emit(result)
-            except RuntimeError:  # the window is gone
-                pass
+                child = subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                    errors="replace", env={**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"},
+                    creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0)
+                    | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0))
+            except OSError as exc:
+                result = {"error": f"cannot start {argv[0]}: {exc.strerror or exc}"}
+            else:
+                with child:  # (its pipes closed, and waited for)
+                    for line in child.stdout:
+                        try:
+                            said = json.loads(line)
+                        except ValueError:
+                            continue
+                        if isinstance(said, dict) and isinstance(said.get("progress"), list):
+                            reached = said["progress"][0]
+                            with contextlib.suppress(RuntimeError):  # the window is gone
+                                progress.moved.emit(*said["progress"])
+                        elif isinstance(said, dict):
+                            result = said
+                    why = child.stderr.read().strip()
+                code = child.returncode
+                if result is None:  # a bug, or killed: what it said last is the reason
+                    log.error("%s stopped (exit code %s): %s", doing, code, why)
+                    result = {"error": f"it stopped (exit code {code}): "
+                                       f"{why.splitlines()[-1] if why else 'no reason given'}"}
+            with contextlib.suppress(RuntimeError):  # the window is gone
+                finished.done.emit((result, verb, reached))
 
         # Not a daemon: a merge under way when the window closes ends (each
-        # batch is one transaction) before the process exits.
+        # batch is one transaction) before this process exits.
         self._transfer_thread = threading.Thread(target=work, name="transfer")
         self._transfer_thread.start()
 
-    def _transferred(self, result, verb: str, reached: int) -> None:
+    def _transferred(self, result: dict, verb: str, reached: int) -> None:
         self._transfer_thread = None
         for a in self.transfer_actions:
             a.setEnabled(True)
-        if isinstance(result, Exception):
+        if "error" in result:
             self.statusBar().clearMessage()
-            said = f"{result.filename}: {result.strerror}" if isinstance(result, OSError) and result.filename \
-                else str(result)
+            said = str(result["error"])
             if verb == "merged":
                 if not reached:  # (each batch merged is said: see transfer.import_changes)
                     said += "\n\nNothing was merged: this console's data is as it was."
@@ -1241,21 +1246,21 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Not written", f"{said}\n\nNo transfer file was written.")
             return
         if verb == "written":
+            w = result["written"]
             self.statusBar().showMessage(
-                f"Wrote {result.changes:,} changes to {result.path}: merge it on the other console "
+                f"Wrote {w['changes']:,} changes to {w['path']}: merge it on the other console "
                 "(Sync ▸ Merge changes from a file)", 60000)
             return
-        merged, said = result
-        r = merged.result
-        text = (f"Merged {r.applied:,} new changes from {merged.from_agency}'s console …"
-                f"{short_id(merged.from_replica)} ({r.duplicates:,} already here)")
-        if said:
-            text += f"; {said} to reconcile (Ctrl+R)"
+        m = result["merged"]
+        text = (f"Merged {m['applied']:,} new changes from {m['from_agency']}'s console …"
+                f"{short_id(m['from_replica'])} ({m['duplicates']:,} already here)")
+        if m["to_reconcile"]:
+            text += f"; {m['to_reconcile']} to reconcile (Ctrl+R)"
         self.statusBar().showMessage(text, 60000)
-        if r.refused:
+        if m["refused"]:
             QMessageBox.warning(self, "Some changes refused", text + "\n\n" + "\n".join(
                 f"From console …{short_id(origin)}, from change #{seq} on: {reason}"
-                for origin, seq, reason in r.refused))
+                for origin, seq, reason in m["refused"]))
 
     # ------------------------------------------------------ automatic backups
 
