@@ -150,15 +150,48 @@ def bench_catch_up_stall(tmp: Path, n: int) -> dict:
     return result
 
 
-def bench_journal_search(tmp: Path, n: int) -> dict:
-    from PySide6.QtCore import QSettings, QTimer
+class _StallMeter:
+    """The largest gap between the ticks of a 5 ms timer in the window's
+    event loop, less the 5 ms, since it started or was last reset."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.reset()
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def reset(self) -> None:
+        self.stall, self.last = 0.0, time.perf_counter()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.stall = max(self.stall, now - self.last - 0.005)
+        self.last = now
+
+
+def _shown_window(store, tmp: Path):
+    """A window on `store`, shown and laid out: (app, bridge, window)."""
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from console.store import Store
     from console.ui.bridge import Bridge
     from console.ui.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
+    bridge = Bridge(store)
+    window = MainWindow(bridge, settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
+    window.show()
+    for _ in range(20):
+        app.processEvents()
+    return app, bridge, window
+
+
+def bench_journal_search(tmp: Path, n: int) -> dict:
+    from console.store import Store
+
     store = Store(tmp / "journal.db", agency="County Fire", operator="Dana")
     for i in range(0, n, 5000):
         store.add_many("journal", [
@@ -170,23 +203,8 @@ def bench_journal_search(tmp: Path, n: int) -> dict:
         "SELECT count(*) FROM journal WHERE text LIKE '%route 9%' OR agency LIKE '%route 9%' "
         "OR operator LIKE '%route 9%'").fetchone()[0]
     one_go_s = time.perf_counter() - t
-    bridge = Bridge(store)
-    window = MainWindow(bridge, settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
-    window.show()
-    for _ in range(20):
-        app.processEvents()
-    stall, last = 0.0, time.perf_counter()
-
-    def tick():
-        nonlocal stall, last
-        now = time.perf_counter()
-        stall = max(stall, now - last - 0.005)
-        last = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
-    timer.start()
+    app, bridge, window = _shown_window(store, tmp)
+    meter = _StallMeter()
     start = time.perf_counter()
     window.journal_search.setText("route 9")
     window.journal_dock.refresh_filter()  # not the 250 ms wait for typing to settle
@@ -194,7 +212,7 @@ def bench_journal_search(tmp: Path, n: int) -> dict:
         app.processEvents()
     seconds = time.perf_counter() - start
     found = len(window.journal.entries)
-    search = {"entries": n, "found": found, "one_go_found": one_go, "seconds": seconds, "stall_ms": stall * 1000,
+    search = {"entries": n, "found": found, "one_go_found": one_go, "seconds": seconds, "stall_ms": meter.stall * 1000,
               "one_go_ms": one_go_s * 1000}
     # Exporting the whole journal, against reading and writing it in one go.
     window.journal_search.setText("")
@@ -207,14 +225,14 @@ def bench_journal_search(tmp: Path, n: int) -> dict:
             w.writerow([e.at, e.at, e.agency, e.operator, e.action, e.text])
     one_go_s = time.perf_counter() - t
     out.unlink()
-    stall, last = 0.0, time.perf_counter()
+    meter.reset()
     start = time.perf_counter()
     window.export_journal(str(out))
     while not out.exists():
         app.processEvents()
-    export = {"seconds": time.perf_counter() - start, "stall_ms": stall * 1000, "one_go_ms": one_go_s * 1000,
+    export = {"seconds": time.perf_counter() - start, "stall_ms": meter.stall * 1000, "one_go_ms": one_go_s * 1000,
               "lines": len(out.read_text(encoding="utf-8").splitlines()) - 1}
-    timer.stop()
+    meter.timer.stop()
     window.close()
     bridge.close()
     store.close()
@@ -226,13 +244,9 @@ def bench_transfer_merge(tmp: Path, n: int) -> dict:
     console's window, against the same file merged with no window (as
     `crisis-console changes import` does)."""
     from bench_store import remote_changes
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
 
     from console import transfer
     from console.store import Store
-    from console.ui.bridge import Bridge
-    from console.ui.window import MainWindow
 
     path = tmp / "carried.changes"
     with Store(tmp / "carried.db") as s:
@@ -244,25 +258,9 @@ def bench_transfer_merge(tmp: Path, n: int) -> dict:
         t = time.perf_counter()
         transfer.import_changes(s, path)
         alone_s = time.perf_counter() - t
-    app = QApplication.instance() or QApplication([])
     store = Store(tmp / "merging.db", agency="County Fire", operator="Dana")
-    bridge = Bridge(store)
-    window = MainWindow(bridge, settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
-    window.show()
-    for _ in range(20):
-        app.processEvents()
-    stall, last = 0.0, time.perf_counter()
-
-    def tick():
-        nonlocal stall, last
-        now = time.perf_counter()
-        stall = max(stall, now - last - 0.005)
-        last = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
-    timer.start()
+    app, bridge, window = _shown_window(store, tmp)
+    meter = _StallMeter()
     start = time.perf_counter()
     window.merge_changes(str(path))
     while window._transfer_thread is not None:
@@ -272,8 +270,9 @@ def bench_transfer_merge(tmp: Path, n: int) -> dict:
             o: m for o, (_, m) in store.replica_marks().items()} or any(m.busy for m in window.models.values()):
         app.processEvents()
     shown_s = time.perf_counter() - start
-    timer.stop()
-    result = {"changes": n, "merged_s": merged_s, "shown_s": shown_s, "alone_s": alone_s, "stall_ms": stall * 1000,
+    meter.timer.stop()
+    result = {"changes": n, "merged_s": merged_s, "shown_s": shown_s, "alone_s": alone_s,
+              "stall_ms": meter.stall * 1000,
               "units": window.filters["units"].rowCount()}
     window.close()
     bridge.close()
