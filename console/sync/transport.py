@@ -1214,13 +1214,13 @@ class _Gate:
     identified themselves, by the address they come from (an IPv6 /64
     counts as one, see _whose): at most MAX_UNIDENTIFIED_PER_ADDRESS from
     each, and `total` in all (see MAX_UNIDENTIFIED). With all places
-    taken, a new one is let in and an
-    older one closed: the oldest still in its TLS handshake, else the
-    oldest of the address with most (of its own address, if that has as
-    many). A console's handshake takes milliseconds, a flood's
-    connections wait for seconds, so a flood from many addresses cannot
-    keep a console out. What is turned away is said in one line, then at
-    most every ACCEPT_FAILURES_SAID_EVERY while it goes on (per address)."""
+    taken, a new one is let in and an older one closed: the oldest still
+    in its TLS handshake, else the oldest of the address with most (of its
+    own address, if that has as many). A console's handshake takes
+    milliseconds, a flood's connections wait for seconds, so a flood from
+    many addresses cannot keep a console out. What is turned away is said
+    in one line, then at most every ACCEPT_FAILURES_SAID_EVERY while it
+    goes on (per address)."""
 
     def __init__(self, per_address: int, total: int) -> None:
         self.per_address, self.total = per_address, total
