@@ -1108,6 +1108,56 @@ def test_journal_shows_notes_newest_first(window, qtbot, demo_store):
     assert window.journal_state.text() == f"All {held + 2} entries"
 
 
+def test_the_journal_measures_each_entry_once_as_entries_keep_arriving(window, demo_store):
+    """The journal's entries are wrapped, and measuring one takes time, so
+    each is measured once for each width it is shown at. The view asks at
+    two or three widths in turn (its layout, its painting). Letting go of
+    the entries no longer held (as entries keep arriving) also let go of
+    every width but the one asked for then, so every few hundred arrivals
+    the whole journal was measured again at once: a thousand entries,
+    40 ms of the window's thread on a loaded machine."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    many_notes(demo_store, 1200)
+    held = JournalModel(demo_store)  # the newest page, as the window's holds
+    view = window.journal_list
+    delegate = view.itemDelegate()
+    assert len(held.entries) == JOURNAL_PAGE
+
+    def ask(width):
+        """Each held entry's size at `width`: how many were measured."""
+        option = QStyleOptionViewItem()
+        option.rect, option.font = QRect(0, 0, width, 20), view.font()
+        before = delegate.measured
+        for row in range(len(held.entries)):
+            delegate.sizeHint(option, held.index(row))
+        return delegate.measured - before
+
+    assert [ask(w) for w in (288, 286, 0)] == [JOURNAL_PAGE] * 3
+    assert [ask(w) for w in (288, 286, 0)] == [0, 0, 0]  # each once per width
+    # Entries let go since (arrivals pushed them out), until the measures
+    # kept outgrow what is held: the next entry measured lets them go.
+    points = view.font().pointSizeF()
+    for i in range(4 * JOURNAL_PAGE):
+        delegate._sizes[(f"let go {i}", 288, points)] = None
+    assert ask(287) == JOURNAL_PAGE  # a width not seen: measured, and the gone let go
+    assert not any(k[0].startswith("let go") for k in delegate._sizes)
+    assert [ask(w) for w in (288, 286, 0)] == [0, 0, 0]  # the held entries' widths kept
+
+
+def test_the_count_under_the_journal_wraps_rather_than_widening_the_dock(window, qtbot):
+    """"The newest 500 entries; scroll down for older ones" widened a
+    narrow journal dock (by 48 pixels here), and with it every entry, each
+    then measured again at the new width."""
+    dock = window.journal_dock
+    qtbot.wait(50)
+    narrow = (dock.width(), window.journal_list.viewport().width())
+    dock.state.setText("The newest 500 entries; scroll down for older ones")
+    qtbot.wait(50)
+    assert (dock.width(), window.journal_list.viewport().width()) == narrow
+
+
 def test_the_journal_of_a_new_console_counts_what_its_first_sync_brings(qtbot, demo_store, tmp_path):
     fresh = Store(tmp_path / "fresh.db", agency="City Police")
     bridge = Bridge(fresh)

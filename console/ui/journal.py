@@ -374,6 +374,7 @@ class JournalDelegate(QStyledItemDelegate):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._sizes: dict[tuple[str, int, float], object] = {}
+        self.measured = 0  # entries measured (each at a width and text size), as the tests count them
 
     def sizeHint(self, option, index):
         # The entry straight from the model: asking through data() costs a
@@ -385,14 +386,20 @@ class JournalDelegate(QStyledItemDelegate):
         size = self._sizes.get((eid, width, points))
         if size is None:
             if len(self._sizes) > 4 * len(entries) + JOURNAL_PAGE:
-                # Let go of entries no longer held, and of other widths and
-                # sizes; not of the rest, which measuring all again would
-                # cost (30 ms for a thousand entries, every minute or so
-                # when entries arrive all the time).
+                # Let go of entries no longer held; not of the rest, which
+                # measuring all again would cost (30 ms for a thousand
+                # entries, every minute or so when entries arrive all the
+                # time). The view asks at two or three widths in turn (its
+                # layout, its painting), so those stay; only after the dock
+                # was resized through many widths, or the text size
+                # changed, are the others let go.
                 held = {e.id for e in entries}
-                self._sizes = {k: v for k, v in self._sizes.items()
-                               if k[0] in held and k[1] == width and k[2] == points}
+                kept = {k: v for k, v in self._sizes.items() if k[0] in held}
+                if len(kept) > 4 * len(entries):
+                    kept = {k: v for k, v in kept.items() if k[1] == width and k[2] == points}
+                self._sizes = kept
             size = self._sizes[(eid, width, points)] = super().sizeHint(option, index)
+            self.measured += 1
         return size
 
 
@@ -450,6 +457,9 @@ class JournalDock(QDockWidget):
         self.state = QLabel()
         self.state.setObjectName("journalState")
         self.state.setEnabled(False)  # greyed: it tells, it is not an alert
+        # Wrapped where the dock is narrow, rather than widening it (which
+        # widened the entries, each then measured again at the new width).
+        self.state.setWordWrap(True)
         # Entries that arrived late (their console was offline), which land
         # far down by their time: said here, and a click shows the newest.
         self.late_button = QPushButton()
