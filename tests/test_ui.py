@@ -920,7 +920,7 @@ def test_the_file_dialogs_name_the_agency_and_remember_the_stick(window, qtbot, 
     qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
     title, where, filters = asked[0]
     assert title == "Write changes to a file" and filters.startswith("Transfer files (*.changes)")
-    assert re.fullmatch(r"county-fire-\d{8}-\d{4}\.changes", Path(where).name), where
+    assert re.fullmatch(r"county-fire-\d{8}-\d{4}Z\.changes", Path(where).name), where
     assert (stick / "to-field.changes").exists()
     answer[0] = ""  # cancelled
     window.merge_changes()

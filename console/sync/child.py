@@ -264,6 +264,17 @@ class EngineProcess:
         await asyncio.gather(*(t for t in (self._reader, self._log_task) if t is not None), return_exceptions=True)
 
 
+def background() -> dict[str, Any]:
+    """How the window starts a child process for work in the background
+    (its sync engine, a transfer file): what it says in UTF-8 whatever the
+    system's code page (Windows' is not), and on Windows no console window
+    of its own beside the window, and the lower priority os.nice gives it
+    elsewhere (see main)."""
+    return {"env": {**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"},
+            "creationflags": getattr(subprocess, "CREATE_NO_WINDOW", 0)
+            | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)}
+
+
 class _Child:
     """A child process with its standard input, output and error as plain
     blocking pipes, each served by a thread of its own that hands whole
@@ -284,14 +295,8 @@ class _Child:
 
     @classmethod
     async def start(cls, argv: list[str]) -> _Child:
-        # Its log in UTF-8 whatever the system's code page (Windows' is not).
-        env = {**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"}
         popen = await asyncio.to_thread(subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, bufsize=0, env=env,
-                                        # On Windows: no console window of its own beside the window,
-                                        # and the lower priority os.nice gives it elsewhere (see main).
-                                        creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0)
-                                        | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0))
+                                        stderr=subprocess.PIPE, bufsize=0, **background())
         return cls(popen, asyncio.get_running_loop())
 
     @property

@@ -1361,7 +1361,8 @@ def _whose(host: str) -> str:
     """Whose a connection from `host` is, as the gate counts them: an IPv4
     address (one mapped into IPv6 too), or an IPv6 address's /64, the
     block a network gives one machine or site, any address of which it
-    may take, as a site behind a NAT shares one IPv4 address."""
+    may take, as a site behind a NAT shares one IPv4 address (the IPv6
+    loopback address as itself)."""
     try:
         ip = ipaddress.ip_address(host.partition("%")[0])  # fe80::1%eth0: its interface
     except ValueError:

@@ -8,7 +8,6 @@ import hashlib
 import heapq
 import json
 import logging
-import os
 import re
 import sqlite3
 import subprocess
@@ -44,6 +43,7 @@ from PySide6.QtWidgets import (
 from console import apart, backup, clock, csv_rows, model, report, seed
 from console.model import ValidationError
 from console.store import StoreError, Undone, short_id, stranded_how, to_reconcile
+from console.sync.child import background
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
     AssignUnitsDialog,
@@ -1140,7 +1140,7 @@ class MainWindow(QMainWindow):
         if not isinstance(path, str):
             folder = self.settings.value("transfer/folder", str(Path.home()))
             name = re.sub(r"\W+", "-", model.name_key(self.store.agency or "")).strip("-") or "console"
-            stamp = time.strftime("%Y%m%d-%H%M", time.gmtime(clock.wall_ms() / 1000))
+            stamp = time.strftime("%Y%m%d-%H%MZ", time.gmtime(clock.wall_ms() / 1000))  # (UTC, as backups' names)
             path, _ = QFileDialog.getSaveFileName(self, "Write changes to a file",
                                                   str(Path(folder) / f"{name}-{stamp}.changes"),
                                                   "Transfer files (*.changes);;All files (*)")
@@ -1197,11 +1197,8 @@ class MainWindow(QMainWindow):
         def work() -> None:
             result, reached = None, 0  # reached: changes done, 0 if it failed before any batch
             try:
-                child = subprocess.Popen(
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                    errors="replace", env={**os.environ, "PYTHONIOENCODING": "utf-8:backslashreplace"},
-                    creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0)
-                    | getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0))
+                child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                         encoding="utf-8", errors="replace", **background())
             except OSError as exc:
                 result = {"error": f"cannot start {argv[0]}: {exc.strerror or exc}"}
             else:
