@@ -950,6 +950,31 @@ def test_a_large_transfer_file_says_how_far_it_is(window, qtbot, tmp_path):
     assert said[-1].startswith(f"Merged {total:,} new changes")
 
 
+def test_a_closed_bridge_reads_no_more_of_a_catch_up(qtbot, tmp_path):
+    """Many changes from another connection, read a slice per turn; the
+    bridge closed (and its store) between two slices: the next is not read
+    (it would read a closed database), as when a window is closed as a
+    merge's changes arrive."""
+    from console.ui import bridge as bridge_module
+
+    store = Store(tmp_path / "c.db")
+    b = Bridge(store)
+    shown = []
+    b.changed.connect(lambda cs: shown.append(len(cs.rows)))
+    other = Store(tmp_path / "c.db")
+    try:
+        other.add_many("units", [{"callsign": f"E-{i}", "agency": "Fire", "kind": "Engine"}
+                                 for i in range(3 * bridge_module.SHOW_SLICE)])
+    finally:
+        other.close()
+    b._watch_other_writers()  # as its timer does: the first slice, the next queued
+    assert shown == [bridge_module.SHOW_SLICE]
+    b.close()
+    store.close()
+    qtbot.wait(100)  # the queued slice's turn: nothing read, nothing raised
+    assert shown == [bridge_module.SHOW_SLICE]
+
+
 @pytest.mark.parametrize("damage, why", [
     (lambda f: f.write_bytes(b"".join(f.read_bytes().splitlines(keepends=True)[:-1])), "is cut short (no end marker)"),
     (lambda f: f.write_text("Callsign,Agency\nE-1,Fire\n"), "is not a crisis-console transfer file"),

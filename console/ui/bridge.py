@@ -51,6 +51,14 @@ class Bridge(QObject):
         self._watch_timer = QTimer(self)
         self._watch_timer.setInterval(500)
         self._watch_timer.timeout.connect(self._watch_other_writers)
+        # The next slice of a catch-up when no window schedules it (a
+        # timer of the bridge's own, stopped on closing: a store closed
+        # next is not read again).
+        self._more_timer = QTimer(self)
+        self._more_timer.setSingleShot(True)
+        self._more_timer.setInterval(0)
+        self._more_timer.timeout.connect(self._show_other_writers)
+        self._closed = False
         self._data_version = store.data_version()
         if engine is not None:
             self._attach(engine)
@@ -273,12 +281,14 @@ class Bridge(QObject):
     def _show_other_writers(self) -> None:
         # A catch-up of 100k changes is read a slice at a time, each in its
         # own turn of the event loop, so the window keeps painting.
+        if self._closed:  # a slice queued before closing: the store may be closed
+            return
         marks, touched, more = self.store.changed_since(self._shown, limit=SHOW_SLICE)
         if more:
             if self.scheduler is not None:  # the window's: one slice per turn, in turn with the boards
                 self.scheduler.want(self._show_slice)
             else:
-                QTimer.singleShot(0, self._show_other_writers)
+                self._more_timer.start()
         if not marks:
             return
         self._shown.update(marks)
@@ -328,8 +338,10 @@ class Bridge(QObject):
 
     def close(self) -> None:
         self.history.save()  # closed now: offered again if the window opens again soon (see History)
+        self._closed = True
         self._status_timer.stop()
         self._watch_timer.stop()
+        self._more_timer.stop()
         self._unsubscribe()
 
 
