@@ -685,32 +685,36 @@ class Store:
 
     @_guard
     def resolve_id(self, table: str, ref: str, *, live: bool = True) -> str:
-        """The full id of a row from its id, a unique start or end of it of at
-        least 4 hex digits (lists show the last 8), or (units) a callsign.
-        `live` leaves out deleted rows."""
+        """The full id of a row from its id, (units) a callsign, or a unique
+        start or end of its id of at least 4 hex digits (lists show the last
+        8). A callsign comes first: "2A12" is the police unit of that
+        callsign, not another unit whose id happens to end in 2a12 (with
+        20,000 units, some id starts or ends with four given hex digits
+        nearly one time in two). `live` leaves out deleted rows; without it, a
+        callsign no live unit has names the deleted units that had it."""
         t = model.table(table)
         ref = (ref or "").strip()
         if not model.is_text(ref):
             raise NotFound(f"no {t.name} row {ref!r}")
         cond = "created_hlc IS NOT NULL" + (" AND deleted = 0" if live and not t.append_only else "")
+        hex_digits = len(ref) >= 4 and all(ch in "0123456789abcdefABCDEF" for ch in ref)
         found: list = []
-        if len(ref) >= 4 and all(ch in "0123456789abcdefABCDEF" for ch in ref):
-            ref_l = ref.lower()
-            if len(ref) == 32:
-                found = self._conn.execute(f"SELECT id FROM {t.name} WHERE id = ? AND {cond}", (ref_l,)).fetchall()
-            else:
-                found = self._conn.execute(
-                    f"SELECT id FROM {t.name} WHERE (id LIKE ? OR id LIKE ?) AND {cond}",
-                    (ref_l + "%", "%" + ref_l),
-                ).fetchall()
+        if hex_digits and len(ref) == 32:
+            found = self._conn.execute(f"SELECT id FROM {t.name} WHERE id = ? AND {cond}", (ref.lower(),)).fetchall()
         if not found and t.name == "units":
             found = self._conn.execute(
-                "SELECT id FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0", (ref,)
-            ).fetchall()
+                "SELECT id FROM units WHERE callsign = ? COLLATE NOCASE AND deleted = 0 AND created_hlc IS NOT NULL",
+                (ref,)).fetchall()
             if not found and not live:  # a callsign no live unit has: the deleted ones that had it
                 found = self._conn.execute(
                     "SELECT id FROM units WHERE callsign = ? COLLATE NOCASE AND created_hlc IS NOT NULL", (ref,)
                 ).fetchall()
+        if not found and hex_digits and len(ref) < 32:
+            ref_l = ref.lower()
+            found = self._conn.execute(
+                f"SELECT id FROM {t.name} WHERE (id LIKE ? OR id LIKE ?) AND {cond}",
+                (ref_l + "%", "%" + ref_l),
+            ).fetchall()
         if len(found) == 1:
             return found[0][0]
         if not found:

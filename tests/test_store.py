@@ -287,6 +287,27 @@ def test_rows_are_found_by_prefix_and_callsign(make_store):
         s.resolve_id("units", "Medic 11")
 
 
+def test_a_callsign_that_is_also_the_start_or_end_of_an_id_names_its_unit(make_store):
+    """Callsigns such as 2A12 or 3A05 are hex digits too: "2A12" is the unit
+    of that callsign, not another whose id ends (or starts) in 2a12, nor
+    refused as naming two. With 600 units, one such callsign in 55 is also
+    the start or end of some unit's id: a full-disk test met it."""
+    s = make_store()
+    other = unit(s, "Medic 9")
+    by_end = unit(s, other[-4:].upper())
+    by_start = unit(s, other[:5])
+    assert s.resolve_id("units", other[-4:].upper()) == by_end
+    assert s.resolve_id("units", other[-4:]) == by_end  # (callsigns are found in any case)
+    assert s.resolve_id("units", other[:5]) == by_start
+    assert s.resolve_id("units", other[-6:]) == other  # a longer end of the id is no callsign
+    s.update("units", other[-4:].upper(), {"status": "on_scene"})
+    assert s.get("units", by_end).status == "on_scene" and s.get("units", other).status == "available"
+    # Deleted, the callsign names it only where deleted units count (its activity log).
+    s.delete("units", by_end)
+    assert s.resolve_id("units", other[-4:]) == other
+    assert s.resolve_id("units", other[-4:], live=False) == by_end
+
+
 def test_delete_is_a_tombstone_and_restore_brings_the_row_back(make_store):
     s = make_store()
     u = unit(s)
