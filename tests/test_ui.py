@@ -1181,6 +1181,13 @@ def test_the_count_under_the_journal_wraps_rather_than_widening_the_dock(window,
     dock.state.setText("The newest 500 entries; scroll down for older ones")
     qtbot.wait(50)
     assert (dock.width(), window.journal_list.viewport().width()) == narrow
+    # Nor does the word on entries that arrived late (it was a button, 60 pixels wider than the dock here).
+    from console import clock
+
+    ago = clock.wall_ms() - (2 * 24 + 13) * 3600 * 1000  # "written up to 2d13h ago"
+    dock._late_arrived([(clock.pack(ago + i), f"entry {i}") for i in range(12345)])
+    qtbot.wait(50)
+    assert dock.late_link.isVisible() and (dock.width(), window.journal_list.viewport().width()) == narrow
 
 
 def test_the_journal_of_a_new_console_counts_what_its_first_sync_brings(qtbot, demo_store, tmp_path):
@@ -1288,7 +1295,7 @@ def test_an_entry_written_offline_lands_at_its_time(window, qtbot, demo_store, t
     dock, m = window.journal_dock, window.journal
     assert m.index(3).data(Qt.ItemDataRole.BackgroundRole) is not None and m.index(0).data(
         Qt.ItemDataRole.BackgroundRole) is None
-    assert dock.late_button.isHidden() and dock._fade_timer.isActive()
+    assert dock.late_link.isHidden() and dock._fade_timer.isActive()
     later = journal_module.time.monotonic() + journal_module.FRESH_SECONDS
     monkeypatch.setattr(journal_module.time, "monotonic", lambda: later)
     dock._fade()
@@ -1315,21 +1322,39 @@ def test_entries_that_arrive_late_are_said_tinted_and_shown(window, qtbot, demo_
         qtbot.waitUntil(lambda: "EOC note" in journal_text(window, 0))
         for batch in field.changes_since(demo_store.version_vector()):  # it reconnects
             demo_store.apply(batch)
-        qtbot.waitUntil(lambda: dock.late_button.isVisible() and m.row_of(triage) is not None, timeout=5000)
+        qtbot.waitUntil(lambda: dock.late_link.isVisible() and m.row_of(triage) is not None, timeout=5000)
     finally:
         field.close()
-    assert dock.late_button.text() == "2 entries written up to 2h00m ago arrived late: show"
+    assert dock.late_text == "2 entries written up to 2h00m ago arrived late: show"
+    assert f">{dock.late_text}</a>" in dock.late_link.text()
     background, tip = Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole
     assert m.row_of(triage) > 10  # far down, by its time
     assert m.index(m.row_of(triage)).data(background) is not None
     assert m.index(m.row_of(trapped)).data(tip).endswith("put in its place by time")
     assert m.index(0).data(background) is None  # the EOC's own note
+    # A click on the link shows the newest of them.
+    from PySide6.QtCore import QPoint
+
+    window.journal_list.setCurrentIndex(m.index(0))
+    link = dock.late_link
+    qtbot.mouseClick(link, Qt.MouseButton.LeftButton, pos=QPoint(link.fontMetrics().averageCharWidth() * 3,
+                                                                 link.fontMetrics().height() // 2))
+    assert window.journal_list.currentIndex().row() == m.row_of(triage)
+    # As does Enter, on the link that Tab from the search box lands on.
+    window.journal_list.setCurrentIndex(m.index(0))
+    window.activateWindow()
+    qtbot.waitActive(window)
+    dock.search.setFocus()
+    qtbot.keyClick(dock.search, Qt.Key.Key_Tab)
+    assert link.hasFocus()
+    qtbot.keyClick(link, Qt.Key.Key_Return)
+    assert window.journal_list.currentIndex().row() == m.row_of(triage)
     assert dock.show_late() and window.journal_list.currentIndex().row() == m.row_of(triage)
     # Ten minutes on, the tint and the word are gone.
     later = journal_module.time.monotonic() + journal_module.LATE_SECONDS
     monkeypatch.setattr(journal_module.time, "monotonic", lambda: later)
     dock._fade()
-    assert dock.late_button.isHidden() and m.index(m.row_of(triage)).data(background) is None and not m.arrived
+    assert dock.late_link.isHidden() and m.index(m.row_of(triage)).data(background) is None and not m.arrived
 
 
 def test_journal_by_agency_and_by_the_selected_row(window, qtbot, demo_store, tmp_path):

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMessageBox,
-    QPushButton,
     QStyledItemDelegate,
     QVBoxLayout,
     QWidget,
@@ -403,6 +402,24 @@ class JournalDelegate(QStyledItemDelegate):
         return size
 
 
+class _Link(QLabel):
+    """A line of text that is a link, wrapped where its room is narrow (a
+    button's text would widen its dock). Tab lands on the link itself, so
+    Enter follows it: a plain label with a link takes a second Tab."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                     | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        if event.reason() in (Qt.FocusReason.TabFocusReason, Qt.FocusReason.BacktabFocusReason):
+            self.focusNextPrevChild(event.reason() == Qt.FocusReason.TabFocusReason)
+
+
 class JournalDock(QDockWidget):
     """The journal beside the boards: the entries, newest first, filtered by
     agency, by the row selected on the boards, and by words; a note typed at
@@ -462,12 +479,11 @@ class JournalDock(QDockWidget):
         self.state.setWordWrap(True)
         # Entries that arrived late (their console was offline), which land
         # far down by their time: said here, and a click shows the newest.
-        self.late_button = QPushButton()
-        self.late_button.setObjectName("journalLate")
-        self.late_button.setFlat(True)
-        self.late_button.setStyleSheet("color: #e65100; font-weight: bold; text-align: left")
-        self.late_button.clicked.connect(lambda: self.show_late())
-        self.late_button.hide()
+        self.late_link = _Link()
+        self.late_link.setObjectName("journalLate")
+        self.late_link.linkActivated.connect(lambda _: self.show_late())
+        self.late_link.hide()
+        self.late_text = ""  # what the link says
         self._late: list[tuple[int, str]] = []  # (clock time, entry id), newest first
         self._late_at = 0.0
         self.model.late_arrived.connect(self._late_arrived)
@@ -494,7 +510,7 @@ class JournalDock(QDockWidget):
         layout = QVBoxLayout(body)
         layout.addLayout(filters)
         layout.addWidget(self.search)
-        layout.addWidget(self.late_button)
+        layout.addWidget(self.late_link)
         layout.addWidget(self.view)
         layout.addWidget(self.state)
         layout.addWidget(self.note_edit)
@@ -540,10 +556,13 @@ class JournalDock(QDockWidget):
         self._late_at = time.monotonic()
         n, oldest = len(self._late), self._late[-1][0]
         ago = span_text(clock.wall_ms() / 1000 - clock.physical_ms(oldest) / 1000)
-        self.late_button.setText(f"{n:,} entr{'y' if n == 1 else 'ies'} written up to {ago} ago arrived late: show")
-        self.late_button.setToolTip("Written on a console that was offline, and put in their place by time, "
-                                    "below the newest: tinted for a few minutes. Click to see the newest of them.")
-        self.late_button.show()
+        self.late_text = f"{n:,} entr{'y' if n == 1 else 'ies'} written up to {ago} ago arrived late: show"
+        self.late_link.setText(f'<a href="#late" style="color: #e65100; font-weight: bold; text-decoration: none">'
+                               f"{self.late_text}</a>")
+        self.late_link.setAccessibleName(self.late_text)
+        self.late_link.setToolTip("Written on a console that was offline, and put in their place by time, "
+                                  "below the newest: tinted for a few minutes. Click to see the newest of them.")
+        self.late_link.show()
         if not self._fade_timer.isActive():
             self._fade_timer.start()
 
@@ -567,7 +586,7 @@ class JournalDock(QDockWidget):
             self.view.viewport().update()
         if self._late and time.monotonic() - self._late_at >= LATE_SECONDS:
             self._late = []
-            self.late_button.hide()
+            self.late_link.hide()
         if not self.model.arrived and not self._late:
             self._fade_timer.stop()
 
