@@ -1181,10 +1181,10 @@ def test_the_count_under_the_journal_wraps_rather_than_widening_the_dock(window,
     dock.state.setText("The newest 500 entries; scroll down for older ones")
     qtbot.wait(50)
     assert (dock.width(), window.journal_list.viewport().width()) == narrow
-    # Nor does the word on entries that arrived late (it was a button, 60 pixels wider than the dock here).
+    # Nor does the word on entries that arrived late (as a button, it widened the dock by 150 pixels here).
     from console import clock
 
-    ago = clock.wall_ms() - (2 * 24 + 13) * 3600 * 1000  # "written up to 2d13h ago"
+    ago = clock.wall_ms() - (2 * 24 + 13) * 3600 * 1000  # "12,345 entries written up to 61h00m ago…"
     dock._late_arrived([(clock.pack(ago + i), f"entry {i}") for i in range(12345)])
     qtbot.wait(50)
     assert dock.late_link.isVisible() and (dock.width(), window.journal_list.viewport().width()) == narrow
