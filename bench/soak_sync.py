@@ -122,6 +122,9 @@ def write(db: str, name: str, seconds: float, seed: int) -> None:
             units = [u.id for u in s.list("units")]
             tasks = [t.id for t in s.list("tasks")]
             stock = [r.id for r in s.list("resources")]
+            if not (units and tasks and stock):  # none here yet (its console's first sync is under way)
+                time.sleep(0.1)
+                continue
             r = rng.random()
             try:
                 if r < 0.35:
