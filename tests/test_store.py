@@ -4,6 +4,8 @@ import sqlite3
 
 import pytest
 from conftest import FakeWall, converge, disk_room, snapshot, sync
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from console import clock, model
 from console.merge import Change
@@ -306,6 +308,31 @@ def test_a_callsign_that_is_also_the_start_or_end_of_an_id_names_its_unit(make_s
     s.delete("units", by_end)
     assert s.resolve_id("units", other[-4:]) == other
     assert s.resolve_id("units", other[-4:], live=False) == by_end
+
+
+@settings(max_examples=40, deadline=None)
+@given(picks=st.lists(st.tuples(st.booleans(), st.integers(min_value=4, max_value=8), st.booleans()),
+                      min_size=1, max_size=6))
+def test_every_unique_callsign_names_its_unit_whatever_the_ids(tmp_path_factory, picks):
+    """Units whose callsigns are the start or the end (4 to 8 hex digits,
+    in either case) of other units' ids: each callsign names its own unit,
+    and each id, whole, its own."""
+    with Store(tmp_path_factory.mktemp("ids") / "a.db") as s:
+        ids = [unit(s, f"Base {i}") for i in range(3)]
+        named = {}
+        for at_start, digits, upper in picks:
+            source = ids[len(named) % len(ids)]
+            callsign = source[:digits] if at_start else source[-digits:]
+            callsign = callsign.upper() if upper else callsign
+            if callsign.casefold() in {c.casefold() for c in named}:
+                continue  # a callsign in use here is refused (see twins)
+            named[callsign] = unit(s, callsign)
+            ids.append(named[callsign])
+        for callsign, row in named.items():
+            assert s.resolve_id("units", callsign) == row
+            assert s.resolve_id("units", callsign.swapcase()) == row
+        for row in ids:
+            assert s.resolve_id("units", row) == row
 
 
 def test_delete_is_a_tombstone_and_restore_brings_the_row_back(make_store):
