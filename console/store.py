@@ -697,7 +697,7 @@ class Store:
         if not model.is_text(ref):
             raise NotFound(f"no {t.name} row {ref!r}")
         cond = "created_hlc IS NOT NULL" + (" AND deleted = 0" if live and not t.append_only else "")
-        hex_digits = len(ref) >= 4 and all(ch in "0123456789abcdefABCDEF" for ch in ref)
+        hex_digits = len(ref) >= 4 and not ref.lower().strip(model.HEX_DIGITS)
         found: list = []
         if hex_digits and len(ref) == 32:
             found = self._conn.execute(f"SELECT id FROM {t.name} WHERE id = ? AND {cond}", (ref.lower(),)).fetchall()

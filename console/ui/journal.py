@@ -483,7 +483,6 @@ class JournalDock(QDockWidget):
         self.late_link.setObjectName("journalLate")
         self.late_link.linkActivated.connect(lambda _: self.show_late())
         self.late_link.hide()
-        self.late_text = ""  # what the link says
         self._late: list[tuple[int, str]] = []  # (clock time, entry id), newest first
         self._late_at = 0.0
         self.model.late_arrived.connect(self._late_arrived)
@@ -556,10 +555,10 @@ class JournalDock(QDockWidget):
         self._late_at = time.monotonic()
         n, oldest = len(self._late), self._late[-1][0]
         ago = span_text(clock.wall_ms() / 1000 - clock.physical_ms(oldest) / 1000)
-        self.late_text = f"{n:,} entr{'y' if n == 1 else 'ies'} written up to {ago} ago arrived late: show"
+        said = f"{n:,} entr{'y' if n == 1 else 'ies'} written up to {ago} ago arrived late: show"
         self.late_link.setText(f'<a href="#late" style="color: #e65100; font-weight: bold; text-decoration: none">'
-                               f"{self.late_text}</a>")
-        self.late_link.setAccessibleName(self.late_text)
+                               f"{said}</a>")
+        self.late_link.setAccessibleName(said)  # (what it says, without the markup)
         self.late_link.setToolTip("Written on a console that was offline, and put in their place by time, "
                                   "below the newest: tinted for a few minutes. Click to see the newest of them.")
         self.late_link.show()
