@@ -49,7 +49,7 @@ def zone_name() -> str:
 
 
 def since_text(iso: str | None, now: float | None = None) -> str:
-    """How long ago, as people read a board: 45s, 12m, 3h05m."""
+    """How long ago, as people read a board: 45s, 12m, 3h05m, 2d13h."""
     if not iso:
         return ""
     then = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
@@ -57,13 +57,16 @@ def since_text(iso: str | None, now: float | None = None) -> str:
 
 
 def span_text(seconds: float) -> str:
-    """A length of time as people read a board: 45s, 12m, 3h05m."""
+    """A length of time as people read a board: 45s, 12m, 3h05m, and from a
+    day on in days and hours, 2d13h (not 61h00m: minutes no longer count)."""
     s = max(0, int(seconds))
     if s < 60:
         return f"{s}s"
     if s < 3600:
         return f"{s // 60}m"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
 def due_in(task, now: float | None = None) -> float | None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.times import local_time
+from console.times import local_time, span_text
 
 # POSIX zone strings: no time zone database needed on the machine.
 NEW_YORK = "EST5EDT,M3.2.0,M11.1.0"
@@ -54,3 +54,13 @@ def test_local_time_agrees_with_the_c_library(zone, second):
     zone(NEW_YORK)
     stored = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert local_time(stored) == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+
+
+@pytest.mark.parametrize("seconds, shown", [
+    (-5, "0s"), (0, "0s"), (59.9, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h00m"), (3 * 3600 + 5 * 60, "3h05m"),
+    (86399, "23h59m"), (86400, "1d00h"), (2 * 86400 + 13 * 3600 + 59 * 60, "2d13h"), (40 * 86400, "40d00h"),
+])
+def test_a_span_reads_as_a_board_shows_it(seconds, shown):
+    """From a day on, in days and hours: a unit out since the day before
+    yesterday reads 2d13h, not 61h00m."""
+    assert span_text(seconds) == shown
