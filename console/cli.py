@@ -35,7 +35,7 @@ from console.store import (
     to_reconcile,
 )
 from console.sync import identity
-from console.times import DONE_TASK
+from console.times import DONE_TASK, local_time, zone_name
 
 PROG = "crisis-console"
 # relay and sync --backup-to: every half hour, the last day's kept.
@@ -260,8 +260,12 @@ def build_parser() -> Parser:
     e = csub.add_parser("export", help="write changes to a transfer file")
     _db_option(e)
     e.add_argument("file", type=Path, metavar="FILE")
-    e.add_argument("--for", dest="for_info", type=Path, metavar="OTHER_INFO_JSON",
-                   help="only what the console whose `info --json` is in this file lacks")
+    whom = e.add_mutually_exclusive_group()
+    whom.add_argument("--for", dest="for_info", type=Path, metavar="OTHER_INFO_JSON",
+                      help="only what the console whose `info --json` is in this file lacks")
+    whom.add_argument("--for-console", metavar="CONSOLE_ID",
+                      help="only what this console on the trust list lacked when last in touch (its ID as "
+                           "`peers` lists it, or all of it)")
     i = csub.add_parser("import", help="merge a transfer file")
     _db_option(i)
     i.add_argument("file", type=Path, metavar="FILE")
@@ -639,14 +643,14 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             store.refuse_own_file(args.file)
             lacking = None
             if args.for_info:
-                try:
-                    lacking = json.loads(args.for_info.read_text(encoding="utf-8"))
-                except (OSError, ValueError) as exc:
-                    raise transfer.TransferError(f"{args.for_info}: not readable info JSON ({exc})") from None
-                if not isinstance(lacking, dict):
-                    raise transfer.TransferError(f"{args.for_info}: not the output of `{PROG} info --json`")
+                lacking = transfer.read_info(args.for_info)
+            elif args.for_console:
+                lacking = store.peer_holds(args.for_console)
             s = transfer.export_changes(store, args.file, lacking=lacking, progress=_progress_line("wrote"))
             print(f"wrote {s.changes} changes to {s.path}", file=out)
+            if args.for_console:
+                print(f"(what console {identity.short_id(lacking['console_id'])} of {lacking['agency']} lacked "
+                      f"when last in touch, {local_time(lacking['last_seen'])} {zone_name()})", file=out)
         else:
             s = transfer.import_changes(store, args.file, progress=_progress_line("merged"))
             r = s.result
@@ -654,6 +658,10 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
                   f"({r.duplicates} already held)", file=out)
             if said := _to_reconcile(store):
                 print(said, file=out)
+            if s.not_held:
+                print(f"{PROG}: this console still lacks {s.not_held} change{'s' if s.not_held != 1 else ''} the "
+                      f"file left out, as it was written for what {transfer.whom(s, store.replica_id)} held: "
+                      "sync, or merge a file written for this console's info now", file=sys.stderr)
             for origin, seq, reason in r.refused:
                 print(f"{PROG}: refused changes from replica …{short_id(origin)} from #{seq}: {reason}",
                       file=sys.stderr)

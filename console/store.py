@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import zlib
 from collections import Counter, defaultdict
@@ -1443,6 +1444,49 @@ class Store:
                     "SELECT count(*) FROM changes WHERE origin = ? AND seq > ?", (origin, max(have, contiguous))
                 ).fetchone()[0]
         return total
+
+    @_guard
+    def count_not_held(self, vv: Mapping[str, int]) -> int:
+        """How many of the changes a version vector `vv` names (each
+        origin's from 1 to its mark) are not held here: what a transfer
+        file written for `vv` left out that this console still lacks (it
+        was written for another console, or for this one before it was
+        restored from a backup)."""
+        total = 0
+        for origin, mark in vv.items():
+            mark = int(mark)
+            row = self._conn.execute("SELECT contiguous FROM replicas WHERE origin = ?", (origin,)).fetchone()
+            contiguous = row[0] if row else 0
+            if mark <= contiguous:
+                continue
+            beyond = self._conn.execute("SELECT count(*) FROM changes WHERE origin = ? AND seq > ? AND seq <= ?",
+                                        (origin, contiguous, mark)).fetchone()[0]
+            total += mark - contiguous - beyond
+        return total
+
+    @_guard
+    def peer_holds(self, ref: str) -> dict:
+        """What a console on the trust list was last known to hold, from its
+        console ID or a unique start of it (as `peers` lists them): its
+        console_id, agency, replica_id, last_seen and version_vector (what
+        it said it held at its last hello, and acknowledged since).
+        NotFound if no trusted console, or several, have such an ID, or it
+        has never been in touch."""
+        key = re.sub(r"[\s\-:]", "", str(ref or "")).upper()
+        rows = self._conn.execute(
+            "SELECT t.console_id, t.agency, p.replica_id, p.last_seen, coalesce(p.acked_vv, '{}') "
+            "FROM trust t LEFT JOIN peer_state p USING (console_id)").fetchall()
+        found = [r for r in rows if len(key) >= 4 and r[0].replace("-", "").startswith(key)]
+        if not found:
+            raise NotFound(f"no console on the trust list has the ID {ref!r} (see `crisis-console peers`)")
+        if len(found) > 1:
+            raise NotFound(f"{ref!r} is the start of {len(found)} trusted consoles' IDs: give more of it")
+        cid, agency, replica, seen, vv = found[0]
+        if seen is None:
+            raise NotFound(f"console {cid} ({agency}) has never been in touch, so what it holds is not known "
+                           "here: use its info file")
+        return {"console_id": cid, "agency": agency, "replica_id": replica, "last_seen": seen,
+                "version_vector": {o: int(s) for o, s in json.loads(vv).items()}}
 
     @_guard
     def changed_since(self, seen: Mapping[str, int], limit: int | None = None

@@ -23,7 +23,7 @@ import orjson
 from console import clock, codec
 from console.merge import Change
 from console.model import ValidationError
-from console.store import ApplyResult, Store
+from console.store import ApplyResult, Store, short_id
 
 FORMAT = "crisis-console-changes"
 VERSION = 1
@@ -32,6 +32,29 @@ MAX_LINE = 1 << 20
 
 class TransferError(ValueError):
     """The file is not a transfer file, or is damaged."""
+
+
+def _is_vv(vv) -> bool:
+    return isinstance(vv, dict) and all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in vv.items()
+    )
+
+
+def read_info(path: str | os.PathLike) -> dict:
+    """Another console's `crisis-console info --json` (or the window's Sync
+    ▸ Write this console's info to a file), to write only what it lacks;
+    TransferError if the file is not that."""
+    path = Path(path)
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TransferError(f"{path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise TransferError(f"{path}: not readable info JSON ({exc})") from None
+    if not isinstance(info, dict) or not _is_vv(info.get("version_vector")) \
+            or not isinstance(info.get("replica_id"), str):
+        raise TransferError(f"{path}: not a console's info (the output of `crisis-console info --json`)")
+    return info
 
 
 @dataclass(frozen=True)
@@ -56,14 +79,17 @@ def export_changes(store: Store, path: str | os.PathLike, *, lacking: Mapping | 
     if lacking is not None:
         vv = lacking.get("version_vector")
         for_replica = lacking.get("replica_id")
-        if not isinstance(vv, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in vv.items()
-        ):
+        if not _is_vv(vv):
             raise TransferError("the other console's info has no valid version_vector")
     header = {
         "format": FORMAT, "version": VERSION, "replica_id": store.replica_id,
         "agency": store.agency, "created": clock.to_iso(store.clock.now()), "for": for_replica,
     }
+    if lacking is not None:
+        # What the file leaves out as held there already: the console that
+        # merges it says so if it does not hold all of that (the file was
+        # meant for another console, or this one was restored since).
+        header["for_vv"] = vv
     digest = hashlib.sha256()
     count = 0
     total = store.count_missing(vv) if progress is not None else 0
@@ -94,6 +120,18 @@ class ImportSummary:
     from_replica: str
     from_agency: str
     result: ApplyResult
+    # Changes the file was written as if this console held them (left out),
+    # that it does not: see `export_changes`. Sync, or a file written for
+    # this console's info now, brings them.
+    not_held: int = 0
+    for_replica: str | None = None
+
+
+def whom(summary: ImportSummary, replica_id: str) -> str:
+    """Whom a file was written for, as the console merging it says it."""
+    if summary.for_replica == replica_id:
+        return "this console"
+    return f"console …{short_id(summary.for_replica)}" if summary.for_replica else "another console"
 
 
 def _read(path: Path, batch: int) -> Iterator[tuple[dict, list[Change]]]:
@@ -119,6 +157,8 @@ def _read(path: Path, batch: int) -> Iterator[tuple[dict, list[Change]]]:
             raise TransferError(f"{path} is not a crisis-console transfer file")
         if header.get("version") != VERSION:
             raise TransferError(f"{path}: transfer format version {header.get('version')!r} is not supported")
+        if "for_vv" in header and not _is_vv(header["for_vv"]):
+            raise TransferError(f"{path}: its header is damaged (for_vv)")
         for lineno, raw in enumerate(fh, start=2):
             if trailer is not None:
                 raise TransferError(f"{path}: line {lineno}: data after the end marker")
@@ -191,22 +231,26 @@ def import_changes(store: Store, path: str | os.PathLike, *, batch: int = 5000,
             f"{path} changed while it was being imported ({total.applied} changes merged, each of them whole): "
             f"{exc}"
         ) from None
-    return ImportSummary(str(header.get("replica_id")), str(header.get("agency")), total)
+    for_replica = header.get("for")
+    return ImportSummary(str(header.get("replica_id")), str(header.get("agency")), total,
+                         store.count_not_held(header.get("for_vv") or {}),
+                         for_replica if isinstance(for_replica, str) else None)
 
 
 # ------------------------------------------------------------ for the window
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m console.transfer write|merge --db DB FILE`: what the
-    window's Sync ▸ Write changes to a file and Merge changes from a file
-    run, in a process of their own. Decoding and merging a large file is
-    Python work; in the window's process it would share the interpreter
-    lock with the window's thread, and freeze it for a large part of a
-    second at a time. It says on standard output, one JSON object a line:
-    {"progress": [DONE, TOTAL]} after each batch, then {"written": {"path",
-    "changes"}}, or {"merged": {"from_replica", "from_agency", "applied",
-    "duplicates", "refused": [[ORIGIN, SEQ, REASON], ...], "to_reconcile":
-    TEXT}}, or {"error": TEXT}; it exits 0, or 1 after an error."""
+    """`python -m console.transfer write|merge --db DB FILE [--for-info
+    PATH | --for-console ID]`: what the window's Sync ▸ Write changes to a
+    file and Merge changes from a file run, in a process of their own.
+    Decoding and merging a large file is Python work; in the window's
+    process it would share the interpreter lock with the window's thread,
+    and freeze it for a large part of a second at a time. It says on
+    standard output, one JSON object a line: {"progress": [DONE, TOTAL]}
+    after each batch, then {"written": {"path", "changes"}}, or {"merged":
+    {"from_replica", "from_agency", "applied", "duplicates", "refused":
+    [[ORIGIN, SEQ, REASON], ...], "to_reconcile": TEXT, "not_held": N,
+    "for": TEXT}}, or {"error": TEXT}; it exits 0, or 1 after an error."""
     import argparse
     import contextlib
     import sys
@@ -218,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("what", choices=("write", "merge"))
     ap.add_argument("--db", type=Path, required=True)
     ap.add_argument("file", type=Path)
+    whom_ = ap.add_mutually_exclusive_group()
+    whom_.add_argument("--for-info", type=Path, help="write only what the console of this info file lacks")
+    whom_.add_argument("--for-console", help="write only what this trusted console lacked when last in touch")
     args = ap.parse_args(argv)
     with contextlib.suppress(AttributeError, OSError):
         os.nice(10)  # background work, as the window's sync engine (Windows: started below normal priority)
@@ -233,7 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         with Store(args.db, create=False) as store:
             if args.what == "write":
                 store.refuse_own_file(args.file)
-                w = export_changes(store, args.file, progress=progress)
+                lacking = None
+                if args.for_info:
+                    lacking = read_info(args.for_info)
+                elif args.for_console:
+                    lacking = store.peer_holds(args.for_console)
+                w = export_changes(store, args.file, lacking=lacking, progress=progress)
                 say({"written": {"path": str(w.path), "changes": w.changes}})
             else:
                 m = import_changes(store, args.file, progress=progress)
@@ -241,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                     "from_replica": m.from_replica, "from_agency": m.from_agency, "applied": m.result.applied,
                     "duplicates": m.result.duplicates, "refused": [list(r) for r in m.result.refused],
                     "to_reconcile": to_reconcile(store.open_conflict_count(), store.twin_count(),
-                                                 store.stranded_count())}})
+                                                 store.stranded_count()),
+                    "not_held": m.not_held, "for": whom(m, store.replica_id)}})
     except OSError as exc:
         say({"error": f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)})
         return 1

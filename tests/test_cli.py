@@ -297,6 +297,45 @@ def test_conflicts_and_resolve(tmp_path, capsys):
     assert code == 1 and "no open conflict" in err
 
 
+def test_changes_export_writes_only_what_another_console_lacks(tmp_path, capsys):
+    """--for an info file carried over, or --for-console a console on the
+    trust list, as it was when last in touch. A file merged on a console it
+    was not written for says what it left out."""
+    eoc, field, spare = tmp_path / "eoc.db", tmp_path / "field.db", tmp_path / "spare.db"
+    f, info = tmp_path / "x.changes", tmp_path / "field-info.json"
+    run(capsys, "--agency", "County Fire", "add", "--db", eoc, "units", "callsign=E-12", "agency=F", "kind=E")
+    run(capsys, "changes", "export", "--db", eoc, f)
+    assert run(capsys, "--agency", "Field", "changes", "import", "--db", field, f)[0] == 0
+    code, out, _ = run(capsys, "info", "--db", field, "--json")
+    info.write_text(out)
+    run(capsys, "set", "--db", eoc, "units", "E-12", "status=on scene")
+    code, out, err = run(capsys, "changes", "export", "--db", eoc, f, "--for", info)
+    assert (code, out, err) == (0, f"wrote 2 changes to {f}\n", "")  # the status and its journal entry
+    field_id = run(capsys, "id", "--db", field)[1].strip()
+    run(capsys, "trust", "--db", eoc, field_id, "--agency", "Field liaison")
+    code, _, err = run(capsys, "changes", "export", "--db", eoc, f, "--for-console", field_id)
+    assert code == 1 and "has never been in touch" in err and "use its info file" in err
+    with Store(eoc) as s, Store(field) as fs:  # as sync writes it down at the field's hello
+        s.record_peer(field_id, replica_id=fs.replica_id, acked_vv=fs.version_vector(), hello=True)
+    code, out, err = run(capsys, "changes", "export", "--db", eoc, f, "--for-console", field_id[:14])
+    assert code == 0 and out.startswith(f"wrote 2 changes to {f}\n(what console {field_id[:14]} of Field liaison "
+                                        "lacked when last in touch, 20"), out
+    code, _, err = run(capsys, "changes", "export", "--db", eoc, f, "--for-console", "AAAA-BBBB")
+    assert code == 1 and "no console on the trust list has the ID 'AAAA-BBBB'" in err
+    code, _, err = run(capsys, "changes", "export", "--db", eoc, f, "--for", info, "--for-console", field_id)
+    assert code == 2 and "not allowed with argument" in err
+    code, _, err = run(capsys, "changes", "export", "--db", eoc, f, "--for", eoc)
+    assert code == 1 and "not readable info JSON" in err
+    code, out, err = run(capsys, "changes", "import", "--db", field, f)
+    assert code == 0 and out.startswith("imported 2 new changes") and err == ""
+    code, out, err = run(capsys, "changes", "import", "--db", spare, f)  # not the console it was written for
+    assert code == 0 and out.startswith("imported 2 new changes"), out
+    with Store(field) as fs:
+        who = f"console …{fs.replica_id[-8:]}"
+    assert err == (f"crisis-console: this console still lacks 2 changes the file left out, as it was written for "
+                   f"what {who} held: sync, or merge a file written for this console's info now\n")
+
+
 def test_a_collision_is_listed_as_one_and_one_side_kept_whole(tmp_path, capsys):
     """E-12 put on two tasks at once by two consoles: its status and task
     conflicts are listed together, each console's side numbered, and
@@ -964,7 +1003,7 @@ def _argv(draw, command):
         case "trust":
             return [one([*REFS, "AAAA-BBBB"]), *maybe("--agency", one(REFS)), *maybe("--role", one(["observer", "x"]))]
         case "changes export":
-            return [one(PATHS), *maybe("--for", one(PATHS))]
+            return [one(PATHS), *maybe("--for", one(PATHS)), *maybe("--for-console", one([*REFS, "AAAA-BBBB"]))]
     return some(REFS)
 
 

@@ -5,6 +5,7 @@ from conftest import snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from console import store as store_errors
 from console import transfer
 
 
@@ -48,6 +49,83 @@ def test_export_for_another_console_holds_only_what_it_lacks(make_store, tmp_pat
     assert b.get("units", u).location == "North levee"
 
 
+# Console IDs as `crisis-console id` prints them (two sharing their first group).
+FIELD_ID = "-".join(["FELD"] + ["A2B3"] * 12)
+OTHER_ID = "-".join(["FELD"] + ["Q7Q7"] * 12)
+
+
+def test_export_for_a_console_last_in_touch_holds_what_it_lacked_then(make_store, tmp_path):
+    """A field laptop synced at the EOC, then left for where no network
+    reaches: the EOC writes for it what it lacked when last in touch, as
+    sync left it written down, with no info file carried over first."""
+    eoc, field = make_store("eoc"), make_store("field")
+    u = fill(eoc)
+    transfer.export_changes(eoc, tmp_path / "first")
+    transfer.import_changes(field, tmp_path / "first")
+    eoc.trust(FIELD_ID, "Field liaison")
+    eoc.trust(OTHER_ID, "County Fire")
+    with pytest.raises(store_errors.NotFound, match="has never been in touch, so what it holds is not known"):
+        eoc.peer_holds(FIELD_ID)
+    # As a sync session writes it at the field's hello.
+    eoc.record_peer(FIELD_ID, replica_id=field.replica_id, acked_vv=field.version_vector(), hello=True)
+    eoc.update("units", u, {"location": "North levee"})
+    holds = eoc.peer_holds("feld a2b3")  # as typed from `peers`: its first groups
+    assert (holds["console_id"], holds["agency"], holds["replica_id"]) == (FIELD_ID, "Field liaison", field.replica_id)
+    s = transfer.export_changes(eoc, tmp_path / "second", lacking=holds)
+    assert s.changes == 2 and s.for_replica == field.replica_id  # the edit and its journal entry
+    m = transfer.import_changes(field, tmp_path / "second")
+    assert m.result.applied == 2 and m.not_held == 0 and transfer.whom(m, field.replica_id) == "this console"
+    assert snapshot(field) == snapshot(eoc)
+    with pytest.raises(store_errors.NotFound, match="start of 2 trusted consoles' IDs"):
+        eoc.peer_holds("FELD")
+    with pytest.raises(store_errors.NotFound, match="no console on the trust list has the ID 'ABCD'"):
+        eoc.peer_holds("ABCD")
+    with pytest.raises(store_errors.NotFound, match="no console on the trust list"):
+        eoc.peer_holds("FE")  # too short to name one
+
+
+def test_a_file_merged_where_it_was_not_meant_says_what_it_left_out(make_store, tmp_path):
+    """A file written for what one console held, merged on another (the
+    wrong stick, or the console restored from a backup since): it merges,
+    and the console says how many changes it still lacks that the file
+    left out, counted exactly (some held out of order count as held)."""
+    eoc, field, other = make_store("eoc"), make_store("field"), make_store("other")
+    u = fill(eoc)
+    transfer.export_changes(eoc, tmp_path / "first")
+    transfer.import_changes(field, tmp_path / "first")
+    for i in range(3):
+        eoc.update("units", u, {"personnel": i + 1})  # 6 more changes: 3 edits, 3 entries
+    transfer.export_changes(eoc, tmp_path / "second", lacking=field.info().as_dict())
+    header = json.loads((tmp_path / "second").read_text().splitlines()[0])
+    assert header["for"] == field.replica_id and header["for_vv"] == field.version_vector()
+    m = transfer.import_changes(other, tmp_path / "second")
+    assert (m.result.applied, m.not_held) == (6, 8)
+    assert transfer.whom(m, other.replica_id) == f"console …{field.replica_id[-8:]}"
+    # Sync (or the whole first file) brings the rest; nothing is then left out.
+    transfer.import_changes(other, tmp_path / "first")
+    assert transfer.import_changes(other, tmp_path / "second").not_held == 0
+    assert snapshot(other) == snapshot(eoc)
+    assert other.count_not_held({eoc.replica_id: 14}) == 0 and other.count_not_held({eoc.replica_id: 20}) == 6
+    # A file with every change was written for no one: nothing to say.
+    transfer.export_changes(eoc, tmp_path / "all")
+    assert transfer.import_changes(make_store("new"), tmp_path / "all").not_held == 0
+
+
+def test_an_info_file_that_is_not_one_is_refused_with_its_reason(make_store, tmp_path):
+    a = make_store("a")
+    info = tmp_path / "info.json"
+    for text, reason in [("{", "not readable info JSON"), ("[1]", "not a console's info"),
+                         ('{"replica_id": "r", "version_vector": {"x": -1}}', "not a console's info"),
+                         ('{"version_vector": {}}', "not a console's info")]:
+        info.write_text(text)
+        with pytest.raises(transfer.TransferError, match=reason):
+            transfer.read_info(info)
+    with pytest.raises(transfer.TransferError, match="No such file"):
+        transfer.read_info(tmp_path / "none.json")
+    info.write_text(json.dumps(a.info().as_dict()))
+    assert transfer.read_info(info)["replica_id"] == a.replica_id
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [
@@ -61,6 +139,8 @@ def test_export_for_another_console_holds_only_what_it_lacks(make_store, tmp_pat
         (lambda lines: edit(lines, '"E-12"', '"E-\\udcff"'), "is not valid JSON"),
         (lambda lines: [*lines, lines[1]], "after the end marker"),
         (lambda lines: [], "not a crisis-console transfer file"),
+        (lambda lines: [lines[0].replace('"for": null', '"for": null, "for_vv": {"x": "lots"}'), *lines[1:]],
+         r"header is damaged \(for_vv\)"),
     ],
 )
 def test_damaged_files_are_refused_and_change_nothing(make_store, tmp_path, damage, message):

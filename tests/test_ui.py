@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import csv
+import json
 import re
 import sqlite3
 import time
@@ -929,6 +930,132 @@ def test_the_file_dialogs_name_the_agency_and_remember_the_stick(window, qtbot, 
     assert Path(asked[2][1]).parent == stick and window._transfer_thread is None
 
 
+FIELD_ID = "-".join(["FELD"] + ["A2B3"] * 12)  # as `crisis-console id` prints a console ID
+
+
+def test_changes_are_written_for_a_console_last_in_touch_or_whose_info_is_at_hand(
+        window, qtbot, demo_store, tmp_path, monkeypatch):
+    """Sync ▸ Write changes to a file lists whom for: any console (every
+    change), each console last in touch by sync (what it lacked then), or a
+    console whose info file was carried over. A file for one console holds
+    only what it lacks, and is named for it."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    warned, asked = [], []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    answers = [str(stick / "for-field.changes")]
+
+    def ask(parent, title, where, filters):
+        asked.append((title, where))
+        return answers.pop(0), filters
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", ask)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", ask)
+    field = Store(tmp_path / "field.db", agency="City Police")
+    try:
+        transfer.export_changes(demo_store, tmp_path / "all.changes")
+        transfer.import_changes(field, tmp_path / "all.changes")
+        demo_store.trust(FIELD_ID, "City Police")
+        demo_store.trust("-".join(["NEWC"] * 13), "Public Works")  # never in touch: not listed
+        demo_store.record_peer(FIELD_ID, replica_id=field.replica_id, acked_vv=field.version_vector(), hello=True)
+        demo_store.update("units", demo_store.resolve_id("units", "E-12"), {"status": "on_scene"})
+        window.write_menu.aboutToShow.emit()
+        texts = [a.text() for a in window.write_menu.actions()]
+        held = demo_store.info().changes
+        assert texts == [f"For any console: every change ({held:,})…",
+                         "For City Police's console FELD-A2B3-A2B3: what it lacked when last in touch, 0s ago "
+                         "(2 changes)…", "", "For a console whose info file you have…"], texts
+        said = []
+        window.statusBar().messageChanged.connect(said.append)
+        window.write_menu.actions()[1].trigger()
+        qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+        assert asked[0][0] == "Write changes to a file"
+        assert re.fullmatch(r"county-fire-for-city-police-\d{8}-\d{4}Z\.changes", Path(asked[0][1]).name), asked
+        assert said[-1] == ("Wrote 2 changes (what City Police's console FELD-A2B3-A2B3 lacked when last in touch) "
+                            f"to {stick / 'for-field.changes'}: merge it on the other console "
+                            "(Sync ▸ Merge changes from a file)")
+        assert transfer.import_changes(field, stick / "for-field.changes").result.applied == 2
+        assert snapshot(field) == snapshot(demo_store)
+
+        # Its info file, carried over: only what it lacks (nothing, now).
+        info = stick / "field-info.json"
+        info.write_text(json.dumps(field.info().as_dict()))
+        answers[:] = [str(info), str(stick / "nothing.changes")]
+        window.write_menu.actions()[-1].trigger()  # asks for the info file, then where to write
+        qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+        assert asked[1] == ("The other console's info file", str(stick)), asked
+        assert asked[2][0] == "Write changes to a file" and Path(asked[2][1]).name.startswith("county-fire-for-city-")
+        assert said[-1] == (f"Wrote 0 changes (what City Police's console …{field.replica_id[-8:]} lacked, as its "
+                            f"info file says) to {stick / 'nothing.changes'}: merge it on the other console "
+                            "(Sync ▸ Merge changes from a file)"), said[-1]
+        assert warned == []
+    finally:
+        field.close()
+    # Files that are no console's info, or this console's own: refused, nothing written.
+    (stick / "junk.json").write_text("{")
+    window.write_changes_for_info(str(stick / "junk.json"))
+    own = stick / "own.json"
+    own.write_text(json.dumps(demo_store.info().as_dict()))
+    window.write_changes_for_info(str(own))
+    assert [t for t, _ in warned] == ["Not written", "Not written"] and window._transfer_thread is None
+    assert "not readable info JSON" in warned[0][1] and "is this console's own info" in warned[1][1]
+    window.write_changes(for_console="ABCD-EFGH")
+    assert "no console on the trust list" in warned[2][1] and window._transfer_thread is None
+
+
+def test_a_console_writes_its_info_and_says_what_a_file_left_out(window, qtbot, demo_store, tmp_path, monkeypatch):
+    """Sync ▸ Write this console's info to a file: what the CLI's `info
+    --json` says, for the other console to write only what this one lacks.
+    A file written for another console, merged here, says how many changes
+    it left out that this console still lacks."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append((title, text)))
+    asked = []
+
+    def cancel(parent, title, where, filters):
+        asked.append((title, where))
+        return "", filters
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", cancel)
+    window.write_info()  # cancelled
+    assert asked[0][0] == "Write this console's info to a file"
+    assert re.fullmatch(r"county-fire-info-\d{8}-\d{4}Z\.json", Path(asked[0][1]).name), asked
+    said = []
+    window.statusBar().messageChanged.connect(said.append)
+    window.write_info(str(tmp_path / "eoc-info.json"))
+    written = json.loads((tmp_path / "eoc-info.json").read_text())
+    assert written == json.loads(json.dumps(demo_store.info().as_dict()))
+    assert transfer.read_info(tmp_path / "eoc-info.json")["replica_id"] == demo_store.replica_id
+    assert said[-1].startswith(f"Wrote this console's info to {tmp_path / 'eoc-info.json'}: on the console")
+    window.write_info(str(tmp_path / "unplugged" / "x.json"))
+    assert warned[-1][0] == "Not written" and "The info file was not written" in warned[-1][1]
+    assert not (tmp_path / "unplugged").exists()
+
+    # A file written for what another console held, merged here.
+    other = Store(tmp_path / "other.db", agency="City Police")
+    try:
+        transfer.export_changes(demo_store, tmp_path / "all.changes")
+        transfer.import_changes(other, tmp_path / "all.changes")
+        other.add("units", {"callsign": "P-9", "agency": "City Police", "kind": "Patrol car"})
+        transfer.export_changes(other, tmp_path / "for-someone.changes",
+                                lacking={"replica_id": "f" * 32, "version_vector": {
+                                    demo_store.replica_id: demo_store.own_max_seq() + 5}})
+    finally:
+        other.close()
+    warned.clear()
+    window.merge_changes(str(tmp_path / "for-someone.changes"))
+    qtbot.waitUntil(lambda: window._transfer_thread is None, timeout=20000)
+    [(title, text)] = warned
+    assert title == "Changes still missing", warned
+    assert "This console still lacks 5 changes the file left out, as it was written for what console …ffffffff " \
+           "held." in text, text
+    qtbot.waitUntil(lambda: "P-9" in board_values(window, "units", "callsign"), timeout=10000)
+
+
 def test_a_large_transfer_file_says_how_far_it_is(window, qtbot, tmp_path):
     """A file of many batches: the status bar counts them as they are
     written and merged (5,000 changes a batch)."""
@@ -1184,7 +1311,7 @@ def test_the_count_under_the_journal_wraps_rather_than_widening_the_dock(window,
     # Nor does the word on entries that arrived late (as a button, it widened the dock by 150 pixels here).
     from console import clock
 
-    ago = clock.wall_ms() - (2 * 24 + 13) * 3600 * 1000  # "12,345 entries written up to 61h00m ago…"
+    ago = clock.wall_ms() - (2 * 24 + 13) * 3600 * 1000  # "12,345 entries written up to 2d13h ago…"
     dock._late_arrived([(clock.pack(ago + i), f"entry {i}") for i in range(12345)])
     qtbot.wait(50)
     assert dock.late_link.isVisible() and (dock.width(), window.journal_list.viewport().width()) == narrow

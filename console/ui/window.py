@@ -8,6 +8,7 @@ import hashlib
 import heapq
 import json
 import logging
+import os
 import re
 import sqlite3
 import subprocess
@@ -40,10 +41,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import apart, backup, clock, csv_rows, model, report, seed
+from console import apart, backup, clock, csv_rows, model, report, seed, transfer
 from console.model import ValidationError
 from console.store import StoreError, Undone, short_id, stranded_how, to_reconcile
 from console.sync.child import background
+from console.sync.identity import short_id as short_console_id
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
     AssignUnitsDialog,
@@ -191,6 +193,7 @@ class MainWindow(QMainWindow):
         self._backup_thread: threading.Thread | None = None  # a backup under way (see back_up)
         self._backup_auto: int | None = None  # for an automatic one: the data version it copies
         self._transfer_thread: threading.Thread | None = None  # a transfer file being written or merged
+        self._transfer_whom = ""  # for whom the file being written is ("" for any console)
         # Automatic backups: a connection of their own tells, by its data
         # version, whether anything was written since the last one.
         self._backup_watch: sqlite3.Connection | None = None
@@ -502,10 +505,16 @@ class MainWindow(QMainWindow):
         action("&Reconcile conflicts…", "Ctrl+R", self.open_reconcile, sync)
         action("&Peers…", "Ctrl+P", self.open_peers, sync)
         sync.addSeparator()
+        # For whom: every change, or only what a console lacks (one last in
+        # touch by sync, or one whose info file was carried over), listed
+        # as the menu opens.
+        self.write_menu = sync.addMenu("&Write changes to a file")
+        self.write_menu.aboutToShow.connect(self._list_whom)
         self.transfer_actions = (
-            action("&Write changes to a file…", None, lambda: self.write_changes(), sync),
+            self.write_menu.menuAction(),
             action("&Merge changes from a file…", None, lambda: self.merge_changes(), sync),
         )
+        action("Write this console's &info to a file…", None, lambda: self.write_info(), sync)
 
     def _step_text(self, step: int) -> None:
         at = min(range(len(TEXT_SCALES)), key=lambda i: abs(TEXT_SCALES[i] - self.text_scale))
@@ -1129,30 +1138,126 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------- transfer files
 
-    def write_changes(self, path: str | None = None) -> None:
-        """Write every change this console holds to a transfer file, for a
+    def _list_whom(self) -> None:
+        """Sync ▸ Write changes to a file, as it opens: every change, what
+        each console last in touch by sync lacked then (as it counts now),
+        or what a console whose info file is at hand lacks."""
+        m = self.write_menu
+        m.clear()
+        try:
+            held, peers = self.store.count_missing({}), self.store.peers()  # (every change: what none is lacking)
+        except StoreError as exc:  # (the database gone bad: said where the boards say it)
+            log.warning("listing consoles to write changes for: %s", exc)
+            held, peers = None, []
+        m.addAction(f"For any console: every change{'' if held is None else f' ({held:,})'}…",
+                    lambda: self.write_changes())
+        for p in peers:
+            if p["last_seen"] is None:  # never in touch: what it holds is not known
+                continue
+            cid, owed = p["console_id"], p["owed"]
+            m.addAction(f"For {p['agency']}'s console {short_console_id(cid)}: what it lacked when last in touch, "
+                        f"{since_text(p['last_seen'])} ago ({owed:,} change{'s' if owed != 1 else ''})…",
+                        lambda cid=cid: self.write_changes(for_console=cid))
+        m.addSeparator()
+        m.addAction("For a console whose info file you have…", lambda: self.write_changes_for_info())
+
+    def _ask_where(self, title: str, name: str, filters: str) -> str | None:
+        """A file to write on the stick, in the folder last used, its name
+        (`name` with {agency} and {stamp}) saying whose it is and when (UTC,
+        as backups' names); None if cancelled."""
+        folder = self.settings.value("transfer/folder", str(Path.home()))
+        name = name.format(agency=_file_word(self.store.agency) or "console",
+                           stamp=time.strftime("%Y%m%d-%H%MZ", time.gmtime(clock.wall_ms() / 1000)))
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(folder) / name), filters)
+        if not path:
+            return None
+        self.settings.setValue("transfer/folder", str(Path(path).parent))
+        return path
+
+    def write_changes(self, path: str | None = None, *, for_console: str | None = None,
+                      for_info: str | None = None) -> None:
+        """Write the changes this console holds to a transfer file, for a
         console no network reaches (a USB stick carries it there, to be
         merged with Merge changes from a file; console/transfer.py), in a
         process of its own (see _start_transfer) while this window goes
-        on."""
+        on: every change, or only what a console lacks, as it was last in
+        touch by sync (`for_console`, its console ID) or as its info file
+        says (`for_info`)."""
         if self._transfer_thread is not None:
             return
+        whom, other, extra = "", "", ()
+        try:
+            if for_console is not None:
+                p = self.store.peer_holds(for_console)
+                whom = f"what {p['agency']}'s console {short_console_id(p['console_id'])} lacked when last in touch"
+                extra, other = ("--for-console", p["console_id"]), p["agency"]
+            elif for_info is not None:
+                info = transfer.read_info(for_info)
+                if info["replica_id"] == self.store.replica_id:
+                    raise transfer.TransferError(f"{for_info} is this console's own info: carry it to the "
+                                                 "console that is to write changes for this one")
+                other = str(info.get("agency") or "another console")
+                whom = f"what {other}'s console …{short_id(info['replica_id'])} lacked, as its info file says"
+                extra = ("--for-info", str(for_info))
+        except (StoreError, transfer.TransferError) as exc:
+            QMessageBox.warning(self, "Not written", str(exc))
+            return
         if not isinstance(path, str):
-            folder = self.settings.value("transfer/folder", str(Path.home()))
-            name = re.sub(r"\W+", "-", model.name_key(self.store.agency or "")).strip("-") or "console"
-            stamp = time.strftime("%Y%m%d-%H%MZ", time.gmtime(clock.wall_ms() / 1000))  # (UTC, as backups' names)
-            path, _ = QFileDialog.getSaveFileName(self, "Write changes to a file",
-                                                  str(Path(folder) / f"{name}-{stamp}.changes"),
-                                                  "Transfer files (*.changes);;All files (*)")
-            if not path:
+            to = f"-for-{_file_word(other) or 'console'}" if other else ""
+            path = self._ask_where("Write changes to a file", "{agency}" + to + "-{stamp}.changes",
+                                   "Transfer files (*.changes);;All files (*)")
+            if path is None:
                 return
-            self.settings.setValue("transfer/folder", str(Path(path).parent))
         try:
             self.store.refuse_own_file(path)
         except StoreError as exc:
             QMessageBox.warning(self, "Not written", str(exc))
             return
-        self._start_transfer("write", path, f"Writing changes to {path}", "written")
+        self._transfer_whom = whom
+        self._start_transfer("write", path, f"Writing changes to {path}", "written", extra)
+
+    def write_changes_for_info(self, info: str | None = None) -> None:
+        """Sync ▸ Write changes to a file ▸ For a console whose info file
+        you have: the file that console wrote (Write this console's info
+        to a file, or `crisis-console info --json`), carried over."""
+        if self._transfer_thread is not None:
+            return
+        if not isinstance(info, str):
+            folder = self.settings.value("transfer/folder", str(Path.home()))
+            info, _ = QFileDialog.getOpenFileName(self, "The other console's info file", folder,
+                                                  "Info files (*.json);;All files (*)")
+            if not info:
+                return
+            self.settings.setValue("transfer/folder", str(Path(info).parent))
+        self.write_changes(for_info=info)
+
+    def write_info(self, path: str | None = None) -> None:
+        """Sync ▸ Write this console's info to a file: what this console
+        holds (`crisis-console info --json`), for a console with no network
+        to this one to write only the changes this one lacks. Small: written
+        here, whole or not at all."""
+        if not isinstance(path, str):
+            path = self._ask_where("Write this console's info to a file", "{agency}-info-{stamp}.json",
+                                   "Info files (*.json);;All files (*)")
+            if path is None:
+                return
+        tmp = Path(path + ".part")
+        try:
+            self.store.refuse_own_file(path)
+            text = json.dumps(self.store.info().as_dict(), indent=1) + "\n"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except (StoreError, OSError) as exc:
+            tmp.unlink(missing_ok=True)
+            said = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename else str(exc)
+            QMessageBox.warning(self, "Not written", f"{said}\n\nThe info file was not written.")
+            return
+        self.statusBar().showMessage(
+            f"Wrote this console's info to {path}: on the console that is to write changes for this one, "
+            "Sync ▸ Write changes to a file ▸ For a console whose info file you have", 60000)
 
     def merge_changes(self, path: str | None = None) -> None:
         """Merge a transfer file another console wrote (Write changes to a
@@ -1171,7 +1276,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("transfer/folder", str(Path(path).parent))
         self._start_transfer("merge", path, f"Merging changes from {path}", "merged")
 
-    def _start_transfer(self, what: str, path: str, doing: str, verb: str) -> None:
+    def _start_transfer(self, what: str, path: str, doing: str, verb: str, extra: tuple[str, ...] = ()) -> None:
         """Run `python -m console.transfer WHAT` on `path`: a process of its
         own, as decoding and merging 100k changes is Python work that on a
         thread of this process would take the interpreter lock from this
@@ -1192,7 +1297,7 @@ class MainWindow(QMainWindow):
         finished.done.connect(lambda said: self._transferred(*said))
         finished.done.connect(finished.deleteLater)
         finished.done.connect(progress.deleteLater)
-        argv = [sys.executable, "-m", "console.transfer", what, "--db", str(self.store.path), path]
+        argv = [sys.executable, "-m", "console.transfer", what, "--db", str(self.store.path), path, *extra]
 
         def work() -> None:
             result, reached = None, 0  # reached: changes done, 0 if it failed before any batch
@@ -1244,8 +1349,9 @@ class MainWindow(QMainWindow):
             return
         if verb == "written":
             w = result["written"]
+            whom = f" ({self._transfer_whom})" if self._transfer_whom else ""
             self.statusBar().showMessage(
-                f"Wrote {w['changes']:,} changes to {w['path']}: merge it on the other console "
+                f"Wrote {w['changes']:,} changes{whom} to {w['path']}: merge it on the other console "
                 "(Sync ▸ Merge changes from a file)", 60000)
             return
         m = result["merged"]
@@ -1254,6 +1360,12 @@ class MainWindow(QMainWindow):
         if m["to_reconcile"]:
             text += f"; {m['to_reconcile']} to reconcile (Ctrl+R)"
         self.statusBar().showMessage(text, 60000)
+        if m.get("not_held"):
+            n = m["not_held"]
+            QMessageBox.warning(self, "Changes still missing", (
+                f"{text}.\n\nThis console still lacks {n:,} change{'s' if n != 1 else ''} the file left out, as it "
+                f"was written for what {m['for']} held. Sync with a console that has them, or merge a file written "
+                "for this console's info now (Sync ▸ Write this console's info to a file, here)."))
         if m["refused"]:
             QMessageBox.warning(self, "Some changes refused", text + "\n\n" + "\n".join(
                 f"From console …{short_id(origin)}, from change #{seq} on: {reason}"
@@ -2078,6 +2190,11 @@ class MainWindow(QMainWindow):
                               + (["Stock ▸ Merge stock entered twice"] if stock else [])) + ")")
         self.back_online = text
         self.statusBar().showMessage(text, 120_000)
+
+
+def _file_word(name: str | None) -> str:
+    """An agency's name as a part of a file's name: county-fire."""
+    return re.sub(r"\W+", "-", model.name_key(name or "")).strip("-")
 
 
 def _iso(ts: float) -> str:
