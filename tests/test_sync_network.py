@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import ssl
+import time
 
 import pytest
 from conftest import disk_room, snapshot, until
@@ -452,6 +453,60 @@ def test_connections_from_one_address_that_have_not_identified_themselves_are_li
 
     arun(main())
     assert not [x for x in caplog.records if x.levelname in ("ERROR", "CRITICAL")], caplog.text
+
+
+def test_new_connections_from_one_address_are_limited_to_a_rate(consoles, monkeypatch, caplog):
+    """One machine making TLS handshakes in a loop and closing them (a
+    client in a tight retry, or on purpose) took 70% of a relay's core at
+    870 a second: each handshake costs it a key exchange and a signature.
+    Now, past a burst, at most NEW_CONNECTIONS_PER_SECOND new connections
+    a second from one address are let in; one more is closed at once,
+    before TLS, in one line of the log. Other addresses are not held up; a
+    connection that identifies itself as a trusted console gives its place
+    back, so a console syncing again and again is never turned away."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "NEW_CONNECTIONS_PER_SECOND", 1.0)
+    monkeypatch.setattr(transport, "NEW_CONNECTIONS_BURST", 3)
+    monkeypatch.setattr(transport, "CUT_RETRIES", 0)  # a console turned away would fail, not try again
+    caplog.set_level("WARNING", logger="console.sync.transport")
+    r, a = consoles("relay", "a")
+    with_a_task(a)
+    tls = unpinned_tls()
+
+    def turned_away():
+        return [m for m in caplog.messages if m.startswith("turning away connections from 127.0.0.2")]
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay, Engine(a.path) as ea:
+            async def handshake():
+                """A TLS handshake from 127.0.0.2, closed at once: whether it was made."""
+                try:
+                    _, writer = await asyncio.open_connection(
+                        "127.0.0.1", relay.port, local_addr=("127.0.0.2", 0), ssl=tls, server_hostname="relay")
+                except (ssl.SSLError, ConnectionError):
+                    return False
+                writer.close()
+                return True
+
+            assert [await handshake() for _ in range(3)] == [True, True, True]
+            started = time.monotonic()
+            reader, writer = await asyncio.open_connection("127.0.0.1", relay.port, local_addr=("127.0.0.2", 0))
+            assert await asyncio.wait_for(reader.read(1), 5) == b""  # closed at once, before TLS
+            writer.close()
+            assert not await handshake()
+            assert len(turned_away()) == 1 and "more than 3 new ones at once, or 1 a second" in turned_away()[0]
+            # Another address is let in, again and again: each of its
+            # connections identifies itself, and gives its place back.
+            for _ in range(6):
+                await ea.sync_once(url(relay))
+            assert converged(r, a)
+            # And the flooding address again, a second later.
+            await asyncio.sleep(max(0.0, started + 1.1 - time.monotonic()))
+            assert await handshake()
+
+    arun(main())
+    assert not [m for m in caplog.messages if m.startswith("turning away connections from 127.0.0.1")]
 
 
 @pytest.mark.parametrize("host, whose", [

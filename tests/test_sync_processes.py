@@ -252,7 +252,8 @@ def test_a_flood_of_connections_is_said_in_one_line_and_the_relay_keeps_serving(
     broken client in a loop): a console waited behind them until they
     were dropped after TLS_HANDSHAKE_TIMEOUT, once the relay had used
     every file it may open. From one machine now: past
-    MAX_UNIDENTIFIED_PER_ADDRESS they are closed at once, in one line now
+    MAX_UNIDENTIFIED_PER_ADDRESS they are closed at once, and past the
+    burst of new ones (NEW_CONNECTIONS_BURST) too, each in one line now
     and then, and a console elsewhere syncs without waiting. From many
     (30 from each of 10 addresses): past half the relay's files, the
     oldest still in its handshake is closed for each new one, in one line
@@ -321,7 +322,11 @@ def test_a_flood_of_connections_is_said_in_one_line_and_the_relay_keeps_serving(
     assert "Traceback" not in err
     assert one_took < TLS_HANDSHAKE_TIMEOUT  # none of the flood's connections had to be dropped first
     turned_away = [x for x in err.splitlines() if "turning away connections from 127.0.0.2" in x]
-    assert 1 <= len(turned_away) <= 1 + one_lasted // 10, err
+    # Past 32 open (the 33rd to the 64th), then past the burst of new ones.
+    waiting = [x for x in turned_away if "32 of its connections are open and have not identified" in x]
+    too_fast = [x for x in turned_away if "more than 64 new ones at once, or 20 a second" in x]
+    assert 1 <= len(waiting) <= 1 + one_lasted // 10 and 1 <= len(too_fast) <= 1 + one_lasted // 10, err
+    assert len(turned_away) == len(waiting) + len(too_fast), err
     assert many_took < TLS_HANDSHAKE_TIMEOUT
     oldest = [x for x in err.splitlines() if "closing the oldest for each new one" in x]
     assert 1 <= len(oldest) <= 1 + many_lasted // 10 and all(

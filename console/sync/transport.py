@@ -124,6 +124,19 @@ MAX_UNIDENTIFIED_PER_ADDRESS = 32
 # older one is closed (the oldest still in its TLS handshake, see _Gate),
 # so that consoles still get through.
 MAX_UNIDENTIFIED = 1024
+# New connections from one address: at most this many a second, after a
+# burst of NEW_CONNECTIONS_BURST (a site's consoles behind one NAT all
+# reconnecting at once after a relay restarts). Past it, one is closed at
+# once, before its TLS handshake: each handshake costs a listening console
+# a key exchange and a signature, and one machine making them in a loop
+# (a client in a tight retry, or on purpose) cost a relay here 0.8 ms of
+# CPU each, 70% of a core at 870 a second; one turned away before TLS
+# costs 0.14 ms (bench/bench_flood.py). A connection that identifies itself as a trusted console
+# gives its place back. At most NEW_CONNECTIONS_ADDRESSES addresses are
+# remembered, those with the most recent connections.
+NEW_CONNECTIONS_PER_SECOND = 20.0
+NEW_CONNECTIONS_BURST = 64
+NEW_CONNECTIONS_ADDRESSES = 4096
 OPEN_TIMEOUT = 10.0  # for a dialled connection to open: TCP, TLS and the websocket handshake
 # What other consoles dial to reach a listening one is read again this
 # often (a laptop joins a network), off the event loop: it may ask a name
@@ -233,7 +246,8 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._dials: dict[str, asyncio.Task] = {}
         self._server = None
-        self._gate = _Gate(MAX_UNIDENTIFIED_PER_ADDRESS, MAX_UNIDENTIFIED)  # see _GatedConnection
+        self._gate = _Gate(MAX_UNIDENTIFIED_PER_ADDRESS, MAX_UNIDENTIFIED,  # see _GatedConnection
+                           NEW_CONNECTIONS_PER_SECOND, NEW_CONNECTIONS_BURST)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_exchange: float | None = None
         self.last_link: Link | None = None  # of the last sync_once, for its figures
@@ -1218,18 +1232,41 @@ class _Gate:
     in its TLS handshake, else the oldest of the address with most (of its
     own address, if that has as many). A console's handshake takes
     milliseconds, a flood's connections wait for seconds, so a flood from
-    many addresses cannot keep a console out. What is turned away is said
-    in one line, then at most every ACCEPT_FAILURES_SAID_EVERY while it
-    goes on (per address)."""
+    many addresses cannot keep a console out. And at most `rate` new
+    connections a second from each address, after a `burst` (see
+    NEW_CONNECTIONS_PER_SECOND). What is turned away is said in one line,
+    then at most every ACCEPT_FAILURES_SAID_EVERY while it goes on (per
+    address)."""
 
-    def __init__(self, per_address: int, total: int) -> None:
-        self.per_address, self.total = per_address, total
+    def __init__(self, per_address: int, total: int, rate: float = float("inf"), burst: int = 1) -> None:
+        self.per_address, self.total, self.rate, self.burst = per_address, total, rate, burst
         self.waiting: dict[_GatedConnection, str] = {}  # connection -> its address
         self._by_address: dict[str, dict[_GatedConnection, None]] = {}  # the oldest first
         self._handshaking: dict[_GatedConnection, None] = {}  # before TLS is up, the oldest first
+        # address -> [places left for new connections, when counted]: the
+        # address of the latest connection last.
+        self._places: dict[str, list[float]] = {}
         self._said = _NowAndThen()  # by address, or "" for all
 
+    def _place(self, address: str, now: float) -> bool:
+        """Whether a new connection from `address` is within its rate, and
+        if so, take its place."""
+        bucket = self._places.pop(address, None)  # (put back last: the latest)
+        left = self.burst if bucket is None else min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+        if left < 1:
+            self._places[address] = [left, now]
+            return False
+        self._places[address] = [left - 1, now]
+        while len(self._places) > NEW_CONNECTIONS_ADDRESSES:
+            del self._places[next(iter(self._places))]
+        return True
+
     def let_in(self, connection: _GatedConnection, address: str) -> bool:
+        if not self._place(address, time.monotonic()):
+            self._said.say(f"rate {address}", f"turning away connections from {address}: more than {self.burst} "
+                           f"new ones at once, or {self.rate:g} a second (each TLS handshake costs this console a key "
+                           "exchange and a signature)", "turned away")
+            return False
         held = len(self._by_address.get(address, ()))
         if held >= self.per_address:
             self._said.say(address, f"turning away connections from {address}: {self.per_address} of its "
@@ -1257,8 +1294,16 @@ class _Gate:
         """`connection`'s TLS is up."""
         self._handshaking.pop(connection, None)
 
+    def identified(self, connection: _GatedConnection) -> None:
+        """`connection` identified itself as a trusted console: it gives its
+        place among its address's new connections back."""
+        address = self.waiting.get(connection)
+        if address is not None and (bucket := self._places.get(address)) is not None:
+            bucket[0] = min(self.burst, bucket[0] + 1)
+        self.leave(connection)
+
     def leave(self, connection: _GatedConnection) -> None:
-        """`connection` identified itself, or closed (either may come twice)."""
+        """`connection` closed, or identified itself (either may come twice)."""
         self._handshaking.pop(connection, None)
         address = self.waiting.pop(connection, None)
         if address is None:
@@ -1327,7 +1372,7 @@ class _GatedConnection(ServerConnection):
             super().data_received(data)
 
     def identified(self) -> None:
-        self.gate.leave(self)
+        self.gate.identified(self)
 
     def abort(self) -> None:
         """Close it at once (an engine stopping, or the gate making room)."""
