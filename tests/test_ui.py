@@ -964,9 +964,20 @@ def test_changes_are_written_for_a_console_last_in_touch_or_whose_info_is_at_han
         window.write_menu.aboutToShow.emit()
         texts = [a.text() for a in window.write_menu.actions()]
         held = demo_store.info().changes
-        assert texts == [f"For any console: every change ({held:,})…",
-                         "For City Police's console FELD-A2B3-A2B3: what it lacked when last in touch, 0s ago "
-                         "(2 changes)…", "", "For a console whose info file you have…"], texts
+        assert texts[::2] == [f"For any console: every change ({held:,})…", ""], texts
+        assert re.fullmatch(r"For City Police's console FELD-A2B3-A2B3: what it lacked when last in touch, \d+s ago "
+                            r"\(2 changes\)…", texts[1]), texts
+        assert texts[3:] == ["For a console whose info file you have…"], texts
+        # While sync is connected to it, the menu says so (a file is hardly needed then).
+        window.on_sync_status({"peers": [{"state": "connected", "agency": "City Police", "address": "x",
+                                          "direction": "dial", "console_id": FIELD_ID, "received": 0,
+                                          "remaining": 0}], "outbox": 0, "last_exchange": None, "listening": None})
+        window.write_menu.aboutToShow.emit()
+        assert window.write_menu.actions()[1].text() == ("For City Police's console FELD-A2B3-A2B3: what it lacked "
+                                                         "when last in touch, connected now (2 changes)…")
+        window.on_sync_status(None)
+        window.write_menu.aboutToShow.emit()
+        assert re.search(r"touch, \d+s ago \(", window.write_menu.actions()[1].text())
         said = []
         window.statusBar().messageChanged.connect(said.append)
         window.write_menu.actions()[1].trigger()

@@ -194,6 +194,7 @@ class MainWindow(QMainWindow):
         self._backup_auto: int | None = None  # for an automatic one: the data version it copies
         self._transfer_thread: threading.Thread | None = None  # a transfer file being written or merged
         self._transfer_whom = ""  # for whom the file being written is ("" for any console)
+        self._connected_ids: set[str] = set()  # the consoles sync is connected to (as last heard)
         # Automatic backups: a connection of their own tells, by its data
         # version, whether anything was written since the last one.
         self._backup_watch: sqlite3.Connection | None = None
@@ -1155,8 +1156,9 @@ class MainWindow(QMainWindow):
             if p["last_seen"] is None:  # never in touch: what it holds is not known
                 continue
             cid, owed = p["console_id"], p["owed"]
+            when = "connected now" if cid in self._connected_ids else f"{since_text(p['last_seen'])} ago"
             m.addAction(f"For {p['agency']}'s console {short_console_id(cid)}: what it lacked when last in touch, "
-                        f"{since_text(p['last_seen'])} ago ({owed:,} change{'s' if owed != 1 else ''})…",
+                        f"{when} ({owed:,} change{'s' if owed != 1 else ''})…",
                         lambda cid=cid: self.write_changes(for_console=cid))
         m.addSeparator()
         m.addAction("For a console whose info file you have…", lambda: self.write_changes_for_info())
@@ -2052,6 +2054,8 @@ class MainWindow(QMainWindow):
                                      "Every change made here has reached another console" if not n else "")
 
     def on_sync_status(self, status) -> None:
+        self._connected_ids = {p.get("console_id") for p in (status or {}).get("peers", ())
+                               if p.get("state") == "connected"}
         if status is None:
             self.peers_label.setText("Not syncing: no peer set up (Sync ▸ Peers… to connect to one)")
             n = self.store.outbox()
