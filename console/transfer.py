@@ -28,6 +28,7 @@ from console.store import ApplyResult, Store, short_id
 FORMAT = "crisis-console-changes"
 VERSION = 1
 MAX_LINE = 1 << 20
+MAX_INFO = 16 << 20  # an info file's version vector: some 60 bytes a replica
 
 
 class TransferError(ValueError):
@@ -46,6 +47,9 @@ def read_info(path: str | os.PathLike) -> dict:
     TransferError if the file is not that."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_INFO:  # (a file picked by mistake: not read whole)
+            raise TransferError(f"{path}: too large to be a console's info (the output of "
+                                "`crisis-console info --json`)")
         info = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise TransferError(f"{path}: {exc.strerror}") from None

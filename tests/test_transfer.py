@@ -122,6 +122,10 @@ def test_an_info_file_that_is_not_one_is_refused_with_its_reason(make_store, tmp
             transfer.read_info(info)
     with pytest.raises(transfer.TransferError, match="No such file"):
         transfer.read_info(tmp_path / "none.json")
+    with open(info, "wb") as fh:  # a transfer file or a database picked by mistake: not read whole
+        fh.truncate(transfer.MAX_INFO + 1)
+    with pytest.raises(transfer.TransferError, match="too large to be a console's info"):
+        transfer.read_info(info)
     info.write_text(json.dumps(a.info().as_dict()))
     assert transfer.read_info(info)["replica_id"] == a.replica_id
 

@@ -131,9 +131,10 @@ MAX_UNIDENTIFIED = 1024
 # a key exchange and a signature, and one machine making them in a loop
 # (a client in a tight retry, or on purpose) cost a relay here 0.8 ms of
 # CPU each, 70% of a core at 870 a second; one turned away before TLS
-# costs 0.14 ms (bench/bench_flood.py). A connection that identifies itself as a trusted console
-# gives its place back. At most NEW_CONNECTIONS_ADDRESSES addresses are
-# remembered, those with the most recent connections.
+# costs 0.14 ms (bench/bench_flood.py). A connection that identifies
+# itself as a trusted console gives its place back. At most
+# NEW_CONNECTIONS_ADDRESSES addresses are remembered, those with the most
+# recent connections.
 NEW_CONNECTIONS_PER_SECOND = 20.0
 NEW_CONNECTIONS_BURST = 64
 NEW_CONNECTIONS_ADDRESSES = 4096

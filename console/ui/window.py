@@ -1176,6 +1176,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("transfer/folder", str(Path(path).parent))
         return path
 
+    def _ask_which(self, title: str, filters: str) -> str | None:
+        """A file to read from the stick, in the folder last used; None if
+        cancelled."""
+        folder = self.settings.value("transfer/folder", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, title, folder, filters)
+        if not path:
+            return None
+        self.settings.setValue("transfer/folder", str(Path(path).parent))
+        return path
+
     def write_changes(self, path: str | None = None, *, for_console: str | None = None,
                       for_info: str | None = None) -> None:
         """Write the changes this console holds to a transfer file, for a
@@ -1225,12 +1235,9 @@ class MainWindow(QMainWindow):
         if self._transfer_thread is not None:
             return
         if not isinstance(info, str):
-            folder = self.settings.value("transfer/folder", str(Path.home()))
-            info, _ = QFileDialog.getOpenFileName(self, "The other console's info file", folder,
-                                                  "Info files (*.json);;All files (*)")
-            if not info:
+            info = self._ask_which("The other console's info file", "Info files (*.json);;All files (*)")
+            if info is None:
                 return
-            self.settings.setValue("transfer/folder", str(Path(info).parent))
         self.write_changes(for_info=info)
 
     def write_info(self, path: str | None = None) -> None:
@@ -1270,12 +1277,9 @@ class MainWindow(QMainWindow):
         if self._transfer_thread is not None:
             return
         if not isinstance(path, str):
-            folder = self.settings.value("transfer/folder", str(Path.home()))
-            path, _ = QFileDialog.getOpenFileName(self, "Merge changes from a file", folder,
-                                                  "Transfer files (*.changes);;All files (*)")
-            if not path:
+            path = self._ask_which("Merge changes from a file", "Transfer files (*.changes);;All files (*)")
+            if path is None:
                 return
-            self.settings.setValue("transfer/folder", str(Path(path).parent))
         self._start_transfer("merge", path, f"Merging changes from {path}", "merged")
 
     def _start_transfer(self, what: str, path: str, doing: str, verb: str, extra: tuple[str, ...] = ()) -> None:
