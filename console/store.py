@@ -1472,7 +1472,7 @@ class Store:
         it said it held at its last hello, and acknowledged since).
         NotFound if no trusted console, or several, have such an ID, or it
         has never been in touch."""
-        key = re.sub(r"[\s\-:]", "", str(ref or "")).upper()
+        key = re.sub(r"[\s\-:]", "", str(ref or "")).upper()  # as identity.normalize_id reads an ID
         rows = self._conn.execute(
             "SELECT t.console_id, t.agency, p.replica_id, p.last_seen, coalesce(p.acked_vv, '{}') "
             "FROM trust t LEFT JOIN peer_state p USING (console_id)").fetchall()

@@ -509,6 +509,23 @@ def test_new_connections_from_one_address_are_limited_to_a_rate(consoles, monkey
     assert not [m for m in caplog.messages if m.startswith("turning away connections from 127.0.0.1")]
 
 
+def test_the_gate_counts_new_connections_by_address_and_forgets_the_oldest_addresses(monkeypatch):
+    """The rate's arithmetic, at given times: a burst, then places coming
+    back at the rate (never more than the burst), each address on its own,
+    and only the NEW_CONNECTIONS_ADDRESSES most recent remembered."""
+    from console.sync import transport
+
+    monkeypatch.setattr(transport, "NEW_CONNECTIONS_ADDRESSES", 2)
+    gate = transport._Gate(32, 1024, 2.0, 3)
+    assert [gate._place("a", 100.0) for _ in range(4)] == [True, True, True, False]
+    assert not gate._place("a", 100.4)  # 0.8 of a place back: not one yet
+    assert gate._place("a", 100.5) and not gate._place("a", 100.5)  # one whole place
+    assert [gate._place("a", 200.0) for _ in range(4)] == [True, True, True, False]  # the burst, no more
+    assert gate._place("b", 200.0)  # another address has its own
+    assert gate._place("c", 200.0) and list(gate._places) == ["b", "c"]  # "a", the oldest, forgotten
+    assert [gate._place("a", 200.0) for _ in range(4)] == [True, True, True, False]  # and starts afresh
+
+
 @pytest.mark.parametrize("host, whose", [
     ("10.0.9.40", "10.0.9.40"),
     ("2001:db8:1:2::5", "2001:db8:1:2::/64"),

@@ -1239,7 +1239,7 @@ class _Gate:
     then at most every ACCEPT_FAILURES_SAID_EVERY while it goes on (per
     address)."""
 
-    def __init__(self, per_address: int, total: int, rate: float = float("inf"), burst: int = 1) -> None:
+    def __init__(self, per_address: int, total: int, rate: float, burst: int) -> None:
         self.per_address, self.total, self.rate, self.burst = per_address, total, rate, burst
         self.waiting: dict[_GatedConnection, str] = {}  # connection -> its address
         self._by_address: dict[str, dict[_GatedConnection, None]] = {}  # the oldest first
