@@ -1022,8 +1022,10 @@ class Store:
         """The open conflict whose id starts with `ref` (at least 4 hex digits)."""
         ref = ref.strip().lower()
         hex_ok = len(ref) >= 4 and not ref.strip(model.HEX_DIGITS)
-        # (Only hex digits reach LIKE: no wildcard can.)
-        found = self._conflict_views("WHERE id LIKE ?", (ref + "%",)) if hex_ok else []
+        # The ids that start with `ref`, through the index of ids: ids are
+        # lowercase hex digits, each before "g" (LIKE read every conflict:
+        # settling a thousand of 4,000 at once read them 3,000 times).
+        found = self._conflict_views("WHERE id >= ? AND id < ?", (ref, ref + "g")) if hex_ok else []
         if len(found) != 1:
             if found:
                 raise ValidationError(f"{ref!r} matches {len(found)} conflicts; give more of the id")
@@ -1130,17 +1132,27 @@ class Store:
         elif agency:  # the spellings of one agency (model.spellings)
             where.append(f"agency IN ({', '.join('?' * len(agency))})")
             params += sorted(agency)
-        if rows:
-            # Only the entries about the row, found by the hash of its id.
-            where.append(f"created_hlc IN (SELECT hlc FROM journal_about WHERE row_key IN "
-                         f"({', '.join('?' * len(rows))}))")
-            params += [_about_key(r) for r in rows]
+        # The clock times of the entries a page may hold: about the rows,
+        # each found by the hash of the row's id in `journal_about` (its
+        # bounds there too), or else by the journal's index of times.
+        # About rows, the bounds outside are kept off that index (`+`):
+        # SQLite's planner otherwise took the range of times, all of a
+        # period's entries, over the few about the rows (a unit's activity
+        # log among 330,000 entries of 12 hours read in 260 ms, not 3).
+        hlc = "+created_hlc" if rows else "created_hlc"
+        about = []
         if before is not None:
-            where.append("created_hlc <= ? AND (created_hlc < ? OR id > ?)")
+            where.append(f"{hlc} <= ? AND ({hlc} < ? OR id > ?)")
             params += [before[0], before[0], before[1]]
+            about.append((" AND hlc <= ?", before[0]))
         if down_to is not None:
-            where.append("created_hlc >= ? AND (created_hlc > ? OR id <= ?)")
+            where.append(f"{hlc} >= ? AND ({hlc} > ? OR id <= ?)")
             params += [down_to[0], down_to[0], down_to[1]]
+            about.append((" AND hlc >= ?", down_to[0]))
+        if rows:
+            where.append(f"created_hlc IN (SELECT hlc FROM journal_about WHERE row_key IN "
+                         f"({', '.join('?' * len(rows))}){''.join(a for a, _ in about)})")
+            params += [_about_key(r) for r in rows] + [p for _, p in about]
         if at is not None:
             where.append(f"created_hlc IN ({', '.join('?' * len(at))})")
             params += list(at)
