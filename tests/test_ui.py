@@ -3140,6 +3140,62 @@ def test_keeping_what_the_boards_show_for_several_conflicts_at_once(window, demo
     assert demo_store.get("units", other).location == "Levee"
 
 
+def test_a_decision_takes_out_its_item_and_leaves_the_others_as_they_were(window, demo_store, tmp_path, qtbot,
+                                                                         monkeypatch):
+    """A field liaison back after hours works down a long list: each
+    decision takes its own item out, reading the conflicts once; the
+    others stay the very items they were (one folded stays folded), the
+    next one is the one to decide, and an item that reads otherwise now
+    (a task an option names, retitled) is read again. Conflicts arriving
+    meanwhile take their place in the list."""
+    tasks = {t.title: t.id for t in demo_store.list("tasks")}
+    first, second = sorted(tasks)[:2]
+    callsigns = ["E-11", "E-12", "E-14", "BC-1"]
+    for cs in callsigns[:3]:
+        collide(demo_store, tmp_path, "units", cs, {"location": f"{cs} here"}, {"location": f"{cs} there"})
+    collide(demo_store, tmp_path, "units", "BC-1", {"task_id": tasks[first]}, {"task_id": tasks[second]})
+    dialog = window.open_reconcile()
+    tree = dialog.tree
+
+    def tops():
+        return [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+
+    assert [t.text(0) for t in tops()] == ["unit E-11: location", "unit E-12: location", "unit E-14: location",
+                                           "unit BC-1: task"]
+    before = tops()
+    before[2].setExpanded(False)
+    reads = []
+    conflicts = demo_store.conflicts
+    monkeypatch.setattr(demo_store, "conflicts", lambda: reads.append(1) or conflicts())
+    kept = before[1].child(0).text(1).removesuffix("   (shown now)")
+    tree.setCurrentItem(before[1].child(0))
+    dialog.keep_selected()
+    assert dialog.error.text() == ""
+    assert demo_store.get("units", demo_store.resolve_id("units", "E-12")).location == kept
+    qtbot.wait(50)  # (and no second reading on the next turn of the event loop)
+    assert len(reads) == 1
+    assert tops() == [before[0], before[2], before[3]]  # the same items
+    assert not before[2].isExpanded() and before[0].isExpanded()
+    assert tree.currentItem() is before[2]  # next in line
+    # An option's task retitled: that item is read again, and says so.
+    demo_store.update("tasks", tasks[first], {"title": "Levee patrol, north"})
+    dialog.reload()
+    assert tops()[:2] == [before[0], before[2]] and tops()[2] is not before[3]
+    assert "Levee patrol, north" in " ".join(tops()[2].child(i).text(1) for i in range(2))
+    # A conflict arriving: in its place, after those found before it.
+    collide(demo_store, tmp_path, "units", "HM-1", {"notes": "pump"}, {"notes": "hose"})
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 4, timeout=5000)
+    assert [t.text(0) for t in tops()] == ["unit E-11: location", "unit E-14: location", "unit BC-1: task",
+                                           "unit HM-1: notes"]
+    assert tops()[:2] == [before[0], before[2]]
+    # Most of the list settled at once: listed again whole, the one left next.
+    tree.setCurrentItem(tops()[0])
+    for item in tops()[:3]:
+        item.setSelected(True)
+    dialog.keep_shown()
+    assert [t.text(0) for t in tops()] == ["unit HM-1: notes"] and tree.currentItem() is tops()[0]
+
+
 def test_keeping_one_consoles_side_of_a_unit_put_on_two_tasks_at_once(window, demo_store, tmp_path):
     """A unit put on two tasks at once, each side giving it a status: one
     item, each console's side (its status and its task) one option, kept

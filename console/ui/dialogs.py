@@ -910,6 +910,34 @@ class _Wrapping(QStyledItemDelegate):
         return super().sizeHint(opt, index)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """What one item of the reconciliation view reads, and holds: its
+    texts, what a decision on it takes (under `role`), its tooltip and its
+    own items. Two alike read alike (see ReconcileDialog.reload)."""
+
+    texts: tuple[str, ...]
+    role: int
+    said: str  # `data` written out, to compare and hash (it holds dicts)
+    tip: str
+    children: tuple[_Spec, ...]
+    data: object = dataclasses.field(compare=False, hash=False)
+
+
+def _spec(texts: tuple[str, ...], role, data, *, tip: str = "", children=()) -> _Spec:
+    return _Spec(texts, int(role), repr(data), tip, tuple(children), data)
+
+
+def _tree_item(spec: _Spec) -> QTreeWidgetItem:
+    item = QTreeWidgetItem(list(spec.texts))
+    item.setData(0, spec.role, spec.data)
+    if spec.tip:
+        item.setToolTip(0, spec.tip)
+    for child in spec.children:
+        item.addChild(_tree_item(child))
+    return item
+
+
 class ReconcileDialog(QDialog):
     """Every open conflict: what, both values, who and when; keep one, or
     enter a new value. Resolutions sync to every console."""
@@ -973,6 +1001,11 @@ class ReconcileDialog(QDialog):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(500)
         self._reload_timer.timeout.connect(self.reload)
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(0)
+        self._soon.timeout.connect(self.reload)
+        self._shown: list[_Spec] = []  # what each of the tree's items reads, in its order
         bridge.changed.connect(self._changed)
         self.reload()
 
@@ -980,7 +1013,10 @@ class ReconcileDialog(QDialog):
         if not self.isVisible() or not (getattr(cs, "conflicts", True) or may_change_marks(cs)):
             return  # (the window reloads it when it opens it)
         if getattr(cs, "local", False):
-            self.reload()  # this person's own resolution: at once
+            # Made at this console: at the next turn of the event loop, once
+            # (a decision taken here reloads as it ends; an undo in the
+            # window, a resolution at its boards, are listed at once).
+            self._soon.start()
         elif not self._reload_timer.isActive():
             # Coalesced: a catch-up arrives in many slices, and with
             # thousands of conflicts a reload takes tens of milliseconds.
@@ -990,119 +1026,149 @@ class ReconcileDialog(QDialog):
         """List the open conflicts. The conflicts of one row between the
         same consoles (a unit put on two tasks at once collides on its task
         and on its status) are one item, each console's side one option:
-        one decision keeps that side of every field."""
-        self.tree.clear()
-        said = _Wording(self.bridge.store)
-        role = Qt.ItemDataRole.UserRole
-        for cs in collisions(self.bridge.store.conflicts()):
-            if len(cs) > 1:
-                self.tree.addTopLevelItem(self._collision_item(said, cs))
+        one decision keeps that side of every field.
+
+        Items that would read as they do stay as they are (expanded or not,
+        selected or not, the list scrolled where it was); only the others
+        are taken out or put in. A decision among thousands of items takes
+        one out, not the whole list (a quarter of a second with 2,000),
+        and the person stays where they were in it."""
+        self._soon.stop()
+        self._reload_timer.stop()
+        store = self.bridge.store
+        said = _Wording(store)
+        specs = [self._collision_spec(said, cs) if len(cs) > 1 else self._conflict_spec(said, cs[0])
+                 for cs in collisions(store.conflicts())]
+        specs += [self._twins_spec(said, tw) for tw in store.twins()]
+        specs += [self._stranded_spec(said, x) for x in store.stranded()]
+        tree = self.tree
+        current = tree.currentItem()
+        while current is not None and current.parent() is not None:
+            current = current.parent()
+        at = tree.indexOfTopLevelItem(current) if current is not None else -1
+        # The items shown already that are still wanted, as they read, in
+        # their order; if the order itself changed, all of it again.
+        wanted = Counter(specs)
+        kept_at = []
+        for i, spec in enumerate(self._shown):
+            if wanted[spec] > 0:
+                wanted[spec] -= 1
+                kept_at.append(i)
+        kept = [self._shown[i] for i in kept_at]
+        rest = iter(specs)
+        in_order = all(spec in rest for spec in kept)  # (a subsequence of what is wanted)
+        if not in_order or len(kept) < len(self._shown) // 2:
+            tree.clear()  # most of it (taking thousands out one by one is slower), or all
+            kept, current = [], None
+        else:
+            survivors = set(kept_at)
+            for i in reversed(range(len(self._shown))):
+                if i not in survivors:
+                    tree.takeTopLevelItem(i)
+        added, k = False, 0
+        for position, spec in enumerate(specs):
+            if k < len(kept) and spec == kept[k]:
+                k += 1
                 continue
-            (c,) = cs
-            what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
-                    else f"{c.table[:-1]} {c.row_label}: {model.field_label(c.field)}")
-            top = QTreeWidgetItem([what, "", "", said.when(c.detected_at)])
-            top.setData(0, role, {c.id: None})
-            for n, options in enumerate(_sides(c), 1):
-                i, cand = options[0]
-                if c.kind == "delete" and cand.field == "deleted":
-                    value = self.bridge.store.merge_said(c.table, c.row, cand.origin, cand.seq) or "delete it"
-                elif c.kind == "delete":
-                    value = "keep it: " + "; ".join(f"{model.field_label(o.field)} = {said.option(c, o)}"
-                                                   for _, o in options)
-                else:
-                    value = said.option(c, cand)
-                if any(k == c.shown for k, _ in options):
-                    value += "   (shown now)"
-                who = ", ".join(dict.fromkeys(f"{o.agency} ({o.operator})" for _, o in options))
-                child = QTreeWidgetItem([f"  option {n}", value, who, said.when(max(o.at for _, o in options))])
-                child.setData(0, role, {c.id: i})
-                top.addChild(child)
-            self.tree.addTopLevelItem(top)
-        for tw in self.bridge.store.twins():
-            self.tree.addTopLevelItem(self._twins_item(said, tw))
-        for x in self.bridge.store.stranded():
-            self.tree.addTopLevelItem(self._stranded_item(said, x))
-        for i in range(self.tree.topLevelItemCount()):
-            self.tree.topLevelItem(i).setExpanded(True)
-        self.tree.setWordWrap(False)  # widths as the texts take on one line
-        for col in (0, 2, 3):
-            self.tree.resizeColumnToContents(col)
-        self.tree.setColumnWidth(0, min(self.tree.columnWidth(0), WHAT_WIDTH))
-        self.tree.setWordWrap(True)
+            item = _tree_item(spec)
+            tree.insertTopLevelItem(position, item)
+            item.setExpanded(True)
+            added = True
+        self._shown = specs
+        if at >= 0 and (current is None or tree.indexOfTopLevelItem(current) < 0) and tree.topLevelItemCount():
+            # The item worked on is settled: the one that took its place is next.
+            tree.setCurrentItem(tree.topLevelItem(min(at, tree.topLevelItemCount() - 1)))
+        if added:
+            tree.setWordWrap(False)  # widths as the texts take on one line
+            for col in (0, 2, 3):
+                tree.resizeColumnToContents(col)
+            tree.setColumnWidth(0, min(tree.columnWidth(0), WHAT_WIDTH))
+            tree.setWordWrap(True)
 
     @staticmethod
-    def _collision_item(said: _Wording, cs: list) -> QTreeWidgetItem:
+    def _conflict_spec(said: _Wording, c) -> _Spec:
+        role = Qt.ItemDataRole.UserRole
+        what = (f"{c.table[:-1]} {c.row_label}: edited while being deleted" if c.kind == "delete"
+                else f"{c.table[:-1]} {c.row_label}: {model.field_label(c.field)}")
+        children = []
+        for n, options in enumerate(_sides(c), 1):
+            i, cand = options[0]
+            if c.kind == "delete" and cand.field == "deleted":
+                value = said.store.merge_said(c.table, c.row, cand.origin, cand.seq) or "delete it"
+            elif c.kind == "delete":
+                value = "keep it: " + "; ".join(f"{model.field_label(o.field)} = {said.option(c, o)}"
+                                               for _, o in options)
+            else:
+                value = said.option(c, cand)
+            if any(k == c.shown for k, _ in options):
+                value += "   (shown now)"
+            who = ", ".join(dict.fromkeys(f"{o.agency} ({o.operator})" for _, o in options))
+            children.append(_spec((f"  option {n}", value, who, said.when(max(o.at for _, o in options))),
+                                  role, {c.id: i}))
+        return _spec((what, "", "", said.when(c.detected_at)), role, {c.id: None}, children=children)
+
+    @staticmethod
+    def _collision_spec(said: _Wording, cs: list) -> _Spec:
+        role = Qt.ItemDataRole.UserRole
         first = cs[0]
         fields = [model.field_label(c.field) for c in cs]
         what = (f"{first.table[:-1]} {first.row_label}: {', '.join(fields[:-1])} and {fields[-1]} "
                 f"({len(cs)} conflicts)")
-        top = QTreeWidgetItem([what, "", "", said.when(max(c.detected_at for c in cs))])
-        top.setData(0, Qt.ItemDataRole.UserRole, {c.id: None for c in cs})
+        children = []
         for n, (cand, keep) in enumerate(zip(first.candidates, collision_sides(cs), strict=True), 1):
             # This console's side of each field: (conflict, its option number, the option).
             side = [(c, keep[c.id], c.candidates[keep[c.id] - 1]) for c in cs]
             value = "; ".join(f"{model.field_label(c.field)} = {said.option(c, o)}" for c, _, o in side)
             shown = side_shown(cs, keep)
             value += f"   ({shown})" if shown else ""
-            child = QTreeWidgetItem([f"  option {n}", value, f"{cand.agency} ({cand.operator})",
-                                     said.when(max(o.at for _, _, o in side))])
-            child.setData(0, Qt.ItemDataRole.UserRole, {c.id: i for c, i, _ in side})
-            child.setToolTip(0, "Keeps this side of every field. Expand it to keep some fields of one side "
-                                "and others of another (Ctrl+click a field of each).")
-            for c, i, o in side:
-                # Each field of the side on its own, to keep a mix of sides.
-                part = QTreeWidgetItem([f"    {model.field_label(c.field)}",
-                                        said.option(c, o) + ("   (shown now)" if i == c.shown else ""),
-                                        f"{o.agency} ({o.operator})", said.when(o.at)])
-                part.setData(0, Qt.ItemDataRole.UserRole, {c.id: i})
-                child.addChild(part)
-            top.addChild(child)
-        return top
+            # Each field of the side on its own, to keep a mix of sides.
+            parts = [_spec((f"    {model.field_label(c.field)}",
+                            said.option(c, o) + ("   (shown now)" if i == c.shown else ""),
+                            f"{o.agency} ({o.operator})", said.when(o.at)), role, {c.id: i})
+                     for c, i, o in side]
+            children.append(_spec((f"  option {n}", value, f"{cand.agency} ({cand.operator})",
+                                   said.when(max(o.at for _, _, o in side))), role, {c.id: i for c, i, _ in side},
+                                  tip="Keeps this side of every field. Expand it to keep some fields of one side "
+                                      "and others of another (Ctrl+click a field of each).", children=parts))
+        return _spec((what, "", "", said.when(max(c.detected_at for c in cs))), role, {c.id: None for c in cs},
+                     children=children)
 
     @staticmethod
-    def _twins_item(said: _Wording, tw) -> QTreeWidgetItem:
+    def _twins_spec(said: _Wording, tw) -> _Spec:
         """A callsign on several units: each unit an option, whose values
         a merge keeps (see Store.merge_units)."""
         ids = tuple(x.unit.id for x in tw.units)
-        top = QTreeWidgetItem([f"unit {tw.callsign}: on {len(ids)} units, added on consoles apart", "", "",
-                               said.when(tw.units[-1].added_at)])
-        top.setData(0, TWINS_ROLE, (ids, None))
         # What tells them apart: the fields they differ on.
         differ = [f for f in model.UNITS.names if len({getattr(x.unit, f) for x in tw.units}) > 1]
+        children = []
         for n, x in enumerate(tw.units, 1):
             u = x.unit
             value = "; ".join(f"{model.field_label(f)} = {said.store.describe('units', f, getattr(u, f))}"
                               for f in differ) or "the same values"
-            child = QTreeWidgetItem([f"  unit {n}", value, f"{x.agency} ({x.operator})",
-                                     said.when(x.added_at)])
-            child.setData(0, TWINS_ROLE, (ids, u.id))
-            child.setToolTip(0, "The same unit? Keep this option: the units become one, with these values "
-                                "(status, task, place, crew); the others are deleted. Different units? Enter "
-                                "a new callsign for this one.")
-            top.addChild(child)
-        return top
+            children.append(_spec((f"  unit {n}", value, f"{x.agency} ({x.operator})", said.when(x.added_at)),
+                                  TWINS_ROLE, (ids, u.id),
+                                  tip="The same unit? Keep this option: the units become one, with these values "
+                                      "(status, task, place, crew); the others are deleted. Different units? "
+                                      "Enter a new callsign for this one."))
+        return _spec((f"unit {tw.callsign}: on {len(ids)} units, added on consoles apart", "", "",
+                      said.when(tw.units[-1].added_at)), TWINS_ROLE, (ids, None), children=children)
 
     @staticmethod
-    def _stranded_item(said: _Wording, x) -> QTreeWidgetItem:
+    def _stranded_spec(said: _Wording, x) -> _Spec:
         """A unit on a deleted task: put it on the task that one was merged
         into (as it is), or off it; or on another (Enter a new value)."""
         u = x.unit
-        top = QTreeWidgetItem([f"unit {u.callsign}: on {x.title}, a deleted task", "", x.deleted_by,
-                               said.when(x.deleted_at)])
-        top.setData(0, STRANDED_ROLE, (u.id, None))
         how = "merged into another task" if x.merged else "deleted"
-        top.setToolTip(0, f"{x.title} was {how} on a console that had not seen {u.callsign} put on it: the boards "
-                          "show the unit on no task still there. Put it on a task, or off it.")
         options = ([(f"put it on {x.into_title}, the task it was merged into, as it is ({model.label(u.status)})",
                      {"task_id": x.into, "status": u.status})] if x.into else []) + [
             ("take it off the task: available", {"status": "available"})]
-        for n, (value, values) in enumerate(options, 1):
-            child = QTreeWidgetItem([f"  option {n}", value, "", ""])
-            child.setData(0, STRANDED_ROLE, (u.id, values))
-            child.setToolTip(0, "Keep this option; or Enter a new value… to put the unit on another task.")
-            top.addChild(child)
-        return top
+        children = [_spec((f"  option {n}", value, "", ""), STRANDED_ROLE, (u.id, values),
+                          tip="Keep this option; or Enter a new value… to put the unit on another task.")
+                    for n, (value, values) in enumerate(options, 1)]
+        return _spec((f"unit {u.callsign}: on {x.title}, a deleted task", "", x.deleted_by, said.when(x.deleted_at)),
+                     STRANDED_ROLE, (u.id, None),
+                     tip=f"{x.title} was {how} on a console that had not seen {u.callsign} put on it: the boards "
+                         "show the unit on no task still there. Put it on a task, or off it.", children=children)
 
     def _stranded_selected(self) -> tuple[str, dict | None] | None:
         """The unit on a deleted task selected: (its id, the values of the option picked or None)."""

@@ -1596,8 +1596,9 @@ class MainWindow(QMainWindow):
 
     def open_reconcile(self) -> ReconcileDialog:
         if self.reconcile_dialog is None:
-            self.reconcile_dialog = ReconcileDialog(self.bridge, self)
-        self.reconcile_dialog.reload()
+            self.reconcile_dialog = ReconcileDialog(self.bridge, self)  # (listing what there is)
+        else:
+            self.reconcile_dialog.reload()  # (not followed while closed)
         self.reconcile_dialog.show()
         self.reconcile_dialog.raise_()
         return self.reconcile_dialog

@@ -1,0 +1,221 @@
+"""A long operation: days of edits in one database, then what people do with it.
+
+    python bench/bench_long.py [--rounds N] [--collided N] [--quick]
+
+- the database: four agencies' consoles, 150 units each (and the demo
+  scenario), each round 40 units of each agency changing status and
+  location and a note each, syncing every 10 rounds, all merged into one:
+  about 450 changes a round (2,000 rounds, the default: 900,000 changes and
+  330,000 journal entries, all in the last 12 hours, as in an operation's
+  busiest day many times over)
+- on it, best of three: the situation report as the window reads it; a
+  unit's activity log (ICS 214); the journal pane's next page of one
+  unit's entries, scrolled to (its "selected row only"); each against
+  reading the same journal entries by their keys with one raw SQL query
+- the reconciliation view (offscreen): two consoles apart each set the
+  status and location of the same units (--collided, default 2,000), then
+  the view opened, one decision at a time (best of three), and 500 items
+  settled at once by keeping what the boards show; beside the time to
+  list the whole view again, in the same run (a decision did that three
+  times over before the twenty-seventh session)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+AGENCIES = ["City Police", "County Fire", "County EMS", "Public Works"]
+STATUSES = ["dispatched", "en route", "on scene", "returning", "available"]
+
+
+def _sync_all(stores) -> None:
+    for a in stores:
+        for b in stores:
+            if a is not b:
+                b.apply(c for batch in a.changes_since(b.version_vector()) for c in batch)
+
+
+def build_operation(db: Path, rounds: int) -> dict:
+    """Four consoles editing their units for `rounds` rounds, merged into `db`."""
+    from console import seed
+    from console.store import Store
+
+    rng = random.Random(3)
+    stores = [Store(db, agency=AGENCIES[0])] + [Store(f"{db}.{i}", agency=AGENCIES[i]) for i in range(1, 4)]
+    seed.seed_demo(stores[0])
+    _sync_all(stores)
+    mine = []
+    for i, s in enumerate(stores):
+        mine.append(s.add_many("units", [{"callsign": f"{'PFEW'[i]}{n}", "agency": AGENCIES[i],
+                                          "kind": "Engine, Type 1"} for n in range(150)]))
+    start = time.perf_counter()
+    for r in range(rounds):
+        for i, s in enumerate(stores):
+            for u in rng.sample(mine[i], 40):
+                s.update("units", u, {"status": rng.choice(STATUSES), "location": f"grid {rng.randint(1, 400)}"})
+            s.note(f"round {r}: {AGENCIES[i]} shift update")
+        if r % 10 == 9 or r == rounds - 1:
+            _sync_all(stores)
+        if r % 200 == 199:
+            print(f"  ... {r + 1:,} rounds, {stores[0].info().as_dict()['changes']:,} changes, "
+                  f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    info = stores[0].info().as_dict()
+    for s in stores:
+        s.close()
+    return {"changes": info["changes"], "journal": info["counts"]["journal"], "units": info["counts"]["units"]}
+
+
+def _best(f, n: int = 3) -> tuple[float, object]:
+    best, out = None, None
+    for _ in range(n):
+        t = time.perf_counter()
+        out = f()
+        d = time.perf_counter() - t
+        best = d if best is None or d < best else best
+    return best, out
+
+
+def _raw_read(db: Path, keys) -> float:
+    """The same journal entries read by their keys (clock time, id) in one query."""
+    conn = sqlite3.connect(db)
+    sql = (f"SELECT row_id, value, agency, operator FROM changes WHERE tbl = 'journal' "
+           f"AND hlc IN ({', '.join('?' * len(keys))}) ORDER BY hlc DESC, row_id")
+    t, rows = _best(lambda: conn.execute(sql, [k[0] for k in keys]).fetchall())
+    conn.close()
+    assert len(rows) >= len(keys)
+    return t
+
+
+def bench_reads(db: Path) -> dict:
+    from console import clock, report
+    from console.store import Store
+
+    store = Store(db)
+    unit = store.get("units", store.resolve_id("units", "P0"))  # one of the busy ones
+    out = {}
+    t, r = _best(lambda: report.build(store, limit=500))
+    out["report_ms"] = t * 1000
+    t_counts, _ = _best(lambda: store.journal_counts(clock.pack(r.since_ms)))
+    out["report_counts_ms"] = t_counts * 1000
+    t, log = _best(lambda: report.build_activity(store, unit.id))
+    keys = [(e[0][0], e[0][1]) for e in store.journal_page(table="units", row=unit.id,
+                                                           down_to=(clock.pack(log.since_ms), ""), limit=500)]
+    out.update(activity_ms=t * 1000, activity_entries=len(log.entries), activity_total=log.entries_total,
+               activity_raw_ms=_raw_read(db, keys) * 1000)
+    first = store.journal_page(table="units", row=unit.id, limit=25)
+    t, page = _best(lambda: store.journal_page(table="units", row=unit.id, before=first[-1][0], limit=25))
+    out.update(page_ms=t * 1000, page_entries=len(page), page_raw_ms=_raw_read(db, [k for k, _ in page]) * 1000)
+    store.close()
+    return out
+
+
+def make_collided(tmp: Path, n: int) -> Path:
+    """A console whose `n` units were each given a status and a place on
+    another console apart at the same time: 2n open conflicts."""
+    from console.store import Store
+
+    a, b = Store(tmp / "here.db", agency="County Fire"), Store(tmp / "apart.db", agency="City Police")
+    ids = a.add_many("units", [{"callsign": f"U{i}", "agency": "County Fire", "kind": "Engine, Type 1"}
+                               for i in range(n)])
+    b.apply(c for batch in a.changes_since({}) for c in batch)
+    for i, u in enumerate(ids):
+        a.update("units", u, {"status": "en route", "location": f"A {i}"})
+        b.update("units", u, {"status": "on scene", "location": f"B {i}"})
+    a.apply(c for batch in b.changes_since(a.version_vector()) for c in batch)
+    a.close()
+    b.close()
+    return tmp / "here.db"
+
+
+def bench_reconcile(tmp: Path, n: int) -> dict:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from console.store import Store
+    from console.ui.bridge import Bridge
+    from console.ui.window import MainWindow
+
+    db = make_collided(tmp, n)
+    app = QApplication.instance() or QApplication([])
+    store = Store(db)
+    window = MainWindow(Bridge(store), settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
+    window.show()
+    for _ in range(20):
+        app.processEvents()
+    out = {"conflicts": store.open_conflict_count()}
+    t = time.perf_counter()
+    dialog = window.open_reconcile()
+    out["open_ms"] = (time.perf_counter() - t) * 1000
+    app.processEvents()
+    tree = dialog.tree
+
+    def decide() -> None:
+        tree.clearSelection()
+        tree.setCurrentItem(tree.topLevelItem(0).child(0))
+        dialog.keep_selected()
+        app.processEvents()
+
+    out["decision_ms"] = _best(decide)[0] * 1000
+
+    def whole() -> None:  # the whole view listed again, as every decision did before
+        tree.clear()
+        dialog._shown = []
+        dialog.reload()
+
+    out["whole_ms"] = _best(whole)[0] * 1000  # (the store's part of a decision not included)
+    tree.clearSelection()
+    for i in range(min(500, tree.topLevelItemCount())):
+        tree.topLevelItem(i).setSelected(True)
+    t = time.perf_counter()
+    dialog.keep_shown()
+    out["keep_500_ms"] = (time.perf_counter() - t) * 1000
+    out["left"] = store.open_conflict_count()
+    window.close()
+    store.close()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=2000, help="rounds of edits (default 2000: about 4 minutes)")
+    p.add_argument("--collided", type=int, default=2000, help="units collided for the reconciliation view")
+    p.add_argument("--quick", action="store_true", help="200 rounds, 200 units collided")
+    args = p.parse_args()
+    if args.quick:
+        args.rounds, args.collided = 200, 200
+    if args.rounds < 1 or args.collided < 2:
+        p.error("--rounds must be at least 1 and --collided at least 2")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t = time.perf_counter()
+        made = build_operation(tmp / "long.db", args.rounds)
+        print(f"operation  {args.rounds:,} rounds: {made['changes']:,} changes, {made['journal']:,} journal entries, "
+              f"{made['units']:,} units, made in {time.perf_counter() - t:.0f} s")
+        r = bench_reads(tmp / "long.db")
+        print(f"report     {r['report_ms']:.0f} ms (of which the period's journal counted: "
+              f"{r['report_counts_ms']:.0f} ms)")
+        print(f"activity   one unit's log, {r['activity_entries']:,} of its {r['activity_total']:,} entries: "
+              f"{r['activity_ms']:.1f} ms (raw SQL by key {r['activity_raw_ms']:.1f} ms; "
+              f"ratio {r['activity_ms'] / r['activity_raw_ms']:.2f}x)")
+        print(f"row page   the next {r['page_entries']} of one unit's entries: {r['page_ms']:.1f} ms "
+              f"(raw SQL by key {r['page_raw_ms']:.1f} ms; ratio {r['page_ms'] / r['page_raw_ms']:.2f}x)")
+        c = bench_reconcile(tmp, args.collided)
+        print(f"reconcile  {c['conflicts']:,} conflicts on {args.collided:,} units: opened in {c['open_ms']:.0f} ms; "
+              f"a decision {c['decision_ms']:.0f} ms, all told; the whole view listed again {c['whole_ms']:.0f} ms "
+              f"(ratio {c['decision_ms'] / c['whole_ms']:.2f}x); 500 settled at once in {c['keep_500_ms']:.0f} ms, "
+              f"{c['left']:,} left")
+
+
+if __name__ == "__main__":
+    main()
