@@ -438,22 +438,33 @@ class Store:
         max_skew_ms: int = clock.DEFAULT_MAX_SKEW_MS,
         wall: Callable[[], int] = clock.wall_ms,
         create: bool = True,
+        read_only: bool = False,
     ) -> None:
+        """`read_only`: a connection that only reads (a window's report read
+        beside it, say): it writes nothing at all, not even on opening (the
+        replica marker is left to the console's own connection; `agency`
+        names it without being kept), and any write through it fails; the
+        database must exist, at this release's schema."""
         self.path = Path(path)
+        self.read_only = read_only
         # Checked here: a name peers refuse would have every change made
         # under it refused by every peer.
         operator = model.check_name("operator", operator) if operator is not None else None
         agency = model.check_name("agency", agency) if agency is not None else None
         self._listeners: list[Callable[[ChangeSet], None]] = []
         if not self.path.exists():
-            if not create:
+            if not create or read_only:
                 raise NotFound(f"{self.path}: no such database")
             if not self.path.parent.is_dir():
                 raise StoreIOError(f"{self.path}: the folder {self.path.parent} does not exist")
         elif self.path.is_dir():
             raise StoreIOError(f"{self.path} is a folder, not a database file")
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            if read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+            else:
+                self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
         # Names as people read them (see entered_apart): SQLite's lower()
@@ -497,14 +508,23 @@ class Store:
         # all over the file: a 64 MiB page cache (the default is 2 MiB) keeps
         # them in memory. It is an upper bound, taken only as pages are read.
         conn.execute("PRAGMA cache_size = -65536")
-        self._migrate()
+        if self.read_only:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"{self.path} is at schema {version}, not {SCHEMA_VERSION}: open it for "
+                                 "writing once (the console, or any command) before reading it so")
+        else:
+            self._migrate()
         # Scratch tables for merging a batch (see _merge): in memory, private
         # to this connection, emptied after every batch.
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("CREATE TEMP TABLE b_edits (tbl, row_id, field, origin, seq, hlc, kind, p_origin, p_seq, live)")
         self.clock = clock.HybridClock(int(self._meta("hlc") or 0), wall=wall, max_skew_ms=max_skew_ms)
-        self._check_replica_marker()
-        if agency:
+        if self.read_only:
+            self.replica_id = self._meta("replica_id")
+        else:
+            self._check_replica_marker()
+        if agency and not self.read_only:
             with self._tx():
                 self._set_meta("agency", agency)
         self.agency = agency or self._meta("agency") or "EOC"

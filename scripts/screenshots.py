@@ -95,6 +95,8 @@ def main(out: Path) -> list[Path]:
         window.journal_dock.setMinimumWidth(330)
 
         async def shot(widget, name: str) -> None:
+            while getattr(widget, "busy", False):  # a report still being read
+                await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)  # painted
             saved.append(out / name)
             widget.grab().save(str(saved[-1]))

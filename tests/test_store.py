@@ -138,6 +138,41 @@ def test_a_rows_journal_between_two_keys_is_read_by_the_rows_own_index(make_stor
     assert "hlc>?" not in plan.split("journal_about")[0], plan  # the period itself is not read
 
 
+def test_a_read_only_store_reads_everything_and_writes_nothing(make_store, tmp_path):
+    """A window reads its reports through a second connection on a thread
+    of their own: it reads what the console's own does, opening it writes
+    nothing (not even the replica marker a console's opening writes, nor
+    the agency it is named by), and a write through it is refused in
+    words; a file that is not there, or at another schema, is refused."""
+    import sqlite3
+
+    from console.store import StoreIOError
+
+    s = make_store("a")
+    u = unit(s)
+    s.note("levee holding", "units", u)
+    marker = (tmp_path / "a.db.replica").read_text()
+    kept = (s._meta("nonce"), s.data_version(), s.version_vector(), s.journal())
+    with Store(tmp_path / "a.db", read_only=True, agency="Reader", operator="Reading") as r:
+        assert r.read_only and r.replica_id == s.replica_id and (r.agency, r.operator) == ("Reader", "Reading")
+        assert r.get("units", u) == s.get("units", u) and r.journal() == s.journal()
+        for write in (lambda: r.note("through a reader"), lambda: r.update("units", u, {"status": "en route"}),
+                      lambda: r.trust("A" * 52, "Nobody")):
+            with pytest.raises(StoreIOError, match="the database is read-only; nothing was written"):
+                write()
+    assert (s._meta("nonce"), s.data_version(), s.version_vector(), s.journal()) == kept
+    assert (tmp_path / "a.db.replica").read_text() == marker and s._meta("agency") == "Agency A"
+    with pytest.raises(NotFound, match="no such database"):
+        Store(tmp_path / "none.db", read_only=True)
+    assert not (tmp_path / "none.db").exists()
+    with sqlite3.connect(tmp_path / "a.db") as src, sqlite3.connect(tmp_path / "old.db") as conn:
+        src.backup(conn)  # (what the WAL holds too)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    with pytest.raises(StoreError, match=f"is at schema {SCHEMA_VERSION - 1}, not {SCHEMA_VERSION}: open it for "
+                                         "writing once"):
+        Store(tmp_path / "old.db", read_only=True)
+
+
 def test_what_is_waiting_to_sync_in_words(make_store):
     """The operations among this console's last n changes, newest first,
     as their journal entries say; another console's entries never."""

@@ -66,6 +66,12 @@ def journal_text(w, row):
     return w.journal.index(row).data() or ""
 
 
+def read(qtbot, dialog):
+    """A report dialog once its read, on a thread of its own, is shown."""
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
+    return dialog
+
+
 def select(w, table, label_value):
     """Show a board and select the row whose label (a unit's callsign, a
     task's title, a resource's name) is `label_value`."""
@@ -826,7 +832,7 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
         window.set_status_timers({"on_scene": 24 * 60 + 1})
     assert window.models["units"].status_timers == {"on_scene": 5}
     # The situation report lists the units to check by this window's timers.
-    sitrep = window.open_report()
+    sitrep = read(qtbot, window.open_report())
     qtbot.addWidget(sitrep)
     assert f"Units to check ({len(past)})" in sitrep.view.toPlainText()
     assert "past their status timers (on scene 5m)" in sitrep.view.toPlainText()
@@ -3523,7 +3529,7 @@ def test_automatic_backups_from_the_window(qtbot, window, demo_store, tmp_path, 
 def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_store, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    dialog = window.open_report()
+    dialog = read(qtbot, window.open_report())
     qtbot.addWidget(dialog)
     shown = dialog.view.toPlainText()
     assert shown.startswith("Situation report — County Fire")
@@ -3534,11 +3540,13 @@ def test_the_situation_report_dialog_shows_copies_and_saves(qtbot, window, demo_
     demo_store.update("units", e12, {"status": "out_of_service"})
     before = dialog.report.unit_total.counts["out_of_service"]
     dialog.refresh()
+    read(qtbot, dialog)
     assert dialog.report.unit_total.counts["out_of_service"] == before + 1
     # A shorter period takes in fewer notes.
     notes = dialog.report.notes_total
     dialog.hours.setValue(0.25)
     dialog.refresh()
+    read(qtbot, dialog)
     assert dialog.report.notes_total < notes
     dialog.copy()
     assert QApplication.clipboard().text().startswith("SITUATION REPORT — County Fire")
@@ -3698,6 +3706,62 @@ def test_completing_a_task_asks_to_release_its_units(qtbot, window, demo_store, 
     assert state() == ("completed", [("available", None)] * 3)
 
 
+def test_a_report_is_read_beside_the_window_which_goes_on_meanwhile(qtbot, window, demo_store, monkeypatch):
+    """A long operation's report takes a second to read: it is read on a
+    thread of its own, through a connection that writes nothing, while
+    the window goes on; asked again meanwhile, it reads once more after;
+    a read that fails says why and leaves the report shown; a dialog
+    closed while it reads is let go."""
+    import threading
+
+    from PySide6.QtCore import QTimer
+
+    from console import report
+    from console.store import StoreError
+
+    build, gate, stores = report.build, threading.Event(), []
+
+    def held(store, **kw):
+        stores.append(store)
+        assert threading.current_thread() is not threading.main_thread()
+        gate.wait(10)
+        return build(store, **kw)
+
+    monkeypatch.setattr(report, "build", held)
+    nonce = demo_store._meta("nonce")
+    dialog = window.open_report()  # (the window's, closed with it)
+    assert dialog.busy and dialog.reading.isVisible() and dialog.report is None
+    assert dialog.reading.text() == "Reading the situation report…"
+    ticked = []
+    QTimer.singleShot(10, lambda: ticked.append(1))
+    qtbot.waitUntil(lambda: bool(ticked), timeout=2000)  # the window's event loop turns while it reads
+    dialog.refresh()
+    dialog.refresh()  # (twice: once more after this read, not twice)
+    gate.set()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
+    assert len(stores) == 2 and dialog.report is not None and not dialog.reading.isVisible()
+    assert "Situation report — County Fire" in dialog.view.toPlainText()
+    assert all(s.read_only for s in stores) and demo_store._meta("nonce") == nonce  # nothing written
+    with Store(demo_store.path, read_only=True) as reader, pytest.raises(StoreError, match="read-only"):
+        reader.note("through a reader")
+    # A read that fails: said, the report shown kept.
+    shown = dialog.view.toPlainText()
+    monkeypatch.setattr(report, "build", lambda store, **kw: (_ for _ in ()).throw(StoreError("the disk is gone")))
+    read(qtbot, dialog.refresh() or dialog)
+    assert dialog.error.isVisible() and dialog.error.text() == "Could not read the situation report: the disk is gone"
+    assert dialog.view.toPlainText() == shown
+    # Closed and deleted while it reads: let go, nothing said to it.
+    gate.clear()
+    monkeypatch.setattr(report, "build", held)
+    dialog.refresh()
+    dialog.close()
+    dialog.deleteLater()
+    qtbot.wait(20)
+    gate.set()
+    qtbot.wait(200)
+    assert len(stores) == 3
+
+
 def test_the_assignment_list_of_the_selected_task(qtbot, window, demo_store, tmp_path):
     from PySide6.QtWidgets import QApplication
 
@@ -3705,7 +3769,7 @@ def test_the_assignment_list_of_the_selected_task(qtbot, window, demo_store, tmp
     assert window.statusBar().currentMessage() == "Select a task on the Tasks board first"
     task = next(t for t in demo_store.list("tasks") if t.title == "Evacuate Elm Street mobile home park")
     select(window, "tasks", task.title)
-    dialog = window.open_assignment()
+    dialog = read(qtbot, window.open_assignment())
     qtbot.addWidget(dialog)
     assert dialog.windowTitle() == f"Assignment list (ICS 204) — {task.title}"
     assert dialog.hours.isHidden() and dialog.period_label.isHidden()
@@ -3714,7 +3778,7 @@ def test_the_assignment_list_of_the_selected_task(qtbot, window, demo_store, tmp
     assert "Resources assigned (3 units, 6 personnel)" in shown and "Amb 31" in shown
     # A unit taken off the task leaves the list at the next refresh.
     demo_store.update("units", demo_store.resolve_id("units", "Amb 31"), {"task_id": None})
-    dialog.refresh()
+    read(qtbot, dialog.refresh() or dialog)
     assert "Resources assigned (2 units, 4 personnel)" in dialog.view.toPlainText()
     dialog.copy()
     assert QApplication.clipboard().text().startswith(f"ASSIGNMENT LIST (ICS 204) — {task.title}")
@@ -3730,7 +3794,7 @@ def test_the_activity_log_of_the_selected_unit(qtbot, window, demo_store, tmp_pa
     assert window.statusBar().currentMessage() == "Select a unit on the Units board first"
     select(window, "units", "Amb 31")
     window.bridge.set_status([demo_store.resolve_id("units", "Amb 31")], "en_route")
-    dialog = window.open_activity()
+    dialog = read(qtbot, window.open_activity())
     qtbot.addWidget(dialog)
     assert dialog.windowTitle() == "Activity log (ICS 214) — Amb 31"
     assert dialog.hours.isVisible() and dialog.period_label.text() == "Activity of the last"
@@ -3741,6 +3805,7 @@ def test_the_activity_log_of_the_selected_unit(qtbot, window, demo_store, tmp_pa
     # A shorter period: only the status given just now.
     dialog.hours.setValue(0.25)
     dialog.hours.editingFinished.emit()
+    read(qtbot, dialog)
     assert "Activity (1)" in dialog.view.toPlainText()
     dialog.copy()
     assert QApplication.clipboard().text().startswith("ACTIVITY LOG (ICS 214) — Amb 31")
@@ -3754,7 +3819,7 @@ def test_the_activity_log_of_the_selected_unit(qtbot, window, demo_store, tmp_pa
     for r in rows:
         view.selectionModel().select(f.index(r, 0), QItemSelectionModel.SelectionFlag.Select
                                      | QItemSelectionModel.SelectionFlag.Rows)
-    several = window.open_activity()
+    several = read(qtbot, window.open_activity())
     qtbot.addWidget(several)
     assert several.windowTitle() == "Activity logs (ICS 214) — 3 units"
     assert several.view.toPlainText().count("Activity log (ICS 214) — ") == 3
@@ -3837,7 +3902,7 @@ def test_the_window_never_writes_an_export_over_its_database(qtbot, window, demo
     changes = demo_store.info().changes
     assert window.export_current(db) is None
     window.export_journal(db)
-    dialog = window.open_report()
+    dialog = read(qtbot, window.open_report())
     qtbot.addWidget(dialog)
     dialog.save(db)
     dialog.save(db + ".key")

@@ -5,9 +5,12 @@ same form, a task's assignment list (ICS 204) and a unit's activity log
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 
-from PySide6.QtCore import QLocale, QMarginsF
+from PySide6.QtCore import QLocale, QMarginsF, QObject, Signal
 from PySide6.QtGui import QKeySequence, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
@@ -22,16 +25,48 @@ from PySide6.QtWidgets import (
     QTextBrowser,
     QVBoxLayout,
 )
+from shiboken6 import isValid
 
 from console import files, report
 from console.model import ValidationError
-from console.store import StoreError
+from console.store import Store, StoreError
 from console.ui.dialogs import error_label
 
+log = logging.getLogger(__name__)
+
 # The most tasks, resources and notes the dialog lists (each section says
-# how many there are in all): a report is read, not scrolled through, and
-# it is read on the window's thread.
+# how many there are in all): a report is read, not scrolled through.
 WINDOW_LIMIT = 500
+
+
+class _Carrier(QObject):
+    """Brings a report read on another thread back to the window's thread
+    (a signal emitted there is queued to this object's). One for the whole
+    application and never deleted before it: a dialog closed and deleted
+    while its read ran is simply not told, rather than its own carrier
+    being deleted on one thread while the read signals it on another."""
+
+    done = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__(QApplication.instance())
+        self.done.connect(self._deliver)
+
+    @staticmethod
+    def _deliver(said) -> None:
+        dialog, result = said
+        if isValid(dialog):
+            dialog._read_done(result)
+
+
+_carrier: _Carrier | None = None
+
+
+def _carried() -> _Carrier:
+    global _carrier
+    if _carrier is None or not isValid(_carrier):
+        _carrier = _Carrier()
+    return _carrier
 
 
 class ReportDialog(QDialog):
@@ -72,6 +107,11 @@ class ReportDialog(QDialog):
         self.error.hide()
         self.saved = QLabel()
         self.saved.setObjectName("reportSaved")
+        self.reading = QLabel(f"Reading the {self.what}…")
+        self.reading.setObjectName("reportReading")
+        self.reading.hide()
+        self._reader: threading.Thread | None = None  # a read under way (see refresh)
+        self._again = False  # asked to read again while it ran
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.copy_button = buttons.addButton("Copy as text", QDialogButtonBox.ButtonRole.ActionRole)
         self.copy_button.clicked.connect(self.copy)
@@ -84,6 +124,7 @@ class ReportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.reading)
         layout.addWidget(self.error)
         layout.addWidget(self.saved)
         layout.addWidget(buttons)
@@ -98,8 +139,10 @@ class ReportDialog(QDialog):
         """The hours the report shown covers (None: none shown)."""
         return None if self.report is None else (self.report.made_ms - self.report.since_ms) / 3_600_000
 
-    def _read(self):
-        return report.build(self.store, hours=self.hours.value(), limit=WINDOW_LIMIT, timers=self.timers)
+    def _job(self) -> Callable[[Store], object]:
+        """The read of the report as asked now, to run on a store of its own."""
+        hours, timers = self.hours.value(), dict(self.timers) if self.timers is not None else None
+        return lambda store: report.build(store, hours=hours, limit=WINDOW_LIMIT, timers=timers)
 
     def _html(self) -> str:
         return report.as_html(self.report)
@@ -107,15 +150,55 @@ class ReportDialog(QDialog):
     def _text(self) -> str:
         return report.as_text(self.report)
 
+    def _titled(self) -> None:
+        """The window's title, for the report read (the situation report's is fixed)."""
+
+    @property
+    def busy(self) -> bool:
+        """A read under way."""
+        return self._reader is not None
+
     def refresh(self) -> None:
-        """Read the report again, keeping the reader's place in it."""
-        try:
-            self.report = self._read()
-        except (StoreError, ValidationError) as exc:
-            self.error.setText(f"Could not read the report: {exc}")
+        """Read the report again, on a thread of its own with a connection
+        of its own, so the window goes on meanwhile: a long operation's
+        journal takes a second to count (330,000 entries in the period).
+        The report shown stays, the reader's place in it kept, until the
+        new one is read; asked again meanwhile, it reads again after."""
+        if self._reader is not None:
+            self._again = True
+            return
+        job, path = self._job(), self.store.path
+        agency, operator = self.store.agency, self.store.operator  # (whoever is at the console now)
+        carrier = _carried()
+
+        def work() -> None:
+            try:
+                with Store(path, read_only=True, agency=agency, operator=operator) as store:
+                    result = job(store)
+            except (StoreError, ValidationError) as exc:
+                result = exc
+            except Exception as exc:  # a bug: said, and the window goes on
+                log.exception("reading the %s failed", self.what)
+                result = exc
+            carrier.done.emit((self, result))
+
+        self.reading.show()
+        self._reader = threading.Thread(target=work, name=f"{self.file_stem} read", daemon=True)
+        self._reader.start()
+
+    def _read_done(self, result) -> None:
+        self._reader = None
+        self.reading.hide()
+        if self._again:
+            self._again = False
+            self.refresh()  # (what was read meanwhile is shown until then)
+        if isinstance(result, Exception):
+            self.error.setText(f"Could not read the {self.what}: {result}")
             self.error.show()
             return
         self.error.hide()
+        self.report = result
+        self._titled()
         bar = self.view.verticalScrollBar()
         at = bar.value()
         self.view.setHtml(self._html())
@@ -187,14 +270,17 @@ class AssignmentDialog(ReportDialog):
         super().__init__(store, parent)
         for w in (self.hours, self.period_label):  # the period is the situation report's
             w.hide()
-        if self.report is not None:
-            self.setWindowTitle(f"Assignment list (ICS 204) — {self.report.task.title}")
+        self.setWindowTitle("Assignment list (ICS 204)")  # (and the task's title, once read)
+
+    def _titled(self) -> None:
+        self.setWindowTitle(f"Assignment list (ICS 204) — {self.report.task.title}")
 
     def _period_set(self) -> None:
         pass
 
-    def _read(self):
-        return report.build_assignment(self.store, self.task_id)
+    def _job(self) -> Callable[[Store], object]:
+        task_id = self.task_id
+        return lambda store: report.build_assignment(store, task_id)
 
     def _html(self) -> str:
         return report.assignment_html(self.report)
@@ -216,6 +302,9 @@ class ActivityDialog(ReportDialog):
         super().__init__(store, parent)
         self.period_label.setText("Activity of the last")
         self.hours.setToolTip("The operational period the logs cover")
+        self.setWindowTitle("Activity log (ICS 214)")  # (and the unit's callsign, once read)
+
+    def _titled(self) -> None:
         if self.report:
             self.setWindowTitle(f"Activity log (ICS 214) — {self.report[0].unit.callsign}" if len(self.report) == 1
                                 else f"Activity logs (ICS 214) — {len(self.report)} units")
@@ -223,8 +312,9 @@ class ActivityDialog(ReportDialog):
     def _period_shown(self) -> float | None:
         return None if not self.report else (self.report[0].made_ms - self.report[0].since_ms) / 3_600_000
 
-    def _read(self):
-        return report.build_activities(self.store, self.unit_ids, hours=self.hours.value())
+    def _job(self) -> Callable[[Store], object]:
+        unit_ids, hours = list(self.unit_ids), self.hours.value()
+        return lambda store: report.build_activities(store, unit_ids, hours=hours)
 
     def _html(self) -> str:
         return report.activity_html(self.report)
