@@ -3740,6 +3740,8 @@ def test_a_report_is_read_beside_the_window_which_goes_on_meanwhile(qtbot, windo
     gate.set()
     qtbot.waitUntil(lambda: not dialog.busy, timeout=10_000)
     assert len(stores) == 2 and dialog.report is not None and not dialog.reading.isVisible()
+    # Shown in a view laid out once (a scroll bar coming as it is laid out had it all laid out again).
+    assert dialog.view.verticalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOn
     assert "Situation report — County Fire" in dialog.view.toPlainText()
     assert all(s.read_only for s in stores) and demo_store._meta("nonce") == nonce  # nothing written
     with Store(demo_store.path, read_only=True) as reader, pytest.raises(StoreError, match="read-only"):
