@@ -12,6 +12,9 @@
   unit's activity log (ICS 214); the journal pane's next page of one
   unit's entries, scrolled to (its "selected row only"); each against
   reading the same journal entries by their keys with one raw SQL query
+- the window (offscreen) on that database: the largest stall of its event
+  loop while the situation report, then one unit's activity log, are
+  opened and read (beside it) and shown
 - the reconciliation view (offscreen): two consoles apart each set the
   status and location of the same units (--collided, default 2,000), then
   the view opened, one decision at a time (best of three), and 500 items
@@ -34,6 +37,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 AGENCIES = ["City Police", "County Fire", "County EMS", "Public Works"]
 STATUSES = ["dispatched", "en route", "on scene", "returning", "available"]
@@ -117,6 +121,46 @@ def bench_reads(db: Path) -> dict:
     t, page = _best(lambda: store.journal_page(table="units", row=unit.id, before=first[-1][0], limit=25))
     out.update(page_ms=t * 1000, page_entries=len(page), page_raw_ms=_raw_read(db, [k for k, _ in page]) * 1000)
     store.close()
+    return out
+
+
+def bench_window_reports(db: Path, tmp: Path) -> dict:
+    """The largest stall of the window's event loop while a report is
+    opened, read (beside it) and shown, best of three."""
+    from bench_ui import _shown_window, _StallMeter
+    from PySide6.QtWidgets import QApplication
+
+    from console.store import Store
+
+    store = Store(db)
+    app, bridge, window = _shown_window(store, tmp)
+    window.resize(1500, 860)
+    select = window.views["units"]
+    row = next(r for r in range(window.filters["units"].rowCount())
+               if window.filters["units"].index(r, 0).data() == "P0")
+    out = {}
+    meter = _StallMeter()
+    for name, open_it in (("report", window.open_report),
+                          ("activity", lambda: (select.selectRow(row), window.open_activity())[1])):
+        best = None
+        for _ in range(3):
+            for _ in range(20):
+                app.processEvents()
+            meter.reset()
+            dialog = open_it()
+            while dialog.busy or dialog.report is None:
+                app.processEvents()
+            end = time.perf_counter() + 0.5  # its layout, and what the window does after
+            while time.perf_counter() < end:
+                app.processEvents()
+            best = meter.stall if best is None else min(best, meter.stall)
+            dialog.close()
+            dialog.deleteLater()
+        out[f"{name}_stall_ms"] = best * 1000
+    meter.timer.stop()
+    window.close()
+    bridge.close()
+    QApplication.processEvents()
     return out
 
 
@@ -210,6 +254,9 @@ def main() -> None:
               f"ratio {r['activity_ms'] / r['activity_raw_ms']:.2f}x)")
         print(f"row page   the next {r['page_entries']} of one unit's entries: {r['page_ms']:.1f} ms "
               f"(raw SQL by key {r['page_raw_ms']:.1f} ms; ratio {r['page_ms'] / r['page_raw_ms']:.2f}x)")
+        w = bench_window_reports(tmp / "long.db", tmp)
+        print(f"window     largest stall opening the situation report {w['report_stall_ms']:.0f} ms, "
+              f"one unit's activity log {w['activity_stall_ms']:.0f} ms (each read beside it)")
         c = bench_reconcile(tmp, args.collided)
         print(f"reconcile  {c['conflicts']:,} conflicts on {args.collided:,} units: opened in {c['open_ms']:.0f} ms; "
               f"a decision {c['decision_ms']:.0f} ms, all told; the whole view listed again {c['whole_ms']:.0f} ms "
