@@ -753,7 +753,8 @@ def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, d
     from console.ui import window as window_module
     from console.ui.dialogs import StatusTimersDialog
 
-    monkeypatch.setattr(window_module, "CHECK_IN_SLICE", 2)  # check-ins read two units a turn
+    monkeypatch.setattr(window_module, "CHECK_IN_BATCH", 2)  # check-ins read two units a turn
+    monkeypatch.setattr(window_module, "CHECK_IN_BUDGET", 0)
     m = window.models["units"]
     since_col = [k for k, _ in m.columns].index("since")
     now = time.time()
@@ -2321,6 +2322,52 @@ def test_catch_up_progress_bar_counts_down(window):
     window.on_sync_status(status(0, 10000))
     window.on_sync_status(status(0, 10000))
     assert not window.progress.isVisible()
+
+
+def test_check_ins_are_read_a_few_at_a_time_and_again_once_a_catch_up_is_in(window, qtbot, demo_store,
+                                                                            monkeypatch):
+    """Units past their timers: when each last checked in is read for a
+    slice of a turn at most, however many there are; read again as notes
+    arrive, but not while a catch-up is still to come (a console joining a
+    long operation read them all again every 5 s), once it is in."""
+    import time
+
+    from console.times import STATUS_TIMERS, past_timer
+    from console.ui import window as window_module
+
+    def status(remaining, received):
+        return {"peers": [{"state": "connected", "agency": "EOC", "address": "x", "direction": "dial",
+                           "received": received, "remaining": remaining}],
+                "outbox": 0, "last_exchange": None, "listening": None}
+
+    reads = []
+    last_notes = demo_store.last_notes
+    monkeypatch.setattr(demo_store, "last_notes", lambda table, since: reads.append(len(since)) or
+                        last_notes(table, since))
+    monkeypatch.setattr(window_module, "CHECK_IN_BATCH", 1)
+    monkeypatch.setattr(window_module, "CHECK_IN_BUDGET", 0)  # (a batch, then the turn is over)
+    now = time.time()
+    flagged = sorted(u.callsign for u in demo_store.list("units") if past_timer(u, STATUS_TIMERS, now) is not None)
+    assert len(flagged) >= 3
+    window._checked_in.clear()
+    window._show_to_check(now)
+    # A batch at least, and no more than fit in a slice of the turn; the rest in turns after.
+    assert reads == [1]
+    qtbot.waitUntil(lambda: len(window._checked_in) >= len(flagged), timeout=5000)
+    assert window.tabs.tabText(0) == f"Units ({len(flagged)} to check)"
+    # A catch-up under way: a unit's check-in arriving is not read till it is in.
+    window.on_sync_status(status(5000, 100))
+    with Store(demo_store.path, operator="Sgt. Lee", agency="City Police") as other:
+        other.check_in([other.resolve_id("units", flagged[0])], "on the radio")
+    qtbot.waitUntil(lambda: bool(window._stale_check_ins), timeout=5000)
+    window._again_at = 0  # (long past the last reading)
+    reads.clear()
+    window._show_to_check()
+    qtbot.wait(100)
+    assert reads == [] and window.tabs.tabText(0) == f"Units ({len(flagged)} to check)"
+    window.on_sync_status(status(0, 5100))  # in: read again at once
+    assert reads
+    qtbot.waitUntil(lambda: window.tabs.tabText(0) == f"Units ({len(flagged) - 1} to check)", timeout=5000)
 
 
 def test_changes_written_by_another_program_show_without_sync(window, qtbot, demo_store, tmp_path):

@@ -102,7 +102,8 @@ APART_FIELDS = {"tasks": frozenset({"*", "title", "status", "deleted"}),
 OVERDUE_RECOUNT_MS = 15_000  # how often the tabs count overdue tasks and units to check again, as time passes
 STATUS_TIMER_MAX = 24 * 60  # the longest status timer, in minutes
 APART_SLICE = 1000  # rows whose names are read again per turn of the event loop (about 4 ms)
-CHECK_IN_SLICE = 200  # units whose last check-in is read per turn of the event loop
+CHECK_IN_BATCH = 25  # units whose last check-in is read at once
+CHECK_IN_BUDGET = 0.015  # seconds of a turn of the event loop spent on them, a batch at least
 CHECK_IN_AGAIN = 5.0  # seconds: how often check-ins are read again while journal entries arrive
 # Text sizes (View menu), as a share of the system's: larger for a board on
 # a wall display across the room, smaller to fit more rows on a laptop.
@@ -1645,26 +1646,33 @@ class MainWindow(QMainWindow):
                     candidates.append((rec, now - at - minutes * 60))
         # When those last checked in (a note about them since their status
         # began): read for those not known, or not since journal entries
-        # arrived (on_changed), CHECK_IN_SLICE units a turn, so that
-        # thousands of them (a console back after a day away) never freeze
-        # the window; meanwhile a unit keeps the flag it had.
+        # arrived (on_changed), for CHECK_IN_BUDGET of a turn at most, so
+        # that thousands of them (a console back after a day away) never
+        # freeze the window, however long their journals (read while a
+        # catch-up writes, each unit's may take milliseconds: 200 a turn
+        # held the window 0.4 s); meanwhile a unit keeps the flag it had.
         # Those known are read again at most every CHECK_IN_AGAIN seconds
-        # (a catch-up brings journal entries all the time).
+        # (a catch-up brings journal entries all the time), and not while a
+        # catch-up is still to come (joining a long operation, they were
+        # read again every 5 s: a quarter of the window's time), only once
+        # it is in.
         known, stale = self._checked_in, self._stale_check_ins
-        if stale and not self._again:
+        if stale and not self._again and not self._catch_up_total:
             wait = self._again_at + CHECK_IN_AGAIN - now
             if wait <= 0:
                 self._again, self._again_at = True, now
             elif not self._again_timer.isActive():
                 self._again_timer.start(int(wait * 1000) + 1)
         todo = [r for r, _ in candidates if r.id not in known or (self._again and r.id in stale)]
-        part = todo[:CHECK_IN_SLICE]
-        if part:
+        done, began = 0, time.perf_counter()
+        while done < len(todo) and (not done or time.perf_counter() - began < CHECK_IN_BUDGET):
+            part = todo[done:done + CHECK_IN_BATCH]
             found = self.store.last_notes("units", {r.id: r.status_since for r in part})
             for r in part:
                 known[r.id] = found.get(r.id)
                 stale.discard(r.id)
-        if len(todo) > len(part):
+            done += len(part)
+        if len(todo) > done:
             self.scheduler.want(self._read_more_check_ins)
         elif self._again:  # every unit to check read again: the others are read when they are
             self._again = False
@@ -2153,7 +2161,10 @@ class MainWindow(QMainWindow):
             self.progress.show()
             self._received_seen = received
             return
-        self._catch_up_total = 0
+        if self._catch_up_total:
+            self._catch_up_total = 0
+            if self._stale_check_ins:
+                self._show_to_check()  # (check-ins are read again once a catch-up is in)
         receiving = received > self._received_seen or any(m.busy for m in self.models.values())
         self._received_seen = received
         self.progress.setRange(0, 0)  # busy: changes arriving, nothing known to be left
