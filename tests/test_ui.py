@@ -1502,6 +1502,30 @@ def test_entries_that_arrive_late_are_said_tinted_and_shown(window, qtbot, demo_
     assert dock.late_link.isHidden() and m.index(m.row_of(triage)).data(background) is None and not m.arrived
 
 
+def test_a_catch_up_of_many_late_entries_is_counted_whole_and_kept_short(window, monkeypatch):
+    """A console joining a long operation has hundreds of thousands of
+    entries arrive late, slice by slice, in no order of time (one console's
+    after another's): the dock counts them all and says how old the oldest
+    is, but keeps only the newest few to show."""
+    from console import clock
+    from console.ui import journal as journal_module
+
+    monkeypatch.setattr(journal_module, "LATE_KEPT", 5)
+    dock = window.journal_dock
+    base = clock.pack(clock.wall_ms() - 3 * 3600 * 1000)
+    arrived = [[(base + k * 60_000 * 65536 + i, f"e{k}-{i}") for i in range(4)] for k in (3, 1, 2, 0)]
+    for late in arrived:
+        dock._late_arrived(sorted(late, reverse=True))
+    every = sorted((x for late in arrived for x in late), reverse=True)
+    assert dock._late == every[:5]
+    assert dock.late_link.accessibleName() == "16 entries written up to 3h00m ago arrived late: show"
+    dock._late_at -= journal_module.LATE_SECONDS  # ten minutes on: gone, and counted afresh after
+    dock._fade()
+    assert dock.late_link.isHidden() and dock._late == []
+    dock._late_arrived([every[0]])
+    assert dock.late_link.accessibleName().startswith("1 entry written up to 2h")
+
+
 def test_journal_by_agency_and_by_the_selected_row(window, qtbot, demo_store, tmp_path):
     m = window.journal
     field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import heapq
 import io
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -57,6 +58,11 @@ JOURNAL_SCAN = 2000
 # it stays tinted for LATE_SECONDS, and the dock says it arrived.
 LATE_MS = 5 * 60 * 1000
 LATE_SECONDS = 10 * 60.0
+# Of those, the newest kept to show (the dock counts them all): a console
+# joining a long operation has hundreds of thousands arrive late, and
+# keeping every one, sorted again as each slice came, was the window's
+# largest cost while it caught up.
+LATE_KEPT = 1000
 
 
 class JournalModel(QAbstractListModel):
@@ -483,7 +489,9 @@ class JournalDock(QDockWidget):
         self.late_link.setObjectName("journalLate")
         self.late_link.linkActivated.connect(lambda _: self.show_late())
         self.late_link.hide()
-        self._late: list[tuple[int, str]] = []  # (clock time, entry id), newest first
+        self._late: list[tuple[int, str]] = []  # (clock time, entry id), newest first, LATE_KEPT at most
+        self._late_count = 0  # of all that arrived late
+        self._late_oldest = 0  # the clock time of the oldest of them
         self._late_at = 0.0
         self.model.late_arrived.connect(self._late_arrived)
         self.model.agencies_seen.connect(self._agencies)
@@ -551,9 +559,11 @@ class JournalDock(QDockWidget):
             self._new_timer.start()
 
     def _late_arrived(self, late: list[tuple[int, str]]) -> None:
-        self._late = sorted(set(late).union(self._late), reverse=True)
+        self._late = heapq.nlargest(LATE_KEPT, set(late).union(self._late))
+        self._late_count += len(late)
+        self._late_oldest = min(self._late_oldest or late[-1][0], late[-1][0])
         self._late_at = time.monotonic()
-        n, oldest = len(self._late), self._late[-1][0]
+        n, oldest = self._late_count, self._late_oldest
         ago = span_text(clock.wall_ms() / 1000 - clock.physical_ms(oldest) / 1000)
         said = f"{n:,} entr{'y' if n == 1 else 'ies'} written up to {ago} ago arrived late: show"
         self.late_link.setText(f'<a href="#late" style="color: #e65100; font-weight: bold; text-decoration: none">'
@@ -584,7 +594,7 @@ class JournalDock(QDockWidget):
         if self.model.arrived:
             self.view.viewport().update()
         if self._late and time.monotonic() - self._late_at >= LATE_SECONDS:
-            self._late = []
+            self._late, self._late_count, self._late_oldest = [], 0, 0
             self.late_link.hide()
         if not self.model.arrived and not self._late:
             self._fade_timer.stop()
