@@ -15,6 +15,11 @@
 - the window (offscreen) on that database: the largest stall of its event
   loop while the situation report, then one unit's activity log, are
   opened and read (beside it) and shown
+- a new console's window joining the operation: the whole of it caught
+  up from a relay (a separate process) holding it, and the stalls of the
+  window's event loop meanwhile (the largest, how many over 50 and 100 ms)
+  until the boards have it all, against `sync --once` of the same into
+  another new console with no window
 - the reconciliation view (offscreen): two consoles apart each set the
   status and location of the same units (--collided, default 2,000), then
   the view opened, one decision at a time (best of three), and 500 items
@@ -26,9 +31,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -164,6 +171,72 @@ def bench_window_reports(db: Path, tmp: Path) -> dict:
     return out
 
 
+def bench_join(db: Path, tmp: Path, n: int) -> dict:
+    """A new console's window catching up the whole operation from a relay
+    on `db` (its `n` changes), against a `sync --once` with no window."""
+    import qasync
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from console.store import Store
+    from console.sync import identity
+    from console.sync.child import EngineProcess
+    from console.ui.bridge import Bridge
+    from console.ui.window import MainWindow
+
+    joiners = [tmp / "join-window.db", tmp / "join-cli.db"]
+    relay_id = identity.load_or_create(db).console_id
+    with Store(db) as s:
+        for j in joiners:
+            Store(j).close()
+            s.trust(identity.load_or_create(j).console_id, "State DOT")
+    for j in joiners:
+        with Store(j) as s:
+            s.trust(relay_id, "EOC")
+    relay = subprocess.Popen([sys.executable, "-m", "console", "relay", "--db", str(db), "--listen", "127.0.0.1:0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    out: dict = {}
+    try:
+        port = int(relay.stdout.readline().rsplit(":", 1)[1].split()[0])
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "console", "--db", str(joiners[1]), "sync", "--peer",
+                        f"wss://127.0.0.1:{port}", "--once"], check=True, capture_output=True, cwd=ROOT)
+        out["cli_s"] = time.perf_counter() - t
+        app = QApplication.instance() or QApplication([])
+        app.setQuitOnLastWindowClosed(False)
+
+        async def run() -> None:
+            store = Store(joiners[0])
+            engine = EngineProcess(joiners[0], peers=[f"wss://127.0.0.1:{port}"])
+            bridge = Bridge(store, engine)
+            window = MainWindow(bridge, settings=QSettings(str(tmp / "join.ini"), QSettings.Format.IniFormat))
+            window.resize(1500, 860)
+            window.show()
+            await asyncio.sleep(1.0)  # the first layout and paint are launch, not catch-up
+            loop = asyncio.get_running_loop()
+            stalls = []
+            await engine.start()
+            start = time.perf_counter()
+            while time.perf_counter() - start < 900:
+                t = loop.time()
+                await asyncio.sleep(0.005)
+                stalls.append(loop.time() - t - 0.005)
+                if sum(store.version_vector().values()) >= n and not any(m.busy for m in window.models.values()):
+                    break
+            out.update(window_s=time.perf_counter() - start, stall_ms=max(stalls) * 1000,
+                       over_50=sum(x > 0.05 for x in stalls), over_100=sum(x > 0.1 for x in stalls),
+                       held=sum(store.version_vector().values()))
+            await engine.stop()
+            window.close()
+            bridge.close()
+
+        qasync.run(run())
+    finally:
+        relay.terminate()
+        relay.communicate(timeout=60)
+    return out
+
+
 def make_collided(tmp: Path, n: int) -> Path:
     """A console whose `n` units were each given a status and a place on
     another console apart at the same time: 2n open conflicts."""
@@ -257,6 +330,10 @@ def main() -> None:
         w = bench_window_reports(tmp / "long.db", tmp)
         print(f"window     largest stall opening the situation report {w['report_stall_ms']:.0f} ms, "
               f"one unit's activity log {w['activity_stall_ms']:.0f} ms (each read beside it)")
+        j = bench_join(tmp / "long.db", tmp, made["changes"])
+        print(f"join       a new console's window caught up {j['held']:,} changes in {j['window_s']:.1f} s "
+              f"(sync --once with no window {j['cli_s']:.1f} s; ratio {j['window_s'] / j['cli_s']:.2f}x); "
+              f"its largest stall {j['stall_ms']:.0f} ms, {j['over_50']} over 50 ms, {j['over_100']} over 100 ms")
         c = bench_reconcile(tmp, args.collided)
         print(f"reconcile  {c['conflicts']:,} conflicts on {args.collided:,} units: opened in {c['open_ms']:.0f} ms; "
               f"a decision {c['decision_ms']:.0f} ms, all told; the whole view listed again {c['whole_ms']:.0f} ms "
