@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import io
 import json
 import logging
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from console import __version__, backup, clock, csv_rows, files, model, report, seed, transfer
@@ -633,11 +632,13 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
     elif c == "export":
         if args.output:
             store.refuse_own_file(args.output)
-        text = _export(store, args.table, args.format)
-        if args.output:
-            _write_whole(args.output, text)
+            if not args.output.parent.is_dir():
+                raise StoreIOError(f"{args.output}: the folder {args.output.parent} does not exist")
+            # Through a temporary file: a failed export leaves whatever was there.
+            with files.replacing(args.output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+                _export(store, args.table, args.format, fh)
         else:
-            out.write(text)
+            _export(store, args.table, args.format, out)
     elif c == "changes":
         if args.changes_command == "export":
             store.refuse_own_file(args.file)
@@ -1024,17 +1025,54 @@ def _collision_lines(store: Store, cs: list, out) -> None:
           f"{' '.join(c.id for c in cs)} --keep N", file=out)
 
 
-def _export(store: Store, table: str, fmt: str) -> str:
-    headers, rows = _listing(store, table)
-    if fmt == "json":
-        return json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
-    fields = list(rows[0]) if rows else list(headers)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(fields)
-    for r in rows:
-        w.writerow([_cell(r.get(f)) for f in fields])
-    return buf.getvalue()
+EXPORT_PAGE = 5000  # journal entries read at a time by `export journal`
+
+
+def _export_rows(store: Store, table: str) -> tuple[list[str], Iterator[dict]]:
+    """A table's live rows to export, as `list` has them. The journal's are
+    read a page at a time, newest first, as they are written out: a long
+    operation's (330,000 entries) took 0.7 GB read whole as CSV, 1.3 GB
+    as JSON."""
+    if table != "journal":
+        headers, rows = _listing(store, table)
+        return headers, iter(rows)
+
+    def pages() -> Iterator[dict]:
+        before = None
+        while True:
+            mark = store.journal_mark(EXPORT_PAGE, before)
+            for _, e in store.journal_page(before=before, down_to=mark):
+                yield dataclasses.asdict(e)
+            if mark is None:
+                return
+            before = mark
+
+    return COLUMNS["journal"], pages()
+
+
+def _export(store: Store, table: str, fmt: str, out) -> None:
+    """Write a table's live rows to the text stream `out`, as CSV or as a
+    JSON list (as `json.dumps(rows, indent=1)` writes it), a row at a
+    time, all of them read in one read transaction."""
+    with store.reading():
+        headers, rows = _export_rows(store, table)
+        if fmt == "json":
+            out.write("[")
+            first = True
+            for r in rows:
+                said = json.dumps(r, indent=1, ensure_ascii=False).replace("\n", "\n ")
+                out.write(("\n " if first else ",\n ") + said)
+                first = False
+            out.write("]\n" if first else "\n]\n")
+            return
+        w = csv.writer(out, lineterminator="\n")
+        first = next(rows, None)
+        fields = list(first) if first is not None else list(headers)
+        w.writerow(fields)
+        if first is not None:
+            w.writerow([_cell(first.get(f)) for f in fields])
+        for r in rows:
+            w.writerow([_cell(r.get(f)) for f in fields])
 
 
 def _open_window(args) -> int:

@@ -716,6 +716,44 @@ def test_export_csv_and_json(demo, capsys, tmp_path):
     assert run(capsys, "export", "--db", demo, "tasks", "--format", "xml")[0] == 2
 
 
+def test_export_of_a_long_journal_is_written_as_it_is_read(demo, capsys, tmp_path, monkeypatch):
+    """`export journal` reads the journal a page at a time as it writes
+    it (a long operation's, read whole, took 1.3 GB as JSON): what it
+    writes is what reading it whole wrote, entries at one clock time on
+    two consoles and the pages' seams included, as CSV and as JSON, to a
+    file or to standard output; an empty journal is an empty list."""
+    from conftest import FakeWall
+
+    from console.store import Store
+
+    wall = FakeWall()
+    with Store(demo, wall=wall) as here, Store(tmp_path / "other.db", agency="City Police", wall=wall) as other:
+        for i in range(23):
+            here.note(f"levee check {i}, \"north\" end\nsecond line")
+            other.note(f"patrol {i}: Äußere Straße")
+            wall.ms += 1 if i % 4 else 0
+        for batch in other.changes_since(here.version_vector()):
+            here.apply(batch)
+        headers, whole = cli._listing(here, "journal")
+    monkeypatch.setattr(cli, "EXPORT_PAGE", 7)
+    expected_json = json.dumps(whole, indent=1, ensure_ascii=False) + "\n"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(
+        [list(whole[0]), *[[cli._cell(r.get(f)) for f in whole[0]] for r in whole]])
+    code, out, _ = run(capsys, "export", "--db", demo, "journal", "--format", "json")
+    assert code == 0 and out == expected_json and len(json.loads(out)) == len(whole) > 7 * 6
+    code, out, _ = run(capsys, "export", "--db", demo, "journal", "--format", "csv")
+    assert code == 0 and out == buf.getvalue()
+    target = tmp_path / "journal.csv"
+    assert run(capsys, "export", "--db", demo, "journal", "--format", "csv", "-o", target)[0] == 0
+    assert target.read_text(encoding="utf-8") == buf.getvalue()
+    code, _, err = run(capsys, "export", "--db", demo, "journal", "--format", "csv", "-o", tmp_path / "no" / "j.csv")
+    assert code != 0 and "the folder" in err and "does not exist" in err
+    Store(tmp_path / "empty.db").close()
+    for fmt, empty in (("json", "[]\n"), ("csv", ",".join(headers) + "\n")):
+        assert run(capsys, "export", "--db", tmp_path / "empty.db", "journal", "--format", fmt)[1] == empty
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
