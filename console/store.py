@@ -1200,6 +1200,17 @@ class Store:
             (since_hlc,))}
 
     @_guard
+    def journal_widths(self, fields: Sequence[str]) -> list[int]:
+        """The longest of each of these fields of the journal's entries, in
+        characters (0 for none, or only empty ones)."""
+        names = set(model.record_fields("journal"))
+        if not set(fields) <= names:
+            raise ValidationError(f"the journal has no field {sorted(set(fields) - names)[0]!r}")
+        return list(self._conn.execute(
+            f"SELECT {', '.join(f'coalesce(max(length({f})), 0)' for f in fields)} FROM journal "
+            "WHERE created_hlc IS NOT NULL").fetchone())
+
+    @_guard
     def journal_mark(self, n: int, before: JournalKey | None = None) -> JournalKey | None:
         """The key of the `n`th entry after `before` (from the newest if
         None), or None if fewer remain: where a read of the next `n`

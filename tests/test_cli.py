@@ -721,7 +721,8 @@ def test_export_of_a_long_journal_is_written_as_it_is_read(demo, capsys, tmp_pat
     it (a long operation's, read whole, took 1.3 GB as JSON): what it
     writes is what reading it whole wrote, entries at one clock time on
     two consoles and the pages' seams included, as CSV and as JSON, to a
-    file or to standard output; an empty journal is an empty list."""
+    file or to standard output; an empty journal is an empty list. So
+    does `list journal`, whole or searched, as a table or as JSON."""
     from conftest import FakeWall
 
     from console.store import Store
@@ -730,7 +731,7 @@ def test_export_of_a_long_journal_is_written_as_it_is_read(demo, capsys, tmp_pat
     with Store(demo, wall=wall) as here, Store(tmp_path / "other.db", agency="City Police", wall=wall) as other:
         for i in range(23):
             here.note(f"levee check {i}, \"north\" end\nsecond line")
-            other.note(f"patrol {i}: Äußere Straße")
+            other.note(f"patrol {i}: Äußere Straße 🚒 e\u0301" + "!" * i * 3)
             wall.ms += 1 if i % 4 else 0
         for batch in other.changes_since(here.version_vector()):
             here.apply(batch)
@@ -752,6 +753,15 @@ def test_export_of_a_long_journal_is_written_as_it_is_read(demo, capsys, tmp_pat
     Store(tmp_path / "empty.db").close()
     for fmt, empty in (("json", "[]\n"), ("csv", ",".join(headers) + "\n")):
         assert run(capsys, "export", "--db", tmp_path / "empty.db", "journal", "--format", fmt)[1] == empty
+    # So is `list journal`: as a table, as JSON, and the rows holding some words.
+    for search in (None, "PATROL 1", "no such words"):
+        rows = [r for r in whole if search is None or cli._holds_words(r, search)]
+        extra = ["--search", search] if search else []
+        table = cli._table_text(headers, [[cli._cell(r.get(h)) for h in headers] for r in rows]) + "\n"
+        assert run(capsys, "list", "--db", demo, "journal", *extra)[1] == table
+        listed = run(capsys, "list", "--db", demo, "journal", "--json", *extra)[1]
+        assert listed == json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
+    assert len([r for r in whole if cli._holds_words(r, "PATROL 1")]) == 11  # (1, 10 to 19)
 
 
 @pytest.mark.parametrize(
