@@ -1068,10 +1068,11 @@ def _write_json_rows(rows: Iterator[dict], out) -> None:
 
 
 def _list_journal(store: Store, search: str | None, as_json: bool, out) -> None:
-    """`list journal`, newest first, read a page at a time: as JSON as it
-    is read; as a table, read twice (the columns' widths, then the rows),
-    in one read transaction, never held whole (a long operation's, held
-    whole, took 0.6 GB)."""
+    """`list journal`, newest first, read a page at a time as it is
+    written, in one read transaction, never held whole (a long
+    operation's, held whole, took 0.6 GB). As a table, its columns' widths
+    come first: counted by SQLite, or, searching, by reading the rows
+    that hold the words once before writing them."""
     with store.reading():
         def rows() -> Iterator[dict]:
             return (r for r in _export_rows(store, "journal")[1] if not search or _holds_words(r, search))
