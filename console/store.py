@@ -1134,7 +1134,8 @@ class Store:
     def _journal_sql(keyed: bool, *, limit: int | None, table: str | None, row: str | Sequence[str] | None,
                      agency: str | Collection[str] | None, before: JournalKey | None = None,
                      down_to: JournalKey | None = None,
-                     at: Collection[int] | None = None, action: str | None = None) -> tuple[str, list]:
+                     at: Collection[int] | None = None, action: str | None = None,
+                     count: bool = False) -> tuple[str, list]:
         where, params = [], []
         if action:
             where.append("action = ?")
@@ -1176,6 +1177,9 @@ class Store:
         if at is not None:
             where.append(f"created_hlc IN ({', '.join('?' * len(at))})")
             params += list(at)
+        if count:  # (how many: no column read that is not asked about, nothing sorted)
+            return ("SELECT count(*) FROM journal WHERE created_hlc IS NOT NULL"
+                    + "".join(f" AND {w}" for w in where)), params
         cols = ", ".join(model.record_fields("journal"))
         sql = (f"SELECT {'created_hlc, ' if keyed else ''}{cols} FROM journal WHERE created_hlc IS NOT NULL"
                + "".join(f" AND {w}" for w in where) + " ORDER BY created_hlc DESC, id")
@@ -1188,8 +1192,8 @@ class Store:
                       down_to: JournalKey | None = None) -> int:
         """How many journal entries there are (about one row, down to a key)."""
         sql, params = self._journal_sql(False, limit=None, table=table, row=self._about(table, row), agency=None,
-                                        down_to=down_to)
-        return self._conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+                                        down_to=down_to, count=True)
+        return self._conn.execute(sql, params).fetchone()[0]
 
     @_guard
     def journal_counts(self, since_hlc: int = 0) -> dict[str | None, tuple[int, int]]:

@@ -131,6 +131,7 @@ def test_a_rows_journal_between_two_keys_is_read_by_the_rows_own_index(make_stor
         assert a.journal_page(table="units", row=e1, before=hi, down_to=lo) == between
         assert a.journal_page(table="units", row=e1, before=hi, limit=4) == whole[keys.index(hi) + 1:][:4]
         assert a.journal_count(table="units", row=e1, down_to=lo) == keys.index(lo) + 1
+    assert a.journal_count() == len(a.journal()) and a.journal_count(table="units", row=e1) == len(whole)
     sql, params = a._journal_sql(False, limit=500, table="units", row=a._about("units", e1), agency=None,
                                  before=keys[0], down_to=keys[-1])
     plan = " | ".join(r[3] for r in a._conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
