@@ -641,11 +641,7 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
     elif c == "changes":
         if args.changes_command == "export":
             store.refuse_own_file(args.file)
-            lacking = None
-            if args.for_info:
-                lacking = transfer.read_info(args.for_info)
-            elif args.for_console:
-                lacking = store.peer_holds(args.for_console)
+            lacking = transfer.lacking_of(store, args.for_info, args.for_console)
             s = transfer.export_changes(store, args.file, lacking=lacking, progress=_progress_line("wrote"))
             print(f"wrote {s.changes} changes to {s.path}", file=out)
             if args.for_console:

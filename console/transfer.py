@@ -61,6 +61,19 @@ def read_info(path: str | os.PathLike) -> dict:
     return info
 
 
+def lacking_of(store: Store, for_info: str | os.PathLike | None = None,
+               for_console: str | None = None) -> dict | None:
+    """What the console a file is written for holds, to leave out: as its
+    info file says (`for_info`), or as it was last in touch by sync
+    (`for_console`, its console ID on the trust list); None for every
+    change."""
+    if for_info:
+        return read_info(for_info)
+    if for_console:
+        return store.peer_holds(for_console)
+    return None
+
+
 @dataclass(frozen=True)
 class ExportSummary:
     path: Path
@@ -284,11 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         with Store(args.db, create=False) as store:
             if args.what == "write":
                 store.refuse_own_file(args.file)
-                lacking = None
-                if args.for_info:
-                    lacking = read_info(args.for_info)
-                elif args.for_console:
-                    lacking = store.peer_holds(args.for_console)
+                lacking = lacking_of(store, args.for_info, args.for_console)
                 w = export_changes(store, args.file, lacking=lacking, progress=progress)
                 say({"written": {"path": str(w.path), "changes": w.changes}})
             else:

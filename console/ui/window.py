@@ -8,7 +8,6 @@ import hashlib
 import heapq
 import json
 import logging
-import os
 import re
 import sqlite3
 import subprocess
@@ -41,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console import apart, backup, clock, csv_rows, model, report, seed, transfer
+from console import apart, backup, clock, csv_rows, files, model, report, seed, transfer
 from console.model import ValidationError
 from console.store import StoreError, Undone, short_id, stranded_how, to_reconcile
 from console.sync.child import background
@@ -1251,17 +1250,12 @@ class MainWindow(QMainWindow):
                                    "Info files (*.json);;All files (*)")
             if path is None:
                 return
-        tmp = Path(path + ".part")
         try:
             self.store.refuse_own_file(path)
             text = json.dumps(self.store.info().as_dict(), indent=1) + "\n"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            with files.replacing(path, durable=True) as tmp:
+                tmp.write_text(text, encoding="utf-8")
         except (StoreError, OSError) as exc:
-            tmp.unlink(missing_ok=True)
             said = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename else str(exc)
             QMessageBox.warning(self, "Not written", f"{said}\n\nThe info file was not written.")
             return
