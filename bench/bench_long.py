@@ -14,7 +14,9 @@
   reading the same journal entries by their keys with one raw SQL query
 - the window (offscreen) on that database: the largest stall of its event
   loop while the situation report, then one unit's activity log, are
-  opened and read (beside it) and shown
+  opened and read (beside it) and shown; then while the journal pane
+  exports the whole journal to CSV, and searches all of it for words no
+  entry holds (each once)
 - a new console's window joining the operation: the whole of it caught
   up from a relay (a separate process) holding it, and the stalls of the
   window's event loop meanwhile (the largest, how many over 50 and 100 ms)
@@ -164,6 +166,23 @@ def bench_window_reports(db: Path, tmp: Path) -> dict:
             dialog.close()
             dialog.deleteLater()
         out[f"{name}_stall_ms"] = best * 1000
+    # The journal pane: the whole journal exported to CSV (ICS 214), and a
+    # search that matches nothing, so looks at every entry.
+    for _ in range(20):
+        app.processEvents()
+    meter.reset()
+    start, path = time.perf_counter(), tmp / "journal.csv"
+    window.export_journal(str(path))
+    while not path.exists():
+        app.processEvents()
+    out.update(export_s=time.perf_counter() - start, export_stall_ms=meter.stall * 1000,
+               export_mib=path.stat().st_size / 2**20)
+    meter.reset()
+    start = time.perf_counter()
+    window.journal_search.setText("no such words anywhere")
+    while window.journal.text != "no such words anywhere" or window.journal.searching:
+        app.processEvents()
+    out.update(search_s=time.perf_counter() - start, search_stall_ms=meter.stall * 1000)
     meter.timer.stop()
     window.close()
     bridge.close()
@@ -330,6 +349,9 @@ def main() -> None:
         w = bench_window_reports(tmp / "long.db", tmp)
         print(f"window     largest stall opening the situation report {w['report_stall_ms']:.0f} ms, "
               f"one unit's activity log {w['activity_stall_ms']:.0f} ms (each read beside it)")
+        print(f"journal    the whole of it exported from the pane in {w['export_s']:.1f} s ({w['export_mib']:.0f} MiB "
+              f"of CSV), largest stall {w['export_stall_ms']:.0f} ms; a search through all of it "
+              f"{w['search_s']:.1f} s, largest stall {w['search_stall_ms']:.0f} ms")
         j = bench_join(tmp / "long.db", tmp, made["changes"])
         print(f"join       a new console's window caught up {j['held']:,} changes in {j['window_s']:.1f} s "
               f"(sync --once with no window {j['cli_s']:.1f} s; ratio {j['window_s'] / j['cli_s']:.2f}x); "

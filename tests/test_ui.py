@@ -1602,7 +1602,7 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     from console.ui import journal
     from console.ui.models import local_time, zone_name
 
-    monkeypatch.setattr(journal, "JOURNAL_SCAN", 50)  # read in several slices
+    monkeypatch.setattr(journal, "EXPORT_SCAN", 50)  # read in several slices
     many_notes(demo_store, 120)
     field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead")
     try:
@@ -1637,6 +1637,60 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     assert not (tmp_path / "no such folder").exists()
     window.export_current(str(tmp_path / "no such folder" / "units.csv"))
     assert len(warned) == 2 and "Could not write" in warned[1]
+
+
+def test_exporting_the_journal_writes_its_file_a_part_a_turn(window, qtbot, demo_store, tmp_path, monkeypatch):
+    """A long operation's journal is read and then written a slice per turn
+    of the event loop; the file appears whole at the end, an abandoned
+    export leaves what was there, and a second export waits for the first."""
+    from console.ui import journal
+
+    monkeypatch.setattr(journal, "EXPORT_SCAN", 50)
+    monkeypatch.setattr(journal, "EXPORT_WRITE_ROWS", 60)
+    many_notes(demo_store, 300)
+    total = len(demo_store.journal())
+    path = tmp_path / "journal.csv"
+    path.write_text("what was there\n", encoding="utf-8")
+    steps = list(window.journal.export(str(path)))
+    reading = [s for s in steps if s[1] == 0]
+    writing = [s for s in steps if s[1]]
+    assert [f for f, _ in reading] == sorted(f for f, _ in reading) and reading[-1][0] < total
+    written = [w for _, w in writing]
+    assert len(written) >= 3 and all(f == total for f, _ in writing) and written[-1] < total
+    assert all(60 <= b - a < 60 + 50 for a, b in zip([0, *written], written, strict=False))
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    assert [r[5] for r in rows[1:]] == [e.text for e in demo_store.journal()[::-1]]
+    # Abandoned while writing (the window closed): what was there stays, no part is left.
+    path.write_text("what was there\n", encoding="utf-8")
+    steps = window.journal.export(str(path))
+    while next(steps)[1] == 0:
+        pass
+    assert [p.name for p in tmp_path.glob(".journal.csv.part-*")]
+    steps.close()
+    assert path.read_text(encoding="utf-8") == "what was there\n"
+    assert not list(tmp_path.glob(".journal.csv.part-*"))
+    # Through the window: it says how far it is, and a second export is turned away meanwhile.
+    states = []
+    window.journal_dock.scheduler.want(lambda: states.append(window.journal_state.text()) or bool(
+        window.journal_dock._export))
+    window.export_journal(str(path))
+    other = tmp_path / "other.csv"
+    window.export_journal(str(other))
+    assert window.statusBar().currentMessage().startswith(f"The journal is being exported to {path} already")
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Wrote {total} journal entries to {path}")
+    assert not other.exists() and len(path.read_text(encoding="utf-8").splitlines()) == total + 1
+    assert any(t.startswith("Exporting… writing ") and t.endswith(f" of {total} entries") for t in states)
+    assert any(t.startswith("Exporting… ") and t.endswith(" entries so far") for t in states)
+    window.export_journal(str(other))  # the first done: this one runs
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Wrote {total} journal entries to {other}")
+    # The window closing meanwhile: the export is dropped, its part file with it.
+    path.write_text("what was there\n", encoding="utf-8")
+    window.export_journal(str(path))
+    qtbot.waitUntil(lambda: window.journal_state.text().startswith("Exporting… writing "))
+    window.journal_dock.stop()
+    qtbot.wait(100)
+    assert path.read_text(encoding="utf-8") == "what was there\n"
+    assert not list(tmp_path.glob(".journal.csv.part-*")) and window.journal_dock._export is None
 
 
 def test_tasks_past_their_due_time_stand_out(window, demo_store, qtbot):
