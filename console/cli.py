@@ -1021,6 +1021,9 @@ def _collision_lines(store: Store, cs: list, out) -> None:
 
 
 EXPORT_PAGE = 5000  # journal entries read at a time by `export journal`
+# `list journal --search`: the entries found are kept to be written, up to
+# this many (about 10 MB); past it, the journal is read again to write them.
+SEARCH_HELD = 10_000
 
 
 def _export_rows(store: Store, table: str) -> tuple[list[str], Iterator[dict]]:
@@ -1068,7 +1071,8 @@ def _list_journal(store: Store, search: str | None, as_json: bool, out) -> None:
     written, in one read transaction, never held whole (a long
     operation's, held whole, took 0.6 GB). As a table, its columns' widths
     come first: counted by SQLite, or, searching, by reading the rows
-    that hold the words once before writing them."""
+    that hold the words as they are found, kept to be written unless
+    there are more than SEARCH_HELD (then read again)."""
     with store.reading():
         def rows() -> Iterator[dict]:
             return (r for r in _export_rows(store, "journal")[1] if not search or _holds_words(r, search))
@@ -1077,15 +1081,20 @@ def _list_journal(store: Store, search: str | None, as_json: bool, out) -> None:
             _write_json_rows(rows(), out)
             return
         headers = COLUMNS["journal"]
+        found: list[dict] | None = None
         if search:
-            widths = [len(h) for h in headers]
+            widths, found = [len(h) for h in headers], []
             for r in rows():
                 widths = [max(w, len(_cell(r.get(h)))) for w, h in zip(widths, headers, strict=True)]
+                if found is not None:
+                    found.append(r)
+                    if len(found) > SEARCH_HELD:
+                        found = None
         else:  # (counted by SQLite, in a tenth of the time)
             widths = [max(len(h), n or 0) for h, n in zip(headers, store.journal_widths(headers), strict=True)]
         widths = [min(w, 40) for w in widths]
         out.write(_line(headers, widths) + "\n" + _line(["-" * w for w in widths], widths) + "\n")
-        for r in rows():
+        for r in rows() if found is None else found:
             out.write(_line([_cell(r.get(h)) for h in headers], widths) + "\n")
 
 

@@ -753,12 +753,19 @@ def test_export_of_a_long_journal_is_written_as_it_is_read(demo, capsys, tmp_pat
     Store(tmp_path / "empty.db").close()
     for fmt, empty in (("json", "[]\n"), ("csv", ",".join(headers) + "\n")):
         assert run(capsys, "export", "--db", tmp_path / "empty.db", "journal", "--format", fmt)[1] == empty
-    # So is `list journal`: as a table, as JSON, and the rows holding some words.
-    for search in (None, "PATROL 1", "no such words"):
+    # So is `list journal`: as a table, as JSON, and the rows holding some
+    # words (those found kept to be written, or, too many, read again).
+    reads, export_rows = [], cli._export_rows
+    monkeypatch.setattr(cli, "_export_rows", lambda *a: reads.append(a[1]) or export_rows(*a))
+    for search, held, passes in ((None, 10_000, 1), ("PATROL 1", 10_000, 1), ("PATROL 1", 11, 1),
+                                 ("PATROL 1", 10, 2), ("PATROL 1", 0, 2), ("no such words", 10_000, 1)):
+        monkeypatch.setattr(cli, "SEARCH_HELD", held)
         rows = [r for r in whole if search is None or cli._holds_words(r, search)]
         extra = ["--search", search] if search else []
         table = cli._table_text(headers, [[cli._cell(r.get(h)) for h in headers] for r in rows]) + "\n"
+        reads.clear()
         assert run(capsys, "list", "--db", demo, "journal", *extra)[1] == table
+        assert reads == ["journal"] * passes
         listed = run(capsys, "list", "--db", demo, "journal", "--json", *extra)[1]
         assert listed == json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
     assert len([r for r in whole if cli._holds_words(r, "PATROL 1")]) == 11  # (1, 10 to 19)
