@@ -1684,10 +1684,22 @@ def test_exporting_the_journal_writes_its_file_a_part_a_turn(window, qtbot, demo
     window.export_journal(str(other))  # the first done: this one runs
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Wrote {total} journal entries to {other}")
     # The window closing meanwhile: the export is dropped, its part file with it.
+    # (Stopped by a job of the scheduler's, which takes turns with the
+    # export's steps: a test waiting 10 ms at a time could miss them all.)
     path.write_text("what was there\n", encoding="utf-8")
+    stopped = []
+
+    def stop_when_writing() -> bool:
+        if not window.journal_state.text().startswith("Exporting… writing "):
+            return True
+        stopped.append([p.name for p in tmp_path.glob(".journal.csv.part-*")])
+        window.journal_dock.stop()
+        return False
+
+    window.journal_dock.scheduler.want(stop_when_writing)
     window.export_journal(str(path))
-    qtbot.waitUntil(lambda: window.journal_state.text().startswith("Exporting… writing "))
-    window.journal_dock.stop()
+    qtbot.waitUntil(lambda: bool(stopped))
+    assert len(stopped) == 1 and len(stopped[0]) == 1  # its part file, being written
     qtbot.wait(100)
     assert path.read_text(encoding="utf-8") == "what was there\n"
     assert not list(tmp_path.glob(".journal.csv.part-*")) and window.journal_dock._export is None
