@@ -367,6 +367,24 @@ tr.total td { font-weight: bold; }
 .warn { color: #b71c1c; font-weight: bold; }
 """
 
+# Qt's rich text (the window's view of a report, and its PDF and print)
+# lays tables with collapsed borders out at half the speed: a long
+# operation's situation report, 900 rows in its tables, took 0.23 s to lay
+# out and 0.56 s to show, against 0.10 s and 0.28 s with the same lines
+# drawn as the table's own border. Browsers draw that border otherwise
+# (raised), so a report saved as HTML keeps the CSS borders.
+_QT_CSS = (_CSS.replace("table { border-collapse: collapse; }\n", "")
+           .replace("th, td { border: 1px solid #bbb; ", "th, td { "))
+_QT_TABLE = '<table border="1" cellspacing="0" style="border-color: #bbb">'
+
+
+def for_qt(page: str) -> str:
+    """A report's HTML page (as `as_html`, `assignment_html` and
+    `activity_html` make them) as Qt's rich text draws it fast: the same
+    text and lines, the tables' borders drawn by Qt itself. (What people
+    wrote is escaped in the page, so no `<table>` of theirs is touched.)"""
+    return page.replace(f"<style>{_CSS}</style>", f"<style>{_QT_CSS}</style>", 1).replace("<table>", _QT_TABLE)
+
 
 def as_html(r: Report) -> str:
     e = html.escape

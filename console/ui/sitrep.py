@@ -205,7 +205,7 @@ class ReportDialog(QDialog):
         self._titled()
         bar = self.view.verticalScrollBar()
         at = bar.value()
-        self.view.setHtml(self._html())
+        self.view.setHtml(report.for_qt(self._html()))
         bar.setValue(at)
 
     def copy(self) -> None:
@@ -258,7 +258,7 @@ class ReportDialog(QDialog):
 
     def _document(self) -> QTextDocument:
         doc = QTextDocument()
-        doc.setHtml(self._html())
+        doc.setHtml(report.for_qt(self._html()))
         return doc
 
 
