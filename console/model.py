@@ -534,6 +534,13 @@ class JournalEntry:
     text: str
 
 
+def journal_holds(words: str, text: str | None, agency: str | None, operator: str | None) -> bool:
+    """Whether a journal entry holds `words` (casefolded, as a search keeps
+    them) in its text, its agency or its operator, letter case aside: the
+    journal's search, in the window and as an SQL function of the store."""
+    return words in f"{text or ''} {agency or ''} {operator or ''}".casefold()
+
+
 RECORDS = {"units": Unit, "tasks": Task, "resources": Resource, "journal": JournalEntry}
 
 

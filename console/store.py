@@ -470,6 +470,10 @@ class Store:
         # Names as people read them (see entered_apart): SQLite's lower()
         # knows only ASCII letters, so "STRASSE" and "straße" would be two.
         self._conn.create_function("name_key", 1, _name_key, deterministic=True)
+        # A search of the journal, casefolded as Python does ("STRASSE"
+        # finds "Straße"): looked at in SQL, only the entries found are
+        # made into entries, four times as fast (see journal_page).
+        self._conn.create_function("journal_holds", 4, model.journal_holds, deterministic=True)
         try:
             self._open(operator, agency, max_skew_ms, wall)
         except CorruptDatabase as exc:
@@ -1116,18 +1120,20 @@ class Store:
     def journal_page(self, *, limit: int | None = None, table: str | None = None, row: str | None = None,
                      agency: str | Collection[str] | None = None, before: JournalKey | None = None,
                      down_to: JournalKey | None = None, at: Collection[int] | None = None,
-                     action: str | None = None) -> list[tuple[JournalKey, model.JournalEntry]]:
+                     action: str | None = None, holding: str | None = None,
+                     ) -> list[tuple[JournalKey, model.JournalEntry]]:
         """Journal entries with their place in it, newest first: the
         entries after `before` (older), down to `down_to` (inclusive), and
         of those only the ones written at the clock times `at`, if given
-        (none, if it is empty), and of the one `action` ("note": the free
-        notes), if given. Each comes with its key, (clock time, id),
-        the order the journal is kept in. A window reads the journal a page
-        at a time with these."""
+        (none, if it is empty), of the one `action` ("note": the free
+        notes), if given, and holding the words `holding` (casefolded; see
+        model.journal_holds), if given. Each comes with its key, (clock
+        time, id), the order the journal is kept in. A window reads the
+        journal a page at a time with these."""
         if at is not None and not at:
             return []
         sql, params = self._journal_sql(True, limit=limit, table=table, row=self._about(table, row), agency=agency,
-                                        before=before, down_to=down_to, at=at, action=action)
+                                        before=before, down_to=down_to, at=at, action=action, holding=holding)
         return [((r[0], r[1]), model.JournalEntry(*r[1:])) for r in self._conn.execute(sql, params)]
 
     @staticmethod
@@ -1135,7 +1141,7 @@ class Store:
                      agency: str | Collection[str] | None, before: JournalKey | None = None,
                      down_to: JournalKey | None = None,
                      at: Collection[int] | None = None, action: str | None = None,
-                     count: bool = False) -> tuple[str, list]:
+                     holding: str | None = None, count: bool = False) -> tuple[str, list]:
         where, params = [], []
         if action:
             where.append("action = ?")
@@ -1177,6 +1183,9 @@ class Store:
         if at is not None:
             where.append(f"created_hlc IN ({', '.join('?' * len(at))})")
             params += list(at)
+        if holding:  # last: looked at only in the entries the rest let through
+            where.append("journal_holds(?, text, agency, operator)")
+            params.append(holding)
         if count:  # (how many: no column read that is not asked about, nothing sorted)
             return ("SELECT count(*) FROM journal WHERE created_hlc IS NOT NULL"
                     + "".join(f" AND {w}" for w in where)), params

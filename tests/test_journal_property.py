@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from console.store import Store
 from console.ui import journal
 
-WORDS = ["levee", "route 9", "Levee", "pump", "shelter"]
+WORDS = ["levee", "route 9", "Levee", "pump", "shelter", "Straße", "STRASSE"]
 
 step = st.one_of(
     st.tuples(st.just("note"), st.sampled_from(["eoc", "field"]), st.sampled_from(WORDS), st.integers(0, 2),
@@ -25,7 +25,7 @@ step = st.one_of(
     st.tuples(st.just("notes"), st.sampled_from(["eoc", "field"]), st.integers(1, 12), st.integers(0, 1)),
     st.tuples(st.just("deliver")),
     st.tuples(st.just("fetch")),
-    st.tuples(st.just("text"), st.sampled_from(["", "levee", "route", "zzz", "eoc"])),
+    st.tuples(st.just("text"), st.sampled_from(["", "levee", "route", "zzz", "eoc", "strasse", "Straße"])),
     st.tuples(st.just("agency"), st.sampled_from([None, "EOC", "County EMS"])),
     st.tuples(st.just("row"), st.sampled_from([None, 0, 1])),
     st.tuples(st.just("settle"), st.integers(0, 3)),

@@ -104,6 +104,34 @@ def test_journal_pages_walk_the_journal_in_its_order(make_store):
     assert a.journal_page(at=[]) == [] and a.journal_page(at=[1]) == []
 
 
+def test_a_journal_search_is_looked_at_in_sql_as_python_casefolds(make_store):
+    """`holding`: the entries holding some words (casefolded, as the
+    journal pane keeps its search) in their text, agency or operator, found
+    by SQLite with Python's casefold ("STRASSE" finds "Straße", which
+    SQLite's lower() would not), with the other filters and bounds."""
+    from console import model
+
+    s = make_store("a", agency="County Fire", operator="Dana")
+    e1 = s.add("units", {"callsign": "E-1", "agency": "County Fire", "kind": "Engine"})
+    texts = ["Sandbags to the Straße bridge", "STRASSE closed", "İstanbul Cafe flooded", "pump check",
+             "Levee 100% held", "under_score and 50% more", "ΣΊΣΥΦΟΣ shelter"]
+    for i, t in enumerate(texts):
+        s.note(t, *(("units", e1) if i % 2 else (None, None)))
+    whole = s.journal_page()
+    for words in ("strasse", "straße", "i̇stanbul", "pump", "dana", "county fire", "100%", "_", "%", "σίσυφοσ",
+                  "no such words", "e-1"):
+        words = " ".join(words.split()).casefold()
+        expected = [p for p in whole if model.journal_holds(words, p[1].text, p[1].agency, p[1].operator)]
+        assert s.journal_page(holding=words) == expected, words
+        assert s.journal_page(holding=words, table="units", row=e1) == [
+            p for p in expected if p[1].row_id == e1]
+        keys = [k for k, _ in whole]
+        assert s.journal_page(holding=words, before=keys[1], down_to=keys[-2]) == [
+            p for p in expected if p[0] in keys[2:-1]]
+    assert [e.text for _, e in s.journal_page(holding="strasse")] == texts[1::-1]
+    assert s.journal_page(holding="") == s.journal_page(holding=None) == whole
+
+
 def test_a_rows_journal_between_two_keys_is_read_by_the_rows_own_index(make_store):
     """A unit's activity log for a period, and the pages of the journal
     pane's "selected row only" past the first, are a row's entries between
