@@ -9,6 +9,7 @@ which then has changed nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import json
@@ -355,8 +356,12 @@ def _open(args) -> Store:
 
 def _table_text(headers: list[str], rows: list[list[str]]) -> str:
     widths = [min(max([len(h)] + [len(r[i]) for r in rows]), 40) for i, h in enumerate(headers)]
-    return "\n".join([_line(headers, widths), _line(["-" * w for w in widths], widths),
-                      *(_line(r, widths) for r in rows)])
+    return "\n".join([*_table_head(headers, widths), *(_line(r, widths) for r in rows)])
+
+
+def _table_head(headers: Sequence[str], widths: Sequence[int]) -> list[str]:
+    """A table's column names, and the line under them."""
+    return [_line(headers, widths), _line(["-" * w for w in widths], widths)]
 
 
 def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
@@ -565,7 +570,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             text = report.as_html(r) if args.format == "html" else report.as_text(r)
             what = "the situation report"
         if args.output:
-            _write_whole(args.output, text)
+            with _writing(args.output) as fh:
+                fh.write(text)
             print(f"wrote {what} to {args.output}", file=out)
         else:
             out.write(text)
@@ -631,10 +637,7 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
     elif c == "export":
         if args.output:
             store.refuse_own_file(args.output)
-            if not args.output.parent.is_dir():
-                raise StoreIOError(f"{args.output}: the folder {args.output.parent} does not exist")
-            # Through a temporary file: a failed export leaves whatever was there.
-            with files.replacing(args.output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+            with _writing(args.output) as fh:
                 _export(store, args.table, args.format, fh)
         else:
             _export(store, args.table, args.format, out)
@@ -690,12 +693,14 @@ def _backup_or_restore(args, out) -> int:
     return 0
 
 
-def _write_whole(path: Path, text: str) -> None:
-    """Write through a temporary file beside `path`: a failed write leaves
-    whatever was there."""
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator:
+    """A text file to write `path` through, a temporary file beside it
+    renamed over it at the end: a failed write leaves whatever was there."""
     if not path.parent.is_dir():
         raise StoreIOError(f"{path}: the folder {path.parent} does not exist")
-    files.write_text(path, text)
+    with files.replacing(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        yield fh
 
 
 def _utc(ms: int) -> str:
@@ -1093,7 +1098,7 @@ def _list_journal(store: Store, search: str | None, as_json: bool, out) -> None:
         else:  # (counted by SQLite, in a tenth of the time)
             widths = [max(len(h), n or 0) for h, n in zip(headers, store.journal_widths(headers), strict=True)]
         widths = [min(w, 40) for w in widths]
-        out.write(_line(headers, widths) + "\n" + _line(["-" * w for w in widths], widths) + "\n")
+        out.write("\n".join(_table_head(headers, widths)) + "\n")
         for r in rows() if found is None else found:
             out.write(_line([_cell(r.get(h)) for h in headers], widths) + "\n")
 

@@ -30,11 +30,6 @@ def replacing(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Pat
         tmp.unlink(missing_ok=True)
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with replacing(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def _fsync(path: Path) -> None:
     # A file through a descriptor open for writing: Windows' fsync (its
     # _commit) refuses any other (EBADF), which POSIX does not mind.

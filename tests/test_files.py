@@ -19,8 +19,8 @@ def test_a_write_that_fails_leaves_what_was_there_and_no_litter(tmp_path):
             tmp.write_text(f"today's {durable}", encoding="utf-8")
         assert path.read_text(encoding="utf-8") == f"today's {durable}"
         assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]
-    with pytest.raises(FileNotFoundError):
-        files.write_text(tmp_path / "no such folder" / "x.txt", "x")
+    with pytest.raises(FileNotFoundError), files.replacing(tmp_path / "no such folder" / "x.txt") as tmp:
+        tmp.write_text("x", encoding="utf-8")
     assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]
 
 
