@@ -30,6 +30,7 @@ from pathlib import Path
 from console import clock, files
 from console.store import (
     APPLICATION_ID,
+    IF_DAMAGED,
     SCHEMA_VERSION,
     CorruptDatabase,
     NotFound,
@@ -88,7 +89,15 @@ def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
     with files.replacing(dest, durable=True) as tmp:
         with _connect(db, path_for_errors=db) as src, _connect(tmp, path_for_errors=dest) as dst:
             _copy(src, dst, db)
-            changes = _seal(dst, dest, taken)
+            # The copy is checked whole; a backup of a damaged database
+            # would be kept in place of the good ones before it.
+            if problems := _problems(dst):
+                if damaged := _problems(src):
+                    raise CorruptDatabase(f"{db}: the database is damaged ({damaged}), so no backup was made "
+                                          f"(those made before are as they were). {IF_DAMAGED}")
+                raise CorruptDatabase(f"{dest}: the copy came out damaged ({problems}), though {db} is whole; "
+                                      "it was not kept: check the disk it was written to")
+            changes = _seal(dst, taken)
     return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
 
 
@@ -199,7 +208,12 @@ def restore(db: str | os.PathLike, source: str | os.PathLike, *,
             _check_ours(src, source)
             with _connect(tmp, path_for_errors=db) as dst:
                 _copy(src, dst, source)
-                _check_integrity(dst, source)
+                if problems := _problems(dst):
+                    said = (f"{source}: the backup is damaged ({damaged}); restore another one"
+                            if (damaged := _problems(src)) else
+                            f"the copy of {source} made beside {db} came out damaged ({problems}), though the "
+                            "backup is whole: check that disk")
+                    raise CorruptDatabase(f"{said}. Nothing was restored: {db} is as it was")
                 taken = _meta(dst, "backed_up_at")
                 dst.execute("PRAGMA journal_mode = DELETE")
         if db.exists():
@@ -269,10 +283,16 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
                          f"this one understands up to {SCHEMA_VERSION}")
 
 
-def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
-    problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
-    if problems != ["ok"]:
-        raise CorruptDatabase(f"{path}: the file is damaged ({'; '.join(problems)})")
+def _problems(conn: sqlite3.Connection) -> str | None:
+    """What SQLite finds wrong with a database (a quick check of every
+    page), or None if nothing. Other errors (the disk) are raised."""
+    try:
+        found = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:  # damage that stops the check itself
+        if not isinstance(translate_error(exc, Path()), CorruptDatabase):
+            raise
+        found = [str(exc)]
+    return None if found == ["ok"] else "; ".join(found)
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:
@@ -280,11 +300,10 @@ def _meta(conn: sqlite3.Connection, key: str) -> str | None:
     return row[0] if row else None
 
 
-def _seal(dst: sqlite3.Connection, dest: Path, taken: int) -> int:
-    """Make the fresh copy a backup: checked, one file, and marked so that
+def _seal(dst: sqlite3.Connection, taken: int) -> int:
+    """Make the fresh copy (checked) a backup: one file, and marked so that
     whatever opens it (restored or copied back by hand) takes a new replica
     id: its nonce matches no marker."""
-    _check_integrity(dst, dest)
     dst.execute("BEGIN IMMEDIATE")
     for key, value in (("nonce", f"backup-{new_id()}"), ("backed_up_at", str(taken))):
         dst.execute("INSERT INTO meta(key, value) VALUES (?, ?) "

@@ -28,6 +28,7 @@ import functools
 import gc
 import getpass
 import heapq
+import inspect
 import json
 import logging
 import os
@@ -71,6 +72,8 @@ JournalKey = tuple[int, str]
 
 class StoreError(Exception):
     """Something a person must be told about; the message says what and why."""
+
+    path: Path | None = None  # the database that failed, when SQLite's own error said so (translate_error)
 
 
 class NotFound(StoreError):
@@ -342,7 +345,18 @@ class Info:
         }
 
 
+# What to do about a database found damaged, said with it.
+IF_DAMAGED = ("If it held this console's operation, restore a backup of it (crisis-console restore), or start a "
+              "new database and sync it from a peer: every peer holds the whole operation")
+
+
 def translate_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    said = _translated(exc, path)
+    said.path = Path(path)
+    return said
+
+
+def _translated(exc: sqlite3.Error, path: Path) -> StoreError:
     text = str(exc)
     low = text.lower()
     if "locked" in low or "busy" in low:
@@ -350,7 +364,9 @@ def translate_error(exc: sqlite3.Error, path: Path) -> StoreError:
     if "full" in low:
         return StoreIOError(f"{path}: the disk is full (make room on it); nothing was written")
     if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return CorruptDatabase(f"{path}: the file is damaged or not a database ({text})")
+        # Found on opening, or later, in pages not read till then (a
+        # disk's fault, a copy cut short): what to do is the same.
+        return CorruptDatabase(f"{path}: the file is damaged or not a database ({text}). {IF_DAMAGED}")
     if "readonly" in low or "read-only" in low:
         return StoreIOError(f"{path}: the database is read-only; nothing was written")
     if "disk i/o" in low or "unable to open" in low:
@@ -359,13 +375,21 @@ def translate_error(exc: sqlite3.Error, path: Path) -> StoreError:
 
 
 def _guard(method):
-    """Turn sqlite3 errors a user must hear about into StoreErrors."""
+    """Turn sqlite3 errors a user must hear about into StoreErrors (for a
+    generator, those raised while it is read, too)."""
 
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise translate_error(exc, self.path) from exc
+    if inspect.isgeneratorfunction(method):
+        def wrapper(self, *args, **kwargs):
+            try:
+                return (yield from method(self, *args, **kwargs))
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
+    else:
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
 
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
@@ -476,13 +500,6 @@ class Store:
         self._conn.create_function("journal_holds", 4, model.journal_holds, deterministic=True)
         try:
             self._open(operator, agency, max_skew_ms, wall)
-        except CorruptDatabase as exc:
-            self._conn.close()
-            if "damaged" not in str(exc):
-                raise
-            raise CorruptDatabase(f"{exc}. If it held this console's operation, restore a backup of it "
-                                  "(crisis-console restore), or start a new database and sync it from a peer: "
-                                  "every peer holds the whole operation") from exc
         except BaseException:
             self._conn.close()
             raise
@@ -587,9 +604,18 @@ class Store:
             raise translate_error(exc, self.path) from exc
         try:
             yield
-        finally:
+        except BaseException:
             if self._conn.in_transaction:
+                # What failed inside is what the caller hears of (a damaged
+                # page, say), not the end of a read that failed with it.
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            raise
+        if self._conn.in_transaction:
+            try:
                 self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise translate_error(exc, self.path) from exc
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:
@@ -600,7 +626,8 @@ class Store:
             yield
         except BaseException:
             if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # (what failed inside is told; see reading)
+                    self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
@@ -1578,6 +1605,7 @@ class Store:
         rows = self._conn.execute("SELECT origin, max_seq FROM replicas")
         return sum(max(0, m - int(vv.get(o, 0))) for o, m in rows)
 
+    @_guard
     def changes_since(self, vv: Mapping[str, int], batch: int = DEFAULT_BATCH, *,
                       convert: Callable[[tuple], Any] | None = None) -> Iterator[list]:
         """The changes a replica with version vector `vv` lacks, in batches of

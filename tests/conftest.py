@@ -1,5 +1,6 @@
 import asyncio
 import os
+import sqlite3
 
 import pytest
 
@@ -94,6 +95,20 @@ def disk_room(store: Store, pages: int | None) -> None:
     "database or disk is full"); None: as much as it likes again."""
     now = store._conn.execute("PRAGMA page_count").fetchone()[0]
     store._conn.execute(f"PRAGMA max_page_count={1073741823 if pages is None else now + pages}")
+
+
+def damage(path, table: str = "changes") -> None:
+    """Overwrite the first page of `table` in the database at `path`
+    (closed) with garbage, as a disk's fault would: the file still opens,
+    and SQLite finds the damage only when something reads that table."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(path, "r+b") as fh:
+        fh.seek((root - 1) * size)
+        fh.write(b"\xff" * size)
 
 
 def snapshot(store: Store) -> dict:

@@ -4,6 +4,7 @@ processes."""
 import asyncio
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -11,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
+from conftest import damage, snapshot
 
 from console import backup, cli
-from console.store import CorruptDatabase, NotFound, Store, StoreBusy, StoreError, StoreIOError
+from console.store import IF_DAMAGED, CorruptDatabase, NotFound, Store, StoreBusy, StoreError, StoreIOError
 from console.sync.transport import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,18 +125,55 @@ def test_a_backup_into_a_folder_is_named_for_its_time(tmp_path, db):
         assert conn.execute("SELECT value FROM meta WHERE key = 'backed_up_at'").fetchone()[0] == str(at)
 
 
-def test_a_failed_backup_leaves_the_earlier_file_and_no_litter(tmp_path, db):
+@pytest.mark.parametrize("how", ["a page overwritten", "a table's first page overwritten"])
+def test_a_backup_of_a_damaged_database_is_refused_saying_which_file(tmp_path, db, how):
+    """The damage is the database's, not the backup's: said so (whether
+    SQLite's check lists what it found or stops at it), and the earlier
+    backup stays, with nothing left beside it."""
     earlier = tmp_path / "b.db"
     earlier.write_bytes(b"the backup of yesterday")
     damaged = tmp_path / "damaged.db"
     damaged.write_bytes(db.read_bytes())
-    with open(damaged, "r+b") as fh:  # a page of the units table overwritten
-        fh.seek(8192 * 3)
-        fh.write(os.urandom(8192))
+    if how == "a page overwritten":
+        with open(damaged, "r+b") as fh:  # a page of the units table, say
+            fh.seek(8192 * 3)
+            fh.write(os.urandom(8192))
+    else:
+        damage(damaged, "changes")
     before = files(tmp_path)
-    with pytest.raises(CorruptDatabase, match="damaged"):
+    with pytest.raises(CorruptDatabase) as exc:
         backup.backup(damaged, earlier)
+    assert str(exc.value).startswith(f"{damaged}: the database is damaged (")
+    assert str(exc.value).endswith(f"), so no backup was made (those made before are as they were). {IF_DAMAGED}")
+    assert str(earlier) not in str(exc.value)
     assert earlier.read_bytes() == b"the backup of yesterday"
+    assert files(tmp_path) == before
+
+
+def test_a_copy_that_comes_out_damaged_is_not_kept_and_blames_the_disk(tmp_path, db, monkeypatch):
+    """The database whole, its copy not (the disk written to failed):
+    the copy is named, and not kept; the same for a restore."""
+    checked = []
+
+    def problems(conn):  # the copy is checked first, then (found damaged) the database it came from
+        checked.append(conn)
+        return "Page 7: btreeInitPage() returns error code 11" if len(checked) == 1 else None
+
+    good = backup.backup(db, tmp_path / "good.db").path
+    monkeypatch.setattr(backup, "_problems", problems)
+    before = files(tmp_path)
+    with pytest.raises(CorruptDatabase) as exc:
+        backup.backup(db, tmp_path / "b.db")
+    assert str(exc.value) == (f"{tmp_path / 'b.db'}: the copy came out damaged (Page 7: btreeInitPage() returns "
+                              f"error code 11), though {db} is whole; it was not kept: check the disk it was "
+                              "written to")
+    assert files(tmp_path) == before and len(checked) == 2
+    checked.clear()
+    with pytest.raises(CorruptDatabase) as exc:
+        backup.restore(db, good)
+    assert str(exc.value) == (f"the copy of {good} made beside {db} came out damaged (Page 7: btreeInitPage() "
+                              f"returns error code 11), though the backup is whole: check that disk. Nothing "
+                              f"was restored: {db} is as it was")
     assert files(tmp_path) == before
 
 
@@ -214,6 +252,9 @@ def test_a_damaged_or_foreign_backup_is_refused_before_the_database_is_touched(t
     with open(damaged, "r+b") as fh:
         fh.seek(8192 * 3)
         fh.write(os.urandom(8192))
+    stopped = tmp_path / "stopped.db"  # damage that stops SQLite's check
+    stopped.write_bytes(good.read_bytes())
+    damage(stopped, "changes")
     foreign = tmp_path / "foreign.db"
     sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.close()
     garbage = tmp_path / "garbage.db"
@@ -222,7 +263,12 @@ def test_a_damaged_or_foreign_backup_is_refused_before_the_database_is_touched(t
         s.note("after the backup")
         expected = snapshot(s)
     before = files(tmp_path)
-    for bad, message in ((damaged, "damaged"), (foreign, "not a crisis-console database"),
+    for bad, message in ((damaged, rf"^{re.escape(str(damaged))}: the backup is damaged \(.*\); restore another "
+                                   rf"one\. Nothing was restored: {re.escape(str(db))} is as it was$"),
+                         (stopped, rf"^{re.escape(str(stopped))}: the backup is damaged \(database disk image is "
+                                   rf"malformed\); restore another one\. Nothing was restored: "
+                                   rf"{re.escape(str(db))} is as it was$"),
+                         (foreign, "not a crisis-console database"),
                          (garbage, "damaged or not a database"), (tmp_path / "none.db", "no such backup")):
         with pytest.raises(StoreError, match=message):
             backup.restore(db, bad)

@@ -889,6 +889,27 @@ def test_missing_or_corrupt_database(tmp_path, capsys):
     assert code == 1 and "is a folder" in err
 
 
+@pytest.mark.parametrize("argv", [
+    ["list", "journal"], ["list", "journal", "--search", "pump"], ["report"], ["info"],
+    ["changes", "export", "OUT"], ["export", "--format", "json", "journal", "-o", "OUT"],
+])
+def test_damage_found_after_opening_is_one_line_saying_what_to_do(demo, tmp_path, capsys, argv):
+    """The change log damaged where opening does not look (a disk's
+    fault): the commands that read it say so in one line, with what to
+    do, not a traceback; nothing is written."""
+    from conftest import damage
+
+    damage(demo, "changes")
+    before = sorted(tmp_path.iterdir())
+    out = tmp_path / "out.file"
+    code, _out, err = run(capsys, *[str(out) if a == "OUT" else a for a in argv], "--db", demo)
+    assert code == 1, err
+    assert err.startswith(f"crisis-console: {demo}: the file is damaged or not a database (database disk image "
+                          "is malformed). If it held this console's operation, restore a backup of it "
+                          "(crisis-console restore)") and err.count("\n") == 1
+    assert sorted(tmp_path.iterdir()) == before  # no file written, no part of one left
+
+
 def test_default_database_location_comes_from_the_environment(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CRISIS_CONSOLE_DB", str(tmp_path / "env.db"))
     assert run(capsys, "add", "tasks", "title=From env")[0] == 0

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import sqlite3
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from console import clock, model
 from console.merge import Change
-from console.store import PAGE_SIZE, SCHEMA_VERSION, CorruptDatabase, NotFound, Store, StoreError
+from console.store import IF_DAMAGED, PAGE_SIZE, SCHEMA_VERSION, CorruptDatabase, NotFound, Store, StoreError
 
 HOUR = 3600 * 1000
 
@@ -1031,6 +1032,35 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
                        r"\(crisis-console restore\), or start a new database and sync it from a peer"):
         Store(bad)
     assert bad.read_bytes() == b"this is not sqlite at all" * 100
+
+
+def test_damage_found_after_opening_is_said_as_such_and_the_store_reads_on(tmp_path):
+    """A page of the change log damaged (a disk's fault): the file opens,
+    and what reads the log fails with CorruptDatabase, saying what to do,
+    never sqlite3's own error: not from a generator read batch by batch
+    (sync's catch-up), not from the end of a read transaction around it.
+    The store is left out of any transaction, and reads the rest."""
+    from conftest import damage
+
+    with Store(tmp_path / "ops.db") as s:
+        s.add_many("tasks", [{"title": f"Sandbag line {i}"} for i in range(2000)])
+    damage(tmp_path / "ops.db", "changes")
+    s = Store(tmp_path / "ops.db")
+    said = (r"ops.db: the file is damaged or not a database \(database disk image is malformed\)\. "
+            + re.escape(IF_DAMAGED))
+    with pytest.raises(CorruptDatabase, match=said):
+        list(s.changes_since({}))
+    with pytest.raises(CorruptDatabase, match=said):
+        list(s.wire_since({}, batch=100))
+    with pytest.raises(CorruptDatabase, match=said):
+        with s.reading():
+            assert s.counts()["tasks"] == 2000
+            list(s.changes_since({}))
+    assert not s._conn.in_transaction
+    assert s.counts()["tasks"] == 2000
+    with s.reading():
+        assert s.counts()["tasks"] == 2000
+    s.close()
 
 
 def test_someone_elses_sqlite_file_is_refused(tmp_path):

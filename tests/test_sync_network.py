@@ -1260,6 +1260,43 @@ def test_a_disk_that_fills_during_a_catch_up_loses_nothing_and_it_goes_on_once_t
     assert a.open().counts()["tasks"] == 12000
 
 
+def test_a_relay_whose_change_log_is_damaged_says_so_to_its_peers_and_serves_on(consoles):
+    """The relay's change log damaged where opening does not look (a
+    disk's fault): a console catching up from it is told why in words
+    (the file is damaged, what to do), not 'DatabaseError'; the relay's
+    status says it; and it keeps answering each console that dials. The
+    damaged console dialling out (`sync --once`) says why it stopped."""
+    from conftest import damage
+
+    r, a, b = consoles("relay", "a", "b")
+    with r.open() as s:
+        s.add_many("tasks", [{"title": f"Sandbag line {i}"} for i in range(2000)])
+    damage(r.path, "changes")
+
+    async def main():
+        async with Engine(r.path, listen=LOCAL) as relay:
+            for console in (a, b):
+                async with Engine(console.path, peers=[url(relay)]) as engine:
+                    await until(lambda e=engine: e.links and e.links[0].last_error, what="the refusal")
+                    said = engine.links[0].last_error
+                    assert "the file is damaged or not a database (database disk image is malformed)" in said
+                    assert "restore a backup of it (crisis-console restore)" in said
+                    assert "DatabaseError" not in said
+            status = await relay.status()
+            assert "the file is damaged or not a database" in status["store_failure"]
+
+    async def from_a_damaged_console():  # the other way: `sync --once` from it says why it stopped
+        async with Engine(b.path, listen=LOCAL) as good, Engine(r.path) as damaged:
+            with pytest.raises(SyncError, match=r"the exchange did not finish: this console's database failed: "
+                               r".*relay\.db: the file is damaged or not a database"):
+                await damaged.sync_once(url(good))
+
+    arun(main())
+    arun(from_a_damaged_console())
+    for console in (a, b):
+        assert console.open().counts()["tasks"] == 0
+
+
 def test_edits_by_other_programs_still_go_out_after_the_database_failed_a_read(consoles, monkeypatch, caplog):
     """The engine looks for commits made by other programs (the command
     line) a few times a second. A read that fails there (an I/O error, say)

@@ -678,7 +678,7 @@ class Engine:
                                 shlex.quote(str(self.db_path)), cid, shlex.quote(agency))
             await close_when_sent(exc.code, 1008)
         except StoreError as exc:
-            ended = "this console's database failed"
+            ended = f"this console's database failed: {exc}"
             log.error("closing %s: the store failed: %s", link.address, exc)
             link.last_error = self.store_failure = str(exc)
             self._emit("peers")
