@@ -15,7 +15,7 @@ import pytest
 from conftest import disk_room, snapshot, sync, until
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication
 
@@ -2534,6 +2534,38 @@ def test_scheduler_runs_one_slice_per_turn_in_turn(qtbot):
     assert len(ran) == n
 
 
+def test_a_job_that_fails_is_dropped_and_the_others_run_and_paint(qtbot):
+    """A slice that raises (the database failing under it) goes to the
+    error hook; the jobs queued after it still run, and the widgets held
+    from painting while slices ran paint again."""
+    from PySide6.QtWidgets import QTableView
+
+    from console.ui.models import Scheduler
+
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.show()
+    s = Scheduler(view, interval_ms=0)
+    s.pace(view.viewport())
+    ran = []
+
+    def bad() -> bool:
+        ran.append("bad")
+        raise RuntimeError("the database failed")
+
+    def good() -> bool:
+        ran.append("good")
+        return len(ran) < 4
+
+    with qtbot.capture_exceptions() as caught:
+        s.want(bad)
+        s.want(good)
+        qtbot.waitUntil(lambda: len(ran) == 4, timeout=2000)
+    failed = [str(e[1]) for e in caught]
+    assert ran == ["bad", "good", "good", "good"] and failed == ["the database failed"]
+    assert view.viewport().updatesEnabled()
+
+
 def test_badges_fit_their_column_and_column_widths_are_remembered(qtbot, demo_store, tmp_path):
     from console.ui.models import BadgeDelegate  # noqa: F401 (the delegate draws what is measured here)
 
@@ -3258,6 +3290,96 @@ def test_a_damaged_database_is_reported_in_a_window_too(qapp, tmp_path, monkeypa
     [(title, text)] = shown
     assert "cannot open the database" in title and "damaged or not a database" in text
     assert bad.read_bytes() == b"\x00garbage" * 500
+
+
+def test_damage_the_window_finds_on_opening_is_said_as_the_database_not_opening(tmp_path, monkeypatch):
+    """The change log damaged where opening the store does not look: the
+    window's first reads find it. Said as a database that cannot open
+    (with what to do), not as an unexpected error; the database is
+    closed, and the lock beside it let go."""
+    import argparse
+    import sys
+
+    from conftest import damage
+    from PySide6.QtCore import QLockFile
+    from PySide6.QtWidgets import QMessageBox
+
+    from console.store import IF_DAMAGED, CorruptDatabase
+    from console.ui import app
+
+    db = tmp_path / "ops.db"
+    with Store(db) as s:
+        seed.seed_demo(s)
+    damage(db, "changes")
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
+    args = argparse.Namespace(db=db, operator=None, agency=None, listen=None, peer=None)
+    with pytest.raises(CorruptDatabase, match="the file is damaged or not a database"):
+        app.main(args)
+    [(title, text)] = shown
+    assert title == "Crisis console: cannot open the database"
+    assert text.endswith(f"{IF_DAMAGED}\n\nNothing was changed. Open another database with --db PATH.")
+    assert not Path(f"{db}-wal").exists()  # (SQLite removes it as the last connection closes)
+    lock = QLockFile(f"{db}.window-lock")
+    assert lock.tryLock(0)
+    lock.unlock()
+
+
+def test_the_database_failing_under_the_window_is_said_in_its_banner_not_in_a_box_each_time(
+        window, demo_store, qtbot, monkeypatch):
+    """The change log damaged under a running window (a disk's fault), then
+    another program commits: each of the window's reads that meets the
+    damage fails. The banner says so, and since when, before anything
+    sync says, and the title leads with it; no message box opens (one
+    would follow another, each read that fails); the boards keep what
+    they showed. The database busy a while is said in the status line
+    only; a failure of something else still opens its box."""
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from console.store import NotFound, StoreBusy
+    from console.ui import app
+
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: boxes.append(a[1:]))
+    monkeypatch.setattr(sys, "excepthook", app._excepthook)
+    units = board_values(window, "units", "callsign")
+    db = demo_store.path
+    busy = f"{db}: the database is busy (another program holds it); try again"
+    app._excepthook(StoreBusy, StoreBusy(busy), None)  # for a while: in the status line only
+    assert window.statusBar().currentMessage() == f"{busy}: the boards catch up once it is free"
+    assert boxes == [] and not window.banner.isVisible() and window.database_failure is None
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'changes'").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        with open(db, "r+b") as fh:
+            fh.seek((root - 1) * size)
+            fh.write(b"\xff" * size)
+        # Another program commits a change (counted, as the store does, by its origin's highest sequence).
+        conn.execute("UPDATE replicas SET max_seq = max_seq + 1")
+    conn.close()
+    qtbot.waitUntil(lambda: window.database_failure is not None, timeout=5000)
+    said = window.banner.text()
+    assert window.banner.isVisible()
+    assert re.fullmatch(r"DATABASE FAILING since \d\d:\d\d:\d\d \S+ — .*demo\.db: the file is damaged or not a "
+                        r"database \(database disk image is malformed\)\. If it held .*\. The boards show what was "
+                        r"read before then\. Close the console and see to the database\.", said), said
+    assert window.windowTitle().startswith("DATABASE FAILING · ")
+    QTimer.singleShot(0, lambda: window.on_sync_status(None))  # sync says nothing is wrong (a slot, as it is)
+    QTimer.singleShot(0, lambda: window.on_sync_status(
+        {"peers": [], "outbox": 0, "listening": None, "last_exchange": None, "engine_error": "it stopped"}))
+    qtbot.wait(50)
+    assert window.banner.isVisible() and window.banner.text() == said  # the failure stays said
+    qtbot.wait(1200)  # the reads that fail again, a watch tick or two, change nothing
+    assert boxes == [] and window.banner.text() == said
+    assert board_values(window, "units", "callsign") == units
+    app._excepthook(RuntimeError, RuntimeError("a bug"), None)
+    app._excepthook(NotFound, NotFound("no units row 'E-99'"), None)  # (a bug too, where nothing expects it)
+    assert boxes == [("Crisis console: unexpected error", "RuntimeError: a bug"),
+                     ("Crisis console: unexpected error", "console.store.NotFound: no units row 'E-99'")]
 
 
 def test_keeping_what_the_boards_show_for_several_conflicts_at_once(window, demo_store, tmp_path):

@@ -18,9 +18,23 @@ log = logging.getLogger(__name__)
 
 
 def _excepthook(kind, value, tb) -> None:
-    """Log any uncaught error and show it, rather than dying silently."""
-    log.error("uncaught error", exc_info=(kind, value, tb))
+    """Log any uncaught error and show it, rather than dying silently. The
+    database failing under a window (damaged, its disk gone) is said in
+    the window's banner instead: every timer that reads it would open a
+    message box after the last."""
+    from console.store import CorruptDatabase, StoreBusy, StoreIOError
+    from console.ui.window import MainWindow
+
     app = QApplication.instance()
+    # (The demo's two windows each have a database: the one that failed is told.)
+    windows = [w for w in (app.topLevelWidgets() if app is not None else ())
+               if isinstance(w, MainWindow) and w.isVisible() and getattr(value, "path", None) in (None, w.store.path)]
+    if isinstance(value, (CorruptDatabase, StoreIOError, StoreBusy)) and windows:
+        log.debug("the database failed", exc_info=(kind, value, tb))
+        for w in windows:
+            w.database_failed(value)
+        return
+    log.error("uncaught error", exc_info=(kind, value, tb))
     if app is not None:
         QMessageBox.critical(None, "Crisis console: unexpected error",
                              "".join(traceback.format_exception_only(kind, value)).strip())
@@ -43,10 +57,7 @@ def main(args) -> int:
     try:
         store = Store(args.db or _default(), operator=args.operator, agency=args.agency)
     except StoreError as exc:
-        # Opened from a menu there is no terminal to read the error in: say it in a window too.
-        QMessageBox.critical(None, "Crisis console: cannot open the database",
-                             f"{exc}\n\nNothing was changed. Open another database with --db PATH, or "
-                             "restore this one from a backup.")
+        _cannot_open(exc)
         raise
     held = hold_database(store.path)
     if held is None:  # open in another window, and this person chose that one
@@ -62,8 +73,17 @@ def main(args) -> int:
     peers = list(dict.fromkeys([*(getattr(args, "peer", None) or ()), *remembered_peers(store)]))
     listen = getattr(args, "listen", None)
     engine = make_engine(peers, listen) if listen or peers else None
-    bridge = Bridge(store, engine, make_engine=make_engine)
-    window = MainWindow(bridge)
+    bridge = None
+    try:
+        bridge = Bridge(store, engine, make_engine=make_engine)
+        window = MainWindow(bridge)
+    except StoreError as exc:  # damage where opening did not look, found by the window's first reads
+        if bridge is not None:
+            bridge.stop()
+        store.close()
+        held.unlock()
+        _cannot_open(exc)
+        raise
     if resumed:
         window.statusBar().showMessage(resumed, 120_000)
 
@@ -87,6 +107,16 @@ def main(args) -> int:
         store.close()
         held.unlock()
     return 0
+
+
+def _cannot_open(exc) -> None:
+    """Opened from a menu there is no terminal to read the error in: it
+    is said in a window too."""
+    from console.store import IF_DAMAGED
+
+    advice = "" if IF_DAMAGED in str(exc) else ", or restore this one from a backup"
+    QMessageBox.critical(None, "Crisis console: cannot open the database",
+                         f"{exc}\n\nNothing was changed. Open another database with --db PATH{advice}.")
 
 
 def hold_database(path) -> QLockFile | None:

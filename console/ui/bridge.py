@@ -338,6 +338,11 @@ class Bridge(QObject):
 
     def close(self) -> None:
         self.history.save()  # closed now: offered again if the window opens again soon (see History)
+        self.stop()
+
+    def stop(self) -> None:
+        """No more looking at the database (a window that could not open):
+        its timers stopped, nothing kept."""
         self._closed = True
         self._status_timer.stop()
         self._watch_timer.stop()

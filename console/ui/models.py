@@ -195,16 +195,21 @@ class Scheduler(QObject):
             self._timer.start()
             return
         job = self._jobs.popleft()
-        if job():
-            self._jobs.append(job)
-        # The rows a slice read stay, like those loaded at the start, out of
-        # the collector's full passes, so those stay short during a large
-        # catch-up (MainWindow thaws and collects everything when idle).
-        gc.freeze()
-        if self._jobs:
-            self._timer.start()
-        else:
-            self._hold(False)
+        try:
+            if job():
+                self._jobs.append(job)
+        finally:
+            # A job that fails (the database failing under it) is dropped;
+            # the others still run, and the boards paint again after.
+            # The rows a slice read stay, like those loaded at the start,
+            # out of the collector's full passes, so those stay short during
+            # a large catch-up (MainWindow thaws and collects everything
+            # when idle).
+            gc.freeze()
+            if self._jobs:
+                self._timer.start()
+            else:
+                self._hold(False)
 
     def _hold(self, held: bool) -> None:
         """Hold the paced widgets' painting (while slices run), or let it

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from console import apart, backup, clock, csv_rows, files, model, report, seed, transfer
 from console.model import ValidationError
-from console.store import StoreError, Undone, short_id, stranded_how, to_reconcile
+from console.store import StoreBusy, StoreError, Undone, short_id, stranded_how, to_reconcile
 from console.sync.child import background
 from console.sync.identity import short_id as short_console_id
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
@@ -172,6 +172,8 @@ class MainWindow(QMainWindow):
         self._apart_names: set[tuple[str, int]] = set()  # names read since the last marking
         self._conflicted: dict[str, dict[str, frozenset[str]]] = {}  # the open conflicts' marks, as last read
         self.alarm = ""  # the banner's first words, while it shows: OFFLINE, SYNC STOPPED, ...
+        self.database_failure: tuple[str, str] | None = None  # (what failed first, when): see database_failed
+        self._failures_logged: set[str] = set()
         self.setWindowTitle(self._title)
         icon = seed.resources_dir() / "icons" / "console.svg"
         if icon.exists():
@@ -2068,15 +2070,17 @@ class MainWindow(QMainWindow):
             n = self.store.outbox()
             self._show_outbox(n, f"{n} change{'s' if n != 1 else ''} not yet sent")
             self.exchange_label.setText("")
-            self.banner.hide()
-            self._show_alarm(False)
+            if not self._show_database_failure():  # (that said before anything sync says)
+                self.banner.hide()
+                self._show_alarm(False)
             return
         if status.get("engine_error"):
             self.peers_label.setText("Sync engine not running")
-            self.banner.setText(f"SYNC STOPPED — {status['engine_error']}. Work goes on here and will sync "
-                                "when it is back.")
-            self.banner.show()
-            self._show_alarm(True)
+            if not self._show_database_failure():
+                self.banner.setText(f"SYNC STOPPED — {status['engine_error']}. Work goes on here and will sync "
+                                    "when it is back.")
+                self.banner.show()
+                self._show_alarm(True)
             self._show_outbox(status["outbox"])
             self.progress.hide()
             return
@@ -2107,7 +2111,9 @@ class MainWindow(QMainWindow):
                              or time.monotonic() - self._offline_since >= OFFLINE_GRACE)
         # This console's own changes refused by a peer (its clock far ahead, say).
         mine = [(p, r) for p in connected for r in p.get("refused", ()) if r["origin"] == status.get("replica_id")]
-        if status.get("store_failure"):
+        if self._show_database_failure():
+            pass
+        elif status.get("store_failure"):
             self.banner.setText(f"SYNC FAILING — this console cannot store what its peers send: "
                                 f"{status['store_failure']}. It is tried again; nothing received is lost.")
         elif alarm and refused:
@@ -2131,8 +2137,9 @@ class MainWindow(QMainWindow):
             peer, r = mine[0]
             self.banner.setText(f"CHANGES REFUSED — {peer['agency'] or peer['address']} refuses this console's "
                                 f"changes from #{r['seq']}: {r['reason']}. They stay here, waiting to sync.")
-        self.banner.setVisible(alarm or bool(mine) or bool(status.get("store_failure")))
-        self._show_alarm(alarm or bool(mine) or bool(status.get("store_failure")))
+        if self.database_failure is None:
+            self.banner.setVisible(alarm or bool(mine) or bool(status.get("store_failure")))
+            self._show_alarm(alarm or bool(mine) or bool(status.get("store_failure")))
         received = sum(p["received"] for p in peers)
         sent = sum(p.get("sent", 0) for p in peers)
         if alarm and not refused:
@@ -2166,6 +2173,37 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(receiving)
         if self._back is not None and not receiving:
             self._say_back(received, sent)
+
+    def database_failed(self, exc: StoreError) -> None:
+        """The database failed under a part of the window that reads it on
+        its own (a board catching up, the journal, the status line): found
+        damaged, its disk gone. Said in the banner, above whatever sync
+        says, until the window is closed, with no message box for each
+        read that fails after: the boards keep what they showed, to read,
+        and the person knows not to trust them past that moment. Busy (a
+        program holding the database a while) is said in the status line."""
+        text = str(exc)
+        if isinstance(exc, StoreBusy):
+            self.statusBar().showMessage(f"{text}: the boards catch up once it is free", 10_000)
+            return
+        if text not in self._failures_logged:
+            self._failures_logged.add(text)
+            log.error("the database failed under the window: %s", text)
+        if self.database_failure is None:
+            self.database_failure = (text, _iso(time.time()))
+        self._show_database_failure()
+
+    def _show_database_failure(self) -> bool:
+        """The banner says the database failed, if it did (see
+        database_failed); whether it does."""
+        if self.database_failure is None:
+            return False
+        text, since = self.database_failure
+        self.banner.setText(f"DATABASE FAILING since {clock_text(since)} — {text}. The boards show what was read "
+                            "before then. Close the console and see to the database.")
+        self.banner.show()
+        self._show_alarm(True)
+        return True
 
     def _show_alarm(self, shown: bool) -> None:
         """The banner's first words ("OFFLINE", "SYNC STOPPED") go into the
