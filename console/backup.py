@@ -40,6 +40,7 @@ from console.store import (
     StoreIOError,
     new_id,
     owns_file,
+    problems,
     translate_error,
 )
 
@@ -79,6 +80,26 @@ def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
     started = time.perf_counter()
     _check_source(db)
     taken = wall()
+    dest = _destination(db, dest, taken)
+    with _connect(db, path_for_errors=db) as src:
+        changes = _write(dest, taken, db, lambda dst: _copy(src, dst, db), lambda: problems(src))
+    return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
+
+
+def rescue(store: Store, dest: str | os.PathLike, *, wall: Callable[[], int] = clock.wall_ms) -> BackupSummary:
+    """A backup of what `store` has open, read through its own connection
+    (so on its thread): for a database whose file was deleted or replaced
+    under it (Store.file_gone), which `backup` can no longer read by its
+    path. `dest` as for `backup`."""
+    started = time.perf_counter()
+    taken = wall()
+    dest = _destination(store.path, Path(dest), taken)
+    changes = _write(dest, taken, store.path, store.copy_into, store.problems)
+    return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
+
+
+def _destination(db: Path, dest: Path, taken: int) -> Path:
+    """The file a backup of `db` taken at `taken` goes to, given `dest`."""
     if dest.is_dir():
         dest = dest / backup_name(db, taken)
     if not dest.parent.is_dir():
@@ -86,19 +107,24 @@ def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
     if owns_file(db, dest):
         raise StoreError(f"{dest} is the database itself, or a file that belongs to it; give another file or a "
                          "folder")
-    with files.replacing(dest, durable=True) as tmp:
-        with _connect(db, path_for_errors=db) as src, _connect(tmp, path_for_errors=dest) as dst:
-            _copy(src, dst, db)
-            # The copy is checked whole; a backup of a damaged database
-            # would be kept in place of the good ones before it.
-            if problems := _problems(dst):
-                if damaged := _problems(src):
-                    raise CorruptDatabase(f"{db}: the database is damaged ({damaged}), so no backup was made "
-                                          f"(those made before are as they were). {IF_DAMAGED}")
-                raise CorruptDatabase(f"{dest}: the copy came out damaged ({problems}), though {db} is whole; "
-                                      "it was not kept: check the disk it was written to")
-            changes = _seal(dst, taken)
-    return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
+    return dest
+
+
+def _write(dest: Path, taken: int, db: Path, copy: Callable[[sqlite3.Connection], None],
+           source_problems: Callable[[], str | None]) -> int:
+    """Write a backup to `dest` through a temporary file: `copy` fills it,
+    it is checked whole and sealed (see _seal). Returns its changes."""
+    with files.replacing(dest, durable=True) as tmp, _connect(tmp, path_for_errors=dest) as dst:
+        copy(dst)
+        # The copy is checked whole; a backup of a damaged database
+        # would be kept in place of the good ones before it.
+        if found := problems(dst):
+            if damaged := source_problems():
+                raise CorruptDatabase(f"{db}: the database is damaged ({damaged}), so no backup was made "
+                                      f"(those made before are as they were). {IF_DAMAGED}")
+            raise CorruptDatabase(f"{dest}: the copy came out damaged ({found}), though {db} is whole; "
+                                  "it was not kept: check the disk it was written to")
+        return _seal(dst, taken)
 
 
 def into_folder(db: str | os.PathLike, folder: str | os.PathLike, keep: int) -> tuple[BackupSummary, list[Path]]:
@@ -208,10 +234,10 @@ def restore(db: str | os.PathLike, source: str | os.PathLike, *,
             _check_ours(src, source)
             with _connect(tmp, path_for_errors=db) as dst:
                 _copy(src, dst, source)
-                if problems := _problems(dst):
+                if found := problems(dst):
                     said = (f"{source}: the backup is damaged ({damaged}); restore another one"
-                            if (damaged := _problems(src)) else
-                            f"the copy of {source} made beside {db} came out damaged ({problems}), though the "
+                            if (damaged := problems(src)) else
+                            f"the copy of {source} made beside {db} came out damaged ({found}), though the "
                             "backup is whole: check that disk")
                     raise CorruptDatabase(f"{said}. Nothing was restored: {db} is as it was")
                 taken = _meta(dst, "backed_up_at")
@@ -281,18 +307,6 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(f"{path} was written by a newer crisis-console (schema {version}); "
                          f"this one understands up to {SCHEMA_VERSION}")
-
-
-def _problems(conn: sqlite3.Connection) -> str | None:
-    """What SQLite finds wrong with a database (a quick check of every
-    page), or None if nothing. Other errors (the disk) are raised."""
-    try:
-        found = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
-    except sqlite3.DatabaseError as exc:  # damage that stops the check itself
-        if not isinstance(translate_error(exc, Path()), CorruptDatabase):
-            raise
-        found = [str(exc)]
-    return None if found == ["ok"] else "; ".join(found)
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:

@@ -374,6 +374,19 @@ def _translated(exc: sqlite3.Error, path: Path) -> StoreError:
     raise exc  # anything else is a bug, not something to tell a user
 
 
+def problems(conn: sqlite3.Connection) -> str | None:
+    """What SQLite finds wrong with the database `conn` has open (a quick
+    check of every page), or None if nothing. Other errors (the disk)
+    are raised."""
+    try:
+        found = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:  # damage that stops the check itself
+        if not isinstance(_translated(exc, Path()), CorruptDatabase):
+            raise
+        found = [str(exc)]
+    return None if found == ["ok"] else "; ".join(found)
+
+
 def _guard(method):
     """Turn sqlite3 errors a user must hear about into StoreErrors (for a
     generator, those raised while it is read, too)."""
@@ -498,11 +511,15 @@ class Store:
         # finds "Straße"): looked at in SQL, only the entries found are
         # made into entries, four times as fast (see journal_page).
         self._conn.create_function("journal_holds", 4, model.journal_holds, deterministic=True)
+        self._file_id: tuple[int, int] | None = None  # (set once open: see file_gone)
         try:
             self._open(operator, agency, max_skew_ms, wall)
         except BaseException:
             self._conn.close()
             raise
+        # The file this store has open, to notice it deleted or replaced
+        # under it (see file_gone).
+        self._file_id = self._file_identity()
 
     @_guard
     def _open(self, operator, agency, max_skew_ms, wall) -> None:
@@ -617,10 +634,60 @@ class Store:
             except sqlite3.Error as exc:
                 raise translate_error(exc, self.path) from exc
 
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError:  # not to be told now (a permission on the folder, say): taken as the same file
+            return self._file_id
+        return st.st_dev, st.st_ino
+
+    def file_gone(self) -> bool:
+        """Whether the file at this store's path is no longer the database
+        it has open: deleted, or another file put in its place (moved away
+        and copied back, a folder synchronised by another program). SQLite
+        would go on writing into the file it has open, and what was written
+        would be lost with it once closed."""
+        return self._file_id is not None and self._file_identity() != self._file_id
+
+    def check_file(self) -> None:
+        """StoreIOError if the database's file is gone from under this store
+        (see file_gone)."""
+        if not self.file_gone():
+            return
+        if self._file_identity() is None:
+            said = (f"{self.path}: the database file was deleted (or moved away) while this program had it open, so "
+                    "nothing more is written to it. If it was deleted, what it held is still open here, and only "
+                    "here: in the window, back it up now (Board ▸ Back up the database); it is lost when the "
+                    "program closes")
+        else:
+            said = (f"{self.path}: another file was put in place of the database while this program had it open, "
+                    "so nothing more is written to either. What it held is still open here: in the window, back "
+                    "it up now (Board ▸ Back up the database)")
+        exc = StoreIOError(said)
+        exc.path = self.path
+        raise exc
+
+    @_guard
+    def problems(self) -> str | None:
+        """What SQLite finds wrong with this database (see `problems`)."""
+        return problems(self._conn)
+
+    @_guard
+    def copy_into(self, conn: sqlite3.Connection) -> None:
+        """The whole database, as this store has it open, into `conn` (a
+        backup's, see backup.rescue): SQLite's online backup, read through
+        this store's own connection, so from the file it has open even when
+        that file is gone from its path. On this store's thread."""
+        self._conn.backup(conn)
+
     @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:
         """One write transaction, taken with the write lock up front so two
-        processes never deadlock upgrading read locks."""
+        processes never deadlock upgrading read locks; none once the file
+        is gone from under this store (see file_gone)."""
+        self.check_file()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield

@@ -160,7 +160,7 @@ def test_a_copy_that_comes_out_damaged_is_not_kept_and_blames_the_disk(tmp_path,
         return "Page 7: btreeInitPage() returns error code 11" if len(checked) == 1 else None
 
     good = backup.backup(db, tmp_path / "good.db").path
-    monkeypatch.setattr(backup, "_problems", problems)
+    monkeypatch.setattr(backup, "problems", problems)
     before = files(tmp_path)
     with pytest.raises(CorruptDatabase) as exc:
         backup.backup(db, tmp_path / "b.db")

@@ -1063,6 +1063,48 @@ def test_damage_found_after_opening_is_said_as_such_and_the_store_reads_on(tmp_p
     s.close()
 
 
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_store_whose_file_is_deleted_or_replaced_under_it_writes_no_more(tmp_path, how):
+    """SQLite writes on into the file it has open, whatever is at its path
+    now: into a deleted file (lost as it closes), or past a file put in
+    its place. The store refuses every write from then on, saying why,
+    and reads on; a file at its path untouched stays so."""
+    from console import backup
+
+    db = tmp_path / "ops.db"
+    s = Store(db)
+    s.add("tasks", {"title": "Sandbag line"})
+    assert not s.file_gone()
+    held = snapshot(s)
+    if how == "deleted":
+        db.unlink()
+        said = r"the database file was deleted \(or moved away\) while this program had it open"
+    else:
+        other = tmp_path / "other.db"
+        with Store(other) as o:
+            o.add("tasks", {"title": "Another operation"})
+        db.rename(tmp_path / "moved.db")
+        other.rename(db)
+        said = "another file was put in place of the database while this program had it open"
+        before = db.read_bytes()
+    assert s.file_gone()
+    task = s.list("tasks")[0].id
+    with Store(tmp_path / "peer.db") as peer:
+        peer.add("tasks", {"title": "From a peer"})
+        from_peer = [c for batch in peer.changes_since({}) for c in batch]
+    for write in (lambda: s.add("tasks", {"title": "Lost"}), lambda: s.note("Lost too"),
+                  lambda: s.update("tasks", task, {"status": "done"}), lambda: s.apply(from_peer)):
+        with pytest.raises(StoreError, match=said):
+            write()
+    assert snapshot(s) == held
+    if how == "replaced":
+        assert db.read_bytes() == before
+    rescued = backup.rescue(s, tmp_path)  # through its own connection: all it held
+    s.close()
+    with Store(rescued.path) as r:
+        assert snapshot(r) == held and rescued.changes == held["changes"]
+
+
 def test_someone_elses_sqlite_file_is_refused(tmp_path):
     other = tmp_path / "other.db"
     conn = sqlite3.connect(other)

@@ -3366,7 +3366,7 @@ def test_the_database_failing_under_the_window_is_said_in_its_banner_not_in_a_bo
     assert window.banner.isVisible()
     assert re.fullmatch(r"DATABASE FAILING since \d\d:\d\d:\d\d \S+ — .*demo\.db: the file is damaged or not a "
                         r"database \(database disk image is malformed\)\. If it held .*\. The boards show what was "
-                        r"read before then\. Close the console and see to the database\.", said), said
+                        r"read before then\.", said), said
     assert window.windowTitle().startswith("DATABASE FAILING · ")
     QTimer.singleShot(0, lambda: window.on_sync_status(None))  # sync says nothing is wrong (a slot, as it is)
     QTimer.singleShot(0, lambda: window.on_sync_status(
@@ -3380,6 +3380,53 @@ def test_the_database_failing_under_the_window_is_said_in_its_banner_not_in_a_bo
     app._excepthook(NotFound, NotFound("no units row 'E-99'"), None)  # (a bug too, where nothing expects it)
     assert boxes == [("Crisis console: unexpected error", "RuntimeError: a bug"),
                      ("Crisis console: unexpected error", "console.store.NotFound: no units row 'E-99'")]
+
+
+def test_a_database_file_deleted_under_the_window_is_said_written_to_no_more_and_can_be_saved(
+        window, demo_store, qtbot, monkeypatch, tmp_path):
+    """The database's file deleted while the window has it open (a clean-up,
+    a synchronised folder): SQLite would go on writing into the file it has
+    open, lost once the window closes. The banner says so; edits are
+    refused and write nothing; an automatic backup does not run; Back up
+    writes everything the window held, through its own connection; and
+    closing asks first."""
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from console.store import StoreIOError
+    from console.ui import app
+
+    monkeypatch.setattr(sys, "excepthook", app._excepthook)
+    for kind in ("critical", "warning"):
+        monkeypatch.setattr(QMessageBox, kind, lambda *a: pytest.fail(f"a message box: {a[1:]}"))
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    window.set_auto_backup(str(folder))
+    qtbot.waitUntil(lambda: window._backup_thread is None and len(list(folder.iterdir())) == 1, timeout=10_000)
+    window.bridge.note("Staging moved to the north lot")
+    held = snapshot(demo_store)
+    demo_store.path.unlink()
+    qtbot.waitUntil(lambda: window.database_failure is not None, timeout=5000)
+    assert not window.auto_backup()  # (something was written since the last: it would run)
+    assert "the database file was deleted (or moved away)" in window._auto_failed[1]
+    assert len(list(folder.iterdir())) == 1
+    assert window.banner.isVisible() and "the database file was deleted (or moved away)" in window.banner.text()
+    with pytest.raises(StoreIOError, match="nothing more is written to it"):
+        window.bridge.note("Written into a file about to be lost")
+    assert snapshot(demo_store) == held
+    rescued = tmp_path / "rescued.db"
+    window.back_up(str(rescued))
+    assert window.statusBar().currentMessage().startswith(f"Backed up {held['changes']:,} changes to {rescued}")
+    with Store(rescued) as s:
+        assert snapshot(s) == held and "Staging moved to the north lot" in [e.text for e in s.journal()]
+    asked = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Keep open"))
+    assert not window.may_close()
+    assert asked[0][0] == "The database file is gone"
+    assert asked[0][3] == ["Back up…", "Close without it", "Keep open"]
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Close without it"))
+    assert window.may_close()
 
 
 def test_keeping_what_the_boards_show_for_several_conflicts_at_once(window, demo_store, tmp_path):

@@ -273,6 +273,7 @@ class Bridge(QObject):
             self._poll_status()
 
     def _watch_other_writers(self) -> None:
+        self.store.check_file()  # its file deleted or replaced: said (see MainWindow.database_failed)
         version = self.store.data_version()  # changes only for other connections' commits
         if version != self._data_version:
             self._data_version = version

@@ -619,6 +619,8 @@ class MainWindow(QMainWindow):
         leave may think the EOC has them): close once they are sent, close
         now (they stay here, and go the next time this console connects),
         or keep it open."""
+        if self.store.file_gone():
+            return self._may_close_gone()
         status = self.bridge.last_status
         n = status.get("outbox", 0) if status else 0  # None: no sync set up here
         if not n:
@@ -643,6 +645,27 @@ class MainWindow(QMainWindow):
         self._close_when_sent = answer is when_sent
         self._outbox_shown = -1
         self._show_outbox(n)  # says it closes once they are sent, or no longer
+        return answer is now
+
+    def _may_close_gone(self) -> bool:
+        """Closing with the database's file gone from under the window
+        (Store.file_gone): what the window has open goes with it, unless
+        backed up first."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "The database file is gone",
+                          f"{self.store.path} was deleted or replaced while this window had it open. What it "
+                          "held is still open here; once the window closes, it is lost unless backed up.",
+                          parent=self)
+        box.setInformativeText("Back up: write it to a file now (the window stays open). Then open that file "
+                               "(crisis-console restore puts it back in place).")
+        save = box.addButton("Back up…", QMessageBox.ButtonRole.AcceptRole)
+        now = box.addButton("Close without it", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep open", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(save)
+        box.exec()
+        answer = box.clickedButton()
+        box.deleteLater()
+        if answer is save:
+            self.back_up()
         return answer is now
 
     def closeEvent(self, event) -> None:
@@ -1093,6 +1116,15 @@ class MainWindow(QMainWindow):
                 return
             self.settings.setValue("backup/folder", str(Path(path).parent))
         self.statusBar().showMessage(f"Backing up to {path}…")
+        if self.store.file_gone():
+            # Deleted or replaced under this window: only its own
+            # connection still reads what it held, on this thread.
+            try:
+                result = backup.rescue(self.store, path)
+            except (StoreError, OSError) as exc:
+                result = exc
+            self._backed_up(result)
+            return
         self._start_backup(lambda: backup.backup(db, path), str(path))
 
     def _start_backup(self, job, where: str, auto: int | None = None) -> None:
@@ -1447,6 +1479,11 @@ class MainWindow(QMainWindow):
             self._auto_backed_up(StoreError(f"cannot read the database: {exc}"), self._auto_version or 0)
             return False
         if version == self._auto_version:
+            return False
+        try:
+            self.store.check_file()  # (not the file put in its place, backed up under its name)
+        except StoreError as exc:
+            self._auto_backed_up(exc, self._auto_version or 0)
             return False
         db = self.store.path
         recent = every * 60 if at_open else None
@@ -2200,7 +2237,7 @@ class MainWindow(QMainWindow):
             return False
         text, since = self.database_failure
         self.banner.setText(f"DATABASE FAILING since {clock_text(since)} — {text}. The boards show what was read "
-                            "before then. Close the console and see to the database.")
+                            "before then.")
         self.banner.show()
         self._show_alarm(True)
         return True
