@@ -3389,7 +3389,7 @@ def test_a_database_file_deleted_under_the_window_is_said_written_to_no_more_and
     open, lost once the window closes. The banner says so; edits are
     refused and write nothing; an automatic backup does not run; Back up
     writes everything the window held, through its own connection; and
-    closing asks first."""
+    closing asks first, until that is done."""
     import sys
 
     from PySide6.QtWidgets import QMessageBox
@@ -3415,11 +3415,6 @@ def test_a_database_file_deleted_under_the_window_is_said_written_to_no_more_and
     with pytest.raises(StoreIOError, match="nothing more is written to it"):
         window.bridge.note("Written into a file about to be lost")
     assert snapshot(demo_store) == held
-    rescued = tmp_path / "rescued.db"
-    window.back_up(str(rescued))
-    assert window.statusBar().currentMessage().startswith(f"Backed up {held['changes']:,} changes to {rescued}")
-    with Store(rescued) as s:
-        assert snapshot(s) == held and "Staging moved to the north lot" in [e.text for e in s.journal()]
     asked = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Keep open"))
     assert not window.may_close()
@@ -3427,6 +3422,13 @@ def test_a_database_file_deleted_under_the_window_is_said_written_to_no_more_and
     assert asked[0][3] == ["Back up…", "Close without it", "Keep open"]
     monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Close without it"))
     assert window.may_close()
+    rescued = tmp_path / "rescued.db"
+    window.back_up(str(rescued))
+    assert window.statusBar().currentMessage().startswith(f"Backed up {held['changes']:,} changes to {rescued}")
+    with Store(rescued) as s:
+        assert snapshot(s) == held and "Staging moved to the north lot" in [e.text for e in s.journal()]
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: pytest.fail("asked"))
+    assert window.may_close()  # backed up, and nothing written since: nothing more to lose
 
 
 def test_keeping_what_the_boards_show_for_several_conflicts_at_once(window, demo_store, tmp_path):

@@ -194,6 +194,7 @@ class MainWindow(QMainWindow):
         self._close_when_sent = False  # asked on closing (see may_close)
         self._backup_thread: threading.Thread | None = None  # a backup under way (see back_up)
         self._backup_auto: int | None = None  # for an automatic one: the data version it copies
+        self._rescued = False  # backed up since its file was found gone (see back_up)
         self._transfer_thread: threading.Thread | None = None  # a transfer file being written or merged
         self._transfer_whom = ""  # for whom the file being written is ("" for any console)
         self._connected_ids: set[str] = set()  # the consoles sync is connected to (as last heard)
@@ -619,7 +620,7 @@ class MainWindow(QMainWindow):
         leave may think the EOC has them): close once they are sent, close
         now (they stay here, and go the next time this console connects),
         or keep it open."""
-        if self.store.file_gone():
+        if self.store.file_gone() and not self._rescued:
             return self._may_close_gone()
         status = self.bridge.last_status
         n = status.get("outbox", 0) if status else 0  # None: no sync set up here
@@ -1103,7 +1104,9 @@ class MainWindow(QMainWindow):
     def back_up(self, path: str | None = None) -> None:
         """Copy the database to a backup file (console/backup.py), on a
         thread of its own: SQLite copies it in one go, seconds for a large
-        one, while this window and sync go on writing."""
+        one, while this window and sync go on writing. Its file gone from
+        under the window (Store.file_gone), through the window's own
+        connection, on this thread (backup.rescue)."""
         if self._backup_thread is not None:
             return
         db = self.store.path
@@ -1123,6 +1126,8 @@ class MainWindow(QMainWindow):
                 result = backup.rescue(self.store, path)
             except (StoreError, OSError) as exc:
                 result = exc
+            else:
+                self._rescued = True  # (nothing is written after: closing loses nothing more)
             self._backed_up(result)
             return
         self._start_backup(lambda: backup.backup(db, path), str(path))
