@@ -3382,6 +3382,33 @@ def test_the_database_failing_under_the_window_is_said_in_its_banner_not_in_a_bo
                      ("Crisis console: unexpected error", "console.store.NotFound: no units row 'E-99'")]
 
 
+def test_a_database_failing_is_said_in_the_window_of_that_database_only(window, demo_store, qtbot, tmp_path,
+                                                                        monkeypatch):
+    """The demo's two windows in one process, each on its database: the
+    failure of one is said in its window, not in the other's."""
+    import sys
+
+    from console.store import StoreIOError
+    from console.ui import app
+
+    monkeypatch.setattr(sys, "excepthook", app._excepthook)
+    other_store = Store(tmp_path / "police.db", agency="City Police")
+    other_bridge = Bridge(other_store)
+    other = MainWindow(other_bridge, settings=QSettings(str(tmp_path / "other.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(other)
+    other.show()
+    try:
+        failed = StoreIOError(f"{other_store.path}: cannot read or write the database (disk I/O error)")
+        failed.path = other_store.path
+        app._excepthook(StoreIOError, failed, None)
+        assert other.database_failure is not None and other.banner.isVisible()
+        assert window.database_failure is None and not window.banner.isVisible()
+    finally:
+        other.close()
+        other_bridge.close()
+        other_store.close()
+
+
 def test_a_database_file_deleted_under_the_window_is_said_written_to_no_more_and_can_be_saved(
         window, demo_store, qtbot, monkeypatch, tmp_path):
     """The database's file deleted while the window has it open (a clean-up,
