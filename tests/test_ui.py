@@ -3281,15 +3281,26 @@ def test_a_damaged_database_is_reported_in_a_window_too(qapp, tmp_path, monkeypa
 
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"\x00garbage" * 500)
-    shown = []
-    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    asked = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Close"))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
     args = argparse.Namespace(db=bad, operator=None, agency=None, listen=None, peer=None)
     with pytest.raises(StoreError, match="damaged or not a database"):
         app.main(args)
-    [(title, text)] = shown
+    [(title, text, _more, buttons)] = asked
     assert "cannot open the database" in title and "damaged or not a database" in text
+    assert buttons == ["Close", "Restore a backup…"]
     assert bad.read_bytes() == b"\x00garbage" * 500
+    newer = tmp_path / "newer.db"  # not damaged: said, with nothing to restore offered
+    with Store(newer) as s:
+        s._conn.execute("PRAGMA user_version = 999")
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    with pytest.raises(StoreError, match="newer crisis-console"):
+        app.main(argparse.Namespace(db=newer, operator=None, agency=None, listen=None, peer=None))
+    [(title, text)] = shown
+    assert text.endswith("Nothing was changed. Open another database with --db PATH, or restore this one from a "
+                         "backup.")
 
 
 def test_damage_the_window_finds_on_opening_is_said_as_the_database_not_opening(tmp_path, monkeypatch):
@@ -3311,19 +3322,87 @@ def test_damage_the_window_finds_on_opening_is_said_as_the_database_not_opening(
     with Store(db) as s:
         seed.seed_demo(s)
     damage(db, "changes")
-    shown = []
-    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    asked = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Close"))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
     args = argparse.Namespace(db=db, operator=None, agency=None, listen=None, peer=None)
     with pytest.raises(CorruptDatabase, match="the file is damaged or not a database"):
         app.main(args)
-    [(title, text)] = shown
+    [(title, text, _more, _buttons)] = asked
     assert title == "Crisis console: cannot open the database"
-    assert text.endswith(f"{IF_DAMAGED}\n\nNothing was changed. Open another database with --db PATH.")
+    assert text.endswith(f"{IF_DAMAGED}\n\nNothing was changed.")
     assert not Path(f"{db}-wal").exists()  # (SQLite removes it as the last connection closes)
     lock = QLockFile(f"{db}.window-lock")
     assert lock.tryLock(0)
     lock.unlock()
+
+
+def test_a_damaged_database_can_be_restored_from_a_backup_as_the_console_opens(tmp_path, monkeypatch):
+    """Damaged, the database that does not open offers to restore a backup
+    of it, from the folder the window backs it up into by itself: a
+    damaged backup is refused (said, and another may be chosen), a good
+    one put in place (the damaged database kept beside it), and the
+    console opens on it."""
+    import argparse
+    import sys
+
+    import qasync
+    from conftest import damage
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from console import backup
+    from console.ui import app
+    from console.ui import window as window_module
+    from console.ui.window import _auto_backup_key
+
+    db = tmp_path / "ops.db"
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    with Store(db) as s:
+        seed.seed_demo(s)
+        held = snapshot(s)
+    good = backup.backup(db, folder).path
+    bad = folder / "ops-damaged.db"
+    bad.write_bytes(good.read_bytes())
+    damage(bad, "units")
+    with Store(db) as s:
+        s.note("After the backup: sync brings it back")
+    damage(db, "changes")
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)  # (the window's, as app reads them)
+    monkeypatch.setattr(app, "QSettings", lambda *a: settings)
+    monkeypatch.setattr(window_module, "QSettings", lambda *a: settings)
+    settings.setValue(f"{_auto_backup_key(db)}/folder", str(folder))
+    asked, offered, told, shown = [], [], [], []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Restore a backup…"))
+    chosen = [str(bad), str(good)]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda parent, title, where, kinds: offered.append((title, where)) or (chosen.pop(0), ""))
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: told.append((title, text)))
+
+    def run(coro):  # the window made, then closed at once
+        coro.close()
+        made = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.store.path == db]
+        running = [w for w in made if any(t.isActive() for t in w.findChildren(QTimer))]
+        assert len(running) == 1  # the one that could not be built on the damaged database runs nothing
+        shown.extend(running)
+        for w in shown:
+            w.close()
+            w.deleteLater()
+
+    monkeypatch.setattr(qasync, "run", run)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
+    assert app.main(argparse.Namespace(db=db, operator=None, agency=None, listen=None, peer=None)) == 0
+    assert offered == [("Restore a backup of ops.db", str(folder))] * 2
+    assert len(asked) == 2 and "the file is damaged or not a database" in asked[0][1]
+    assert asked[1][1].endswith(f"Not restored: {bad}: the backup is damaged (database disk image is malformed); "
+                                f"restore another one. Nothing was restored: {db} is as it was")
+    [(title, text)] = told
+    [kept] = tmp_path.glob("ops.db.before-restore-*Z")
+    assert title == "Crisis console: restored" and text.startswith(f"Restored {db} from {good} (taken ")
+    assert f"The damaged database is kept as {kept}." in text
+    assert [w.store.path for w in shown] == [db]
+    with Store(db) as s:
+        assert snapshot(s) == held
 
 
 def test_the_database_failing_under_the_window_is_said_in_its_banner_not_in_a_box_each_time(

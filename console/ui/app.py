@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -43,10 +44,7 @@ def _excepthook(kind, value, tb) -> None:
 def main(args) -> int:
     import qasync
 
-    from console.store import Store, StoreError
-    from console.sync.child import EngineProcess
-    from console.ui.bridge import Bridge
-    from console.ui.window import MainWindow
+    from console.store import StoreError
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Crisis console")
@@ -54,38 +52,18 @@ def main(args) -> int:
     # quit would stop the loop first and cut that short.
     app.setQuitOnLastWindowClosed(False)
     sys.excepthook = _excepthook
-    try:
-        store = Store(args.db or _default(), operator=args.operator, agency=args.agency)
-    except StoreError as exc:
-        _cannot_open(exc)
-        raise
-    held = hold_database(store.path)
-    if held is None:  # open in another window, and this person chose that one
-        store.close()
+    db = Path(args.db or _default())
+    while True:
+        try:
+            opened = _open(db, args)
+        except StoreError as exc:
+            if not _restore_instead(exc, db):
+                raise
+            continue  # restored: opened again
+        break
+    if opened is None:  # open in another window, and this person chose that one
         return 0
-    resumed = at_console(store, args.operator)
-
-    def make_engine(peers, listen=None):
-        return EngineProcess(store.path, operator=args.operator, agency=args.agency, listen=listen, peers=peers)
-
-    # The addresses given, then those the window was told to connect to
-    # before (Sync ▸ Peers ▸ Connect), which it connects to whenever it opens.
-    peers = list(dict.fromkeys([*(getattr(args, "peer", None) or ()), *remembered_peers(store)]))
-    listen = getattr(args, "listen", None)
-    engine = make_engine(peers, listen) if listen or peers else None
-    bridge = None
-    try:
-        bridge = Bridge(store, engine, make_engine=make_engine)
-        window = MainWindow(bridge)
-    except StoreError as exc:  # damage where opening did not look, found by the window's first reads
-        if bridge is not None:
-            bridge.stop()
-        store.close()
-        held.unlock()
-        _cannot_open(exc)
-        raise
-    if resumed:
-        window.statusBar().showMessage(resumed, 120_000)
+    store, held, bridge, window, engine = opened
 
     async def run() -> None:
         if engine is not None:
@@ -109,14 +87,93 @@ def main(args) -> int:
     return 0
 
 
-def _cannot_open(exc) -> None:
-    """Opened from a menu there is no terminal to read the error in: it
-    is said in a window too."""
-    from console.store import IF_DAMAGED
+def _open(db: Path, args):
+    """The store, the lock beside it, the bridge, the window and the sync
+    engine (not started) for `db`; None if it is open in another window
+    and the person chose that one. StoreError if it cannot be opened,
+    with nothing left open."""
+    from console.store import Store, StoreError
+    from console.sync.child import EngineProcess
+    from console.ui.bridge import Bridge
+    from console.ui.window import MainWindow
 
-    advice = "" if IF_DAMAGED in str(exc) else ", or restore this one from a backup"
-    QMessageBox.critical(None, "Crisis console: cannot open the database",
-                         f"{exc}\n\nNothing was changed. Open another database with --db PATH{advice}.")
+    store = Store(db, operator=args.operator, agency=args.agency)
+    held = hold_database(store.path)
+    if held is None:
+        store.close()
+        return None
+    resumed = at_console(store, args.operator)
+
+    def make_engine(peers, listen=None):
+        return EngineProcess(store.path, operator=args.operator, agency=args.agency, listen=listen, peers=peers)
+
+    # The addresses given, then those the window was told to connect to
+    # before (Sync ▸ Peers ▸ Connect), which it connects to whenever it opens.
+    peers = list(dict.fromkeys([*(getattr(args, "peer", None) or ()), *remembered_peers(store)]))
+    listen = getattr(args, "listen", None)
+    engine = make_engine(peers, listen) if listen or peers else None
+    bridge = None
+    try:
+        bridge = Bridge(store, engine, make_engine=make_engine)
+        window = MainWindow(bridge)
+    except StoreError:  # damage where opening did not look, found by the window's first reads
+        if bridge is not None:
+            bridge.stop()
+        store.close()
+        held.unlock()
+        raise
+    if resumed:
+        window.statusBar().showMessage(resumed, 120_000)
+    return store, held, bridge, window, engine
+
+
+def _restore_instead(exc, db: Path) -> bool:
+    """Say why the database cannot open (opened from a menu, there is no
+    terminal to read the error in). Damaged, a backup of it may be
+    restored from here, as `crisis-console restore` does: whether one
+    was (then it is opened)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from console import backup
+    from console.store import IF_DAMAGED, StoreError
+    from console.ui.window import auto_backup_folder
+
+    title = "Crisis console: cannot open the database"
+    if IF_DAMAGED not in str(exc):
+        QMessageBox.critical(None, title, f"{exc}\n\nNothing was changed. Open another database with --db PATH, "
+                             "or restore this one from a backup.")
+        return False
+    said = f"{exc}\n\nNothing was changed."
+    while True:
+        box = QMessageBox(QMessageBox.Icon.Critical, title, said)
+        box.setInformativeText("Restore a backup: choose a backup of this database. The damaged one is kept beside "
+                               "it under another name, and the console opens on the backup; syncing with a peer "
+                               "then brings back what was done since it was taken.")
+        restore = box.addButton("Restore a backup…", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Close", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(restore)
+        box.exec()
+        chosen = box.clickedButton()
+        box.deleteLater()
+        if chosen is not restore:
+            return False
+        where = auto_backup_folder(db, QSettings("crisis-console", "console"))  # (the window's settings)
+        source, _ = QFileDialog.getOpenFileName(None, f"Restore a backup of {db.name}", where,
+                                                "Databases (*.db);;All files (*)")
+        if not source:
+            continue
+        try:
+            r = backup.restore(db, source)
+        except StoreError as failed:
+            said = f"{exc}\n\nNot restored: {failed}"
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(r.taken_ms / 1000)) if r.taken_ms else None
+        taken = f"taken {when}, " if when else ""
+        kept = f" The damaged database is kept as {r.kept_as}." if r.kept_as else ""
+        QMessageBox.information(None, "Crisis console: restored",
+                                f"Restored {db} from {source} ({taken}{r.changes:,} changes).{kept} Sync with a "
+                                "peer to get back what was done since the backup.")
+        return True
 
 
 def hold_database(path) -> QLockFile | None:

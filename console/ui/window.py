@@ -151,6 +151,14 @@ class MainWindow(QMainWindow):
         try:
             self._build(bridge, settings)
             gc.freeze()
+        except BaseException:
+            # Not built (the database failing under its first reads): what
+            # was started stops, so that nothing of it reads the database
+            # later (the console may open again, on a backup restored).
+            for timer in self.findChildren(QTimer):
+                timer.stop()
+            self.deleteLater()
+            raise
         finally:
             if collecting:
                 gc.enable()
@@ -205,7 +213,7 @@ class MainWindow(QMainWindow):
         self._auto_running = False
         self._auto_good: tuple[float, str, backup.BackupSummary | None] | None = None  # when, file, what
         self._auto_failed: tuple[float, str] | None = None  # when, why (cleared by the next good one)
-        self._auto_key = "autobackup/" + hashlib.sha1(str(Path(self.store.path).resolve()).encode()).hexdigest()[:16]
+        self._auto_key = _auto_backup_key(self.store.path)
         # The View menu's text size: the application's font, so its dialogs,
         # menus and tooltips too, as a share of the system's.
         self.text_scale = 1.0
@@ -2289,6 +2297,17 @@ class MainWindow(QMainWindow):
 def _file_word(name: str | None) -> str:
     """An agency's name as a part of a file's name: county-fire."""
     return re.sub(r"\W+", "-", model.name_key(name or "")).strip("-")
+
+
+def _auto_backup_key(db) -> str:
+    """Where the automatic backups' settings of the database `db` are kept."""
+    return "autobackup/" + hashlib.sha1(str(Path(db).resolve()).encode()).hexdigest()[:16]
+
+
+def auto_backup_folder(db, settings: QSettings) -> str:
+    """The folder the window backs `db` up into by itself, if set (where
+    its newest backups are), else the database's own folder."""
+    return str(settings.value(f"{_auto_backup_key(db)}/folder") or Path(db).resolve().parent)
 
 
 def _iso(ts: float) -> str:
