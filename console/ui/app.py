@@ -164,8 +164,9 @@ def _restore_instead(exc, db: Path) -> bool:
             continue
         try:
             r = backup.restore(db, source)
-        except StoreError as failed:
-            said = f"{exc}\n\nNot restored: {failed}"
+        except (StoreError, OSError) as failed:
+            why = f"{failed.filename}: {failed.strerror}" if isinstance(failed, OSError) and failed.strerror else failed
+            said = f"{exc}\n\nNot restored: {why}"
             continue
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(r.taken_ms / 1000)) if r.taken_ms else None
         taken = f"taken {when}, " if when else ""
