@@ -136,6 +136,7 @@ def _restore_instead(exc, db: Path) -> bool:
 
     from console import backup
     from console.store import IF_DAMAGED, StoreError
+    from console.ui.dialogs import ask
     from console.ui.window import auto_backup_folder
 
     title = "Crisis console: cannot open the database"
@@ -145,17 +146,13 @@ def _restore_instead(exc, db: Path) -> bool:
         return False
     said = f"{exc}\n\nNothing was changed."
     while True:
-        box = QMessageBox(QMessageBox.Icon.Critical, title, said)
-        box.setInformativeText("Restore a backup: choose a backup of this database. The damaged one is kept beside "
-                               "it under another name, and the console opens on the backup; syncing with a peer "
-                               "then brings back what was done since it was taken.")
-        restore = box.addButton("Restore a backup…", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Close", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(restore)
-        box.exec()
-        chosen = box.clickedButton()
-        box.deleteLater()
-        if chosen is not restore:
+        chosen = ask(QMessageBox.Icon.Critical, title, said,
+                     "Restore a backup: choose a backup of this database. The damaged one is kept beside it under "
+                     "another name, and the console opens on the backup; syncing with a peer then brings back what "
+                     "was done since it was taken.",
+                     [("Restore a backup…", QMessageBox.ButtonRole.AcceptRole),
+                      ("Close", QMessageBox.ButtonRole.RejectRole)], "Restore a backup…")
+        if chosen != "Restore a backup…":
             return False
         where = auto_backup_folder(db, QSettings("crisis-console", "console"))  # (the window's settings)
         source, _ = QFileDialog.getOpenFileName(None, f"Restore a backup of {db.name}", where,
@@ -193,15 +190,15 @@ def hold_database(path) -> QLockFile | None:
         return lock
     pid, host, _app = lock.getLockInfo()
     where = f"process {pid}" if host == QSysInfo.machineHostName() else f"computer {host}, process {pid}"
-    box = QMessageBox(QMessageBox.Icon.Question, "Crisis console: already open",
-                      f"{Path(path).name} is already open in another Crisis console window ({where}).")
-    box.setInformativeText("Use that window: two windows on one database each sync and keep their own undo "
-                           "history. Open it here as well only if that window is not to be found.")
-    box.addButton("Open here as well", QMessageBox.ButtonRole.AcceptRole)
-    stay = box.addButton("Do not open", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(stay)
-    box.exec()
-    return None if box.clickedButton() in (stay, None) else lock
+    from console.ui.dialogs import ask
+
+    chosen = ask(QMessageBox.Icon.Question, "Crisis console: already open",
+                 f"{Path(path).name} is already open in another Crisis console window ({where}).",
+                 "Use that window: two windows on one database each sync and keep their own undo history. Open it "
+                 "here as well only if that window is not to be found.",
+                 [("Open here as well", QMessageBox.ButtonRole.AcceptRole),
+                  ("Do not open", QMessageBox.ButtonRole.RejectRole)], "Do not open")
+    return lock if chosen == "Open here as well" else None
 
 
 def remembered_peers(store) -> list[str]:

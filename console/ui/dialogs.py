@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, QTimer
@@ -48,6 +48,21 @@ from console.times import OPEN_TASK, STATUS_TIMERS, span_text
 from console.ui.models import local_time, zone_name
 
 ERROR_COLOUR = "#b71c1c"
+
+
+def ask(icon: QMessageBox.Icon, title: str, text: str, more: str, buttons: Sequence[tuple[str, QMessageBox.ButtonRole]],
+        default: str, parent: QWidget | None = None) -> str | None:
+    """A question in a message box: `text`, then `more` in smaller type,
+    and a button for each (label, role); the label of the one clicked
+    (None if the box was closed otherwise)."""
+    box = QMessageBox(icon, title, text, parent=parent)
+    box.setInformativeText(more)
+    made = {box.addButton(label, role): label for label, role in buttons}
+    box.setDefaultButton(next(b for b, label in made.items() if label == default))
+    box.exec()
+    clicked = box.clickedButton()
+    box.deleteLater()
+    return made.get(clicked)
 
 
 def error_label() -> QLabel:

@@ -56,6 +56,7 @@ from console.ui.dialogs import (
     RecordDialog,
     StatusTimersDialog,
     StockDialog,
+    ask,
     assign_problem,
     may_change_marks,
 )
@@ -636,46 +637,36 @@ class MainWindow(QMainWindow):
             return True
         connected = any(p["state"] == "connected" for p in status.get("peers", ()))
         they, are = ("they", "are") if n != 1 else ("it", "is")
-        box = QMessageBox(
+        answer = ask(
             QMessageBox.Icon.Question, "Changes not yet sent",
             f"{n:,} change{'s' if n != 1 else ''} made here {'have' if n != 1 else 'has'} not reached another "
-            f"console yet: {'being sent now' if connected else 'no other console is connected'}.", parent=self)
-        box.setInformativeText(
+            f"console yet: {'being sent now' if connected else 'no other console is connected'}.",
             f"Close when sent: the window closes by itself once another console has {'them' if n != 1 else 'it'}"
             f"{'' if connected else ' (when one is connected again)'}.\nClose now: {they} stay"
-            f"{'s' if n == 1 else ''} in this console's database and {are} sent the next time it connects.")
-        when_sent = box.addButton("Close when sent", QMessageBox.ButtonRole.AcceptRole)
-        now = box.addButton("Close now", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton("Keep open", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(when_sent)
-        box.exec()
-        answer = box.clickedButton()
-        box.deleteLater()
-        self._close_when_sent = answer is when_sent
+            f"{'s' if n == 1 else ''} in this console's database and {are} sent the next time it connects.",
+            [("Close when sent", QMessageBox.ButtonRole.AcceptRole),
+             ("Close now", QMessageBox.ButtonRole.DestructiveRole),
+             ("Keep open", QMessageBox.ButtonRole.RejectRole)], "Close when sent", self)
+        self._close_when_sent = answer == "Close when sent"
         self._outbox_shown = -1
         self._show_outbox(n)  # says it closes once they are sent, or no longer
-        return answer is now
+        return answer == "Close now"
 
     def _may_close_gone(self) -> bool:
         """Closing with the database's file gone from under the window
         (Store.file_gone): what the window has open goes with it, unless
         backed up first."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "The database file is gone",
-                          f"{self.store.path} was deleted or replaced while this window had it open. What it "
-                          "held is still open here; once the window closes, it is lost unless backed up.",
-                          parent=self)
-        box.setInformativeText("Back up: write it to a file now (the window stays open). Then open that file "
-                               "(crisis-console restore puts it back in place).")
-        save = box.addButton("Back up…", QMessageBox.ButtonRole.AcceptRole)
-        now = box.addButton("Close without it", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton("Keep open", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(save)
-        box.exec()
-        answer = box.clickedButton()
-        box.deleteLater()
-        if answer is save:
+        answer = ask(QMessageBox.Icon.Warning, "The database file is gone",
+                     f"{self.store.path} was deleted or replaced while this window had it open. What it held is "
+                     "still open here; once the window closes, it is lost unless backed up.",
+                     "Back up: write it to a file now (the window stays open). Then open that file "
+                     "(crisis-console restore puts it back in place).",
+                     [("Back up…", QMessageBox.ButtonRole.AcceptRole),
+                      ("Close without it", QMessageBox.ButtonRole.DestructiveRole),
+                      ("Keep open", QMessageBox.ButtonRole.RejectRole)], "Back up…", self)
+        if answer == "Back up…":
             self.back_up()
-        return answer is now
+        return answer == "Close without it"
 
     def closeEvent(self, event) -> None:
         # The close button (a spontaneous event, from the window system)
