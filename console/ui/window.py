@@ -1120,13 +1120,18 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Backing up to {path}…")
         if self.store.file_gone():
             # Deleted or replaced under this window: only its own
-            # connection still reads what it held, on this thread.
+            # connection still reads what it held, on this thread (a
+            # long operation's 900,000 changes, 274 MiB: 0.8 s).
+            self.statusBar().repaint()
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
                 result = backup.rescue(self.store, path)
             except (StoreError, OSError) as exc:
                 result = exc
             else:
                 self._rescued = True  # (nothing is written after: closing loses nothing more)
+            finally:
+                QApplication.restoreOverrideCursor()
             self._backed_up(result)
             return
         self._start_backup(lambda: backup.backup(db, path), str(path))
