@@ -6,6 +6,7 @@ import collections
 import contextlib
 import gc
 import json
+import logging
 import os
 import re
 import socket
@@ -1200,12 +1201,13 @@ async def _unknown(engine):
     return bool((await engine.status())["unknown_consoles"])
 
 
-def test_a_database_that_fails_to_store_is_reported_until_it_works_again(consoles, monkeypatch):
+def test_a_database_that_fails_to_store_is_reported_until_it_works_again(consoles, monkeypatch, caplog):
     """The receiving console's disk full, say: the batch is refused as
     'internal', the engine's status says why, and once the database works
     again the changes arrive and the failure clears."""
     from console.store import Store, StoreIOError
 
+    caplog.set_level(logging.INFO, logger="console.sync.transport")
     r, a = consoles("relay", "a")
     with r.open() as s:
         s.add_many("tasks", [{"title": f"T{i}"} for i in range(50)])
@@ -1229,6 +1231,10 @@ def test_a_database_that_fails_to_store_is_reported_until_it_works_again(console
             await until(lambda: _no_failure(ea), what="the failure cleared")
 
     arun(main())
+    said = [r.getMessage() for r in caplog.records if "the store failed" in r.getMessage()
+            or "the database works again" in r.getMessage()]
+    assert said[0].endswith("the disk is full; nothing was written")
+    assert said[-1].startswith("the database works again, after ")
 
 
 def test_a_disk_that_fills_during_a_catch_up_loses_nothing_and_it_goes_on_once_there_is_room(consoles):
@@ -1260,11 +1266,12 @@ def test_a_disk_that_fills_during_a_catch_up_loses_nothing_and_it_goes_on_once_t
     assert a.open().counts()["tasks"] == 12000
 
 
-def test_a_relay_whose_change_log_is_damaged_says_so_to_its_peers_and_serves_on(consoles):
+def test_a_relay_whose_change_log_is_damaged_says_so_to_its_peers_and_serves_on(consoles, caplog):
     """The relay's change log damaged where opening does not look (a
     disk's fault): a console catching up from it is told why in words
     (the file is damaged, what to do), not 'DatabaseError'; the relay's
-    status says it; and it keeps answering each console that dials. The
+    status says it, its log once; and it keeps answering each console
+    that dials. The
     damaged console dialling out (`sync --once`) says why it stopped."""
     from conftest import damage
 
@@ -1284,6 +1291,9 @@ def test_a_relay_whose_change_log_is_damaged_says_so_to_its_peers_and_serves_on(
                     assert "DatabaseError" not in said
             status = await relay.status()
             assert "the file is damaged or not a database" in status["store_failure"]
+        # Said once in the relay's log, not at every console's try.
+        said = [r for r in caplog.records if "the store failed" in r.getMessage()]
+        assert len(said) == 1 and "the file is damaged" in said[0].getMessage()
 
     async def from_a_damaged_console():  # the other way: `sync --once` from it says why it stopped
         async with Engine(b.path, listen=LOCAL) as good, Engine(r.path) as damaged:

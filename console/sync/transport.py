@@ -679,7 +679,12 @@ class Engine:
             await close_when_sent(exc.code, 1008)
         except StoreError as exc:
             ended = f"this console's database failed: {exc}"
-            log.error("closing %s: the store failed: %s", link.address, exc)
+            # Every console that dials meets it (each about every 10 s):
+            # said when it starts or changes, then now and then.
+            said = self._troubles.say(DATABASE_TROUBLE, str(exc))
+            quiet = said is None
+            if not quiet:
+                log.error("closing %s: the store failed: %s", link.address, said)
             link.last_error = self.store_failure = str(exc)
             self._emit("peers")
             say_error("internal", str(exc), 1011)
@@ -807,6 +812,9 @@ class Engine:
         if (link.sent, link.received) != (session.stats.sent, session.stats.received):
             if session.stats.received > link.received:
                 self.store_failure = None  # a batch was stored: the database works again
+                over = self._troubles.over(DATABASE_TROUBLE)
+                if over:
+                    log.info("the database works again, after %s (%d failures)", _duration(over[0]), over[1])
             link.sent, link.received = session.stats.sent, session.stats.received
             self.last_exchange = time.time()
             self._emit("progress", link)
@@ -1004,6 +1012,9 @@ def _failure(exc: Exception) -> str:
 
 def _changes(n: int) -> str:
     return f"{n} change{'' if n == 1 else 's'}"
+
+
+DATABASE_TROUBLE = "this console's database"  # (a _Repeats key: the store failing, whoever met it)
 
 
 class _Repeats:
