@@ -77,13 +77,9 @@ def backup(db: str | os.PathLike, dest: str | os.PathLike, *,
     """Copy the database at `db` to `dest` (a file, or a folder to put a
     file named for the time in). Safe while consoles use `db`."""
     db, dest = Path(db), Path(dest)
-    started = time.perf_counter()
     _check_source(db)
-    taken = wall()
-    dest = _destination(db, dest, taken)
     with _connect(db, path_for_errors=db) as src:
-        changes = _write(dest, taken, db, lambda dst: _copy(src, dst, db), lambda: problems(src))
-    return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
+        return _backup_via(db, dest, lambda dst: _copy(src, dst, db), lambda: problems(src), wall)
 
 
 def rescue(store: Store, dest: str | os.PathLike, *, wall: Callable[[], int] = clock.wall_ms) -> BackupSummary:
@@ -91,10 +87,17 @@ def rescue(store: Store, dest: str | os.PathLike, *, wall: Callable[[], int] = c
     (so on its thread): for a database whose file was deleted or replaced
     under it (Store.file_gone), which `backup` can no longer read by its
     path. `dest` as for `backup`."""
+    return _backup_via(store.path, Path(dest), store.copy_into, store.problems, wall)
+
+
+def _backup_via(db: Path, dest: Path, copy: Callable[[sqlite3.Connection], None],
+                source_problems: Callable[[], str | None], wall: Callable[[], int] = clock.wall_ms) -> BackupSummary:
+    """A backup of `db` to `dest` (a file, or a folder), filled by `copy`
+    (see _write)."""
     started = time.perf_counter()
     taken = wall()
-    dest = _destination(store.path, Path(dest), taken)
-    changes = _write(dest, taken, store.path, store.copy_into, store.problems)
+    dest = _destination(db, dest, taken)
+    changes = _write(dest, taken, db, copy, source_problems)
     return BackupSummary(dest, dest.stat().st_size, time.perf_counter() - started, taken, changes)
 
 
@@ -170,7 +173,9 @@ async def keep_backing_up(db: str | os.PathLike, folder: str | os.PathLike, ever
     again at the next turn. A turn when nothing was written to the
     database since the last backup makes none, so that a quiet night does
     not push out the backups of the busy day. Runs until cancelled."""
-    # Its data version changes whenever another connection commits.
+    # Its data version changes whenever another connection commits. It
+    # also holds the database's file open: deleted or replaced under the
+    # program (see Store.file_gone), what it held is backed up through it.
     watch = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     try:
         await _keep_backing_up(db, folder, every_s, keep, watch)
@@ -185,11 +190,24 @@ async def _keep_backing_up(db, folder, every_s: float, keep: int, watch: sqlite3
         return watch.execute("PRAGMA data_version").fetchone()[0]
 
     last = None
+    opened = None  # the file `watch` has open, once read
     while True:
         try:
             now = await asyncio.to_thread(data_version)
+            if opened is None:
+                opened = _file_id(db)
             if now == last:
                 log.debug("nothing new to back up since the last backup")
+                await asyncio.sleep(every_s)
+                continue
+            if _file_id(db) != opened:
+                # By its path it would be whatever is there now (pushing the
+                # good backups out): through the connection that has it open.
+                b = await asyncio.to_thread(_rescue_through, watch, Path(db), Path(folder))
+                last = now
+                log.error("%s was deleted or replaced while this program had it open, and nothing more is written "
+                          "to it: what it held is backed up to %s (%s changes), through the file still open here; "
+                          "no older backup was deleted", db, b.path, f"{b.changes:,}")
                 await asyncio.sleep(every_s)
                 continue
             b, gone = await asyncio.to_thread(into_folder, db, folder, keep)
@@ -205,6 +223,21 @@ async def _keep_backing_up(db, folder, every_s: float, keep: int, watch: sqlite3
         except Exception:  # a bug: said in full, and the backups go on
             log.exception("backup into %s failed; trying again in %s", folder, _minutes(every_s))
         await asyncio.sleep(every_s)
+
+
+def _file_id(path) -> tuple[int, int] | None:
+    """The file at `path` ((device, inode)), or None if there is none."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _rescue_through(conn: sqlite3.Connection, db: Path, folder: Path) -> BackupSummary:
+    """A backup of the database `conn` has open, named for `db` in
+    `folder` (see rescue)."""
+    return _backup_via(db, folder, lambda dst: _copy(conn, dst, db), lambda: problems(conn))
 
 
 def _minutes(seconds: float) -> str:

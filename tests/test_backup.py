@@ -403,6 +403,45 @@ def test_periodic_backups_only_when_something_was_written_and_on_through_failure
     assert files(folder) == set(made()), "nothing but backups, whole"
 
 
+def test_periodic_backups_of_a_database_replaced_under_them_back_up_what_it_held(tmp_path, db, caplog):
+    """The database's file replaced under a relay (moved away, another put
+    in its place) after something was written and before its backup:
+    the next backup is of what the relay had open, read through its own
+    connection, not of the file now at the path, and deletes no older
+    backup; the error says so."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="console.backup")
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    other = tmp_path / "other.db"
+    with Store(other) as o:
+        o.note("another operation")
+    every = 1.05  # (names for the time, to the second)
+
+    def made():
+        return sorted(p for p in files(folder) if p.endswith("Z.db"))
+
+    async def main():
+        task = asyncio.create_task(backup.keep_backing_up(db, folder, every, keep=1))
+        try:
+            await until_async(lambda: len(made()) == 1)
+            with Store(db) as s:
+                s.note("written before it was replaced")
+            db.rename(tmp_path / "moved-away.db")
+            other.rename(db)
+            await until_async(lambda: len(made()) == 2)
+        finally:
+            task.cancel()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    newest = folder / made()[-1]
+    assert "written before it was replaced" in backup_notes(newest)
+    assert "another operation" not in backup_notes(newest)
+    assert len(made()) == 2  # keep=1, and none deleted
+    assert f"{db} was deleted or replaced while this program had it open" in caplog.text
+
+
 async def until_async(condition, timeout=20.0):
     deadline = time.monotonic() + timeout
     while True:
