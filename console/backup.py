@@ -38,6 +38,7 @@ from console.store import (
     StoreBusy,
     StoreError,
     StoreIOError,
+    file_id,
     new_id,
     owns_file,
     problems,
@@ -195,12 +196,12 @@ async def _keep_backing_up(db, folder, every_s: float, keep: int, watch: sqlite3
         try:
             now = await asyncio.to_thread(data_version)
             if opened is None:
-                opened = _file_id(db)
+                opened = file_id(db)
             if now == last:
                 log.debug("nothing new to back up since the last backup")
                 await asyncio.sleep(every_s)
                 continue
-            if _file_id(db) != opened:
+            if file_id(db) != opened:
                 # By its path it would be whatever is there now (pushing the
                 # good backups out): through the connection that has it open.
                 b = await asyncio.to_thread(_rescue_through, watch, Path(db), Path(folder))
@@ -223,15 +224,6 @@ async def _keep_backing_up(db, folder, every_s: float, keep: int, watch: sqlite3
         except Exception:  # a bug: said in full, and the backups go on
             log.exception("backup into %s failed; trying again in %s", folder, _minutes(every_s))
         await asyncio.sleep(every_s)
-
-
-def _file_id(path) -> tuple[int, int] | None:
-    """The file at `path` ((device, inode)), or None if there is none."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def _rescue_through(conn: sqlite3.Connection, db: Path, folder: Path) -> BackupSummary:

@@ -374,6 +374,16 @@ def _translated(exc: sqlite3.Error, path: Path) -> StoreError:
     raise exc  # anything else is a bug, not something to tell a user
 
 
+def file_id(path: str | os.PathLike) -> tuple[int, int] | None:
+    """The file at `path` as the system knows it, (device, inode), to tell
+    it from another put in its place; None if there is none."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def problems(conn: sqlite3.Connection) -> str | None:
     """What SQLite finds wrong with the database `conn` has open (a quick
     check of every page), or None if nothing. Other errors (the disk)
@@ -636,12 +646,9 @@ class Store:
 
     def _file_identity(self) -> tuple[int, int] | None:
         try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None
+            return file_id(self.path)
         except OSError:  # not to be told now (a permission on the folder, say): taken as the same file
             return self._file_id
-        return st.st_dev, st.st_ino
 
     def file_gone(self) -> bool:
         """Whether the file at this store's path is no longer the database
