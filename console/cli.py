@@ -684,7 +684,7 @@ def _backup_or_restore(args, out) -> int:
                 print(f"deleted the older backup {gone}", file=out)
         return 0
     r = backup.restore(db, args.source)
-    taken = f"taken {_utc(r.taken_ms)}, " if r.taken_ms else ""
+    taken = f"taken {clock.utc_text(r.taken_ms)}, " if r.taken_ms else ""
     print(f"restored {db} from {r.source} ({taken}{r.changes:,} changes)", file=out)
     if r.kept_as:
         print(f"the database as it was is kept as {r.kept_as}", file=out)
@@ -701,10 +701,6 @@ def _writing(path: Path) -> Iterator:
         raise StoreIOError(f"{path}: the folder {path.parent} does not exist")
     with files.replacing(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         yield fh
-
-
-def _utc(ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
 
 
 def _run_sync(args) -> int:

@@ -54,6 +54,12 @@ def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def utc_text(ms: int) -> str:
+    """A wall-clock time in milliseconds as people read it in UTC:
+    "2026-11-26 11:05:39 UTC" (a backup's, as restores say it)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
+
+
 def describe_ms(ms: int) -> str:
     """A duration as people say it: 90s, 12m, 3h5m, 1d2h."""
     s = abs(ms) // 1000

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -134,7 +133,7 @@ def _restore_instead(exc, db: Path) -> bool:
     was (then it is opened)."""
     from PySide6.QtWidgets import QFileDialog
 
-    from console import backup
+    from console import backup, clock
     from console.store import IF_DAMAGED, StoreError
     from console.ui.dialogs import ask
     from console.ui.window import auto_backup_folder
@@ -165,8 +164,7 @@ def _restore_instead(exc, db: Path) -> bool:
             why = f"{failed.filename}: {failed.strerror}" if isinstance(failed, OSError) and failed.strerror else failed
             said = f"{exc}\n\nNot restored: {why}"
             continue
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(r.taken_ms / 1000)) if r.taken_ms else None
-        taken = f"taken {when}, " if when else ""
+        taken = f"taken {clock.utc_text(r.taken_ms)}, " if r.taken_ms else ""
         kept = f" The damaged database is kept as {r.kept_as}." if r.kept_as else ""
         QMessageBox.information(None, "Crisis console: restored",
                                 f"Restored {db} from {source} ({taken}{r.changes:,} changes).{kept} Sync with a "
