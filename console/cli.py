@@ -125,11 +125,17 @@ def build_parser() -> Parser:
     g.add_argument("--synthetic", type=int, metavar="N", help="N synthetic rows per table, for benchmarks")
 
     tables = sorted(model.TABLES)
-    p = cmd("add", "add a row (prints its id), or the rows of a CSV file")
+    p = cmd("add", "add a row (prints its id), or the rows of a spreadsheet (CSV or Excel)")
     p.add_argument("table", choices=tables, metavar="TABLE", help=f"one of {', '.join(tables)}")
     p.add_argument("values", nargs="*", metavar="FIELD=VALUE")
     p.add_argument("--csv", type=Path, metavar="FILE",
-                   help="add a row for each line of this CSV file, whose first line names the fields")
+                   help="add a row for each line of this CSV file or Excel workbook (.xlsx), whose first line "
+                        "names the fields")
+    p.add_argument("--sheet", metavar="NAME",
+                   help="the workbook's sheet to read (default: the one shown when it was saved)")
+    p.add_argument("--encoding", metavar="NAME",
+                   help=f"the CSV file's encoding, when it is not UTF-8 (e.g. {csv_rows.LEGACY}, as Excel saves "
+                        '"CSV (Comma delimited)" on Western Windows)')
 
     p = cmd("set", "change fields of a row (deleted=false restores a deleted row)")
     p.add_argument("table", choices=tables, metavar="TABLE")
@@ -425,8 +431,14 @@ def run(args) -> int:
     if args.command == "add":  # before the database is made
         if bool(args.values) == bool(args.csv):
             raise UsageError(f"{PROG} add: give FIELD=VALUE ... or --csv FILE" + (", not both" if args.csv else ""))
+        if not args.csv and (args.sheet is not None or args.encoding is not None):
+            raise UsageError(f"{PROG} add: --{'sheet' if args.sheet is not None else 'encoding'} is of --csv FILE")
         if args.csv:
-            found = csv_rows.read(args.table, args.csv)
+            try:
+                found = csv_rows.read(args.table, args.csv, sheet=args.sheet, encoding=args.encoding)
+            except csv_rows.NotUtf8 as exc:
+                raise model.ValidationError(f"{exc} (--encoding {csv_rows.LEGACY} reads what Excel saves as "
+                                            '"CSV (Comma delimited)" on Western Windows)') from None
     with _open(args) as store:
         made: list = []  # this run's operations (a resolve of several conflicts makes one per row)
         unsubscribe = store.subscribe(lambda cs: made.append(store.last_operation) if cs.local else None)
@@ -488,8 +500,13 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         titled = _named_already(store, found.table, found.rows)
         ids = store.add_many(found.table, found.rows, where=found.lines,
                              summary=f"Added {len(found.rows)} {found.table} from {args.csv.name}")
-        print(f"added {len(ids)} {found.table} from {args.csv}"
-              + (f" (columns left out: {', '.join(found.left_out)})" if found.left_out else ""), file=out)
+        read_as = [f"sheet {found.sheet!r}"] if found.sheet is not None else []
+        if found.encoding is not None:
+            read_as.append(f"read as {csv_rows.encoding_name(found.encoding)} text")
+        if found.left_out:
+            read_as.append(f"columns left out: {', '.join(found.left_out)}")
+        print(f"added {len(ids)} {found.table} from {args.csv}" + (f" ({'; '.join(read_as)})" if read_as else ""),
+              file=out)
         _entered_already(store, found.table, titled, list(zip(found.rows, ids, strict=True)))
     elif c == "add":
         t = model.table(args.table)

@@ -1,24 +1,41 @@
-"""New rows from a CSV file: an agency's roster of units, a list of
-tasks, a stock list, as a spreadsheet saves them.
+"""New rows from a spreadsheet: an agency's roster of units, a list of
+tasks, a stock list, as a CSV file or an Excel workbook (.xlsx).
 
-The first line names the columns: a table's fields by name ("callsign",
-"lead_agency") or as people write them ("Lead agency"). The columns that
-`crisis-console export` writes but a new row cannot take (its id, the
-status-since time, the unit's task, which is another operation's when a
-roster is carried over: assign units on the board) are left out and said
-so; any other column that is not a field is refused. An empty cell leaves the field to
-its default. Every value is checked, and a wrong one is named by its line,
-before anything is added; then all rows are added in one transaction, or
-none. The file may be UTF-8 with or without a byte-order mark (as Excel
-saves "CSV UTF-8"), with commas, semicolons or tabs between cells.
+The first row that is not blank names the columns: a table's fields by
+name ("callsign", "lead_agency") or as people write them ("Lead agency").
+The columns that `crisis-console export` writes but a new row cannot take
+(its id, the status-since time, the unit's task, which is another
+operation's when a roster is carried over: assign units on the board) are
+left out and said so; any other column that is not a field is refused. An
+empty cell leaves the field to its default. Every value is checked, and a
+wrong one is named by its line (or its sheet's row), before anything is
+added; then all rows are added in one transaction, or none.
+
+A CSV file may be UTF-8 with or without a byte-order mark (as Excel saves
+"CSV UTF-8"), or UTF-16 with one (Excel's "Unicode Text"), with commas,
+semicolons or tabs between cells. Any other encoding is read only when
+named (`encoding`): the legacy Windows-1252 of Excel's "CSV (Comma
+delimited)" on Western Windows (LEGACY) is the common one; the window
+offers it, with the names it read, for a person to see they are right.
+
+Of a workbook, the sheet read is the one named (`sheet`), else the one
+shown when it was saved (see `sheets`). Numbers, dates and times are
+taken as Excel holds them, not as it shows them: a date is read in this
+computer's time zone, as one typed without a zone is.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
+from datetime import time as daytime
 from pathlib import Path
 
 from console import model
@@ -26,32 +43,174 @@ from console.model import ValidationError
 
 MAX_ROWS = 100_000  # a roster or stock list is hundreds; more is a wrong file
 MAX_BYTES = 64 * 2**20
+PROGRESS_EVERY = 1000  # lines (rows) read between reports of progress
+# What a workbook's parts may unpack to: its XML is some ten times its
+# zipped size; a file that unpacks to more is not a roster (or is a zip bomb).
+MAX_UNPACKED = 512 * 2**20
 # Columns `export` writes that a new row does not take.
 LEFT_OUT = {"id", "deleted", "status_since", "task", "task_id", "assigned_units"}
+# The encoding a CSV file that is not UTF-8 most likely has: Excel's "CSV
+# (Comma delimited)" on Western European and American Windows.
+LEGACY = "cp1252"
+ENCODING_NAMES = {"cp1252": "Windows-1252 (Western European)"}
+SAVE_AS = 'save it as an Excel workbook (.xlsx) or as "CSV UTF-8"'
+_ZIP = b"PK\x03\x04"
+_OLE = bytes.fromhex("d0cf11e0a1b11ae1")  # Excel 97-2003 (.xls), and any workbook with a password
+
+
+class NotText(ValidationError):
+    """A CSV file that is not text in the encoding it is read in."""
+
+
+class NotUtf8(NotText):
+    """A CSV file in another encoding than UTF-8 (or UTF-16 with its
+    byte-order mark): read it again naming its encoding (LEGACY, most
+    likely)."""
 
 
 @dataclass(frozen=True)
 class CsvRows:
     table: str
     rows: list[dict]  # field -> value, as model.parse makes them
-    lines: list[str]  # where each row is in the file ("line 7"), for errors
+    lines: list[str]  # where each row is in the file ("line 7", "row 7"), for errors
     left_out: list[str]  # columns in the file that are not taken
+    encoding: str | None = None  # a CSV file's, when it was named (not UTF-8)
+    sheet: str | None = None  # the sheet read, of a workbook
 
 
-def read(table: str, path: str | os.PathLike) -> CsvRows:
-    """Read and check the rows of `path` for `table`; raises
-    ValidationError naming the file and line of the first problem."""
+def encoding_name(encoding: str) -> str:
+    """An encoding as people know it: "Windows-1252 (Western European)"."""
+    name = codecs.lookup(encoding).name
+    return ENCODING_NAMES.get(name, name)
+
+
+def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sheet: str | None = None,
+         progress: Callable[[int], None] | None = None) -> CsvRows:
+    """Read and check the rows of `path` (CSV, or an .xlsx workbook) for
+    `table`; raises ValidationError naming the file and line (or row) of
+    the first problem, NotUtf8 for a CSV file whose encoding must be named.
+    `progress` is told how many lines (rows) are read, every PROGRESS_EVERY."""
     t = model.table(table)
     path = Path(path)
     name = path.name
     if t.append_only:
         raise ValidationError(f"the {t.name} is not imported: its entries are written as things happen")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValidationError(f"{encoding!r} is not an encoding Python knows (e.g. {LEGACY}, latin-1, utf-16)") \
+                from None
+    if path.stat().st_size > MAX_BYTES:
+        raise ValidationError(f"{name} is larger than {MAX_BYTES // 2**20} MiB: not a list of {t.name}")
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head.startswith(_OLE):
+        raise ValidationError(f"{name} is an Excel 97-2003 workbook (.xls) or one with a password: open it in "
+                              f"Excel and {SAVE_AS}")
+    if head.startswith(_ZIP):
+        if encoding is not None:
+            raise ValidationError(f"{name} is an Excel workbook: it has no encoding to name")
+        book = _Workbook(path)
+        try:
+            ws = book.sheet(sheet)
+            place = f"{name}, sheet {ws.title!r}" if len(book.shown) > 1 or sheet is not None else name
+            found = _rows(t, place, "row", book.cells(ws), progress)
+        finally:
+            book.close()
+        return CsvRows(*found, sheet=ws.title)
+    if sheet is not None:
+        raise ValidationError(f"{name} is a CSV file: it has no sheets")
+    return CsvRows(*_rows(t, name, "line", _csv_cells(path, encoding), progress),
+                   encoding=None if encoding is None else codecs.lookup(encoding).name)
+
+
+def is_workbook(path: str | os.PathLike) -> bool:
+    """Whether `path` is a zip file, as an .xlsx workbook is (False for a
+    file that cannot be read: reading it says why)."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ValidationError(f"{name} is larger than {MAX_BYTES // 2**20} MiB: not a list of {t.name}")
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationError(f"{name} is not UTF-8 text: save it as \"CSV UTF-8\"") from None
+        with Path(path).open("rb") as f:
+            return f.read(4) == _ZIP
+    except OSError:
+        return False
+
+
+def sheets(path: str | os.PathLike) -> list[str]:
+    """The sheets of a workbook a person can see, the one shown when it was
+    saved first (what `read` reads, unless another is named); [] for a CSV
+    file. Raises ValidationError for a file that is neither."""
+    path = Path(path)
+    if not is_workbook(path):
+        path.stat()  # (a file not there, or not to be read, is said so)
+        return []
+    book = _Workbook(path)
+    try:
+        first = book.sheet(None).title
+        return [first] + [ws.title for ws in book.shown if ws.title != first]
+    finally:
+        book.close()
+
+
+def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[str]]],
+          progress: Callable[[int], None] | None) -> tuple[str, list[dict], list[str], list[str]]:
+    """A table's checked rows from the cells of each line (or row) of a
+    file, the first that is not blank naming the columns."""
+    header: list[str] = []
+    for _, header in cells:
+        if any(c.strip() for c in header):
+            break
+    if not any(c.strip() for c in header):
+        raise ValidationError(f"{name} is empty: its first {unit} must name the columns")
+    fields, left_out = _columns(t, name, header)
+    rows, lines = [], []
+    for number, row in cells:
+        if progress is not None and number % PROGRESS_EVERY == 0:
+            progress(number)
+        if not any(c.strip() for c in row):
+            continue  # a blank line, as spreadsheets leave at the end
+        where = f"{name}, {unit} {number}"
+        if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
+            raise ValidationError(f"{where}: more cells than the first {unit} names columns")
+        if len(rows) >= MAX_ROWS:
+            raise ValidationError(f"{name}: more than {MAX_ROWS:,} rows: not a list of {t.name}")
+        values = {}
+        for f, cell in zip(fields, row, strict=False):
+            if f is None or not cell.strip():
+                continue
+            if not model.is_text(cell):
+                raise ValidationError(f"{where}: {f.name}: not valid text")
+            try:
+                values[f.name] = model.parse(t, f, cell)
+            except ValidationError as exc:
+                raise ValidationError(f"{where}: {exc}") from None
+        missing = [f.name for f in t.fields if f.required and f.name not in values]
+        if missing:
+            raise ValidationError(f"{where}: no {model.field_label(missing[0])} (a {t.name[:-1]} needs one)")
+        rows.append(values)
+        lines.append(where)
+    if not rows:
+        raise ValidationError(f"{name} names its columns but holds no rows")
+    return t.name, rows, lines, left_out
+
+
+def _csv_cells(path: Path, encoding: str | None) -> Iterator[tuple[int, list[str]]]:
+    """The cells of each row of a CSV file, by the number of the line it starts on."""
+    name = path.name
+    data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"  # Excel's "Unicode Text": says so itself
+    elif encoding is None:
+        encoding = "utf-8-sig"
+        if b"\x00" in data:
+            raise ValidationError(f"{name} is not a CSV file (it holds binary data)")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if encoding == "utf-8-sig":
+            raise NotUtf8(f'{name} is not UTF-8 text: save it as "CSV UTF-8", or name the encoding it is in') \
+                from None
+        raise NotText(f"{name} is not {encoding_name(encoding)} text (byte {exc.start + 1:,} of it)") from None
+    del data
     if "\x00" in text:
         raise ValidationError(f"{name} is not a CSV file (it holds binary data)")
     try:
@@ -60,39 +219,117 @@ def read(table: str, path: str | os.PathLike) -> CsvRows:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
-        header = next(reader, None)
-        if not header or not any(c.strip() for c in header):
-            raise ValidationError(f"{name} is empty: its first line must name the columns")
-        fields, left_out = _columns(t, name, header)
-        rows, lines = [], []
+        start = 1  # (a cell may hold line breaks: a row is named by the line it starts on)
         for row in reader:
-            if not any(c.strip() for c in row):
-                continue  # a blank line, as spreadsheets leave at the end
-            where = f"{name}, line {reader.line_num}"
-            if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
-                raise ValidationError(f"{where}: more cells than the first line names columns")
-            if len(rows) >= MAX_ROWS:
-                raise ValidationError(f"{name}: more than {MAX_ROWS:,} rows: not a list of {t.name}")
-            values = {}
-            for f, cell in zip(fields, row, strict=False):
-                if f is None or not cell.strip():
-                    continue
-                if not model.is_text(cell):
-                    raise ValidationError(f"{where}: {f.name}: not valid text")
-                try:
-                    values[f.name] = model.parse(t, f, cell)
-                except ValidationError as exc:
-                    raise ValidationError(f"{where}: {exc}") from None
-            missing = [f.name for f in t.fields if f.required and f.name not in values]
-            if missing:
-                raise ValidationError(f"{where}: no {model.field_label(missing[0])} (a {t.name[:-1]} needs one)")
-            rows.append(values)
-            lines.append(where)
+            yield start, row
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise ValidationError(f"{name}, line {reader.line_num}: not readable as CSV ({exc})") from None
-    if not rows:
-        raise ValidationError(f"{name} names its columns but holds no rows")
-    return CsvRows(t.name, rows, lines, left_out)
+
+
+class _Workbook:
+    """An .xlsx workbook open to read (openpyxl, read-only: its sheets are
+    read as they are iterated). Whatever is wrong with the file is said as
+    a ValidationError: openpyxl raises what its parts do."""
+
+    def __init__(self, path: Path) -> None:
+        self.name = path.name
+        try:
+            with zipfile.ZipFile(path) as z:
+                parts = z.infolist()
+                listed = {p.filename for p in parts}
+                if "mimetype" in listed and z.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
+                    raise ValidationError(f"{self.name} is an OpenDocument spreadsheet: {SAVE_AS}")
+                if "xl/workbook.xml" not in listed:
+                    raise ValidationError(f"{self.name} is a zip archive, not an Excel workbook")
+                if sum(p.file_size for p in parts) > MAX_UNPACKED:
+                    raise ValidationError(f"{self.name} unpacks to more than {MAX_UNPACKED // 2**20} MiB: "
+                                          "not a roster or a stock list")
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+            raise ValidationError(f"{self.name} is damaged: not readable as an Excel workbook ({exc})") from None
+        import openpyxl  # (only for a workbook: a third of a second to import)
+
+        with self._said():
+            self.book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        self.shown = [ws for ws in self.book.worksheets if ws.sheet_state == "visible"]
+
+    def sheet(self, wanted: str | None):
+        """The sheet named `wanted` (letter case and spacing aside), else
+        the one shown when the workbook was saved."""
+        if wanted is not None:
+            key = model.name_key(wanted)
+            for ws in self.book.worksheets:
+                if model.name_key(ws.title) == key:
+                    return ws
+            names = ", ".join(repr(ws.title) for ws in self.shown) or "none"
+            raise ValidationError(f"{self.name} has no sheet {wanted.strip()!r} (its sheets: {names})")
+        active = self.book.active
+        if active in self.shown:
+            return active
+        if not self.shown:
+            raise ValidationError(f"{self.name} has no sheet of cells to read")
+        return self.shown[0]
+
+    def cells(self, ws) -> Iterator[tuple[int, list[str]]]:
+        """The cells of each row of sheet `ws` as text, by row number."""
+        ws.reset_dimensions()  # (what some programs write is wrong; every row is read)
+        rows = ws.iter_rows(min_row=1, values_only=True)
+        number = 0
+        while True:
+            with self._said():  # (not across the yield: its warnings filter is the whole program's)
+                values = next(rows, None)
+            if values is None:
+                return
+            number += 1
+            yield number, [_text(v) for v in values]
+
+    def close(self) -> None:
+        self.book.close()
+
+    def _said(self):
+        return _Said(self.name)
+
+
+class _Said:
+    """Within it, openpyxl's warnings (a style it does not know, a feature
+    it drops) are not shown, and what it raises on a damaged or foreign
+    file is said as not readable."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.warnings = warnings.catch_warnings()
+
+    def __enter__(self) -> None:
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        self.warnings.__exit__(kind, exc, tb)
+        if not isinstance(exc, Exception) or isinstance(exc, (ValidationError, MemoryError)):
+            return False
+        while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+            exc = exc.__cause__ or exc.__context__  # (openpyxl says "invalid XML" over what the parser found)
+        said = " ".join(str(exc).split())
+        raise ValidationError(f"{self.name} is damaged or not an Excel workbook: not readable "
+                              f"({type(exc).__name__}{': ' if said else ''}{said[:200]})") from None
+
+
+def _text(value) -> str:
+    """A cell's value as a person would have typed it: 4 (not 4.0), a date
+    and time as ISO 8601 (in this computer's time zone, read so again)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, (date, daytime)):
+        return value.isoformat()
+    return str(value)
 
 
 def _columns(t: model.Table, name: str, header: list[str]) -> tuple[list[model.Field | None], list[str]]:
@@ -115,3 +352,50 @@ def _columns(t: model.Table, name: str, header: list[str]) -> tuple[list[model.F
         seen.add(key)
         fields.append(t.field(key))
     return fields, left_out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m console.csv_rows TABLE FILE [--sheet NAME] [--encoding
+    NAME]`, or `--sheets FILE`: what `read` (or `sheets`) finds, as lines of
+    JSON on stdout: {"read": lines} as it goes, then {"found": {...}} (a
+    CsvRows' fields), {"sheets": [...]}, or {"error": "...", "kind": "NotUtf8"}
+    (the class of the ValidationError raised, or "OSError"). The window
+    reads spreadsheets this way, in a process of its own: read on a thread
+    of its own process, a workbook's Python work would take the
+    interpreter lock from the window's thread, and every board painted
+    meanwhile waits for it once per cell."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m console.csv_rows")
+    parser.add_argument("--sheets", metavar="FILE", help="list a workbook's sheets, the one shown first")
+    parser.add_argument("table", nargs="?")
+    parser.add_argument("file", nargs="?")
+    parser.add_argument("--sheet")
+    parser.add_argument("--encoding")
+    args = parser.parse_args(argv)
+    if args.sheets is None and args.file is None:
+        parser.error("give TABLE FILE, or --sheets FILE")
+
+    def say(what: dict) -> None:
+        sys.stdout.write(json.dumps(what) + "\n")
+        sys.stdout.flush()
+
+    try:
+        if args.sheets is not None:
+            say({"sheets": sheets(args.sheets)})
+        else:
+            found = read(args.table, args.file, sheet=args.sheet, encoding=args.encoding,
+                         progress=lambda lines: say({"read": lines}))
+            say({"found": vars(found)})
+    except ValidationError as exc:
+        say({"error": str(exc), "kind": type(exc).__name__})
+    except OSError as exc:
+        say({"error": f"{Path(exc.filename or args.file or args.sheets).name}: {exc.strerror or exc}",
+             "kind": "OSError"})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

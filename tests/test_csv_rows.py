@@ -92,6 +92,8 @@ def test_an_export_of_one_operation_adds_its_units_to_another(tmp_path, capsys):
 
 @pytest.mark.parametrize("text, said", [
     ("callsign,agency,kind\nE-1,Fire,Engine\nE-2,Fire,Engine\nE-3,Fire\n", "f.csv, line 4: no kind"),
+    ("callsign,agency,kind\nE-1,Fire,\"Engine,\nType 1\"\nE-3,Fire\n", "f.csv, line 4: no kind"),
+    ("callsign,agency,notes\n\"E-1\",Fire,\"two\nlines\"\n", "f.csv, line 2: no kind"),
     ("callsign,agency,kind,personnel\nE-1,Fire,Engine,4\nE-2,Fire,Engine,-3\n", "f.csv, line 3: "),
     ("callsign,agency,kind\nE-1,Fire,Engine\ne-1,Fire,Engine\n", "f.csv, line 3: callsign 'e-1' appears twice"),
     ("callsign,agency,kind\nE-1,Fire,Engine\nE-12,Fire,Engine\n", "callsign 'E-12' is already in use"),
@@ -112,7 +114,8 @@ def test_a_bad_file_is_refused_by_line_and_adds_nothing(store, tmp_path, text, s
 
 
 def test_files_that_are_not_csv_text(store, tmp_path):
-    with pytest.raises(ValidationError, match="not UTF-8 text: save it as \"CSV UTF-8\""):
+    with pytest.raises(csv_rows.NotUtf8, match=r'^latin\.csv is not UTF-8 text: save it as "CSV UTF-8", or name '
+                       r"the encoding it is in$"):
         csv_rows.read("units", write(tmp_path / "latin.csv", "callsign,agency,kind\nÉ-1,Pompiers,Fourgon\n",
                                      encoding="latin-1"))
     (tmp_path / "bin.csv").write_bytes(b"callsign,agency\x00,kind\n")
@@ -183,3 +186,247 @@ def test_any_file_is_added_whole_or_refused_with_a_reason(store, tmp_path, file,
     else:
         assert store.info().changes > before
         event("added")
+
+
+# ---------------------------------------------------------------- encodings
+
+def test_a_csv_file_of_windows_excel_is_read_when_its_encoding_is_named(store, tmp_path):
+    """Excel's "CSV (Comma delimited)" on Western Windows writes
+    Windows-1252: refused as not UTF-8 until named, then read whole."""
+    text = "Callsign;Agency;Kind;Notes\r\nÉ-1;Pompiers de Genève;Fourgon;Chef: Müller – “Pump 2”\r\n"
+    legacy = write(tmp_path / "roster.csv", text, encoding="cp1252")
+    with pytest.raises(csv_rows.NotUtf8):
+        csv_rows.read("units", legacy)
+    found = csv_rows.read("units", legacy, encoding="cp1252")
+    assert found.encoding == "cp1252" and csv_rows.encoding_name(found.encoding) == "Windows-1252 (Western European)"
+    assert found.rows == [{"callsign": "É-1", "agency": "Pompiers de Genève", "kind": "Fourgon",
+                           "notes": "Chef: Müller – “Pump 2”"}]
+    assert csv_rows.read("units", legacy, encoding="Latin-1").rows[0]["agency"] == "Pompiers de Genève"
+    # Excel's "Unicode Text": UTF-16 with its byte-order mark, tabs between cells, read without naming it.
+    unicode_text = write(tmp_path / "roster.txt", "\ufeff" + text.replace(";", "\t"), encoding="utf-16-le")
+    found = csv_rows.read("units", unicode_text)
+    assert found.encoding is None and found.rows[0]["notes"] == "Chef: Müller – “Pump 2”"
+    # Bytes the named encoding has no character for, and an encoding Python does not know.
+    (tmp_path / "odd.csv").write_bytes(b"callsign,agency,kind\nE-\x81,Fire,Engine\n")
+    with pytest.raises(ValidationError, match=r"^odd.csv is not Windows-1252 \(Western European\) text \(byte 24 "
+                                              r"of it\)$"):
+        csv_rows.read("units", tmp_path / "odd.csv", encoding="cp1252")
+    with pytest.raises(ValidationError, match=r"^'klingon' is not an encoding Python knows"):
+        csv_rows.read("units", legacy, encoding="klingon")
+
+
+def test_the_add_command_names_an_encoding_and_says_how(tmp_path, capsys):
+    legacy = write(tmp_path / "roster.csv", "callsign,agency,kind\nE-1,Pompiers de Genève,Fourgon\n",
+                   encoding="cp1252")
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(legacy)]) == 1
+    assert capsys.readouterr()[1] == (
+        'crisis-console: roster.csv is not UTF-8 text: save it as "CSV UTF-8", or name the encoding it is in '
+        '(--encoding cp1252 reads what Excel saves as "CSV (Comma delimited)" on Western Windows)\n')
+    assert not db.exists()
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(legacy), "--encoding", "cp1252"]) == 0
+    assert capsys.readouterr()[0] == (f"added 1 units from {legacy} (read as Windows-1252 (Western European) "
+                                      "text)\n")
+    with Store(db) as s:
+        assert [u.agency for u in s.list("units")] == ["Pompiers de Genève"]
+    assert cli.main(["add", "--db", str(db), "units", "callsign=E-2", "--encoding", "cp1252"]) == 2
+    assert "--encoding is of --csv FILE" in capsys.readouterr()[1]
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(legacy), "--sheet", "Units"]) == 1
+    assert capsys.readouterr()[1] == "crisis-console: roster.csv is a CSV file: it has no sheets\n"
+
+
+# ---------------------------------------------------------------- workbooks
+
+def workbook(path, sheets, *, active=0, hidden=()):
+    """An .xlsx file as Excel would save it: {sheet title: rows of cells}."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(list(row))
+        if title in hidden:
+            ws.sheet_state = "hidden"
+    wb.active = active
+    wb.save(path)
+    return path
+
+
+def test_a_roster_saved_as_an_excel_workbook(store, tmp_path):
+    """Cells as Excel holds them: numbers (a callsign typed as one, a
+    count, a coordinate), dates, a title row and blank rows before the
+    header, blank rows among the rows."""
+    from datetime import datetime, time
+
+    roster = workbook(tmp_path / "roster.xlsx", {"Roster": [
+        ["County Fire roster"], [],
+        ["Callsign", "Agency", "Kind", "Personnel", "Lat", "Lon", "Location"],
+        ["E-21", "County Fire", "Engine, Type 1", 4, 45.5, -122.25, None],
+        [], [],
+        [21, "County Fire", "Water tender", 2.0, None, None, "Station 2"],
+    ]})
+    with pytest.raises(ValidationError, match=r"^roster\.xlsx: the column 'County Fire roster' is not a "
+                                              r"field of units"):
+        csv_rows.read("units", roster)
+    roster = workbook(tmp_path / "roster.xlsx", {"Roster": [
+        [], [],
+        ["Callsign", "Agency", "Kind", "Personnel", "Lat", "Lon", "Location"],
+        ["E-21", "County Fire", "Engine, Type 1", 4, 45.5, -122.25, None],
+        [], [],
+        [21, "County Fire", "Water tender", 2.0, None, None, "Station 2"],
+    ]})
+    found = csv_rows.read("units", roster)
+    assert found.sheet == "Roster" and found.encoding is None and found.left_out == []
+    assert found.lines == ["roster.xlsx, row 4", "roster.xlsx, row 7"]
+    assert found.rows == [
+        {"callsign": "E-21", "agency": "County Fire", "kind": "Engine, Type 1", "personnel": 4, "lat": 45.5,
+         "lon": -122.25},
+        {"callsign": "21", "agency": "County Fire", "kind": "Water tender", "personnel": 2, "location": "Station 2"}]
+    store.add_many("units", found.rows, where=found.lines)
+    assert rows_of(store, "units")["21"].personnel == 2
+    # A due time as a date and time cell, in this computer's time zone as one typed without a zone is.
+    due = datetime(2026, 11, 28, 18, 30)
+    tasks = workbook(tmp_path / "tasks.xlsx", {"Tasks": [["Title", "Due", "Priority"], ["Sandbag the levee", due,
+                                                                                        "urgent"]]})
+    found = csv_rows.read("tasks", tasks)
+    assert found.rows == [{"title": "Sandbag the levee", "priority": "urgent",
+                           "due": csv_rows.model.parse_typed_time("2026-11-28 18:30:00")}]
+    assert csv_rows._text(time(18, 30)) == "18:30:00" and csv_rows._text(True) == "true"
+    assert csv_rows._text(0.1) == "0.1" and csv_rows._text(-3.0) == "-3"
+
+
+def test_of_several_sheets_the_one_shown_is_read_unless_another_is_named(store, tmp_path):
+    book = workbook(tmp_path / "agencies.xlsx", {
+        "Fire": [["callsign", "agency", "kind"], ["E-21", "County Fire", "Engine"]],
+        "Old": [["callsign", "agency", "kind"], ["X-1", "Gone", "Engine"]],
+        "EMS": [["callsign", "agency", "kind"], ["M-7", "County EMS", "Ambulance"], ["M-7", "County EMS", "x"]],
+    }, active=2, hidden=("Old",))
+    assert csv_rows.sheets(book) == ["EMS", "Fire"]  # the one shown first; a hidden one not listed
+    with pytest.raises(ValidationError, match=r"^agencies\.xlsx, sheet 'EMS', row 3: callsign 'M-7' appears "
+                                              r"twice"):
+        found = csv_rows.read("units", book)
+        store.add_many("units", found.rows, where=found.lines)
+    found = csv_rows.read("units", book, sheet="  fire ")
+    assert found.sheet == "Fire" and found.lines == ["agencies.xlsx, sheet 'Fire', row 2"]
+    assert csv_rows.read("units", book, sheet="Old").rows[0]["callsign"] == "X-1"  # named: read, hidden or not
+    with pytest.raises(ValidationError, match=r"^agencies.xlsx has no sheet 'Police' \(its sheets: 'Fire', 'EMS'\)$"):
+        csv_rows.read("units", book, sheet="Police")
+    with pytest.raises(ValidationError, match="is an Excel workbook: it has no encoding to name"):
+        csv_rows.read("units", book, encoding="cp1252")
+    assert csv_rows.sheets(write(tmp_path / "a.csv", "callsign\n")) == []
+
+
+def test_the_add_command_reads_a_workbook_sheet(tmp_path, capsys):
+    book = workbook(tmp_path / "agencies.xlsx", {
+        "Fire": [["callsign", "agency", "kind", "id"], ["E-21", "County Fire", "Engine", "x"]],
+        "EMS": [["callsign", "agency", "kind"], ["M-7", "County EMS", "Ambulance"]]})
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(book), "--sheet", "EMS"]) == 0
+    assert capsys.readouterr()[0] == f"added 1 units from {book} (sheet 'EMS')\n"
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(book)]) == 0
+    assert capsys.readouterr()[0] == f"added 1 units from {book} (sheet 'Fire'; columns left out: id)\n"
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(book), "--sheet", "Police"]) == 1
+    assert capsys.readouterr()[1] == ("crisis-console: agencies.xlsx has no sheet 'Police' (its sheets: 'Fire', "
+                                      "'EMS')\n")
+    with Store(db) as s:
+        assert sorted(u.callsign for u in s.list("units")) == ["E-21", "M-7"]
+
+
+def rezip(src, dest, parts):
+    """A copy of zip `src` with `parts` ({name: bytes, or None to leave it
+    out}) in place of its own."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename not in parts:
+                zout.writestr(info, zin.read(info.filename))
+        for name, data in parts.items():
+            if data is not None:
+                zout.writestr(name, data)
+    return dest
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
+<row r="1"><c r="A1" t="inlineStr"><is><t>&lol3;</t></is></c></row></sheetData></worksheet>"""
+
+
+def test_files_that_are_not_a_workbook_it_can_read(store, tmp_path, monkeypatch):
+    """Each said, in one line, with what to do where there is something;
+    nothing added."""
+    import zipfile
+
+    good = workbook(tmp_path / "good.xlsx", {"Units": [["callsign", "agency", "kind"], ["E-1", "Fire", "Engine"]]})
+    data = good.read_bytes()
+    (tmp_path / "cut.xlsx").write_bytes(data[: len(data) // 2])
+    (tmp_path / "old.xls").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\x00" * 504)
+    with zipfile.ZipFile(tmp_path / "sheet.ods", "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as z:
+        z.writestr("a.jpg", b"\xff\xd8")
+    rezip(good, tmp_path / "garbled.xlsx", {"xl/worksheets/sheet1.xml": b"<worksheet><sheetData><row"})
+    rezip(good, tmp_path / "bomb.xlsx", {"xl/worksheets/sheet1.xml": BOMB})
+    rezip(good, tmp_path / "nobook.xlsx", {"xl/workbook.xml": None, "xl/stuff.xml": b"<a/>"})
+    said = {
+        "cut.xlsx": "^cut.xlsx is damaged: not readable as an Excel workbook",
+        "old.xls": r'^old.xls is an Excel 97-2003 workbook \(.xls\) or one with a password: open it in Excel and '
+                   r'save it as an Excel workbook \(.xlsx\) or as "CSV UTF-8"$',
+        "sheet.ods": r'^sheet.ods is an OpenDocument spreadsheet: save it as an Excel workbook \(.xlsx\) or as '
+                     r'"CSV UTF-8"$',
+        "photos.zip": "^photos.zip is a zip archive, not an Excel workbook$",
+        "nobook.xlsx": "^nobook.xlsx is a zip archive, not an Excel workbook$",
+        "garbled.xlsx": r"^garbled.xlsx is damaged or not an Excel workbook: not readable \(",
+        "bomb.xlsx": r"^bomb.xlsx is damaged or not an Excel workbook: not readable \(EntitiesForbidden",
+    }
+    before = store.info().changes
+    for name, message in said.items():
+        with pytest.raises(ValidationError, match=message):
+            csv_rows.read("units", tmp_path / name)
+    # A workbook whose parts unpack to far more than a roster's (a zip bomb).
+    monkeypatch.setattr(csv_rows, "MAX_UNPACKED", len(data))
+    with pytest.raises(ValidationError, match=r"^good.xlsx unpacks to more than 0 MiB: not a roster or a stock list"):
+        csv_rows.read("units", good)
+    # A cell beyond the header's columns (a note to the side) is named by its row, as in a CSV file.
+    stray = workbook(tmp_path / "stray.xlsx", {"Units": [["callsign", "agency", "kind"], ["E-1", "Fire", "Engine"],
+                                                         ["E-2", "Fire", "Engine", None, "call back"]]})
+    monkeypatch.undo()
+    with pytest.raises(ValidationError, match=r"^stray\.xlsx, row 3: more cells than the first row names "
+                                              r"columns$"):
+        csv_rows.read("units", stray)
+    assert store.info().changes == before
+
+
+@given(csv_files())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_workbook_reads_as_the_csv_file_of_the_same_cells(tmp_path, file):
+    """The same cells, as text, in a CSV file and in a workbook's sheet:
+    the same rows, or the same reason, but for the word line or row."""
+    header, rows = file
+    if any("\ud800" in c for c in header + [c for r in rows for c in r]):
+        return  # (a lone surrogate cannot be written into a workbook's XML)
+    csv_path, book_path = tmp_path / "f.csv", tmp_path / "f.xlsx"
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        csv_rows.csv.writer(f).writerows([header, *rows])
+    workbook(book_path, {"Units": [header, *rows]})
+
+    import re
+
+    def place(text, name):
+        text = text.replace(name, "F").replace(" line ", " row ").replace("first line", "first row")
+        # A cell's line breaks put a CSV file's rows on later lines than the sheet's.
+        return re.sub(r" row \d+", " row N", text) if any("\n" in c for r in rows for c in r) else text
+
+    def outcome(path):
+        try:
+            found = csv_rows.read("units", path)
+        except ValidationError as exc:
+            return place(str(exc), path.name)
+        return found.rows, [place(w, path.name) for w in found.lines], found.left_out
+
+    assert outcome(book_path) == outcome(csv_path)
