@@ -4282,6 +4282,85 @@ def test_the_activity_log_of_the_selected_unit(qtbot, window, demo_store, tmp_pa
     assert several.view.toPlainText().count("Activity log (ICS 214) — ") == 3
 
 
+def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store, tmp_path, monkeypatch):
+    """An Excel workbook: its sheet chosen (the one shown when it was saved
+    offered first), named in the question. A CSV file of Windows' Excel
+    (not UTF-8): read as Windows-1252, its accented words shown to be
+    checked before anything is added."""
+    import openpyxl
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    asked, warned, offered = [], [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    pick = [("EMS", True)]
+    monkeypatch.setattr(QInputDialog, "getItem", lambda parent, title, label, items, current, editable:
+                        offered.append((title, label, items, current)) or pick[0])
+    wb = openpyxl.Workbook()
+    wb.active.title = "Fire"
+    wb.active.append(["Callsign", "Agency", "Kind", "Personnel"])
+    wb.active.append(["E-31", "County Fire", "Engine", 4])
+    ems = wb.create_sheet("EMS")
+    for row in (["Callsign", "Agency", "Kind"], [], ["M-31", "County EMS", "Ambulance"]):
+        ems.append(row)
+    wb.active = 1
+    book = tmp_path / "agencies.xlsx"
+    wb.save(book)
+    window.tabs.setCurrentIndex(0)  # units
+    before = demo_store.counts()["units"]
+    pick[0] = ("", False)  # the choice of sheet cancelled: nothing asked, nothing added
+    assert window.import_csv(str(book)) == 0 and asked == [] and demo_store.counts()["units"] == before
+    assert offered == [("Add units from agencies.xlsx", "agencies.xlsx has 2 sheets. Add the units of:",
+                        ["EMS", "Fire"], 0)]
+    pick[0] = ("EMS", True)
+    assert window.import_csv(str(book)) == 1
+    assert asked == ["Add 1 units from agencies.xlsx, sheet 'EMS'?"]
+    assert demo_store.get("units", demo_store.resolve_id("units", "M-31")).agency == "County EMS"
+    # Windows' Excel, "CSV (Comma delimited)": Windows-1252.
+    legacy = tmp_path / "pompiers.csv"
+    legacy.write_bytes("Callsign;Agency;Kind;Notes\r\nFPT-1;Pompiers de Genève;Fourgon;Chef: Müller\r\n"
+                       "FPT-2;Pompiers de Genève;Fourgon;\r\n".encode("cp1252"))
+    assert window.import_csv(str(legacy)) == 2 and len(offered) == 2  # (no sheets to choose from)
+    assert asked[-1] == (
+        "Add 2 units from pompiers.csv?\n\npompiers.csv is not UTF-8: it is read as Windows-1252 (Western European) "
+        "text, as Excel saves \"CSV (Comma delimited)\" on Western Windows. Its words with accents read: "
+        "“Pompiers de Genève”, “Chef: Müller”. If they look wrong, choose No, and save the file as \"CSV UTF-8\".")
+    assert demo_store.get("units", demo_store.resolve_id("units", "FPT-1")).notes == "Chef: Müller"
+    # Neither UTF-8 nor Windows-1252: refused, saying what to do.
+    (tmp_path / "odd.csv").write_bytes(b"callsign,agency,kind\nE-\x81,Fire,Engine\n")
+    assert window.import_csv(str(tmp_path / "odd.csv")) == 0
+    assert warned == ['odd.csv is not UTF-8 text, nor Windows-1252 (Western European): save it as "CSV UTF-8"'
+                      "\n\nNothing was added."]
+    assert demo_store.counts()["units"] == before + 3
+
+
+def test_a_spreadsheet_is_read_while_the_window_goes_on(qtbot, window, demo_store, tmp_path, monkeypatch):
+    """The file is read in a process of its own while the window's events
+    go on (a timer of its thread fires before the import returns): its
+    progress in the status line, Ctrl+I again ignored meanwhile, and the
+    window closed meanwhile adds nothing."""
+    from PySide6.QtWidgets import QMessageBox
+
+    asked, said, meanwhile = [], [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text)
+                        or QMessageBox.StandardButton.No)
+    window.statusBar().messageChanged.connect(said.append)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("callsign,agency,kind\n" + "".join(f"B-{i},County EMS,Ambulance\n" for i in range(3000)),
+                      encoding="utf-8")
+    window.tabs.setCurrentIndex(0)
+    QTimer.singleShot(0, lambda: meanwhile.append(window.import_csv(str(roster))))  # (Ctrl+I again)
+    assert window.import_csv(str(roster)) == 0 and meanwhile == [0]
+    assert asked == ["Add 3,000 units from roster.csv?"]
+    assert said[:4] == ["Reading roster.csv…", "Reading roster.csv… (1,000 rows)", "Reading roster.csv… (2,000 rows)",
+                        "Reading roster.csv… (3,000 rows)"] and QApplication.overrideCursor() is None
+    before = demo_store.info().changes
+    QTimer.singleShot(0, window.close)
+    assert window.import_csv(str(roster)) == 0
+    assert len(asked) == 1 and demo_store.info().changes == before and QApplication.overrideCursor() is None
+
+
 def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, demo_store, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

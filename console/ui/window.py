@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -130,6 +130,29 @@ class _Progress(QObject):
     moved = Signal(int, int)
 
 
+class _Waiting(QObject):
+    """A job on another thread waited for in an event loop of its own (see
+    MainWindow._beside): its result and progress come to this thread."""
+
+    done = Signal(object)
+    moved = Signal(int, int)
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.loop = QEventLoop(self)
+        self.finished = False
+        self.result = None
+        self.done.connect(self._done)
+
+    def _done(self, result) -> None:
+        self.finished, self.result = True, result
+        self.loop.quit()
+
+
+class _Gone(Exception):
+    """The window closed (or the application quit) while it waited."""
+
+
 class MainWindow(QMainWindow):
     """Boards for units, tasks and resources; the journal; sync status."""
 
@@ -202,6 +225,7 @@ class MainWindow(QMainWindow):
         self._outbox_shown = -1  # the count the outbox tooltip was made for
         self._close_when_sent = False  # asked on closing (see may_close)
         self._backup_thread: threading.Thread | None = None  # a backup under way (see back_up)
+        self._importing = False  # a spreadsheet being read (see import_csv)
         self._backup_auto: int | None = None  # for an automatic one: the data version it copies
         self._rescued = False  # backed up since its file was found gone (see back_up)
         self._transfer_thread: threading.Thread | None = None  # a transfer file being written or merged
@@ -466,7 +490,7 @@ class MainWindow(QMainWindow):
         action("&Delete", "Delete", lambda: self.delete_selected(self.current_table()), board)
         board.addSeparator()
         action("E&xport to CSV…", "Ctrl+E", self.export_current, board)
-        action("&Import from CSV…", "Ctrl+I", lambda: self.import_csv(), board)
+        action("&Import from a spreadsheet…", "Ctrl+I", lambda: self.import_csv(), board)
         action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
         action("&Situation report…", "Ctrl+Shift+R", self.open_report, board)
         action("Assignment &list of the task (ICS 204)…", "Ctrl+Shift+L", self.open_assignment, board)
@@ -1051,23 +1075,63 @@ class MainWindow(QMainWindow):
             return None
 
     def import_csv(self, path: str | None = None) -> int:
-        """Add the rows of a CSV file (an agency's roster, a stock list) to
-        the board shown: every value checked first, then all added in one
-        transaction, or none. Returns how many were added."""
+        """Add the rows of a spreadsheet (an agency's roster, a stock list;
+        CSV, or an Excel workbook) to the board shown: read beside the
+        window (a workbook of 10,000 rows takes a second), every value
+        checked first, then all added in one transaction, or none. Returns
+        how many were added."""
+        if self._importing:  # (Ctrl+I again while a file is read)
+            return 0
         table = self.current_table()
         if not isinstance(path, str):
-            path, _ = QFileDialog.getOpenFileName(self, f"Add {table} from a CSV file", "",
-                                                  "CSV (*.csv *.txt);;All files (*)")
+            path, _ = QFileDialog.getOpenFileName(self, f"Add {table} from a spreadsheet", "",
+                                                  "Spreadsheets (*.csv *.txt *.xlsx);;All files (*)")
             if not path:
                 return 0
-        name = Path(path).name
+        self._importing = True
         try:
-            found = csv_rows.read(table, path)
+            return self._import(table, path)
+        finally:
+            self._importing = False
+
+    def _import(self, table: str, path: str) -> int:
+        name = Path(path).name
+        nothing = "\n\nNothing was added."
+        reading = f"Reading {name}…"
+        try:
+            sheet = None
+            if csv_rows.is_workbook(path):
+                sheets = self._beside(reading, "--sheets", path)
+                if len(sheets) > 1:
+                    sheet, ok = QInputDialog.getItem(self, f"Add {table} from {name}", f"{name} has {len(sheets)} "
+                                                     f"sheets. Add the {table} of:", sheets, 0, False)
+                    if not ok:
+                        return 0
+            try:
+                found = self._beside(reading, table, path, *(("--sheet", sheet) if sheet is not None else ()))
+            except csv_rows.NotUtf8:  # Excel's "CSV (Comma delimited)", most likely: shown as read, to be checked
+                try:
+                    found = self._beside(reading, table, path, "--encoding", csv_rows.LEGACY)
+                except csv_rows.NotText:
+                    raise ValidationError(f"{name} is not UTF-8 text, nor {csv_rows.encoding_name(csv_rows.LEGACY)}"
+                                          ": save it as \"CSV UTF-8\"") from None
         except (ValidationError, OSError) as exc:
             said = f"{exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
-            QMessageBox.warning(self, "Nothing imported", f"{said}\n\nNothing was added.")
+            QMessageBox.warning(self, "Nothing imported", f"{said}{nothing}")
             return 0
-        left = f"\n\nLeft out, as a new row cannot take them: {', '.join(found.left_out)}." if found.left_out else ""
+        except _Gone:
+            return 0
+        whence = f"{name}, sheet {found.sheet!r}" if sheet is not None else name
+        left = ""
+        if found.encoding is not None:
+            accented = [f"“{v[:40]}”" for v in dict.fromkeys(v for r in found.rows for v in r.values()
+                                                            if isinstance(v, str) and not v.isascii())]
+            left += (f"\n\n{name} is not UTF-8: it is read as {csv_rows.encoding_name(found.encoding)} text, as "
+                     "Excel saves \"CSV (Comma delimited)\" on Western Windows."
+                     + (f" Its words with accents read: {_few(accented, 4)}." if accented else "")
+                     + " If they look wrong, choose No, and save the file as \"CSV UTF-8\".")
+        if found.left_out:
+            left += f"\n\nLeft out, as a new row cannot take them: {', '.join(found.left_out)}."
         if table == "tasks":  # the same calls entered already?
             titled = self.store.tasks_titled(r.get("title") for r in found.rows)
             again = [r["title"] for r in found.rows if model.name_key(str(r.get("title") or "")) in titled]
@@ -1085,17 +1149,77 @@ class MainWindow(QMainWindow):
                 left += (f"\n\n{n:,} of them {'have' if n != 1 else 'has'} the name of their agency's stock on the "
                          f"board: {_few(again, 5)}. They are added as new stock items all the same; stock entered "
                          "twice is merged from the Stock menu (its counts added up).")
-        asked = QMessageBox.question(self, "Import", f"Add {len(found.rows):,} {table} from {name}?{left}")
+        asked = QMessageBox.question(self, "Import", f"Add {len(found.rows):,} {table} from {whence}?{left}")
         if asked != QMessageBox.StandardButton.Yes:
             return 0
         try:
             ids = self.bridge.add_many(table, found.rows, where=found.lines,
                                       summary=f"Added {len(found.rows)} {table} from {name}")
         except (ValidationError, StoreError) as exc:
-            QMessageBox.warning(self, "Nothing imported", f"{exc}\n\nNothing was added.")
+            QMessageBox.warning(self, "Nothing imported", f"{exc}{nothing}")
             return 0
         self.statusBar().showMessage(f"Added {len(ids):,} {table} from {name}", 15000)
         return len(ids)
+
+    def _beside(self, doing: str, *args: str):
+        """What `python -m console.csv_rows ARGS` finds (see csv_rows.main):
+        read in a process of its own while this window's events go on (its
+        boards paint, sync shows), as a dialog's would while it is open.
+        Read on a thread here, a workbook's Python work would take the
+        interpreter lock from this thread, and a board painted meanwhile
+        would wait for it once per cell. A thread here reads what it says,
+        its progress shown in the status line. Returns the rows found (or
+        the sheets), or raises what it said was wrong; raises _Gone when
+        the window closed, or the application quit, before it was done."""
+        waiting = _Waiting(self)
+        waiting.moved.connect(lambda lines, _: self.statusBar().showMessage(f"{doing} ({lines:,} rows)"))
+        argv = [sys.executable, "-m", "console.csv_rows", *args]
+        try:
+            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, encoding="utf-8", errors="replace", **background())
+        except OSError as exc:
+            raise ValidationError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+
+        def work() -> None:
+            said: dict | None = None
+            try:
+                with child:  # (its pipes closed, and waited for)
+                    for line in child.stdout:
+                        message = json.loads(line)
+                        if "read" in message:
+                            waiting.moved.emit(message["read"], 0)
+                        else:
+                            said = message
+                    failed = child.stderr.read().strip().splitlines()
+            except (OSError, ValueError) as exc:
+                said = {"error": f"reading {args[-1]} failed: {exc}", "kind": "ValidationError"}
+            if said is None:  # (a bug: its traceback in the log)
+                log.error("python -m console.csv_rows %s failed (exit code %s):\n%s", " ".join(args),
+                          child.returncode, "\n".join(failed))
+                said = {"error": f"reading it failed: {failed[-1] if failed else f'exit code {child.returncode}'}",
+                        "kind": "ValidationError"}
+            with contextlib.suppress(RuntimeError):  # (the window gone)
+                waiting.done.emit(said)
+
+        self.statusBar().showMessage(doing)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            threading.Thread(target=work, name="import", daemon=True).start()
+            if not waiting.finished:  # (its result is queued to this thread: it comes in the loop)
+                waiting.loop.exec()
+        finally:
+            QApplication.restoreOverrideCursor()
+            self.statusBar().clearMessage()
+            waiting.deleteLater()
+            if child.poll() is None:  # (the application quit meanwhile)
+                child.kill()
+        if not waiting.finished or not self._listening:
+            raise _Gone
+        said = waiting.result
+        if "error" in said:
+            raise {"NotUtf8": csv_rows.NotUtf8, "NotText": csv_rows.NotText}.get(said["kind"], ValidationError)(
+                said["error"])
+        return said["sheets"] if "sheets" in said else csv_rows.CsvRows(**said["found"])
 
     def export_journal(self, path: str | None = None) -> None:
         self.journal_dock.export(path)
