@@ -30,6 +30,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -55,6 +56,7 @@ LEGACY = "cp1252"
 ENCODING_NAMES = {"cp1252": "Windows-1252 (Western European)"}
 SAVE_AS = 'save it as an Excel workbook (.xlsx) or as "CSV UTF-8"'
 _ZIP = b"PK\x03\x04"
+_SEP = re.compile(r"sep=([,;\t|])[ \t]*(?:\r\n|\n|\r)", re.IGNORECASE)
 _OLE = bytes.fromhex("d0cf11e0a1b11ae1")  # Excel 97-2003 (.xls), and any workbook with a password
 
 
@@ -213,18 +215,24 @@ def _csv_cells(path: Path, encoding: str | None) -> Iterator[tuple[int, list[str
     del data
     if "\x00" in text:
         raise ValidationError(f"{name} is not a CSV file (it holds binary data)")
-    try:
-        dialect = csv.Sniffer().sniff(text[:20000], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
+    said = _SEP.match(text)
+    skipped = 1 if said else 0  # (lines before the first the reader reads)
+    if said:  # "sep=;", as Excel writes (and reads) to say what is between cells
+        text = text[said.end():]
+        dialect = type("Said", (csv.excel,), {"delimiter": said[1]})
+    else:
+        try:
+            dialect = csv.Sniffer().sniff(text[:20000], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
-        start = 1  # (a cell may hold line breaks: a row is named by the line it starts on)
+        start = 1 + skipped  # (a cell may hold line breaks: a row is named by the line it starts on)
         for row in reader:
             yield start, row
-            start = reader.line_num + 1
+            start = reader.line_num + 1 + skipped
     except csv.Error as exc:
-        raise ValidationError(f"{name}, line {reader.line_num}: not readable as CSV ({exc})") from None
+        raise ValidationError(f"{name}, line {reader.line_num + skipped}: not readable as CSV ({exc})") from None
 
 
 class _Workbook:

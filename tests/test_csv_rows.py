@@ -42,6 +42,12 @@ def test_a_roster_as_a_spreadsheet_saves_it(store, tmp_path):
     assert units["E-22"].status == "en_route" and units["E-22"].personnel == 4 and units["E-22"].location == "Route 9"
     assert units["M-7"].status == "on_scene" and units["M-7"].personnel is None
     assert store.journal(limit=1)[0].text == "Added 3 units from roster.csv"
+    # "sep=,": the line Excel writes first (and reads) to say what is between cells.
+    said = write(tmp_path / "said.csv",
+                 "\ufeffSEP=,\r\ncallsign,agency,kind\r\nE-23,County Fire,\"Engine; Type 1\"\r\n")
+    found = csv_rows.read("units", said)
+    assert found.rows == [{"callsign": "E-23", "agency": "County Fire", "kind": "Engine; Type 1"}]
+    assert found.lines == ["said.csv, line 3"]
     tasks = write(tmp_path / "tasks.csv", "Title\tPriority\tLead agency\tDue\n"
                   "Sandbag the levee\turgent\tPublic Works\t2026-11-26T18:00:00Z\n"
                   "\"Welfare checks,\nLower Mill\"\thigh\tCity Police\t\n")
@@ -101,6 +107,7 @@ def test_an_export_of_one_operation_adds_its_units_to_another(tmp_path, capsys):
     ("callsign,agency,kind,colour\nE-1,Fire,Engine,red\n", "the column 'colour' is not a field of units"),
     ("callsign,agency,Callsign\nE-1,Fire,E-2\n", "the column 'Callsign' appears twice"),
     ("callsign,agency,kind\nE-1,Fire,Engine,extra\n", "f.csv, line 2: more cells than the first line names"),
+    ("sep=;\ncallsign;agency;kind\nE-1;Fire;Engine\nE-2;Fire\n", "f.csv, line 4: no kind"),
     ("", "f.csv is empty"),
     ("callsign,agency,kind\n\n", "f.csv names its columns but holds no rows"),
 ])

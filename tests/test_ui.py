@@ -4361,6 +4361,37 @@ def test_a_spreadsheet_is_read_while_the_window_goes_on(qtbot, window, demo_stor
     assert len(asked) == 1 and demo_store.info().changes == before and QApplication.overrideCursor() is None
 
 
+def test_a_spreadsheet_reader_that_fails_is_said_and_adds_nothing(qtbot, window, demo_store, tmp_path, monkeypatch,
+                                                                  caplog):
+    """The reading process dying (a bug: its traceback logged, its last
+    line said) or not starting at all: a warning, nothing added."""
+    import logging
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: pytest.fail("asked"))
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    caplog.set_level(logging.ERROR, logger="console.ui.window")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("callsign,agency,kind\nE-41,County Fire,Engine\n", encoding="utf-8")
+    dying = tmp_path / "dying"
+    dying.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\necho 'KeyError: boom' >&2\nexit 1\n")
+    dying.chmod(0o755)
+    before = demo_store.info().changes
+    window.tabs.setCurrentIndex(0)
+    monkeypatch.setattr(sys, "executable", str(dying))
+    assert window.import_csv(str(roster)) == 0
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "none"))
+    assert window.import_csv(str(roster)) == 0
+    monkeypatch.undo()
+    assert warned == ["reading it failed: KeyError: boom\n\nNothing was added.",
+                      f"cannot start {tmp_path / 'none'}: No such file or directory\n\nNothing was added."]
+    assert [r.getMessage().splitlines()[-1] for r in caplog.records] == ["KeyError: boom"]
+    assert demo_store.info().changes == before and QApplication.overrideCursor() is None
+
+
 def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, demo_store, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

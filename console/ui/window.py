@@ -131,8 +131,9 @@ class _Progress(QObject):
 
 
 class _Waiting(QObject):
-    """A job on another thread waited for in an event loop of its own (see
-    MainWindow._beside): its result and progress come to this thread."""
+    """Another process's answer, read on a thread, waited for in an event
+    loop of its own (see MainWindow._beside): the answer and progress come
+    to this thread."""
 
     done = Signal(object)
     moved = Signal(int, int)
@@ -1191,15 +1192,17 @@ class MainWindow(QMainWindow):
                         else:
                             said = message
                     failed = child.stderr.read().strip().splitlines()
-            except (OSError, ValueError) as exc:
-                said = {"error": f"reading {args[-1]} failed: {exc}", "kind": "ValidationError"}
-            if said is None:  # (a bug: its traceback in the log)
-                log.error("python -m console.csv_rows %s failed (exit code %s):\n%s", " ".join(args),
-                          child.returncode, "\n".join(failed))
-                said = {"error": f"reading it failed: {failed[-1] if failed else f'exit code {child.returncode}'}",
-                        "kind": "ValidationError"}
-            with contextlib.suppress(RuntimeError):  # (the window gone)
+                if said is None:  # (a bug: its traceback in the log)
+                    log.error("python -m console.csv_rows %s failed (exit code %s):\n%s", " ".join(args),
+                              child.returncode, "\n".join(failed))
+                    said = {"kind": "ValidationError", "error": "reading it failed: "
+                            + (failed[-1] if failed else f"exit code {child.returncode}")}
                 waiting.done.emit(said)
+            except (OSError, ValueError) as exc:
+                with contextlib.suppress(RuntimeError):
+                    waiting.done.emit({"error": f"reading it failed: {exc}", "kind": "ValidationError"})
+            except RuntimeError:  # (the window gone: the application quit meanwhile)
+                pass
 
         self.statusBar().showMessage(doing)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
