@@ -18,6 +18,13 @@
   empty console's window (Sync ▸ Merge changes from a file, in a process of
   its own), the largest stall meanwhile, against the same file merged with
   no window
+- import: a roster of 10,000 units, as an Excel workbook and as a CSV file,
+  read by Board ▸ Import from a spreadsheet (in a process of its own) up to
+  its question, the units board repainted at every tick of the stall
+  meter as its status timers have it repainted; against the same file
+  read on the window's thread, and on a thread beside it
+
+    python bench/bench_ui.py --only import   (that one alone)
 """
 
 from __future__ import annotations
@@ -287,11 +294,78 @@ def bench_transfer_merge(tmp: Path, n: int) -> dict:
     return result
 
 
+def bench_import(tmp: Path, n: int) -> dict:
+    """Board ▸ Import from a spreadsheet of `n` units up to its question
+    (answered No), for a workbook and a CSV file of the same rows, against
+    csv_rows.read on the window's thread and on a thread beside it."""
+    import threading
+
+    import openpyxl
+    from PySide6.QtWidgets import QMessageBox
+
+    from console import csv_rows
+    from console.store import Store
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Roster")
+    rows = [["Callsign", "Agency", "Kind", "Status", "Personnel", "Location", "Notes"]]
+    rows += [[f"U-{i}", "County Fire", "Engine, Type 1", "available", 4, f"Station {i % 40}", "Crew of four"]
+             for i in range(n)]
+    for row in rows:
+        sheet.append(row)
+    book.save(tmp / "roster.xlsx")
+    with open(tmp / "roster.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    store = Store(tmp / "import.db", agency="County Fire", operator="Dana")
+    app, bridge, window = _shown_window(store, tmp)
+    QMessageBox.question = staticmethod(lambda *a: QMessageBox.StandardButton.No)
+    meter = _StallMeter()
+    meter.timer.timeout.connect(window.views["units"].viewport().update)
+    result = {"rows": n}
+    for kind in ("xlsx", "csv"):
+        path = str(tmp / f"roster.{kind}")
+        figures = {}
+        for how in ("window", "here", "thread"):
+            app.processEvents()
+            meter.reset()
+            start = time.perf_counter()
+            if how == "window":
+                window.import_csv(path)
+            elif how == "here":
+                csv_rows.read("units", path)
+            else:
+                reader = threading.Thread(target=csv_rows.read, args=("units", path))
+                reader.start()
+                while reader.is_alive():
+                    app.processEvents()
+            figures[how] = {"s": time.perf_counter() - start}
+            app.processEvents()
+            figures[how]["stall_ms"] = meter.stall * 1000
+        result[kind] = figures
+    meter.timer.stop()
+    window.close()
+    bridge.close()
+    store.close()
+    return result
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", choices=("import",), help="run only this benchmark")
     args = p.parse_args()
     n_rows, n_changes = (2000, 10_000) if args.quick else (20_000, 100_000)
+    with tempfile.TemporaryDirectory() as tmp_:
+        imported = bench_import(Path(tmp_), n_rows // 2)
+    for kind, said in (("xlsx", "an Excel workbook"), ("csv", "a CSV file")):
+        f = imported[kind]
+        print(f"import     {imported['rows']} units from {said} up to the question: {f['window']['s']:.2f} s, "
+              f"largest UI stall {f['window']['stall_ms']:.1f} ms (read on the window's thread: "
+              f"{f['here']['s']:.2f} s, stall {f['here']['stall_ms']:.0f} ms; on a thread beside it: "
+              f"{f['thread']['s']:.2f} s, stall {f['thread']['stall_ms']:.0f} ms)")
+    if args.only == "import":
+        print(json.dumps({"import": imported}), flush=True)
+        os._exit(0)
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
         launch = bench_launch(tmp, n_rows)
@@ -313,7 +387,8 @@ def main() -> None:
           f"{merge['merged_s']:.1f} s, on the boards {merge['shown_s']:.1f} s; largest UI stall "
           f"{merge['stall_ms']:.1f} ms (merged with no window: {merge['alone_s']:.1f} s, time ratio "
           f"{merge['merged_s'] / merge['alone_s']:.2f}x); {merge['units']} units on the board")
-    print(json.dumps({"launch": launch, "catch_up": catch, "search": search, "merge": merge}), flush=True)
+    print(json.dumps({"launch": launch, "catch_up": catch, "search": search, "merge": merge, "import": imported}),
+          flush=True)
     # Skip interpreter finalization: PySide6 objects this harness leaves to the
     # garbage collector after the QApplication can crash it (the console
     # itself closes its windows first and exits cleanly).

@@ -127,7 +127,7 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
                    encoding=None if encoding is None else codecs.lookup(encoding).name)
 
 
-def is_workbook(path: str | os.PathLike) -> bool:
+def _is_workbook(path: str | os.PathLike) -> bool:
     """Whether `path` is a zip file, as an .xlsx workbook is (False for a
     file that cannot be read: reading it says why)."""
     try:
@@ -142,7 +142,7 @@ def sheets(path: str | os.PathLike) -> list[str]:
     saved first (what `read` reads, unless another is named); [] for a CSV
     file. Raises ValidationError for a file that is neither."""
     path = Path(path)
-    if not is_workbook(path):
+    if not _is_workbook(path):
         path.stat()  # (a file not there, or not to be read, is said so)
         return []
     book = _Workbook(path)
@@ -364,10 +364,12 @@ def _columns(t: model.Table, name: str, header: list[str]) -> tuple[list[model.F
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m console.csv_rows TABLE FILE [--sheet NAME] [--encoding
-    NAME]`, or `--sheets FILE`: what `read` (or `sheets`) finds, as lines of
-    JSON on stdout: {"read": lines} as it goes, then {"found": {...}} (a
-    CsvRows' fields), {"sheets": [...]}, or {"error": "...", "kind": "NotUtf8"}
-    (the class of the ValidationError raised, or "OSError"). The window
+    NAME] [--unless-sheets]`, or `--sheets FILE`: what `read` (or `sheets`)
+    finds, as lines of JSON on stdout: {"read": lines} as it goes, then
+    {"found": {...}} (a CsvRows' fields), {"sheets": [...]}, or {"error":
+    "...", "kind": "NotUtf8"} (the class of the ValidationError raised, or
+    "OSError"). With --unless-sheets, a workbook of several sheets (and
+    none named) is not read: its sheets are listed, to be chosen. The window
     reads spreadsheets this way, in a process of its own: read on a thread
     of its own process, a workbook's Python work would take the
     interpreter lock from the window's thread, and every board painted
@@ -382,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", nargs="?")
     parser.add_argument("--sheet")
     parser.add_argument("--encoding")
+    parser.add_argument("--unless-sheets", action="store_true",
+                        help="of a workbook of several sheets, none named: list them instead, for a person to choose")
     args = parser.parse_args(argv)
     if args.sheets is None and args.file is None:
         parser.error("give TABLE FILE, or --sheets FILE")
@@ -393,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.sheets is not None:
             say({"sheets": sheets(args.sheets)})
+        elif args.unless_sheets and args.sheet is None and len(names := sheets(args.file)) > 1:
+            say({"sheets": names})
         else:
             found = read(args.table, args.file, sheet=args.sheet, encoding=args.encoding,
                          progress=lambda lines: say({"read": lines}))

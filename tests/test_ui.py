@@ -4317,6 +4317,10 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
     assert window.import_csv(str(book)) == 1
     assert asked == ["Add 1 units from agencies.xlsx, sheet 'EMS'?"]
     assert demo_store.get("units", demo_store.resolve_id("units", "M-31")).agency == "County EMS"
+    del wb["EMS"]  # one sheet: read at once, nothing to choose
+    wb.save(tmp_path / "fire.xlsx")
+    assert window.import_csv(str(tmp_path / "fire.xlsx")) == 1 and len(offered) == 2
+    assert asked[-1] == "Add 1 units from fire.xlsx?"
     # Windows' Excel, "CSV (Comma delimited)": Windows-1252.
     legacy = tmp_path / "pompiers.csv"
     legacy.write_bytes("Callsign;Agency;Kind;Notes\r\nFPT-1;Pompiers de Genève;Fourgon;Chef: Müller\r\n"
@@ -4332,7 +4336,7 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
     assert window.import_csv(str(tmp_path / "odd.csv")) == 0
     assert warned == ['odd.csv is not UTF-8 text, nor Windows-1252 (Western European): save it as "CSV UTF-8"'
                       "\n\nNothing was added."]
-    assert demo_store.counts()["units"] == before + 3
+    assert demo_store.counts()["units"] == before + 4
 
 
 def test_a_spreadsheet_is_read_while_the_window_goes_on(qtbot, window, demo_store, tmp_path, monkeypatch):

@@ -1101,15 +1101,14 @@ class MainWindow(QMainWindow):
         reading = f"Reading {name}…"
         try:
             sheet = None
-            if csv_rows.is_workbook(path):
-                sheets = self._beside(reading, "--sheets", path)
-                if len(sheets) > 1:
-                    sheet, ok = QInputDialog.getItem(self, f"Add {table} from {name}", f"{name} has {len(sheets)} "
-                                                     f"sheets. Add the {table} of:", sheets, 0, False)
+            try:
+                found = self._beside(reading, table, path, "--unless-sheets")
+                if isinstance(found, list):  # a workbook of several sheets: which?
+                    sheet, ok = QInputDialog.getItem(self, f"Add {table} from {name}", f"{name} has {len(found)} "
+                                                     f"sheets. Add the {table} of:", found, 0, False)
                     if not ok:
                         return 0
-            try:
-                found = self._beside(reading, table, path, *(("--sheet", sheet) if sheet is not None else ()))
+                    found = self._beside(reading, table, path, "--sheet", sheet)
             except csv_rows.NotUtf8:  # Excel's "CSV (Comma delimited)", most likely: shown as read, to be checked
                 try:
                     found = self._beside(reading, table, path, "--encoding", csv_rows.LEGACY)
