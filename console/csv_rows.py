@@ -139,8 +139,9 @@ def _is_workbook(path: str | os.PathLike) -> bool:
 
 def sheets(path: str | os.PathLike) -> list[str]:
     """The sheets of a workbook a person can see, the one shown when it was
-    saved first (what `read` reads, unless another is named); [] for a CSV
-    file. Raises ValidationError for a file that is neither."""
+    saved first (what `read` reads, unless another is named); [] for any
+    other file (a CSV file). Raises ValidationError for a damaged
+    workbook, OSError for a file that cannot be read."""
     path = Path(path)
     if not _is_workbook(path):
         path.stat()  # (a file not there, or not to be read, is said so)
