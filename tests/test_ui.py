@@ -3268,10 +3268,16 @@ def test_offline_shows_after_a_grace_and_at_once_when_switched_off(window, monke
     assert not window.banner.isVisible()
 
 
+def _window_args(db):
+    """The command line's arguments for the window on `db`, nothing else given."""
+    import argparse
+
+    return argparse.Namespace(db=db, operator=None, agency=None, listen=None, peer=None)
+
+
 def test_a_damaged_database_is_reported_in_a_window_too(qapp, tmp_path, monkeypatch):
     """Opened from a menu, there is no terminal: the refusal shows in a
     message box as well as on standard error, and nothing is written."""
-    import argparse
     import sys
 
     from PySide6.QtWidgets import QMessageBox
@@ -3284,7 +3290,7 @@ def test_a_damaged_database_is_reported_in_a_window_too(qapp, tmp_path, monkeypa
     asked = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Close"))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
-    args = argparse.Namespace(db=bad, operator=None, agency=None, listen=None, peer=None)
+    args = _window_args(bad)
     with pytest.raises(StoreError, match="damaged or not a database"):
         app.main(args)
     [(title, text, _more, buttons)] = asked
@@ -3297,7 +3303,7 @@ def test_a_damaged_database_is_reported_in_a_window_too(qapp, tmp_path, monkeypa
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
     with pytest.raises(StoreError, match="newer crisis-console"):
-        app.main(argparse.Namespace(db=newer, operator=None, agency=None, listen=None, peer=None))
+        app.main(_window_args(newer))
     [(title, text)] = shown
     assert text.endswith("Nothing was changed. Open another database with --db PATH, or restore this one from a "
                          "backup.")
@@ -3308,7 +3314,6 @@ def test_damage_the_window_finds_on_opening_is_said_as_the_database_not_opening(
     window's first reads find it. Said as a database that cannot open
     (with what to do), not as an unexpected error; the database is
     closed, and the lock beside it let go."""
-    import argparse
     import sys
 
     from conftest import damage
@@ -3325,7 +3330,7 @@ def test_damage_the_window_finds_on_opening_is_said_as_the_database_not_opening(
     asked = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Close"))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
-    args = argparse.Namespace(db=db, operator=None, agency=None, listen=None, peer=None)
+    args = _window_args(db)
     with pytest.raises(CorruptDatabase, match="the file is damaged or not a database"):
         app.main(args)
     [(title, text, _more, _buttons)] = asked
@@ -3343,7 +3348,6 @@ def test_a_damaged_database_can_be_restored_from_a_backup_as_the_console_opens(t
     damaged backup is refused (said, and another may be chosen), a good
     one put in place (the damaged database kept beside it), and the
     console opens on it."""
-    import argparse
     import sys
 
     import qasync
@@ -3391,7 +3395,7 @@ def test_a_damaged_database_can_be_restored_from_a_backup_as_the_console_opens(t
 
     monkeypatch.setattr(qasync, "run", run)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
-    assert app.main(argparse.Namespace(db=db, operator=None, agency=None, listen=None, peer=None)) == 0
+    assert app.main(_window_args(db)) == 0
     assert offered == [("Restore a backup of ops.db", str(folder))] * 2
     assert len(asked) == 2 and "the file is damaged or not a database" in asked[0][1]
     assert asked[1][1].endswith(f"Not restored: {bad}: the backup is damaged (database disk image is malformed); "
@@ -4385,13 +4389,16 @@ def test_a_spreadsheet_reader_that_fails_is_said_and_adds_nothing(qtbot, window,
     dying.chmod(0o755)
     before = demo_store.info().changes
     window.tabs.setCurrentIndex(0)
+    python = sys.executable
     monkeypatch.setattr(sys, "executable", str(dying))
     assert window.import_csv(str(roster)) == 0
     monkeypatch.setattr(sys, "executable", str(tmp_path / "none"))
     assert window.import_csv(str(roster)) == 0
-    monkeypatch.undo()
+    monkeypatch.setattr(sys, "executable", python)
+    assert window.import_csv(str(tmp_path / "missing.csv")) == 0  # (said by the reading process)
     assert warned == ["reading it failed: KeyError: boom\n\nNothing was added.",
-                      f"cannot start {tmp_path / 'none'}: No such file or directory\n\nNothing was added."]
+                      f"cannot start {tmp_path / 'none'}: No such file or directory\n\nNothing was added.",
+                      "missing.csv: No such file or directory\n\nNothing was added."]
     assert [r.getMessage().splitlines()[-1] for r in caplog.records] == ["KeyError: boom"]
     assert demo_store.info().changes == before and QApplication.overrideCursor() is None
 
@@ -5450,7 +5457,6 @@ def test_a_second_window_on_the_same_database_asks_first(consoles, tmp_path, mon
     process, and by default does not open; the database is untouched. Once
     the first window is gone (killed: its lock left behind), it opens
     without asking."""
-    import argparse
     import os
     import signal
     import subprocess
@@ -5476,7 +5482,7 @@ def test_a_second_window_on_the_same_database_asks_first(consoles, tmp_path, mon
         asked = []
         monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "Do not open"))
         monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # app.main sets its own
-        args = argparse.Namespace(db=c.path, operator=None, agency=None, listen=None, peer=None)
+        args = _window_args(c.path)
         with c.open() as s:
             before = s.own_max_seq()
         assert app.main(args) == 0  # not opened

@@ -1115,9 +1115,8 @@ class MainWindow(QMainWindow):
                 except csv_rows.NotText:
                     raise ValidationError(f"{name} is not UTF-8 text, nor {csv_rows.encoding_name(csv_rows.LEGACY)}"
                                           ": save it as \"CSV UTF-8\"") from None
-        except (ValidationError, OSError) as exc:
-            said = f"{exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
-            QMessageBox.warning(self, "Nothing imported", f"{said}{nothing}")
+        except ValidationError as exc:  # (the file not to be read too: the reading process says so)
+            QMessageBox.warning(self, "Nothing imported", f"{exc}{nothing}")
             return 0
         except _Gone:
             return 0
