@@ -136,6 +136,9 @@ def build_parser() -> Parser:
     p.add_argument("--encoding", metavar="NAME",
                    help=f"the CSV file's encoding, when it is not UTF-8 (e.g. {csv_rows.LEGACY}, as Excel saves "
                         '"CSV (Comma delimited)" on Western Windows)')
+    p.add_argument("--decimal", choices=sorted(csv_rows.DECIMAL_MARKS), metavar="point|comma",
+                   help="the CSV file's decimal mark, when its numbers do not say it (1.200 is 1.2 with a point, "
+                        "1200 with a comma)")
 
     p = cmd("set", "change fields of a row (deleted=false restores a deleted row)")
     p.add_argument("table", choices=tables, metavar="TABLE")
@@ -431,14 +434,19 @@ def run(args) -> int:
     if args.command == "add":  # before the database is made
         if bool(args.values) == bool(args.csv):
             raise UsageError(f"{PROG} add: give FIELD=VALUE ... or --csv FILE" + (", not both" if args.csv else ""))
-        if not args.csv and (args.sheet is not None or args.encoding is not None):
-            raise UsageError(f"{PROG} add: --{'sheet' if args.sheet is not None else 'encoding'} is of --csv FILE")
+        if not args.csv and (given := [o for o in ("sheet", "encoding", "decimal") if getattr(args, o) is not None]):
+            raise UsageError(f"{PROG} add: --{given[0]} is of --csv FILE")
         if args.csv:
             try:
-                found = csv_rows.read(args.table, args.csv, sheet=args.sheet, encoding=args.encoding)
+                found = csv_rows.read(args.table, args.csv, sheet=args.sheet, encoding=args.encoding,
+                                      decimal=args.decimal)
             except csv_rows.NotUtf8 as exc:
                 raise model.ValidationError(f"{exc} (--encoding {csv_rows.LEGACY} reads what Excel saves as "
                                             '"CSV (Comma delimited)" on Western Windows)') from None
+            except csv_rows.Ambiguous as exc:
+                d = exc.detail
+                raise model.ValidationError(f"{exc} (--decimal point reads it as {csv_rows.plain(d['point'])}, "
+                                            f"--decimal comma as {csv_rows.plain(d['comma'])})") from None
     with _open(args) as store:
         made: list = []  # this run's operations (a resolve of several conflicts makes one per row)
         unsubscribe = store.subscribe(lambda cs: made.append(store.last_operation) if cs.local else None)
@@ -503,6 +511,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         read_as = [f"sheet {found.sheet!r}"] if found.sheet is not None else []
         if found.encoding is not None:
             read_as.append(f"read as {csv_rows.encoding_name(found.encoding)} text")
+        if found.decimal is not None:
+            read_as.append(f"numbers with a decimal {found.decimal}")
         if found.left_out:
             read_as.append(f"columns left out: {', '.join(found.left_out)}")
         print(f"added {len(ids)} {found.table} from {args.csv}" + (f" ({'; '.join(read_as)})" if read_as else ""),

@@ -18,6 +18,16 @@ named (`encoding`): the legacy Windows-1252 of Excel's "CSV (Comma
 delimited)" on Western Windows (LEGACY) is the common one; the window
 offers it, with the names it read, for a person to see they are right.
 
+Numbers in a CSV file are read as the region of the computer that saved
+it has them written: with a decimal point (2.5, 1,200.5) or a decimal
+comma (2,5, 1.200,5), thousands set apart by the other mark, a space or
+an apostrophe (1'200, in Switzerland). A number that reads one way only
+says the mark of the whole file: as written (2,5; 0.75), or as its field
+takes it (1.200 people on a unit are 1200: they are whole). Numbers that
+read two ways (1.200 litres: 1.2, or 1200) are read with it; a file
+that says neither is refused (Ambiguous) until its mark is named
+(`decimal`), one that says both is refused, naming a line of each.
+
 Of a workbook, the sheet read is the one named (`sheet`), else the one
 shown when it was saved (see `sheets`). Numbers, dates and times are
 taken as Excel holds them, not as it shows them: a date is read in this
@@ -28,13 +38,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import os
 import re
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from datetime import time as daytime
 from pathlib import Path
@@ -58,6 +68,19 @@ SAVE_AS = 'save it as an Excel workbook (.xlsx) or as "CSV UTF-8"'
 _ZIP = b"PK\x03\x04"
 _SEP = re.compile(r"sep=([,;\t|])[ \t]*(?:\r\n|\n|\r)", re.IGNORECASE)
 _OLE = bytes.fromhex("d0cf11e0a1b11ae1")  # Excel 97-2003 (.xls), and any workbook with a password
+# The decimal marks a number may be written with, by the name a person gives.
+DECIMAL_MARKS = {"point": ".", "comma": ","}
+
+
+def _number_form(decimal: str) -> re.Pattern:
+    """A number written with the `decimal` mark, its thousands set apart
+    (all alike) by the other mark, a space or an apostrophe."""
+    group = "," if decimal == "." else "."
+    grouped = rf"[1-9]\d{{0,2}}(?P<g>[{group} \u00a0\u202f'’])\d{{3}}(?:(?P=g)\d{{3}})*"
+    return re.compile(rf"(?P<sign>[+-]?)(?P<whole>{grouped}|\d*)(?:{re.escape(decimal)}(?P<part>\d+))?", re.ASCII)
+
+
+_NUMBER_FORMS = {mark: _number_form(mark) for mark in DECIMAL_MARKS.values()}
 
 
 class NotText(ValidationError):
@@ -70,7 +93,20 @@ class NotUtf8(NotText):
     likely)."""
 
 
-@dataclass(frozen=True)
+class Ambiguous(ValidationError):
+    """A file whose numbers read two ways, and nothing in it says which
+    (1.200: 1.2 with a decimal point, 1200 with a decimal comma): read it
+    again naming its decimal mark. `detail`: the first such number as
+    written ("written"), where ("where"), its field ("field"), what it is
+    with either mark ("point", "comma", as float() reads them) and how many
+    more numbers of the file read two ways ("more")."""
+
+    def __init__(self, message: str, detail: dict) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclasses.dataclass(frozen=True)
 class CsvRows:
     table: str
     rows: list[dict]  # field -> value, as model.parse makes them
@@ -78,6 +114,7 @@ class CsvRows:
     left_out: list[str]  # columns in the file that are not taken
     encoding: str | None = None  # a CSV file's, when it was named (not UTF-8)
     sheet: str | None = None  # the sheet read, of a workbook
+    decimal: str | None = None  # "point" or "comma": what numbers were read with that might be taken otherwise
 
 
 def encoding_name(encoding: str) -> str:
@@ -87,16 +124,19 @@ def encoding_name(encoding: str) -> str:
 
 
 def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sheet: str | None = None,
-         progress: Callable[[int], None] | None = None) -> CsvRows:
+         decimal: str | None = None, progress: Callable[[int], None] | None = None) -> CsvRows:
     """Read and check the rows of `path` (CSV, or an .xlsx workbook) for
     `table`; raises ValidationError naming the file and line (or row) of
-    the first problem, NotUtf8 for a CSV file whose encoding must be named.
+    the first problem, NotUtf8 for a CSV file whose encoding must be named,
+    Ambiguous for one whose decimal mark must be ("point" or "comma").
     `progress` is told how many lines (rows) are read, every PROGRESS_EVERY."""
     t = model.table(table)
     path = Path(path)
     name = path.name
     if t.append_only:
         raise ValidationError(f"the {t.name} is not imported: its entries are written as things happen")
+    if decimal is not None and decimal not in DECIMAL_MARKS:
+        raise ValidationError(f"{decimal!r} is not a decimal mark (point or comma)")
     if encoding is not None:
         try:
             codecs.lookup(encoding)
@@ -117,14 +157,14 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
         try:
             ws = book.sheet(sheet)
             place = f"{name}, sheet {ws.title!r}" if len(book.shown) > 1 or sheet is not None else name
-            found = _rows(t, place, "row", book.cells(ws), progress)
+            found = _rows(t, place, "row", book.cells(ws), progress, decimal)
         finally:
             book.close()
-        return CsvRows(*found, sheet=ws.title)
+        return dataclasses.replace(found, sheet=ws.title)
     if sheet is not None:
         raise ValidationError(f"{name} is a CSV file: it has no sheets")
-    return CsvRows(*_rows(t, name, "line", _csv_cells(path, encoding), progress),
-                   encoding=None if encoding is None else codecs.lookup(encoding).name)
+    found = _rows(t, name, "line", _csv_cells(path, encoding), progress, decimal)
+    return dataclasses.replace(found, encoding=None if encoding is None else codecs.lookup(encoding).name)
 
 
 def _is_workbook(path: str | os.PathLike) -> bool:
@@ -155,7 +195,7 @@ def sheets(path: str | os.PathLike) -> list[str]:
 
 
 def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[str]]],
-          progress: Callable[[int], None] | None) -> tuple[str, list[dict], list[str], list[str]]:
+          progress: Callable[[int], None] | None, decimal: str | None) -> CsvRows:
     """A table's checked rows from the cells of each line (or row) of a
     file, the first that is not blank naming the columns."""
     header: list[str] = []
@@ -165,6 +205,7 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     if not any(c.strip() for c in header):
         raise ValidationError(f"{name} is empty: its first {unit} must name the columns")
     fields, left_out = _columns(t, name, header)
+    numbers = _Numbers(t, decimal)
     rows, lines = [], []
     for number, row in cells:
         if progress is not None and number % PROGRESS_EVERY == 0:
@@ -183,6 +224,10 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             if not model.is_text(cell):
                 raise ValidationError(f"{where}: {f.name}: not valid text")
             try:
+                if f.type in _NUMERIC and not isinstance(cell, _Typed):
+                    cell = numbers.text(values, f, cell, where)
+                    if cell is None:
+                        continue  # (set once the file's decimal mark is known)
                 values[f.name] = model.parse(t, f, cell)
             except ValidationError as exc:
                 raise ValidationError(f"{where}: {exc}") from None
@@ -193,7 +238,110 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
         lines.append(where)
     if not rows:
         raise ValidationError(f"{name} names its columns but holds no rows")
-    return t.name, rows, lines, left_out
+    return CsvRows(t.name, rows, lines, left_out, decimal=numbers.settle())
+
+
+_NUMERIC = ("int", "real", "counter")
+
+
+class _Numbers:
+    """The numbers of a file as it writes them (see the module's
+    docstring): each read with the file's decimal mark, once it is known;
+    those that read two ways before then are set when it is (`settle`)."""
+
+    def __init__(self, t: model.Table, decimal: str | None) -> None:
+        self.t = t
+        self.named = decimal  # "point" or "comma", as a person said
+        self.said: str | None = None  # the mark the file's numbers say (only one ever is: see `text`)
+        self.first: tuple[str, str] = ("", "")  # where, and as written, the first number saying it
+        self.undecided: list[tuple[dict, model.Field, str, str, dict[str, str]]] = []
+        # The mark a number was read with that a person would not take for
+        # granted: a comma, or a point where a comma would read otherwise.
+        self.told: str | None = None
+
+    def text(self, values: dict, f: model.Field, cell: str, where: str) -> str | None:
+        """`cell` as model.parse reads it; None for a number that reads two
+        ways and must wait for the file's mark: `settle` sets it in
+        `values` then."""
+        written = cell.strip()
+        if written.isdigit() and written.isascii():  # (a count: the most common, read at once)
+            return written
+        readings = {"point": _reading(written, "."), "comma": _reading(written, ",")}
+        if readings["point"] == readings["comma"]:
+            return cell if readings["point"] is None else readings["point"]  # (no mark in it, or not a number)
+        known = self.named or self.said
+        if known is not None:
+            other = "comma" if known == "point" else "point"
+            if readings[known] is not None and (readings[other] is None or self._fits(f, readings[known])
+                                                or not self._fits(f, readings[other])):
+                return self._read(known, readings)
+            if self.named:
+                said = f"the decimal {known} named"
+            else:
+                first, as_written = self.first
+                said = f"a decimal {known}, as {first.rsplit(', ', 1)[-1]} writes {as_written!r}"
+            if readings[known] is None:
+                wrong = f"is written with a decimal {other}, not {said}"
+            else:  # (48.856 for a lat, in a file of decimal commas: 48856)
+                wrong = f"with {said}, is {plain(readings[known])}, which a {f.name} cannot be"
+            raise ValidationError(f"{self.t.name}.{f.name}: {written!r} {wrong}: write the numbers alike")
+        only = [word for word, text in readings.items() if text is not None]
+        if len(only) == 2:
+            only = [word for word in only if self._fits(f, readings[word])] or only  # (1.200 people: 1200)
+        if len(only) == 1:  # (says the file's mark)
+            self.said, self.first = only[0], (where, written)
+            return self._read(only[0], readings)
+        self.undecided.append((values, f, written, where, readings))
+        return None
+
+    def _read(self, mark: str, readings: dict[str, str | None]) -> str:
+        if mark == "comma" or None not in readings.values():
+            self.told = mark
+        return readings[mark]
+
+    def _fits(self, f: model.Field, text: str) -> bool:
+        try:
+            model.check(self.t, f, model.parse(self.t, f, text))
+        except ValidationError:
+            return False
+        return True
+
+    def settle(self) -> str | None:
+        """Set the numbers that waited for the file's mark; the mark the
+        file's numbers were read with, when a person would not take it for
+        granted (a comma; a point that read a number a comma reads
+        otherwise). Raises Ambiguous when nothing in the file says it."""
+        if not self.undecided:
+            return self.told
+        mark = self.named or self.said
+        if mark is None:
+            _, f, written, where, readings = self.undecided[0]
+            more = len(self.undecided) - 1
+            raise Ambiguous(f"{where}: {self.t.name}.{f.name}: {written!r} may be {plain(readings['point'])} or "
+                            f"{plain(readings['comma'])}, and no number in the file says which: name its decimal "
+                            "mark (point or comma)",
+                            {"where": where, "field": f.name, "written": written, "more": more, **readings})
+        for values, f, _, _, readings in self.undecided:
+            values[f.name] = model.parse(self.t, f, self._read(mark, readings))
+        return self.told
+
+
+def _reading(written: str, mark: str) -> str | None:
+    """`written` (stripped) as float() reads it, if it is a number written
+    with the decimal `mark`, else None."""
+    m = _NUMBER_FORMS[mark].fullmatch(written)
+    if m is None or not (m["whole"] or m["part"]):
+        return None
+    if m["g"] is None:  # (no thousands set apart)
+        return written if mark == "." else written.replace(",", ".")
+    whole = m["whole"].replace(m["g"], "")
+    return f"{m['sign']}{whole}" + (f".{m['part']}" if m["part"] else "")
+
+
+def plain(text: str) -> str:
+    """A number as float() reads `text`, written plainly: 1200, 1.2."""
+    number = float(text)
+    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
 
 
 def _csv_cells(path: Path, encoding: str | None) -> Iterator[tuple[int, list[str]]]:
@@ -323,6 +471,11 @@ class _Said:
                               f"({type(exc).__name__}{': ' if said else ''}{said[:200]})") from None
 
 
+class _Typed(str):
+    """A workbook's number as text, as float() reads it: no decimal mark to
+    tell (a cell typed as text is read as a CSV file's)."""
+
+
 def _text(value) -> str:
     """A cell's value as a person would have typed it: 4 (not 4.0), a date
     and time as ISO 8601 (in this computer's time zone, read so again)."""
@@ -333,7 +486,9 @@ def _text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        return _Typed(int(value))
+    if isinstance(value, (int, float)):
+        return _Typed(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, (date, daytime)):
@@ -365,11 +520,12 @@ def _columns(t: model.Table, name: str, header: list[str]) -> tuple[list[model.F
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m console.csv_rows TABLE FILE [--sheet NAME] [--encoding
-    NAME] [--unless-sheets]`, or `--sheets FILE`: what `read` (or `sheets`)
-    finds, as lines of JSON on stdout: {"read": lines} as it goes, then
-    {"found": {...}} (a CsvRows' fields), {"sheets": [...]}, or {"error":
-    "...", "kind": "NotUtf8"} (the class of the ValidationError raised, or
-    "OSError"). With --unless-sheets, a workbook of several sheets (and
+    NAME] [--decimal point|comma] [--unless-sheets]`, or `--sheets FILE`:
+    what `read` (or `sheets`) finds, as lines of JSON on stdout: {"read":
+    lines} as it goes, then {"found": {...}} (a CsvRows' fields),
+    {"sheets": [...]}, or {"error": "...", "kind": "NotUtf8"} (the class of
+    the ValidationError raised, or "OSError"; an Ambiguous one's "detail"
+    too). With --unless-sheets, a workbook of several sheets (and
     none named) is not read: its sheets are listed, to be chosen. The window
     reads spreadsheets this way, in a process of its own: read on a thread
     of its own process, a workbook's Python work would take the
@@ -385,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", nargs="?")
     parser.add_argument("--sheet")
     parser.add_argument("--encoding")
+    parser.add_argument("--decimal", choices=sorted(DECIMAL_MARKS))
     parser.add_argument("--unless-sheets", action="store_true",
                         help="of a workbook of several sheets, none named: list them instead, for a person to choose")
     args = parser.parse_args(argv)
@@ -401,11 +558,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.unless_sheets and args.sheet is None and len(names := sheets(args.file)) > 1:
             say({"sheets": names})
         else:
-            found = read(args.table, args.file, sheet=args.sheet, encoding=args.encoding,
+            found = read(args.table, args.file, sheet=args.sheet, encoding=args.encoding, decimal=args.decimal,
                          progress=lambda lines: say({"read": lines}))
             say({"found": vars(found)})
     except ValidationError as exc:
-        say({"error": str(exc), "kind": type(exc).__name__})
+        say({"error": str(exc), "kind": type(exc).__name__} | ({"detail": exc.detail} if isinstance(exc, Ambiguous)
+                                                                else {}))
     except OSError as exc:
         say({"error": f"{Path(exc.filename or args.file or args.sheets).name}: {exc.strerror or exc}",
              "kind": "OSError"})

@@ -1,3 +1,4 @@
+import argparse
 import csv
 import io
 import json
@@ -927,6 +928,28 @@ def test_every_command_has_help_and_is_in_the_readme(capsys):
             cli.main([*name.split(), "--help"])
         assert exc.value.code == 0
         assert "usage:" in capsys.readouterr().out
+
+
+def test_every_option_of_a_command_is_in_its_readme_row(capsys):
+    """Each option a command takes is named in the README: in a row of
+    the commands table (or a line) that names the command, the options
+    before any command anywhere."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+
+    def options(parser, command=""):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from options(sub, f"{command} {name}".strip())
+            elif action.option_strings and "--help" not in action.option_strings:
+                yield command, action.option_strings
+
+    found = list(options(cli.build_parser()))
+    assert ("add", ["--decimal"]) in found and ("", ["-v", "--verbose"]) in found
+    for command, names in found:
+        where = [line for line in lines if f"crisis-console {command}" in line] if command else lines
+        assert any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", line) for line in where for n in names), \
+            f"README does not name {' or '.join(names)} of `crisis-console {command}`"
 
 
 def test_runs_as_a_module_and_as_the_installed_script(tmp_path):

@@ -1,5 +1,8 @@
 """New rows from CSV files (rosters, stock lists), on real files."""
 
+import json
+from decimal import Decimal
+
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -240,6 +243,164 @@ def test_the_add_command_names_an_encoding_and_says_how(tmp_path, capsys):
     assert "--encoding is of --csv FILE" in capsys.readouterr()[1]
     assert cli.main(["add", "--db", str(db), "units", "--csv", str(legacy), "--sheet", "Units"]) == 1
     assert capsys.readouterr()[1] == "crisis-console: roster.csv is a CSV file: it has no sheets\n"
+
+
+# ------------------------------------------------------------------ numbers
+
+@pytest.mark.parametrize("cells, read, decimal", [
+    # One number that reads one way only says the mark of the file.
+    (["1,5", "5.000", "250"], [1.5, 5000, 250], "comma"),  # a German stock list: 5.000 sandbags
+    (["0.75", "5.000"], [0.75, 5.0], "point"),  # (5.000 read with the point the file writes)
+    (["1.234,5", "1.200"], [1234.5, 1200], "comma"),
+    (["1,234.5", "1,200"], [1234.5, 1200], "point"),
+    (["1.200.000", "2,500"], [1200000, 2.5], "comma"),
+    (["1,200,000", "2.500"], [1200000, 2.5], "point"),
+    # Thousands set apart by a space (a no-break one, as Excel's French
+    # region writes them) or an apostrophe (Switzerland) are only that.
+    (["12 000", "12\u00a0000,5", "1\u202f200"], [12000, 12000.5, 1200], "comma"),
+    (["1'200.50", "1’200"], [1200.5, 1200], None),  # (a point, as taken for granted)
+    # Nothing that reads two ways: nothing to say.
+    (["250", "4", "1e3", ".5"], [250, 4, 1000, 0.5], None),
+    (["2.5", "0.125"], [2.5, 0.125], None),
+])
+def test_numbers_are_read_as_the_region_that_saved_the_file_writes_them(store, tmp_path, cells, read, decimal):
+    rows = "".join(f'Item {i};Sandbags;THW;"{c}"\n' for i, c in enumerate(cells))
+    found = csv_rows.read("resources", write(tmp_path / "stock.csv", "name;kind;agency;quantity\n" + rows))
+    assert [r["quantity"] for r in found.rows] == read and found.decimal == decimal
+    store.add_many("resources", found.rows, where=found.lines)
+    assert sorted(r.quantity for r in store.list("resources")) == sorted(read)
+
+
+def test_numbers_that_read_two_ways_wait_for_a_person_to_name_the_mark(store, tmp_path):
+    """1.200 litres: 1.2 with a decimal point, 1200 with a comma; nothing
+    else in the file says which: refused (Ambiguous, what it needs to ask
+    in its detail), then read as named."""
+    path = write(tmp_path / "stock.csv", "name;kind;agency;quantity;unit\nWater;Drinking water;Red Cross;1.200;l\n"
+                                         "Sand;Sandbags;THW;5.000;\nCots;Cots;THW;40;\nFuel;Diesel;DPW;2.500;l\n")
+    before = store.info().changes
+    with pytest.raises(csv_rows.Ambiguous, match=r"^stock\.csv, line 2: resources\.quantity: '1\.200' may be 1\.2 "
+                       r"or 1200, and no number in the file says which: name its decimal mark \(point or comma\)$") \
+            as refused:
+        csv_rows.read("resources", path)
+    assert refused.value.detail == {"where": "stock.csv, line 2", "field": "quantity", "written": "1.200", "more": 2,
+                                    "point": "1.200", "comma": "1200"}
+    assert store.info().changes == before
+    found = csv_rows.read("resources", path, decimal="comma")
+    assert [r["quantity"] for r in found.rows] == [1200, 5000, 40, 2500] and found.decimal == "comma"
+    found = csv_rows.read("resources", path, decimal="point")
+    assert [r["quantity"] for r in found.rows] == [1.2, 5, 40, 2.5] and found.decimal == "point"
+    with pytest.raises(ValidationError, match="is not a decimal mark"):
+        csv_rows.read("resources", path, decimal="dot")
+
+
+def test_a_number_fits_its_field_one_way_only_and_so_says_the_mark(store, tmp_path):
+    """A unit's personnel is whole: 1.200 people are 1200, and the file's
+    mark is a comma. A latitude is at most 90: 48.856 is 48.856, with a
+    point. Both in one file: refused, as written two ways."""
+    roster = "callsign;agency;kind;personnel;lat;lon\n"
+    found = csv_rows.read("units", write(tmp_path / "a.csv", roster + "R-1;THW;Truck;1.200;48,856;2,352\n"))
+    assert [(r["personnel"], r["lat"], r["lon"]) for r in found.rows] == [(1200, 48.856, 2.352)]
+    found = csv_rows.read("units", write(tmp_path / "b.csv", roster + "R-1;THW;Truck;1,200;48.856;2.352\n"))
+    assert [(r["personnel"], r["lat"], r["lon"]) for r in found.rows] == [(1200, 48.856, 2.352)]
+    with pytest.raises(ValidationError, match=r"^c\.csv, line 3: units\.lat: '48\.856' with a decimal comma, as line "
+                       r"2 writes '1\.200', is 48856, which a lat cannot be: write the numbers alike$"):
+        csv_rows.read("units", write(tmp_path / "c.csv", roster + "R-1;THW;Truck;1.200;;\nR-2;THW;Truck;;48.856;\n"))
+    with pytest.raises(ValidationError, match=r"^c\.csv, line 3: units\.lat: '48\.856' with the decimal comma "
+                       r"named, is 48856, which a lat cannot be: write the numbers alike$"):
+        csv_rows.read("units", tmp_path / "c.csv", decimal="comma")
+
+
+@pytest.mark.parametrize("text, said", [
+    ('name,kind,agency,quantity\nA,B,C,2.5\nD,E,F,"1,5"\n',
+     "f.csv, line 3: resources.quantity: '1,5' is written with a decimal comma, not a decimal point, as line 2 "
+     "writes '2.5': write the numbers alike"),
+    ("name;kind;agency;quantity\nA;B;C;1.234,5\nD;E;F;1,234.5\n",
+     "f.csv, line 3: resources.quantity: '1,234.5' is written with a decimal point, not a decimal comma, as line 2 "
+     "writes '1.234,5': write the numbers alike"),
+    ("name;kind;agency;quantity\nA;B;C;1 2\n", "f.csv, line 2: resources.quantity: '1 2' is not a number"),
+    ("name;kind;agency;quantity\nA;B;C;1.2.3\n", "f.csv, line 2: resources.quantity: '1.2.3' is not a number"),
+    ("name;kind;agency;quantity\nA;B;C;12.00.000\n", "f.csv, line 2: resources.quantity: '12.00.000' is not a number"),
+    ("name;kind;agency;quantity\nA;B;C;-1,5\n", "f.csv, line 2: resources.quantity must be at least 0, not -1.5"),
+])
+def test_numbers_written_two_ways_in_one_file_are_refused(store, tmp_path, text, said):
+    before = store.info().changes
+    with pytest.raises(ValidationError) as refused:
+        found = csv_rows.read("resources", write(tmp_path / "f.csv", text))
+        store.add_many("resources", found.rows, where=found.lines)
+    assert str(refused.value) == said and store.info().changes == before
+
+
+def test_a_workbook_number_is_as_excel_holds_it_and_its_text_cells_as_written(tmp_path):
+    """A number cell has no decimal mark to tell (1.234 is 1.234); a cell
+    typed as text is read as a CSV file's cell."""
+    header = ["name", "kind", "agency", "quantity"]
+    found = csv_rows.read("resources", workbook(tmp_path / "a.xlsx", {"Stock": [
+        header, ["Water", "Water", "DPW", 1.234], ["Sand", "Sand", "DPW", 1200]]}))
+    assert [r["quantity"] for r in found.rows] == [1.234, 1200] and found.decimal is None
+    book = workbook(tmp_path / "b.xlsx", {"Stock": [header, ["Water", "Water", "DPW", 1.234],
+                                                    ["Sand", "Sand", "DPW", "5.000"]]})
+    with pytest.raises(csv_rows.Ambiguous, match=r"^b\.xlsx, row 3: resources\.quantity: '5\.000' may be 5 or 5000"):
+        csv_rows.read("resources", book)
+    assert [r["quantity"] for r in csv_rows.read("resources", book, decimal="comma").rows] == [1.234, 5000]
+
+
+def test_the_add_command_names_the_decimal_mark(tmp_path, capsys):
+    stock = write(tmp_path / "stock.csv", "name;kind;agency;quantity\nSand;Sandbags;THW;5.000\n")
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "resources", "--csv", str(stock)]) == 1
+    assert capsys.readouterr() == ("", "crisis-console: stock.csv, line 2: resources.quantity: '5.000' may be 5 or "
+                                       "5000, and no number in the file says which: name its decimal mark (point or "
+                                       "comma) (--decimal point reads it as 5, --decimal comma as 5000)\n")
+    assert not db.exists()
+    assert cli.main(["add", "--db", str(db), "resources", "--csv", str(stock), "--decimal", "comma"]) == 0
+    assert capsys.readouterr()[0] == f"added 1 resources from {stock} (numbers with a decimal comma)\n"
+    assert cli.main(["list", "--db", str(db), "resources", "--json"]) == 0
+    assert [r["quantity"] for r in json.loads(capsys.readouterr()[0])] == [5000]
+    assert cli.main(["add", "--db", str(db), "resources", "name=Cots", "--decimal", "comma"]) == 2
+    assert "--decimal is of --csv FILE" in capsys.readouterr()[1]
+    assert cli.main(["add", "--db", str(db), "resources", "--csv", str(stock), "--decimal", "dot"]) == 2
+    assert "invalid choice: 'dot'" in capsys.readouterr()[1]
+
+
+def written(value: Decimal, mark: str, group: str | None, decimals: int) -> str:
+    """`value` as a spreadsheet of a region writes it: with the decimal
+    `mark`, `decimals` places (Excel's "0.000"), thousands set apart by
+    `group` (None: not)."""
+    whole, _, part = f"{value:.{decimals}f}".partition(".")
+    if group is not None:
+        whole = f"{int(whole):,}".replace(",", group)
+    return whole + (("." if mark == "point" else ",") + part if part else "")
+
+
+@given(st.sampled_from(["point", "comma"]), st.data())
+@settings(max_examples=200, deadline=None)
+def test_a_file_is_read_as_its_region_wrote_it_or_asked_about_never_misread(tmp_path_factory, mark, data):
+    """Numbers written alike, as one region writes them (its mark, its
+    thousands apart or not, a number's places as formatted): read as
+    written, or refused as Ambiguous and then read as written once the
+    mark is named; never read as other numbers."""
+    other = "," if mark == "point" else "."
+    group = data.draw(st.sampled_from([None, other, " ", "\u00a0", "'"]), label="group")
+    places = data.draw(st.sampled_from([0, 3, None]), label="places")  # (the column's format, or each cell's)
+    stock = data.draw(st.lists(st.tuples(st.integers(0, 999) | st.integers(0, 10**7), st.integers(0, 999),
+                                         st.integers(0, 3) if places is None else st.just(places),
+                                         st.booleans()), min_size=1, max_size=6), label="stock")
+    cells, values = [], []
+    for whole, thousandths, decimals, grouped in stock:
+        value = Decimal(whole) + Decimal(thousandths) / 1000
+        cells.append(written(value, mark, group if grouped else None, decimals))
+        values.append(float(round(value, decimals)))
+    path = tmp_path_factory.mktemp("f") / "stock.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv_rows.csv.writer(f, delimiter=";" if mark == "comma" else ",").writerows(
+            [["name", "kind", "agency", "quantity"], *[[f"Item {i}", "Sand", "THW", c] for i, c in enumerate(cells)]])
+    try:
+        found = csv_rows.read("resources", path)
+    except csv_rows.Ambiguous:
+        event("asked")
+        found = csv_rows.read("resources", path, decimal=mark)
+    assert [r["quantity"] for r in found.rows] == values, cells
+    assert found.decimal in (None, mark)
 
 
 # ---------------------------------------------------------------- workbooks

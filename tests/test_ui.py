@@ -4343,6 +4343,41 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
     assert demo_store.counts()["units"] == before + 4
 
 
+def test_import_asks_what_a_number_that_reads_two_ways_is(qtbot, window, demo_store, tmp_path, monkeypatch):
+    """A stock list whose numbers do not say their decimal mark (5.000
+    sandbags: 5, or 5000?): the person is asked, the file read so; one
+    that says a comma is read so and the question before adding says it."""
+    from PySide6.QtWidgets import QMessageBox
+
+    asked, questions, choice = [], [], ["Cancel"]
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, choice[0]))
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: questions.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: pytest.fail(text))
+    stock = tmp_path / "thw.csv"
+    stock.write_text("Name;Kind;Agency;Quantity\nSandbags;Sand;THW;5.000\nPumps;Pump;THW;12\n"
+                     "Cots;Cots;THW;1.500\nDiesel;Fuel;THW;2.500\n", encoding="utf-8")
+    window.tabs.setCurrentIndex(2)  # stock
+    before = demo_store.counts()["resources"]
+    assert window.import_csv(str(stock)) == 0 and questions == []  # (cancelled: nothing read on, nothing added)
+    assert asked == [("Import", "thw.csv writes 5.000 in the quantity of line 2: is that 5 or 5000?",
+                      "Nothing in the file says whether its decimal mark is a point or a comma. 2 more of its numbers "
+                      "read two ways as well: they are read alike.", ["5", "5000", "Cancel"])]
+    assert demo_store.counts()["resources"] == before
+    choice[0] = "5000"
+    assert window.import_csv(str(stock)) == 4 and len(asked) == 2
+    assert questions == ["Add 4 resources from thw.csv?\n\nIts numbers are read with a decimal comma, as it writes "
+                         "them: 2,5 is two and a half."]
+    added = {r.name: r.quantity for r in demo_store.list("resources") if r.agency == "THW"}
+    assert added == {"Sandbags": 5000, "Pumps": 12, "Cots": 1500, "Diesel": 2500}
+    # A file whose numbers say their mark is not asked about.
+    (tmp_path / "drk.csv").write_text("Name;Kind;Agency;Quantity\nWater;Water;DRK;1.200\nBlankets;Blankets;DRK;"
+                                      "0,5\n", encoding="utf-8")
+    assert window.import_csv(str(tmp_path / "drk.csv")) == 2 and len(asked) == 2
+    assert {r.name: r.quantity for r in demo_store.list("resources") if r.agency == "DRK"} == {
+        "Water": 1200, "Blankets": 0.5}
+
+
 def test_a_spreadsheet_is_read_while_the_window_goes_on(qtbot, window, demo_store, tmp_path, monkeypatch):
     """The file is read in a process of its own while the window's events
     go on (a timer of its thread fires before the import returns): its

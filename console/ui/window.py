@@ -1098,30 +1098,19 @@ class MainWindow(QMainWindow):
     def _import(self, table: str, path: str) -> int:
         name = Path(path).name
         nothing = "\n\nNothing was added."
-        reading = f"Reading {name}…"
         try:
-            sheet = None
-            try:
-                found = self._beside(reading, table, path, "--unless-sheets")
-                if isinstance(found, list):  # a workbook of several sheets: which?
-                    sheet, ok = QInputDialog.getItem(self, f"Add {table} from {name}", f"{name} has {len(found)} "
-                                                     f"sheets. Add the {table} of:", found, 0, False)
-                    if not ok:
-                        return 0
-                    found = self._beside(reading, table, path, "--sheet", sheet)
-            except csv_rows.NotUtf8:  # Excel's "CSV (Comma delimited)", most likely: shown as read, to be checked
-                try:
-                    found = self._beside(reading, table, path, "--encoding", csv_rows.LEGACY)
-                except csv_rows.NotText:
-                    raise ValidationError(f"{name} is not UTF-8 text, nor {csv_rows.encoding_name(csv_rows.LEGACY)}"
-                                          ": save it as \"CSV UTF-8\"") from None
+            found = self._read(table, path)
         except ValidationError as exc:  # (the file not to be read too: the reading process says so)
             QMessageBox.warning(self, "Nothing imported", f"{exc}{nothing}")
             return 0
         except _Gone:
             return 0
-        whence = f"{name}, sheet {found.sheet!r}" if sheet is not None else name
+        if found is None:
+            return 0
+        whence = found.lines[0].rsplit(", ", 1)[0]  # (the file, and its sheet of several, as its lines name them)
         left = ""
+        if found.decimal == "comma":
+            left += "\n\nIts numbers are read with a decimal comma, as it writes them: 2,5 is two and a half."
         if found.encoding is not None:
             accented = [f"“{v[:40]}”" for v in dict.fromkeys(v for r in found.rows for v in r.values()
                                                             if isinstance(v, str) and not v.isascii())]
@@ -1159,6 +1148,58 @@ class MainWindow(QMainWindow):
             return 0
         self.statusBar().showMessage(f"Added {len(ids):,} {table} from {name}", 15000)
         return len(ids)
+
+    def _read(self, table: str, path: str) -> csv_rows.CsvRows | None:
+        """The rows of the spreadsheet at `path` for `table` (None: not to
+        be added, as a person chose), read beside the window. What it
+        cannot tell by itself is asked: which sheet of several, which
+        decimal mark, when its numbers read two ways; a CSV file that is
+        not UTF-8 is read as Excel's "CSV (Comma delimited)" of Western
+        Windows (its accented words then shown to the person)."""
+        name = Path(path).name
+        reading = f"Reading {name}…"
+        said: dict[str, str] = {}  # (the options of csv_rows.main, as they are known)
+        while True:
+            try:
+                found = self._beside(reading, table, path, *[a for kv in said.items() for a in kv],
+                                     *([] if "--sheet" in said else ["--unless-sheets"]))
+            except csv_rows.NotUtf8:  # Excel's "CSV (Comma delimited)", most likely: shown as read, to be checked
+                said["--encoding"] = csv_rows.LEGACY
+                continue
+            except csv_rows.NotText:
+                if "--encoding" not in said:
+                    raise
+                raise ValidationError(f"{name} is not UTF-8 text, nor {csv_rows.encoding_name(csv_rows.LEGACY)}"
+                                      ": save it as \"CSV UTF-8\"") from None
+            except csv_rows.Ambiguous as exc:  # 1.200: 1.2, or 1200?
+                mark = self._ask_decimal(name, exc.detail)
+                if mark is None:
+                    return None
+                said["--decimal"] = mark
+                continue
+            if isinstance(found, list):  # a workbook of several sheets: which?
+                sheet, ok = QInputDialog.getItem(self, f"Add {table} from {name}", f"{name} has {len(found)} "
+                                                 f"sheets. Add the {table} of:", found, 0, False)
+                if not ok:
+                    return None
+                said["--sheet"] = sheet
+                continue
+            return found
+
+    def _ask_decimal(self, name: str, detail: dict) -> str | None:
+        """Which decimal mark a file's numbers have, asked of a person on
+        its first number that reads two ways: "point", "comma" or None."""
+        point, comma = csv_rows.plain(detail["point"]), csv_rows.plain(detail["comma"])
+        more = detail["more"]
+        others = (f" {more:,} more of its numbers read two ways as well: they are read alike." if more > 1 else
+                  " One more of its numbers reads two ways as well: it is read alike." if more else "")
+        answer = ask(QMessageBox.Icon.Question, "Import", f"{name} writes {detail['written']} in the "
+                     f"{model.field_label(detail['field'])} of {detail['where'].rsplit(', ', 1)[-1]}: is that "
+                     f"{point} or {comma}?",
+                     f"Nothing in the file says whether its decimal mark is a point or a comma.{others}",
+                     [(point, QMessageBox.ButtonRole.AcceptRole), (comma, QMessageBox.ButtonRole.AcceptRole),
+                      ("Cancel", QMessageBox.ButtonRole.RejectRole)], "Cancel", self)
+        return {point: "point", comma: "comma"}.get(answer)
 
     def _beside(self, doing: str, *args: str):
         """What `python -m console.csv_rows ARGS` finds (see csv_rows.main):
@@ -1217,6 +1258,8 @@ class MainWindow(QMainWindow):
         if not waiting.finished or not self._listening:
             raise _Gone
         said = waiting.result
+        if said.get("kind") == "Ambiguous":
+            raise csv_rows.Ambiguous(said["error"], said["detail"])
         if "error" in said:
             raise {"NotUtf8": csv_rows.NotUtf8, "NotText": csv_rows.NotText}.get(said["kind"], ValidationError)(
                 said["error"])
