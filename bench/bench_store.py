@@ -372,6 +372,49 @@ def bench_open(tmp: Path, per_table: int) -> list[tuple]:
     ]
 
 
+def bench_spreadsheet(tmp: Path, n: int) -> list[tuple]:
+    """csv_rows.read of a roster of `n` units with coordinates and crews,
+    written with a decimal point, then with a decimal comma (semicolons
+    between cells, as Excel writes it in Germany), against csv.reader and
+    float() on the same cells alone: every value checked, and a number's
+    decimal mark read, against none."""
+    import csv
+
+    from console import csv_rows
+
+    rng = random.Random(5)
+    rows = [(f"U-{i}", "County Fire", "Engine", rng.randint(1, 9), f"{rng.uniform(-80, 80):.5f}",
+             f"{rng.uniform(-170, 170):.5f}", f"Station {i % 40}") for i in range(n)]
+    out = []
+    for mark, sep in (("point", ","), ("comma", ";")):
+        path = tmp / f"roster-{mark}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f, delimiter=sep)
+            w.writerow(["callsign", "agency", "kind", "personnel", "lat", "lon", "location"])
+            w.writerows([*r[:4], r[4].replace(".", ","), r[5].replace(".", ","), r[6]] if mark == "comma" else r
+                        for r in rows)
+
+        def raw(path=path, sep=sep):
+            with path.open(newline="", encoding="utf-8") as f:
+                lines = csv.reader(f, delimiter=sep)
+                next(lines)
+                return [(c, a, k, int(p), float(la.replace(",", ".")), float(lo.replace(",", ".")), loc)
+                        for c, a, k, p, la, lo, loc in lines]
+
+        ours = min(_timed(lambda path=path: csv_rows.read("units", path)) for _ in range(5))
+        base = min(_timed(raw) for _ in range(5))
+        assert csv_rows.read("units", path).decimal == (None if mark == "point" else "comma")
+        out.append((f"spreadsheet ({mark})", f"{n:,} units read and checked, against csv.reader and float() alone",
+                    n / ours, n / base, ours / base))
+    return out
+
+
+def _timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
 def bench_backup(tmp: Path) -> list[tuple]:
     """A backup of the open benchmark's database (console/backup.py)
     against copying its file, fsynced; then local edits made while backups
@@ -455,6 +498,7 @@ def main() -> None:
         results += bench_journal(tmp / "b5000")
         results += bench_open(tmp, per_table)
         results += bench_backup(tmp)
+        results += bench_spreadsheet(tmp, 1000 if args.quick else 10_000)
     print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus")
     print(f"{'benchmark':24} {'ours/s':>10} {'raw/s':>10} {'time ratio':>10}  what")
     for name, what, ours, raw, ratio in results:

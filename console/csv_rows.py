@@ -266,7 +266,7 @@ class _Numbers:
         written = cell.strip()
         if written.isdigit() and written.isascii():  # (a count: the most common, read at once)
             return written
-        readings = {"point": _reading(written, "."), "comma": _reading(written, ",")}
+        readings = _readings(written)
         if readings["point"] == readings["comma"]:
             return cell if readings["point"] is None else readings["point"]  # (no mark in it, or not a number)
         known = self.named or self.said
@@ -326,6 +326,25 @@ class _Numbers:
         return self.told
 
 
+def _readings(written: str) -> dict[str, str | None]:
+    """`written` (stripped) as float() reads it with a decimal point
+    ("point") and with a decimal comma ("comma"); None where it is not a
+    number so written."""
+    simple = _ONE_MARK.fullmatch(written)
+    if simple is None:  # (thousands set apart, or not a number at all)
+        return {"point": _reading(written, "."), "comma": _reading(written, ",")}
+    whole, mark, part = simple.groups()  # (the most common: 2.5, 48.85661, 1.200, 2,5)
+    as_mark = written if mark == "." else written.replace(",", ".")
+    if len(part) == 3 and 0 < len(whole) <= 3 and whole[0] != "0":  # (also thousands apart: 1.200 is 1200)
+        as_group = written.replace(mark, "")
+        return {"point": as_mark, "comma": as_group} if mark == "." else {"point": as_group, "comma": as_mark}
+    return {"point": as_mark, "comma": None} if mark == "." else {"point": None, "comma": as_mark}
+
+
+# A number with one mark, a point or a comma, and digits after it.
+_ONE_MARK = re.compile(r"[+-]?(\d*)([.,])(\d+)", re.ASCII)
+
+
 def _reading(written: str, mark: str) -> str | None:
     """`written` (stripped) as float() reads it, if it is a number written
     with the decimal `mark`, else None."""
@@ -371,9 +390,15 @@ def _csv_cells(path: Path, encoding: str | None) -> Iterator[tuple[int, list[str
         dialect = type("Said", (csv.excel,), {"delimiter": said[1]})
     else:
         try:
-            dialect = csv.Sniffer().sniff(text[:20000], delimiters=",;\t")
+            sniffed = csv.Sniffer().sniff(text[:20000], delimiters=",;\t")
         except csv.Error:
-            dialect = csv.excel
+            sniffed = csv.excel
+        # Of what the sniffer guesses, only what is between cells is taken:
+        # quotes are always as Excel (and RFC 4180) writes them, "" for a
+        # quote within a quoted cell, which it guesses wrong on a file
+        # whose quoted cells end in a quote ("Chef ""Müller""").
+        dialect = type("Sniffed", (csv.excel,), {"delimiter": sniffed.delimiter,
+                                                  "skipinitialspace": sniffed.skipinitialspace})
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
         start = 1 + skipped  # (a cell may hold line breaks: a row is named by the line it starts on)

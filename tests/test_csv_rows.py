@@ -61,6 +61,24 @@ def test_a_roster_as_a_spreadsheet_saves_it(store, tmp_path):
     assert t["Welfare checks,\nLower Mill"].priority == "high"
 
 
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_quotes_in_a_cell_are_read_as_excel_writes_them(tmp_path, sep):
+    '''A quote within a quoted cell is two ("Chef ""Müller"""), as Excel
+    writes it, even where the sniffer of what is between cells guesses
+    otherwise (a cell ending in a quoted word); an apostrophe is a letter.'''
+    notes = ['Chef "Müller"', '"Ladder 3"', 'Crew of 4, "Ladder 3" spare', "O'Brien", "'Ladder 3'", 'a"b', "ok"]
+    path = tmp_path / "roster.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv_rows.csv.writer(f, delimiter=sep).writerows(
+            [["callsign", "agency", "kind", "notes"], *[[f"E-{i}", "Fire", "Engine", n] for i, n in enumerate(notes)]])
+    assert [r["notes"] for r in csv_rows.read("units", path).rows] == notes
+    for note in notes:  # (one row: what the sniffer has least to go on)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            csv_rows.csv.writer(f, delimiter=sep).writerows([["callsign", "agency", "kind", "notes"],
+                                                             ["E-1", "Fire", "Engine", note]])
+        assert csv_rows.read("units", path).rows[0]["notes"] == note
+
+
 def test_an_agency_in_another_case_or_spacing_is_saved_as_spelled_in_use(store, tmp_path):
     """A roster typed by hand: "county fire" is the County Fire already on
     the boards, and a new agency spelled two ways in one file is one, as
@@ -360,6 +378,19 @@ def test_the_add_command_names_the_decimal_mark(tmp_path, capsys):
     assert "--decimal is of --csv FILE" in capsys.readouterr()[1]
     assert cli.main(["add", "--db", str(db), "resources", "--csv", str(stock), "--decimal", "dot"]) == 2
     assert "invalid choice: 'dot'" in capsys.readouterr()[1]
+
+
+@given(st.text("0123456789.,+- '\u00a0", max_size=12))
+@settings(max_examples=2000, deadline=None)
+def test_the_quick_reading_of_a_number_is_the_full_one(text):
+    """A number of one mark (2.5, 1.200) is read at once, without the
+    forms of thousands set apart: as they read it."""
+    def value(reading):
+        return None if reading is None else float(reading)
+
+    quick = csv_rows._readings(text.strip())
+    assert {mark: value(r) for mark, r in quick.items()} == {
+        "point": value(csv_rows._reading(text.strip(), ".")), "comma": value(csv_rows._reading(text.strip(), ","))}
 
 
 def written(value: Decimal, mark: str, group: str | None, decimals: int) -> str:
