@@ -139,6 +139,9 @@ def build_parser() -> Parser:
     p.add_argument("--decimal", choices=sorted(csv_rows.DECIMAL_MARKS), metavar="point|comma",
                    help="the CSV file's decimal mark, when its numbers do not say it (1.200 is 1.2 with a point, "
                         "1200 with a comma)")
+    p.add_argument("--leave-out-others", action="store_true",
+                   help="add the rows without the file's columns that are no field (by default, such a file is "
+                        "refused)")
 
     p = cmd("set", "change fields of a row (deleted=false restores a deleted row)")
     p.add_argument("table", choices=tables, metavar="TABLE")
@@ -434,12 +437,17 @@ def run(args) -> int:
     if args.command == "add":  # before the database is made
         if bool(args.values) == bool(args.csv):
             raise UsageError(f"{PROG} add: give FIELD=VALUE ... or --csv FILE" + (", not both" if args.csv else ""))
-        if not args.csv and (given := [o for o in ("sheet", "encoding", "decimal") if getattr(args, o) is not None]):
-            raise UsageError(f"{PROG} add: --{given[0]} is of --csv FILE")
+        given = [o for o in ("sheet", "encoding", "decimal", "leave_out_others")
+                 if getattr(args, o) not in (None, False)]
+        if not args.csv and given:
+            raise UsageError(f"{PROG} add: --{given[0].replace('_', '-')} is of --csv FILE")
         if args.csv:
             try:
                 found = csv_rows.read(args.table, args.csv, sheet=args.sheet, encoding=args.encoding,
-                                      decimal=args.decimal)
+                                      decimal=args.decimal, leave_others=args.leave_out_others)
+            except csv_rows.OtherColumns as exc:
+                raise model.ValidationError(f"{exc} (--leave-out-others adds the rows without "
+                                            f"{'it' if len(exc.columns) == 1 else 'them'})") from None
             except csv_rows.NotUtf8 as exc:
                 raise model.ValidationError(f"{exc} (--encoding {csv_rows.LEGACY} reads what Excel saves as "
                                             '"CSV (Comma delimited)" on Western Windows)') from None
@@ -513,8 +521,10 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             read_as.append(f"read as {csv_rows.encoding_name(found.encoding)} text")
         if found.decimal is not None:
             read_as.append(f"numbers with a decimal {found.decimal}")
-        if found.left_out:
-            read_as.append(f"columns left out: {', '.join(found.left_out)}")
+        if found.renamed:
+            read_as.append(f"columns read as: {', '.join(f'{c} as {f}' for c, f in found.renamed)}")
+        if found.left_out or found.others:
+            read_as.append(f"columns left out: {', '.join(found.left_out + found.others)}")
         print(f"added {len(ids)} {found.table} from {args.csv}" + (f" ({'; '.join(read_as)})" if read_as else ""),
               file=out)
         _entered_already(store, found.table, titled, list(zip(found.rows, ids, strict=True)))

@@ -2,14 +2,17 @@
 tasks, a stock list, as a CSV file or an Excel workbook (.xlsx).
 
 The first row that is not blank names the columns: a table's fields by
-name ("callsign", "lead_agency") or as people write them ("Lead agency").
-The columns that `crisis-console export` writes but a new row cannot take
-(its id, the status-since time, the unit's task, which is another
-operation's when a roster is carried over: assign units on the board) are
-left out and said so; any other column that is not a field is refused. An
-empty cell leaves the field to its default. Every value is checked, and a
-wrong one is named by its line (or its sheet's row), before anything is
-added; then all rows are added in one transaction, or none.
+name ("callsign", "lead_agency"), as people write them ("Lead agency",
+"Due (CET)"), or by another name agencies give them (ALIASES: "Crew" is
+a unit's personnel). The columns that `crisis-console export` (or a
+board's export in the window) writes but a new row cannot take (its id,
+the status-since time, the unit's task, which is another operation's
+when a roster is carried over: assign units on the board) are left out
+and said so; any other column that is not a field is refused, or left
+out when a person says so (`leave_others`). An empty cell leaves the
+field to its default. Every value is checked, and a wrong one is named
+by its line (or its sheet's row), before anything is added; then all
+rows are added in one transaction, or none.
 
 A CSV file may be UTF-8 with or without a byte-order mark (as Excel saves
 "CSV UTF-8"), or UTF-16 with one (Excel's "Unicode Text"), with commas,
@@ -58,8 +61,43 @@ PROGRESS_EVERY = 1000  # lines (rows) read between reports of progress
 # What a workbook's parts may unpack to: its XML is some ten times its
 # zipped size; a file that unpacks to more is not a roster (or is a zip bomb).
 MAX_UNPACKED = 512 * 2**20
-# Columns `export` writes that a new row does not take.
-LEFT_OUT = {"id", "deleted", "status_since", "task", "task_id", "assigned_units"}
+# Columns `export` (and a board's export in the window) writes that a new
+# row does not take.
+LEFT_OUT = {"id", "deleted"}
+LEFT_OUT_OF = {"units": {"task", "task_id", "in_status"}, "tasks": {"assigned_units", "units"}}
+# What agencies call a field in their own spreadsheets, of each table. A
+# column named so is read as the field, and said so, unless another column
+# is named as the field itself.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "units": {
+        "callsign": ("call_sign", "unit", "unit_id", "unit_name", "radio_call_sign"),
+        "agency": ("organisation", "organization", "org", "department", "dept"),
+        "kind": ("type", "unit_type", "vehicle", "vehicle_type", "apparatus"),
+        "status": ("state", "unit_status"),
+        "location": ("station", "home_station", "base", "position", "place"),
+        "lat": ("latitude",),
+        "lon": ("longitude", "lng", "long"),
+        "personnel": ("crew", "crew_size", "staff", "staffing", "persons", "people", "headcount", "pax"),
+        "notes": ("note", "remarks", "remark", "comments", "comment"),
+    },
+    "tasks": {
+        "title": ("task", "task_name", "name", "incident", "subject"),
+        "description": ("details", "desc"),
+        "priority": ("prio", "urgency"),
+        "status": ("state", "task_status"),
+        "location": ("address", "place", "site"),
+        "lead_agency": ("lead", "agency", "lead_org", "responsible_agency", "responsible"),
+        "due": ("due_by", "due_at", "deadline"),
+    },
+    "resources": {
+        "name": ("item", "item_name", "resource", "resource_name", "article"),
+        "kind": ("type", "category", "resource_type"),
+        "agency": ("owner", "owning_agency", "organisation", "organization", "org", "department"),
+        "location": ("depot", "warehouse", "site", "place", "stored_at"),
+        "quantity": ("qty", "count", "amount", "stock", "on_hand"),
+        "unit": ("uom", "unit_of_measure", "units", "measure"),
+    },
+}
 # The encoding a CSV file that is not UTF-8 most likely has: Excel's "CSV
 # (Comma delimited)" on Western European and American Windows.
 LEGACY = "cp1252"
@@ -93,6 +131,15 @@ class NotUtf8(NotText):
     likely)."""
 
 
+class OtherColumns(ValidationError):
+    """A file with columns that are no field (`columns`): read it again
+    leaving them out, if a person says so."""
+
+    def __init__(self, message: str, columns: list[str]) -> None:
+        super().__init__(message)
+        self.columns = columns
+
+
 class Ambiguous(ValidationError):
     """A file whose numbers read two ways, and nothing in it says which
     (1.200: 1.2 with a decimal point, 1200 with a decimal comma): read it
@@ -111,10 +158,12 @@ class CsvRows:
     table: str
     rows: list[dict]  # field -> value, as model.parse makes them
     lines: list[str]  # where each row is in the file ("line 7", "row 7"), for errors
-    left_out: list[str]  # columns in the file that are not taken
+    left_out: list[str]  # columns in the file that are not taken (of an export)
     encoding: str | None = None  # a CSV file's, when it was named (not UTF-8)
     sheet: str | None = None  # the sheet read, of a workbook
     decimal: str | None = None  # "point" or "comma": what numbers were read with that might be taken otherwise
+    renamed: list = dataclasses.field(default_factory=list)  # [column, field] of each read by another name
+    others: list[str] = dataclasses.field(default_factory=list)  # columns left out as no field (leave_others)
 
 
 def encoding_name(encoding: str) -> str:
@@ -124,11 +173,14 @@ def encoding_name(encoding: str) -> str:
 
 
 def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sheet: str | None = None,
-         decimal: str | None = None, progress: Callable[[int], None] | None = None) -> CsvRows:
+         decimal: str | None = None, leave_others: bool = False,
+         progress: Callable[[int], None] | None = None) -> CsvRows:
     """Read and check the rows of `path` (CSV, or an .xlsx workbook) for
     `table`; raises ValidationError naming the file and line (or row) of
     the first problem, NotUtf8 for a CSV file whose encoding must be named,
-    Ambiguous for one whose decimal mark must be ("point" or "comma").
+    Ambiguous for one whose decimal mark must be ("point" or "comma"),
+    OtherColumns for one with columns that are no field, unless
+    `leave_others` (then CsvRows.others names them).
     `progress` is told how many lines (rows) are read, every PROGRESS_EVERY."""
     t = model.table(table)
     path = Path(path)
@@ -157,13 +209,13 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
         try:
             ws = book.sheet(sheet)
             place = f"{name}, sheet {ws.title!r}" if len(book.shown) > 1 or sheet is not None else name
-            found = _rows(t, place, "row", book.cells(ws), progress, decimal)
+            found = _rows(t, place, "row", book.cells(ws), progress, decimal, leave_others)
         finally:
             book.close()
         return dataclasses.replace(found, sheet=ws.title)
     if sheet is not None:
         raise ValidationError(f"{name} is a CSV file: it has no sheets")
-    found = _rows(t, name, "line", _csv_cells(path, encoding), progress, decimal)
+    found = _rows(t, name, "line", _csv_cells(path, encoding), progress, decimal, leave_others)
     return dataclasses.replace(found, encoding=None if encoding is None else codecs.lookup(encoding).name)
 
 
@@ -195,7 +247,7 @@ def sheets(path: str | os.PathLike) -> list[str]:
 
 
 def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[str]]],
-          progress: Callable[[int], None] | None, decimal: str | None) -> CsvRows:
+          progress: Callable[[int], None] | None, decimal: str | None, leave_others: bool) -> CsvRows:
     """A table's checked rows from the cells of each line (or row) of a
     file, the first that is not blank naming the columns."""
     header: list[str] = []
@@ -204,7 +256,8 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             break
     if not any(c.strip() for c in header):
         raise ValidationError(f"{name} is empty: its first {unit} must name the columns")
-    fields, left_out = _columns(t, name, header)
+    columns = _columns(t, name, header, leave_others)
+    fields = columns.fields
     numbers = _Numbers(t, decimal)
     rows, lines = [], []
     for number, row in cells:
@@ -238,7 +291,8 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
         lines.append(where)
     if not rows:
         raise ValidationError(f"{name} names its columns but holds no rows")
-    return CsvRows(t.name, rows, lines, left_out, decimal=numbers.settle())
+    return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), renamed=columns.renamed,
+                   others=columns.others)
 
 
 _NUMERIC = ("int", "real", "counter")
@@ -521,37 +575,75 @@ def _text(value) -> str:
     return str(value)
 
 
-def _columns(t: model.Table, name: str, header: list[str]) -> tuple[list[model.Field | None], list[str]]:
-    """The field of each column (None: left out), and the columns left out."""
-    fields: list[model.Field | None] = []
-    left_out: list[str] = []
-    seen: set[str] = set()
-    for cell in header:
-        key = "_".join(cell.strip().lower().replace("-", " ").split())
-        if key in LEFT_OUT or key in t.derived or not key:
-            fields.append(None)
+def column_key(column: str) -> str:
+    """A column's name as it is compared with fields' names: letter case,
+    spacing and punctuation aside, and a unit or a time zone after it in
+    parentheses ("Due (CET)" is due, "Quantity (kg)" quantity)."""
+    column = _AFTER.sub("", column.strip())
+    return "_".join(_APART.sub(" ", column.lower()).split())
+
+
+_AFTER = re.compile(r"\s*\([^()]*\)$")
+_APART = re.compile(r"[-_./#:]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Columns:
+    fields: list[model.Field | None]  # the field of each column (None: not taken)
+    left_out: list[str]  # of an export: what a new row does not take
+    renamed: list[list[str]]  # [column, field] of each read as the field it is another name for
+    others: list[str]  # neither: no field
+
+
+def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -> _Columns:
+    """What each column of `header` is: a field (by its name, as people
+    write it, or as agencies call it: ALIASES), a column of an export that
+    a new row does not take, or another, refused unless `leave_others`."""
+    keys = [column_key(c) for c in header]
+    named = {k for k in keys if k in t.names and not t.field(k).hidden}
+    aliases = {alias: f for f, known in ALIASES.get(t.name, {}).items() for alias in known}
+    found = _Columns([], [], [], [])
+    taken: set[str] = set()
+    for cell, key in zip(header, keys, strict=True):
+        shown = " ".join(cell.split())
+        field = key if key in named else aliases.get(key)
+        if not key or key in LEFT_OUT or key in t.derived or key in LEFT_OUT_OF.get(t.name, ()):
+            field = None
             if key:
-                left_out.append(cell.strip())
-            continue
-        if key not in t.names:
-            known = ", ".join(t.names)
-            raise ValidationError(f"{name}: the column {cell.strip()!r} is not a field of {t.name} (fields: {known})")
-        if key in seen:
-            raise ValidationError(f"{name}: the column {cell.strip()!r} appears twice")
-        seen.add(key)
-        fields.append(t.field(key))
-    return fields, left_out
+                found.left_out.append(shown)
+        elif field is None or (field != key and (field in named or field in taken)):
+            field = None  # (another name of a field named by another column: "Unit" beside "Callsign")
+            found.others.append(shown)
+        elif field in taken:
+            raise ValidationError(f"{name}: the column {shown!r} appears twice")
+        else:
+            taken.add(field)
+            if field != key:
+                found.renamed.append([shown, field])
+        found.fields.append(None if field is None else t.field(field))
+    known = ", ".join(f.name for f in t.fields if not f.hidden)
+    if found.others and not leave_others:
+        what = (f"the column {found.others[0]!r} is not a field" if len(found.others) == 1 else
+                f"the columns {', '.join(repr(c) for c in found.others)} are not fields")
+        raise OtherColumns(f"{name}: {what} of {t.name} (fields: {known})", found.others)
+    missing = [f.name for f in t.fields if f.required and f.name not in taken]
+    if missing:
+        others = f"; its other columns: {', '.join(found.others)}" if found.others else ""
+        raise ValidationError(f"{name} has no {model.field_label(missing[0])} column (a {t.name[:-1]} needs one"
+                              f"{others})")
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m console.csv_rows TABLE FILE [--sheet NAME] [--encoding
-    NAME] [--decimal point|comma] [--unless-sheets]`, or `--sheets FILE`:
-    what `read` (or `sheets`) finds, as lines of JSON on stdout: {"read":
-    lines} as it goes, then {"found": {...}} (a CsvRows' fields),
-    {"sheets": [...]}, or {"error": "...", "kind": "NotUtf8"} (the class of
-    the ValidationError raised, or "OSError"; an Ambiguous one's "detail"
-    too). With --unless-sheets, a workbook of several sheets (and
-    none named) is not read: its sheets are listed, to be chosen. The window
+    NAME] [--decimal point|comma] [--leave-out-others] [--unless-sheets]`,
+    or `--sheets FILE`: what `read` (or `sheets`) finds, as lines of JSON
+    on stdout: {"read": lines} as it goes, then {"found": {...}} (a
+    CsvRows' fields), {"sheets": [...]}, or {"error": "...", "kind":
+    "NotUtf8"} (the class of the ValidationError raised, or "OSError"; an
+    Ambiguous one's "detail" too). With --unless-sheets, a workbook of
+    several sheets (and none named) is not read: its sheets are listed, to
+    be chosen. The window
     reads spreadsheets this way, in a process of its own: read on a thread
     of its own process, a workbook's Python work would take the
     interpreter lock from the window's thread, and every board painted
@@ -567,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet")
     parser.add_argument("--encoding")
     parser.add_argument("--decimal", choices=sorted(DECIMAL_MARKS))
+    parser.add_argument("--leave-out-others", action="store_true")
     parser.add_argument("--unless-sheets", action="store_true",
                         help="of a workbook of several sheets, none named: list them instead, for a person to choose")
     args = parser.parse_args(argv)
@@ -584,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
             say({"sheets": names})
         else:
             found = read(args.table, args.file, sheet=args.sheet, encoding=args.encoding, decimal=args.decimal,
-                         progress=lambda lines: say({"read": lines}))
+                         leave_others=args.leave_out_others, progress=lambda lines: say({"read": lines}))
             say({"found": vars(found)})
     except ValidationError as exc:
         say({"error": str(exc), "kind": type(exc).__name__} | ({"detail": exc.detail} if isinstance(exc, Ambiguous)

@@ -19,7 +19,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from console import model, seed, transfer
+from console import csv_rows, model, seed, transfer
 from console.store import Store, short_id
 from console.times import OPEN_TASK
 from console.ui.bridge import Bridge
@@ -4376,6 +4376,57 @@ def test_import_asks_what_a_number_that_reads_two_ways_is(qtbot, window, demo_st
     assert window.import_csv(str(tmp_path / "drk.csv")) == 2 and len(asked) == 2
     assert {r.name: r.quantity for r in demo_store.list("resources") if r.agency == "DRK"} == {
         "Water": 1200, "Blankets": 0.5}
+
+
+def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, demo_store, tmp_path, monkeypatch):
+    """An agency's roster of its own making: its columns read by the names
+    it gives them, those that are no field left out; the question says
+    both, and No adds nothing."""
+    from PySide6.QtWidgets import QMessageBox
+
+    asked, answer = [], [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text) or answer[0])
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: pytest.fail(text))
+    roster = tmp_path / "drk.csv"
+    roster.write_text("Unit;Organisation;Type;Crew;Radio channel;Phone\nRTW 1;DRK;Ambulance;2;5;555-0100\n"
+                      "RTW 2;DRK;Ambulance;2;6;555-0101\n", encoding="utf-8")
+    window.tabs.setCurrentIndex(0)  # units
+    before = demo_store.counts()["units"]
+    assert window.import_csv(str(roster)) == 0 and demo_store.counts()["units"] == before
+    assert asked == ["Add 2 units from drk.csv?\n\nColumns read as: Unit as callsign, Organisation as agency, Type as "
+                     "kind, Crew as personnel.\n\nLeft out, as no field of units is called so: Radio channel, Phone. "
+                     "If one is, choose No, and give the column the field's name."]
+    answer[0] = QMessageBox.StandardButton.Yes
+    assert window.import_csv(str(roster)) == 2
+    added = demo_store.get("units", demo_store.resolve_id("units", "RTW 2"))
+    assert (added.agency, added.kind, added.personnel) == ("DRK", "Ambulance", 2)
+
+
+def test_a_boards_export_adds_its_rows_to_another_operation(window, demo_store, tmp_path):
+    """What a board exports (as it shows it: "Crew", "Due (CET)", a
+    status in words, its numbers plainly) is read back whole by another
+    operation's console; what a new row cannot take is left out."""
+    other = Store(tmp_path / "next.db", agency="EOC", operator="Kim")
+    try:
+        for index, table in enumerate(("units", "tasks", "resources")):
+            window.tabs.setCurrentIndex(index)
+            path = tmp_path / f"{table}.csv"
+            assert window.export_current(str(path)) == demo_store.counts()[table]
+            found = csv_rows.read(table, path)
+            assert found.others == [] and set(found.left_out) == {
+                "units": {"id", "Task", "In status"}, "tasks": {"id", "Units"}, "resources": {"id"}}[table]
+            other.add_many(table, found.rows, where=found.lines)
+            fields = {"units": ("callsign", "agency", "kind", "status", "location", "personnel"),
+                      "tasks": ("title", "priority", "status", "location", "lead_agency", "due"),
+                      "resources": ("name", "kind", "agency", "location", "quantity", "unit")}[table]
+
+            def shown(r, fields=fields):  # (a due time as the board shows it: to the minute)
+                return tuple(getattr(r, f)[:16] if f == "due" and r.due else getattr(r, f) for f in fields)
+
+            assert sorted(map(shown, other.list(table))) == sorted(map(shown, demo_store.list(table)))
+        assert max(r.quantity for r in other.list("resources")) >= 1000  # (written 1550, not 1,550)
+    finally:
+        other.close()
 
 
 def test_a_spreadsheet_is_read_while_the_window_goes_on(qtbot, window, demo_store, tmp_path, monkeypatch):

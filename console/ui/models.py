@@ -795,15 +795,25 @@ class BoardFilter(QSortFilterProxyModel):
         return True
 
 
-def export_csv(proxy: QSortFilterProxyModel, path: str, write: Callable | None = None) -> int:
-    """Write the rows a board shows (filtered and sorted as on screen) to CSV."""
+def export_csv(proxy: QSortFilterProxyModel, path: str) -> int:
+    """Write the rows a board shows (filtered and sorted as on screen) to
+    CSV, as it shows them but for its numbers, written plainly (1550, not
+    1,550, which a spreadsheet of a region of decimal commas reads as
+    1.55), so that another operation can add them (csv_rows)."""
     import csv
 
     src: RecordsModel = proxy.sourceModel()
+
+    def cell(rec, key: str) -> str:
+        if key in ("quantity", "personnel"):
+            value = getattr(rec, key)
+            return "" if value is None else str(int(value)) if float(value).is_integer() else repr(float(value))
+        return src._display(rec, key)
+
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["id", *[h for _, h in src.columns]])
         for r in range(proxy.rowCount()):
             rec = proxy.data(proxy.index(r, 0), RECORD_ROLE)
-            w.writerow([rec.id, *[src._display(rec, key) for key, _ in src.columns]])
+            w.writerow([rec.id, *[cell(rec, key) for key, _ in src.columns]])
     return proxy.rowCount()

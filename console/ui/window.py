@@ -1118,6 +1118,11 @@ class MainWindow(QMainWindow):
                      "Excel saves \"CSV (Comma delimited)\" on Western Windows."
                      + (f" Its words with accents read: {_few(accented, 4)}." if accented else "")
                      + " If they look wrong, choose No, and save the file as \"CSV UTF-8\".")
+        if found.renamed:
+            left += f"\n\nColumns read as: {', '.join(f'{c} as {model.field_label(f)}' for c, f in found.renamed)}."
+        if found.others:
+            left += (f"\n\nLeft out, as no field of {table} is called so: {', '.join(found.others)}. If one is, "
+                     "choose No, and give the column the field's name.")
         if found.left_out:
             left += f"\n\nLeft out, as a new row cannot take them: {', '.join(found.left_out)}."
         if table == "tasks":  # the same calls entered already?
@@ -1160,8 +1165,9 @@ class MainWindow(QMainWindow):
         reading = f"Reading {name}…"
         said: dict[str, str] = {}  # (the options of csv_rows.main, as they are known)
         while True:
-            try:
-                found = self._beside(reading, table, path, *[a for kv in said.items() for a in kv],
+            try:  # (columns that are no field: left out, and the question before adding says so)
+                found = self._beside(reading, table, path, "--leave-out-others",
+                                     *[a for kv in said.items() for a in kv],
                                      *([] if "--sheet" in said else ["--unless-sheets"]))
             except csv_rows.NotUtf8:  # Excel's "CSV (Comma delimited)", most likely: shown as read, to be checked
                 said["--encoding"] = csv_rows.LEGACY
