@@ -4489,6 +4489,53 @@ def test_a_spreadsheet_reader_that_fails_is_said_and_adds_nothing(qtbot, window,
     assert demo_store.info().changes == before and QApplication.overrideCursor() is None
 
 
+def test_reading_a_spreadsheet_is_stopped_by_a_person(qtbot, window, demo_store, tmp_path, monkeypatch, caplog):
+    """A file that takes long to read (the wrong one, a workbook of 100,000
+    rows): the button beside the progress, or Esc, stops it; nothing is
+    added, nothing is asked, nothing logged as failed, and the reading
+    process is gone."""
+    import logging
+    import subprocess
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: pytest.fail("asked"))
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: pytest.fail(text))
+    caplog.set_level(logging.INFO, logger="console.ui.window")
+    slow = tmp_path / "slow"  # (a reader that says nothing for a minute)
+    slow.write_text("#!/bin/sh\nexec sleep 60\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(slow))
+    started = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(popen(*a, **k)) or started[-1])
+    roster = tmp_path / "roster.csv"
+    roster.write_text("callsign,agency,kind\nE-41,County Fire,Engine\n", encoding="utf-8")
+    window.tabs.setCurrentIndex(0)
+    before = demo_store.info().changes
+    said = []
+    window.statusBar().messageChanged.connect(said.append)
+
+    def click():
+        button = window.statusBar().findChild(QPushButton, "stopReading")
+        assert button.isVisible() and button.text() == "Stop reading"
+        assert not window.peers_label.isVisible()  # (the progress over the sync status, not drawn on it)
+        button.click()
+
+    QTimer.singleShot(300, click)
+    t0 = time.monotonic()
+    assert window.import_csv(str(roster)) == 0
+    assert time.monotonic() - t0 < 30 and started[0].poll() is not None
+    assert said[-1] == "Stopped reading roster.csv: nothing was added"
+    assert not window.statusBar().findChild(QPushButton, "stopReading").isVisible()
+    QTimer.singleShot(300, lambda: qtbot.keyClick(window, Qt.Key.Key_Escape))  # (Esc, alike)
+    assert window.import_csv(str(roster)) == 0 and started[1].poll() is not None
+    assert said[-1] == "Stopped reading roster.csv: nothing was added"
+    assert demo_store.info().changes == before and QApplication.overrideCursor() is None
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, demo_store, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 

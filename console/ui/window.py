@@ -14,10 +14,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -152,6 +153,10 @@ class _Waiting(QObject):
 
 class _Gone(Exception):
     """The window closed (or the application quit) while it waited."""
+
+
+class _Stopped(Exception):
+    """A person stopped what the window waited for."""
 
 
 class MainWindow(QMainWindow):
@@ -468,9 +473,20 @@ class MainWindow(QMainWindow):
         self.backup_button.setFlat(True)
         self.backup_button.clicked.connect(lambda: self.open_auto_backup())
         self.backup_button.hide()
+        # Beside a spreadsheet's progress while it is read: stops it (so does Esc).
+        self.stop_reading = QPushButton("Stop reading")
+        self.stop_reading.setObjectName("stopReading")
+        self.stop_reading.setToolTip("Stop reading the file (Esc): nothing is added")
+        self.stop_reading.clicked.connect(lambda: self._stop_reading())
+        self.stop_reading.hide()
+        self._stop_escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=lambda: self._stop_reading())
+        self._stop_escape.setEnabled(False)
+        self._stop_reading: Callable[[], None] = lambda: None
         bar.addWidget(self.peers_label, 2)
         bar.addWidget(self.outbox_label, 1)
         bar.addWidget(self.exchange_label, 1)
+        # (Added once: a widget added later shows the sync status again, under a message.)
+        bar.addPermanentWidget(self.stop_reading)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.backup_button)
         bar.addPermanentWidget(self.operator_button)
@@ -1103,6 +1119,9 @@ class MainWindow(QMainWindow):
         except ValidationError as exc:  # (the file not to be read too: the reading process says so)
             QMessageBox.warning(self, "Nothing imported", f"{exc}{nothing}")
             return 0
+        except _Stopped:
+            self.statusBar().showMessage(f"Stopped reading {name}: nothing was added", 15000)
+            return 0
         except _Gone:
             return 0
         if found is None:
@@ -1214,9 +1233,11 @@ class MainWindow(QMainWindow):
         Read on a thread here, a workbook's Python work would take the
         interpreter lock from this thread, and a board painted meanwhile
         would wait for it once per cell. A thread here reads what it says,
-        its progress shown in the status line. Returns the rows found (or
-        the sheets), or raises what it said was wrong; raises _Gone when
-        the window closed, or the application quit, before it was done."""
+        its progress shown in the status line, beside a button (and Esc)
+        that stops it. Returns the rows found (or the sheets), or raises
+        what it said was wrong; raises _Stopped when a person stopped it,
+        _Gone when the window closed, or the application quit, before it
+        was done."""
         waiting = _Waiting(self)
         waiting.moved.connect(lambda lines, _: self.statusBar().showMessage(f"{doing} ({lines:,} rows)"))
         argv = [sys.executable, "-m", "console.csv_rows", *args]
@@ -1225,6 +1246,8 @@ class MainWindow(QMainWindow):
                                      text=True, encoding="utf-8", errors="replace", **background())
         except OSError as exc:
             raise ValidationError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+
+        stopped: list[bool] = []
 
         def work() -> None:
             said: dict | None = None
@@ -1237,7 +1260,9 @@ class MainWindow(QMainWindow):
                         else:
                             said = message
                     failed = child.stderr.read().strip().splitlines()
-                if said is None:  # (a bug: its traceback in the log)
+                if stopped:
+                    said = {}
+                elif said is None:  # (a bug: its traceback in the log)
                     log.error("python -m console.csv_rows %s failed (exit code %s):\n%s", " ".join(args),
                               child.returncode, "\n".join(failed))
                     said = {"kind": "ValidationError", "error": "reading it failed: "
@@ -1249,8 +1274,16 @@ class MainWindow(QMainWindow):
             except RuntimeError:  # (the window gone: the application quit meanwhile)
                 pass
 
+        def stop() -> None:
+            if not stopped:
+                stopped.append(True)
+                child.kill()  # (its output ends: the thread reading it sees so)
+
+        self._stop_reading = stop
+        self.stop_reading.show()
+        self._stop_escape.setEnabled(True)
         self.statusBar().showMessage(doing)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)  # (busy, but the window still takes clicks)
         try:
             threading.Thread(target=work, name="import", daemon=True).start()
             if not waiting.finished:  # (its result is queued to this thread: it comes in the loop)
@@ -1258,11 +1291,16 @@ class MainWindow(QMainWindow):
         finally:
             QApplication.restoreOverrideCursor()
             self.statusBar().clearMessage()
+            self.stop_reading.hide()
+            self._stop_escape.setEnabled(False)
+            self._stop_reading = lambda: None
             waiting.deleteLater()
             if child.poll() is None:  # (the application quit meanwhile)
                 child.kill()
         if not waiting.finished or not self._listening:
             raise _Gone
+        if stopped:
+            raise _Stopped
         said = waiting.result
         if said.get("kind") == "Ambiguous":
             raise csv_rows.Ambiguous(said["error"], said["detail"])
