@@ -139,6 +139,9 @@ def build_parser() -> Parser:
     p.add_argument("--decimal", choices=sorted(csv_rows.DECIMAL_MARKS), metavar="point|comma",
                    help="the CSV file's decimal mark, when its numbers do not say it (1.200 is 1.2 with a point, "
                         "1200 with a comma)")
+    p.add_argument("--dates", choices=("day-first", "month-first"), metavar="day-first|month-first",
+                   help="which comes first in the CSV file's dates, when they do not say it (03/04/2026 is 3 April "
+                        "day first, 4 March month first)")
     p.add_argument("--leave-out-others", action="store_true",
                    help="add the rows without the file's columns that are no field (by default, such a file is "
                         "refused)")
@@ -437,14 +440,14 @@ def run(args) -> int:
     if args.command == "add":  # before the database is made
         if bool(args.values) == bool(args.csv):
             raise UsageError(f"{PROG} add: give FIELD=VALUE ... or --csv FILE" + (", not both" if args.csv else ""))
-        given = [o for o in ("sheet", "encoding", "decimal", "leave_out_others")
+        given = [o for o in ("sheet", "encoding", "decimal", "dates", "leave_out_others")
                  if getattr(args, o) not in (None, False)]
         if not args.csv and given:
             raise UsageError(f"{PROG} add: --{given[0].replace('_', '-')} is of --csv FILE")
         if args.csv:
             try:
                 found = csv_rows.read(args.table, args.csv, sheet=args.sheet, encoding=args.encoding,
-                                      decimal=args.decimal, leave_others=args.leave_out_others)
+                                      decimal=args.decimal, dates=args.dates, leave_others=args.leave_out_others)
             except csv_rows.OtherColumns as exc:
                 raise model.ValidationError(f"{exc} (--leave-out-others adds the rows without "
                                             f"{'it' if len(exc.columns) == 1 else 'them'})") from None
@@ -452,9 +455,10 @@ def run(args) -> int:
                 raise model.ValidationError(f"{exc} (--encoding {csv_rows.LEGACY} reads what Excel saves as "
                                             '"CSV (Comma delimited)" on Western Windows)') from None
             except csv_rows.Ambiguous as exc:
-                d = exc.detail
-                raise model.ValidationError(f"{exc} (--decimal point reads it as {csv_rows.plain(d['point'])}, "
-                                            f"--decimal comma as {csv_rows.plain(d['comma'])})") from None
+                (one, a), (other, b) = exc.detail["shown"].items()
+                option = exc.detail["option"]
+                raise model.ValidationError(f"{exc} (--{option} {one} reads it as {a}, --{option} {other} as {b})") \
+                    from None
     with _open(args) as store:
         made: list = []  # this run's operations (a resolve of several conflicts makes one per row)
         unsubscribe = store.subscribe(lambda cs: made.append(store.last_operation) if cs.local else None)
@@ -521,6 +525,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             read_as.append(f"read as {csv_rows.encoding_name(found.encoding)} text")
         if found.decimal is not None:
             read_as.append(f"numbers with a decimal {found.decimal}")
+        if found.dates is not None:
+            read_as.append(f"dates with the {found.dates.removesuffix('-first')} first")
         if found.renamed:
             read_as.append(f"columns read as: {', '.join(f'{c} as {f}' for c, f in found.renamed)}")
         if found.left_out or found.others:

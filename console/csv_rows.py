@@ -29,7 +29,10 @@ says the mark of the whole file: as written (2,5; 0.75), or as its field
 takes it (1.200 people on a unit are 1200: they are whole). Numbers that
 read two ways (1.200 litres: 1.2, or 1200) are read with it; a file
 that says neither is refused (Ambiguous) until its mark is named
-(`decimal`), one that says both is refused, naming a line of each.
+(`decimal`), one that says both is refused, naming a line of each. Dates
+alike: the day first (28.11.2026, 28/11/2026) or the month first
+(11/28/2026 6:00 PM), a dotted date or a day past 12 saying which for
+the file, else named (`dates`).
 
 Of a workbook, the sheet read is the one named (`sheet`), else the one
 shown when it was saved (see `sheets`). Numbers, dates and times are
@@ -141,12 +144,16 @@ class OtherColumns(ValidationError):
 
 
 class Ambiguous(ValidationError):
-    """A file whose numbers read two ways, and nothing in it says which
-    (1.200: 1.2 with a decimal point, 1200 with a decimal comma): read it
-    again naming its decimal mark. `detail`: the first such number as
-    written ("written"), where ("where"), its field ("field"), what it is
-    with either mark ("point", "comma", as float() reads them) and how many
-    more numbers of the file read two ways ("more")."""
+    """A file whose numbers (or dates) read two ways, and nothing in it
+    says which (1.200: 1.2 with a decimal point, 1200 with a decimal comma;
+    03/04/2026: 3 April, or 4 March): read it again naming its decimal
+    mark (or which comes first in its dates). `detail`: the first such
+    value as written ("written"), where ("where"), its field ("field"),
+    how many more of the file's values read two ways ("more"), the keyword
+    of `read` (and option of the command line) that names the way
+    ("option": "decimal", "dates"), and what it is each way ("readings",
+    as model.parse reads them, and "shown", as people read them: {"point":
+    "1.2", "comma": "1200"})."""
 
     def __init__(self, message: str, detail: dict) -> None:
         super().__init__(message)
@@ -162,6 +169,7 @@ class CsvRows:
     encoding: str | None = None  # a CSV file's, when it was named (not UTF-8)
     sheet: str | None = None  # the sheet read, of a workbook
     decimal: str | None = None  # "point" or "comma": what numbers were read with that might be taken otherwise
+    dates: str | None = None  # "day-first" or "month-first": how dates were read, when any read so
     renamed: list = dataclasses.field(default_factory=list)  # [column, field] of each read by another name
     others: list[str] = dataclasses.field(default_factory=list)  # columns left out as no field (leave_others)
 
@@ -173,12 +181,14 @@ def encoding_name(encoding: str) -> str:
 
 
 def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sheet: str | None = None,
-         decimal: str | None = None, leave_others: bool = False,
+         decimal: str | None = None, dates: str | None = None, leave_others: bool = False,
          progress: Callable[[int], None] | None = None) -> CsvRows:
     """Read and check the rows of `path` (CSV, or an .xlsx workbook) for
     `table`; raises ValidationError naming the file and line (or row) of
     the first problem, NotUtf8 for a CSV file whose encoding must be named,
-    Ambiguous for one whose decimal mark must be ("point" or "comma"),
+    Ambiguous for one whose decimal mark must be named (`decimal`: "point"
+    or "comma"), or which comes first in its dates (`dates`: "day-first"
+    or "month-first"),
     OtherColumns for one with columns that are no field, unless
     `leave_others` (then CsvRows.others names them).
     `progress` is told how many lines (rows) are read, every PROGRESS_EVERY."""
@@ -189,6 +199,8 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
         raise ValidationError(f"the {t.name} is not imported: its entries are written as things happen")
     if decimal is not None and decimal not in DECIMAL_MARKS:
         raise ValidationError(f"{decimal!r} is not a decimal mark (point or comma)")
+    if dates is not None and dates not in _Dates.ways:
+        raise ValidationError(f"{dates!r} is not an order of dates (day-first or month-first)")
     if encoding is not None:
         try:
             codecs.lookup(encoding)
@@ -209,13 +221,13 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
         try:
             ws = book.sheet(sheet)
             place = f"{name}, sheet {ws.title!r}" if len(book.shown) > 1 or sheet is not None else name
-            found = _rows(t, place, "row", book.cells(ws), progress, decimal, leave_others)
+            found = _rows(t, place, "row", book.cells(ws), progress, decimal, dates, leave_others)
         finally:
             book.close()
         return dataclasses.replace(found, sheet=ws.title)
     if sheet is not None:
         raise ValidationError(f"{name} is a CSV file: it has no sheets")
-    found = _rows(t, name, "line", _csv_cells(path, encoding), progress, decimal, leave_others)
+    found = _rows(t, name, "line", _csv_cells(path, encoding), progress, decimal, dates, leave_others)
     return dataclasses.replace(found, encoding=None if encoding is None else codecs.lookup(encoding).name)
 
 
@@ -247,7 +259,8 @@ def sheets(path: str | os.PathLike) -> list[str]:
 
 
 def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[str]]],
-          progress: Callable[[int], None] | None, decimal: str | None, leave_others: bool) -> CsvRows:
+          progress: Callable[[int], None] | None, decimal: str | None, dates: str | None,
+          leave_others: bool) -> CsvRows:
     """A table's checked rows from the cells of each line (or row) of a
     file, the first that is not blank naming the columns."""
     header: list[str] = []
@@ -258,7 +271,8 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
         raise ValidationError(f"{name} is empty: its first {unit} must name the columns")
     columns = _columns(t, name, header, leave_others)
     fields = columns.fields
-    numbers = _Numbers(t, decimal)
+    numbers, days = _Numbers(t, decimal), _Dates(t, dates)
+    two_ways = {"int": numbers, "real": numbers, "counter": numbers, "time": days}  # (by the type of field)
     rows, lines = [], []
     for number, row in cells:
         if progress is not None and number % PROGRESS_EVERY == 0:
@@ -277,10 +291,10 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             if not model.is_text(cell):
                 raise ValidationError(f"{where}: {f.name}: not valid text")
             try:
-                if f.type in _NUMERIC and not isinstance(cell, _Typed):
-                    cell = numbers.text(values, f, cell, where)
+                if f.type in two_ways and not isinstance(cell, _Typed):
+                    cell = two_ways[f.type].text(values, f, cell, where)
                     if cell is None:
-                        continue  # (set once the file's decimal mark is known)
+                        continue  # (set once the file's way of writing it is known)
                 values[f.name] = model.parse(t, f, cell)
             except ValidationError as exc:
                 raise ValidationError(f"{where}: {exc}") from None
@@ -291,67 +305,81 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
         lines.append(where)
     if not rows:
         raise ValidationError(f"{name} names its columns but holds no rows")
-    return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), renamed=columns.renamed,
-                   others=columns.others)
+    return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), dates=days.settle(),
+                   renamed=columns.renamed, others=columns.others)
 
 
-_NUMERIC = ("int", "real", "counter")
+class _TwoWays:
+    """Values of a file that may read two ways, as the region of the
+    computer that saved it writes them (see the module's docstring): each
+    read the way the file's values say, once one has; those that read two
+    ways before then are set when one does (`settle`), or are asked about
+    (Ambiguous)."""
 
+    option = ""  # read()'s keyword, and the command line's option (--decimal)
+    ways: tuple[str, str] = ("", "")
+    usual: str | None = None  # the way a person takes for granted, not said
+    kind = ""  # what the values are, in messages ("number")
+    name_it = ""  # what a person names, in messages
 
-class _Numbers:
-    """The numbers of a file as it writes them (see the module's
-    docstring): each read with the file's decimal mark, once it is known;
-    those that read two ways before then are set when it is (`settle`)."""
-
-    def __init__(self, t: model.Table, decimal: str | None) -> None:
+    def __init__(self, t: model.Table, named: str | None) -> None:
         self.t = t
-        self.named = decimal  # "point" or "comma", as a person said
-        self.said: str | None = None  # the mark the file's numbers say (only one ever is: see `text`)
-        self.first: tuple[str, str] = ("", "")  # where, and as written, the first number saying it
+        self.named = named  # the way a person said, of `ways`
+        self.said: str | None = None  # the way the file's values say (only one ever is: see `text`)
+        self.first: tuple[str, str] = ("", "")  # where, and as written, the first value saying it
         self.undecided: list[tuple[dict, model.Field, str, str, dict[str, str]]] = []
-        # The mark a number was read with that a person would not take for
-        # granted: a comma, or a point where a comma would read otherwise.
-        self.told: str | None = None
+        self.told: str | None = None  # the way a value was read a person would not take for granted
+
+    def readings(self, written: str) -> dict[str, str | None]:
+        """`written` as model.parse reads it, each way (None: not so)."""
+        raise NotImplementedError
+
+    def way(self, way: str) -> str:
+        """A way in a message: "a decimal comma"."""
+        raise NotImplementedError
+
+    def shown(self, reading: str) -> str:
+        """A reading as people read it: 1200, 3 April 2026."""
+        raise NotImplementedError
 
     def text(self, values: dict, f: model.Field, cell: str, where: str) -> str | None:
-        """`cell` as model.parse reads it; None for a number that reads two
-        ways and must wait for the file's mark: `settle` sets it in
+        """`cell` as model.parse reads it; None for a value that reads two
+        ways and must wait for the file's way: `settle` sets it in
         `values` then."""
         written = cell.strip()
-        if written.isdigit() and written.isascii():  # (a count: the most common, read at once)
-            return written
-        readings = _readings(written)
-        if readings["point"] == readings["comma"]:
-            return cell if readings["point"] is None else readings["point"]  # (no mark in it, or not a number)
+        readings = self.readings(written)
+        one, other = self.ways
+        if readings[one] == readings[other]:
+            return cell if readings[one] is None else readings[one]  # (nothing to tell, or not a value)
         known = self.named or self.said
         if known is not None:
-            other = "comma" if known == "point" else "point"
+            other = one if known == other else other
             if readings[known] is not None and (readings[other] is None or self._fits(f, readings[known])
                                                 or not self._fits(f, readings[other])):
                 return self._read(known, readings)
             if self.named:
-                said = f"the decimal {known} named"
+                said = f"{self.way(known)}, as named"
             else:
                 first, as_written = self.first
-                said = f"a decimal {known}, as {first.rsplit(', ', 1)[-1]} writes {as_written!r}"
+                said = f"{self.way(known)}, as {first.rsplit(', ', 1)[-1]} writes {as_written!r}"
             if readings[known] is None:
-                wrong = f"is written with a decimal {other}, not {said}"
+                wrong = f"is written with {self.way(other)}, not {said}"
             else:  # (48.856 for a lat, in a file of decimal commas: 48856)
-                wrong = f"with {said}, is {plain(readings[known])}, which a {f.name} cannot be"
-            raise ValidationError(f"{self.t.name}.{f.name}: {written!r} {wrong}: write the numbers alike")
-        only = [word for word, text in readings.items() if text is not None]
+                wrong = f"with {said}, is {self.shown(readings[known])}, which a {f.name} cannot be"
+            raise ValidationError(f"{self.t.name}.{f.name}: {written!r} {wrong}: write the {self.kind}s alike")
+        only = [way for way in self.ways if readings[way] is not None]
         if len(only) == 2:
-            only = [word for word in only if self._fits(f, readings[word])] or only  # (1.200 people: 1200)
-        if len(only) == 1:  # (says the file's mark)
+            only = [way for way in only if self._fits(f, readings[way])] or only  # (1.200 people: 1200)
+        if len(only) == 1:  # (says the file's way)
             self.said, self.first = only[0], (where, written)
             return self._read(only[0], readings)
         self.undecided.append((values, f, written, where, readings))
         return None
 
-    def _read(self, mark: str, readings: dict[str, str | None]) -> str:
-        if mark == "comma" or None not in readings.values():
-            self.told = mark
-        return readings[mark]
+    def _read(self, way: str, readings: dict[str, str | None]) -> str:
+        if way != self.usual or None not in readings.values():
+            self.told = way
+        return readings[way]
 
     def _fits(self, f: model.Field, text: str) -> bool:
         try:
@@ -361,23 +389,105 @@ class _Numbers:
         return True
 
     def settle(self) -> str | None:
-        """Set the numbers that waited for the file's mark; the mark the
-        file's numbers were read with, when a person would not take it for
-        granted (a comma; a point that read a number a comma reads
-        otherwise). Raises Ambiguous when nothing in the file says it."""
+        """Set the values that waited for the file's way; the way its
+        values were read, when a person would not take it for granted.
+        Raises Ambiguous when nothing in the file says it."""
         if not self.undecided:
             return self.told
-        mark = self.named or self.said
-        if mark is None:
+        way = self.named or self.said
+        if way is None:
             _, f, written, where, readings = self.undecided[0]
-            more = len(self.undecided) - 1
-            raise Ambiguous(f"{where}: {self.t.name}.{f.name}: {written!r} may be {plain(readings['point'])} or "
-                            f"{plain(readings['comma'])}, and no number in the file says which: name its decimal "
-                            "mark (point or comma)",
-                            {"where": where, "field": f.name, "written": written, "more": more, **readings})
+            one, other = self.ways
+            shown = {w: self.shown(readings[w]) for w in self.ways}
+            raise Ambiguous(f"{where}: {self.t.name}.{f.name}: {written!r} may be {shown[one]} or {shown[other]}, "
+                            f"and no {self.kind} in the file says which: name {self.name_it}",
+                            {"where": where, "field": f.name, "written": written, "more": len(self.undecided) - 1,
+                             "option": self.option, "readings": readings, "shown": shown})
         for values, f, _, _, readings in self.undecided:
-            values[f.name] = model.parse(self.t, f, self._read(mark, readings))
+            values[f.name] = model.parse(self.t, f, self._read(way, readings))
         return self.told
+
+
+class _Numbers(_TwoWays):
+    """Numbers, with a decimal point or a decimal comma."""
+
+    option, ways, usual, kind = "decimal", ("point", "comma"), "point", "number"
+    name_it = "its decimal mark (point or comma)"
+
+    def readings(self, written: str) -> dict[str, str | None]:
+        if written.isdigit() and written.isascii():  # (a count: the most common, read at once)
+            return {"point": written, "comma": written}
+        return _readings(written)
+
+    def way(self, way: str) -> str:
+        return f"a decimal {way}"
+
+    def shown(self, reading: str) -> str:
+        return plain(reading)
+
+
+class _Dates(_TwoWays):
+    """Dates (and times), the day or the month first: 28.11.2026 18:00,
+    28/11/2026, 11/28/2026 6:00 PM."""
+
+    option, ways, usual, kind = "dates", ("day-first", "month-first"), None, "date"
+    name_it = "which comes first in its dates (day-first or month-first)"
+
+    def readings(self, written: str) -> dict[str, str | None]:
+        return _date_readings(written)
+
+    def way(self, way: str) -> str:
+        return f"the {way.removesuffix('-first')} first"
+
+    def shown(self, reading: str) -> str:
+        day = date.fromisoformat(reading[:10])
+        return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")  # (not the computer's language's: the rest of the messages are English)
+
+
+# A date as a spreadsheet of a region writes it, the year last (or first,
+# with slashes), and perhaps a time of day after it.
+_DATE = re.compile(r"(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?P<time>.*)|(\d{4})/(\d{1,2})/(\d{1,2})(?P<time2>.*)",
+                   re.ASCII | re.DOTALL)
+_CLOCK_TIME = re.compile(r"(?:[ T]+|,\s*)(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?", re.ASCII)
+
+
+def _date_readings(written: str) -> dict[str, str | None]:
+    """`written` as ISO 8601 (a time without a zone: this computer's),
+    with the day first and with the month first; None where it is not a
+    date so written (a dotted date is only day first; one that reads alike
+    both ways, or none: as written, for model.parse to read or refuse)."""
+    neither: dict[str, str | None] = {"day-first": None, "month-first": None}
+    m = _DATE.fullmatch(written)
+    if m is None:
+        return neither
+    rest, at = m["time"] if m["time"] is not None else m["time2"], ""
+    if rest:
+        clock = _CLOCK_TIME.fullmatch(rest)
+        if clock is None:
+            return neither
+        hour, minute, second, half = int(clock[1]), int(clock[2]), clock[3], clock[4]
+        if half is not None:
+            if not 1 <= hour <= 12:
+                return neither
+            hour = hour % 12 + (12 if half.lower() == "pm" else 0)
+        if hour > 23 or minute > 59 or (second is not None and int(second) > 59):
+            return neither
+        at = f" {hour:02d}:{minute:02d}" + (f":{second}" if second is not None else "")
+
+    def iso(year: str, month: str, day: str) -> str | None:
+        try:
+            return date(int(year), int(month), int(day)).isoformat() + at
+        except ValueError:
+            return None
+
+    if m[6] is not None:  # (2026/11/28)
+        both = iso(m[6], m[7], m[8])
+        return {"day-first": both, "month-first": both}
+    return {"day-first": iso(m[4], m[3], m[1]), "month-first": None if m[2] == "." else iso(m[4], m[1], m[3])}
 
 
 def _readings(written: str) -> dict[str, str | None]:
@@ -636,7 +746,8 @@ def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m console.csv_rows TABLE FILE [--sheet NAME] [--encoding
-    NAME] [--decimal point|comma] [--leave-out-others] [--unless-sheets]`,
+    NAME] [--decimal point|comma] [--dates day-first|month-first]
+    [--leave-out-others] [--unless-sheets]`,
     or `--sheets FILE`: what `read` (or `sheets`) finds, as lines of JSON
     on stdout: {"read": lines} as it goes, then {"found": {...}} (a
     CsvRows' fields), {"sheets": [...]}, or {"error": "...", "kind":
@@ -659,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet")
     parser.add_argument("--encoding")
     parser.add_argument("--decimal", choices=sorted(DECIMAL_MARKS))
+    parser.add_argument("--dates", choices=_Dates.ways)
     parser.add_argument("--leave-out-others", action="store_true")
     parser.add_argument("--unless-sheets", action="store_true",
                         help="of a workbook of several sheets, none named: list them instead, for a person to choose")
@@ -677,7 +789,8 @@ def main(argv: list[str] | None = None) -> int:
             say({"sheets": names})
         else:
             found = read(args.table, args.file, sheet=args.sheet, encoding=args.encoding, decimal=args.decimal,
-                         leave_others=args.leave_out_others, progress=lambda lines: say({"read": lines}))
+                         dates=args.dates, leave_others=args.leave_out_others,
+                         progress=lambda lines: say({"read": lines}))
             say({"found": vars(found)})
     except ValidationError as exc:
         say({"error": str(exc), "kind": type(exc).__name__} | ({"detail": exc.detail} if isinstance(exc, Ambiguous)

@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -381,7 +382,8 @@ def test_numbers_that_read_two_ways_wait_for_a_person_to_name_the_mark(store, tm
             as refused:
         csv_rows.read("resources", path)
     assert refused.value.detail == {"where": "stock.csv, line 2", "field": "quantity", "written": "1.200", "more": 2,
-                                    "point": "1.200", "comma": "1200"}
+                                    "option": "decimal", "readings": {"point": "1.200", "comma": "1200"},
+                                    "shown": {"point": "1.2", "comma": "1200"}}
     assert store.info().changes == before
     found = csv_rows.read("resources", path, decimal="comma")
     assert [r["quantity"] for r in found.rows] == [1200, 5000, 40, 2500] and found.decimal == "comma"
@@ -403,7 +405,7 @@ def test_a_number_fits_its_field_one_way_only_and_so_says_the_mark(store, tmp_pa
     with pytest.raises(ValidationError, match=r"^c\.csv, line 3: units\.lat: '48\.856' with a decimal comma, as line "
                        r"2 writes '1\.200', is 48856, which a lat cannot be: write the numbers alike$"):
         csv_rows.read("units", write(tmp_path / "c.csv", roster + "R-1;THW;Truck;1.200;;\nR-2;THW;Truck;;48.856;\n"))
-    with pytest.raises(ValidationError, match=r"^c\.csv, line 3: units\.lat: '48\.856' with the decimal comma "
+    with pytest.raises(ValidationError, match=r"^c\.csv, line 3: units\.lat: '48\.856' with a decimal comma, as "
                        r"named, is 48856, which a lat cannot be: write the numbers alike$"):
         csv_rows.read("units", tmp_path / "c.csv", decimal="comma")
 
@@ -512,6 +514,108 @@ def test_a_file_is_read_as_its_region_wrote_it_or_asked_about_never_misread(tmp_
         found = csv_rows.read("resources", path, decimal=mark)
     assert [r["quantity"] for r in found.rows] == values, cells
     assert found.decimal in (None, mark)
+
+
+# -------------------------------------------------------------------- dates
+
+def due(text):
+    return model.parse_typed_time(text)
+
+
+@pytest.mark.parametrize("cells, read, dates", [
+    (["28.11.2026 18:00", "1.12.2026"], ["2026-11-28 18:00", "2026-12-01"], "day-first"),  # (Germany)
+    (["1.2.2026 8:00"], ["2026-02-01 08:00"], "day-first"),  # (dots: the day first, always)
+    (["28/11/2026 18:00", "03/04/2026"], ["2026-11-28 18:00", "2026-04-03"], "day-first"),  # (France, Britain)
+    (["11/28/2026 6:00 PM", "03/04/2026 9:05 AM", "1/2/2026 12:30 am"],
+     ["2026-11-28 18:00", "2026-03-04 09:05", "2026-01-02 00:30"], "month-first"),  # (the United States)
+    (["28-11-2026 18:30:15"], ["2026-11-28 18:30:15"], "day-first"),  # (the Netherlands)
+    (["2026/11/28 18:00", "12/12/2026", "2026-11-28T18:00:00Z"], ["2026-11-28 18:00", "2026-12-12",
+                                                                  "2026-11-28T18:00:00Z"], None),
+])
+def test_dates_are_read_as_the_region_that_saved_the_file_writes_them(store, tmp_path, cells, read, dates):
+    rows = "".join(f'Task {i};"{c}"\n' for i, c in enumerate(cells))
+    found = csv_rows.read("tasks", write(tmp_path / "tasks.csv", "title;due\n" + rows))
+    assert [r["due"] for r in found.rows] == [due(r) for r in read] and found.dates == dates
+
+
+def test_dates_that_read_two_ways_wait_for_a_person_to_say_which_comes_first(tmp_path):
+    path = write(tmp_path / "tasks.csv", "title,due\nLevee,03/04/2026 18:00\nShelter,05/06/2026\nRoads,\n")
+    with pytest.raises(csv_rows.Ambiguous, match=r"^tasks\.csv, line 2: tasks\.due: '03/04/2026 18:00' may be 3 April "
+                       r"2026 or 4 March 2026, and no date in the file says which: name which comes first in its "
+                       r"dates \(day-first or month-first\)$") as refused:
+        csv_rows.read("tasks", path)
+    assert refused.value.detail == {
+        "where": "tasks.csv, line 2", "field": "due", "written": "03/04/2026 18:00", "more": 1, "option": "dates",
+        "readings": {"day-first": "2026-04-03 18:00", "month-first": "2026-03-04 18:00"},
+        "shown": {"day-first": "3 April 2026", "month-first": "4 March 2026"}}
+    found = csv_rows.read("tasks", path, dates="day-first")
+    assert [r.get("due") for r in found.rows] == [due("2026-04-03 18:00"), due("2026-06-05"), None]
+    found = csv_rows.read("tasks", path, dates="month-first")
+    assert [r.get("due") for r in found.rows] == [due("2026-03-04 18:00"), due("2026-05-06"), None]
+    with pytest.raises(ValidationError, match="is not an order of dates"):
+        csv_rows.read("tasks", path, dates="year-first")
+
+
+@pytest.mark.parametrize("text, said", [
+    ("title,due\nA,28/11/2026\nB,11/28/2026\n", "f.csv, line 3: tasks.due: '11/28/2026' is written with the month "
+     "first, not the day first, as line 2 writes '28/11/2026': write the dates alike"),
+    ("title,due\nA,28.11.2026\nB,11/28/2026\n", "f.csv, line 3: tasks.due: '11/28/2026' is written with the month "
+     "first, not the day first, as line 2 writes '28.11.2026': write the dates alike"),
+    ("title,due\nA,31/02/2026\n", "f.csv, line 2: tasks.due: '31/02/2026' is not a time (e.g. 18:30, 1830, +45m, "
+     "+2h, now, or 2026-11-25 18:30)"),
+    ("title,due\nA,28/11/2026 25:00\n", "f.csv, line 2: tasks.due: '28/11/2026 25:00' is not a time (e.g. 18:30, "
+     "1830, +45m, +2h, now, or 2026-11-25 18:30)"),
+])
+def test_dates_written_two_ways_in_one_file_are_refused(tmp_path, text, said):
+    with pytest.raises(ValidationError) as refused:
+        csv_rows.read("tasks", write(tmp_path / "f.csv", text))
+    assert str(refused.value) == said
+
+
+def test_the_add_command_says_which_comes_first_in_the_dates(tmp_path, capsys):
+    tasks = write(tmp_path / "tasks.csv", "Task,Due by\nLevee,03/04/2026 18:00\n")
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "tasks", "--csv", str(tasks)]) == 1
+    assert capsys.readouterr()[1].endswith("(--dates day-first reads it as 3 April 2026, --dates month-first as "
+                                           "4 March 2026)\n")
+    assert cli.main(["add", "--db", str(db), "tasks", "--csv", str(tasks), "--dates", "month-first"]) == 0
+    assert capsys.readouterr()[0] == (f"added 1 tasks from {tasks} (dates with the month first; columns read as: "
+                                      "Task as title, Due by as due)\n")
+    with Store(db) as s:
+        assert s.list("tasks")[0].due == due("2026-03-04 18:00")
+
+
+@given(st.sampled_from(["day-first", "month-first"]), st.data())
+@settings(max_examples=150, deadline=None)
+def test_a_file_of_dates_is_read_as_written_or_asked_about_never_misread(tmp_path_factory, order, data):
+    """Due times written alike, as one region writes them (the day or the
+    month first, dots, slashes or dashes, a time of day or none, AM and
+    PM): read as written, or refused as Ambiguous and then read as
+    written once the order is named; never read as other dates."""
+    sep = data.draw(st.sampled_from(["/", "-"] + (["."] if order == "day-first" else [])), label="sep")
+    clock = data.draw(st.sampled_from(["", "24h", "ampm"] if order == "month-first" else ["", "24h"]), label="clock")
+    moment = st.builds(datetime, st.integers(2000, 2099), st.integers(1, 12), st.integers(1, 12) | st.integers(1, 28),
+                       st.integers(0, 23), st.integers(0, 59))  # (days of 1 to 12 often: those read two ways)
+    moments = data.draw(st.lists(moment, min_size=1, max_size=5), label="moments")
+    cells, meant = [], []
+    for at in moments:
+        first, second = (at.day, at.month) if order == "day-first" else (at.month, at.day)
+        cell = f"{first:02d}{sep}{second:02d}{sep}{at.year}"
+        if clock == "24h":
+            cell += f" {at.hour:02d}:{at.minute:02d}"
+        elif clock == "ampm":
+            cell += f" {at.hour % 12 or 12}:{at.minute:02d} {'PM' if at.hour >= 12 else 'AM'}"
+        cells.append(cell)
+        meant.append(due(at.strftime("%Y-%m-%d %H:%M") if clock else at.strftime("%Y-%m-%d")))
+    path = tmp_path_factory.mktemp("f") / "tasks.csv"
+    path.write_text("title,due\n" + "".join(f"T{i},{c}\n" for i, c in enumerate(cells)), encoding="utf-8")
+    try:
+        found = csv_rows.read("tasks", path)
+    except csv_rows.Ambiguous:
+        event("asked")
+        found = csv_rows.read("tasks", path, dates=order)
+    assert [r["due"] for r in found.rows] == meant, cells
+    assert found.dates in (None, order)
 
 
 # ---------------------------------------------------------------- workbooks

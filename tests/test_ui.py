@@ -4378,6 +4378,28 @@ def test_import_asks_what_a_number_that_reads_two_ways_is(qtbot, window, demo_st
         "Water": 1200, "Blankets": 0.5}
 
 
+def test_import_asks_which_comes_first_in_dates_that_read_two_ways(qtbot, window, demo_store, tmp_path,
+                                                                   monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked, questions = [], []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, asked, "4 March 2026"))
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: questions.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: pytest.fail(text))
+    calls = tmp_path / "calls.csv"
+    calls.write_text("Task,Priority,Due by\nPump out basement,high,03/04/2026 18:00\n", encoding="utf-8")
+    window.tabs.setCurrentIndex(1)  # tasks
+    assert window.import_csv(str(calls)) == 1
+    assert asked == [("Import", "calls.csv writes 03/04/2026 18:00 in the due of line 2: is that 3 April 2026 or "
+                      "4 March 2026?", "Nothing in the file says whether its dates have the day or the month first.",
+                      ["3 April 2026", "4 March 2026", "Cancel"])]
+    assert questions == ["Add 1 tasks from calls.csv?\n\nIts dates are read with the month first: 03/04 is 4 March."
+                         "\n\nColumns read as: Task as title, Due by as due."]
+    task = next(t for t in demo_store.list("tasks") if t.title == "Pump out basement")
+    assert task.due == model.parse_typed_time("2026-03-04 18:00") and task.priority == "high"
+
+
 def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, demo_store, tmp_path, monkeypatch):
     """An agency's roster of its own making: its columns read by the names
     it gives them, those that are no field left out; the question says

@@ -1130,6 +1130,9 @@ class MainWindow(QMainWindow):
         left = ""
         if found.decimal == "comma":
             left += "\n\nIts numbers are read with a decimal comma, as it writes them: 2,5 is two and a half."
+        if found.dates is not None:
+            left += (f"\n\nIts dates are read with the {found.dates.removesuffix('-first')} first: 03/04 is "
+                     f"{'3 April' if found.dates == 'day-first' else '4 March'}.")
         if found.encoding is not None:
             accented = [f"“{v[:40]}”" for v in dict.fromkeys(v for r in found.rows for v in r.values()
                                                             if isinstance(v, str) and not v.isascii())]
@@ -1196,11 +1199,11 @@ class MainWindow(QMainWindow):
                     raise
                 raise ValidationError(f"{name} is not UTF-8 text, nor {csv_rows.encoding_name(csv_rows.LEGACY)}"
                                       ": save it as \"CSV UTF-8\"") from None
-            except csv_rows.Ambiguous as exc:  # 1.200: 1.2, or 1200?
-                mark = self._ask_decimal(name, exc.detail)
-                if mark is None:
+            except csv_rows.Ambiguous as exc:  # 1.200: 1.2, or 1200? 03/04: 3 April, or 4 March?
+                way = self._ask_way(name, exc.detail)
+                if way is None:
                     return None
-                said["--decimal"] = mark
+                said[f"--{exc.detail['option']}"] = way
                 continue
             if isinstance(found, list):  # a workbook of several sheets: which?
                 sheet, ok = QInputDialog.getItem(self, f"Add {table} from {name}", f"{name} has {len(found)} "
@@ -1211,20 +1214,22 @@ class MainWindow(QMainWindow):
                 continue
             return found
 
-    def _ask_decimal(self, name: str, detail: dict) -> str | None:
-        """Which decimal mark a file's numbers have, asked of a person on
-        its first number that reads two ways: "point", "comma" or None."""
-        point, comma = csv_rows.plain(detail["point"]), csv_rows.plain(detail["comma"])
-        more = detail["more"]
-        others = (f" {more:,} more of its numbers read two ways as well: they are read alike." if more > 1 else
-                  " One more of its numbers reads two ways as well: it is read alike." if more else "")
+    def _ask_way(self, name: str, detail: dict) -> str | None:
+        """Which way a file writes its numbers (or dates), asked of a
+        person on its first that reads two ways (csv_rows.Ambiguous): the
+        way chosen ("comma", "day-first"), or None."""
+        (one, a), (other, b) = detail["shown"].items()
+        more, kind = detail["more"], {"decimal": "number", "dates": "date"}[detail["option"]]
+        others = (f" {more:,} more of its {kind}s read two ways as well: they are read alike." if more > 1 else
+                  f" One more of its {kind}s reads two ways as well: it is read alike." if more else "")
+        unsaid = {"decimal": "whether its decimal mark is a point or a comma",
+                  "dates": "whether its dates have the day or the month first"}[detail["option"]]
         answer = ask(QMessageBox.Icon.Question, "Import", f"{name} writes {detail['written']} in the "
                      f"{model.field_label(detail['field'])} of {detail['where'].rsplit(', ', 1)[-1]}: is that "
-                     f"{point} or {comma}?",
-                     f"Nothing in the file says whether its decimal mark is a point or a comma.{others}",
-                     [(point, QMessageBox.ButtonRole.AcceptRole), (comma, QMessageBox.ButtonRole.AcceptRole),
+                     f"{a} or {b}?", f"Nothing in the file says {unsaid}.{others}",
+                     [(a, QMessageBox.ButtonRole.AcceptRole), (b, QMessageBox.ButtonRole.AcceptRole),
                       ("Cancel", QMessageBox.ButtonRole.RejectRole)], "Cancel", self)
-        return {point: "point", comma: "comma"}.get(answer)
+        return {a: one, b: other}.get(answer)
 
     def _beside(self, doing: str, *args: str):
         """What `python -m console.csv_rows ARGS` finds (see csv_rows.main):
