@@ -176,6 +176,8 @@ REQUIRED = ["callsign", "Agency", "KIND"]
 OPTIONAL = ["status", "personnel", "lat", "lon", "notes", "id", "task", "Status since", "location"]
 ODD = ["colour", "", "callsign", "kind "]
 GOOD = ["E-1", "E-2", "e-1", "Fire", "Engine", "on scene", "4", "", "45.5"]
+# Numbers as regions write them: one mark, or two readings, or thousands apart.
+REGIONAL = ["45,5", "1.200", "1,200", "12 000", "1'200", "0.125", "1.234,5", "1,234.5", "48.856"]
 BAD = ["asleep", "-3", "4.5", "nan", "inf", "1e400", "91", " ", 'a"b', "x;y", "x,y", "x\ty", "line\nbreak",
        "\u00e9", "\ud800", "0x10", "\u0663"]
 
@@ -187,7 +189,7 @@ def csv_files(draw):
     if draw(st.integers(0, 9)) == 0:
         header.append(draw(st.sampled_from(ODD)))
     header = draw(st.permutations(header))
-    cell = st.one_of(st.sampled_from(GOOD), st.sampled_from(GOOD), st.sampled_from(BAD))
+    cell = st.one_of(st.sampled_from(GOOD), st.sampled_from(GOOD), st.sampled_from(BAD), st.sampled_from(REGIONAL))
     width = st.sampled_from([len(header)] * 6 + [len(header) - 1, len(header) + 1])
     rows = draw(st.lists(width.flatmap(lambda n: st.lists(cell, min_size=max(n, 0), max_size=max(n, 0))),
                          max_size=5))
