@@ -48,6 +48,7 @@ import dataclasses
 import io
 import os
 import re
+import unicodedata
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -68,37 +69,55 @@ MAX_UNPACKED = 512 * 2**20
 # row does not take.
 LEFT_OUT = {"id", "deleted"}
 LEFT_OUT_OF = {"units": {"task", "task_id", "in_status"}, "tasks": {"assigned_units", "units"}}
-# What agencies call a field in their own spreadsheets, of each table. A
-# column named so is read as the field, and said so, unless another column
-# is named as the field itself.
+# What agencies call a field in their own spreadsheets, of each table, in
+# English, German, French and Spanish (as a person writes them: compared
+# as column_key has them, "Stärke" as "starke"). A column named so is read
+# as the field, and said so, unless another column is named as the field
+# itself.
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "units": {
-        "callsign": ("call_sign", "unit", "unit_id", "unit_name", "radio_call_sign"),
-        "agency": ("organisation", "organization", "org", "department", "dept"),
-        "kind": ("type", "unit_type", "vehicle", "vehicle_type", "apparatus"),
-        "status": ("state", "unit_status"),
-        "location": ("station", "home_station", "base", "position", "place"),
-        "lat": ("latitude",),
-        "lon": ("longitude", "lng", "long"),
-        "personnel": ("crew", "crew_size", "staff", "staffing", "persons", "people", "headcount", "pax"),
-        "notes": ("note", "remarks", "remark", "comments", "comment"),
+        "callsign": ("call sign", "unit", "unit id", "unit name", "radio call sign",
+                     "rufname", "funkrufname", "kennung", "indicatif", "indicatif radio", "indicativo"),
+        "agency": ("organisation", "organization", "org", "department", "dept",
+                   "behörde", "dienststelle", "organisme", "organismo", "organización", "institución"),
+        "kind": ("type", "unit type", "vehicle", "vehicle type", "apparatus",
+                 "typ", "fahrzeugtyp", "fahrzeug", "art", "type de véhicule", "véhicule", "tipo", "vehículo"),
+        "status": ("state", "unit status", "zustand", "statut", "état", "estado"),
+        "location": ("station", "home station", "base", "position", "place",
+                     "standort", "wache", "ort", "lieu", "caserne", "centre", "ubicación", "lugar"),
+        "lat": ("latitude", "breite", "breitengrad", "latitud"),
+        "lon": ("longitude", "lng", "long", "länge", "längengrad", "longitud"),
+        "personnel": ("crew", "crew size", "staff", "staffing", "persons", "people", "headcount", "pax",
+                      "besatzung", "stärke", "personal", "effectif", "équipage", "dotación", "tripulación"),
+        "notes": ("note", "remarks", "remark", "comments", "comment",
+                  "bemerkung", "bemerkungen", "hinweis", "remarques", "remarque", "observations", "observaciones",
+                  "notas"),
     },
     "tasks": {
-        "title": ("task", "task_name", "name", "incident", "subject"),
-        "description": ("details", "desc"),
-        "priority": ("prio", "urgency"),
-        "status": ("state", "task_status"),
-        "location": ("address", "place", "site"),
-        "lead_agency": ("lead", "agency", "lead_org", "responsible_agency", "responsible"),
-        "due": ("due_by", "due_at", "deadline"),
+        "title": ("task", "task name", "name", "incident", "subject",
+                  "aufgabe", "auftrag", "titel", "einsatz", "tâche", "titre", "mission", "tarea", "título", "misión"),
+        "description": ("details", "desc", "beschreibung", "détails", "descripción", "detalles"),
+        "priority": ("prio", "urgency", "priorität", "dringlichkeit", "priorité", "urgence", "prioridad",
+                     "urgencia"),
+        "status": ("state", "task status", "zustand", "statut", "état", "estado"),
+        "location": ("address", "place", "site", "ort", "adresse", "einsatzort", "lieu", "ubicación", "lugar",
+                     "dirección"),
+        "lead_agency": ("lead", "agency", "lead org", "responsible agency", "responsible",
+                        "federführung", "zuständig", "responsable", "pilote"),
+        "due": ("due by", "due at", "deadline", "fällig", "frist", "échéance", "délai", "plazo", "vencimiento"),
     },
     "resources": {
-        "name": ("item", "item_name", "resource", "resource_name", "article"),
-        "kind": ("type", "category", "resource_type"),
-        "agency": ("owner", "owning_agency", "organisation", "organization", "org", "department"),
-        "location": ("depot", "warehouse", "site", "place", "stored_at"),
-        "quantity": ("qty", "count", "amount", "stock", "on_hand"),
-        "unit": ("uom", "unit_of_measure", "units", "measure"),
+        "name": ("item", "item name", "resource", "resource name", "article",
+                 "bezeichnung", "artikel", "material", "désignation", "matériel", "artículo", "recurso"),
+        "kind": ("type", "category", "resource type", "kategorie", "art", "typ", "catégorie", "categoría", "tipo"),
+        "agency": ("owner", "owning agency", "organisation", "organization", "org", "department",
+                   "eigentümer", "besitzer", "propriétaire", "organisme", "propietario", "organismo"),
+        "location": ("depot", "warehouse", "site", "place", "stored at",
+                     "lager", "lagerort", "standort", "dépôt", "entrepôt", "lieu", "almacén", "depósito",
+                     "ubicación"),
+        "quantity": ("qty", "count", "amount", "stock", "on hand", "menge", "anzahl", "bestand", "quantité",
+                     "cantidad", "existencias"),
+        "unit": ("uom", "unit of measure", "units", "measure", "einheit", "mengeneinheit", "unité", "unidad"),
     },
 }
 # The encoding a CSV file that is not UTF-8 most likely has: Excel's "CSV
@@ -687,14 +706,19 @@ def _text(value) -> str:
 
 def column_key(column: str) -> str:
     """A column's name as it is compared with fields' names: letter case,
-    spacing and punctuation aside, and a unit or a time zone after it in
-    parentheses ("Due (CET)" is due, "Quantity (kg)" quantity)."""
-    column = _AFTER.sub("", column.strip())
-    return "_".join(_APART.sub(" ", column.lower()).split())
+    accents, spacing and punctuation aside, and a unit or a time zone after
+    it in parentheses ("Due (CET)" is due, "Quantity (kg)" quantity,
+    "Stärke" starke)."""
+    column = unicodedata.normalize("NFKD", _AFTER.sub("", column.strip()).casefold())
+    column = "".join(c for c in column if not unicodedata.combining(c))
+    return "_".join(_APART.sub(" ", column).split())
 
 
 _AFTER = re.compile(r"\s*\([^()]*\)$")
 _APART = re.compile(r"[-_./#:]+")
+# ALIASES as columns are compared: table -> column_key -> field.
+_ALIAS_KEYS = {table: {column_key(alias): f for f, known in fields.items() for alias in known}
+               for table, fields in ALIASES.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -711,7 +735,7 @@ def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -
     a new row does not take, or another, refused unless `leave_others`."""
     keys = [column_key(c) for c in header]
     named = {k for k in keys if k in t.names and not t.field(k).hidden}
-    aliases = {alias: f for f, known in ALIASES.get(t.name, {}).items() for alias in known}
+    aliases = _ALIAS_KEYS.get(t.name, {})
     found = _Columns([], [], [], [])
     taken: set[str] = set()
     for cell, key in zip(header, keys, strict=True):

@@ -1446,11 +1446,13 @@ class Store:
         no longer on the boards: (in words, "deleted" or "merged into
         Evacuate Elm St"; whether the side can be kept all the same: a
         stock item merged into another, its stock counting there, down the
-        chain, which has no loop, as a merge keeps the first added). None
-        if it is on the boards, or not held."""
+        chain, which has no loop, as a merge keeps the first added; a task
+        merged into one on the boards, the unit going on that one, as the
+        merge moved the units on it). None if it is on the boards, or not
+        held."""
         if ref is model.TASKS:
             gone = self.task_gone(row_id)
-            return (gone, False) if gone else None
+            return (gone, self._task_gone(row_id)[3] is not None) if gone else None
         r = self._conn.execute("SELECT deleted, merged_into FROM resources WHERE id = ? AND created_hlc IS NOT NULL",
                                (row_id,)).fetchone()
         if not r or not r[0]:
@@ -2830,6 +2832,7 @@ class Store:
             if row.get("deleted") and cv.field not in merge.FIELDS_OF_THE_DELETED:
                 raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
             merged_on = False  # a side naming a stock item merged into another since: taken
+            went = None  # (a side's task merged into another since: the unit goes on that one)
             if keep is not None and f.type == "ref" and new is not None:
                 # A side names a row by its id: said by its name if it is gone.
                 ref = model.TABLES[f.ref]
@@ -2843,9 +2846,13 @@ class Store:
                         goes = "puts it on" if ref is model.TASKS else "counts its stock in"
                         raise ValidationError(f"{name}: that side {goes} {self._label(ref, new)}, now {how}; keep "
                                               "another side, or enter a new value")
+                    if ref is model.TASKS:
+                        went, new, merged_on = self._label(ref, new), self._task_gone(new)[3], False
             new = model.check_given(t, f, new) if merged_on else self._prepare(t, cv.field, new, row_id=cv.row)
             c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
             what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"
+            if went is not None:
+                what += f" (the side's {went}, merged into it)"
         w.journal("resolve", f"Reconciled {name}: {what}", cv.table, cv.row)
         return c
 

@@ -294,6 +294,28 @@ def test_columns_named_as_agencies_name_them(store, tmp_path):
     assert row["due"] == model.parse_typed_time("2026-11-26 18:00")
 
 
+def test_columns_named_in_the_agencies_languages(tmp_path):
+    """A German fire service's roster, a French stock list, a Spanish list
+    of tasks: their columns as they name them (accents or none, any
+    case), and their numbers and dates as their regions write them."""
+    roster = ("Funkrufname;Organisation;Fahrzeugtyp;STARKE;Wache;Bemerkungen\n"
+              "Heros 1;THW;MTW;9;OV Mitte;1.200 Sandsäcke\n")
+    found = csv_rows.read("units", write(tmp_path / "thw.csv", roster))
+    assert found.rows == [{"callsign": "Heros 1", "agency": "THW", "kind": "MTW", "personnel": 9,
+                           "location": "OV Mitte", "notes": "1.200 Sandsäcke"}]
+    assert ["STARKE", "personnel"] in found.renamed
+    found = csv_rows.read("resources", write(tmp_path / "sdis.csv", "Désignation;Catégorie;Propriétaire;Entrepôt;"
+                                                                    "Quantité (sacs);Unité\n"
+                                                                    "Sacs de sable;Sable;SDIS 74;Annecy;1 200,5;sac\n"))
+    assert found.rows == [{"name": "Sacs de sable", "kind": "Sable", "agency": "SDIS 74", "location": "Annecy",
+                           "quantity": 1200.5, "unit": "sac"}] and found.decimal == "comma"
+    found = csv_rows.read("tasks", write(tmp_path / "tareas.csv", "Tarea,Prioridad,Dirección,Plazo\n"
+                                                                  "Achique,alta,Calle Mayor 3,28/11/2026 18:00\n"),
+                          leave_others=True)
+    assert found.rows[0]["title"] == "Achique" and found.dates == "day-first"
+    assert found.rows[0]["due"] == model.parse_typed_time("2026-11-28 18:00")
+
+
 def test_a_column_that_is_no_field_is_refused_unless_left_out(tmp_path):
     path = write(tmp_path / "r.csv", "Callsign,Unit,Agency,Kind,Type,Radio channel,Phone,merged_into\n"
                                      "E-1,Engine one,Fire,Engine,Type 1,5,555-0100,\n")
@@ -334,16 +356,18 @@ def test_the_add_command_leaves_out_columns_when_told(tmp_path, capsys):
     assert "--leave-out-others is of --csv FILE" in capsys.readouterr()[1]
 
 
-def test_the_readme_lists_every_other_name_of_a_field():
+def test_the_readme_lists_every_other_name_of_a_field_and_each_is_one_fields():
     readme = " ".join((Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split())
     for table, fields in csv_rows.ALIASES.items():
-        listed = f"- {table}: " + "; ".join(f"{f} (" + ", ".join(a.replace("_", " ") for a in names) + ")"
-                                            for f, names in fields.items())
+        listed = f"- {table}: " + "; ".join(f"{f} (" + ", ".join(names) + ")" for f, names in fields.items())
         assert listed in readme, f"README does not list the other names of {table}'s fields as ALIASES has them"
+        of: dict[str, str] = {}
         for f, names in fields.items():
-            assert f in model.TABLES[table].names
+            assert f in model.TABLES[table].names and len(set(names)) == len(names)
             for name in names:
-                assert csv_rows.column_key(name) == name and name not in model.TABLES[table].names
+                key = csv_rows.column_key(name)
+                assert key not in model.TABLES[table].names, f"{name!r} is a field of {table}"
+                assert of.setdefault(key, f) == f, f"{name!r} is {of[key]} and {f} of {table}"
 
 
 # ------------------------------------------------------------------ numbers

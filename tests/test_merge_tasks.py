@@ -153,6 +153,46 @@ def test_a_merge_of_tasks_is_refused_with_a_reason_and_changes_nothing(make_stor
     assert {u.id for u in eoc.units_on(first)} == {e12, e14, amb}
 
 
+def test_a_side_whose_task_was_merged_since_puts_the_unit_on_the_task_it_went_into(make_store):
+    """Apart, the fire post put E-14 on its own entry of the Elm St call
+    while the EOC put it on the levee and merged the two entries of the
+    call: their sides meet in a conflict. Keeping the fire post's puts E-14
+    on the Elm St task kept, as the merge would have moved it; a side
+    whose task is deleted (or merged into one deleted) since is refused,
+    and entering no task reconciles it."""
+    eoc, fire, first, second, (e12, e14, _) = apart(make_store)
+    levee = task(eoc, "Levee breach")
+    sync(eoc, fire)
+    fire.update("units", e14, {"task_id": None})
+    fire.update("units", e14, {"task_id": second})
+    eoc.update("units", e14, {"task_id": levee})
+    eoc.merge_tasks([first, second])
+    converge([eoc, fire])
+    (c,) = [c for c in eoc.conflicts() if c.field == "task_id"]
+    side = [x.value for x in c.candidates].index(second) + 1
+    assert eoc.side_said("units", "task_id", second).endswith("(now merged into Evacuate Elm St)")
+    eoc.resolve(c.id, keep=side)
+    converge([eoc, fire])
+    assert eoc.get("units", e14).task_id == fire.get("units", e14).task_id == first
+    assert eoc.journal(limit=1)[0].text == ("Reconciled E-14: task = Evacuate Elm St (the side's evacuate elm st, "
+                                            "merged into it)")
+    # Both sides' tasks gone: no side to keep, and no task entered.
+    other = task(eoc, "Shelter")
+    sync(eoc, fire)
+    eoc.update("units", e12, {"task_id": levee})
+    fire.update("units", e12, {"task_id": other})
+    eoc.delete("tasks", other)
+    fire.delete("tasks", levee)
+    converge([eoc, fire])
+    (c,) = [c for c in eoc.conflicts() if c.field == "task_id"]
+    for keep in (1, 2):
+        with pytest.raises(ValidationError, match=r"^E-12: that side puts it on .*, now deleted; keep another side, "
+                                                  r"or enter a new value$"):
+            eoc.resolve(c.id, keep=keep)
+    eoc.resolve(c.id, raw="")
+    assert eoc.get("units", e12).task_id is None and [c for c in eoc.conflicts() if c.field == "task_id"] == []
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(order=st.randoms(use_true_random=False), both=st.booleans(), keep_second=st.booleans(),
        undo=st.booleans(), assign=st.booleans())
