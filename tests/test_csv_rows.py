@@ -501,6 +501,16 @@ def test_the_quick_reading_of_a_number_is_the_full_one(text):
         "point": value(csv_rows._reading(text.strip(), ".")), "comma": value(csv_rows._reading(text.strip(), ","))}
 
 
+def read_or_asked(table, path, **way):
+    """csv_rows.read; refused as Ambiguous, read again with `way` named,
+    as a person asked would answer."""
+    try:
+        return csv_rows.read(table, path)
+    except csv_rows.Ambiguous:
+        event("asked")
+        return csv_rows.read(table, path, **way)
+
+
 def written(value: Decimal, mark: str, group: str | None, decimals: int) -> str:
     """`value` as a spreadsheet of a region writes it: with the decimal
     `mark`, `decimals` places (Excel's "0.000"), thousands set apart by
@@ -533,11 +543,7 @@ def test_a_file_is_read_as_its_region_wrote_it_or_asked_about_never_misread(tmp_
     with path.open("w", newline="", encoding="utf-8") as f:
         csv_rows.csv.writer(f, delimiter=";" if mark == "comma" else ",").writerows(
             [["name", "kind", "agency", "quantity"], *[[f"Item {i}", "Sand", "THW", c] for i, c in enumerate(cells)]])
-    try:
-        found = csv_rows.read("resources", path)
-    except csv_rows.Ambiguous:
-        event("asked")
-        found = csv_rows.read("resources", path, decimal=mark)
+    found = read_or_asked("resources", path, decimal=mark)
     assert [r["quantity"] for r in found.rows] == values, cells
     assert found.decimal in (None, mark)
 
@@ -635,11 +641,7 @@ def test_a_file_of_dates_is_read_as_written_or_asked_about_never_misread(tmp_pat
         meant.append(due(at.strftime("%Y-%m-%d %H:%M") if clock else at.strftime("%Y-%m-%d")))
     path = tmp_path_factory.mktemp("f") / "tasks.csv"
     path.write_text("title,due\n" + "".join(f"T{i},{c}\n" for i, c in enumerate(cells)), encoding="utf-8")
-    try:
-        found = csv_rows.read("tasks", path)
-    except csv_rows.Ambiguous:
-        event("asked")
-        found = csv_rows.read("tasks", path, dates=order)
+    found = read_or_asked("tasks", path, dates=order)
     assert [r["due"] for r in found.rows] == meant, cells
     assert found.dates in (None, order)
 
