@@ -139,7 +139,7 @@ def build_parser() -> Parser:
     p.add_argument("--decimal", choices=sorted(csv_rows.DECIMAL_MARKS), metavar="point|comma",
                    help="the CSV file's decimal mark, when its numbers do not say it (1.200 is 1.2 with a point, "
                         "1200 with a comma)")
-    p.add_argument("--dates", choices=("day-first", "month-first"), metavar="day-first|month-first",
+    p.add_argument("--dates", choices=csv_rows.DATE_ORDERS, metavar="|".join(csv_rows.DATE_ORDERS),
                    help="which comes first in the CSV file's dates, when they do not say it (03/04/2026 is 3 April "
                         "day first, 4 March month first)")
     p.add_argument("--leave-out-others", action="store_true",

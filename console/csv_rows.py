@@ -130,6 +130,7 @@ _SEP = re.compile(r"sep=([,;\t|])[ \t]*(?:\r\n|\n|\r)", re.IGNORECASE)
 _OLE = bytes.fromhex("d0cf11e0a1b11ae1")  # Excel 97-2003 (.xls), and any workbook with a password
 # The decimal marks a number may be written with, by the name a person gives.
 DECIMAL_MARKS = {"point": ".", "comma": ","}
+DATE_ORDERS = ("day-first", "month-first")  # what comes first in a date a region writes
 
 
 def _number_form(decimal: str) -> re.Pattern:
@@ -218,7 +219,7 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
         raise ValidationError(f"the {t.name} is not imported: its entries are written as things happen")
     if decimal is not None and decimal not in DECIMAL_MARKS:
         raise ValidationError(f"{decimal!r} is not a decimal mark (point or comma)")
-    if dates is not None and dates not in _Dates.ways:
+    if dates is not None and dates not in DATE_ORDERS:
         raise ValidationError(f"{dates!r} is not an order of dates (day-first or month-first)")
     if encoding is not None:
         try:
@@ -449,7 +450,7 @@ class _Dates(_TwoWays):
     """Dates (and times), the day or the month first: 28.11.2026 18:00,
     28/11/2026, 11/28/2026 6:00 PM."""
 
-    option, ways, usual, kind = "dates", ("day-first", "month-first"), None, "date"
+    option, ways, usual, kind = "dates", DATE_ORDERS, None, "date"
     name_it = "which comes first in its dates (day-first or month-first)"
 
     def readings(self, written: str) -> dict[str, str | None]:
@@ -794,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet")
     parser.add_argument("--encoding")
     parser.add_argument("--decimal", choices=sorted(DECIMAL_MARKS))
-    parser.add_argument("--dates", choices=_Dates.ways)
+    parser.add_argument("--dates", choices=DATE_ORDERS)
     parser.add_argument("--leave-out-others", action="store_true")
     parser.add_argument("--unless-sheets", action="store_true",
                         help="of a workbook of several sheets, none named: list them instead, for a person to choose")

@@ -367,6 +367,7 @@ def test_the_readme_lists_every_other_name_of_a_field_and_each_is_one_fields():
             for name in names:
                 key = csv_rows.column_key(name)
                 assert key not in model.TABLES[table].names, f"{name!r} is a field of {table}"
+                assert key not in csv_rows.LEFT_OUT | csv_rows.LEFT_OUT_OF.get(table, set()), f"{name!r} is left out"
                 assert of.setdefault(key, f) == f, f"{name!r} is {of[key]} and {f} of {table}"
 
 

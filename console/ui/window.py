@@ -1179,10 +1179,11 @@ class MainWindow(QMainWindow):
     def _read(self, table: str, path: str) -> csv_rows.CsvRows | None:
         """The rows of the spreadsheet at `path` for `table` (None: not to
         be added, as a person chose), read beside the window. What it
-        cannot tell by itself is asked: which sheet of several, which
-        decimal mark, when its numbers read two ways; a CSV file that is
-        not UTF-8 is read as Excel's "CSV (Comma delimited)" of Western
-        Windows (its accented words then shown to the person)."""
+        cannot tell by itself is asked: which sheet of several; which
+        decimal mark, when its numbers read two ways, or which comes first
+        in its dates. A CSV file that is not UTF-8 is read as Excel's "CSV
+        (Comma delimited)" of Western Windows, and its columns that are no
+        field are left out: the question before adding says both."""
         name = Path(path).name
         reading = f"Reading {name}…"
         said: dict[str, str] = {}  # (the options of csv_rows.main, as they are known)
