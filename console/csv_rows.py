@@ -192,6 +192,7 @@ class CsvRows:
     dates: str | None = None  # "day-first" or "month-first": how dates were read, when any read so
     renamed: list = dataclasses.field(default_factory=list)  # [column, field] of each read by another name
     others: list[str] = dataclasses.field(default_factory=list)  # columns left out as no field (leave_others)
+    shadowed: list[str] = dataclasses.field(default_factory=list)  # why some of them are: see _Columns
 
 
 def encoding_name(encoding: str) -> str:
@@ -326,7 +327,7 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     if not rows:
         raise ValidationError(f"{name} names its columns but holds no rows")
     return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), dates=days.settle(),
-                   renamed=columns.renamed, others=columns.others)
+                   renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed)
 
 
 class _TwoWays:
@@ -728,6 +729,9 @@ class _Columns:
     left_out: list[str]  # of an export: what a new row does not take
     renamed: list[list[str]]  # [column, field] of each read as the field it is another name for
     others: list[str]  # neither: no field
+    # Of others, those another name of a field another column names, said so:
+    # "'Unit' would be the callsign, which 'Callsign' is".
+    shadowed: list[str] = dataclasses.field(default_factory=list)
 
 
 def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -> _Columns:
@@ -738,7 +742,8 @@ def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -
     named = {k for k in keys if k in t.names and not t.field(k).hidden}
     aliases = _ALIAS_KEYS.get(t.name, {})
     found = _Columns([], [], [], [])
-    taken: set[str] = set()
+    taken: dict[str, str] = {}  # field -> its column
+    holders = {k: " ".join(c.split()) for c, k in zip(header, keys, strict=True) if k in named}
     for cell, key in zip(header, keys, strict=True):
         shown = " ".join(cell.split())
         field = key if key in named else aliases.get(key)
@@ -747,12 +752,15 @@ def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -
             if key:
                 found.left_out.append(shown)
         elif field is None or (field != key and (field in named or field in taken)):
-            field = None  # (another name of a field named by another column: "Unit" beside "Callsign")
+            if field is not None:  # (another name of a field named by another column: "Unit" beside "Callsign")
+                found.shadowed.append(f"{shown!r} would be the {model.field_label(field)}, which "
+                                      f"{holders.get(field) or taken[field]!r} is")
+            field = None
             found.others.append(shown)
         elif field in taken:
             raise ValidationError(f"{name}: the column {shown!r} appears twice")
         else:
-            taken.add(field)
+            taken[field] = shown
             if field != key:
                 found.renamed.append([shown, field])
         found.fields.append(None if field is None else t.field(field))
@@ -760,7 +768,8 @@ def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -
     if found.others and not leave_others:
         what = (f"the column {found.others[0]!r} is not a field" if len(found.others) == 1 else
                 f"the columns {', '.join(repr(c) for c in found.others)} are not fields")
-        raise OtherColumns(f"{name}: {what} of {t.name} (fields: {known})", found.others)
+        why = f"; {'; '.join(found.shadowed)}" if found.shadowed else ""
+        raise OtherColumns(f"{name}: {what} of {t.name} (fields: {known}{why})", found.others)
     missing = [f.name for f in t.fields if f.required and f.name not in taken]
     if missing:
         others = f"; its other columns: {', '.join(found.others)}" if found.others else ""

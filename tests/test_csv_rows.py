@@ -324,7 +324,8 @@ def test_a_column_that_is_no_field_is_refused_unless_left_out(tmp_path):
     # "Unit" beside "Callsign", "Type" beside "Kind": no field; nor is a field only merges write.
     assert str(refused.value) == ("r.csv: the columns 'Unit', 'Type', 'Radio channel', 'Phone', 'merged_into' are "
                                   "not fields of units (fields: callsign, agency, kind, status, task_id, location, "
-                                  "lat, lon, personnel, notes)")
+                                  "lat, lon, personnel, notes; 'Unit' would be the callsign, which 'Callsign' is; "
+                                  "'Type' would be the kind, which 'Kind' is)")
     assert refused.value.columns == ["Unit", "Type", "Radio channel", "Phone", "merged_into"]
     found = csv_rows.read("units", path, leave_others=True)
     assert found.rows == [{"callsign": "E-1", "agency": "Fire", "kind": "Engine"}] and found.renamed == []
@@ -333,6 +334,7 @@ def test_a_column_that_is_no_field_is_refused_unless_left_out(tmp_path):
     found = csv_rows.read("units", write(tmp_path / "s.csv", "Unit,Agency,Type,Vehicle\nE-1,Fire,Engine,Ford\n"),
                           leave_others=True)
     assert found.rows[0]["kind"] == "Engine" and found.others == ["Vehicle"]
+    assert found.shadowed == ["'Vehicle' would be the kind, which 'Type' is"]
     with pytest.raises(ValidationError, match=r"^t\.csv has no callsign column \(a unit needs one; its other "
                                               r"columns: Calsign\)$"):
         csv_rows.read("units", write(tmp_path / "t.csv", "Calsign,Agency,Kind\nE-1,Fire,Engine\n"), leave_others=True)

@@ -4422,6 +4422,12 @@ def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, 
     assert window.import_csv(str(roster)) == 2
     added = demo_store.get("units", demo_store.resolve_id("units", "RTW 2"))
     assert (added.agency, added.kind, added.personnel) == ("DRK", "Ambulance", 2)
+    # Another name of a field beside the field's own: left out, saying why.
+    (tmp_path / "fire.csv").write_text("Callsign,Unit,Agency,Kind\nE-51,Engine 51,Fire,Engine\n", encoding="utf-8")
+    assert window.import_csv(str(tmp_path / "fire.csv")) == 1
+    assert asked[-1] == ("Add 1 units from fire.csv?\n\nLeft out, as no field of units is called so: Unit ('Unit' "
+                         "would be the callsign, which 'Callsign' is). If one is, choose No, and give the column the "
+                         "field's name.")
 
 
 def test_a_boards_export_adds_its_rows_to_another_operation(window, demo_store, tmp_path):

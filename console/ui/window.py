@@ -1143,7 +1143,8 @@ class MainWindow(QMainWindow):
         if found.renamed:
             left += f"\n\nColumns read as: {', '.join(f'{c} as {model.field_label(f)}' for c, f in found.renamed)}."
         if found.others:
-            left += (f"\n\nLeft out, as no field of {table} is called so: {', '.join(found.others)}. If one is, "
+            why = f" ({'; '.join(found.shadowed)})" if found.shadowed else ""
+            left += (f"\n\nLeft out, as no field of {table} is called so: {', '.join(found.others)}{why}. If one is, "
                      "choose No, and give the column the field's name.")
         if found.left_out:
             left += f"\n\nLeft out, as a new row cannot take them: {', '.join(found.left_out)}."
