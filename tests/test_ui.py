@@ -4366,8 +4366,8 @@ def test_import_asks_what_a_number_that_reads_two_ways_is(qtbot, window, demo_st
     assert demo_store.counts()["resources"] == before
     choice[0] = "5000"
     assert window.import_csv(str(stock)) == 4 and len(asked) == 2
-    assert questions == ["Add 4 resources from thw.csv?\n\nIts numbers are read with a decimal comma, as it writes "
-                         "them: 2,5 is two and a half."]
+    assert questions == ["Add 4 resources from thw.csv?\n\nIts numbers are read with a decimal comma: 2,5 is two and "
+                         "a half, 1.200 is 1200."]
     added = {r.name: r.quantity for r in demo_store.list("resources") if r.agency == "THW"}
     assert added == {"Sandbags": 5000, "Pumps": 12, "Cots": 1500, "Diesel": 2500}
     # A file whose numbers say their mark is not asked about.

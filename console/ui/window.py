@@ -1129,7 +1129,7 @@ class MainWindow(QMainWindow):
         whence = found.lines[0].rsplit(", ", 1)[0]  # (the file, and its sheet of several, as its lines name them)
         left = ""
         if found.decimal == "comma":
-            left += "\n\nIts numbers are read with a decimal comma, as it writes them: 2,5 is two and a half."
+            left += "\n\nIts numbers are read with a decimal comma: 2,5 is two and a half, 1.200 is 1200."
         if found.dates is not None:
             left += (f"\n\nIts dates are read with the {found.dates.removesuffix('-first')} first: 03/04 is "
                      f"{'3 April' if found.dates == 'day-first' else '4 March'}.")
