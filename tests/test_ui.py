@@ -4319,19 +4319,21 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
                         ["EMS", "Fire"], 0)]
     pick[0] = ("EMS", True)
     assert window.import_csv(str(book)) == 1
-    assert asked == ["Add 1 units from agencies.xlsx, sheet 'EMS'?"]
+    assert asked == ["Add 1 units from agencies.xlsx, sheet 'EMS'?\n\nIt reads: M-31 (agency County EMS, kind "
+                     "Ambulance)."]
     assert demo_store.get("units", demo_store.resolve_id("units", "M-31")).agency == "County EMS"
     del wb["EMS"]  # one sheet: read at once, nothing to choose
     wb.save(tmp_path / "fire.xlsx")
     assert window.import_csv(str(tmp_path / "fire.xlsx")) == 1 and len(offered) == 2
-    assert asked[-1] == "Add 1 units from fire.xlsx?"
+    assert asked[-1] == "Add 1 units from fire.xlsx?\n\nIt reads: E-31 (agency County Fire, kind Engine, personnel 4)."
     # Windows' Excel, "CSV (Comma delimited)": Windows-1252.
     legacy = tmp_path / "pompiers.csv"
     legacy.write_bytes("Callsign;Agency;Kind;Notes\r\nFPT-1;Pompiers de Genève;Fourgon;Chef: Müller\r\n"
                        "FPT-2;Pompiers de Genève;Fourgon;\r\n".encode("cp1252"))
     assert window.import_csv(str(legacy)) == 2 and len(offered) == 2  # (no sheets to choose from)
     assert asked[-1] == (
-        "Add 2 units from pompiers.csv?\n\npompiers.csv is not UTF-8: it is read as Windows-1252 (Western European) "
+        "Add 2 units from pompiers.csv?\n\nIts first row reads: FPT-1 (agency Pompiers de Genève, kind Fourgon, notes "
+        "Chef: Müller).\n\npompiers.csv is not UTF-8: it is read as Windows-1252 (Western European) "
         "text, as Excel saves \"CSV (Comma delimited)\" on Western Windows. Its words with accents read: "
         "“Pompiers de Genève”, “Chef: Müller”. If they look wrong, choose No, and save the file as \"CSV UTF-8\".")
     assert demo_store.get("units", demo_store.resolve_id("units", "FPT-1")).notes == "Chef: Müller"
@@ -4366,8 +4368,9 @@ def test_import_asks_what_a_number_that_reads_two_ways_is(qtbot, window, demo_st
     assert demo_store.counts()["resources"] == before
     choice[0] = "5000"
     assert window.import_csv(str(stock)) == 4 and len(asked) == 2
-    assert questions == ["Add 4 resources from thw.csv?\n\nIts numbers are read with a decimal comma: 2,5 is two and "
-                         "a half, 1.200 is 1200."]
+    assert questions == ["Add 4 resources from thw.csv?\n\nIts first row reads: Sandbags (kind Sand, agency THW, "
+                         "quantity 5000).\n\nIts numbers are read with a decimal comma: 2,5 is two and a half, 1.200 "
+                         "is 1200."]
     added = {r.name: r.quantity for r in demo_store.list("resources") if r.agency == "THW"}
     assert added == {"Sandbags": 5000, "Pumps": 12, "Cots": 1500, "Diesel": 2500}
     # A file whose numbers say their mark is not asked about.
@@ -4394,7 +4397,8 @@ def test_import_asks_which_comes_first_in_dates_that_read_two_ways(qtbot, window
     assert asked == [("Import", "calls.csv writes 03/04/2026 18:00 in the due of line 2: is that 3 April 2026 or "
                       "4 March 2026?", "Nothing in the file says whether its dates have the day or the month first.",
                       ["3 April 2026", "4 March 2026", "Cancel"])]
-    assert questions == ["Add 1 tasks from calls.csv?\n\nIts dates are read with the month first: 03/04 is 4 March."
+    assert questions == ["Add 1 tasks from calls.csv?\n\nIt reads: Pump out basement (priority high, due 2026-03-04 "
+                         "18:00).\n\nIts dates are read with the month first: 03/04 is 4 March."
                          "\n\nColumns read as: Task as title, Due by as due."]
     task = next(t for t in demo_store.list("tasks") if t.title == "Pump out basement")
     assert task.due == model.parse_typed_time("2026-03-04 18:00") and task.priority == "high"
@@ -4415,7 +4419,8 @@ def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, 
     window.tabs.setCurrentIndex(0)  # units
     before = demo_store.counts()["units"]
     assert window.import_csv(str(roster)) == 0 and demo_store.counts()["units"] == before
-    assert asked == ["Add 2 units from drk.csv?\n\nColumns read as: Unit as callsign, Organisation as agency, Type as "
+    assert asked == ["Add 2 units from drk.csv?\n\nIts first row reads: RTW 1 (agency DRK, kind Ambulance, personnel "
+                     "2).\n\nColumns read as: Unit as callsign, Organisation as agency, Type as "
                      "kind, Crew as personnel.\n\nLeft out, as no field of units is called so: Radio channel, Phone. "
                      "If one is, choose No, and give the column the field's name."]
     answer[0] = QMessageBox.StandardButton.Yes
@@ -4425,9 +4430,9 @@ def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, 
     # Another name of a field beside the field's own: left out, saying why.
     (tmp_path / "fire.csv").write_text("Callsign,Unit,Agency,Kind\nE-51,Engine 51,Fire,Engine\n", encoding="utf-8")
     assert window.import_csv(str(tmp_path / "fire.csv")) == 1
-    assert asked[-1] == ("Add 1 units from fire.csv?\n\nLeft out, as no field of units is called so: Unit ('Unit' "
-                         "would be the callsign, which 'Callsign' is). If one is, choose No, and give the column the "
-                         "field's name.")
+    assert asked[-1] == ("Add 1 units from fire.csv?\n\nIt reads: E-51 (agency Fire, kind Engine).\n\nLeft out, as no "
+                         "field of units is called so: Unit ('Unit' would be the callsign, which 'Callsign' is). If "
+                         "one is, choose No, and give the column the field's name.")
 
 
 def test_a_boards_export_adds_its_rows_to_another_operation(window, demo_store, tmp_path):
@@ -4474,7 +4479,8 @@ def test_a_spreadsheet_is_read_while_the_window_goes_on(qtbot, window, demo_stor
     window.tabs.setCurrentIndex(0)
     QTimer.singleShot(0, lambda: meanwhile.append(window.import_csv(str(roster))))  # (Ctrl+I again)
     assert window.import_csv(str(roster)) == 0 and meanwhile == [0]
-    assert asked == ["Add 3,000 units from roster.csv?"]
+    assert asked == ["Add 3,000 units from roster.csv?\n\nIts first row reads: B-0 (agency County EMS, kind "
+                     "Ambulance)."]
     assert said[:4] == ["Reading roster.csv…", "Reading roster.csv… (1,000 rows)", "Reading roster.csv… (2,000 rows)",
                         "Reading roster.csv… (3,000 rows)"] and QApplication.overrideCursor() is None
     before = demo_store.info().changes
@@ -4578,7 +4584,8 @@ def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, dem
     before = demo_store.counts()["units"]
     answer[0] = QMessageBox.StandardButton.No
     assert window.import_csv(str(roster)) == 0 and demo_store.counts()["units"] == before
-    assert asked == ["Add 2 units from roster.csv?\n\nLeft out, as a new row cannot take them: id."]
+    assert asked == ["Add 2 units from roster.csv?\n\nIts first row reads: E-31 (agency County Fire, kind Engine, "
+                     "status en route).\n\nLeft out, as a new row cannot take them: id."]
     answer[0] = QMessageBox.StandardButton.Yes
     assert window.import_csv(str(roster)) == 2
     assert window.statusBar().currentMessage() == "Added 2 units from roster.csv"
@@ -5235,7 +5242,8 @@ def test_importing_tasks_says_which_titles_are_tasks_still_to_do(window, demo_st
     window.tabs.setCurrentIndex(1)  # tasks
     n = demo_store.counts()["tasks"]
     assert window.import_csv(str(tasks)) == 0 and demo_store.counts()["tasks"] == n
-    assert asked == ["Add 3 tasks from tasks.csv?\n\n1 of them has the title of a task still to do: SANDBAG LEVEE "
+    assert asked == ["Add 3 tasks from tasks.csv?\n\nIts first row reads: SANDBAG LEVEE BREACH AT  Riverside Park "
+                     "(priority urgent).\n\n1 of them has the title of a task still to do: SANDBAG LEVEE "
                      "BREACH AT  Riverside Park. They are added as new tasks all the same; tasks entered twice are "
                      "merged from the Tasks menu."]
     assert demo_store.get("tasks", done).status == "completed"  # (a task done is no task still to do)

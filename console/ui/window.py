@@ -1165,7 +1165,9 @@ class MainWindow(QMainWindow):
                 left += (f"\n\n{n:,} of them {'have' if n != 1 else 'has'} the name of their agency's stock on the "
                          f"board: {_few(again, 5)}. They are added as new stock items all the same; stock entered "
                          "twice is merged from the Stock menu (its counts added up).")
-        asked = QMessageBox.question(self, "Import", f"Add {len(found.rows):,} {table} from {whence}?{left}")
+        n = len(found.rows)
+        first = f"\n\n{'Its first row' if n > 1 else 'It'} reads: {_row_said(table, found.rows[0])}."
+        asked = QMessageBox.question(self, "Import", f"Add {n:,} {table} from {whence}?{first}{left}")
         if asked != QMessageBox.StandardButton.Yes:
             return 0
         try:
@@ -2528,6 +2530,32 @@ def auto_backup_folder(db, settings: QSettings) -> str:
 def _iso(ts: float) -> str:
     """A POSIX timestamp as the ISO 8601 text times are kept in."""
     return clock.to_iso(clock.pack(int(ts * 1000)))
+
+
+def _row_said(table: str, row: dict) -> str:
+    """A row read from a spreadsheet as the question before adding shows
+    it, for a person to see it was read right: "RTW 1 (agency DRK, kind
+    Ambulance, personnel 2)", its times in this computer's zone."""
+    t = model.TABLES[table]
+    said, label = [], ""
+    for f in t.fields:
+        value = row.get(f.name)
+        if value is None:
+            continue
+        if f.type == "time":
+            text = local_time(value, seconds=False)
+        elif f.type == "enum":
+            text = model.label(model.normalize_choice(str(value)))
+        elif isinstance(value, float) and value.is_integer():
+            text = str(int(value))
+        else:
+            text = str(value)
+        text = text if len(text) <= 40 else text[:39] + "…"
+        if f.name == t.label:
+            label = text
+        else:
+            said.append(f"{model.field_label(f.name)} {text}")
+    return f"{label} ({', '.join(said)})" if said else label
 
 
 def _few(names: list[str], shown: int = 4) -> str:
