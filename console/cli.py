@@ -387,8 +387,8 @@ def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
 def _cell(v) -> str:
     if v is None:
         return ""
-    if isinstance(v, float) and v == int(v):
-        return str(int(v))
+    if isinstance(v, float):
+        return model.plain_number(v)
     if isinstance(v, tuple):
         return ", ".join(v)
     return str(v)

@@ -444,7 +444,7 @@ class _Numbers(_TwoWays):
         return f"a decimal {way}"
 
     def shown(self, reading: str) -> str:
-        return plain(reading)
+        return model.plain_number(float(reading))
 
 
 class _Dates(_TwoWays):
@@ -540,12 +540,6 @@ def _reading(written: str, mark: str) -> str | None:
         return written if mark == "." else written.replace(",", ".")
     whole = m["whole"].replace(m["g"], "")
     return f"{m['sign']}{whole}" + (f".{m['part']}" if m["part"] else "")
-
-
-def plain(text: str) -> str:
-    """A number as float() reads `text`, written plainly: 1200, 1.2."""
-    number = float(text)
-    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
 
 
 def _csv_cells(path: Path, encoding: str | None) -> Iterator[tuple[int, list[str]]]:
@@ -695,10 +689,8 @@ def _text(value) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return _Typed(int(value))
     if isinstance(value, (int, float)):
-        return _Typed(value)
+        return _Typed(model.plain_number(value))
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, (date, daytime)):

@@ -399,6 +399,12 @@ def check_given(tbl: Table, fld: Field, value: Any) -> Any:
     return check(tbl, fld, value)
 
 
+def plain_number(number: float) -> str:
+    """A number written plainly, as a spreadsheet or `parse` reads it back:
+    4 (not 4.0), 2.5, 1200 (not 1,200)."""
+    return str(int(number)) if isinstance(number, float) and number.is_integer() else str(number)
+
+
 def _shown(number: float) -> str:
     """A number for an error message (an int past a float's range too)."""
     if isinstance(number, float) or abs(number) < 10**300:

@@ -1441,37 +1441,45 @@ class Store:
             said += f"   (now {gone[0]})"
         return said
 
-    def _side_gone(self, ref: model.Table, row_id: str) -> tuple[str, bool] | None:
+    def _side_gone(self, ref: model.Table, row_id: str) -> tuple[str, str | None] | None:
         """How a task or stock item a conflict's side names went, if it is
         no longer on the boards: (in words, "deleted" or "merged into
-        Evacuate Elm St"; whether the side can be kept all the same: a
-        stock item merged into another, its stock counting there, down the
-        chain, which has no loop, as a merge keeps the first added; a task
-        merged into one on the boards, the unit going on that one, as the
-        merge moved the units on it). None if it is on the boards, or not
-        held."""
+        Evacuate Elm St"; what keeping the side writes all the same, or None
+        if it cannot be kept: a stock item merged into another is kept as
+        it is, its stock counting there, down the chain, which has no loop,
+        as a merge keeps the first added; a task merged into one on the
+        boards is that one, the unit going on it, as the merge moved the
+        units on it). None if it is on the boards, or not held."""
         if ref is model.TASKS:
-            gone = self.task_gone(row_id)
-            return (gone, self._task_gone(row_id)[3] is not None) if gone else None
+            return self._task_went(row_id)
         r = self._conn.execute("SELECT deleted, merged_into FROM resources WHERE id = ? AND created_hlc IS NOT NULL",
                                (row_id,)).fetchone()
         if not r or not r[0]:
             return None
         if r[1] and (chain := list(_chain(self._merged_stock(), row_id))):
-            return f"merged into {self._describe(model.RESOURCES, 'merged_into', chain[-1])}", True
-        return "deleted", False
+            return f"merged into {self._describe(model.RESOURCES, 'merged_into', chain[-1])}", row_id
+        return "deleted", None
 
     @_guard
     def task_gone(self, task_id: str) -> str | None:
         """How a task no longer on the boards went, in words: "deleted",
         "merged into Evacuate Elm St"; None if it is on them, or not held."""
+        went = self._task_went(task_id)
+        return went[0] if went else None
+
+    def _task_went(self, task_id: str) -> tuple[str, str | None] | None:
+        """How a task no longer on the boards went, in words, and the task
+        on them it was merged into (None if none: deleted, or merged into
+        one deleted since); None if it is on them, or not held."""
         r = self._conn.execute("SELECT deleted FROM tasks WHERE id = ? AND created_hlc IS NOT NULL",
                                (task_id,)).fetchone()
         if not r or not r[0]:
             return None
         merged, _, _, into = self._task_gone(task_id)
-        return (f"merged into {self._label(model.TASKS, into)}" if into else "merged into another") if merged \
+        how = (f"merged into {self._label(model.TASKS, into)}" if into else "merged into another") if merged \
             else "deleted"
+        return how, into
+
 
     @_guard
     def merged_by(self, table: str, origin: str, seq: int) -> tuple[bool, str | None]:
@@ -2831,7 +2839,7 @@ class Store:
                 new = model.parse(t, f, raw) if raw is not None else value
             if row.get("deleted") and cv.field not in merge.FIELDS_OF_THE_DELETED:
                 raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
-            merged_on = False  # a side naming a stock item merged into another since: taken
+            merged_on = False  # a side naming a stock item merged into another since: taken as it is
             went = None  # (a side's task merged into another since: the unit goes on that one)
             if keep is not None and f.type == "ref" and new is not None:
                 # A side names a row by its id: said by its name if it is gone.
@@ -2841,13 +2849,15 @@ class Store:
                     raise ValidationError(f"{name}: that side names a {ref.name[:-1]} this console does not hold "
                                           "yet; keep another side, or reconcile it once it has arrived")
                 if gone := self._side_gone(ref, new):
-                    how, merged_on = gone
-                    if not merged_on:
+                    how, kept = gone
+                    if kept is None:
                         goes = "puts it on" if ref is model.TASKS else "counts its stock in"
                         raise ValidationError(f"{name}: that side {goes} {self._label(ref, new)}, now {how}; keep "
                                               "another side, or enter a new value")
                     if ref is model.TASKS:
-                        went, new, merged_on = self._label(ref, new), self._task_gone(new)[3], False
+                        went, new = self._label(ref, new), kept
+                    else:
+                        merged_on = True
             new = model.check_given(t, f, new) if merged_on else self._prepare(t, cv.field, new, row_id=cv.row)
             c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
             what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"

@@ -4435,6 +4435,23 @@ def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, 
                          "one is, choose No, and give the column the field's name.")
 
 
+def test_the_first_row_of_an_import_is_shown_as_read():
+    """The row the question before adding shows: its label first, then its
+    other values as the boards say them (a status in words, a number
+    plainly, a time in this computer's zone), a long one cut short."""
+    from console.ui.models import local_time
+    from console.ui.window import _row_said
+
+    assert _row_said("units", {"callsign": "RTW 1", "agency": "DRK", "kind": "Ambulance", "status": "On Scene",
+                               "personnel": 2, "lat": 48.0, "notes": "x" * 50}) == (
+        "RTW 1 (agency DRK, kind Ambulance, status on scene, lat 48, personnel 2, notes " + "x" * 39 + "…)")
+    assert _row_said("resources", {"name": "Sand", "kind": "Sand", "agency": "THW", "quantity": 2.5}) == (
+        "Sand (kind Sand, agency THW, quantity 2.5)")
+    assert _row_said("tasks", {"title": "Levee", "due": "2026-11-28T17:00:00Z"}) == (
+        f"Levee (due {local_time('2026-11-28T17:00:00Z', seconds=False)})")
+    assert _row_said("tasks", {"title": "Levee"}) == "Levee"
+
+
 def test_a_boards_export_adds_its_rows_to_another_operation(window, demo_store, tmp_path):
     """What a board exports (as it shows it: "Crew", "Due (CET)", a
     status in words, its numbers plainly) is read back whole by another

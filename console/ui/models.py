@@ -807,7 +807,7 @@ def export_csv(proxy: QSortFilterProxyModel, path: str) -> int:
     def cell(rec, key: str) -> str:
         if key in ("quantity", "personnel"):
             value = getattr(rec, key)
-            return "" if value is None else str(int(value)) if float(value).is_integer() else repr(float(value))
+            return "" if value is None else model.plain_number(value)
         return src._display(rec, key)
 
     with open(path, "w", newline="", encoding="utf-8") as fh:

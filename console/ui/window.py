@@ -2546,8 +2546,8 @@ def _row_said(table: str, row: dict) -> str:
             text = local_time(value, seconds=False)
         elif f.type == "enum":
             text = model.label(model.normalize_choice(str(value)))
-        elif isinstance(value, float) and value.is_integer():
-            text = str(int(value))
+        elif isinstance(value, (int, float)):
+            text = model.plain_number(value)
         else:
             text = str(value)
         text = text if len(text) <= 40 else text[:39] + "…"
