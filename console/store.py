@@ -1445,11 +1445,14 @@ class Store:
         """How a task or stock item a conflict's side names went, if it is
         no longer on the boards: (in words, "deleted" or "merged into
         Evacuate Elm St"; what keeping the side writes all the same, or None
-        if it cannot be kept: a stock item merged into another is kept as
-        it is, its stock counting there, down the chain, which has no loop,
-        as a merge keeps the first added; a task merged into one on the
-        boards is that one, the unit going on it, as the merge moved the
-        units on it). None if it is on the boards, or not held."""
+        if it cannot be kept). A stock item gone is kept as it is: its
+        stock counts there, down the chain of merges, which has no loop, as
+        a merge keeps the first added; in an item deleted, it counts as it
+        would had that side's merge been the only one, and shows again if
+        the item is restored. A task merged into one on the boards is that
+        one, the unit going on it, as the merge moved the units on it; a
+        unit is put on no task deleted. None if it is on the boards, or not
+        held."""
         if ref is model.TASKS:
             return self._task_went(row_id)
         r = self._conn.execute("SELECT deleted, merged_into FROM resources WHERE id = ? AND created_hlc IS NOT NULL",
@@ -1458,7 +1461,7 @@ class Store:
             return None
         if r[1] and (chain := list(_chain(self._merged_stock(), row_id))):
             return f"merged into {self._describe(model.RESOURCES, 'merged_into', chain[-1])}", row_id
-        return "deleted", None
+        return "deleted", row_id
 
     @_guard
     def task_gone(self, task_id: str) -> str | None:
@@ -1479,7 +1482,6 @@ class Store:
         how = (f"merged into {self._label(model.TASKS, into)}" if into else "merged into another") if merged \
             else "deleted"
         return how, into
-
 
     @_guard
     def merged_by(self, table: str, origin: str, seq: int) -> tuple[bool, str | None]:
@@ -2839,7 +2841,7 @@ class Store:
                 new = model.parse(t, f, raw) if raw is not None else value
             if row.get("deleted") and cv.field not in merge.FIELDS_OF_THE_DELETED:
                 raise ValidationError(f"{name} is deleted; restore it before reconciling its fields")
-            merged_on = False  # a side naming a stock item merged into another since: taken as it is
+            merged_on = None  # how a stock item a side names went since: kept all the same
             went = None  # (a side's task merged into another since: the unit goes on that one)
             if keep is not None and f.type == "ref" and new is not None:
                 # A side names a row by its id: said by its name if it is gone.
@@ -2851,18 +2853,21 @@ class Store:
                 if gone := self._side_gone(ref, new):
                     how, kept = gone
                     if kept is None:
-                        goes = "puts it on" if ref is model.TASKS else "counts its stock in"
-                        raise ValidationError(f"{name}: that side {goes} {self._label(ref, new)}, now {how}; keep "
-                                              "another side, or enter a new value")
+                        raise ValidationError(f"{name}: that side puts it on {self._label(ref, new)}, now {how}; "
+                                              "keep another side, or enter a new value")
                     if ref is model.TASKS:
                         went, new = self._label(ref, new), kept
                     else:
-                        merged_on = True
-            new = model.check_given(t, f, new) if merged_on else self._prepare(t, cv.field, new, row_id=cv.row)
+                        merged_on = how
+            new = self._prepare(t, cv.field, new, row_id=cv.row) if merged_on is None else model.check_given(t, f, new)
             c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
             what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"
             if went is not None:
                 what += f" (the side's {went}, merged into it)"
+            elif merged_on == "deleted":
+                what += " (now deleted: its stock counts there, and shows again if it is restored)"
+            elif merged_on is not None:
+                what += f" (now {merged_on}: its stock counts there)"
         w.journal("resolve", f"Reconciled {name}: {what}", cv.table, cv.row)
         return c
 

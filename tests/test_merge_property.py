@@ -285,7 +285,9 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
             # unit on a task deleted since (or merged into one deleted since),
             # a value entered: no task. (Keeping the edits a delete did not
             # see restores the row, and opens its fields' conflicts again; a
-            # side's task merged into one on the boards puts the unit there.)
+            # side's task merged into one on the boards puts the unit there;
+            # a side's stock item gone since, merged or deleted, counts the
+            # stock there all the same.)
             s = stores[0]
             for _ in range(200):
                 if not (left := s.conflicts()):

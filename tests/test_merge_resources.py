@@ -330,9 +330,40 @@ def test_a_side_naming_an_item_merged_on_since_is_kept_and_counts_down_the_chain
     assert eoc.conflicts() == yard.conflicts() == []
     assert quantity(eoc, first) == quantity(yard, first) == 2050
     assert snapshot(eoc) == snapshot(yard)
-    eoc.delete("resources", first)  # (deleted outright: a side naming it would count its stock nowhere)
+    eoc.delete("resources", first)
     assert eoc.side_said("resources", "merged_into", first) == (
         "Sandbags (filled) (the one added by EOC, Capt. Ortiz)   (now deleted)")
+
+
+def test_a_side_naming_an_item_deleted_since_is_kept_and_its_stock_shows_when_it_is_restored(make_store):
+    """The entry merged at once into two items, each deleted since: no side
+    names an item on the boards, and a person must still be able to
+    reconcile. Keeping a side counts the entry's stock in that item, as
+    its merge alone would have left it: the entry's 50 bags come back on
+    the boards with the item, if it is restored."""
+    eoc, yard, first, second = apart(make_store)
+    third = stock(yard, "Sandbags (filled)", 50)
+    converge([eoc, yard])
+    eoc.merge_resources([first, third])
+    yard.merge_resources([second, third])
+    eoc.delete("resources", first)
+    yard.delete("resources", second)
+    converge([eoc, yard])
+    (c,) = eoc.conflicts()
+    assert c.field == "merged_into"
+    side = next(i for i, x in enumerate(c.candidates, 1) if x.value == second)
+    assert eoc.side_said("resources", "merged_into", second) == (
+        "sandbags, filled (the one added by Public Works, J. Park)   (now deleted)")
+    eoc.resolve(c.id, keep=side)
+    assert eoc.journal(limit=1)[0].text == (
+        "Reconciled Sandbags (filled): merged into = sandbags, filled (the one added by Public Works, J. Park) "
+        "(now deleted: its stock counts there, and shows again if it is restored)")
+    converge([eoc, yard])
+    assert eoc.conflicts() == yard.conflicts() == []
+    yard.update("resources", second, {"deleted": False})
+    converge([eoc, yard])
+    assert quantity(eoc, second) == quantity(yard, second) == 850
+    assert snapshot(eoc) == snapshot(yard)
 
 
 def test_two_merges_into_different_items_at_once_are_told_apart_by_who_added_each(make_store, tmp_path):
