@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -566,6 +566,19 @@ def due(text):
     (["28-11-2026 18:30:15"], ["2026-11-28 18:30:15"], "day-first"),  # (the Netherlands)
     (["2026/11/28 18:00", "12/12/2026", "2026-11-28T18:00:00Z"], ["2026-11-28 18:00", "2026-12-12",
                                                                   "2026-11-28T18:00:00Z"], None),
+    # Years of two digits: the nearest today.
+    (["28.11.26 18:00", "03/04/26"], ["2026-11-28 18:00", "2026-04-03"], "day-first"),
+    (["11/28/26 6:00 PM"], ["2026-11-28 18:00"], "month-first"),
+    # Months by name, as Excel's date formats write them in four languages, the day of the week before.
+    (["28 Nov 2026 18:00", "28-Nov-26", "Nov 28, 2026 6:00 PM", "Saturday, November 28, 2026",
+      "28. November 2026 18:00 Uhr", "Sa., 28. Nov. 2026", "28 novembre 2026 18h30", "sam. 28 nov. 2026 18h",
+      "1er décembre 2026", "28 de noviembre de 2026, 18:00", "sáb 28-nov-2026", "3 März 2026", "3 févr. 2026"],
+     ["2026-11-28 18:00", "2026-11-28", "2026-11-28 18:00", "2026-11-28", "2026-11-28 18:00", "2026-11-28",
+      "2026-11-28 18:30", "2026-11-28 18:00", "2026-12-01", "2026-11-28 18:00", "2026-11-28", "2026-03-03",
+      "2026-02-03"], None),
+    # The day of the week says which comes first: 3 April 2026 is a Friday, 4 March a Wednesday.
+    (["Fri, 03/04/2026", "05/06/2026"], ["2026-04-03", "2026-06-05"], "day-first"),
+    (["Fr 03.04.2026 18:00"], ["2026-04-03 18:00"], "day-first"),
 ])
 def test_dates_are_read_as_the_region_that_saved_the_file_writes_them(store, tmp_path, cells, read, dates):
     rows = "".join(f'Task {i};"{c}"\n' for i, c in enumerate(cells))
@@ -589,6 +602,60 @@ def test_dates_that_read_two_ways_wait_for_a_person_to_say_which_comes_first(tmp
     assert [r.get("due") for r in found.rows] == [due("2026-03-04 18:00"), due("2026-05-06"), None]
     with pytest.raises(ValidationError, match="is not an order of dates"):
         csv_rows.read("tasks", path, dates="year-first")
+
+
+MONTHS = {  # (whole; as short as Excel's or the language's own custom writes them)
+    "English": ("January February March April May June July August September October November December",
+                "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"),
+    "German": ("Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+               "Jan Feb Mrz Apr Mai Jun Jul Aug Sep Okt Nov Dez"),
+    "French": ("janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+               "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc."),
+    "Spanish": ("enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
+                "ene feb mar abr may jun jul ago sept oct nov dic"),
+}
+WEEKDAYS = {  # (from Monday)
+    "English": ("Monday Tuesday Wednesday Thursday Friday Saturday Sunday", "Mon Tue Wed Thu Fri Sat Sun"),
+    "German": ("Montag Dienstag Mittwoch Donnerstag Freitag Samstag Sonntag", "Mo Di Mi Do Fr Sa So"),
+    "French": ("lundi mardi mercredi jeudi vendredi samedi dimanche", "lun. mar. mer. jeu. ven. sam. dim."),
+    "Spanish": ("lunes martes miércoles jueves viernes sábado domingo", "lun mar mié jue vie sáb dom"),
+}
+
+
+@pytest.mark.parametrize("language", MONTHS)
+def test_every_month_and_day_of_the_week_is_read_by_its_name_in_four_languages(tmp_path, language):
+    """Each month by its whole name and its short one, in capitals too,
+    each day of the week likewise: 15 June 2026 and so on, the day of
+    the week of each first of the month before it."""
+    cells, meant = [], []
+    months, weekdays = ([names.split() for names in both] for both in (MONTHS[language], WEEKDAYS[language]))
+    for month, (name, short) in enumerate(zip(*months, strict=True), 1):
+        day, short_day = (names[datetime(2026, month, 1).weekday()] for names in weekdays)
+        cells += [f"15 {name} 2026", f"15 {short} 2026", f"{name.upper()} 15, 2026", f"{short} 15, 2026 6:00 PM",
+                  f"{day}, 1 {name} 2026", f"{short_day.upper()} 1 {short} 2026 18:00"]
+        meant += [f"2026-{month:02d}-15"] * 3 + [f"2026-{month:02d}-15 18:00", f"2026-{month:02d}-01",
+                                                 f"2026-{month:02d}-01 18:00"]
+    rows = "".join(f'T{i},"{c}"\n' for i, c in enumerate(cells))
+    found = csv_rows.read("tasks", write(tmp_path / "tasks.csv", "title,due\n" + rows))
+    assert [r["due"] for r in found.rows] == [due(m) for m in meant]
+
+
+@pytest.mark.parametrize("text, said", [
+    ("title,due\nA,Fri 28 Nov 2026\n", "f.csv, line 2: tasks.due: 'Fri 28 Nov 2026' names a Friday, but 28 "
+     "November 2026 is a Saturday"),
+    ("title,due\nA,\"Thu, 03/04/2026\"\n", "f.csv, line 2: tasks.due: 'Thu, 03/04/2026' names a Thursday, but 4 "
+     "March 2026 is a Wednesday and 3 April 2026 is a Friday"),
+    ("title,due\nA,Wed 03/04/2026\nB,28/11/2026\n", "f.csv, line 3: tasks.due: '28/11/2026' is written with the "
+     "day first, not the month first, as line 2 writes 'Wed 03/04/2026': write the dates alike"),
+    ("title,due\nA,28 Brumaire 2026\n", "f.csv, line 2: tasks.due: '28 Brumaire 2026' is not a time (e.g. 18:30, "
+     "1830, +45m, +2h, now, or 2026-11-25 18:30)"),
+    ("title,due\nA,31 Feb 2026\n", "f.csv, line 2: tasks.due: '31 Feb 2026' is not a time (e.g. 18:30, 1830, "
+     "+45m, +2h, now, or 2026-11-25 18:30)"),
+])
+def test_a_date_named_wrong_is_refused_saying_why(tmp_path, text, said):
+    with pytest.raises(ValidationError) as refused:
+        csv_rows.read("tasks", write(tmp_path / "f.csv", text))
+    assert str(refused.value) == said
 
 
 @pytest.mark.parametrize("text, said", [
@@ -624,18 +691,29 @@ def test_the_add_command_says_which_comes_first_in_the_dates(tmp_path, capsys):
 @settings(max_examples=150, deadline=None)
 def test_a_file_of_dates_is_read_as_written_or_asked_about_never_misread(tmp_path_factory, order, data):
     """Due times written alike, as one region writes them (the day or the
-    month first, dots, slashes or dashes, a time of day or none, AM and
-    PM): read as written, or refused as Ambiguous and then read as
+    month first, dots, slashes or dashes, or the month by name in one of
+    four languages, a year of four digits or two, a time of day or none,
+    AM and PM): read as written, or refused as Ambiguous and then read as
     written once the order is named; never read as other dates."""
     sep = data.draw(st.sampled_from(["/", "-"] + (["."] if order == "day-first" else [])), label="sep")
     clock = data.draw(st.sampled_from(["", "24h", "ampm"] if order == "month-first" else ["", "24h"]), label="clock")
-    moment = st.builds(datetime, st.integers(2000, 2099), st.integers(1, 12), st.integers(1, 12) | st.integers(1, 28),
+    named = data.draw(st.sampled_from([None, None, *MONTHS]), label="months named in")
+    short = data.draw(st.booleans(), label="short names")
+    two_digits = data.draw(st.booleans(), label="years of two digits") and not (named and order == "month-first")
+    now = date.today().year  # (a year of two digits is the one nearest today)
+    moment = st.builds(datetime, st.integers(now - 49, now + 49) if two_digits else st.integers(2000, 2099),
+                       st.integers(1, 12), st.integers(1, 12) | st.integers(1, 28),
                        st.integers(0, 23), st.integers(0, 59))  # (days of 1 to 12 often: those read two ways)
     moments = data.draw(st.lists(moment, min_size=1, max_size=5), label="moments")
     cells, meant = [], []
     for at in moments:
         first, second = (at.day, at.month) if order == "day-first" else (at.month, at.day)
-        cell = f"{first:02d}{sep}{second:02d}{sep}{at.year}"
+        year = f"{at.year % 100:02d}" if two_digits else at.year
+        if named is None:
+            cell = f"{first:02d}{sep}{second:02d}{sep}{year}"
+        else:
+            month = MONTHS[named][short].split()[at.month - 1]
+            cell = f"{at.day} {month} {year}" if order == "day-first" else f"{month} {at.day}, {year}"
         if clock == "24h":
             cell += f" {at.hour:02d}:{at.minute:02d}"
         elif clock == "ampm":
@@ -643,7 +721,7 @@ def test_a_file_of_dates_is_read_as_written_or_asked_about_never_misread(tmp_pat
         cells.append(cell)
         meant.append(due(at.strftime("%Y-%m-%d %H:%M") if clock else at.strftime("%Y-%m-%d")))
     path = tmp_path_factory.mktemp("f") / "tasks.csv"
-    path.write_text("title,due\n" + "".join(f"T{i},{c}\n" for i, c in enumerate(cells)), encoding="utf-8")
+    path.write_text("title,due\n" + "".join(f'T{i},"{c}"\n' for i, c in enumerate(cells)), encoding="utf-8")
     found = read_or_asked("tasks", path, dates=order)
     assert [r["due"] for r in found.rows] == meant, cells
     assert found.dates in (None, order)
