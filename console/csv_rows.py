@@ -134,6 +134,17 @@ _SEP = re.compile(r"sep=([,;\t|])[ \t]*(?:\r\n|\n|\r)", re.IGNORECASE)
 _OLE = bytes.fromhex("d0cf11e0a1b11ae1")  # Excel 97-2003 (.xls), and any workbook with a password
 # The decimal marks a number may be written with, by the name a person gives.
 DECIMAL_MARKS = {"point": ".", "comma": ","}
+# What Excel shows in a cell whose formula it could not work out (and
+# keeps so in a workbook, and writes so into a CSV file, in the language
+# it shows them in: English, German, French, Spanish): a value of no
+# field, refused rather than taken as a unit's kind or a task's title.
+EXCEL_ERRORS = frozenset({
+    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!",
+    "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+    "#NV", "#WERT!", "#BEZUG!", "#ZAHL!",
+    "#VALEUR!", "#NOMBRE!", "#NUL!", "#NOM?",
+    "#¡VALOR!", "#¡REF!", "#¡NUM!", "#¡NULO!", "#¡DIV/0!", "#¿NOMBRE?",
+})
 DATE_ORDERS = ("day-first", "month-first")  # what comes first in a date a region writes
 
 
@@ -246,7 +257,11 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
         try:
             ws = book.sheet(sheet)
             place = f"{name}, sheet {ws.title!r}" if len(book.shown) > 1 or sheet is not None else name
-            found = _rows(t, place, "row", book.cells(ws), progress, decimal, dates, leave_others)
+            cells = book.cells(ws)
+            try:
+                found = _rows(t, place, "row", cells, progress, decimal, dates, leave_others)
+            finally:
+                cells.close()  # (a row refused: the sheet's part is closed, and then the file)
         finally:
             book.close()
         return dataclasses.replace(found, sheet=ws.title)
@@ -311,10 +326,13 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             raise ValidationError(f"{name}: more than {MAX_ROWS:,} rows: not a list of {t.name}")
         values = {}
         for f, cell in zip(fields, row, strict=False):
-            if f is None or not cell.strip():
+            if f is None or not (text := cell.strip()):
                 continue
             if not model.is_text(cell):
                 raise ValidationError(f"{where}: {f.name}: not valid text")
+            if text in EXCEL_ERRORS:
+                raise ValidationError(f"{where}: {f.name}: {text} is what Excel shows for a formula it could not "
+                                      "work out: put it right in the spreadsheet, or empty the cell")
             try:
                 if f.type in two_ways and not isinstance(cell, _Typed):
                     cell = two_ways[f.type].text(values, f, cell, where)
@@ -748,13 +766,16 @@ class _Workbook:
         ws.reset_dimensions()  # (what some programs write is wrong; every row is read)
         rows = ws.iter_rows(min_row=1, values_only=True)
         number = 0
-        while True:
-            with self._said():  # (not across the yield: its warnings filter is the whole program's)
-                values = next(rows, None)
-            if values is None:
-                return
-            number += 1
-            yield number, [_text(v) for v in values]
+        try:
+            while True:
+                with self._said():  # (not across the yield: its warnings filter is the whole program's)
+                    values = next(rows, None)
+                if values is None:
+                    return
+                number += 1
+                yield number, [_text(v) for v in values]
+        finally:
+            rows.close()  # (left before the last row: its part of the file is closed now, not when collected)
 
     def close(self) -> None:
         self.book.close()

@@ -789,6 +789,29 @@ def test_a_roster_saved_as_an_excel_workbook(store, tmp_path):
     assert csv_rows._text(0.1) == "0.1" and csv_rows._text(-3.0) == "-3"
 
 
+@pytest.mark.parametrize("error", ["#N/A", "#REF!", "#NV", "#BEZUG!", "#VALEUR!", "#¡VALOR!"])
+def test_a_cell_excel_could_not_work_out_is_refused_not_taken_as_a_value(tmp_path, error):
+    """A roster whose kinds come from a lookup that failed on one row: the
+    cell holds Excel's error (in a workbook; in a CSV file, as Excel
+    shows it in its language), which is refused, not added as the unit's
+    kind."""
+    said = (f"tasks.{{}}, {{}}: kind: {error} is what Excel shows for a formula it could not work out: put it right "
+            "in the spreadsheet, or empty the cell")
+    csv = write(tmp_path / "roster.csv", f"callsign;agency;kind\nE-21;Fire;Engine\nE-22;Fire; {error}\n")
+    with pytest.raises(ValidationError) as refused:
+        csv_rows.read("units", csv)
+    assert str(refused.value) == said.format("csv", "line 3").replace("tasks.", "roster.")
+    if error.isascii() and not error.startswith(("#NV", "#BEZUG", "#VALEUR")):  # (a workbook holds the English)
+        book = workbook(tmp_path / "roster.xlsx", {"Units": [["callsign", "agency", "kind"], ["E-21", "Fire", "Engine"],
+                                                              ["E-22", "Fire", error]]})
+        with pytest.raises(ValidationError) as refused:
+            csv_rows.read("units", book)
+        assert str(refused.value) == said.format("xlsx", "row 3").replace("tasks.", "roster.")
+    assert [r["kind"] for r in csv_rows.read("units", write(tmp_path / "ok.csv", "callsign;kind;agency\n"
+                                                                                  "E-21;#4 engine;Fire\n")).rows] \
+        == ["#4 engine"]
+
+
 def test_of_several_sheets_the_one_shown_is_read_unless_another_is_named(store, tmp_path):
     book = workbook(tmp_path / "agencies.xlsx", {
         "Fire": [["callsign", "agency", "kind"], ["E-21", "County Fire", "Engine"]],
