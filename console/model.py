@@ -14,8 +14,10 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from console import dates
 
 
 class ValidationError(ValueError):
@@ -278,7 +280,22 @@ def parse_typed_time(raw: str, now: float | None = None) -> str:
     try:
         return _parse_time(raw)
     except ValidationError:
-        raise ValidationError(f"{raw.strip()!r} is not a time (e.g. {TIME_EXAMPLES})") from None
+        pass
+    # A date as the person's region writes it (28.11.2026 18:00, 28 Nov
+    # 2026 6:00 PM, 11/28/2026), if it reads one way only.
+    try:
+        found = dates.readings(raw.strip())
+    except dates.WrongDay as exc:
+        raise ValidationError(str(exc)) from None
+    day_first, month_first = found["day-first"], found["month-first"]
+    if day_first and month_first and day_first != month_first:
+        one, other = (date.fromisoformat(r[:10]) for r in (day_first, month_first))
+        raise ValidationError(f"{raw.strip()!r} may be {dates.said(one)} or {dates.said(other)}: write the month "
+                              f"by its name ({one.day} {dates.MONTHS[one.month - 1][:3]} {one.year}{day_first[10:]}) "
+                              f"or the year first ({day_first})")
+    if day_first or month_first:
+        return _parse_time(day_first or month_first)
+    raise ValidationError(f"{raw.strip()!r} is not a time (e.g. {TIME_EXAMPLES})")
 
 
 HEX_DIGITS = "0123456789abcdef"

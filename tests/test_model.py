@@ -1,4 +1,5 @@
-"""Times as people type them: a clock time, a span from now, "now"."""
+"""Times as people type them: a clock time, a span from now, "now", a date
+as their region writes it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_csv_rows import MONTHS
 
 from console import model
 
@@ -50,6 +52,15 @@ def at(text: str) -> float:
         ("2026-11-26 14:00:00", "2026-11-27T08:00:00Z", "2026-11-27T08:00:00Z"),
         # Summer time begins at 02:00 on 8 March 2026: the next morning's 08:00 is 11 hours ahead.
         ("2026-03-07 20:00:00", "08:00", "2026-03-08T13:00:00Z"),
+        # A date as a region writes it, when it reads one way only: dotted, a day past 12, a month by name.
+        ("2026-11-26 14:00:00", "28.11.2026 18:00", "2026-11-29T00:00:00Z"),
+        ("2026-11-26 14:00:00", "28.11.26 18:00", "2026-11-29T00:00:00Z"),
+        ("2026-11-26 14:00:00", "11/28/2026 6:00 PM", "2026-11-29T00:00:00Z"),
+        ("2026-11-26 14:00:00", "28/11/2026 18:00", "2026-11-29T00:00:00Z"),
+        ("2026-11-26 14:00:00", "28 Nov 2026 18:00", "2026-11-29T00:00:00Z"),
+        ("2026-11-26 14:00:00", "Sa., 28. November 2026, 18:00 Uhr", "2026-11-29T00:00:00Z"),
+        ("2026-11-26 14:00:00", "Fri 03/04/2026 8h", "2026-04-03T13:00:00Z"),  # (3 April is a Friday)
+        ("2026-11-26 14:00:00", "12/12/2026", "2026-12-12T06:00:00Z"),  # (either way the same)
     ],
 )
 def test_typed_times(chicago, now, typed, stored):
@@ -69,12 +80,16 @@ def test_typed_times(chicago, now, typed, stored):
         ("+", "'\\+' is not a time"),
         ("in", "'in' is not a time"),
         ("2026-13-01 10:00", "'2026-13-01 10:00' is not a time"),
+        ("31.02.2026", "'31.02.2026' is not a time \\(e.g. 18:30"),
+        ("03/04/2026 18:00", "^'03/04/2026 18:00' may be 3 April 2026 or 4 March 2026: write the month by its name "
+                             "\\(3 Apr 2026 18:00\\) or the year first \\(2026-04-03 18:00\\)$"),
+        ("Fri 28 Nov 2026", "^'Fri 28 Nov 2026' names a Friday, but 28 November 2026 is a Saturday$"),
     ],
 )
 def test_typed_times_refused(chicago, typed, message):
     with pytest.raises(model.ValidationError, match=message):
         model.parse_typed_time(typed, at("2026-11-26 14:00:00"))
-    with pytest.raises(model.ValidationError, match="^tasks.due: " + message):
+    with pytest.raises(model.ValidationError, match="^tasks.due: " + message.removeprefix("^")):
         model.parse(model.TASKS, model.TASKS.field("due"), typed)
 
 
@@ -108,3 +123,32 @@ def test_names_one_but_for_case_and_spacing_are_shown_the_most_used_way():
     # As often: the first in code-point order, the same on every console.
     assert model.spellings({"metro fire": 1, "Metro Fire": 1})["metro fire"] == "Metro Fire"
     assert model.spellings({}) == {}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(at=st.datetimes(min_value=datetime(1980, 1, 1), max_value=datetime(2070, 12, 31)).map(
+           lambda d: d.replace(second=0, microsecond=0)),
+       form=st.sampled_from(["28.11.2026", "28/11/2026", "11/28/2026", "28.11.26", "28 Nov 2026", "Nov 28, 2026"]),
+       language=st.sampled_from(["English", "German", "French", "Spanish"]), clock=st.booleans())
+def test_a_date_typed_as_a_region_writes_it_is_read_as_meant_or_refused(chicago, at, form, language, clock):
+    """A date and time typed as one region or another writes it: read as
+    the moment meant, or, where it reads two ways, refused saying both;
+    never read as another moment."""
+    month = MONTHS[language][1].split()[at.month - 1]
+    yy = f"{at.year % 100:02d}"
+    typed = {"28.11.2026": f"{at.day}.{at.month}.{at.year}", "28/11/2026": f"{at.day:02d}/{at.month:02d}/{at.year}",
+             "11/28/2026": f"{at.month}/{at.day}/{at.year}", "28.11.26": f"{at.day:02d}.{at.month:02d}.{yy}",
+             "28 Nov 2026": f"{at.day} {month} {at.year}", "Nov 28, 2026": f"{month} {at.day}, {at.year}"}[form]
+    if clock:
+        typed += f" {at.hour}:{at.minute:02d}"
+    meant = at if clock else at.replace(hour=0, minute=0)
+    two_ways = form in ("28/11/2026", "11/28/2026") and at.day <= 12 and at.day != at.month
+    if form == "28.11.26" and abs(at.year - datetime.now().year) > 49:
+        return  # (a year of two digits is the one nearest today)
+    try:
+        read = model.parse_typed_time(typed)
+    except model.ValidationError as exc:
+        assert two_ways and " may be " in str(exc), (typed, str(exc))
+        return
+    assert not two_ways, typed
+    assert datetime.fromisoformat(read.replace("Z", "+00:00")).astimezone().replace(tzinfo=None) == meant, typed

@@ -325,6 +325,12 @@ def test_a_due_time_is_typed_as_dispatchers_say_it(window, demo_store):
     dialog.fields["title"].setText("Pump out Oak St underpass")
     dialog.save()
     assert dialog.error.text() == "tasks.due: '25:00' is not a time of day (00:00 to 23:59)"
+    # A date as the person's region writes it, said back as read; one that reads two ways, asked to be plain.
+    dialog.fields["due"].setText("28.11.2099 18:00")
+    assert " 28 " in hint.text() and " 2099 18:00 " in hint.text() and "b71c1c" not in hint.styleSheet()
+    dialog.fields["due"].setText("03/04/2099")
+    assert hint.text().startswith("'03/04/2099' may be 3 April 2099 or 4 March 2099: write the month by its name") \
+        and "b71c1c" in hint.styleSheet()
     dialog.fields["due"].setText("+2h")
     dialog.save()
     task = next(t for t in demo_store.list("tasks") if t.title == "Pump out Oak St underpass")
