@@ -2859,7 +2859,16 @@ class Store:
                         went, new = self._label(ref, new), kept
                     else:
                         merged_on = how
-            new = self._prepare(t, cv.field, new, row_id=cv.row) if merged_on is None else model.check_given(t, f, new)
+            if merged_on is not None:
+                new = model.check_given(t, f, new)
+            elif keep is None:
+                new = self._prepare(t, cv.field, new, row_id=cv.row)
+            else:
+                try:
+                    new = self._prepare(t, cv.field, new, row_id=cv.row)
+                except ValidationError as exc:  # (a side's callsign another unit has taken since)
+                    raise ValidationError(f"{name}: that side's {exc}; keep another side, or enter a new value") \
+                        from None
             c = w.change(cv.table, cv.row, cv.field, "resolve", new, sorted(heads.get(cv.field, {})))
             what = f"{model.field_label(cv.field)} = {self._describe(t, cv.field, new)}"
             if went is not None:

@@ -20,8 +20,9 @@ from console.store import Store, StoreError
 OPS = ["add_unit", "add_resource", "set_status", "set_location", "assign", "delete", "restore", "stock", "resolve",
        "undo", *["add_shared", "merge"] * 3,  # (a callsign on two units needs adds apart, then a merge)
        *["add_task", "merge_tasks"] * 2,  # (a task entered twice, merged: units on it moved, or left stranded)
-       *["merge_resources"] * 2, "stock_gone"]  # (stock entered twice, merged: drawn from apart, merged on,
+       *["merge_resources"] * 2, "stock_gone",  # (stock entered twice, merged: drawn from apart, merged on,
        # undone; restored and deleted again)
+       "rename"]  # (a unit's callsign changed apart, to one another unit may take meanwhile)
 LOCATIONS = ["Levee", "Main St", "Elm St"]
 
 replica = st.integers(0, 4)
@@ -152,9 +153,11 @@ def run_op(store, op, pick, val, rng_tasks):
             store.delete("resources", res[pick % len(res)].id)
     elif op == "add_resource":
         store.add("resources", {"name": f"R{pick}", "kind": "Supply", "agency": "PW", "quantity": val % 500_000 / 1000})
-    elif op in ("set_status", "set_location", "assign", "delete") and units:
+    elif op in ("set_status", "set_location", "assign", "delete", "rename") and units:
         u = units[pick % len(units)]
-        if op == "set_status":
+        if op == "rename":
+            store.update("units", u.id, {"callsign": f"C{val % 3}"})
+        elif op == "set_status":
             store.update("units", u.id, {"status": list(model.UNIT_STATUSES)[val % 6]})
         elif op == "set_location":
             store.update("units", u.id, {"location": LOCATIONS[val % 3]})
@@ -283,11 +286,12 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
             # Every conflict left open can be reconciled by a person: one of
             # its sides, at least, can be kept, or, when every side puts a
             # unit on a task deleted since (or merged into one deleted since),
-            # a value entered: no task. (Keeping the edits a delete did not
-            # see restores the row, and opens its fields' conflicts again; a
-            # side's task merged into one on the boards puts the unit there;
-            # a side's stock item gone since, merged or deleted, counts the
-            # stock there all the same.)
+            # a value entered: no task; or, when every side's callsign is
+            # another unit's since, another callsign. (Keeping the edits a
+            # delete did not see restores the row, and opens its fields'
+            # conflicts again; a side's task merged into one on the boards
+            # puts the unit there; a side's stock item gone since, merged or
+            # deleted, counts the stock there all the same.)
             s = stores[0]
             for _ in range(200):
                 if not (left := s.conflicts()):
@@ -300,6 +304,10 @@ def test_replicas_converge_with_the_conflicts_the_oracle_expects(n, steps):
                     except model.ValidationError as exc:
                         refused.append(str(exc))
                 else:
+                    if c.field == "callsign" and all("is already in use" in r for r in refused):
+                        s.resolve(c.id, raw=f"R-{c.row[-6:]}")
+                        event("reconciled a callsign by entering another: every side's in use since")
+                        continue
                     gone = all(x.value and s.task_gone(x.value) in ("deleted", "merged into another")
                                for x in c.candidates)
                     if c.field != "task_id" or not gone:

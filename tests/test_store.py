@@ -690,6 +690,30 @@ def test_a_unit_deleted_after_its_fields_collided_leaves_nothing_to_reconcile(ma
         assert [c.field for c in again.conflicts()] == ["personnel"]
 
 
+def test_a_side_whose_callsign_another_unit_has_taken_since_is_refused_saying_what_to_do(make_store):
+    """A unit's callsign changed on two consoles apart, E-2 here and E-3
+    there; then another unit is added as the side the boards do not show:
+    keeping that side would put one callsign on two units, and is
+    refused, saying what a person can do instead, which works."""
+    fire, ems = make_store("fire", agency="County Fire"), make_store("ems", agency="County EMS")
+    u = fire.add("units", {"callsign": "E-12", "agency": "County Fire", "kind": "Engine"})
+    converge([fire, ems])
+    fire.update("units", u, {"callsign": "E-2"})
+    ems.update("units", u, {"callsign": "E-3"})
+    converge([fire, ems])
+    [c] = fire.conflicts()
+    hidden = 3 - c.shown
+    taken = c.candidates[hidden - 1].value
+    fire.add("units", {"callsign": taken, "agency": "County EMS", "kind": "Ambulance"})
+    shown = fire.get("units", u).callsign
+    with pytest.raises(model.ValidationError) as refused:
+        fire.resolve(c.id, keep=hidden)
+    assert str(refused.value) == (f"{shown}: that side's callsign {taken!r} is already in use (County EMS); keep "
+                                  "another side, or enter a new value")
+    fire.resolve(c.id, raw="E-12")
+    assert fire.get("units", u).callsign == "E-12" and fire.conflicts() == []
+
+
 def test_a_side_putting_a_unit_on_a_task_deleted_since_is_refused_in_words(make_store):
     """Keeping the side of a unit's task conflict whose task was deleted
     since is refused, naming the task and how it went, not by its id; the
