@@ -521,6 +521,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         ids = store.add_many(found.table, found.rows, where=found.lines,
                              summary=f"Added {len(found.rows)} {found.table} from {args.csv.name}")
         read_as = [f"sheet {found.sheet!r}"] if found.sheet is not None else []
+        if found.above:
+            read_as.append(f"left out above its columns' names: {'; '.join(repr(a) for a in found.above)}")
         if found.encoding is not None:
             read_as.append(f"read as {csv_rows.encoding_name(found.encoding)} text")
         if found.decimal is not None:

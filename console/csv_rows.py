@@ -1,16 +1,18 @@
 """New rows from a spreadsheet: an agency's roster of units, a list of
 tasks, a stock list, as a CSV file or an Excel workbook (.xlsx).
 
-The first row that is not blank names the columns: a table's fields by
-name ("callsign", "lead_agency"), as people write them ("Lead agency",
-"Due (CET)"), or by another name agencies give them (ALIASES: "Crew" is
-a unit's personnel). The columns that `crisis-console export` (or a
-board's export in the window) writes but a new row cannot take (its id,
-the status-since time, the unit's task, which is another operation's
-when a roster is carried over: assign units on the board) are left out
-and said so; any other column that is not a field is refused, or left
-out when a person says so (`leave_others`). An empty cell leaves the
-field to its default. Every value is checked, and a wrong one is named
+The first row that is not blank names the columns (or the first of the
+next few that names every column a row needs, below a roster's title:
+see _header): a table's fields by name ("callsign", "lead_agency"), as
+people write them ("Lead agency", "Due (CET)"), or by another name
+agencies give them (ALIASES: "Crew" is a unit's personnel). The
+columns that `crisis-console export` (or a board's export in the
+window) writes but a new row cannot take (its id, the status-since
+time, the unit's task, which is another operation's when a roster is
+carried over: assign units on the board) are left out and said so;
+any other column that is not a field is refused, or left out when a
+person says so (`leave_others`). An empty cell leaves the field to its
+default. Every value is checked, and a wrong one is named
 by its line (or its sheet's row), before anything is added; then all
 rows are added in one transaction, or none.
 
@@ -50,6 +52,7 @@ import codecs
 import csv
 import dataclasses
 import io
+import itertools
 import os
 import re
 import unicodedata
@@ -65,6 +68,9 @@ from console.model import ValidationError
 
 MAX_ROWS = 100_000  # a roster or stock list is hundreds; more is a wrong file
 MAX_BYTES = 64 * 2**20
+# How many rows that are not blank may be above the one naming the columns
+# (a roster's title, when and by whom it was made, headings over groups).
+HEADER_WITHIN = 10
 PROGRESS_EVERY = 1000  # lines (rows) read between reports of progress
 # What a workbook's parts may unpack to: its XML is some ten times its
 # zipped size; a file that unpacks to more is not a roster (or is a zip bomb).
@@ -208,6 +214,7 @@ class CsvRows:
     renamed: list = dataclasses.field(default_factory=list)  # [column, field] of each read by another name
     others: list[str] = dataclasses.field(default_factory=list)  # columns left out as no field (leave_others)
     shadowed: list[str] = dataclasses.field(default_factory=list)  # why some of them are: see _Columns
+    above: list[str] = dataclasses.field(default_factory=list)  # the rows above its columns' names: see _header
 
 
 def encoding_name(encoding: str) -> str:
@@ -303,11 +310,8 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
           leave_others: bool) -> CsvRows:
     """A table's checked rows from the cells of each line (or row) of a
     file, the first that is not blank naming the columns."""
-    header: list[str] = []
-    for _, header in cells:
-        if any(c.strip() for c in header):
-            break
-    if not any(c.strip() for c in header):
+    header, above, cells = _header(t, cells)
+    if header is None:
         raise ValidationError(f"{name} is empty: its first {unit} must name the columns")
     columns = _columns(t, name, header, leave_others)
     fields = columns.fields
@@ -349,7 +353,40 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     if not rows:
         raise ValidationError(f"{name} names its columns but holds no rows")
     return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), dates=days.settle(),
-                   renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed)
+                   renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed, above=above)
+
+
+def _header(t: model.Table, cells: Iterator[tuple[int, list[str]]]
+            ) -> tuple[list[str] | None, list[str], Iterator[tuple[int, list[str]]]]:
+    """The row naming the columns, what is above it, and the rows below.
+    It is the first that is not blank, unless that one does not name every
+    column a row of `t` needs and one of the next few does: a roster's
+    title, the date it was made, who made it, or a row of headings over
+    groups of columns ("Unit" over Callsign, Agency, Kind), above its
+    columns' names. Those are left out, said as written (`above`); a row
+    of data is never above the row naming its columns. If no row does,
+    the first is taken, for _columns to say what it lacks."""
+    seen: list[tuple[int, list[str]]] = []
+    for number, row in cells:
+        if not any(c.strip() for c in row):
+            continue
+        if _names_needed(t, row):
+            said = [" ".join(" ".join(c.split()) for c in r if c.strip()) for _, r in seen]
+            return row, [s if len(s) <= 80 else s[:79] + "…" for s in said], cells
+        seen.append((number, row))
+        if len(seen) > HEADER_WITHIN:
+            break
+    if not seen:
+        return None, [], cells
+    return seen[0][1], [], itertools.chain(seen[1:], cells)
+
+
+def _names_needed(t: model.Table, row: list[str]) -> bool:
+    """Whether `row` names every column a row of `t` needs (by the field's
+    name, or another name of it: ALIASES)."""
+    aliases = _ALIAS_KEYS.get(t.name, {})
+    named = {k if k in t.names else aliases.get(k) for k in map(column_key, row)}
+    return all(f.name in named for f in t.fields if f.required)
 
 
 class _TwoWays:

@@ -759,9 +759,8 @@ def test_a_roster_saved_as_an_excel_workbook(store, tmp_path):
         [], [],
         [21, "County Fire", "Water tender", 2.0, None, None, "Station 2"],
     ]})
-    with pytest.raises(ValidationError, match=r"^roster\.xlsx: the column 'County Fire roster' is not a "
-                                              r"field of units"):
-        csv_rows.read("units", roster)
+    found = csv_rows.read("units", roster)  # (its title above its columns' names: left out, and said)
+    assert found.above == ["County Fire roster"] and found.lines == ["roster.xlsx, row 4", "roster.xlsx, row 7"]
     roster = workbook(tmp_path / "roster.xlsx", {"Roster": [
         [], [],
         ["Callsign", "Agency", "Kind", "Personnel", "Lat", "Lon", "Location"],
@@ -770,7 +769,7 @@ def test_a_roster_saved_as_an_excel_workbook(store, tmp_path):
         [21, "County Fire", "Water tender", 2.0, None, None, "Station 2"],
     ]})
     found = csv_rows.read("units", roster)
-    assert found.sheet == "Roster" and found.encoding is None and found.left_out == []
+    assert found.sheet == "Roster" and found.encoding is None and found.left_out == [] and found.above == []
     assert found.lines == ["roster.xlsx, row 4", "roster.xlsx, row 7"]
     assert found.rows == [
         {"callsign": "E-21", "agency": "County Fire", "kind": "Engine, Type 1", "personnel": 4, "lat": 45.5,
@@ -847,6 +846,36 @@ def test_the_add_command_reads_a_workbook_sheet(tmp_path, capsys):
                                       "'EMS')\n")
     with Store(db) as s:
         assert sorted(u.callsign for u in s.list("units")) == ["E-21", "M-7"]
+
+
+def test_the_lines_above_a_roster_s_column_names_are_left_out_and_said(tmp_path, capsys):
+    """A roster as agencies make them: its title, when and by whom, and
+    headings over groups of columns, above the row naming its columns.
+    That row is the first to name every column a unit needs (by any name
+    of it), within the first few; the lines above it are left out and
+    said. Without one, the first line is the columns', as before."""
+    text = ("County Fire roster;;;;\nPrepared 28.11.2026 by Capt. Ortiz;;;;\n;;;;\nUnit;;;Position;\n"
+            "Call sign;Agency;Type;Lat;Lon\nE-21;County Fire;Engine;45,5;-122,25\nE-22;County Fire;Engine;;\n")
+    roster = write(tmp_path / "roster.csv", text)
+    found = csv_rows.read("units", roster)
+    assert found.above == ["County Fire roster", "Prepared 28.11.2026 by Capt. Ortiz", "Unit Position"]
+    assert found.lines == ["roster.csv, line 6", "roster.csv, line 7"]
+    assert [(r["callsign"], r.get("lat")) for r in found.rows] == [("E-21", 45.5), ("E-22", None)]
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(roster)]) == 0
+    assert capsys.readouterr()[0] == (
+        f"added 2 units from {roster} (left out above its columns' names: 'County Fire roster'; 'Prepared 28.11.2026 "
+        "by Capt. Ortiz'; 'Unit Position'; numbers with a decimal comma; columns read as: Call sign as callsign, "
+        "Type as kind)\n")
+    # A title as long as a paragraph is said cut short.
+    found = csv_rows.read("units", write(tmp_path / "long.csv", "x" * 200 + "\ncallsign,agency,kind\nE-1,F,E\n"))
+    assert found.above == ["x" * 79 + "…"]
+    # No line names every column a unit needs: the first is the columns', and what it lacks is said.
+    with pytest.raises(ValidationError, match=r"^roster\.csv has no kind column \(a unit needs one\)$"):
+        csv_rows.read("units", write(tmp_path / "roster.csv", "callsign,agency\nE-1,Fire\nE-2,Fire\n"))
+    with pytest.raises(ValidationError, match=r"^titles\.csv: the column 'Roster' is not a field of units"):
+        csv_rows.read("units", write(tmp_path / "titles.csv", "Roster\n" + "Title\n" * csv_rows.HEADER_WITHIN
+                                     + "callsign,agency,kind\nE-1,Fire,Engine\n"))
 
 
 def rezip(src, dest, parts):

@@ -4433,6 +4433,13 @@ def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, 
     assert window.import_csv(str(roster)) == 2
     added = demo_store.get("units", demo_store.resolve_id("units", "RTW 2"))
     assert (added.agency, added.kind, added.personnel) == ("DRK", "Ambulance", 2)
+    # The roster's title and date above its columns' names: left out, and said.
+    (tmp_path / "drk2.csv").write_text("DRK Kreisverband: Fahrzeuge;;\nStand: 28.11.2026;;\n\nUnit;Organisation;Type\n"
+                                       "RTW 3;DRK;Ambulance\n", encoding="utf-8")
+    assert window.import_csv(str(tmp_path / "drk2.csv")) == 1
+    assert asked[-1].startswith("Add 1 units from drk2.csv?\n\nIt reads: RTW 3 (agency DRK, kind Ambulance).\n\n"
+                                "Left out, above its columns' names: “DRK Kreisverband: Fahrzeuge”, "
+                                "“Stand: 28.11.2026”.\n\nColumns read as:")
     # Another name of a field beside the field's own: left out, saying why.
     (tmp_path / "fire.csv").write_text("Callsign,Unit,Agency,Kind\nE-51,Engine 51,Fire,Engine\n", encoding="utf-8")
     assert window.import_csv(str(tmp_path / "fire.csv")) == 1

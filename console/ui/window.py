@@ -1128,6 +1128,8 @@ class MainWindow(QMainWindow):
             return 0
         whence = found.lines[0].rsplit(", ", 1)[0]  # (the file, and its sheet of several, as its lines name them)
         left = ""
+        if found.above:
+            left += f"\n\nLeft out, above its columns' names: {_few([f'“{a}”' for a in found.above], 4)}."
         if found.decimal == "comma":
             left += "\n\nIts numbers are read with a decimal comma: 2,5 is two and a half, 1.200 is 1200."
         if found.dates is not None:
