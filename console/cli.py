@@ -533,6 +533,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             read_as.append(f"columns read as: {', '.join(f'{c} as {f}' for c, f in found.renamed)}")
         if found.left_out or found.others:
             read_as.append(f"columns left out: {', '.join(found.left_out + found.others)}")
+        if found.totals:
+            read_as.append(f"rows of totals left out: {', '.join(found.totals)}")
         print(f"added {len(ids)} {found.table} from {args.csv}" + (f" ({'; '.join(read_as)})" if read_as else ""),
               file=out)
         _entered_already(store, found.table, titled, list(zip(found.rows, ids, strict=True)))

@@ -140,6 +140,14 @@ _SEP = re.compile(r"sep=([,;\t|])[ \t]*(?:\r\n|\n|\r)", re.IGNORECASE)
 _OLE = bytes.fromhex("d0cf11e0a1b11ae1")  # Excel 97-2003 (.xls), and any workbook with a password
 # The decimal marks a number may be written with, by the name a person gives.
 DECIMAL_MARKS = {"point": ".", "comma": ","}
+# The word of a row of totals, as column_key has it (letter case and
+# accents aside), in English, German, French and Spanish.
+TOTAL_WORDS = frozenset({
+    "total", "totals", "grand total", "subtotal", "sub total", "sum",
+    "summe", "gesamt", "insgesamt", "gesamtsumme", "zwischensumme",
+    "somme", "sous total", "total general", "totaux",
+    "suma", "suma total", "totales",
+})
 # What Excel shows in a cell whose formula it could not work out (and
 # keeps so in a workbook, and writes so into a CSV file, in the language
 # it shows them in: English, German, French, Spanish): a value of no
@@ -215,6 +223,7 @@ class CsvRows:
     others: list[str] = dataclasses.field(default_factory=list)  # columns left out as no field (leave_others)
     shadowed: list[str] = dataclasses.field(default_factory=list)  # why some of them are: see _Columns
     above: list[str] = dataclasses.field(default_factory=list)  # the rows above its columns' names: see _header
+    totals: list[str] = dataclasses.field(default_factory=list)  # rows of totals left out ("line 12 (Total)")
 
 
 def encoding_name(encoding: str) -> str:
@@ -317,7 +326,7 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     fields = columns.fields
     numbers, days = _Numbers(t, decimal), _Dates(t, dates)
     two_ways = {"int": numbers, "real": numbers, "counter": numbers, "time": days}  # (by the type of field)
-    rows, lines = [], []
+    rows, lines, totals = [], [], []
     for number, row in cells:
         if progress is not None and number % PROGRESS_EVERY == 0:
             progress(number)
@@ -347,13 +356,30 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
                 raise ValidationError(f"{where}: {exc}") from None
         missing = [f.name for f in t.fields if f.required and f.name not in values]
         if missing:
+            if (label := _total(row)) is not None:  # ("Total" under a stock list: not an item)
+                totals.append(f"{unit} {number} ({label})")
+                for way in (numbers, days):  # (its numbers say how the file writes them, but are not asked about)
+                    way.undecided = [u for u in way.undecided if u[0] is not values]
+                continue
             raise ValidationError(f"{where}: no {model.field_label(missing[0])} (a {t.name[:-1]} needs one)")
         rows.append(values)
         lines.append(where)
     if not rows:
         raise ValidationError(f"{name} names its columns but holds no rows")
     return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), dates=days.settle(),
-                   renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed, above=above)
+                   renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed, above=above,
+                   totals=totals)
+
+
+def _total(row: list[str]) -> str | None:
+    """The word of a row of totals ("Total", "Summe", "Sous-total"), as
+    written, if that is all the row says in words, beside numbers; else
+    None. A row lacking what a row of its table needs is left out as one
+    (the numbers in it are read as the file writes them, as any others)."""
+    words = [c.strip() for c in row if any(ch.isalpha() for ch in c)]
+    if len(words) == 1 and column_key(words[0]).rstrip(":").replace("_", " ") in TOTAL_WORDS:
+        return " ".join(words[0].split())
+    return None
 
 
 def _header(t: model.Table, cells: Iterator[tuple[int, list[str]]]

@@ -878,6 +878,37 @@ def test_the_lines_above_a_roster_s_column_names_are_left_out_and_said(tmp_path,
                                      + "callsign,agency,kind\nE-1,Fire,Engine\n"))
 
 
+def test_rows_of_totals_under_a_stock_list_are_left_out_and_said(tmp_path, capsys):
+    """A stock list as logistics keep them: a subtotal under each group, a
+    total at the bottom. Those rows say nothing but a word of totals and
+    numbers, lacking what a stock item needs: left out, and said; an item
+    named so, with all it needs, is an item; any other row lacking a
+    field is refused, as before."""
+    text = ("Bezeichnung;Art;Organisation;Menge\nSandsäcke;Sand;THW;5.000\nSandsäcke;Sand;Feuerwehr;1.200\n"
+            "Zwischensumme;;;6.200\nFeldbetten;Unterkunft;DRK;40\n;;;\nSumme:;;;6.240\n")
+    stock = write(tmp_path / "lager.csv", text)
+    found = csv_rows.read("resources", stock, decimal="comma")
+    assert [(r["name"], r["quantity"]) for r in found.rows] == [("Sandsäcke", 5000), ("Sandsäcke", 1200),
+                                                                 ("Feldbetten", 40)]
+    assert found.totals == ["line 4 (Zwischensumme)", "line 7 (Summe:)"]
+    assert found.lines == ["lager.csv, line 2", "lager.csv, line 3", "lager.csv, line 5"]
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "resources", "--csv", str(stock), "--decimal", "comma"]) == 0
+    assert capsys.readouterr()[0].endswith("; rows of totals left out: line 4 (Zwischensumme), line 7 (Summe:))\n")
+    with Store(db) as s:
+        assert sorted(r.quantity for r in s.list("resources")) == [40, 1200, 5000]
+    # A total that reads two ways is not asked about: it is not added.
+    found = csv_rows.read("resources", write(tmp_path / "c.csv", "name;kind;agency;quantity\nCots;Shelter;DRK;500\n"
+                                                                 "Cots;Shelter;ASB;1000\nTotal;;;1.500\n"))
+    assert [r["quantity"] for r in found.rows] == [500, 1000] and found.totals == ["line 4 (Total)"]
+    # An item named so, with all it needs, is one; a row lacking a field, not of totals, is refused.
+    found = csv_rows.read("resources", write(tmp_path / "a.csv", "name,kind,agency,quantity\nTotal,Fuel,DOT,30\n"))
+    assert found.rows[0]["name"] == "Total" and found.totals == []
+    with pytest.raises(ValidationError, match=r"^b\.csv, line 3: no kind \(a resource needs one\)$"):
+        csv_rows.read("resources", write(tmp_path / "b.csv", "name,kind,agency,quantity\nCots,Shelter,DRK,4\n"
+                                                             "Cots left,,,3\n"))
+
+
 def rezip(src, dest, parts):
     """A copy of zip `src` with `parts` ({name: bytes, or None to leave it
     out}) in place of its own."""

@@ -4364,19 +4364,19 @@ def test_import_asks_what_a_number_that_reads_two_ways_is(qtbot, window, demo_st
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: pytest.fail(text))
     stock = tmp_path / "thw.csv"
     stock.write_text("Name;Kind;Agency;Quantity\nSandbags;Sand;THW;5.000\nPumps;Pump;THW;12\n"
-                     "Cots;Cots;THW;1.500\nDiesel;Fuel;THW;2.500\n", encoding="utf-8")
+                     "Cots;Cots;THW;1.500\nDiesel;Fuel;THW;2.500\nTotal;;;9.012\n", encoding="utf-8")
     window.tabs.setCurrentIndex(2)  # stock
     before = demo_store.counts()["resources"]
     assert window.import_csv(str(stock)) == 0 and questions == []  # (cancelled: nothing read on, nothing added)
     assert asked == [("Import", "thw.csv writes 5.000 in the quantity of line 2: is that 5 or 5000?",
                       "Nothing in the file says whether its decimal mark is a point or a comma. 2 more of its numbers "
-                      "read two ways as well: they are read alike.", ["5", "5000", "Cancel"])]
+                      "read two ways as well: they are read alike.", ["5", "5000", "Cancel"])]  # (the total's aside)
     assert demo_store.counts()["resources"] == before
     choice[0] = "5000"
     assert window.import_csv(str(stock)) == 4 and len(asked) == 2
     assert questions == ["Add 4 resources from thw.csv?\n\nIts first row reads: Sandbags (kind Sand, agency THW, "
                          "quantity 5000).\n\nIts numbers are read with a decimal comma: 2,5 is two and a half, 1.200 "
-                         "is 1200."]
+                         "is 1200.\n\nLeft out, as totals: line 6 (Total)."]
     added = {r.name: r.quantity for r in demo_store.list("resources") if r.agency == "THW"}
     assert added == {"Sandbags": 5000, "Pumps": 12, "Cots": 1500, "Diesel": 2500}
     # A file whose numbers say their mark is not asked about.

@@ -1150,6 +1150,8 @@ class MainWindow(QMainWindow):
                      "choose No, and give the column the field's name.")
         if found.left_out:
             left += f"\n\nLeft out, as a new row cannot take them: {', '.join(found.left_out)}."
+        if found.totals:
+            left += f"\n\nLeft out, as totals: {_few(found.totals, 4)}."
         if table == "tasks":  # the same calls entered already?
             titled = self.store.tasks_titled(r.get("title") for r in found.rows)
             again = [r["title"] for r in found.rows if model.name_key(str(r.get("title") or "")) in titled]
