@@ -43,7 +43,10 @@ whatever the order.
 Of a workbook, the sheet read is the one named (`sheet`), else the one
 shown when it was saved (see `sheets`). Numbers, dates and times are
 taken as Excel holds them, not as it shows them: a date is read in this
-computer's time zone, as one typed without a zone is.
+computer's time zone, as one typed without a zone is. A formula is its
+value as last worked out; one Excel could not work out (#N/A), or one
+the program that saved the file did not (_Workbook.uncomputed), is
+refused in a column read.
 """
 
 from __future__ import annotations
@@ -275,7 +278,7 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
             place = f"{name}, sheet {ws.title!r}" if len(book.shown) > 1 or sheet is not None else name
             cells = book.cells(ws)
             try:
-                found = _rows(t, place, "row", cells, progress, decimal, dates, leave_others)
+                found = _rows(t, place, "row", cells, progress, decimal, dates, leave_others, book.uncomputed(ws))
             finally:
                 cells.close()  # (a row refused: the sheet's part is closed, and then the file)
         finally:
@@ -316,7 +319,7 @@ def sheets(path: str | os.PathLike) -> list[str]:
 
 def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[str]]],
           progress: Callable[[int], None] | None, decimal: str | None, dates: str | None,
-          leave_others: bool) -> CsvRows:
+          leave_others: bool, uncomputed: dict[int, set[int]] | None = None) -> CsvRows:
     """A table's checked rows from the cells of each line (or row) of a
     file, the first that is not blank naming the columns."""
     header, above, cells = _header(t, cells)
@@ -330,7 +333,8 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     for number, row in cells:
         if progress is not None and number % PROGRESS_EVERY == 0:
             progress(number)
-        if not any(c.strip() for c in row):
+        flagged = uncomputed.get(number) if uncomputed else None  # (formulas not worked out: see _Workbook)
+        if not flagged and not any(c.strip() for c in row):
             continue  # a blank line, as spreadsheets leave at the end
         where = f"{name}, {unit} {number}"
         if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
@@ -355,12 +359,15 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             except ValidationError as exc:
                 raise ValidationError(f"{where}: {exc}") from None
         missing = [f.name for f in t.fields if f.required and f.name not in values]
+        if missing and (label := _total(row)) is not None:  # ("Total" under a stock list: not an item)
+            totals.append(f"{unit} {number} ({label})")
+            for way in (numbers, days):  # (its numbers say how the file writes them, but are not asked about)
+                way.undecided = [u for u in way.undecided if u[0] is not values]
+            continue
+        if flagged and (f := next((fields[i] for i in sorted(flagged) if i < len(fields) and fields[i]), None)):
+            raise ValidationError(f"{where}: {f.name}: its cell holds a formula the program that saved the file did "
+                                  "not work out: open the file in Excel or LibreOffice, and save it again")
         if missing:
-            if (label := _total(row)) is not None:  # ("Total" under a stock list: not an item)
-                totals.append(f"{unit} {number} ({label})")
-                for way in (numbers, days):  # (its numbers say how the file writes them, but are not asked about)
-                    way.undecided = [u for u in way.undecided if u[0] is not values]
-                continue
             raise ValidationError(f"{where}: no {model.field_label(missing[0])} (a {t.name[:-1]} needs one)")
         rows.append(values)
         lines.append(where)
@@ -657,6 +664,35 @@ class _Workbook:
         with self._said():
             self.book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         self.shown = [ws for ws in self.book.worksheets if ws.sheet_state == "visible"]
+        self.path = path
+
+    def uncomputed(self, ws) -> dict[int, set[int]]:
+        """The cells of sheet `ws` holding a formula whose value the program
+        that saved the workbook did not work out, {row: its columns, from
+        0}: those a program writes that does not compute formulas (one
+        writing workbooks from a script), which read as empty, or as 0,
+        where Excel would show a value. A workbook that asks to be worked
+        out again when opened (fullCalcOnLoad) has none it can be trusted
+        with. Excel and LibreOffice save every value; then there are none."""
+        with self._said(), zipfile.ZipFile(self.path) as z:
+            part, recalc = _sheet_part(z, ws.title)
+            if part is None:
+                return {}
+            data = z.read(part)
+        if b"<f" not in data and b":f>" not in data and b":f " not in data:  # (most: no formula, said at once)
+            return {}
+        found: dict[int, set[int]] = {}
+        for cell in _CELL.finditer(data):
+            body = cell[2]
+            if not body or _FORMULA.search(body) is None:
+                continue
+            value = _VALUE.search(body)
+            if (recalc or value is None or not value[1].strip()) and (ref := _REF.search(cell[1])) is not None:
+                column = 0
+                for letter in ref[1]:
+                    column = column * 26 + letter - 64
+                found.setdefault(int(ref[2]), set()).add(column - 1)
+        return found
 
     def sheet(self, wanted: str | None):
         """The sheet named `wanted` (letter case and spacing aside), else
@@ -696,6 +732,41 @@ class _Workbook:
 
     def _said(self):
         return _Said(self.name)
+
+
+# A workbook's XML as _Workbook.uncomputed reads it, a namespace's
+# prefix or none: a formula, a cell (its attributes, its content), its
+# place (B4), its value.
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
+_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+
+
+def _sheet_part(z: zipfile.ZipFile, title: str) -> tuple[str | None, bool]:
+    """The part of workbook `z` holding the sheet called `title`, and
+    whether the workbook asks to have its formulas worked out again when
+    opened; (None, False) if it does not say (openpyxl reads it as it
+    can)."""
+    from defusedxml import ElementTree  # (a workbook from outside: no entity bombs)
+
+    try:
+        book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return None, False
+    recalc, rid = False, None
+    for e in book.iter():
+        tag = e.tag.rsplit("}", 1)[-1]
+        if tag == "calcPr":
+            recalc = e.get("fullCalcOnLoad") in ("1", "true")
+        elif tag == "sheet" and e.get("name") == title:
+            rid = next((v for k, v in e.attrib.items() if k.rsplit("}", 1)[-1] == "id"), None)
+    target = next((e.get("Target") for e in rels.iter() if e.get("Id") == rid), None) if rid else None
+    if not target:
+        return None, recalc
+    part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return part if part in z.namelist() else None, recalc
 
 
 class _Said:

@@ -924,6 +924,52 @@ def rezip(src, dest, parts):
     return dest
 
 
+def test_a_formula_the_program_that_saved_the_workbook_did_not_work_out_is_refused(tmp_path):
+    """A roster written by a script (openpyxl here): its formulas hold no
+    value until Excel works them out, and would read as empty (a unit's
+    kind missing, a count of none); xlsxwriter writes 0 for each and asks
+    Excel to work them out on opening (fullCalcOnLoad). Either is refused,
+    naming the cell's row and field, saying how to put it right; saved
+    by Excel, with its values, the same workbook reads as Excel shows it.
+    A formula in a column left out, or in a row of totals, is no matter."""
+    import zipfile
+
+    rows = [["callsign", "agency", "kind", "personnel", "radio"], ["E-21", "Fire", "Engine", 4, "=1+1"],
+            ["E-22", "Fire", '="Eng"&"ine"', "=2+2", None], ["=A2&\"B\"", "=B2", "=C2", "=D2", None]]
+    book = workbook(tmp_path / "script.xlsx", {"Units": rows})
+    said = "its cell holds a formula the program that saved the file did not work out: open the file in Excel or " \
+           "LibreOffice, and save it again"
+    with pytest.raises(ValidationError, match=re.escape(f"script.xlsx, row 3: kind: {said}")):
+        csv_rows.read("units", book, leave_others=True)
+    # As Excel saves it: each formula's value beside it, and no call to work them out again.
+    with zipfile.ZipFile(book) as z:
+        sheet, wb = z.read("xl/worksheets/sheet1.xml"), z.read("xl/workbook.xml")
+    values = {b"C3": "Engine", b"D3": 4, b"E2": 2, b"A4": "E-21B", b"B4": "Fire", b"C4": "Engine", b"D4": 4}
+    for ref, v in values.items():  # (text a formula gives is typed so: t="str")
+        typed = b' t="str"' if isinstance(v, str) else b""
+        sheet = re.sub(rb'(<c r="' + ref + rb'"[^>]*)>(<f>[^<]*</f>)<v\s*/>',
+                       lambda m, v=v, typed=typed: m[1] + typed + b">" + m[2] + f"<v>{v}</v>".encode(), sheet)
+    saved = rezip(book, tmp_path / "saved.xlsx", {"xl/worksheets/sheet1.xml": sheet,
+                                                  "xl/workbook.xml": wb.replace(b' fullCalcOnLoad="1"', b"")})
+    found = csv_rows.read("units", saved, leave_others=True)
+    assert [(r["callsign"], r["kind"], r["personnel"]) for r in found.rows] == [
+        ("E-21", "Engine", 4), ("E-22", "Engine", 4), ("E-21B", "Engine", 4)]
+    # Values beside the formulas, but a call to work them out again on opening (xlsxwriter's 0): not trusted.
+    recalc = rezip(book, tmp_path / "recalc.xlsx", {"xl/worksheets/sheet1.xml": sheet})
+    with pytest.raises(ValidationError, match=re.escape(f"recalc.xlsx, row 3: kind: {said}")):
+        csv_rows.read("units", recalc, leave_others=True)
+    # A row of nothing but formulas is no blank row; a formula in a column left out, or in a total, is no matter.
+    only = workbook(tmp_path / "only.xlsx", {"Units": [rows[0], rows[1], rows[3]]})
+    with pytest.raises(ValidationError, match=re.escape(f"only.xlsx, row 3: callsign: {said}")):
+        csv_rows.read("units", only, leave_others=True)
+    found = csv_rows.read("units", workbook(tmp_path / "radio.xlsx", {"Units": rows[:2]}), leave_others=True)
+    assert found.rows == [{"callsign": "E-21", "agency": "Fire", "kind": "Engine", "personnel": 4}]
+    stock = workbook(tmp_path / "stock.xlsx", {"Stock": [["name", "kind", "agency", "quantity"],
+                                                          ["Cots", "Shelter", "DRK", 40],
+                                                          ["Total", None, None, "=D2"]]})
+    assert csv_rows.read("resources", stock).totals == ["row 3 (Total)"]
+
+
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
