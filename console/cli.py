@@ -535,6 +535,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             read_as.append(f"columns left out: {', '.join(found.left_out + found.others)}")
         if found.totals:
             read_as.append(f"rows of totals left out: {', '.join(found.totals)}")
+        if found.filled:
+            read_as.append(f"cells merged over rows read in each: {', '.join(found.filled)}")
         print(f"added {len(ids)} {found.table} from {args.csv}" + (f" ({'; '.join(read_as)})" if read_as else ""),
               file=out)
         _entered_already(store, found.table, titled, list(zip(found.rows, ids, strict=True)))

@@ -227,6 +227,7 @@ class CsvRows:
     shadowed: list[str] = dataclasses.field(default_factory=list)  # why some of them are: see _Columns
     above: list[str] = dataclasses.field(default_factory=list)  # the rows above its columns' names: see _header
     totals: list[str] = dataclasses.field(default_factory=list)  # rows of totals left out ("line 12 (Total)")
+    filled: list[str] = dataclasses.field(default_factory=list)  # cells merged over rows ("Agency (rows 2 to 9)")
 
 
 def encoding_name(encoding: str) -> str:
@@ -278,7 +279,7 @@ def read(table: str, path: str | os.PathLike, *, encoding: str | None = None, sh
             place = f"{name}, sheet {ws.title!r}" if len(book.shown) > 1 or sheet is not None else name
             cells = book.cells(ws)
             try:
-                found = _rows(t, place, "row", cells, progress, decimal, dates, leave_others, book.uncomputed(ws))
+                found = _rows(t, place, "row", cells, progress, decimal, dates, leave_others, book.layout(ws))
             finally:
                 cells.close()  # (a row refused: the sheet's part is closed, and then the file)
         finally:
@@ -319,21 +320,33 @@ def sheets(path: str | os.PathLike) -> list[str]:
 
 def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[str]]],
           progress: Callable[[int], None] | None, decimal: str | None, dates: str | None,
-          leave_others: bool, uncomputed: dict[int, set[int]] | None = None) -> CsvRows:
+          leave_others: bool, layout: _Layout | None = None) -> CsvRows:
     """A table's checked rows from the cells of each line (or row) of a
     file, the first that is not blank naming the columns."""
-    header, above, cells = _header(t, cells)
+    header, at, above, cells = _header(t, cells)
     if header is None:
         raise ValidationError(f"{name} is empty: its first {unit} must name the columns")
     columns = _columns(t, name, header, leave_others)
     fields = columns.fields
+    uncomputed = layout.uncomputed if layout else {}
+    # Cells merged over rows below the columns' names, in a column read:
+    # their value is read in each of those rows, as the sheet shows it.
+    starts: dict[int, list[tuple[int, int]]] = {}  # first row -> [(column, last row)]
+    filled = []
+    for column, first, last in sorted(layout.merged if layout else ()):
+        if first > at and column < len(fields) and fields[column] is not None:
+            starts.setdefault(first, []).append((column, last))
+            filled.append(f"{' '.join(header[column].split())} ({unit}s {first} to {last})")
+    fills: dict[int, tuple[str, int]] = {}  # column -> (its value, the last row it is merged over)
     numbers, days = _Numbers(t, decimal), _Dates(t, dates)
     two_ways = {"int": numbers, "real": numbers, "counter": numbers, "time": days}  # (by the type of field)
     rows, lines, totals = [], [], []
     for number, row in cells:
         if progress is not None and number % PROGRESS_EVERY == 0:
             progress(number)
-        flagged = uncomputed.get(number) if uncomputed else None  # (formulas not worked out: see _Workbook)
+        if starts or fills:
+            _fill(row, number, starts, fills)
+        flagged = uncomputed.get(number) if uncomputed else None  # (formulas not worked out: see _Layout)
         if not flagged and not any(c.strip() for c in row):
             continue  # a blank line, as spreadsheets leave at the end
         where = f"{name}, {unit} {number}"
@@ -375,7 +388,22 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
         raise ValidationError(f"{name} names its columns but holds no rows")
     return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), dates=days.settle(),
                    renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed, above=above,
-                   totals=totals)
+                   totals=totals, filled=filled)
+
+
+def _fill(row: list[str], number: int, starts: dict[int, list[tuple[int, int]]],
+          fills: dict[int, tuple[str, int]]) -> None:
+    """Row `number` with the value of each cell merged over it from a row
+    above put in its empty cell (see _rows)."""
+    for column, last in starts.pop(number, ()):
+        fills[column] = (row[column] if column < len(row) else "", last)
+    for column, (value, last) in list(fills.items()):
+        if number > last:
+            del fills[column]
+        elif column < len(row) and not row[column].strip():
+            row[column] = value
+        elif column >= len(row) and value:
+            row.extend([""] * (column - len(row)) + [value])
 
 
 def _total(row: list[str]) -> str | None:
@@ -390,8 +418,9 @@ def _total(row: list[str]) -> str | None:
 
 
 def _header(t: model.Table, cells: Iterator[tuple[int, list[str]]]
-            ) -> tuple[list[str] | None, list[str], Iterator[tuple[int, list[str]]]]:
-    """The row naming the columns, what is above it, and the rows below.
+            ) -> tuple[list[str] | None, int, list[str], Iterator[tuple[int, list[str]]]]:
+    """The row naming the columns, its number, what is above it, and the
+    rows below.
     It is the first that is not blank, unless that one does not name every
     column a row of `t` needs and one of the next few does: a roster's
     title, the date it was made, who made it, or a row of headings over
@@ -405,13 +434,13 @@ def _header(t: model.Table, cells: Iterator[tuple[int, list[str]]]
             continue
         if _names_needed(t, row):
             said = [" ".join(" ".join(c.split()) for c in r if c.strip()) for _, r in seen]
-            return row, [s if len(s) <= 80 else s[:79] + "…" for s in said], cells
+            return row, number, [s if len(s) <= 80 else s[:79] + "…" for s in said], cells
         seen.append((number, row))
         if len(seen) > HEADER_WITHIN:
             break
     if not seen:
-        return None, [], cells
-    return seen[0][1], [], itertools.chain(seen[1:], cells)
+        return None, 0, [], cells
+    return seen[0][1], seen[0][0], [], itertools.chain(seen[1:], cells)
 
 
 def _names_needed(t: model.Table, row: list[str]) -> bool:
@@ -666,33 +695,15 @@ class _Workbook:
         self.shown = [ws for ws in self.book.worksheets if ws.sheet_state == "visible"]
         self.path = path
 
-    def uncomputed(self, ws) -> dict[int, set[int]]:
-        """The cells of sheet `ws` holding a formula whose value the program
-        that saved the workbook did not work out, {row: its columns, from
-        0}: those a program writes that does not compute formulas (one
-        writing workbooks from a script), which read as empty, or as 0,
-        where Excel would show a value. A workbook that asks to be worked
-        out again when opened (fullCalcOnLoad) has none it can be trusted
-        with. Excel and LibreOffice save every value; then there are none."""
+    def layout(self, ws) -> _Layout:
+        """What openpyxl's reading leaves out of sheet `ws` (see _Layout),
+        read from its XML."""
         with self._said(), zipfile.ZipFile(self.path) as z:
             part, recalc = _sheet_part(z, ws.title)
             if part is None:
-                return {}
+                return _Layout({}, [])
             data = z.read(part)
-        if b"<f" not in data and b":f>" not in data and b":f " not in data:  # (most: no formula, said at once)
-            return {}
-        found: dict[int, set[int]] = {}
-        for cell in _CELL.finditer(data):
-            body = cell[2]
-            if not body or _FORMULA.search(body) is None:
-                continue
-            value = _VALUE.search(body)
-            if (recalc or value is None or not value[1].strip()) and (ref := _REF.search(cell[1])) is not None:
-                column = 0
-                for letter in ref[1]:
-                    column = column * 26 + letter - 64
-                found.setdefault(int(ref[2]), set()).add(column - 1)
-        return found
+        return _Layout(_uncomputed(data, recalc), _merged(data))
 
     def sheet(self, wanted: str | None):
         """The sheet named `wanted` (letter case and spacing aside), else
@@ -734,13 +745,62 @@ class _Workbook:
         return _Said(self.name)
 
 
-# A workbook's XML as _Workbook.uncomputed reads it, a namespace's
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """What a sheet's cells hold that openpyxl's values do not say.
+    `uncomputed`: the cells holding a formula whose value the program that
+    saved the workbook did not work out, {row: its columns, from 0}: those
+    a program writes that does not compute formulas (one writing
+    workbooks from a script), which read as empty, or as 0, where Excel
+    would show a value; a workbook that asks to be worked out again when
+    opened (fullCalcOnLoad) has none it can be trusted with. Excel and
+    LibreOffice save every value: then there are none. `merged`: the
+    cells merged over several rows, (column from 0, first row, last row),
+    which show their value in each row and hold it in the first only."""
+
+    uncomputed: dict[int, set[int]]
+    merged: list[tuple[int, int, int]]
+
+
+# A workbook's XML as _uncomputed and _merged read it, a namespace's
 # prefix or none: a formula, a cell (its attributes, its content), its
-# place (B4), its value.
+# place (B4), its value; cells merged (B2:B9).
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
 _REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+_MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?\bref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
+
+
+def _column(letters: bytes) -> int:
+    """A column's number from 0, from its letters (A is 0, AA 26)."""
+    n = 0
+    for letter in letters:
+        n = n * 26 + letter - 64
+    return n - 1
+
+
+def _uncomputed(data: bytes, recalc: bool) -> dict[int, set[int]]:
+    """_Layout.uncomputed of a sheet's XML."""
+    if b"<f" not in data and b":f>" not in data and b":f " not in data:  # (most: no formula, said at once)
+        return {}
+    found: dict[int, set[int]] = {}
+    for cell in _CELL.finditer(data):
+        body = cell[2]
+        if not body or _FORMULA.search(body) is None:
+            continue
+        value = _VALUE.search(body)
+        if (recalc or value is None or not value[1].strip()) and (ref := _REF.search(cell[1])) is not None:
+            found.setdefault(int(ref[2]), set()).add(_column(ref[1]))
+    return found
+
+
+def _merged(data: bytes) -> list[tuple[int, int, int]]:
+    """_Layout.merged of a sheet's XML: of cells merged over several rows
+    (and perhaps columns), the first column's."""
+    if b"mergeCell" not in data:
+        return []
+    return [(_column(m[1]), int(m[2]), int(m[4])) for m in _MERGED.finditer(data) if int(m[4]) > int(m[2])]
 
 
 def _sheet_part(z: zipfile.ZipFile, title: str) -> tuple[str | None, bool]:

@@ -970,6 +970,38 @@ def test_a_formula_the_program_that_saved_the_workbook_did_not_work_out_is_refus
     assert csv_rows.read("resources", stock).totals == ["row 3 (Total)"]
 
 
+def test_cells_merged_over_rows_are_read_in_each_row_as_the_sheet_shows_them(tmp_path, capsys):
+    """A roster grouped by agency and station, each group's agency in one
+    cell merged over its rows: the sheet shows it in each row, and each
+    row is read with it, and said so; a heading merged over columns, or
+    over the rows of the columns' names, is not spread; a merged cell in a
+    column left out is no matter."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Roster"
+    for row in (["County Fire roster", None, None, None], ["callsign", "agency", "kind", "radio"],
+                ["E-21", "County Fire", "Engine", "Station 2"], ["E-22", None, "Engine", None],
+                ["T-1", None, "Tender", "Station 3"], ["M-7", "County EMS", "Ambulance", "Station 3"],
+                ["M-8", None, "Ambulance", None]):
+        ws.append(row)
+    for merged in ("A1:D1", "B3:B5", "B6:B7", "D5:D7", "D3:D4"):
+        ws.merge_cells(merged)
+    book = tmp_path / "roster.xlsx"
+    wb.save(book)
+    found = csv_rows.read("units", book, leave_others=True)
+    assert [(r["callsign"], r["agency"]) for r in found.rows] == [
+        ("E-21", "County Fire"), ("E-22", "County Fire"), ("T-1", "County Fire"), ("M-7", "County EMS"),
+        ("M-8", "County EMS")]
+    assert found.filled == ["agency (rows 3 to 5)", "agency (rows 6 to 7)"] and found.above == ["County Fire roster"]
+    assert found.others == ["radio"]
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(book), "--leave-out-others"]) == 0
+    assert capsys.readouterr()[0].endswith("; cells merged over rows read in each: agency (rows 3 to 5), agency "
+                                           "(rows 6 to 7))\n")
+
+
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>

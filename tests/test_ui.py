@@ -4332,6 +4332,16 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
     wb.save(tmp_path / "fire.xlsx")
     assert window.import_csv(str(tmp_path / "fire.xlsx")) == 1 and len(offered) == 2
     assert asked[-1] == "Add 1 units from fire.xlsx?\n\nIt reads: E-31 (agency County Fire, kind Engine, personnel 4)."
+    # Its agency in a cell merged over the rows of that agency's units: read in each, and said.
+    merged = openpyxl.Workbook()
+    for row in (["Callsign", "Agency", "Kind"], ["E-41", "County Fire", "Engine"], ["E-42", None, "Engine"]):
+        merged.active.append(row)
+    merged.active.merge_cells("B2:B3")
+    merged.save(tmp_path / "merged.xlsx")
+    assert window.import_csv(str(tmp_path / "merged.xlsx")) == 2 and warned == []
+    assert asked[-1] == ("Add 2 units from merged.xlsx?\n\nIts first row reads: E-41 (agency County Fire, kind "
+                         "Engine).\n\nCells merged over several rows are read in each of them: Agency (rows 2 to 3).")
+    assert demo_store.get("units", demo_store.resolve_id("units", "E-42")).agency == "County Fire"
     # Windows' Excel, "CSV (Comma delimited)": Windows-1252.
     legacy = tmp_path / "pompiers.csv"
     legacy.write_bytes("Callsign;Agency;Kind;Notes\r\nFPT-1;Pompiers de Genève;Fourgon;Chef: Müller\r\n"
@@ -4348,7 +4358,7 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
     assert window.import_csv(str(tmp_path / "odd.csv")) == 0
     assert warned == ['odd.csv is not UTF-8 text, nor Windows-1252 (Western European): save it as "CSV UTF-8"'
                       "\n\nNothing was added."]
-    assert demo_store.counts()["units"] == before + 4
+    assert demo_store.counts()["units"] == before + 6
 
 
 def test_import_asks_what_a_number_that_reads_two_ways_is(qtbot, window, demo_store, tmp_path, monkeypatch):

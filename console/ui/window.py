@@ -1152,6 +1152,8 @@ class MainWindow(QMainWindow):
             left += f"\n\nLeft out, as a new row cannot take them: {', '.join(found.left_out)}."
         if found.totals:
             left += f"\n\nLeft out, as totals: {_few(found.totals, 4)}."
+        if found.filled:
+            left += f"\n\nCells merged over several rows are read in each of them: {_few(found.filled, 4)}."
         if table == "tasks":  # the same calls entered already?
             titled = self.store.tasks_titled(r.get("title") for r in found.rows)
             again = [r["title"] for r in found.rows if model.name_key(str(r.get("title") or "")) in titled]
