@@ -45,8 +45,8 @@ shown when it was saved (see `sheets`). Numbers, dates and times are
 taken as Excel holds them, not as it shows them: a date is read in this
 computer's time zone, as one typed without a zone is. A formula is its
 value as last worked out; one Excel could not work out (#N/A), or one
-the program that saved the file did not (_Workbook.uncomputed), is
-refused in a column read.
+the program that saved the file did not (see _Layout), is refused in a
+column read. A cell merged over several rows is read in each of them.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ from datetime import date, datetime
 from datetime import time as daytime
 from pathlib import Path
 
-from console import dates, model
+from console import dates as written_dates
+from console import model
 from console.model import ValidationError
 
 MAX_ROWS = 100_000  # a roster or stock list is hundreds; more is a wrong file
@@ -162,7 +163,7 @@ EXCEL_ERRORS = frozenset({
     "#VALEUR!", "#NOMBRE!", "#NUL!", "#NOM?",
     "#¡VALOR!", "#¡REF!", "#¡NUM!", "#¡NULO!", "#¡DIV/0!", "#¿NOMBRE?",
 })
-DATE_ORDERS = dates.ORDERS
+DATE_ORDERS = written_dates.ORDERS
 
 
 def _number_form(decimal: str) -> re.Pattern:
@@ -322,7 +323,8 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
           progress: Callable[[int], None] | None, decimal: str | None, dates: str | None,
           leave_others: bool, layout: _Layout | None = None) -> CsvRows:
     """A table's checked rows from the cells of each line (or row) of a
-    file, the first that is not blank naming the columns."""
+    file, below the one naming the columns (see _header); of a workbook,
+    with what its `layout` says beside its values."""
     header, at, above, cells = _header(t, cells)
     if header is None:
         raise ValidationError(f"{name} is empty: its first {unit} must name the columns")
@@ -420,14 +422,14 @@ def _total(row: list[str]) -> str | None:
 def _header(t: model.Table, cells: Iterator[tuple[int, list[str]]]
             ) -> tuple[list[str] | None, int, list[str], Iterator[tuple[int, list[str]]]]:
     """The row naming the columns, its number, what is above it, and the
-    rows below.
-    It is the first that is not blank, unless that one does not name every
-    column a row of `t` needs and one of the next few does: a roster's
-    title, the date it was made, who made it, or a row of headings over
-    groups of columns ("Unit" over Callsign, Agency, Kind), above its
-    columns' names. Those are left out, said as written (`above`); a row
-    of data is never above the row naming its columns. If no row does,
-    the first is taken, for _columns to say what it lacks."""
+    rows below. It is the first that is not blank, unless that one does
+    not name every column a row of `t` needs and one of the next few
+    does: a roster's title, the date it was made, who made it, or a row
+    of headings over groups of columns ("Unit" over Callsign, Agency,
+    Kind), above its columns' names. Those are left out, said as written
+    (`above`); a row of data is never above the row naming its columns.
+    If no row does, the first is taken, for _columns to say what it
+    lacks."""
     seen: list[tuple[int, list[str]]] = []
     for number, row in cells:
         if not any(c.strip() for c in row):
@@ -580,15 +582,15 @@ class _Dates(_TwoWays):
 
     def readings(self, written: str) -> dict[str, str | None]:
         try:
-            return dates.readings(written)
-        except dates.WrongDay as exc:
+            return written_dates.readings(written)
+        except written_dates.WrongDay as exc:
             raise ValidationError(str(exc)) from None
 
     def way(self, way: str) -> str:
         return f"the {way.removesuffix('-first')} first"
 
     def shown(self, reading: str) -> str:
-        return dates.said(date.fromisoformat(reading[:10]))
+        return written_dates.said(date.fromisoformat(reading[:10]))
 
 
 def _readings(written: str) -> dict[str, str | None]:
