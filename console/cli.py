@@ -145,6 +145,9 @@ def build_parser() -> Parser:
     p.add_argument("--leave-out-others", action="store_true",
                    help="add the rows without the file's columns that are no field (by default, such a file is "
                         "refused)")
+    p.add_argument("--shown-only", action="store_true",
+                   help="of a workbook's sheet, add only the rows shown, not those hidden (filtered out in Excel, "
+                        "or hidden by hand; by default all are added, and the hidden said)")
 
     p = cmd("set", "change fields of a row (deleted=false restores a deleted row)")
     p.add_argument("table", choices=tables, metavar="TABLE")
@@ -440,7 +443,7 @@ def run(args) -> int:
     if args.command == "add":  # before the database is made
         if bool(args.values) == bool(args.csv):
             raise UsageError(f"{PROG} add: give FIELD=VALUE ... or --csv FILE" + (", not both" if args.csv else ""))
-        given = [o for o in ("sheet", "encoding", "decimal", "dates", "leave_out_others")
+        given = [o for o in ("sheet", "encoding", "decimal", "dates", "leave_out_others", "shown_only")
                  if getattr(args, o) not in (None, False)]
         if not args.csv and given:
             raise UsageError(f"{PROG} add: --{given[0].replace('_', '-')} is of --csv FILE")
@@ -459,6 +462,11 @@ def run(args) -> int:
                 option = exc.detail["option"]
                 raise model.ValidationError(f"{exc} (--{option} {one} reads it as {a}, --{option} {other} as {b})") \
                     from None
+            if args.shown_only:
+                found = found.shown()
+                if not found.rows:
+                    raise model.ValidationError(f"every row of {args.csv.name} is hidden in its sheet: nothing to add "
+                                                "(without --shown-only, they are all added)")
     with _open(args) as store:
         made: list = []  # this run's operations (a resolve of several conflicts makes one per row)
         unsubscribe = store.subscribe(lambda cs: made.append(store.last_operation) if cs.local else None)
@@ -537,6 +545,11 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             read_as.append(f"rows of totals left out: {', '.join(found.totals)}")
         if found.filled:
             read_as.append(f"cells merged over rows read in each: {', '.join(found.filled)}")
+        if found.hidden:
+            n = len(found.hidden)
+            read_as.append(f"{n} of them hidden in the sheet: --shown-only leaves {'it' if n == 1 else 'them'} out")
+        if found.unshown:
+            read_as.append(f"{found.unshown} {'row' if found.unshown == 1 else 'rows'} hidden in the sheet left out")
         print(f"added {len(ids)} {found.table} from {args.csv}" + (f" ({'; '.join(read_as)})" if read_as else ""),
               file=out)
         _entered_already(store, found.table, titled, list(zip(found.rows, ids, strict=True)))

@@ -229,6 +229,18 @@ class CsvRows:
     above: list[str] = dataclasses.field(default_factory=list)  # the rows above its columns' names: see _header
     totals: list[str] = dataclasses.field(default_factory=list)  # rows of totals left out ("line 12 (Total)")
     filled: list[str] = dataclasses.field(default_factory=list)  # cells merged over rows ("Agency (rows 2 to 9)")
+    hidden: list[int] = dataclasses.field(default_factory=list)  # of `rows`, those hidden in the sheet
+    unshown: int = 0  # how many rows hidden in the sheet were left out (shown())
+
+    def shown(self) -> CsvRows:
+        """These rows but those hidden in the sheet (a filter's: the rows a
+        person sees in Excel); the same if none is."""
+        if not self.hidden:
+            return self
+        out = set(self.hidden)
+        return dataclasses.replace(self, rows=[r for i, r in enumerate(self.rows) if i not in out],
+                                   lines=[w for i, w in enumerate(self.lines) if i not in out], hidden=[],
+                                   unshown=len(out))
 
 
 def encoding_name(encoding: str) -> str:
@@ -342,7 +354,8 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     fills: dict[int, tuple[str, int]] = {}  # column -> (its value, the last row it is merged over)
     numbers, days = _Numbers(t, decimal), _Dates(t, dates)
     two_ways = {"int": numbers, "real": numbers, "counter": numbers, "time": days}  # (by the type of field)
-    rows, lines, totals = [], [], []
+    rows, lines, totals, hidden = [], [], [], []
+    unshown = layout.hidden if layout else frozenset()
     for number, row in cells:
         if progress is not None and number % PROGRESS_EVERY == 0:
             progress(number)
@@ -384,13 +397,15 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
                                   "not work out: open the file in Excel or LibreOffice, and save it again")
         if missing:
             raise ValidationError(f"{where}: no {model.field_label(missing[0])} (a {t.name[:-1]} needs one)")
+        if number in unshown:
+            hidden.append(len(rows))
         rows.append(values)
         lines.append(where)
     if not rows:
         raise ValidationError(f"{name} names its columns but holds no rows")
     return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), dates=days.settle(),
                    renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed, above=above,
-                   totals=totals, filled=filled)
+                   totals=totals, filled=filled, hidden=hidden)
 
 
 def _fill(row: list[str], number: int, starts: dict[int, list[tuple[int, int]]],
@@ -705,7 +720,7 @@ class _Workbook:
             if part is None:
                 return _Layout({}, [])
             data = z.read(part)
-        return _Layout(_uncomputed(data, recalc), _merged(data))
+        return _Layout(_uncomputed(data, recalc), _merged(data), _hidden(data))
 
     def sheet(self, wanted: str | None):
         """The sheet named `wanted` (letter case and spacing aside), else
@@ -758,10 +773,13 @@ class _Layout:
     opened (fullCalcOnLoad) has none it can be trusted with. Excel and
     LibreOffice save every value: then there are none. `merged`: the
     cells merged over several rows, (column from 0, first row, last row),
-    which show their value in each row and hold it in the first only."""
+    which show their value in each row and hold it in the first only.
+    `hidden`: the rows not shown (a filter's, or hidden by hand), read
+    all the same, and said (CsvRows.hidden)."""
 
     uncomputed: dict[int, set[int]]
     merged: list[tuple[int, int, int]]
+    hidden: frozenset[int] = frozenset()  # the rows hidden (filtered out, or hidden by hand)
 
 
 # A workbook's XML as _uncomputed and _merged read it, a namespace's
@@ -772,6 +790,9 @@ _CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTAL
 _REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?\bref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
+_ROW = re.compile(rb"<(?:\w+:)?row\s([^>]*)>")
+_HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 
 
 def _column(letters: bytes) -> int:
@@ -795,6 +816,14 @@ def _uncomputed(data: bytes, recalc: bool) -> dict[int, set[int]]:
         if (recalc or value is None or not value[1].strip()) and (ref := _REF.search(cell[1])) is not None:
             found.setdefault(int(ref[2]), set()).add(_column(ref[1]))
     return found
+
+
+def _hidden(data: bytes) -> frozenset[int]:
+    """_Layout.hidden of a sheet's XML."""
+    if b'hidden="' not in data:
+        return frozenset()
+    return frozenset(int(n[1]) for row in _ROW.finditer(data)
+                     if _HIDDEN.search(row[1]) and (n := _ROW_NUMBER.search(row[1])))
 
 
 def _merged(data: bytes) -> list[tuple[int, int, int]]:

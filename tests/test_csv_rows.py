@@ -995,6 +995,46 @@ def test_cells_merged_over_rows_are_read_in_each_row_as_the_sheet_shows_them(tmp
                                            "(rows 6 to 7))\n")
 
 
+def test_rows_hidden_in_a_sheet_are_read_and_said_and_left_out_when_asked(tmp_path, capsys):
+    """A roster filtered in Excel to the units available before it was
+    saved: the rows filtered out are in the file, hidden. They are read
+    (as Excel's own CSV export has them) and said; `shown()`, and the
+    command line's --shown-only, take the rows a person sees."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in (["callsign", "agency", "kind", "status"], ["E-1", "Fire", "Engine", "available"],
+                ["E-2", "Fire", "Engine", "on scene"], ["E-3", "Fire", "Engine", "available"],
+                ["E-4", "Fire", "Engine", "out of service"]):
+        ws.append(row)
+    ws.auto_filter.ref = "A1:D5"
+    for hidden in (3, 5):
+        ws.row_dimensions[hidden].hidden = True
+    book = tmp_path / "roster.xlsx"
+    wb.save(book)
+    found = csv_rows.read("units", book)
+    assert [r["callsign"] for r in found.rows] == ["E-1", "E-2", "E-3", "E-4"] and found.hidden == [1, 3]
+    shown = found.shown()
+    assert [r["callsign"] for r in shown.rows] == ["E-1", "E-3"] and shown.unshown == 2 and shown.hidden == []
+    assert shown.lines == ["roster.xlsx, row 2", "roster.xlsx, row 4"]
+    assert csv_rows.read("units", write(tmp_path / "r.csv", "callsign,agency,kind\nE-1,F,E\n")).hidden == []
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(book), "--shown-only"]) == 0
+    assert capsys.readouterr()[0] == f"added 2 units from {book} (sheet 'Sheet'; 2 rows hidden in the sheet left out)\n"
+    wb.active.row_dimensions[2].hidden = wb.active.row_dimensions[4].hidden = True
+    wb.save(book)
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(book), "--shown-only"]) == 1
+    assert capsys.readouterr()[1] == ("crisis-console: every row of roster.xlsx is hidden in its sheet: nothing to add "
+                                      "(without --shown-only, they are all added)\n")
+    with Store(db) as s:
+        s.delete("units", s.resolve_id("units", "E-1"))
+        s.delete("units", s.resolve_id("units", "E-3"))
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(book)]) == 0
+    assert capsys.readouterr()[0] == (f"added 4 units from {book} (sheet 'Sheet'; 4 of them hidden in the sheet: "
+                                      "--shown-only leaves them out)\n")
+
+
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>

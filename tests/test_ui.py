@@ -4342,6 +4342,23 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
     assert asked[-1] == ("Add 2 units from merged.xlsx?\n\nIts first row reads: E-41 (agency County Fire, kind "
                          "Engine).\n\nCells merged over several rows are read in each of them: Agency (rows 2 to 3).")
     assert demo_store.get("units", demo_store.resolve_id("units", "E-42")).agency == "County Fire"
+    # A sheet filtered in Excel: the rows a person sees, or all of them? Asked, the hidden ones named.
+    filtered = openpyxl.Workbook()
+    for row in (["Callsign", "Agency", "Kind"], ["E-51", "Fire", "Engine"], ["E-52", "Fire", "Engine"],
+                ["E-53", "Fire", "Engine"]):
+        filtered.active.append(row)
+    filtered.active.row_dimensions[3].hidden = True
+    filtered.save(tmp_path / "filtered.xlsx")
+    chosen, boxes = ["Cancel"], []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, boxes, chosen[0]))
+    assert window.import_csv(str(tmp_path / "filtered.xlsx")) == 0
+    assert boxes == [("Import", "Add 3 units from filtered.xlsx?\n\nIts first row reads: E-51 (agency Fire, kind "
+                      "Engine).", "1 of its rows is hidden in the sheet (filtered out in Excel, or hidden by hand): "
+                      "row 3.", ["Add all 3", "Add the 2 shown", "Cancel"])]
+    chosen[0] = "Add the 2 shown"
+    assert window.import_csv(str(tmp_path / "filtered.xlsx")) == 2
+    assert {"E-51", "E-53"} <= {u.callsign for u in demo_store.list("units")}
+    assert "E-52" not in {u.callsign for u in demo_store.list("units")}
     # Windows' Excel, "CSV (Comma delimited)": Windows-1252.
     legacy = tmp_path / "pompiers.csv"
     legacy.write_bytes("Callsign;Agency;Kind;Notes\r\nFPT-1;Pompiers de Genève;Fourgon;Chef: Müller\r\n"
@@ -4358,7 +4375,7 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
     assert window.import_csv(str(tmp_path / "odd.csv")) == 0
     assert warned == ['odd.csv is not UTF-8 text, nor Windows-1252 (Western European): save it as "CSV UTF-8"'
                       "\n\nNothing was added."]
-    assert demo_store.counts()["units"] == before + 6
+    assert demo_store.counts()["units"] == before + 8
 
 
 def test_import_asks_what_a_number_that_reads_two_ways_is(qtbot, window, demo_store, tmp_path, monkeypatch):

@@ -1173,8 +1173,22 @@ class MainWindow(QMainWindow):
                          "twice is merged from the Stock menu (its counts added up).")
         n = len(found.rows)
         first = f"\n\n{'Its first row' if n > 1 else 'It'} reads: {_row_said(table, found.rows[0])}."
-        asked = QMessageBox.question(self, "Import", f"Add {n:,} {table} from {whence}?{first}{left}")
-        if asked != QMessageBox.StandardButton.Yes:
+        if found.hidden:  # (a sheet filtered in Excel: the rows a person sees, or all?)
+            shown = found.shown()
+            hidden = [found.lines[i].rsplit(", ", 1)[-1] for i in found.hidden]
+            every, seen = f"Add all {n:,}", f"Add the {len(shown.rows):,} shown"
+            answer = ask(QMessageBox.Icon.Question, "Import", f"Add {n:,} {table} from {whence}?{first}",
+                         f"{len(hidden):,} of its rows {'is' if len(hidden) == 1 else 'are'} hidden in the sheet "
+                         f"(filtered out in Excel, or hidden by hand): {_few(hidden)}.{left}",
+                         [(every, QMessageBox.ButtonRole.AcceptRole)]
+                         + ([(seen, QMessageBox.ButtonRole.AcceptRole)] if shown.rows else [])
+                         + [("Cancel", QMessageBox.ButtonRole.RejectRole)], "Cancel", self)
+            if answer == seen:
+                found = shown
+            elif answer != every:
+                return 0
+        elif QMessageBox.question(self, "Import", f"Add {n:,} {table} from {whence}?{first}{left}") \
+                != QMessageBox.StandardButton.Yes:
             return 0
         try:
             ids = self.bridge.add_many(table, found.rows, where=found.lines,
