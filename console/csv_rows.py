@@ -396,7 +396,12 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             raise ValidationError(f"{where}: {f.name}: its cell holds a formula the program that saved the file did "
                                   "not work out: open the file in Excel or LibreOffice, and save it again")
         if missing:
-            raise ValidationError(f"{where}: no {model.field_label(missing[0])} (a {t.name[:-1]} needs one)")
+            said = f"{where}: no {model.field_label(missing[0])} (a {t.name[:-1]} needs one)"
+            if unit == "line" and rows and missing[0] in rows[-1]:  # (a cell merged over rows, saved as CSV)
+                said += (f"; {lines[-1].rsplit(', ', 1)[-1]} above has one: a cell merged over several rows is "
+                         "written in its first only when a spreadsheet is saved as CSV, so read the workbook "
+                         "(.xlsx) itself, or fill the cells")
+            raise ValidationError(said)
         if number in unshown:
             hidden.append(len(rows))
         rows.append(values)
