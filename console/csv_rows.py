@@ -72,6 +72,7 @@ from console.model import ValidationError
 
 MAX_ROWS = 100_000  # a roster or stock list is hundreds; more is a wrong file
 MAX_BYTES = 64 * 2**20
+IMPORTED = ("units", "tasks", "resources")  # the tables a spreadsheet's rows are added to
 # How many rows that are not blank may be above the one naming the columns
 # (a roster's title, when and by whom it was made, headings over groups).
 HEADER_WITHIN = 10
@@ -468,9 +469,18 @@ def _header(t: model.Table, cells: Iterator[tuple[int, list[str]]]
 def _names_needed(t: model.Table, row: list[str]) -> bool:
     """Whether `row` names every column a row of `t` needs (by the field's
     name, or another name of it: ALIASES)."""
-    aliases = _ALIAS_KEYS.get(t.name, {})
-    named = {k if k in t.names else aliases.get(k) for k in map(column_key, row)}
+    named = _fields_named(t, row)
     return all(f.name in named for f in t.fields if f.required)
+
+
+def _named(t: model.Table, row: list[str]) -> int:
+    """How many fields of `t` the cells of `row` name."""
+    return len(_fields_named(t, row) - {None})
+
+
+def _fields_named(t: model.Table, row: list[str]) -> set[str | None]:
+    aliases = _ALIAS_KEYS.get(t.name, {})
+    return {k if k in t.names else aliases.get(k) for k in map(column_key, row)}
 
 
 class _TwoWays:
@@ -971,16 +981,21 @@ def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -
                 found.renamed.append([shown, field])
         found.fields.append(None if field is None else t.field(field))
     known = ", ".join(f.name for f in t.fields if not f.hidden)
-    if found.others and not leave_others:
+    missing = [f.name for f in t.fields if f.required and f.name not in taken]
+    # A list of units read as tasks (the board shown was another): said
+    # first, as leaving columns out would not help.
+    fits = [o for o in IMPORTED if o != t.name and _names_needed(model.TABLES[o], header)] if missing else []
+    other = max(fits, key=lambda o: _named(model.TABLES[o], header), default=None)  # (Name: a task's title too)
+    if found.others and not leave_others and other is None:
         what = (f"the column {found.others[0]!r} is not a field" if len(found.others) == 1 else
                 f"the columns {', '.join(repr(c) for c in found.others)} are not fields")
         why = f"; {'; '.join(found.shadowed)}" if found.shadowed else ""
         raise OtherColumns(f"{name}: {what} of {t.name} (fields: {known}{why})", found.others)
-    missing = [f.name for f in t.fields if f.required and f.name not in taken]
     if missing:
         others = f"; its other columns: {', '.join(found.others)}" if found.others else ""
+        elsewhere = f": its columns are those of {other}, so add it as {other}" if other else ""
         raise ValidationError(f"{name} has no {model.field_label(missing[0])} column (a {t.name[:-1]} needs one"
-                              f"{others})")
+                              f"{others}){elsewhere}")
     return found
 
 

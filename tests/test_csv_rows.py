@@ -871,6 +871,25 @@ def test_the_lines_above_a_roster_s_column_names_are_left_out_and_said(tmp_path,
                                      + "callsign,agency,kind\nE-1,Fire,Engine\n"))
 
 
+@pytest.mark.parametrize("table, text, said", [
+    ("tasks", "Callsign;Agency;Kind\nE-1;Fire;Engine\n", "f.csv has no title column (a task needs one; its other "
+     "columns: Callsign, Kind): its columns are those of units, so add it as units"),
+    ("units", "Title,Priority,Due\nLevee,high,18:00\n", "f.csv has no callsign column (a unit needs one; its other "
+     "columns: Title, Priority, Due): its columns are those of tasks, so add it as tasks"),
+    ("units", "Name,Kind,Agency,Qty\nCots,Shelter,DRK,40\n", "f.csv has no callsign column (a unit needs one; its "
+     "other columns: Name, Qty): its columns are those of resources, so add it as resources"),
+])
+def test_a_list_of_another_table_is_refused_saying_which_it_is(tmp_path, capsys, table, text, said):
+    """A roster imported on the tasks board (the board shown was not the
+    one meant): refused, saying what the file is a list of, whatever is
+    said of its other columns."""
+    path = write(tmp_path / "f.csv", text)
+    for leave_others in (False, True):
+        with pytest.raises(ValidationError) as refused:
+            csv_rows.read(table, path, leave_others=leave_others)
+        assert str(refused.value) == said and type(refused.value) is ValidationError
+
+
 def test_rows_of_totals_under_a_stock_list_are_left_out_and_said(tmp_path, capsys):
     """A stock list as logistics keep them: a subtotal under each group, a
     total at the bottom. Those rows say nothing but a word of totals and
