@@ -457,13 +457,44 @@ def _header(t: model.Table, cells: Iterator[tuple[int, list[str]]]
             continue
         if _names_needed(t, row):
             said = [" ".join(" ".join(c.split()) for c in r if c.strip()) for _, r in seen]
-            return row, number, [s if len(s) <= 80 else s[:79] + "…" for s in said], cells
+            header, at, cells = _under(t, row, number, cells)
+            return header, at, [s if len(s) <= 80 else s[:79] + "…" for s in said], cells
         seen.append((number, row))
         if len(seen) > HEADER_WITHIN:
             break
     if not seen:
         return None, 0, [], cells
     return seen[0][1], seen[0][0], [], itertools.chain(seen[1:], cells)
+
+
+def _under(t: model.Table, header: list[str], at: int, cells: Iterator[tuple[int, list[str]]]
+           ) -> tuple[list[str], int, Iterator[tuple[int, list[str]]]]:
+    """The columns' names of a header in two rows: a heading over a group
+    of columns ("Position", merged over two), and under it the names of
+    the group's columns ("Lat", "Lon"), in the row below. That row is
+    taken as names when each of its cells names a field the row above
+    does not, one at least under an empty cell or a heading that is no
+    field's name (where a heading merged over several columns leaves
+    them), and it has nothing under the columns a row needs (a row of
+    data has). The header (its names under a heading put in the heading's
+    place), the number of its last row, and the rows below."""
+    below = next(((n, r) for n, r in cells if any(c.strip() for c in r)), None)
+    if below is None:
+        return header, at, cells
+    number, row = below
+    above = _fields_named(t, header)
+    needed = {i for i, k in enumerate(map(column_key, header)) if (f := _field_of(t, k)) and t.field(f).required}
+    names = {i: _field_of(t, column_key(c)) for i, c in enumerate(row) if c.strip()}
+    grouped = any(i >= len(header) or _field_of(t, column_key(header[i])) is None for i in names)
+    if grouped and all(f is not None and f not in above for f in names.values()) and not needed & names.keys():
+        return [row[i] if i in names else c for i, c in enumerate(header)] + row[len(header):], number, cells
+    return header, at, itertools.chain([(number, row)], cells)
+
+
+def _field_of(t: model.Table, key: str) -> str | None:
+    """The field of `t` a column named `key` (column_key) is, by its name
+    or another name of it (ALIASES); None if none."""
+    return key if key in t.names else _ALIAS_KEYS.get(t.name, {}).get(key)
 
 
 def _names_needed(t: model.Table, row: list[str]) -> bool:
@@ -479,8 +510,7 @@ def _named(t: model.Table, row: list[str]) -> int:
 
 
 def _fields_named(t: model.Table, row: list[str]) -> set[str | None]:
-    aliases = _ALIAS_KEYS.get(t.name, {})
-    return {k if k in t.names else aliases.get(k) for k in map(column_key, row)}
+    return {_field_of(t, k) for k in map(column_key, row)}
 
 
 class _TwoWays:

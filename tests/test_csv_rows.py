@@ -921,6 +921,31 @@ def test_rows_of_totals_under_a_stock_list_are_left_out_and_said(tmp_path, capsy
                                                              "Cots left,,,3\n"))
 
 
+def test_columns_named_in_two_rows_under_a_heading_are_read_by_the_lower_names(tmp_path):
+    """A header in two rows: "Position" over two columns (merged in the
+    workbook; in its CSV file, followed by an empty cell), Lat and Lon
+    under it. The lower names are the columns'; a row under the header
+    that has values under the columns a row needs is data, and one with a
+    value under a field's own name is not taken for names."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for row in (["Callsign", "Agency", "Kind", "Position", None], [None, None, None, "Lat", "Lon"],
+                ["E-1", "Fire", "Engine", 48.85, 2.35], ["E-2", "Fire", "Engine", None, None]):
+        wb.active.append(row)
+    wb.active.merge_cells("D1:E1")
+    wb.save(tmp_path / "two.xlsx")
+    csv = write(tmp_path / "two.csv", "Callsign;Agency;Kind;Position;\n;;;Lat;Lon\nE-1;Fire;Engine;48,85;2,35\n"
+                                      "E-2;Fire;Engine;;\n")
+    for path, unit in ((tmp_path / "two.xlsx", "row"), (csv, "line")):
+        found = csv_rows.read("units", path)
+        assert [(r["callsign"], r.get("lat"), r.get("lon")) for r in found.rows] == [("E-1", 48.85, 2.35),
+                                                                                     ("E-2", None, None)]
+        assert found.lines == [f"{path.name}, {unit} 3", f"{path.name}, {unit} 4"] and found.others == []
+    with pytest.raises(ValidationError, match=r"^n\.csv, line 2: no callsign \(a unit needs one\)$"):
+        csv_rows.read("units", write(tmp_path / "n.csv", "callsign,agency,kind,notes\n,,,status\nE-1,F,E,x\n"))
+
+
 def rezip(src, dest, parts):
     """A copy of zip `src` with `parts` ({name: bytes, or None to leave it
     out}) in place of its own."""
