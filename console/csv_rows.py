@@ -763,7 +763,7 @@ class _Workbook:
         with self._said(), zipfile.ZipFile(self.path) as z:
             part, recalc = _sheet_part(z, ws.title)
             if part is None:
-                return _Layout({}, [])
+                return _Layout({}, [], frozenset())
             data = z.read(part)
         return _Layout(_uncomputed(data, recalc), _merged(data), _hidden(data))
 
@@ -824,12 +824,13 @@ class _Layout:
 
     uncomputed: dict[int, set[int]]
     merged: list[tuple[int, int, int]]
-    hidden: frozenset[int] = frozenset()  # the rows hidden (filtered out, or hidden by hand)
+    hidden: frozenset[int]
 
 
-# A workbook's XML as _uncomputed and _merged read it, a namespace's
-# prefix or none: a formula, a cell (its attributes, its content), its
-# place (B4), its value; cells merged (B2:B9).
+# A workbook's XML as _uncomputed, _merged and _hidden read it, a
+# namespace's prefix or none: a formula, a cell (its attributes, its
+# content), its place (B4), its value; cells merged (B2:B9); a row (its
+# attributes), hidden, its number.
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
 _REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
