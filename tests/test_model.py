@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_csv_rows import MONTHS
 
@@ -126,6 +126,7 @@ def test_names_one_but_for_case_and_spacing_are_shown_the_most_used_way():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(at=datetime(2000, 4, 2, 2, 0), form="28.11.2026", language="English", clock=True)  # (a skipped hour)
 @given(at=st.datetimes(min_value=datetime(1980, 1, 1), max_value=datetime(2070, 12, 31)).map(
            lambda d: d.replace(second=0, microsecond=0)),
        form=st.sampled_from(["28.11.2026", "28/11/2026", "11/28/2026", "28.11.26", "28 Nov 2026", "Nov 28, 2026"]),
@@ -142,6 +143,8 @@ def test_a_date_typed_as_a_region_writes_it_is_read_as_meant_or_refused(chicago,
     if clock:
         typed += f" {at.hour}:{at.minute:02d}"
     meant = at if clock else at.replace(hour=0, minute=0)
+    if meant.astimezone().replace(tzinfo=None) != meant:
+        return  # (an hour summer time skips, on the day it begins: no such time here)
     two_ways = form in ("28/11/2026", "11/28/2026") and at.day <= 12 and at.day != at.month
     if form == "28.11.26" and abs(at.year - datetime.now().year) > 49:
         return  # (a year of two digits is the one nearest today)
