@@ -360,9 +360,11 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     for number, row in cells:
         if progress is not None and number % PROGRESS_EVERY == 0:
             progress(number)
-        if starts or fills:
-            _fill(row, number, starts, fills)
-        flagged = uncomputed.get(number) if uncomputed else None  # (formulas not worked out: see _Layout)
+        flagged = None  # (of a workbook: its formulas not worked out in this row, see _Layout)
+        if layout is not None:
+            if starts or fills:
+                _fill(row, number, starts, fills)
+            flagged = uncomputed.get(number)
         if not flagged and not any(c.strip() for c in row):
             continue  # a blank line, as spreadsheets leave at the end
         where = f"{name}, {unit} {number}"
@@ -403,7 +405,7 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
                          "written in its first only when a spreadsheet is saved as CSV, so read the workbook "
                          "(.xlsx) itself, or fill the cells")
             raise ValidationError(said)
-        if number in unshown:
+        if unshown and number in unshown:
             hidden.append(len(rows))
         rows.append(values)
         lines.append(where)
