@@ -1,7 +1,8 @@
 """Dates as people and spreadsheets of a region write them, read as ISO
 8601: the day first (28.11.2026 18:00, 28/11/2026) or the month first
 (11/28/2026 6:00 PM), a year of four digits or two (the one nearest
-today), the month by name (28 Nov 2026, Nov 28, 2026, 28. November 2026
+today) or none (29.11. 15:00: the year that puts it nearest today), the
+month by name (28 Nov 2026, Nov 28, 2026, 28. November 2026
 18:00 Uhr, 28 de noviembre de 2026: in English, German, French or
 Spanish, whole or short), perhaps after the day of the week, and a time
 of day after it (18:00, 6:00 PM, 18h30). `readings` reads one each way;
@@ -39,6 +40,13 @@ _DAY_NAMED = re.compile(rf"(?P<d>\d{{1,2}})(?:\.|er|st|nd|rd|th)?(?:\s+de)?[\s./
                         rf"[\s./,-]*(?P<y>\d{{4}}|\d{{2}})(?P<time>.*)", re.DOTALL)
 _MONTH_NAMED = re.compile(rf"(?P<m>{_WORD})\.?[\s-]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[\s-]+(?P<y>\d{{4}})(?P<time>.*)",
                           re.DOTALL)
+# A date without its year: 29.11. (its last dot written), 29/11, 11/29;
+# 29 Nov, 29. November, Nov 29; perhaps a time of day after it.
+_YEARLESS = re.compile(r"(\d{1,2})(?:\.(\d{1,2})\.|/(\d{1,2}))(?P<time>.*)", re.ASCII | re.DOTALL)
+_DAY_NAMED_YEARLESS = re.compile(rf"(?P<d>\d{{1,2}})(?:\.|er|st|nd|rd|th)?(?:\s+de)?[\s./-]*(?P<m>{_WORD})\.?"
+                                 rf"(?P<time>.*)", re.DOTALL)
+_MONTH_NAMED_YEARLESS = re.compile(rf"(?P<m>{_WORD})\.?[\s-]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?P<time>.*)",
+                                   re.DOTALL)
 # The day of the week before a date: "Saturday, ", "Sa. ", "sam. ".
 _WEEKDAY = re.compile(rf"(?P<wd>{_WORD})\.?,?\s+")
 # A time of day after a date: 18:00, 18:30:15, 6:00 PM, 18:00 Uhr, 18h30.
@@ -85,12 +93,12 @@ _WEEKDAY_NAMES = _names(
 )
 
 
-def _full_year(written: str) -> int:
+def _full_year(written: str, today: date | None) -> int:
     """A year of four digits as written; of two, the one nearest today
     (26 is 2026; 99, in 2026, 1999)."""
     if len(written) == 4:
         return int(written)
-    now = date.today().year
+    now = (today or date.today()).year
     year = now - now % 100 + int(written)
     return min((year - 100, year, year + 100), key=lambda y: abs(y - now))
 
@@ -113,18 +121,20 @@ def _clock(rest: str) -> str | None:
     return f" {hour:02d}:{minute:02d}" + (f":{second}" if second is not None else "")
 
 
-def readings(written: str) -> dict[str, str | None]:
+def readings(written: str, today: date | None = None) -> dict[str, str | None]:
     """`written` as ISO 8601 (a time without a zone: this computer's),
     with the day first and with the month first; None where it is not a
     date so written (a dotted date is only day first; one that reads alike
     both ways, its month by name or its year first, or none: as written,
     for model.parse to read or refuse). A day of the week before it is
     the date's: a reading on another day is not the date meant, and a
-    date on none of the days it reads is refused (WrongDay)."""
-    found = _dated(written)
+    date on none of the days it reads is refused (WrongDay). A year
+    left out, or of two digits, is the one nearest `today` (by default,
+    this computer's)."""
+    found = _dated(written, today)
     if found is None and (wd := _WEEKDAY.match(written)) is not None \
             and (weekday := _WEEKDAY_NAMES.get(_key(wd["wd"]))) is not None:
-        found = _dated(written[wd.end():])
+        found = _dated(written[wd.end():], today)
         if found is not None and any(found.values()):
             fits = {way: reading if reading is None or date.fromisoformat(reading[:10]).isoweekday() == weekday
                     else None for way, reading in found.items()}
@@ -136,7 +146,7 @@ def readings(written: str) -> dict[str, str | None]:
     return found or {"day-first": None, "month-first": None}
 
 
-def _dated(written: str) -> dict[str, str | None] | None:
+def _dated(written: str, today: date | None) -> dict[str, str | None] | None:
     """`written` read as a date each way (see readings), without a
     day of the week before it; None if it is not written as a date."""
     if (m := _DATE.fullmatch(written)) is not None:
@@ -153,20 +163,60 @@ def _dated(written: str) -> dict[str, str | None] | None:
         if m[6] is not None:  # (2026/11/28)
             both = iso(int(m[6]), m[7], m[8])
             return {"day-first": both, "month-first": both}
-        year = _full_year(m[4])
+        year = _full_year(m[4], today)
         return {"day-first": iso(year, m[3], m[1]), "month-first": None if m[2] == "." else iso(year, m[1], m[3])}
     for named in (_DAY_NAMED, _MONTH_NAMED):
         if (m := named.fullmatch(written)) is None or (month := _MONTH_NAMES.get(_key(m["m"]))) is None:
             continue
         at = _clock(m["time"])
         if at is None:
-            return None
+            continue  # (29 Nov 15:00: not the year 2015, and no time ":00")
         try:
-            both = date(_full_year(m["y"]), month, int(m["d"])).isoformat() + at
+            both = date(_full_year(m["y"], today), month, int(m["d"])).isoformat() + at
         except ValueError:
             both = None
         return {"day-first": both, "month-first": both}
+    return _yearless(written, today or date.today())
+
+
+def _yearless(written: str, today: date) -> dict[str, str | None] | None:
+    """`written` as a date without its year, as a dispatcher writes one
+    (29.11. 15:00, 29/11 15:00, 29 Nov 15:00, Nov 29 3:00 PM), in the year
+    that puts it nearest today; None if it is not so written. A dotted one
+    ends in a dot (29.11.), as German writes it: 10.11 may be a time of
+    day."""
+    if (m := _YEARLESS.fullmatch(written)) is not None:
+        at = _clock(m["time"])
+        if at is None:
+            return None
+        first, second = int(m[1]), int(m[2] or m[3])
+        return {"day-first": _nearest(second, first, at, today),  # (dotted: the day first)
+                "month-first": None if m[2] is not None else _nearest(first, second, at, today)}
+    for named in (_DAY_NAMED_YEARLESS, _MONTH_NAMED_YEARLESS):
+        if (m := named.fullmatch(written)) is None or (month := _MONTH_NAMES.get(_key(m["m"]))) is None:
+            continue
+        at = _clock(m["time"])
+        if at is None:
+            return None
+        both = _nearest(month, int(m["d"]), at, today)
+        return {"day-first": both, "month-first": both}
     return None
+
+
+def _nearest(month: int, day: int, at: str, today: date) -> str | None:
+    """That day of that month, in the year that puts it nearest `today`,
+    as ISO 8601 with the time of day `at` after it; None if there is
+    none within half a year (29.2., in a year not a leap year's)."""
+    days = []
+    for year in (today.year - 1, today.year, today.year + 1):
+        try:
+            days.append(date(year, month, day))
+        except ValueError:
+            continue
+    nearest = min(days, key=lambda d: abs((d - today).days), default=None)
+    if nearest is None or abs((nearest - today).days) > 184:
+        return None
+    return nearest.isoformat() + at
 
 
 def said(day: date) -> str:

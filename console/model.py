@@ -284,7 +284,7 @@ def parse_typed_time(raw: str, now: float | None = None) -> str:
     # A date as the person's region writes it (28.11.2026 18:00, 28 Nov
     # 2026 6:00 PM, 11/28/2026), if it reads one way only.
     try:
-        found = dates.readings(raw.strip())
+        found = dates.readings(raw.strip(), at.date())
     except dates.WrongDay as exc:
         raise ValidationError(str(exc)) from None
     day_first, month_first = found["day-first"], found["month-first"]

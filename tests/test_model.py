@@ -61,6 +61,15 @@ def at(text: str) -> float:
         ("2026-11-26 14:00:00", "Sa., 28. November 2026, 18:00 Uhr", "2026-11-29T00:00:00Z"),
         ("2026-11-26 14:00:00", "Fri 03/04/2026 8h", "2026-04-03T13:00:00Z"),  # (3 April is a Friday)
         ("2026-11-26 14:00:00", "12/12/2026", "2026-12-12T06:00:00Z"),  # (either way the same)
+        # Without its year, as a dispatcher writes it: the year that puts it nearest today.
+        ("2026-11-26 14:00:00", "29.11. 15:00", "2026-11-29T21:00:00Z"),
+        ("2026-11-26 14:00:00", "2.1. 08:00", "2027-01-02T14:00:00Z"),
+        ("2026-11-26 14:00:00", "15.5.", "2027-05-15T05:00:00Z"),  # (170 days on, not 195 ago)
+        ("2026-11-26 14:00:00", "29/11 15:00", "2026-11-29T21:00:00Z"),
+        ("2026-11-26 14:00:00", "Nov 29 3:00 PM", "2026-11-29T21:00:00Z"),
+        ("2026-11-26 14:00:00", "29 Nov 15:00", "2026-11-29T21:00:00Z"),
+        ("2026-11-26 14:00:00", "So 29.11. 15:00", "2026-11-29T21:00:00Z"),
+        ("2026-01-05 14:00:00", "29.12. 15:00", "2025-12-29T21:00:00Z"),  # (last year's: a week ago)
     ],
 )
 def test_typed_times(chicago, now, typed, stored):
@@ -84,6 +93,9 @@ def test_typed_times(chicago, now, typed, stored):
         ("03/04/2026 18:00", "^'03/04/2026 18:00' may be 3 April 2026 or 4 March 2026: write the month by its name "
                              "\\(3 Apr 2026 18:00\\) or the year first \\(2026-04-03 18:00\\)$"),
         ("Fri 28 Nov 2026", "^'Fri 28 Nov 2026' names a Friday, but 28 November 2026 is a Saturday$"),
+        ("10.11", "^'10.11' is not a time \\(e.g. 18:30"),  # (a dotted date without its year ends in a dot)
+        ("03/04 8:00", "^'03/04 8:00' may be 3 April (\\d{4}) or 4 March \\d{4}: write the month by its name \\(3 Apr "
+                       "\\1 08:00\\) or the year first \\(\\1-04-03 08:00\\)$"),  # (the year nearest today)
     ],
 )
 def test_typed_times_refused(chicago, typed, message):
@@ -155,3 +167,37 @@ def test_a_date_typed_as_a_region_writes_it_is_read_as_meant_or_refused(chicago,
         return
     assert not two_ways, typed
     assert datetime.fromisoformat(read.replace("Z", "+00:00")).astimezone().replace(tzinfo=None) == meant, typed
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(now=datetime(2029, 1, 1, 12), month=2, day=29, hour=8, minute=0, named=False)  # (2028's: 10 months ago)
+@given(now=st.datetimes(min_value=datetime(2001, 1, 2), max_value=datetime(2098, 12, 30)),
+       month=st.integers(1, 12), day=st.integers(1, 31), hour=st.integers(0, 23), minute=st.integers(0, 59),
+       named=st.booleans())
+def test_a_date_typed_without_its_year_is_the_nearest_one(chicago, now, month, day, hour, minute, named):
+    """29.11. 15:00, or 29 Nov 15:00, typed without its year: that day and
+    time, in the year that puts it nearest today (within half a year);
+    refused if there is no such day within half a year (29.2.)."""
+    typed = (f"{day} {MONTHS['English'][1].split()[month - 1]}" if named else f"{day}.{month}.") + \
+        f" {hour}:{minute:02d}"
+    try:
+        read = model.parse_typed_time(typed, now.timestamp())
+    except model.ValidationError:
+        years = (now.year - 1, now.year, now.year + 1)
+        near = [datetime(y, month, day).date() for y in years if _is_day(y, month, day)]
+        assert all(abs((d - now.date()).days) > 184 for d in near), typed  # (none within half a year: 29.2.)
+        return
+    local = datetime.fromisoformat(read.replace("Z", "+00:00")).astimezone()
+    assert (local.month, local.day) == (month, day), typed
+    if (local.hour, local.minute) != (hour, minute):  # (only in an hour summer time skips)
+        skipped = datetime(local.year, month, day, hour, minute)
+        assert skipped.astimezone().replace(tzinfo=None) != skipped
+    assert abs((local.date() - now.date()).days) <= 184, (typed, now)
+
+
+def _is_day(year, month, day):
+    try:
+        datetime(year, month, day)
+    except ValueError:
+        return False
+    return True
