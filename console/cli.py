@@ -548,6 +548,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         if found.hidden:
             n = len(found.hidden)
             read_as.append(f"{n} of them hidden in the sheet: --shown-only leaves {'it' if n == 1 else 'them'} out")
+        if found.hidden_columns:
+            read_as.append(f"columns hidden in the sheet, read all the same: {', '.join(found.hidden_columns)}")
         if found.unshown:
             read_as.append(f"{found.unshown} {'row' if found.unshown == 1 else 'rows'} hidden in the sheet left out")
         print(f"added {len(ids)} {found.table} from {args.csv}" + (f" ({'; '.join(read_as)})" if read_as else ""),

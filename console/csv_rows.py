@@ -232,6 +232,7 @@ class CsvRows:
     filled: list[str] = dataclasses.field(default_factory=list)  # cells merged over rows ("Agency (rows 2 to 9)")
     hidden: list[int] = dataclasses.field(default_factory=list)  # of `rows`, those hidden in the sheet
     unshown: int = 0  # how many rows hidden in the sheet were left out (shown())
+    hidden_columns: list[str] = dataclasses.field(default_factory=list)  # of the columns read, those hidden
 
     def shown(self) -> CsvRows:
         """These rows but those hidden in the sheet (a filter's: the rows a
@@ -348,6 +349,8 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     # their value is read in each of those rows, as the sheet shows it.
     starts: dict[int, list[tuple[int, int]]] = {}  # first row -> [(column, last row)]
     filled = []
+    unseen = [" ".join(header[i].split()) for i in sorted(layout.hidden_columns if layout else ())
+              if i < len(fields) and fields[i] is not None]  # (columns hidden in the sheet, read all the same)
     for column, first, last in sorted(layout.merged if layout else ()):
         if first > at and column < len(fields) and fields[column] is not None:
             starts.setdefault(first, []).append((column, last))
@@ -413,7 +416,7 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
         raise ValidationError(f"{name} names its columns but holds no rows")
     return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), dates=days.settle(),
                    renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed, above=above,
-                   totals=totals, filled=filled, hidden=hidden)
+                   totals=totals, filled=filled, hidden=hidden, hidden_columns=unseen)
 
 
 def _fill(row: list[str], number: int, starts: dict[int, list[tuple[int, int]]],
@@ -765,9 +768,9 @@ class _Workbook:
         with self._said(), zipfile.ZipFile(self.path) as z:
             part, recalc = _sheet_part(z, ws.title)
             if part is None:
-                return _Layout({}, [], frozenset())
+                return _Layout({}, [], frozenset(), frozenset())
             data = z.read(part)
-        return _Layout(_uncomputed(data, recalc), _merged(data), _hidden(data))
+        return _Layout(_uncomputed(data, recalc), _merged(data), _hidden(data), _hidden_columns(data))
 
     def sheet(self, wanted: str | None):
         """The sheet named `wanted` (letter case and spacing aside), else
@@ -822,11 +825,13 @@ class _Layout:
     cells merged over several rows, (column from 0, first row, last row),
     which show their value in each row and hold it in the first only.
     `hidden`: the rows not shown (a filter's, or hidden by hand), read
-    all the same, and said (CsvRows.hidden)."""
+    all the same, and said (CsvRows.hidden); `hidden_columns`, the
+    columns, read and said alike."""
 
     uncomputed: dict[int, set[int]]
     merged: list[tuple[int, int, int]]
     hidden: frozenset[int]
+    hidden_columns: frozenset[int]  # from 0
 
 
 # A workbook's XML as _uncomputed, _merged and _hidden read it, a
@@ -839,6 +844,8 @@ _REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 _MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?\bref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
 _ROW = re.compile(rb"<(?:\w+:)?row\s([^>]*)>")
+_COLUMNS = re.compile(rb"<(?:\w+:)?col\s([^>]*)>")
+_SPAN = re.compile(rb'\bmin="(\d+)"[^>]*?\bmax="(\d+)"|\bmax="(\d+)"[^>]*?\bmin="(\d+)"')
 _HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 
@@ -864,6 +871,20 @@ def _uncomputed(data: bytes, recalc: bool) -> dict[int, set[int]]:
         if (recalc or value is None or not value[1].strip()) and (ref := _REF.search(cell[1])) is not None:
             found.setdefault(int(ref[2]), set()).add(_column(ref[1]))
     return found
+
+
+def _hidden_columns(data: bytes) -> frozenset[int]:
+    """_Layout.hidden_columns of a sheet's XML (its columns' widths,
+    from 1, min to max, before its cells)."""
+    head = data[:data.find(b"sheetData")]
+    if b'hidden="' not in head:
+        return frozenset()
+    out: set[int] = set()
+    for col in _COLUMNS.finditer(head):
+        if _HIDDEN.search(col[1]) and (span := _SPAN.search(col[1])):
+            low, high = (int(span[1]), int(span[2])) if span[1] else (int(span[4]), int(span[3]))
+            out.update(range(low - 1, min(high, low + 16384)))
+    return frozenset(out)
 
 
 def _hidden(data: bytes) -> frozenset[int]:

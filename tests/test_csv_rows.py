@@ -1083,6 +1083,19 @@ def test_rows_hidden_in_a_sheet_are_read_and_said_and_left_out_when_asked(tmp_pa
     assert cli.main(["add", "--db", str(db), "units", "--csv", str(book)]) == 0
     assert capsys.readouterr()[0] == (f"added 4 units from {book} (sheet 'Sheet'; 4 of them hidden in the sheet: "
                                       "--shown-only leaves them out)\n")
+    # A column hidden in the sheet is read all the same, and said (one left out, as no field, is no matter).
+    for row, cells in enumerate((["notes", "phone"], ["spare pump", "555-0100"]), 1):
+        ws.cell(row, 5, cells[0])
+        ws.cell(row, 6, cells[1])
+    ws.column_dimensions["E"].hidden = ws.column_dimensions["F"].hidden = True
+    for r in range(2, 6):
+        ws.row_dimensions[r].hidden = False
+        ws.cell(r, 1, f"X-{r}")
+    wb.save(book)
+    found = csv_rows.read("units", book, leave_others=True)
+    assert found.hidden_columns == ["notes"] and found.others == ["phone"] and found.rows[0]["notes"] == "spare pump"
+    assert cli.main(["add", "--db", str(db), "units", "--csv", str(book), "--leave-out-others"]) == 0
+    assert capsys.readouterr()[0].endswith("; columns hidden in the sheet, read all the same: notes)\n")
 
 
 BOMB = b"""<?xml version="1.0"?>

@@ -4344,17 +4344,19 @@ def test_import_from_a_workbook_or_a_windows_csv_file(qtbot, window, demo_store,
     assert demo_store.get("units", demo_store.resolve_id("units", "E-42")).agency == "County Fire"
     # A sheet filtered in Excel: the rows a person sees, or all of them? Asked, the hidden ones named.
     filtered = openpyxl.Workbook()
-    for row in (["Callsign", "Agency", "Kind"], ["E-51", "Fire", "Engine"], ["E-52", "Fire", "Engine"],
+    for row in (["Callsign", "Agency", "Kind", "Notes"], ["E-51", "Fire", "Engine"], ["E-52", "Fire", "Engine"],
                 ["E-53", "Fire", "Engine"]):
         filtered.active.append(row)
     filtered.active.row_dimensions[3].hidden = True
+    filtered.active.column_dimensions["D"].hidden = True
     filtered.save(tmp_path / "filtered.xlsx")
     chosen, boxes = ["Cancel"], []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: _answer(box, boxes, chosen[0]))
     assert window.import_csv(str(tmp_path / "filtered.xlsx")) == 0
     assert boxes == [("Import", "Add 3 units from filtered.xlsx?\n\nIts first row reads: E-51 (agency Fire, kind "
                       "Engine).", "1 of its rows is hidden in the sheet (filtered out in Excel, or hidden by hand): "
-                      "row 3.", ["Add all 3", "Add the 2 shown", "Cancel"])]
+                      "row 3.\n\nColumns hidden in the sheet are read all the same: Notes. If one should not be, "
+                      "choose No, and delete it from the sheet.", ["Add all 3", "Add the 2 shown", "Cancel"])]
     chosen[0] = "Add the 2 shown"
     assert window.import_csv(str(tmp_path / "filtered.xlsx")) == 2
     assert {"E-51", "E-53"} <= {u.callsign for u in demo_store.list("units")}

@@ -1154,6 +1154,9 @@ class MainWindow(QMainWindow):
             left += f"\n\nLeft out, as totals: {_few(found.totals, 4)}."
         if found.filled:
             left += f"\n\nCells merged over several rows are read in each of them: {_few(found.filled, 4)}."
+        if found.hidden_columns:
+            left += (f"\n\nColumns hidden in the sheet are read all the same: {_few(found.hidden_columns, 4)}. If "
+                     "one should not be, choose No, and delete it from the sheet.")
         if table == "tasks":  # the same calls entered already?
             titled = self.store.tasks_titled(r.get("title") for r in found.rows)
             again = [r["title"] for r in found.rows if model.name_key(str(r.get("title") or "")) in titled]
