@@ -440,7 +440,7 @@ def _total(row: list[str]) -> str | None:
     None. A row lacking what a row of its table needs is left out as one
     (the numbers in it are read as the file writes them, as any others)."""
     words = [c.strip() for c in row if any(ch.isalpha() for ch in c)]
-    if len(words) == 1 and column_key(words[0]).rstrip(":").replace("_", " ") in TOTAL_WORDS:
+    if len(words) == 1 and column_key(words[0]).replace("_", " ") in TOTAL_WORDS:
         return " ".join(words[0].split())
     return None
 
@@ -498,8 +498,9 @@ def _under(t: model.Table, header: list[str], at: int, cells: Iterator[tuple[int
 
 def _field_of(t: model.Table, key: str) -> str | None:
     """The field of `t` a column named `key` (column_key) is, by its name
-    or another name of it (ALIASES); None if none."""
-    return key if key in t.names else _ALIAS_KEYS.get(t.name, {}).get(key)
+    or another name of it (ALIASES); None if none (or a hidden one's,
+    which no spreadsheet sets)."""
+    return key if key in t.names and not t.field(key).hidden else _ALIAS_KEYS.get(t.name, {}).get(key)
 
 
 def _names_needed(t: model.Table, row: list[str]) -> bool:
@@ -558,7 +559,7 @@ class _TwoWays:
         written = cell.strip()
         try:
             readings = self.readings(written)
-        except ValidationError as exc:  # (a date on another day of the week than it names)
+        except written_dates.WrongDay as exc:  # (a date on another day of the week than it names)
             raise ValidationError(f"{self.t.name}.{f.name}: {exc}") from None
         one, other = self.ways
         if readings[one] == readings[other]:
@@ -646,10 +647,7 @@ class _Dates(_TwoWays):
     name_it = "which comes first in its dates (day-first or month-first)"
 
     def readings(self, written: str) -> dict[str, str | None]:
-        try:
-            return written_dates.readings(written)
-        except written_dates.WrongDay as exc:
-            raise ValidationError(str(exc)) from None
+        return written_dates.readings(written)
 
     def way(self, way: str) -> str:
         return f"the {way.removesuffix('-first')} first"
@@ -1010,13 +1008,12 @@ def _columns(t: model.Table, name: str, header: list[str], leave_others: bool) -
     a new row does not take, or another, refused unless `leave_others`."""
     keys = [column_key(c) for c in header]
     named = {k for k in keys if k in t.names and not t.field(k).hidden}
-    aliases = _ALIAS_KEYS.get(t.name, {})
     found = _Columns([], [], [], [])
     taken: dict[str, str] = {}  # field -> its column
     holders = {k: " ".join(c.split()) for c, k in zip(header, keys, strict=True) if k in named}
     for cell, key in zip(header, keys, strict=True):
         shown = " ".join(cell.split())
-        field = key if key in named else aliases.get(key)
+        field = _field_of(t, key)
         if not key or key in LEFT_OUT or key in t.derived or key in LEFT_OUT_OF.get(t.name, ()):
             field = None
             if key:
