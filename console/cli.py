@@ -400,7 +400,7 @@ def _cell(v) -> str:
 COLUMNS = {
     "units": ["id", "callsign", "agency", "kind", "status", "task", "location", "personnel", "status_since"],
     "tasks": ["id", "priority", "status", "title", "location", "lead_agency", "assigned_units", "due"],
-    "resources": ["id", "name", "kind", "agency", "location", "quantity", "unit"],
+    "resources": ["id", "name", "kind", "agency", "location", "quantity", "unit", "low_at"],
     "journal": ["at", "agency", "operator", "action", "text"],
 }
 

@@ -133,6 +133,10 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "quantity": ("qty", "count", "amount", "stock", "on hand", "menge", "anzahl", "bestand", "quantité",
                      "cantidad", "existencias"),
         "unit": ("uom", "unit of measure", "units", "measure", "einheit", "mengeneinheit", "unité", "unidad"),
+        "low_at": ("low", "low mark", "minimum", "min", "min qty", "minimum stock", "min stock", "reorder point",
+                   "reorder level", "reorder at", "par", "par level", "mindestbestand", "meldebestand",
+                   "stock minimum", "seuil", "seuil d'alerte", "seuil de réapprovisionnement", "stock mínimo",
+                   "mínimo", "existencias mínimas", "punto de pedido"),
     },
 }
 # The encoding a CSV file that is not UTF-8 most likely has: Excel's "CSV

@@ -170,12 +170,16 @@ RESOURCES = Table(
         Field("location", "text"),
         Field("quantity", "counter", default=0, minimum=0, maximum=MAX_COUNTER),
         Field("unit", "text", default="each"),
+        # The quantity at or below which the stock is low (to reorder, to
+        # send for): none, not watched. See stock_low.
+        Field("low_at", "real", minimum=0, maximum=MAX_COUNTER),
         # The stock item this one was merged into (Store.merge_resources):
         # while this row is deleted, its stock counts in that one's.
         Field("merged_into", "ref", ref="resources", hidden=True),
     ),
     label="name",
 )
+LOW_AT = RESOURCES.field("low_at")
 JOURNAL = Table(
     "journal",
     (
@@ -542,6 +546,7 @@ class Resource:
     location: str | None
     quantity: float
     unit: str | None
+    low_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -555,6 +560,13 @@ class JournalEntry:
     tbl: str | None
     row_id: str | None
     text: str
+
+
+def stock_low(rec: Resource) -> bool:
+    """Whether a stock item is low: at or below the quantity set to watch
+    it at (`low_at`), none left included. An item with none set is never
+    low, only out of stock once none is left."""
+    return rec.low_at is not None and (rec.quantity or 0) <= rec.low_at
 
 
 def journal_holds(words: str, text: str | None, agency: str | None, operator: str | None) -> bool:

@@ -89,6 +89,9 @@ class Report:
     # Tasks still to do of one title, stock of one name, added at different consoles (perhaps
     # entered twice while apart: see Store.entered_apart): (table, the name, how many rows).
     entered_apart: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
+    # Stock items at or below their low marks (none left included: model.stock_low), and with none left.
+    low_total: int = 0
+    out_total: int = 0
 
 
 def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = None,
@@ -106,6 +109,7 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
         to_do, to_do_total, overdue, unstaffed = store.tasks_to_do(_iso(now_ms), limit)
         resources = store.list("resources", limit=limit)
         ((resources_total,),) = store.tally("resources", [])
+        low_total, out_total = store.stock_watch()
         journal = store.journal_counts(since)
         notes = [e for _, e in store.journal_page(down_to=(since, ""), action="note", limit=limit)]
         peers = store.peers()
@@ -142,7 +146,8 @@ def build(store: Store, *, hours: float = DEFAULT_HOURS, now_ms: int | None = No
                   to_do_total=to_do_total, overdue_total=overdue,
                   resources_total=resources_total, notes_total=sum(k for _, k in journal.values()),
                   to_check=to_check[:limit] if limit else to_check, timers=timers, to_check_total=len(to_check),
-                  unstaffed_total=unstaffed, twins=twins, stranded=stranded, entered_apart=apart)
+                  unstaffed_total=unstaffed, twins=twins, stranded=stranded, entered_apart=apart,
+                  low_total=low_total, out_total=out_total)
 
 
 def _units_to_check(store: Store, timers: dict[str, int], now_ms: int) -> list[CheckLine]:
@@ -202,6 +207,26 @@ def _due(line: TaskLine) -> str:
 def _quantity(r: Resource) -> str:
     q = r.quantity
     return f"{int(q):,}" if q == int(q) else f"{q:,.3f}".rstrip("0")
+
+
+def _low_at(r: Resource) -> str:
+    return "" if r.low_at is None else _quantity(dataclasses.replace(r, quantity=r.low_at))
+
+
+def _stock_watch(r: Report) -> str:
+    """"; 2 low, 1 with none left": the stock to send for (or "")."""
+    said = [f"{r.low_total:,} low"] if r.low_total else []
+    if r.out_total:
+        said.append(f"{r.out_total:,} with none left")
+    return "; " + ", ".join(said) if said else ""
+
+
+def _stock_html(r: Resource) -> str:
+    """A stock item's quantity, in red with none left, in orange when low."""
+    shown = html.escape(_quantity(r))
+    if r.quantity <= 0:
+        return f'<span class="overdue">{shown}</span>'
+    return f'<span class="low">{shown}</span>' if model.stock_low(r) else shown
 
 
 def _peer_line(p: dict, now_ms: int) -> str:
@@ -313,14 +338,15 @@ def as_text(r: Report) -> str:
                 for t in r.to_do]
         out += [f"  {x}" for x in _table(["Priority", "Status", "Task", "Location", "Lead", "Units", "Due"], rows)]
     out.append("")
-    out.append(f"RESOURCES ({r.resources_total:,})")
+    out.append(f"RESOURCES ({r.resources_total:,}{_stock_watch(r).upper()})")
     if len(r.resources) < r.resources_total:
         out.append(f"  the first {len(r.resources):,} by name shown")
     if r.resources:
-        rows = [[x.agency or "", _clip(x.name), _clip(x.kind, 32), _clip(x.location, 32), _quantity(x), x.unit or ""]
-                for x in r.resources]
-        out += [f"  {x}" for x in _table(["Agency", "Name", "Kind", "Location", "Quantity", "Unit"], rows,
-                                         right={4})]
+        rows = [[x.agency or "", _clip(x.name), _clip(x.kind, 32), _clip(x.location, 32),
+                 _quantity(x) + (" LOW" if model.stock_low(x) and x.quantity > 0 else ""), x.unit or "",
+                 _low_at(x)] for x in r.resources]
+        out += [f"  {x}" for x in _table(["Agency", "Name", "Kind", "Location", "Quantity", "Unit", "Low at"], rows,
+                                         right={4, 6})]
     out.append("")
     entries = sum(n for n, _ in r.journal.values())
     out.append(f"JOURNAL: {entries:,} entr{'ies' if entries != 1 else 'y'} in the period"
@@ -364,6 +390,7 @@ th { background: #eee; }
 td.n { text-align: right; }
 tr.total td { font-weight: bold; }
 .overdue { color: #c62828; font-weight: bold; }
+.low { color: #e65100; font-weight: bold; }
 .warn { color: #b71c1c; font-weight: bold; }
 """
 
@@ -436,13 +463,15 @@ def as_html(r: Report) -> str:
                 for t in r.to_do]
         parts.append(table(["Priority", "Status", "Task", "Location", "Lead", "Units", f"Due ({zone_name()})"],
                            rows))
-    parts.append(f"<h2>Resources ({r.resources_total:,})</h2>")
+    watch = f' — <span class="overdue">{e(_stock_watch(r)[2:])}</span>' if r.low_total or r.out_total else ""
+    parts.append(f"<h2>Resources ({r.resources_total:,}{watch})</h2>")
     if len(r.resources) < r.resources_total:
         parts.append(f"<p>The first {len(r.resources):,} by name are shown.</p>")
     if r.resources:
-        rows = [[e(x.agency or ""), e(x.name or ""), e(x.kind or ""), e(x.location or ""), e(_quantity(x)),
-                 e(x.unit or "")] for x in r.resources]
-        parts.append(table(["Agency", "Name", "Kind", "Location", "Quantity", "Unit"], rows, numeric={4}))
+        rows = [[e(x.agency or ""), e(x.name or ""), e(x.kind or ""), e(x.location or ""), _stock_html(x),
+                 e(x.unit or ""), e(_low_at(x))] for x in r.resources]
+        parts.append(table(["Agency", "Name", "Kind", "Location", "Quantity", "Unit", "Low at"], rows,
+                           numeric={4, 6}))
     entries = sum(n for n, _ in r.journal.values())
     per = ", ".join(f"{e(a or '?')} {n:,}" for a, (n, _) in sorted(r.journal.items(),
                                                                  key=lambda kv: (kv[0] or "").casefold()))

@@ -50,7 +50,7 @@ from console.model import ValidationError, counter_units
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # The merge rules' edition as to which collisions are open conflicts (see
 # merge.row_conflicts). The conflicts kept in a database are found again
 # when it is opened by code of another edition: 2, a deleted row's fields
@@ -1014,6 +1014,16 @@ class Store:
         grouped = f" GROUP BY {', '.join(by)}" if by else ""
         return self._conn.execute(f"SELECT {cols}count(*){summed} FROM {t.name} WHERE created_hlc IS NOT NULL"
                                   f"{live}{grouped}").fetchall()
+
+    @_guard
+    def stock_watch(self) -> tuple[int, int]:
+        """How many live stock items are low (at or below their low marks:
+        model.stock_low), and how many have none left."""
+        low, out = self._conn.execute(
+            "SELECT coalesce(sum(low_at IS NOT NULL AND coalesce(quantity, 0) <= low_at), 0), "
+            "coalesce(sum(coalesce(quantity, 0) <= 0), 0) FROM resources WHERE deleted = 0 "
+            "AND created_hlc IS NOT NULL").fetchone()
+        return low, out
 
     @_guard
     def get_many(self, table: str, ids: Iterable[str]) -> list:
@@ -2070,7 +2080,7 @@ class Store:
             except NotFound:
                 raise ValidationError(f"{t.name}.{name}: there is no {f.ref[:-1]} {value!r}") from None
         value = model.check_given(t, f, value)
-        if f.counter:
+        if f.counter or f is model.LOW_AT:  # (stock, and the mark it is low at, count to the thousandth)
             model.check_counter_places(t, f, value)
         if unique and t.name == "units" and name == "callsign" and value:
             clash = self._conn.execute(
@@ -2414,8 +2424,9 @@ class Store:
         at once), so that draws split between two rows and neither shows
         what is on hand. Returns the id of the row kept: the first added,
         as merge_units keeps. It takes the values (name, kind, owning
-        agency, place, unit of measure) of the item `keep` names (by
-        default the first added's); its quantity is theirs added up. The
+        agency, place, unit of measure, low mark) of the item `keep` names
+        (by default the first added's; where it has no low mark, the
+        highest the others have); its quantity is theirs added up. The
         others are deleted, each naming the row kept (merged_into): their
         stock counts in it from then on, stock drawn from them on consoles
         that have not seen the merge yet included, and two people merging
@@ -2516,6 +2527,10 @@ class Store:
                     values["status"] = "assigned"
                 elif values["status"] == "assigned" and not staffed:
                     values["status"] = "open"
+            if t is model.RESOURCES and values["low_at"] is None:
+                # A low mark set on one of them is not lost with it: the
+                # highest set, where the values kept have none.
+                values["low_at"] = max((r["low_at"] for r in rows.values() if r["low_at"] is not None), default=None)
             # Each field the rows disagree on is written, even with the
             # value the row kept has: a decision, so that two people merging
             # at once with different picks meet as a conflict.
@@ -2632,10 +2647,15 @@ class Store:
                 )
             w.change(t.name, row["id"], "quantity", "add", delta)
             verb = "Added" if delta > 0 else "Drew"
+            # At or below its low mark, the entry says so: the draw that
+            # takes it there is what the logistics section looks for.
+            low = row["low_at"]
+            low = f", low: at or below {self._describe(t, 'low_at', low)}" if low is not None and now <= low else ""
             w.journal(
                 "stock",
                 f"{verb} {self._describe(t, 'quantity', abs(delta))} {unit} {'to' if delta > 0 else 'from'} "
-                f"{row['name']} (now {self._describe(t, 'quantity', now)})" + (f" for {purpose}" if purpose else ""),
+                f"{row['name']} (now {self._describe(t, 'quantity', now)}{low})"
+                + (f" for {purpose}" if purpose else ""),
                 t.name, row["id"],
             )
         return now
@@ -3933,6 +3953,14 @@ def _migrate_6(store: Store) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS resources_merged ON resources (merged_into) WHERE merged_into IS NOT NULL")
 
 
+def _migrate_7(store: Store) -> None:
+    """A stock item's low mark (resources.low_at), the quantity at or below
+    which it is low. (A database made new has the column from the start.)"""
+    conn = store._conn
+    if "low_at" not in {r[1] for r in conn.execute("PRAGMA table_info(resources)")}:
+        conn.execute("ALTER TABLE resources ADD COLUMN low_at REAL")
+
+
 MIGRATIONS: dict[int, Callable[[Store], None]] = {
-    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
+    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7,
 }

@@ -33,6 +33,9 @@ def test_round_trip_of_each_type():
         assert p.decode(f).type == json.loads(f)["type"]
 
 
+V = str(p.PROTOCOL_VERSION)  # a hello of this version, wrong in other ways
+
+
 @pytest.mark.parametrize(
     "frame, code",
     [
@@ -49,13 +52,13 @@ def test_round_trip_of_each_type():
         ('{"type": "ack", "batch": 1, "vv": {"zz": 1}}', "bad_message"),
         ('{"type": "ack", "batch": 1, "vv": [], "extra": 1}', "bad_message"),
         ('{"type": "hello", "protocol": 1, "replica": "' + "b" * 32 + '", "agency": "x", "vv": {}}', "bad_version"),
-        ('{"type": "hello", "protocol": 2, "replica": "nope", "agency": "x", "vv": {}}', "bad_message"),
-        ('{"type": "hello", "protocol": 2, "replica": "' + "b" * 32 + '", "agency": "x", "vv": {}, "cert": 5}',
+        ('{"type": "hello", "protocol": ' + V + ', "replica": "nope", "agency": "x", "vv": {}}', "bad_message"),
+        ('{"type": "hello", "protocol": ' + V + ', "replica": "' + "b" * 32 + '", "agency": "x", "vv": {}, "cert": 5}',
          "bad_message"),
         ('{"type": "changes", "batch": 1, "changes": []}', "bad_message"),
         ("[" * 100000 + "]" * 100000, "bad_message"),
         # Not JSON a console writes: a lone surrogate, NaN, an integer past 64 bits.
-        ('{"type": "hello", "protocol": 2, "replica": "' + "b" * 32 + '", "agency": "\\ud800", "vv": {}}',
+        ('{"type": "hello", "protocol": ' + V + ', "replica": "' + "b" * 32 + '", "agency": "\\ud800", "vv": {}}',
          "bad_message"),
         ('{"type": "ack", "batch": NaN, "vv": {}}', "bad_message"),
         ('{"type": "ack", "batch": 123456789012345678901234567890, "vv": {}}', "bad_message"),

@@ -735,7 +735,7 @@ def test_the_tally_counts_each_status_as_rows_come_and_go_and_filters_on_a_click
     assert len(board_values(window, "tasks", "title")) == 20
     window.tabs.setCurrentIndex(2)
     assert tally.isVisible() and shown() == {"in_stock": 15, "out_of_stock": 0}
-    assert not tally.flagged_button.isVisible()
+    assert tally.flagged_button.text() == "Low 2"  # (the demo's; see test_stock_at_or_below_its_low_mark_...)
     sand = next(r for r in demo_store.list("resources") if r.name == "Sand")
     window.bridge.adjust(sand.id, -sand.quantity)  # all of it drawn
     qtbot.waitUntil(lambda: shown() == {"in_stock": 14, "out_of_stock": 1}, timeout=5000)
@@ -747,6 +747,73 @@ def test_the_tally_counts_each_status_as_rows_come_and_go_and_filters_on_a_click
     assert quantity.data() == "0" and quantity.data(Qt.ItemDataRole.FontRole).bold()
     window.status_filter.setCurrentIndex(0)
     assert len(board_values(window, "resources", "name")) == 15
+
+
+def test_stock_at_or_below_its_low_mark_is_flagged_and_counted(window, qtbot, demo_store):
+    """A stock item at or below its low mark shows its quantity in orange
+    bold (none left, red), is counted on the Resources tab whichever board
+    is shown, and "Low" above the board shows only those; they follow the
+    draws and marks of other consoles, and an agency picked."""
+    from console.ui.models import DUE_SOON_COLOUR, OVERDUE_COLOUR
+
+    m, tally = window.models["resources"], window.tally
+    ids = {r.name: r.id for r in demo_store.list("resources")}
+
+    def cell(name, role, key="quantity"):
+        return m.index(m._row_of(ids[name]), [k for k, _ in m.columns].index(key)).data(role)
+
+    # The demo's: sandbags filled at 1,850 of the 2,000 wanted, meals at 95 of 100.
+    assert window.tabs.tabText(2) == "Resources (2 low)" and window.low == 2
+    assert window.tabs.tabToolTip(2) == ("At or below their low marks: Sandbags (filled) (1,850 bags, low at 2,000); "
+                                         "Meals ready to eat (95 cases, low at 100)")
+    assert cell("Sandbags (filled)", Qt.ItemDataRole.FontRole).bold()
+    assert cell("Sandbags (filled)", Qt.ItemDataRole.ForegroundRole).color().name() == DUE_SOON_COLOUR
+    assert cell("Sandbags (filled)", Qt.ItemDataRole.ToolTipRole).startswith(
+        "Low: 1,850 bags left, at or below 2,000")
+    assert cell("Sandbags (filled)", Qt.ItemDataRole.DisplayRole, "low_at") == "2,000"
+    assert cell("Cots", Qt.ItemDataRole.FontRole) is None and cell("Cots", Qt.ItemDataRole.ForegroundRole) is None
+    assert cell("Cots", Qt.ItemDataRole.ToolTipRole, "low_at") == ("Low at 50 each or fewer; 140 now "
+                                                                    "(F2 changes the mark)")
+    assert cell("Sand", Qt.ItemDataRole.DisplayRole, "low_at") == ""  # no mark: never low
+    assert not cell("Sand", Qt.ItemDataRole.ToolTipRole).startswith("Low")
+    # The stock dialog says it too.
+    dialog = StockDialog(window.bridge, demo_store.get("resources", ids["Meals ready to eat"]))
+    qtbot.addWidget(dialog)
+    assert dialog.findChild(type(window.peers_label), "onHand").text() == "On hand: 95 cases (low at 100: low now)"
+    # "Low" above the board shows only those.
+    window.tabs.setCurrentIndex(2)
+    button = tally.flagged_button
+    assert button.isVisible() and button.text() == "Low 2"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert sorted(board_values(window, "resources", "name")) == ["Meals ready to eat", "Sandbags (filled)"]
+    # Another console draws cots down to their mark, and brings meals in; then all the cots go.
+    window.tabs.setCurrentIndex(0)  # (counted on the tab whichever board is shown)
+    with Store(demo_store.path, operator="J. Park", agency="County EMS") as other:
+        other.adjust(ids["Cots"], -90)
+        other.adjust(ids["Meals ready to eat"], +200)
+    qtbot.waitUntil(lambda: window.tabs.tabText(2) == "Resources (2 low)" and "Cots" in window.tabs.tabToolTip(2),
+                    timeout=5000)
+    assert "Meals" not in window.tabs.tabToolTip(2)
+    assert demo_store.journal(limit=2)[1].text == "Drew 90 each from Cots (now 50, low: at or below 50)"
+    window.tabs.setCurrentIndex(2)
+    assert sorted(board_values(window, "resources", "name")) == ["Cots", "Sandbags (filled)"]
+    window.bridge.adjust(ids["Cots"], -50)
+    qtbot.waitUntil(lambda: cell("Cots", Qt.ItemDataRole.DisplayRole) == "0", timeout=5000)
+    assert cell("Cots", Qt.ItemDataRole.ForegroundRole).color().name() == OVERDUE_COLOUR  # none left: red
+    assert window.tabs.tabToolTip(2).startswith("At or below their low marks: Cots (0 each, low at 50)")
+    # One agency's: the County EMS cots, not the public works' sandbags.
+    window.agency_filter.setCurrentIndex(window.agency_filter.findData("County EMS"))
+    assert button.text() == "Low 1" and board_values(window, "resources", "name") == ["Cots"]
+    window.agency_filter.setCurrentIndex(0)
+    # A mark taken off (edited on another console): not low any more.
+    with Store(demo_store.path, operator="J. Park", agency="Public Works") as other:
+        other.update("resources", ids["Sandbags (filled)"], {"low_at": None})
+    qtbot.waitUntil(lambda: window.tabs.tabText(2) == "Resources (1 low)", timeout=5000)
+    qtbot.waitUntil(lambda: board_values(window, "resources", "name") == ["Cots"], timeout=5000)  # (soon after)
+    assert button.text() == "Low 1"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert len(board_values(window, "resources", "name")) == 15
+    assert cell("Sandbags (filled)", Qt.ItemDataRole.FontRole) is None
 
 
 def test_units_past_their_status_timers_are_flagged_and_counted(window, qtbot, demo_store, tmp_path, monkeypatch):

@@ -22,7 +22,7 @@ from console import codec
 from console.merge import Change
 from console.model import ValidationError
 
-PROTOCOL_VERSION = 2  # 2: resources.merged_into (stock items merged into one)
+PROTOCOL_VERSION = 3  # 2: resources.merged_into (stock items merged into one); 3: resources.low_at
 MAX_MESSAGE = 4 * 1024 * 1024  # websockets max_size: larger frames close the connection (1009)
 BATCH_CHANGES = 5000  # at most this many changes in one `changes` message
 BATCH_BYTES = 2 * 1024 * 1024  # and at most about this many bytes of them, well under MAX_MESSAGE

@@ -441,7 +441,10 @@ class StockDialog(QDialog):
         self.purpose.setPlaceholderText("a task, a unit, a place (optional)")
         self.suggestions = Suggestions(self.purpose, self._purposes)
         self.error = error_label()
-        on_hand = QLabel(f"On hand: {resource.quantity or 0:g} {unit}")
+        on_hand = QLabel(f"On hand: {resource.quantity or 0:g} {unit}".rstrip()
+                         + (f" (low at {resource.low_at:g}{': low now' if model.stock_low(resource) else ''})"
+                            if resource.low_at is not None else ""))
+        on_hand.setObjectName("onHand")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)

@@ -63,7 +63,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "tasks": [("priority", "Priority"), ("status", "Status"), ("title", "Title"), ("location", "Location"),
               ("lead_agency", "Lead agency"), ("assigned_units", "Units"), ("due", "Due")],
     "resources": [("name", "Name"), ("kind", "Kind"), ("agency", "Agency"), ("location", "Location"),
-                  ("quantity", "Quantity"), ("unit", "Unit")],
+                  ("quantity", "Quantity"), ("unit", "Unit"), ("low_at", "Low at")],
 }
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
 BADGE_PADDING = 16 + 8 + 6  # pixels around a badge's text: its own padding, the cell's margin, a little air
@@ -118,6 +118,18 @@ HANDS_ON = frozenset({QEvent.Type.Wheel, QEvent.Type.MouseButtonPress, QEvent.Ty
 
 
 
+
+
+def low_text(rec) -> str:
+    """What a stock item's low mark says of it, for its cells' tooltips and
+    the Resources tab's."""
+    unit = f" {rec.unit}" if rec.unit else ""
+    have, mark = number_text(rec.quantity or 0), number_text(rec.low_at)
+    if (rec.quantity or 0) <= 0:
+        return f"None left (low at {mark}{unit})"
+    if model.stock_low(rec):
+        return f"Low: {have}{unit} left, at or below {mark} (Stock ▸ Add stock, Ctrl+Shift+D, as more comes in)"
+    return f"Low at {mark}{unit} or fewer; {have} now (F2 changes the mark)"
 
 
 def number_text(v) -> str:
@@ -230,7 +242,8 @@ class Scheduler(QObject):
 class RecordsModel(QAbstractTableModel):
     """The live rows of one table, as records."""
 
-    # The rows' counts by agency and status changed (units and tasks only).
+    # The rows' counts by agency and status changed, or which rows need
+    # attention (tasks with no unit, stock items low).
     tally_changed = Signal()
 
     def __init__(self, table: str, store: Store, parent=None, *, scheduler: Scheduler | None = None,
@@ -275,6 +288,8 @@ class RecordsModel(QAbstractTableModel):
         # (agency, status) -> how many rows: kept as rows come and go, so
         # counting a board of 100,000 rows costs nothing per change.
         self.tally: Counter[tuple[str | None, str | None]] = Counter()
+        # Resources: the stock items at or below their low marks (model.stock_low), kept as rows change.
+        self.low: set[str] = set()
         self._agency_key = TALLIED.get(table)
         self.reload()
 
@@ -291,6 +306,8 @@ class RecordsModel(QAbstractTableModel):
         if self._agency_key:
             key, table = self._agency_key, self.table
             self.tally = Counter((getattr(r, key), row_status(table, r)) for r in self.records)
+            if table == "resources":
+                self.low = {r.id for r in self.records if model.stock_low(r)}
             self.tally_changed.emit()
 
     # Sorting happens here, in Python's own sort and by bisection, not in a
@@ -371,6 +388,12 @@ class RecordsModel(QAbstractTableModel):
                             del tally[was]
                     if now is not None:
                         tally[now] += 1
+                    counted = True
+                if self.table == "resources" and (rec is not None and model.stock_low(rec)) != (row_id in self.low):
+                    if row_id in self.low:
+                        self.low.discard(row_id)
+                    else:
+                        self.low.add(row_id)
                     counted = True
             if rec is None:
                 if at is not None:
@@ -595,9 +618,11 @@ class RecordsModel(QAbstractTableModel):
                 return _bold() if left < 0 else None
             return QBrush(QColor(OVERDUE_COLOUR if left < 0 else DUE_SOON_COLOUR))
         if key == "quantity" and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
-            if (rec.quantity or 0) > 0:
+            # None left in red, low (at or below its low mark) in orange.
+            if (rec.quantity or 0) > 0 and not model.stock_low(rec):
                 return None
-            return _bold() if role == Qt.ItemDataRole.FontRole else QBrush(QColor(OVERDUE_COLOUR))
+            return _bold() if role == Qt.ItemDataRole.FontRole else QBrush(
+                QColor(OVERDUE_COLOUR if (rec.quantity or 0) <= 0 else DUE_SOON_COLOUR))
         if role == Qt.ItemDataRole.FontRole:
             return None
         if role == Qt.ItemDataRole.ForegroundRole and key in ("status", "priority"):
@@ -636,6 +661,8 @@ class RecordsModel(QAbstractTableModel):
                 if left is None:
                     return f"{when} ({model.label(rec.status)})"
                 return f"{when}: overdue by {span_text(-left)}" if left < 0 else f"{when}: in {span_text(left)}"
+            if key in ("quantity", "low_at") and self.table == "resources" and rec.low_at is not None:
+                return low_text(rec)
             # What is written at length about the row shows on hover, as the boards have no room for it.
             written = getattr(rec, WRITTEN.get(self.table, ""), None)
             return f"{written}\n\nid …{short_id(rec.id)}" if written else f"id …{short_id(rec.id)}"
@@ -653,7 +680,7 @@ class RecordsModel(QAbstractTableModel):
             return model.label(value)
         if key == "assigned_units":
             return ", ".join(value)
-        if key in ("quantity", "personnel"):
+        if key in ("quantity", "personnel", "low_at"):
             return number_text(value)
         if key == "due" and value:
             return local_time(value, seconds=False)

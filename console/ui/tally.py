@@ -26,6 +26,7 @@ FLAGGED = {
     "units": ("To check", "unit past its status timer, not checked in since",
               "units past their status timers, not checked in since"),
     "tasks": ("No unit", "task still to do with no unit on it", "tasks still to do with no unit on them"),
+    "resources": ("Low", "stock item at or below its low mark", "stock items at or below their low marks"),
 }
 
 

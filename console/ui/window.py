@@ -75,6 +75,7 @@ from console.ui.models import (
     clock_text,
     export_csv,
     local_time,
+    number_text,
     since_text,
     span_text,
     zone_name,
@@ -200,7 +201,7 @@ class MainWindow(QMainWindow):
         # What needs someone here goes before the title (see _show_attention).
         self._title = f"Crisis console — {self.store.agency} — {self.store.path.name}"
         self._attention: dict[str, object] = {}
-        self.conflicts = self.twins = self.stranded = self.to_check = self.overdue = 0
+        self.conflicts = self.twins = self.stranded = self.to_check = self.overdue = self.low = 0
         # Tasks and stock added under one name at different consoles (perhaps entered twice
         # while apart, see Store.entered_apart): table -> row id -> (fields marked, tip).
         self._apart: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
@@ -354,6 +355,7 @@ class MainWindow(QMainWindow):
         self._tally_timer.timeout.connect(self._show_tally)
         for table in VOCABULARIES:
             self.models[table].tally_changed.connect(lambda t=table: self._tally_moved(t))
+        self.models["resources"].tally_changed.connect(lambda: self._show_low())
         layout.addWidget(self.tally)
         layout.addWidget(self.tabs)
         self.setCentralWidget(central)
@@ -411,6 +413,7 @@ class MainWindow(QMainWindow):
         # ... and the Units tab how many units are past their status timers.
         self.models["units"].status_timers = self.status_timers()
         self._show_overdue()
+        self._show_low()  # ... and the Resources tab how many stock items are low
         bridge.changed.connect(self.on_changed)
         bridge.sync_status.connect(self.on_sync_status)
         self._listening = True
@@ -804,7 +807,8 @@ class MainWindow(QMainWindow):
 
     def _flagged(self, table: str, agency: str = "") -> frozenset[str]:
         """The rows of a board that need attention, of one agency's (all:
-        ""): the units to check, the tasks still to do with no unit on them."""
+        ""): the units to check, the tasks still to do with no unit on them,
+        the stock items at or below their low marks."""
         m = self.models[table]
         if table == "units":
             rows = (m.records[at] for at in (m._row_of(i) for i in m.to_check) if at is not None)
@@ -812,11 +816,15 @@ class MainWindow(QMainWindow):
         if table == "tasks":
             return frozenset(r.id for r in m.records if r.status in OPEN_TASK and not r.assigned_units
                              and (not agency or r.lead_agency == agency))
+        if table == "resources":
+            rows = (m.records[at] for at in (m._row_of(i) for i in m.low) if at is not None)
+            return frozenset(r.id for r in rows if not agency or r.agency == agency)
         return frozenset()
 
     def show_flagged_only(self, on: bool) -> None:
         """The board shows only its rows that need attention (units to
-        check, tasks with no unit), kept so as they change; or all."""
+        check, tasks with no unit, stock low), kept so as they change; or
+        all."""
         f = self.current_filter()
         f.show_only(self._flagged(self.current_table(), f.agency) if on else None)
         self._show_tally()
@@ -1911,6 +1919,21 @@ class MainWindow(QMainWindow):
             self._due_at.clear()  # due times and status times no row has any more
         self._show_to_check(now)
         self._overdue_timer.start(OVERDUE_RECOUNT_MS)
+
+    def _show_low(self) -> None:
+        """The Resources tab, in orange, says how many stock items are at
+        or below their low marks, whichever board is shown; its tooltip
+        names the first few, those with none left first, then the lowest
+        for their marks."""
+        m = self.models["resources"]
+        rows = [m.records[at] for at in (m._row_of(i) for i in m.low) if at is not None]
+        self.low = len(rows)
+        first = heapq.nsmallest(OUTBOX_TIP, rows, key=lambda r: (
+            (r.quantity or 0) / r.low_at if r.low_at else 0.0, (r.name or "").casefold()))
+        self._flag_tab("resources", f"{len(rows)} low", DUE_SOON_COLOUR,
+                       "At or below their low marks: ", len(rows),
+                       [f"{r.name} ({number_text(r.quantity or 0)}{f' {r.unit}' if r.unit else ''}, low at "
+                        f"{number_text(r.low_at)})" for r in first])
 
     def _show_to_check(self, now: float | None = None) -> None:
         """The Units tab, in orange, says how many units are past their
