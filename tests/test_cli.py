@@ -255,8 +255,8 @@ def test_stock_and_note(demo, capsys):
     # What it is for goes into the journal, on one line.
     code, out, _ = run(capsys, "stock", "--db", demo, bags.id[-8:], "-100", "--for", "E-11,\n  levee at Riverside")
     with Store(demo) as s:
-        assert code == 0 and s.journal(limit=1)[0].text == ("Drew 100 bags from Sandbags (filled) (now 1400) for "
-                                                            "E-11, levee at Riverside")
+        assert code == 0 and s.journal(limit=1)[0].text == ("Drew 100 bags from Sandbags (filled) (now 1400, low: "
+                                                            "at or below 2000) for E-11, levee at Riverside")
         before = s.counts()
     code, _, err = run(capsys, "stock", "--db", demo, bags.id[-8:], "-100", "--for", "x" * 501)
     assert code == 1 and err == ("crisis-console: what the stock is for is 501 characters long; at most 500\n")

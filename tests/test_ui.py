@@ -776,6 +776,16 @@ def test_stock_at_or_below_its_low_mark_is_flagged_and_counted(window, qtbot, de
                                                                     "(F2 changes the mark)")
     assert cell("Sand", Qt.ItemDataRole.DisplayRole, "low_at") == ""  # no mark: never low
     assert not cell("Sand", Qt.ItemDataRole.ToolTipRole).startswith("Low")
+    # Set in the item's dialog, which says what it is.
+    edit = RecordDialog(window.bridge, "resources", demo_store.get("resources", ids["Sand"]))
+    qtbot.addWidget(edit)
+    assert edit.fields["low_at"].text() == "" and "stock is low" in edit.fields["low_at"].placeholderText()
+    edit.fields["low_at"].setText("250")
+    edit.save()
+    assert demo_store.get("resources", ids["Sand"]).low_at == 250
+    qtbot.waitUntil(lambda: window.tabs.tabText(2) == "Resources (3 low)", timeout=5000)
+    window.undo()
+    qtbot.waitUntil(lambda: window.tabs.tabText(2) == "Resources (2 low)", timeout=5000)
     # The stock dialog says it too.
     dialog = StockDialog(window.bridge, demo_store.get("resources", ids["Meals ready to eat"]))
     qtbot.addWidget(dialog)

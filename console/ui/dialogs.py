@@ -276,6 +276,8 @@ class RecordDialog(QDialog):
             w.setFixedHeight(w.fontMetrics().lineSpacing() * 4 + 12)
             return w
         w = QLineEdit(text)
+        if f is model.LOW_AT:
+            w.setPlaceholderText("at or below it, the stock is low (empty: not watched)")
         what = SUGGESTED.get(f.name)
         if what:
             self.suggestions[f.name] = Suggestions(w, lambda: self.in_use(what))
