@@ -22,7 +22,8 @@ OPS = ["add_unit", "add_resource", "set_status", "set_location", "assign", "dele
        *["add_task", "merge_tasks"] * 2,  # (a task entered twice, merged: units on it moved, or left stranded)
        *["merge_resources"] * 2, "stock_gone",  # (stock entered twice, merged: drawn from apart, merged on,
        # undone; restored and deleted again)
-       "rename"]  # (a unit's callsign changed apart, to one another unit may take meanwhile)
+       "rename",  # (a unit's callsign changed apart, to one another unit may take meanwhile)
+       "set_low"]  # (a stock item's low mark set or taken off apart, and through merges)
 LOCATIONS = ["Levee", "Main St", "Elm St"]
 
 replica = st.integers(0, 4)
@@ -151,6 +152,8 @@ def run_op(store, op, pick, val, rng_tasks):
             event("stock restored")
         elif res:
             store.delete("resources", res[pick % len(res)].id)
+    elif op == "set_low" and res:
+        store.update("resources", res[pick % len(res)].id, {"low_at": val % 4 * 100 if val % 4 else None})
     elif op == "add_resource":
         store.add("resources", {"name": f"R{pick}", "kind": "Supply", "agency": "PW", "quantity": val % 500_000 / 1000})
     elif op in ("set_status", "set_location", "assign", "delete", "rename") and units:

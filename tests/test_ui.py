@@ -4587,13 +4587,14 @@ def test_a_boards_export_adds_its_rows_to_another_operation(window, demo_store, 
             other.add_many(table, found.rows, where=found.lines)
             fields = {"units": ("callsign", "agency", "kind", "status", "location", "personnel"),
                       "tasks": ("title", "priority", "status", "location", "lead_agency", "due"),
-                      "resources": ("name", "kind", "agency", "location", "quantity", "unit")}[table]
+                      "resources": ("name", "kind", "agency", "location", "quantity", "unit", "low_at")}[table]
 
             def shown(r, fields=fields):  # (a due time as the board shows it: to the minute)
                 return tuple(getattr(r, f)[:16] if f == "due" and r.due else getattr(r, f) for f in fields)
 
             assert sorted(map(shown, other.list(table))) == sorted(map(shown, demo_store.list(table)))
         assert max(r.quantity for r in other.list("resources")) >= 1000  # (written 1550, not 1,550)
+        assert max(r.low_at or 0 for r in other.list("resources")) == 2000  # (the low marks too)
     finally:
         other.close()
 

@@ -90,6 +90,7 @@ OVERDUE_COLOUR, DUE_SOON_COLOUR = "#c62828", "#e65100"
 CONFLICT_COLOUR = "#ffe082"
 CONFLICT_TIP = "In conflict: written on two consoles at once. Reconcile it (Sync ▸ Reconcile conflicts, Ctrl+R)."
 COLUMN_FIELDS = {"task": "task_id", "since": "status"}  # columns that show another field
+NUMBERS = ("quantity", "personnel", "low_at")  # columns of numbers: shown 1,550, exported 1550
 WRITTEN = {"units": "notes", "tasks": "description"}  # text no column shows: a row's tooltip does
 # A cell another console (or another program) changed is tinted blue, the
 # tint fading out over FRESH_SECONDS, so that an eye on the board catches
@@ -121,8 +122,8 @@ HANDS_ON = frozenset({QEvent.Type.Wheel, QEvent.Type.MouseButtonPress, QEvent.Ty
 
 
 def low_text(rec) -> str:
-    """What a stock item's low mark says of it, for its cells' tooltips and
-    the Resources tab's."""
+    """What a stock item's low mark says of it, for its quantity's and low
+    mark's tooltips."""
     unit = f" {rec.unit}" if rec.unit else ""
     have, mark = number_text(rec.quantity or 0), number_text(rec.low_at)
     if (rec.quantity or 0) <= 0:
@@ -680,7 +681,7 @@ class RecordsModel(QAbstractTableModel):
             return model.label(value)
         if key == "assigned_units":
             return ", ".join(value)
-        if key in ("quantity", "personnel", "low_at"):
+        if key in NUMBERS:
             return number_text(value)
         if key == "due" and value:
             return local_time(value, seconds=False)
@@ -832,7 +833,7 @@ def export_csv(proxy: QSortFilterProxyModel, path: str) -> int:
     src: RecordsModel = proxy.sourceModel()
 
     def cell(rec, key: str) -> str:
-        if key in ("quantity", "personnel"):
+        if key in NUMBERS:
             value = getattr(rec, key)
             return "" if value is None else model.plain_number(value)
         return src._display(rec, key)
