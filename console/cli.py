@@ -586,6 +586,10 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         delta = model.parse(model.RESOURCES, model.Field("quantity", "real"), raw)
         now = store.adjust(args.id, delta, args.purpose)
         print(_cell(now), file=out)
+        item = store.get("resources", store.resolve_id("resources", args.id))
+        if model.stock_low(item):  # (the new quantity alone on stdout, for scripts)
+            print(f"{PROG}: {item.name} is low: {_cell(now)} {item.unit or ''}".rstrip()
+                  + f", at or below its low mark of {_cell(item.low_at)}", file=sys.stderr)
     elif c in ("undo", "redo"):
         steps = History(store, COMMAND_LINE)
         before = (len(steps.undo_steps), len(steps.redo_steps))

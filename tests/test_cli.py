@@ -247,13 +247,18 @@ def test_the_words_of_a_list_may_come_on_both_sides_of_an_option(tmp_path, capsy
 def test_stock_and_note(demo, capsys):
     with Store(demo) as s:
         bags = next(r for r in s.list("resources") if r.name == "Sandbags (filled)")
+        sand = next(r for r in s.list("resources") if r.name == "Sand")  # (no low mark: never low)
+    assert run(capsys, "stock", "--db", demo, sand.id[-8:], "-200") == (0, "40\n", "")
     code, out, _ = run(capsys, "stock", "--db", demo, bags.id[-8:], "-350")
     assert code == 0 and out.strip() == "1500"
     code, out, err = run(capsys, "stock", "--db", demo, bags.id[-8:], "-5000")
     assert code == 1 and "only 1500 bags" in err
     assert run(capsys, "stock", "--db", demo, bags.id[-8:], "350")[0] == 1  # sign required
     # What it is for goes into the journal, on one line.
-    code, out, _ = run(capsys, "stock", "--db", demo, bags.id[-8:], "-100", "--for", "E-11,\n  levee at Riverside")
+    code, out, err = run(capsys, "stock", "--db", demo, bags.id[-8:], "-100", "--for", "E-11,\n  levee at Riverside")
+    # ... and what leaves it at or below its low mark says so on stderr too (stdout: the quantity alone).
+    assert out == "1400\n" and err == ("crisis-console: Sandbags (filled) is low: 1400 bags, at or below its low "
+                                       "mark of 2000\n")
     with Store(demo) as s:
         assert code == 0 and s.journal(limit=1)[0].text == ("Drew 100 bags from Sandbags (filled) (now 1400, low: "
                                                             "at or below 2000) for E-11, levee at Riverside")
