@@ -205,12 +205,16 @@ def _due(line: TaskLine) -> str:
 
 
 def _quantity(r: Resource) -> str:
-    q = r.quantity
+    return _amount(r.quantity)
+
+
+def _amount(q: float) -> str:
+    """A stock amount: 1,850, or 2.5 (to the thousandth, as stock counts)."""
     return f"{int(q):,}" if q == int(q) else f"{q:,.3f}".rstrip("0")
 
 
 def _low_at(r: Resource) -> str:
-    return "" if r.low_at is None else _quantity(dataclasses.replace(r, quantity=r.low_at))
+    return "" if r.low_at is None else _amount(r.low_at)
 
 
 def _stock_watch(r: Report) -> str:

@@ -810,6 +810,7 @@ def test_stock_at_or_below_its_low_mark_is_flagged_and_counted(window, qtbot, de
     window.bridge.adjust(ids["Cots"], -50)
     qtbot.waitUntil(lambda: cell("Cots", Qt.ItemDataRole.DisplayRole) == "0", timeout=5000)
     assert cell("Cots", Qt.ItemDataRole.ForegroundRole).color().name() == OVERDUE_COLOUR  # none left: red
+    assert cell("Cots", Qt.ItemDataRole.ToolTipRole, "low_at") == "None left (low at 50 each)"  # (its quantity: fresh)
     assert window.tabs.tabToolTip(2).startswith("At or below their low marks: Cots (0 each, low at 50)")
     # One agency's: the County EMS cots, not the public works' sandbags.
     window.agency_filter.setCurrentIndex(window.agency_filter.findData("County EMS"))

@@ -354,6 +354,11 @@ class RecordsModel(QAbstractTableModel):
         key = self.key_of.get(row_id)
         return None if key is None else bisect.bisect_left(self.keys, key)
 
+    def records_of(self, ids: Iterable[str]) -> list:
+        """The rows among `ids` the board holds (the units to check, the
+        stock low), as records."""
+        return [self.records[at] for at in map(self._row_of, ids) if at is not None]
+
     def _load_titles(self) -> None:
         if self.table == "units":
             self.task_titles = self.store.task_titles()

@@ -811,14 +811,12 @@ class MainWindow(QMainWindow):
         the stock items at or below their low marks."""
         m = self.models[table]
         if table == "units":
-            rows = (m.records[at] for at in (m._row_of(i) for i in m.to_check) if at is not None)
-            return frozenset(r.id for r in rows if not agency or r.agency == agency)
+            return frozenset(r.id for r in m.records_of(m.to_check) if not agency or r.agency == agency)
         if table == "tasks":
             return frozenset(r.id for r in m.records if r.status in OPEN_TASK and not r.assigned_units
                              and (not agency or r.lead_agency == agency))
         if table == "resources":
-            rows = (m.records[at] for at in (m._row_of(i) for i in m.low) if at is not None)
-            return frozenset(r.id for r in rows if not agency or r.agency == agency)
+            return frozenset(r.id for r in m.records_of(m.low) if not agency or r.agency == agency)
         return frozenset()
 
     def show_flagged_only(self, on: bool) -> None:
@@ -1926,7 +1924,7 @@ class MainWindow(QMainWindow):
         names the first few, those with none left first, then the lowest
         for their marks."""
         m = self.models["resources"]
-        rows = [m.records[at] for at in (m._row_of(i) for i in m.low) if at is not None]
+        rows = m.records_of(m.low)
         self.low = len(rows)
         first = heapq.nsmallest(OUTBOX_TIP, rows, key=lambda r: (
             (r.quantity or 0) / r.low_at if r.low_at else 0.0, (r.name or "").casefold()))
