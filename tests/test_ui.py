@@ -3984,6 +3984,11 @@ def test_automatic_backups_from_the_window(qtbot, window, demo_store, tmp_path, 
     dialog.folder.setText(str(tmp_path / "no such folder"))
     dialog.save()
     assert "no such folder" in dialog.error.text() and dialog.isVisible()
+    for wrong, said in (("x" * 300, "not a folder to back up into: File name too long"),
+                        ("stick\x00", "no such folder")):
+        dialog.folder.setText(str(tmp_path / wrong))
+        dialog.save()
+        assert said in dialog.error.text() and dialog.isVisible() and window.auto_backup_settings()[0] is None
     dialog.folder.setText(str(stick))
     dialog.keep.setValue(2)
     window.back_up(str(tmp_path / "by-hand.db"))  # under way as automatic backups are turned on

@@ -1689,7 +1689,11 @@ class MainWindow(QMainWindow):
         else:
             if not folder.strip():
                 raise ValidationError("choose a folder to back up into")
-            if not Path(folder).is_dir():
+            try:
+                there = Path(folder).is_dir()
+            except OSError as exc:  # (a name too long)
+                raise ValidationError(f"{folder}: not a folder to back up into: {exc.strerror or exc}") from None
+            if not there:
                 raise ValidationError(f"{folder}: no such folder; choose one that exists (plug the drive in first)")
             folder = str(Path(folder).resolve())  # not taken from wherever the console was started next time
             if not 1 <= every <= 24 * 60 or keep < 1:

@@ -1,0 +1,313 @@
+"""A random walk through the window: its actions, with rows selected at
+random, its dialogs filled with good and bad values and a button clicked,
+its boards sorted, searched and filtered, while another console's edits
+arrive through the same database file (as the window's sync engine writes
+them) and collide with the window's own.
+
+Whatever the walk does, nothing raises (pytest-qt fails the test on an
+exception in a slot), the database stays whole, and whenever the walk
+pauses, the boards show what the database holds: the same rows with the
+same values, in their order, counted by agency and status, with what is
+to reconcile (conflicts, a callsign on two units, a unit on a deleted
+task) and low stock marked and counted; and the journal its newest
+entries.
+
+The walk's seed is random, as hypothesis's examples are; a failure names
+it, and WALK_SEED=N walks that one again."""
+
+import contextlib
+import os
+import random
+import sqlite3
+from collections import Counter
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QSettings, Qt
+from PySide6.QtPrintSupport import QPrintDialog
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QInputDialog,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+)
+
+from console import model, seed
+from console.store import Store
+from console.ui.bridge import Bridge
+from console.ui.models import row_status
+from console.ui.tally import TallyBar
+from console.ui.window import MainWindow
+
+STEPS = 150
+PAUSE_EVERY = 30
+
+# What a person might type, right and wrong: times as dispatchers say them,
+# numbers of both decimal marks, too long, control and right-to-left
+# characters, SQL, nothing at all.
+TEXTS = ["", " ", "E-12", "Sandbags", "18:30", "+45m", "now", "-5", "0", "1e309", "nan", "abc", "x" * 300,
+         "County Fire", "03/04/2026", "28.11.2026 18:00", "\u202e\u0000z", "  lots   of  space ", "999999999999999",
+         "2.5", "1,5", "on scene", "-1", "12.3456", "Δ", "🚒", "'; DROP TABLE units; --"]
+
+
+def walk_seed() -> int:
+    return int(os.environ.get("WALK_SEED") or random.SystemRandom().randrange(2**32))
+
+
+def answer_everything(monkeypatch, rnd: random.Random, folder) -> None:
+    """Message boxes, questions, file and print dialogs answered at random
+    (a file to write or read: none, the database itself, or one of a few in
+    `folder`, of any kind), and context menus closed, so that nothing waits
+    for a person."""
+    std = QMessageBox.StandardButton
+
+    def question(*_a, **_k):
+        return rnd.choice([std.Yes, std.No, std.Cancel])
+
+    for name in ("question", "warning", "information", "critical"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(question))
+
+    def clicked(box):  # dialogs.ask: a button of the box, as clicked
+        if box.buttons():
+            rnd.choice(box.buttons()).click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", clicked)
+
+    def get_item(_parent, _title, _label, items, *_a, **_k):
+        return (rnd.choice(list(items)), True) if items and rnd.random() < 0.7 else ("", False)
+
+    def get_text(*_a, **_k):
+        return (rnd.choice(TEXTS), True) if rnd.random() < 0.8 else ("", False)
+
+    def file_name(*_a, **_k):
+        r = rnd.random()
+        if r < 0.4:
+            return "", ""
+        if r < 0.5:
+            return str(folder / "ops.db"), ""
+        if r < 0.55:  # (typed in the file dialog: a name too long, a folder not there)
+            return str(folder / rnd.choice(["x" * 300, "gone/out.csv"])), ""
+        ext = rnd.choice([".csv", ".html", ".json", ".db", ".changes", ".pdf", ""])
+        return str(folder / f"out{rnd.randrange(3)}{ext}"), ""
+
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(get_item))
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(get_text))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(file_name))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(file_name))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: rnd.choice(["", str(folder)])))
+    monkeypatch.setattr(QMenu, "exec", lambda self, *a, **k: None)
+    monkeypatch.setattr(QDialog, "exec", lambda self: QDialog.DialogCode.Rejected)
+    monkeypatch.setattr(QPrintDialog, "exec", lambda self: QDialog.DialogCode.Rejected)
+
+
+def fill(dialog, rnd: random.Random) -> None:
+    """Change about half of a dialog's fields: text typed in or added to,
+    a choice picked, a box ticked, a row of a list chosen."""
+    for w in dialog.findChildren(QAbstractItemView) + dialog.findChildren(QLineEdit) \
+            + dialog.findChildren(QPlainTextEdit) + dialog.findChildren(QComboBox) \
+            + dialog.findChildren(QSpinBox) + dialog.findChildren(QDoubleSpinBox) + dialog.findChildren(QCheckBox):
+        if not w.isVisible() or not w.isEnabled() or rnd.random() < 0.5:
+            continue
+        if isinstance(w, QLineEdit):
+            if not w.isReadOnly():
+                w.setText(rnd.choice(TEXTS) if rnd.random() < 0.5 else w.text() + rnd.choice(TEXTS))
+        elif isinstance(w, QPlainTextEdit):
+            if not w.isReadOnly():
+                w.setPlainText(rnd.choice(TEXTS))
+        elif isinstance(w, QComboBox):
+            if w.isEditable() and rnd.random() < 0.3:
+                w.setEditText(rnd.choice(TEXTS))
+            elif w.count():
+                w.setCurrentIndex(rnd.randrange(w.count()))
+        elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            w.setValue(rnd.uniform(w.minimum(), min(w.maximum(), 1e6)))
+        elif isinstance(w, QCheckBox):
+            w.setChecked(not w.isChecked())
+        elif w.model() is not None and w.model().rowCount():
+            w.setCurrentIndex(w.model().index(rnd.randrange(w.model().rowCount()), 0))
+
+
+def peer_edits(rnd: random.Random, peer: Store, side: Store) -> None:
+    """Another console edits a row or two (a unit's status and task, a
+    task's priority and status, stock drawn or its low mark, now and then a
+    deletion), and its changes and the window's meet through `side`, a
+    connection of the window's database of its own (as the sync engine's)."""
+    table = rnd.choice(["units", "tasks", "resources"])
+    rows = peer.list(table)
+    if rows:
+        row = rnd.choice(rows)
+        try:
+            if table == "units":
+                peer.update(table, row.id, {"status": rnd.choice(["available", "dispatched", "on_scene", "en_route"]),
+                                            "task_id": rnd.choice([None, *(t.id for t in peer.list("tasks"))])})
+            elif table == "tasks":
+                peer.update(table, row.id, {"priority": rnd.choice(["urgent", "low"]),
+                                            "status": rnd.choice(["open", "completed", "in_progress"])})
+            elif rnd.random() < 0.5:
+                peer.adjust(row.id, -rnd.randrange(1, 50))
+            else:
+                peer.update(table, row.id, {"low_at": rnd.choice([None, 10, 500])})
+            if rnd.random() < 0.1:
+                peer.delete(table, row.id)
+        except model.ValidationError:
+            pass  # (stock not there to draw, a unit whose task went: as a person would be told)
+    for part in peer.changes_since(side.version_vector()):
+        side.apply(part)
+    for part in side.changes_since(peer.version_vector()):
+        peer.apply(part)
+
+
+def what_differs(w: MainWindow, store: Store) -> list[str]:
+    """Where the window does not show what `store` holds (empty: nowhere)."""
+    out = []
+    conflicted = store.conflicted()
+    for table, f in w.filters.items():
+        m = f.sourceModel()
+        held = {r.id: r for r in store.list(table)}
+        shown = {r.id: r for r in m.records}
+        if held.keys() != shown.keys():
+            out.append(f"{table}: {len(held.keys() - shown.keys())} rows not shown, "
+                       f"{len(shown.keys() - held.keys())} shown that are not held")
+        else:
+            out += [f"{table}: shown {shown[i]}, held {r}" for i, r in held.items() if shown[i] != r][:1]
+        if m.keys != sorted(m.keys) or [m.key_of[r.id] for r in m.records] != m.keys:
+            out.append(f"{table}: rows out of their order")
+        if m._agency_key:
+            counts = Counter((getattr(r, m._agency_key), row_status(table, r)) for r in held.values())
+            if +m.tally != counts:
+                out.append(f"{table}: counted {dict(+m.tally)}, holds {dict(counts)}")
+        if table == "resources" and m.low != {r.id for r in held.values() if model.stock_low(r)}:
+            out.append(f"resources: low {sorted(m.low)}")
+        marked = {row: frozenset(fields) for row, fields in conflicted.get(table, {}).items()}
+        if table == "units":  # (and marked as a conflict is: a callsign on two units, a unit on a deleted task)
+            for unit, field in [*((x.unit.id, "callsign") for tw in store.twins() for x in tw.units),
+                                *((x.unit.id, "task_id") for x in store.stranded())]:
+                marked[unit] = marked.get(unit, frozenset()) | {field}
+        if m.conflicts != marked:
+            out.append(f"{table}: conflicts marked {m.conflicts}, open {marked}")
+    said = (w.conflicts, w.twins, w.stranded)
+    held = (store.open_conflict_count(), store.twin_count(), store.stranded_count())
+    if said != held:
+        out.append(f"to reconcile: said {said} (conflicts, callsigns twice, units on a deleted task), held {held}")
+    j = w.journal
+    if not (j.agency or j.table or j.row or j.text):
+        newest = [e.id for e in store.journal(limit=len(j.entries))]
+        if [e.id for e in j.entries] != newest:
+            out.append("journal: not its newest entries")
+    return out
+
+
+@pytest.fixture
+def walk(qtbot, tmp_path, monkeypatch):
+    """The window on the demo, another console synced with it, and a
+    second connection to the window's database (the peer's way in)."""
+    store = Store(tmp_path / "ops.db", agency="County Fire", operator="Dana")
+    seed.seed_demo(store)
+    peer = Store(tmp_path / "peer.db", agency="City Police", operator="Sgt. Lee")
+    for part in store.changes_since(peer.version_vector()):
+        peer.apply(part)
+    side = Store(tmp_path / "ops.db", agency="County Fire", operator="Dana")
+    bridge = Bridge(store)
+    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1366, 768)
+    w.show()
+    yield w, store, peer, side
+    for d in QApplication.topLevelWidgets():
+        if d is not w and d.isVisible():
+            d.close()
+    w.close()
+    bridge.close()
+    side.close()
+    peer.close()
+    store.close()
+
+
+def test_a_random_walk_through_the_window_raises_nothing_and_the_boards_show_the_database(
+        walk, qtbot, tmp_path, monkeypatch):
+    w, store, peer, side = walk
+    seed_ = walk_seed()
+    rnd = random.Random(seed_)
+    answer_everything(monkeypatch, rnd, tmp_path)
+    actions = [a for a in w.actions() if "Quit" not in a.text()]
+    done = []
+
+    def pause(step):
+        try:
+            qtbot.waitUntil(lambda: not what_differs(w, store), timeout=10_000)
+        except qtbot.TimeoutError:
+            pytest.fail(f"WALK_SEED={seed_}, after step {step} ({'; '.join(done[-5:])}): "
+                        + "; ".join(what_differs(w, store)))
+
+    for step in range(STEPS):
+        r = rnd.random()
+        if r < 0.35:
+            a = rnd.choice(actions)
+            done.append(a.text())
+            a.trigger()
+        elif r < 0.5:
+            table = rnd.choice(list(w.views))
+            w.tabs.setCurrentIndex(list(w.views).index(table))
+            view = w.views[table]
+            view.clearSelection()
+            n = view.model().rowCount()
+            for _ in range(rnd.randrange(4) if n else 0):
+                view.selectionModel().select(view.model().index(rnd.randrange(n), 0),
+                                             QItemSelectionModel.SelectionFlag.Select
+                                             | QItemSelectionModel.SelectionFlag.Rows)
+            done.append(f"rows of {table} selected")
+        elif r < 0.6:
+            peer_edits(rnd, peer, side)
+            done.append("another console's edits")
+        elif r < 0.65:
+            with contextlib.suppress(model.ValidationError):  # (a control character: as a person is told)
+                side.note(rnd.choice(TEXTS).strip() or "radio check")
+            done.append("a note from another console")
+        elif r < 0.72:
+            buttons = [b for tally in w.findChildren(TallyBar) for b in tally.findChildren(QPushButton)
+                       if b.isVisible() and b.isEnabled()]
+            if buttons:
+                b = rnd.choice(buttons)
+                done.append(f"count {b.text()!r} clicked")
+                b.click()
+        elif r < 0.77:
+            w.search.setText(rnd.choice(TEXTS))
+            done.append("board searched")
+        elif r < 0.8:
+            view = rnd.choice(list(w.views.values()))
+            view.sortByColumn(rnd.randrange(view.model().columnCount()),
+                              rnd.choice([Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder]))
+            done.append("board sorted")
+        else:
+            dialogs = [d for d in QApplication.topLevelWidgets()
+                       if d is not w and d.isVisible() and isinstance(d, QDialog)]
+            if dialogs:
+                d = rnd.choice(dialogs)
+                fill(d, rnd)
+                buttons = [b for b in d.findChildren(QAbstractButton)
+                           if b.isVisible() and b.isEnabled() and not isinstance(b, QCheckBox)]
+                if buttons and rnd.random() < 0.8:
+                    b = rnd.choice(buttons)
+                    done.append(f"{type(d).__name__}: {b.text()!r} clicked")
+                    b.click()
+                else:
+                    done.append(f"{type(d).__name__} closed")
+                    d.close()
+        qtbot.wait(rnd.choice([0, 0, 10, 50]))
+        if step % PAUSE_EVERY == PAUSE_EVERY - 1:
+            pause(step)
+    pause(STEPS)
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
