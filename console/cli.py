@@ -387,6 +387,11 @@ def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
     return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
+def _shown_cell(v) -> str:
+    """A value in a table printed (see model.one_line)."""
+    return model.one_line(_cell(v))
+
+
 def _cell(v) -> str:
     if v is None:
         return ""
@@ -618,7 +623,7 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             json.dump(rows, out, indent=1, ensure_ascii=False)
             out.write("\n")
         else:
-            cells = [[short_id(_cell(r.get(headers[0]))), *(_cell(r.get(h)) for h in headers[1:])] for r in rows]
+            cells = [[short_id(_cell(r.get(headers[0]))), *(_shown_cell(r.get(h)) for h in headers[1:])] for r in rows]
             print(_table_text(headers, cells), file=out)
     elif c == "report":
         if args.output:
@@ -1154,7 +1159,7 @@ def _list_journal(store: Store, search: str | None, as_json: bool, out) -> None:
         if search:
             widths, found = [len(h) for h in headers], []
             for r in rows():
-                widths = [max(w, len(_cell(r.get(h)))) for w, h in zip(widths, headers, strict=True)]
+                widths = [max(w, len(_shown_cell(r.get(h)))) for w, h in zip(widths, headers, strict=True)]
                 if found is not None:
                     found.append(r)
                     if len(found) > SEARCH_HELD:
@@ -1164,7 +1169,7 @@ def _list_journal(store: Store, search: str | None, as_json: bool, out) -> None:
         widths = [min(w, 40) for w in widths]
         out.write("\n".join(_table_head(headers, widths)) + "\n")
         for r in rows() if found is None else found:
-            out.write(_line([_cell(r.get(h)) for h in headers], widths) + "\n")
+            out.write(_line([_shown_cell(r.get(h)) for h in headers], widths) + "\n")
 
 
 def _export(store: Store, table: str, fmt: str, out) -> None:

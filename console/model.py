@@ -78,6 +78,9 @@ class Field:
     # Written by the store itself, never typed: not on the boards, the
     # forms or in CSV files (resources.merged_into, set by a merge).
     hidden: bool = False
+    # Text of several lines (a task's description, a unit's notes, a note
+    # in the journal); every other text field is one line (see given_text).
+    lines: bool = False
 
     @property
     def counter(self) -> bool:
@@ -143,7 +146,7 @@ UNITS = Table(
         Field("lat", "real", minimum=-90, maximum=90),
         Field("lon", "real", minimum=-180, maximum=180),
         Field("personnel", "int", minimum=0, maximum=10000),
-        Field("notes", "text"),
+        Field("notes", "text", lines=True),
     ),
     label="callsign",
     derived=("status_since",),
@@ -152,7 +155,7 @@ TASKS = Table(
     "tasks",
     (
         Field("title", "text", required=True),
-        Field("description", "text"),
+        Field("description", "text", lines=True),
         Field("priority", "enum", choices=PRIORITIES, default="normal"),
         Field("status", "enum", choices=TASK_STATUSES, default="open"),
         Field("location", "text"),
@@ -190,7 +193,7 @@ JOURNAL = Table(
         Field("action", "text", required=True),
         Field("tbl", "text"),
         Field("row_id", "text"),
-        Field("text", "text", required=True),
+        Field("text", "text", required=True, lines=True),
     ),
     label="text",
     append_only=True,
@@ -323,12 +326,53 @@ def is_text(value: str) -> bool:
 NAME_LIMIT = 200
 
 
+# Line breaks (those str.splitlines knows) and tabs: in text of one line,
+# a run of spaces holding any of them is one space; in text of several
+# lines, each line break is "\n" and tabs stay.
+_BREAK = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_ONE_LINE = re.compile(f"\\s*[\t{_BREAK}]\\s*")
+_NEW_LINE = re.compile(f"\r\n|[{_BREAK}]")
+# The control characters left: C0 but for tab and line breaks, DEL, and C1.
+# No one sees them, nor types them on purpose: a NUL from a damaged file, a
+# terminal's colour escape or a bell pasted with a callsign.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+
+
+def given_text(what: str, value: str, *, lines: bool = False) -> str:
+    """Text a person gives on this console (typed, pasted, read from a
+    spreadsheet), as stored: line breaks and tabs in text of one line made
+    a space (a spreadsheet's cell of two lines, "Engine" over "Type 1", is
+    "Engine Type 1"); in text of several lines, line breaks written one way.
+    A control character, which no one would see on the boards, is refused,
+    naming it. (Values arriving from other consoles are taken as they are:
+    see `check`.)"""
+    if value.isprintable():  # (no line break, tab or control character: nearly every value)
+        return value
+    value = _NEW_LINE.sub("\n", value) if lines else _ONE_LINE.sub(" ", value)
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValidationError(f"{what} holds the control character U+{ord(bad.group()):04X}, which does not show: "
+                              "type the value again without it")
+    return value
+
+
+def one_line(text: str) -> str:
+    """Text as one line of a table on a terminal: line breaks and tabs a
+    space, control characters written out (\\x1b), so that a value from
+    another console (which may be of an older release, or have read it
+    from a file) neither breaks the table nor drives the terminal."""
+    if text.isprintable():
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _ONE_LINE.sub(" ", text))
+
+
 def check_name(what: str, value: str) -> str:
     """An operator's or an agency's name, stripped; refused if empty, too
-    long for peers to take (NAME_LIMIT), or not text."""
+    long for peers to take (NAME_LIMIT), not text, or holding a control
+    character (given_text: line breaks and tabs are spaces)."""
     if not isinstance(value, str) or not is_text(value):
         raise not_text(f"the {what} name", value if isinstance(value, str) else repr(value))
-    name = value.strip()
+    name = given_text(f"the {what} name", value).strip()
     if not name:
         raise ValidationError(f"the {what} name is empty")
     if len(name) > NAME_LIMIT:
@@ -412,11 +456,14 @@ def check(tbl: Table, fld: Field, value: Any) -> Any:
 
 def check_given(tbl: Table, fld: Field, value: Any) -> Any:
     """`check` for a value a person gives on this console: a field that
-    always holds one of its choices (a unit's status) is not cleared.
-    (Changes from peers go through `check` alone: what they hold merged.)"""
+    always holds one of its choices (a unit's status) is not cleared, and
+    text is `given_text`. (Changes from peers go through `check` alone:
+    what they hold merged.)"""
     if value is None and fld.never_empty:
         shown = ", ".join(c.replace("_", " ") for c in fld.choices)
         raise ValidationError(f"{tbl.name}.{fld.name} cannot be left empty: it is one of {shown}")
+    if fld.type == "text" and isinstance(value, str) and is_text(value):
+        value = given_text(f"{tbl.name}.{fld.name}", value, lines=fld.lines)
     return check(tbl, fld, value)
 
 

@@ -1872,11 +1872,9 @@ class Store:
         """Put a console on the trust list (or change its agency or role)."""
         if role not in self.ROLES:
             raise ValidationError(f"role must be editor or observer, not {role!r}")
-        agency = (agency or "").strip()
-        if not agency:
+        if not (agency or "").strip():
             raise ValidationError("give the console's agency")
-        if not model.is_text(agency):
-            raise model.not_text("the agency", agency)
+        agency = model.check_name("agency", agency)
         with self._tx():
             self._conn.execute(
                 "INSERT INTO trust(console_id, agency, role, added_at) VALUES (?,?,?,?) "
@@ -2789,6 +2787,8 @@ class Store:
             text = values.get("text")
             if not isinstance(text, str) or not text.strip():
                 raise ValidationError("a note needs some text")
+            if model.is_text(text):
+                text = model.given_text("the note", text, lines=True)
             table, row_id = values.get("tbl"), None
             if table:
                 table = model.table(table).name

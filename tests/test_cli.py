@@ -768,7 +768,7 @@ def test_export_of_a_long_journal_is_written_as_it_is_read(demo, capsys, tmp_pat
         monkeypatch.setattr(cli, "SEARCH_HELD", held)
         rows = [r for r in whole if search is None or cli._holds_words(r, search)]
         extra = ["--search", search] if search else []
-        table = cli._table_text(headers, [[cli._cell(r.get(h)) for h in headers] for r in rows]) + "\n"
+        table = cli._table_text(headers, [[cli._shown_cell(r.get(h)) for h in headers] for r in rows]) + "\n"
         reads.clear()
         assert run(capsys, "list", "--db", demo, "journal", *extra)[1] == table
         assert reads == ["journal"] * passes

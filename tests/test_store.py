@@ -338,7 +338,7 @@ def test_names_that_are_not_valid_text_are_refused_before_anything_is_written(tm
         Store(tmp_path / "new.db", agency="\ud800")
     assert not (tmp_path / "new.db").exists()
     s = make_store()
-    with pytest.raises(model.ValidationError, match="the agency is not valid text"):
+    with pytest.raises(model.ValidationError, match="the agency name is not valid text"):
         s.trust("A" * 52, "Fire \udcff")
     assert s.peers() == []
     with pytest.raises(NotFound):

@@ -222,11 +222,16 @@ def test_creating_a_unit_through_the_dialog_lands_in_the_store(window, qtbot, de
     dialog.fields["callsign"].setText("E-11")  # taken
     dialog.save()
     assert "already in use" in dialog.error.text()
+    dialog.fields["callsign"].setText("E-99\x1b[0m")  # (pasted from a terminal)
+    dialog.save()
+    assert "control character U+001B" in dialog.error.text() and demo_store.counts()["units"] == 40
     dialog.fields["callsign"].setText("E-99")
+    dialog.fields["notes"].setPlainText("Crew of 4\r\nPump seal replaced")
     dialog.save()
     assert dialog.result() == dialog.DialogCode.Accepted
     unit = demo_store.get("units", demo_store.resolve_id("units", "E-99"))
     assert (unit.agency, unit.personnel, unit.status) == ("County Fire", 4, "available")
+    assert unit.notes == "Crew of 4\nPump seal replaced"
     qtbot.waitUntil(lambda: "E-99" in board_values(window, "units", "callsign"))
 
 

@@ -102,9 +102,6 @@ def task_choices(rows: list) -> list[tuple[str, str]]:
     return [(key, f"{name} — {short_id(key)}" if seen[name] > 1 else name) for key, name in named]
 
 
-# Text fields written at length (the work a task asks for, notes on a
-# unit): a box of a few lines, Tab still moving on to the next field.
-LONG_TEXT = frozenset({"description", "notes"})
 # Text fields whose values come back again and again: typing offers the
 # ones in use, most used first, so that one agency is not spelled two ways.
 SUGGESTED = {"agency": "agency", "lead_agency": "agency", "kind": "kind", "location": "location",
@@ -270,7 +267,7 @@ class RecordDialog(QDialog):
             return w
         text = "" if current is None else (str(int(current)) if isinstance(current, float)
                                            and current.is_integer() else str(current))
-        if f.name in LONG_TEXT:
+        if f.lines:  # (the work a task asks for, notes on a unit: a box of a few lines, Tab moving on)
             w = QPlainTextEdit(text)
             w.setTabChangesFocus(True)
             w.setFixedHeight(w.fontMetrics().lineSpacing() * 4 + 12)

@@ -1,0 +1,132 @@
+"""Text as a person gives it (typed, pasted, read from a spreadsheet): a
+line break or tab in a field of one line is a space, line breaks in text
+of several lines are written one way, and a control character, which no
+one would see on the boards, is refused with nothing changed. Values
+arriving from other consoles are taken as they are, and the command line
+prints them so that they break no table and drive no terminal."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import snapshot
+from hypothesis import given
+from hypothesis import strategies as st
+
+from console import model
+from console.model import ValidationError
+
+CONTROLS = [c for c in map(chr, [*range(0x20), *range(0x7F, 0xA0)]) if c not in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85"]
+BREAKS = ["\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("brk", [*BREAKS, "\t"])
+def test_a_line_break_or_tab_in_a_field_of_one_line_is_a_space(brk):
+    assert model.given_text("units.kind", f"Engine {brk}  Type 1") == "Engine Type 1"
+    assert model.given_text("units.kind", f"Engine{brk}{brk}Type 1") == "Engine Type 1"
+
+
+@pytest.mark.parametrize("brk", BREAKS)
+def test_line_breaks_in_text_of_several_lines_are_written_one_way(brk):
+    assert model.given_text("tasks.description", f"Sandbags{brk}- 500 to the levee\tnow",
+                            lines=True) == "Sandbags\n- 500 to the levee\tnow"
+
+
+@pytest.mark.parametrize("control", CONTROLS)
+def test_a_control_character_is_refused_naming_it(control):
+    for lines in (False, True):
+        with pytest.raises(ValidationError, match=f"units.notes holds the control character U\\+{ord(control):04X}"):
+            model.given_text("units.notes", f"E-12{control}", lines=lines)
+
+
+@given(st.text())
+def test_given_text_leaves_no_break_in_one_line_and_no_control_character(text):
+    for lines in (False, True):
+        try:
+            out = model.given_text("x", text, lines=lines)
+        except ValidationError:
+            assert any(c in text for c in CONTROLS)
+            continue
+        assert not any(c in out for c in CONTROLS)
+        assert model.given_text("x", out, lines=lines) == out  # (as stored, given again: the same)
+        if lines:
+            assert out.splitlines() == text.splitlines()
+            assert not any(b in out for b in BREAKS if b != "\n")
+        else:
+            assert len(out.splitlines()) <= 1 and "\t" not in out
+            assert out.split() == text.split()
+
+
+def test_the_store_takes_given_text_so_and_refuses_control_characters_changing_nothing(make_store):
+    s = make_store("a")
+    unit = s.add("units", {"callsign": "E-12", "agency": "County\nFire", "kind": "Engine\r\nType 1",
+                           "notes": "Crew of 4\r\nPump fault"})
+    u = s.get("units", unit)
+    assert (u.agency, u.kind, u.notes) == ("County Fire", "Engine Type 1", "Crew of 4\nPump fault")
+    task = s.add("tasks", {"title": "Levee\tbreach", "description": "Sandbags\rPumps"})
+    assert (s.get("tasks", task).title, s.get("tasks", task).description) == ("Levee breach", "Sandbags\nPumps")
+    before = snapshot(s)
+    for table, row, values in [("units", unit, {"callsign": "E-\x1b[31m12"}), ("units", unit, {"notes": "ok\x00"}),
+                               ("tasks", task, {"location": "Rt 9\x07"})]:
+        with pytest.raises(ValidationError, match="control character"):
+            s.update(table, row, values)
+    with pytest.raises(ValidationError, match="control character U\\+0008"):
+        s.add("resources", {"name": "Sandbags\x08", "kind": "Sand", "agency": "THW"})
+    with pytest.raises(ValidationError, match="control character"):
+        s.add_many("units", [{"callsign": "E-13", "agency": "F", "kind": "E"},
+                             {"callsign": "E-14", "agency": "F", "kind": "E\x1b"}])
+    with pytest.raises(ValidationError, match="the note holds the control character U\\+0007"):
+        s.note("radio check\x07", "units", unit)
+    with pytest.raises(ValidationError, match="the agency name holds"):
+        s.trust("A" * 52, "City\x00Police")
+    assert snapshot(s) == before
+    note = s.note("radio check\r\nall well", "units", unit)
+    assert s.journal(limit=1)[0].id == note and s.journal(limit=1)[0].text == "radio check\nall well"
+
+
+def test_a_control_character_from_another_console_is_taken_and_printed_harmlessly(make_store, tmp_path):
+    """A console of an older release, or one that read it from a file,
+    may send a value holding a control character: it is taken (a change
+    committed there is never lost), and `list` prints it written out."""
+    a, b = make_store("a"), make_store("b")
+    unit = a.add("units", {"callsign": "E-12", "agency": "County Fire", "kind": "Engine"})
+    for part in a.changes_since({}):
+        b.apply(part)
+    a.update("units", unit, {"kind": "Pumper"})
+    sent = [c._replace(value="Pump\x1b[2Jer\nType 1") if c.field == "kind" else c
+            for part in a.changes_since(b.version_vector()) for c in part]
+    assert b.apply(sent).applied == len(sent)
+    assert b.get("units", unit).kind == "Pump\x1b[2Jer\nType 1"
+    path = b.path
+    b.close()
+    out = cli("list", "--db", str(path), "units")
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout and "Pump\\x1b[2Jer Type 1" in out.stdout
+    assert len(out.stdout.splitlines()) == 3  # (the column names, the line under them, the unit)
+    rows = json.loads(cli("list", "--db", str(path), "units", "--json").stdout)
+    assert rows[0]["kind"] == "Pump\x1b[2Jer\nType 1"
+
+
+def test_the_command_line_refuses_a_control_character_and_reads_a_cell_of_two_lines(tmp_path):
+    db = str(tmp_path / "ops.db")
+    out = cli("add", "--db", db, "units", "callsign=E-\x1b[31m12", "agency=County Fire", "kind=Engine")
+    assert out.returncode == 1
+    assert out.stderr == ("crisis-console: units.callsign holds the control character U+001B, which does not show: "
+                          "type the value again without it\n")
+    roster = tmp_path / "roster.csv"
+    roster.write_bytes(b'callsign,agency,kind\r\nE-12,County Fire,"Engine\r\nType 1"\r\n'
+                       b'E-14,County Fire,Eng\x01ine\r\n')
+    out = cli("add", "--db", db, "units", "--csv", str(roster))
+    assert out.returncode == 1 and "line 4: units.kind holds the control character U+0001" in out.stderr
+    assert json.loads(cli("list", "--db", db, "units", "--json").stdout) == []
+    roster.write_bytes(b'callsign,agency,kind\r\nE-12,County Fire,"Engine\r\nType 1"\r\n')
+    assert cli("add", "--db", db, "units", "--csv", str(roster)).returncode == 0
+    assert [u["kind"] for u in json.loads(cli("list", "--db", db, "units", "--json").stdout)] == ["Engine Type 1"]
+    out = cli("--operator", "Dana\x07", "note", "--db", db, "radio check")
+    assert out.returncode == 1 and "the operator name holds the control character U+0007" in out.stderr
