@@ -1686,7 +1686,7 @@ def test_journal_search_reads_in_slices_and_follows_what_arrives(window, qtbot, 
 
 def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbot, demo_store, tmp_path,
                                                                     monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
 
     from console.ui import journal
     from console.ui.models import local_time, zone_name
@@ -1717,6 +1717,13 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     window.export_journal(str(path))
     qtbot.waitUntil(lambda: len(path.read_text(encoding="utf-8").splitlines()) == 2)
     assert "Pump check at the shelter, EMS side" in path.read_text(encoding="utf-8")
+    # The file name offered names the agency, as a file system takes it.
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, name, kinds: offered.append(name)
+                        or ("", ""))
+    window.export_journal()
+    assert offered == [f"journal-County-EMS-{time.strftime('%Y-%m-%d')}.csv"]
+    assert journal._file_word("Fire / EMS: North?") == "Fire-EMS-North" and journal._file_word("//") == "agency"
     # A file it cannot write: it says so, and leaves nothing behind.
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))

@@ -10,7 +10,7 @@ pauses, the boards show what the database holds: the same rows with the
 same values, in their order, counted by agency and status, with what is
 to reconcile (conflicts, a callsign on two units, a unit on a deleted
 task) and low stock marked and counted; and the journal its newest
-entries.
+entries that pass its filters (an agency, the row selected, words).
 
 The walk's seed is random, as hypothesis's examples are; a failure names
 it, and WALK_SEED=N walks that one again."""
@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 from console import model, seed
 from console.store import Store
 from console.ui.bridge import Bridge
+from console.ui.journal import JOURNAL_PAGE
 from console.ui.models import row_status
 from console.ui.tally import TallyBar
 from console.ui.window import MainWindow
@@ -201,11 +202,12 @@ def what_differs(w: MainWindow, store: Store) -> list[str]:
     held = (store.open_conflict_count(), store.twin_count(), store.stranded_count())
     if said != held:
         out.append(f"to reconcile: said {said} (conflicts, callsigns twice, units on a deleted task), held {held}")
-    j = w.journal
-    if not (j.agency or j.table or j.row or j.text):
-        newest = [e.id for e in store.journal(limit=len(j.entries))]
-        if [e.id for e in j.entries] != newest:
-            out.append("journal: not its newest entries")
+    j = w.journal  # its newest entries that pass its filters (an agency, the row selected, words)
+    passing = [e.id for e in store.journal(table=j.table, row=j.row, agency=j.agency)
+               if not j.text or model.journal_holds(j.text, e.text, e.agency, e.operator)]
+    if [e.id for e in j.entries] != passing[:len(j.entries)] or len(j.entries) < min(len(passing), JOURNAL_PAGE):
+        out.append(f"journal: {len(j.entries)} entries shown, not the newest of the {len(passing)} that pass "
+                   f"(agency {j.agency}, row {j.row}, words {j.text!r})")
     return out
 
 
@@ -290,6 +292,16 @@ def test_a_random_walk_through_the_window_raises_nothing_and_the_boards_show_the
             view.sortByColumn(rnd.randrange(view.model().columnCount()),
                               rnd.choice([Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder]))
             done.append("board sorted")
+        elif r < 0.85:
+            dock = w.journal_dock
+            what = rnd.choice(["words", "agency", "row"])
+            if what == "words":
+                dock.search.setText(rnd.choice(["", "", "levee", "E-1", "dispatched", "STRASSE", *TEXTS]))
+            elif what == "agency":
+                dock.agency.setCurrentIndex(rnd.randrange(dock.agency.count()))
+            else:
+                dock.selected.setChecked(not dock.selected.isChecked())
+            done.append(f"journal filtered by {what}")
         else:
             dialogs = [d for d in QApplication.topLevelWidgets()
                        if d is not w and d.isVisible() and isinstance(d, QDialog)]

@@ -9,6 +9,7 @@ import csv
 import heapq
 import io
 import logging
+import re
 import time
 from collections.abc import Callable, Generator, Iterable
 
@@ -74,6 +75,12 @@ LATE_KEPT = 1000
 # stalled the window 50 ms), then entries written to the file (about 10 ms).
 EXPORT_SCAN = 1000
 EXPORT_WRITE_ROWS = 40_000
+
+
+def _file_word(name: str) -> str:
+    """A name (an agency's) as a part of a file name: what a file system
+    refuses in one ("/", ":", "?"...) and spaces made "-"."""
+    return re.sub(r'[\\/:*?"<>|\s]+', "-", name).strip("-.") or "agency"
 
 
 class JournalModel(QAbstractListModel):
@@ -723,7 +730,9 @@ class JournalDock(QDockWidget):
                               "wait for it, then export again.")
             return
         if not isinstance(path, str):
-            name = f"journal-{(self.model.agency or 'all').replace(' ', '-')}-{time.strftime('%Y-%m-%d')}.csv"
+            # (The agency as the filter shows it: the model holds the ways it is written.)
+            agency = self.agency.currentText() if self.model.agency else "all"
+            name = f"journal-{_file_word(agency)}-{time.strftime('%Y-%m-%d')}.csv"
             path, _ = QFileDialog.getSaveFileName(self, "Export the journal", name, "CSV (*.csv)")
             if not path:
                 return
