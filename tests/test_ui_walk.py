@@ -13,7 +13,7 @@ task) and low stock marked and counted; and the journal its newest
 entries that pass its filters (an agency, the row selected, words).
 
 The walk's seed is random, as hypothesis's examples are; a failure names
-it, and WALK_SEED=N walks that one again."""
+it, and WALK_SEED=N walks that one again (WALK_STEPS=N walks longer)."""
 
 import contextlib
 import os
@@ -50,7 +50,7 @@ from console.ui.models import row_status
 from console.ui.tally import TallyBar
 from console.ui.window import MainWindow
 
-STEPS = 150
+STEPS = int(os.environ.get("WALK_STEPS") or 150)  # (longer to hunt: WALK_STEPS=1000)
 PAUSE_EVERY = 30
 
 # What a person might type, right and wrong: times as dispatchers say them,
