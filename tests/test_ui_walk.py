@@ -1,8 +1,10 @@
 """A random walk through the window: its actions, with rows selected at
 random, its dialogs filled with good and bad values and a button clicked,
-its boards sorted, searched and filtered, while another console's edits
-arrive through the same database file (as the window's sync engine writes
-them) and collide with the window's own.
+keys pressed wherever the focus is, its boards sorted, searched and
+filtered, its journal filtered, now and then the window closed and opened
+again, while another console's edits arrive through the same database
+file (as the window's sync engine writes them) and collide with the
+window's own.
 
 Whatever the walk does, nothing raises (pytest-qt fails the test on an
 exception in a slot), the database stays whole, and whenever the walk
@@ -23,7 +25,9 @@ from collections import Counter
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtPrintSupport import QPrintDialog
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -211,51 +215,89 @@ def what_differs(w: MainWindow, store: Store) -> list[str]:
     return out
 
 
+class Console:
+    """The window on a database, which the walk may close and open again
+    (as a person does at the end of a shift, or after a crash: its sort
+    orders, text size and undo steps kept), another console synced with
+    it, and a second connection to its database (that console's way in)."""
+
+    def __init__(self, qtbot, folder) -> None:
+        self.qtbot, self.folder = qtbot, folder
+        store = Store(folder / "ops.db", agency="County Fire", operator="Dana")
+        seed.seed_demo(store)
+        self.peer = Store(folder / "peer.db", agency="City Police", operator="Sgt. Lee")
+        for part in store.changes_since(self.peer.version_vector()):
+            self.peer.apply(part)
+        store.close()
+        self.side = Store(folder / "ops.db", agency="County Fire", operator="Dana")
+        self.open()
+
+    def open(self) -> None:
+        self.store = Store(self.folder / "ops.db", agency="County Fire", operator="Dana")
+        self.bridge = Bridge(self.store)
+        self.w = MainWindow(self.bridge, settings=QSettings(str(self.folder / "ui.ini"), QSettings.Format.IniFormat))
+        self.qtbot.addWidget(self.w)
+        self.w.resize(1366, 768)
+        self.w.show()
+
+    def close(self) -> None:
+        for d in QApplication.topLevelWidgets():
+            if d is not self.w and d.isVisible():
+                d.close()
+        self.w.close()
+        self.bridge.close()
+        self.store.close()
+
+
 @pytest.fixture
-def walk(qtbot, tmp_path, monkeypatch):
-    """The window on the demo, another console synced with it, and a
-    second connection to the window's database (the peer's way in)."""
-    store = Store(tmp_path / "ops.db", agency="County Fire", operator="Dana")
-    seed.seed_demo(store)
-    peer = Store(tmp_path / "peer.db", agency="City Police", operator="Sgt. Lee")
-    for part in store.changes_since(peer.version_vector()):
-        peer.apply(part)
-    side = Store(tmp_path / "ops.db", agency="County Fire", operator="Dana")
-    bridge = Bridge(store)
-    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1366, 768)
-    w.show()
-    yield w, store, peer, side
-    for d in QApplication.topLevelWidgets():
-        if d is not w and d.isVisible():
-            d.close()
-    w.close()
-    bridge.close()
-    side.close()
-    peer.close()
-    store.close()
+def console(qtbot, tmp_path):
+    c = Console(qtbot, tmp_path)
+    yield c
+    c.close()
+    c.side.close()
+    c.peer.close()
+
+
+# Keys pressed where the focus is (a board, a dialog's field, the journal's
+# search): moving, choosing, typing, and the window's shortcuts.
+NONE = Qt.KeyboardModifier.NoModifier
+KEYS = [(Qt.Key.Key_Down, NONE), (Qt.Key.Key_Up, NONE), (Qt.Key.Key_Tab, NONE), (Qt.Key.Key_Return, NONE),
+        (Qt.Key.Key_Escape, NONE), (Qt.Key.Key_Delete, NONE), (Qt.Key.Key_Space, NONE), (Qt.Key.Key_A, NONE),
+        (Qt.Key.Key_1, NONE), (Qt.Key.Key_F2, NONE), (Qt.Key.Key_Backspace, NONE),
+        *((k, Qt.KeyboardModifier.ControlModifier) for k in (
+            Qt.Key.Key_Z, Qt.Key.Key_Y, Qt.Key.Key_C, Qt.Key.Key_K, Qt.Key.Key_T, Qt.Key.Key_F, Qt.Key.Key_J,
+            Qt.Key.Key_1, Qt.Key.Key_3, Qt.Key.Key_4, Qt.Key.Key_6, Qt.Key.Key_A, Qt.Key.Key_D))]
 
 
 def test_a_random_walk_through_the_window_raises_nothing_and_the_boards_show_the_database(
-        walk, qtbot, tmp_path, monkeypatch):
-    w, store, peer, side = walk
+        console, qtbot, tmp_path, monkeypatch):
+    peer, side = console.peer, console.side
     seed_ = walk_seed()
     rnd = random.Random(seed_)
     answer_everything(monkeypatch, rnd, tmp_path)
-    actions = [a for a in w.actions() if "Quit" not in a.text()]
     done = []
 
     def pause(step):
         try:
-            qtbot.waitUntil(lambda: not what_differs(w, store), timeout=10_000)
+            qtbot.waitUntil(lambda: not what_differs(console.w, console.store), timeout=10_000)
         except qtbot.TimeoutError:
             pytest.fail(f"WALK_SEED={seed_}, after step {step} ({'; '.join(done[-5:])}): "
-                        + "; ".join(what_differs(w, store)))
+                        + "; ".join(what_differs(console.w, console.store)))
 
     for step in range(STEPS):
+        w = console.w
+        actions = [a for a in w.actions() if "Quit" not in a.text()]
         r = rnd.random()
-        if r < 0.35:
+        if r < 0.01:
+            console.close()
+            console.open()
+            done.append("window closed and opened again")
+        elif r < 0.08:
+            key, modifiers = rnd.choice(KEYS)
+            target = QApplication.focusWidget() or w
+            done.append(f"{QKeySequence(key | modifiers).toString()} pressed in {type(target).__name__}")
+            QTest.keyClick(target, key, modifiers)
+        elif r < 0.35:
             a = rnd.choice(actions)
             done.append(a.text())
             a.trigger()
@@ -321,5 +363,5 @@ def test_a_random_walk_through_the_window_raises_nothing_and_the_boards_show_the
         if step % PAUSE_EVERY == PAUSE_EVERY - 1:
             pause(step)
     pause(STEPS)
-    with sqlite3.connect(store.path) as conn:
+    with sqlite3.connect(console.store.path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
