@@ -1320,8 +1320,10 @@ def test_every_menu_action_and_its_keys_are_in_the_readme(window):
             for keys in a.shortcuts():
                 shown = keys.toString(QKeySequence.SequenceFormat.PortableText)
                 assert shown in readme, f"README does not name {shown} ({a.text()})"
+            name, _, hint = a.text().partition("\t")  # (a board's own keys, shown in the menu: Ctrl+V)
+            assert hint in readme, f"README does not name {hint} ({name})"
             if not a.shortcuts():  # found only by its name: the README names it
-                name = a.text().replace("&", "").rstrip("…")
+                name = name.replace("&", "").rstrip("…")
                 assert name.lower() in readme.lower(), f"README does not name {name!r}"
 
 
@@ -4766,6 +4768,73 @@ def test_import_from_csv_adds_to_the_board_shown_after_asking(qtbot, window, dem
     # The small import before it is undone without asking.
     n = len(asked)
     assert window.undo().text == "Undid: Added 2 units from roster.csv" and len(asked) == n
+
+
+def test_rows_copied_from_a_spreadsheet_are_pasted_onto_the_board_shown(qtbot, window, demo_store, monkeypatch):
+    """Ctrl+V on a board adds the rows a spreadsheet copied (tab-separated,
+    as Excel copies a range, the row of their column names with them) as a
+    file's are added: said and asked about first, all added or none. In a
+    text field, Ctrl+V pastes the text there."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QMessageBox
+
+    asked, warned = [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    clipboard = QApplication.clipboard()
+    window.tabs.setCurrentIndex(0)  # units
+    view = window.views["units"]
+    view.setFocus()
+    before = demo_store.counts()["units"]
+    clipboard.setText("Callsign\tAgency\tKind\tCrew\r\nE-91\tCounty Fire\tEngine\t4\r\n"
+                      "E-92\tCounty Fire\t\"Engine\r\nType 1\"\t3\r\n")  # (a cell of two lines, quoted)
+    QTest.keyClick(view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert asked == ["Add 2 units from the rows pasted?\n\nIts first row reads: E-91 (agency County Fire, kind "
+                     "Engine, personnel 4).\n\nColumns read as: Crew as personnel."]
+    assert demo_store.counts()["units"] == before + 2
+    assert demo_store.get("units", demo_store.resolve_id("units", "E-92")).kind == "Engine Type 1"
+    assert demo_store.journal(limit=1)[0].text == "Added 2 units from the rows pasted"
+    assert window.statusBar().currentMessage() == "Added 2 units from the rows pasted"
+    # Rows copied without the row of their column names: said how to copy them, nothing added.
+    clipboard.setText("E-93\tCounty Fire\tEngine\r\n")
+    QTest.keyClick(view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len(asked) == 1 and warned[-1].startswith("the rows pasted has no callsign column")
+    assert "Copy the row of the column names with the rows" in warned[-1] and warned[-1].endswith("Nothing was added.")
+    # A wrong value: named by its line, nothing added.
+    clipboard.setText("callsign\tagency\tkind\tpersonnel\nE-94\tFire\tEngine\tmany\n")
+    assert window.paste_rows() == 0
+    assert warned[-1] == "the rows pasted, line 2: units.personnel: 'many' is not a number\n\nNothing was added."
+    # Nothing copied: said in the status line.
+    clipboard.setText("")
+    assert window.paste_rows() == 0 and window.statusBar().currentMessage().startswith("Nothing to paste")
+    # In the board's search field, Ctrl+V pastes the text there and adds nothing.
+    clipboard.setText("callsign\tagency\tkind\nE-95\tFire\tEngine\n")
+    window.search.setFocus()
+    QTest.keyClick(window.search, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert "E-95" in window.search.text() and len(asked) == 1 and demo_store.counts()["units"] == before + 2
+    QTest.keyClick(window.search, Qt.Key.Key_End)  # (else Qt takes Ctrl as held still, and a row picked toggles)
+    # Rows copied from a board (Ctrl+C) paste onto another console's, their columns as the board names them.
+    window.search.clear()
+    window.tabs.setCurrentIndex(2)  # resources
+    qtbot.waitUntil(lambda: window.filters["resources"].rowCount() == demo_store.counts()["resources"])
+    select(window, "resources", "Cots")
+    copied = window.copy_rows("resources")
+    assert copied.startswith("Name\tKind\tAgency\tLocation\tQuantity\tUnit\tLow at\n")
+    other = Store(demo_store.path.parent / "other.db", agency="County EMS", operator="Medic Lead")
+    other_bridge = Bridge(other)
+    other_window = MainWindow(other_bridge, settings=QSettings(str(demo_store.path.parent / "other.ini"),
+                                                               QSettings.Format.IniFormat))
+    qtbot.addWidget(other_window)
+    try:
+        other_window.tabs.setCurrentIndex(2)
+        assert other_window.paste_rows() == 1
+        cots = other.list("resources")[0]
+        assert (cots.name, cots.quantity, cots.unit, cots.low_at) == ("Cots", 140, "each", 50)
+    finally:
+        other_window.close()
+        other_bridge.close()
+        other.close()
 
 
 def test_a_shift_change_from_the_status_bar(qtbot, window, demo_store, monkeypatch):

@@ -12,6 +12,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -114,6 +115,9 @@ TEXT_SCALES = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
 # half hour, the last day's kept.
 AUTO_BACKUP_EVERY = 30  # minutes
 AUTO_BACKUP_KEEP = 48
+# Rows pasted onto a board are read as a file of this name: the questions,
+# the errors ("the rows pasted, line 3: ...") and the journal call them so.
+PASTED = "the rows pasted"
 
 
 log = logging.getLogger(__name__)
@@ -317,6 +321,7 @@ class MainWindow(QMainWindow):
                     v.setColumnWidth(col, max(v.columnWidth(col), longest + BADGE_PADDING))
             v.selectionModel().selectionChanged.connect(self._selection_changed)
             self._copy_action(v, lambda t=table: self.copy_rows(t))
+            self._paste_action(v)
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.scheduler.pace(v.viewport())
             self.tabs.addTab(v, table.capitalize())
@@ -511,6 +516,8 @@ class MainWindow(QMainWindow):
         board.addSeparator()
         action("E&xport to CSV…", "Ctrl+E", self.export_current, board)
         action("&Import from a spreadsheet…", "Ctrl+I", lambda: self.import_csv(), board)
+        # (Ctrl+V is each board's own, as Ctrl+C is: shown here, not bound, or it would be two shortcuts.)
+        action("&Paste rows from a spreadsheet\tCtrl+V", None, lambda: self.paste_rows(), board)
         action("Export the jo&urnal (ICS 214)…", "Ctrl+Shift+E", lambda: self.export_journal(), board)
         action("&Situation report…", "Ctrl+Shift+R", self.open_report, board)
         action("Assignment &list of the task (ICS 204)…", "Ctrl+Shift+L", self.open_assignment, board)
@@ -850,6 +857,38 @@ class MainWindow(QMainWindow):
         a.triggered.connect(lambda *_: slot())  # not with `checked`
         view.addAction(a)
 
+    def _paste_action(self, view) -> None:
+        # Ctrl+V on a board: rows copied from a spreadsheet (a text field keeps its own Ctrl+V).
+        a = QAction("Paste rows", view)
+        a.setShortcut(QKeySequence(QKeySequence.StandardKey.Paste))
+        a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        a.triggered.connect(lambda *_: self.paste_rows())
+        view.addAction(a)
+
+    def paste_rows(self, text: str | None = None) -> int:
+        """Add the rows copied from a spreadsheet (`text`, or what the
+        clipboard holds: tab-separated, as Excel and LibreOffice copy a
+        range), the row of their column names with them, to the board
+        shown, as a file's rows are added (import_csv): every value checked,
+        said and asked about first, then all added or none. Returns how many
+        were added."""
+        if self._importing:
+            return 0
+        if not isinstance(text, str):
+            text = QApplication.clipboard().text()
+        if not text.strip():
+            self.statusBar().showMessage("Nothing to paste: copy rows of a spreadsheet first, with the row of their "
+                                         "column names", 15000)
+            return 0
+        with tempfile.TemporaryDirectory(prefix="crisis-console-paste-") as folder:
+            path = Path(folder) / PASTED  # (what the questions and the journal call them)
+            path.write_text(text, encoding="utf-8")
+            self._importing = True
+            try:
+                return self._import(self.current_table(), str(path), pasted=True)
+            finally:
+                self._importing = False
+
     def copy_rows(self, table: str) -> str:
         """The selected rows of a board, as shown, tab-separated under the
         column names, onto the clipboard: for a spreadsheet or a report."""
@@ -887,6 +926,7 @@ class MainWindow(QMainWindow):
             if len(self.selected("resources")) > 1:
                 menu.addAction("Merge stock entered twice…", lambda: self.merge_selected("resources"))
         menu.addAction("Copy", lambda: self.copy_rows(table))
+        menu.addAction("Paste rows from a spreadsheet", lambda: self.paste_rows())
         menu.addAction("Edit…", lambda: self.edit_selected(table))
         menu.addAction("New…", lambda: self.new_record(table))
         menu.addAction("Delete", lambda: self.delete_selected(table))
@@ -1117,13 +1157,15 @@ class MainWindow(QMainWindow):
         finally:
             self._importing = False
 
-    def _import(self, table: str, path: str) -> int:
+    def _import(self, table: str, path: str, *, pasted: bool = False) -> int:
         name = Path(path).name
         nothing = "\n\nNothing was added."
         try:
             found = self._read(table, path)
         except ValidationError as exc:  # (the file not to be read too: the reading process says so)
-            QMessageBox.warning(self, "Nothing imported", f"{exc}{nothing}")
+            hint = ("\n\nCopy the row of the column names with the rows (Callsign, Agency, Kind…), or name the "
+                    "columns as the board does." if pasted and "column" in str(exc) else "")
+            QMessageBox.warning(self, "Nothing imported", f"{exc}{hint}{nothing}")
             return 0
         except _Stopped:
             self.statusBar().showMessage(f"Stopped reading {name}: nothing was added", 15000)
