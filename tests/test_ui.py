@@ -4800,7 +4800,8 @@ def test_rows_copied_from_a_spreadsheet_are_pasted_onto_the_board_shown(qtbot, w
     clipboard.setText("E-93\tCounty Fire\tEngine\r\n")
     QTest.keyClick(view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert len(asked) == 1 and warned[-1].startswith("the rows pasted has no callsign column")
-    assert "Copy the row of the column names with the rows" in warned[-1] and warned[-1].endswith("Nothing was added.")
+    assert "Copy the row of the column names with the rows (Callsign, Agency, Kind…)" in warned[-1]
+    assert warned[-1].endswith("Nothing was added.")
     # A wrong value: named by its line, nothing added.
     clipboard.setText("callsign\tagency\tkind\tpersonnel\nE-94\tFire\tEngine\tmany\n")
     assert window.paste_rows() == 0

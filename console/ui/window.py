@@ -1163,8 +1163,9 @@ class MainWindow(QMainWindow):
         try:
             found = self._read(table, path)
         except ValidationError as exc:  # (the file not to be read too: the reading process says so)
-            hint = ("\n\nCopy the row of the column names with the rows (Callsign, Agency, Kind…), or name the "
-                    "columns as the board does." if pasted and "column" in str(exc) else "")
+            named = ", ".join(model.field_label(f.name).capitalize() for f in model.TABLES[table].fields if f.required)
+            hint = (f"\n\nCopy the row of the column names with the rows ({named}…), or name the columns as the "
+                    "board does." if pasted and "column" in str(exc) else "")
             QMessageBox.warning(self, "Nothing imported", f"{exc}{hint}{nothing}")
             return 0
         except _Stopped:
