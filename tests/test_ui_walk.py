@@ -57,12 +57,13 @@ from console.ui.window import MainWindow
 STEPS = int(os.environ.get("WALK_STEPS") or 150)  # (longer to hunt: WALK_STEPS=1000)
 PAUSE_EVERY = 30
 
-# What a person might type, right and wrong: times as dispatchers say them,
-# numbers of both decimal marks, too long, control and right-to-left
-# characters, SQL, nothing at all.
+# What a person might type or paste, right and wrong: times as dispatchers
+# say them, numbers of both decimal marks, too long, control and
+# right-to-left characters, a line break, SQL, nothing at all.
 TEXTS = ["", " ", "E-12", "Sandbags", "18:30", "+45m", "now", "-5", "0", "1e309", "nan", "abc", "x" * 300,
          "County Fire", "03/04/2026", "28.11.2026 18:00", "\u202e\u0000z", "  lots   of  space ", "999999999999999",
-         "2.5", "1,5", "on scene", "-1", "12.3456", "Δ", "🚒", "'; DROP TABLE units; --"]
+         "2.5", "1,5", "on scene", "-1", "12.3456", "Δ", "🚒", "'; DROP TABLE units; --", "Engine\r\nType 1",
+         "E-12\x1b[31m"]
 
 
 def walk_seed() -> int:
