@@ -422,8 +422,25 @@ def _listing(store: Store, table: str, deleted: bool = False) -> tuple[list[str]
     return COLUMNS[table], rows
 
 
+class _Terminal:
+    """Standard output when it is a terminal: what is written goes through
+    model.on_terminal, so that a value holding a control character (from a
+    console of an older release, which took it as given) is shown written
+    out and not acted on by the terminal (a colour, the screen cleared, the
+    cursor moved). A file or a pipe gets the values exactly."""
+
+    def __init__(self, out) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write(model.on_terminal(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._out, name)
+
+
 def run(args) -> int:
-    out = sys.stdout
+    out = _Terminal(sys.stdout) if sys.stdout.isatty() else sys.stdout
     if args.command is None:
         return _open_window(args)
     if args.command in ("relay", "sync"):

@@ -363,7 +363,21 @@ def one_line(text: str) -> str:
     from a file) neither breaks the table nor drives the terminal."""
     if text.isprintable():
         return text
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _ONE_LINE.sub(" ", text))
+    return _written_out(_ONE_LINE.sub(" ", text))
+
+
+def on_terminal(text: str) -> str:
+    """Text as the command line writes it to a terminal: a control
+    character, or a carriage return (which would let a value write over
+    what comes before it on its line), written out (\\x1b); line breaks
+    and tabs kept."""
+    if text.isprintable():
+        return text
+    return _written_out(text.replace("\r", "\\x0d"))
+
+
+def _written_out(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def check_name(what: str, value: str) -> str:

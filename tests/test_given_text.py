@@ -130,3 +130,45 @@ def test_the_command_line_refuses_a_control_character_and_reads_a_cell_of_two_li
     assert [u["kind"] for u in json.loads(cli("list", "--db", db, "units", "--json").stdout)] == ["Engine Type 1"]
     out = cli("--operator", "Dana\x07", "note", "--db", db, "radio check")
     assert out.returncode == 1 and "the operator name holds the control character U+0007" in out.stderr
+
+
+def terminal_output(*args) -> bytes:
+    """What the command line writes to standard output when it is a
+    terminal (a pseudo-terminal here)."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "console", *args], stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # (EIO: the other end closed)
+            break
+        if not chunk:
+            break
+        got += chunk
+    os.close(master)
+    with proc.stderr:
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    return got
+
+
+def test_on_a_terminal_the_command_line_writes_a_control_character_out(make_store):
+    """A task titled with a terminal's escape by a console of an older
+    release: the situation report on a terminal shows it written out (the
+    screen is not cleared); to a file or a pipe, the title is exact."""
+    a, b = make_store("a"), make_store("b")
+    task = a.add("tasks", {"title": "Levee breach", "priority": "urgent"})
+    sent = [c._replace(value={**c.value, "title": "Levee\x1b[2J\rbreach"}) if c.table == "tasks" and c.field == "*"
+            else c for part in a.changes_since({}) for c in part]
+    assert b.apply(sent).applied == len(sent) and b.get("tasks", task).title == "Levee\x1b[2J\rbreach"
+    path = str(b.path)
+    b.close()
+    shown = terminal_output("report", "--db", path)  # (the report's table makes the carriage return a space)
+    assert b"Levee\\x1b[2J breach" in shown and b"\x1b" not in shown
+    assert "Levee\x1b[2J breach" in cli("report", "--db", path).stdout
+    shown = terminal_output("list", "--db", path, "tasks", "--json")
+    assert b'"title": "Levee\\u001b[2J\\rbreach"' in shown and b"\x1b" not in shown  # (JSON's own escapes)
