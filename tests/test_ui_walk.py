@@ -203,6 +203,10 @@ def what_differs(w: MainWindow, store: Store) -> list[str]:
                 marked[unit] = marked.get(unit, frozenset()) | {field}
         if m.conflicts != marked:
             out.append(f"{table}: conflicts marked {m.conflicts}, open {marked}")
+    low = sum(1 for r in store.list("resources") if model.stock_low(r))
+    tab = w.tabs.tabText(list(w.views).index("resources"))
+    if (w.low, tab) != (low, f"Resources ({low} low)" if low else "Resources"):
+        out.append(f"resources: {low} low, the tab says {tab!r}")
     said = (w.conflicts, w.twins, w.stranded)
     held = (store.open_conflict_count(), store.twin_count(), store.stranded_count())
     if said != held:
