@@ -14,6 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QSettings, QSysInfo
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from console.ui.models import plain
+
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +39,7 @@ def _excepthook(kind, value, tb) -> None:
     log.error("uncaught error", exc_info=(kind, value, tb))
     if app is not None:
         QMessageBox.critical(None, "Crisis console: unexpected error",
-                             "".join(traceback.format_exception_only(kind, value)).strip())
+                             plain("".join(traceback.format_exception_only(kind, value)).strip()))
 
 
 def main(args) -> int:
@@ -140,8 +142,8 @@ def _restore_instead(exc, db: Path) -> bool:
 
     title = "Crisis console: cannot open the database"
     if IF_DAMAGED not in str(exc):
-        QMessageBox.critical(None, title, f"{exc}\n\nNothing was changed. Open another database with --db PATH, "
-                             "or restore this one from a backup.")
+        QMessageBox.critical(None, title, plain(f"{exc}\n\nNothing was changed. Open another database with "
+                                                "--db PATH, or restore this one from a backup."))
         return False
     said = f"{exc}\n\nNothing was changed."
     while True:
@@ -167,8 +169,8 @@ def _restore_instead(exc, db: Path) -> bool:
         taken = f"taken {clock.utc_text(r.taken_ms)}, " if r.taken_ms else ""
         kept = f" The damaged database is kept as {r.kept_as}." if r.kept_as else ""
         QMessageBox.information(None, "Crisis console: restored",
-                                f"Restored {db} from {source} ({taken}{r.changes:,} changes).{kept} Sync with a "
-                                "peer to get back what was done since the backup.")
+                                plain(f"Restored {db} from {source} ({taken}{r.changes:,} changes).{kept} Sync with a "
+                                      "peer to get back what was done since the backup."))
         return True
 
 

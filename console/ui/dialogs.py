@@ -45,7 +45,7 @@ from console import clock, model
 from console.model import ValidationError
 from console.store import StoreError, collision_sides, collisions, short_id, side_shown
 from console.times import OPEN_TASK, STATUS_TIMERS, span_text
-from console.ui.models import local_time, zone_name
+from console.ui.models import local_time, plain, plain_label, zone_name
 
 ERROR_COLOUR = "#b71c1c"
 
@@ -56,7 +56,8 @@ def ask(icon: QMessageBox.Icon, title: str, text: str, more: str, buttons: Seque
     and a button for each (label, role); the label of the one clicked
     (None if the box was closed otherwise)."""
     box = QMessageBox(icon, title, text, parent=parent)
-    box.setInformativeText(more)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setInformativeText(plain(more))  # (its own label, which guesses)
     made = {box.addButton(label, role): label for label, role in buttons}
     box.setDefaultButton(next(b for b, label in made.items() if label == default))
     box.exec()
@@ -67,7 +68,7 @@ def ask(icon: QMessageBox.Icon, title: str, text: str, more: str, buttons: Seque
 
 def error_label() -> QLabel:
     """Where a dialog says what is wrong: the same look in every dialog."""
-    label = QLabel()
+    label = plain_label()
     label.setObjectName("dialogError")
     label.setWordWrap(True)
     label.setStyleSheet(f"color: {ERROR_COLOUR}; font-weight: bold")
@@ -209,7 +210,7 @@ class RecordDialog(QDialog):
             if f.type == "time":
                 label += f" ({zone_name()})"
                 form.addRow(label, widget)
-                hint = QLabel()
+                hint = plain_label()
                 hint.setObjectName(f"{f.name}Hint")
                 hint.setWordWrap(True)
                 self.hints[f.name] = hint
@@ -440,8 +441,8 @@ class StockDialog(QDialog):
         self.purpose.setPlaceholderText("a task, a unit, a place (optional)")
         self.suggestions = Suggestions(self.purpose, self._purposes)
         self.error = error_label()
-        on_hand = QLabel(f"On hand: {resource.quantity or 0:g} {unit}".rstrip()
-                         + (f" (low at {resource.low_at:g}{': low now' if model.stock_low(resource) else ''})"
+        on_hand = plain_label(f"On hand: {resource.quantity or 0:g} {unit}".rstrip()
+                              + (f" (low at {resource.low_at:g}{': low now' if model.stock_low(resource) else ''})"
                             if resource.low_at is not None else ""))
         on_hand.setObjectName("onHand")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -494,9 +495,9 @@ class MergeDialog(QDialog):
                  "resources": "; it holds their stock added up, and stock drawn from the others on consoles that "
                               "have not seen the merge yet counts in it too"}.get(table, "")
         one = "stock" if table == "resources" else f"{what[:-1]}"
-        intro = QLabel(f"The same {one}, entered twice? The first added stays (on every console), with the "
-                       f"values of the one picked below{moves}. The others are deleted; the journal keeps what "
-                       "they said. One step to undo (Ctrl+Z).")
+        intro = plain_label(f"The same {one}, entered twice? The first added stays (on every console), with the "
+                            f"values of the one picked below{moves}. The others are deleted; the journal keeps what "
+                            "they said. One step to undo (Ctrl+Z).")
         intro.setWordWrap(True)
         self.list = QListWidget()
         self.list.setObjectName("mergeKeep")
@@ -517,7 +518,7 @@ class MergeDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        layout.addWidget(QLabel("Keep the values of:"))
+        layout.addWidget(plain_label("Keep the values of:"))
         layout.addWidget(self.list)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
@@ -584,9 +585,9 @@ class AutoBackupDialog(QDialog):
         form.addRow("Into", where)
         form.addRow("Every", self.every)
         form.addRow("Keep the newest", self.keep)
-        note = QLabel("A backup is taken now and then at each turn when something was written since the last; "
-                      "older backups of this database in the folder are deleted past the number kept. "
-                      "Backups run beside the window and sync, which go on meanwhile.")
+        note = plain_label("A backup is taken now and then at each turn when something was written since the last; "
+                           "older backups of this database in the folder are deleted past the number kept. "
+                           "Backups run beside the window and sync, which go on meanwhile.")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
@@ -780,7 +781,7 @@ class AssignUnitsDialog(SearchListDialog):
     Store.update_many)."""
 
     def __init__(self, bridge, task, parent: QWidget | None = None) -> None:
-        count = QLabel()
+        count = plain_label()
         super().__init__(f"Assign units to {task.title}", "Search: callsign, agency, kind, status, place",
                          self.save, parent, below=count)
         self.count = count
@@ -870,10 +871,10 @@ class StatusTimersDialog(QDialog):
             box.setValue(timers.get(status, 0))
             form.addRow(model.label(status).capitalize(), box)
             self.minutes[status] = box
-        note = QLabel("A unit still in a status this long after it began shows its time in status in orange "
-                      "bold, and the Units tab counts it (\"Units (2 to check)\"): a dispatch not taken up, a "
-                      "unit held up on the way. Checking a unit in (Units ▸ Check in, Ctrl+K), or any note about "
-                      "it, starts its timer again. Set on this computer only.")
+        note = plain_label("A unit still in a status this long after it began shows its time in status in orange "
+                           "bold, and the Units tab counts it (\"Units (2 to check)\"): a dispatch not taken up, a "
+                           "unit held up on the way. Checking a unit in (Units ▸ Check in, Ctrl+K), or any note about "
+                           "it, starts its timer again. Set on this computer only.")
         note.setWordWrap(True)
         defaults = QPushButton("Defaults")
         defaults.clicked.connect(self._defaults)
@@ -990,16 +991,16 @@ class ReconcileDialog(QDialog):
         self.keep_shown_button.clicked.connect(self.keep_shown)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.error = error_label()
-        intro = QLabel("These edits were made at the same time on different consoles, without seeing each other. "
-                       "Until you decide, the boards show the option marked 'shown now' (the later edit; for a "
-                       "row deleted on one console and edited on another, the delete). Fields of one row "
-                       "edited on the same consoles are one item: an option keeps one console's side of them "
-                       "all (expand it to pick its fields one by one). Select several conflicts to settle "
-                       "them together, or an option of each (Ctrl+click) to keep them all. A callsign on two "
-                       "units, added on consoles apart, is listed after them: if they are the same unit, keep the "
-                       "one whose values are right, and they become one; if not, enter a new callsign for one. "
-                       "Last, a unit put on a task at a console that had not seen the task deleted (or merged "
-                       "into another): put it on a task, or off it.")
+        intro = plain_label("These edits were made at the same time on different consoles, without seeing each other. "
+                            "Until you decide, the boards show the option marked 'shown now' (the later edit; for a "
+                            "row deleted on one console and edited on another, the delete). Fields of one row "
+                            "edited on the same consoles are one item: an option keeps one console's side of them "
+                            "all (expand it to pick its fields one by one). Select several conflicts to settle "
+                            "them together, or an option of each (Ctrl+click) to keep them all. A callsign on two "
+                            "units, added on consoles apart, is listed after them: if they are the same unit, keep the "
+                            "one whose values are right, and they become one; if not, enter a new callsign for one. "
+                            "Last, a unit put on a task at a console that had not seen the task deleted (or merged "
+                            "into another): put it on a task, or off it.")
         intro.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
@@ -1332,7 +1333,7 @@ class ReconcileDialog(QDialog):
             return
         if not isinstance(text, str):
             text, ok = QInputDialog.getText(self, f"New callsign for {unit.callsign}",
-                                            f"Callsign ({unit.agency}, {unit.kind}):", text=unit.callsign or "")
+                                            plain(f"Callsign ({unit.agency}, {unit.kind}):"), text=unit.callsign or "")
             if not ok:
                 return
         try:
@@ -1359,7 +1360,7 @@ class ReconcileDialog(QDialog):
             options = [("", "— none —")] if f.type == "ref" else []  # ("" parses as no task)
             options += choices(store, f)
             keys, names = [k for k, _ in options], [n for _, n in options]
-            choice, ok = QInputDialog.getItem(self, title, f"{model.field_label(c.field).capitalize()}:",
+            choice, ok = QInputDialog.getItem(self, title, plain(f"{model.field_label(c.field).capitalize()}:"),
                                               names, 0, False)
             return keys[names.index(choice)] if ok and choice in names else None
         try:
@@ -1369,7 +1370,7 @@ class ReconcileDialog(QDialog):
         label, start = "Value:", "" if shown is None else str(shown)
         if f.type == "time":  # typed and read in this computer's zone, as the boards show it
             label, start = f"Time ({zone_name()}):", local_time(shown, seconds=False)
-        text, ok = QInputDialog.getText(self, title, label, text=start)
+        text, ok = QInputDialog.getText(self, title, plain(label), text=start)
         return text if ok else None
 
     def keep_shown(self) -> None:
@@ -1512,7 +1513,7 @@ class PeersDialog(QDialog):
         id_row.addWidget(copy)
         # Where other consoles dial this one, when it listens: what the
         # other operator types, with the ID above to compare.
-        self.reach = QLabel()
+        self.reach = plain_label()
         self.reach.setObjectName("dialAddresses")
         self.reach.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.reach.hide()
@@ -1561,8 +1562,8 @@ class PeersDialog(QDialog):
         self.dials_box = QWidget()
         dials_layout = QVBoxLayout(self.dials_box)
         dials_layout.setContentsMargins(0, 0, 0, 0)
-        dials_layout.addWidget(QLabel("Connects to (remembered: whenever this window opens, until disconnected "
-                                      "here):"))
+        dials_layout.addWidget(plain_label("Connects to (remembered: whenever this window opens, until disconnected "
+                                           "here):"))
         dials_layout.addWidget(self.dials)
         self.dials_box.hide()
         # Consoles that tried to connect and were refused, not being on the
@@ -1577,8 +1578,8 @@ class PeersDialog(QDialog):
         self.unknown_box = QWidget()
         box = QVBoxLayout(self.unknown_box)
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(QLabel("Refused lately, not on the trust list (compare the ID with the one its operator "
-                             "reads to you before trusting it):"))
+        box.addWidget(plain_label("Refused lately, not on the trust list (compare the ID with the one its operator "
+                                  "reads to you before trusting it):"))
         unknown_row = QHBoxLayout()
         unknown_row.addWidget(self.unknown, 1)
         unknown_row.addWidget(fill)
@@ -1586,7 +1587,7 @@ class PeersDialog(QDialog):
         self.unknown_box.hide()
         self.error = error_label()
         # With nobody trusted yet, how to begin, where the list will be.
-        self.first_steps = QLabel(
+        self.first_steps = plain_label(
             "No console is trusted yet, so none can sync with this one. To sync with another console:\n"
             "1. Read this console's ID, above, to its operator (by phone or radio); they trust it on theirs.\n"
             "2. They read theirs to you: type it below with their agency, compare it group by group, and press "
@@ -1597,7 +1598,7 @@ class PeersDialog(QDialog):
         self.first_steps.setWordWrap(True)
         self.first_steps.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("This console's ID (read it to the other operator, who trusts it on theirs):"))
+        layout.addWidget(plain_label("This console's ID (read it to the other operator, who trusts it on theirs):"))
         layout.addLayout(id_row)
         layout.addWidget(self.reach)
         layout.addWidget(self.first_steps)
@@ -1661,7 +1662,7 @@ class PeersDialog(QDialog):
             item = QListWidgetItem(f"{url}   {how}" + ("" if url in remembered else "   (this time only: not "
                                                                                      "remembered)"))
             item.setData(Qt.ItemDataRole.UserRole, url)
-            item.setToolTip(item.text())
+            item.setToolTip(plain(item.text()))
             self.dials.addItem(item)
             if url == picked:
                 self.dials.setCurrentItem(item)
@@ -1692,7 +1693,7 @@ class PeersDialog(QDialog):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, peer["console_id"])
-                item.setToolTip(text)  # a state with its reason can be longer than the column
+                item.setToolTip(plain(text))  # a state with its reason can be longer than the column
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
 
@@ -1721,8 +1722,8 @@ class PeersDialog(QDialog):
         agency = self.table.item(item.row(), 1).text()
         answer = QMessageBox.question(
             self, "Remove from the trust list",
-            f"Stop syncing with console {cid[:14]} ({agency})? If it is connected it is cut off now, "
-            "and it is refused until it is trusted again.")
+            plain(f"Stop syncing with console {cid[:14]} ({agency})? If it is connected it is cut off now, "
+                  "and it is refused until it is trusted again."))
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:

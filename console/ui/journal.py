@@ -42,6 +42,8 @@ from console.ui.models import (
     RECORD_ROLE,
     Scheduler,
     local_time,
+    plain,
+    plain_label,
     span_text,
     zone_name,
 )
@@ -384,8 +386,8 @@ class JournalModel(QAbstractListModel):
         if (got := self.arrived.get(e.id)) is not None and got[1] == LATE_SECONDS:
             arrived = "\nArrived late: written on a console that was offline, put in its place by time"
         about = f"\nAbout: {e.tbl} {short_id(e.row_id)}" if e.tbl and e.row_id else ""
-        return (f"{local_time(e.at)} {zone_name()} ({e.at})\n{e.agency}, {e.operator}, "
-                f"console {short_id(e.console or '')}\nAction: {e.action}{about}{arrived}")
+        return plain(f"{local_time(e.at)} {zone_name()} ({e.at})\n{e.agency}, {e.operator}, "
+                     f"console {short_id(e.console or '')}\nAction: {e.action}{about}{arrived}")
 
 
 def _holds(text: str, e: model.JournalEntry) -> bool:
@@ -508,7 +510,7 @@ class JournalDock(QDockWidget):
         self._search_timer.setInterval(250)  # typing settles first
         self._search_timer.timeout.connect(self.refresh_filter)
         self.search.textChanged.connect(lambda _: self._search_timer.start())
-        self.state = QLabel()
+        self.state = plain_label()
         self.state.setObjectName("journalState")
         self.state.setEnabled(False)  # greyed: it tells, it is not an alert
         # Wrapped where the dock is narrow, rather than widening it (which
@@ -701,7 +703,7 @@ class JournalDock(QDockWidget):
         try:
             self.bridge.note(text, *(about or (None, None)))
         except (ValidationError, StoreError) as exc:
-            QMessageBox.warning(self, "Not done", str(exc))
+            QMessageBox.warning(self, "Not done", plain(str(exc)))
             return
         self.note_edit.clear()
 
@@ -737,7 +739,8 @@ class JournalDock(QDockWidget):
             if not path:
                 return
         if self.model.store.owns_file(path):
-            QMessageBox.warning(self, "Journal not exported", f"{path} is this console's database: give another file.")
+            QMessageBox.warning(self, "Journal not exported",
+                                plain(f"{path} is this console's database: give another file."))
             return
         steps = self.model.export(path)
         export = self._export = (path, steps)
@@ -758,7 +761,7 @@ class JournalDock(QDockWidget):
                 if not isinstance(exc, (OSError, StoreError)):
                     log.exception("exporting the journal to %s failed", path)
                 QMessageBox.warning(self, "Journal not exported",
-                                    f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}")
+                                    plain(f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}"))
                 return False
             self.state.setText(f"Exporting… writing {written:,} of {found:,} entries" if written
                                else f"Exporting… {found:,} entries so far")

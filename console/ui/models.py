@@ -13,10 +13,12 @@ import bisect
 import contextlib
 import functools
 import gc
+import html
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 
+from PySide6 import QtGui
 from PySide6.QtCore import (
     QAbstractTableModel,
     QByteArray,
@@ -31,7 +33,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate
+from PySide6.QtWidgets import QLabel, QStyle, QStyledItemDelegate
 
 from console import model
 from console.store import Store, short_id
@@ -73,6 +75,30 @@ UNITS_MIME = "application/x-crisis-console-units"  # unit ids, one per line
 TALLIED = {"units": "agency", "tasks": "lead_agency", "resources": "agency"}
 # A resource's "status", for its board's counts and filter: whether any is left.
 STOCK_STATES = ("in_stock", "out_of_stock")
+
+
+def plain(text: str) -> str:
+    """`text` made to show as it is where Qt guesses whether text is HTML
+    (a message box, an input dialog's question, a tooltip): a value that
+    looks like HTML there ("Delete <s>E12</s>?", a task titled "Sandbags
+    <table> at the school", notes holding "&lt;") would show other than it
+    is stored, or in part. Such text is escaped; any other is left as it
+    is, lines kept."""
+    if not QtGui.Qt.mightBeRichText(text):  # (QtGui's Qt, not QtCore's, has it)
+        return text
+    # (Qt.convertFromPlainText runs spaces together and drops empty lines;
+    # a line break first in a paragraph is dropped unless written <br>.)
+    escaped = html.escape(text, quote=False).replace("\n", "<br>")
+    return f'<p style="white-space: pre-wrap">{escaped}</p>'
+
+
+def plain_label(text: str = "") -> QLabel:
+    """A label that shows its text as it is, never as HTML (see plain): the
+    window's labels show values from this console, other consoles and
+    spreadsheets."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
 
 
 def row_status(table: str, rec) -> str | None:
@@ -641,40 +667,43 @@ class RecordsModel(QAbstractTableModel):
                 return QBrush(QColor(*FRESH_RGB, round(FRESH_ALPHA * (1 - age / FRESH_SECONDS))))
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
-            if self.conflicts and self.in_conflict(rec, key):
-                marked = self.reconcile_tips.get(rec.id)
-                if marked is None:
-                    return CONFLICT_TIP
-                fields, tip = marked
-                return tip if self.conflicts[rec.id] <= fields else f"{tip}\n{CONFLICT_TIP}"
-            if self.fresh and (age := self.freshness(rec, key)) is not None:
-                return f"Changed on another console {span_text(age)} ago"
-            if key in ("status", "since") and self.table == "units":
-                tip = (f"{model.label(rec.status)} ({model.category(rec.status)}) since "
-                       f"{local_time(rec.status_since)} {zone_name()}")
-                if key == "since" and rec.id in self.to_check:
-                    checked = self.to_check[rec.id]
-                    over = past_timer(rec, self.status_timers, checked=checked)
-                    if checked:
-                        tip += f"; checked in {since_text(checked)} ago"
-                    if over is not None:
-                        tip += (f": past the {self.status_timers[rec.status]} minutes set for a check, by "
-                                f"{span_text(over)} (Units ▸ Check in, Ctrl+K; View ▸ Status timers)")
-                return tip
-            if key == "due" and rec.due:
-                left = due_in(rec)
-                when = f"Due {local_time(rec.due, seconds=False)} {zone_name()}"
-                if left is None:
-                    return f"{when} ({model.label(rec.status)})"
-                return f"{when}: overdue by {span_text(-left)}" if left < 0 else f"{when}: in {span_text(left)}"
-            if key in ("quantity", "low_at") and self.table == "resources" and rec.low_at is not None:
-                return low_text(rec)
-            # What is written at length about the row shows on hover, as the boards have no room for it.
-            written = getattr(rec, WRITTEN.get(self.table, ""), None)
-            return f"{written}\n\nid …{short_id(rec.id)}" if written else f"id …{short_id(rec.id)}"
+            return plain(self._tip(rec, key))
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("quantity", "personnel"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _tip(self, rec, key: str) -> str:
+        if self.conflicts and self.in_conflict(rec, key):
+            marked = self.reconcile_tips.get(rec.id)
+            if marked is None:
+                return CONFLICT_TIP
+            fields, tip = marked
+            return tip if self.conflicts[rec.id] <= fields else f"{tip}\n{CONFLICT_TIP}"
+        if self.fresh and (age := self.freshness(rec, key)) is not None:
+            return f"Changed on another console {span_text(age)} ago"
+        if key in ("status", "since") and self.table == "units":
+            tip = (f"{model.label(rec.status)} ({model.category(rec.status)}) since "
+                   f"{local_time(rec.status_since)} {zone_name()}")
+            if key == "since" and rec.id in self.to_check:
+                checked = self.to_check[rec.id]
+                over = past_timer(rec, self.status_timers, checked=checked)
+                if checked:
+                    tip += f"; checked in {since_text(checked)} ago"
+                if over is not None:
+                    tip += (f": past the {self.status_timers[rec.status]} minutes set for a check, by "
+                            f"{span_text(over)} (Units ▸ Check in, Ctrl+K; View ▸ Status timers)")
+            return tip
+        if key == "due" and rec.due:
+            left = due_in(rec)
+            when = f"Due {local_time(rec.due, seconds=False)} {zone_name()}"
+            if left is None:
+                return f"{when} ({model.label(rec.status)})"
+            return f"{when}: overdue by {span_text(-left)}" if left < 0 else f"{when}: in {span_text(left)}"
+        if key in ("quantity", "low_at") and self.table == "resources" and rec.low_at is not None:
+            return low_text(rec)
+        # What is written at length about the row shows on hover, as the boards have no room for it.
+        written = getattr(rec, WRITTEN.get(self.table, ""), None)
+        return f"{written}\n\nid …{short_id(rec.id)}" if written else f"id …{short_id(rec.id)}"
 
     def _display(self, rec, key: str) -> str:
         if key == "task":

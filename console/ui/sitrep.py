@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMessageBox,
     QPushButton,
     QTextBrowser,
@@ -31,6 +30,7 @@ from console import files, report
 from console.model import ValidationError
 from console.store import Store, StoreError
 from console.ui.dialogs import error_label
+from console.ui.models import plain, plain_label
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class ReportDialog(QDialog):
         refresh.setToolTip("Read the report again (F5)")
         refresh.clicked.connect(self.refresh)
         top = QHBoxLayout()
-        self.period_label = QLabel("Notes of the last")
+        self.period_label = plain_label("Notes of the last")
         top.addWidget(self.period_label)
         top.addWidget(self.hours)
         top.addStretch(1)
@@ -109,9 +109,9 @@ class ReportDialog(QDialog):
         self.view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.error = error_label()
         self.error.hide()
-        self.saved = QLabel()
+        self.saved = plain_label()
         self.saved.setObjectName("reportSaved")
-        self.reading = QLabel(f"Reading the {self.what}…")
+        self.reading = plain_label(f"Reading the {self.what}…")
         self.reading.setObjectName("reportReading")
         self.reading.hide()
         self._reader: threading.Thread | None = None  # a read under way (see refresh)
@@ -225,7 +225,8 @@ class ReportDialog(QDialog):
             if not path:
                 return
         if self.store.owns_file(path):
-            QMessageBox.warning(self, "Report not saved", f"{path} is this console's database: give another file.")
+            QMessageBox.warning(self, "Report not saved",
+                                plain(f"{path} is this console's database: give another file."))
             return
         try:
             with files.replacing(path) as tmp:
@@ -242,7 +243,7 @@ class ReportDialog(QDialog):
                     tmp.write_text(self._text() if as_text else self._html(),
                                    encoding="utf-8")
         except OSError as exc:
-            QMessageBox.warning(self, "Report not saved", f"Could not write {path}: {exc.strerror or exc}")
+            QMessageBox.warning(self, "Report not saved", plain(f"Could not write {path}: {exc.strerror or exc}"))
             return
         self.saved.setText(f"Saved to {path}")
 

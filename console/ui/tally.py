@@ -8,6 +8,7 @@ click on a status shows only the rows in it; a second click, all of them.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QToolButton, QWidget
 
 from console import model
 from console.times import OPEN_TASK
-from console.ui.models import STATUS_COLOURS, STOCK_STATES
+from console.ui.models import STATUS_COLOURS, STOCK_STATES, plain
 
 VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}
 EMPTY_COLOURS = ("#eceff1", "#78909c")  # a status no row is in: background, text
@@ -81,19 +82,20 @@ class TallyBar(QWidget):
             self._layout.move_to_end(self.flagged_button)
         total = sum(counts.values())
         whose = f"{agency} " if agency else ""
+        shown = html.escape(whose)  # (the count is in bold: HTML)
         noun = table if total != 1 else table[:-1]
         if table == "units":
             busy = sum(n for s, n in counts.items() if model.UNIT_STATUSES.get(s) == "Assigned")
-            self.total.setText(f"<b>{total:,} {whose}{noun}</b>, {busy:,} assigned:")
+            self.total.setText(f"<b>{total:,} {shown}{noun}</b>, {busy:,} assigned:")
             self.total.setToolTip("By ICS category: " + ", ".join(
                 f"{sum(n for s, n in counts.items() if model.UNIT_STATUSES.get(s) == cat):,} {cat.lower()}"
                 for cat in ("Available", "Assigned", "Out of service")))
         elif table == "tasks":
             to_do = sum(n for s, n in counts.items() if s in OPEN_TASK)
-            self.total.setText(f"<b>{total:,} {whose}{noun}</b>, {to_do:,} still to do:")
+            self.total.setText(f"<b>{total:,} {shown}{noun}</b>, {to_do:,} still to do:")
             self.total.setToolTip("Still to do: open, assigned or in progress")
         else:
-            self.total.setText(f"<b>{total:,} {whose}{noun}</b>:")
+            self.total.setText(f"<b>{total:,} {shown}{noun}</b>:")
             self.total.setToolTip("Out of stock: none of it left here")
         for status, button in self.buttons.items():
             n = counts.get(status, 0)
@@ -103,8 +105,8 @@ class TallyBar(QWidget):
                 button.setProperty("filled", bool(n))
                 button.setStyleSheet(_style(status, n))
             button.setToolTip(
-                f"{n:,} {whose}{table if n != 1 else table[:-1]} {model.label(status)}: "
-                + ("click to show all again" if status == current else "click to show only these"))
+                plain(f"{n:,} {whose}{table if n != 1 else table[:-1]} {model.label(status)}: "
+                      + ("click to show all again" if status == current else "click to show only these")))
         what = FLAGGED.get(table)
         self.flagged_button.setVisible(what is not None and (flagged > 0 or flagged_on))
         if what is not None:
@@ -112,8 +114,8 @@ class TallyBar(QWidget):
             self.flagged_button.setText(f"{label} {flagged:,}")
             self.flagged_button.setChecked(flagged_on)
             self.flagged_button.setToolTip(
-                f"{flagged:,} {whose}{one if flagged == 1 else many}: "
-                + (f"click to show all {table} again" if flagged_on else "click to show only these"))
+                plain(f"{flagged:,} {whose}{one if flagged == 1 else many}: "
+                      + (f"click to show all {table} again" if flagged_on else "click to show only these")))
         self.show()
 
     def _make_buttons(self, table: str, vocab: tuple[str, ...]) -> None:

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
@@ -77,6 +76,8 @@ from console.ui.models import (
     export_csv,
     local_time,
     number_text,
+    plain,
+    plain_label,
     since_text,
     span_text,
     zone_name,
@@ -257,7 +258,7 @@ class MainWindow(QMainWindow):
             MainWindow._system_font = QFont(QApplication.font())
 
         # Banners: offline (red) and conflicts to reconcile (amber).
-        self.banner = QLabel()
+        self.banner = plain_label()
         self.banner.setObjectName("offlineBanner")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setWordWrap(True)  # a long reason wraps, never widens the window
@@ -340,9 +341,9 @@ class MainWindow(QMainWindow):
 
         top = QHBoxLayout()
         top.addWidget(self.search, 3)
-        top.addWidget(QLabel("Agency"))
+        top.addWidget(plain_label("Agency"))
         top.addWidget(self.agency_filter, 1)
-        top.addWidget(QLabel("Status"))
+        top.addWidget(plain_label("Status"))
         top.addWidget(self.status_filter, 1)
         top.addWidget(self.conflicts_button)
         central = QWidget()
@@ -457,11 +458,11 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.peers_label = QLabel()
+        self.peers_label = plain_label()
         self.peers_label.setObjectName("peersLabel")
-        self.outbox_label = QLabel()
+        self.outbox_label = plain_label()
         self.outbox_label.setObjectName("outboxLabel")
-        self.exchange_label = QLabel()
+        self.exchange_label = plain_label()
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setMaximumWidth(220)
@@ -938,7 +939,7 @@ class MainWindow(QMainWindow):
         try:
             fn(*args, **kwargs)
         except (ValidationError, StoreError) as exc:
-            QMessageBox.warning(self, "Not done", str(exc))
+            QMessageBox.warning(self, "Not done", plain(str(exc)))
             return False
         return True
 
@@ -1008,8 +1009,8 @@ class MainWindow(QMainWindow):
             buttons |= QMessageBox.StandardButton.Cancel
         answer = QMessageBox.question(
             self, "Release the units?",
-            f"{n} unit{'s are' if n != 1 else ' is'} still on {where}: {_few([u.callsign for u in units], 8)}.\n\n"
-            "Yes: make them available, off the task. No: leave them on it.", buttons)
+            plain(f"{n} unit{'s are' if n != 1 else ' is'} still on {where}: {_few([u.callsign for u in units], 8)}."
+                  "\n\nYes: make them available, off the task. No: leave them on it."), buttons)
         if answer == QMessageBox.StandardButton.Cancel:
             return None
         release = [u.id for u in units] if answer == QMessageBox.StandardButton.Yes else []
@@ -1023,7 +1024,7 @@ class MainWindow(QMainWindow):
             return
         label = model.TABLES[table].label
         names = ", ".join(str(getattr(r, label)) for r in recs[:5])
-        answer = QMessageBox.question(self, "Delete", f"Delete {names}?")
+        answer = QMessageBox.question(self, "Delete", plain(f"Delete {names}?"))
         if answer == QMessageBox.StandardButton.Yes:
             self._try(self.bridge.delete_many, table, [rec.id for rec in recs])
 
@@ -1041,20 +1042,20 @@ class MainWindow(QMainWindow):
         n = sum(op.last - op.first + 1 for op in steps[-1].ops) if steps else 0
         if n > UNDO_ASK_OVER:
             asked = QMessageBox.question(
-                self, verb, f"{verb} “{steps[-1].text}”?\n\nThat is {n:,} changes, made on every console.")
+                self, verb, plain(f"{verb} “{steps[-1].text}”?\n\nThat is {n:,} changes, made on every console."))
             if asked != QMessageBox.StandardButton.Yes:
                 return None
         try:
             done = fn()
         except (ValidationError, StoreError) as exc:
-            QMessageBox.warning(self, "Not undone", str(exc))
+            QMessageBox.warning(self, "Not undone", plain(str(exc)))
             return None
         if done is None:
             self.statusBar().showMessage("Nothing to undo here", 5000)
         elif done.left:
-            QMessageBox.information(self, "Undone in part", f"{done.text}\n\nLeft as it is:\n"
-                                    + "\n".join(f"• {why}" for why in done.left[:20])
-                                    + (f"\n… and {len(done.left) - 20} more" if len(done.left) > 20 else ""))
+            QMessageBox.information(self, "Undone in part", plain(
+                f"{done.text}\n\nLeft as it is:\n" + "\n".join(f"• {why}" for why in done.left[:20])
+                + (f"\n… and {len(done.left) - 20} more" if len(done.left) > 20 else "")))
         else:
             self.statusBar().showMessage(done.text, 15000)
         return done
@@ -1067,7 +1068,7 @@ class MainWindow(QMainWindow):
             if len(what) > 60:
                 what = what[:59] + "…"
             act.setText(f"&{verb} " + what.replace("&", "&&") if what else f"&{verb}")  # "&&" shows "&"
-            act.setToolTip(steps[-1].text if steps else "")
+            act.setToolTip(plain(steps[-1].text if steps else ""))
 
     def set_status(self, status: str) -> None:
         recs = self.selected("units")
@@ -1089,7 +1090,7 @@ class MainWindow(QMainWindow):
         the task was deleted since they were picked."""
         problem = assign_problem(self.store, unit_ids, task_id)
         if problem:
-            QMessageBox.warning(self, "Not done", problem)
+            QMessageBox.warning(self, "Not done", plain(problem))
             return False
         return self._try(self.bridge.assign, unit_ids, task_id)
 
@@ -1129,12 +1130,12 @@ class MainWindow(QMainWindow):
             if not path:
                 return None
         if self.store.owns_file(path):
-            QMessageBox.warning(self, "Not exported", f"{path} is this console's database: give another file.")
+            QMessageBox.warning(self, "Not exported", plain(f"{path} is this console's database: give another file."))
             return None
         try:
             return export_csv(self.filters[table], path)
         except OSError as exc:
-            QMessageBox.warning(self, "Not exported", f"Could not write {path}: {exc.strerror or exc}")
+            QMessageBox.warning(self, "Not exported", plain(f"Could not write {path}: {exc.strerror or exc}"))
             return None
 
     def import_csv(self, path: str | None = None) -> int:
@@ -1166,7 +1167,7 @@ class MainWindow(QMainWindow):
             named = ", ".join(model.field_label(f.name).capitalize() for f in model.TABLES[table].fields if f.required)
             hint = (f"\n\nCopy the row of the column names with the rows ({named}…), or name the columns as the "
                     "board does." if pasted and "column" in str(exc) else "")
-            QMessageBox.warning(self, "Nothing imported", f"{exc}{hint}{nothing}")
+            QMessageBox.warning(self, "Nothing imported", plain(f"{exc}{hint}{nothing}"))
             return 0
         except _Stopped:
             self.statusBar().showMessage(f"Stopped reading {name}: nothing was added", 15000)
@@ -1239,14 +1240,14 @@ class MainWindow(QMainWindow):
                 found = shown
             elif answer != every:
                 return 0
-        elif QMessageBox.question(self, "Import", f"Add {n:,} {table} from {whence}?{first}{left}") \
+        elif QMessageBox.question(self, "Import", plain(f"Add {n:,} {table} from {whence}?{first}{left}")) \
                 != QMessageBox.StandardButton.Yes:
             return 0
         try:
             ids = self.bridge.add_many(table, found.rows, where=found.lines,
                                       summary=f"Added {len(found.rows)} {table} from {name}")
         except (ValidationError, StoreError) as exc:
-            QMessageBox.warning(self, "Nothing imported", f"{exc}{nothing}")
+            QMessageBox.warning(self, "Nothing imported", plain(f"{exc}{nothing}"))
             return 0
         self.statusBar().showMessage(f"Added {len(ids):,} {table} from {name}", 15000)
         return len(ids)
@@ -1282,8 +1283,9 @@ class MainWindow(QMainWindow):
                 said[f"--{exc.detail['option']}"] = way
                 continue
             if isinstance(found, list):  # a workbook of several sheets: which?
-                sheet, ok = QInputDialog.getItem(self, f"Add {table} from {name}", f"{name} has {len(found)} "
-                                                 f"sheets. Add the {table} of:", found, 0, False)
+                sheet, ok = QInputDialog.getItem(self, f"Add {table} from {name}",
+                                                 plain(f"{name} has {len(found)} sheets. Add the {table} of:"),
+                                                 found, 0, False)
                 if not ok:
                     return None
                 said["--sheet"] = sheet
@@ -1468,7 +1470,7 @@ class MainWindow(QMainWindow):
         if isinstance(result, Exception):
             self.statusBar().clearMessage()
             said = f"{result.filename}: {result.strerror}" if isinstance(result, OSError) else str(result)
-            QMessageBox.warning(self, "Not backed up", f"The database was not backed up: {said}")
+            QMessageBox.warning(self, "Not backed up", plain(f"The database was not backed up: {said}"))
             return
         self.statusBar().showMessage(f"Backed up {result.changes:,} changes to {result.path} "
                                      f"({result.bytes / 2**20:.1f} MiB in {result.seconds:.1f} s)", 30000)
@@ -1548,7 +1550,7 @@ class MainWindow(QMainWindow):
                 whom = f"what {other}'s console …{short_id(info['replica_id'])} lacked, as its info file says"
                 extra = ("--for-info", str(for_info))
         except (StoreError, transfer.TransferError) as exc:
-            QMessageBox.warning(self, "Not written", str(exc))
+            QMessageBox.warning(self, "Not written", plain(str(exc)))
             return
         if not isinstance(path, str):
             to = f"-for-{_file_word(other) or 'console'}" if other else ""
@@ -1559,7 +1561,7 @@ class MainWindow(QMainWindow):
         try:
             self.store.refuse_own_file(path)
         except StoreError as exc:
-            QMessageBox.warning(self, "Not written", str(exc))
+            QMessageBox.warning(self, "Not written", plain(str(exc)))
             return
         self._transfer_whom = whom
         self._start_transfer("write", path, f"Writing changes to {path}", "written", extra)
@@ -1593,7 +1595,7 @@ class MainWindow(QMainWindow):
                 tmp.write_text(text, encoding="utf-8")
         except (StoreError, OSError) as exc:
             said = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename else str(exc)
-            QMessageBox.warning(self, "Not written", f"{said}\n\nThe info file was not written.")
+            QMessageBox.warning(self, "Not written", plain(f"{said}\n\nThe info file was not written."))
             return
         self.statusBar().showMessage(
             f"Wrote this console's info to {path}: on the console that is to write changes for this one, "
@@ -1680,9 +1682,9 @@ class MainWindow(QMainWindow):
             if verb == "merged":
                 if not reached:  # (each batch merged is said: see transfer.import_changes)
                     said += "\n\nNothing was merged: this console's data is as it was."
-                QMessageBox.warning(self, "Not merged", said)
+                QMessageBox.warning(self, "Not merged", plain(said))
             else:
-                QMessageBox.warning(self, "Not written", f"{said}\n\nNo transfer file was written.")
+                QMessageBox.warning(self, "Not written", plain(f"{said}\n\nNo transfer file was written."))
             return
         if verb == "written":
             w = result["written"]
@@ -1699,14 +1701,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 60000)
         if m.get("not_held"):
             n = m["not_held"]
-            QMessageBox.warning(self, "Changes still missing", (
+            QMessageBox.warning(self, "Changes still missing", plain(
                 f"{text}.\n\nThis console still lacks {n:,} change{'s' if n != 1 else ''} the file left out, as it "
                 f"was written for what {m['for']} held. Sync with a console that has them, or merge a file written "
                 "for this console's info now (Sync ▸ Write this console's info to a file, here)."))
         if m["refused"]:
-            QMessageBox.warning(self, "Some changes refused", text + "\n\n" + "\n".join(
+            QMessageBox.warning(self, "Some changes refused", plain(text + "\n\n" + "\n".join(
                 f"From console …{short_id(origin)}, from change #{seq} on: {reason}"
-                for origin, seq, reason in m["refused"]))
+                for origin, seq, reason in m["refused"])))
 
     # ------------------------------------------------------ automatic backups
 
@@ -1841,8 +1843,8 @@ class MainWindow(QMainWindow):
             at, why = self._auto_failed
             self.backup_button.setText("BACKUP FAILED")
             self.backup_button.setStyleSheet("color: #b71c1c; font-weight: bold")
-            self.backup_button.setToolTip(f"The automatic backup at {clock_text(_iso(at))} failed: {why}. "
-                                          f"It is tried again every {every} min. {good}\n{how}")
+            self.backup_button.setToolTip(plain(f"The automatic backup at {clock_text(_iso(at))} failed: {why}. "
+                                                f"It is tried again every {every} min. {good}\n{how}"))
             return
         self.backup_button.setStyleSheet("")
         if self._auto_running:
@@ -1851,7 +1853,7 @@ class MainWindow(QMainWindow):
             self.backup_button.setText(f"Backed up {clock_text(_iso(self._auto_good[0]))}")
         else:
             self.backup_button.setText("Backups on")
-        self.backup_button.setToolTip(f"{good}\n{how}" if good else how)
+        self.backup_button.setToolTip(plain(f"{good}\n{how}" if good else how))
 
     def add_offline_switch(self, url: str) -> QCheckBox:
         """A switch that cuts this console off its peer and reconnects it
@@ -1882,15 +1884,16 @@ class MainWindow(QMainWindow):
         the changes made here as theirs from now on (Store.hand_over)."""
         if not isinstance(name, str):
             name, ok = QInputDialog.getText(
-                self, "Hand over", f"This console's changes are recorded as {self.store.operator}.\n"
-                "Who is at this console now?", text="")
+                self, "Hand over",
+                plain(f"This console's changes are recorded as {self.store.operator}.\nWho is at this console now?"),
+                text="")
             if not ok or not name.strip():
                 return False
         before = self.store.operator
         try:
             self.store.hand_over(name)
         except (ValidationError, StoreError) as exc:
-            QMessageBox.warning(self, "Not handed over", str(exc))
+            QMessageBox.warning(self, "Not handed over", plain(str(exc)))
             return False
         if self.store.operator != before:
             # Undo takes back what the person at the console did: not, in
@@ -2088,7 +2091,8 @@ class MainWindow(QMainWindow):
             return False
         if said is None:
             names = _few([r.callsign for r in recs])
-            said, ok = QInputDialog.getText(self, "Check in", f"{names} checked in. What did they say? (optional)")
+            said, ok = QInputDialog.getText(self, "Check in",
+                                            plain(f"{names} checked in. What did they say? (optional)"))
             if not ok:
                 return False
         if not self._try(self.bridge.check_in, [r.id for r in recs], said):
@@ -2248,11 +2252,11 @@ class MainWindow(QMainWindow):
         st = self.stranded = len(stranded)
         self.conflicts_button.setText(f"{to_reconcile(n, t, st)} to reconcile")
         self.conflicts_button.setToolTip(
-            "Edits made at the same time on different consoles" + (
+            plain("Edits made at the same time on different consoles" + (
                 "; callsigns on two units, added on consoles apart: " + ", ".join(tw.callsign for tw in twins[:10])
                 + (" …" if t > 10 else "") if t else "") + (
                 "; units on a deleted task: " + ", ".join(x.unit.callsign for x in stranded[:10])
-                + (" …" if st > 10 else "") if st else ""))
+                + (" …" if st > 10 else "") if st else "")))
         self.conflicts_button.setVisible(n > 0 or t > 0 or st > 0)
         self._show_attention()
 
@@ -2417,8 +2421,8 @@ class MainWindow(QMainWindow):
         waiting = self.store.waiting(n, limit=OUTBOX_TIP) if n else []
         tip = "\n".join(f"{local_time(e.at)}  {e.text}" for e in waiting)
         more = " (the newest)" if len(waiting) == OUTBOX_TIP else ""
-        self.outbox_label.setToolTip(f"Waiting to sync{more}, times in {zone_name()}:\n{tip}" if waiting else
-                                     "Every change made here has reached another console" if not n else "")
+        self.outbox_label.setToolTip(plain(f"Waiting to sync{more}, times in {zone_name()}:\n{tip}" if waiting else
+                                           "Every change made here has reached another console" if not n else ""))
 
     def on_sync_status(self, status) -> None:
         self._connected_ids = {p.get("console_id") for p in (status or {}).get("peers", ())
@@ -2455,9 +2459,9 @@ class MainWindow(QMainWindow):
             self.peers_label.setText(f"Listening on port {status['listening']}; no console connected")
         else:
             self.peers_label.setText("No peer connected")
-        self.peers_label.setToolTip("\n".join(
+        self.peers_label.setToolTip(plain("\n".join(
             f"{p['agency'] or '?'}: {p['state']}, {p['address']}"
-            + (f" ({p['last_error']})" if p["state"] != "connected" and p.get("last_error") else "") for p in peers))
+            + (f" ({p['last_error']})" if p["state"] != "connected" and p.get("last_error") else "") for p in peers)))
         offline = not connected and (self._switched_off or any(p["direction"] == "dial" for p in peers))
         if not offline:
             self._offline_since = None

@@ -1,0 +1,175 @@
+"""Values that look like HTML show as they are stored.
+
+Qt guesses whether a message box's text, a label's, an input dialog's
+question or a tooltip is HTML (Qt.mightBeRichText): "Delete <s>E9</s>?"
+showed as "Delete E9?" struck through, a task titled "Sandbags <table> at
+the school" lost its end, and notes holding "&lt;" showed "<". Callsigns,
+titles, notes and agency names come from other consoles and from
+spreadsheets, so the window shows them as text wherever it shows them."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PySide6 import QtGui
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from console import seed, transfer
+from console.store import Store, short_id
+from console.ui.bridge import Bridge
+from console.ui.dialogs import RecordDialog, ask
+from console.ui.models import RECORD_ROLE, plain
+from console.ui.window import MainWindow
+
+AGENCY = "<i>Fire</i> & Rescue"
+CALLSIGN = "<s>E9</s>"
+NOTES = "Pump <b>seal</b>  replaced\n\n&lt;back at 1500&gt;"
+
+
+def shown(text: str, fmt: Qt.TextFormat = Qt.TextFormat.AutoText) -> str:
+    """What Qt shows of `text` in a widget of text format `fmt` (a message
+    box, a label, a tooltip: AutoText unless set)."""
+    if fmt == Qt.TextFormat.PlainText or (fmt == Qt.TextFormat.AutoText and not QtGui.Qt.mightBeRichText(text)):
+        return text
+    doc = QTextDocument()
+    doc.setHtml(text)
+    return doc.toPlainText()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    store = Store(tmp_path / "demo.db", agency="County Fire", operator="Dana")
+    seed.seed_demo(store)
+    bridge = Bridge(store)
+    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+    bridge.close()
+
+
+# Text as people type it, and as HTML would take it: tags, entities, runs
+# of spaces, empty lines. (Not the characters a document shows otherwise
+# whatever it is given: a no-break space shows as a space, U+2028 as a line
+# break, and control characters, which people cannot type, not at all.)
+TEXT = st.lists(st.one_of(
+    st.sampled_from(["<", ">", "&", ";", "/", "!", " ", "  ", "\n", "\t", "<b>", "</b>", "<s>", "<table>",
+                     "<br>", "<!--", "&lt;", "&amp;", "<p style='x'>", '"', "'"]),
+    st.characters(codec="utf-8", categories=["L", "N", "P", "S"], exclude_characters="\u00a0")),
+    max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXT)
+def test_plain_text_shows_as_it_is_and_other_text_is_left_alone(qapp, text):
+    if not QtGui.Qt.mightBeRichText(text):
+        assert plain(text) == text
+    assert shown(plain(text)) == text
+
+
+def test_values_that_look_like_html_show_as_they_are_on_the_board_and_in_the_journal(qtbot, window, monkeypatch):
+    store = window.bridge.store
+    unit = store.add("units", {"callsign": CALLSIGN, "agency": AGENCY, "kind": "Engine", "notes": NOTES})
+    m = window.models["units"]
+    qtbot.waitUntil(lambda: m._row_of(unit) is not None, timeout=5000)
+    row = m._row_of(unit)
+    col = [k for k, _ in m.columns].index("callsign")
+    assert m.index(row, col).data() == CALLSIGN  # (a cell is text)
+    # Hovering over the row shows its notes.
+    assert shown(m.index(row, col).data(Qt.ItemDataRole.ToolTipRole)) == f"{NOTES}\n\nid …{short_id(unit)}"
+
+    # The count above the board, filtered to the agency: its count in bold, the agency as it is.
+    combo = window.agency_filter
+    qtbot.waitUntil(lambda: combo.findData(AGENCY) > 0, timeout=5000)  # (looked at once a second)
+    combo.setCurrentIndex(combo.findData(AGENCY))
+    total = window.tally.total
+    assert shown(total.text(), total.textFormat()) == f"1 {AGENCY} unit, 0 assigned:"
+    available = window.tally.buttons["available"]
+    assert shown(available.toolTip()) == f"1 {AGENCY} unit available: click to show only these"
+
+    # Deleting it asks, naming it as it is.
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.No)
+    view = window.views["units"]
+    f = window.filters["units"]
+    at = next(r for r in range(f.rowCount()) if f.index(r, 0).data(RECORD_ROLE).id == unit)
+    view.selectRow(at)
+    window.delete_selected("units")
+    assert [shown(t) for t in asked] == [f"Delete {CALLSIGN}?"]
+    assert store.get("units", unit) is not None
+
+    # A journal entry written on a console whose agency and operator look like HTML.
+    other = Store(store.path, agency=AGENCY, operator="<b>Bo</b>")
+    try:
+        other.note("Crew <u>swap</u> at 1800")
+    finally:
+        other.close()
+    journal = window.journal
+    qtbot.waitUntil(lambda: journal.rowCount() and "Crew <u>swap</u>" in (journal.index(0).data() or ""),
+                    timeout=5000)
+    tip = shown(journal.index(0).data(Qt.ItemDataRole.ToolTipRole))
+    assert tip.splitlines()[1].startswith(f"{AGENCY}, <b>Bo</b>, console ")
+
+
+def test_the_peers_named_by_the_status_bar_show_as_they_are(window):
+    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X",
+            "agency": "<h1>EOC</h1>", "role": "editor", "last_seen": None, "last_error": None, "sent": 0,
+            "received": 0, "bytes_out": 0, "bytes_in": 0, "remaining": 0, "observer": False}
+    window.on_sync_status({"peers": [peer], "outbox": 0, "listening": None, "last_exchange": None, "online": True})
+    label = window.peers_label
+    assert shown(label.text(), label.textFormat()) == "1 connected: <h1>EOC</h1>"
+    assert shown(label.toolTip()) == "<h1>EOC</h1>: connected, wss://eoc:8765"
+
+
+def test_a_dialogs_error_and_a_question_show_the_values_as_they_are(qtbot, window, monkeypatch):
+    dialog = RecordDialog(window.bridge, "units", parent=window)
+    qtbot.addWidget(dialog)
+    dialog.fields["callsign"].setText("E-99")
+    dialog.fields["agency"].setText("County Fire")
+    dialog.fields["kind"].setText("Engine")
+    dialog.fields["personnel"].setText("<b>4</b>")
+    dialog.save()
+    error = dialog.error
+    assert "'<b>4</b>' is not a number" in shown(error.text(), error.textFormat())
+
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: boxes.append(
+        (shown(box.text(), box.textFormat()), shown(box.informativeText()))))
+    ask(QMessageBox.Icon.Question, "Import", "Add 2 units from <b>roster</b>.csv?", "Its first row reads: <s>E9</s>",
+        [("Add", QMessageBox.ButtonRole.AcceptRole)], "Add", window)
+    assert boxes == [("Add 2 units from <b>roster</b>.csv?", "Its first row reads: <s>E9</s>")]
+
+
+
+def test_a_callsign_on_two_units_is_named_as_it_is_when_marked_and_renamed(qtbot, window, tmp_path, monkeypatch):
+    """The same callsign added here and on a field console apart: the
+    board's mark and the question for a new callsign name it, and the
+    unit's agency and kind, as they are."""
+    store = window.bridge.store
+    transfer.export_changes(store, tmp_path / "out.changes")
+    ours = store.add("units", {"callsign": CALLSIGN, "agency": AGENCY, "kind": "Engine"})
+    with Store(tmp_path / "apart.db", agency="County EMS", operator="Sgt. Lee") as field:
+        transfer.import_changes(field, tmp_path / "out.changes")
+        theirs = field.add("units", {"callsign": CALLSIGN, "agency": AGENCY, "kind": "<br>Engine"})
+        transfer.export_changes(field, tmp_path / "apart.changes")
+    with Store(store.path) as other_connection:
+        transfer.import_changes(other_connection, tmp_path / "apart.changes")
+    qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
+    m = window.models["units"]
+    tip = shown(m.index(m._row_of(ours), 0).data(Qt.ItemDataRole.ToolTipRole))
+    assert tip.startswith(f"{CALLSIGN}: 1 other unit has this callsign")
+
+    questions = []
+    monkeypatch.setattr(QInputDialog, "getText",
+                        lambda parent, title, label, **kw: questions.append((title, label)) or ("E-10", True))
+    dialog = window.open_reconcile()
+    top = dialog.tree.topLevelItem(0)
+    dialog.tree.setCurrentItem(top.child(1))
+    dialog.enter_value()
+    assert [(title, shown(label)) for title, label in questions] == [
+        (f"New callsign for {CALLSIGN}", f"Callsign ({AGENCY}, <br>Engine):")]
+    assert store.get("units", theirs).callsign == "E-10"
+    dialog.close()
