@@ -444,7 +444,7 @@ def run(args) -> int:
     if args.command is None:
         return _open_window(args)
     if args.command in ("relay", "sync"):
-        return _run_sync(args)
+        return _run_sync(args, out)
     if args.command == "demo":
         from console.ui import app
 
@@ -610,8 +610,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
         print(_cell(now), file=out)
         item = store.get("resources", store.resolve_id("resources", args.id))
         if model.stock_low(item):  # (the new quantity alone on stdout, for scripts)
-            print(f"{PROG}: {item.name} is low: {_cell(now)} {item.unit or ''}".rstrip()
-                  + f", at or below its low mark of {_cell(item.low_at)}", file=sys.stderr)
+            _err(f"{PROG}: {item.name} is low: {_cell(now)} {item.unit or ''}".rstrip()
+                 + f", at or below its low mark of {_cell(item.low_at)}")
     elif c in ("undo", "redo"):
         steps = History(store, COMMAND_LINE)
         before = (len(steps.undo_steps), len(steps.redo_steps))
@@ -748,12 +748,11 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             if said := _to_reconcile(store):
                 print(said, file=out)
             if s.not_held:
-                print(f"{PROG}: this console still lacks {s.not_held} change{'s' if s.not_held != 1 else ''} the "
-                      f"file left out, as it was written for what {transfer.whom(s, store.replica_id)} held: "
-                      "sync, or merge a file written for this console's info now", file=sys.stderr)
+                _err(f"{PROG}: this console still lacks {s.not_held} change{'s' if s.not_held != 1 else ''} the "
+                     f"file left out, as it was written for what {transfer.whom(s, store.replica_id)} held: "
+                     "sync, or merge a file written for this console's info now")
             for origin, seq, reason in r.refused:
-                print(f"{PROG}: refused changes from replica …{short_id(origin)} from #{seq}: {reason}",
-                      file=sys.stderr)
+                _err(f"{PROG}: refused changes from replica …{short_id(origin)} from #{seq}: {reason}")
             if r.refused:
                 return 1
     return 0
@@ -793,7 +792,7 @@ def _writing(path: Path) -> Iterator:
         yield fh
 
 
-def _run_sync(args) -> int:
+def _run_sync(args, out) -> int:
     """relay and sync: run the engine until stopped (or, with --once, done)."""
     import asyncio
 
@@ -834,13 +833,13 @@ def _run_sync(args) -> int:
                         if shown:
                             shown.end()
                     print(f"synced with {url} ({session.peer_agency}): sent {session.stats.sent}, "
-                          f"received {session.stats.received}", file=sys.stdout)
+                          f"received {session.stats.received}", file=out)
                     if said := await engine.worker.run(lambda: _to_reconcile(engine.store)):  # the store's thread
-                        print(said, file=sys.stdout)
+                        print(said, file=out)
                     own = await engine.worker.run(lambda: engine.store.replica_id)  # the store's thread
                     for origin, (seq, why) in sorted(session.refusals.items()):
                         whose = "this console's" if origin == own else f"replica {origin}'s"
-                        print(f"{PROG}: {url} refuses {whose} changes from #{seq}: {why}", file=sys.stderr)
+                        _err(f"{PROG}: {url} refuses {whose} changes from #{seq}: {why}")
                     if not session.sends_changes:
                         print(f"{PROG}: {url} holds this console as an observer: it reads, and its own changes "
                               "stay here (they are not sent there)", file=sys.stderr)
@@ -1031,14 +1030,13 @@ def _entered_already(store: Store, table: str, titled: dict, added: list[tuple[d
         t = same[0]
         if table == "tasks":
             on = len(t.assigned_units)
-            print(f"{PROG}: note: {title!r} is the title of a task still to do already ({short_id(t.id)}, "
-                  f"{model.label(t.status)}, {on} unit{'s' if on != 1 else ''} on it); if they are one call: "
-                  f"{PROG} merge --db {db} --tasks {short_id(t.id)} {short_id(new)}", file=sys.stderr)
+            _err(f"{PROG}: note: {title!r} is the title of a task still to do already ({short_id(t.id)}, "
+                 f"{model.label(t.status)}, {on} unit{'s' if on != 1 else ''} on it); if they are one call: "
+                 f"{PROG} merge --db {db} --tasks {short_id(t.id)} {short_id(new)}")
         else:
             held = ", ".join(p for p in (f"{t.quantity or 0:g} {t.unit or ''}".rstrip(), t.agency, t.location) if p)
-            print(f"{PROG}: note: {title!r} is the name of stock on the boards already ({short_id(t.id)}, {held}); "
-                  f"if they are one stock: {PROG} merge --db {db} --resources {short_id(t.id)} {short_id(new)}",
-                  file=sys.stderr)
+            _err(f"{PROG}: note: {title!r} is the name of stock on the boards already ({short_id(t.id)}, {held}); "
+                 f"if they are one stock: {PROG} merge --db {db} --resources {short_id(t.id)} {short_id(new)}")
 
 
 def _stranded_lines(store: Store, out) -> None:
@@ -1252,6 +1250,13 @@ def _shown(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode()
 
 
+def _err(text: str) -> None:
+    """A line to standard error: a message, in which a value (a name, the
+    reason another console gave) has its control characters written out
+    (model.on_terminal), whether it goes to a terminal or a log file."""
+    print(model.on_terminal(_shown(text)), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # A path whose bytes are not UTF-8 prints as the file system holds it,
     # not as a traceback (standard output is strict in a UTF-8 locale).
@@ -1262,17 +1267,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         _check_text_arguments(args)
-        logging.basicConfig(
-            level=logging.INFO if args.verbose else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        logs = logging.StreamHandler()
+        logs.setFormatter(model.LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[logs])
         return run(args)
     except UsageError as exc:
-        print(_shown(str(exc)), file=sys.stderr)  # argparse's own errors quote arguments as they came
+        _err(str(exc))  # argparse's own errors quote arguments as they came
         return 2
     except (StoreError, model.ValidationError, transfer.TransferError, clock.ClockSkewError,
             identity.IdentityError) as exc:
-        print(_shown(f"{PROG}: {exc}"), file=sys.stderr)
+        _err(f"{PROG}: {exc}")
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -1280,5 +1284,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:
-        print(_shown(f"{PROG}: {exc.filename or ''}: {exc.strerror or exc}"), file=sys.stderr)
+        _err(f"{PROG}: {exc.filename or ''}: {exc.strerror or exc}")
         return 1

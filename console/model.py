@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import re
 import time
@@ -374,6 +375,25 @@ def on_terminal(text: str) -> str:
     if text.isprintable():
         return text
     return _written_out(text.replace("\r", "\\x0d"))
+
+
+class LogFormatter(logging.Formatter):
+    """The console's log lines. A message can hold what another console
+    said (its agency, its reason for refusing a change), which the wire
+    takes as given: a control character in it is written out (\\x1b), so
+    that it does not drive the terminal or the program the log is read
+    in, and the message's further lines are indented, so that none reads
+    as a line of the log of its own. (Tracebacks keep their lines.)"""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        text = record.message
+        if not text.isprintable():
+            lines = on_terminal(text).splitlines()
+            record.message = "\n    ".join(lines) if len(lines) > 1 else "".join(lines)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:
+        return on_terminal(super().formatException(ei))
 
 
 def _written_out(text: str) -> str:

@@ -175,3 +175,47 @@ def test_on_a_terminal_the_command_line_writes_a_control_character_out(make_stor
     assert "Levee\x1b[2J breach" in cli("report", "--db", path).stdout
     shown = terminal_output("list", "--db", path, "tasks", "--json")
     assert b'"title": "Levee\\u001b[2J\\rbreach"' in shown and b"\x1b" not in shown  # (JSON's own escapes)
+
+
+def test_a_log_line_writes_control_characters_out_and_indents_its_further_lines():
+    import logging
+
+    formatter = model.LogFormatter("%(levelname)s %(name)s: %(message)s")
+
+    def line(msg, *args, exc_info=None):
+        return formatter.format(logging.LogRecord("console.sync", logging.WARNING, __file__, 1, msg, args,
+                                                  exc_info))
+
+    assert line("peer at %s refused: %s", "10.0.4.2:5000", "no") == \
+        "WARNING console.sync: peer at 10.0.4.2:5000 refused: no"
+    said = line("peer at %s refused: %s", "10.0.4.2:5000", "no\x1b[2J\rthanks\x07\nERROR console.store: forged")
+    assert said == ("WARNING console.sync: peer at 10.0.4.2:5000 refused: no\\x1b[2J\\x0dthanks\\x07\n"
+                    "    ERROR console.store: forged")
+    for brk in BREAKS[3:]:  # (the other line breaks: a terminal moves down on some of them)
+        assert line("a%sb", brk).splitlines() == ["WARNING console.sync: a", "    b"]
+    assert line("tab\tkept") == "WARNING console.sync: tab\tkept"
+    try:
+        raise ValueError("bad\x1b[31m value")
+    except ValueError:
+        traced = line("failed", exc_info=sys.exc_info())
+    assert traced.startswith("WARNING console.sync: failed\nTraceback (most recent call last):\n")
+    assert traced.endswith("ValueError: bad\\x1b[31m value") and "\x1b" not in traced
+
+
+def test_messages_on_standard_error_write_a_peers_control_characters_out(make_store):
+    """Stock named by a console of an older release with a terminal's
+    escape: drawing it below its low mark says so on standard error,
+    the name written out, whether that is a terminal or a log file."""
+    a, b = make_store("a"), make_store("b")
+    item = a.add("resources", {"name": "Sandbags", "kind": "Supply", "agency": "PW", "quantity": 500,
+                               "low_at": 400})
+    sent = [c._replace(value={**c.value, "name": "Sand\x1b]0;owned\x07bags"}) if c.field == "*" else c
+            for part in a.changes_since({}) for c in part]
+    assert b.apply(sent).applied == len(sent)
+    path = str(b.path)
+    b.close()
+    out = cli("stock", "--db", path, item[:8], "-200")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "300\n"
+    assert out.stderr == ("crisis-console: Sand\\x1b]0;owned\\x07bags is low: 300 each, at or below its low mark "
+                          "of 400\n")

@@ -151,6 +151,47 @@ def test_sync_once_reports_an_unreachable_or_refusing_peer(consoles):
     assert "websockets.server" not in err
 
 
+
+def test_what_a_peer_says_is_written_out_in_the_relays_log(consoles):
+    """Anyone who reaches the relay's port can send an error message
+    before saying who they are, and the relay logs what it said, on the
+    EOC's terminal or into its log file: a terminal escape, a bell and a
+    carriage return in it are written out, and a line break cannot make
+    it pass for a line of the log of its own."""
+    import asyncio
+
+    from test_sync_network import raw_client
+
+    from console.sync import protocol as p
+
+    (r,) = consoles("relay")
+    forged = "no\x1b]0;owned\x07\x1b[2J\rthanks\n2026-11-28 14:00:00,000 ERROR console.store: forged"
+    proc, port = relay(r.path)
+    try:
+        async def say():
+            ws, _challenge = await raw_client(port)
+            await ws.send(p.encode("error", code="internal", message=forged))
+            await ws.wait_closed()
+
+        asyncio.run(asyncio.wait_for(say(), 30))
+        # The relay serves on: a console syncs through it right after.
+        (a,) = consoles("a")
+        with r.open() as s:
+            s.trust(a.console_id, a.agency, "editor")
+        with a.open() as s:
+            s.trust(r.console_id, r.agency, "editor")
+        done = sync_once(a.path, port)
+        assert done.returncode == 0, done.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert ("failed on its side: no\\x1b]0;owned\\x07\\x1b[2J\\x0dthanks\n"
+            "    2026-11-28 14:00:00,000 ERROR console.store: forged") in err, err
+    assert not any(c in err for c in "\x1b\x07\r"), err
+    assert not any(" ERROR " in line for line in err.splitlines() if not line.startswith("    ")), err
+
+
 def _children(pid):
     """(pid, command line) of the live processes whose parent is `pid`."""
     out = []

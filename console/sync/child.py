@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from console import model
 from console.store import StoreError
 from console.sync import identity as ident
 from console.sync.transport import SyncError, check_url
@@ -480,12 +481,13 @@ def main(argv: list[str] | None = None) -> int:
     # (Windows has no os.nice: the window starts it below normal priority.)
     with contextlib.suppress(AttributeError, OSError):
         os.nice(NICENESS)
-    logging.basicConfig(level=logging.DEBUG if args.v else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s sync %(levelname)s %(message)s")
+    logs = logging.StreamHandler(sys.stderr)
+    logs.setFormatter(model.LogFormatter("%(asctime)s sync %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.v else logging.INFO, handlers=[logs])
     try:
         return asyncio.run(_serve(args))
     except (SyncError, StoreError, OSError) as exc:
-        print(f"crisis-console: sync: {exc}", file=sys.stderr)
+        print(model.on_terminal(f"crisis-console: sync: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
