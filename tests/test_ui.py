@@ -4816,12 +4816,19 @@ def test_rows_copied_from_a_spreadsheet_are_pasted_onto_the_board_shown(qtbot, w
     assert "E-95" in window.search.text() and len(asked) == 1 and demo_store.counts()["units"] == before + 2
     QTest.keyClick(window.search, Qt.Key.Key_End)  # (else Qt takes Ctrl as held still, and a row picked toggles)
     # Rows copied from a board (Ctrl+C) paste onto another console's, their columns as the board names them.
+    # Their numbers are written as the boards write them (1,800), which a
+    # spreadsheet's could mean two ways: from a board, none is asked about.
     window.search.clear()
+    demo_store.add("resources", {"name": "Diesel", "kind": "Fuel", "agency": "Public Works", "quantity": 1800,
+                                 "unit": "l", "low_at": 1250})
     window.tabs.setCurrentIndex(2)  # resources
     qtbot.waitUntil(lambda: window.filters["resources"].rowCount() == demo_store.counts()["resources"])
-    select(window, "resources", "Cots")
+    select_many(window, "resources", {"Cots", "Diesel"})
     copied = window.copy_rows("resources")
     assert copied.startswith("Name\tKind\tAgency\tLocation\tQuantity\tUnit\tLow at\n")
+    assert "Diesel\tFuel\tPublic Works\t\t1,800\tl\t1,250\n" in copied
+    boxes = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: boxes.append(box.text()))
     other = Store(demo_store.path.parent / "other.db", agency="County EMS", operator="Medic Lead")
     other_bridge = Bridge(other)
     other_window = MainWindow(other_bridge, settings=QSettings(str(demo_store.path.parent / "other.ini"),
@@ -4829,9 +4836,13 @@ def test_rows_copied_from_a_spreadsheet_are_pasted_onto_the_board_shown(qtbot, w
     qtbot.addWidget(other_window)
     try:
         other_window.tabs.setCurrentIndex(2)
-        assert other_window.paste_rows() == 1
-        cots = other.list("resources")[0]
-        assert (cots.name, cots.quantity, cots.unit, cots.low_at) == ("Cots", 140, "each", 50)
+        assert other_window.paste_rows() == 2 and boxes == []
+        got = {r.name: (r.quantity, r.unit, r.low_at) for r in other.list("resources")}
+        assert got == {"Cots": (140, "each", 50), "Diesel": (1800, "l", 1250)}
+        # The same text from elsewhere (a spreadsheet): 1,800 is asked about (the answer here: Cancel).
+        clipboard.setText(copied)
+        assert other_window.paste_rows() == 0 and other.counts()["resources"] == 2
+        assert boxes == ["the rows pasted writes 1,800 in the quantity of line 3: is that 1800 or 1.8?"]
     finally:
         other_window.close()
         other_bridge.close()

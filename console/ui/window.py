@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -119,6 +119,10 @@ AUTO_BACKUP_KEEP = 48
 # Rows pasted onto a board are read as a file of this name: the questions,
 # the errors ("the rows pasted, line 3: ...") and the journal call them so.
 PASTED = "the rows pasted"
+# Beside the text of rows copied from a board (Ctrl+C), for a board to
+# paste them from: their numbers are written as the boards write them,
+# 1,850.5 (model's number_text), so none is asked about.
+BOARD_ROWS = "application/x-crisis-console-rows"
 
 
 log = logging.getLogger(__name__)
@@ -875,8 +879,11 @@ class MainWindow(QMainWindow):
         were added."""
         if self._importing:
             return 0
+        from_board = False
         if not isinstance(text, str):
-            text = QApplication.clipboard().text()
+            data = QApplication.clipboard().mimeData()
+            text = data.text() if data is not None else ""
+            from_board = data is not None and data.hasFormat(BOARD_ROWS)
         if not text.strip():
             self.statusBar().showMessage("Nothing to paste: copy rows of a spreadsheet first, with the row of their "
                                          "column names", 15000)
@@ -886,7 +893,8 @@ class MainWindow(QMainWindow):
             path.write_text(text, encoding="utf-8")
             self._importing = True
             try:
-                return self._import(self.current_table(), str(path), pasted=True)
+                return self._import(self.current_table(), str(path), pasted=True,
+                                    decimal="point" if from_board else None)
             finally:
                 self._importing = False
 
@@ -899,7 +907,10 @@ class MainWindow(QMainWindow):
         lines += ["\t".join(clean(src._display(rec, key)) for key, _ in src.columns) for rec in self.selected(table)]
         text = "\n".join(lines) + "\n" if len(lines) > 1 else ""
         if text:
-            QApplication.clipboard().setText(text)
+            data = QMimeData()
+            data.setText(text)
+            data.setData(BOARD_ROWS, QByteArray(b"1"))
+            QApplication.clipboard().setMimeData(data)
         return text
 
     def _context_menu(self, table: str, pos) -> None:
@@ -1158,11 +1169,11 @@ class MainWindow(QMainWindow):
         finally:
             self._importing = False
 
-    def _import(self, table: str, path: str, *, pasted: bool = False) -> int:
+    def _import(self, table: str, path: str, *, pasted: bool = False, decimal: str | None = None) -> int:
         name = Path(path).name
         nothing = "\n\nNothing was added."
         try:
-            found = self._read(table, path)
+            found = self._read(table, path, decimal)
         except ValidationError as exc:  # (the file not to be read too: the reading process says so)
             named = ", ".join(model.field_label(f.name).capitalize() for f in model.TABLES[table].fields if f.required)
             hint = (f"\n\nCopy the row of the column names with the rows ({named}…), or name the columns as the "
@@ -1252,17 +1263,18 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Added {len(ids):,} {table} from {name}", 15000)
         return len(ids)
 
-    def _read(self, table: str, path: str) -> csv_rows.CsvRows | None:
+    def _read(self, table: str, path: str, decimal: str | None = None) -> csv_rows.CsvRows | None:
         """The rows of the spreadsheet at `path` for `table` (None: not to
         be added, as a person chose), read beside the window. What it
         cannot tell by itself is asked: which sheet of several; which
         decimal mark, when its numbers read two ways, or which comes first
         in its dates. A CSV file that is not UTF-8 is read as Excel's "CSV
         (Comma delimited)" of Western Windows, and its columns that are no
-        field are left out: the question before adding says both."""
+        field are left out: the question before adding says both. The
+        `decimal` mark, when known (rows copied from a board), is not asked."""
         name = Path(path).name
         reading = f"Reading {name}…"
-        said: dict[str, str] = {}  # (the options of csv_rows.main, as they are known)
+        said: dict[str, str] = {"--decimal": decimal} if decimal else {}  # (csv_rows.main's options, as known)
         while True:
             try:  # (columns that are no field: left out, and the question before adding says so)
                 found = self._beside(reading, table, path, "--leave-out-others",
