@@ -157,16 +157,20 @@ def test_the_title_says_what_needs_attention(window, qtbot, demo_store, monkeypa
     monkeypatch.setattr(window, "isActiveWindow", lambda: False)
     base = f"Crisis console — County Fire — {demo_store.path.name}"
     start = window.windowTitle()
-    assert re.fullmatch(rf"\d+ units to check — {re.escape(base)}", start)  # the demo's units past their timers
+    # The demo's units past their timers, and its stock at or below its low marks.
+    assert re.fullmatch(rf"\d+ units to check · 2 stock items low — {re.escape(base)}", start)
 
     def title() -> str:
         return window.windowTitle().removesuffix(f" — {base}")
 
-    # Nothing past its timer, nothing overdue: the bare title.
+    # Nothing past its timer, nothing overdue, no stock low: the bare title.
     window.set_status_timers({})
     for t in demo_store.list("tasks"):
         if t.due:
             demo_store.update("tasks", t.id, {"due": None})
+    for r in demo_store.list("resources"):
+        if r.low_at is not None:
+            demo_store.update("resources", r.id, {"low_at": None})
     qtbot.waitUntil(lambda: window.windowTitle() == base)
     # A task goes overdue: said, and the taskbar asked.
     task = demo_store.list("tasks")[0]
@@ -195,6 +199,12 @@ def test_the_title_says_what_needs_attention(window, qtbot, demo_store, monkeypa
     assert len(alerts) == 3
     window.set_title("Fire desk")
     assert window.windowTitle() == "1 conflict — Fire desk"
+    # Stock drawn down to its low mark: said last, and the taskbar asked.
+    cots = next(r.id for r in demo_store.list("resources") if r.name == "Cots")
+    demo_store.update("resources", cots, {"low_at": 50})
+    demo_store.adjust(cots, -(demo_store.get("resources", cots).quantity - 50))
+    qtbot.waitUntil(lambda: window.windowTitle() == "1 conflict · 1 stock item low — Fire desk")
+    assert len(alerts) == 4
 
 
 def test_a_closed_window_leaves_no_timer_running(window, qtbot):

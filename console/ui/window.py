@@ -1987,7 +1987,9 @@ class MainWindow(QMainWindow):
         for their marks."""
         m = self.models["resources"]
         rows = m.records_of(m.low)
-        self.low = len(rows)
+        if len(rows) != self.low:
+            self.low = len(rows)
+            self._show_attention()
         first = heapq.nsmallest(OUTBOX_TIP, rows, key=lambda r: (
             (r.quantity or 0) / r.low_at if r.low_at else 0.0, (r.name or "").casefold()))
         self._flag_tab("resources", f"{len(rows)} low", DUE_SOON_COLOUR,
@@ -2378,16 +2380,17 @@ class MainWindow(QMainWindow):
         """What needs someone at this console goes first in the window's
         title, where a taskbar shows it when the window is behind others or
         minimised ("OFFLINE · 2 conflicts · 3 units to check · 1 task overdue
-        — Crisis console — ..."); and when something more needs it, the
+        · 2 stock items low — Crisis console — ..."); and when something more needs it, the
         taskbar entry asks for attention until the window is brought up."""
         counts = {"conflicts": self.conflicts, "twins": self.twins, "stranded": self.stranded,
-                  "to_check": self.to_check, "overdue": self.overdue}
+                  "to_check": self.to_check, "overdue": self.overdue, "low": self.low}
         parts = [self.alarm] if self.alarm else []
         for n, one, many in ((self.conflicts, "conflict", "conflicts"),
                              (self.twins, "unit twice", "units twice"),
                              (self.stranded, "unit on a deleted task", "units on a deleted task"),
                              (self.to_check, "unit to check", "units to check"),
-                             (self.overdue, "task overdue", "tasks overdue")):
+                             (self.overdue, "task overdue", "tasks overdue"),
+                             (self.low, "stock item low", "stock items low")):
             if n:
                 parts.append(f"{n} {one if n == 1 else many}")
         self.setWindowTitle(" · ".join(parts) + f" — {self._title}" if parts else self._title)
