@@ -173,3 +173,16 @@ def test_a_callsign_on_two_units_is_named_as_it_is_when_marked_and_renamed(qtbot
         (f"New callsign for {CALLSIGN}", f"Callsign ({AGENCY}, <br>Engine):")]
     assert store.get("units", theirs).callsign == "E-10"
     dialog.close()
+
+
+def test_an_agency_with_an_ampersand_is_named_whole_in_a_menu(window, tmp_path):
+    """A menu takes "&" as the mark of the letter to underline: "Roads &
+    Bridges" showed as "Roads  Bridges", the B underlined."""
+    store = window.bridge.store
+    console_id = "-".join(["RDBR"] + ["A2B3"] * 12)
+    with Store(tmp_path / "roads.db", agency="Roads & Bridges") as roads:
+        store.trust(console_id, "Roads & Bridges")
+        store.record_peer(console_id, replica_id=roads.replica_id, acked_vv=roads.version_vector(), hello=True)
+    window.write_menu.aboutToShow.emit()
+    (action,) = [a for a in window.write_menu.actions() if "console RDBR" in a.text()]
+    assert action.text().startswith("For Roads && Bridges's console RDBR-A2B3-A2B3: ")  # ("&&" shows "&")

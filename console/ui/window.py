@@ -1507,7 +1507,8 @@ class MainWindow(QMainWindow):
                 continue
             cid, owed = p["console_id"], p["owed"]
             when = "connected now" if cid in self._connected_ids else f"{since_text(p['last_seen'])} ago"
-            m.addAction(f"For {p['agency']}'s console {short_console_id(cid)}: what it lacked when last in touch, "
+            agency = (p["agency"] or "?").replace("&", "&&")  # (a menu takes "&" before the letter to underline)
+            m.addAction(f"For {agency}'s console {short_console_id(cid)}: what it lacked when last in touch, "
                         f"{when} ({owed:,} change{'s' if owed != 1 else ''})…",
                         lambda cid=cid: self.write_changes(for_console=cid))
         m.addSeparator()
