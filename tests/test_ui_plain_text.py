@@ -175,9 +175,10 @@ def test_a_callsign_on_two_units_is_named_as_it_is_when_marked_and_renamed(qtbot
     dialog.close()
 
 
-def test_an_agency_with_an_ampersand_is_named_whole_in_a_menu(window, tmp_path):
-    """A menu takes "&" as the mark of the letter to underline: "Roads &
-    Bridges" showed as "Roads  Bridges", the B underlined."""
+def test_names_with_an_ampersand_are_named_whole_in_a_menu_and_on_a_button(window, tmp_path, monkeypatch):
+    """A menu and a button take "&" as the mark of the letter to underline
+    (and of an Alt shortcut): "Roads & Bridges" showed as "Roads  Bridges",
+    the B underlined, and an operator "Dana & Lee" as "Dana  Lee"."""
     store = window.bridge.store
     console_id = "-".join(["RDBR"] + ["A2B3"] * 12)
     with Store(tmp_path / "roads.db", agency="Roads & Bridges") as roads:
@@ -186,3 +187,9 @@ def test_an_agency_with_an_ampersand_is_named_whole_in_a_menu(window, tmp_path):
     window.write_menu.aboutToShow.emit()
     (action,) = [a for a in window.write_menu.actions() if "console RDBR" in a.text()]
     assert action.text().startswith("For Roads && Bridges's console RDBR-A2B3-A2B3: ")  # ("&&" shows "&")
+    # Two people sharing the desk take it over.
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **kw: ("Dana & Lee", True))
+    assert window.hand_over()
+    assert window.operator_button.text() == "Operator: Dana && Lee" and store.operator == "Dana & Lee"

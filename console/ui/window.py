@@ -1917,7 +1917,8 @@ class MainWindow(QMainWindow):
         return True
 
     def _show_operator(self) -> None:
-        self.operator_button.setText(f"Operator: {self.store.operator}")
+        # ("&&": a button takes "&" as the mark of a letter to underline, and of its Alt shortcut)
+        self.operator_button.setText(f"Operator: {self.store.operator.replace('&', '&&')}")
 
     def open_report(self) -> ReportDialog:
         dialog = ReportDialog(self.store, self, timers=self.models["units"].status_timers)
