@@ -1200,10 +1200,11 @@ def _export(store: Store, table: str, fmt: str, out) -> None:
         first = next(rows, None)
         fields = list(first) if first is not None else list(headers)
         w.writerow(fields)
+        cell = lambda v: _cell(v) if isinstance(v, (int, float)) else model.as_cell(_cell(v))  # noqa: E731
         if first is not None:
-            w.writerow([_cell(first.get(f)) for f in fields])
+            w.writerow([cell(first.get(f)) for f in fields])
         for r in rows:
-            w.writerow([_cell(r.get(f)) for f in fields])
+            w.writerow([cell(r.get(f)) for f in fields])
 
 
 def _open_window(args) -> int:

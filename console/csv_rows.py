@@ -691,6 +691,9 @@ def _reading(written: str, mark: str) -> str | None:
     return f"{m['sign']}{whole}" + (f".{m['part']}" if m["part"] else "")
 
 
+_MARK = re.compile("'[=+\\-@\t\r]")  # (and, now and then, text that only looks so: "it's-")
+
+
 def _csv_cells(path: Path, encoding: str | None) -> Iterator[tuple[int, list[str]]]:
     """The cells of each row of a CSV file, by the number of the line it starts on."""
     name = path.name
@@ -730,8 +733,11 @@ def _csv_cells(path: Path, encoding: str | None) -> Iterator[tuple[int, list[str
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
         start = 1 + skipped  # (a cell may hold line breaks: a row is named by the line it starts on)
+        # A cell this program marked as text, not a formula (model.as_cell),
+        # looked for in the whole text at once: most files have none.
+        marked = "'" in text and _MARK.search(text) is not None
         for row in reader:
-            yield start, row
+            yield start, [model.from_cell(c) if c[:1] == "'" else c for c in row] if marked else row
             start = reader.line_num + 1 + skipped
     except csv.Error as exc:
         raise ValidationError(f"{name}, line {reader.line_num + skipped}: not readable as CSV ({exc})") from None

@@ -507,6 +507,30 @@ def plain_number(number: float) -> str:
     return str(int(number)) if isinstance(number, float) and number.is_integer() else str(number)
 
 
+# A cell that begins with one of these is a formula to Excel and LibreOffice
+# opening a CSV file: a value from another console or a spreadsheet
+# ("=HYPERLINK(...)", which sends what it is given to a web address when
+# clicked; a location "+43.65,-79.38", which shows as an error) would be
+# worked out rather than shown.
+FORMULA_START = frozenset("=+-@\t\r")
+_MARKED_FIRST = "=+-@\t\r'"
+
+
+def as_cell(text: str) -> str:
+    """Text as a CSV file written for a spreadsheet holds it: one that a
+    spreadsheet would take for a formula is marked as text with an
+    apostrophe before it, as people type it there ('=1+1). `from_cell`
+    takes the mark off, reading the file back."""
+    if text[:1] not in _MARKED_FIRST:  # (nearly every value: at once)
+        return text
+    return "'" + text if text.lstrip("'")[:1] in FORMULA_START else text  # ('=1 too: from_cell gives it back)
+
+
+def from_cell(text: str) -> str:
+    """A CSV cell's text as written before `as_cell` marked it."""
+    return text[1:] if text[:1] == "'" and text.lstrip("'")[:1] in FORMULA_START else text
+
+
 def _shown(number: float) -> str:
     """A number for an error message (an int past a float's range too)."""
     if isinstance(number, float) or abs(number) < 10**300:

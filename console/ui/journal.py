@@ -328,7 +328,7 @@ class JournalModel(QAbstractListModel):
             buf = io.StringIO()
             w = csv.writer(buf)
             for e in reversed(page):
-                w.writerow([local_time(e.at), e.at, e.agency, e.operator, e.action, e.text])
+                w.writerow([local_time(e.at), e.at, *map(model.as_cell, (e.agency, e.operator, e.action, e.text))])
             chunks.append((len(page), buf.getvalue()))
             found += len(page)
             if mark is None:

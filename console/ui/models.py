@@ -861,7 +861,8 @@ def export_csv(proxy: QSortFilterProxyModel, path: str) -> int:
     """Write the rows a board shows (filtered and sorted as on screen) to
     CSV, as it shows them but for its numbers, written plainly (1550, not
     1,550, which a spreadsheet of a region of decimal commas reads as
-    1.55), so that another operation can add them (csv_rows)."""
+    1.55), so that another operation can add them (csv_rows), and for text
+    a spreadsheet would take for a formula, marked (model.as_cell)."""
     import csv
 
     src: RecordsModel = proxy.sourceModel()
@@ -870,7 +871,7 @@ def export_csv(proxy: QSortFilterProxyModel, path: str) -> int:
         if key in NUMBERS:
             value = getattr(rec, key)
             return "" if value is None else model.plain_number(value)
-        return src._display(rec, key)
+        return model.as_cell(src._display(rec, key))
 
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
