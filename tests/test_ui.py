@@ -4839,13 +4839,14 @@ def test_rows_copied_from_a_spreadsheet_are_pasted_onto_the_board_shown(qtbot, w
     # spreadsheet's could mean two ways: from a board, none is asked about.
     window.search.clear()
     demo_store.add("resources", {"name": "Diesel", "kind": "Fuel", "agency": "Public Works", "quantity": 1800,
-                                 "unit": "l", "low_at": 1250})
+                                 "unit": "l", "low_at": 1250, "location": "+43.65,-79.38"})
     window.tabs.setCurrentIndex(2)  # resources
     qtbot.waitUntil(lambda: window.filters["resources"].rowCount() == demo_store.counts()["resources"])
     select_many(window, "resources", {"Cots", "Diesel"})
     copied = window.copy_rows("resources")
     assert copied.startswith("Name\tKind\tAgency\tLocation\tQuantity\tUnit\tLow at\n")
-    assert "Diesel\tFuel\tPublic Works\t\t1,800\tl\t1,250\n" in copied
+    # (and a value a spreadsheet would take for a formula marked as text, as in a CSV export)
+    assert "Diesel\tFuel\tPublic Works\t'+43.65,-79.38\t1,800\tl\t1,250\n" in copied
     boxes = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: boxes.append(box.text()))
     other = Store(demo_store.path.parent / "other.db", agency="County EMS", operator="Medic Lead")
@@ -4856,8 +4857,10 @@ def test_rows_copied_from_a_spreadsheet_are_pasted_onto_the_board_shown(qtbot, w
     try:
         other_window.tabs.setCurrentIndex(2)
         assert other_window.paste_rows() == 2 and boxes == []
-        got = {r.name: (r.quantity, r.unit, r.low_at) for r in other.list("resources")}
-        assert got == {"Cots": (140, "each", 50), "Diesel": (1800, "l", 1250)}
+        got = {r.name: (r.quantity, r.unit, r.low_at, r.location) for r in other.list("resources")}
+        cots_at = demo_store.get("resources", next(r.id for r in demo_store.list("resources")
+                                                   if r.name == "Cots")).location
+        assert got == {"Cots": (140, "each", 50, cots_at), "Diesel": (1800, "l", 1250, "+43.65,-79.38")}
         # The same text from elsewhere (a spreadsheet): 1,800 is asked about (the answer here: Cancel).
         clipboard.setText(copied)
         assert other_window.paste_rows() == 0 and other.counts()["resources"] == 2

@@ -904,7 +904,9 @@ class MainWindow(QMainWindow):
         src = self.models[table]
         clean = lambda v: " ".join(str(v).split())  # noqa: E731 (a tab or line break would split the cell)
         lines = ["\t".join(h for _, h in src.columns)]
-        lines += ["\t".join(clean(src._display(rec, key)) for key, _ in src.columns) for rec in self.selected(table)]
+        # (a spreadsheet takes pasted text for a formula as a file's: see model.as_cell)
+        lines += ["\t".join(model.as_cell(clean(src._display(rec, key))) for key, _ in src.columns)
+                  for rec in self.selected(table)]
         text = "\n".join(lines) + "\n" if len(lines) > 1 else ""
         if text:
             data = QMimeData()
