@@ -337,18 +337,28 @@ _NEW_LINE = re.compile(f"\r\n|[{_BREAK}]")
 # No one sees them, nor types them on purpose: a NUL from a damaged file, a
 # terminal's colour escape or a bell pasted with a callsign.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+# Characters that show as nothing and mean nothing in a callsign, a name
+# or a note, which text copied from a web page, an e-mail or a chat brings
+# along: a soft hyphen, a zero-width space, a word joiner, a byte-order
+# mark. "E-\u200b12" looks like E-12 but would not be found as E-12, nor
+# be the same callsign. (The joiners and direction marks that scripts
+# need, U+200C, U+200D, U+200E and the like, are kept.)
+_INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 
 
 def given_text(what: str, value: str, *, lines: bool = False) -> str:
     """Text a person gives on this console (typed, pasted, read from a
     spreadsheet), as stored: line breaks and tabs in text of one line made
     a space (a spreadsheet's cell of two lines, "Engine" over "Type 1", is
-    "Engine Type 1"); in text of several lines, line breaks written one way.
+    "Engine Type 1"); in text of several lines, line breaks written one way;
+    characters that show as nothing and mean nothing (a zero-width space
+    pasted from a web page) taken out.
     A control character, which no one would see on the boards, is refused,
     naming it. (Values arriving from other consoles are taken as they are:
     see `check`.)"""
     if value.isprintable():  # (no line break, tab or control character: nearly every value)
         return value
+    value = _INVISIBLE.sub("", value)
     value = _NEW_LINE.sub("\n", value) if lines else _ONE_LINE.sub(" ", value)
     bad = _CONTROL.search(value)
     if bad:

@@ -90,6 +90,30 @@ def test_the_store_takes_given_text_so_and_refuses_control_characters_changing_n
     assert s.journal(limit=1)[0].id == note and s.journal(limit=1)[0].text == "radio check\nall well"
 
 
+@pytest.mark.parametrize("invisible", ["\u00ad", "\u200b", "\u2060", "\ufeff"])
+def test_characters_that_show_as_nothing_are_taken_out_of_what_people_give(make_store, tmp_path, invisible):
+    """A callsign copied from a web page or a chat with a zero-width space
+    in it looked like E-12 but was another callsign: `list units` showed
+    two E-12s, and `set ... E-12` found the one typed. It is E-12."""
+    s = make_store("a")
+    unit = s.add("units", {"callsign": f"E-{invisible}12", "agency": f"{invisible}County Fire", "kind": "Engine",
+                           "notes": f"Crew{invisible} of 4\nPump{invisible}"})
+    u = s.get("units", unit)
+    assert (u.callsign, u.agency, u.notes) == ("E-12", "County Fire", "Crew of 4\nPump")
+    assert s.resolve_id("units", "E-12") == unit
+    with pytest.raises(ValidationError, match="already in use"):
+        s.add("units", {"callsign": f"{invisible}E-12", "agency": "County Fire", "kind": "Engine"})
+    with pytest.raises(ValidationError, match="callsign"):
+        s.add("units", {"callsign": invisible, "agency": "County Fire", "kind": "Engine"})
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"callsign,agency,kind\nE-{invisible}14,County Fire,Engine{invisible}\n", encoding="utf-8")
+    out = cli("add", "--db", str(s.path), "units", "--csv", str(roster))
+    assert out.returncode == 0, out.stderr
+    assert {(u.callsign, u.kind) for u in s.list("units")} == {("E-12", "Engine"), ("E-14", "Engine")}
+    # Those that scripts need stay: a zero-width joiner, and the marks of a direction.
+    kept = "\u0645\u200c\u0646 \u200f(EMS)"
+    assert model.given_text("x", kept) == kept
+
 def test_a_control_character_from_another_console_is_taken_and_printed_harmlessly(make_store, tmp_path):
     """A console of an older release, or one that read it from a file,
     may send a value holding a control character: it is taken (a change
