@@ -193,3 +193,28 @@ def test_names_with_an_ampersand_are_named_whole_in_a_menu_and_on_a_button(windo
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **kw: ("Dana & Lee", True))
     assert window.hand_over()
     assert window.operator_button.text() == "Operator: Dana && Lee" and store.operator == "Dana & Lee"
+
+
+def test_a_unit_on_a_deleted_task_is_named_as_it_is_in_the_reconcile_view(qtbot, window, tmp_path):
+    store = window.bridge.store
+    first = store.add("tasks", {"title": "Evacuate <b>Elm</b> St"})
+    second = store.add("tasks", {"title": "Elm St <br>evacuation"})
+    unit = store.add("units", {"callsign": CALLSIGN, "agency": "County Fire", "kind": "Engine"})
+    transfer.export_changes(store, tmp_path / "out.changes")
+    window.bridge.merge_tasks([first, second])
+    with Store(tmp_path / "field.db", agency="County Fire", operator="Lt. Ray") as field:
+        transfer.import_changes(field, tmp_path / "out.changes")
+        field.update("units", unit, {"task_id": second, "status": "on scene"})
+        transfer.export_changes(field, tmp_path / "field.changes")
+    with Store(store.path) as other_connection:
+        transfer.import_changes(other_connection, tmp_path / "field.changes")
+    qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
+    m = window.models["units"]
+    tip = shown(m.index(m._row_of(unit), [k for k, _ in m.columns].index("task")).data(Qt.ItemDataRole.ToolTipRole))
+    assert tip.startswith(f"{CALLSIGN} is on Elm St <br>evacuation, a task merged into Evacuate <b>Elm</b> St by ")
+    dialog = window.open_reconcile()
+    tops = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
+    (top,) = [t for t in tops if t.text(0) == f"unit {CALLSIGN}: on Elm St <br>evacuation, a deleted task"]
+    assert shown(top.toolTip(0)).startswith(f"Elm St <br>evacuation was merged into another task on a console that "
+                                            f"had not seen {CALLSIGN} put on it: ")
+    dialog.close()

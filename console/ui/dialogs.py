@@ -950,7 +950,7 @@ def _tree_item(spec: _Spec) -> QTreeWidgetItem:
     item = QTreeWidgetItem(list(spec.texts))
     item.setData(0, spec.role, spec.data)
     if spec.tip:
-        item.setToolTip(0, spec.tip)
+        item.setToolTip(0, plain(spec.tip))
     for child in spec.children:
         item.addChild(_tree_item(child))
     return item
