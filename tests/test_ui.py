@@ -435,9 +435,18 @@ def test_status_shortcut_and_assignment_from_the_board(window, qtbot, demo_store
                           strict=True) if c == "E-12"])
     task = demo_store.list("tasks")[0]
     window.bridge.assign([unit_id], task.id)
-    qtbot.waitUntil(lambda: "E-12" in dict(zip(board_values(window, "tasks", "title"),
-                                               board_values(window, "tasks", "assigned_units"),
-                                               strict=True))[task.title])
+
+    def on_task():
+        return dict(zip(board_values(window, "tasks", "title"), board_values(window, "tasks", "assigned_units"),
+                        strict=True))[task.title]
+
+    qtbot.waitUntil(lambda: "E-12" in on_task())
+    # The unit renamed (here, or by another console): the task's units say its new callsign.
+    window.bridge.update("units", unit_id, {"callsign": "Engine 12"})
+    qtbot.waitUntil(lambda: "Engine 12" in on_task() and "E-12" not in on_task(), timeout=5000)
+    with Store(demo_store.path) as other_program:
+        other_program.update("units", unit_id, {"callsign": "E-12"})
+    qtbot.waitUntil(lambda: "E-12" in on_task() and "Engine 12" not in on_task(), timeout=5000)
 
 
 def test_undo_and_redo_from_the_edit_menu(window, qtbot, demo_store, tmp_path, monkeypatch):

@@ -2181,7 +2181,9 @@ class MainWindow(QMainWindow):
         for table, ids in by_table.items():
             if table in self.models:
                 self.models[table].refresh(ids)
-        moved = any(c.table == "units" and c.field in ("task_id", "*", "deleted") for c in cs.changes)
+        # A unit put on a task or taken off, added, deleted, or renamed: the
+        # tasks' unit lists, which name the units by callsign.
+        moved = any(c.table == "units" and c.field in ("task_id", "*", "deleted", "callsign") for c in cs.changes)
         if moved and not self._assign_timer.isActive():
             self._assign_timer.start()  # coalesced: at most once a second
         if "tasks" in by_table:
