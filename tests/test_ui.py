@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from console import csv_rows, model, seed, transfer
 from console.store import Store, short_id
@@ -813,7 +813,7 @@ def test_stock_at_or_below_its_low_mark_is_flagged_and_counted(window, qtbot, de
     # The stock dialog says it too.
     dialog = StockDialog(window.bridge, demo_store.get("resources", ids["Meals ready to eat"]))
     qtbot.addWidget(dialog)
-    assert dialog.findChild(type(window.peers_label), "onHand").text() == "On hand: 95 cases (low at 100: low now)"
+    assert dialog.findChild(QLabel, "onHand").text() == "On hand: 95 cases (low at 100: low now)"
     # "Low" above the board shows only those.
     window.tabs.setCurrentIndex(2)
     button = tally.flagged_button
@@ -2265,7 +2265,7 @@ def test_peers_dialog_shows_the_id_and_edits_the_trust_list(window, monkeypatch)
 DEMO_DRIVER = """
 import json, sys, time
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 app = QApplication([])
 from console.ui import app as console_app
 from console.ui.window import MainWindow

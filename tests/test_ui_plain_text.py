@@ -218,3 +218,31 @@ def test_a_unit_on_a_deleted_task_is_named_as_it_is_in_the_reconcile_view(qtbot,
     assert shown(top.toolTip(0)).startswith(f"Elm St <br>evacuation was merged into another task on a console that "
                                             f"had not seen {CALLSIGN} put on it: ")
     dialog.close()
+
+
+def test_long_names_never_push_the_sync_status_out_of_the_status_bar(qtbot, window):
+    """Names may be 200 characters long: two peers' agencies that long, and
+    an operator's, took the whole status bar, and what is waiting to sync
+    was pushed out of the window. Each now ends in "…" where the bar has
+    no room for it, whole in its tooltip."""
+    agency = ("Regional Emergency Management Coordination Authority of the Northern Districts " * 3)[:200]
+    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X",
+            "agency": agency, "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 0,
+            "bytes_out": 0, "bytes_in": 0, "remaining": 0, "observer": False}
+    operator = ("Lt. Col. Jane Smith-Robertson, Deputy Logistics Section Chief " * 4)[:200].strip()
+    window.resize(1000, 700)
+    window.hand_over(operator)
+    window.statusBar().clearMessage()
+    status = {"peers": [peer, {**peer, "agency": agency[:-1] + "x"}], "outbox": 3, "listening": None,
+              "last_exchange": None, "online": True}
+    window.on_sync_status(status)
+    bar = window.statusBar()
+    qtbot.waitUntil(lambda: window.outbox_label.isVisible() and window.outbox_label.width() > 0)
+    assert bar.minimumSizeHint().width() < window.width()
+    for w in (window.peers_label, window.outbox_label, window.operator_button):
+        assert w.x() >= 0 and w.x() + w.width() <= bar.width(), w.objectName()
+    assert window.outbox_label.shown() == window.outbox_label.text() == "3 changes waiting to sync"
+    assert window.peers_label.text() == f"2 connected: {agency}, {agency[:-1]}x"
+    assert window.peers_label.shown().startswith("2 connected: Regional") and window.peers_label.shown()[-1] == "…"
+    assert window.operator_button.text() == "Operator: Lt. Col. Jane Smith-Robertson…"
+    assert operator in window.operator_button.toolTip()

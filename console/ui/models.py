@@ -27,13 +27,14 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QRectF,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter
-from PySide6.QtWidgets import QLabel, QStyle, QStyledItemDelegate
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStyle, QStyledItemDelegate
 
 from console import model
 from console.store import Store, short_id
@@ -99,6 +100,33 @@ def plain_label(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
+
+
+class ElidedLabel(QLabel):
+    """A line of text that takes the room it is given, not its text's: a
+    text too long for it ends in "…". The status bar's labels name other
+    consoles' agencies (up to 200 characters each), which would otherwise
+    widen the bar past the window and push the rest of it out of view.
+    (text() is the whole text.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        # As wide as its text where there is room; narrower, down to nothing, where there is not.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def shown(self) -> str:
+        """The text as it shows at the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()), self.palette(),
+                                  self.isEnabled(), self.shown(), QPalette.ColorRole.WindowText)
+        painter.end()
 
 
 def row_status(table: str, rec) -> str | None:

@@ -70,6 +70,7 @@ from console.ui.models import (
     STOCK_STATES,
     BadgeDelegate,
     BoardFilter,
+    ElidedLabel,
     RecordsModel,
     Scheduler,
     clock_text,
@@ -119,6 +120,7 @@ AUTO_BACKUP_KEEP = 48
 # Rows pasted onto a board are read as a file of this name: the questions,
 # the errors ("the rows pasted, line 3: ...") and the journal call them so.
 PASTED = "the rows pasted"
+OPERATOR_SHOWN = 30  # characters of the operator's name the status bar shows
 # Beside the text of rows copied from a board (Ctrl+C), for a board to
 # paste them from: their numbers are written as the boards write them,
 # 1,850.5 (model's number_text), so none is asked about.
@@ -462,11 +464,11 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.peers_label = plain_label()
+        self.peers_label = ElidedLabel()
         self.peers_label.setObjectName("peersLabel")
-        self.outbox_label = plain_label()
+        self.outbox_label = ElidedLabel()
         self.outbox_label.setObjectName("outboxLabel")
-        self.exchange_label = plain_label()
+        self.exchange_label = ElidedLabel()
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setMaximumWidth(220)
@@ -476,8 +478,6 @@ class MainWindow(QMainWindow):
         self.operator_button = QPushButton()
         self.operator_button.setObjectName("operatorButton")
         self.operator_button.setFlat(True)
-        self.operator_button.setToolTip("Who this console's changes are recorded as. At a shift change, "
-                                        "click (or Ctrl+Shift+O) to hand over.")
         self.operator_button.clicked.connect(lambda: self.hand_over())
         self._show_operator()
         # The automatic backups' last outcome (hidden while there are none): click to set them up.
@@ -1919,8 +1919,14 @@ class MainWindow(QMainWindow):
         return True
 
     def _show_operator(self) -> None:
-        # ("&&": a button takes "&" as the mark of a letter to underline, and of its Alt shortcut)
-        self.operator_button.setText(f"Operator: {self.store.operator.replace('&', '&&')}")
+        # The name as the status bar has room for it (a name may be 200
+        # characters long); whole in the tooltip. ("&&": a button takes "&"
+        # as the mark of a letter to underline, and of its Alt shortcut.)
+        name = self.store.operator
+        shown = name if len(name) <= OPERATOR_SHOWN else name[:OPERATOR_SHOWN - 1].rstrip() + "…"
+        self.operator_button.setText(f"Operator: {shown.replace('&', '&&')}")
+        self.operator_button.setToolTip(plain(f"Who this console's changes are recorded as: {name}. At a shift "
+                                              "change, click (or Ctrl+Shift+O) to hand over."))
 
     def open_report(self) -> ReportDialog:
         dialog = ReportDialog(self.store, self, timers=self.models["units"].status_timers)
