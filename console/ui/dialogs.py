@@ -45,7 +45,7 @@ from console import clock, model
 from console.model import ValidationError
 from console.store import StoreError, collision_sides, collisions, short_id, side_shown
 from console.times import OPEN_TASK, STATUS_TIMERS, span_text
-from console.ui.models import local_time, plain, plain_label, zone_name
+from console.ui.models import local_time, names_combo, plain, plain_label, zone_name
 
 ERROR_COLOUR = "#b71c1c"
 
@@ -250,7 +250,7 @@ class RecordDialog(QDialog):
         if self.record is None and f.name == "agency":
             current = self.bridge.store.agency  # a new unit or resource is most often this console's agency's
         if f.type in ("enum", "ref"):
-            w = QComboBox()
+            w = names_combo()
             if f.type == "ref":
                 w.addItem("—", None)
             for key, name in choices(self.bridge.store, f):

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QCheckBox,
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -42,6 +41,7 @@ from console.ui.models import (
     RECORD_ROLE,
     Scheduler,
     local_time,
+    names_combo,
     plain,
     plain_label,
     span_text,
@@ -372,7 +372,7 @@ class JournalModel(QAbstractListModel):
         if role == _DISPLAY:
             text = self._texts.get(e.id)
             if text is None:
-                text = self._texts[e.id] = f"{local_time(e.at)}  {e.agency} ({e.operator})\n{e.text}"
+                text = self._texts[e.id] = breakable(f"{local_time(e.at)}  {e.agency} ({e.operator})\n{e.text}")
             return text
         if role == RECORD_ROLE:
             return e
@@ -388,6 +388,22 @@ class JournalModel(QAbstractListModel):
         about = f"\nAbout: {e.tbl} {short_id(e.row_id)}" if e.tbl and e.row_id else ""
         return plain(f"{local_time(e.at)} {zone_name()} ({e.at})\n{e.agency}, {e.operator}, "
                      f"console {short_id(e.console or '')}\nAction: {e.action}{about}{arrived}")
+
+
+# A run of this many characters with no space in it (a web address in a
+# note, say) gets a place to break after it, as the journal shows it.
+LONG_WORD = 30
+_LONG_WORD = re.compile(f"\\S{{{LONG_WORD}}}(?=\\S)")
+
+
+def breakable(text: str) -> str:
+    """An entry as the journal shows it: a line breaks only between words,
+    and one word longer than the journal is wide (a web address of 200
+    characters) made every entry as wide, cut off on the right behind a
+    scroll bar. A zero-width space, where a line may break, follows every
+    LONG_WORD characters of such a word. (Copied or exported, an entry is
+    as written.)"""
+    return _LONG_WORD.sub(lambda m: m.group() + "\u200b", text) if len(text) > LONG_WORD else text
 
 
 def _holds(text: str, e: model.JournalEntry) -> bool:
@@ -479,6 +495,7 @@ class JournalDock(QDockWidget):
         self.view.setObjectName("journal")
         self.view.setModel(self.model)
         self.view.setWordWrap(True)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # (see breakable)
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setAlternatingRowColors(True)
@@ -533,7 +550,7 @@ class JournalDock(QDockWidget):
         self._fade_timer.setInterval(1000)
         self._fade_timer.timeout.connect(self._fade)
         self.model.tinted.connect(lambda: None if self._fade_timer.isActive() else self._fade_timer.start())
-        self.agency = QComboBox()
+        self.agency = names_combo()
         self.agency.addItem("All agencies", "")
         self._spellings: dict[str, set[str]] = {}  # an agency (model.name_key) -> the ways it is written
         self._spelled: set[str] = set()  # every way of them

@@ -34,7 +34,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStyle, QStyledItemDelegate
+from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QStyle, QStyledItemDelegate
 
 from console import model
 from console.store import Store, short_id
@@ -78,6 +78,9 @@ TALLIED = {"units": "agency", "tasks": "lead_agency", "resources": "agency"}
 STOCK_STATES = ("in_stock", "out_of_stock")
 
 
+NAMES_SHOWN = 16  # characters a drop-down list of names is wide enough for, at the least
+
+
 def plain(text: str) -> str:
     """`text` made to show as it is where Qt guesses whether text is HTML
     (a message box, an input dialog's question, a tooltip): a value that
@@ -100,6 +103,17 @@ def plain_label(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
+
+
+def names_combo() -> QComboBox:
+    """A drop-down list of names (agencies, tasks by their titles) as wide
+    as the room it is given, not as its longest name: an agency or a title
+    of 200 characters made the window wider than a laptop's screen. A name
+    too long for it ends in "…"."""
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(NAMES_SHOWN)
+    return combo
 
 
 class ElidedLabel(QLabel):

@@ -19,6 +19,8 @@ from console import model
 from console.times import OPEN_TASK
 from console.ui.models import STATUS_COLOURS, STOCK_STATES, plain
 
+AGENCY_SHOWN = 40  # characters of the agency filtered to, in the count above a board
+
 VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}
 EMPTY_COLOURS = ("#eceff1", "#78909c")  # a status no row is in: background, text
 FLAGGED_COLOUR = "#e65100"  # the orange of a unit's time in status past its timer
@@ -82,7 +84,8 @@ class TallyBar(QWidget):
             self._layout.move_to_end(self.flagged_button)
         total = sum(counts.values())
         whose = f"{agency} " if agency else ""
-        shown = html.escape(whose)  # (the count is in bold: HTML)
+        # (the count is in bold: HTML; an agency's name of up to 200 characters shortened, never widening the window)
+        shown = html.escape(whose if len(whose) <= AGENCY_SHOWN else whose[:AGENCY_SHOWN - 2].rstrip() + "… ")
         noun = table if total != 1 else table[:-1]
         if table == "units":
             busy = sum(n for s, n in counts.items() if model.UNIT_STATUSES.get(s) == "Assigned")

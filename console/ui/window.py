@@ -76,6 +76,7 @@ from console.ui.models import (
     clock_text,
     export_csv,
     local_time,
+    names_combo,
     number_text,
     plain,
     plain_label,
@@ -279,8 +280,8 @@ class MainWindow(QMainWindow):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search this board…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.agency_filter = QComboBox()
-        self.status_filter = QComboBox()
+        self.agency_filter = names_combo()
+        self.status_filter = names_combo()
         self.search.textChanged.connect(lambda t: self.current_filter().set_filter(text=t))
         self.agency_filter.currentIndexChanged.connect(self._apply_combo_filters)
         self.status_filter.currentIndexChanged.connect(self._apply_combo_filters)

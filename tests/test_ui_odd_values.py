@@ -1,11 +1,16 @@
-"""Values that look like HTML show as they are stored.
+"""Values as people and other consoles write them, shown as they are and
+where they fit.
 
 Qt guesses whether a message box's text, a label's, an input dialog's
 question or a tooltip is HTML (Qt.mightBeRichText): "Delete <s>E9</s>?"
 showed as "Delete E9?" struck through, a task titled "Sandbags <table> at
-the school" lost its end, and notes holding "&lt;" showed "<". Callsigns,
-titles, notes and agency names come from other consoles and from
-spreadsheets, so the window shows them as text wherever it shows them."""
+the school" lost its end, and notes holding "&lt;" showed "<". A menu and
+a button take "&" as the mark of a letter to underline. And a name may be
+200 characters long, a note may hold a web address longer than the
+journal is wide. Callsigns, titles, notes and agency names come from
+other consoles and from spreadsheets, so the window shows them as text
+wherever it shows them, and never grows wider than a laptop's screen for
+them."""
 
 import pytest
 from hypothesis import given, settings
@@ -246,3 +251,66 @@ def test_long_names_never_push_the_sync_status_out_of_the_status_bar(qtbot, wind
     assert window.peers_label.shown().startswith("2 connected: Regional") and window.peers_label.shown()[-1] == "…"
     assert window.operator_button.text() == "Operator: Lt. Col. Jane Smith-Robertson…"
     assert operator in window.operator_button.toolTip()
+
+
+def test_long_names_never_widen_the_window_or_its_dialogs(qtbot, window, tmp_path):
+    """An agency of 200 characters in the boards' agency filter, and a task
+    titled with 300, made the window at least 1,835 pixels wide (wider
+    than a laptop's screen, the journal off its edge), and the unit
+    dialog's task list as wide as the title."""
+    store = window.bridge.store
+    agency = ("Regional Emergency Management Coordination Authority of the Northern Districts " * 3)[:200]
+    store.add("units", {"callsign": "X-1", "agency": agency, "kind": "Engine"})
+    store.add("tasks", {"title": "Evacuate " + "the riverside and the lower town " * 9})
+    # A window opened on them (a list is as wide as its names when first shown).
+    bridge = Bridge(store)
+    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    try:
+        w.show()
+        combo = w.agency_filter
+        qtbot.waitUntil(lambda: combo.findData(agency) > 0, timeout=5000)
+        combo.setCurrentIndex(combo.findData(agency))
+        qtbot.waitUntil(lambda: w.tally.total.text().startswith("<b>1 Regional"))
+        assert w.minimumSizeHint().width() < 1000
+        assert combo.sizeHint().width() < 400 and w.journal_dock.agency.sizeHint().width() < 400
+        assert shown(w.tally.total.text()) == "1 Regional Emergency Management Coordina… unit, 0 assigned:"
+        dialog = RecordDialog(bridge, "units", parent=w)
+        qtbot.addWidget(dialog)
+        tasks = dialog.fields["task_id"]
+        assert any(tasks.itemText(i).startswith("Evacuate the riverside") for i in range(tasks.count()))
+        assert tasks.sizeHint().width() < 400 and dialog.sizeHint().width() < 700
+    finally:
+        w.close()
+
+
+def test_a_word_longer_than_the_journal_is_wide_breaks(qtbot, window):
+    """A note holding a web address of 200 characters made every entry as
+    wide as it, cut off on the right behind a scroll bar. The journal
+    breaks such a word; copied, the entry is as written."""
+    address = "https://maps.example.com/staging/north?" + "&".join(f"layer{i}=roads-and-hydrants" for i in range(8))
+    store = window.bridge.store
+    store.note(f"Staging map: {address} (updated)")
+    journal, view = window.journal, window.journal_dock.view
+    qtbot.waitUntil(lambda: address[:20] in (journal.index(0).data() or ""), timeout=5000)
+    shown_text = journal.index(0).data()
+    assert shown_text.replace("\u200b", "").endswith(f"Staging map: {address} (updated)")
+    assert max(len(w) for w in shown_text.replace("\u200b", " ").split()) <= 30
+    view.resize(300, 400)
+    qtbot.waitUntil(lambda: view.viewport().width() < 300)
+    size = view.itemDelegate().sizeHint(view.viewOptions() if hasattr(view, "viewOptions") else _option(view),
+                                        journal.index(0))
+    assert size.width() <= view.viewport().width()
+    assert view.horizontalScrollBar().maximum() == 0
+    view.selectionModel().select(journal.index(0), view.selectionModel().SelectionFlag.ClearAndSelect)
+    assert window.journal_dock.copy().endswith(f"Staging map: {address} (updated)\n")
+
+
+def _option(view):
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    option = QStyleOptionViewItem()
+    option.initFrom(view)
+    option.rect = view.viewport().rect()
+    option.features |= QStyleOptionViewItem.ViewItemFeature.WrapText
+    return option
