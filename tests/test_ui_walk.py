@@ -146,18 +146,22 @@ def fill(dialog, rnd: random.Random) -> None:
 
 
 def peer_edits(rnd: random.Random, peer: Store, side: Store) -> None:
-    """Another console edits a row or two (a unit's status and task, a
-    task's priority and status, stock drawn or its low mark, now and then a
-    deletion), and its changes and the window's meet through `side`, a
+    """Another console edits a row or two (a unit's status and task or its
+    callsign, a task's priority and status or its title, stock drawn or its
+    low mark, now and then a deletion), and its changes and the window's meet through `side`, a
     connection of the window's database of its own (as the sync engine's)."""
     table = rnd.choice(["units", "tasks", "resources"])
     rows = peer.list(table)
     if rows:
         row = rnd.choice(rows)
         try:
-            if table == "units":
+            if table == "units" and rnd.random() < 0.2:  # renamed (the tasks' unit lists name it)
+                peer.update(table, row.id, {"callsign": f"{row.callsign[:20]}-{rnd.randrange(100)}"})
+            elif table == "units":
                 peer.update(table, row.id, {"status": rnd.choice(["available", "dispatched", "on_scene", "en_route"]),
                                             "task_id": rnd.choice([None, *(t.id for t in peer.list("tasks"))])})
+            elif table == "tasks" and rnd.random() < 0.2:  # retitled (the units' Task column names it)
+                peer.update(table, row.id, {"title": f"{row.title[:40]} ({rnd.randrange(100)})"})
             elif table == "tasks":
                 peer.update(table, row.id, {"priority": rnd.choice(["urgent", "low"]),
                                             "status": rnd.choice(["open", "completed", "in_progress"])})
@@ -194,6 +198,11 @@ def what_differs(w: MainWindow, store: Store) -> list[str]:
             counts = Counter((getattr(r, m._agency_key), row_status(table, r)) for r in held.values())
             if +m.tally != counts:
                 out.append(f"{table}: counted {dict(+m.tally)}, holds {dict(counts)}")
+        if table == "units":  # the Task column: the title of each unit's task, as it is now
+            titles = store.task_titles()
+            wrong = [r.callsign for r in held.values() if r.task_id and m._display(r, "task") != titles.get(r.task_id)]
+            if wrong:
+                out.append(f"units: the Task column of {wrong[:3]} is not their task's title")
         if table == "resources" and m.low != {r.id for r in held.values() if model.stock_low(r)}:
             out.append(f"resources: low {sorted(m.low)}")
         marked = {row: frozenset(fields) for row, fields in conflicted.get(table, {}).items()}
