@@ -207,6 +207,50 @@ def test_the_title_says_what_needs_attention(window, qtbot, demo_store, monkeypa
     assert len(alerts) == 4
 
 
+def test_a_settings_file_edited_by_hand_never_keeps_the_window_from_opening(qtbot, demo_store, tmp_path,
+                                                                            monkeypatch):
+    """The window's remembered layout, sort orders, text size and status
+    timers, each garbled as a hand edit or another release might leave
+    them: the window opens, each taken as if never set (a window geometry
+    of text raised TypeError, and the console did not open at all)."""
+    from console.times import STATUS_TIMERS
+
+    ini = tmp_path / "ui.ini"
+    ini.write_text("[window]\ngeometry=garbage\nstate=12\n[view]\ntext_scale=nan\n"
+                   "[boards]\nunits\\columns=garbage\nunits\\sort=99 0\ntasks\\sort=-1 0\n"
+                   "tasks\\columns=@ByteArray(\\0\\0\\0\\xff\\0\\x1)\nresources\\sort=2 7\n"
+                   "[timers]\ndispatched=abc\nen_route=99999999999999999999\nreturning=-5\non_scene=45\n"
+                   "[transfer]\nfolder=/media/stick, backup\n[backup]\nfolder=/media/a, /media/b\n",  # (lists)
+                   encoding="utf-8")
+    from console.ui.window import _auto_backup_key, auto_backup_folder
+
+    settings = QSettings(str(ini), QSettings.Format.IniFormat)
+    settings.setValue(f"{_auto_backup_key(demo_store.path)}/folder", ["/media/a", "/media/b"])
+    bridge = Bridge(demo_store)
+    w = MainWindow(bridge, settings=settings)
+    qtbot.addWidget(w)
+    try:
+        w.show()
+        assert [w.models[t].sort_column for t in ("units", "tasks", "resources")] == [0, 0, 0]
+        assert w.text_scale == 1.0
+        assert w.status_timers() == {**STATUS_TIMERS, "on_scene": 45}
+        assert board_values(w, "units", "callsign")[:3] == ["2A12", "2A14", "2A31"]  # (sorted by callsign)
+        # Folders: as if none were remembered.
+        from PySide6.QtWidgets import QFileDialog
+
+        offered = []
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, name, kinds: offered.append(name)
+                            or ("", ""))
+        w.back_up()
+        w.write_changes()
+        assert [Path(o).parent for o in offered] == [demo_store.path.parent, Path.home()]
+        assert w.auto_backup_settings()[0] is None
+        assert auto_backup_folder(demo_store.path, settings) == str(demo_store.path.resolve().parent)
+    finally:
+        w.close()
+        bridge.close()
+
+
 def test_a_closed_window_leaves_no_timer_running(window, qtbot):
     """Every refresh the window coalesces behind a timer stops with it: a
     timer firing later would read a store that may be closed by then."""

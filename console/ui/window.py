@@ -626,17 +626,17 @@ class MainWindow(QMainWindow):
         if not min(TEXT_SCALES) <= scale <= max(TEXT_SCALES):
             scale = 1.0
         self.set_text_scale(scale, columns=False)
+        # (Each only if it is what was saved: a settings file edited by hand,
+        # or of another release, never keeps the window from opening.)
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
-        if geometry is not None:
+        if isinstance(geometry, (QByteArray, bytes)):
             self.restoreGeometry(geometry)
-        if state is not None:
+        if isinstance(state, (QByteArray, bytes)):
             self.restoreState(state)
         for table, view in self.views.items():  # column widths and order, per board
             columns = self.settings.value(f"boards/{table}/columns")
-            if columns is not None:
-                view.horizontalHeader().restoreState(columns)
-            else:
+            if not (isinstance(columns, (QByteArray, bytes)) and view.horizontalHeader().restoreState(columns)):
                 self._unfitted.add(table)
         self._fit_shown_board()
 
@@ -1420,7 +1420,7 @@ class MainWindow(QMainWindow):
             return
         db = self.store.path
         if not isinstance(path, str):
-            folder = self.settings.value("backup/folder", str(db.parent))
+            folder = setting_text(self.settings, "backup/folder", str(db.parent))
             suggested = str(Path(folder) / backup.backup_name(db, clock.wall_ms()))
             path, _ = QFileDialog.getSaveFileName(self, "Back up the database", suggested,
                                                   "Databases (*.db);;All files (*)")
@@ -1521,7 +1521,7 @@ class MainWindow(QMainWindow):
         """A file to write on the stick, in the folder last used, its name
         (`name` with {agency} and {stamp}) saying whose it is and when (UTC,
         as backups' names); None if cancelled."""
-        folder = self.settings.value("transfer/folder", str(Path.home()))
+        folder = setting_text(self.settings, "transfer/folder", str(Path.home()))
         name = name.format(agency=_file_word(self.store.agency) or "console",
                            stamp=time.strftime("%Y%m%d-%H%MZ", time.gmtime(clock.wall_ms() / 1000)))
         path, _ = QFileDialog.getSaveFileName(self, title, str(Path(folder) / name), filters)
@@ -1533,7 +1533,7 @@ class MainWindow(QMainWindow):
     def _ask_which(self, title: str, filters: str) -> str | None:
         """A file to read from the stick, in the folder last used; None if
         cancelled."""
-        folder = self.settings.value("transfer/folder", str(Path.home()))
+        folder = setting_text(self.settings, "transfer/folder", str(Path.home()))
         path, _ = QFileDialog.getOpenFileName(self, title, folder, filters)
         if not path:
             return None
@@ -1732,7 +1732,7 @@ class MainWindow(QMainWindow):
         """(folder or None when off, minutes between backups, how many kept)
         for this database, as remembered."""
         k = self._auto_key
-        folder = self.settings.value(f"{k}/folder") or None
+        folder = setting_text(self.settings, f"{k}/folder")
         try:
             every = min(24 * 60, max(1, int(self.settings.value(f"{k}/every", AUTO_BACKUP_EVERY))))
             keep = max(1, int(self.settings.value(f"{k}/keep", AUTO_BACKUP_KEEP)))
@@ -2136,7 +2136,9 @@ class MainWindow(QMainWindow):
                 minutes = int(self.settings.value(f"timers/{status}", STATUS_TIMERS.get(status, 0)))
             except (TypeError, ValueError):
                 minutes = STATUS_TIMERS.get(status, 0)
-            if 0 < minutes <= STATUS_TIMER_MAX:
+            if not 0 <= minutes <= STATUS_TIMER_MAX:  # (a settings file edited by hand: as if never set)
+                minutes = STATUS_TIMERS.get(status, 0)
+            if minutes:
                 out[status] = minutes
         return out
 
@@ -2644,10 +2646,18 @@ def _auto_backup_key(db) -> str:
     return "autobackup/" + hashlib.sha1(str(Path(db).resolve()).encode()).hexdigest()[:16]
 
 
+def setting_text(settings: QSettings, key: str, default: str | None = None) -> str | None:
+    """A remembered text (a folder), or `default` if none is, or what is
+    there is not text: a settings file edited by hand reads a value with a
+    comma and no quotes as a list, which no folder is."""
+    value = settings.value(key)
+    return value if isinstance(value, str) and value else default
+
+
 def auto_backup_folder(db, settings: QSettings) -> str:
     """The folder the window backs `db` up into by itself, if set (where
     its newest backups are), else the database's own folder."""
-    return str(settings.value(f"{_auto_backup_key(db)}/folder") or Path(db).resolve().parent)
+    return setting_text(settings, f"{_auto_backup_key(db)}/folder") or str(Path(db).resolve().parent)
 
 
 def _iso(ts: float) -> str:
