@@ -172,3 +172,19 @@ def ipv6_loopback():
             s.bind(("::1", 0))
     except OSError:
         pytest.skip("no IPv6 loopback on this machine")
+
+
+def on_a_task_merged_away(store, merge, folder, kept, gone, units) -> None:
+    """`units` put on task `gone` on a field console that had not seen it
+    merged into `kept` here (by `merge`, given both ids): the field's
+    changes arrive by transfer file, written by another program."""
+    from console import transfer
+
+    transfer.export_changes(store, folder / "out.changes")
+    merge([kept, gone])
+    with Store(folder / "field.db", agency="County Fire", operator="Lt. Ray") as field:
+        transfer.import_changes(field, folder / "out.changes")
+        field.update_many("units", units, {"task_id": gone, "status": "on scene"})
+        transfer.export_changes(field, folder / "field.changes")
+    with Store(store.path) as other_connection:
+        transfer.import_changes(other_connection, folder / "field.changes")

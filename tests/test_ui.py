@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import disk_room, snapshot, sync, until
+from conftest import disk_room, on_a_task_merged_away, snapshot, sync, until
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -5476,21 +5476,12 @@ def test_a_unit_put_on_a_task_merged_away_meanwhile_is_marked_and_put_right(wind
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QInputDialog
 
-    from console import transfer
-
     first = demo_store.add("tasks", {"title": "Evacuate Elm St"})
     second = demo_store.add("tasks", {"title": "Elm St evacuation"})
     demo_store.add("units", {"callsign": "E-90", "agency": "County Fire", "kind": "Engine", "task_id": second})
     units = [demo_store.add("units", {"callsign": f"E-9{i}", "agency": "County Fire", "kind": "Engine"})
              for i in (1, 2, 3)]
-    transfer.export_changes(demo_store, tmp_path / "out.changes")
-    window.bridge.merge_tasks([first, second])
-    with Store(tmp_path / "field.db", agency="County Fire", operator="Lt. Ray") as field:
-        transfer.import_changes(field, tmp_path / "out.changes")
-        field.update_many("units", units, {"task_id": second, "status": "on scene"})
-        transfer.export_changes(field, tmp_path / "field.changes")
-    with Store(demo_store.path) as other_connection:
-        transfer.import_changes(other_connection, tmp_path / "field.changes")
+    on_a_task_merged_away(demo_store, window.bridge.merge_tasks, tmp_path, first, second, units)
     qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
     assert window.conflicts_button.text() == "3 units on a deleted task to reconcile"
     assert window.windowTitle().startswith("3 units on a deleted task · ")

@@ -13,6 +13,7 @@ wherever it shows them, and never grows wider than a laptop's screen for
 them."""
 
 import pytest
+from conftest import on_a_task_merged_away
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PySide6 import QtGui
@@ -205,14 +206,7 @@ def test_a_unit_on_a_deleted_task_is_named_as_it_is_in_the_reconcile_view(qtbot,
     first = store.add("tasks", {"title": "Evacuate <b>Elm</b> St"})
     second = store.add("tasks", {"title": "Elm St <br>evacuation"})
     unit = store.add("units", {"callsign": CALLSIGN, "agency": "County Fire", "kind": "Engine"})
-    transfer.export_changes(store, tmp_path / "out.changes")
-    window.bridge.merge_tasks([first, second])
-    with Store(tmp_path / "field.db", agency="County Fire", operator="Lt. Ray") as field:
-        transfer.import_changes(field, tmp_path / "out.changes")
-        field.update("units", unit, {"task_id": second, "status": "on scene"})
-        transfer.export_changes(field, tmp_path / "field.changes")
-    with Store(store.path) as other_connection:
-        transfer.import_changes(other_connection, tmp_path / "field.changes")
+    on_a_task_merged_away(store, window.bridge.merge_tasks, tmp_path, first, second, [unit])
     qtbot.waitUntil(lambda: window.conflicts_button.isVisible(), timeout=5000)
     m = window.models["units"]
     tip = shown(m.index(m._row_of(unit), [k for k, _ in m.columns].index("task")).data(Qt.ItemDataRole.ToolTipRole))
