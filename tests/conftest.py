@@ -188,3 +188,32 @@ def on_a_task_merged_away(store, merge, folder, kept, gone, units) -> None:
         transfer.export_changes(field, folder / "field.changes")
     with Store(store.path) as other_connection:
         transfer.import_changes(other_connection, folder / "field.changes")
+
+
+@pytest.fixture
+def demo_store(tmp_path):
+    """The demo's operation, in a database of the test's own."""
+    from console import seed
+
+    s = Store(tmp_path / "demo.db", agency="County Fire", operator="Dana")
+    seed.seed_demo(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def window(qtbot, demo_store, tmp_path):
+    """The window on the demo's operation, shown (offscreen), its settings
+    in a file of the test's own."""
+    from PySide6.QtCore import QSettings
+
+    from console.ui.bridge import Bridge
+    from console.ui.window import MainWindow
+
+    bridge = Bridge(demo_store)
+    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+    bridge.close()

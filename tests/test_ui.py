@@ -29,25 +29,6 @@ from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel
 from console.ui.window import MainWindow
 
 
-@pytest.fixture
-def demo_store(tmp_path):
-    s = Store(tmp_path / "demo.db", agency="County Fire", operator="Dana")
-    seed.seed_demo(s)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def window(qtbot, demo_store, tmp_path):
-    bridge = Bridge(demo_store)
-    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-    bridge.close()
-
-
 def board_values(w, table, column):
     f = w.filters[table]
     col = [k for k, _ in f.sourceModel().columns].index(column)

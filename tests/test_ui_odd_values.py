@@ -12,7 +12,6 @@ other consoles and from spreadsheets, so the window shows them as text
 wherever it shows them, and never grows wider than a laptop's screen for
 them."""
 
-import pytest
 from conftest import on_a_task_merged_away
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +20,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from console import seed, transfer
+from console import transfer
 from console.store import Store, short_id
 from console.ui.bridge import Bridge
 from console.ui.dialogs import RecordDialog, ask
@@ -41,19 +40,6 @@ def shown(text: str, fmt: Qt.TextFormat = Qt.TextFormat.AutoText) -> str:
     doc = QTextDocument()
     doc.setHtml(text)
     return doc.toPlainText()
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    store = Store(tmp_path / "demo.db", agency="County Fire", operator="Dana")
-    seed.seed_demo(store)
-    bridge = Bridge(store)
-    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-    bridge.close()
 
 
 # Text as people type it, and as HTML would take it: tags, entities, runs
