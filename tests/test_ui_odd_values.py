@@ -262,6 +262,7 @@ def test_long_names_never_widen_the_window_or_its_dialogs(qtbot, window, tmp_pat
         assert tasks.sizeHint().width() < 400 and dialog.sizeHint().width() < 700
     finally:
         w.close()
+        bridge.close()
 
 
 def test_a_word_longer_than_the_journal_is_wide_breaks(qtbot, window):

@@ -78,7 +78,7 @@ TALLIED = {"units": "agency", "tasks": "lead_agency", "resources": "agency"}
 STOCK_STATES = ("in_stock", "out_of_stock")
 
 
-NAMES_SHOWN = 16  # characters a drop-down list of names is wide enough for, at the least
+NAMES_SHOWN = 8  # characters a drop-down list of names is wide enough for, at the least
 
 
 def plain(text: str) -> str:
