@@ -27,7 +27,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QRectF,
-    QSize,
     QSortFilterProxyModel,
     Qt,
     QTimer,
@@ -111,8 +110,12 @@ def names_combo() -> QComboBox:
     of 200 characters made the window wider than a laptop's screen. A name
     too long for it ends in "…"."""
     combo = QComboBox()
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(NAMES_SHOWN)
+    # Its width not asked of its names at all (Ignored): sized to its
+    # longest name, or to a length of names (AdjustToMinimumContentsLength,
+    # which lays the whole window out again whenever the list is filled
+    # again: 8% of the window's work during a catch-up), it is not.
+    combo.setSizePolicy(QSizePolicy.Policy.Ignored, combo.sizePolicy().verticalPolicy())
+    combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance("x" * NAMES_SHOWN) + 40)  # (and its arrow)
     return combo
 
 
@@ -126,11 +129,11 @@ class ElidedLabel(QLabel):
     def __init__(self) -> None:
         super().__init__()
         self.setTextFormat(Qt.TextFormat.PlainText)
-        # As wide as its text where there is room; narrower, down to nothing, where there is not.
+        # As wide as its text where there is room; narrower, down to a
+        # pixel, where there is not. (A minimum width set, not a
+        # minimumSizeHint of Python's: layouts ask for that one often.)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(0, super().minimumSizeHint().height())
+        self.setMinimumWidth(1)
 
     def shown(self) -> str:
         """The text as it shows at the label's width."""
