@@ -108,7 +108,7 @@ def names_combo() -> QComboBox:
     """A drop-down list of names (agencies, tasks by their titles) as wide
     as the room it is given, not as its longest name: an agency or a title
     of 200 characters made the window wider than a laptop's screen. A name
-    too long for it ends in "…"."""
+    too long for it is cut short (in the list it drops, with "…")."""
     combo = QComboBox()
     # Its width not asked of its names at all (Ignored): sized to its
     # longest name, or to a length of names (AdjustToMinimumContentsLength,
