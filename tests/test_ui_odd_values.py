@@ -301,3 +301,20 @@ def _option(view):
     option.rect = view.viewport().rect()
     option.features |= QStyleOptionViewItem.ViewItemFeature.WrapText
     return option
+
+
+def test_a_name_with_a_mark_of_direction_reverses_only_itself_in_the_journal(qtbot, window):
+    """A console whose agency holds a right-to-left override (U+202E, from
+    a file, say, or an older release) reversed the rest of each of its
+    journal lines: "(Dana) radio check" read "kcehc oidar (anaD)"."""
+    store = window.bridge.store
+    other = Store(store.path, agency="County \u202eFire", operator="Dana")
+    try:
+        other.note("radio check")
+    finally:
+        other.close()
+    journal = window.journal
+    qtbot.waitUntil(lambda: "radio check" in (journal.index(0).data() or ""), timeout=5000)
+    shown_text = journal.index(0).data()
+    assert "  \u2068County \u202eFire\u2069 (Dana)\nradio check" in shown_text
+    assert "\u2068" not in (journal.index(1).data() or "")  # (any other name as it is)

@@ -372,7 +372,8 @@ class JournalModel(QAbstractListModel):
         if role == _DISPLAY:
             text = self._texts.get(e.id)
             if text is None:
-                text = self._texts[e.id] = breakable(f"{local_time(e.at)}  {e.agency} ({e.operator})\n{e.text}")
+                text = self._texts[e.id] = breakable(f"{local_time(e.at)}  {isolated(e.agency)} "
+                                                     f"({isolated(e.operator)})\n{e.text}")
             return text
         if role == RECORD_ROLE:
             return e
@@ -406,6 +407,16 @@ def breakable(text: str) -> str:
     if len(text) <= LONG_WORD or max(map(len, text.split()), default=0) <= LONG_WORD:  # (nearly all: 1.5 us)
         return text
     return _LONG_WORD.sub(lambda m: m.group() + "\u200b", text)
+
+
+def isolated(name: str) -> str:
+    """A name from another console as a line of the journal shows it
+    among other words: one holding a mark of writing direction (a
+    right-to-left override, U+202E) would reverse the rest of the line,
+    "(Dana) radio check" shown as "kcehc oidar (anaD)". Such a name is
+    set apart (a first-strong isolate), its marks acting within it only;
+    any other is left as it is."""
+    return name if name.isprintable() else f"\u2068{name}\u2069"
 
 
 def _holds(text: str, e: model.JournalEntry) -> bool:
