@@ -25,7 +25,7 @@ from console.times import OPEN_TASK
 from console.ui.bridge import Bridge
 from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog, choices
 from console.ui.journal import JOURNAL_PAGE, JournalModel
-from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel
+from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel, file_word
 from console.ui.window import MainWindow
 
 
@@ -1770,8 +1770,8 @@ def test_exporting_the_journal_writes_its_activity_log_oldest_first(window, qtbo
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, name, kinds: offered.append(name)
                         or ("", ""))
     window.export_journal()
-    assert offered == [f"journal-County-EMS-{time.strftime('%Y-%m-%d')}.csv"]
-    assert journal._file_word("Fire / EMS: North?") == "Fire-EMS-North" and journal._file_word("//") == "agency"
+    assert offered == [f"journal-county-ems-{time.strftime('%Y-%m-%d')}.csv"]
+    assert file_word("Fire / EMS: North?") == "fire-ems-north" and file_word("//") == ""
     # A file it cannot write: it says so, and leaves nothing behind.
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))

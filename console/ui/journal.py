@@ -40,6 +40,7 @@ from console.ui.models import (
     FRESH_SECONDS,
     RECORD_ROLE,
     Scheduler,
+    file_word,
     local_time,
     names_combo,
     plain,
@@ -77,12 +78,6 @@ LATE_KEPT = 1000
 # stalled the window 50 ms), then entries written to the file (about 10 ms).
 EXPORT_SCAN = 1000
 EXPORT_WRITE_ROWS = 40_000
-
-
-def _file_word(name: str) -> str:
-    """A name (an agency's) as a part of a file name: what a file system
-    refuses in one ("/", ":", "?"...) and spaces made "-"."""
-    return re.sub(r'[\\/:*?"<>|\s]+', "-", name).strip("-.") or "agency"
 
 
 class JournalModel(QAbstractListModel):
@@ -764,7 +759,7 @@ class JournalDock(QDockWidget):
         if not isinstance(path, str):
             # (The agency as the filter shows it: the model holds the ways it is written.)
             agency = self.agency.currentText() if self.model.agency else "all"
-            name = f"journal-{_file_word(agency)}-{time.strftime('%Y-%m-%d')}.csv"
+            name = f"journal-{file_word(agency) or 'agency'}-{time.strftime('%Y-%m-%d')}.csv"
             path, _ = QFileDialog.getSaveFileName(self, "Export the journal", name, "CSV (*.csv)")
             if not path:
                 return

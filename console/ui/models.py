@@ -14,6 +14,7 @@ import contextlib
 import functools
 import gc
 import html
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -78,6 +79,12 @@ STOCK_STATES = ("in_stock", "out_of_stock")
 
 
 NAMES_SHOWN = 8  # characters a drop-down list of names is wide enough for, at the least
+
+
+def file_word(name: str | None) -> str:
+    """An agency's name as a part of a file's name, as a file system takes
+    it: "County Fire / EMS" is county-fire-ems ("" if nothing of it is)."""
+    return re.sub(r"\W+", "-", model.name_key(name or "")).strip("-")
 
 
 def plain(text: str) -> str:

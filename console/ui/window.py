@@ -8,7 +8,6 @@ import hashlib
 import heapq
 import json
 import logging
-import re
 import sqlite3
 import subprocess
 import sys
@@ -75,6 +74,7 @@ from console.ui.models import (
     Scheduler,
     clock_text,
     export_csv,
+    file_word,
     local_time,
     names_combo,
     number_text,
@@ -1522,7 +1522,7 @@ class MainWindow(QMainWindow):
         (`name` with {agency} and {stamp}) saying whose it is and when (UTC,
         as backups' names); None if cancelled."""
         folder = setting_text(self.settings, "transfer/folder", str(Path.home()))
-        name = name.format(agency=_file_word(self.store.agency) or "console",
+        name = name.format(agency=file_word(self.store.agency) or "console",
                            stamp=time.strftime("%Y%m%d-%H%MZ", time.gmtime(clock.wall_ms() / 1000)))
         path, _ = QFileDialog.getSaveFileName(self, title, str(Path(folder) / name), filters)
         if not path:
@@ -1569,7 +1569,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Not written", plain(str(exc)))
             return
         if not isinstance(path, str):
-            to = f"-for-{_file_word(other) or 'console'}" if other else ""
+            to = f"-for-{file_word(other) or 'console'}" if other else ""
             path = self._ask_where("Write changes to a file", "{agency}" + to + "-{stamp}.changes",
                                    "Transfer files (*.changes);;All files (*)")
             if path is None:
@@ -1738,7 +1738,7 @@ class MainWindow(QMainWindow):
             keep = max(1, int(self.settings.value(f"{k}/keep", AUTO_BACKUP_KEEP)))
         except (TypeError, ValueError):  # a settings file edited by hand
             every, keep = AUTO_BACKUP_EVERY, AUTO_BACKUP_KEEP
-        return (str(folder) if folder else None), every, keep
+        return folder, every, keep
 
     def set_auto_backup(self, folder: str | None, every: int = AUTO_BACKUP_EVERY, keep: int = AUTO_BACKUP_KEEP) -> None:
         """Back this database up into `folder` every `every` minutes,
@@ -2634,11 +2634,6 @@ class MainWindow(QMainWindow):
                               + (["Stock ▸ Merge stock entered twice"] if stock else [])) + ")")
         self.back_online = text
         self.statusBar().showMessage(text, 120_000)
-
-
-def _file_word(name: str | None) -> str:
-    """An agency's name as a part of a file's name: county-fire."""
-    return re.sub(r"\W+", "-", model.name_key(name or "")).strip("-")
 
 
 def _auto_backup_key(db) -> str:
