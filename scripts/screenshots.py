@@ -4,8 +4,8 @@
 
 It seeds the flood scenario on two consoles (County Fire, City Police), makes
 partitioned edits that collide, connects the Fire console to a relay, and
-saves the main window, the reconciliation view and the situation report as
-PNGs.
+saves the main window (also in a dark scheme), the reconciliation view and
+the situation report as PNGs.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def exchange(a, b) -> None:
 def main(out: Path) -> list[Path]:
     import qasync
     from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QPalette
     from PySide6.QtWidgets import QApplication
 
     from console import seed
@@ -102,6 +103,10 @@ def main(out: Path) -> list[Path]:
             widget.grab().save(str(saved[-1]))
 
         await shot(window, "main.png")
+        light = QPalette(app.palette())
+        app.setPalette(dark_palette())  # the desktop switched to dark mode
+        await shot(window, "main-dark.png")
+        app.setPalette(light)
         for dialog, size, name in ((window.open_reconcile(), (1240, 470), "reconcile.png"),
                                    (window.open_report(), (1000, 780), "report.png")):
             dialog.resize(*size)
@@ -115,6 +120,21 @@ def main(out: Path) -> list[Path]:
     qasync.run(run())
     fire.close()
     return saved
+
+
+def dark_palette():
+    """A dark palette, as a desktop in dark mode gives the window."""
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    for role, colour in {
+        "Window": "#2d2d2d", "WindowText": "#e8e8e8", "Base": "#1e1e1e", "AlternateBase": "#262626",
+        "Text": "#e8e8e8", "Button": "#353535", "ButtonText": "#e8e8e8", "Highlight": "#2a82da",
+        "HighlightedText": "#ffffff", "ToolTipBase": "#3a3a3a", "ToolTipText": "#e8e8e8",
+        "PlaceholderText": "#8a8a8a", "Mid": "#5a5a5a", "Link": "#6fb3ff", "Light": "#505050", "Dark": "#202020",
+    }.items():
+        palette.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+    return palette
 
 
 def _task(store, prefix: str) -> str:

@@ -174,6 +174,23 @@ def ipv6_loopback():
         pytest.skip("no IPv6 loopback on this machine")
 
 
+def collide(store, tmp_path, table, ref, mine, theirs):
+    """Edit a row here and, concurrently, on a field console whose changes
+    then arrive by transfer file: an open conflict on each field edited."""
+    from console import transfer
+
+    row = store.resolve_id(table, ref)
+    transfer.export_changes(store, tmp_path / "out.changes")
+    with Store(tmp_path / "field.db", agency="City Police", operator="Sgt. Lee") as field:
+        transfer.import_changes(field, tmp_path / "out.changes")
+        field.update(table, row, theirs)
+        transfer.export_changes(field, tmp_path / "back.changes")
+    store.update(table, row, mine)
+    with Store(store.path) as other_connection:
+        transfer.import_changes(other_connection, tmp_path / "back.changes")
+    return row
+
+
 def on_a_task_merged_away(store, merge, folder, kept, gone, units) -> None:
     """`units` put on task `gone` on a field console that had not seen it
     merged into `kept` here (by `merge`, given both ids): the field's

@@ -45,7 +45,7 @@ from console import clock, model
 from console.model import ValidationError
 from console.store import StoreError, collision_sides, collisions, short_id, side_shown
 from console.times import OPEN_TASK, STATUS_TIMERS, span_text
-from console.ui.models import local_time, names_combo, plain, plain_label, zone_name
+from console.ui.models import ToneLabel, local_time, names_combo, plain, plain_label, zone_name
 
 ERROR_COLOUR = "#b71c1c"
 
@@ -68,10 +68,9 @@ def ask(icon: QMessageBox.Icon, title: str, text: str, more: str, buttons: Seque
 
 def error_label() -> QLabel:
     """Where a dialog says what is wrong: the same look in every dialog."""
-    label = plain_label()
+    label = ToneLabel(ERROR_COLOUR, bold=True)
     label.setObjectName("dialogError")
     label.setWordWrap(True)
-    label.setStyleSheet(f"color: {ERROR_COLOUR}; font-weight: bold")
     return label
 
 
@@ -197,7 +196,7 @@ class RecordDialog(QDialog):
         # Times as shown (in this computer's zone), to tell them untouched.
         self._shown_times: dict[str, str] = {}
         # Shown under a time field: what it will be read as, as it is typed.
-        self.hints: dict[str, QLabel] = {}
+        self.hints: dict[str, ToneLabel] = {}
         self._in_use: dict[str, list[str]] = {}
         self.suggestions: dict[str, Suggestions] = {}
         form = QFormLayout()
@@ -210,7 +209,7 @@ class RecordDialog(QDialog):
             if f.type == "time":
                 label += f" ({zone_name()})"
                 form.addRow(label, widget)
-                hint = plain_label()
+                hint = ToneLabel()
                 hint.setObjectName(f"{f.name}Hint")
                 hint.setWordWrap(True)
                 self.hints[f.name] = hint
@@ -320,7 +319,7 @@ class RecordDialog(QDialog):
         said, wrong = time_hint(text)
         hint = self.hints[name]
         hint.setText(said)
-        hint.setStyleSheet(f"color: {ERROR_COLOUR}" if wrong else "color: palette(mid)")
+        hint.set_colour(ERROR_COLOUR if wrong else None)  # (none: subdued, but as readable as the rest)
 
     @staticmethod
     def _text(w: QWidget) -> str:

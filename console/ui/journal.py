@@ -7,13 +7,14 @@ from __future__ import annotations
 import bisect
 import csv
 import heapq
+import html
 import io
 import logging
 import re
 import time
 from collections.abc import Callable, Generator, Iterable
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,17 +36,19 @@ from console import clock, files, model
 from console.model import ValidationError
 from console.store import JournalKey, Store, StoreError, short_id
 from console.ui.models import (
+    DUE_SOON_COLOUR,
     FRESH_ALPHA,
     FRESH_RGB,
     FRESH_SECONDS,
     RECORD_ROLE,
     Scheduler,
+    ToneLabel,
     file_word,
     local_time,
     names_combo,
     plain,
-    plain_label,
     span_text,
+    tone,
     zone_name,
 )
 
@@ -474,6 +477,20 @@ class _Link(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
                                      | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.said = ""
+
+    def say(self, said: str) -> None:
+        """Show `said` as the link, in bold orange (its light tone in a dark
+        scheme, and again when the scheme changes)."""
+        self.said = said
+        self.setText(f'<a href="#late" style="color: {tone(DUE_SOON_COLOUR)}; font-weight: bold; '
+                     f'text-decoration: none">{html.escape(said)}</a>')
+        self.setAccessibleName(said)  # (what it says, without the markup)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.said:
+            self.say(self.said)
 
     def focusInEvent(self, event) -> None:
         super().focusInEvent(event)
@@ -535,9 +552,8 @@ class JournalDock(QDockWidget):
         self._search_timer.setInterval(250)  # typing settles first
         self._search_timer.timeout.connect(self.refresh_filter)
         self.search.textChanged.connect(lambda _: self._search_timer.start())
-        self.state = plain_label()
+        self.state = ToneLabel()  # subdued: it tells, it is not an alert
         self.state.setObjectName("journalState")
-        self.state.setEnabled(False)  # greyed: it tells, it is not an alert
         # Wrapped where the dock is narrow, rather than widening it (which
         # widened the entries, each then measured again at the new width).
         self.state.setWordWrap(True)
@@ -624,9 +640,7 @@ class JournalDock(QDockWidget):
         n, oldest = self._late_count, self._late_oldest
         ago = span_text(clock.wall_ms() / 1000 - clock.physical_ms(oldest) / 1000)
         said = f"{n:,} entr{'y' if n == 1 else 'ies'} written up to {ago} ago arrived late: show"
-        self.late_link.setText(f'<a href="#late" style="color: #e65100; font-weight: bold; text-decoration: none">'
-                               f"{said}</a>")
-        self.late_link.setAccessibleName(said)  # (what it says, without the markup)
+        self.late_link.say(said)
         self.late_link.setToolTip("Written on a console that was offline, and put in their place by time, "
                                   "below the newest: tinted for a few minutes. Click to see the newest of them.")
         self.late_link.show()

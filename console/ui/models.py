@@ -111,6 +111,42 @@ def plain_label(text: str = "") -> QLabel:
     return label
 
 
+class ToneLabel(QLabel):
+    """A label of plain text (see plain_label) in a colour that means
+    something (an error's red: one of LIGHT_TONES' dark tones), or, with
+    none, subdued (see subdued): in the tone for the scheme, light or dark,
+    and again whenever it changes (a desktop switching to dark mode at
+    dusk). Set in the label's palette, not a style sheet, through which no
+    change of the application's palette reaches a widget."""
+
+    def __init__(self, colour: str | None = None, *, bold: bool = False) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        if bold:
+            font = self.font()
+            font.setBold(True)
+            self.setFont(font)
+        self.colour = colour
+        self._apply()
+
+    def set_colour(self, colour: str | None) -> None:
+        if colour != self.colour:
+            self.colour = colour
+            self._apply()
+
+    def _apply(self) -> None:
+        want = QColor(tone(self.colour) if self.colour else subdued())
+        palette = self.palette()
+        if palette.color(QPalette.ColorRole.WindowText) != want:  # (setting it is a change of palette: once)
+            palette.setColor(QPalette.ColorRole.WindowText, want)
+            self.setPalette(palette)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply()
+
+
 def names_combo() -> QComboBox:
     """A drop-down list of names (agencies, tasks by their titles) as wide
     as the room it is given, not as its longest name: an agency or a title
@@ -164,8 +200,46 @@ DATA_ROLES = frozenset({  # the roles data() answers (Qt passes them as ints, wh
     Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole, RECORD_ROLE, Qt.ItemDataRole.FontRole,
 })
 OVERDUE_COLOUR, DUE_SOON_COLOUR = "#c62828", "#e65100"
-# Cells with an open conflict: the amber of the "conflicts to reconcile" button, lighter.
-CONFLICT_COLOUR = "#ffe082"
+# Cells with an open conflict: the amber of the "conflicts to reconcile"
+# button, lighter; their text dark in every scheme (see LIGHT_TONES).
+CONFLICT_COLOUR, CONFLICT_TEXT = "#ffe082", "#212121"
+# The colours that mean something in text (overdue, low, past a timer, an
+# error) are dark tones, made for a light background. On a dark one (a
+# desktop in dark mode, a wall display dimmed for the night shift) each is
+# shown in a light tone of its own, which reads there as the dark one does
+# on white: at least 4.5 times the contrast of its background (WCAG's
+# measure), where the dark tones had 2.1 (an error's red) to 4.4.
+LIGHT_TONES = {"#c62828": "#ff6659", "#b71c1c": "#ff6659", "#e65100": "#ffa726"}
+# And on a conflict's amber, in every scheme, darker tones (over 5 times
+# its contrast; the orange had under 3).
+AMBER_TONES = {"#c62828": "#b71c1c", "#e65100": "#a33b00"}
+
+
+def dark(palette: QPalette | None = None) -> bool:
+    """Whether `palette` (by default the application's) is a dark scheme:
+    light text on a dark background."""
+    palette = QtGui.QGuiApplication.palette() if palette is None else palette
+    return (palette.color(QPalette.ColorRole.Window).lightness()
+            < palette.color(QPalette.ColorRole.WindowText).lightness())
+
+
+def tone(colour: str, palette: QPalette | None = None) -> str:
+    """`colour` (one of the dark tones of LIGHT_TONES, or any other) as
+    text on `palette`'s background: its light tone on a dark one."""
+    return LIGHT_TONES.get(colour, colour) if dark(palette) else colour
+
+
+def subdued(palette: QPalette | None = None) -> str:
+    """Text that tells rather than alerts (a due time read back, how far a
+    search has got): between `palette`'s text and background, nearer the
+    text, so that it still reads well (6.4 to 8 times the contrast of the
+    background in Qt's light palette and a desktop's dark one; a disabled
+    label's grey, or the "mid" shade, had 1.6 to 2)."""
+    palette = QtGui.QGuiApplication.palette() if palette is None else palette
+    text, back = (palette.color(r) for r in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Window))
+    return QColor(*(round(0.7 * a + 0.3 * b) for a, b in zip(text.getRgb()[:3], back.getRgb()[:3], strict=True))).name()
+
+
 CONFLICT_TIP = "In conflict: written on two consoles at once. Reconcile it (Sync ▸ Reconcile conflicts, Ctrl+R)."
 COLUMN_FIELDS = {"task": "task_id", "since": "status"}  # columns that show another field
 NUMBERS = ("quantity", "personnel", "low_at")  # columns of numbers: shown 1,550, exported 1550
@@ -333,6 +407,7 @@ class RecordsModel(QAbstractTableModel):
         self.store = store
         # A time column names the zone its times are shown in.
         self.columns = [(k, f"{h} ({zone_name()})" if k == "due" else h) for k, h in COLUMNS[table]]
+        self.dark = dark()  # shown in a dark scheme: the light tones (the window says when it changes)
         self.records: list = []  # kept in sort order
         self.keys: list = []  # the records' sort keys, parallel to records
         self.key_of: dict[str, tuple] = {}  # row id -> its current sort key
@@ -689,29 +764,17 @@ class RecordsModel(QAbstractTableModel):
             return rec
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(rec, key)
-        if key == "since" and self.to_check and role in (Qt.ItemDataRole.ForegroundRole,
-                                                         Qt.ItemDataRole.FontRole):
-            if rec.id not in self.to_check:
-                return None
-            return _bold() if role == Qt.ItemDataRole.FontRole else QBrush(QColor(DUE_SOON_COLOUR))
-        if key == "due" and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
-            left = due_in(rec)
-            if left is None or left > DUE_SOON:
-                return None
+        if role == Qt.ItemDataRole.ForegroundRole or role == Qt.ItemDataRole.FontRole:
+            if key in ("status", "priority"):  # (a badge, in its colour)
+                colour = STATUS_COLOURS.get(getattr(rec, key) or "")
+                return QBrush(QColor(colour)) if colour and role == Qt.ItemDataRole.ForegroundRole else None
+            colour, bold = self._meant(rec, key)
             if role == Qt.ItemDataRole.FontRole:
-                return _bold() if left < 0 else None
-            return QBrush(QColor(OVERDUE_COLOUR if left < 0 else DUE_SOON_COLOUR))
-        if key == "quantity" and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
-            # None left in red, low (at or below its low mark) in orange.
-            if (rec.quantity or 0) > 0 and not model.stock_low(rec):
-                return None
-            return _bold() if role == Qt.ItemDataRole.FontRole else QBrush(
-                QColor(OVERDUE_COLOUR if (rec.quantity or 0) <= 0 else DUE_SOON_COLOUR))
-        if role == Qt.ItemDataRole.FontRole:
-            return None
-        if role == Qt.ItemDataRole.ForegroundRole and key in ("status", "priority"):
-            colour = STATUS_COLOURS.get(getattr(rec, key) or "")
-            return QBrush(QColor(colour)) if colour else None
+                return _bold() if bold else None
+            if colour is not None:
+                return self._ink(colour, rec, key)
+            # On a conflict's amber, dark text, whatever the scheme's.
+            return QBrush(QColor(CONFLICT_TEXT)) if self.conflicts and self.in_conflict(rec, key) else None
         if role == Qt.ItemDataRole.BackgroundRole:
             if self.conflicts and self.in_conflict(rec, key):
                 return QBrush(QColor(CONFLICT_COLOUR))
@@ -723,6 +786,32 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("quantity", "personnel"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _meant(self, rec, key: str) -> tuple[str | None, bool]:
+        """The colour of a cell's text for what it says (a dark tone), or
+        None, and whether it is bold: a unit's time in status past its
+        timer, a due time passed or near, stock low or none left."""
+        if key == "since":
+            return (DUE_SOON_COLOUR, True) if self.to_check and rec.id in self.to_check else (None, False)
+        if key == "due":
+            left = due_in(rec)
+            if left is None or left > DUE_SOON:
+                return None, False
+            return (OVERDUE_COLOUR, True) if left < 0 else (DUE_SOON_COLOUR, False)
+        if key == "quantity":  # none left in red, low (at or below its low mark) in orange
+            if (rec.quantity or 0) <= 0:
+                return OVERDUE_COLOUR, True
+            return (DUE_SOON_COLOUR, True) if model.stock_low(rec) else (None, False)
+        return None, False
+
+    def _ink(self, colour: str, rec, key: str) -> QBrush:
+        """Text in `colour` (a dark tone): in its light tone in a dark
+        scheme, and in a darker one on a conflict's amber, in any."""
+        if self.conflicts and self.in_conflict(rec, key):
+            colour = AMBER_TONES.get(colour, colour)
+        elif self.dark:
+            colour = LIGHT_TONES.get(colour, colour)
+        return QBrush(QColor(colour))
 
     def _tip(self, rec, key: str) -> str:
         if self.conflicts and self.in_conflict(rec, key):

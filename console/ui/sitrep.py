@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QLocale, QMarginsF, QObject, Qt, Signal
-from PySide6.QtGui import QKeySequence, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import QColor, QKeySequence, QPageLayout, QPageSize, QPalette, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -103,6 +103,13 @@ class ReportDialog(QDialog):
         top.addWidget(refresh)
         self.view = QTextBrowser()
         self.view.setObjectName("reportView")
+        # Shown as it prints, on paper: black on white in a dark scheme too,
+        # where its table headers' grey was behind light text, and its reds
+        # and oranges were made for white.
+        paper = self.view.palette()
+        paper.setColor(QPalette.ColorRole.Base, QColor("white"))
+        paper.setColor(QPalette.ColorRole.Text, QColor("black"))
+        self.view.setPalette(paper)
         # Laid out once: a scroll bar that comes as the report is laid out
         # narrows it and has all of it laid out again (a long operation's
         # report took 0.4 s of the window's thread to show, not 0.2).

@@ -11,18 +11,19 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QToolButton, QWidget
 
 from console import model
 from console.times import OPEN_TASK
-from console.ui.models import STATUS_COLOURS, STOCK_STATES, plain
+from console.ui.models import STATUS_COLOURS, STOCK_STATES, dark, plain
 
 AGENCY_SHOWN = 40  # characters of the agency filtered to, in the count above a board
 
 VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}
-EMPTY_COLOURS = ("#eceff1", "#78909c")  # a status no row is in: background, text
+# A status no row is in: background, text; greyed, in a light scheme and in a dark one.
+EMPTY_COLOURS = {False: ("#eceff1", "#78909c"), True: ("#37474f", "#90a4ae")}
 FLAGGED_COLOUR = "#e65100"  # the orange of a unit's time in status past its timer
 # What needs attention on a board: the button's label, and the rows named one and many.
 FLAGGED = {
@@ -100,13 +101,15 @@ class TallyBar(QWidget):
         else:
             self.total.setText(f"<b>{total:,} {shown}{noun}</b>:")
             self.total.setToolTip("Out of stock: none of it left here")
+        now_dark = dark(self.palette())
         for status, button in self.buttons.items():
             n = counts.get(status, 0)
             button.setText(f"{model.label(status).capitalize()} {n:,}")
             button.setChecked(status == current)
-            if button.property("filled") != bool(n):  # (a style sheet is costly to apply: only on a change)
-                button.setProperty("filled", bool(n))
-                button.setStyleSheet(_style(status, n))
+            look = (bool(n), now_dark)
+            if button.property("look") != list(look):  # (a style sheet is costly to apply: only on a change)
+                button.setProperty("look", list(look))
+                button.setStyleSheet(_style(status, *look))
             button.setToolTip(
                 plain(f"{n:,} {whose}{table if n != 1 else table[:-1]} {model.label(status)}: "
                       + ("click to show all again" if status == current else "click to show only these")))
@@ -120,6 +123,17 @@ class TallyBar(QWidget):
                 plain(f"{flagged:,} {whose}{one if flagged == 1 else many}: "
                       + (f"click to show all {table} again" if flagged_on else "click to show only these")))
         self.show()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # dark mode, say: the empty statuses greyed for it
+            now_dark = dark(self.palette())
+            for made in self._made.values():
+                for status, button in made.items():
+                    look = button.property("look")
+                    if look is not None and look[1] != now_dark:
+                        button.setProperty("look", [look[0], now_dark])
+                        button.setStyleSheet(_style(status, look[0], now_dark))
 
     def _make_buttons(self, table: str, vocab: tuple[str, ...]) -> None:
         """The shown board's buttons: made the first time it is shown, then
@@ -143,8 +157,8 @@ class TallyBar(QWidget):
         self.table = table
 
 
-def _style(status: str, n: int) -> str:
-    back, text = (STATUS_COLOURS[status], "white") if n else EMPTY_COLOURS
+def _style(status: str, filled: bool, dark_scheme: bool = False) -> str:
+    back, text = (STATUS_COLOURS[status], "white") if filled else EMPTY_COLOURS[dark_scheme]
     edge = QColor(back).darker(160).name()
     return (f"QToolButton {{ background: {back}; color: {text}; border: 2px solid {back};"
             f" border-radius: 9px; padding: 1px 8px; font-weight: bold; }}"

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -63,6 +63,7 @@ from console.ui.dialogs import (
 from console.ui.journal import JournalDock
 from console.ui.models import (
     BADGE_PADDING,
+    CONFLICT_TEXT,
     DUE_SOON_COLOUR,
     OVERDUE_COLOUR,
     RECORD_ROLE,
@@ -73,6 +74,7 @@ from console.ui.models import (
     RecordsModel,
     Scheduler,
     clock_text,
+    dark,
     export_csv,
     file_word,
     local_time,
@@ -82,6 +84,7 @@ from console.ui.models import (
     plain_label,
     since_text,
     span_text,
+    tone,
     zone_name,
 )
 from console.ui.sitrep import ActivityDialog, AssignmentDialog, ReportDialog
@@ -179,6 +182,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, bridge, *, settings: QSettings | None = None) -> None:
         super().__init__()
+        self._built = False  # (until then, a change of palette waits for the rest: see changeEvent)
         # Reading the boards makes objects by the hundred thousand, and the
         # collector would go through all of them in full passes of its own,
         # finding nothing to free: at 20,000 units and 20,000 tasks, four
@@ -193,6 +197,7 @@ class MainWindow(QMainWindow):
         gc.disable()
         try:
             self._build(bridge, settings)
+            self._built = True
             gc.freeze()
         except BaseException:
             # Not built (the database failing under its first reads): what
@@ -222,6 +227,7 @@ class MainWindow(QMainWindow):
         self._apart_stale: dict[str, set[str]] = {}  # table -> rows whose name, or being to do, may have changed
         self._apart_names: set[tuple[str, int]] = set()  # names read since the last marking
         self._conflicted: dict[str, dict[str, frozenset[str]]] = {}  # the open conflicts' marks, as last read
+        self._tab_colours: dict[str, str | None] = {}  # a board's tab's colour while it says its rows need attention
         self.alarm = ""  # the banner's first words, while it shows: OFFLINE, SYNC STOPPED, ...
         self.database_failure: tuple[str, str] | None = None  # (what failed first, when): see database_failed
         self._failures_logged: set[str] = set()
@@ -273,7 +279,8 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.conflicts_button = QPushButton()
         self.conflicts_button.setObjectName("conflictsButton")
-        self.conflicts_button.setStyleSheet("background: #ffb300; font-weight: bold; padding: 4px 10px")
+        self.conflicts_button.setStyleSheet(
+            f"background: #ffb300; color: {CONFLICT_TEXT}; font-weight: bold; padding: 4px 10px")
         self.conflicts_button.clicked.connect(self.open_reconcile)
 
         # Filters.
@@ -724,6 +731,27 @@ class MainWindow(QMainWindow):
         if answer == "Back up…":
             self.back_up()
         return answer == "Close without it"
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._built:
+            self._follow_scheme()
+
+    def _follow_scheme(self) -> None:
+        """The colours that mean something in their tones for the palette
+        now, light or dark (see models.LIGHT_TONES): the desktop may switch
+        to dark mode at dusk while the window is open."""
+        now_dark = dark(self.palette())
+        for board, m in self.models.items():
+            if m.dark != now_dark:
+                m.dark = now_dark
+                self.views[board].viewport().update()
+        bar = self.tabs.tabBar()
+        for board, colour in self._tab_colours.items():
+            if colour is not None:
+                bar.setTabTextColor(BOARDS.index(board), QColor(tone(colour, self.palette())))
+        if self._auto_failed is not None:
+            self._show_auto_backup()
 
     def closeEvent(self, event) -> None:
         # The close button (a spontaneous event, from the window system)
@@ -1858,7 +1886,7 @@ class MainWindow(QMainWindow):
         if self._auto_failed is not None:
             at, why = self._auto_failed
             self.backup_button.setText("BACKUP FAILED")
-            self.backup_button.setStyleSheet("color: #b71c1c; font-weight: bold")
+            self.backup_button.setStyleSheet(f"color: {tone('#b71c1c', self.palette())}; font-weight: bold")
             self.backup_button.setToolTip(plain(f"The automatic backup at {clock_text(_iso(at))} failed: {why}. "
                                                 f"It is tried again every {every} min. {good}\n{how}"))
             return
@@ -2092,14 +2120,15 @@ class MainWindow(QMainWindow):
         after `lead`; else its name alone."""
         at, bar = BOARDS.index(board), self.tabs.tabBar()
         name = board.capitalize()
+        self._tab_colours[board] = colour if n else None
         if n:
             self.tabs.setTabText(at, f"{name} ({said})")
-            bar.setTabTextColor(at, QColor(colour))
+            bar.setTabTextColor(at, QColor(tone(colour, self.palette())))
             self.tabs.setTabToolTip(at, lead + "; ".join(first) + (f"; and {n - len(first)} more" if n > len(first)
                                                                     else ""))
         else:
             self.tabs.setTabText(at, name)
-            bar.setTabTextColor(at, bar.palette().color(bar.foregroundRole()))
+            bar.setTabTextColor(at, QColor())  # (the tab bar's own, in whatever scheme)
             self.tabs.setTabToolTip(at, "")
 
     def _read_more_check_ins(self) -> bool:

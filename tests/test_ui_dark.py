@@ -1,0 +1,230 @@
+"""The window in a dark scheme: a desktop in dark mode, or a wall display
+dimmed for the night shift, switched to while the window is open.
+
+The colours that mean something were made for a light background. On a
+dark one, the cells in conflict showed the scheme's light text on their
+light amber (1.1 times the contrast of their background: unreadable,
+just where a person has to decide), as did the "conflicts to reconcile"
+button (1.5); overdue red and the errors of the dialogs read at 2.1 to
+3 times; the report's table headers were light on light grey; and a due
+time read back under its field, and how far the journal's search had
+got, were in a grey of 1.6 to 2 times in either scheme. Every cell of the
+boards is measured here, as the view would draw it, in a light scheme
+and in a dark one, and again after the scheme changes under an open
+window."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from conftest import collide
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from console.ui.bridge import Bridge
+from console.ui.dialogs import ERROR_COLOUR, RecordDialog, error_label
+from console.ui.models import (
+    AMBER_TONES,
+    CONFLICT_TEXT,
+    DUE_SOON_COLOUR,
+    LIGHT_TONES,
+    OVERDUE_COLOUR,
+    subdued,
+    tone,
+)
+from console.ui.tally import EMPTY_COLOURS
+from console.ui.window import MainWindow
+
+# A dark palette as desktops give it: the one the README's screenshot of
+# the dark scheme is made with.
+_SCRIPT = importlib.util.spec_from_file_location(
+    "screenshots", Path(__file__).resolve().parent.parent / "scripts" / "screenshots.py")
+screenshots = importlib.util.module_from_spec(_SCRIPT)
+_SCRIPT.loader.exec_module(screenshots)
+dark_palette = screenshots.dark_palette
+
+# Text that means something reads at least this many times the luminance
+# contrast of its background (WCAG's measure; 4.5 is its mark for text).
+# The orange of the light scheme, unchanged here, reads at 3.5 to 3.8 (on
+# the alternate rows' grey, on white), in bold where it flags a row; every
+# colour of the dark scheme at 4.5 or more.
+AT_LEAST = {"light": 3.5, "dark": 4.5}
+
+
+def luminance(c: QColor) -> float:
+    def linear(v: int) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * linear(c.red()) + 0.7152 * linear(c.green()) + 0.0722 * linear(c.blue())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def over(top: QColor, under: QColor) -> QColor:
+    """`top`, of its alpha, painted over `under`."""
+    a = top.alphaF()
+    return QColor(*(round(a * t + (1 - a) * u) for t, u in
+                    zip(top.getRgb()[:3], under.getRgb()[:3], strict=True)))
+
+
+@pytest.fixture
+def scheme(qapp):
+    """Switch the application to a light or dark palette; the palette it
+    had is put back at the end."""
+    was = QPalette(qapp.palette())
+    light = QApplication.style().standardPalette()
+
+    def switch(which: str) -> None:
+        qapp.setPalette(dark_palette() if which == "dark" else light)
+        qapp.processEvents()
+
+    yield switch
+    qapp.setPalette(was)
+    qapp.processEvents()
+
+
+def collide_overdue(window, tmp_path) -> None:
+    """A unit's status edited here and on another console at once (cells
+    in conflict), a task overdue (red text), and another's due time edited
+    on both (red on amber)."""
+    store = window.store
+    first, second = [t for t in store.list("tasks") if t.status == "open"][:2]
+    store.update("tasks", first.id, {"due": "2020-01-01T00:00:00Z"})
+    collide(store, tmp_path, "units", "E-11", {"status": "out of service"}, {"status": "returning"})
+    collide(store, tmp_path, "tasks", second.id, {"due": "2020-01-01T00:00:00Z"}, {"due": "2020-01-01T01:00:00Z"})
+
+
+def settle(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: all(window.models[t].conflicts for t in ("units", "tasks"))
+                    and not any(m.busy for m in window.models.values()), timeout=10000)
+    qtbot.wait(50)
+
+
+def worst_cells(window) -> list[tuple[float, str]]:
+    """Every cell with text of every board, but the badges (white on their
+    status's colour), as its view draws it: (contrast of its text with its
+    background, which cell), the lowest first."""
+    found = []
+    for board, m in window.models.items():
+        view = window.views[board]
+        palette = view.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        backs = [palette.color(QPalette.ColorRole.Base)]
+        if view.alternatingRowColors():
+            backs.append(palette.color(QPalette.ColorRole.AlternateBase))
+        for row in range(m.rowCount()):
+            for column, (key, _) in enumerate(m.columns):
+                index = m.index(row, column)
+                if key in ("status", "priority") or not m.data(index, Qt.ItemDataRole.DisplayRole):
+                    continue
+                ink = m.data(index, Qt.ItemDataRole.ForegroundRole)
+                fg = ink.color() if ink is not None else text
+                tint = m.data(index, Qt.ItemDataRole.BackgroundRole)
+                for back in backs:
+                    bg = over(tint.color(), back) if tint is not None else back
+                    found.append((contrast(fg, bg), f"{board} row {row} {key}: {fg.name()} on {bg.name()}"))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("which", ["light", "dark"])
+def test_every_cell_of_the_boards_reads_in_either_scheme(qtbot, window, tmp_path, scheme, which):
+    scheme(which)
+    collide_overdue(window, tmp_path)
+    settle(qtbot, window)
+    m = window.models["units"]
+    assert m.dark == (which == "dark")
+    cells = worst_cells(window)
+    # What is to be checked is there: a cell in conflict, a time past its
+    # timer, an overdue task, stock low.
+    said = " ".join(where for _, where in cells)
+    assert f"{AMBER_TONES[OVERDUE_COLOUR]} on #ffe082" in said  # (the amber, under overdue red)
+    for colour in ("#c62828", "#e65100"):
+        assert (LIGHT_TONES[colour] if which == "dark" else colour) in said
+    assert cells[0][0] >= AT_LEAST[which], cells[:5]
+    # The cells in conflict are dark on amber, in either scheme.
+    e11 = next(r for r, rec in enumerate(m.records) if rec.callsign == "E-11")
+    callsign = m.index(e11, 0)
+    assert m.data(callsign, Qt.ItemDataRole.ForegroundRole).color() == QColor(CONFLICT_TEXT)
+
+
+def test_the_colours_follow_a_change_of_scheme_under_an_open_window(qtbot, window, tmp_path, scheme):
+    scheme("light")
+    collide_overdue(window, tmp_path)
+    settle(qtbot, window)
+    bar = window.tabs.tabBar()
+    tasks_tab = 1
+    qtbot.waitUntil(lambda: bar.tabTextColor(tasks_tab).name() == "#c62828")
+    dialog = RecordDialog(window.bridge, "tasks", parent=window)
+    qtbot.addWidget(dialog)
+    dialog.fields["due"].setText("25:99")  # wrong: said in red under it
+    hint = dialog.hints["due"]
+    error = error_label()
+    qtbot.addWidget(error)
+
+    def ink(label) -> str:
+        return label.palette().color(QPalette.ColorRole.WindowText).name()
+
+    assert ink(hint) == ink(error) == ERROR_COLOUR
+    journal_state = window.journal_dock.state
+    assert ink(journal_state) == subdued()
+    late = window.journal_dock.late_link
+    late.say("2 entries written up to 1h15m ago arrived late: show")
+    assert f"color: {DUE_SOON_COLOUR}" in late.text()
+    # One agency's units: none of them in some statuses.
+    window.agency_filter.setCurrentIndex(window.agency_filter.findText("State DOT"))
+    empty = [b for b in window.tally.buttons.values() if b.text().endswith(" 0")]
+    assert empty and all(EMPTY_COLOURS[False][0] in b.styleSheet() for b in empty)
+
+    scheme("dark")
+    # The count buttons of statuses no row is in are greyed for the scheme.
+    assert all(EMPTY_COLOURS[True][0] in b.styleSheet() for b in empty)
+    assert all(m.dark for m in window.models.values())
+    assert bar.tabTextColor(tasks_tab).name() == LIGHT_TONES["#c62828"]
+    assert bar.tabTextColor(0).name() == LIGHT_TONES[DUE_SOON_COLOUR]  # units to check
+    assert ink(hint) == ink(error) == tone(ERROR_COLOUR) == LIGHT_TONES[ERROR_COLOUR]
+    assert ink(journal_state) == subdued()
+    assert f"color: {LIGHT_TONES[DUE_SOON_COLOUR]}" in late.text()
+    dialog.fields["due"].setText("18:30")  # right: said subdued, as readable as the rest
+    window_colours = window.palette()
+    for label in (hint, journal_state):
+        assert contrast(QColor(ink(label)), window_colours.color(QPalette.ColorRole.Window)) >= 6
+    assert worst_cells(window)[0][0] >= AT_LEAST["dark"]
+
+    scheme("light")
+    assert not any(m.dark for m in window.models.values())
+    assert bar.tabTextColor(tasks_tab).name() == "#c62828"
+    assert ink(hint) == subdued() and ink(error) == ERROR_COLOUR
+    assert contrast(QColor(ink(hint)), window.palette().color(QPalette.ColorRole.Window)) >= 7
+    assert all(EMPTY_COLOURS[False][0] in b.styleSheet() for b in empty)
+    assert worst_cells(window)[0][0] >= AT_LEAST["light"]
+
+
+def test_the_conflicts_button_and_the_report_read_in_a_dark_scheme(qtbot, demo_store, tmp_path, scheme):
+    scheme("dark")  # (before the window is made: a widget with a style sheet takes the palette it is made with)
+    bridge = Bridge(demo_store)
+    window = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    collide_overdue(window, tmp_path)
+    settle(qtbot, window)
+    button = window.conflicts_button
+    qtbot.waitUntil(button.isVisible)
+    shot = button.grab().toImage()
+    # Its text, the darkest of its pixels, against its amber (a gradient
+    # in Qt's style): the pixel of middle luminance, as most are amber.
+    pixels = sorted((shot.pixelColor(x, y) for x in range(shot.width()) for y in range(shot.height())),
+                    key=luminance)
+    assert contrast(pixels[0], pixels[len(pixels) // 2]) >= 7
+    # The report shows as it prints, on paper.
+    report = window.open_report()
+    qtbot.addWidget(report)
+    paper = report.view.palette()
+    assert paper.color(QPalette.ColorRole.Base) == QColor("white")
+    assert paper.color(QPalette.ColorRole.Text) == QColor("black")
+    report.close()
+    window.close()
+    bridge.close()
