@@ -234,3 +234,95 @@ def window(qtbot, demo_store, tmp_path):
     yield w
     w.close()
     bridge.close()
+
+
+# How the window's colours read, in a light scheme and in a dark one.
+
+def dark_palette():
+    """A dark palette as desktops give it: the one the README's screenshot
+    of the dark scheme is made with (scripts/screenshots.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "screenshots", Path(__file__).resolve().parent.parent / "scripts" / "screenshots.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script.dark_palette()
+
+
+@pytest.fixture
+def scheme(qapp):
+    """Switch the application to a light or dark palette; the palette it
+    had is put back at the end."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    was = QPalette(qapp.palette())
+    light, dark = QApplication.style().standardPalette(), dark_palette()
+
+    def switch(which: str) -> None:
+        qapp.setPalette(dark if which == "dark" else light)
+        qapp.processEvents()
+
+    yield switch
+    qapp.setPalette(was)
+    qapp.processEvents()
+
+
+# Text that means something reads at least this many times the luminance
+# contrast of its background (WCAG's measure; 4.5 is its mark for text).
+# The orange of the light scheme, unchanged here, reads at 3.5 to 3.8 (on
+# the alternate rows' grey, on white), in bold where it flags a row; every
+# colour of the dark scheme at 4.5 or more.
+AT_LEAST = {"light": 3.5, "dark": 4.5}
+
+
+def luminance(c) -> float:
+    def linear(v: int) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * linear(c.red()) + 0.7152 * linear(c.green()) + 0.0722 * linear(c.blue())
+
+
+def contrast(a, b) -> float:
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def over(top, under):
+    """`top` (a QColor), of its alpha, painted over `under`."""
+    from PySide6.QtGui import QColor
+
+    a = top.alphaF()
+    return QColor(*(round(a * t + (1 - a) * u) for t, u in
+                    zip(top.getRgb()[:3], under.getRgb()[:3], strict=True)))
+
+
+def worst_cells(window) -> list[tuple[float, str]]:
+    """Every cell with text of every board, but the badges (white on their
+    status's colour), as its view draws it: (contrast of its text with its
+    background, which cell), the lowest first."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QPalette
+
+    found = []
+    for board, m in window.models.items():
+        view = window.views[board]
+        palette = view.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        backs = [palette.color(QPalette.ColorRole.Base)]
+        if view.alternatingRowColors():
+            backs.append(palette.color(QPalette.ColorRole.AlternateBase))
+        for row in range(m.rowCount()):
+            for column, (key, _) in enumerate(m.columns):
+                index = m.index(row, column)
+                if key in ("status", "priority") or not m.data(index, Qt.ItemDataRole.DisplayRole):
+                    continue
+                ink = m.data(index, Qt.ItemDataRole.ForegroundRole)
+                fg = ink.color() if ink is not None else text
+                tint = m.data(index, Qt.ItemDataRole.BackgroundRole)
+                for back in backs:
+                    bg = over(tint.color(), back) if tint is not None else back
+                    found.append((contrast(fg, bg), f"{board} row {row} {key}: {fg.name()} on {bg.name()}"))
+    return sorted(found)

@@ -714,7 +714,7 @@ def test_cells_changed_elsewhere_are_tinted_and_fade(window, qtbot, demo_store, 
         new = other.add("units", {"callsign": "Boat 9", "agency": "City Police", "kind": "Boat"})
     qtbot.waitUntil(lambda: m._row_of(new) is not None and cell(e12, "location") is not None, timeout=5000)
     tint = cell(e12, "location").color()
-    assert (tint.red(), tint.green(), tint.blue()) == models_module.FRESH_RGB and tint.alpha() > 90
+    assert (tint.red(), tint.green(), tint.blue()) == models_module.FRESH_TINTS[False][0] and tint.alpha() > 90
     assert cell(e12, "location", Qt.ItemDataRole.ToolTipRole).startswith("Changed on another console ")
     assert cell(e12, "status") is None and cell(e14, "status") is None  # the field not changed; the edit made here
     assert cell(new, "callsign") is not None and cell(new, "status") is not None  # a new row: all of it
@@ -811,7 +811,7 @@ def test_stock_at_or_below_its_low_mark_is_flagged_and_counted(window, qtbot, de
     bold (none left, red), is counted on the Resources tab whichever board
     is shown, and "Low" above the board shows only those; they follow the
     draws and marks of other consoles, and an agency picked."""
-    from console.ui.models import DUE_SOON_COLOUR, OVERDUE_COLOUR
+    from console.ui.models import DEEP_TONES, DUE_SOON_COLOUR, OVERDUE_COLOUR
 
     m, tally = window.models["resources"], window.tally
     ids = {r.name: r.id for r in demo_store.list("resources")}
@@ -866,7 +866,8 @@ def test_stock_at_or_below_its_low_mark_is_flagged_and_counted(window, qtbot, de
     assert sorted(board_values(window, "resources", "name")) == ["Cots", "Sandbags (filled)"]
     window.bridge.adjust(ids["Cots"], -50)
     qtbot.waitUntil(lambda: cell("Cots", Qt.ItemDataRole.DisplayRole) == "0", timeout=5000)
-    assert cell("Cots", Qt.ItemDataRole.ForegroundRole).color().name() == OVERDUE_COLOUR  # none left: red
+    # None left: red (deeper on the tint of a cell another console changed just now)
+    assert cell("Cots", Qt.ItemDataRole.ForegroundRole).color().name() == DEEP_TONES[OVERDUE_COLOUR]
     assert cell("Cots", Qt.ItemDataRole.ToolTipRole, "low_at") == "None left (low at 50 each)"  # (its quantity: fresh)
     assert window.tabs.tabToolTip(2).startswith("At or below their low marks: Cots (0 each, low at 50)")
     # One agency's: the County EMS cots, not the public works' sandbags.

@@ -13,89 +13,51 @@ boards is measured here, as the view would draw it, in a light scheme
 and in a dark one, and again after the scheme changes under an open
 window."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-from conftest import collide
+from conftest import AT_LEAST, collide, contrast, luminance, worst_cells
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
 
+from console import model
+from console.store import Store
 from console.ui.bridge import Bridge
 from console.ui.dialogs import ERROR_COLOUR, RecordDialog, error_label
 from console.ui.models import (
-    AMBER_TONES,
     CONFLICT_TEXT,
+    DEEP_TONES,
     DUE_SOON_COLOUR,
     LIGHT_TONES,
     OVERDUE_COLOUR,
+    RECORD_ROLE,
     subdued,
     tone,
 )
 from console.ui.tally import EMPTY_COLOURS
 from console.ui.window import MainWindow
 
-# A dark palette as desktops give it: the one the README's screenshot of
-# the dark scheme is made with.
-_SCRIPT = importlib.util.spec_from_file_location(
-    "screenshots", Path(__file__).resolve().parent.parent / "scripts" / "screenshots.py")
-screenshots = importlib.util.module_from_spec(_SCRIPT)
-_SCRIPT.loader.exec_module(screenshots)
-dark_palette = screenshots.dark_palette
-
-# Text that means something reads at least this many times the luminance
-# contrast of its background (WCAG's measure; 4.5 is its mark for text).
-# The orange of the light scheme, unchanged here, reads at 3.5 to 3.8 (on
-# the alternate rows' grey, on white), in bold where it flags a row; every
-# colour of the dark scheme at 4.5 or more.
-AT_LEAST = {"light": 3.5, "dark": 4.5}
-
-
-def luminance(c: QColor) -> float:
-    def linear(v: int) -> float:
-        v /= 255
-        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
-    return 0.2126 * linear(c.red()) + 0.7152 * linear(c.green()) + 0.0722 * linear(c.blue())
-
-
-def contrast(a: QColor, b: QColor) -> float:
-    high, low = sorted((luminance(a), luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
-def over(top: QColor, under: QColor) -> QColor:
-    """`top`, of its alpha, painted over `under`."""
-    a = top.alphaF()
-    return QColor(*(round(a * t + (1 - a) * u) for t, u in
-                    zip(top.getRgb()[:3], under.getRgb()[:3], strict=True)))
-
-
-@pytest.fixture
-def scheme(qapp):
-    """Switch the application to a light or dark palette; the palette it
-    had is put back at the end."""
-    was = QPalette(qapp.palette())
-    light = QApplication.style().standardPalette()
-
-    def switch(which: str) -> None:
-        qapp.setPalette(dark_palette() if which == "dark" else light)
-        qapp.processEvents()
-
-    yield switch
-    qapp.setPalette(was)
-    qapp.processEvents()
-
 
 def collide_overdue(window, tmp_path) -> None:
     """A unit's status edited here and on another console at once (cells
-    in conflict), a task overdue (red text), and another's due time edited
-    on both (red on amber)."""
+    in conflict), a task overdue (red text), another's due time edited on
+    both (red on amber), and a third's by another console just now, to
+    within half an hour (orange on the tint of a cell changed elsewhere)."""
     store = window.store
-    first, second = [t for t in store.list("tasks") if t.status == "open"][:2]
+    first, second, third = [t for t in store.list("tasks") if t.status == "open"][:3]
     store.update("tasks", first.id, {"due": "2020-01-01T00:00:00Z"})
     collide(store, tmp_path, "units", "E-11", {"status": "out of service"}, {"status": "returning"})
     collide(store, tmp_path, "tasks", second.id, {"due": "2020-01-01T00:00:00Z"}, {"due": "2020-01-01T01:00:00Z"})
+    with Store(store.path, agency="City Police", operator="Sgt. Lee") as other:
+        other.update("tasks", third.id, {"due": model.parse_typed_time("+10m")})
+
+
+def due_tinted(window) -> list:
+    """The due times shown in colour on the tint of a cell changed elsewhere
+    (not in conflict)."""
+    m = window.models["tasks"]
+    column = [k for k, _ in m.columns].index("due")
+    return [i for i in (m.index(r, column) for r in range(m.rowCount()))
+            if m.data(i, Qt.ItemDataRole.BackgroundRole) is not None
+            and m.data(i, Qt.ItemDataRole.ForegroundRole) is not None and not m.in_conflict(i.data(RECORD_ROLE), "due")]
 
 
 def settle(qtbot, window) -> None:
@@ -104,44 +66,19 @@ def settle(qtbot, window) -> None:
     qtbot.wait(50)
 
 
-def worst_cells(window) -> list[tuple[float, str]]:
-    """Every cell with text of every board, but the badges (white on their
-    status's colour), as its view draws it: (contrast of its text with its
-    background, which cell), the lowest first."""
-    found = []
-    for board, m in window.models.items():
-        view = window.views[board]
-        palette = view.palette()
-        text = palette.color(QPalette.ColorRole.Text)
-        backs = [palette.color(QPalette.ColorRole.Base)]
-        if view.alternatingRowColors():
-            backs.append(palette.color(QPalette.ColorRole.AlternateBase))
-        for row in range(m.rowCount()):
-            for column, (key, _) in enumerate(m.columns):
-                index = m.index(row, column)
-                if key in ("status", "priority") or not m.data(index, Qt.ItemDataRole.DisplayRole):
-                    continue
-                ink = m.data(index, Qt.ItemDataRole.ForegroundRole)
-                fg = ink.color() if ink is not None else text
-                tint = m.data(index, Qt.ItemDataRole.BackgroundRole)
-                for back in backs:
-                    bg = over(tint.color(), back) if tint is not None else back
-                    found.append((contrast(fg, bg), f"{board} row {row} {key}: {fg.name()} on {bg.name()}"))
-    return sorted(found)
-
-
 @pytest.mark.parametrize("which", ["light", "dark"])
 def test_every_cell_of_the_boards_reads_in_either_scheme(qtbot, window, tmp_path, scheme, which):
     scheme(which)
     collide_overdue(window, tmp_path)
     settle(qtbot, window)
+    qtbot.waitUntil(lambda: bool(due_tinted(window)))  # (the tint, under orange)
     m = window.models["units"]
     assert m.dark == (which == "dark")
     cells = worst_cells(window)
     # What is to be checked is there: a cell in conflict, a time past its
     # timer, an overdue task, stock low.
     said = " ".join(where for _, where in cells)
-    assert f"{AMBER_TONES[OVERDUE_COLOUR]} on #ffe082" in said  # (the amber, under overdue red)
+    assert f"{DEEP_TONES[OVERDUE_COLOUR]} on #ffe082" in said  # (the amber, under overdue red)
     for colour in ("#c62828", "#e65100"):
         assert (LIGHT_TONES[colour] if which == "dark" else colour) in said
     assert cells[0][0] >= AT_LEAST[which], cells[:5]
@@ -182,7 +119,7 @@ def test_the_colours_follow_a_change_of_scheme_under_an_open_window(qtbot, windo
     scheme("dark")
     # The count buttons of statuses no row is in are greyed for the scheme.
     assert all(EMPTY_COLOURS[True][0] in b.styleSheet() for b in empty)
-    assert all(m.dark for m in window.models.values())
+    assert all(m.dark for m in window.models.values()) and window.journal.dark  # (its tint: navy)
     assert bar.tabTextColor(tasks_tab).name() == LIGHT_TONES["#c62828"]
     assert bar.tabTextColor(0).name() == LIGHT_TONES[DUE_SOON_COLOUR]  # units to check
     assert ink(hint) == ink(error) == tone(ERROR_COLOUR) == LIGHT_TONES[ERROR_COLOUR]
@@ -195,7 +132,7 @@ def test_the_colours_follow_a_change_of_scheme_under_an_open_window(qtbot, windo
     assert worst_cells(window)[0][0] >= AT_LEAST["dark"]
 
     scheme("light")
-    assert not any(m.dark for m in window.models.values())
+    assert not any(m.dark for m in window.models.values()) and not window.journal.dark
     assert bar.tabTextColor(tasks_tab).name() == "#c62828"
     assert ink(hint) == subdued() and ink(error) == ERROR_COLOUR
     assert contrast(QColor(ink(hint)), window.palette().color(QPalette.ColorRole.Window)) >= 7

@@ -2,17 +2,18 @@
 random, its dialogs filled with good and bad values and a button clicked,
 keys pressed wherever the focus is, its boards sorted, searched and
 filtered, its journal filtered, now and then the window closed and opened
-again, while another console's edits arrive through the same database
-file (as the window's sync engine writes them) and collide with the
-window's own.
+again or the desktop switched between a light scheme and a dark one,
+while another console's edits arrive through the same database file (as
+the window's sync engine writes them) and collide with the window's own.
 
 Whatever the walk does, nothing raises (pytest-qt fails the test on an
 exception in a slot), the database stays whole, and whenever the walk
 pauses, the boards show what the database holds: the same rows with the
 same values, in their order, counted by agency and status, with what is
 to reconcile (conflicts, a callsign on two units, a unit on a deleted
-task) and low stock marked and counted; and the journal its newest
-entries that pass its filters (an agency, the row selected, words).
+task) and low stock marked and counted, every cell readable in the scheme
+shown (see conftest.AT_LEAST); and the journal its newest entries that
+pass its filters (an agency, the row selected, words).
 
 The walk's seed is random, as hypothesis's examples are; a failure names
 it, and WALK_SEED=N walks that one again (WALK_STEPS=N walks longer)."""
@@ -24,6 +25,7 @@ import sqlite3
 from collections import Counter
 
 import pytest
+from conftest import AT_LEAST, worst_cells
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtPrintSupport import QPrintDialog
@@ -50,7 +52,7 @@ from console import model, seed
 from console.store import Store
 from console.ui.bridge import Bridge
 from console.ui.journal import JOURNAL_PAGE
-from console.ui.models import row_status
+from console.ui.models import dark, row_status
 from console.ui.tally import TallyBar
 from console.ui.window import MainWindow
 
@@ -216,6 +218,13 @@ def what_differs(w: MainWindow, store: Store) -> list[str]:
     tab = w.tabs.tabText(list(w.views).index("resources"))
     if (w.low, tab) != (low, f"Resources ({low} low)" if low else "Resources"):
         out.append(f"resources: {low} low, the tab says {tab!r}")
+    # Every cell reads, in the scheme shown (light or dark).
+    now_dark = dark(w.palette())
+    if any(m.dark != now_dark for m in w.models.values()) or w.journal.dark != now_dark:
+        out.append(f"the boards or the journal not in the {'dark' if now_dark else 'light'} scheme's colours")
+    worst = worst_cells(w)
+    if worst and worst[0][0] < AT_LEAST["dark" if now_dark else "light"]:
+        out.append(f"a cell reads at {worst[0][0]:.1f} times the contrast of its background: {worst[0][1]}")
     said = (w.conflicts, w.twins, w.stranded)
     held = (store.open_conflict_count(), store.twin_count(), store.stranded_count())
     if said != held:
@@ -284,7 +293,7 @@ KEYS = [(Qt.Key.Key_Down, NONE), (Qt.Key.Key_Up, NONE), (Qt.Key.Key_Tab, NONE), 
 
 
 def test_a_random_walk_through_the_window_raises_nothing_and_the_boards_show_the_database(
-        console, qtbot, tmp_path, monkeypatch):
+        console, qtbot, tmp_path, monkeypatch, scheme):
     peer, side = console.peer, console.side
     seed_ = walk_seed()
     rnd = random.Random(seed_)
@@ -306,6 +315,10 @@ def test_a_random_walk_through_the_window_raises_nothing_and_the_boards_show_the
             console.close()
             console.open()
             done.append("window closed and opened again")
+        elif r < 0.02:
+            which = rnd.choice(["light", "dark"])
+            scheme(which)  # (the desktop switched to dark mode, or back)
+            done.append(f"the {which} scheme")
         elif r < 0.08:
             key, modifiers = rnd.choice(KEYS)
             target = QApplication.focusWidget() or w

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Generator, Iterable
 
 from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -37,13 +37,13 @@ from console.model import ValidationError
 from console.store import JournalKey, Store, StoreError, short_id
 from console.ui.models import (
     DUE_SOON_COLOUR,
-    FRESH_ALPHA,
-    FRESH_RGB,
     FRESH_SECONDS,
     RECORD_ROLE,
     Scheduler,
     ToneLabel,
+    dark,
     file_word,
+    fresh_tint,
     local_time,
     names_combo,
     plain,
@@ -110,6 +110,7 @@ class JournalModel(QAbstractListModel):
         super().__init__(parent)
         self.store = store
         self.scheduler = scheduler or Scheduler(self)
+        self.dark = dark()  # shown in a dark scheme: its tint (the dock says when it changes)
         self.agency: str | None = None
         self.table: str | None = None
         self.row: str | None = None
@@ -380,7 +381,7 @@ class JournalModel(QAbstractListModel):
             if got is None:
                 return None
             age = time.monotonic() - got[0]
-            return QBrush(QColor(*FRESH_RGB, round(FRESH_ALPHA * (1 - age / got[1])))) if age < got[1] else None
+            return fresh_tint(1 - age / got[1], self.dark) if age < got[1] else None
         arrived = ""
         if (got := self.arrived.get(e.id)) is not None and got[1] == LATE_SECONDS:
             arrived = "\nArrived late: written on a console that was offline, put in its place by time"
@@ -507,6 +508,11 @@ class JournalDock(QDockWidget):
 
     show_row = Signal(str, str)  # an entry about a row was opened: (table, row id)
     message = Signal(str)  # for the status bar
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "model"):  # (a dark scheme, say)
+            self.model.dark = dark(self.palette())
 
     def __init__(self, bridge, scheduler: Scheduler, selected_row: Callable[[], tuple[str, str] | None],
                  parent=None) -> None:

@@ -210,9 +210,10 @@ CONFLICT_COLOUR, CONFLICT_TEXT = "#ffe082", "#212121"
 # on white: at least 4.5 times the contrast of its background (WCAG's
 # measure), where the dark tones had 2.1 (an error's red) to 4.4.
 LIGHT_TONES = {"#c62828": "#ff6659", "#b71c1c": "#ff6659", "#e65100": "#ffa726"}
-# And on a conflict's amber, in every scheme, darker tones (over 5 times
-# its contrast; the orange had under 3).
-AMBER_TONES = {"#c62828": "#b71c1c", "#e65100": "#a33b00"}
+# And on a conflict's amber, in every scheme, and on the light blue of a
+# cell changed elsewhere (see FRESH_TINTS), deeper tones: 4.6 to 5.1 times
+# the contrast of those (the orange had 2.7 to 2.9).
+DEEP_TONES = {"#c62828": "#b71c1c", "#e65100": "#a33b00"}
 
 
 def dark(palette: QPalette | None = None) -> bool:
@@ -248,8 +249,20 @@ WRITTEN = {"units": "notes", "tasks": "description"}  # text no column shows: a 
 # tint fading out over FRESH_SECONDS, so that an eye on the board catches
 # what just changed; its tooltip says how long ago.
 FRESH_SECONDS = 30.0
-FRESH_RGB = (66, 165, 245)
-FRESH_ALPHA = 110  # at first, of 255
+# The tint, at first (colour, alpha of 255): a light blue in a light scheme,
+# a navy in a dark one, on which the light tones still read at 4.5 times
+# their contrast or more (on the light blue, mixed into the dark
+# background, red had 2.6).
+FRESH_TINTS = {False: ((66, 165, 245), 110), True: ((11, 47, 85), 255)}
+
+
+def fresh_tint(share: float, dark_scheme: bool) -> QBrush:
+    """The tint of a cell (or a journal entry) changed elsewhere, `share`
+    of it left (1 just now, 0 faded), in a light or a dark scheme."""
+    rgb, alpha = FRESH_TINTS[dark_scheme]
+    return QBrush(QColor(*rgb, round(alpha * share)))
+
+
 REFRESH_SLICE = 50  # rows folded in per timer tick (each tick stays short)
 ASSIGN_SLICE = 500  # tasks whose unit lists are compared per timer tick
 # A pause between slices (not 0): other timers, the sync status and input
@@ -779,7 +792,7 @@ class RecordsModel(QAbstractTableModel):
             if self.conflicts and self.in_conflict(rec, key):
                 return QBrush(QColor(CONFLICT_COLOUR))
             if self.fresh and (age := self.freshness(rec, key)) is not None:
-                return QBrush(QColor(*FRESH_RGB, round(FRESH_ALPHA * (1 - age / FRESH_SECONDS))))
+                return fresh_tint(1 - age / FRESH_SECONDS, self.dark)
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain(self._tip(rec, key))
@@ -806,11 +819,14 @@ class RecordsModel(QAbstractTableModel):
 
     def _ink(self, colour: str, rec, key: str) -> QBrush:
         """Text in `colour` (a dark tone): in its light tone in a dark
-        scheme, and in a darker one on a conflict's amber, in any."""
+        scheme, and in a deeper one on a conflict's amber, in any, or on
+        the light blue of a cell changed elsewhere."""
         if self.conflicts and self.in_conflict(rec, key):
-            colour = AMBER_TONES.get(colour, colour)
+            colour = DEEP_TONES.get(colour, colour)
         elif self.dark:
             colour = LIGHT_TONES.get(colour, colour)
+        elif self.fresh and self.freshness(rec, key) is not None:
+            colour = DEEP_TONES.get(colour, colour)
         return QBrush(QColor(colour))
 
     def _tip(self, rec, key: str) -> str:
