@@ -123,17 +123,18 @@ def main(out: Path) -> list[Path]:
 
 
 def dark_palette():
-    """A dark palette, as a desktop in dark mode gives the window."""
+    """A dark palette, as a desktop in dark mode gives the window: its
+    shades and disabled text worked out by Qt from the window's grey."""
     from PySide6.QtGui import QColor, QPalette
 
-    palette = QPalette()
-    for role, colour in {
-        "Window": "#2d2d2d", "WindowText": "#e8e8e8", "Base": "#1e1e1e", "AlternateBase": "#262626",
-        "Text": "#e8e8e8", "Button": "#353535", "ButtonText": "#e8e8e8", "Highlight": "#2a82da",
-        "HighlightedText": "#ffffff", "ToolTipBase": "#3a3a3a", "ToolTipText": "#e8e8e8",
-        "PlaceholderText": "#8a8a8a", "Mid": "#5a5a5a", "Link": "#6fb3ff", "Light": "#505050", "Dark": "#202020",
-    }.items():
+    palette = QPalette(QColor("#353535"), QColor("#2d2d2d"))  # (a button's grey, the window's)
+    for role, colour in {"Base": "#1e1e1e", "AlternateBase": "#262626", "Highlight": "#2a82da",
+                         "HighlightedText": "#ffffff", "ToolTipBase": "#3a3a3a", "Link": "#6fb3ff"}.items():
         palette.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):  # (not disabled: greyed)
+        for role, colour in {"WindowText": "#e8e8e8", "Text": "#e8e8e8", "ButtonText": "#e8e8e8",
+                             "ToolTipText": "#e8e8e8", "PlaceholderText": "#8a8a8a"}.items():
+            palette.setColor(group, getattr(QPalette.ColorRole, role), QColor(colour))
     return palette
 
 
