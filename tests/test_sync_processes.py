@@ -264,6 +264,47 @@ def test_the_window_syncs_through_its_engine_process_and_leaves_none_behind(cons
         proc.communicate(timeout=30)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_path, sig):
+    """Ctrl+C in the terminal the console was started from (SIGINT), or a
+    logout or a service manager stopping it (SIGTERM) ended the window at
+    once (Ctrl+C, at times, not at all: Python's handler waits for Python
+    code to run), its layout unsaved and its lock left. Now it closes as
+    Board ▸ Quit does, without asking: it exits 0, its sync engine stops,
+    its lock on the database is let go and its layout is kept."""
+    (a,) = consoles("a")
+    with a.open() as s:
+        s.add("units", {"callsign": "E-5", "agency": "Fire", "kind": "Engine"})
+    lock = a.path.parent / f"{a.path.name}.window-lock"
+    config = tmp_path / "config"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(config)}
+    log = open(tmp_path / "window.log", "w")  # noqa: SIM115 (closed below; a pipe could fill and block it)
+    window = subprocess.Popen([sys.executable, "-m", "console", "-v", "--db", str(a.path), "--listen", "127.0.0.1:0"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+                lock.exists() and "listening on wss://" in (tmp_path / "window.log").read_text()):
+            time.sleep(0.2)
+        engines = [pid for pid, cmd in _children(window.pid) if "console.sync.child" in cmd]
+        assert lock.exists() and len(engines) == 1, (tmp_path / "window.log").read_text()
+        assert not any("geometry" in f.read_text() for f in config.rglob("*.conf"))  # (written on closing)
+        window.send_signal(sig)
+        assert window.wait(timeout=30) == 0
+    finally:
+        window.kill()
+        window.wait(timeout=30)
+        log.close()
+    said = (tmp_path / "window.log").read_text()
+    assert "closing: asked to stop by a signal" in said and "Traceback" not in said, said
+    assert _gone(engines[0]), "the engine process outlived its window"
+    assert not lock.exists()
+    [settings] = config.rglob("*.conf")
+    assert "geometry" in settings.read_text()
+    with a.open() as s:
+        assert [u.callsign for u in s.list("units")] == ["E-5"]
+
+
 def test_a_relay_with_one_file_left_to_open_serves_the_console_that_takes_it(consoles):
     """Under a flood of connections, a console got through only to have its
     hello fail at the relay now and then: checking its signature was the

@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QLockFile, QSettings, QSysInfo
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from console.ui.models import plain
 
@@ -73,6 +73,7 @@ def main(args) -> int:
             # stopped, and the engine is tried again in the background.
             await engine.start_or_retry()
         window.show()
+        _close_on_signals()
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
         await closed.wait()
@@ -308,6 +309,7 @@ def demo_main(args) -> int:
             stores.append(store)
             engines.append(engine)
             windows.append(window)
+        _close_on_signals()
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
         await closed.wait()
@@ -323,6 +325,34 @@ def demo_main(args) -> int:
             s.close()
     print(f"the demo's databases are in {folder}")
     return 0
+
+
+def _close_on_signals() -> None:
+    """Ctrl+C in the terminal the console was started from, or SIGTERM (a
+    logout, a service manager stopping a wall display's console): every
+    window and dialog closed as Board ▸ Quit closes them, without asking
+    (no one is there to answer): the layout kept, sync stopped, the lock
+    on the database let go. Every change was committed as it was made.
+    (Python's own handlers ended the window at once, unsaved, its lock
+    left; Ctrl+C, at times, not at all.)"""
+    import signal
+
+    loop = asyncio.get_running_loop()
+
+    def close() -> None:
+        log.info("closing: asked to stop by a signal")
+        app = QApplication.instance()
+        # The dialogs first (a question's own event loop ends, as if
+        # cancelled), then the windows: the last one closed stops sync.
+        for w in sorted(app.topLevelWidgets(), key=lambda w: isinstance(w, QMainWindow)):
+            if w.isVisible():
+                w.close()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, close)
+        except (NotImplementedError, RuntimeError):  # (Windows' loops: the interpreter's handler instead)
+            signal.signal(sig, lambda _sig, _frame: loop.call_soon_threadsafe(close))
 
 
 def _default():
