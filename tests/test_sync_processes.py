@@ -264,10 +264,11 @@ def test_the_window_syncs_through_its_engine_process_and_leaves_none_behind(cons
         proc.communicate(timeout=30)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_path, sig):
-    """Ctrl+C in the terminal the console was started from (SIGINT), or a
-    logout or a service manager stopping it (SIGTERM) ended the window at
+    """Ctrl+C in the terminal the console was started from (SIGINT), that
+    terminal closed (SIGHUP), or a logout or a service manager stopping it
+    (SIGTERM) ended the window at
     once (Ctrl+C, at times, not at all: Python's handler waits for Python
     code to run), its layout unsaved and its lock left. Now it closes as
     Board ▸ Quit does, without asking: it exits 0, its sync engine stops,

@@ -328,8 +328,9 @@ def demo_main(args) -> int:
 
 
 def _close_on_signals() -> None:
-    """Ctrl+C in the terminal the console was started from, or SIGTERM (a
-    logout, a service manager stopping a wall display's console): every
+    """Ctrl+C in the terminal the console was started from, that terminal
+    closed, or SIGTERM (a logout, a service manager stopping a wall
+    display's console): every
     window and dialog closed as Board ▸ Quit closes them, without asking
     (no one is there to answer): the layout kept, sync stopped, the lock
     on the database let go. Every change was committed as it was made.
@@ -348,7 +349,8 @@ def _close_on_signals() -> None:
             if w.isVisible():
                 w.close()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # (SIGHUP, where there is one: the terminal it was started from closed.)
+    for sig in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
         try:
             loop.add_signal_handler(sig, close)
         except (NotImplementedError, RuntimeError):  # (Windows' loops: the interpreter's handler instead)
