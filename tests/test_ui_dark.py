@@ -8,10 +8,13 @@ just where a person has to decide), as did the "conflicts to reconcile"
 button (1.5); overdue red and the errors of the dialogs read at 2.1 to
 3 times; the report's table headers were light on light grey; and a due
 time read back under its field, and how far the journal's search had
-got, were in a grey of 1.6 to 2 times in either scheme. Every cell of the
+got, were in greys of 1.6 and 1.7 times in the light scheme (the first
+1.1 in the dark one). Every cell of the
 boards is measured here, as the view would draw it, in a light scheme
 and in a dark one, and again after the scheme changes under an open
 window."""
+
+import shutil
 
 import pytest
 from conftest import AT_LEAST, collide, contrast, luminance, worst_cells
@@ -95,6 +98,16 @@ def test_the_colours_follow_a_change_of_scheme_under_an_open_window(qtbot, windo
     bar = window.tabs.tabBar()
     tasks_tab = 1
     qtbot.waitUntil(lambda: bar.tabTextColor(tasks_tab).name() == "#c62828")
+    # The automatic backups failing (their stick pulled out): said in red.
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    window.set_auto_backup(str(stick))
+    qtbot.waitUntil(lambda: window.backup_button.text().startswith("Backed up "), timeout=10_000)
+    shutil.rmtree(stick)
+    window.bridge.set_status([window.store.resolve_id("units", "E-12")], "on_scene")
+    assert window.auto_backup()
+    qtbot.waitUntil(lambda: window.backup_button.text() == "BACKUP FAILED", timeout=10_000)
+    assert f"color: {ERROR_COLOUR}" in window.backup_button.styleSheet()
     dialog = RecordDialog(window.bridge, "tasks", parent=window)
     qtbot.addWidget(dialog)
     dialog.fields["due"].setText("25:99")  # wrong: said in red under it
@@ -125,6 +138,7 @@ def test_the_colours_follow_a_change_of_scheme_under_an_open_window(qtbot, windo
     assert ink(hint) == ink(error) == tone(ERROR_COLOUR) == LIGHT_TONES[ERROR_COLOUR]
     assert ink(journal_state) == subdued()
     assert f"color: {LIGHT_TONES[DUE_SOON_COLOUR]}" in late.text()
+    assert f"color: {LIGHT_TONES[ERROR_COLOUR]}" in window.backup_button.styleSheet()
     dialog.fields["due"].setText("18:30")  # right: said subdued, as readable as the rest
     window_colours = window.palette()
     for label in (hint, journal_state):

@@ -330,12 +330,11 @@ def demo_main(args) -> int:
 def _close_on_signals() -> None:
     """Ctrl+C in the terminal the console was started from, that terminal
     closed, or SIGTERM (a logout, a service manager stopping a wall
-    display's console): every
-    window and dialog closed as Board ▸ Quit closes them, without asking
-    (no one is there to answer): the layout kept, sync stopped, the lock
-    on the database let go. Every change was committed as it was made.
-    (Python's own handlers ended the window at once, unsaved, its lock
-    left; Ctrl+C, at times, not at all.)"""
+    display's console): every window and dialog closed as Board ▸ Quit
+    closes them, without asking (no one is there to answer): the layout
+    kept, sync stopped, the lock on the database let go. Every change was
+    committed as it was made. (Python's own handlers ended the window at
+    once, unsaved, its lock left; Ctrl+C, at times, not at all.)"""
     import signal
 
     loop = asyncio.get_running_loop()

@@ -509,11 +509,6 @@ class JournalDock(QDockWidget):
     show_row = Signal(str, str)  # an entry about a row was opened: (table, row id)
     message = Signal(str)  # for the status bar
 
-    def changeEvent(self, event) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "model"):  # (a dark scheme, say)
-            self.model.dark = dark(self.palette())
-
     def __init__(self, bridge, scheduler: Scheduler, selected_row: Callable[[], tuple[str, str] | None],
                  parent=None) -> None:
         super().__init__(f"Journal (times in {zone_name()})", parent)
@@ -628,6 +623,11 @@ class JournalDock(QDockWidget):
         self.raise_()
         self.search.setFocus()
         self.search.selectAll()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "model"):  # (a dark scheme; once made)
+            self.model.dark = dark(self.palette())
 
     # ------------------------------------------------------------- arriving
 

@@ -233,9 +233,10 @@ def tone(colour: str, palette: QPalette | None = None) -> str:
 def subdued(palette: QPalette | None = None) -> str:
     """Text that tells rather than alerts (a due time read back, how far a
     search has got): between `palette`'s text and background, nearer the
-    text, so that it still reads well (6.4 to 8 times the contrast of the
+    text, so that it still reads well (6.3 to 8 times the contrast of the
     background in Qt's light palette and a desktop's dark one; a disabled
-    label's grey, or the "mid" shade, had 1.6 to 2)."""
+    label's grey had 1.6 in the light one, the "mid" shade 1.7, and 1.1 in
+    the dark one)."""
     palette = QtGui.QGuiApplication.palette() if palette is None else palette
     text, back = (palette.color(r) for r in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Window))
     return QColor(*(round(0.7 * a + 0.3 * b) for a, b in zip(text.getRgb()[:3], back.getRgb()[:3], strict=True))).name()

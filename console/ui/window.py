@@ -47,6 +47,7 @@ from console.sync.child import background
 from console.sync.identity import short_id as short_console_id
 from console.times import DONE_TASK, OPEN_TASK, STATUS_TIMERS, due_timestamp, past_timer
 from console.ui.dialogs import (
+    ERROR_COLOUR,
     AssignUnitsDialog,
     AutoBackupDialog,
     MergeDialog,
@@ -1886,7 +1887,7 @@ class MainWindow(QMainWindow):
         if self._auto_failed is not None:
             at, why = self._auto_failed
             self.backup_button.setText("BACKUP FAILED")
-            self.backup_button.setStyleSheet(f"color: {tone('#b71c1c', self.palette())}; font-weight: bold")
+            self.backup_button.setStyleSheet(f"color: {tone(ERROR_COLOUR, self.palette())}; font-weight: bold")
             self.backup_button.setToolTip(plain(f"The automatic backup at {clock_text(_iso(at))} failed: {why}. "
                                                 f"It is tried again every {every} min. {good}\n{how}"))
             return
