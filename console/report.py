@@ -394,7 +394,7 @@ th { background: #eee; }
 td.n { text-align: right; }
 tr.total td { font-weight: bold; }
 .overdue { color: #c62828; font-weight: bold; }
-.low { color: #e65100; font-weight: bold; }
+.low { color: #b85000; font-weight: bold; }
 .warn { color: #b71c1c; font-weight: bold; }
 """
 

@@ -223,7 +223,7 @@ def what_differs(w: MainWindow, store: Store) -> list[str]:
     if any(m.dark != now_dark for m in w.models.values()) or w.journal.dark != now_dark:
         out.append(f"the boards or the journal not in the {'dark' if now_dark else 'light'} scheme's colours")
     worst = worst_cells(w)
-    if worst and worst[0][0] < AT_LEAST["dark" if now_dark else "light"]:
+    if worst and worst[0][0] < AT_LEAST:
         out.append(f"a cell reads at {worst[0][0]:.1f} times the contrast of its background: {worst[0][1]}")
     said = (w.conflicts, w.twins, w.stranded)
     held = (store.open_conflict_count(), store.twin_count(), store.stranded_count())

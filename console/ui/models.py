@@ -50,13 +50,16 @@ from console.times import (  # noqa: F401 (used by the rest of console.ui)
     zone_name,
 )
 
-# Status colours: the same everywhere, and distinguishable by their labels too.
+# Status colours: the same everywhere, and distinguishable by their labels
+# too, which are white on them, at 4.5 times the contrast of each or more
+# (the orange of "in progress" and "high" was #ef6c00, at 3.1; the grey of
+# "low" #78909c, at 3.4).
 STATUS_COLOURS = {
     "available": "#2e7d32", "dispatched": "#1565c0", "en_route": "#6a1b9a", "on_scene": "#c62828",
     "returning": "#00838f", "out_of_service": "#616161",
-    "open": "#1565c0", "assigned": "#6a1b9a", "in_progress": "#ef6c00", "completed": "#2e7d32",
+    "open": "#1565c0", "assigned": "#6a1b9a", "in_progress": "#b85000", "completed": "#2e7d32",
     "cancelled": "#616161",
-    "urgent": "#c62828", "high": "#ef6c00", "normal": "#455a64", "low": "#78909c",
+    "urgent": "#c62828", "high": "#b85000", "normal": "#455a64", "low": "#5b7380",
     "in_stock": "#2e7d32", "out_of_stock": "#c62828",
 }
 
@@ -199,7 +202,10 @@ DATA_ROLES = frozenset({  # the roles data() answers (Qt passes them as ints, wh
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole, RECORD_ROLE, Qt.ItemDataRole.FontRole,
 })
-OVERDUE_COLOUR, DUE_SOON_COLOUR = "#c62828", "#e65100"
+# Red and orange text: overdue (or none left), and due soon (past a
+# timer, stock low); the orange a deep one, which reads on white at 5.0
+# times the contrast of it (it was #e65100, at 3.8).
+OVERDUE_COLOUR, DUE_SOON_COLOUR = "#c62828", "#b85000"
 # Cells with an open conflict: the amber of the "conflicts to reconcile"
 # button, lighter; their text dark in every scheme (see LIGHT_TONES).
 CONFLICT_COLOUR, CONFLICT_TEXT = "#ffe082", "#212121"
@@ -209,11 +215,11 @@ CONFLICT_COLOUR, CONFLICT_TEXT = "#ffe082", "#212121"
 # shown in a light tone of its own, which reads there as the dark one does
 # on white: at least 4.5 times the contrast of its background (WCAG's
 # measure), where the dark tones had 2.1 (an error's red) to 4.4.
-LIGHT_TONES = {"#c62828": "#ff6659", "#b71c1c": "#ff6659", "#e65100": "#ffa726"}
+LIGHT_TONES = {"#c62828": "#ff6659", "#b71c1c": "#ff6659", "#b85000": "#ffa726"}
 # And on a conflict's amber, in every scheme, and on the light blue of a
-# cell changed elsewhere (see FRESH_TINTS), deeper tones: 4.6 to 5.1 times
-# the contrast of those (the orange had 2.7 to 2.9).
-DEEP_TONES = {"#c62828": "#b71c1c", "#e65100": "#a33b00"}
+# cell changed elsewhere (see FRESH_TINTS), deeper tones: 5 to 6.3 times
+# the contrast of those (red had 3.6 to 4.4 there, orange 2.7 to 3.9).
+DEEP_TONES = {"#c62828": "#9b1c1c", "#b85000": "#8f3400"}
 
 
 def dark(palette: QPalette | None = None) -> bool:

@@ -17,14 +17,15 @@ from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QToolButton, QWidget
 
 from console import model
 from console.times import OPEN_TASK
-from console.ui.models import STATUS_COLOURS, STOCK_STATES, dark, plain
+from console.ui.models import DUE_SOON_COLOUR, STATUS_COLOURS, STOCK_STATES, dark, plain
 
 AGENCY_SHOWN = 40  # characters of the agency filtered to, in the count above a board
 
 VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}
-# A status no row is in: background, text; greyed, in a light scheme and in a dark one.
-EMPTY_COLOURS = {False: ("#eceff1", "#78909c"), True: ("#37474f", "#90a4ae")}
-FLAGGED_COLOUR = "#e65100"  # the orange of a unit's time in status past its timer
+# A status no row is in: background, text; greyed, in a light scheme and in
+# a dark one, and readable (4.6 and 5 times the contrast; 2.9 and 3.7 before).
+EMPTY_COLOURS = {False: ("#eceff1", "#546e7a"), True: ("#37474f", "#b0bec5")}
+FLAGGED_COLOUR = DUE_SOON_COLOUR  # the orange of a unit's time in status past its timer
 # What needs attention on a board: the button's label, and the rows named one and many.
 FLAGGED = {
     "units": ("To check", "unit past its status timer, not checked in since",
