@@ -18,7 +18,7 @@ open window: each reads at 4.5 times or more (conftest.AT_LEAST)."""
 import shutil
 
 import pytest
-from conftest import AT_LEAST, collide, contrast, luminance, worst_cells
+from conftest import AT_LEAST, collide, contrast, dark_palette, luminance, worst_cells
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor, QPalette
 
@@ -199,4 +199,9 @@ def test_the_badges_and_the_counts_read_in_either_scheme(qtbot, window, scheme):
     window.agency_filter.setCurrentIndex(window.agency_filter.findText("State DOT"))
     styles = {b.text(): b.styleSheet() for b in window.tally.buttons.values()}
     assert any(f"color: {EMPTY_COLOURS[True][1]}" in style for name, style in styles.items() if name.endswith(" 0"))
+    assert f"color: {LIGHT_TONES[FLAGGED_COLOUR]}" in window.tally.flagged_button.styleSheet()  # (dark)
+    assert contrast(QColor(LIGHT_TONES[FLAGGED_COLOUR]), dark_palette().color(QPalette.ColorRole.Window)) >= AT_LEAST
+    assert contrast(QColor(CONFLICT_TEXT), QColor(LIGHT_TONES[FLAGGED_COLOUR])) >= AT_LEAST  # (clicked)
+    scheme("light")
     assert f"color: {FLAGGED_COLOUR}" in window.tally.flagged_button.styleSheet()
+    assert "background: white" in window.tally.flagged_button.styleSheet()

@@ -17,7 +17,15 @@ from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QToolButton, QWidget
 
 from console import model
 from console.times import OPEN_TASK
-from console.ui.models import DUE_SOON_COLOUR, STATUS_COLOURS, STOCK_STATES, dark, plain
+from console.ui.models import (
+    CONFLICT_TEXT,
+    DUE_SOON_COLOUR,
+    LIGHT_TONES,
+    STATUS_COLOURS,
+    STOCK_STATES,
+    dark,
+    plain,
+)
 
 AGENCY_SHOWN = 40  # characters of the agency filtered to, in the count above a board
 
@@ -60,10 +68,7 @@ class TallyBar(QWidget):
         self.flagged_button.setObjectName("tallyFlagged")
         self.flagged_button.setCheckable(True)
         self.flagged_button.setAutoRaise(True)
-        self.flagged_button.setStyleSheet(
-            f"QToolButton {{ background: white; color: {FLAGGED_COLOUR}; border: 2px solid {FLAGGED_COLOUR};"
-            " border-radius: 9px; padding: 1px 8px; font-weight: bold; }"
-            f" QToolButton:checked {{ background: {FLAGGED_COLOUR}; color: white; border-color: black; }}")
+        self.flagged_button.setStyleSheet(_flagged_style(dark(self.palette())))
         self.flagged_button.clicked.connect(lambda checked: self.picked_flagged.emit(checked))
         self.flagged_button.hide()
         self._flagged_added = False
@@ -129,6 +134,7 @@ class TallyBar(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:  # dark mode, say: the empty statuses greyed for it
             now_dark = dark(self.palette())
+            self.flagged_button.setStyleSheet(_flagged_style(now_dark))
             for made in self._made.values():
                 for status, button in made.items():
                     look = button.property("look")
@@ -156,6 +162,22 @@ class TallyBar(QWidget):
             button.show()
         self.buttons = made
         self.table = table
+
+
+def _flagged_style(dark_scheme: bool) -> str:
+    """The count of the rows needing attention: orange on white, and white
+    on orange when clicked; in a dark scheme, light orange on the window's
+    own dark grey (no white pill on a display dimmed for the night), and
+    dark on light orange when clicked."""
+    if dark_scheme:
+        orange = LIGHT_TONES[FLAGGED_COLOUR]
+        back, checked = "transparent", f"background: {orange}; color: {CONFLICT_TEXT}; border-color: white;"
+    else:
+        orange, back = FLAGGED_COLOUR, "white"
+        checked = f"background: {orange}; color: white; border-color: black;"
+    return (f"QToolButton {{ background: {back}; color: {orange}; border: 2px solid {orange};"
+            " border-radius: 9px; padding: 1px 8px; font-weight: bold; }"
+            f" QToolButton:checked {{ {checked} }}")
 
 
 def _style(status: str, filled: bool, dark_scheme: bool = False) -> str:
