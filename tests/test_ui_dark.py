@@ -205,3 +205,29 @@ def test_the_badges_and_the_counts_read_in_either_scheme(qtbot, window, scheme):
     scheme("light")
     assert f"color: {FLAGGED_COLOUR}" in window.tally.flagged_button.styleSheet()
     assert "background: white" in window.tally.flagged_button.styleSheet()
+
+
+def test_the_check_boxes_of_a_list_show_in_either_scheme(qtbot, window, scheme):
+    """Staffing a task (Ctrl+Shift+T) lists every unit with a box to check;
+    in a dark scheme, Qt's frame of an unchecked box was as dark as the
+    list, 1.1 times the contrast of it, and nothing showed where to check
+    (in the light one, 1.9). Its frame reads at 3 times or more (WCAG's
+    mark for the parts of a control) in either scheme."""
+    window.tabs.setCurrentIndex(1)
+    view = window.views["tasks"]
+    view.selectRow(0)
+    for which in ("light", "dark"):
+        scheme(which)
+        dialog = window.assign_units()
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        items = [dialog.list.item(r) for r in range(dialog.list.count())]
+        unchecked = next(i for i in items if i.data(Qt.ItemDataRole.CheckStateRole) is not None)
+        row = dialog.list.visualItemRect(unchecked)
+        shot = dialog.list.viewport().grab().toImage()
+        base = dialog.list.palette().color(QPalette.ColorRole.Base)
+        frame = max(contrast(shot.pixelColor(x, y), base)
+                    for x in range(0, min(row.height() + 8, shot.width())) for y in range(row.top(), row.bottom()))
+        assert frame >= 3, which
+        dialog.close()

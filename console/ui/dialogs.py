@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, QTimer
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTreeWidget,
@@ -805,6 +807,7 @@ class AssignUnitsDialog(SearchListDialog):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Unchecked)
             self.list.addItem(item)
+        self.list.setItemDelegate(CheckFramed(self.list))
         self._checked: dict[str, None] = {}  # the ids checked, in the order checked
         self._shown = self.list.count()
         self.list.itemChanged.connect(self._toggled)
@@ -902,6 +905,29 @@ class StatusTimersDialog(QDialog):
 
 
 WHAT_WIDTH = 320  # the reconciliation's first column at most, in pixels: longer titles wrap
+
+
+class CheckFramed(QStyledItemDelegate):
+    """A list's check boxes framed so that they show in any scheme: in a
+    dark one, Qt's own frame of an unchecked box was as dark as the list
+    (1.1 times the contrast of it; 1.9 in a light one), so that nothing
+    showed where to check a unit. The frame is halfway between the list's
+    text and background (4 times or more)."""
+
+    def paint(self, painter, option, index) -> None:
+        super().paint(painter, option, index)
+        if index.data(Qt.ItemDataRole.CheckStateRole) is None:
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        box = style.subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, opt, opt.widget)
+        text, back = opt.palette.color(QPalette.ColorRole.Text), opt.palette.color(QPalette.ColorRole.Base)
+        painter.save()
+        painter.setPen(QColor(*((a + b) // 2 for a, b in zip(text.getRgb()[:3], back.getRgb()[:3], strict=True))))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(box.adjusted(0, 0, -1, -1))
+        painter.restore()
 
 
 class _Wrapping(QStyledItemDelegate):
