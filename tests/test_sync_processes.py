@@ -264,7 +264,7 @@ def test_the_window_syncs_through_its_engine_process_and_leaves_none_behind(cons
         proc.communicate(timeout=30)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, "nohup"])
 def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_path, sig):
     """Ctrl+C in the terminal the console was started from (SIGINT), that
     terminal closed (SIGHUP), or a logout or a service manager stopping it
@@ -272,7 +272,9 @@ def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_pa
     once (Ctrl+C, at times, not at all: Python's handler waits for Python
     code to run), its layout unsaved and its lock left. Now it closes as
     Board ▸ Quit does, without asking: it exits 0, its sync engine stops,
-    its lock on the database is let go and its layout is kept."""
+    its lock on the database is let go and its layout is kept. Started
+    with nohup (SIGHUP ignored), it outlives its terminal, as asked, and
+    stops at SIGTERM."""
     (a,) = consoles("a")
     with a.open() as s:
         s.add("units", {"callsign": "E-5", "agency": "Fire", "kind": "Engine"})
@@ -280,8 +282,10 @@ def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_pa
     config = tmp_path / "config"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(config)}
     log = open(tmp_path / "window.log", "w")  # noqa: SIM115 (closed below; a pipe could fill and block it)
+    nohup = sig == "nohup"
     window = subprocess.Popen([sys.executable, "-m", "console", "-v", "--db", str(a.path), "--listen", "127.0.0.1:0"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=log)
+                              env=env, stdout=subprocess.DEVNULL, stderr=log,
+                              preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (
@@ -290,7 +294,12 @@ def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_pa
         engines = [pid for pid, cmd in _children(window.pid) if "console.sync.child" in cmd]
         assert lock.exists() and len(engines) == 1, (tmp_path / "window.log").read_text()
         assert not any("geometry" in f.read_text() for f in config.rglob("*.conf"))  # (written on closing)
-        window.send_signal(sig)
+        if nohup:
+            window.send_signal(signal.SIGHUP)  # its terminal closed: ignored
+            with pytest.raises(subprocess.TimeoutExpired):
+                window.wait(timeout=3)
+            assert lock.exists() and not _gone(engines[0])
+        window.send_signal(signal.SIGTERM if nohup else sig)
         assert window.wait(timeout=30) == 0
     finally:
         window.kill()

@@ -349,7 +349,11 @@ def _close_on_signals() -> None:
                 w.close()
 
     # (SIGHUP, where there is one: the terminal it was started from closed.)
+    # A signal ignored when the console started stays ignored: started
+    # with nohup, it outlives its terminal, as asked.
     for sig in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue
         try:
             loop.add_signal_handler(sig, close)
         except (NotImplementedError, RuntimeError):  # (Windows' loops: the interpreter's handler instead)
