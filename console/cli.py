@@ -874,13 +874,17 @@ def _run_sync(args, out) -> int:
 
 
 def _stop_on_signals(loop, stop) -> None:
-    """Set asyncio.Event `stop` on Ctrl-C or SIGTERM. Windows' event loops
-    take no signal handlers (NotImplementedError): there the interpreter's
-    own handler hands the signal to the loop, which its wake-up socket
-    then rouses."""
+    """Set asyncio.Event `stop` on Ctrl-C, SIGTERM, or SIGHUP where there
+    is one (the terminal it was started from closed), unless the signal
+    was ignored when it started (started with nohup, it outlives its
+    terminal, as asked). Windows' event loops take no signal handlers
+    (NotImplementedError): there the interpreter's own handler hands the
+    signal to the loop, which its wake-up socket then rouses."""
     import signal
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue
         try:
             loop.add_signal_handler(sig, stop.set)
         except NotImplementedError:

@@ -264,6 +264,30 @@ def test_the_window_syncs_through_its_engine_process_and_leaves_none_behind(cons
         proc.communicate(timeout=30)
 
 
+@pytest.mark.parametrize("nohup", [False, True])
+def test_a_relay_stops_cleanly_when_its_terminal_closes_unless_started_with_nohup(consoles, nohup):
+    """SIGHUP (the terminal a relay was started from closed) ended it at
+    once, without its "stopped". Now it stops as at Ctrl-C or SIGTERM;
+    started with nohup (SIGHUP ignored), it serves on."""
+    (r,) = consoles("relay")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console", "relay", "--db", str(r.path), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
+    try:
+        assert "listening on" in proc.stdout.readline()
+        proc.send_signal(signal.SIGHUP)
+        if nohup:
+            with pytest.raises(subprocess.TimeoutExpired):
+                proc.wait(timeout=2)
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "stopped" in out, err
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, "nohup"])
 def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_path, sig):
     """Ctrl+C in the terminal the console was started from (SIGINT), that
