@@ -376,6 +376,14 @@ def test_a_due_time_is_typed_as_dispatchers_say_it(window, demo_store):
     # A date as the person's region writes it, said back as read; one that reads two ways, asked to be plain.
     dialog.fields["due"].setText("28.11.2099 18:00")
     assert " 28 " in hint.text() and " 2099 18:00 " in hint.text() and not red()
+    # A date alone: midnight at its start, and said to be (not a time typed as midnight).
+    for alone in ("28.11.2099", "2099-11-28", "28 Nov 2099"):
+        dialog.fields["due"].setText(alone)
+        assert " 28 Nov 2099 00:00 " in hint.text() and hint.text().endswith(
+            ": midnight, at the day's start (add a time for another)") and not red(), alone
+    for midnight in ("2099-11-28 00:00", "28.11.2099 0:00", "0000"):
+        dialog.fields["due"].setText(midnight)
+        assert "midnight" not in hint.text(), midnight
     dialog.fields["due"].setText("03/04/2099")
     assert hint.text().startswith("'03/04/2099' may be 3 April 2099 or 4 March 2099: write the month by its name") \
         and red()

@@ -139,7 +139,9 @@ HINT_TICK_MS = 15_000  # how often a time's hint ("in 45m") is said again while 
 def time_hint(text: str, now: float | None = None) -> tuple[str, bool]:
     """What a time typed in a dialog will be read as, in this computer's
     zone and how far from now ("Thu 26 Nov 18:30 CST, in 1h42m"), or what
-    is wrong with it; and whether it is wrong."""
+    is wrong with it; and whether it is wrong. A date typed without a time
+    is midnight at its start, and said to be: a task "due 28.11.2026" is
+    overdue from its first minute, which the person may not have meant."""
     if not text.strip():
         return f"e.g. {model.TIME_EXAMPLES}", False
     try:
@@ -149,7 +151,21 @@ def time_hint(text: str, now: float | None = None) -> tuple[str, bool]:
     at = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
     left = round((at.timestamp() - (time.time() if now is None else now)) / 60) * 60  # +45m reads "in 45m"
     when = f"in {span_text(left)}" if left > 0 else f"{span_text(-left)} ago" if left < 0 else "now"
-    return f"{at.strftime('%a %d %b %Y %H:%M')} {zone_name()}, {when}", False
+    said = f"{at.strftime('%a %d %b %Y %H:%M')} {zone_name()}, {when}"
+    if (at.hour, at.minute) == (0, 0) and _date_alone(text, now):
+        said += ": midnight, at the day's start (add a time for another)"
+    return said, False
+
+
+def _date_alone(text: str, now: float | None) -> bool:
+    """Whether `text` is a date written without a time: one that a time
+    after it would complete (not a clock time, a span, "now", or a date
+    and time already)."""
+    try:
+        model.parse_typed_time(f"{text.strip()} 12:00", now)
+    except ValidationError:
+        return False
+    return True
 
 
 class Suggestions(QObject):
