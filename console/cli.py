@@ -361,6 +361,18 @@ def _pairs(t: model.Table, items: Sequence[str]) -> dict:
     return out
 
 
+def _midnight_notes(t: model.Table, items: Sequence[str]) -> None:
+    """Say, on stderr, which times given were a date alone, read as
+    midnight at the day's start: a task due "2026-11-28" is overdue from
+    its first minute, which the person may not have meant."""
+    for item in items:
+        name, _, raw = item.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if t.field(name).type == "time" and model.date_alone(raw):
+            _err(f"{PROG}: note: {name}={raw} is midnight at the start of that day (this computer's); for "
+                 f"another time, give it: {name}={shlex.quote(raw + ' 18:00')}")
+
+
 def _open(args) -> Store:
     path = args.db or default_db_path()
     creates = (args.command in ("seed", "add", "note", "id", "trust")
@@ -587,9 +599,11 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             new = store.add(t.name, values)
             print(new, file=out)
             _entered_already(store, t.name, titled, [(values, new)])
+        _midnight_notes(t, args.values)
     elif c == "set":
         t = model.table(args.table)
         made = store.update(t.name, args.id, _pairs(t, args.values))
+        _midnight_notes(t, args.values)
         if not made:
             print("nothing changed: the values were already current", file=out)
         closed = [c for c in made if c.table == "tasks" and c.field == "status" and c.value in DONE_TASK]

@@ -306,6 +306,17 @@ def parse_typed_time(raw: str, now: float | None = None) -> str:
     raise ValidationError(f"{raw.strip()!r} is not a time (e.g. {TIME_EXAMPLES})")
 
 
+def date_alone(raw: str, now: float | None = None) -> bool:
+    """Whether `raw` is a date written without a time (read as midnight at
+    its start): one that a time after it would complete, not a clock time,
+    a span, "now", or a date and time already."""
+    try:
+        parse_typed_time(f"{raw.strip()} 12:00", now)
+    except ValidationError:
+        return False
+    return True
+
+
 HEX_DIGITS = "0123456789abcdef"
 
 

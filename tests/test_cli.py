@@ -662,6 +662,29 @@ def test_adding_a_task_of_a_title_still_to_do_says_so_on_stderr_with_the_merge(t
     assert run(capsys, "add", "--db", db, "tasks", "title=Pump out school")[2] == ""
 
 
+def test_a_due_date_without_a_time_is_said_to_be_midnight_on_stderr(tmp_path, capsys):
+    """due=2099-11-28 is midnight at that day's start: a task due then is
+    overdue from its first minute. Added or set all the same (a script
+    reads the new id on stdout); stderr says so, with how to give a time.
+    A time given, midnight included, is said nothing about."""
+    db = tmp_path / "a.db"
+    code, new, err = run(capsys, "add", "--db", db, "tasks", "title=Sandbag school", "due=2099-11-28")
+    new = new.strip()
+    assert code == 0 and len(new) == 32
+    assert err == ("crisis-console: note: due=2099-11-28 is midnight at the start of that day (this computer's); "
+                   "for another time, give it: due='2099-11-28 18:00'\n")
+    with Store(db) as s:
+        due = datetime.fromisoformat(s.get("tasks", new).due.replace("Z", "+00:00")).astimezone()
+    assert (due.year, due.month, due.day, due.hour, due.minute) == (2099, 11, 28, 0, 0)
+    code, _, err = run(capsys, "set", "--db", db, "tasks", new, "due=28.11.2099", "priority=high")
+    assert code == 0 and err.startswith("crisis-console: note: due=28.11.2099 is midnight") and err.count("\n") == 1
+    command = err.split("give it: ", 1)[1].strip()
+    code, _, err = run(capsys, "set", "--db", db, "tasks", new, *shlex.split(command))
+    assert code == 0 and err == ""
+    for written in ("2099-11-28 00:00", "0000", "+2h"):
+        assert run(capsys, "set", "--db", db, "tasks", new, f"due={written}")[2] == "", written
+
+
 def test_conflicts_name_tasks_by_their_title(tmp_path, capsys):
     """A unit assigned on one console and deleted on another: the person
     reconciling reads the task's title, not its id."""

@@ -152,20 +152,10 @@ def time_hint(text: str, now: float | None = None) -> tuple[str, bool]:
     left = round((at.timestamp() - (time.time() if now is None else now)) / 60) * 60  # +45m reads "in 45m"
     when = f"in {span_text(left)}" if left > 0 else f"{span_text(-left)} ago" if left < 0 else "now"
     said = f"{at.strftime('%a %d %b %Y %H:%M')} {zone_name()}, {when}"
-    if (at.hour, at.minute) == (0, 0) and _date_alone(text, now):
+    if (at.hour, at.minute) == (0, 0) and model.date_alone(text, now):
         said += ": midnight, at the day's start (add a time for another)"
     return said, False
 
-
-def _date_alone(text: str, now: float | None) -> bool:
-    """Whether `text` is a date written without a time: one that a time
-    after it would complete (not a clock time, a span, "now", or a date
-    and time already)."""
-    try:
-        model.parse_typed_time(f"{text.strip()} 12:00", now)
-    except ValidationError:
-        return False
-    return True
 
 
 class Suggestions(QObject):
