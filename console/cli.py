@@ -17,7 +17,7 @@ import logging
 import shlex
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from console import __version__, backup, clock, csv_rows, files, model, report, seed, transfer
@@ -862,7 +862,7 @@ def _run_sync(args, out) -> int:
                         peers=args.peer if args.command == "sync" else ())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        _stop_on_signals(loop, stop)
+        on_stop_signals(loop, stop.set)
         await engine.start()
         if engine.port is not None:
             print(f"listening on {wss_url(listen[0], engine.port)} as console {engine.console_id}; other consoles "
@@ -887,22 +887,23 @@ def _run_sync(args, out) -> int:
         raise StoreError(str(exc)) from None
 
 
-def _stop_on_signals(loop, stop) -> None:
-    """Set asyncio.Event `stop` on Ctrl-C, SIGTERM, or SIGHUP where there
-    is one (the terminal it was started from closed), unless the signal
-    was ignored when it started (started with nohup, it outlives its
-    terminal, as asked). Windows' event loops take no signal handlers
-    (NotImplementedError): there the interpreter's own handler hands the
-    signal to the loop, which its wake-up socket then rouses."""
+def on_stop_signals(loop, act: Callable[[], None]) -> None:
+    """Call `act` in event loop `loop` on Ctrl-C, SIGTERM, or SIGHUP where
+    there is one (the terminal it was started from closed), unless the
+    signal was ignored when it started (started with nohup, it outlives
+    its terminal, as asked): how a relay, `sync` and the window stop.
+    Windows' event loops take no signal handlers (NotImplementedError):
+    there the interpreter's own handler hands the signal to the loop,
+    which its wake-up socket then rouses."""
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
         if signal.getsignal(sig) is signal.SIG_IGN:
             continue
         try:
-            loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError:
-            signal.signal(sig, lambda _sig, _frame: loop.call_soon_threadsafe(stop.set))
+            loop.add_signal_handler(sig, act)
+        except (NotImplementedError, RuntimeError):
+            signal.signal(sig, lambda _sig, _frame: loop.call_soon_threadsafe(act))
 
 
 def _progress_line(verb: str):
@@ -1218,7 +1219,9 @@ def _export(store: Store, table: str, fmt: str, out) -> None:
         first = next(rows, None)
         fields = list(first) if first is not None else list(headers)
         w.writerow(fields)
-        cell = lambda v: _cell(v) if isinstance(v, (int, float)) else model.as_cell(_cell(v))  # noqa: E731
+        def cell(v) -> str:  # (a number as it is: -5 is no formula)
+            return _cell(v) if isinstance(v, (int, float)) else model.as_cell(_cell(v))
+
         if first is not None:
             w.writerow([cell(first.get(f)) for f in fields])
         for r in rows:

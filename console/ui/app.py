@@ -334,10 +334,9 @@ def _close_on_signals() -> None:
     closes them, without asking (no one is there to answer): the layout
     kept, sync stopped, the lock on the database let go. Every change was
     committed as it was made. (Python's own handlers ended the window at
-    once, unsaved, its lock left; Ctrl+C, at times, not at all.)"""
-    import signal
-
-    loop = asyncio.get_running_loop()
+    once, unsaved, its lock left; Ctrl+C, at times, not at all.) Started
+    with nohup, it outlives its terminal (see cli.on_stop_signals)."""
+    from console.cli import on_stop_signals
 
     def close() -> None:
         log.info("closing: asked to stop by a signal")
@@ -348,16 +347,7 @@ def _close_on_signals() -> None:
             if w.isVisible():
                 w.close()
 
-    # (SIGHUP, where there is one: the terminal it was started from closed.)
-    # A signal ignored when the console started stays ignored: started
-    # with nohup, it outlives its terminal, as asked.
-    for sig in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
-        if signal.getsignal(sig) is signal.SIG_IGN:
-            continue
-        try:
-            loop.add_signal_handler(sig, close)
-        except (NotImplementedError, RuntimeError):  # (Windows' loops: the interpreter's handler instead)
-            signal.signal(sig, lambda _sig, _frame: loop.call_soon_threadsafe(close))
+    on_stop_signals(asyncio.get_running_loop(), close)
 
 
 def _default():

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, QTimer
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -47,7 +47,7 @@ from console import clock, model
 from console.model import ValidationError
 from console.store import StoreError, collision_sides, collisions, short_id, side_shown
 from console.times import OPEN_TASK, STATUS_TIMERS, span_text
-from console.ui.models import ToneLabel, local_time, names_combo, plain, plain_label, zone_name
+from console.ui.models import ToneLabel, between, local_time, names_combo, plain, plain_label, zone_name
 
 ERROR_COLOUR = "#b71c1c"
 
@@ -928,9 +928,9 @@ class CheckFramed(QStyledItemDelegate):
         self.initStyleOption(opt, index)
         style = opt.widget.style() if opt.widget is not None else QApplication.style()
         box = style.subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, opt, opt.widget)
-        text, back = opt.palette.color(QPalette.ColorRole.Text), opt.palette.color(QPalette.ColorRole.Base)
         painter.save()
-        painter.setPen(QColor(*((a + b) // 2 for a, b in zip(text.getRgb()[:3], back.getRgb()[:3], strict=True))))
+        painter.setPen(between(opt.palette.color(QPalette.ColorRole.Text), opt.palette.color(QPalette.ColorRole.Base),
+                               0.5))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(box.adjusted(0, 0, -1, -1))
         painter.restore()

@@ -110,7 +110,7 @@ class JournalModel(QAbstractListModel):
         super().__init__(parent)
         self.store = store
         self.scheduler = scheduler or Scheduler(self)
-        self.dark = dark()  # shown in a dark scheme: its tint (the dock says when it changes)
+        self.dark = dark()  # shown in a dark scheme: its tint (the window says when it changes)
         self.agency: str | None = None
         self.table: str | None = None
         self.row: str | None = None
@@ -623,11 +623,6 @@ class JournalDock(QDockWidget):
         self.raise_()
         self.search.setFocus()
         self.search.selectAll()
-
-    def changeEvent(self, event) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "model"):  # (a dark scheme; once made)
-            self.model.dark = dark(self.palette())
 
     # ------------------------------------------------------------- arriving
 

@@ -90,6 +90,12 @@ def file_word(name: str | None) -> str:
     return re.sub(r"\W+", "-", model.name_key(name or "")).strip("-")
 
 
+def shortened(name: str, limit: int) -> str:
+    """`name` as shown where only `limit` characters of it fit: a name of
+    up to 200 characters (an agency's, an operator's) ends in "…"."""
+    return name if len(name) <= limit else name[:limit - 1].rstrip() + "…"
+
+
 def plain(text: str) -> str:
     """`text` made to show as it is where Qt guesses whether text is HTML
     (a message box, an input dialog's question, a tooltip): a value that
@@ -244,8 +250,13 @@ def subdued(palette: QPalette | None = None) -> str:
     label's grey had 1.6 in the light one, the "mid" shade 1.7, and 1.1 in
     the dark one)."""
     palette = QtGui.QGuiApplication.palette() if palette is None else palette
-    text, back = (palette.color(r) for r in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Window))
-    return QColor(*(round(0.7 * a + 0.3 * b) for a, b in zip(text.getRgb()[:3], back.getRgb()[:3], strict=True))).name()
+    return between(palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Window), 0.7).name()
+
+
+def between(near: QColor, far: QColor, share: float) -> QColor:
+    """The colour `share` of the way from `far` to `near` (1: `near`)."""
+    return QColor(*(round(share * a + (1 - share) * b) for a, b in zip(near.getRgb()[:3], far.getRgb()[:3],
+                                                                       strict=True)))
 
 
 CONFLICT_TIP = "In conflict: written on two consoles at once. Reconcile it (Sync ▸ Reconcile conflicts, Ctrl+R)."

@@ -25,9 +25,10 @@ from console.ui.models import (
     STOCK_STATES,
     dark,
     plain,
+    shortened,
 )
 
-AGENCY_SHOWN = 40  # characters of the agency filtered to, in the count above a board
+AGENCY_SHOWN = 39  # characters of the agency filtered to, in the count above a board
 
 VOCABULARIES = {"units": tuple(model.UNIT_STATUSES), "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}
 # A status no row is in: background, text; greyed, in a light scheme and in
@@ -92,7 +93,7 @@ class TallyBar(QWidget):
         total = sum(counts.values())
         whose = f"{agency} " if agency else ""
         # (the count is in bold: HTML; an agency's name of up to 200 characters shortened, never widening the window)
-        shown = html.escape(whose if len(whose) <= AGENCY_SHOWN else whose[:AGENCY_SHOWN - 2].rstrip() + "… ")
+        shown = html.escape(f"{shortened(agency, AGENCY_SHOWN)} " if agency else "")
         noun = table if total != 1 else table[:-1]
         if table == "units":
             busy = sum(n for s, n in counts.items() if model.UNIT_STATUSES.get(s) == "Assigned")
@@ -112,10 +113,7 @@ class TallyBar(QWidget):
             n = counts.get(status, 0)
             button.setText(f"{model.label(status).capitalize()} {n:,}")
             button.setChecked(status == current)
-            look = (bool(n), now_dark)
-            if button.property("look") != list(look):  # (a style sheet is costly to apply: only on a change)
-                button.setProperty("look", list(look))
-                button.setStyleSheet(_style(status, *look))
+            _look(button, status, bool(n), now_dark)
             button.setToolTip(
                 plain(f"{n:,} {whose}{table if n != 1 else table[:-1]} {model.label(status)}: "
                       + ("click to show all again" if status == current else "click to show only these")))
@@ -137,10 +135,8 @@ class TallyBar(QWidget):
             self.flagged_button.setStyleSheet(_flagged_style(now_dark))
             for made in self._made.values():
                 for status, button in made.items():
-                    look = button.property("look")
-                    if look is not None and look[1] != now_dark:
-                        button.setProperty("look", [look[0], now_dark])
-                        button.setStyleSheet(_style(status, look[0], now_dark))
+                    if (look := button.property("look")) is not None:
+                        _look(button, status, look[0], now_dark)
 
     def _make_buttons(self, table: str, vocab: tuple[str, ...]) -> None:
         """The shown board's buttons: made the first time it is shown, then
@@ -162,6 +158,14 @@ class TallyBar(QWidget):
             button.show()
         self.buttons = made
         self.table = table
+
+
+def _look(button: QToolButton, status: str, filled: bool, dark_scheme: bool) -> None:
+    """A count's button styled for its status, whether any row is in it,
+    and the scheme; only on a change (a style sheet is costly to apply)."""
+    if button.property("look") != [filled, dark_scheme]:
+        button.setProperty("look", [filled, dark_scheme])
+        button.setStyleSheet(_style(status, filled, dark_scheme))
 
 
 def _flagged_style(dark_scheme: bool) -> str:

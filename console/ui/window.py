@@ -83,6 +83,7 @@ from console.ui.models import (
     number_text,
     plain,
     plain_label,
+    shortened,
     since_text,
     span_text,
     tone,
@@ -747,6 +748,7 @@ class MainWindow(QMainWindow):
             if m.dark != now_dark:
                 m.dark = now_dark
                 self.views[board].viewport().update()
+        self.journal.dark = now_dark  # (its tint; its view is painted again with the new palette)
         bar = self.tabs.tabBar()
         for board, colour in self._tab_colours.items():
             if colour is not None:
@@ -1953,8 +1955,7 @@ class MainWindow(QMainWindow):
         # characters long); whole in the tooltip. ("&&": a button takes "&"
         # as the mark of a letter to underline, and of its Alt shortcut.)
         name = self.store.operator
-        shown = name if len(name) <= OPERATOR_SHOWN else name[:OPERATOR_SHOWN - 1].rstrip() + "…"
-        self.operator_button.setText(f"Operator: {shown.replace('&', '&&')}")
+        self.operator_button.setText(f"Operator: {shortened(name, OPERATOR_SHOWN).replace('&', '&&')}")
         self.operator_button.setToolTip(plain(f"Who this console's changes are recorded as: {name}. At a shift "
                                               "change, click (or Ctrl+Shift+O) to hand over."))
 
