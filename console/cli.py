@@ -586,6 +586,8 @@ def _command(store: Store, args: argparse.Namespace, found, out) -> int:
             read_as.append(f"columns hidden in the sheet, read all the same: {', '.join(found.hidden_columns)}")
         if found.unshown:
             read_as.append(f"{found.unshown} {'row' if found.unshown == 1 else 'rows'} hidden in the sheet left out")
+        if midnight := found.midnight_said():
+            read_as.append(f"{midnight}: add a time in the file for another")
         print(f"added {len(ids)} {found.table} from {args.csv}" + (f" ({'; '.join(read_as)})" if read_as else ""),
               file=out)
         _entered_already(store, found.table, titled, list(zip(found.rows, ids, strict=True)))

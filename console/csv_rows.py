@@ -237,6 +237,22 @@ class CsvRows:
     hidden: list[int] = dataclasses.field(default_factory=list)  # of `rows`, those hidden in the sheet
     unshown: int = 0  # how many rows hidden in the sheet were left out (shown())
     hidden_columns: list[str] = dataclasses.field(default_factory=list)  # of the columns read, those hidden
+    midnight: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (row, time field) given a date alone
+
+    def midnight_said(self) -> str | None:
+        """Which rows were given a date without a time (see `midnight`),
+        read as midnight at that day's start: a task "due 28.11.2026" is
+        overdue from its first minute, which may not be what was meant.
+        None if none was."""
+        if not self.midnight:
+            return None
+        fields = " and ".join(dict.fromkeys(model.field_label(f) for _, f in self.midnight))
+        at = [self.lines[i].rsplit(", ", 1)[-1].split() for i in dict.fromkeys(i for i, _ in self.midnight)]
+        unit = at[0][0] + ("s" if len(at) > 1 else "")  # ("line", "row")
+        numbers = [n for _, n in at]
+        where = ", ".join(numbers) if len(numbers) <= 5 else f"{', '.join(numbers[:4])} and {len(numbers) - 4:,} more"
+        return (f"{fields} given as a date without a time in {len(at):,} {unit} ({unit} {where}), read as "
+                "midnight at the day's start")
 
     def shown(self) -> CsvRows:
         """These rows but those hidden in the sheet (a filter's: the rows a
@@ -244,9 +260,11 @@ class CsvRows:
         if not self.hidden:
             return self
         out = set(self.hidden)
-        return dataclasses.replace(self, rows=[r for i, r in enumerate(self.rows) if i not in out],
-                                   lines=[w for i, w in enumerate(self.lines) if i not in out], hidden=[],
-                                   unshown=len(out))
+        kept = [i for i in range(len(self.rows)) if i not in out]
+        now = {i: k for k, i in enumerate(kept)}  # (a row's index among those kept)
+        return dataclasses.replace(self, rows=[self.rows[i] for i in kept], lines=[self.lines[i] for i in kept],
+                                   hidden=[], unshown=len(out),
+                                   midnight=[(now[i], f) for i, f in self.midnight if i in now])
 
 
 def encoding_name(encoding: str) -> str:
@@ -362,7 +380,7 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
     fills: dict[int, tuple[str, int]] = {}  # column -> (its value, the last row it is merged over)
     numbers, days = _Numbers(t, decimal), _Dates(t, dates)
     two_ways = {"int": numbers, "real": numbers, "counter": numbers, "time": days}  # (by the type of field)
-    rows, lines, totals, hidden = [], [], [], []
+    rows, lines, totals, hidden, midnight = [], [], [], [], []
     unshown = layout.hidden if layout else frozenset()
     for number, row in cells:
         if progress is not None and number % PROGRESS_EVERY == 0:
@@ -379,7 +397,7 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             raise ValidationError(f"{where}: more cells than the first {unit} names columns")
         if len(rows) >= MAX_ROWS:
             raise ValidationError(f"{name}: more than {MAX_ROWS:,} rows: not a list of {t.name}")
-        values = {}
+        values, alone = {}, []  # (alone: its time fields given a date without a time)
         for f, cell in zip(fields, row, strict=False):
             if f is None or not (text := cell.strip()):
                 continue
@@ -391,11 +409,15 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             try:
                 if f.type in two_ways and not isinstance(cell, _Typed):
                     cell = two_ways[f.type].text(values, f, cell, where)
-                    if cell is None:
-                        continue  # (set once the file's way of writing it is known)
+                    if cell is None:  # (set once the file's way of writing it is known)
+                        if f.type == "time" and model.date_alone(text):
+                            alone.append(f.name)
+                        continue
                 values[f.name] = model.parse(t, f, cell)
             except ValidationError as exc:
                 raise ValidationError(f"{where}: {exc}") from None
+            if f.type == "time" and _midnight(values[f.name]) and model.date_alone(text):
+                alone.append(f.name)
         missing = [f.name for f in t.fields if f.required and f.name not in values]
         if missing and (label := _total(row)) is not None:  # ("Total" under a stock list: not an item)
             totals.append(f"{unit} {number} ({label})")
@@ -414,13 +436,22 @@ def _rows(t: model.Table, name: str, unit: str, cells: Iterator[tuple[int, list[
             raise ValidationError(said)
         if unshown and number in unshown:
             hidden.append(len(rows))
+        midnight.extend((len(rows), f) for f in alone)
         rows.append(values)
         lines.append(where)
     if not rows:
         raise ValidationError(f"{name} names its columns but holds no rows")
     return CsvRows(t.name, rows, lines, columns.left_out, decimal=numbers.settle(), dates=days.settle(),
                    renamed=columns.renamed, others=columns.others, shadowed=columns.shadowed, above=above,
-                   totals=totals, filled=filled, hidden=hidden, hidden_columns=unseen)
+                   totals=totals, filled=filled, hidden=hidden, hidden_columns=unseen, midnight=midnight)
+
+
+def _midnight(stored: str) -> bool:
+    """Whether a time as stored is midnight in this computer's time zone,
+    as a date without a time is read: asked before the dearer question of
+    how it was written (model.date_alone)."""
+    at = datetime.fromisoformat(stored).astimezone()
+    return at.hour == at.minute == at.second == 0
 
 
 def _fill(row: list[str], number: int, starts: dict[int, list[tuple[int, int]]],
@@ -968,7 +999,9 @@ class _Typed(str):
 
 def _text(value) -> str:
     """A cell's value as a person would have typed it: 4 (not 4.0), a date
-    and time as ISO 8601 (in this computer's time zone, read so again)."""
+    and time as ISO 8601 (in this computer's time zone, read so again), a
+    date at midnight as a date alone (a date typed in a date cell: the
+    workbook holds it so, and says nothing of a time)."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -978,6 +1011,8 @@ def _text(value) -> str:
     if isinstance(value, (int, float)):
         return _Typed(model.plain_number(value))
     if isinstance(value, datetime):
+        if value.time() == daytime() and value.tzinfo is None:
+            return value.date().isoformat()
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, (date, daytime)):
         return value.isoformat()

@@ -309,11 +309,15 @@ def parse_typed_time(raw: str, now: float | None = None) -> str:
 def date_alone(raw: str, now: float | None = None) -> bool:
     """Whether `raw` is a date written without a time (read as midnight at
     its start): one that a time after it would complete, not a clock time,
-    a span, "now", or a date and time already."""
+    a span, "now", or a date and time already. A date that reads two
+    ways (03/04/2026, day or month first) is one too."""
     try:
         parse_typed_time(f"{raw.strip()} 12:00", now)
     except ValidationError:
-        return False
+        try:
+            return any(dates.readings(f"{raw.strip()} 12:00").values())
+        except dates.WrongDay:
+            return False
     return True
 
 

@@ -1199,3 +1199,54 @@ def test_text_a_spreadsheet_would_take_for_a_formula_is_marked_and_read_back_as_
     assert model.from_cell(cell) == text
     if text[:1] not in model.FORMULA_START and text.lstrip("'")[:1] not in model.FORMULA_START:
         assert cell == text  # (any other left as it is)
+
+
+def test_due_dates_without_a_time_are_said_to_be_midnight(tmp_path, capsys):
+    """A call sheet whose due column has dates alone ("28.11.2099"): each
+    is midnight at the start of its day, so a task is overdue from its
+    first minute; which rows were so is said (a time given, midnight
+    itself included, is not), as the command line's `add` says of one
+    value. A row hidden in the sheet and left out does not shift which
+    rows are named."""
+    import openpyxl
+
+    sheet = write(tmp_path / "calls.csv", "title,due\nA,28.11.2099\nB,28.11.2099 18:00\nC,28.11.2099 00:00\n"
+                                          "D,03/04/2099\nE,2099-12-01\n")
+    found = csv_rows.read("tasks", sheet, dates="day-first")
+    assert found.midnight == [(0, "due"), (3, "due"), (4, "due")]
+    assert found.rows[0]["due"] == model.parse_typed_time("2099-11-28 00:00")
+    assert found.rows[3]["due"] == model.parse_typed_time("2099-04-03 00:00")
+    assert found.midnight_said() == ("due given as a date without a time in 3 lines (lines 2, 5, 6), read as "
+                                     "midnight at the day's start")
+    # A date read two ways, which waits for a later one to say the order.
+    later = csv_rows.read("tasks", write(tmp_path / "l.csv", "title,due\nD,03/04/2099\nE,13/04/2099 10:00\n"))
+    assert later.midnight == [(0, "due")] and later.dates == "day-first"
+    assert later.rows[0]["due"] == model.parse_typed_time("2099-04-03 00:00")
+    plain_times = csv_rows.read("tasks", write(tmp_path / "t.csv", "title,due\nA,18:00\nB,+2h\nC,now\n"))
+    assert plain_times.midnight == [] and plain_times.midnight_said() is None
+    # Many rows: the first few named, and how many more.
+    many = csv_rows.read("tasks", write(tmp_path / "m.csv", "title,due\n" + "".join(
+        f"T{i},2099-11-28\n" for i in range(8))))
+    assert many.midnight_said() == ("due given as a date without a time in 8 lines (lines 2, 3, 4, 5 and 4 "
+                                    "more), read as midnight at the day's start")
+    # A workbook's date cell (a date at midnight, as Excel keeps a date typed alone), a row hidden before.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in (["title", "due"], ["A", datetime(2099, 11, 28, 18, 0)], ["B", datetime(2099, 11, 28)],
+                ["C", datetime(2099, 11, 29)]):
+        ws.append(row)
+    ws.row_dimensions[2].hidden = True
+    book = tmp_path / "calls.xlsx"
+    wb.save(book)
+    found = csv_rows.read("tasks", book)
+    assert found.midnight == [(1, "due"), (2, "due")] and found.hidden == [0]
+    assert found.rows[1]["due"] == model.parse_typed_time("2099-11-28 00:00")
+    shown = found.shown()
+    assert shown.midnight == [(0, "due"), (1, "due")]
+    assert shown.midnight_said() == ("due given as a date without a time in 2 rows (rows 3, 4), read as midnight "
+                                     "at the day's start")
+    db = tmp_path / "ops.db"
+    assert cli.main(["add", "--db", str(db), "tasks", "--csv", str(book), "--shown-only"]) == 0
+    assert capsys.readouterr()[0] == (f"added 2 tasks from {book} (sheet 'Sheet'; 1 row hidden in the sheet left "
+                                      "out; due given as a date without a time in 2 rows (rows 3, 4), read as "
+                                      "midnight at the day's start: add a time in the file for another)\n")

@@ -4582,6 +4582,28 @@ def test_import_asks_which_comes_first_in_dates_that_read_two_ways(qtbot, window
     assert task.due == model.parse_typed_time("2026-03-04 18:00") and task.priority == "high"
 
 
+def test_import_says_which_due_times_are_a_date_alone(qtbot, window, demo_store, tmp_path, monkeypatch):
+    """A call sheet with due dates and no times: the question before adding
+    says which rows are read as midnight (overdue from the day's first
+    minute), so the person can say No and add the times."""
+    from PySide6.QtWidgets import QMessageBox
+
+    questions, answer = [], [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: questions.append(text) or answer[0])
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: pytest.fail(text))
+    calls = tmp_path / "calls.csv"
+    calls.write_text("title,due\nPump out basement,2099-11-28\nCheck levee,2099-11-28 18:00\n", encoding="utf-8")
+    window.tabs.setCurrentIndex(1)  # tasks
+    before = len(demo_store.list("tasks"))
+    assert window.import_csv(str(calls)) == 0 and len(demo_store.list("tasks")) == before
+    assert questions == ["Add 2 tasks from calls.csv?\n\nIts first row reads: Pump out basement (due 2099-11-28 "
+                         "00:00).\n\nDue given as a date without a time in 1 line (line 2), read as midnight at the "
+                         "day's start. For another time, choose No, and add it in the file."]
+    calls.write_text("title,due\nPump out basement,2099-11-28 18:00\n", encoding="utf-8")
+    answer[0] = QMessageBox.StandardButton.Yes
+    assert window.import_csv(str(calls)) == 1 and "midnight" not in questions[-1]
+
+
 def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, demo_store, tmp_path, monkeypatch):
     """An agency's roster of its own making: its columns read by the names
     it gives them, those that are no field left out; the question says
