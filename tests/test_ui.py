@@ -4602,6 +4602,12 @@ def test_import_says_which_due_times_are_a_date_alone(qtbot, window, demo_store,
     calls.write_text("title,due\nPump out basement,2099-11-28 18:00\n", encoding="utf-8")
     answer[0] = QMessageBox.StandardButton.Yes
     assert window.import_csv(str(calls)) == 1 and "midnight" not in questions[-1]
+    # Rows pasted from a spreadsheet: the times are added to the rows copied.
+    answer[0] = QMessageBox.StandardButton.No
+    QApplication.clipboard().setText("Title\tDue\r\nCheck levee\t28.11.2099\r\n")
+    assert window.paste_rows() == 0
+    assert questions[-1].endswith("\n\nDue given as a date without a time in 1 line (line 2), read as midnight at "
+                                  "the day's start. For another time, choose No, and add it to the rows copied.")
 
 
 def test_import_leaves_out_columns_that_are_no_field_and_says_so(qtbot, window, demo_store, tmp_path, monkeypatch):

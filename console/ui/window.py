@@ -1253,7 +1253,8 @@ class MainWindow(QMainWindow):
             left += (f"\n\nColumns hidden in the sheet are read all the same: {_few(found.hidden_columns, 4)}. If "
                      "one should not be, choose No, and delete it from the sheet.")
         if midnight := found.midnight_said():
-            left += f"\n\n{midnight[0].upper()}{midnight[1:]}. For another time, choose No, and add it in the file."
+            left += (f"\n\n{midnight[0].upper()}{midnight[1:]}. For another time, choose No, and add it "
+                     f"{'to the rows copied' if pasted else 'in the file'}.")
         if table == "tasks":  # the same calls entered already?
             titled = self.store.tasks_titled(r.get("title") for r in found.rows)
             again = [r["title"] for r in found.rows if model.name_key(str(r.get("title") or "")) in titled]
