@@ -339,6 +339,63 @@ def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_pa
         assert [u.callsign for u in s.list("units")] == ["E-5"]
 
 
+# A window whose person is asked a question (its spreadsheet's rows to add)
+# when a signal comes: the question is told on stderr, and so is its answer.
+ASKED_WHEN_STOPPED = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QMessageBox
+from console import cli
+from console.ui.window import MainWindow
+
+question, show = QMessageBox.question, MainWindow.show
+
+def asked(*args, **kwargs):
+    print("asking:", args[2].splitlines()[0], file=sys.stderr, flush=True)
+    answer = question(*args, **kwargs)
+    print("answered:", answer.name, file=sys.stderr, flush=True)
+    return answer
+
+def shown(window):
+    show(window)
+    QTimer.singleShot(200, lambda: window.import_csv(sys.argv[1]))
+
+QMessageBox.question, MainWindow.show = asked, shown
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+def test_a_window_stopped_by_a_signal_while_asking_adds_nothing_and_closes(consoles, tmp_path):
+    """A signal while the person is asked a question (the rows of a
+    spreadsheet to add): the question closes as if cancelled, nothing is
+    done, and then the window closes as Board ▸ Quit does, with nothing
+    left of it (its lock let go, exit code 0)."""
+    (a,) = consoles("a")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("callsign,agency,kind\nE-7,Fire,Engine\n", encoding="utf-8")
+    lock = a.path.parent / f"{a.path.name}.window-lock"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    log = open(tmp_path / "window.log", "w")  # noqa: SIM115 (closed below; a pipe could fill and block it)
+    window = subprocess.Popen([sys.executable, "-c", ASKED_WHEN_STOPPED, str(roster), "-v", "--db", str(a.path)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "asking:" not in (tmp_path / "window.log").read_text():
+            time.sleep(0.2)
+        window.send_signal(signal.SIGTERM)
+        assert window.wait(timeout=30) == 0
+    finally:
+        window.kill()
+        window.wait(timeout=30)
+        log.close()
+    said = (tmp_path / "window.log").read_text()
+    assert "asking: Add 1 units from roster.csv?" in said and "answered: No" in said, said
+    assert "closing: asked to stop by a signal" in said and "Traceback" not in said, said
+    assert not lock.exists()
+    with a.open() as s:
+        assert s.list("units") == []
+
+
 def test_a_relay_with_one_file_left_to_open_serves_the_console_that_takes_it(consoles):
     """Under a flood of connections, a console got through only to have its
     hello fail at the relay now and then: checking its signature was the
