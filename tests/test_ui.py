@@ -2971,6 +2971,53 @@ def added_apart(store, tmp_path, mine, theirs):
     return ours, row
 
 
+def test_the_window_fits_a_narrow_screen_with_all_there_is_to_reconcile(window, demo_store, tmp_path, qtbot):
+    """A conflict, a callsign on two units and units on a deleted task: the
+    button saying so made the window 1,065 pixels wide at the least, wider
+    than a field tablet's screen (1,280 pixels at 150%: 853), with the
+    board's search field squeezed to 28 pixels. Where the window has no
+    room for its whole text, the button says how many ("6 to reconcile"),
+    and the search field keeps room for 12 characters."""
+    from PySide6.QtGui import QImage
+
+    from console.ui.models import ShortenedButton
+    from console.ui.window import SEARCH_SHOWN
+
+    for folder in ("a", "b", "c"):
+        (tmp_path / folder).mkdir()
+    collide(demo_store, tmp_path / "a", "units", "E-12", {"status": "en route"}, {"status": "on scene"})
+    added_apart(demo_store, tmp_path / "b", {"callsign": "Medic 50", "agency": "County EMS", "kind": "Ambulance"},
+                {"callsign": "Medic 50", "agency": "County EMS", "kind": "Ambulance"})
+    first = demo_store.add("tasks", {"title": "Evacuate Elm St"})
+    second = demo_store.add("tasks", {"title": "Elm St evacuation"})
+    units = [demo_store.add("units", {"callsign": f"E-9{i}", "agency": "County Fire", "kind": "Engine"})
+             for i in (1, 2, 3)]
+    on_a_task_merged_away(demo_store, window.bridge.merge_tasks, tmp_path / "c", first, second, units)
+    button = window.conflicts_button
+    whole = "2 conflicts, 1 unit twice and 3 units on a deleted task to reconcile"
+    qtbot.waitUntil(lambda: button.text() == whole, timeout=5000)
+    assert window.minimumSizeHint().width() < 853
+    window.resize(853, 700)
+    qtbot.waitUntil(lambda: window.width() == 853)
+    assert button.shown() == "6 to reconcile" and button.text() == whole
+    assert button.geometry().right() < window.centralWidget().width()
+    assert window.search.width() >= window.search.fontMetrics().horizontalAdvance("x" * SEARCH_SHOWN)
+    # Drawn so: as a button of the short text alone is.
+    alone = ShortenedButton()
+    qtbot.addWidget(alone)
+    alone.setStyleSheet(button.styleSheet())
+    alone.set_text("6 to reconcile", "6 to reconcile")
+    alone.resize(button.size())
+    alone.show()
+    qtbot.waitUntil(alone.isVisible)
+    image = button.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    assert image == alone.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    # With room, the whole text.
+    window.resize(1600, 800)
+    qtbot.waitUntil(lambda: window.width() == 1600)
+    assert button.shown() == whole and button.width() >= button.sizeHint().width()
+
+
 def test_a_callsign_on_two_units_is_marked_and_merged_or_renamed(window, demo_store, tmp_path, qtbot):
     """Medic 50 added here and, apart, at the EMS post: the boards mark
     both callsigns, the button and the title count it, and the reconcile

@@ -34,7 +34,16 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette
-from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QStyle, QStyledItemDelegate
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionButton,
+    QStylePainter,
+)
 
 from console import model
 from console.store import Store, short_id
@@ -195,6 +204,44 @@ class ElidedLabel(QLabel):
         painter = QPainter(self)
         self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()), self.palette(),
                                   self.isEnabled(), self.shown(), QPalette.ColorRole.WindowText)
+        painter.end()
+
+
+class ShortenedButton(QPushButton):
+    """A button whose text gives way to a shorter one where the window has
+    no room for it: "5 to reconcile" for "3 conflicts, 1 unit twice and 1
+    unit on a deleted task to reconcile", whose width made the window 1,065
+    pixels wide at least, wider than a field tablet's screen or a laptop's
+    at 150%. (text() is the whole text; set_text sets both.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.short = ""
+        # As wide as its whole text where there is room, down to its short
+        # one's where there is not (a minimum width set: see ElidedLabel).
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, self.sizePolicy().verticalPolicy())
+
+    def set_text(self, text: str, short: str) -> None:
+        self.ensurePolished()  # (its style sheet's font, which its width is measured in)
+        self.short = short
+        self.setText(text)
+        metrics = self.fontMetrics()
+        saved = max(0, metrics.horizontalAdvance(text) - metrics.horizontalAdvance(short))
+        self.setMinimumWidth(self.sizeHint().width() - saved)
+
+    def shown(self) -> str:
+        """The text as it shows at the button's width."""
+        return self.text() if not self.short or self.width() >= self.sizeHint().width() else self.short
+
+    def paintEvent(self, event) -> None:
+        if self.shown() == self.text():
+            super().paintEvent(event)
+            return
+        painter = QStylePainter(self)
+        option = QStyleOptionButton()
+        self.initStyleOption(option)
+        option.text = self.short
+        painter.drawControl(QStyle.ControlElement.CE_PushButton, option)
         painter.end()
 
 

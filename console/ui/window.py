@@ -74,6 +74,7 @@ from console.ui.models import (
     ElidedLabel,
     RecordsModel,
     Scheduler,
+    ShortenedButton,
     clock_text,
     dark,
     export_csv,
@@ -126,6 +127,7 @@ AUTO_BACKUP_KEEP = 48
 # Rows pasted onto a board are read as a file of this name: the questions,
 # the errors ("the rows pasted, line 3: ...") and the journal call them so.
 PASTED = "the rows pasted"
+SEARCH_SHOWN = 12  # characters the board's search field shows at the least
 OPERATOR_SHOWN = 30  # characters of the operator's name the status bar shows
 # Beside the text of rows copied from a board (Ctrl+C), for a board to
 # paste them from: their numbers are written as the boards write them,
@@ -279,7 +281,7 @@ class MainWindow(QMainWindow):
         self.banner.setWordWrap(True)  # a long reason wraps, never widens the window
         self.banner.setStyleSheet("background: #b71c1c; color: white; font-weight: bold; padding: 6px")
         self.banner.hide()
-        self.conflicts_button = QPushButton()
+        self.conflicts_button = ShortenedButton()
         self.conflicts_button.setObjectName("conflictsButton")
         self.conflicts_button.setStyleSheet(
             f"background: #ffb300; color: {CONFLICT_TEXT}; font-weight: bold; padding: 4px 10px")
@@ -289,6 +291,8 @@ class MainWindow(QMainWindow):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search this board…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
+        # Wide enough to read what is typed in it, however narrow the window.
+        self.search.setMinimumWidth(self.search.fontMetrics().horizontalAdvance("x" * SEARCH_SHOWN) + 30)
         self.agency_filter = names_combo()
         self.status_filter = names_combo()
         self.search.textChanged.connect(lambda t: self.current_filter().set_filter(text=t))
@@ -2313,7 +2317,7 @@ class MainWindow(QMainWindow):
         n = self.conflicts = self.store.open_conflict_count()
         t = self.twins = len(twins)
         st = self.stranded = len(stranded)
-        self.conflicts_button.setText(f"{to_reconcile(n, t, st)} to reconcile")
+        self.conflicts_button.set_text(f"{to_reconcile(n, t, st)} to reconcile", f"{n + t + st:,} to reconcile")
         self.conflicts_button.setToolTip(
             plain("Edits made at the same time on different consoles" + (
                 "; callsigns on two units, added on consoles apart: " + ", ".join(tw.callsign for tw in twins[:10])
