@@ -3018,6 +3018,37 @@ def test_the_window_fits_a_narrow_screen_with_all_there_is_to_reconcile(window, 
     assert button.shown() == whole and button.width() >= button.sizeHint().width()
 
 
+@pytest.mark.parametrize("room", [(800, 800), (853, 533), (2560, 1400)])
+def test_the_window_and_its_dialogs_open_within_their_screen(qtbot, demo_store, tmp_path, monkeypatch, room):
+    """The window opened 1,280 by 800 pixels, and the report 980 by 760,
+    the reconcile view and the peers 1,000 wide, on any screen: on a field
+    tablet's (1,280 by 800 at 150%: 853 by 533), their buttons were out of
+    reach below its edge. Each now opens within its screen's room, and as
+    before where there is room."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    from console.ui.models import FRAME_ROOM
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: QRect(0, 0, *room))
+    bridge = Bridge(demo_store)
+    w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    try:
+        fits = {"width": room[0] - FRAME_ROOM[0], "height": room[1] - FRAME_ROOM[1]}
+        assert (w.width(), w.height()) == (min(1280, fits["width"]), min(800, fits["height"]))
+        w.show()
+        for dialog, size in ((w.open_report(), (980, 760)), (w.open_reconcile(), (1000, 460)),
+                             (w.open_peers(), (1000, 520))):
+            wanted = (min(size[0], fits["width"]), min(size[1], fits["height"]))
+            assert (dialog.width(), dialog.height()) == (max(wanted[0], dialog.minimumWidth()),
+                                                         max(wanted[1], dialog.minimumHeight())), dialog
+            dialog.close()
+    finally:
+        w.close()
+        bridge.close()
+
+
 def test_a_callsign_on_two_units_is_marked_and_merged_or_renamed(window, demo_store, tmp_path, qtbot):
     """Medic 50 added here and, apart, at the EMS post: the boards mark
     both callsigns, the button and the title count it, and the reconcile

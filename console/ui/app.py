@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QSettings, QSysInfo
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
-from console.ui.models import plain
+from console.ui.models import fit_screen, plain
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ def demo_main(args) -> int:
             await engine.start()
             window.set_title(f"{names[name]} console (demo)")
             window.add_offline_switch(url)
-            window.resize(1100, 760)
+            fit_screen(window, 1100, 760)
             window.move(40 + i * 560, 40 + i * 40)
             window.show()
             stores.append(store)

@@ -47,7 +47,16 @@ from console import clock, model
 from console.model import ValidationError
 from console.store import StoreError, collision_sides, collisions, short_id, side_shown
 from console.times import OPEN_TASK, STATUS_TIMERS, span_text
-from console.ui.models import ToneLabel, between, local_time, names_combo, plain, plain_label, zone_name
+from console.ui.models import (
+    ToneLabel,
+    between,
+    fit_screen,
+    local_time,
+    names_combo,
+    plain,
+    plain_label,
+    zone_name,
+)
 
 ERROR_COLOUR = "#b71c1c"
 
@@ -529,7 +538,7 @@ class MergeDialog(QDialog):
         layout.addWidget(self.list)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(640, 360)
+        fit_screen(self, 640, 360)
 
     @staticmethod
     def _said(store, rec) -> str:
@@ -689,7 +698,7 @@ class SearchListDialog(QDialog):
             layout.addWidget(below)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(820, 480)
+        fit_screen(self, 820, 480)
 
     def items(self) -> list[QListWidgetItem]:
         return [self.list.item(i) for i in range(self.list.count())]
@@ -995,7 +1004,7 @@ class ReconcileDialog(QDialog):
         super().__init__(parent)
         self.bridge = bridge
         self.setWindowTitle("Reconcile conflicting edits")
-        self.resize(1000, 460)
+        fit_screen(self, 1000, 460)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["What", "Value", "Who", f"When ({zone_name()})"])
         self.tree.setAlternatingRowColors(True)
@@ -1529,7 +1538,7 @@ class PeersDialog(QDialog):
         super().__init__(parent)
         self.bridge = bridge
         self.setWindowTitle("Peers")
-        self.resize(1000, 520)  # wide enough for a whole console ID in the table
+        fit_screen(self, 1000, 520)  # wide enough for a whole console ID in the table
         self.own_id = identity.load_or_create(bridge.store.path).console_id
         own = QLineEdit(self.own_id)
         own.setReadOnly(True)

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionButton,
     QStylePainter,
+    QWidget,
 )
 
 from console import model
@@ -243,6 +244,20 @@ class ShortenedButton(QPushButton):
         option.text = self.short
         painter.drawControl(QStyle.ControlElement.CE_PushButton, option)
         painter.end()
+
+
+# Room left around a window on its screen: its frame, its title bar, and
+# a desktop's panel the screen's available area may not count.
+FRAME_ROOM = (16, 48)
+
+
+def fit_screen(widget: QWidget, width: int, height: int) -> None:
+    """Resize `widget` to `width` by `height`, or to the room its screen
+    has (its parent's, for a dialog not shown yet): the window opened
+    1,280 pixels wide, and the report 980 by 760, on a field tablet's 853
+    by 533 (1,280 by 800 at 150%), their buttons out of reach below it."""
+    room = (widget.parentWidget() or widget).screen().availableGeometry()
+    widget.resize(min(width, room.width() - FRAME_ROOM[0]), min(height, room.height() - FRAME_ROOM[1]))
 
 
 def row_status(table: str, rec) -> str | None:

@@ -30,7 +30,7 @@ from console import files, report
 from console.model import ValidationError
 from console.store import Store, StoreError
 from console.ui.dialogs import error_label
-from console.ui.models import plain, plain_label
+from console.ui.models import fit_screen, plain, plain_label
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class ReportDialog(QDialog):
         self.timers = timers  # the window's status timers (units to check), or the defaults
         self.report: report.Report | report.Assignment | list[report.ActivityLog] | None = None
         self.setWindowTitle("Situation report")
-        self.resize(980, 760)
+        fit_screen(self, 980, 760)
         self.hours = QDoubleSpinBox()
         self.hours.setObjectName("reportHours")
         self.hours.setRange(0.25, 24 * 7)

@@ -79,6 +79,7 @@ from console.ui.models import (
     dark,
     export_csv,
     file_word,
+    fit_screen,
     local_time,
     names_combo,
     number_text,
@@ -239,7 +240,7 @@ class MainWindow(QMainWindow):
         icon = seed.resources_dir() / "icons" / "console.svg"
         if icon.exists():
             self.setWindowIcon(QIcon(str(icon)))
-        self.resize(1280, 800)
+        fit_screen(self, 1280, 800)
         self.reconcile_dialog: ReconcileDialog | None = None
         self._received_seen = 0
         self._catch_up_total = 0  # changes to come when the current catch-up began
