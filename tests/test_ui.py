@@ -26,7 +26,7 @@ from console.ui.bridge import Bridge
 from console.ui.dialogs import ReconcileDialog, RecordDialog, StockDialog, choices
 from console.ui.journal import JOURNAL_PAGE, JournalModel
 from console.ui.models import RECORD_ROLE, BoardFilter, RecordsModel, file_word
-from console.ui.window import MainWindow
+from console.ui.window import BOARDS, MainWindow
 
 
 def board_values(w, table, column):
@@ -2977,7 +2977,8 @@ def test_the_window_fits_a_narrow_screen_with_all_there_is_to_reconcile(window, 
     than a field tablet's screen (1,280 pixels at 150%: 853), with the
     board's search field squeezed to 28 pixels. Where the window has no
     room for its whole text, the button says how many ("6 to reconcile"),
-    and the search field keeps room for 12 characters."""
+    and the search field keeps room for 12 characters (at any size of
+    text)."""
     from PySide6.QtGui import QImage
 
     from console.ui.models import ShortenedButton
@@ -3002,6 +3003,10 @@ def test_the_window_fits_a_narrow_screen_with_all_there_is_to_reconcile(window, 
     assert button.shown() == "6 to reconcile" and button.text() == whole
     assert button.geometry().right() < window.centralWidget().width()
     assert window.search.width() >= window.search.fontMetrics().horizontalAdvance("x" * SEARCH_SHOWN)
+    window.set_text_scale(2.0)  # (larger text: as many characters)
+    qtbot.waitUntil(lambda: window.search.width() >= window.search.fontMetrics().horizontalAdvance("x" * SEARCH_SHOWN)
+                    > 2 * 70)
+    window.set_text_scale(1.0)
     # Drawn so: as a button of the short text alone is.
     alone = ShortenedButton()
     qtbot.addWidget(alone)
@@ -3016,6 +3021,43 @@ def test_the_window_fits_a_narrow_screen_with_all_there_is_to_reconcile(window, 
     window.resize(1600, 800)
     qtbot.waitUntil(lambda: window.width() == 1600)
     assert button.shown() == whole and button.width() >= button.sizeHint().width()
+
+
+def test_tab_goes_through_the_window_in_the_order_it_reads(window, qtbot):
+    """With the keyboard alone: Tab goes from the search field through the
+    filters and the count buttons to the board, and out of it to the
+    journal and the status bar, then round again. In the board it went
+    from cell to cell of the rows and never out (only Ctrl+Tab did), and
+    the count buttons came last, after the status bar, as made."""
+    from PySide6.QtTest import QTest
+
+    def tabbed(n: int) -> list[str]:
+        names = []
+        for _ in range(n):
+            focused = QApplication.focusWidget()
+            names.append(focused.objectName() or type(focused).__name__)
+            QTest.keyClick(focused, Qt.Key.Key_Tab)
+        return names
+
+    window.activateWindow()
+    window.search.setObjectName("search")  # (for the names below)
+    window.agency_filter.setObjectName("agency")
+    window.status_filter.setObjectName("status")
+    for board, first, last in (("units", "tally_available", "tally_out_of_service"),
+                               ("tasks", "tally_open", "tally_cancelled")):
+        window.tabs.setCurrentIndex(BOARDS.index(board))
+        window.search.setFocus()
+        qtbot.waitUntil(window.search.hasFocus)
+        order = tabbed(50)
+        start = order.index("search", 1)
+        lap = order[:start]
+        buttons = lap[lap.index(first):lap.index(last) + 1]
+        assert lap[:3] == ["search", "agency", "status"] and lap[3] == first, lap
+        assert all(b.startswith("tally_") for b in buttons)
+        after = lap[lap.index(last) + 1:]
+        assert after[after.index("qt_tabwidget_tabbar"):][:3] == ["qt_tabwidget_tabbar", f"{board}Board", "QComboBox"]
+        assert after[-1] == "operatorButton" and "journalSearch" in after and "journal" in after, lap
+        assert order[start:start + len(lap)] == lap  # (round again, as before)
 
 
 @pytest.mark.parametrize("room", [(800, 800), (853, 533), (2560, 1400)])

@@ -6,6 +6,7 @@ import contextlib
 import gc
 import hashlib
 import heapq
+import itertools
 import json
 import logging
 import sqlite3
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QIcon, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -292,8 +293,6 @@ class MainWindow(QMainWindow):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search this board…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        # Wide enough to read what is typed in it, however narrow the window.
-        self.search.setMinimumWidth(self.search.fontMetrics().horizontalAdvance("x" * SEARCH_SHOWN) + 30)
         self.agency_filter = names_combo()
         self.status_filter = names_combo()
         self.search.textChanged.connect(lambda t: self.current_filter().set_filter(text=t))
@@ -323,6 +322,10 @@ class MainWindow(QMainWindow):
             v.horizontalHeader().setSortIndicator(m.sort_column, m.sort_order)
             v.setSortingEnabled(True)
             v.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            # Tab goes on to the journal, as out of any field: in the board
+            # it went from cell to cell of the rows picked whole, and never
+            # out of it (Ctrl+Tab did, which few know). Arrows move in it.
+            v.setTabKeyNavigation(False)
             v.setAlternatingRowColors(True)
             v.verticalHeader().hide()
             # Rows of one fixed height: the header then keeps no per-row
@@ -374,6 +377,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(top)
         # How many of the shown board's rows are in each status.
         self.tally = TallyBar()
+        self._tab_chained = ""  # the board whose count buttons Tab takes, after the filters
         self.tally.picked.connect(self._pick_status)
         self.tally.picked_flagged.connect(self.show_flagged_only)
         self._tally_timer = QTimer(self)
@@ -612,6 +616,9 @@ class MainWindow(QMainWindow):
         font = QFont(MainWindow._system_font)
         font.setPointSizeF(MainWindow._system_font.pointSizeF() * scale)
         QApplication.setFont(font)
+        # The search field wide enough to read what is typed in it, however
+        # narrow the window, at any size of text.
+        self.search.setMinimumWidth(QFontMetrics(font).horizontalAdvance("x" * SEARCH_SHOWN) + 30)
         for view in self.views.values():
             view.verticalHeader().setDefaultSectionSize(round(self._base_row * scale))
             if columns and old != scale:
@@ -853,6 +860,12 @@ class MainWindow(QMainWindow):
             f.show_only(flagged)
         self.tally.show_counts(table, self.models[table].counts(f.agency), f.status, f.agency,
                                flagged=len(flagged), flagged_on=f.ids is not None)
+        if self._tab_chained != table:  # (a board's count buttons, made when first shown: Tab takes them in turn)
+            self._tab_chained = table
+            chain = [self.search, self.agency_filter, self.status_filter, self.conflicts_button,
+                     *self.tally.buttons.values(), self.tally.flagged_button, self.tabs]
+            for first, then in itertools.pairwise(chain):
+                QWidget.setTabOrder(first, then)
 
     def _flagged(self, table: str, agency: str = "") -> frozenset[str]:
         """The rows of a board that need attention, of one agency's (all:
