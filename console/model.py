@@ -359,6 +359,12 @@ _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 # be the same callsign. (The joiners and direction marks that scripts
 # need, U+200C, U+200D, U+200E and the like, are kept.)
 _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
+# And, written out on a terminal with them, the marks that turn the
+# direction of the text after them until they are closed (an embedding,
+# an override, an isolate): "E\u202e-12" in a callsign turned the rest of
+# its row of a table round, the agency and status after it reading
+# backwards. (Marks of one place, U+200E and U+200F, are kept.)
+_ON_TERMINAL = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def given_text(what: str, value: str, *, lines: bool = False) -> str:
@@ -384,7 +390,8 @@ def given_text(what: str, value: str, *, lines: bool = False) -> str:
 
 def one_line(text: str) -> str:
     """Text as one line of a table on a terminal: line breaks and tabs a
-    space, control characters written out (\\x1b), so that a value from
+    space, control characters and the marks that turn the direction of
+    the text after them written out (\\x1b, \\u202e), so that a value from
     another console (which may be of an older release, or have read it
     from a file) neither breaks the table nor drives the terminal."""
     if text.isprintable():
@@ -422,7 +429,7 @@ class LogFormatter(logging.Formatter):
 
 
 def _written_out(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _ON_TERMINAL.sub(lambda m: f"\\x{c:02x}" if (c := ord(m.group())) < 0x100 else f"\\u{c:04x}", text)
 
 
 def check_name(what: str, value: str) -> str:

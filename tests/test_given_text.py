@@ -139,6 +139,26 @@ def test_a_control_character_from_another_console_is_taken_and_printed_harmlessl
     assert rows[0]["kind"] == "Pump\x1b[2Jer\nType 1"
 
 
+def test_a_mark_turning_the_text_round_is_written_out_on_a_terminal(tmp_path):
+    """A callsign holding a right-to-left override (U+202E), typed or from
+    another console, turned the rest of its row of `list` round on a
+    terminal that lays out both directions: its agency, kind and status
+    read backwards, in each other's places. It is written out there
+    (\\u202e), as a control character is; the marks of one place that
+    scripts need (U+200F) are kept, and the value is stored as given."""
+    db = str(tmp_path / "ops.db")
+    for value in ("E\u202e-12", "E\u2067-14", "\u202bE-16\u202c"):
+        assert cli("add", "--db", db, "units", f"callsign={value}", "agency=Fire", "kind=Engine").returncode == 0
+    assert cli("add", "--db", db, "units", "callsign=\u0645 \u200f18", "agency=Fire", "kind=Engine").returncode == 0
+    out = cli("list", "--db", db, "units")
+    assert out.returncode == 0 and not {"\u202e", "\u2067", "\u202b", "\u202c"} & set(out.stdout)
+    callsigns = [line.split("  ")[1].strip() for line in out.stdout.splitlines()[2:]]
+    assert sorted(callsigns) == sorted(["E\\u202e-12", "E\\u2067-14", "\\u202bE-16\\u202c", "\u0645 \u200f18"])
+    assert "Added unit E\\u202e-12 (Fire, " in cli("list", "--db", db, "journal").stdout  # (cut to its width)
+    stored = json.loads(cli("list", "--db", db, "units", "--json").stdout)
+    assert {u["callsign"] for u in stored} == {"E\u202e-12", "E\u2067-14", "\u202bE-16\u202c", "\u0645 \u200f18"}
+
+
 def test_the_command_line_refuses_a_control_character_and_reads_a_cell_of_two_lines(tmp_path):
     db = str(tmp_path / "ops.db")
     out = cli("add", "--db", db, "units", "callsign=E-\x1b[31m12", "agency=County Fire", "kind=Engine")
