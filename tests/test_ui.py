@@ -3023,6 +3023,58 @@ def test_the_window_fits_a_narrow_screen_with_all_there_is_to_reconcile(window, 
     assert button.shown() == whole and button.width() >= button.sizeHint().width()
 
 
+def test_an_empty_board_says_how_rows_come_in(qtbot, tmp_path):
+    """A new console's boards were blank: each now says how rows come in
+    (a new one, a spreadsheet's, another console's), until one does."""
+    with Store(tmp_path / "new.db", agency="County Fire", operator="Dana") as store:
+        bridge = Bridge(store)
+        w = MainWindow(bridge, settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        try:
+            w.show()
+            for i, table in enumerate(BOARDS):
+                w.tabs.setCurrentIndex(i)
+                hint = w._empty_hints[table]
+                qtbot.waitUntil(hint.isVisible)
+                assert hint.text().startswith(f"No {'stock' if table == 'resources' else table} yet.<br>Ctrl+N adds")
+                assert "Ctrl+I" in hint.text() and "Sync ▸ Peers" in hint.text()
+            w.tabs.setCurrentIndex(0)
+            unit = store.add("units", {"callsign": "E-1", "agency": "County Fire", "kind": "Engine"})
+            qtbot.waitUntil(lambda: not w._empty_hints["units"].isVisible())
+            store.delete("units", unit)
+            qtbot.waitUntil(w._empty_hints["units"].isVisible)
+            assert w._empty_hints["units"].text().startswith("No units yet.")
+        finally:
+            w.close()
+            bridge.close()
+
+
+def test_a_board_whose_filters_hide_every_row_says_which_and_shows_all(window, qtbot):
+    """A search left in the field, or an agency picked, hid every row with
+    nothing said: the board was blank, as if the units were gone. It now
+    says which filters hide them, and its link shows all again."""
+    hint = window._empty_hints["units"]
+    total = window.models["units"].rowCount()
+    assert not hint.isVisible()
+    window.search.setText("<b>zz</b>")
+    qtbot.waitUntil(hint.isVisible)
+    assert hint.text() == (f"None of the {total} units shows, for the search “&lt;b&gt;zz&lt;/b&gt;”.<br>"
+                           '<a href="all">Show all</a>')
+    window.agency_filter.setCurrentIndex(window.agency_filter.findData("City Police"))
+    window.status_filter.setCurrentIndex(window.status_filter.findData("on_scene"))
+    assert hint.text().startswith(f"None of the {total} units shows, for the search “&lt;b&gt;zz&lt;/b&gt;” and "
+                                  "agency City Police and status on scene.")
+    window.search.clear()
+    window.status_filter.setCurrentIndex(window.status_filter.findData("available"))
+    window.show_flagged_only(True)  # (City Police's units to check: none is available, as no timer runs then)
+    qtbot.waitUntil(hint.isVisible)
+    assert "agency City Police and status available and only the units past their status timers" in hint.text()
+    hint.linkActivated.emit("all")
+    qtbot.waitUntil(lambda: window.filters["units"].rowCount() == total)
+    assert not hint.isVisible() and window.search.text() == "" and window.current_filter().ids is None
+    assert window.agency_filter.currentIndex() == window.status_filter.currentIndex() == 0
+
+
 def test_tab_goes_through_the_window_in_the_order_it_reads(window, qtbot):
     """With the keyboard alone: Tab goes from the search field through the
     filters and the count buttons to the board, and out of it to the

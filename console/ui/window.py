@@ -6,6 +6,7 @@ import contextlib
 import gc
 import hashlib
 import heapq
+import html
 import itertools
 import json
 import logging
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
+    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
@@ -93,7 +95,7 @@ from console.ui.models import (
     zone_name,
 )
 from console.ui.sitrep import ActivityDialog, AssignmentDialog, ReportDialog
-from console.ui.tally import VOCABULARIES, TallyBar
+from console.ui.tally import FLAGGED, VOCABULARIES, TallyBar
 
 BOARDS = ("units", "tasks", "resources")
 STATUS_KEYS = list(model.UNIT_STATUSES)
@@ -129,6 +131,17 @@ AUTO_BACKUP_KEEP = 48
 # Rows pasted onto a board are read as a file of this name: the questions,
 # the errors ("the rows pasted, line 3: ...") and the journal call them so.
 PASTED = "the rows pasted"
+# What an empty board says (see MainWindow._say_empty), at most so wide.
+EMPTY_BOARDS = {
+    "units": "No units yet.<br>Ctrl+N adds one; Ctrl+I adds an agency's roster from a spreadsheet, and Ctrl+V the "
+             "rows copied from one.<br>Connected to other consoles (Sync ▸ Peers, Ctrl+P), their units come here.",
+    "tasks": "No tasks yet.<br>Ctrl+N adds one; Ctrl+I adds a list of them from a spreadsheet, and Ctrl+V the rows "
+             "copied from one.<br>Connected to other consoles (Sync ▸ Peers, Ctrl+P), their tasks come here.",
+    "resources": "No stock yet.<br>Ctrl+N adds an item; Ctrl+I adds an agency's stock list from a spreadsheet, and "
+                 "Ctrl+V the rows copied from one.<br>Connected to other consoles (Sync ▸ Peers, Ctrl+P), their stock "
+                 "comes here.",
+}
+EMPTY_HINT_WIDTH = (300, 460)  # (the least a board is wide, its journal beside it, at the most)
 SEARCH_SHOWN = 12  # characters the board's search field shows at the least
 OPERATOR_SHOWN = 30  # characters of the operator's name the status bar shows
 # Beside the text of rows copied from a board (Ctrl+C), for a board to
@@ -295,7 +308,7 @@ class MainWindow(QMainWindow):
         self.search.setClearButtonEnabled(True)
         self.agency_filter = names_combo()
         self.status_filter = names_combo()
-        self.search.textChanged.connect(lambda t: self.current_filter().set_filter(text=t))
+        self.search.textChanged.connect(self._search_typed)
         self.agency_filter.currentIndexChanged.connect(self._apply_combo_filters)
         self.status_filter.currentIndexChanged.connect(self._apply_combo_filters)
 
@@ -306,6 +319,7 @@ class MainWindow(QMainWindow):
         self._awaiting_rows: set[str] = set()
         self.filters: dict[str, BoardFilter] = {}
         self.views: dict[str, QTableView] = {}
+        self._empty_hints: dict[str, QLabel] = {}
         self.tabs = QTabWidget()
         # All refresh work, the boards' and the bridge's, takes turns here.
         self.scheduler = Scheduler(self)
@@ -347,6 +361,21 @@ class MainWindow(QMainWindow):
             v.selectionModel().selectionChanged.connect(self._selection_changed)
             self._copy_action(v, lambda t=table: self.copy_rows(t))
             self._paste_action(v)
+            # Said on the board when it shows no row: why, and what to do.
+            hint = QLabel()
+            hint.setObjectName(f"{table}Empty")
+            hint.setTextFormat(Qt.TextFormat.RichText)  # (a line break, a link; what was typed escaped)
+            hint.setWordWrap(True)
+            hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            hint.setMinimumWidth(EMPTY_HINT_WIDTH[0])
+            hint.setMaximumWidth(EMPTY_HINT_WIDTH[1])
+            hint.linkActivated.connect(lambda _link: self.show_all())
+            hint.hide()
+            QVBoxLayout(v.viewport()).addWidget(hint, 0, Qt.AlignmentFlag.AlignCenter)
+            self._empty_hints[table] = hint
+            for signal in (f.rowsInserted, f.rowsRemoved, f.modelReset, f.layoutChanged):
+                # (once the change is whole: the board's model counts its rows after the view's)
+                signal.connect(lambda *_, t=table: QTimer.singleShot(0, lambda: self._say_empty(t)))
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.scheduler.pace(v.viewport())
             self.tabs.addTab(v, table.capitalize())
@@ -848,6 +877,39 @@ class MainWindow(QMainWindow):
         vocab = {"units": model.UNIT_STATUSES, "tasks": model.TASK_STATUSES, "resources": STOCK_STATES}.get(table, ())
         return [(model.label(s), s) for s in vocab]
 
+    def _search_typed(self, text: str) -> None:
+        self.current_filter().set_filter(text=text)
+        self._say_empty(self.current_table())
+
+    def show_all(self) -> None:
+        """The shown board with no filter: every row."""
+        self.search.clear()
+        self.agency_filter.setCurrentIndex(0)
+        self.status_filter.setCurrentIndex(0)
+        if self.current_filter().ids is not None:
+            self.show_flagged_only(False)
+
+    def _say_empty(self, table: str) -> None:
+        """On a board that shows no row, say why, and what to do: on a new
+        console's first look, how rows come in; where filters hide every
+        row, which, with a link that shows all again."""
+        f, hint = self.filters[table], self._empty_hints[table]
+        if f.rowCount():
+            hint.hide()
+            return
+        total = self.models[table].rowCount()
+        if not total:
+            hint.setText(EMPTY_BOARDS[table])
+        else:
+            why = ([f"the search “{html.escape(shortened(f.text, 40))}”"] if f.text else []) + (
+                [f"agency {html.escape(shortened(f.agency, 40))}"] if f.agency else []) + (
+                [f"status {model.label(f.status)}"] if f.status else []) + (
+                [f"only the {FLAGGED[table][2]}"] if f.ids is not None else [])
+            rows = table if total != 1 else table[:-1]
+            hint.setText(f"None of the {total:,} {rows} shows, for {' and '.join(why) or 'the filters'}.<br>"
+                         '<a href="all">Show all</a>')
+        hint.show()
+
     def _apply_combo_filters(self, *_) -> None:
         self.current_filter().set_filter(agency=self.agency_filter.currentData() or "",
                                          status=self.status_filter.currentData() or "")
@@ -860,6 +922,7 @@ class MainWindow(QMainWindow):
             f.show_only(flagged)
         self.tally.show_counts(table, self.models[table].counts(f.agency), f.status, f.agency,
                                flagged=len(flagged), flagged_on=f.ids is not None)
+        self._say_empty(table)  # (its filters changed, perhaps)
         if self._tab_chained != table:  # (a board's count buttons, made when first shown: Tab takes them in turn)
             self._tab_chained = table
             chain = [self.search, self.agency_filter, self.status_filter, self.conflicts_button,
