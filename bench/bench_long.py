@@ -286,6 +286,7 @@ def bench_reconcile(tmp: Path, n: int) -> dict:
     app = QApplication.instance() or QApplication([])
     store = Store(db)
     window = MainWindow(Bridge(store), settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
+    window.resize(1280, 800)  # (as on a screen with room for it: the offscreen one is 800 by 800)
     window.show()
     for _ in range(20):
         app.processEvents()

@@ -41,6 +41,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
+# The window's size, as it opens on a screen with room for it (the
+# offscreen one is 800 by 800, which it would fit: see models.fit_screen).
+WINDOW = (1280, 800)
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -56,6 +59,7 @@ from console.ui.window import MainWindow
 from PySide6.QtCore import QSettings
 store = Store(sys.argv[1])
 window = MainWindow(Bridge(store), settings=QSettings(sys.argv[3], QSettings.Format.IniFormat))
+window.resize(1280, 800)  # (WINDOW)
 class Painted(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint and "t" not in result:
@@ -129,6 +133,7 @@ def bench_catch_up_stall(tmp: Path, n: int) -> dict:
         engine = EngineProcess(dst, peers=[f"wss://127.0.0.1:{port}"])
         window = MainWindow(Bridge(store, engine), settings=QSettings(str(tmp / "ui.ini"),
                                                                        QSettings.Format.IniFormat))
+        window.resize(*WINDOW)
         window.show()
         await asyncio.sleep(1.0)  # the first layout and paint are launch, not catch-up
         loop = asyncio.get_running_loop()
@@ -190,6 +195,7 @@ def _shown_window(store, tmp: Path):
     app = QApplication.instance() or QApplication([])
     bridge = Bridge(store)
     window = MainWindow(bridge, settings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
+    window.resize(*WINDOW)
     window.show()
     for _ in range(20):
         app.processEvents()
