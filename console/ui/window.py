@@ -373,9 +373,17 @@ class MainWindow(QMainWindow):
             hint.hide()
             QVBoxLayout(v.viewport()).addWidget(hint, 0, Qt.AlignmentFlag.AlignCenter)
             self._empty_hints[table] = hint
-            for signal in (f.rowsInserted, f.rowsRemoved, f.modelReset, f.layoutChanged):
-                # (once the change is whole: the board's model counts its rows after the view's)
-                signal.connect(lambda *_, t=table: QTimer.singleShot(0, lambda: self._say_empty(t)))
+            # Rows arriving hide it, in Qt alone (a catch-up brings 20,000
+            # one by one); rows gone, or others shown, have it looked at
+            # again once the change is whole (the board's model counts its
+            # rows after the view does), at most once per turn of the loop.
+            f.rowsInserted.connect(hint.hide)
+            again = QTimer(self)
+            again.setSingleShot(True)
+            again.setInterval(0)
+            again.timeout.connect(lambda t=table: self._say_empty(t))
+            for signal in (f.rowsRemoved, f.modelReset, f.layoutChanged):
+                signal.connect(lambda *_, timer=again: timer.start())  # (start(), not start(msec) of its arguments)
             self.models[table], self.filters[table], self.views[table] = m, f, v
             self.scheduler.pace(v.viewport())
             self.tabs.addTab(v, table.capitalize())
