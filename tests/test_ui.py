@@ -1966,6 +1966,12 @@ def test_text_grows_for_a_wall_display_and_is_remembered(qtbot, demo_store, tmp_
     larger.trigger()
     assert w.text_scale == 1.3
     qtbot.waitUntil(lambda: w.font().pointSizeF() == pytest.approx(base[0] * 1.3))  # reaches every widget
+    # ... those in bold by their style sheets too (the count buttons stayed small on a wall display)
+    from PySide6.QtWidgets import QWidget
+
+    styled = [x for x in w.findChildren(QWidget) if x.isVisible() and x.styleSheet()]
+    assert w.tally.buttons["available"] in styled
+    assert [x.objectName() for x in styled if x.font().pointSizeF() != pytest.approx(base[0] * 1.3)] == []
     assert units.verticalHeader().defaultSectionSize() > base[1] and units.columnWidth(0) > base[2]
     qtbot.waitUntil(lambda: w.journal_list.visualRect(w.journal.index(0)).height() > base[3])  # measured again
     dialog = w.new_record("units")
@@ -3003,10 +3009,12 @@ def test_the_window_fits_a_narrow_screen_with_all_there_is_to_reconcile(window, 
     assert button.shown() == "6 to reconcile" and button.text() == whole
     assert button.geometry().right() < window.centralWidget().width()
     assert window.search.width() >= window.search.fontMetrics().horizontalAdvance("x" * SEARCH_SHOWN)
-    window.set_text_scale(2.0)  # (larger text: as many characters)
+    window.set_text_scale(2.0)  # (larger text: as many characters, and the short text whole)
     qtbot.waitUntil(lambda: window.search.width() >= window.search.fontMetrics().horizontalAdvance("x" * SEARCH_SHOWN)
                     > 2 * 70)
+    assert button.minimumWidth() > button.fontMetrics().horizontalAdvance("6 to reconcile") > 2 * 70
     window.set_text_scale(1.0)
+    qtbot.waitUntil(lambda: button.minimumWidth() < 2 * 70)
     # Drawn so: as a button of the short text alone is.
     alone = ShortenedButton()
     qtbot.addWidget(alone)

@@ -223,12 +223,20 @@ class ShortenedButton(QPushButton):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, self.sizePolicy().verticalPolicy())
 
     def set_text(self, text: str, short: str) -> None:
-        self.ensurePolished()  # (its style sheet's font, which its width is measured in)
         self.short = short
         self.setText(text)
+        self._fit()
+
+    def _fit(self) -> None:
+        self.ensurePolished()  # (its style sheet's font, which its width is measured in)
         metrics = self.fontMetrics()
-        saved = max(0, metrics.horizontalAdvance(text) - metrics.horizontalAdvance(short))
+        saved = max(0, metrics.horizontalAdvance(self.text()) - metrics.horizontalAdvance(self.short))
         self.setMinimumWidth(self.sizeHint().width() - saved)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange and self.short:  # (larger text: Ctrl++)
+            self._fit()
 
     def shown(self) -> str:
         """The text as it shows at the button's width."""

@@ -653,6 +653,13 @@ class MainWindow(QMainWindow):
         font = QFont(MainWindow._system_font)
         font.setPointSizeF(MainWindow._system_font.pointSizeF() * scale)
         QApplication.setFont(font)
+        # A widget whose style sheet sets its font (in bold: the count
+        # buttons, the conflicts button, the offline banner) kept the size
+        # it was first drawn at, small on a wall display, until its style
+        # sheet is set again.
+        for widget in self.findChildren(QWidget):
+            if widget.styleSheet():
+                widget.setStyleSheet(widget.styleSheet())
         # The search field wide enough to read what is typed in it, however
         # narrow the window, at any size of text.
         self.search.setMinimumWidth(QFontMetrics(font).horizontalAdvance("x" * SEARCH_SHOWN) + 30)
