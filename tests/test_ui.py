@@ -1960,6 +1960,13 @@ def test_text_grows_for_a_wall_display_and_is_remembered(qtbot, demo_store, tmp_
     units = w.views["units"]
     base = (w.font().pointSizeF(), units.verticalHeader().defaultSectionSize(), units.columnWidth(0),
             w.journal_list.visualRect(w.journal.index(0)).height())
+
+    def title_height() -> int:  # (of the journal's title as drawn: its dark pixels' rows)
+        image = w.journal_dock.grab().toImage()
+        return len([y for y in range(w.journal_dock.widget().y())
+                    if any(image.pixelColor(x, y).lightness() < 100 for x in range(0, 120))])
+
+    title = title_height()
     larger = next(a for a in w.actions() if a.text() == "&Larger text")
     assert {k.toString() for k in larger.shortcuts()} == {"Ctrl++", "Ctrl+="}
     larger.trigger()
@@ -1972,6 +1979,9 @@ def test_text_grows_for_a_wall_display_and_is_remembered(qtbot, demo_store, tmp_
     styled = [x for x in w.findChildren(QWidget) if x.isVisible() and x.styleSheet()]
     assert w.tally.buttons["available"] in styled
     assert [x.objectName() for x in styled if x.font().pointSizeF() != pytest.approx(base[0] * 1.3)] == []
+    # ... and the journal's title (drawn in the font of docks' titles, as it was when the dock was made)
+    qtbot.waitUntil(lambda: title_height() > title)
+    assert not w.journal_search.font().bold() and w.journal_dock.font().bold()
     assert units.verticalHeader().defaultSectionSize() > base[1] and units.columnWidth(0) > base[2]
     qtbot.waitUntil(lambda: w.journal_list.visualRect(w.journal.index(0)).height() > base[3])  # measured again
     dialog = w.new_record("units")

@@ -367,8 +367,6 @@ class MainWindow(QMainWindow):
             hint.setTextFormat(Qt.TextFormat.RichText)  # (a line break, a link; what was typed escaped)
             hint.setWordWrap(True)
             hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            hint.setMinimumWidth(EMPTY_HINT_WIDTH[0])
-            hint.setMaximumWidth(EMPTY_HINT_WIDTH[1])
             hint.linkActivated.connect(lambda _link: self.show_all())
             hint.hide()
             QVBoxLayout(v.viewport()).addWidget(hint, 0, Qt.AlignmentFlag.AlignCenter)
@@ -660,6 +658,18 @@ class MainWindow(QMainWindow):
         for widget in self.findChildren(QWidget):
             if widget.styleSheet():
                 widget.setStyleSheet(widget.styleSheet())
+        # The journal's title was drawn in the font Qt took for a dock's
+        # title when the dock was made, at the first size, unless the dock
+        # has a font of its own: in bold, a heading; what it holds in the
+        # window's.
+        heading, body = QFont(font), QFont(font)
+        heading.setBold(True)
+        body.setBold(False)  # (said, not left to come from the dock's)
+        self.journal_dock.setFont(heading)
+        self.journal_dock.widget().setFont(body)
+        for hint in self._empty_hints.values():  # (as many words to a line at any size)
+            hint.setMinimumWidth(round(EMPTY_HINT_WIDTH[0] * scale))
+            hint.setMaximumWidth(round(EMPTY_HINT_WIDTH[1] * scale))
         # The search field wide enough to read what is typed in it, however
         # narrow the window, at any size of text.
         self.search.setMinimumWidth(QFontMetrics(font).horizontalAdvance("x" * SEARCH_SHOWN) + 30)
