@@ -1,6 +1,7 @@
 """Sync across real processes: the relay and the consoles are separate
 `python -m console` processes talking TLS websockets on 127.0.0.1."""
 
+import contextlib
 import os
 import re
 import signal
@@ -288,6 +289,30 @@ def test_a_relay_stops_cleanly_when_its_terminal_closes_unless_started_with_nohu
     assert proc.returncode == 0 and "stopped" in out, err
 
 
+@contextlib.contextmanager
+def _window_process(args, folder, *, nohup=False):
+    """A window in a process of its own (`python ARGS`, offscreen, its
+    settings and its log, window.log, in `folder`), killed at the end if
+    still running. Under nohup, SIGHUP is ignored, as nohup has it."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(folder / "config")}
+    with open(folder / "window.log", "w") as log:  # (a file: a pipe could fill and block it)
+        window = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=log,
+                                  preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
+        try:
+            yield window
+        finally:
+            window.kill()
+            window.wait(timeout=30)
+
+
+def _closed_by_a_signal(folder) -> str:
+    """The log of a window that closed as asked by a signal, said so, with
+    no traceback."""
+    said = (folder / "window.log").read_text()
+    assert "closing: asked to stop by a signal" in said and "Traceback" not in said, said
+    return said
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, "nohup"])
 def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_path, sig):
     """Ctrl+C in the terminal the console was started from (SIGINT), that
@@ -304,13 +329,9 @@ def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_pa
         s.add("units", {"callsign": "E-5", "agency": "Fire", "kind": "Engine"})
     lock = a.path.parent / f"{a.path.name}.window-lock"
     config = tmp_path / "config"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(config)}
-    log = open(tmp_path / "window.log", "w")  # noqa: SIM115 (closed below; a pipe could fill and block it)
     nohup = sig == "nohup"
-    window = subprocess.Popen([sys.executable, "-m", "console", "-v", "--db", str(a.path), "--listen", "127.0.0.1:0"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=log,
-                              preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None)
-    try:
+    with _window_process(["-m", "console", "-v", "--db", str(a.path), "--listen", "127.0.0.1:0"], tmp_path,
+                         nohup=nohup) as window:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (
                 lock.exists() and "listening on wss://" in (tmp_path / "window.log").read_text()):
@@ -325,12 +346,7 @@ def test_a_window_asked_to_stop_by_a_signal_closes_as_quit_does(consoles, tmp_pa
             assert lock.exists() and not _gone(engines[0])
         window.send_signal(signal.SIGTERM if nohup else sig)
         assert window.wait(timeout=30) == 0
-    finally:
-        window.kill()
-        window.wait(timeout=30)
-        log.close()
-    said = (tmp_path / "window.log").read_text()
-    assert "closing: asked to stop by a signal" in said and "Traceback" not in said, said
+    _closed_by_a_signal(tmp_path)
     assert _gone(engines[0]), "the engine process outlived its window"
     assert not lock.exists()
     [settings] = config.rglob("*.conf")
@@ -374,23 +390,14 @@ def test_a_window_stopped_by_a_signal_while_asking_adds_nothing_and_closes(conso
     roster = tmp_path / "roster.csv"
     roster.write_text("callsign,agency,kind\nE-7,Fire,Engine\n", encoding="utf-8")
     lock = a.path.parent / f"{a.path.name}.window-lock"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    log = open(tmp_path / "window.log", "w")  # noqa: SIM115 (closed below; a pipe could fill and block it)
-    window = subprocess.Popen([sys.executable, "-c", ASKED_WHEN_STOPPED, str(roster), "-v", "--db", str(a.path)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=log)
-    try:
+    with _window_process(["-c", ASKED_WHEN_STOPPED, str(roster), "-v", "--db", str(a.path)], tmp_path) as window:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and "asking:" not in (tmp_path / "window.log").read_text():
             time.sleep(0.2)
         window.send_signal(signal.SIGTERM)
         assert window.wait(timeout=30) == 0
-    finally:
-        window.kill()
-        window.wait(timeout=30)
-        log.close()
-    said = (tmp_path / "window.log").read_text()
+    said = _closed_by_a_signal(tmp_path)
     assert "asking: Add 1 units from roster.csv?" in said and "answered: No" in said, said
-    assert "closing: asked to stop by a signal" in said and "Traceback" not in said, said
     assert not lock.exists()
     with a.open() as s:
         assert s.list("units") == []
