@@ -4104,14 +4104,20 @@ def test_every_conflict_is_listed_once_and_grouped_only_with_its_rows_same_conso
 
 
 def test_the_reconcile_dialog_follows_resolutions_made_elsewhere(window, demo_store, tmp_path, qtbot):
+    """A resolution arriving from a peer takes its conflict out of the open
+    dialog; the last gone, the dialog says there is nothing to reconcile."""
     tasks = [t.id for t in demo_store.list("tasks")]
     collide(demo_store, tmp_path, "units", "E-11", {"task_id": tasks[0]}, {"task_id": tasks[1]})
     dialog = window.open_reconcile()
     assert dialog.tree.topLevelItemCount() == 1
+    assert not dialog.empty.isVisible() and dialog.keep_button.isEnabled()
     with Store(demo_store.path) as other:  # a resolution arriving from a peer, through the engine's connection
         other.resolve(other.conflicts()[0].id, keep=1)
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 0, timeout=5000)
     qtbot.waitUntil(lambda: not window.conflicts_button.isVisible(), timeout=5000)
+    # Nothing left: said so over the empty list (it was blank), and its buttons, which do nothing then, greyed.
+    assert dialog.empty.isVisible() and dialog.empty.text().startswith("Nothing to reconcile")
+    assert not any(b.isEnabled() for b in (dialog.keep_button, dialog.new_button, dialog.keep_shown_button))
 
 
 def test_times_show_in_this_computers_zone_and_are_typed_in_it(six_hours_west, window, demo_store, qtbot,

@@ -55,6 +55,7 @@ from console.ui.models import (
     names_combo,
     plain,
     plain_label,
+    viewport_hint,
     zone_name,
 )
 
@@ -1015,6 +1016,9 @@ class ReconcileDialog(QDialog):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.tree.setItemDelegate(_Wrapping(self.tree))
+        self.empty = viewport_hint(self.tree, "nothingToReconcile")
+        self.empty.setText("Nothing to reconcile: no edits made apart collided, no callsign is on two units, and no "
+                           "unit is on a deleted task.")
         header.sectionResized.connect(lambda *_: self.tree.doItemsLayout())  # rows as tall as their wrapped text
         self.keep_button = QPushButton("Keep this option")
         self.keep_button.setObjectName("keep")
@@ -1133,6 +1137,9 @@ class ReconcileDialog(QDialog):
             item.setExpanded(True)
             added = True
         self._shown = specs
+        self.empty.setVisible(not specs)
+        for button in (self.keep_button, self.new_button, self.keep_shown_button):
+            button.setEnabled(bool(specs))
         if at >= 0 and (current is None or tree.indexOfTopLevelItem(current) < 0) and tree.topLevelItemCount():
             # The item worked on is settled: the one that took its place is next.
             tree.setCurrentItem(tree.topLevelItem(min(at, tree.topLevelItemCount() - 1)))

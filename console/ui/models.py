@@ -35,6 +35,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QComboBox,
     QLabel,
     QPushButton,
@@ -43,6 +44,7 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionButton,
     QStylePainter,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -252,6 +254,27 @@ class ShortenedButton(QPushButton):
         option.text = self.short
         painter.drawControl(QStyle.ControlElement.CE_PushButton, option)
         painter.end()
+
+
+def viewport_hint(view: QAbstractScrollArea, name: str) -> QLabel:
+    """A few lines centred over a list's (or a board's) viewport, to say
+    why it is empty; hidden until shown. Rich text: a line break, a link
+    (what a person typed, or another console wrote, escaped in it)."""
+    hint = QLabel()
+    hint.setObjectName(name)
+    hint.setTextFormat(Qt.TextFormat.RichText)
+    hint.setWordWrap(True)
+    hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    hint.setMinimumWidth(HINT_WIDTH[0])
+    hint.setMaximumWidth(HINT_WIDTH[1])
+    hint.hide()
+    QVBoxLayout(view.viewport()).addWidget(hint, 0, Qt.AlignmentFlag.AlignCenter)
+    return hint
+
+
+# How wide a viewport_hint is: at the least (a board, the journal beside
+# it, is no narrower), and at the most (a line a person reads at a glance).
+HINT_WIDTH = (300, 460)
 
 
 # Room left around a window on its screen: its frame, its title bar, and

@@ -69,6 +69,7 @@ from console.ui.models import (
     BADGE_PADDING,
     CONFLICT_TEXT,
     DUE_SOON_COLOUR,
+    HINT_WIDTH,
     OVERDUE_COLOUR,
     RECORD_ROLE,
     STOCK_STATES,
@@ -92,6 +93,7 @@ from console.ui.models import (
     since_text,
     span_text,
     tone,
+    viewport_hint,
     zone_name,
 )
 from console.ui.sitrep import ActivityDialog, AssignmentDialog, ReportDialog
@@ -131,7 +133,7 @@ AUTO_BACKUP_KEEP = 48
 # Rows pasted onto a board are read as a file of this name: the questions,
 # the errors ("the rows pasted, line 3: ...") and the journal call them so.
 PASTED = "the rows pasted"
-# What an empty board says (see MainWindow._say_empty), at most so wide.
+# What an empty board says (see MainWindow._say_empty).
 EMPTY_BOARDS = {
     "units": "No units yet.<br>Ctrl+N adds one; Ctrl+I adds an agency's roster from a spreadsheet, and Ctrl+V the "
              "rows copied from one.<br>Connected to other consoles (Sync ▸ Peers, Ctrl+P), their units come here.",
@@ -141,7 +143,6 @@ EMPTY_BOARDS = {
                  "Ctrl+V the rows copied from one.<br>Connected to other consoles (Sync ▸ Peers, Ctrl+P), their stock "
                  "comes here.",
 }
-EMPTY_HINT_WIDTH = (300, 460)  # (the least a board is wide, its journal beside it, at the most)
 SEARCH_SHOWN = 12  # characters the board's search field shows at the least
 OPERATOR_SHOWN = 30  # characters of the operator's name the status bar shows
 # Beside the text of rows copied from a board (Ctrl+C), for a board to
@@ -362,15 +363,8 @@ class MainWindow(QMainWindow):
             self._copy_action(v, lambda t=table: self.copy_rows(t))
             self._paste_action(v)
             # Said on the board when it shows no row: why, and what to do.
-            hint = QLabel()
-            hint.setObjectName(f"{table}Empty")
-            hint.setTextFormat(Qt.TextFormat.RichText)  # (a line break, a link; what was typed escaped)
-            hint.setWordWrap(True)
-            hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            hint = self._empty_hints[table] = viewport_hint(v, f"{table}Empty")
             hint.linkActivated.connect(lambda _link: self.show_all())
-            hint.hide()
-            QVBoxLayout(v.viewport()).addWidget(hint, 0, Qt.AlignmentFlag.AlignCenter)
-            self._empty_hints[table] = hint
             # Rows arriving hide it, in Qt alone (a catch-up brings 20,000
             # one by one); rows gone, or others shown, have it looked at
             # again once the change is whole (the board's model counts its
@@ -668,8 +662,8 @@ class MainWindow(QMainWindow):
         self.journal_dock.setFont(heading)
         self.journal_dock.widget().setFont(body)
         for hint in self._empty_hints.values():  # (as many words to a line at any size)
-            hint.setMinimumWidth(round(EMPTY_HINT_WIDTH[0] * scale))
-            hint.setMaximumWidth(round(EMPTY_HINT_WIDTH[1] * scale))
+            hint.setMinimumWidth(round(HINT_WIDTH[0] * scale))
+            hint.setMaximumWidth(round(HINT_WIDTH[1] * scale))
         # The search field wide enough to read what is typed in it, however
         # narrow the window, at any size of text.
         self.search.setMinimumWidth(QFontMetrics(font).horizontalAdvance("x" * SEARCH_SHOWN) + 30)
