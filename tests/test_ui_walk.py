@@ -215,6 +215,9 @@ def what_differs(w: MainWindow, store: Store) -> list[str]:
                 marked[unit] = marked.get(unit, frozenset()) | {field}
         if m.conflicts != marked:
             out.append(f"{table}: conflicts marked {m.conflicts}, open {marked}")
+        if w._empty_hints[table].isHidden() != (f.rowCount() > 0):  # (why a board shows no row is said)
+            out.append(f"{table}: {f.rowCount()} rows shown, and the note of an empty board "
+                       f"{'hidden' if w._empty_hints[table].isHidden() else 'shown'}")
     low = sum(1 for r in store.list("resources") if model.stock_low(r))
     tab = w.tabs.tabText(list(w.views).index("resources"))
     if (w.low, tab) != (low, f"Resources ({low} low)" if low else "Resources"):
