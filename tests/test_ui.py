@@ -552,7 +552,9 @@ def test_a_window_opened_again_goes_on_in_the_name_of_whoever_took_over(tmp_path
     """After a hand-over, a window restarted without a name (a crash, a
     reboot) records changes as the person who took over, not as the
     computer's login, and says so; one opened in a name is in that name,
-    remembered from then on."""
+    remembered from then on. One on a console no one has taken over says
+    whose name the computer gives (a shared EOC computer's login, the
+    same for everyone at it), and how to record changes in one's own."""
     from console.ui.app import at_console
 
     monkeypatch.setenv("CRISIS_OPERATOR", "eoc-laptop")
@@ -570,8 +572,11 @@ def test_a_window_opened_again_goes_on_in_the_name_of_whoever_took_over(tmp_path
         assert at_console(s, "Dana") is None and s.operator == "Dana"
     with Store(db) as s:
         assert at_console(s, None).startswith("Changes made here are recorded as Dana,") and s.operator == "Dana"
-    with Store(tmp_path / "new.db") as s:  # no one remembered: the login (or $CRISIS_OPERATOR)
-        assert at_console(s, None) is None and s.operator == "eoc-laptop"
+    with Store(tmp_path / "new.db") as s:  # no one remembered: the login (or $CRISIS_OPERATOR), and said so
+        assert at_console(s, None) == (
+            "Changes made here are recorded as eoc-laptop, the name this computer gives: no one has taken over "
+            "this console yet. To record them in your name, hand over (Board > Hand over, Ctrl+Shift+O).")
+        assert s.operator == "eoc-laptop"
 
 
 def test_the_steps_to_undo_outlast_a_restart_of_the_window(window, demo_store, tmp_path, qtbot):
@@ -3093,6 +3098,35 @@ def test_a_board_whose_filters_hide_every_row_says_which_and_shows_all(window, q
     assert window.agency_filter.currentIndex() == window.status_filter.currentIndex() == 0
 
 
+def test_a_message_in_the_status_bar_leaves_the_sync_status_in_sight(window, qtbot):
+    """QStatusBar hides its widgets while a message shows: after each thing
+    done ("Added 12 units from roster.csv", for 15 seconds; two minutes
+    for who is at the console when the window opens) the peers connected
+    and what is waiting to sync were out of sight. The message now shows
+    beside them, in the room they leave, and goes when its time is up."""
+    peer = {"address": "wss://eoc:8765", "direction": "dial", "state": "connected", "console_id": "X",
+            "agency": "EOC", "role": "editor", "last_seen": None, "last_error": None, "sent": 0, "received": 0,
+            "bytes_out": 0, "bytes_in": 0, "remaining": 0, "observer": False}
+    window.resize(1100, 700)
+    window.on_sync_status({"peers": [peer], "outbox": 3, "listening": None, "last_exchange": None, "online": True})
+    bar, said = window.statusBar(), []
+    bar.messageChanged.connect(said.append)
+    bar.showMessage("Added 12 units from roster.csv", 300)
+    assert bar.currentMessage() == "Added 12 units from roster.csv" and said == ["Added 12 units from roster.csv"]
+    shown = ((window.peers_label, "1 connected: EOC"), (window.outbox_label, "3 changes waiting to sync"),
+             (bar.message, "Added 12 units from roster.csv"))
+    qtbot.waitUntil(lambda: all(label.shown() == text for label, text in shown))  # (once laid out)
+    for label, _ in shown[:2]:
+        assert label.isVisible() and label.geometry().right() < bar.message.geometry().left()  # (beside, not under)
+    long = ("Changes made here are recorded as eoc-laptop, the name this computer gives: no one has taken over "
+            "this console yet. To record them in your name, hand over (Board > Hand over, Ctrl+Shift+O).")
+    bar.showMessage(long, 300)  # (too long for the room left: it gives way, not the sync status)
+    qtbot.waitUntil(lambda: bar.message.shown().endswith("…") and bar.message.shown().startswith("Changes made"))
+    assert all(label.shown() == text for label, text in shown[:2]) and bar.message.toolTip() == long
+    qtbot.waitUntil(lambda: bar.currentMessage() == "", timeout=3000)
+    assert said[-1] == "" and not bar.message.shown()
+
+
 def test_tab_goes_through_the_window_in_the_order_it_reads(window, qtbot):
     """With the keyboard alone: Tab goes from the search field through the
     filters and the count buttons to the board, and out of it to the
@@ -4988,7 +5022,10 @@ def test_reading_a_spreadsheet_is_stopped_by_a_person(qtbot, window, demo_store,
     def click():
         button = window.statusBar().findChild(QPushButton, "stopReading")
         assert button.isVisible() and button.text() == "Stop reading"
-        assert not window.peers_label.isVisible()  # (the progress over the sync status, not drawn on it)
+        # (the progress beside the sync status, which stays in sight, not drawn on it)
+        message = window.statusBar().message
+        assert message.text().startswith("Reading roster.csv") and window.peers_label.isVisible()
+        assert window.peers_label.geometry().right() < message.geometry().left()
         button.click()
 
     QTimer.singleShot(300, click)

@@ -223,6 +223,7 @@ def test_long_names_never_push_the_sync_status_out_of_the_status_bar(qtbot, wind
     window.on_sync_status(status)
     bar = window.statusBar()
     qtbot.waitUntil(lambda: window.outbox_label.isVisible() and window.outbox_label.width() > 0)
+    qtbot.waitUntil(lambda: window.outbox_label.shown() == window.outbox_label.text())  # (laid out)
     assert bar.minimumSizeHint().width() < window.width()
     for w in (window.peers_label, window.outbox_label, window.operator_button):
         assert w.x() >= 0 and w.x() + w.width() <= bar.width(), w.objectName()

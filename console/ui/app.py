@@ -230,7 +230,10 @@ def at_console(store, operator: str | None) -> str | None:
     at it (the last hand-over, or the last window opened in a name) rather
     than $CRISIS_OPERATOR or the computer's login, so that a window
     restarted after a crash goes on in the name of whoever took over.
-    Returns what to tell them, if it went on in a name remembered."""
+    Returns what to tell them: the name it went on in, if remembered; if
+    none was, that the name is the one the computer gives (its login, or
+    $CRISIS_OPERATOR), which a shared EOC computer gives everyone at it,
+    and how to record changes in their own."""
     from console.store import StoreError
     from console.times import local_time, zone_name
 
@@ -242,7 +245,11 @@ def at_console(store, operator: str | None) -> str | None:
     except StoreError as exc:  # not remembered: the window still opens, in the name it has
         log.warning("could not read or keep who is at this console: %s", exc)
         return None
-    if kept is None or kept[0] == store.operator:
+    if kept is None:
+        return (f"Changes made here are recorded as {store.operator}, the name this computer gives: no one has "
+                "taken over this console yet. To record them in your name, hand over (Board > Hand over, "
+                "Ctrl+Shift+O).")
+    if kept[0] == store.operator:
         return None
     store.operator, since = kept
     when = f" since {local_time(since, seconds=False)} {zone_name()}" if since else ""

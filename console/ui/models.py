@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QStatusBar,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionButton,
@@ -208,6 +209,49 @@ class ElidedLabel(QLabel):
         self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()), self.palette(),
                                   self.isEnabled(), self.shown(), QPalette.ColorRole.WindowText)
         painter.end()
+
+
+class MessageBar(QStatusBar):
+    """A status bar whose messages ("Added 12 units from roster.csv") show
+    beside what it holds, not over it: QStatusBar hides its widgets while
+    a message shows, and the sync status (the peers connected, what is
+    waiting to sync) was out of sight for 15 seconds after each thing done,
+    two minutes when the window opened. The message takes the room left,
+    ending in "…" where it has too little (whole in its tooltip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.message = ElidedLabel()
+        self.message.setObjectName("message")
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.clearMessage)
+
+    def add_message_area(self) -> None:
+        """Put the message where it goes among the bar's widgets: here,
+        in the room the widgets before it leave (they are as wide as what
+        they say, where there is room)."""
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, self.message.sizePolicy().verticalPolicy())
+        self.addWidget(self.message, 1)
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        if timeout > 0:
+            self._timer.start(timeout)
+        else:
+            self._timer.stop()
+        self.messageChanged.emit(text)
+
+    def clearMessage(self) -> None:
+        self._timer.stop()
+        if self.message.text():
+            self.message.setText("")
+            self.message.setToolTip("")
+            self.messageChanged.emit("")
+
+    def currentMessage(self) -> str:
+        return self.message.text()
 
 
 class ShortenedButton(QPushButton):

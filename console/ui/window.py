@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -76,6 +77,7 @@ from console.ui.models import (
     BadgeDelegate,
     BoardFilter,
     ElidedLabel,
+    MessageBar,
     RecordsModel,
     Scheduler,
     ShortenedButton,
@@ -511,7 +513,8 @@ class MainWindow(QMainWindow):
             self.journal_dock.refresh_filter()
 
     def _build_status_bar(self) -> None:
-        bar = self.statusBar()
+        bar = MessageBar()
+        self.setStatusBar(bar)
         self.peers_label = ElidedLabel()
         self.peers_label.setObjectName("peersLabel")
         self.outbox_label = ElidedLabel()
@@ -543,10 +546,14 @@ class MainWindow(QMainWindow):
         self._stop_escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=lambda: self._stop_reading())
         self._stop_escape.setEnabled(False)
         self._stop_reading: Callable[[], None] = lambda: None
-        bar.addWidget(self.peers_label, 2)
-        bar.addWidget(self.outbox_label, 1)
-        bar.addWidget(self.exchange_label, 1)
-        # (Added once: a widget added later shows the sync status again, under a message.)
+        # What is waiting to sync, whole: the peers' names and the last
+        # exchange give way first, then the message after them.
+        self.outbox_label.setMinimumWidth(0)
+        self.outbox_label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        bar.addWidget(self.peers_label)
+        bar.addWidget(self.outbox_label)
+        bar.addWidget(self.exchange_label)
+        bar.add_message_area()
         bar.addPermanentWidget(self.stop_reading)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.backup_button)
