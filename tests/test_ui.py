@@ -566,16 +566,16 @@ def test_a_window_opened_again_goes_on_in_the_name_of_whoever_took_over(tmp_path
         assert s.operator == "eoc-laptop"
         said = at_console(s, None)
         assert s.operator == "Cpl. Diaz"
-        assert said.startswith("Changes made here are recorded as Cpl. Diaz, at this console since ")
-        assert said.endswith("If someone else is at it now, hand over (Board > Hand over, Ctrl+Shift+O).")
+        assert said.startswith("Changes are recorded as Cpl. Diaz, at this console since ")
+        assert said.endswith(": not you? Hand over, Ctrl+Shift+O (Board > Hand over).")
     with Store(db, operator="Dana") as s:
         assert at_console(s, "Dana") is None and s.operator == "Dana"
     with Store(db) as s:
-        assert at_console(s, None).startswith("Changes made here are recorded as Dana,") and s.operator == "Dana"
+        assert at_console(s, None).startswith("Changes are recorded as Dana,") and s.operator == "Dana"
     with Store(tmp_path / "new.db") as s:  # no one remembered: the login (or $CRISIS_OPERATOR), and said so
         assert at_console(s, None) == (
-            "Changes made here are recorded as eoc-laptop, the name this computer gives: no one has taken over "
-            "this console yet. To record them in your name, hand over (Board > Hand over, Ctrl+Shift+O).")
+            "Changes are recorded as eoc-laptop, this computer's name: not you? Hand over, Ctrl+Shift+O (Board > "
+            "Hand over). No one has taken over this console yet.")
         assert s.operator == "eoc-laptop"
 
 
@@ -3118,10 +3118,10 @@ def test_a_message_in_the_status_bar_leaves_the_sync_status_in_sight(window, qtb
     qtbot.waitUntil(lambda: all(label.shown() == text for label, text in shown))  # (once laid out)
     for label, _ in shown[:2]:
         assert label.isVisible() and label.geometry().right() < bar.message.geometry().left()  # (beside, not under)
-    long = ("Changes made here are recorded as eoc-laptop, the name this computer gives: no one has taken over "
-            "this console yet. To record them in your name, hand over (Board > Hand over, Ctrl+Shift+O).")
+    long = ("Changes are recorded as eoc-laptop, this computer's name: not you? Hand over, Ctrl+Shift+O (Board > "
+            "Hand over). No one has taken over this console yet. " * 2)
     bar.showMessage(long, 300)  # (too long for the room left: it gives way, not the sync status)
-    qtbot.waitUntil(lambda: bar.message.shown().endswith("…") and bar.message.shown().startswith("Changes made"))
+    qtbot.waitUntil(lambda: bar.message.shown().endswith("…") and bar.message.shown().startswith("Changes are"))
     assert all(label.shown() == text for label, text in shown[:2]) and bar.message.toolTip() == long
     qtbot.waitUntil(lambda: bar.currentMessage() == "", timeout=3000)
     assert said[-1] == "" and not bar.message.shown()

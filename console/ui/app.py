@@ -245,16 +245,17 @@ def at_console(store, operator: str | None) -> str | None:
     except StoreError as exc:  # not remembered: the window still opens, in the name it has
         log.warning("could not read or keep who is at this console: %s", exc)
         return None
+    # (Said in the status bar, beside the sync status: what to do first,
+    # where the room left may cut the end, whole in its tooltip.)
     if kept is None:
-        return (f"Changes made here are recorded as {store.operator}, the name this computer gives: no one has "
-                "taken over this console yet. To record them in your name, hand over (Board > Hand over, "
-                "Ctrl+Shift+O).")
+        return (f"Changes are recorded as {store.operator}, this computer's name: not you? Hand over, Ctrl+Shift+O "
+                "(Board > Hand over). No one has taken over this console yet.")
     if kept[0] == store.operator:
         return None
     store.operator, since = kept
     when = f" since {local_time(since, seconds=False)} {zone_name()}" if since else ""
-    return (f"Changes made here are recorded as {store.operator}, at this console{when}. If someone else is "
-            "at it now, hand over (Board > Hand over, Ctrl+Shift+O).")
+    return (f"Changes are recorded as {store.operator}, at this console{when}: not you? Hand over, Ctrl+Shift+O "
+            "(Board > Hand over).")
 
 
 def demo_main(args) -> int:
