@@ -905,7 +905,7 @@ class MainWindow(QMainWindow):
 
     def _search_typed(self, text: str) -> None:
         self.current_filter().set_filter(text=text)
-        self._say_empty(self.current_table())
+        self._say_empty(self.current_table())  # (no row shown before or after: the board's note says the new words)
 
     def show_all(self) -> None:
         """The shown board with no filter: every row."""
