@@ -1992,10 +1992,20 @@ def test_text_grows_for_a_wall_display_and_is_remembered(qtbot, demo_store, tmp_
     dialog = w.new_record("units")
     assert dialog.font().pointSizeF() == pytest.approx(base[0] * 1.3)  # dialogs follow the window
     dialog.close()
+    # The whole screen, for a wall display (F11), and back; kept with the window's layout.
+    full = next(a for a in w.actions() if a.text() == "&Full screen")
+    assert "F11" in {k.toString() for k in full.shortcuts()}
+    full.trigger()
+    qtbot.waitUntil(lambda: w.isFullScreen() and full.isChecked())
     w.close()
     w2 = MainWindow(bridge, settings=QSettings(ini, QSettings.Format.IniFormat))  # remembered
     qtbot.addWidget(w2)
     assert w2.text_scale == 1.3 and w2.font().pointSizeF() == pytest.approx(base[0] * 1.3)
+    w2.show()
+    full = next(a for a in w2.actions() if a.text() == "&Full screen")
+    qtbot.waitUntil(lambda: w2.isFullScreen() and full.isChecked())
+    full.trigger()
+    qtbot.waitUntil(lambda: not w2.isFullScreen() and not full.isChecked())
     next(a for a in w2.actions() if a.text() == "&Normal text size").trigger()
     qtbot.waitUntil(lambda: w2.font().pointSizeF() == pytest.approx(base[0]))
     assert w2.views["units"].verticalHeader().defaultSectionSize() == base[1]

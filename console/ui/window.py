@@ -623,6 +623,10 @@ class MainWindow(QMainWindow):
         larger.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])  # "+" is shifted "=" on many keyboards
         action("&Smaller text", "Ctrl+-", lambda: self._step_text(-1), view)
         action("&Normal text size", "Ctrl+0", lambda: self.set_text_scale(1.0), view)
+        # For a wall display: the whole screen, no frame (kept with the
+        # window's layout, as it was when closed).
+        self.full_screen_action = action("&Full screen", "F11", self.toggle_full_screen, view)
+        self.full_screen_action.setCheckable(True)
         view.addSeparator()
         action("Status &timers…", None, lambda: self.open_status_timers(), view)
         sync = self.menuBar().addMenu("&Sync")
@@ -639,6 +643,14 @@ class MainWindow(QMainWindow):
             action("&Merge changes from a file…", None, lambda: self.merge_changes(), sync),
         )
         action("Write this console's &info to a file…", None, lambda: self.write_info(), sync)
+
+    def toggle_full_screen(self) -> None:
+        """The window on the whole screen, or back as it was (maximized, if
+        it was)."""
+        if self.isFullScreen():
+            self.setWindowState(self.windowState() & ~Qt.WindowState.WindowFullScreen)
+        else:
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowFullScreen)
 
     def _step_text(self, step: int) -> None:
         at = min(range(len(TEXT_SCALES)), key=lambda i: abs(TEXT_SCALES[i] - self.text_scale))
@@ -805,6 +817,8 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and self._built:
             self._follow_scheme()
+        elif event.type() == QEvent.Type.WindowStateChange and hasattr(self, "full_screen_action"):
+            self.full_screen_action.setChecked(self.isFullScreen())  # (F11, the desktop's own, or restored so)
 
     def _follow_scheme(self) -> None:
         """The colours that mean something in their tones for the palette
