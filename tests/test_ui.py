@@ -3111,6 +3111,19 @@ def test_a_board_whose_filters_hide_every_row_says_which_and_shows_all(window, q
     assert window.agency_filter.currentIndex() == window.status_filter.currentIndex() == 0
 
 
+def test_the_journal_closed_by_its_cross_comes_back_from_the_view_menu(window, qtbot):
+    """The cross on the journal's title closed it for good: even a restart
+    kept it closed, and only Ctrl+J (searching it) showed it again. View ▸
+    The journal shows it, ticked while it is shown."""
+    shown = next(a for a in window.menuBar().actions() if a.text() == "&View").menu().actions()
+    (toggle,) = [a for a in shown if a.text() == "The &journal"]
+    assert toggle.isChecked()
+    window.journal_dock.close()
+    qtbot.waitUntil(lambda: not toggle.isChecked())
+    toggle.trigger()
+    qtbot.waitUntil(lambda: window.journal_dock.isVisible() and toggle.isChecked())
+
+
 def test_a_message_in_the_status_bar_leaves_the_sync_status_in_sight(window, qtbot):
     """QStatusBar hides its widgets while a message shows: after each thing
     done ("Added 12 units from roster.csv", for 15 seconds; two minutes

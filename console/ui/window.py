@@ -627,6 +627,11 @@ class MainWindow(QMainWindow):
         # window's layout, as it was when closed).
         self.full_screen_action = action("&Full screen", "F11", self.toggle_full_screen, view)
         self.full_screen_action.setCheckable(True)
+        # The journal back once closed by the cross on its title (it stayed
+        # closed, even after a restart; Ctrl+J, searching it, showed it).
+        shown = self.journal_dock.toggleViewAction()
+        shown.setText("The &journal")
+        view.addAction(shown)
         view.addSeparator()
         action("Status &timers…", None, lambda: self.open_status_timers(), view)
         sync = self.menuBar().addMenu("&Sync")
