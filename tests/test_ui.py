@@ -3032,6 +3032,7 @@ def test_the_window_fits_a_narrow_screen_with_all_there_is_to_reconcile(window, 
     window.resize(853, 700)
     qtbot.waitUntil(lambda: window.width() == 853)
     assert button.shown() == "6 to reconcile" and button.text() == whole
+    assert button.toolTip().startswith(f"{whole}. Edits made at the same time")  # (what the 6 are, on hovering)
     assert button.geometry().right() < window.centralWidget().width()
     assert window.search.width() >= window.search.fontMetrics().horizontalAdvance("x" * SEARCH_SHOWN)
     window.set_text_scale(2.0)  # (larger text: as many characters, and the short text whole)

@@ -2439,9 +2439,10 @@ class MainWindow(QMainWindow):
         n = self.conflicts = self.store.open_conflict_count()
         t = self.twins = len(twins)
         st = self.stranded = len(stranded)
-        self.conflicts_button.set_text(f"{to_reconcile(n, t, st)} to reconcile", f"{n + t + st:,} to reconcile")
-        self.conflicts_button.setToolTip(
-            plain("Edits made at the same time on different consoles" + (
+        whole = f"{to_reconcile(n, t, st)} to reconcile"
+        self.conflicts_button.set_text(whole, f"{n + t + st:,} to reconcile")
+        self.conflicts_button.setToolTip(  # (the whole text first: the button may show how many only)
+            plain(f"{whole}. Edits made at the same time on different consoles" + (
                 "; callsigns on two units, added on consoles apart: " + ", ".join(tw.callsign for tw in twins[:10])
                 + (" …" if t > 10 else "") if t else "") + (
                 "; units on a deleted task: " + ", ".join(x.unit.callsign for x in stranded[:10])
