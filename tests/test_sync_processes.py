@@ -403,6 +403,44 @@ def test_a_window_stopped_by_a_signal_while_asking_adds_nothing_and_closes(conso
         assert s.list("units") == []
 
 
+# A window whose sync engine takes two seconds to start: said on stderr.
+STOPPED_WHILE_STARTING = """
+import asyncio, sys
+from console import cli
+from console.sync.child import EngineProcess
+
+start = EngineProcess.start_or_retry
+
+async def slow(self, *args, **kwargs):
+    print("starting sync", file=sys.stderr, flush=True)
+    await asyncio.sleep(2)
+    return await start(self, *args, **kwargs)
+
+EngineProcess.start_or_retry = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_window_stopped_by_a_signal_while_sync_starts_closes_once_shown(consoles, tmp_path):
+    """SIGTERM while the window's sync engine was starting, before the
+    window showed (the signal's handler was set once it had): the process
+    was killed by it, its lock left. Now the window shows and closes as
+    Board ▸ Quit does: exit 0, the lock let go, the layout kept."""
+    (a,) = consoles("a")
+    lock = a.path.parent / f"{a.path.name}.window-lock"
+    with _window_process(["-c", STOPPED_WHILE_STARTING, "-v", "--db", str(a.path), "--listen", "127.0.0.1:0"],
+                         tmp_path) as window:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "starting sync" not in (tmp_path / "window.log").read_text():
+            time.sleep(0.05)
+        window.send_signal(signal.SIGTERM)
+        assert window.wait(timeout=30) == 0, (tmp_path / "window.log").read_text()
+    _closed_by_a_signal(tmp_path)
+    assert not lock.exists()
+    [settings] = (tmp_path / "config").rglob("*.conf")
+    assert "geometry" in settings.read_text()
+
+
 def test_a_relay_with_one_file_left_to_open_serves_the_console_that_takes_it(consoles):
     """Under a flood of connections, a console got through only to have its
     hello fail at the relay now and then: checking its signature was the

@@ -67,15 +67,17 @@ def main(args) -> int:
     store, held, bridge, window, engine = opened
 
     async def run() -> None:
+        asked = _close_on_signals()  # (from the start: a signal while sync starts closes the window once shown)
         if engine is not None:
             # A sync engine that cannot start (its port taken, say) does not
             # keep the console shut: the window opens, says why sync is
             # stopped, and the engine is tried again in the background.
             await engine.start_or_retry()
         window.show()
-        _close_on_signals()
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
+        if asked.is_set():
+            window.close()
         await closed.wait()
         if bridge.engine is not None:  # (started since, perhaps: see Bridge.connect_to)
             await bridge.engine.stop()
@@ -299,6 +301,7 @@ def demo_main(args) -> int:
     stores, windows, engines = [], [], []
 
     async def run() -> None:
+        asked = _close_on_signals()
         await relay.start()
         url = f"wss://127.0.0.1:{relay.port}"
         for i, name in enumerate(("fire", "police")):
@@ -317,9 +320,11 @@ def demo_main(args) -> int:
             stores.append(store)
             engines.append(engine)
             windows.append(window)
-        _close_on_signals()
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
+        if asked.is_set():
+            for window in windows:
+                window.close()
         await closed.wait()
         for engine in [*engines, relay]:
             await engine.stop()
@@ -335,7 +340,7 @@ def demo_main(args) -> int:
     return 0
 
 
-def _close_on_signals() -> None:
+def _close_on_signals() -> asyncio.Event:
     """Ctrl+C in the terminal the console was started from, that terminal
     closed, or SIGTERM (a logout, a service manager stopping a wall
     display's console): every window and dialog closed as Board ▸ Quit
@@ -343,11 +348,16 @@ def _close_on_signals() -> None:
     kept, sync stopped, the lock on the database let go. Every change was
     committed as it was made. (Python's own handlers ended the window at
     once, unsaved, its lock left; Ctrl+C, at times, not at all.) Started
-    with nohup, it outlives its terminal (see cli.on_stop_signals)."""
+    with nohup, it outlives its terminal (see cli.on_stop_signals).
+    Returns an event set once asked: a window shown after it (sync was
+    starting) is to be closed then."""
     from console.cli import on_stop_signals
+
+    asked = asyncio.Event()
 
     def close() -> None:
         log.info("closing: asked to stop by a signal")
+        asked.set()
         app = QApplication.instance()
         # The dialogs first (a question's own event loop ends, as if
         # cancelled), then the windows: the last one closed stops sync.
@@ -356,6 +366,7 @@ def _close_on_signals() -> None:
                 w.close()
 
     on_stop_signals(asyncio.get_running_loop(), close)
+    return asked
 
 
 def _default():
