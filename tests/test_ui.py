@@ -3094,8 +3094,12 @@ def test_a_board_whose_filters_hide_every_row_says_which_and_shows_all(window, q
     qtbot.waitUntil(hint.isVisible)
     assert hint.text() == (f"None of the {total} units shows, for the search “&lt;b&gt;zz&lt;/b&gt;”.<br>"
                            '<a href="all">Show all</a>')
-    window.search.setText("E-99")  # (still none: the words said are the ones typed now)
-    assert hint.text().startswith(f"None of the {total} units shows, for the search “e-99”.")
+    window.search.setText("E-99")  # (still none: the words said are the ones typed now, as typed)
+    assert hint.text().startswith(f"None of the {total} units shows, for the search “E-99”.")
+    window.tabs.setCurrentIndex(1)  # (another board, and back: the search field as it was typed)
+    window.tabs.setCurrentIndex(0)
+    assert window.search.text() == "E-99" and hint.text().startswith(f"None of the {total} units shows, for the "
+                                                                      "search “E-99”.")
     window.search.setText("<b>zz</b>")
     window.agency_filter.setCurrentIndex(window.agency_filter.findData("City Police"))
     window.status_filter.setCurrentIndex(window.status_filter.findData("on_scene"))

@@ -1113,7 +1113,8 @@ class BoardFilter(QSortFilterProxyModel):
         self.agency = ""
         self._agency_key = ""
         self.status = ""
-        self.text = ""
+        self.text = ""  # the words searched for: letter case aside
+        self.typed = ""  # ... as typed (shown again in the search field, and said)
         self.ids: frozenset[str] | None = None  # only these rows (the units to check), if set
         self.setDynamicSortFilter(True)
 
@@ -1130,7 +1131,7 @@ class BoardFilter(QSortFilterProxyModel):
             if status is not None:
                 self.status = status
             if text is not None:
-                self.text = text.strip().lower()
+                self.typed, self.text = text, text.strip().lower()
 
     def show_only(self, ids: frozenset[str] | None) -> None:
         """Only these rows (the units to check), with the other filters; or

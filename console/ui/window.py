@@ -890,7 +890,7 @@ class MainWindow(QMainWindow):
         f = self.current_filter()
         self._fill_choices(self.agency_filter, self._agencies(self.current_table()), f.agency)
         self._fill_choices(self.status_filter, self._statuses(self.current_table()), f.status)
-        self.search.setText(f.text)
+        self.search.setText(f.typed)
         self._show_tally()
 
     def _refresh_agency_choices(self) -> None:
@@ -946,7 +946,7 @@ class MainWindow(QMainWindow):
         if not total:
             hint.setText(EMPTY_BOARDS[table])
         else:
-            why = ([f"the search “{html.escape(shortened(f.text, 40))}”"] if f.text else []) + (
+            why = ([f"the search “{html.escape(shortened(f.typed.strip(), 40))}”"] if f.text else []) + (
                 [f"agency {html.escape(shortened(f.agency, 40))}"] if f.agency else []) + (
                 [f"status {model.label(f.status)}"] if f.status else []) + (
                 [f"only the {FLAGGED[table][2]}"] if f.ids is not None else [])
